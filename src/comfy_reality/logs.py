@@ -1,0 +1,108 @@
+"""structlog set-up: JSON lines to a file under the platformdirs log dir, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+
+from . import paths
+
+_SECRET_KEYS = re.compile(r"(token|authorization|password|passwd|secret|api[_-]?key|cookie|auth)", re.I)
+_secret_values: set[str] = set()
+_configured_file: TextIO | None = None
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so that it is masked wherever it shows up in a log line."""
+    if value and len(value) >= 4:
+        _secret_values.add(value)
+
+
+def redact_text(text: str) -> str:
+    for secret in _secret_values:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return re.sub(r"([?&]token=)[^&\s\"']+", r"\1***", text)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: ("***" if _SECRET_KEYS.search(str(k)) and v else _redact(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(v) for v in value]
+    return value
+
+
+def redact_processor(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        value = event_dict[key]
+        if _SECRET_KEYS.search(key) and value and key != "event":
+            event_dict[key] = "***"
+        else:
+            event_dict[key] = _redact(value)
+    return event_dict
+
+
+def configure_logging(
+    *, level: str = "info", console: bool = False, log_path: Path | None = None
+) -> Path:
+    """Send structlog (and stdlib logging) to a JSON-lines file; optionally also to stderr."""
+    global _configured_file
+    path = log_path or paths.log_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _configured_file is not None:
+        _configured_file.close()
+    _configured_file = path.open("a", encoding="utf-8", buffering=1)
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_processor,
+        structlog.processors.format_exc_info,
+    ]
+    file_logger = structlog.WriteLoggerFactory(file=_configured_file)
+    if console:
+        console_renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        json_renderer = structlog.processors.JSONRenderer()
+
+        class _Tee:
+            def __init__(self) -> None:
+                self._file = file_logger()
+                self._err = structlog.PrintLogger(file=sys.stderr)
+
+            def msg(self, message: str) -> None:
+                self._file.msg(message)
+
+            def __getattr__(self, name: str) -> Any:
+                return self.msg
+
+        def both(logger: Any, name: str, event_dict: MutableMapping[str, Any]) -> str:
+            sys.stderr.write(str(console_renderer(logger, name, dict(event_dict))) + "\n")
+            return str(json_renderer(logger, name, event_dict))
+
+        structlog.configure(
+            processors=[*shared, both],
+            wrapper_class=structlog.make_filtering_bound_logger(numeric),
+            logger_factory=lambda *_: _Tee(),
+            cache_logger_on_first_use=False,
+        )
+    else:
+        structlog.configure(
+            processors=[*shared, structlog.processors.JSONRenderer()],
+            wrapper_class=structlog.make_filtering_bound_logger(numeric),
+            logger_factory=file_logger,
+            cache_logger_on_first_use=False,
+        )
+    return path

@@ -1,0 +1,419 @@
+"""AsyncTaskManager: owns the task tree and fans task events out to subscribers.
+
+Delivery rules (the design's manager could be broken or stalled by one subscriber):
+
+* Sync callbacks run inline, in event order; one that raises is logged and skipped.
+  They must be quick (they run on the event loop).
+* Async callbacks and ``events()`` iterators each get their own :class:`EventSubscription`
+  buffer drained by its own consumer, so a slow subscriber never stalls the runtime.
+* Overflow policy of a subscription buffer: lifecycle events (created, started,
+  updated, completed, failed, cancelled) are never dropped; progress events of a task
+  coalesce into one pending slot holding the newest value. A buffer therefore holds at
+  most one progress event per task plus that task's few state changes: bounded by the
+  number of live tasks, however fast progress arrives.
+* Events of one task are delivered in the order they were emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+
+from .models import LIFECYCLE_EVENTS, EventType, Task, TaskEvent, TaskStatus, TaskType, new_id, utc_now
+
+current_task_var: ContextVar[Task | None] = ContextVar("current_task", default=None)
+
+SyncCallback = Callable[[TaskEvent], None]
+AsyncCallback = Callable[[TaskEvent], Awaitable[None]]
+Callback = SyncCallback | AsyncCallback
+
+log = structlog.get_logger("comfy_reality.manager")
+
+
+class _Slot:
+    """A mutable box in the buffer so a newer progress event can replace a stale one in place."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: TaskEvent) -> None:
+        self.event = event
+
+
+class EventSubscription:
+    """A buffered, coalescing stream of task events; iterate it with ``async for``."""
+
+    def __init__(self, manager: AsyncTaskManager) -> None:
+        self._manager = manager
+        self._buffer: deque[_Slot] = deque()
+        self._progress_slots: dict[str, _Slot] = {}
+        self._ready = asyncio.Event()
+        self._closed = False
+        self.coalesced = 0
+        self.delivered = 0
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def push(self, event: TaskEvent) -> None:
+        if self._closed:
+            return
+        if event.event_type == "progress":
+            slot = self._progress_slots.get(event.task_id)
+            if slot is not None:
+                slot.event = event
+                self.coalesced += 1
+                return
+            slot = _Slot(event)
+            self._progress_slots[event.task_id] = slot
+        else:
+            # A state change seals the task's pending progress slot, keeping per-task order.
+            self._progress_slots.pop(event.task_id, None)
+            slot = _Slot(event)
+        self._buffer.append(slot)
+        self._ready.set()
+
+    def close(self) -> None:
+        """Stop the stream; the iterator ends once the buffer is drained."""
+        self._closed = True
+        self._ready.set()
+        self._manager._remove_subscription(self)
+
+    def __aiter__(self) -> AsyncIterator[TaskEvent]:
+        return self
+
+    async def __anext__(self) -> TaskEvent:
+        while not self._buffer:
+            if self._closed:
+                raise StopAsyncIteration
+            self._ready.clear()
+            await self._ready.wait()
+        slot = self._buffer.popleft()
+        event = slot.event
+        if self._progress_slots.get(event.task_id) is slot:
+            del self._progress_slots[event.task_id]
+        self.delivered += 1
+        return event
+
+    def drain(self) -> list[TaskEvent]:
+        """Take every buffered event at once (for consumers that render in frames)."""
+        events = [slot.event for slot in self._buffer]
+        self._buffer.clear()
+        self._progress_slots.clear()
+        self.delivered += len(events)
+        return events
+
+
+class Unsubscribe:
+    """Returned by :meth:`AsyncTaskManager.subscribe`; call it to stop receiving events."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action: Callable[[], None] | None = action
+
+    def __call__(self) -> None:
+        if self._action is not None:
+            action, self._action = self._action, None
+            action()
+
+
+class AsyncTaskManager:
+    """The task tree plus ordered event fan-out.
+
+    ``max_finished_roots`` bounds memory in long sessions: once more finished root tasks
+    (workflows) exist than that, the oldest are forgotten together with their children.
+    """
+
+    def __init__(self, *, max_finished_roots: int = 500) -> None:
+        self._tasks: dict[str, Task] = {}
+        self._children: dict[str, list[str]] = {}
+        self._roots: dict[str, None] = {}  # insertion-ordered set
+        self._sync_subscribers: list[SyncCallback] = []
+        self._subscriptions: list[EventSubscription] = []
+        self._pumps: set[asyncio.Task[None]] = set()
+        self._seq = itertools.count(1)
+        self.max_finished_roots = max_finished_roots
+        self.logger = log
+        self.subscriber_errors = 0
+
+    # ------------------------------------------------------------------ queries
+    def get_task(self, task_id: str) -> Task | None:
+        return self._tasks.get(task_id)
+
+    def tasks(self) -> list[Task]:
+        return list(self._tasks.values())
+
+    def roots(self) -> list[Task]:
+        return [self._tasks[t] for t in self._roots]
+
+    def children(self, task_id: str) -> list[Task]:
+        return [self._tasks[c] for c in self._children.get(task_id, ()) if c in self._tasks]
+
+    def descendants(self, task_id: str) -> Iterator[Task]:
+        for child in self.children(task_id):
+            yield child
+            yield from self.descendants(child.id)
+
+    @staticmethod
+    def current_task() -> Task | None:
+        return current_task_var.get()
+
+    # ------------------------------------------------------------ subscriptions
+    def subscribe(self, callback: Callback) -> Unsubscribe:
+        """Receive every event. Sync callbacks run inline; async ones get a buffered pump."""
+        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+            getattr(callback, "__call__", None)
+        ):
+            subscription = self._add_subscription()
+            pump = asyncio.get_running_loop().create_task(
+                self._pump(subscription, callback), name="task-event-pump"
+            )
+            self._pumps.add(pump)
+            pump.add_done_callback(self._pumps.discard)
+
+            def stop() -> None:
+                subscription.close()
+
+            return Unsubscribe(stop)
+        sync_callback: SyncCallback = callback  # type: ignore[assignment]
+        self._sync_subscribers.append(sync_callback)
+
+        def remove() -> None:
+            if sync_callback in self._sync_subscribers:
+                self._sync_subscribers.remove(sync_callback)
+
+        return Unsubscribe(remove)
+
+    def events(self) -> EventSubscription:
+        """A coalescing async iterator of events from now on (``async for event in manager.events()``)."""
+        return self._add_subscription()
+
+    def _add_subscription(self) -> EventSubscription:
+        subscription = EventSubscription(self)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    def _remove_subscription(self, subscription: EventSubscription) -> None:
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
+
+    async def _pump(self, subscription: EventSubscription, callback: Callback) -> None:
+        async for event in subscription:
+            try:
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                self.subscriber_errors += 1
+                self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=event.task_id)
+
+    async def aclose(self) -> None:
+        """Close every subscription and let the pumps deliver what they hold."""
+        for subscription in list(self._subscriptions):
+            subscription.close()
+        if self._pumps:
+            await asyncio.gather(*self._pumps, return_exceptions=True)
+
+    # ------------------------------------------------------------------ emitting
+    def emit(self, task: Task, event_type: EventType, message: str | None = None, **data: Any) -> TaskEvent:
+        event = TaskEvent(
+            task_id=task.id,
+            event_type=event_type,
+            data=data or None,
+            message=message,
+            task_type=task.type,
+            parent_id=task.parent_id,
+            seq=next(self._seq),
+        )
+        if event_type in LIFECYCLE_EVENTS:
+            self.logger.info(
+                event_type, task_id=task.id, task_name=task.name, message=message, data=data or None
+            )
+        for callback in list(self._sync_subscribers):
+            try:
+                callback(event)
+            except Exception:
+                self.subscriber_errors += 1
+                self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=task.id)
+        for subscription in self._subscriptions:
+            subscription.push(event)
+        return event
+
+    async def _emit_event(self, event: TaskEvent) -> None:
+        """Kept from the design for callers that build their own events."""
+        for callback in list(self._sync_subscribers):
+            try:
+                callback(event)
+            except Exception:
+                self.subscriber_errors += 1
+                self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=event.task_id)
+        for subscription in self._subscriptions:
+            subscription.push(event)
+
+    # --------------------------------------------------------------- mutations
+    def add_task(self, task: Task) -> Task:
+        """Register a task built by the caller and announce it."""
+        self._tasks[task.id] = task
+        if task.parent_id and task.parent_id in self._tasks:
+            self._children.setdefault(task.parent_id, []).append(task.id)
+        else:
+            self._roots[task.id] = None
+        self.emit(task, "created", f"Task '{task.name}' created", name=task.name)
+        return task
+
+    async def create_task(
+        self,
+        name: str,
+        task_type: TaskType = TaskType.NODE,
+        parent_id: str | None = None,
+        **metadata: Any,
+    ) -> Task:
+        return self.add_task(
+            Task(id=new_id(task_type.value), type=task_type, name=name, parent_id=parent_id, metadata=metadata)
+        )
+
+    def _require(self, task_id: str) -> Task | None:
+        return self._tasks.get(task_id)
+
+    def start(self, task_id: str, message: str | None = None) -> None:
+        task = self._require(task_id)
+        if task is None or task.status is not TaskStatus.PENDING:
+            return
+        task.status = TaskStatus.RUNNING
+        task.started_at = utc_now()
+        self.emit(task, "started", message or f"Task '{task.name}' started")
+
+    def set_progress(self, task_id: str, progress: float, message: str | None = None, **data: Any) -> None:
+        task = self._require(task_id)
+        if task is None or task.is_final:
+            return
+        clamped = max(0.0, min(1.0, progress))
+        task.progress = clamped
+        self.emit(task, "progress", message, progress=clamped, **data)
+
+    def update(self, task_id: str, message: str | None = None, **fields: Any) -> None:
+        """Change fields of a task (prompt_id, outputs, ...) and announce it."""
+        task = self._require(task_id)
+        if task is None:
+            return
+        for key, value in fields.items():
+            setattr(task, key, value)
+        self.emit(task, "updated", message, **{k: v for k, v in fields.items() if _small(v)})
+
+    def finish(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        message: str | None = None,
+        **fields: Any,
+    ) -> None:
+        """Move a task to a final state once; later calls are ignored."""
+        task = self._require(task_id)
+        if task is None or task.is_final:
+            return
+        if not status.is_final:
+            raise ValueError(f"{status} is not a final status")
+        now = utc_now()
+        for key, value in fields.items():
+            setattr(task, key, value)
+        task.status = status
+        if task.started_at is None:
+            task.started_at = now
+        task.completed_at = now
+        if status is TaskStatus.COMPLETED:
+            task.progress = 1.0
+        data: dict[str, Any] = {k: v for k, v in fields.items() if _small(v)}
+        if status is TaskStatus.FAILED:
+            data.setdefault("error", task.error or "unknown error")
+            data.setdefault("error_type", task.error_type or "Error")
+        if message is None:
+            message = _final_message(task)
+        self.emit(task, _EVENT_FOR_STATUS[status], message, **data)
+        if task.parent_id is None:
+            self._evict_finished_roots()
+
+    async def update_progress(self, task_id: str, progress: float, message: str | None = None) -> None:
+        self.set_progress(task_id, progress, message)
+
+    # ------------------------------------------------------------ task_context
+    @asynccontextmanager
+    async def task_context(
+        self,
+        name: str,
+        task_type: TaskType = TaskType.NODE,
+        parent_id: str | None = None,
+        **metadata: Any,
+    ) -> AsyncIterator[Task]:
+        """Run a block as a task: RUNNING, then COMPLETED / FAILED / CANCELLED; errors re-raise."""
+        if parent_id is None and (outer := current_task_var.get()) is not None and outer.id in self._tasks:
+            parent_id = outer.id
+        task = await self.create_task(name, task_type, parent_id, **metadata)
+        token = current_task_var.set(task)
+        try:
+            self.start(task.id)
+            yield task
+        except asyncio.CancelledError:
+            self.finish(task.id, TaskStatus.CANCELLED)
+            raise
+        except Exception as exc:
+            self.finish(task.id, TaskStatus.FAILED, error=str(exc) or exc.__class__.__name__,
+                        error_type=exc.__class__.__name__)
+            raise
+        else:
+            self.finish(task.id, TaskStatus.COMPLETED)
+        finally:
+            current_task_var.reset(token)
+
+    # ----------------------------------------------------------------- memory
+    def _evict_finished_roots(self) -> None:
+        finished = [rid for rid in self._roots if self._tasks[rid].is_final]
+        excess = len(finished) - self.max_finished_roots
+        for root_id in finished[: max(0, excess)]:
+            self.forget(root_id)
+
+    def forget(self, task_id: str) -> None:
+        """Drop a task and its descendants from memory (no event: it is history now)."""
+        for child_id in self._children.pop(task_id, []):
+            self.forget(child_id)
+        task = self._tasks.pop(task_id, None)
+        self._roots.pop(task_id, None)
+        if task is not None and task.parent_id in self._children:
+            siblings = self._children[task.parent_id]
+            if task_id in siblings:
+                siblings.remove(task_id)
+
+
+_EVENT_FOR_STATUS: dict[TaskStatus, EventType] = {
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+
+
+def _final_message(task: Task) -> str:
+    if task.status is TaskStatus.COMPLETED:
+        if task.cached:
+            return f"Task '{task.name}' cached"
+        duration = task.duration
+        return f"Task '{task.name}' completed" + (f" in {duration:.2f}s" if duration is not None else "")
+    if task.status is TaskStatus.FAILED:
+        return f"Task '{task.name}' failed: {task.error or 'unknown error'}"
+    detail = f": {task.status_detail}" if task.status_detail else ""
+    return f"Task '{task.name}' cancelled{detail}"
+
+
+def _small(value: Any) -> bool:
+    """Keep event payloads light: scalars and short lists go in, big blobs stay on the task."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return len(value) <= 32
+    if isinstance(value, dict):
+        return len(value) <= 32
+    return False

@@ -1,0 +1,204 @@
+"""Typed task model shared by the runtime, the TUI, the CLI and the journal.
+
+Every datetime is timezone-aware UTC and every id is a string (ComfyUI node ids such as
+``"12:5"`` or ``"2.0.0.1"`` are not numbers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utc_now() -> datetime:
+    """The one clock of the project: aware UTC (``datetime.utcnow`` is naive and deprecated)."""
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A globally unique id; asyncio task names are not (the design's ids collided)."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class TaskType(StrEnum):
+    WORKFLOW = "workflow"
+    NODE = "node"
+    SYSTEM = "system"
+
+
+EventType = Literal["created", "started", "progress", "updated", "completed", "failed", "cancelled"]
+LIFECYCLE_EVENTS: frozenset[str] = frozenset({"created", "started", "completed", "failed", "cancelled"})
+
+
+class TaskEvent(BaseModel):
+    """One change of one task. Frozen: subscribers share the same instance."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    event_type: EventType
+    timestamp: datetime = Field(default_factory=utc_now)
+    data: dict[str, Any] | None = None
+    message: str | None = None
+    # Enough context that a subscriber can route the event without asking the manager.
+    task_type: TaskType | None = None
+    parent_id: str | None = None
+    seq: int = 0
+
+
+class Task(BaseModel):
+    """A unit of work: a whole workflow execution, one ComfyUI node of it, or a system job."""
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    id: str = Field(default_factory=lambda: new_id("task"))
+    type: TaskType = TaskType.NODE
+    status: TaskStatus = TaskStatus.PENDING
+    name: str
+    description: str | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    parent_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+    # ComfyUI identity: node tasks carry node_id/class_type, workflow tasks the prompt_id.
+    node_id: str | None = None
+    class_type: str | None = None
+    prompt_id: str | None = None
+    # Live progress of a node (sampler steps): raw value/max plus derived rate and ETA.
+    value: float | None = None
+    max: float | None = None
+    rate: float | None = None
+    eta_seconds: float | None = None
+    cached: bool = False
+    # Why a node ended the way it did when it never ran ("not run: node 5 failed").
+    status_detail: str | None = None
+    error_type: str | None = None
+    traceback: list[str] = Field(default_factory=list)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish; None until the task has finished."""
+        if self.started_at and self.completed_at:
+            return (self.completed_at - self.started_at).total_seconds()
+        return None
+
+    def elapsed(self, now: datetime | None = None) -> float | None:
+        """Seconds since start, for a running task (or its duration once finished)."""
+        if self.started_at is None:
+            return None
+        end = self.completed_at or now or utc_now()
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def is_final(self) -> bool:
+        return self.status.is_final
+
+
+class OutputFile(BaseModel):
+    """A file a node produced, as ComfyUI reports it (names are untrusted server data)."""
+
+    node_id: str
+    filename: str
+    subfolder: str = ""
+    type: str = "output"
+    kind: str = "images"
+
+
+class ExecutionError(BaseModel):
+    """What the server said about a failed prompt, kept whole for the error panes."""
+
+    node_id: str | None = None
+    node_type: str | None = None
+    exception_type: str
+    exception_message: str
+    traceback: list[str] = Field(default_factory=list)
+    current_inputs: dict[str, Any] = Field(default_factory=dict)
+    executed: list[str] = Field(default_factory=list)
+
+
+class WorkflowExecution(BaseModel):
+    """One submission of one prompt to one server, from queueing to its final state."""
+
+    id: str = Field(default_factory=lambda: new_id("exec"))
+    workflow_id: str
+    name: str | None = None
+    status: TaskStatus = TaskStatus.PENDING
+    tasks: list[Task] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utc_now)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    server_url: str | None = None
+    client_id: str | None = None
+    prompt_id: str | None = None
+    number: int | None = None
+    prompt: dict[str, Any] = Field(default_factory=dict)
+    workflow_task_id: str | None = None
+    # Partial acceptance: the server queued the prompt but these nodes failed validation.
+    node_errors: dict[str, Any] = Field(default_factory=dict)
+    error: ExecutionError | None = None
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    output_files: list[OutputFile] = Field(default_factory=list)
+    retry_of: str | None = None
+    status_detail: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at and self.completed_at:
+            return (self.completed_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status.is_final
+
+    def node_task(self, node_id: str) -> Task | None:
+        for task in self.tasks:
+            if task.node_id == node_id:
+                return task
+        return None
+
+
+class ConnectionState(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    DOWN = "down"
+
+
+class ServerStatus(BaseModel):
+    """What the app shows in its status bar about one server."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    state: ConnectionState = ConnectionState.CONNECTING
+    queue_remaining: int | None = None
+    reason: str | None = None
+    retry_in: float | None = None
+    changed_at: datetime = Field(default_factory=utc_now)
