@@ -1,0 +1,246 @@
+"""AsyncTaskManager: every defect of the design's manager, each with a test that fails on it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC
+
+import pytest
+
+from comfy_reality.runtime import AsyncTaskManager, Task, TaskEvent, TaskStatus, TaskType, current_task_var
+
+
+async def test_ids_are_unique_across_tasks_created_from_one_asyncio_task() -> None:
+    # The design built ids from the asyncio task name and len(self._tasks): after a
+    # forget() two tasks created from the same coroutine got the same id.
+    manager = AsyncTaskManager()
+    first = await manager.create_task("a")
+    manager.forget(first.id)
+    second = await manager.create_task("b")
+    third = await manager.create_task("c")
+    assert len({first.id, second.id, third.id}) == 3
+
+
+async def test_ids_unique_under_concurrency() -> None:
+    manager = AsyncTaskManager()
+    async with asyncio.TaskGroup() as tg:
+        created = [tg.create_task(manager.create_task(f"t{i}")) for i in range(200)]
+    ids = {t.result().id for t in created}
+    assert len(ids) == 200
+
+
+async def test_failure_path_reports_exception_type() -> None:
+    # The design named a parameter `type`, so `type(e).__name__` in its except branch raised
+    # TypeError and hid the real error.
+    manager = AsyncTaskManager()
+    events: list[TaskEvent] = []
+    manager.subscribe(events.append)
+    with pytest.raises(KeyError):
+        async with manager.task_context("boom", TaskType.SYSTEM):
+            raise KeyError("missing")
+    failed = [e for e in events if e.event_type == "failed"]
+    assert len(failed) == 1
+    assert failed[0].data is not None
+    assert failed[0].data["error_type"] == "KeyError"
+    task = manager.get_task(failed[0].task_id)
+    assert task is not None and task.status is TaskStatus.FAILED and task.error_type == "KeyError"
+
+
+async def test_completed_message_when_duration_unknown() -> None:
+    # The design formatted `task.duration:.2f`, which raises when duration is None.
+    manager = AsyncTaskManager()
+    events: list[TaskEvent] = []
+    manager.subscribe(events.append)
+    task = await manager.create_task("instant")
+    manager.finish(task.id, TaskStatus.COMPLETED)  # never started: no crash
+    assert events[-1].event_type == "completed"
+    assert "instant" in (events[-1].message or "")
+    assert task.duration is not None and task.duration >= 0
+
+
+async def test_cancellation_marks_cancelled_and_reraises() -> None:
+    manager = AsyncTaskManager()
+    started = asyncio.Event()
+
+    async def work() -> None:
+        async with manager.task_context("long"):
+            started.set()
+            await asyncio.Event().wait()
+
+    runner = asyncio.create_task(work())
+    await started.wait()
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    (task,) = manager.tasks()
+    assert task.status is TaskStatus.CANCELLED
+    assert task.completed_at is not None
+
+
+async def test_raising_sync_subscriber_is_isolated() -> None:
+    manager = AsyncTaskManager()
+    seen: list[str] = []
+
+    def broken(_: TaskEvent) -> None:
+        raise RuntimeError("subscriber bug")
+
+    manager.subscribe(broken)
+    manager.subscribe(lambda e: seen.append(e.event_type))
+    async with manager.task_context("ok"):
+        pass
+    assert seen == ["created", "started", "completed"]
+    assert manager.subscriber_errors == 3
+
+
+async def test_raising_async_subscriber_is_isolated() -> None:
+    manager = AsyncTaskManager()
+    received: list[str] = []
+
+    async def flaky(event: TaskEvent) -> None:
+        received.append(event.event_type)
+        if event.event_type == "created":
+            raise RuntimeError("first one fails")
+
+    manager.subscribe(flaky)
+    async with manager.task_context("ok"):
+        pass
+    await manager.aclose()
+    assert received == ["created", "started", "completed"]
+    assert manager.subscriber_errors == 1
+
+
+async def test_slow_async_subscriber_does_not_stall_the_runtime() -> None:
+    manager = AsyncTaskManager()
+    release = asyncio.Event()
+    received: list[TaskEvent] = []
+
+    async def slow(event: TaskEvent) -> None:
+        await release.wait()
+        received.append(event)
+
+    manager.subscribe(slow)
+    task = await manager.create_task("flood")
+    manager.start(task.id)
+    for step in range(1, 10_001):
+        manager.set_progress(task.id, step / 10_000, value=step, max=10_000)
+    manager.finish(task.id, TaskStatus.COMPLETED)
+    # All of that ran without the subscriber consuming a single event.
+    assert received == []
+    release.set()
+    await manager.aclose()
+    kinds = [e.event_type for e in received]
+    # Progress coalesced to its newest value, state changes all there, in order.
+    assert kinds == ["created", "started", "progress", "completed"]
+    assert received[2].data is not None and received[2].data["value"] == 10_000
+
+
+async def test_events_iterator_coalesces_progress_but_keeps_state_changes() -> None:
+    manager = AsyncTaskManager()
+    stream = manager.events()
+    a = await manager.create_task("a")
+    b = await manager.create_task("b")
+    manager.start(a.id)
+    manager.start(b.id)
+    for i in range(100):
+        manager.set_progress(a.id, i / 100)
+        manager.set_progress(b.id, i / 200)
+    manager.finish(a.id, TaskStatus.FAILED, error="bad")
+    manager.set_progress(b.id, 0.9)
+    stream.close()
+    events = [e async for e in stream]
+    per_task = {
+        tid: [(e.event_type, (e.data or {}).get("progress")) for e in events if e.task_id == tid]
+        for tid in (a.id, b.id)
+    }
+    assert per_task[a.id] == [("created", None), ("started", None), ("progress", 0.99), ("failed", None)]
+    assert per_task[b.id] == [("created", None), ("started", None), ("progress", 0.9)]
+    # Bounded: 100 progress events per task became one buffered slot each.
+    assert len(events) == 7
+    assert stream.coalesced == 199
+
+
+async def test_events_of_one_task_delivered_in_order() -> None:
+    manager = AsyncTaskManager()
+    stream = manager.events()
+    t = await manager.create_task("ordered")
+    manager.start(t.id)
+    manager.set_progress(t.id, 0.2)
+    manager.update(t.id, prompt_id="p1")
+    manager.set_progress(t.id, 0.4)
+    manager.finish(t.id, TaskStatus.COMPLETED)
+    stream.close()
+    events = [e async for e in stream]
+    assert [e.event_type for e in events] == ["created", "started", "progress", "updated", "progress", "completed"]
+    seqs = [e.seq for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+async def test_unsubscribe_stops_delivery() -> None:
+    manager = AsyncTaskManager()
+    seen: list[TaskEvent] = []
+    unsubscribe = manager.subscribe(seen.append)
+    await manager.create_task("one")
+    unsubscribe()
+    unsubscribe()  # idempotent
+    await manager.create_task("two")
+    assert [e.event_type for e in seen] == ["created"]
+
+
+async def test_progress_is_clamped_and_final_tasks_ignore_updates() -> None:
+    manager = AsyncTaskManager()
+    t = await manager.create_task("clamp")
+    manager.start(t.id)
+    await manager.update_progress(t.id, 7.5)
+    assert t.progress == 1.0
+    await manager.update_progress(t.id, -3)
+    assert t.progress == 0.0
+    manager.finish(t.id, TaskStatus.CANCELLED)
+    manager.finish(t.id, TaskStatus.COMPLETED)  # second final transition is ignored
+    manager.set_progress(t.id, 0.5)
+    assert t.status is TaskStatus.CANCELLED and t.progress == 0.0
+
+
+async def test_tree_queries_and_current_task() -> None:
+    manager = AsyncTaskManager()
+    async with manager.task_context("workflow", TaskType.WORKFLOW) as wf:
+        assert current_task_var.get() is wf
+        assert manager.current_task() is wf
+        async with manager.task_context("node") as node:
+            assert node.parent_id == wf.id
+        extra = await manager.create_task("other node", TaskType.NODE, parent_id=wf.id)
+    assert current_task_var.get() is None
+    assert [t.id for t in manager.roots()] == [wf.id]
+    assert [t.id for t in manager.children(wf.id)] == [node.id, extra.id]
+    assert {t.id for t in manager.descendants(wf.id)} == {node.id, extra.id}
+
+
+async def test_finished_roots_are_retained_up_to_a_bound() -> None:
+    manager = AsyncTaskManager(max_finished_roots=3)
+    roots = []
+    for i in range(6):
+        wf = await manager.create_task(f"wf{i}", TaskType.WORKFLOW)
+        child = await manager.create_task("n", TaskType.NODE, parent_id=wf.id)
+        manager.finish(child.id, TaskStatus.COMPLETED)
+        manager.finish(wf.id, TaskStatus.COMPLETED)
+        roots.append(wf)
+    running = await manager.create_task("still running", TaskType.WORKFLOW)
+    assert [t.name for t in manager.roots()] == ["wf3", "wf4", "wf5", "still running"]
+    assert len(manager.tasks()) == 3 * 2 + 1
+    assert manager.get_task(roots[0].id) is None and manager.get_task(running.id) is not None
+
+
+async def test_datetimes_are_timezone_aware() -> None:
+    manager = AsyncTaskManager()
+    events: list[TaskEvent] = []
+    manager.subscribe(events.append)
+    async with manager.task_context("tz") as task:
+        pass
+    for stamp in (task.created_at, task.started_at, task.completed_at, events[0].timestamp):
+        assert stamp is not None and stamp.tzinfo is not None
+        assert stamp.utcoffset() == UTC.utcoffset(None)
+
+
+def test_task_progress_validated() -> None:
+    with pytest.raises(ValueError):
+        Task(name="x", progress=1.5)
+    assert Task(name="x").duration is None

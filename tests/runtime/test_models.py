@@ -1,0 +1,92 @@
+"""JSON round trip of every model: what the journal, the CLI's NDJSON and the TUI rely on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import BaseModel
+
+from comfy_reality.runtime import (
+    ExecutionError,
+    OutputFile,
+    ServerStatus,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    TaskType,
+    WorkflowExecution,
+)
+from comfy_reality.runtime.models import ConnectionState, utc_now
+
+
+def _node_task() -> Task:
+    start = utc_now()
+    return Task(
+        type=TaskType.NODE,
+        name="KSampler #3",
+        node_id="12:5",
+        class_type="KSampler",
+        status=TaskStatus.FAILED,
+        started_at=start,
+        completed_at=start + timedelta(seconds=2.5),
+        progress=0.4,
+        value=8,
+        max=20,
+        rate=3.2,
+        eta_seconds=3.75,
+        error="boom",
+        error_type="RuntimeError",
+        traceback=["Traceback", "  line 1"],
+        outputs={"images": [{"filename": "a.png", "subfolder": "", "type": "output"}]},
+    )
+
+
+SAMPLES: list[BaseModel] = [
+    _node_task(),
+    TaskEvent(task_id="t1", event_type="progress", data={"progress": 0.5, "value": 5}, message="half"),
+    ExecutionError(node_id="2", node_type="RealityFail", exception_type="RuntimeError", exception_message="x"),
+    OutputFile(node_id="6", filename="out_00001_.png"),
+    ServerStatus(url="http://127.0.0.1:8188", state=ConnectionState.DOWN, reason="refused", retry_in=2.0),
+    WorkflowExecution(
+        workflow_id="workflows/txt2img.json",
+        name="txt2img",
+        status=TaskStatus.COMPLETED,
+        prompt_id="abc",
+        client_id="cid",
+        tasks=[_node_task()],
+        prompt={"1": {"class_type": "EmptyImage", "inputs": {"width": 8}}},
+        output_files=[OutputFile(node_id="6", filename="x.png")],
+        error=ExecutionError(exception_type="RuntimeError", exception_message="x"),
+        retry_of="exec_old",
+    ),
+]
+
+
+@pytest.mark.parametrize("model", SAMPLES, ids=lambda m: type(m).__name__)
+def test_json_round_trip(model: BaseModel) -> None:
+    restored = type(model).model_validate_json(model.model_dump_json())
+    assert restored == model
+
+
+def test_duration_none_until_finished() -> None:
+    task = Task(name="n")
+    assert task.duration is None
+    task.started_at = utc_now()
+    assert task.duration is None
+    assert task.elapsed() is not None
+    task.completed_at = task.started_at + timedelta(seconds=1)
+    assert task.duration == 1.0
+
+
+def test_task_event_is_frozen() -> None:
+    event = TaskEvent(task_id="t", event_type="created")
+    with pytest.raises(Exception):
+        event.task_id = "other"  # type: ignore[misc]
+
+
+def test_node_ids_stay_strings() -> None:
+    task = Task.model_validate({"name": "n", "node_id": "2.0.0.1"})
+    assert task.node_id == "2.0.0.1"
+    with pytest.raises(ValueError):
+        Task.model_validate({"name": "n", "node_id": 5})
