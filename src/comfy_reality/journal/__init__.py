@@ -1,0 +1,28 @@
+"""The execution journal: what survives restarts (SQLite, written off the event loop).
+
+    journal, warning = await Journal.open_or_disabled()      # never raises; None when unusable
+    if journal:
+        journal.attach(runtime)                               # record every execution from now on
+        report = await journal.reconcile(runtime)             # inside runtime.session(): recover
+        entries = await journal.list_executions(status="failed", text="cat", limit=50)
+        ...
+        await journal.close()
+"""
+
+from .history import history_result, output_files_from
+from .journal import Journal, JournalStats, ReconcileReport, queue_prompt_ids
+from .store import SCHEMA_VERSION, JournalEntry, JournalError, JournalNode, JournalStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "JournalNode",
+    "JournalStats",
+    "JournalStore",
+    "ReconcileReport",
+    "history_result",
+    "output_files_from",
+    "queue_prompt_ids",
+]

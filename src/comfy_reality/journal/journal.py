@@ -1,0 +1,592 @@
+"""The execution journal: every execution recorded in SQLite as it happens, and recovered on start.
+
+Writes never block the event loop. Events only mark an execution (and the nodes that changed)
+as dirty; a flusher task snapshots the live objects and hands each batch to one writer thread.
+The dirty set is keyed by id, so it is bounded by the number of live executions and nodes
+however fast progress arrives: a node that reports a thousand steps while a batch is being
+written costs one row in the next batch. Lifecycle events flush at once; progress-only changes
+wait at most ``progress_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import structlog
+
+from .. import paths
+from ..runtime.errors import ComfyError
+from ..runtime.manager import AsyncTaskManager
+from ..runtime.models import (
+    LIFECYCLE_EVENTS,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    TaskType,
+    WorkflowExecution,
+)
+from .history import history_result
+from .store import (
+    DEFAULT_BUSY_TIMEOUT,
+    ExecutionSnapshot,
+    JournalEntry,
+    JournalError,
+    JournalStore,
+    NodeSnapshot,
+    dumps,
+    iso,
+    normalize_server,
+)
+
+log = structlog.get_logger("comfy_reality.journal")
+T = TypeVar("T")
+
+
+class RuntimeLike(Protocol):
+    """What the journal needs from ``ComfyUIAsyncRuntime``."""
+
+    task_manager: AsyncTaskManager
+    executions: dict[str, WorkflowExecution]
+
+    @property
+    def server_url(self) -> str: ...
+
+    @property
+    def client(self) -> Any: ...
+
+    async def attach(
+        self,
+        prompt_id: str,
+        *,
+        prompt: dict[str, Any] | None = None,
+        name: str | None = None,
+        client_id: str | None = None,
+        number: int | None = None,
+    ) -> WorkflowExecution: ...
+
+
+@dataclass
+class JournalStats:
+    """How well the journal keeps up: batch sizes, commit latency (event to commit) and backlog."""
+
+    events: int = 0
+    batches: int = 0
+    rows: int = 0
+    max_backlog: int = 0
+    max_latency: float = 0.0
+    write_seconds: float = 0.0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class ReconcileReport:
+    """What reconcile found for the unfinished executions of one server."""
+
+    server_url: str
+    followed: list[WorkflowExecution] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    unreachable: str | None = None
+
+    @property
+    def summary(self) -> str:
+        if self.unreachable:
+            return f"Journal: could not check unfinished executions: {self.unreachable}"
+        parts = []
+        if self.followed:
+            parts.append(f"{len(self.followed)} followed again")
+        if self.finished:
+            parts.append(f"{len(self.finished)} finished while away")
+        if self.lost:
+            parts.append(f"{len(self.lost)} lost")
+        if self.errors:
+            parts.append(f"{len(self.errors)} could not be checked")
+        return "Journal: " + (", ".join(parts) if parts else "nothing to recover")
+
+
+@dataclass
+class _Pending:
+    runtime: RuntimeLike
+    node_task_ids: set[str]
+    since: float
+    all_nodes: bool = False
+
+
+class _Attachment:
+    def __init__(self, runtime: RuntimeLike, unsubscribe: Callable[[], None]) -> None:
+        self.runtime = runtime
+        self.unsubscribe = unsubscribe
+        self.by_task: dict[str, str] = {}  # workflow task id -> execution id
+
+
+class Journal:
+    """Records executions of attached runtimes; open with ``await Journal.open(path)``."""
+
+    def __init__(self, store: JournalStore, executor: ThreadPoolExecutor, *, progress_interval: float) -> None:
+        self._store = store
+        self._executor = executor
+        self.path = store.path
+        self.progress_interval = progress_interval
+        self.stats = JournalStats()
+        self.error: str | None = None
+        self._attachments: list[_Attachment] = []
+        self._dirty: dict[str, _Pending] = {}
+        self._written_prompt: set[str] = set()
+        self._seen: dict[str, RuntimeLike] = {}
+        self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._marked = 0
+        self._written = 0
+        self._progress = asyncio.Condition()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+        self._store_closed = False
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str | None = None,
+        *,
+        progress_interval: float = 0.25,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> Journal:
+        """Open (creating and migrating) the journal; raises :class:`JournalError` with advice."""
+        target = Path(path) if path is not None else paths.journal_file()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-writer")
+        loop = asyncio.get_running_loop()
+        try:
+            store = await loop.run_in_executor(executor, lambda: JournalStore(target, busy_timeout=busy_timeout))
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        if not store.wal:
+            log.warning("journal_not_wal", path=str(target))
+        log.info("journal_opened", path=str(target), schema=store.schema_version)
+        return cls(store, executor, progress_interval=progress_interval)
+
+    @classmethod
+    async def open_or_disabled(
+        cls, path: Path | str | None = None, **kwargs: Any
+    ) -> tuple[Journal | None, str | None]:
+        """The journal, or None and a message to show: the app runs on without history."""
+        try:
+            return await cls.open(path, **kwargs), None
+        except JournalError as exc:
+            log.warning("journal_disabled", path=str(exc.path), reason=exc.problem)
+            return None, f"{exc} Running without a journal."
+
+    async def __aenter__(self) -> Journal:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._store_closed:
+            raise JournalError(self.path, "the journal is closed", "Open it again.")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    # ------------------------------------------------------------------ recording
+    def attach(self, runtime: RuntimeLike) -> Callable[[], None]:
+        """Record every execution of ``runtime`` from now on (and those it already has)."""
+        attachment: _Attachment
+
+        def on_event(event: TaskEvent) -> None:
+            self._on_event(attachment, event)
+
+        unsubscribe = runtime.task_manager.subscribe(on_event)
+        attachment = _Attachment(runtime, unsubscribe)
+        self._attachments.append(attachment)
+        for execution in list(runtime.executions.values()):
+            self._mark(runtime, execution.id, None, urgent=True)
+
+        def detach() -> None:
+            unsubscribe()
+            if attachment in self._attachments:
+                self._attachments.remove(attachment)
+
+        return detach
+
+    def record(self, runtime: RuntimeLike, execution: WorkflowExecution) -> None:
+        """Write ``execution`` as it stands now (for changes made without a task event)."""
+        self._mark(runtime, execution.id, None, urgent=True)
+
+    def _on_event(self, attachment: _Attachment, event: TaskEvent) -> None:
+        if self._closed or self.error is not None:
+            return
+        self.stats.events += 1
+        if event.task_type is TaskType.WORKFLOW:
+            workflow_task_id: str | None = event.task_id
+        elif event.task_type is TaskType.NODE:
+            workflow_task_id = event.parent_id
+        else:
+            return
+        if workflow_task_id is None:
+            return
+        execution_id = attachment.by_task.get(workflow_task_id)
+        if execution_id is None:
+            execution_id = self._find_execution(attachment.runtime, workflow_task_id)
+            if execution_id is None:
+                return
+            attachment.by_task[workflow_task_id] = execution_id
+        node_task = event.task_id if event.task_type is TaskType.NODE else None
+        self._mark(attachment.runtime, execution_id, node_task, urgent=event.event_type != "progress")
+        if event.task_type is TaskType.WORKFLOW and event.event_type in LIFECYCLE_EVENTS - {"created", "started"}:
+            attachment.by_task.pop(workflow_task_id, None)
+
+    @staticmethod
+    def _find_execution(runtime: RuntimeLike, workflow_task_id: str) -> str | None:
+        task = runtime.task_manager.get_task(workflow_task_id)
+        if task is not None:
+            candidate = task.metadata.get("execution_id")
+            if isinstance(candidate, str):
+                return candidate
+        for execution in list(runtime.executions.values()):
+            if execution.workflow_task_id == workflow_task_id:
+                return execution.id
+        return None
+
+    def _mark(self, runtime: RuntimeLike, execution_id: str, node_task_id: str | None, *, urgent: bool) -> None:
+        if self._closed or self.error is not None:
+            return
+        pending = self._dirty.get(execution_id)
+        if pending is None:
+            first = execution_id not in self._seen
+            pending = _Pending(runtime, set(), time.perf_counter(), all_nodes=first)
+            self._dirty[execution_id] = pending
+            self._seen[execution_id] = runtime
+            self.stats.max_backlog = max(self.stats.max_backlog, len(self._dirty))
+        if node_task_id is not None:
+            pending.node_task_ids.add(node_task_id)
+        self._marked += 1
+        self._wake.set()
+        if urgent:
+            self._urgent.set()
+        self._ensure_flusher()
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop(), name="journal-flusher")
+
+    # ------------------------------------------------------------------ flushing
+    async def _flush_loop(self) -> None:
+        while not self._closed or self._dirty:
+            await self._wake.wait()
+            if not self._urgent.is_set() and not self._closed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), self.progress_interval)
+            self._wake.clear()
+            self._urgent.clear()
+            if not self._dirty:
+                continue
+            await self._write_dirty()
+            if self.error is not None:
+                break
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def _write_dirty(self) -> None:
+        batch, self._dirty = self._dirty, {}
+        marked = self._marked
+        executions: list[ExecutionSnapshot] = []
+        nodes: list[NodeSnapshot] = []
+        oldest = min(p.since for p in batch.values())
+        for execution_id, pending in batch.items():
+            snapshot = self._snapshot(execution_id, pending)
+            if snapshot is not None:
+                executions.append(snapshot[0])
+                nodes.extend(snapshot[1])
+        started = time.perf_counter()
+        try:
+            rows = await self._run(self._store.write_batch, executions, nodes)
+        except JournalError as exc:
+            if "locked" in exc.problem:
+                # Another instance held the lock past busy_timeout: keep the rows and try again.
+                log.warning("journal_busy", path=str(self.path), reason=exc.problem)
+                for execution_id, pending in batch.items():
+                    self._dirty.setdefault(execution_id, pending)
+                self._wake.set()
+                await asyncio.sleep(0.5)
+                return
+            self._fail(exc)
+            return
+        except Exception as exc:  # disk full, I/O errors: record why, keep the app running
+            self._fail(exc)
+            return
+        done = time.perf_counter()
+        for snap in executions:
+            if snap.prompt_json is not None:
+                self._written_prompt.add(snap.id)
+            if snap.status in ("completed", "failed", "cancelled"):
+                self._written_prompt.discard(snap.id)
+        self.stats.batches += 1
+        self.stats.rows += rows
+        self.stats.write_seconds += done - started
+        latency = done - oldest
+        self.stats.latencies.append(latency)
+        self.stats.max_latency = max(self.stats.max_latency, latency)
+        self._written = max(self._written, marked)
+        async with self._progress:
+            self._progress.notify_all()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.error = str(exc) if isinstance(exc, JournalError) else (
+            f"Execution journal {self.path}: writing failed ({exc}). Recording is off for this session; "
+            "check free disk space and the file's permissions."
+        )
+        self._dirty.clear()
+        log.error("journal_write_failed", path=str(self.path), error=self.error)
+
+    def _snapshot(
+        self, execution_id: str, pending: _Pending
+    ) -> tuple[ExecutionSnapshot, list[NodeSnapshot]] | None:
+        runtime = pending.runtime
+        execution = runtime.executions.get(execution_id)
+        if execution is None:
+            return None
+        manager = runtime.task_manager
+        workflow_task = manager.get_task(execution.workflow_task_id) if execution.workflow_task_id else None
+        if workflow_task is not None:
+            progress = workflow_task.progress
+        else:
+            progress = 1.0 if execution.status is TaskStatus.COMPLETED else 0.0
+        if pending.all_nodes:
+            node_tasks = self._node_tasks(runtime, execution, workflow_task)
+        else:
+            node_tasks = []
+            for task_id in pending.node_task_ids:
+                task = manager.get_task(task_id)
+                if task is None:
+                    task = next((t for t in execution.tasks if t.id == task_id), None)
+                if task is not None and task.node_id is not None:
+                    node_tasks.append(task)
+        write_prompt = execution.id not in self._written_prompt and bool(execution.prompt)
+        error_json = execution.error.model_dump_json() if execution.error is not None else None
+        status_detail = execution.status_detail
+        if status_detail is None and workflow_task is not None and workflow_task.is_final:
+            status_detail = workflow_task.status_detail or (
+                workflow_task.error if workflow_task.status is TaskStatus.FAILED else None
+            )
+        snap = ExecutionSnapshot(
+            id=execution.id,
+            prompt_id=execution.prompt_id,
+            server_url=normalize_server(execution.server_url or getattr(runtime, "server_url", None)),
+            client_id=execution.client_id,
+            workflow_id=execution.workflow_id,
+            name=execution.name,
+            number=execution.number,
+            status=execution.status.value,
+            status_detail=status_detail,
+            retry_of=execution.retry_of,
+            progress=progress,
+            prompt_json=dumps(execution.prompt) if write_prompt else None,
+            outputs_json=dumps(execution.outputs),
+            output_files_json=dumps([f.model_dump() for f in execution.output_files]),
+            error_json=error_json,
+            node_errors_json=dumps(execution.node_errors),
+            created_at=iso(execution.created_at) or "",
+            started_at=iso(execution.started_at),
+            completed_at=iso(execution.completed_at),
+        )
+        return snap, [_node_snapshot(execution.id, task) for task in node_tasks]
+
+    @staticmethod
+    def _node_tasks(runtime: RuntimeLike, execution: WorkflowExecution, workflow_task: Task | None) -> list[Task]:
+        tasks: list[Task] = []
+        if workflow_task is not None:
+            tasks = [t for t in runtime.task_manager.children(workflow_task.id) if t.node_id is not None]
+        if not tasks:
+            tasks = [t for t in execution.tasks if t.node_id is not None and t.type is TaskType.NODE]
+        return tasks
+
+    async def flush(self, timeout: float | None = 10.0) -> None:
+        """Wait until everything recorded so far is committed (tests, shutdown, before a read)."""
+        target = self._marked
+        if self.error is not None or self._written >= target:
+            return
+        self._urgent.set()
+        self._wake.set()
+        self._ensure_flusher()
+
+        async def wait() -> None:
+            async with self._progress:
+                await self._progress.wait_for(
+                    lambda: self._written >= target or self.error is not None
+                    or (self._flusher is not None and self._flusher.done())
+                )
+
+        await asyncio.wait_for(wait(), timeout)
+
+    # ------------------------------------------------------------------- queries
+    async def list_executions(
+        self,
+        status: TaskStatus | str | Iterable[TaskStatus | str] | None = None,
+        text: str | None = None,
+        server: str | None = None,
+        limit: int = 200,
+        *,
+        full: bool = False,
+    ) -> list[JournalEntry]:
+        """History, newest first. ``status="lost"`` selects executions the server forgot."""
+        await self.flush()
+        return await self._run(
+            self._store.list_executions, status=status, text=text, server=server, limit=limit, full=full
+        )
+
+    async def get(self, key: str) -> JournalEntry | None:
+        """One execution with its prompt and nodes, by execution id or prompt_id."""
+        await self.flush()
+        return await self._run(self._store.get, key)
+
+    # ----------------------------------------------------------------- reconcile
+    async def reconcile(self, runtime: RuntimeLike) -> ReconcileReport:
+        """Settle the executions this server had unfinished when the app last stopped.
+
+        Still queued or running: followed live again (``runtime.attach`` with the recorded
+        client_id). Finished: status and outputs read from /history. Unknown to the server
+        (it restarted and lost its queue): marked lost with that reason. Call it inside
+        ``runtime.session()``, after :meth:`attach`, so the re-attached executions are recorded.
+        """
+        server = normalize_server(runtime.server_url) or ""
+        report = ReconcileReport(server_url=server)
+        await self.flush()
+        rows = await self._run(self._store.unfinished, server)
+        followed_here = {
+            e.prompt_id for e in list(runtime.executions.values()) if e.prompt_id and not e.is_final
+        }
+        rows = [row for row in rows if row.prompt_id not in followed_here or row.prompt_id is None]
+        if not rows:
+            return report
+        try:
+            queue = await runtime.client.get_queue()
+        except ComfyError as exc:
+            report.unreachable = str(exc)
+            log.warning("journal_reconcile_unreachable", server=server, reason=str(exc))
+            return report
+        active = queue_prompt_ids(queue)
+        for row in rows:
+            try:
+                await self._reconcile_one(runtime, row, active, report)
+            except ComfyError as exc:
+                report.errors.append(f"{row.prompt_id}: {exc}")
+                log.warning("journal_reconcile_failed", prompt_id=row.prompt_id, reason=str(exc))
+        log.info(
+            "journal_reconciled", server=server, followed=len(report.followed),
+            finished=len(report.finished), lost=len(report.lost), errors=len(report.errors),
+        )
+        return report
+
+    async def _reconcile_one(
+        self, runtime: RuntimeLike, row: JournalEntry, active: set[str], report: ReconcileReport
+    ) -> None:
+        server = report.server_url
+        if not row.prompt_id:
+            detail = "lost: the app stopped before the server confirmed the prompt, so it cannot be found"
+            if await self._run(self._store.mark_lost, row.id, detail):
+                report.lost.append(row.id)
+            return
+        if row.prompt_id in active:
+            execution = await runtime.attach(
+                row.prompt_id,
+                prompt=row.prompt or None,
+                name=row.name,
+                client_id=row.client_id,
+                number=row.number,
+            )
+            await self._run(self._store.alias, execution.id, row.id)
+            self._written_prompt.add(execution.id)
+            if self._attachments:
+                self.record(runtime, execution)
+            report.followed.append(execution)
+            return
+        history = await runtime.client.get_history(row.prompt_id)
+        entry = history.get(row.prompt_id) if isinstance(history, dict) else None
+        result = history_result(entry, row.prompt_id) if entry is not None else None
+        if result is not None:
+            if await self._run(self._store.apply_history, row.id, result):
+                report.finished.append(row.id)
+            return
+        detail = f"lost: the server at {server} no longer knows prompt {row.prompt_id} (it restarted?)"
+        if await self._run(self._store.mark_lost, row.id, detail):
+            report.lost.append(row.id)
+
+    # ------------------------------------------------------------------- closing
+    async def close(self) -> None:
+        """Write the last state of every execution seen, then close the file."""
+        if self._closed:
+            return
+        for attachment in list(self._attachments):
+            attachment.unsubscribe()
+        if self.error is None:
+            for execution_id, runtime in list(self._seen.items()):
+                if execution_id in runtime.executions:
+                    self._mark(runtime, execution_id, None, urgent=True)
+            with contextlib.suppress(TimeoutError):
+                await self.flush(timeout=30.0)
+        self._closed = True
+        self._wake.set()
+        self._urgent.set()
+        if self._flusher is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._flusher), 10.0)
+            if not self._flusher.done():
+                self._flusher.cancel()
+        self._attachments.clear()
+        self._store_closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._store.close)
+        self._executor.shutdown(wait=False)
+        log.info("journal_closed", path=str(self.path), rows=self.stats.rows, batches=self.stats.batches)
+
+
+def _node_snapshot(execution_id: str, task: Task) -> NodeSnapshot:
+    return NodeSnapshot(
+        execution_id=execution_id,
+        node_id=str(task.node_id),
+        class_type=task.class_type,
+        name=task.name,
+        status=task.status.value,
+        cached=task.cached,
+        progress=task.progress,
+        value=task.value,
+        max=task.max,
+        started_at=iso(task.started_at),
+        completed_at=iso(task.completed_at),
+        error=task.error,
+        error_type=task.error_type,
+        status_detail=task.status_detail,
+        traceback_json=dumps(task.traceback),
+        outputs_json=dumps(task.outputs),
+    )
+
+
+def queue_prompt_ids(queue: Any) -> set[str]:
+    """Prompt ids in a /queue answer (raw JSON or a model with queue_running / queue_pending)."""
+    ids: set[str] = set()
+    for key in ("queue_running", "queue_pending"):
+        items = queue.get(key) if isinstance(queue, dict) else getattr(queue, key, None)
+        if not isinstance(items, (list, tuple)):
+            continue
+        for item in items:
+            if isinstance(item, (list, tuple)) and len(item) > 1 and isinstance(item[1], str):
+                ids.add(item[1])
+            elif isinstance(getattr(item, "prompt_id", None), str):
+                ids.add(item.prompt_id)
+    return ids
