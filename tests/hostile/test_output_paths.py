@@ -43,6 +43,7 @@ def inside(path: Path, root: Path) -> bool:
         ("x.png", "nul", "reserved"),
         ("a" * 300 + ".png", "", "longer"),
         ("x.png", "/".join(["d"] * 40), "deeper"),
+        ("x\ud800.png", "", "not valid Unicode"),
     ],
 )
 def test_unsafe_names_are_refused_with_a_reason(tmp_path: Path, filename: str, subfolder: str, reason: str) -> None:

@@ -54,6 +54,10 @@ def _parts(text: str, *, what: str, filename: str, subfolder: str) -> list[str]:
 
     if "\x00" in text:
         raise refuse("contains a NUL byte")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise refuse("is not valid Unicode text") from None
     if _CONTROL.search(text):
         raise refuse("contains control characters")
     normalized = text.replace("\\", "/")
@@ -63,7 +67,7 @@ def _parts(text: str, *, what: str, filename: str, subfolder: str) -> list[str]:
     for part in parts:
         if part == "..":
             raise refuse("climbs out of the folder with '..'")
-        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_LENGTH:
+        if len(part.encode("utf-8")) > MAX_NAME_LENGTH:
             raise refuse(f"has a name longer than {MAX_NAME_LENGTH} bytes")
         stem = part.split(".")[0].strip().upper()
         if stem in _WINDOWS_RESERVED:
