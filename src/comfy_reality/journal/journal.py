@@ -481,12 +481,28 @@ class Journal:
             log.warning("journal_reconcile_unreachable", server=server, reason=str(exc))
             return report
         active = queue_prompt_ids(queue)
+        missing: list[JournalEntry] = []
         for row in rows:
             try:
-                await self._reconcile_one(runtime, row, active, report)
+                if not await self._reconcile_one(runtime, row, active, report):
+                    missing.append(row)
             except ComfyError as exc:
                 report.errors.append(f"{row.prompt_id}: {exc}")
                 log.warning("journal_reconcile_failed", prompt_id=row.prompt_id, reason=str(exc))
+        if missing:
+            # A prompt taken off the queue is briefly in neither /queue nor /history: look again
+            # before calling it lost.
+            try:
+                active = queue_prompt_ids(await runtime.client.get_queue())
+            except ComfyError as exc:
+                report.errors.extend(f"{row.prompt_id}: {exc}" for row in missing)
+                missing = []
+            for row in missing:
+                try:
+                    if not await self._reconcile_one(runtime, row, active, report):
+                        await self._mark_lost(row, server, report)
+                except ComfyError as exc:
+                    report.errors.append(f"{row.prompt_id}: {exc}")
         log.info(
             "journal_reconciled", server=server, followed=len(report.followed),
             finished=len(report.finished), lost=len(report.lost), errors=len(report.errors),
@@ -495,13 +511,13 @@ class Journal:
 
     async def _reconcile_one(
         self, runtime: RuntimeLike, row: JournalEntry, active: set[str], report: ReconcileReport
-    ) -> None:
-        server = report.server_url
+    ) -> bool:
+        """Settle one row; False when the server knows nothing about it (yet)."""
         if not row.prompt_id:
             detail = "lost: the app stopped before the server confirmed the prompt, so it cannot be found"
             if await self._run(self._store.mark_lost, row.id, detail):
                 report.lost.append(row.id)
-            return
+            return True
         if row.prompt_id in active:
             execution = await runtime.attach(
                 row.prompt_id,
@@ -515,14 +531,19 @@ class Journal:
             if self._attachments:
                 self.record(runtime, execution)
             report.followed.append(execution)
-            return
+            return True
         history = await runtime.client.get_history(row.prompt_id)
         entry = history.get(row.prompt_id) if isinstance(history, dict) else None
+        if entry is not None and hasattr(entry, "model_dump"):
+            entry = entry.model_dump()
         result = history_result(entry, row.prompt_id) if entry is not None else None
-        if result is not None:
-            if await self._run(self._store.apply_history, row.id, result):
-                report.finished.append(row.id)
-            return
+        if result is None:
+            return False
+        if await self._run(self._store.apply_history, row.id, result):
+            report.finished.append(row.id)
+        return True
+
+    async def _mark_lost(self, row: JournalEntry, server: str, report: ReconcileReport) -> None:
         detail = f"lost: the server at {server} no longer knows prompt {row.prompt_id} (it restarted?)"
         if await self._run(self._store.mark_lost, row.id, detail):
             report.lost.append(row.id)
@@ -578,9 +599,10 @@ def _node_snapshot(execution_id: str, task: Task) -> NodeSnapshot:
 
 
 def queue_prompt_ids(queue: Any) -> set[str]:
-    """Prompt ids in a /queue answer (raw JSON or a model with queue_running / queue_pending)."""
+    """Prompt ids in a /queue answer: raw JSON, or the client's QueueState (running / pending)."""
     ids: set[str] = set()
-    for key in ("queue_running", "queue_pending"):
+    keys = ("queue_running", "queue_pending") if isinstance(queue, dict) else ("running", "pending")
+    for key in keys:
         items = queue.get(key) if isinstance(queue, dict) else getattr(queue, key, None)
         if not isinstance(items, (list, tuple)):
             continue
