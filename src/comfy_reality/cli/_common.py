@@ -1,0 +1,188 @@
+"""Pieces every command shares: exit codes, settings, error messages, JSON output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from comfy_reality.config import ConfigError, Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    INVALID = 2
+    UNREACHABLE = 3
+    INTERRUPTED = 130
+
+
+class CliError(click.ClickException):
+    """A user-facing error: printed as ``error: ...`` on stderr, exits with ``code``."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.INVALID, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = int(code)
+        self.hint = hint
+
+    def show(self, file: Any = None) -> None:
+        stream = file or sys.stderr
+        click.secho(f"error: {self.format_message()}", file=stream, fg="red", err=True)
+        if self.hint:
+            click.echo(f"hint: {self.hint}", file=stream, err=True)
+
+
+def server_options(func: F) -> F:
+    """--server and --token, shared by every command that talks to a server."""
+    func = click.option(
+        "--token",
+        metavar="TOKEN",
+        help="API token for a server behind auth (default: COMFYUI_TOKEN or the config file).",
+    )(func)
+    func = click.option(
+        "--server",
+        "server_url",
+        metavar="URL",
+        help="ComfyUI server URL (default: COMFYUI_URL, the config file, or http://127.0.0.1:8188).",
+    )(func)
+    return func
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of tables.")(func)
+
+
+def check_server_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(
+            f"invalid server URL {url!r}",
+            hint="give it as http://HOST:PORT, for example --server http://127.0.0.1:8188",
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise CliError(f"invalid server URL {url!r}: {exc}", hint="the port must be a number 1-65535") from exc
+    return url.rstrip("/")
+
+
+def settings_for(server_url: str | None = None, token: str | None = None) -> Settings:
+    """Flags over environment over config file; a bad file or value is a usage error (exit 2)."""
+    if server_url is not None:
+        check_server_url(server_url)
+    try:
+        settings = load_settings(server_url=server_url, token=token)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    check_server_url(settings.server_url)
+    return settings
+
+
+def setup_logging(settings: Settings | None = None) -> None:
+    """Log to the JSON file only: stdout may be carrying NDJSON for a machine."""
+    from comfy_reality import logs
+
+    level = settings.log_level if settings is not None else "info"
+    try:
+        logs.configure_logging(level=level)
+    except OSError as exc:
+        click.echo(f"warning: cannot open the log file ({exc}); logging is off", err=True)
+    if settings is not None and settings.token is not None:
+        logs.register_secret(settings.token.get_secret_value())
+
+
+def make_auth(settings: Settings) -> Any:
+    from comfy_reality.runtime import Auth
+
+    return Auth.from_settings(settings)
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=json_default, ensure_ascii=False)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(dumps(value))
+
+
+def error_from_exception(exc: BaseException, server_url: str) -> CliError:
+    """Map a runtime error to the user message and the exit code of the contract."""
+    from comfy_reality.runtime import (
+        InvalidWorkflowError,
+        PromptValidationError,
+        ServerResponseError,
+        ServerUnreachableError,
+    )
+
+    if isinstance(exc, ServerUnreachableError):
+        return CliError(
+            str(exc),
+            ExitCode.UNREACHABLE,
+            hint="start one with `comfy-reality server`, or point --server / COMFYUI_URL at yours",
+        )
+    if isinstance(exc, PromptValidationError):
+        return CliError(str(exc), ExitCode.INVALID, hint="fix the inputs named above, or check them with "
+                        "`comfy-reality validate --server URL FILE`")
+    if isinstance(exc, InvalidWorkflowError):
+        return CliError(str(exc), ExitCode.INVALID)
+    if isinstance(exc, ServerResponseError) and exc.status_code in (401, 403):
+        return CliError(
+            f"{server_url} refused access (HTTP {exc.status_code})",
+            ExitCode.FAILED,
+            hint="pass a valid token with --token or COMFYUI_TOKEN",
+        )
+    if isinstance(exc, ServerResponseError):
+        status = f" (HTTP {exc.status_code})" if exc.status_code else ""
+        return CliError(f"{exc}{status}", ExitCode.FAILED, hint=f"check the server log at {server_url}")
+    return CliError(f"{type(exc).__name__}: {exc}", ExitCode.FAILED)
+
+
+@asynccontextmanager
+async def open_client(settings: Settings) -> AsyncIterator[Any]:
+    """A bare ComfyUIClient (HTTP only, no WebSocket) for one-shot commands."""
+    from comfy_reality.runtime import ComfyUIClient
+
+    client = ComfyUIClient(
+        settings.server_url,
+        auth=make_auth(settings),
+        timeout=settings.timeout,
+        verify_tls=settings.verify_tls,
+    )
+    async with client:
+        yield client
+
+
+def run_client_command(settings: Settings, body: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``body(client)`` on a fresh event loop, turning runtime errors into CLI errors."""
+    from comfy_reality.runtime import ComfyError
+
+    async def main() -> T:
+        async with open_client(settings) as client:
+            return await body(client)
+
+    try:
+        return asyncio.run(main())
+    except ComfyError as exc:
+        raise error_from_exception(exc, settings.server_url) from exc

@@ -1,0 +1,50 @@
+"""Saving server-named files without trusting the names.
+
+ComfyUI reports output file names and subfolders; a hostile or buggy server could send
+``../../.bashrc`` or an absolute path. Only the last path component is kept, anything
+that is not a plain name is replaced, and an existing file is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"|?*]")
+_RESERVED = {"", ".", ".."}
+MAX_NAME = 200
+
+
+def safe_basename(name: str, fallback: str = "output") -> str:
+    """The last component of a server-given name, stripped of anything that could escape a dir."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = _UNSAFE.sub("_", base).strip().lstrip(".")
+    if base in _RESERVED:
+        return fallback
+    if len(base) > MAX_NAME:
+        stem, dot, ext = base.rpartition(".")
+        if dot and len(ext) <= 16:
+            base = stem[: MAX_NAME - len(ext) - 1] + "." + ext
+        else:
+            base = base[:MAX_NAME]
+    return base
+
+
+def save_new_file(directory: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` under ``directory`` as ``name``, or ``name-1``, ``name-2``... if taken.
+
+    Uses exclusive creation, so two runs saving at once cannot clobber each other.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    base = safe_basename(name)
+    stem, ext = os.path.splitext(base)
+    for attempt in range(10_000):
+        candidate = directory / (base if attempt == 0 else f"{stem}-{attempt}{ext}")
+        try:
+            with candidate.open("xb") as handle:
+                handle.write(data)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free file name for {base!r} in {directory}")

@@ -1,0 +1,510 @@
+"""`comfy-reality run`: submit workflow files, show progress, save outputs, exit with a verdict.
+
+Two presentations of the same task events:
+
+* a terminal gets the live :class:`RichTaskPrinter` table, then a summary;
+* ``--json`` or a pipe gets NDJSON on stdout: one line per task event (progress throttled
+  per task) and a final ``"type": "execution"`` line per workflow.
+
+Ctrl-C interrupts the prompts on the server (not just the local waiting), says so, and
+exits 130. Imports no Textual and no aiohttp: start-up time is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+from ._common import (
+    CliError,
+    ExitCode,
+    dumps,
+    error_from_exception,
+    json_option,
+    make_auth,
+    server_options,
+    settings_for,
+    setup_logging,
+)
+
+if TYPE_CHECKING:
+    from comfy_reality.runtime import AsyncTaskManager, ComfyUIAsyncRuntime, TaskEvent, WorkflowExecution
+
+PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
+CANCEL_GRACE = 10.0  # seconds to wait for the server to confirm an interrupt
+
+
+@dataclass
+class Job:
+    """One workflow file on its way through the run."""
+
+    path: Path
+    data: Any = None
+    is_ui: bool = False
+    prompt: dict[str, Any] | None = None
+    execution: WorkflowExecution | None = None
+    rejected: str | None = None
+    node_errors: list[str] = field(default_factory=list)
+    saved: list[Path] = field(default_factory=list)
+    download_errors: list[str] = field(default_factory=list)
+    interrupt_note: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def _leaf_error(exc: BaseException) -> BaseException:
+    """The first user-meaningful error inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup):
+        from comfy_reality.runtime import ComfyError
+
+        preferred = [e for e in exc.exceptions if isinstance(e, (CliError, ComfyError, BaseExceptionGroup))]
+        exc = (preferred or list(exc.exceptions))[0]
+    return exc
+
+
+def parse_assignments(assignments: tuple[str, ...]) -> dict[str, str]:
+    """``--set 3.seed=42`` pairs -> ``{"3.seed": "42"}`` (typed later against the node's spec)."""
+    overrides: dict[str, str] = {}
+    for item in assignments:
+        key, eq, value = item.partition("=")
+        node, dot, input_name = key.strip().partition(".")
+        if not eq or not dot or not node or not input_name:
+            raise click.BadParameter(
+                f"{item!r} is not NODE.INPUT=VALUE (example: --set 3.seed=42 --set '6.text=a cat')",
+                param_hint="--set",
+            )
+        overrides[f"{node}.{input_name.strip()}"] = value
+    return overrides
+
+
+def read_workflow(path: Path) -> Job:
+    """Read and classify one file; every problem becomes a usage error naming the file."""
+    from comfy_reality.runtime.errors import InvalidWorkflowError
+    from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
+
+    try:
+        data = read_json_file(path)
+    except InvalidWorkflowError as exc:
+        raise CliError(str(exc), hint="pass a workflow saved from ComfyUI (Workflow > Export (API))") from exc
+    fmt, reason = detect_format(data)
+    if fmt is WorkflowFormat.INVALID:
+        raise CliError(f"{path} is not a ComfyUI workflow: {reason}")
+    return Job(path=path, data=data, is_ui=fmt is WorkflowFormat.UI)
+
+
+# --------------------------------------------------------------------------- reporters
+class JsonReporter:
+    """NDJSON task events on a stream, progress throttled per task."""
+
+    def __init__(self, stream: IO[str], *, progress_interval: float = PROGRESS_INTERVAL) -> None:
+        self.stream = stream
+        self.progress_interval = progress_interval
+        self._last_progress: dict[str, float] = {}
+        self._manager: AsyncTaskManager | None = None
+        self._subscription: Any = None
+        self.lines = 0
+
+    def attach(self, manager: AsyncTaskManager) -> None:
+        self._manager = manager
+        self._subscription = manager.events()
+
+    async def run(self) -> None:
+        assert self._subscription is not None
+        async for event in self._subscription:
+            self.write_event(event)
+            for queued in self._subscription.drain():
+                self.write_event(queued)
+
+    def stop(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+
+    def write_event(self, event: TaskEvent) -> None:
+        if event.event_type == "progress":
+            progress = (event.data or {}).get("progress", 0.0)
+            last = self._last_progress.get(event.task_id)
+            now = time.monotonic()
+            if last is not None and now - last < self.progress_interval and progress < 1.0:
+                return
+            self._last_progress[event.task_id] = now
+        self.write(self.event_line(event))
+
+    def event_line(self, event: TaskEvent) -> dict[str, Any]:
+        line: dict[str, Any] = {
+            "type": "event",
+            "event": event.event_type,
+            "seq": event.seq,
+            "time": event.timestamp.isoformat(),
+            "task_id": event.task_id,
+            "task_type": event.task_type.value if event.task_type else None,
+            "parent_id": event.parent_id,
+        }
+        task = self._manager.get_task(event.task_id) if self._manager else None
+        if task is not None:
+            root = task if task.parent_id is None else self._manager.get_task(task.parent_id)  # type: ignore[union-attr]
+            line.update(
+                name=task.name,
+                status=task.status.value,
+                execution_id=(root.metadata.get("execution_id") if root is not None else None),
+                prompt_id=(root.prompt_id if root is not None else None),
+                node_id=task.node_id,
+                class_type=task.class_type,
+                progress=round(task.progress, 4),
+                value=task.value,
+                max=task.max,
+                cached=task.cached or None,
+                error=task.error if event.event_type == "failed" else None,
+                error_type=task.error_type if event.event_type == "failed" else None,
+                status_detail=task.status_detail,
+            )
+        elif event.data:
+            line["data"] = event.data
+        if event.message:
+            line["message"] = event.message
+        return {k: v for k, v in line.items() if v is not None}
+
+    def write(self, line: dict[str, Any]) -> None:
+        self.stream.write(dumps(line) + "\n")
+        self.stream.flush()
+        self.lines += 1
+
+
+class LiveReporter:
+    """The Rich live table on a terminal."""
+
+    def __init__(self, console: Any) -> None:
+        from comfy_reality.runtime.printer import RichTaskPrinter
+
+        self.printer = RichTaskPrinter(console)
+        self._manager: AsyncTaskManager | None = None
+
+    def attach(self, manager: AsyncTaskManager) -> None:
+        self._manager = manager
+
+    async def run(self) -> None:
+        assert self._manager is not None
+        await self.printer.start(self._manager)
+
+    def stop(self) -> None:
+        self.printer.stop()
+
+
+# ------------------------------------------------------------------------------ runner
+class RunCommand:
+    def __init__(
+        self,
+        jobs: list[Job],
+        *,
+        settings: Any,
+        overrides: dict[str, str],
+        output_dir: Path,
+        json_mode: bool,
+    ) -> None:
+        self.jobs = jobs
+        self.settings = settings
+        self.overrides = overrides
+        self.output_dir = output_dir
+        self.json_mode = json_mode
+        self.interrupted = asyncio.Event()
+        self._restore_signal: Callable[[], None] | None = None
+
+    # ---------------------------------------------------------------- signals
+    def _install_sigint(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+            self._restore_signal = lambda: loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):  # Windows event loops
+            previous = signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(self._on_sigint))
+            self._restore_signal = lambda: signal.signal(signal.SIGINT, previous)
+
+    def _on_sigint(self) -> None:
+        if self.interrupted.is_set():
+            # Second Ctrl-C: stop waiting for the server and leave now.
+            raise KeyboardInterrupt
+        self.interrupted.set()
+        click.echo("\nInterrupting: asking the server to stop (Ctrl-C again to quit at once)…", err=True)
+
+    # ------------------------------------------------------------------- main
+    async def main(self) -> int:
+        from comfy_reality.runtime import ComfyError, ComfyUIAsyncRuntime
+
+        self._install_sigint()
+        try:
+            runtime = ComfyUIAsyncRuntime(
+                self.settings.server_url,
+                auth=make_auth(self.settings),
+                timeout=self.settings.timeout,
+                verify_tls=self.settings.verify_tls,
+            )
+            try:
+                async with runtime.session():
+                    return await self._run_in_session(runtime)
+            except Exception as exc:
+                # Task groups (ours and the session's) wrap errors; report the real one.
+                error = _leaf_error(exc)
+                if isinstance(error, CliError):
+                    raise error from None
+                if isinstance(error, ComfyError):
+                    raise error_from_exception(error, self.settings.server_url) from error
+                raise
+        finally:
+            if self._restore_signal is not None:
+                self._restore_signal()
+
+    async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
+        from comfy_reality.runtime import InvalidWorkflowError
+        from comfy_reality.workflows import ObjectInfo, apply_overrides, load_prompt
+
+        object_info = None
+        if self.overrides or any(job.is_ui for job in self.jobs):
+            object_info = ObjectInfo.from_json(await runtime.client.get_object_info())
+        problems: list[str] = []
+        for job in self.jobs:
+            try:
+                prompt = load_prompt(job.data, object_info)
+                if self.overrides:
+                    prompt = apply_overrides(prompt, self.overrides, object_info)
+            except InvalidWorkflowError as exc:
+                problems.append(f"{job.path}: {exc}")
+                continue
+            job.prompt = prompt
+        if problems:
+            raise CliError("\n".join(problems))
+
+    async def _run_in_session(self, runtime: ComfyUIAsyncRuntime) -> int:
+        await self._prepare(runtime)
+        reporter: JsonReporter | LiveReporter
+        if self.json_mode:
+            reporter = JsonReporter(sys.stdout)
+        else:
+            from rich.console import Console
+
+            reporter = LiveReporter(Console())
+        reporter.attach(runtime.task_manager)
+        async with asyncio.TaskGroup() as group:
+            display = group.create_task(reporter.run(), name="run-display")
+            try:
+                await self._submit_and_wait(runtime)
+            finally:
+                reporter.stop()
+                await display
+        if not self.interrupted.is_set():
+            await self._download_all(runtime)
+        self._report(reporter)
+        return self._exit_code()
+
+    async def _submit_and_wait(self, runtime: ComfyUIAsyncRuntime) -> None:
+        from comfy_reality.runtime import InvalidWorkflowError, PromptValidationError
+
+        for job in self.jobs:
+            if self.interrupted.is_set() or job.prompt is None:
+                continue
+            try:
+                job.execution = await runtime.submit(
+                    job.prompt, name=job.name, workflow_id=str(job.path.resolve())
+                )
+            except PromptValidationError as exc:
+                job.rejected = str(exc).splitlines()[0]
+                job.node_errors = exc.node_messages()
+            except InvalidWorkflowError as exc:
+                job.rejected = str(exc)
+        executions = [job.execution for job in self.jobs if job.execution is not None]
+        if not executions:
+            return
+        waiting = asyncio.ensure_future(asyncio.gather(*(runtime.wait(e) for e in executions)))
+        interrupted = asyncio.ensure_future(self.interrupted.wait())
+        try:
+            await asyncio.wait({waiting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            interrupted.cancel()
+        if waiting.done():
+            waiting.result()
+            return
+        waiting.cancel()
+        await self._interrupt_on_server(runtime)
+
+    async def _interrupt_on_server(self, runtime: ComfyUIAsyncRuntime) -> None:
+        from comfy_reality.runtime import ComfyError, TaskStatus
+
+        for job in self.jobs:
+            execution = job.execution
+            if execution is None or execution.is_final:
+                continue
+            was_running = execution.status is TaskStatus.RUNNING
+            label = f"prompt {execution.prompt_id} ({job.name})"
+            try:
+                await asyncio.wait_for(runtime.cancel(execution), CANCEL_GRACE)
+                final = await asyncio.wait_for(runtime.wait(execution), CANCEL_GRACE)
+            except (ComfyError, TimeoutError) as exc:
+                job.interrupt_note = f"could not interrupt {label} on the server: {exc}"
+                continue
+            if final.status is TaskStatus.CANCELLED:
+                what = "was interrupted on the server" if was_running else "was removed from the server queue"
+            else:
+                what = f"had already ended on the server ({final.status.value})"
+            job.interrupt_note = f"{label} {what}"
+        for job in self.jobs:
+            if job.interrupt_note:
+                click.echo(f"Interrupted: {job.interrupt_note}.", err=True)
+
+    async def _download_all(self, runtime: ComfyUIAsyncRuntime) -> None:
+        from comfy_reality.cli.files import save_new_file
+        from comfy_reality.runtime import ComfyError
+
+        for job in self.jobs:
+            execution = job.execution
+            if execution is None:
+                continue
+            for output in execution.output_files:
+                if output.type != "output":
+                    continue  # temp previews are not results
+                try:
+                    data = await runtime.download_output(output)
+                    path = await asyncio.to_thread(save_new_file, self.output_dir, output.filename, data)
+                except (ComfyError, OSError) as exc:
+                    job.download_errors.append(f"{output.filename}: {exc}")
+                    continue
+                job.saved.append(path)
+
+    # ----------------------------------------------------------------- report
+    def _exit_code(self) -> int:
+        from comfy_reality.runtime import TaskStatus
+
+        if self.interrupted.is_set():
+            return ExitCode.INTERRUPTED
+        if any(job.rejected for job in self.jobs):
+            return ExitCode.INVALID
+        for job in self.jobs:
+            if job.execution is None or job.execution.status is not TaskStatus.COMPLETED or job.download_errors:
+                return ExitCode.FAILED
+        return ExitCode.OK
+
+    def _report(self, reporter: JsonReporter | LiveReporter) -> None:
+        if isinstance(reporter, JsonReporter):
+            for job in self.jobs:
+                reporter.write(self.execution_line(job))
+            return
+        for job in self.jobs:
+            for line in self.summary_lines(job):
+                click.echo(line, err=line.startswith(("✗", "  node", "  download")))
+
+    def execution_line(self, job: Job) -> dict[str, Any]:
+        execution = job.execution
+        line: dict[str, Any] = {"type": "execution", "workflow": str(job.path), "name": job.name}
+        if execution is None:
+            line.update(status="rejected" if job.rejected else "not_submitted",
+                        error={"message": job.rejected, "node_errors": job.node_errors} if job.rejected else None)
+            return line
+        line.update(
+            status=execution.status.value,
+            execution_id=execution.id,
+            prompt_id=execution.prompt_id,
+            server_url=execution.server_url,
+            created_at=execution.created_at,
+            started_at=execution.started_at,
+            completed_at=execution.completed_at,
+            duration=execution.duration,
+            error=execution.error.model_dump(mode="json", exclude={"current_inputs"}) if execution.error else None,
+            status_detail=execution.status_detail,
+            node_errors=execution.node_errors or None,
+            outputs=[str(p) for p in job.saved],
+            download_errors=job.download_errors or None,
+            interrupted=job.interrupt_note,
+        )
+        return line
+
+    def summary_lines(self, job: Job) -> list[str]:
+        from comfy_reality.runtime import TaskStatus
+        from comfy_reality.runtime.printer import format_duration
+
+        execution = job.execution
+        if execution is None:
+            if not job.rejected:
+                return [f"- {job.name}: not submitted"]
+            return [f"✗ {job.name}: {job.rejected}", *(f"  {line}" for line in job.node_errors)]
+        took = f" in {format_duration(execution.duration)}" if execution.duration is not None else ""
+        lines: list[str] = []
+        if execution.status is TaskStatus.COMPLETED:
+            lines.append(f"✓ {job.name} completed{took} (prompt {execution.prompt_id})")
+        elif execution.status is TaskStatus.FAILED:
+            err = execution.error
+            where = f" in node {err.node_id} ({err.node_type})" if err and err.node_id else ""
+            what = f"{err.exception_type}: {err.exception_message}" if err else (execution.status_detail or "failed")
+            lines.append(f"✗ {job.name} failed{where}: {what}")
+        else:
+            detail = f": {execution.status_detail}" if execution.status_detail else ""
+            lines.append(f"⊘ {job.name} {execution.status.value}{detail}")
+        lines.extend(f"  saved {path}" for path in job.saved)
+        lines.extend(f"  download failed: {err}" for err in job.download_errors)
+        return lines
+
+
+@click.command()
+@click.argument("workflows", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="WORKFLOW...")
+@server_options
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NODE.INPUT=VALUE",
+    help="Override an input before submitting, checked against the node's spec (repeatable).",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to save output files (default: the config's output_dir, else the current directory).",
+)
+@json_option
+def run(
+    workflows: tuple[Path, ...],
+    server_url: str | None,
+    token: str | None,
+    assignments: tuple[str, ...],
+    output_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Run WORKFLOW files (API or UI format) and save their outputs.
+
+    On a terminal a live table shows every node; with --json, or when stdout is not a
+    terminal, stdout carries NDJSON: one line per task event and a final line per workflow.
+    Ctrl-C interrupts the prompts on the server too.
+
+    Exit codes: 0 all succeeded, 1 an execution failed, 2 invalid workflow or usage,
+    3 server unreachable, 130 interrupted.
+    """
+    settings = settings_for(server_url, token)
+    setup_logging(settings)
+    overrides = parse_assignments(assignments)
+    jobs: list[Job] = []
+    problems: list[str] = []
+    for path in workflows:
+        try:
+            jobs.append(read_workflow(path))
+        except CliError as exc:
+            problems.append(exc.format_message())
+    if problems:
+        raise CliError("\n".join(problems))
+    command = RunCommand(
+        jobs,
+        settings=settings,
+        overrides=overrides,
+        output_dir=output_dir or settings.output_dir or Path.cwd(),
+        json_mode=as_json or not sys.stdout.isatty(),
+    )
+    try:
+        code = asyncio.run(command.main())
+    except KeyboardInterrupt:
+        click.echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
+        code = ExitCode.INTERRUPTED
+    sys.exit(int(code))
