@@ -1,0 +1,601 @@
+"""Web-UI workflow (``workflow.json``) -> API prompt, as the official frontend 1.27.10 builds it.
+
+The frontend is the reference: it is what users compare against when they press "Queue" in the
+browser, so this reproduces its ``graphToPrompt`` output, quirks included (see
+tests/fixtures/conversion and /work/shared/workflow-conversion/README.md for the observed rules):
+
+* widgets come from the node definition, in input order, with the hidden companions the frontend
+  adds (``control_after_generate`` after seed-like inputs, ``upload`` after upload combos, ...);
+  ``widgets_values`` fill them by position, so a definition that changed shifts later values;
+* Reroute / PrimitiveNode / Note / MarkdownNote and subgraph instances are never emitted;
+  links are walked through reroutes, subgraph boundaries and bypassed (mode 4) nodes;
+* muted (mode 2) nodes are dropped and any input left pointing at a missing node is removed;
+* subgraph inner nodes get path ids (``"19:7"``, ``"65:35:82"``), promoted widgets feed them.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..runtime.errors import InvalidWorkflowError
+from .object_info import InputSpec, ObjectInfo
+
+MODE_ALWAYS = 0
+MODE_NEVER = 2  # "muted"
+MODE_BYPASS = 4
+
+VIRTUAL_TYPES = frozenset({"Reroute", "PrimitiveNode", "Note", "MarkdownNote"})
+MAX_SUBGRAPH_DEPTH = 32
+SUBGRAPH_INPUT_NODE = -10
+SUBGRAPH_OUTPUT_NODE = -20
+
+# Renames the frontend applies when it loads a workflow, before building nodes.
+TYPE_RENAMES = {
+    "T2IAdapterLoader": "ControlNetLoader",
+    "ConditioningAverage ": "ConditioningAverage",
+    "SDV_img2vid_Conditioning": "SVD_img2vid_Conditioning",
+}
+# The frontend's bundled English names, used for ``_meta.title`` where /object_info has no display_name.
+FRONTEND_ENGLISH_NAMES = {
+    "ImageScaleToTotalPixels": "Scale Image to Total Pixels",
+    "ImageBlur": "Image Blur",
+}
+# Widget input types implemented by frontend extensions rather than by the generic widgets.
+CUSTOM_WIDGET_TYPES = frozenset({"AUDIO_RECORD", "LOAD_3D", "LOAD_3D_ANIMATION", "WEBCAM"})
+UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "file_upload")
+
+
+def frontend_added_widget(class_type: str) -> str | None:
+    """Display widgets extensions add to some nodes; they serialize as an empty string."""
+    if class_type in ("SaveGLB", "Preview3D"):
+        return "image"
+    if class_type == "LoadAudio" or class_type.startswith("SaveAudio"):
+        return "audioUI"
+    if class_type == "PreviewAny":
+        return "preview"
+    return None
+
+
+class MissingNodeType(BaseModel):
+    """A node type the workflow uses and the server lacks, with the pack hints the file records."""
+
+    model_config = ConfigDict(frozen=True)
+
+    class_type: str
+    node_ids: list[str] = Field(default_factory=list)
+    cnr_id: str | None = None  # registry id of the node pack (properties.cnr_id)
+    aux_id: str | None = None  # usually "github-user/repo" (properties.aux_id)
+    version: str | None = None
+
+    def describe(self) -> str:
+        hint = self.cnr_id or self.aux_id
+        where = f" (from node pack {hint}{' ' + self.version if self.version else ''})" if hint else ""
+        nodes = ", ".join(self.node_ids[:5]) + (" ..." if len(self.node_ids) > 5 else "")
+        return f"{self.class_type}{where}, used by node {nodes}"
+
+
+class MissingNodeTypesError(InvalidWorkflowError):
+    """The workflow needs node types the server does not have: install the packs or pick another server."""
+
+    def __init__(self, missing: list[MissingNodeType], *, source: str | None = None) -> None:
+        self.missing = missing
+        lines = "\n".join(f"  - {m.describe()}" for m in missing)
+        super().__init__(
+            f"the server does not have {len(missing)} node type(s) this workflow uses:\n{lines}\n"
+            "Install the missing custom nodes on the server (e.g. with ComfyUI-Manager) and reload the node list.",
+            source=source,
+        )
+
+
+@dataclass
+class _Widget:
+    name: str
+    emit: bool
+    spec: InputSpec | None = None
+    constant: Any = None  # frontend-added display widgets always serialize this
+
+
+@dataclass
+class _Graph:
+    """One graph level: the root, or one subgraph instance's definition placed at ``path``."""
+
+    nodes: dict[str, dict[str, Any]]
+    links: dict[str, tuple[str, int, str, int, Any]]  # id -> origin, origin_slot, target, target_slot, type
+    path: tuple[str, ...] = ()
+    parent: _Graph | None = None
+    instance: dict[str, Any] | None = None
+    definition: dict[str, Any] | None = None
+    promoted: dict[str, Any] = field(default_factory=dict)  # subgraph input name -> instance widget value
+
+    def api_id(self, node_id: str) -> str:
+        return ":".join((*self.path, node_id))
+
+
+@dataclass
+class _Resolved:
+    link: tuple[str, int] | None = None
+    value: Any = None
+    is_value: bool = False
+
+
+def _node_id(value: Any) -> str:
+    return str(value)
+
+
+def _parse_links(raw: Any) -> dict[str, tuple[str, int, str, int, Any]]:
+    links: dict[str, tuple[str, int, str, int, Any]] = {}
+    for item in raw or []:
+        if isinstance(item, list) and len(item) >= 5:
+            link_id, origin, origin_slot, target, target_slot = item[:5]
+            link_type = item[5] if len(item) > 5 else None
+        elif isinstance(item, dict):
+            link_id = item.get("id")
+            origin, origin_slot = item.get("origin_id"), item.get("origin_slot")
+            target, target_slot = item.get("target_id"), item.get("target_slot")
+            link_type = item.get("type")
+        else:
+            continue
+        if link_id is None or origin is None:
+            continue
+        links[str(link_id)] = (_node_id(origin), int(origin_slot or 0), _node_id(target), int(target_slot or 0), link_type)
+    return links
+
+
+def is_valid_connection(type_a: Any, type_b: Any) -> bool:
+    """LiteGraph's type compatibility: wildcard/empty match all, comma lists match on any member."""
+    a = "" if type_a in (None, "", "*", 0) else type_a
+    b = "" if type_b in (None, "", "*", 0) else type_b
+    if not a or not b or a == b:
+        return True
+    a_text, b_text = str(a).lower(), str(b).lower()
+    if "," not in a_text and "," not in b_text:
+        return a_text == b_text
+    return any(is_valid_connection(x, y) for x in a_text.split(",") for y in b_text.split(","))
+
+
+_COMMENT = re.compile(r"/\*[\s\S]*?\*/|//[^\n]*")
+
+
+def process_dynamic_prompt(text: str, rng: random.Random) -> str:
+    """The frontend's dynamic prompt pass: comments removed, ``{a|b}`` replaced by one random option."""
+    text = _COMMENT.sub("", text)
+    pos = 0
+
+    def parse(in_braces: bool) -> list[str]:
+        nonlocal pos
+        options = [""]
+        while pos < len(text):
+            ch = text[pos]
+            if ch == "\\" and pos + 1 < len(text):
+                options[-1] += text[pos + 1]
+                pos += 2
+            elif ch == "{":
+                pos += 1
+                inner = parse(True)
+                options[-1] += rng.choice(inner)
+            elif ch == "}" and in_braces:
+                pos += 1
+                return options
+            elif ch == "|" and in_braces:
+                options.append("")
+                pos += 1
+            else:
+                options[-1] += ch
+                pos += 1
+        return options
+
+    return "".join(parse(False))
+
+
+class _Converter:
+    def __init__(self, workflow: dict[str, Any], object_info: ObjectInfo, rng: random.Random) -> None:
+        self.object_info = object_info
+        self.rng = rng
+        definitions = workflow.get("definitions")
+        subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
+        self.subgraphs: dict[str, dict[str, Any]] = {
+            str(sg["id"]): sg for sg in subgraphs or [] if isinstance(sg, dict) and "id" in sg
+        }
+        self._children: dict[tuple[str, ...], _Graph] = {}
+        self.root = self._graph(workflow, (), None, None, None)
+        self.output: dict[str, dict[str, Any]] = {}
+        self._widget_cache: dict[str, list[_Widget]] = {}
+
+    # -- graph structure ---------------------------------------------------------------------
+
+    def _graph(
+        self,
+        data: dict[str, Any],
+        path: tuple[str, ...],
+        parent: _Graph | None,
+        instance: dict[str, Any] | None,
+        definition: dict[str, Any] | None,
+    ) -> _Graph:
+        nodes = {}
+        for node in data.get("nodes") or []:
+            if isinstance(node, dict) and "id" in node:
+                node = dict(node)
+                node["type"] = TYPE_RENAMES.get(str(node.get("type")), node.get("type"))
+                nodes[_node_id(node["id"])] = node
+        graph = _Graph(nodes=nodes, links=_parse_links(data.get("links")), path=path, parent=parent,
+                       instance=instance, definition=definition)
+        if instance is not None and definition is not None:
+            graph.promoted = self._promoted_values(graph, instance, definition)
+        return graph
+
+    def is_subgraph(self, node: dict[str, Any]) -> bool:
+        return str(node.get("type")) in self.subgraphs
+
+    def child_graph(self, graph: _Graph, instance: dict[str, Any]) -> _Graph:
+        path = (*graph.path, _node_id(instance["id"]))
+        child = self._children.get(path)
+        if child is None:
+            if len(path) > MAX_SUBGRAPH_DEPTH:
+                raise InvalidWorkflowError(
+                    f"subgraphs are nested more than {MAX_SUBGRAPH_DEPTH} levels deep (a subgraph that contains itself?)"
+                )
+            definition = self.subgraphs[str(instance["type"])]
+            child = self._graph(definition, path, graph, instance, definition)
+            self._children[path] = child
+        return child
+
+    def _promoted_values(self, graph: _Graph, instance: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+        """Instance widgets: one per subgraph input wired to a widget input inside, valued by position."""
+        values = instance.get("widgets_values")
+        if not isinstance(values, list) or not values:
+            return {}
+        widget_inputs: list[str] = []
+        for sg_input in definition.get("inputs") or []:
+            link_ids = {str(x) for x in sg_input.get("linkIds") or []}
+            for link_id in link_ids:
+                link = graph.links.get(link_id)
+                if link is None:
+                    continue
+                target = graph.nodes.get(link[2])
+                inputs = target.get("inputs") if target else None
+                if isinstance(inputs, list) and link[3] < len(inputs) and isinstance(inputs[link[3]], dict):
+                    if inputs[link[3]].get("widget"):
+                        widget_inputs.append(str(sg_input.get("name")))
+                        break
+        return {name: values[i] for i, name in enumerate(widget_inputs) if i < len(values)}
+
+    def instance_inputs(self, instance: dict[str, Any]) -> list[dict[str, Any]]:
+        """An instance's input slots as the frontend rebuilds them from the definition, with saved links."""
+        definition = self.subgraphs[str(instance["type"])]
+        saved = [i for i in instance.get("inputs") or [] if isinstance(i, dict)]
+        by_name = {str(i.get("name")): i for i in saved}
+        slots = []
+        for sg_input in definition.get("inputs") or []:
+            name = str(sg_input.get("name"))
+            entry = by_name.get(name, {})
+            slots.append({"name": name, "type": sg_input.get("type"), "link": entry.get("link")})
+        return slots
+
+    def node_inputs(self, node: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.is_subgraph(node):
+            return self.instance_inputs(node)
+        return [i for i in node.get("inputs") or [] if isinstance(i, dict)]
+
+    def output_type(self, node: dict[str, Any], slot: int) -> Any:
+        outputs = node.get("outputs")
+        if isinstance(outputs, list) and slot < len(outputs) and isinstance(outputs[slot], dict):
+            return outputs[slot].get("type")
+        if self.is_subgraph(node):
+            sg_outputs = self.subgraphs[str(node["type"])].get("outputs") or []
+            return sg_outputs[slot].get("type") if slot < len(sg_outputs) else None
+        types = self.object_info.output_types(str(node.get("type")))
+        return types[slot] if slot < len(types) else None
+
+    # -- link resolution ---------------------------------------------------------------------
+
+    def resolve_link(self, graph: _Graph, link_id: Any, want_type: Any, depth: int = 0) -> _Resolved | None:
+        if depth > 500:
+            raise InvalidWorkflowError("links form a loop through reroutes, bypassed nodes or subgraphs")
+        if link_id is None:
+            return None
+        link = graph.links.get(str(link_id))
+        if link is None:
+            return None
+        origin, origin_slot = link[0], link[1]
+        if origin == str(SUBGRAPH_INPUT_NODE):
+            return self.resolve_subgraph_input(graph, origin_slot, want_type, depth + 1)
+        return self.resolve_output(graph, origin, origin_slot, want_type, depth + 1)
+
+    def resolve_subgraph_input(self, graph: _Graph, index: int, want_type: Any, depth: int) -> _Resolved | None:
+        """A link from a subgraph's input node: continue outside, at what feeds the instance."""
+        if graph.instance is None or graph.parent is None or graph.definition is None:
+            return None
+        sg_inputs = graph.definition.get("inputs") or []
+        if index >= len(sg_inputs):
+            return None
+        name = str(sg_inputs[index].get("name"))
+        slots = self.instance_inputs(graph.instance)
+        slot = slots[index] if index < len(slots) else None
+        if slot is not None and slot.get("link") is not None:
+            resolved = self.resolve_link(graph.parent, slot["link"], want_type, depth)
+            if resolved is not None:
+                return resolved
+            return None
+        if name in graph.promoted:
+            return _Resolved(value=graph.promoted[name], is_value=True)
+        return None
+
+    def resolve_output(self, graph: _Graph, node_id: str, slot: int, want_type: Any, depth: int) -> _Resolved | None:
+        node = graph.nodes.get(node_id)
+        if node is None:
+            return None
+        node_type = str(node.get("type"))
+        mode = node.get("mode", MODE_ALWAYS)
+        if node_type == "Reroute":
+            inputs = self.node_inputs(node)
+            return self.resolve_link(graph, inputs[0].get("link"), want_type, depth + 1) if inputs else None
+        if node_type == "PrimitiveNode":
+            values = node.get("widgets_values")
+            if isinstance(values, list) and values:
+                return _Resolved(value=values[0], is_value=True)
+            return None
+        if mode == MODE_BYPASS:
+            return self.resolve_bypass(graph, node, slot, want_type, depth)
+        if self.is_subgraph(node):
+            child = self.child_graph(graph, node)
+            definition = self.subgraphs[node_type]
+            sg_outputs = definition.get("outputs") or []
+            if slot >= len(sg_outputs):
+                return None
+            for link_id in sg_outputs[slot].get("linkIds") or []:
+                link = child.links.get(str(link_id))
+                if link is not None and link[2] == str(SUBGRAPH_OUTPUT_NODE):
+                    return self.resolve_link(child, link_id, want_type, depth + 1)
+            return None
+        return _Resolved(link=(graph.api_id(node_id), slot))
+
+    def resolve_bypass(self, graph: _Graph, node: dict[str, Any], slot: int, want_type: Any, depth: int) -> _Resolved | None:
+        """Pass-through of a bypassed node: the input of the same slot if types fit, else by type."""
+        inputs = self.node_inputs(node)
+        out_type = self.output_type(node, slot)
+        index = -1
+        if (
+            slot < len(inputs)
+            and is_valid_connection(inputs[slot].get("type"), out_type)
+            and is_valid_connection(inputs[slot].get("type"), want_type)
+        ):
+            index = slot
+        else:
+            index = next((i for i, inp in enumerate(inputs) if inp.get("type") == want_type), -1)
+            if index < 0:
+                index = next((i for i, inp in enumerate(inputs) if is_valid_connection(inp.get("type"), want_type)), -1)
+        if index < 0:
+            return None
+        return self.resolve_link(graph, inputs[index].get("link"), want_type, depth + 1)
+
+    # -- widgets -----------------------------------------------------------------------------
+
+    def widgets(self, class_type: str) -> list[_Widget]:
+        cached = self._widget_cache.get(class_type)
+        if cached is not None:
+            return cached
+        widgets: list[_Widget] = []
+        for spec in self.object_info.input_specs(class_type):
+            if not (spec.is_widget or spec.type in CUSTOM_WIDGET_TYPES):
+                continue
+            widgets.append(_Widget(spec.name, True, spec))
+            if spec.seed_like:
+                widgets.append(_Widget("control_after_generate", False))
+            remote = spec.options.get("remote")
+            if isinstance(remote, dict) and remote.get("refresh_button"):
+                widgets.append(_Widget("control_after_refresh", False))
+                widgets.append(_Widget("refresh", True))
+            if any(spec.options.get(flag) for flag in UPLOAD_FLAGS):
+                if spec.options.get("audio_upload"):
+                    widgets.append(_Widget("audioUI", True, constant=""))
+                widgets.append(_Widget("upload", False))
+        added = frontend_added_widget(class_type)
+        if added and not any(w.name == added for w in widgets):
+            widgets.append(_Widget(added, True, constant=""))
+        self._widget_cache[class_type] = widgets
+        return widgets
+
+    @staticmethod
+    def default_value(spec: InputSpec | None) -> Any:
+        if spec is None:
+            return None
+        if "default" in spec.options:
+            return spec.options["default"]
+        if spec.type == "COMBO":
+            return spec.choices[0] if spec.choices else None
+        if spec.type in ("INT", "FLOAT"):
+            return spec.options.get("min", 0)
+        if spec.type == "STRING":
+            return ""
+        if spec.type == "BOOLEAN":
+            return False
+        return None
+
+    def widget_values(self, node: dict[str, Any], class_type: str) -> dict[str, Any]:
+        """Widget name -> value after the frontend's positional assignment of ``widgets_values``."""
+        widgets = self.widgets(class_type)
+        saved = node.get("widgets_values")
+        values: dict[str, Any] = {}
+        for index, widget in enumerate(widgets):
+            if widget.constant is not None:
+                value = widget.constant
+            elif isinstance(saved, list) and index < len(saved):
+                value = saved[index]
+            elif isinstance(saved, dict) and widget.name in saved:
+                value = saved[widget.name]
+            else:
+                value = self.default_value(widget.spec)
+            values[widget.name] = value
+        if class_type in ("KSampler", "KSamplerAdvanced"):
+            sampler = values.get("sampler_name")
+            if isinstance(sampler, str) and sampler.startswith("sample_"):
+                values["sampler_name"] = sampler[len("sample_"):]
+        return values
+
+    # -- emission ----------------------------------------------------------------------------
+
+    def title(self, node: dict[str, Any], class_type: str) -> str:
+        title = node.get("title")
+        if isinstance(title, str) and title:
+            return title
+        return self.object_info.display_name(class_type) or FRONTEND_ENGLISH_NAMES.get(class_type) or class_type
+
+    def emit_graph(self, graph: _Graph) -> None:
+        for node_id, node in graph.nodes.items():
+            node_type = str(node.get("type"))
+            if self.is_subgraph(node):
+                # 1.27.10 expands every instance, bypassed or muted ones included.
+                self.emit_graph(self.child_graph(graph, node))
+                continue
+            if node_type in VIRTUAL_TYPES or node_type not in self.object_info:
+                continue
+            if node.get("mode", MODE_ALWAYS) in (MODE_NEVER, MODE_BYPASS):
+                continue
+            self.output[graph.api_id(node_id)] = self.build_node(graph, node, node_type)
+
+    def build_node(self, graph: _Graph, node: dict[str, Any], class_type: str) -> dict[str, Any]:
+        widgets = self.widgets(class_type)
+        emit = {w.name for w in widgets if w.emit}
+        specs = {s.name: s for s in self.object_info.input_specs(class_type)}
+        inputs: dict[str, Any] = {}
+        for name, value in self.widget_values(node, class_type).items():
+            if name not in emit:
+                continue
+            spec = specs.get(name)
+            if spec is not None and spec.dynamic_prompts and isinstance(value, str):
+                value = process_dynamic_prompt(value, self.rng)
+            inputs[name] = {"__value__": value} if isinstance(value, list) else value
+        widget_names = {w.name for w in widgets}
+        for slot in self.node_inputs(node):
+            name = str(slot.get("name"))
+            widget_ref = slot.get("widget")
+            if widget_ref and isinstance(widget_ref, dict) and widget_ref.get("name") not in widget_names:
+                continue  # a converted widget this definition no longer has: the frontend drops the slot
+            if slot.get("link") is None:
+                continue
+            resolved = self.resolve_link(graph, slot.get("link"), slot.get("type"))
+            if resolved is None and widget_ref:
+                resolved = self.unpromoted_value(graph, node, class_type, slot)
+            if resolved is None:
+                continue
+            if resolved.is_value:
+                value = resolved.value
+                inputs[name] = {"__value__": value} if isinstance(value, list) else value
+            elif resolved.link is not None:
+                inputs[name] = [resolved.link[0], resolved.link[1]]
+        return {"inputs": inputs, "class_type": class_type, "_meta": {"title": self.title(node, class_type)}}
+
+    def unpromoted_value(
+        self, graph: _Graph, node: dict[str, Any], class_type: str, slot: dict[str, Any]
+    ) -> _Resolved | None:
+        """Value 1.27.10 gives a widget input fed by an unlinked, unvalued promoted widget.
+
+        Observed (pairs/image_ovis_text_to_image, consistent with all 110 such inputs in the corpus):
+        the k-th linked widget input of the inner node takes the k-th prompt-serialized entry of the
+        node's own ``widgets_values`` (control_after_generate entries skipped), not its own widget's value.
+        Usually the two coincide; when a seed precedes them they shift, and the frontend emits the shift.
+        """
+        link = graph.links.get(str(slot.get("link")))
+        if link is None or link[0] != str(SUBGRAPH_INPUT_NODE) or graph.instance is None:
+            return None
+        if graph.instance.get("widgets_values"):
+            return None
+        saved = node.get("widgets_values")
+        if not isinstance(saved, list):
+            return None
+        widget_slots = [s for s in self.node_inputs(node) if s.get("widget")]
+        k = next((i for i, s in enumerate(widget_slots) if s is slot), None)
+        if k is None:
+            return None
+        widgets = self.widgets(class_type)
+        serial = [v for w, v in zip(widgets, saved) if w.emit]
+        if k < len(serial):
+            return _Resolved(value=serial[k], is_value=True)
+        return None
+
+    def run(self) -> dict[str, dict[str, Any]]:
+        self.emit_graph(self.root)
+        # Muted nodes had no pass-through: inputs that point at a node not emitted are dropped.
+        for entry in self.output.values():
+            inputs = entry["inputs"]
+            for name in [n for n, v in inputs.items() if isinstance(v, list) and len(v) == 2 and v[0] not in self.output]:
+                del inputs[name]
+        return self.output
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def iter_nodes(self, graph: _Graph | None = None) -> Iterator[tuple[_Graph, str, dict[str, Any]]]:
+        graph = graph or self.root
+        for node_id, node in graph.nodes.items():
+            yield graph, node_id, node
+            if self.is_subgraph(node):
+                yield from self.iter_nodes(self.child_graph(graph, node))
+
+    def missing_types(self) -> list[MissingNodeType]:
+        found: dict[str, dict[str, Any]] = {}
+        for graph, node_id, node in self.iter_nodes():
+            node_type = str(node.get("type"))
+            if node_type in VIRTUAL_TYPES or self.is_subgraph(node) or node_type in self.object_info:
+                continue
+            if node.get("mode", MODE_ALWAYS) in (MODE_NEVER, MODE_BYPASS):
+                continue  # never sent to the server
+            props = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            entry = found.setdefault(node_type, {"ids": [], "cnr_id": None, "aux_id": None, "ver": None})
+            entry["ids"].append(graph.api_id(node_id))
+            for key in ("cnr_id", "aux_id", "ver"):
+                if entry[key] is None and isinstance(props.get(key), str) and props[key]:
+                    entry[key] = props[key]
+        return [
+            MissingNodeType(class_type=t, node_ids=e["ids"], cnr_id=e["cnr_id"], aux_id=e["aux_id"], version=e["ver"])
+            for t, e in sorted(found.items())
+        ]
+
+
+def _check_ui(workflow: Any) -> None:
+    if not isinstance(workflow, dict) or not isinstance(workflow.get("nodes"), list):
+        raise InvalidWorkflowError("not a UI workflow: expected a JSON object with a nodes list")
+    extra = workflow.get("extra")
+    group_nodes = extra.get("groupNodes") if isinstance(extra, dict) else None
+    if group_nodes:
+        names = ", ".join(sorted(group_nodes))
+        raise InvalidWorkflowError(
+            f"this workflow uses legacy group nodes ({names}), which are not supported; open it in the ComfyUI "
+            "web UI, convert each group node to a subgraph, and save it again"
+        )
+
+
+def find_missing_node_types(workflow: dict[str, Any], object_info: ObjectInfo) -> list[MissingNodeType]:
+    """Node types the workflow would send that the server lacks (bypassed/muted nodes are not sent)."""
+    _check_ui(workflow)
+    return _Converter(workflow, object_info, random.Random(0)).missing_types()
+
+
+def convert_ui_to_api(
+    workflow: dict[str, Any],
+    object_info: ObjectInfo,
+    *,
+    allow_missing: bool = False,
+    rng: random.Random | None = None,
+    source: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The API prompt the web UI would queue for this workflow.
+
+    Raises MissingNodeTypesError (unless ``allow_missing``: those nodes are then left out) and
+    InvalidWorkflowError for anything that is not a UI workflow. ``rng`` drives ``{a|b}``
+    dynamic-prompt choices (random by default, like the browser).
+    """
+    _check_ui(workflow)
+    converter = _Converter(workflow, object_info, rng or random.Random())
+    missing = converter.missing_types()
+    if missing and not allow_missing:
+        raise MissingNodeTypesError(missing, source=source)
+    try:
+        return converter.run()
+    except RecursionError:
+        raise InvalidWorkflowError("subgraphs are nested too deeply or contain themselves", source=source) from None
