@@ -1,5 +1,15 @@
 """The engine: task model, task manager and the async ComfyUI client. Imports no Textual."""
 
+from .auth import Auth
+from .client import (
+    ComfyUIClient,
+    HistoryEntry,
+    PromptResponse,
+    PromptState,
+    QueueItem,
+    QueueState,
+    resolve_server_url,
+)
 from .errors import (
     ComfyError,
     ExecutionNotFoundError,
@@ -11,6 +21,31 @@ from .errors import (
     ServerUnreachableError,
 )
 from .manager import AsyncTaskManager, EventSubscription, Unsubscribe, current_task_var
+from .protocol import (
+    BinaryFrame,
+    ExecutedMessage,
+    ExecutingMessage,
+    ExecutionCachedMessage,
+    ExecutionErrorMessage,
+    ExecutionInterruptedMessage,
+    ExecutionStartMessage,
+    ExecutionSuccessMessage,
+    FeatureFlagsMessage,
+    GenericMessage,
+    LogsMessage,
+    PreviewImageFrame,
+    PreviewImageWithMetadataFrame,
+    ProgressMessage,
+    ProgressStateMessage,
+    StatusMessage,
+    TextFrame,
+    UnknownBinaryFrame,
+    WsMessage,
+    parse_binary,
+    parse_frame,
+    parse_text,
+)
+from .runtime import Backoff, ComfyUIAsyncRuntime, PreviewFrame, check_prompt
 from .models import (
     ConnectionState,
     ExecutionError,
@@ -24,6 +59,40 @@ from .models import (
 )
 
 __all__ = [
+    "Auth",
+    "Backoff",
+    "BinaryFrame",
+    "ComfyUIAsyncRuntime",
+    "ComfyUIClient",
+    "ExecutedMessage",
+    "ExecutingMessage",
+    "ExecutionCachedMessage",
+    "ExecutionErrorMessage",
+    "ExecutionInterruptedMessage",
+    "ExecutionStartMessage",
+    "ExecutionSuccessMessage",
+    "FeatureFlagsMessage",
+    "GenericMessage",
+    "HistoryEntry",
+    "LogsMessage",
+    "PreviewFrame",
+    "PreviewImageFrame",
+    "PreviewImageWithMetadataFrame",
+    "ProgressMessage",
+    "ProgressStateMessage",
+    "PromptResponse",
+    "PromptState",
+    "QueueItem",
+    "QueueState",
+    "StatusMessage",
+    "TextFrame",
+    "UnknownBinaryFrame",
+    "WsMessage",
+    "check_prompt",
+    "parse_binary",
+    "parse_frame",
+    "parse_text",
+    "resolve_server_url",
     "AsyncTaskManager",
     "ComfyError",
     "ConnectionState",
