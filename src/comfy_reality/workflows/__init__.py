@@ -18,6 +18,7 @@ from .formats import (
     unwrap_prompt,
 )
 from .object_info import InputSpec, ObjectInfo, ObjectInfoCache, packaged_object_info
+from .validate import ValidationReport, validate_prompt
 from .library import WorkflowFile, inspect_workflow, safe_filename, save_workflow, scan_workflows
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "find_missing_node_types",
     "packaged_object_info",
     "process_dynamic_prompt",
+    "ValidationReport",
+    "validate_prompt",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "WorkflowFile",
