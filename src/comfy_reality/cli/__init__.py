@@ -56,9 +56,9 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Queue, watch, cancel and retry ComfyUI workflows from the terminal.
 
-    Server URL and token come from flags, else COMFYUI_URL / COMFYUI_TOKEN, else the
-    config file (see `comfy-reality logs --help` for where files live), else
-    http://127.0.0.1:8188.
+    Server URL and token come from flags, else COMFYUI_URL / COMFYUI_TOKEN, else
+    config.toml in the app's config directory (COMFY_REALITY_HOME moves every app
+    directory), else http://127.0.0.1:8188.
 
     Exit codes: 0 success, 1 an execution failed, 2 invalid workflow or usage,
     3 server unreachable, 130 interrupted (Ctrl-C).

@@ -50,7 +50,9 @@ def convert(
     from --object-info FILE, else from the server. API-format input is printed unchanged.
     """
     from comfy_reality.runtime.errors import InvalidWorkflowError
-    from comfy_reality.workflows import WorkflowFormat, detect_format, load_prompt, read_json_file
+    from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
+
+    from .run import to_api_prompt
 
     settings = settings_for(server_url, token)
     setup_logging(settings)
@@ -71,11 +73,15 @@ def convert(
             async def body(client: Any) -> Any:
                 return await client.get_object_info()
 
-            object_info = ObjectInfo.from_json(run_client_command(settings, body))
+            try:
+                object_info = ObjectInfo.from_json(run_client_command(settings, body))
+            except CliError as exc:
+                exc.hint = "converting needs the node catalogue: start a server or pass --object-info FILE"
+                raise
     try:
-        prompt = load_prompt(data, object_info)
+        prompt = to_api_prompt(data, object_info, source=str(workflow))
     except InvalidWorkflowError as exc:
-        raise CliError(f"{workflow}: {exc}") from exc
+        raise CliError(str(exc)) from exc
     text = json.dumps(prompt, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)

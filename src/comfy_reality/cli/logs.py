@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -96,7 +97,7 @@ def logs(follow_: bool, lines: int, raw: bool, show_path: bool) -> None:
     if show_path:
         click.echo(str(path))
         return
-    colour = click.get_text_stream("stdout").isatty() and not raw
+    colour = sys.stdout.isatty() and not raw
     handle: IO[str] | None = None
     if path.exists():
         try:

@@ -87,6 +87,24 @@ def parse_assignments(assignments: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
+def to_api_prompt(data: Any, object_info: Any, *, source: str) -> dict[str, Any]:
+    """The API prompt of a parsed workflow; UI format is converted with the server's catalogue."""
+    from comfy_reality.runtime.errors import InvalidWorkflowError
+    from comfy_reality.workflows import WorkflowFormat, convert_ui_to_api, detect_format, unwrap_prompt
+
+    fmt, reason = detect_format(data)
+    if fmt is WorkflowFormat.API:
+        prompt: dict[str, Any] = unwrap_prompt(data)
+        return prompt
+    if fmt is WorkflowFormat.UI:
+        if object_info is None:
+            raise InvalidWorkflowError(
+                "UI-format workflow: converting it needs the server's /object_info", source=source
+            )
+        return convert_ui_to_api(data, object_info, source=source)
+    raise InvalidWorkflowError(f"not a ComfyUI workflow: {reason}", source=source)
+
+
 def read_workflow(path: Path) -> Job:
     """Read and classify one file; every problem becomes a usage error naming the file."""
     from comfy_reality.runtime.errors import InvalidWorkflowError
@@ -264,7 +282,7 @@ class RunCommand:
 
     async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
-        from comfy_reality.workflows import ObjectInfo, apply_overrides, load_prompt
+        from comfy_reality.workflows import ObjectInfo, apply_overrides
 
         object_info = None
         if self.overrides or any(job.is_ui for job in self.jobs):
@@ -272,11 +290,11 @@ class RunCommand:
         problems: list[str] = []
         for job in self.jobs:
             try:
-                prompt = load_prompt(job.data, object_info)
+                prompt = to_api_prompt(job.data, object_info, source=str(job.path))
                 if self.overrides:
                     prompt = apply_overrides(prompt, self.overrides, object_info)
             except InvalidWorkflowError as exc:
-                problems.append(f"{job.path}: {exc}")
+                problems.append(str(exc) if str(job.path) in str(exc) else f"{job.path}: {exc}")
                 continue
             job.prompt = prompt
         if problems:
