@@ -1,4 +1,8 @@
-"""Workflow files: format detection, the library, UI->API conversion, node catalogue, validation, editing."""
+"""Workflow files: format detection, the library, UI->API conversion, node catalogue, validation, editing.
+
+Pure functions over JSON data and files; the HTTP calls (/object_info, /userdata) belong to the
+runtime client, whose answers callers pass in.
+"""
 
 from .convert import (
     MissingNodeType,
@@ -7,6 +11,7 @@ from .convert import (
     find_missing_node_types,
     process_dynamic_prompt,
 )
+from .edit import EditableInput, apply_overrides, editable_inputs
 from .formats import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -17,33 +22,52 @@ from .formats import (
     read_json_file,
     unwrap_prompt,
 )
-from .object_info import InputSpec, ObjectInfo, ObjectInfoCache, packaged_object_info
-from .validate import ValidationReport, validate_prompt
 from .library import WorkflowFile, inspect_workflow, safe_filename, save_workflow, scan_workflows
+from .loader import load_prompt
+from .object_info import InputSpec, ObjectInfo, ObjectInfoCache, packaged_object_info
+from .userdata import (
+    encode_userdata_path,
+    parse_workflow_listing,
+    userdata_file_url,
+    userdata_list_url,
+    workflow_name,
+    workflow_userdata_path,
+)
+from .validate import ValidationReport, validate_prompt
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "EditableInput",
     "InputSpec",
     "MissingNodeType",
     "MissingNodeTypesError",
     "ObjectInfo",
     "ObjectInfoCache",
-    "convert_ui_to_api",
-    "find_missing_node_types",
-    "packaged_object_info",
-    "process_dynamic_prompt",
     "ValidationReport",
-    "validate_prompt",
-    "MAX_DEPTH",
-    "MAX_FILE_BYTES",
     "WorkflowFile",
     "WorkflowFormat",
     "WorkflowReadError",
+    "apply_overrides",
+    "convert_ui_to_api",
     "detect_format",
+    "editable_inputs",
+    "encode_userdata_path",
+    "find_missing_node_types",
     "inspect_workflow",
+    "load_prompt",
+    "packaged_object_info",
     "parse_json_bytes",
+    "parse_workflow_listing",
+    "process_dynamic_prompt",
     "read_json_file",
     "safe_filename",
     "save_workflow",
     "scan_workflows",
     "unwrap_prompt",
+    "userdata_file_url",
+    "userdata_list_url",
+    "validate_prompt",
+    "workflow_name",
+    "workflow_userdata_path",
 ]

@@ -6,6 +6,7 @@ so a form, ``--set`` and local validation tell the user exactly what the server 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -180,7 +181,11 @@ class InputSpec(BaseModel):
             if self.max is not None and value > self.max:
                 raise ValueError(f"Value {value} bigger than max of {self.max}")
         if self.type == "COMBO" and self.choices is not None and value not in self.choices:
-            raise ValueError(f"Value not in list: {self.name}: '{value}' not in {choice_list_text(self.choices)}")
+            message = f"Value not in list: {self.name}: '{value}' not in {choice_list_text(self.choices)}"
+            close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=3)
+            if close:
+                message += f" (did you mean {' or '.join(repr(c) for c in close)}?)"
+            raise ValueError(message)
         return value
 
     def validate(self, value: Any) -> Any:
