@@ -76,7 +76,7 @@ async def test_reconcile_follows_finishes_and_marks_lost(tmp_path: Path) -> None
 
         gone = await journal.get("p-gone")
         assert gone is not None and gone.lost and gone.display_status == "lost"
-        assert gone.status is TaskStatus.FAILED
+        assert gone.status is TaskStatus.CANCELLED
         assert gone.status_detail is not None
         assert "no longer knows prompt p-gone" in gone.status_detail and "restarted" in gone.status_detail
         assert all(n.status.is_final for n in gone.nodes)

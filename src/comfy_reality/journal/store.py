@@ -290,8 +290,8 @@ _EXEC_UPSERT = f"""
 INSERT INTO executions (
     id, prompt_id, server_url, client_id, workflow_id, name, number, status, status_detail,
     retry_of, progress, prompt_json, outputs_json, output_files_json, error_json, node_errors_json,
-    created_at, started_at, completed_at, updated_at
-) SELECT {_json_columns(20)} FROM json_each(?) WHERE true
+    created_at, started_at, completed_at, updated_at, lost
+) SELECT {_json_columns(21)} FROM json_each(?) WHERE true
 ON CONFLICT(id) DO UPDATE SET
     prompt_id = COALESCE(excluded.prompt_id, executions.prompt_id),
     server_url = COALESCE(excluded.server_url, executions.server_url),
@@ -308,8 +308,10 @@ ON CONFLICT(id) DO UPDATE SET
                   THEN executions.status ELSE excluded.status END,
     status_detail = CASE WHEN executions.status IN {_FINAL_SQL} AND excluded.status NOT IN {_FINAL_SQL}
                   THEN executions.status_detail ELSE excluded.status_detail END,
+    -- The runtime reports a prompt its server forgot as cancelled with a "lost: ..." detail.
     lost = CASE WHEN executions.status IN {_FINAL_SQL} AND excluded.status NOT IN {_FINAL_SQL}
-                  THEN executions.lost ELSE 0 END,
+                  THEN executions.lost
+                  ELSE excluded.lost END,
     progress = MAX(executions.progress, excluded.progress),
     outputs_json = CASE WHEN excluded.outputs_json = '{{}}' THEN executions.outputs_json
                   ELSE excluded.outputs_json END,
@@ -519,6 +521,7 @@ class JournalStore:
                     snap.number, snap.status, snap.status_detail, retry_of, snap.progress,
                     snap.prompt_json, snap.outputs_json, snap.output_files_json, snap.error_json,
                     snap.node_errors_json, snap.created_at, snap.started_at, snap.completed_at, now,
+                    int(snap.status.lower() in _FINAL and (snap.status_detail or "").startswith("lost:")),
                 ))
             self._conn.execute(_EXEC_UPSERT, (_payload(exec_rows),))
             node_rows = [
@@ -542,7 +545,7 @@ class JournalStore:
         def work() -> bool:
             now = iso(utc_now())
             cursor = self._conn.execute(
-                f"UPDATE executions SET status = 'failed', lost = 1, status_detail = ?, "
+                f"UPDATE executions SET status = 'cancelled', lost = 1, status_detail = ?, "
                 f"completed_at = COALESCE(completed_at, ?), updated_at = ? "
                 f"WHERE id = ? AND status NOT IN {_FINAL_SQL}",
                 (detail, now, now, row_id),
