@@ -545,7 +545,8 @@ class _Converter:
                 continue
             if node.get("mode", MODE_ALWAYS) in (MODE_NEVER, MODE_BYPASS):
                 continue  # never sent to the server
-            props = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            raw_props = node.get("properties")
+            props: dict[str, Any] = raw_props if isinstance(raw_props, dict) else {}
             entry = found.setdefault(node_type, {"ids": [], "cnr_id": None, "aux_id": None, "ver": None})
             entry["ids"].append(graph.api_id(node_id))
             for key in ("cnr_id", "aux_id", "ver"):

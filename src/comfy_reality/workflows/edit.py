@@ -60,7 +60,8 @@ def editable_inputs(prompt: Mapping[str, Any], object_info: ObjectInfo) -> list[
         class_type = str(node.get("class_type"))
         if class_type not in object_info:
             continue
-        inputs = node.get("inputs") if isinstance(node.get("inputs"), Mapping) else {}
+        raw_inputs = node.get("inputs")
+        inputs: Mapping[str, Any] = raw_inputs if isinstance(raw_inputs, Mapping) else {}
         title = node_title(node, object_info)
         for spec in object_info.input_specs(class_type):
             if not spec.is_widget:

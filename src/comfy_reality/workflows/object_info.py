@@ -13,6 +13,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from .. import paths
 from ..runtime.models import utc_now
@@ -31,17 +32,16 @@ WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
 SEED_INPUT_NAMES = frozenset({"seed", "noise_seed"})
 
 
-class InputSpec(BaseModel):
-    """One input of a node type as the server declares it."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of a node type as the server declares it (a plain value object: ``validate`` is ours)."""
 
     name: str
     type: str  # INT, FLOAT, STRING, BOOLEAN, COMBO, or a link type such as MODEL / IMAGE
     required: bool = True
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     choices: list[Any] | None = None
-    raw: list[Any] = Field(default_factory=list)  # the spec exactly as /object_info sent it
+    raw: list[Any] = field(default_factory=list)  # the spec exactly as /object_info sent it
 
     @property
     def default(self) -> Any:
