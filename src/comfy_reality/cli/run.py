@@ -16,6 +16,7 @@ import asyncio
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,32 +123,28 @@ def read_workflow(path: Path) -> Job:
 
 # --------------------------------------------------------------------------- reporters
 class JsonReporter:
-    """NDJSON task events on a stream, progress throttled per task."""
+    """NDJSON task events on a stream, progress throttled per task.
+
+    Lines are built inline when an event is emitted (so each carries the task's state at
+    that moment, not a later one) and written by :meth:`run`, off the emitting code path.
+    """
 
     def __init__(self, stream: IO[str], *, progress_interval: float = PROGRESS_INTERVAL) -> None:
         self.stream = stream
         self.progress_interval = progress_interval
         self._last_progress: dict[str, float] = {}
         self._manager: AsyncTaskManager | None = None
-        self._subscription: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._pending: deque[dict[str, Any]] = deque()
+        self._ready = asyncio.Event()
+        self._stopped = False
         self.lines = 0
 
     def attach(self, manager: AsyncTaskManager) -> None:
         self._manager = manager
-        self._subscription = manager.events()
+        self._unsubscribe = manager.subscribe(self.on_event)
 
-    async def run(self) -> None:
-        assert self._subscription is not None
-        async for event in self._subscription:
-            self.write_event(event)
-            for queued in self._subscription.drain():
-                self.write_event(queued)
-
-    def stop(self) -> None:
-        if self._subscription is not None:
-            self._subscription.close()
-
-    def write_event(self, event: TaskEvent) -> None:
+    def on_event(self, event: TaskEvent) -> None:
         if event.event_type == "progress":
             progress = (event.data or {}).get("progress", 0.0)
             last = self._last_progress.get(event.task_id)
@@ -155,7 +152,27 @@ class JsonReporter:
             if last is not None and now - last < self.progress_interval and progress < 1.0:
                 return
             self._last_progress[event.task_id] = now
-        self.write(self.event_line(event))
+        self._pending.append(self.event_line(event))
+        self._ready.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            self._flush()
+            if self._stopped:
+                return
+
+    def _flush(self) -> None:
+        while self._pending:
+            self.write(self._pending.popleft())
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._stopped = True
+        self._ready.set()
 
     def event_line(self, event: TaskEvent) -> dict[str, Any]:
         line: dict[str, Any] = {
@@ -350,12 +367,20 @@ class RunCommand:
             waiting.result()
             return
         waiting.cancel()
+        await asyncio.wait({waiting})
+        if not waiting.cancelled():
+            waiting.exception()  # retrieved: the interrupt below reports what happened
         await self._interrupt_on_server(runtime)
 
     async def _interrupt_on_server(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import ComfyError, TaskStatus
 
-        for job in self.jobs:
+        # Pending prompts first: otherwise each would start running as the one before it stops.
+        order = sorted(
+            (job for job in self.jobs if job.execution is not None),
+            key=lambda job: job.execution is not None and job.execution.status is TaskStatus.RUNNING,
+        )
+        for job in order:
             execution = job.execution
             if execution is None or execution.is_final:
                 continue
