@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from comfy_reality.journal import Journal
-from comfy_reality.runtime import Backoff, ComfyUIAsyncRuntime, TaskEvent, TaskStatus, WorkflowExecution
+from comfy_reality.runtime import (
+    Backoff,
+    ComfyUIAsyncRuntime,
+    ConnectionState,
+    ServerStatus,
+    TaskEvent,
+    TaskStatus,
+    WorkflowExecution,
+)
 from comfy_reality.server import EmbeddedServer, ServerConfig
 
 FAST_BACKOFF = Backoff(initial=0.01, maximum=0.05, jitter=0.0)
@@ -96,3 +104,22 @@ async def wait_for_progress(runtime: ComfyUIAsyncRuntime, execution: WorkflowExe
     if (node.value or 0) < steps:
         await wait_for_event(runtime, reached)
     assert node.status is TaskStatus.RUNNING
+
+
+async def wait_connected(runtime: ComfyUIAsyncRuntime, timeout: float = 10.0) -> None:
+    """Until the runtime's WebSocket is up."""
+    if runtime.connected:
+        return
+    loop = asyncio.get_running_loop()
+    up: asyncio.Future[None] = loop.create_future()
+
+    def watch(status: ServerStatus) -> None:
+        if status.state is ConnectionState.CONNECTED and not up.done():
+            up.set_result(None)
+
+    unsubscribe = runtime.subscribe_status(watch)
+    try:
+        if not runtime.connected:
+            await asyncio.wait_for(up, timeout)
+    finally:
+        unsubscribe()
