@@ -289,3 +289,19 @@ def test_legacy_group_nodes_and_self_nesting_fail_clearly() -> None:
         convert(wf([node(1, "sg-loop")], [], [loop]))
     with pytest.raises(InvalidWorkflowError, match="not a UI workflow"):
         convert({"1": {"class_type": "Src", "inputs": {}}})
+
+
+def test_unvalued_promoted_widgets_shift_like_frontend_1_27_10() -> None:
+    """pairs/image_ovis_text_to_image in miniature: a seed before the promoted inputs shifts their values."""
+    seeded_sg = _subgraph(
+        "sg-seeded",
+        [node(1, "Seeded", inputs=[inp("steps", "INT", 31, widget=True), inp("tags", "STRING", 32, widget=True)],
+              outputs=[out("IMAGE")], widgets=[999, "randomize", 30, "t"])],
+        [_link(31, -10, 0, 1, 0, "INT"), _link(32, -10, 1, 1, 1, "STRING")],
+        [{"name": "steps", "type": "INT", "linkIds": [31]}, {"name": "tags", "type": "STRING", "linkIds": [32]}],
+        [],
+    )
+    got = convert(wf([node(7, "sg-seeded", widgets=[])], [], [seeded_sg]))
+    assert got["7:1"]["inputs"] == {"seed": 999, "steps": 999, "tags": 30}
+    valued = convert(wf([node(7, "sg-seeded", widgets=[12, "x"])], [], [seeded_sg]))
+    assert valued["7:1"]["inputs"] == {"seed": 999, "steps": 12, "tags": "x"}

@@ -504,8 +504,11 @@ class _Converter:
         link = graph.links.get(str(slot.get("link")))
         if link is None or link[0] != str(SUBGRAPH_INPUT_NODE) or graph.instance is None:
             return None
-        if graph.instance.get("widgets_values"):
+        if graph.instance.get("widgets_values") or graph.definition is None:
             return None
+        slots = self.instance_inputs(graph.instance)
+        if link[1] < len(slots) and slots[link[1]].get("link") is not None:
+            return None  # fed from outside: the outer link decides, not the promoted widget
         saved = node.get("widgets_values")
         if not isinstance(saved, list):
             return None
