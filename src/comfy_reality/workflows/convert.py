@@ -124,13 +124,78 @@ class _Resolved:
     is_value: bool = False
 
 
-def _node_id(value: Any) -> str:
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in _list(value) if isinstance(item, dict)]
+
+
+def _slot(value: Any) -> int | None:
+    """A slot index as saved (int, or a digit string); anything else makes the link unusable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _ref(value: Any) -> str | None:
+    """A node or link id: ints and strings only (a list or dict there is corruption)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
     return str(value)
+
+
+def _clean_slot(raw: dict[str, Any]) -> dict[str, Any]:
+    widget = raw.get("widget")
+    widget_name = widget.get("name") if isinstance(widget, dict) else None
+    return {
+        "name": str(raw.get("name", "")),
+        "type": raw.get("type") if isinstance(raw.get("type"), (str, int)) else None,
+        "link": _ref(raw.get("link")),
+        "links": [x for x in (_ref(v) for v in _list(raw.get("links"))) if x is not None],
+        "linkIds": [x for x in (_ref(v) for v in _list(raw.get("linkIds"))) if x is not None],
+        "widget": {"name": widget_name} if isinstance(widget_name, str) else None,
+    }
+
+
+def _clean_node(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The fields conversion reads, with their types checked, so a damaged file cannot crash it."""
+    node_id = _ref(raw.get("id"))
+    if node_id is None or not isinstance(raw.get("type"), str):
+        return None
+    mode = raw.get("mode")
+    values = raw.get("widgets_values")
+    title = raw.get("title")
+    props = raw.get("properties")
+    return {
+        "id": node_id,
+        "type": TYPE_RENAMES.get(raw["type"], raw["type"]),
+        "mode": mode if isinstance(mode, int) and not isinstance(mode, bool) else MODE_ALWAYS,
+        "inputs": [_clean_slot(i) for i in _dicts(raw.get("inputs"))],
+        "outputs": [_clean_slot(o) for o in _dicts(raw.get("outputs"))],
+        "widgets_values": values if isinstance(values, (list, dict)) else None,
+        "title": title if isinstance(title, str) else None,
+        "properties": props if isinstance(props, dict) else {},
+    }
+
+
+def _clean_graph(raw: dict[str, Any]) -> dict[str, Any]:
+    nodes = [n for n in (_clean_node(r) for r in _dicts(raw.get("nodes"))) if n is not None]
+    graph = {"nodes": nodes, "links": raw.get("links")}
+    if "inputs" in raw or "outputs" in raw:
+        graph["inputs"] = [_clean_slot(i) for i in _dicts(raw.get("inputs"))]
+        graph["outputs"] = [_clean_slot(o) for o in _dicts(raw.get("outputs"))]
+    return graph
 
 
 def _parse_links(raw: Any) -> dict[str, tuple[str, int, str, int, Any]]:
     links: dict[str, tuple[str, int, str, int, Any]] = {}
-    for item in raw or []:
+    for item in _list(raw):
         if isinstance(item, list) and len(item) >= 5:
             link_id, origin, origin_slot, target, target_slot = item[:5]
             link_type = item[5] if len(item) > 5 else None
@@ -141,9 +206,11 @@ def _parse_links(raw: Any) -> dict[str, tuple[str, int, str, int, Any]]:
             link_type = item.get("type")
         else:
             continue
-        if link_id is None or origin is None:
+        key, origin_ref, target_ref = _ref(link_id), _ref(origin), _ref(target)
+        origin_index, target_index = _slot(origin_slot), _slot(target_slot)
+        if key is None or origin_ref is None or target_ref is None or origin_index is None or target_index is None:
             continue
-        links[str(link_id)] = (_node_id(origin), int(origin_slot or 0), _node_id(target), int(target_slot or 0), link_type)
+        links[key] = (origin_ref, origin_index, target_ref, target_index, link_type)
     return links
 
 
@@ -200,10 +267,10 @@ class _Converter:
         definitions = workflow.get("definitions")
         subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
         self.subgraphs: dict[str, dict[str, Any]] = {
-            str(sg["id"]): sg for sg in subgraphs or [] if isinstance(sg, dict) and "id" in sg
+            str(sg["id"]): _clean_graph(sg) for sg in _dicts(subgraphs) if isinstance(sg.get("id"), str)
         }
         self._children: dict[tuple[str, ...], _Graph] = {}
-        self.root = self._graph(workflow, (), None, None, None)
+        self.root = self._graph(_clean_graph(workflow), (), None, None, None)
         self.output: dict[str, dict[str, Any]] = {}
         self._widget_cache: dict[str, list[_Widget]] = {}
 
@@ -217,12 +284,7 @@ class _Converter:
         instance: dict[str, Any] | None,
         definition: dict[str, Any] | None,
     ) -> _Graph:
-        nodes = {}
-        for node in data.get("nodes") or []:
-            if isinstance(node, dict) and "id" in node:
-                node = dict(node)
-                node["type"] = TYPE_RENAMES.get(str(node.get("type")), node.get("type"))
-                nodes[_node_id(node["id"])] = node
+        nodes = {node["id"]: node for node in data["nodes"]}
         graph = _Graph(nodes=nodes, links=_parse_links(data.get("links")), path=path, parent=parent,
                        instance=instance, definition=definition)
         if instance is not None and definition is not None:
@@ -233,7 +295,7 @@ class _Converter:
         return str(node.get("type")) in self.subgraphs
 
     def child_graph(self, graph: _Graph, instance: dict[str, Any]) -> _Graph:
-        path = (*graph.path, _node_id(instance["id"]))
+        path = (*graph.path, str(instance["id"]))
         child = self._children.get(path)
         if child is None:
             if len(path) > MAX_SUBGRAPH_DEPTH:
@@ -251,44 +313,42 @@ class _Converter:
         if not isinstance(values, list) or not values:
             return {}
         widget_inputs: list[str] = []
-        for sg_input in definition.get("inputs") or []:
-            link_ids = {str(x) for x in sg_input.get("linkIds") or []}
-            for link_id in link_ids:
+        for sg_input in definition["inputs"]:
+            for link_id in sg_input["linkIds"]:
                 link = graph.links.get(link_id)
                 if link is None:
                     continue
                 target = graph.nodes.get(link[2])
-                inputs = target.get("inputs") if target else None
-                if isinstance(inputs, list) and link[3] < len(inputs) and isinstance(inputs[link[3]], dict):
-                    if inputs[link[3]].get("widget"):
-                        widget_inputs.append(str(sg_input.get("name")))
-                        break
+                inputs = self.node_inputs(target) if target else []
+                if link[3] < len(inputs) and inputs[link[3]].get("widget"):
+                    widget_inputs.append(sg_input["name"])
+                    break
         return {name: values[i] for i, name in enumerate(widget_inputs) if i < len(values)}
 
     def instance_inputs(self, instance: dict[str, Any]) -> list[dict[str, Any]]:
         """An instance's input slots as the frontend rebuilds them from the definition, with saved links."""
         definition = self.subgraphs[str(instance["type"])]
-        saved = [i for i in instance.get("inputs") or [] if isinstance(i, dict)]
-        by_name = {str(i.get("name")): i for i in saved}
+        by_name = {i["name"]: i for i in instance["inputs"]}
         slots = []
-        for sg_input in definition.get("inputs") or []:
-            name = str(sg_input.get("name"))
-            entry = by_name.get(name, {})
-            slots.append({"name": name, "type": sg_input.get("type"), "link": entry.get("link")})
+        for sg_input in definition["inputs"]:
+            entry = by_name.get(sg_input["name"], {})
+            slots.append({"name": sg_input["name"], "type": sg_input["type"], "link": entry.get("link"),
+                          "widget": entry.get("widget")})
         return slots
 
     def node_inputs(self, node: dict[str, Any]) -> list[dict[str, Any]]:
         if self.is_subgraph(node):
             return self.instance_inputs(node)
-        return [i for i in node.get("inputs") or [] if isinstance(i, dict)]
+        inputs: list[dict[str, Any]] = node["inputs"]
+        return inputs
 
     def output_type(self, node: dict[str, Any], slot: int) -> Any:
-        outputs = node.get("outputs")
-        if isinstance(outputs, list) and slot < len(outputs) and isinstance(outputs[slot], dict):
-            return outputs[slot].get("type")
+        outputs = node["outputs"]
+        if slot < len(outputs):
+            return outputs[slot]["type"]
         if self.is_subgraph(node):
-            sg_outputs = self.subgraphs[str(node["type"])].get("outputs") or []
-            return sg_outputs[slot].get("type") if slot < len(sg_outputs) else None
+            sg_outputs = self.subgraphs[node["type"]]["outputs"]
+            return sg_outputs[slot]["type"] if slot < len(sg_outputs) else None
         types = self.object_info.output_types(str(node.get("type")))
         return types[slot] if slot < len(types) else None
 
@@ -311,10 +371,10 @@ class _Converter:
         """A link from a subgraph's input node: continue outside, at what feeds the instance."""
         if graph.instance is None or graph.parent is None or graph.definition is None:
             return None
-        sg_inputs = graph.definition.get("inputs") or []
+        sg_inputs = graph.definition["inputs"]
         if index >= len(sg_inputs):
             return None
-        name = str(sg_inputs[index].get("name"))
+        name = sg_inputs[index]["name"]
         slots = self.instance_inputs(graph.instance)
         slot = slots[index] if index < len(slots) else None
         if slot is not None and slot.get("link") is not None:
@@ -345,11 +405,11 @@ class _Converter:
         if self.is_subgraph(node):
             child = self.child_graph(graph, node)
             definition = self.subgraphs[node_type]
-            sg_outputs = definition.get("outputs") or []
+            sg_outputs = definition["outputs"]
             if slot >= len(sg_outputs):
                 return None
-            for link_id in sg_outputs[slot].get("linkIds") or []:
-                link = child.links.get(str(link_id))
+            for link_id in sg_outputs[slot]["linkIds"]:
+                link = child.links.get(link_id)
                 if link is not None and link[2] == str(SUBGRAPH_OUTPUT_NODE):
                     return self.resolve_link(child, link_id, want_type, depth + 1)
             return None
@@ -475,7 +535,7 @@ class _Converter:
         for slot in self.node_inputs(node):
             name = str(slot.get("name"))
             widget_ref = slot.get("widget")
-            if widget_ref and isinstance(widget_ref, dict) and widget_ref.get("name") not in widget_names:
+            if widget_ref and widget_ref["name"] not in widget_names:
                 continue  # a converted widget this definition no longer has: the frontend drops the slot
             if slot.get("link") is None:
                 continue
@@ -566,8 +626,8 @@ def _check_ui(workflow: Any) -> None:
         raise InvalidWorkflowError("not a UI workflow: expected a JSON object with a nodes list")
     extra = workflow.get("extra")
     group_nodes = extra.get("groupNodes") if isinstance(extra, dict) else None
-    if group_nodes:
-        names = ", ".join(sorted(group_nodes))
+    if isinstance(group_nodes, dict) and group_nodes:
+        names = ", ".join(sorted(str(name) for name in group_nodes))
         raise InvalidWorkflowError(
             f"this workflow uses legacy group nodes ({names}), which are not supported; open it in the ComfyUI "
             "web UI, convert each group node to a subgraph, and save it again"

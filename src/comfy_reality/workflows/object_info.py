@@ -239,7 +239,7 @@ class ObjectInfo:
         return self._data
 
     def __contains__(self, class_type: object) -> bool:
-        return class_type in self._data
+        return isinstance(class_type, str) and class_type in self._data
 
     def __len__(self) -> int:
         return len(self._data)
