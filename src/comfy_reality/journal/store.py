@@ -516,10 +516,15 @@ class JournalStore:
                 server = normalize_server(snap.server_url)
                 row_id = self._resolve(snap.id, server, snap.prompt_id)
                 retry_of = self._aliases.get(snap.retry_of, snap.retry_of) if snap.retry_of else None
+                # Another execution of a recorded prompt (a re-attach) updates its state only:
+                # the name, owner and prompt stay those of the original submission.
+                own = row_id == snap.id
                 exec_rows.append((
-                    row_id, snap.prompt_id, server, snap.client_id, snap.workflow_id, snap.name,
-                    snap.number, snap.status, snap.status_detail, retry_of, snap.progress,
-                    snap.prompt_json, snap.outputs_json, snap.output_files_json, snap.error_json,
+                    row_id, snap.prompt_id, server, snap.client_id if own else None,
+                    snap.workflow_id if own else None, snap.name if own else None,
+                    snap.number if own else None, snap.status, snap.status_detail,
+                    retry_of if own else None, snap.progress,
+                    snap.prompt_json if own else None, snap.outputs_json, snap.output_files_json, snap.error_json,
                     snap.node_errors_json, snap.created_at, snap.started_at, snap.completed_at, now,
                     int(snap.status.lower() in _FINAL and (snap.status_detail or "").startswith("lost:")),
                 ))
