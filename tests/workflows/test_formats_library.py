@@ -181,3 +181,17 @@ def test_save_workflow_atomic_no_overwrite(tmp_path: Path) -> None:
         save_workflow({"x": 1}, tmp_path / "lib", "bad")
     with pytest.raises(InvalidWorkflowError, match="not usable"):
         save_workflow(API, tmp_path / "lib", "...")
+
+
+def test_scan_with_catalogue_lists_missing_node_types(tmp_path: Path) -> None:
+    from comfy_reality.workflows import ObjectInfo
+
+    info = ObjectInfo({"EmptyImage": {"input": {}, "output": ["IMAGE"]}})
+    _write(tmp_path, "api.json", API)
+    ui = json.loads(UI_FILE.read_text())
+    ui["nodes"][0].setdefault("properties", {})["cnr_id"] = "comfy-core"
+    _write(tmp_path, "ui.json", ui)
+    entries = {e.name: e for e in scan_workflows([("x", tmp_path)], object_info=info)}
+    assert entries["api"].missing_node_types == ["SaveImage"] and entries["api"].ok
+    assert any(m.startswith("SaveGLB") for m in entries["ui"].missing_node_types)
+    assert all(e.missing_node_types == [] for e in scan_workflows([("x", tmp_path)]))

@@ -17,8 +17,10 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.errors import InvalidWorkflowError
+from .convert import find_missing_node_types
 from .formats import MAX_FILE_BYTES, WorkflowFormat, WorkflowReadError, detect_format, read_json_file, unwrap_prompt
 from .graph import find_cycle
+from .object_info import ObjectInfo
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +42,8 @@ class WorkflowFile(BaseModel):
     node_count: int = 0
     error: str | None = None
     class_types: list[str] = Field(default_factory=list)
+    # Filled when scanned with a server catalogue: node types that server lacks (with pack hints).
+    missing_node_types: list[str] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -123,8 +127,25 @@ def ui_class_types(data: dict[str, Any]) -> list[str]:
     return sorted({str(n.get("type")) for n in _ui_nodes(data) if n.get("type") not in skip})
 
 
-def inspect_workflow(path: Path, source: str, *, max_bytes: int = MAX_FILE_BYTES) -> WorkflowFile:
+def inspect_workflow(
+    path: Path, source: str, *, max_bytes: int = MAX_FILE_BYTES, object_info: ObjectInfo | None = None
+) -> WorkflowFile:
     """Everything the library shows about one file; problems go into ``error``."""
+    entry = _inspect(path, source, max_bytes=max_bytes)
+    if object_info is None or entry.error is not None:
+        return entry
+    if entry.format is WorkflowFormat.API:
+        missing = [t for t in entry.class_types if t not in object_info]
+    else:
+        try:
+            data = read_json_file(path, max_bytes=max_bytes)
+            missing = [m.describe() for m in find_missing_node_types(data, object_info)]
+        except InvalidWorkflowError as exc:
+            return entry.model_copy(update={"error": _reason(exc)})
+    return entry.model_copy(update={"missing_node_types": missing}) if missing else entry
+
+
+def _inspect(path: Path, source: str, *, max_bytes: int) -> WorkflowFile:
     name = path.stem
     try:
         data = read_json_file(path, max_bytes=max_bytes)
@@ -165,10 +186,17 @@ def _reason(exc: InvalidWorkflowError) -> str:
     return text.split(": ", 1)[1] if exc.source and text.startswith(f"{exc.source}: ") else text
 
 
-def scan_workflows(sources: list[tuple[str, Path]], *, max_bytes: int = MAX_FILE_BYTES) -> list[WorkflowFile]:
+def scan_workflows(
+    sources: list[tuple[str, Path]],
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    object_info: ObjectInfo | None = None,
+) -> list[WorkflowFile]:
     """All ``*.json`` files directly in each (label, directory), sorted by name within a source.
 
-    A missing directory contributes nothing (a fresh install has no user workflows yet).
+    A missing directory contributes nothing (a fresh install has no user workflows yet). With a
+    server's ``object_info``, each entry also lists the node types that server lacks. Blocking
+    file I/O: call it from a thread in async code.
     """
     found: list[WorkflowFile] = []
     for label, directory in sources:
@@ -185,7 +213,7 @@ def scan_workflows(sources: list[tuple[str, Path]], *, max_bytes: int = MAX_FILE
         for path in entries:
             if path.is_dir():
                 continue
-            found.append(inspect_workflow(path, label, max_bytes=max_bytes))
+            found.append(inspect_workflow(path, label, max_bytes=max_bytes, object_info=object_info))
     return found
 
 
