@@ -1,0 +1,67 @@
+"""``comfy-reality-tui``: open the terminal app (optionally on an embedded demo server)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..config import ConfigError, load_settings
+from ..logs import configure_logging, register_secret
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--server", "server_url", metavar="URL",
+              help="ComfyUI server URL. Default: config file, then $COMFYUI_URL, then http://127.0.0.1:8188.")
+@click.option("--token", metavar="T", help="API token sent as a bearer header (or $COMFYUI_TOKEN).")
+@click.option("--workflows", "workflow_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Extra folder of saved workflows (repeatable); listed after the bundled and your own.")
+@click.option("--demo", is_flag=True,
+              help="Start an embedded ComfyUI look-alike on a free 127.0.0.1 port and connect to it.")
+@click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Config file (TOML). Default: config.toml in the user config dir.")
+def main(
+    server_url: str | None,
+    token: str | None,
+    workflow_dirs: tuple[Path, ...],
+    demo: bool,
+    insecure: bool,
+    config_path: Path | None,
+) -> None:
+    """Queue, watch, cancel and retry ComfyUI workflows from the terminal.
+
+    Pick a saved workflow and press r to run it; every node's progress shows live.
+    x cancels, t retries, l toggles the log, F1 or ? shows every key. Quitting never
+    interrupts prompts already on the server. Keys can be remapped in the config
+    file's [keymap] table (binding id = key).
+    """
+    try:
+        settings = load_settings(
+            config_path,
+            server_url=server_url,
+            token=token,
+            verify_tls=False if insecure else None,
+        )
+    except ConfigError as exc:
+        click.echo(f"comfy-reality-tui: {exc}", err=True)
+        sys.exit(2)
+    if settings.token:
+        register_secret(settings.token.get_secret_value())
+    if settings.password:
+        register_secret(settings.password.get_secret_value())
+    log_path = configure_logging(level=settings.log_level)
+
+    from .app import ComfyRealityApp
+    from .logtap import LogTap
+
+    app = ComfyRealityApp(settings, workflow_dirs=list(workflow_dirs), demo=demo, log_tap=LogTap())
+    app.run()
+    if app.return_code:
+        click.echo(f"comfy-reality-tui stopped with an error; see the log file {log_path}", err=True)
+    sys.exit(app.return_code or 0)
+
+
+if __name__ == "__main__":
+    main()

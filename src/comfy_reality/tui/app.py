@@ -1,0 +1,796 @@
+"""ComfyRealityApp: the main screen and the worker that owns the runtime.
+
+Data flows one way. The runtime worker (a Textual worker on the app's event loop) opens
+``runtime.session()``, drains the task manager's coalescing event subscription once per
+frame and posts one :class:`TaskEventsBatch` with snapshots of what changed. Handlers on
+the app fold batches into :class:`SessionState` and tell the widgets to redraw. However
+many progress messages arrive per second, the screen sees at most one batch per frame,
+holding only the newest progress of each node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from .. import paths
+from ..config import Settings
+from ..runtime.errors import ComfyError, PromptValidationError
+from ..runtime.manager import EventSubscription
+from ..runtime.models import (
+    LIFECYCLE_EVENTS,
+    ConnectionState,
+    ServerStatus,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    TaskType,
+    WorkflowExecution,
+)
+from ..workflows import WorkflowFile, read_json_file, safe_filename, scan_workflows
+from .commands import ComfyCommands
+from .logtap import LogTap
+from .messages import (
+    ExecutionSelected,
+    LogLine,
+    LogLinesAdded,
+    ServerStatusChanged,
+    SystemStatsUpdated,
+    TaskEventsBatch,
+    WorkflowHighlighted,
+    WorkflowsScanned,
+)
+from .screens import ConfirmQuitScreen, HelpScreen, SaveOutputsScreen
+from .state import ExecutionEntry, SessionState
+from .widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
+from .widgets.execution_view import OutputKey, output_key
+from .widgets.workflow_browser import workflow_nodes
+
+log = structlog.get_logger("comfy_reality.tui")
+
+FRAME_INTERVAL = 1 / 30
+STATS_INTERVAL = 5.0
+SERVER_SOURCE = "server"
+
+RuntimeFactory = Callable[[str], Any]
+
+
+class ComfyRealityApp(App[None]):
+    """Queue, watch, cancel and retry ComfyUI workflows."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ComfyReality"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    COMMANDS = App.COMMANDS | {ComfyCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("r", "run", "Run", id="run"),
+        Binding("x", "cancel", "Cancel", id="cancel"),
+        Binding("t", "retry", "Retry", id="retry"),
+        Binding("e", "edit", "Edit", id="edit"),
+        Binding("o", "save_outputs", "Save", id="save_outputs"),
+        Binding("l", "toggle_log", "Log", id="toggle_log"),
+        Binding("f1,question_mark", "help", "Help", id="help"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("tab", "focus_next", "Pane", id="focus_next"),
+        Binding("shift+tab", "focus_previous", "Prev pane", show=False, id="focus_previous"),
+        Binding("f5", "reconnect", "Reconnect", id="reconnect"),
+        Binding("ctrl+p", "command_palette", "Palette", id="command_palette"),
+        Binding("ctrl+q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        server_url: str | None = None,
+        workflow_dirs: list[Path] | None = None,
+        demo: bool = False,
+        connect: bool = True,
+        runtime_factory: RuntimeFactory | None = None,
+        bundled_dir: Path | None = None,
+        frame_interval: float = FRAME_INTERVAL,
+        stats_interval: float = STATS_INTERVAL,
+        log_tap: LogTap | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.server_url = (server_url or self.settings.server_url).rstrip("/")
+        self.demo = demo
+        self.connect = connect
+        self.runtime_factory = runtime_factory or self._default_runtime
+        self.frame_interval = frame_interval
+        self.stats_interval = stats_interval
+        self.log_tap = log_tap
+        self.runtime: Any = None
+        self.session = SessionState()
+        self.workflow_files: list[WorkflowFile] = []
+        self.object_info: Any = None
+        self.output_sizes: dict[OutputKey, int] = {}
+        self.frames = 0
+        self._local_files: list[WorkflowFile] = []
+        self._server_files: list[WorkflowFile] = []
+        self._server_note: str | None = None
+        self._select_on_arrival: str | None = None
+        self._selected_execution: str | None = None
+        self._detail_mode = "workflow"
+        self._connected_once = False
+        self._last_state: ConnectionState | None = None
+        self._preview_cache: dict[Path, list[tuple[str, str, str | None]]] = {}
+        extra = [*self.settings.workflow_dirs, *(workflow_dirs or [])]
+        self.sources: list[tuple[str, Path]] = [
+            ("bundled", bundled_dir or paths.bundled_workflows_dir()),
+            ("user", paths.user_workflows_dir()),
+            *((f"dir:{d}", Path(d).expanduser()) for d in dict.fromkeys(extra)),
+        ]
+        self.source_titles = {
+            "bundled": "Bundled",
+            "user": "My workflows",
+            **{label: f"Folder {path.name}" for label, path in self.sources[2:]},
+            SERVER_SOURCE: "On the server",
+        }
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.server_url, id="status-bar")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                browser = WorkflowBrowser(self.source_titles, id="workflows")
+                browser.border_title = "Workflows"
+                yield browser
+                tree = TaskTree(id="tasks")
+                tree.border_title = "Executions"
+                yield tree
+            with Vertical(id="detail"):
+                preview = WorkflowPreview(self.source_titles, id="preview")
+                preview.border_title = "Workflow"
+                yield preview
+                view = ExecutionView(id="execution", classes="hidden")
+                view.border_title = "Execution"
+                yield view
+        log_pane = LogPane(id="log")
+        log_pane.border_title = "Log"
+        yield log_pane
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.theme = "textual-dark"
+        self.query_one(LogPane).set_class(self.size.height < 40, "hidden")
+        self.query_one("#workflow-list").focus()
+        self._scan_local()
+        self._load_cached_object_info()
+        self.set_interval(1.0, self._tick)
+        if self.log_tap is not None:
+            self.log_tap.install()
+        if self.connect:
+            self._start_runtime()
+        else:
+            self.post_message(
+                ServerStatusChanged(ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason="offline"))
+            )
+
+    def on_unmount(self) -> None:
+        if self.log_tap is not None:
+            self.log_tap.uninstall()
+
+    def _tick(self) -> None:
+        self.query_one(TaskTree).refresh_running()
+        self.query_one(ExecutionView).tick()
+
+    # ----------------------------------------------------------------- runtime
+    def _default_runtime(self, url: str) -> Any:
+        from ..runtime import Auth, ComfyUIAsyncRuntime
+
+        s = self.settings
+        auth = Auth(
+            token=s.token.get_secret_value() if s.token else None,
+            token_in_query=s.token_in_query,
+            username=s.username,
+            password=s.password.get_secret_value() if s.password else None,
+            headers=dict(s.headers),
+        )
+        return ComfyUIAsyncRuntime(url, auth=auth, timeout=s.timeout, verify_tls=s.verify_tls)
+
+    def _start_runtime(self) -> None:
+        self.run_worker(self._runtime_main(), name="runtime", group="runtime", exclusive=True, exit_on_error=False)
+
+    async def _runtime_main(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            url = self.server_url
+            if self.demo:
+                from ..server import EmbeddedServer, ServerConfig
+
+                server = await stack.enter_async_context(EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0)))
+                url = self.server_url = server.url
+                self.query_one(StatusBar).url = url
+            runtime = self.runtime_factory(url)
+            self.runtime = runtime
+            subscription = runtime.task_manager.events()
+            stack.callback(subscription.close)
+            await stack.enter_async_context(runtime.session())
+            unsubscribe = runtime.subscribe_status(lambda status: self.post_message(ServerStatusChanged(status)))
+            stack.callback(unsubscribe)
+            self.post_message(ServerStatusChanged(runtime.status))
+            log.info("tui_runtime_started", server_url=url)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._pump_events(runtime, subscription))
+                group.create_task(self._poll_stats(runtime))
+
+    async def _pump_events(self, runtime: Any, subscription: EventSubscription) -> None:
+        """One batch per frame: whatever piled up meanwhile, progress already coalesced per task."""
+        tap = self.log_tap
+        while True:
+            try:
+                first = await asyncio.wait_for(anext(subscription), timeout=0.25)
+                events = [first, *subscription.drain()]
+            except TimeoutError:
+                events = []
+            except StopAsyncIteration:
+                return
+            if events:
+                self.post_message(snapshot_batch(runtime, events))
+            if tap is not None and tap.buffer:
+                self.post_message(LogLinesAdded(tap.drain()))
+            await asyncio.sleep(self.frame_interval)
+
+    async def _poll_stats(self, runtime: Any) -> None:
+        while True:
+            if runtime.status.state is ConnectionState.CONNECTED:
+                try:
+                    stats = await runtime.client.get_system_stats()
+                except ComfyError as exc:
+                    self.post_message(SystemStatsUpdated(None, str(exc)))
+                else:
+                    self.post_message(SystemStatsUpdated(stats))
+            await asyncio.sleep(self.stats_interval)
+
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker failures surface: a notification, the log pane and the log file."""
+        worker = event.worker
+        if event.state is not WorkerState.ERROR:
+            return
+        error = worker.error
+        message = f"{worker.name or 'background job'} failed: {type(error).__name__}: {error}"
+        log.error("tui_worker_failed", worker=worker.name, error=str(error), error_type=type(error).__name__)
+        self._log([LogLine(_now(), "error", message, source="app")])
+        if worker.group == "runtime":
+            self.post_message(
+                ServerStatusChanged(
+                    ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason=f"runtime stopped: {error}")
+                )
+            )
+            self.notify(f"{message}. Press F5 to start it again.", severity="error", timeout=10)
+        else:
+            self.notify(message, severity="error", timeout=8)
+
+    # ---------------------------------------------------------------- messages
+    def on_task_events_batch(self, message: TaskEventsBatch) -> None:
+        self.frames += 1
+        changed = self.session.apply(message.tasks, message.executions)
+        entries = [self.session.entries[i] for i in sorted(changed, key=self._order) if i in self.session.entries]
+        tree = self.query_one(TaskTree)
+        tree.update_entries(entries)
+        if self._select_on_arrival in changed:
+            tree.select_execution(self._select_on_arrival)
+            self._show_execution(self._select_on_arrival)
+            self._select_on_arrival = None
+        elif self._selected_execution in changed:
+            self._show_execution(self._selected_execution)
+        lines = [line for e in message.events if (line := event_log_line(e, message.tasks)) is not None]
+        if lines:
+            self._log(lines)
+
+    def _order(self, execution_id: str) -> float:
+        entry = self.session.entries.get(execution_id)
+        return entry.execution.created_at.timestamp() if entry else 0.0
+
+    def on_log_lines_added(self, message: LogLinesAdded) -> None:
+        self._log(message.lines)
+
+    def _log(self, lines: list[LogLine]) -> None:
+        self.query_one(LogPane).add_lines(lines)
+
+    def on_server_status_changed(self, message: ServerStatusChanged) -> None:
+        status = message.status
+        self.query_one(StatusBar).status = status
+        became_connected = status.state is ConnectionState.CONNECTED and self._last_state is not ConnectionState.CONNECTED
+        if status.state is not self._last_state and self._last_state is not None:
+            level = "info" if status.state is ConnectionState.CONNECTED else "warning"
+            reason = f": {status.reason}" if status.reason and status.state is not ConnectionState.CONNECTED else ""
+            self._log([LogLine(_now(), level, f"server {status.url} {status.state.value}{reason}", source="app")])
+        self._last_state = status.state
+        if became_connected:
+            self._on_connected()
+
+    def _on_connected(self) -> None:
+        self._connected_once = True
+        self._refresh_server_side()
+
+    def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
+        if message.stats is not None:
+            self.query_one(StatusBar).stats = message.stats
+
+    def on_workflows_scanned(self, message: WorkflowsScanned) -> None:
+        self.workflow_files = message.files
+        self.query_one(WorkflowBrowser).set_files(message.files, self._server_note)
+
+    def on_execution_selected(self, message: ExecutionSelected) -> None:
+        if message.execution_id is not None:
+            self._show_execution(message.execution_id)
+
+    def on_workflow_highlighted(self, message: WorkflowHighlighted) -> None:
+        if self.query_one(WorkflowBrowser).has_focus_within or self._detail_mode == "workflow":
+            self._show_workflow(message.workflow)
+
+    def on_descendant_focus(self, event: Any) -> None:
+        """The detail pane follows the pane in use: workflow preview or execution details."""
+        widget = event.widget
+        if self.query_one(TaskTree) is widget and self._selected_execution is None:
+            selected = self.query_one(TaskTree).selected_execution_id
+            if selected:
+                self._show_execution(selected)
+        elif self.query_one(TaskTree) is widget and self._selected_execution is not None:
+            self._show_execution(self._selected_execution)
+        elif self.query_one(WorkflowBrowser) in widget.ancestors_with_self:
+            self._show_workflow(self.query_one(WorkflowBrowser).highlighted)
+
+    # --------------------------------------------------------------- detail pane
+    def _show_execution(self, execution_id: str) -> None:
+        self._selected_execution = execution_id
+        self._detail_mode = "execution"
+        self.query_one(WorkflowPreview).add_class("hidden")
+        view = self.query_one(ExecutionView)
+        view.remove_class("hidden")
+        view.show(self.session.get(execution_id), self.output_sizes)
+
+    def _show_workflow(self, workflow: WorkflowFile | None) -> None:
+        self._detail_mode = "workflow"
+        self.query_one(ExecutionView).add_class("hidden")
+        preview = self.query_one(WorkflowPreview)
+        preview.remove_class("hidden")
+        if workflow is None or workflow.error:
+            preview.show(workflow, None)
+            return
+        nodes = self._preview_cache.get(workflow.path)
+        preview.show(workflow, nodes)
+        if nodes is None:
+            self._load_preview(workflow)
+
+    @work(group="preview", exclusive=True, exit_on_error=False)
+    async def _load_preview(self, workflow: WorkflowFile) -> None:
+        try:
+            data = await asyncio.to_thread(read_json_file, workflow.path)
+        except ComfyError as exc:
+            self.query_one(WorkflowPreview).show(workflow.model_copy(update={"error": str(exc)}), None)
+            return
+        nodes = workflow_nodes(data)
+        self._preview_cache[workflow.path] = nodes
+        if self._detail_mode == "workflow" and self.query_one(WorkflowBrowser).highlighted == workflow:
+            self.query_one(WorkflowPreview).show(workflow, nodes)
+
+    # ---------------------------------------------------------------- workflows
+    @work(group="scan", exclusive=True, exit_on_error=False)
+    async def _scan_local(self) -> None:
+        self._local_files = await asyncio.to_thread(scan_workflows, self.sources)
+        self._preview_cache.clear()
+        self._publish_workflows()
+
+    def _publish_workflows(self) -> None:
+        self.post_message(WorkflowsScanned([*self._local_files, *self._server_files], self._server_note))
+
+    def _load_cached_object_info(self) -> None:
+        from ..workflows.object_info import ObjectInfoCache
+
+        with contextlib.suppress(Exception):
+            cached = ObjectInfoCache().get(self.server_url)
+            if cached is not None and self.object_info is None:
+                self.object_info = cached
+
+    @work(group="server-side", exclusive=True, exit_on_error=False)
+    async def _refresh_server_side(self) -> None:
+        """Once connected: the node catalogue (for conversion and forms) and the server's saved workflows."""
+        runtime = self.runtime
+        if runtime is None:
+            return
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._fetch_object_info(runtime))
+            group.create_task(self._fetch_server_workflows(runtime))
+        with contextlib.suppress(ComfyError):
+            self.post_message(SystemStatsUpdated(await runtime.client.get_system_stats()))
+
+    async def _fetch_object_info(self, runtime: Any) -> None:
+        from ..workflows.object_info import ObjectInfoCache
+
+        try:
+            raw = await runtime.client.get_object_info()
+        except ComfyError as exc:
+            log.warning("object_info_unavailable", error=str(exc))
+            return
+        info, _changed = await asyncio.to_thread(ObjectInfoCache().store, runtime.server_url, raw)
+        self.object_info = info
+
+    async def _fetch_server_workflows(self, runtime: Any) -> None:
+        folder = paths.cache_dir() / "server-workflows" / _url_key(runtime.server_url)
+        try:
+            names = await runtime.client.list_userdata("workflows")
+            blobs = [(n, await runtime.client.get_userdata(f"workflows/{n}")) for n in names if n.endswith(".json")]
+        except ComfyError as exc:
+            self._server_note = f"cannot list: {exc}"
+            self._publish_workflows()
+            return
+        self._server_note = None if blobs else "none saved on the server"
+        self._server_files = await asyncio.to_thread(_mirror_server_workflows, folder, blobs)
+        self._publish_workflows()
+
+    # ----------------------------------------------------------------- actions
+    def _require_runtime(self) -> Any:
+        runtime = self.runtime
+        if runtime is None or runtime.status.state is not ConnectionState.CONNECTED:
+            state = runtime.status if runtime is not None else None
+            reason = f" ({state.reason})" if state is not None and state.reason else ""
+            self.notify(
+                f"Not connected to {self.server_url}{reason}. It retries by itself; F5 retries now.",
+                severity="warning",
+            )
+            return None
+        return runtime
+
+    def action_run(self) -> None:
+        workflow = self.query_one(WorkflowBrowser).highlighted
+        if workflow is None:
+            self.notify("No workflow highlighted. Pick one in the Workflows pane first.", severity="warning")
+            return
+        self.run_workflow_file(workflow)
+
+    def run_workflow_file(self, workflow: WorkflowFile, overrides: dict[str, Any] | None = None) -> None:
+        if workflow.error:
+            self.notify(f"{workflow.name} cannot be run: {workflow.error}", severity="error", timeout=8)
+            return
+        if self._require_runtime() is None:
+            return
+        self._submit_workflow(workflow)
+
+    @work(group="actions", exit_on_error=False)
+    async def _submit_workflow(self, workflow: WorkflowFile) -> None:
+        from ..workflows import load_prompt
+
+        try:
+            data = await asyncio.to_thread(read_json_file, workflow.path)
+            prompt = load_prompt(data, self.object_info)
+        except ComfyError as exc:
+            self.notify(f"Cannot run {workflow.name}: {exc}", severity="error", timeout=10)
+            self._log([LogLine(_now(), "error", f"cannot run {workflow.name}: {exc}", source="app")])
+            return
+        await self.submit_prompt(prompt, name=workflow.name, workflow_id=str(workflow.path))
+
+    async def submit_prompt(self, prompt: dict[str, Any], *, name: str, workflow_id: str) -> None:
+        """Queue a prompt; a refusal by the server becomes a 'rejected' branch with every node's errors."""
+        runtime = self._require_runtime()
+        if runtime is None:
+            return
+        try:
+            execution = await runtime.submit(prompt, name=name, workflow_id=workflow_id)
+        except PromptValidationError as exc:
+            entry = self.session.add_rejected(name, workflow_id, prompt, exc)
+            self._show_rejected(entry)
+            self._log([LogLine(_now(), "error", str(exc), source="app")])
+            return
+        except ComfyError as exc:
+            self.notify(f"Cannot queue {name}: {exc}", severity="error", timeout=10)
+            self._log([LogLine(_now(), "error", f"cannot queue {name}: {exc}", source="app")])
+            return
+        self._select_on_arrival = execution.id
+        if execution.id in self.session.entries:
+            self.query_one(TaskTree).select_execution(execution.id)
+            self._show_execution(execution.id)
+        self.notify(f"Queued {name}", timeout=2)
+
+    def _show_rejected(self, entry: ExecutionEntry) -> None:
+        tree = self.query_one(TaskTree)
+        tree.update_entries([entry])
+        tree.select_execution(entry.id)
+        self._show_execution(entry.id)
+        self.notify(f"The server refused {entry.title}; see the errors per node.", severity="error")
+
+    def _selected_entry(self) -> ExecutionEntry | None:
+        entry = self.session.get(self.query_one(TaskTree).selected_execution_id)
+        if entry is None:
+            self.notify("No execution selected. Pick one in the Executions pane.", severity="warning")
+        return entry
+
+    def action_cancel(self) -> None:
+        entry = self._selected_entry()
+        if entry is None:
+            return
+        if entry.rejected or entry.status.is_final:
+            self.notify(f"{entry.title} is already {entry.state_key}; nothing to cancel.", severity="warning")
+            return
+        runtime = self._require_runtime()
+        if runtime is None:
+            return
+        self._cancel(runtime, entry.id)
+
+    @work(group="actions", exit_on_error=False)
+    async def _cancel(self, runtime: Any, execution_id: str) -> None:
+        execution = runtime.executions.get(execution_id)
+        if execution is None:
+            self.notify("That execution is no longer tracked by the runtime.", severity="warning")
+            return
+        was = "interrupt" if execution.status is TaskStatus.RUNNING else "removal from the queue"
+        try:
+            await runtime.cancel(execution)
+        except ComfyError as exc:
+            self.notify(f"Cancel failed: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Requested {was} of {execution.name}", timeout=2)
+
+    def action_retry(self) -> None:
+        entry = self._selected_entry()
+        if entry is None:
+            return
+        if entry.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            self.notify(f"Only failed or cancelled runs can be retried; {entry.title} is {entry.state_key}.",
+                        severity="warning")
+            return
+        runtime = self._require_runtime()
+        if runtime is None:
+            return
+        self._retry(runtime, entry)
+
+    @work(group="actions", exit_on_error=False)
+    async def _retry(self, runtime: Any, entry: ExecutionEntry) -> None:
+        if entry.rejected:
+            await self.submit_prompt(entry.execution.prompt, name=entry.title, workflow_id=entry.execution.workflow_id)
+            return
+        execution = runtime.executions.get(entry.id)
+        if execution is None:
+            self.notify("That execution is no longer tracked by the runtime.", severity="warning")
+            return
+        try:
+            new = await runtime.retry(execution)
+        except PromptValidationError as exc:
+            self._show_rejected(self.session.add_rejected(entry.title, entry.execution.workflow_id,
+                                                          entry.execution.prompt, exc))
+            return
+        except ComfyError as exc:
+            self.notify(f"Retry failed: {exc}", severity="error", timeout=8)
+            return
+        self._select_on_arrival = new.id
+        if new.id in self.session.entries:
+            self.query_one(TaskTree).select_execution(new.id)
+            self._show_execution(new.id)
+        self.notify(f"Retrying {entry.title}", timeout=2)
+
+    def action_save_outputs(self) -> None:
+        entry = self._selected_entry()
+        if entry is None:
+            return
+        files = entry.execution.output_files
+        if not files:
+            self.notify(f"{entry.title} has no output files (yet).", severity="warning")
+            return
+        default = self.settings.output_dir or paths.default_output_dir()
+
+        def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                self._save_outputs(entry.id, folder)
+
+        self.push_screen(SaveOutputsScreen(len(files), default), chosen)
+
+    @work(group="actions", exit_on_error=False)
+    async def _save_outputs(self, execution_id: str, folder: Path) -> None:
+        from ..runtime.outputs import UnsafeOutputPathError, safe_output_path, save_outputs
+
+        runtime = self._require_runtime()
+        if runtime is None:
+            return
+        execution: WorkflowExecution | None = runtime.executions.get(execution_id)
+        if execution is None:
+            return
+        refused: list[str] = []
+        for file in execution.output_files:
+            try:
+                safe_output_path(folder, file.filename, file.subfolder)
+            except UnsafeOutputPathError as exc:
+                refused.append(exc.reason)
+        types = sorted({f.type for f in execution.output_files})
+        try:
+            saved = await save_outputs(runtime, execution, folder, types=types)
+        except (ComfyError, OSError) as exc:
+            self.notify(f"Saving outputs failed: {exc}", severity="error", timeout=10)
+            return
+        written = [p for p in saved if p is not None]
+        for file, path in zip(
+            [f for f in execution.output_files if _safe(folder, f)], saved, strict=False
+        ):
+            if path is not None:
+                self.output_sizes[output_key(file)] = path.stat().st_size
+        message = f"Saved {len(written)} file(s) to {folder}"
+        if refused:
+            message += f"; refused {len(refused)} unsafe name(s): {refused[0]}"
+        self.notify(message, severity="warning" if refused else "information", timeout=6)
+        self._log([LogLine(_now(), "warning" if refused else "info", message, source="app")])
+        if self._selected_execution == execution_id:
+            self._show_execution(execution_id)
+
+    def action_toggle_log(self) -> None:
+        pane = self.query_one(LogPane)
+        pane.toggle_class("hidden")
+        if pane.has_class("hidden") and pane.has_focus:
+            self.query_one("#workflow-list").focus()
+
+    def action_filter(self) -> None:
+        self.query_one(WorkflowBrowser).start_filter()
+
+    def action_reconnect(self) -> None:
+        self._scan_local()
+        runtime = self.runtime
+        if runtime is None or self.runtime_worker_stopped():
+            if self.connect:
+                self.notify(f"Connecting to {self.server_url}…", timeout=2)
+                self._start_runtime()
+            return
+        if runtime.status.state is ConnectionState.CONNECTED:
+            self._refresh_server_side()
+            self.notify("Refreshed workflows and server info", timeout=2)
+            return
+        reconnect = getattr(runtime, "reconnect_now", None)
+        if reconnect is not None:
+            reconnect()
+            self.notify(f"Retrying {self.server_url} now…", timeout=2)
+
+    def runtime_worker_stopped(self) -> bool:
+        workers = [w for w in self.workers if w.group == "runtime"]
+        return not workers or all(w.is_finished for w in workers)
+
+    def action_help(self) -> None:
+        focused = self.focused
+        pane_help = None
+        node: Widget | None = focused
+        while node is not None:
+            if getattr(type(node), "HELP", None):
+                pane_help = type(node).HELP
+                break
+            node = node.parent if isinstance(node.parent, Widget) else None
+        keys: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        for key, active in self.active_bindings.items():
+            binding = active.binding
+            ident = binding.id or binding.action
+            if ident in seen or not binding.description:
+                continue
+            seen.add(ident)
+            keys.append((self.get_key_display(binding), binding.description, ident))
+        self.push_screen(HelpScreen(pane_help, keys))
+
+    async def action_quit(self) -> None:
+        active = self.session.active()
+        if not active or isinstance(self.screen, ConfirmQuitScreen):
+            self.exit()
+            return
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                self.exit()
+
+        self.push_screen(ConfirmQuitScreen([e.title for e in active]), answered)
+
+    def action_edit(self) -> None:
+        workflow = self.query_one(WorkflowBrowser).highlighted
+        if workflow is None:
+            self.notify("No workflow highlighted.", severity="warning")
+            return
+        if workflow.error:
+            self.notify(f"{workflow.name} cannot be edited: {workflow.error}", severity="error")
+            return
+        if self.object_info is None:
+            self.notify(
+                "The form needs the server's node catalogue (/object_info); connect to the server first.",
+                severity="warning",
+            )
+            return
+        self._open_form(workflow)
+
+    @work(group="actions", exit_on_error=False)
+    async def _open_form(self, workflow: WorkflowFile) -> None:
+        from ..workflows import load_prompt
+        from .screens.input_form import InputFormScreen
+
+        try:
+            data = await asyncio.to_thread(read_json_file, workflow.path)
+            prompt = load_prompt(data, self.object_info)
+        except ComfyError as exc:
+            self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
+            return
+        self.push_screen(InputFormScreen(workflow, prompt, self.object_info))
+
+
+# ---------------------------------------------------------------------- helpers
+def snapshot_batch(runtime: Any, events: list[TaskEvent]) -> TaskEventsBatch:
+    """Copies of the tasks and executions a batch of events touched, taken on the worker side."""
+    manager = runtime.task_manager
+    tasks: dict[str, Task] = {}
+    executions: dict[str, WorkflowExecution] = {}
+    live: dict[str, WorkflowExecution] = runtime.executions
+    for event in events:
+        if event.task_id in tasks:
+            continue
+        task = manager.get_task(event.task_id)
+        if task is None:
+            continue
+        tasks[task.id] = task.model_copy()
+        workflow_task = task if task.type is TaskType.WORKFLOW else manager.get_task(task.parent_id or "")
+        if workflow_task is None:
+            continue
+        if workflow_task.id not in tasks:
+            tasks[workflow_task.id] = workflow_task.model_copy()
+        execution_id = workflow_task.metadata.get("execution_id")
+        execution = live.get(execution_id) if execution_id else None
+        if execution is not None and execution.id not in executions:
+            executions[execution.id] = execution.model_copy(update={"tasks": []})
+    return TaskEventsBatch(events, tasks, executions)
+
+
+_EVENT_LEVEL = {"failed": "error", "cancelled": "warning"}
+
+
+def event_log_line(event: TaskEvent, tasks: dict[str, Task]) -> LogLine | None:
+    """Lifecycle events become log lines; progress stays in the progress widgets."""
+    if event.event_type not in LIFECYCLE_EVENTS:
+        return None
+    if event.event_type == "created" and event.task_type is TaskType.NODE:
+        return None
+    text = event.message or f"{event.event_type} {event.task_id}"
+    return LogLine(event.timestamp, _EVENT_LEVEL.get(event.event_type, "info"), text)
+
+
+def _mirror_server_workflows(folder: Path, blobs: list[tuple[str, bytes]]) -> list[WorkflowFile]:
+    """Copy server-saved workflows into a cache folder (names sanitized) and scan it like any other."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.json"):
+        stale.unlink(missing_ok=True)
+    for name, data in blobs:
+        try:
+            target = folder / safe_filename(name.replace("/", "_"))
+        except ComfyError:
+            continue
+        target.write_bytes(data)
+    return scan_workflows([(SERVER_SOURCE, folder)])
+
+
+def _safe(folder: Path, file: Any) -> bool:
+    from ..runtime.outputs import UnsafeOutputPathError, safe_output_path
+
+    try:
+        safe_output_path(folder, file.filename, file.subfolder)
+    except UnsafeOutputPathError:
+        return False
+    return True
+
+
+def _url_key(url: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(url.rstrip("/").lower().encode()).hexdigest()[:16]
+
+
+def _now() -> Any:
+    from .format import now
+
+    return now()

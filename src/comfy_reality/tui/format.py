@@ -1,0 +1,95 @@
+"""Text helpers shared by the widgets: icons, colours, durations, sizes.
+
+``now`` is the one clock the widgets read, so tests and snapshot fixtures can freeze it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+
+from ..runtime.models import ConnectionState, Task, TaskStatus, utc_now
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    return _frozen or utc_now()
+
+
+def freeze_clock(moment: datetime | None) -> None:
+    """Pin ``now`` (snapshot tests); ``None`` lets it run again."""
+    global _frozen
+    _frozen = moment
+
+
+STATUS_ICON: dict[str, str] = {
+    "pending": "○",
+    "running": "●",
+    "completed": "✓",
+    "cached": "↺",
+    "failed": "✗",
+    "cancelled": "⊘",
+    "rejected": "✗",
+}
+RICH_STATUS_STYLE: dict[str, str] = {
+    "pending": "dim",
+    "running": "bold yellow",
+    "completed": "green",
+    "cached": "cyan",
+    "failed": "bold red",
+    "cancelled": "magenta",
+    "rejected": "bold red",
+}
+CONNECTION_ICON: dict[ConnectionState, tuple[str, str]] = {
+    ConnectionState.CONNECTED: ("●", "green"),
+    ConnectionState.CONNECTING: ("◌", "yellow"),
+    ConnectionState.RECONNECTING: ("◌", "yellow"),
+    ConnectionState.DOWN: ("●", "red"),
+}
+
+
+def task_state(task: Task) -> str:
+    """Status key of a task for icons and colours: ``cached`` is a completed task that never ran."""
+    if task.status is TaskStatus.COMPLETED and task.cached:
+        return "cached"
+    return task.status.value
+
+
+def icon_text(state: str) -> Text:
+    return Text(STATUS_ICON.get(state, "?"), style=RICH_STATUS_STYLE.get(state, ""))
+
+
+def duration(seconds: float | None) -> str:
+    """Compact and stable-width enough for labels: ``0.4s``, ``12.3s``, ``4m05s``, ``2h03m``."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def size(num_bytes: float | None) -> str:
+    if num_bytes is None:
+        return "?"
+    value = float(num_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def number(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{int(value)}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def short_id(value: str | None, length: int = 8) -> str:
+    return (value or "")[:length]

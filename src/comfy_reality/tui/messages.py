@@ -1,0 +1,111 @@
+"""Messages the runtime worker posts to the app; widgets update from these only.
+
+High-rate messages replace their stale predecessors in the queue (``can_replace``), so a
+flood never backs up the message queue: the screen always draws the newest state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+from ..runtime.models import ServerStatus, Task, TaskEvent, WorkflowExecution
+from ..workflows import WorkflowFile
+
+
+@dataclass
+class LogLine:
+    """One line of the log pane: a task event or a runtime log record of this session."""
+
+    timestamp: Any
+    level: str
+    text: str
+    source: str = "task"
+
+
+class TaskEventsBatch(Message):
+    """Everything that changed since the last frame: events plus snapshots of the tasks they touched.
+
+    ``tasks`` and ``executions`` are copies taken in the worker, so widgets never read the
+    runtime's live objects.
+    """
+
+    def __init__(
+        self,
+        events: list[TaskEvent],
+        tasks: dict[str, Task],
+        executions: dict[str, WorkflowExecution],
+    ) -> None:
+        super().__init__()
+        self.events = events
+        self.tasks = tasks
+        self.executions = executions
+
+
+class ServerStatusChanged(Message):
+    def __init__(self, status: ServerStatus) -> None:
+        super().__init__()
+        self.status = status
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ServerStatusChanged)
+
+
+class SystemStatsUpdated(Message):
+    def __init__(self, stats: dict[str, Any] | None, error: str | None = None) -> None:
+        super().__init__()
+        self.stats = stats
+        self.error = error
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SystemStatsUpdated)
+
+
+class LogLinesAdded(Message):
+    def __init__(self, lines: list[LogLine]) -> None:
+        super().__init__()
+        self.lines = lines
+
+
+class WorkflowsScanned(Message):
+    """The library was (re)scanned; ``server_error`` says why server workflows are missing."""
+
+    def __init__(self, files: list[WorkflowFile], server_error: str | None = None) -> None:
+        super().__init__()
+        self.files = files
+        self.server_error = server_error
+
+
+@dataclass
+class RuntimeInfo:
+    url: str
+    client_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RuntimeStarted(Message):
+    def __init__(self, info: RuntimeInfo) -> None:
+        super().__init__()
+        self.info = info
+
+
+class ExecutionSelected(Message):
+    """The task tree's cursor moved onto an execution (or off all of them)."""
+
+    def __init__(self, execution_id: str | None) -> None:
+        super().__init__()
+        self.execution_id = execution_id
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ExecutionSelected)
+
+
+class WorkflowHighlighted(Message):
+    def __init__(self, workflow: WorkflowFile | None) -> None:
+        super().__init__()
+        self.workflow = workflow
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, WorkflowHighlighted)

@@ -1,0 +1,45 @@
+"""ctrl+q while prompts run: quitting leaves them running on the server, so say so first."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class ConfirmQuitScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "answer(True)", "Quit", id="quit.yes"),
+        Binding("n,escape", "answer(False)", "Stay", id="quit.no"),
+    ]
+
+    def __init__(self, running: list[str]) -> None:
+        super().__init__()
+        self.running = running
+
+    def compose(self) -> ComposeResult:
+        count = len(self.running)
+        names = ", ".join(self.running[:5]) + (f" and {count - 5} more" if count > 5 else "")
+        noun = "prompt is" if count == 1 else "prompts are"
+        with Vertical(id="quit-dialog"):
+            yield Static("Quit ComfyReality?", id="quit-title")
+            yield Static(
+                f"{count} {noun} still queued or running: {names}.\n\n"
+                "Quitting does not interrupt them: they keep running on the server "
+                "and their outputs stay there.",
+                id="quit-message",
+            )
+            with Horizontal(id="quit-buttons"):
+                yield Button("Quit (y)", variant="error", id="quit-yes")
+                yield Button("Stay (n)", variant="primary", id="quit-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#quit-no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "quit-yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)

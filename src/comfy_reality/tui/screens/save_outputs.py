@@ -1,0 +1,40 @@
+"""Ask where to save an execution's outputs (prefilled with the configured output folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+
+class SaveOutputsScreen(ModalScreen[Path | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel")]
+
+    def __init__(self, count: int, default_dir: Path) -> None:
+        super().__init__()
+        self.count = count
+        self.default_dir = default_dir
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="save-dialog"):
+            yield Static(f"Save {self.count} output file(s) into folder:", id="save-title")
+            yield Input(str(self.default_dir), id="save-dir")
+            yield Static(
+                "Server file names are checked: nothing is written outside this folder "
+                "and existing files are never overwritten. enter saves, esc cancels.",
+                id="save-note",
+            )
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if not value:
+            self.query_one("#save-note", Static).update("Type a folder path first.")
+            return
+        self.dismiss(Path(value).expanduser())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

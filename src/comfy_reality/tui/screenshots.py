@@ -1,0 +1,87 @@
+"""Export the main states of the app as SVGs (``python -m comfy_reality.tui.screenshots [DIR]``).
+
+The same scenes the snapshot tests compare (``scenes.py``): fixed ids, times and numbers,
+frozen clock, no cursor blink, fixed terminal size. The app runs offline; the scene's
+server status and task snapshots are posted to it as messages, exactly as the runtime
+worker would post them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from ..config import Settings
+from . import format as fmt
+from . import scenes
+from .app import ComfyRealityApp
+from .messages import ServerStatusChanged, SystemStatsUpdated
+from .testing import wait_for
+from .widgets import TaskTree
+
+STATES = ["idle", "running", "completed", "failed", "cancelled", "disconnected", "help"]
+SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+
+
+def scene_app(workflows_dir: Path | None = None) -> ComfyRealityApp:
+    """An offline app whose workflow list comes from ``workflows_dir`` only."""
+    app = ComfyRealityApp(Settings(server_url=scenes.SERVER_URL), connect=False, bundled_dir=workflows_dir)
+    app.sources = app.sources[:1]
+    return app
+
+
+async def apply_scene(pilot: Pilot[None], state: str) -> None:
+    """Put a running app into one named state and wait until it has drawn it."""
+    app = pilot.app
+    assert isinstance(app, ComfyRealityApp)
+    fmt.freeze_clock(scenes.NOW)
+    await wait_for(pilot, lambda: bool(app.workflow_files))
+    scene_state = "idle" if state in ("help", "input_form") else state
+    batch, status, stats = scenes.scene(scene_state)
+    app.post_message(ServerStatusChanged(status))
+    if stats is not None:
+        app.post_message(SystemStatsUpdated(stats))
+    if batch is not None:
+        app.post_message(batch)
+        await wait_for(pilot, lambda: "exec_main" in app.session.entries)
+        tree = app.query_one(TaskTree)
+        tree.focus()
+        tree.select_execution("exec_main")
+        await pilot.pause()
+        if state == "running":
+            tree.select_execution("exec_main")
+            tree.action_toggle_node()
+    if state == "help":
+        await pilot.press("f1")
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+async def export(directory: Path, workflows_dir: Path | None = None) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for size_name, size in SIZES.items():
+        for state in STATES:
+            app = scene_app(workflows_dir)
+            async with app.run_test(size=size) as pilot:
+                await apply_scene(pilot, state)
+                name = f"{state}-{size_name}.svg"
+                app.save_screenshot(filename=name, path=str(directory))
+                written.append(directory / name)
+            fmt.freeze_clock(None)
+    return written
+
+
+def main() -> None:
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("screenshots")
+    workflows = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    for path in asyncio.run(export(target, workflows)):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Task events and runtime log records of this session, coloured by level, with follow mode."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.widgets import RichLog
+
+from ..messages import LogLine
+
+LEVEL_STYLE: dict[str, str] = {
+    "debug": "dim",
+    "info": "",
+    "warning": "yellow",
+    "error": "bold red",
+    "critical": "bold white on red",
+}
+MAX_LINES = 5000
+
+
+def render_line(line: LogLine) -> Text:
+    stamp = line.timestamp
+    clock = stamp.astimezone().strftime("%H:%M:%S") if isinstance(stamp, datetime) else str(stamp)[:8]
+    level = line.level.lower()
+    text = Text(no_wrap=False)
+    text.append(f"{clock} ", style="dim")
+    text.append(f"{level[:4].upper():<4} ", style=LEVEL_STYLE.get(level, "") or "blue")
+    text.append(line.text, style=LEVEL_STYLE.get(level, ""))
+    return text
+
+
+class LogPane(RichLog):
+    HELP = """\
+## Log
+
+Task events and runtime log lines of this session (the full JSON log is in
+the log file). **f** toggles follow mode: when on, the view sticks to the
+newest line.
+"""
+
+    BINDINGS = [Binding("f", "toggle_follow", "Follow", id="log.follow")]
+
+    follow: reactive[bool] = reactive(True)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, auto_scroll=True)
+        self.lines_written = 0
+
+    def add_lines(self, lines: list[LogLine]) -> None:
+        for line in lines:
+            self.write(render_line(line), scroll_end=self.follow)
+        self.lines_written += len(lines)
+
+    def watch_follow(self, follow: bool) -> None:
+        self.auto_scroll = follow
+        self.border_subtitle = "following · f" if follow else "paused · f to follow"
+        if follow:
+            self.scroll_end(animate=False)
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow

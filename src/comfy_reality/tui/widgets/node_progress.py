@@ -1,0 +1,156 @@
+"""Per-node progress of one execution: status, bar, value/max, rate and ETA, elapsed, error."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from textual.containers import Vertical
+from textual.widget import Widget
+
+from ...runtime.models import Task, TaskStatus
+from .. import format as fmt
+
+_BAR_STYLE: dict[str, tuple[str, str]] = {
+    # (complete style, finished style)
+    "running": ("yellow", "yellow"),
+    "completed": ("green", "green"),
+    "cached": ("cyan", "cyan"),
+    "failed": ("red", "red"),
+    "cancelled": ("magenta", "magenta"),
+    "pending": ("grey37", "grey37"),
+}
+
+
+def node_detail(task: Task, *, compact: bool = False) -> Text:
+    """The right-hand column: counts and speed while running, how it ended otherwise."""
+    state = fmt.task_state(task)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if state == "running":
+        if task.max:
+            text.append(f"{fmt.number(task.value)}/{fmt.number(task.max)}")
+        if task.rate and not compact:
+            text.append(f"  {task.rate:.1f} it/s", style="dim")
+        if task.eta_seconds is not None:
+            text.append(f" ETA {fmt.duration(task.eta_seconds)}", style="yellow")
+        elif not task.max:
+            text.append(f"{fmt.duration(task.elapsed(fmt.now()))}", style="yellow")
+    elif state == "cached":
+        text.append("cached", style="cyan")
+    elif state == "completed":
+        if task.max:
+            text.append(f"{fmt.number(task.value if task.value is not None else task.max)}/{fmt.number(task.max)}  ")
+        text.append(fmt.duration(task.duration), style="green")
+    elif state == "failed":
+        text.append("failed" if compact else f"failed after {fmt.duration(task.duration)}", style="bold red")
+    elif state == "cancelled":
+        text.append("cancelled", style="magenta")
+    else:
+        text.append("pending", style="dim")
+    return text
+
+
+class NodeProgress(Widget):
+    """One node of the selected execution; redrawn only when its task snapshot changes."""
+
+    DEFAULT_CLASSES = "node-progress"
+
+    def __init__(self, task: Task) -> None:
+        super().__init__()
+        self.task_snapshot = task
+
+    def update_task(self, task: Task) -> None:
+        old = self.task_snapshot
+        self.task_snapshot = task
+        if old.status is not task.status or bool(old.error) != bool(task.error) or bool(
+            old.status_detail
+        ) != bool(task.status_detail):
+            self.refresh(layout=True)
+        else:
+            self.refresh()
+
+    def render(self) -> RenderableType:
+        task = self.task_snapshot
+        state = fmt.task_state(task)
+        width = self.size.width or 80
+        narrow = width < 60
+        bar_width = 8 if narrow else min(30, width // 4)
+        grid = Table.grid(expand=True, padding=(0, 1))
+        grid.add_column(width=1, no_wrap=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(width=bar_width, no_wrap=True)
+        grid.add_column(width=15 if narrow else min(30, width // 3), no_wrap=True, justify="right")
+        complete, finished = _BAR_STYLE.get(state, ("white", "white"))
+        if state in ("completed", "cached"):
+            total, done = 1.0, 1.0
+        elif task.max:
+            total, done = float(task.max), float(task.value or 0.0)
+        else:
+            total, done = 1.0, float(task.progress)
+        bar = ProgressBar(
+            total=total,
+            completed=min(done, total),
+            width=bar_width,
+            complete_style=complete,
+            finished_style=finished,
+            style="grey23",
+            animation_time=0.0,
+        )
+        name = Text(task.name or f"{task.class_type} #{task.node_id}")
+        if state == "pending":
+            name.stylize("dim")
+        grid.add_row(fmt.icon_text(state), name, bar, node_detail(task, compact=narrow))
+        extra = _extra_line(task, state)
+        if extra is None:
+            return grid
+        return Group(grid, extra)
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return 1 if _extra_line(self.task_snapshot, fmt.task_state(self.task_snapshot)) is None else 2
+
+
+def _extra_line(task: Task, state: str) -> Text | None:
+    if state == "failed":
+        message = task.error or "unknown error"
+        head = f"{task.error_type}: " if task.error_type else ""
+        line = Text(f"  └ {head}{message}".splitlines()[0], style="red", no_wrap=True, overflow="ellipsis")
+        return line
+    if state == "cancelled" and task.status_detail:
+        return Text(f"  └ {task.status_detail}", style="magenta", no_wrap=True, overflow="ellipsis")
+    return None
+
+
+class NodeProgressList(Vertical):
+    """A :class:`NodeProgress` per node task, kept in graph order, reconciled on each update."""
+
+    DEFAULT_CLASSES = "node-progress-list"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: dict[str, NodeProgress] = {}
+        self._execution_id: str | None = None
+
+    def show(self, execution_id: str | None, tasks: list[Task]) -> None:
+        if execution_id != self._execution_id:
+            self._execution_id = execution_id
+            self._rows.clear()
+            self.remove_children()
+        new_rows: list[NodeProgress] = []
+        for task in tasks:
+            row = self._rows.get(task.id)
+            if row is None:
+                row = NodeProgress(task)
+                self._rows[task.id] = row
+                new_rows.append(row)
+            else:
+                row.update_task(task)
+        if new_rows:
+            self.mount_all(new_rows)
+
+    @property
+    def execution_id(self) -> str | None:
+        return self._execution_id
+
+    def running_rows(self) -> list[NodeProgress]:
+        return [r for r in self._rows.values() if r.task_snapshot.status is TaskStatus.RUNNING]

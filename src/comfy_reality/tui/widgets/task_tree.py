@@ -1,0 +1,137 @@
+"""Executions of the session, newest first, with their node tasks as children."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from ...runtime.models import Task
+from .. import format as fmt
+from ..messages import ExecutionSelected
+from ..state import ExecutionEntry
+
+
+@dataclass(frozen=True)
+class TreeRef:
+    execution_id: str
+    task_id: str | None = None  # None for the execution's own branch
+
+
+def execution_label(entry: ExecutionEntry) -> Text:
+    state = entry.state_key
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append_text(fmt.icon_text(state))
+    text.append(" ")
+    text.append(entry.title, style="bold" if state == "running" else "")
+    execution = entry.execution
+    if entry.rejected:
+        text.append("  rejected", style="red")
+    elif execution.status.is_final:
+        text.append(f"  {fmt.duration(execution.duration)}", style="dim")
+    elif execution.started_at is not None:
+        text.append(f"  {fmt.duration((fmt.now() - execution.started_at).total_seconds())}", style="yellow")
+    else:
+        text.append("  queued", style="dim")
+    if execution.retry_of:
+        text.append("  ↻", style="dim")
+    return text
+
+
+def node_label(task: Task) -> Text:
+    state = fmt.task_state(task)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append_text(fmt.icon_text(state))
+    text.append(" ")
+    text.append(f"{task.class_type or task.name} ", style="dim" if state == "pending" else "")
+    text.append(f"#{task.node_id}", style="dim")
+    if state == "running" and task.max:
+        text.append(f"  {fmt.number(task.value)}/{fmt.number(task.max)}", style="yellow")
+    elif state in ("cached", "failed", "cancelled"):
+        text.append(f"  {state}", style=fmt.RICH_STATUS_STYLE[state])
+    return text
+
+
+class TaskTree(Tree[TreeRef]):
+    """Selecting (highlighting) a branch drives the detail pane through :class:`ExecutionSelected`."""
+
+    HELP = """\
+## Executions
+
+Every run of this session, newest first. Each branch is one prompt on the
+server; its children are the prompt's nodes.
+
+- **↑/↓** move, **→/←** expand/collapse, **enter** toggle
+- **x** cancel (interrupt if running, remove from the queue if pending)
+- **t** retry a failed or cancelled run
+- **o** save the outputs of a completed run
+"""
+
+    BINDINGS = [
+        Binding("right", "expand_node", "Expand", show=False, id="tree.expand"),
+        Binding("left", "collapse_node", "Collapse", show=False, id="tree.collapse"),
+    ]
+
+    ICON_NODE = "▸ "
+    ICON_NODE_EXPANDED = "▾ "
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("executions", id=id)
+        self.show_root = False
+        self.guide_depth = 2
+        self._branches: dict[str, TreeNode[TreeRef]] = {}
+        self._leaves: dict[str, TreeNode[TreeRef]] = {}
+        self._entries: dict[str, ExecutionEntry] = {}
+
+    @property
+    def selected_execution_id(self) -> str | None:
+        node = self.cursor_node
+        return node.data.execution_id if node is not None and node.data is not None else None
+
+    def update_entries(self, entries: list[ExecutionEntry]) -> None:
+        cursor = self.cursor_node
+        added = False
+        for entry in entries:
+            self._entries[entry.id] = entry
+            branch = self._branches.get(entry.id)
+            if branch is None:
+                first = self.root.children[0] if self.root.children else None
+                branch = self.root.add(
+                    execution_label(entry), TreeRef(entry.id), before=first, expand=False,
+                    allow_expand=bool(entry.nodes),
+                )
+                self._branches[entry.id] = branch
+                added = True
+            else:
+                branch.set_label(execution_label(entry))
+            if entry.nodes:
+                branch.allow_expand = True
+            for task in entry.nodes.values():
+                leaf = self._leaves.get(task.id)
+                if leaf is None:
+                    self._leaves[task.id] = branch.add_leaf(node_label(task), TreeRef(entry.id, task.id))
+                else:
+                    leaf.set_label(node_label(task))
+        if added and cursor is not None:
+            # New branches go on top; keep the cursor on the node it was on, not on its old line.
+            self._tree_lines  # noqa: B018 - rebuilds the line index so the node knows its line
+            self.move_cursor(cursor)
+
+    def refresh_running(self) -> None:
+        """Redraw the elapsed time of executions that are still going."""
+        for execution_id, entry in self._entries.items():
+            if not entry.rejected and not entry.status.is_final:
+                self._branches[execution_id].set_label(execution_label(entry))
+
+    def select_execution(self, execution_id: str) -> None:
+        branch = self._branches.get(execution_id)
+        if branch is not None:
+            self.move_cursor(branch)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[TreeRef]) -> None:
+        event.stop()
+        data = event.node.data
+        self.post_message(ExecutionSelected(data.execution_id if data else None))

@@ -1,0 +1,247 @@
+"""Saved workflows by source (bundled, user, extra dirs, server), a filter, and a preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ...workflows import WorkflowFile, WorkflowFormat
+from ..messages import WorkflowHighlighted
+
+
+def workflow_nodes(data: Any) -> list[tuple[str, str, str | None]]:
+    """(node id, class_type, title) for an API prompt or a UI workflow, in id order."""
+    rows: list[tuple[str, str, str | None]] = []
+    if isinstance(data, dict) and isinstance(data.get("nodes"), list):
+        for node in data["nodes"]:
+            if isinstance(node, dict):
+                rows.append((str(node.get("id")), str(node.get("type", "?")), node.get("title")))
+    elif isinstance(data, dict):
+        prompt = data.get("prompt") if isinstance(data.get("prompt"), dict) else data
+        for node_id, node in prompt.items():
+            if isinstance(node, dict):
+                meta = node.get("_meta") if isinstance(node.get("_meta"), dict) else {}
+                rows.append((str(node_id), str(node.get("class_type", "?")), meta.get("title")))
+
+    def key(row: tuple[str, str, str | None]) -> tuple[int, str]:
+        return (int(row[0]), "") if row[0].isdigit() else (1 << 30, row[0])
+
+    return sorted(rows, key=key)
+
+
+def matches(workflow: WorkflowFile, query: str) -> bool:
+    if not query:
+        return True
+    haystack = " ".join(
+        [workflow.name, workflow.description or "", workflow.source, workflow.path.name, *workflow.class_types]
+    ).lower()
+    return all(word in haystack for word in query.lower().split())
+
+
+def option_prompt(workflow: WorkflowFile) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if workflow.error:
+        text.append("✗ ", style="bold red")
+        text.append(workflow.name, style="red")
+        text.append("  invalid", style="dim red")
+        return text
+    text.append(workflow.name)
+    fmt_label = "API" if workflow.format is WorkflowFormat.API else "UI"
+    text.append(f"  {workflow.node_count} nodes · {fmt_label}", style="dim")
+    return text
+
+
+class WorkflowList(OptionList):
+    """The list itself; the browser owns the filter and the data."""
+
+    BINDINGS = [
+        Binding("slash", "app.filter", "Filter", show=False, id="workflows.filter"),
+    ]
+
+
+class WorkflowBrowser(Vertical):
+    HELP = """\
+## Workflows
+
+Saved workflows, one section per source: bundled with the app, your
+workflow folder, extra --workflows folders, and workflows saved on the
+server. Broken files are listed with their error.
+
+- **/** filter (type words; **esc** clears, **enter** goes back to the list)
+- **r** run the highlighted workflow · **e** edit its inputs first
+"""
+
+    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False, id="workflows.clear_filter")]
+
+    def __init__(self, source_titles: dict[str, str], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.source_titles = source_titles
+        self.files: list[WorkflowFile] = []
+        self.server_note: str | None = None
+        self._shown: list[WorkflowFile] = []
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter workflows…", id="workflow-filter", classes="hidden")
+        yield WorkflowList(id="workflow-list")
+
+    @property
+    def option_list(self) -> WorkflowList:
+        return self.query_one(WorkflowList)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#workflow-filter", Input)
+
+    @property
+    def highlighted(self) -> WorkflowFile | None:
+        index = self.option_list.highlighted
+        if index is None:
+            return None
+        option_id = self.option_list.get_option_at_index(index).id
+        if option_id is None or not option_id.startswith("wf-"):
+            return None
+        return self._shown[int(option_id[3:])]
+
+    def set_files(self, files: list[WorkflowFile], server_note: str | None = None) -> None:
+        current = self.highlighted
+        self.files = files
+        self.server_note = server_note
+        self._rebuild(keep=current.path if current else None)
+
+    def start_filter(self) -> None:
+        self.filter_input.remove_class("hidden")
+        self.filter_input.focus()
+
+    def action_clear_filter(self) -> None:
+        self.filter_input.value = ""
+        self.filter_input.add_class("hidden")
+        self.option_list.focus()
+
+    @on(Input.Changed, "#workflow-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._rebuild(keep=None)
+
+    @on(Input.Submitted, "#workflow-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value:
+            self.filter_input.add_class("hidden")
+        self.option_list.focus()
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and self.filter_input.has_focus:
+            event.stop()
+            self.action_clear_filter()
+        elif event.key == "down" and self.filter_input.has_focus:
+            event.stop()
+            self.option_list.focus()
+
+    def _rebuild(self, keep: Any) -> None:
+        query = self.filter_input.value.strip()
+        option_list = self.option_list
+        option_list.clear_options()
+        self._shown = [wf for wf in self.files if matches(wf, query)]
+        options: list[Option | None] = []
+        order = list(self.source_titles)
+        by_source: dict[str, list[int]] = {}
+        for index, wf in enumerate(self._shown):
+            by_source.setdefault(wf.source, []).append(index)
+        for source in [*order, *(s for s in by_source if s not in order)]:
+            indexes = by_source.get(source, [])
+            title = self.source_titles.get(source, source)
+            note = self.server_note if source == "server" else None
+            if not indexes and not (note and not query):
+                continue
+            header = Text(no_wrap=True, overflow="ellipsis")
+            header.append(title, style="bold")
+            header.append(f"  {len(indexes)}", style="dim")
+            options.append(Option(header, id=f"src-{source}", disabled=True))
+            if note and not query:
+                options.append(Option(Text(f"  {note}", style="dim italic", no_wrap=True, overflow="ellipsis"),
+                                      disabled=True))
+            options.extend(Option(option_prompt(self._shown[i]), id=f"wf-{i}") for i in indexes)
+        if not options:
+            message = f"No workflow matches {query!r}" if query else "No workflows found"
+            options.append(Option(Text(message, style="dim italic"), disabled=True))
+        option_list.add_options(options)
+        target = 0
+        for i, wf in enumerate(self._shown):
+            if keep is not None and wf.path == keep:
+                target = i
+                break
+        if self._shown:
+            option_list.highlighted = option_list.get_option_index(f"wf-{target}")
+        self.post_message(WorkflowHighlighted(self.highlighted))
+
+    @on(OptionList.OptionHighlighted, "#workflow-list")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self.post_message(WorkflowHighlighted(self.highlighted))
+
+    @on(OptionList.OptionSelected, "#workflow-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.post_message(WorkflowHighlighted(self.highlighted))
+
+
+class WorkflowPreview(VerticalScroll):
+    """What the highlighted workflow is: where it lives, what it does, which nodes it has."""
+
+    HELP = """\
+## Workflow preview
+
+The highlighted workflow's file, format, description and nodes.
+**r** runs it, **e** opens its inputs as a form.
+"""
+
+    def __init__(self, source_titles: dict[str, str], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.source_titles = source_titles
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="preview-body")
+
+    def show(self, workflow: WorkflowFile | None, nodes: list[tuple[str, str, str | None]] | None) -> None:
+        body = self.query_one("#preview-body", Static)
+        if workflow is None:
+            body.update(Text("No workflow highlighted.", style="dim"))
+            return
+        text = Text()
+        text.append(workflow.name, style="bold")
+        fmt_label = {"api": "API prompt", "ui": "UI workflow (converted before running)"}.get(
+            workflow.format.value, "invalid"
+        )
+        text.append(f"\n{fmt_label} · {workflow.node_count} nodes", style="dim")
+        text.append(f"\n{self.source_titles.get(workflow.source, workflow.source)} · {workflow.path.name}", style="dim")
+        if workflow.error:
+            text.append("\n\nThis file cannot be run:\n", style="bold red")
+            text.append(workflow.error, style="red")
+            body.update(text)
+            return
+        if workflow.description:
+            text.append(f"\n\n{workflow.description}")
+        if nodes is None:
+            body.update(text)
+            return
+        titled = any(title and title != class_type for _, class_type, title in nodes)
+        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
+        table.add_column("id", no_wrap=True, style="dim", width=5)
+        table.add_column("node", no_wrap=True, overflow="ellipsis", ratio=2)
+        if titled:
+            table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1, style="dim")
+        for node_id, class_type, title in nodes:
+            row = [node_id, class_type]
+            if titled:
+                row.append(title if title and title != class_type else "")
+            table.add_row(*row)
+        body.update(Group(text, Text(""), table))

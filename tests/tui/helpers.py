@@ -1,0 +1,13 @@
+"""Paths of the TUI test fixtures; the waiting helpers live in comfy_reality.tui.testing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from comfy_reality.tui.testing import screen_text, wait_for, wait_for_text
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WORKFLOWS = FIXTURES / "workflows"
+BROKEN = FIXTURES / "broken"
+
+__all__ = ["BROKEN", "FIXTURES", "WORKFLOWS", "screen_text", "wait_for", "wait_for_text"]
