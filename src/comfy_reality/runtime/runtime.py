@@ -251,16 +251,47 @@ class _Tracker:
         return found
 
     def _skip_rejected(self, node_errors: dict[str, Any]) -> None:
-        """Partial acceptance: the server will not run rejected nodes nor anything below them."""
+        """Partial acceptance: the server runs neither rejected nodes, nor what hangs below them,
+        nor what only feeds them."""
         for node_id, entry in node_errors.items():
             errors = entry.get("errors", []) if isinstance(entry, dict) else []
             first = errors[0] if errors and isinstance(errors[0], dict) else {}
             text = first.get("message") or first.get("type") or "invalid"
             if first.get("details"):
                 text = f"{text}: {first['details']}"
-            self._cancel_node(str(node_id), f"rejected by the server: {text}")
+            self._skip(str(node_id), f"rejected by the server: {text}")
         for node_id, root in self._descendants(str(k) for k in node_errors).items():
-            self._cancel_node(node_id, f"not run: depends on node {root}, which failed validation")
+            self._skip(node_id, f"not run: depends on node {root}, which failed validation")
+        consumers: dict[str, set[str]] = {}
+        for node_id, node in self.execution.prompt.items():
+            for source in _links(node.get("inputs") if isinstance(node, dict) else None):
+                consumers.setdefault(source, set()).add(node_id)
+        changed = True
+        while changed:
+            changed = False
+            for node_id in self.nodes:
+                users = consumers.get(node_id)
+                if node_id not in self.skipped and users and users <= self.skipped.keys():
+                    self._skip(node_id, "not run: it only feeds nodes the server rejected")
+                    changed = True
+
+    def _skip(self, node_id: str, detail: str) -> None:
+        if node_id in self.nodes and node_id not in self.skipped:
+            self.skipped[node_id] = detail
+            self._cancel_node(node_id, detail)
+
+    def _ancestors(self, outputs: Iterable[str]) -> set[str]:
+        """The nodes an output needs (the part of the graph the server executes for it)."""
+        needed: set[str] = set()
+        stack = [o for o in outputs if o in self.execution.prompt]
+        while stack:
+            node_id = stack.pop()
+            if node_id in needed:
+                continue
+            needed.add(node_id)
+            node = self.execution.prompt.get(node_id)
+            stack.extend(s for s in _links(node.get("inputs") if isinstance(node, dict) else None) if s not in needed)
+        return needed
 
     # ------------------------------------------------------------- helpers
     def _resolve(self, node_id: str | None, display: str | None = None) -> str | None:
@@ -435,6 +466,8 @@ class _Tracker:
                 continue  # the parent of an expansion shows its children's progress
             if direct and maximum == 1.0 and value == 0.0 and self.nodes[node_id].value is None:
                 continue  # "running, no progress bar": nothing to show yet
+            if not direct and maximum <= 1:
+                continue  # an expanded child without a progress bar must not hide a sibling's
             self._set_node_progress(node_id, float(value), float(maximum))
 
     def on_executed(self, message: ExecutedMessage) -> None:
@@ -562,12 +595,16 @@ class _Tracker:
         execution.output_files = _output_files(outputs)
         failed = self.failed_node
         blocked_below = self._descendants(self.blocked)
+        item = history.item if history is not None else None
+        needed = self._ancestors(item.outputs_to_execute) if item is not None and item.outputs_to_execute else None
         for node_id, task in self.nodes.items():
             if task.is_final:
                 continue
             if outcome is TaskStatus.COMPLETED:
                 if node_id in blocked_below:
                     self._cancel_node(node_id, f"not run: blocked upstream at node {blocked_below[node_id]}")
+                elif task.status is TaskStatus.PENDING and needed is not None and node_id not in needed:
+                    self._cancel_node(node_id, "not run: not needed for the outputs the server executed")
                 elif task.status is TaskStatus.RUNNING:
                     self._complete_node(node_id)
                 elif node_id in execution.outputs or history is not None:
@@ -932,7 +969,7 @@ class ComfyUIAsyncRuntime:
         """Read the history entry (output files, what the socket missed) and finish the execution."""
         prompt_id = tracker.execution.prompt_id
         assert prompt_id is not None
-        if not tracker.end_signal.is_set():
+        if not tracker.end_signal.is_set() and not tracker.foreign:  # no client_id: no end message comes
             try:
                 await asyncio.wait_for(tracker.end_signal.wait(), timeout=2.0)
             except TimeoutError:
