@@ -219,3 +219,33 @@ def test_run_path_imports_no_textual_and_no_aiohttp(server_url: str, tmp_path: P
     probe_result = json.loads(report.removeprefix("PROBE "))
     assert probe_result["code"] == 0, done.stderr
     assert probe_result["heavy"] == []
+
+
+def ui_workflow(color: int) -> dict:
+    return {
+        "last_node_id": 2,
+        "last_link_id": 1,
+        "nodes": [
+            {"id": 1, "type": "EmptyImage", "pos": [0, 0], "mode": 0, "inputs": [],
+             "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1], "slot_index": 0}],
+             "widgets_values": [8, 8, 1, color]},
+            {"id": 2, "type": "SaveImage", "pos": [300, 0], "mode": 0,
+             "inputs": [{"name": "images", "type": "IMAGE", "link": 1}], "outputs": [],
+             "widgets_values": ["ui_run"]},
+        ],
+        "links": [[1, 1, 0, 2, 0, "IMAGE"]],
+        "version": 0.4,
+    }
+
+
+def test_ui_format_workflow_is_converted_with_the_servers_catalogue(server_url: str, tmp_path: Path) -> None:
+    workflow = write_workflow(tmp_path, "from_editor", ui_workflow(unique() % 255))
+    result = invoke("run", "--server", server_url, "--output-dir", str(tmp_path / "o"), "--set", "1.width=12",
+                    str(workflow))
+    assert result.exit_code == 0, result.stderr
+    [execution] = result.executions()
+    assert execution["status"] == "completed" and Path(execution["outputs"][0]).name.startswith("ui_run")
+    entry = httpx.get(f"{server_url}/history/{execution['prompt_id']}").json()[execution["prompt_id"]]
+    assert entry["prompt"][2]["1"]["inputs"]["width"] == 12
+    names = {e["name"] for e in result.events() if e.get("task_type") == "node"}
+    assert "Save Image #2" in names  # the title from the editor names the node

@@ -89,21 +89,16 @@ def parse_assignments(assignments: tuple[str, ...]) -> dict[str, str]:
 
 
 def to_api_prompt(data: Any, object_info: Any, *, source: str) -> dict[str, Any]:
-    """The API prompt of a parsed workflow; UI format is converted with the server's catalogue."""
+    """``workflows.load_prompt`` on parsed JSON, with the file named in any error."""
     from comfy_reality.runtime.errors import InvalidWorkflowError
-    from comfy_reality.workflows import WorkflowFormat, convert_ui_to_api, detect_format, unwrap_prompt
+    from comfy_reality.workflows import load_prompt
 
-    fmt, reason = detect_format(data)
-    if fmt is WorkflowFormat.API:
-        prompt: dict[str, Any] = unwrap_prompt(data)
-        return prompt
-    if fmt is WorkflowFormat.UI:
-        if object_info is None:
-            raise InvalidWorkflowError(
-                "UI-format workflow: converting it needs the server's /object_info", source=source
-            )
-        return convert_ui_to_api(data, object_info, source=source)
-    raise InvalidWorkflowError(f"not a ComfyUI workflow: {reason}", source=source)
+    try:
+        return load_prompt(data, object_info)
+    except InvalidWorkflowError as exc:
+        if exc.source is None:
+            raise InvalidWorkflowError(str(exc), source=source) from exc
+        raise
 
 
 def read_workflow(path: Path) -> Job:
