@@ -117,3 +117,25 @@ def _misfits(prompt: dict[str, Any]) -> list[tuple[str, str, Any]]:
                 bad.append((node_id, spec.name, value))
     return bad
 
+
+
+@pytest.mark.parametrize(
+    "pair",
+    sorted(p for p, m in _manifest().items()
+           if "bypassed_or_muted_subgraph_instance_inner_nodes_still_emitted" in m["flags"]),
+)
+def test_corrected_variant_drops_disabled_subgraph_contents(pair: str) -> None:
+    """skip_disabled_subgraphs: exactly the frontend output minus the disabled instances' inner nodes."""
+    ui = _load(CONVERSION_FIXTURES / f"{pair}.ui.json")
+    frontend = _load(CONVERSION_FIXTURES / f"{pair}.api.json")
+    corrected = convert_ui_to_api(ui, _object_info(), rng=random.Random(0), skip_disabled_subgraphs=True)
+    definitions = {sg["id"] for sg in ui["definitions"]["subgraphs"]}
+    disabled = {str(n["id"]) for n in ui["nodes"] if n.get("mode") in (2, 4) and n["type"] in definitions}
+    expected = {k: v for k, v in frontend.items() if k.split(":")[0] not in disabled}
+    for entry in expected.values():
+        # nothing the frontend linked to a dropped inner node exists any more
+        entry["inputs"] = {name: value for name, value in entry["inputs"].items()
+                           if not (isinstance(value, list) and value[0] not in expected)}
+    assert corrected == expected
+    if pair != "pairs-templates-0.1.95/video_wan2_2_14B_s2v":  # there every inner node is itself bypassed
+        assert len(corrected) < len(frontend)

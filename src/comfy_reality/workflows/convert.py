@@ -261,9 +261,12 @@ def process_dynamic_prompt(text: str, rng: random.Random) -> str:
 
 
 class _Converter:
-    def __init__(self, workflow: dict[str, Any], object_info: ObjectInfo, rng: random.Random) -> None:
+    def __init__(
+        self, workflow: dict[str, Any], object_info: ObjectInfo, rng: random.Random, *, skip_disabled_subgraphs: bool = False
+    ) -> None:
         self.object_info = object_info
         self.rng = rng
+        self.skip_disabled_subgraphs = skip_disabled_subgraphs
         definitions = workflow.get("definitions")
         subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
         self.subgraphs: dict[str, dict[str, Any]] = {
@@ -510,7 +513,10 @@ class _Converter:
         for node_id, node in graph.nodes.items():
             node_type = str(node.get("type"))
             if self.is_subgraph(node):
-                # 1.27.10 expands every instance, bypassed or muted ones included.
+                # 1.27.10 expands every instance, bypassed or muted ones included (its defect, reproduced
+                # by default); skip_disabled_subgraphs gives what bypass/mute mean instead.
+                if self.skip_disabled_subgraphs and node.get("mode") in (MODE_NEVER, MODE_BYPASS):
+                    continue
                 self.emit_graph(self.child_graph(graph, node))
                 continue
             if node_type in VIRTUAL_TYPES or node_type not in self.object_info:
@@ -645,6 +651,7 @@ def convert_ui_to_api(
     object_info: ObjectInfo,
     *,
     allow_missing: bool = False,
+    skip_disabled_subgraphs: bool = False,
     rng: random.Random | None = None,
     source: str | None = None,
 ) -> dict[str, dict[str, Any]]:
@@ -653,9 +660,12 @@ def convert_ui_to_api(
     Raises MissingNodeTypesError (unless ``allow_missing``: those nodes are then left out) and
     InvalidWorkflowError for anything that is not a UI workflow. ``rng`` drives ``{a|b}``
     dynamic-prompt choices (random by default, like the browser).
+
+    ``skip_disabled_subgraphs`` corrects frontend 1.27.10, which still emits (and so runs) the
+    inner nodes of a bypassed or muted subgraph instance; consumers get the same pass-through.
     """
     _check_ui(workflow)
-    converter = _Converter(workflow, object_info, rng or random.Random())
+    converter = _Converter(workflow, object_info, rng or random.Random(), skip_disabled_subgraphs=skip_disabled_subgraphs)
     missing = converter.missing_types()
     if missing and not allow_missing:
         raise MissingNodeTypesError(missing, source=source)
