@@ -178,3 +178,10 @@ def test_environment_and_config_file_supply_the_server(tmp_path: Path, server_ur
     config.write_text("server_url = 12\n")
     broken = invoke("stats")
     assert broken.exit_code == 2 and "config" in broken.stderr
+
+
+def test_server_command_reports_a_taken_port(server_url: str) -> None:
+    port = server_url.rsplit(":", 1)[1]
+    result = invoke("server", "--port", port)
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr

@@ -249,3 +249,16 @@ def test_ui_format_workflow_is_converted_with_the_servers_catalogue(server_url: 
     assert entry["prompt"][2]["1"]["inputs"]["width"] == 12
     names = {e["name"] for e in result.events() if e.get("task_type") == "node"}
     assert "Save Image #2" in names  # the title from the editor names the node
+
+
+def test_problems_also_reach_stderr_in_json_mode(server_url: str, tmp_path: Path) -> None:
+    prompt = save_image_prompt(unique())
+    prompt["1"]["inputs"]["width"] = 0
+    rejected = write_workflow(tmp_path, "rejected", prompt)
+    failing = write_workflow(tmp_path, "failing", fail_prompt("visible on stderr", unique()))
+    result = invoke("run", "--server", server_url, str(rejected), str(failing))
+    assert result.exit_code == 2  # invalid beats failed
+    assert "✗ rejected: Server rejected the prompt" in result.stderr
+    assert "  node 1 (EmptyImage): " in result.stderr
+    assert "✗ failing failed in node 2 (RealityFail): RuntimeError: visible on stderr" in result.stderr
+    assert "comfy-reality validate" in result.stderr

@@ -429,13 +429,19 @@ class RunCommand:
         return ExitCode.OK
 
     def _report(self, reporter: JsonReporter | LiveReporter) -> None:
-        if isinstance(reporter, JsonReporter):
-            for job in self.jobs:
-                reporter.write(self.execution_line(job))
-            return
+        json_mode = isinstance(reporter, JsonReporter)
         for job in self.jobs:
-            for line in self.summary_lines(job):
-                click.echo(line, err=line.startswith(("✗", "  node", "  download")))
+            if isinstance(reporter, JsonReporter):
+                reporter.write(self.execution_line(job))
+            lines = self.summary_lines(job)
+            problem = lines[0].startswith(("✗", "⊘")) or bool(job.download_errors)
+            if json_mode and not problem:
+                continue  # stdout is for machines; stderr still says what went wrong
+            for line in lines:
+                click.echo(line, err=json_mode or problem)
+        if any(job.rejected for job in self.jobs):
+            click.echo("hint: fix the inputs named above; `comfy-reality validate --server URL FILE` checks "
+                       "them without queueing", err=True)
 
     def execution_line(self, job: Job) -> dict[str, Any]:
         execution = job.execution

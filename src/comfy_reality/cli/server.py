@@ -27,15 +27,11 @@ def server(host: str, port: int, speed: float) -> None:
     setup_logging()
     from comfy_reality.server import serve
 
-    click.echo(f"Serving the embedded ComfyUI server on http://{host}:{port} (speed {speed:g}); Ctrl-C stops it.",
-               err=True)
-    try:
+    try:  # serve() prints the URL once it is listening
         serve(host=host, port=port, speed=speed)
     except KeyboardInterrupt:
         click.echo("Server stopped.", err=True)
     except OSError as exc:
-        raise CliError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            ExitCode.FAILED,
-            hint="the port is probably taken (another ComfyUI?); pick another with --port",
-        ) from exc
+        message = str(exc) if "listen" in str(exc) else f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        hint = None if "--port" in message else "the port is probably taken (another ComfyUI?); pick another with --port"
+        raise CliError(message, ExitCode.FAILED, hint=hint) from exc
