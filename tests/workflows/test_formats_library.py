@@ -195,3 +195,17 @@ def test_scan_with_catalogue_lists_missing_node_types(tmp_path: Path) -> None:
     assert entries["api"].missing_node_types == ["SaveImage"] and entries["api"].ok
     assert any(m.startswith("SaveGLB") for m in entries["ui"].missing_node_types)
     assert all(e.missing_node_types == [] for e in scan_workflows([("x", tmp_path)]))
+
+
+def test_first_paragraph_prefers_prose() -> None:
+    from comfy_reality.workflows.library import first_paragraph
+
+    text = (
+        "## Guide\n\nTutorial\n\n```\nComfyUI/\n├── models/\n```\n\n"
+        "To use it, you must:\n\n| a | b |\n|---|---|\n\n"
+        "> - This workflow turns a **sketch** into a [clean render](http://x) in two passes.\n\nLater text."
+    )
+    assert first_paragraph(text) == "This workflow turns a sketch into a clean render in two passes."
+    assert first_paragraph("Tutorial\n\nDocs") == "Tutorial"
+    assert first_paragraph("# only a heading") is None
+    assert first_paragraph("word " * 200, limit=20) == "word word word word…"

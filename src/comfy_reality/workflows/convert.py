@@ -635,8 +635,9 @@ def _check_ui(workflow: Any) -> None:
     if isinstance(group_nodes, dict) and group_nodes:
         names = ", ".join(sorted(str(name) for name in group_nodes))
         raise InvalidWorkflowError(
-            f"this workflow uses legacy group nodes ({names}), which are not supported; open it in the ComfyUI "
-            "web UI, convert each group node to a subgraph, and save it again"
+            f"this workflow uses legacy group nodes ({names}), which cannot be converted here; open it in the "
+            "ComfyUI web UI, right-click each group node and choose 'Convert to nodes' (or make it a subgraph), "
+            "then save it again or export it with 'Export (API)'"
         )
 
 

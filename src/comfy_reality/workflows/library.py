@@ -50,21 +50,43 @@ class WorkflowFile(BaseModel):
         return self.error is None
 
 
-def first_paragraph(text: str, limit: int = DESCRIPTION_LIMIT) -> str | None:
-    """The first prose paragraph of a note or Markdown file: headings and rules skipped, whitespace folded."""
-    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
-        lines = [line.strip() for line in block.strip().splitlines()]
-        lines = [ln for ln in lines if ln and not re.fullmatch(r"#+\s.*|#+|[-*_=]{3,}|!\[.*\]\(.*\)", ln)]
-        if not lines:
-            continue
+def _paragraphs(text: str) -> list[str]:
+    """Markdown (or plain text) reduced to paragraphs of plain prose: headings, rules, images, tables dropped."""
+    out = []
+    text = re.sub(r"```.*?(```|$)", "\n\n", text.replace("\r\n", "\n"), flags=re.S)
+    for block in re.split(r"\n\s*\n", text):
+        lines = []
+        for raw in block.strip().splitlines():
+            line = raw.strip()
+            if not line or re.fullmatch(r"#+(\s.*)?|[-*_=]{3,}|!\[.*\]\(.*\)|\|.*", line):
+                continue
+            line = re.sub(r"^(>\s*)+|^([-*+]|\d+[.)])\s+", "", line)
+            lines.append(line)
         paragraph = " ".join(lines)
+        paragraph = re.sub(r"<[^>]+>", "", paragraph)
         paragraph = re.sub(r"\*\*(.+?)\*\*|__(.+?)__", lambda m: m.group(1) or m.group(2), paragraph)
-        paragraph = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", paragraph)
-        paragraph = re.sub(r"\s+", " ", paragraph).strip()
-        if len(paragraph) > limit:
-            paragraph = paragraph[: limit - 1].rstrip() + "…"
-        return paragraph or None
-    return None
+        paragraph = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", paragraph)
+        paragraph = re.sub(r"\s+", " ", paragraph).strip(" >")
+        if paragraph:
+            out.append(paragraph)
+    return out
+
+
+def _is_prose(paragraph: str) -> bool:
+    """A sentence or two a person wrote, not a label ("Tutorial") or a list of links."""
+    words = [w for w in paragraph.split() if re.search(r"[^\W\d_]{2,}", w) and "://" not in w]
+    return len(words) >= 6 and not paragraph.endswith(":")
+
+
+def _shorten(paragraph: str, limit: int) -> str:
+    return paragraph if len(paragraph) <= limit else paragraph[: limit - 1].rstrip() + "…"
+
+
+def first_paragraph(text: str, limit: int = DESCRIPTION_LIMIT) -> str | None:
+    """The first prose paragraph of a note or Markdown file (else its first paragraph), whitespace folded."""
+    paragraphs = _paragraphs(text)
+    chosen = next((p for p in paragraphs if _is_prose(p)), paragraphs[0] if paragraphs else None)
+    return _shorten(chosen, limit) if chosen else None
 
 
 def sidecar_description(path: Path) -> str | None:
@@ -113,13 +135,13 @@ def ui_description(data: dict[str, Any]) -> str | None:
             return (float(pos.get("1", 0) or 0), float(pos.get("0", 0) or 0))
         return (0.0, 0.0)
 
+    paragraphs: list[str] = []
     for note in sorted(notes, key=position):
         values = note.get("widgets_values")
         if isinstance(values, list) and values and isinstance(values[0], str):
-            text = first_paragraph(values[0])
-            if text:
-                return text
-    return None
+            paragraphs.extend(_paragraphs(values[0]))
+    chosen = next((p for p in paragraphs if _is_prose(p)), paragraphs[0] if paragraphs else None)
+    return _shorten(chosen, DESCRIPTION_LIMIT) if chosen else None
 
 
 def ui_class_types(data: dict[str, Any]) -> list[str]:
