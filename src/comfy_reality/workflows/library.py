@@ -60,7 +60,7 @@ def _paragraphs(text: str) -> list[str]:
             line = raw.strip()
             if not line or re.fullmatch(r"#+(\s.*)?|[-*_=]{3,}|!\[.*\]\(.*\)|\|.*", line):
                 continue
-            line = re.sub(r"^(>\s*)+|^([-*+]|\d+[.)])\s+", "", line)
+            line = re.sub(r"^([-*+]|\d+[.)])\s+", "", re.sub(r"^(>\s*)+", "", line))
             lines.append(line)
         paragraph = " ".join(lines)
         paragraph = re.sub(r"<[^>]+>", "", paragraph)
