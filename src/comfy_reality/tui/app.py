@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,10 @@ from textual.worker import Worker, WorkerState
 
 from .. import paths
 from ..config import Settings
-from ..runtime.errors import ComfyError, PromptValidationError
+from ..runtime.errors import ComfyError, InvalidWorkflowError, PromptValidationError
+from ..runtime import Auth, ComfyUIAsyncRuntime
 from ..runtime.manager import EventSubscription
+from ..runtime.outputs import UnsafeOutputPathError, safe_output_path, save_outputs
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
     ConnectionState,
@@ -39,7 +44,20 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
-from ..workflows import WorkflowFile, read_json_file, safe_filename, scan_workflows
+from ..workflows import (
+    ObjectInfo,
+    ObjectInfoCache,
+    WorkflowFile,
+    load_prompt,
+    parse_workflow_listing,
+    read_json_file,
+    safe_filename,
+    save_workflow,
+    scan_workflows,
+    workflow_name,
+    workflow_userdata_path,
+)
+from . import format as fmt
 from .commands import ComfyCommands
 from .logtap import LogTap
 from .messages import (
@@ -53,6 +71,8 @@ from .messages import (
     WorkflowsScanned,
 )
 from .screens import ConfirmQuitScreen, HelpScreen, SaveOutputsScreen
+from .screens.input_form import FormResult, InputFormScreen
+from .screens.name_prompt import NamePromptScreen
 from .state import ExecutionEntry, SessionState
 from .widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
 from .widgets.execution_view import OutputKey, output_key
@@ -118,7 +138,7 @@ class ComfyRealityApp(App[None]):
         self.runtime: Any = None
         self.session = SessionState()
         self.workflow_files: list[WorkflowFile] = []
-        self.object_info: Any = None
+        self.object_info: ObjectInfo | None = None
         self.output_sizes: dict[OutputKey, int] = {}
         self.frames = 0
         self._local_files: list[WorkflowFile] = []
@@ -193,9 +213,7 @@ class ComfyRealityApp(App[None]):
         self.query_one(ExecutionView).tick()
 
     # ----------------------------------------------------------------- runtime
-    def _default_runtime(self, url: str) -> Any:
-        from ..runtime import Auth, ComfyUIAsyncRuntime
-
+    def _default_runtime(self, url: str) -> ComfyUIAsyncRuntime:
         s = self.settings
         auth = Auth(
             token=s.token.get_secret_value() if s.token else None,
@@ -381,13 +399,14 @@ class ComfyRealityApp(App[None]):
             return
         nodes = workflow_nodes(data)
         self._preview_cache[workflow.path] = nodes
-        if self._detail_mode == "workflow" and self.query_one(WorkflowBrowser).highlighted == workflow:
+        highlighted = self.query_one(WorkflowBrowser).highlighted
+        if self._detail_mode == "workflow" and highlighted is not None and highlighted.path == workflow.path:
             self.query_one(WorkflowPreview).show(workflow, nodes)
 
     # ---------------------------------------------------------------- workflows
     @work(group="scan", exclusive=True, exit_on_error=False)
     async def _scan_local(self) -> None:
-        self._local_files = await asyncio.to_thread(scan_workflows, self.sources)
+        self._local_files = await asyncio.to_thread(scan_workflows, self.sources, object_info=self.object_info)
         self._preview_cache.clear()
         self._publish_workflows()
 
@@ -395,12 +414,9 @@ class ComfyRealityApp(App[None]):
         self.post_message(WorkflowsScanned([*self._local_files, *self._server_files], self._server_note))
 
     def _load_cached_object_info(self) -> None:
-        from ..workflows.object_info import ObjectInfoCache
-
-        with contextlib.suppress(Exception):
-            cached = ObjectInfoCache().get(self.server_url)
-            if cached is not None and self.object_info is None:
-                self.object_info = cached
+        """Last session's node catalogue of this server: forms and conversion work before it answers."""
+        if self.object_info is None:
+            self.object_info = ObjectInfoCache().get(self.server_url)
 
     @work(group="server-side", exclusive=True, exit_on_error=False)
     async def _refresh_server_side(self) -> None:
@@ -415,27 +431,29 @@ class ComfyRealityApp(App[None]):
             self.post_message(SystemStatsUpdated(await runtime.client.get_system_stats()))
 
     async def _fetch_object_info(self, runtime: Any) -> None:
-        from ..workflows.object_info import ObjectInfoCache
-
         try:
             raw = await runtime.client.get_object_info()
         except ComfyError as exc:
             log.warning("object_info_unavailable", error=str(exc))
             return
-        info, _changed = await asyncio.to_thread(ObjectInfoCache().store, runtime.server_url, raw)
+        info, changed = await asyncio.to_thread(ObjectInfoCache().store, runtime.server_url, raw)
+        first = self.object_info is None
         self.object_info = info
+        if changed or first:
+            # Rescan so each workflow lists the node types this server lacks.
+            self._scan_local()
 
     async def _fetch_server_workflows(self, runtime: Any) -> None:
         folder = paths.cache_dir() / "server-workflows" / _url_key(runtime.server_url)
         try:
-            names = await runtime.client.list_userdata("workflows")
-            blobs = [(n, await runtime.client.get_userdata(f"workflows/{n}")) for n in names if n.endswith(".json")]
+            listing = parse_workflow_listing(await runtime.client.list_userdata("workflows"))
+            blobs = [(workflow_name(p), await runtime.client.get_userdata(p)) for p in listing]
         except ComfyError as exc:
             self._server_note = f"cannot list: {exc}"
             self._publish_workflows()
             return
         self._server_note = None if blobs else "none saved on the server"
-        self._server_files = await asyncio.to_thread(_mirror_server_workflows, folder, blobs)
+        self._server_files = await asyncio.to_thread(_mirror_server_workflows, folder, blobs, self.object_info)
         self._publish_workflows()
 
     # ----------------------------------------------------------------- actions
@@ -468,16 +486,27 @@ class ComfyRealityApp(App[None]):
 
     @work(group="actions", exit_on_error=False)
     async def _submit_workflow(self, workflow: WorkflowFile) -> None:
-        from ..workflows import load_prompt
+        prompt = await self._prepare_prompt(workflow)
+        if prompt is not None:
+            await self.submit_prompt(prompt, name=workflow.name, workflow_id=str(workflow.path))
 
+    async def _prepare_prompt(self, workflow: WorkflowFile) -> dict[str, Any] | None:
+        """The API prompt of a workflow file (UI format converted); problems become a rejected entry."""
         try:
             data = await asyncio.to_thread(read_json_file, workflow.path)
             prompt = load_prompt(data, self.object_info)
+            unknown = unknown_node_types(prompt, self.object_info)
+            if unknown:
+                raise InvalidWorkflowError(
+                    "the server does not have these node types: " + ", ".join(unknown)
+                    + ". Install the custom nodes that provide them, or pick another server"
+                )
         except ComfyError as exc:
-            self.notify(f"Cannot run {workflow.name}: {exc}", severity="error", timeout=10)
+            entry = self.session.add_rejected(workflow.name, str(workflow.path), {}, exc)
+            self._show_rejected(entry, f"Cannot run {workflow.name}: {exc}")
             self._log([LogLine(_now(), "error", f"cannot run {workflow.name}: {exc}", source="app")])
-            return
-        await self.submit_prompt(prompt, name=workflow.name, workflow_id=str(workflow.path))
+            return None
+        return prompt
 
     async def submit_prompt(self, prompt: dict[str, Any], *, name: str, workflow_id: str) -> None:
         """Queue a prompt; a refusal by the server becomes a 'rejected' branch with every node's errors."""
@@ -501,12 +530,13 @@ class ComfyRealityApp(App[None]):
             self._show_execution(execution.id)
         self.notify(f"Queued {name}", timeout=2)
 
-    def _show_rejected(self, entry: ExecutionEntry) -> None:
+    def _show_rejected(self, entry: ExecutionEntry, message: str | None = None) -> None:
         tree = self.query_one(TaskTree)
         tree.update_entries([entry])
         tree.select_execution(entry.id)
         self._show_execution(entry.id)
-        self.notify(f"The server refused {entry.title}; see the errors per node.", severity="error")
+        self.notify(message or f"The server refused {entry.title}; see the errors per node.", severity="error",
+                    timeout=8)
 
     def _selected_entry(self) -> ExecutionEntry | None:
         entry = self.session.get(self.query_one(TaskTree).selected_execution_id)
@@ -595,8 +625,6 @@ class ComfyRealityApp(App[None]):
 
     @work(group="actions", exit_on_error=False)
     async def _save_outputs(self, execution_id: str, folder: Path) -> None:
-        from ..runtime.outputs import UnsafeOutputPathError, safe_output_path, save_outputs
-
         runtime = self._require_runtime()
         if runtime is None:
             return
@@ -709,16 +737,84 @@ class ComfyRealityApp(App[None]):
 
     @work(group="actions", exit_on_error=False)
     async def _open_form(self, workflow: WorkflowFile) -> None:
-        from ..workflows import load_prompt
-        from .screens.input_form import InputFormScreen
-
+        object_info = self.object_info
+        assert object_info is not None
         try:
             data = await asyncio.to_thread(read_json_file, workflow.path)
-            prompt = load_prompt(data, self.object_info)
+            prompt = load_prompt(data, object_info)
         except ComfyError as exc:
             self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
             return
-        self.push_screen(InputFormScreen(workflow, prompt, self.object_info))
+
+        def done(result: FormResult | None) -> None:
+            if result is not None:
+                self._form_done(workflow, result)
+
+        self.push_screen(InputFormScreen(workflow, prompt, object_info), done)
+
+    def _form_done(self, workflow: WorkflowFile, result: FormResult) -> None:
+        if result.action == "run":
+            if self._require_runtime() is not None:
+                self._submit_edited(result.prompt, f"{workflow.name} (edited)", str(workflow.path))
+            return
+        if result.action == "save_local":
+            folder = paths.user_workflows_dir()
+
+            def check_local(name: str) -> str | None:
+                try:
+                    target = folder / safe_filename(name)
+                except ComfyError as exc:
+                    return str(exc)
+                return f"{target.name} already exists in your workflows; pick another name" if target.exists() else None
+
+            self.push_screen(
+                NamePromptScreen(f"Save as a new workflow in {folder}", f"{workflow.name}-edited", check_local),
+                lambda name: self._save_local(result.prompt, name) if name else None,
+            )
+            return
+        if self._require_runtime() is None:
+            return
+
+        def check_server(name: str) -> str | None:
+            try:
+                workflow_userdata_path(name)
+            except ComfyError as exc:
+                return str(exc)
+            return None
+
+        self.push_screen(
+            NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),
+            lambda name: self._save_server(result.prompt, name) if name else None,
+        )
+
+    @work(group="actions", exit_on_error=False)
+    async def _submit_edited(self, prompt: dict[str, Any], name: str, workflow_id: str) -> None:
+        await self.submit_prompt(prompt, name=name, workflow_id=workflow_id)
+
+    @work(group="actions", exit_on_error=False)
+    async def _save_local(self, prompt: dict[str, Any], name: str) -> None:
+        try:
+            target = await asyncio.to_thread(save_workflow, prompt, paths.user_workflows_dir(), name)
+        except (ComfyError, OSError) as exc:
+            self.notify(f"Not saved: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Saved {target.name} in your workflows", timeout=4)
+        self._scan_local()
+
+    @work(group="actions", exit_on_error=False)
+    async def _save_server(self, prompt: dict[str, Any], name: str) -> None:
+        runtime = self._require_runtime()
+        if runtime is None:
+            return
+        path = workflow_userdata_path(name)
+        body = json.dumps(prompt, indent=2, ensure_ascii=False).encode()
+        try:
+            await runtime.client.put_userdata(path, body, overwrite=False)
+        except ComfyError as exc:
+            self.notify(f"Not saved on the server: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Saved {path} on the server", timeout=4)
+        await self._fetch_server_workflows(runtime)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -760,7 +856,20 @@ def event_log_line(event: TaskEvent, tasks: dict[str, Task]) -> LogLine | None:
     return LogLine(event.timestamp, _EVENT_LEVEL.get(event.event_type, "info"), text)
 
 
-def _mirror_server_workflows(folder: Path, blobs: list[tuple[str, bytes]]) -> list[WorkflowFile]:
+def unknown_node_types(prompt: dict[str, Any], object_info: ObjectInfo | None) -> list[str]:
+    """``Type (node 2)`` for each node whose class the server does not list; none without a catalogue."""
+    if object_info is None:
+        return []
+    return [
+        f"{node.get('class_type')} (node {node_id})"
+        for node_id, node in prompt.items()
+        if isinstance(node, dict) and node.get("class_type") not in object_info
+    ]
+
+
+def _mirror_server_workflows(
+    folder: Path, blobs: list[tuple[str, bytes]], object_info: ObjectInfo | None
+) -> list[WorkflowFile]:
     """Copy server-saved workflows into a cache folder (names sanitized) and scan it like any other."""
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.json"):
@@ -771,12 +880,10 @@ def _mirror_server_workflows(folder: Path, blobs: list[tuple[str, bytes]]) -> li
         except ComfyError:
             continue
         target.write_bytes(data)
-    return scan_workflows([(SERVER_SOURCE, folder)])
+    return scan_workflows([(SERVER_SOURCE, folder)], object_info=object_info)
 
 
 def _safe(folder: Path, file: Any) -> bool:
-    from ..runtime.outputs import UnsafeOutputPathError, safe_output_path
-
     try:
         safe_output_path(folder, file.filename, file.subfolder)
     except UnsafeOutputPathError:
@@ -785,12 +892,8 @@ def _safe(folder: Path, file: Any) -> bool:
 
 
 def _url_key(url: str) -> str:
-    import hashlib
-
     return hashlib.sha256(url.rstrip("/").lower().encode()).hexdigest()[:16]
 
 
-def _now() -> Any:
-    from .format import now
-
-    return now()
+def _now() -> datetime:
+    return fmt.now()

@@ -107,7 +107,7 @@ def outputs_renderable(files: list[OutputFile], sizes: dict[OutputKey, int]) -> 
             file.node_id,
             file.filename if not file.subfolder else f"{file.subfolder}/{file.filename}",
             file.type,
-            fmt.size(size) if size is not None else "…",
+            fmt.size(size) if size is not None else "—",
         )
     return Group(Text(f"Outputs ({len(files)}) · o to save", style="bold"), table)
 

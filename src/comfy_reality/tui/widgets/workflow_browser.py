@@ -54,6 +54,8 @@ def option_prompt(workflow: WorkflowFile) -> Text:
         text.append(workflow.name, style="red")
         text.append("  invalid", style="dim red")
         return text
+    if workflow.missing_node_types:
+        text.append("! ", style="bold yellow")
     text.append(workflow.name)
     fmt_label = "API" if workflow.format is WorkflowFormat.API else "UI"
     text.append(f"  {workflow.node_count} nodes · {fmt_label}", style="dim")
@@ -228,6 +230,9 @@ The highlighted workflow's file, format, description and nodes.
             text.append(workflow.error, style="red")
             body.update(text)
             return
+        if workflow.missing_node_types:
+            text.append("\n\nThe server does not have these node types:\n", style="bold yellow")
+            text.append("\n".join(f"  {name}" for name in workflow.missing_node_types), style="yellow")
         if workflow.description:
             text.append(f"\n\n{workflow.description}")
         if nodes is None:

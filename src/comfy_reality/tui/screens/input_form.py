@@ -1,0 +1,245 @@
+"""A workflow's inputs as a form, built from the server's /object_info input specs.
+
+Each field is checked with its spec as it is typed (the server's own rules and wording),
+so a bad value is refused here with the reason instead of after a round trip. The result
+is an API prompt with the edited values, produced by ``workflows.apply_overrides``: the
+same code the CLI's ``--set`` uses.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Select, Static, Switch, TextArea
+
+from ...runtime.errors import InvalidWorkflowError
+from ...workflows import EditableInput, ObjectInfo, WorkflowFile, apply_overrides, editable_inputs
+
+SEED_MAX = 0xFFFFFFFFFFFFFFFF
+
+
+@dataclass
+class FormResult:
+    """What the person chose to do with the edited prompt."""
+
+    action: str  # "run" | "save_local" | "save_server"
+    prompt: dict[str, Any]
+    name: str
+
+
+def _field_id(item: EditableInput) -> str:
+    safe = "".join(ch if ch.isalnum() else "_" for ch in item.key)
+    return f"field-{safe}"
+
+
+class InputField(Vertical):
+    """Label, editor and the reason a value is refused, for one input."""
+
+    def __init__(self, item: EditableInput) -> None:
+        super().__init__(id=_field_id(item), classes="input-field")
+        self.item = item
+        self.problem: str | None = None
+
+    def compose(self) -> ComposeResult:
+        spec = self.item.spec
+        with Horizontal(classes="field-row"):
+            label = Text(self.item.name, style="bold")
+            if spec.seed_like:
+                label.append("  ctrl+n random", style="dim")
+            yield Static(label, classes="field-label")
+            yield self._editor()
+        hint = spec.describe()
+        yield Static(Text(hint, style="dim"), classes="field-hint")
+        yield Static("", classes="field-error hidden")
+
+    def _editor(self) -> Widget:
+        spec, value = self.item.spec, self.item.value
+        if spec.type == "BOOLEAN":
+            return Switch(bool(value), classes="field-editor")
+        if spec.type == "COMBO":
+            choices = [(str(choice), choice) for choice in spec.choices or []]
+            known = value in (spec.choices or [])
+            return Select(choices, value=value if known else Select.NULL, allow_blank=not known,
+                          prompt=f"{value} (not on the server)" if not known else "choose…",
+                          compact=True, classes="field-editor")
+        if spec.type == "STRING" and spec.multiline:
+            area = TextArea(str(value if value is not None else ""), classes="field-editor multiline",
+                            soft_wrap=True, compact=True, show_line_numbers=False)
+            return area
+        input_type = {"INT": "integer", "FLOAT": "number"}.get(spec.type, "text")
+        return Input(str(value if value is not None else ""), type=input_type, compact=True,
+                     classes="field-editor", select_on_focus=False)
+
+    @property
+    def editor(self) -> Widget:
+        return self.query_one(".field-editor")
+
+    def raw_value(self) -> Any:
+        editor = self.editor
+        if isinstance(editor, Switch):
+            return editor.value
+        if isinstance(editor, Select):
+            return None if editor.value is Select.NULL else editor.value
+        if isinstance(editor, TextArea):
+            return editor.text
+        assert isinstance(editor, Input)
+        return editor.value
+
+    def changed(self) -> bool:
+        value = self.raw_value()
+        original = self.item.value
+        if isinstance(self.editor, Input) and not isinstance(original, str):
+            return value.strip() != ("" if original is None else str(original))
+        return bool(value != original)
+
+    def check(self) -> str | None:
+        """The spec's reason this value would be refused, or None."""
+        value = self.raw_value()
+        if value is None:
+            self.problem = f"{self.item.name}: pick one of the server's choices"
+        else:
+            try:
+                self.item.spec.validate(value)
+            except ValueError as exc:
+                self.problem = str(exc)
+            else:
+                self.problem = None
+        box = self.query_one(".field-error", Static)
+        box.update(Text(self.problem or "", style="bold red"))
+        box.set_class(self.problem is None, "hidden")
+        self.set_class(self.problem is not None, "-invalid")
+        return self.problem
+
+    def randomize(self) -> None:
+        spec = self.item.spec
+        upper = int(spec.max) if spec.max is not None else SEED_MAX
+        value = random.randint(int(spec.min or 0), min(upper, SEED_MAX))
+        editor = self.editor
+        if isinstance(editor, Input):
+            editor.value = str(value)
+
+
+class InputFormScreen(Screen[FormResult | None]):
+    """Edit, then run, save as a new local workflow, or save to the server."""
+
+    HELP = """\
+## Edit inputs
+
+Every value of the workflow that is typed rather than linked, grouped by node.
+Values are checked against the server's input specs as you type (min, max,
+step, choices); a refused value shows its reason under the field.
+
+- **ctrl+r** run with these values · **ctrl+s** save as a new local workflow
+- **ctrl+u** save to the server · **ctrl+n** new random seed · **esc** back
+"""
+
+    BINDINGS = [
+        Binding("ctrl+r", "submit('run')", "Run", id="form.run"),
+        Binding("ctrl+s", "submit('save_local')", "Save as…", id="form.save_local"),
+        Binding("ctrl+u", "submit('save_server')", "Save to server", id="form.save_server"),
+        Binding("ctrl+n", "randomize", "Random seed", id="form.randomize"),
+        Binding("escape", "back", "Back", id="form.back"),
+    ]
+
+    def __init__(self, workflow: WorkflowFile, prompt: dict[str, Any], object_info: ObjectInfo) -> None:
+        super().__init__()
+        self.workflow = workflow
+        self.prompt = prompt
+        self.object_info = object_info
+        self.items = editable_inputs(prompt, object_info)
+        self.unknown = sorted(
+            {f"{node.get('class_type')} (node {node_id})" for node_id, node in prompt.items()
+             if isinstance(node, dict) and node.get("class_type") not in object_info}
+        )
+
+    def compose(self) -> ComposeResult:
+        title = Text()
+        title.append(f" Edit inputs · {self.workflow.name} ", style="bold reverse")
+        title.append(f"  {len(self.items)} values in {len({i.node_id for i in self.items})} nodes", style="dim")
+        yield Static(title, id="form-title")
+        with VerticalScroll(id="form-body"):
+            if self.unknown:
+                yield Static(
+                    Text("The server does not know these node types; their inputs cannot be edited "
+                         "and the run will be refused: " + ", ".join(self.unknown), style="bold yellow"),
+                    id="form-unknown",
+                )
+            if not self.items:
+                yield Static(Text("This workflow has no values to edit (every input is linked).", style="dim"))
+            current: str | None = None
+            for item in self.items:
+                if item.node_id != current:
+                    current = item.node_id
+                    header = Text()
+                    header.append(f"#{item.node_id} ", style="dim")
+                    header.append(item.title, style="bold")
+                    if item.title != item.class_type:
+                        header.append(f"  {item.class_type}", style="dim")
+                    yield Static(header, classes="node-header")
+                yield InputField(item)
+        yield Static("", id="form-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        first = self.query(".field-editor").first() if self.items else None
+        if first is not None:
+            first.focus()
+
+    def fields(self) -> list[InputField]:
+        return list(self.query(InputField))
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    @on(TextArea.Changed)
+    def _value_changed(self, event: Any) -> None:
+        for node in event.control.ancestors:
+            if isinstance(node, InputField):
+                node.check()
+                break
+
+    def action_randomize(self) -> None:
+        focused = self.focused
+        targets = [f for f in self.fields() if f.item.spec.seed_like]
+        for field in targets:
+            if focused is not None and field in focused.ancestors:
+                targets = [field]
+                break
+        if not targets:
+            self.notify("This workflow has no seed input.", severity="warning")
+            return
+        for field in targets:
+            field.randomize()
+
+    def edited_prompt(self) -> dict[str, Any] | None:
+        """The prompt with every changed value applied, or None (with the reasons shown) if any is refused."""
+        problems = [p for f in self.fields() if (p := f.check())]
+        status = self.query_one("#form-status", Static)
+        if problems:
+            status.update(Text(f"{len(problems)} value(s) refused: {problems[0]}", style="bold red"))
+            first_bad = next(f for f in self.fields() if f.problem)
+            first_bad.editor.focus()
+            return None
+        overrides = {f.item.key: f.raw_value() for f in self.fields() if f.changed()}
+        try:
+            return apply_overrides(self.prompt, overrides, self.object_info)
+        except InvalidWorkflowError as exc:
+            status.update(Text(str(exc), style="bold red"))
+            return None
+
+    def action_submit(self, action: str) -> None:
+        prompt = self.edited_prompt()
+        if prompt is not None:
+            self.dismiss(FormResult(action, prompt, self.workflow.name))
+
+    def action_back(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,41 @@
+"""Ask for a name (saving a workflow locally or on the server)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+
+class NamePromptScreen(ModalScreen[str | None]):
+    """``check`` returns an error message for a bad name, or None; the dialog stays open until it passes."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="name.cancel")]
+
+    def __init__(self, title: str, default: str, check: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.default = default
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="name-dialog", classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield Input(self.default, id="name-input")
+            yield Static("enter saves, esc cancels", id="name-note", classes="dialog-note")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        value = event.value.strip()
+        problem = self.check(value)
+        if problem:
+            self.query_one("#name-note", Static).update(f"[b red]{problem}[/]")
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
