@@ -1,0 +1,71 @@
+"""The benchmark suite runs, writes its JSON, and its generated messages match the recorded shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from comfy_reality.runtime import TaskStatus, benchmark
+
+
+def test_quick_manager_and_client_sections_write_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "results.json"
+    code = benchmark.main(["--only", "manager,client", "--quick", "--json-out", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["quick"] is True and data["sections"] == ["manager", "client"]
+    names = [(row["section"], row["name"]) for row in data["rows"]]
+    assert [n for s, n in names if s == "manager"] == [
+        "events/s, 0 subscribers", "events/s, 1 subscriber", "events/s, 10 subscribers"]
+    for row in data["rows"]:
+        assert row["value"] > 0 and row["baseline"] > 0 and row["baseline_name"], row
+    assert "comfy-reality benchmark" in capsys.readouterr().out
+
+
+def test_unknown_section_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.main(["--only", "manager,nope"])
+    assert exit_info.value.code == 2
+
+
+def test_generated_frames_fold_like_the_recorded_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded, recorded_id, recorded_prompt, source = benchmark.progress_messages()
+    assert "11_progress_rate" in source
+    monkeypatch.setattr(benchmark, "_repo_fixture", lambda: None)
+    frames, prompt_id, prompt, source = benchmark.progress_messages(steps=50)
+    assert source.startswith("generated")
+    recorded_types = {json.loads(f)["type"] for f in recorded}
+    assert {json.loads(f)["type"] for f in frames} <= recorded_types
+    for runs in ([(prompt_id, frames)], [(recorded_id, recorded)]):
+        from comfy_reality.runtime.runtime import ComfyUIAsyncRuntime
+
+        seen: list[ComfyUIAsyncRuntime] = []
+        real_init = ComfyUIAsyncRuntime.__init__
+
+        def spy(self: ComfyUIAsyncRuntime, *args: object, **kwargs: object) -> None:
+            real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+            seen.append(self)
+
+        monkeypatch.setattr(ComfyUIAsyncRuntime, "__init__", spy)
+        _, events = benchmark._fold_frames(runs, prompt if runs[0][1] is frames else recorded_prompt)
+        monkeypatch.setattr(ComfyUIAsyncRuntime, "__init__", real_init)
+        [execution] = seen[0].executions.values()
+        node = execution.node_task("2")
+        assert node is not None and node.status is TaskStatus.COMPLETED and node.progress == 1.0
+        assert events > 10
+
+
+def test_prompts_for_the_server_sections_are_valid_api_prompts() -> None:
+    from comfy_reality.workflows import packaged_object_info
+    from comfy_reality.workflows.validate import validate_prompt
+
+    info = packaged_object_info()
+    for prompt in (benchmark.trivial_prompt(3), benchmark.chain_prompt(100)):
+        report = validate_prompt(prompt, info)
+        assert report.ok, report.messages()
+    chain = benchmark.chain_prompt(500)
+    assert len(chain) == 500
+    assert [chain[str(i)]["inputs"]["image"] for i in (2, 499)] == [["1", 0], ["498", 0]]
+    assert chain["500"]["inputs"]["images"] == ["499", 0]
