@@ -15,6 +15,8 @@ GET /queue + /history, so no completion or failure is ever missed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import random
 import re
 import time
@@ -658,8 +660,6 @@ class _Tracker:
 
 def parse_text_message(name: str, data: dict[str, Any]) -> Any:
     """A history ``messages`` entry is a WS message kept as ``[type, data]``: parse it the same way."""
-    import json
-
     return parse_text(json.dumps({"type": name, "data": data}))
 
 
@@ -712,6 +712,7 @@ class ComfyUIAsyncRuntime:
         self._conn_cond: asyncio.Condition | None = None
         self._attempts = 0
         self._queue_changed = asyncio.Event()
+        self._polling = False
         self._closing = False
         self._last_progress: tuple[str | None, str | None] = (None, None)
         self.messages_received = 0
@@ -772,9 +773,14 @@ class ComfyUIAsyncRuntime:
         if self._tg is not None:
             raise RuntimeError("This runtime's session is already open; use one session per runtime.")
         self._closing = False
+        for tracker in self._trackers.values():
+            if tracker.detached:  # left unfinished by an earlier session: follow it again
+                tracker.detached = False
+                tracker.done.clear()
         self._conn_cond = asyncio.Condition()
         self._wake = asyncio.Event()
         self._queue_changed = asyncio.Event()
+        self._polling = False
         body_error: BaseException | None = None
         async with self.client:
             async with asyncio.TaskGroup() as tg:
@@ -788,7 +794,8 @@ class ComfyUIAsyncRuntime:
                     self._closing = True
                     ws = self._ws
                     if ws is not None:
-                        await ws.close()
+                        with contextlib.suppress(Exception):
+                            await ws.close()
                     loop_task.cancel()
                     for task in list(self._tasks):
                         task.cancel()
@@ -833,25 +840,29 @@ class ComfyUIAsyncRuntime:
                 self._conn_cond.notify_all()
 
     async def _connection_loop(self) -> None:
-        failures = 0
+        failures = 0  # failed connection attempts in a row
+        quick_drops = 0  # connections that died right after opening (a proxy bouncing us, say)
         ever_connected = False
+        delay = 0.0
         while not self._closing:
-            self._wake.clear()
-            try:
-                ws = await self.client.connect_websocket(self.client_id)
-            except ServerUnreachableError as exc:
-                delay = self.backoff.delay(failures)
-                failures += 1
-                state = ConnectionState.RECONNECTING if ever_connected and failures < 4 else ConnectionState.DOWN
-                self._set_state(state, reason=exc.reason, retry_in=round(delay, 2))
-                await self._notify_attempt()
+            if delay > 0:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
                 except TimeoutError:
                     pass
+            self._wake.clear()
+            try:
+                ws = await self.client.connect_websocket(self.client_id)
+            except ServerUnreachableError as exc:
+                delay = self.backoff.delay(failures + quick_drops)
+                failures += 1
+                state = ConnectionState.RECONNECTING if ever_connected and failures < 4 else ConnectionState.DOWN
+                self._set_state(state, reason=exc.reason, retry_in=round(delay, 2))
+                await self._notify_attempt()
                 continue
             failures = 0
             self._ws = ws
+            connected_at = time.monotonic()
             reconnected = ever_connected
             ever_connected = True
             self._set_state(ConnectionState.CONNECTED)
@@ -862,7 +873,12 @@ class ComfyUIAsyncRuntime:
             self._ws = None
             if self._closing:
                 return
-            self._set_state(ConnectionState.RECONNECTING, reason=reason, retry_in=0.0)
+            if time.monotonic() - connected_at < 2.0:
+                delay = self.backoff.delay(quick_drops)
+                quick_drops += 1
+            else:
+                delay = quick_drops = 0
+            self._set_state(ConnectionState.RECONNECTING, reason=reason, retry_in=round(delay, 2))
 
     async def _read(self, ws: ClientConnection) -> str:
         try:
@@ -916,9 +932,15 @@ class ComfyUIAsyncRuntime:
                 self._publish_status(self._status.model_copy(update={"queue_remaining": message.queue_remaining}))
         elif isinstance(message, ExecutingMessage) and message.prompt_id is None:
             if message.node is not None:
-                for tracker in list(self._trackers.values()):
-                    if tracker.buffer is None and tracker.execution.status is TaskStatus.RUNNING and not tracker.foreign:
-                        tracker.on_bare_executing(message.node)
+                # ComfyUI runs one prompt at a time: the one of ours that started last is it.
+                running = [
+                    t
+                    for t in self._trackers.values()
+                    if t.buffer is None and not t.foreign and not t.ending and t.execution.status is TaskStatus.RUNNING
+                ]
+                if running:
+                    latest = max(running, key=lambda t: t.execution.started_at or t.execution.created_at)
+                    latest.on_bare_executing(message.node)
         elif isinstance(message, PreviewImageWithMetadataFrame):
             self._deliver_preview(
                 message.prompt_id, message.node_id, message.display_node_id, message.image_type, message.image
@@ -1022,19 +1044,37 @@ class ComfyUIAsyncRuntime:
             return True
         return False
 
-    async def _poll(self, tracker: _Tracker) -> None:
-        """End signal for prompts POSTed under another client_id: queue changes + /history."""
-        while not tracker.done.is_set():
-            self._queue_changed.clear()
-            try:
-                if await self._reconcile(tracker):
+    def _ensure_poller(self) -> None:
+        if not self._polling:
+            self._polling = True
+            self._spawn(self._poll_loop(), "poll-foreign-prompts")
+
+    async def _poll_loop(self) -> None:
+        """End signal for prompts POSTed under another client_id (no end message reaches us):
+        on every queue change (``status`` broadcast) or every ``poll_interval``, one GET /queue,
+        then /history for those that left the queue."""
+        try:
+            while True:
+                polled = [t for t in self._trackers.values() if t.foreign and t.buffer is None and not t.ending]
+                if not polled:
                     return
-            except ComfyError as exc:
-                log.debug("poll_failed", prompt_id=tracker.execution.prompt_id, error=str(exc))
-            try:
-                await asyncio.wait_for(self._queue_changed.wait(), timeout=self.poll_interval)
-            except TimeoutError:
-                pass
+                self._queue_changed.clear()
+                try:
+                    queue = await self.client.get_queue()
+                    for tracker in polled:
+                        found = queue.find(tracker.execution.prompt_id or "")
+                        if found is None:
+                            await self._reconcile(tracker)
+                        elif found[0] == "running":
+                            tracker._start_workflow()
+                except ComfyError as exc:
+                    log.debug("poll_failed", error=str(exc))
+                try:
+                    await asyncio.wait_for(self._queue_changed.wait(), timeout=self.poll_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            self._polling = False
 
     # -------------------------------------------------------------------- API
     async def submit(
@@ -1198,39 +1238,44 @@ class ComfyUIAsyncRuntime:
         existing = self._trackers.get(prompt_id)
         if existing is not None:
             return existing.execution
-        state = await self.client.prompt_state(prompt_id)
+        execution = WorkflowExecution(
+            workflow_id=name or "attached",
+            name=name or f"prompt {prompt_id[:8]}",
+            server_url=self.server_url,
+            client_id=client_id,
+            prompt_id=prompt_id,
+            prompt=prompt or {},
+            number=number,
+        )
+        tracker = _Tracker(self, execution)
+        self._trackers[prompt_id] = tracker  # buffering: nothing that arrives while we ask is lost
+        try:
+            state = await self.client.prompt_state(prompt_id)
+        except BaseException:
+            self._trackers.pop(prompt_id, None)
+            raise
         if state.where == "unknown":
+            self._trackers.pop(prompt_id, None)
             raise ExecutionNotFoundError(
                 f"ComfyUI at {self.server_url} does not know prompt {prompt_id}: it is neither queued, "
                 "running nor in the history (the server may have restarted or cleared its history)."
             )
         item = state.queue_item or (state.history.item if state.history else None)
-        graph = prompt or (item.prompt if item else {}) or {}
-        owner = client_id or (item.client_id if item else None)
-        execution = WorkflowExecution(
-            workflow_id=name or "attached",
-            name=name or f"prompt {prompt_id[:8]}",
-            server_url=self.server_url,
-            client_id=owner,
-            prompt_id=prompt_id,
-            prompt=graph,
-            number=number if number is not None else (item.number if item else None),
-        )
-        tracker = _Tracker(self, execution)
-        tracker.foreign = owner != self.client_id
-        self._trackers[prompt_id] = tracker
+        if item is not None:
+            execution.prompt = execution.prompt or item.prompt
+            execution.client_id = execution.client_id or item.client_id
+            execution.number = execution.number if execution.number is not None else item.number
+        tracker.foreign = execution.client_id != self.client_id
         self.executions[execution.id] = execution
         self._by_execution[execution.id] = tracker
         tracker.register()
         log.info("prompt_attached", prompt_id=prompt_id, where=state.where, owner_is_us=not tracker.foreign)
         if state.where == "finished":
             self._close_tracker(tracker, state.history)
-        else:
-            if state.where == "running":
-                tracker._start_workflow()
-            # Our own id: the socket brings its messages, but a poller still guards the end
-            # (the prompt may have been POSTed by an earlier socket). Others': polling is the end signal.
-            self._spawn(self._poll(tracker), f"poll-{prompt_id}")
+        elif state.where == "running":
+            tracker._start_workflow()
+        if tracker.foreign and not tracker.ending:
+            self._ensure_poller()
         return execution
 
     async def download_output(self, file: OutputFile) -> bytes:
