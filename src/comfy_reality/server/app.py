@@ -342,6 +342,9 @@ class _Handlers:
     async def not_found(self, request: web.Request) -> web.Response:
         return web.Response(status=404)
 
+    async def no_route(self, request: web.Request) -> web.Response:
+        return web.Response(status=404, content_type="application/octet-stream")
+
     async def index(self, request: web.Request) -> web.Response:
         return web.Response(text=_INDEX_HTML.format(version=COMFYUI_VERSION), content_type="text/html")
 
@@ -573,6 +576,8 @@ def build_app(server: EmbeddedServer) -> web.Application:
     internal.router.add_get("/folder_paths", h.internal_folder_paths)
     internal.router.add_get("/files/{directory_type}", h.internal_files)
     app.add_subapp("/internal", internal)
+    # ComfyUI's static file route answers every other path: 404, empty body.
+    app.router.add_route("*", "/{tail:.*}", h.no_route)
     return app
 
 
