@@ -100,6 +100,8 @@ async def test_completed_failed_cancelled_and_cached() -> None:
     assert "✗ failed: CUDA out of memory" in line_of(text, "KSampler #2")
     assert "⊘ cancelled: not run: node 2 failed" in line_of(text, "KSampler #3")
     assert "✗ failed: node 2 failed" in line_of(text, "txt2img")
+    # Only the node that completed counts towards the workflow's bar: 1 of 3.
+    assert progress_bar(1 / 3) in line_of(text, "txt2img")
 
 
 def test_events_alone_without_a_manager_including_failed_without_data() -> None:

@@ -162,6 +162,10 @@ class JsonReporter:
         while self._pending:
             self.write(self._pending.popleft())
 
+    def notify(self, message: str) -> None:
+        """A human message: stderr, so stdout stays machine-readable."""
+        click.echo(message, err=True)
+
     def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -225,6 +229,10 @@ class LiveReporter:
         assert self._manager is not None
         await self.printer.start(self._manager)
 
+    def notify(self, message: str) -> None:
+        """Printed above the live table (Rich keeps the table at the bottom)."""
+        self.printer.console.print(message, markup=False, highlight=False)
+
     def stop(self) -> None:
         self.printer.stop()
 
@@ -247,6 +255,13 @@ class RunCommand:
         self.json_mode = json_mode
         self.interrupted = asyncio.Event()
         self._restore_signal: Callable[[], None] | None = None
+        self.reporter: JsonReporter | LiveReporter | None = None
+
+    def notify(self, message: str) -> None:
+        if self.reporter is not None:
+            self.reporter.notify(message)
+        else:
+            click.echo(message, err=True)
 
     # ---------------------------------------------------------------- signals
     def _install_sigint(self) -> None:
@@ -263,7 +278,7 @@ class RunCommand:
             # Second Ctrl-C: stop waiting for the server and leave now.
             raise KeyboardInterrupt
         self.interrupted.set()
-        click.echo("\nInterrupting: asking the server to stop (Ctrl-C again to quit at once)…", err=True)
+        self.notify("Interrupting: asking the server to stop (Ctrl-C again to quit at once)…")
 
     # ------------------------------------------------------------------- main
     async def main(self) -> int:
@@ -322,6 +337,7 @@ class RunCommand:
 
             reporter = LiveReporter(Console())
         reporter.attach(runtime.task_manager)
+        self.reporter = reporter
         async with asyncio.TaskGroup() as group:
             display = group.create_task(reporter.run(), name="run-display")
             try:
@@ -394,7 +410,7 @@ class RunCommand:
             job.interrupt_note = f"{label} {what}"
         for job in self.jobs:
             if job.interrupt_note:
-                click.echo(f"Interrupted: {job.interrupt_note}.", err=True)
+                self.notify(f"Interrupted: {job.interrupt_note}.")
 
     async def _download_all(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.cli.files import save_new_file

@@ -241,8 +241,12 @@ class RichTaskPrinter:
         table.add_column("Duration", justify="right", no_wrap=True, min_width=7)
         children = [self.rows[c] for c in root.children if c in self.rows]
         root_progress = root.progress
-        if children and not root.status.is_final:
-            done = sum(1.0 if child.status.is_final else child.progress for child in children)
+        if children:
+            # Share of the graph that ran: nodes cancelled or failed do not count as done.
+            done = sum(
+                1.0 if child.status is TaskStatus.COMPLETED else child.progress if not child.status.is_final else 0.0
+                for child in children
+            )
             root_progress = done / len(children)
         table.add_row(
             Text(root.name, style="bold"),
