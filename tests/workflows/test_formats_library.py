@@ -32,6 +32,7 @@ def test_detect_api_and_wrapper() -> None:
 
 def test_detect_ui() -> None:
     assert detect_format(json.loads(UI_FILE.read_text()))[0] is WorkflowFormat.UI
+    assert detect_format({"nodes": [{"id": 1, "type": "KSampler"}]}) == (WorkflowFormat.UI, None)
 
 
 @pytest.mark.parametrize(

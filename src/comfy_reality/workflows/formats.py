@@ -149,7 +149,9 @@ def detect_format(data: Any) -> tuple[WorkflowFormat, str | None]:
         return WorkflowFormat.INVALID, "the JSON is a list; a workflow is a JSON object"
     if not isinstance(data, dict):
         return WorkflowFormat.INVALID, f"the JSON is a {type(data).__name__}; a workflow is a JSON object"
-    if "nodes" in data and ("links" in data or "last_node_id" in data or "version" in data):
+    if isinstance(data.get("nodes"), list) or (
+        "nodes" in data and ("links" in data or "last_node_id" in data or "version" in data)
+    ):
         reason = _ui_reason(data)
         return (WorkflowFormat.INVALID, f"looks like a UI workflow but {reason}") if reason else (WorkflowFormat.UI, None)
     if isinstance(data.get("prompt"), dict):
