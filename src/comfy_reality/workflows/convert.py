@@ -381,10 +381,7 @@ class _Converter:
         slots = self.instance_inputs(graph.instance)
         slot = slots[index] if index < len(slots) else None
         if slot is not None and slot.get("link") is not None:
-            resolved = self.resolve_link(graph.parent, slot["link"], want_type, depth)
-            if resolved is not None:
-                return resolved
-            return None
+            return self.resolve_link(graph.parent, slot["link"], want_type, depth)
         if name in graph.promoted:
             return _Resolved(value=graph.promoted[name], is_value=True)
         return None
