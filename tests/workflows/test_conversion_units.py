@@ -305,3 +305,12 @@ def test_unvalued_promoted_widgets_shift_like_frontend_1_27_10() -> None:
     assert got["7:1"]["inputs"] == {"seed": 999, "steps": 999, "tags": 30}
     valued = convert(wf([node(7, "sg-seeded", widgets=[12, "x"])], [], [seeded_sg]))
     assert valued["7:1"]["inputs"] == {"seed": 999, "steps": 12, "tags": "x"}
+
+
+def test_dynamic_prompt_applies_to_values_folded_from_a_primitive() -> None:
+    got = convert(wf(
+        [node(1, "PrimitiveNode", outputs=[{"name": "STRING", "type": "STRING", "links": [1]}],
+              widgets=["a {b|b} c // note"]),
+         node(2, "Text", inputs=[inp("text", "STRING", 1, widget=True)], widgets=["own"])],
+        [[1, 1, 0, 2, 0, "STRING"]]))
+    assert got["2"]["inputs"] == {"text": "a b c "}

@@ -549,6 +549,10 @@ class _Converter:
                 continue
             if resolved.is_value:
                 value = resolved.value
+                spec = specs.get(name)
+                if spec is not None and spec.dynamic_prompts and isinstance(value, str):
+                    # The value lands on the target widget, which serializes it like its own.
+                    value = process_dynamic_prompt(value, self.rng)
                 inputs[name] = {"__value__": value} if isinstance(value, list) else value
             elif resolved.link is not None:
                 inputs[name] = [resolved.link[0], resolved.link[1]]
