@@ -278,7 +278,7 @@ class RunCommand:
             # Second Ctrl-C: stop waiting for the server and leave now.
             raise KeyboardInterrupt
         self.interrupted.set()
-        self.notify("Interrupting: asking the server to stop (Ctrl-C again to quit at once)…")
+        self.notify("Interrupting: stopping this run's prompts on the server (Ctrl-C again to quit at once)…")
 
     # ------------------------------------------------------------------- main
     async def main(self) -> int:
@@ -367,6 +367,8 @@ class RunCommand:
                 job.rejected = str(exc)
         executions = [job.execution for job in self.jobs if job.execution is not None]
         if not executions:
+            if self.interrupted.is_set():
+                self.notify("Interrupted before anything was queued on the server.")
             return
         waiting = asyncio.ensure_future(asyncio.gather(*(runtime.wait(e) for e in executions)))
         interrupted = asyncio.ensure_future(self.interrupted.wait())
