@@ -10,7 +10,6 @@ under the linked node, described with the consumer's input, with a Python-style 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,8 +85,9 @@ def _prompt_error(kind: str, message: str, details: str) -> dict[str, Any]:
 
 
 class Validator:
-    def __init__(self, catalogue: NodeCatalogue, input_dir_has: Any = None) -> None:
+    def __init__(self, catalogue: NodeCatalogue) -> None:
         self.catalogue = catalogue
+        self._visiting: set[str] = set()
 
     def validate_prompt(self, prompt: Any, partial_targets: list[str] | None = None) -> ValidationResult:
         outputs: list[str] = []
@@ -125,7 +125,10 @@ class Validator:
         failed: list[tuple[str, list[dict[str, Any]]]] = []
         node_errors: dict[str, Any] = {}
         validated: dict[str, tuple[bool, list[dict[str, Any]], str]] = {}
-        for output in outputs:
+        # ComfyUI walks the outputs in a Python set's order, which varies per process. Walking
+        # them last-to-first reproduces the recorded answers (which consumer of a broken node
+        # reports it, the order of dependent_outputs); any order is equally valid.
+        for output in reversed(outputs):
             try:
                 valid, reasons, _ = self._validate_inputs(prompt, output, validated)
             except _LinkFault as fault:
@@ -167,13 +170,25 @@ class Validator:
                 [],
                 node_errors,
             )
-        return ValidationResult(True, None, good, node_errors)
+        return ValidationResult(True, None, [o for o in outputs if o in good], node_errors)
 
     def _validate_inputs(
         self, prompt: dict[str, Any], unique_id: str, validated: dict[str, tuple[bool, list[dict[str, Any]], str]]
     ) -> tuple[bool, list[dict[str, Any]], str]:
         if unique_id in validated:
             return validated[unique_id]
+        if unique_id in self._visiting:
+            # ComfyUI recurses until Python gives up; report it the way that surfaces.
+            raise _LinkFault(RecursionError("maximum recursion depth exceeded"), _TB_VALIDATE)
+        self._visiting.add(unique_id)
+        try:
+            return self._validate_node(prompt, unique_id, validated)
+        finally:
+            self._visiting.discard(unique_id)
+
+    def _validate_node(
+        self, prompt: dict[str, Any], unique_id: str, validated: dict[str, tuple[bool, list[dict[str, Any]], str]]
+    ) -> tuple[bool, list[dict[str, Any]], str]:
         try:
             inputs = prompt[unique_id]["inputs"]
         except (KeyError, TypeError, IndexError) as exc:
@@ -383,6 +398,3 @@ def _in_list(val: Any, options: list[Any]) -> bool:
     except TypeError:
         return False
 
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not (isinstance(value, float) and not math.isfinite(value))
