@@ -185,3 +185,17 @@ def test_flood_parsing_is_fast() -> None:
         assert parse_text(text) is not None
     rate = len(flood) / (time.perf_counter() - started)
     assert rate > 20_000, f"parsed only {rate:.0f} msgs/s"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"type":"executed","data":{"node":"1","prompt_id":"p","output":' + '{"a":' * 20_000 + "1" + "}" * 20_000 + "}}",
+    ],
+    ids=["nested-array", "nested-output"],
+)
+def test_absurdly_deep_json_is_skipped(text: str) -> None:
+    with capture_logs() as logs:
+        assert parse_text(text) is None
+    assert logs and logs[0]["log_level"] == "warning"

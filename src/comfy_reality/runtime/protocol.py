@@ -322,7 +322,7 @@ def parse_text(text: str | bytes) -> WsMessage | None:
     """Parse one text frame; ``None`` (after a log line) if it is not a usable message."""
     try:
         obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         log.warning("ws_malformed_json", error=str(exc), head=str(text[:120]))
         return None
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
@@ -341,7 +341,7 @@ def parse_text(text: str | bytes) -> WsMessage | None:
         return GenericMessage(type=mtype, data=data)
     try:
         message: WsMessage = parser(data)
-    except (ValidationError, ProtocolError, TypeError, ValueError) as exc:
+    except (ValidationError, ProtocolError, TypeError, ValueError, RecursionError) as exc:
         log.warning("ws_invalid_message", message_type=mtype, error=str(exc)[:300])
         return None
     return message
@@ -370,7 +370,7 @@ def parse_binary(frame: bytes) -> BinaryFrame | None:
             return None
         try:
             metadata = json.loads(frame[8:end])
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             log.warning("ws_binary_bad_metadata", error=str(exc))
             return None
         if not isinstance(metadata, dict):

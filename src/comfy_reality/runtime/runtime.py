@@ -71,6 +71,11 @@ from .protocol import (
 
 log = structlog.get_logger("comfy_reality.runtime")
 
+# Per-prompt caches keyed by ids the server names are bounded: a buggy or hostile server can
+# name endless fresh (ephemeral) node ids, and a long run must not grow without limit.
+MAX_CACHED_IDS = 4096
+MAX_OUTPUT_ITEMS = 256
+
 StatusCallback = Callable[[ServerStatus], None]
 PreviewCallback = Callable[["PreviewFrame"], None]
 
@@ -309,7 +314,8 @@ class _Tracker:
                 head = node_id.split(".", 1)[0]
                 mapped = head if head in self.nodes else None
             if mapped is not None:
-                self.ephemeral[node_id] = mapped
+                if len(self.ephemeral) < MAX_CACHED_IDS:
+                    self.ephemeral[node_id] = mapped
                 self.with_children.add(mapped)
         return mapped
 
@@ -450,11 +456,13 @@ class _Tracker:
             signature = (state, value, maximum)
             if last.get(key) == signature:
                 continue
-            last[key] = signature
             direct = key in self.nodes
             node_id = key if direct else self._resolve(key, entry.get("display_node_id") or entry.get("parent_node_id"))
             if node_id is None:
                 continue
+            if len(last) >= MAX_CACHED_IDS:
+                last.clear()  # only a de-duplication cache
+            last[key] = signature
             if state == "finished":
                 if direct:
                     self._complete_node(node_id)
@@ -474,16 +482,17 @@ class _Tracker:
 
     def on_executed(self, message: ExecutedMessage) -> None:
         node_id = self._resolve(message.node, message.display_node)
-        self.ws_outputs[message.node] = message.output
         if node_id is None:
             return
         task = self.nodes[node_id]
         merged = {**task.outputs}
         for kind, items in message.output.items():
             if isinstance(items, list) and isinstance(merged.get(kind), list) and message.node != node_id:
-                merged[kind] = [*merged[kind], *items]
+                # Outputs of expanded children add up on their parent (the newest ones kept).
+                merged[kind] = [*merged[kind], *items][-MAX_OUTPUT_ITEMS:]
             else:
                 merged[kind] = items
+        self.ws_outputs[node_id] = merged
         self.manager.update(task.id, outputs=merged)
 
     def on_error(self, message: ExecutionErrorMessage) -> None:

@@ -1,0 +1,43 @@
+"""The per-prompt folding state stays bounded whatever node ids the server invents."""
+
+from __future__ import annotations
+
+import json
+
+from comfy_reality.runtime import ComfyUIAsyncRuntime, WorkflowExecution
+from comfy_reality.runtime.runtime import MAX_CACHED_IDS, MAX_OUTPUT_ITEMS, _Tracker
+
+PROMPT = {
+    "1": {"class_type": "EmptyImage", "inputs": {}},
+    "2": {"class_type": "RealityExpand", "inputs": {"image": ["1", 0]}},
+}
+
+
+def live_tracker() -> tuple[ComfyUIAsyncRuntime, _Tracker]:
+    runtime = ComfyUIAsyncRuntime("http://127.0.0.1:9")
+    execution = WorkflowExecution(workflow_id="w", prompt_id="p", prompt=PROMPT, client_id=runtime.client_id)
+    tracker = _Tracker(runtime, execution)
+    runtime._trackers["p"] = tracker
+    tracker.register()
+    return runtime, tracker
+
+
+def frame(kind: str, data: dict[str, object]) -> str:
+    return json.dumps({"type": kind, "data": {"prompt_id": "p", **data}})
+
+
+def test_fresh_ids_do_not_grow_the_caches() -> None:
+    runtime, tracker = live_tracker()
+    for i in range(3 * MAX_CACHED_IDS):
+        runtime._on_frame(frame("progress_state", {"nodes": {
+            f"2.{i}": {"state": "running", "value": i % 7, "max": 7, "display_node_id": "2"},
+            f"junk-{i}": {"state": "running", "value": 1, "max": 2},
+        }}))
+        runtime._on_frame(frame("executed", {"node": f"2.{i}", "display_node": "2", "output": {"images": [{"filename": f"{i}.png"}]}}))
+        runtime._on_frame(frame("executed", {"node": f"junk{i}", "output": {"images": [{"filename": "x.png"}]}}))
+    assert len(tracker.ephemeral) <= MAX_CACHED_IDS
+    assert len(tracker.last_entry) <= MAX_CACHED_IDS
+    assert set(tracker.ws_outputs) == {"2"}
+    images = tracker.nodes["2"].outputs["images"]
+    assert len(images) == MAX_OUTPUT_ITEMS and images[-1]["filename"] == f"{3 * MAX_CACHED_IDS - 1}.png"
+    assert tracker.nodes["2"].value == (3 * MAX_CACHED_IDS - 1) % 7  # still folding correctly
