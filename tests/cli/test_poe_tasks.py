@@ -83,3 +83,9 @@ def test_cli_subcommands_used_by_tasks_are_real() -> None:
     ctx = click.Context(cli)
     for command in COMMANDS:
         assert cli.get_command(ctx, command) is not None
+
+
+def test_file_taking_tasks_run_where_the_user_is() -> None:
+    # poe runs tasks in the project root; relative FILE arguments and outputs belong to the caller's directory.
+    for name in ("run-workflow", "validate-workflow"):
+        assert TASKS[name].get("cwd") == "${POE_PWD}", name
