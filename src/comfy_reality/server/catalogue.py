@@ -61,12 +61,14 @@ class InputInfo:
 class NodeCatalogue:
     """Node definitions as the server's validator and /object_info see them."""
 
-    def __init__(self, input_dir: Path) -> None:
+    def __init__(self, input_dir: Path, *, virtual_models: bool = True) -> None:
         self.input_dir = input_dir
         base = copy.deepcopy(recorded_object_info())
-        for info in base.values():
-            self._patch_model_lists(info)
+        if virtual_models:
+            for info in base.values():
+                self._patch_model_lists(info)
         self._base = base
+        self._live_inputs = virtual_models
 
     @staticmethod
     def _patch_model_lists(info: dict[str, Any]) -> None:
@@ -94,7 +96,7 @@ class NodeCatalogue:
         info = self._base.get(class_type)
         if info is None:
             return None
-        if class_type in ("LoadImage", "LoadImageMask"):
+        if self._live_inputs and class_type in ("LoadImage", "LoadImageMask"):
             info = copy.deepcopy(info)
             info["input"]["required"]["image"][0] = self.input_files()
         return info

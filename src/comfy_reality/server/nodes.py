@@ -31,21 +31,32 @@ PREVIEW_EVERY = 3  # sampler steps between preview frames
 _Behaviour = Callable[[NodeContext, dict[str, Any]], Awaitable[NodeResult]]
 _REGISTRY: dict[str, _Behaviour] = {}
 
+def _frame(path: str, line: int, function: str, code: str, anchor: str | None = None) -> str:
+    """One ``traceback.format_tb`` entry, with Python 3.11's caret line under ``anchor``...end."""
+    text = f'  File "{path}", line {line}, in {function}\n    {code}\n'
+    if anchor is not None:
+        start = code.index(anchor)
+        text += " " * (4 + start) + "^" * (len(code) - start) + "\n"
+    return text
+
+
 _EXECUTION_FRAMES = [
-    '  File "/opt/ComfyUI/execution.py", line 496, in execute\n'
-    "    output_data, output_ui, has_subgraph, has_pending_tasks = await get_output_data(prompt_id, unique_id, obj, "
-    "input_data_all, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)\n",
-    '  File "/opt/ComfyUI/execution.py", line 315, in get_output_data\n'
-    "    return_values = await _async_map_node_over_list(prompt_id, unique_id, obj, input_data_all, obj.FUNCTION, "
-    "allow_interrupt=True, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)\n",
-    '  File "/opt/ComfyUI/execution.py", line 289, in _async_map_node_over_list\n    await process_inputs(input_dict, i)\n',
-    '  File "/opt/ComfyUI/execution.py", line 277, in process_inputs\n    result = f(**inputs)\n             ^^^^^^^^^^^\n',
+    _frame("/opt/ComfyUI/execution.py", 496, "execute",
+           "output_data, output_ui, has_subgraph, has_pending_tasks = await get_output_data(prompt_id, unique_id, obj, "
+           "input_data_all, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)",
+           "await"),
+    _frame("/opt/ComfyUI/execution.py", 315, "get_output_data",
+           "return_values = await _async_map_node_over_list(prompt_id, unique_id, obj, input_data_all, obj.FUNCTION, "
+           "allow_interrupt=True, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)",
+           "await"),
+    _frame("/opt/ComfyUI/execution.py", 289, "_async_map_node_over_list", "await process_inputs(input_dict, i)"),
+    _frame("/opt/ComfyUI/execution.py", 277, "process_inputs", "result = f(**inputs)", "f(**inputs)"),
 ]
 
 
-def _fail(exception_type: str, message: str, module_path: str, line: int, function: str, code: str) -> NodeFailure:
-    frame = f'  File "{module_path}", line {line}, in {function}\n    {code}\n'
-    return NodeFailure(exception_type, message, [*_EXECUTION_FRAMES, frame])
+def _fail(exception_type: str, message: str, module_path: str, line: int, function: str, code: str,
+          anchor: str | None = None) -> NodeFailure:
+    return NodeFailure(exception_type, message, [*_EXECUTION_FRAMES, _frame(module_path, line, function, code, anchor)])
 
 
 def behaviour(*class_types: str) -> Callable[[_Behaviour], _Behaviour]:
@@ -147,7 +158,7 @@ async def image_to_mask(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     if index >= 3:  # IMAGE tensors are RGB: there is no alpha channel to take
         raise _fail("IndexError", "index 3 is out of bounds for dimension 3 with size 3",
                     "/opt/ComfyUI/comfy_extras/nodes_mask.py", 137, "image_to_mask",
-                    "mask = image[:, :, :, channels.index(channel)]\n           ~~~~~^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^")
+                    "mask = image[:, :, :, channels.index(channel)]", "image[")
     value = image.rgb()[index]
     return NodeResult((ImageValue(image.width, image.height, image.batch, color=value * 0x010101),))
 

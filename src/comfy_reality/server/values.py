@@ -133,7 +133,7 @@ def _tensor_text(image: ImageValue) -> str:
 
     rows = seq([row_text()] * min(image.height, 7 if summarise else image.height), image.height, "\n         ")
     batch = seq([rows] * min(image.batch, 7 if summarise else image.batch), image.batch, "\n\n        ")
-    return f"tensor([{batch}])"
+    return f"tensor({batch})"
 
 
 @dataclass(frozen=True)
