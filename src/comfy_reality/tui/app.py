@@ -147,6 +147,7 @@ class ComfyRealityApp(App[None]):
         self._select_on_arrival: str | None = None
         self._selected_execution: str | None = None
         self._detail_mode = "workflow"
+        self._highlighted_path: Path | None = None
         self._connected_once = False
         self._last_state: ConnectionState | None = None
         self._preview_cache: dict[Path, list[tuple[str, str, str | None]]] = {}
@@ -167,31 +168,33 @@ class ComfyRealityApp(App[None]):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.server_url, id="status-bar")
+        # Kept as attributes: handlers run while other screens are on top, where a query would miss them.
+        self.status_bar = StatusBar(self.server_url, id="status-bar")
+        self.browser = WorkflowBrowser(self.source_titles, id="workflows")
+        self.browser.border_title = "Workflows"
+        self.task_tree = TaskTree(id="tasks")
+        self.task_tree.border_title = "Executions"
+        self.preview = WorkflowPreview(self.source_titles, id="preview")
+        self.preview.border_title = "Workflow"
+        self.execution_view = ExecutionView(id="execution", classes="hidden")
+        self.execution_view.border_title = "Execution"
+        self.log_pane = LogPane(id="log")
+        self.log_pane.border_title = "Log"
+        yield self.status_bar
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                browser = WorkflowBrowser(self.source_titles, id="workflows")
-                browser.border_title = "Workflows"
-                yield browser
-                tree = TaskTree(id="tasks")
-                tree.border_title = "Executions"
-                yield tree
+                yield self.browser
+                yield self.task_tree
             with Vertical(id="detail"):
-                preview = WorkflowPreview(self.source_titles, id="preview")
-                preview.border_title = "Workflow"
-                yield preview
-                view = ExecutionView(id="execution", classes="hidden")
-                view.border_title = "Execution"
-                yield view
-        log_pane = LogPane(id="log")
-        log_pane.border_title = "Log"
-        yield log_pane
+                yield self.preview
+                yield self.execution_view
+        yield self.log_pane
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
-        self.query_one(LogPane).set_class(self.size.height < 40, "hidden")
-        self.query_one("#workflow-list").focus()
+        self.log_pane.set_class(self.size.height < 40, "hidden")
+        self.browser.option_list.focus()
         self._scan_local()
         self._load_cached_object_info()
         self.set_interval(1.0, self._tick)
@@ -209,8 +212,8 @@ class ComfyRealityApp(App[None]):
             self.log_tap.uninstall()
 
     def _tick(self) -> None:
-        self.query_one(TaskTree).refresh_running()
-        self.query_one(ExecutionView).tick()
+        self.task_tree.refresh_running()
+        self.execution_view.tick()
 
     # ----------------------------------------------------------------- runtime
     def _default_runtime(self, url: str) -> ComfyUIAsyncRuntime:
@@ -235,7 +238,7 @@ class ComfyRealityApp(App[None]):
 
                 server = await stack.enter_async_context(EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0)))
                 url = self.server_url = server.url
-                self.query_one(StatusBar).url = url
+                self.status_bar.url = url
             runtime = self.runtime_factory(url)
             self.runtime = runtime
             subscription = runtime.task_manager.events()
@@ -302,7 +305,7 @@ class ComfyRealityApp(App[None]):
         self.frames += 1
         changed = self.session.apply(message.tasks, message.executions)
         entries = [self.session.entries[i] for i in sorted(changed, key=self._order) if i in self.session.entries]
-        tree = self.query_one(TaskTree)
+        tree = self.task_tree
         tree.update_entries(entries)
         if self._select_on_arrival in changed:
             tree.select_execution(self._select_on_arrival)
@@ -322,11 +325,11 @@ class ComfyRealityApp(App[None]):
         self._log(message.lines)
 
     def _log(self, lines: list[LogLine]) -> None:
-        self.query_one(LogPane).add_lines(lines)
+        self.log_pane.add_lines(lines)
 
     def on_server_status_changed(self, message: ServerStatusChanged) -> None:
         status = message.status
-        self.query_one(StatusBar).status = status
+        self.status_bar.status = status
         became_connected = status.state is ConnectionState.CONNECTED and self._last_state is not ConnectionState.CONNECTED
         if status.state is not self._last_state and self._last_state is not None:
             level = "info" if status.state is ConnectionState.CONNECTED else "warning"
@@ -342,45 +345,49 @@ class ComfyRealityApp(App[None]):
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
         if message.stats is not None:
-            self.query_one(StatusBar).stats = message.stats
+            self.status_bar.stats = message.stats
 
     def on_workflows_scanned(self, message: WorkflowsScanned) -> None:
         self.workflow_files = message.files
-        self.query_one(WorkflowBrowser).set_files(message.files, self._server_note)
+        self.browser.set_files(message.files, self._server_note)
 
     def on_execution_selected(self, message: ExecutionSelected) -> None:
         if message.execution_id is not None:
             self._show_execution(message.execution_id)
 
     def on_workflow_highlighted(self, message: WorkflowHighlighted) -> None:
-        if self.query_one(WorkflowBrowser).has_focus_within or self._detail_mode == "workflow":
+        # A rescan re-announces the same workflow; only a real cursor move takes the detail pane back.
+        path = message.workflow.path if message.workflow else None
+        moved = path != self._highlighted_path
+        self._highlighted_path = path
+        if self._detail_mode == "workflow" or (moved and self.browser.has_focus_within):
             self._show_workflow(message.workflow)
 
     def on_descendant_focus(self, event: Any) -> None:
         """The detail pane follows the pane in use: workflow preview or execution details."""
         widget = event.widget
-        if self.query_one(TaskTree) is widget and self._selected_execution is None:
-            selected = self.query_one(TaskTree).selected_execution_id
+        if self.task_tree is widget and self._selected_execution is None:
+            selected = self.task_tree.selected_execution_id
             if selected:
                 self._show_execution(selected)
-        elif self.query_one(TaskTree) is widget and self._selected_execution is not None:
+        elif self.task_tree is widget and self._selected_execution is not None:
             self._show_execution(self._selected_execution)
-        elif self.query_one(WorkflowBrowser) in widget.ancestors_with_self:
-            self._show_workflow(self.query_one(WorkflowBrowser).highlighted)
+        elif self.browser in widget.ancestors_with_self:
+            self._show_workflow(self.browser.highlighted)
 
     # --------------------------------------------------------------- detail pane
     def _show_execution(self, execution_id: str) -> None:
         self._selected_execution = execution_id
         self._detail_mode = "execution"
-        self.query_one(WorkflowPreview).add_class("hidden")
-        view = self.query_one(ExecutionView)
+        self.preview.add_class("hidden")
+        view = self.execution_view
         view.remove_class("hidden")
         view.show(self.session.get(execution_id), self.output_sizes)
 
     def _show_workflow(self, workflow: WorkflowFile | None) -> None:
         self._detail_mode = "workflow"
-        self.query_one(ExecutionView).add_class("hidden")
-        preview = self.query_one(WorkflowPreview)
+        self.execution_view.add_class("hidden")
+        preview = self.preview
         preview.remove_class("hidden")
         if workflow is None or workflow.error:
             preview.show(workflow, None)
@@ -395,13 +402,13 @@ class ComfyRealityApp(App[None]):
         try:
             data = await asyncio.to_thread(read_json_file, workflow.path)
         except ComfyError as exc:
-            self.query_one(WorkflowPreview).show(workflow.model_copy(update={"error": str(exc)}), None)
+            self.preview.show(workflow.model_copy(update={"error": str(exc)}), None)
             return
         nodes = workflow_nodes(data)
         self._preview_cache[workflow.path] = nodes
-        highlighted = self.query_one(WorkflowBrowser).highlighted
+        highlighted = self.browser.highlighted
         if self._detail_mode == "workflow" and highlighted is not None and highlighted.path == workflow.path:
-            self.query_one(WorkflowPreview).show(workflow, nodes)
+            self.preview.show(workflow, nodes)
 
     # ---------------------------------------------------------------- workflows
     @work(group="scan", exclusive=True, exit_on_error=False)
@@ -470,7 +477,7 @@ class ComfyRealityApp(App[None]):
         return runtime
 
     def action_run(self) -> None:
-        workflow = self.query_one(WorkflowBrowser).highlighted
+        workflow = self.browser.highlighted
         if workflow is None:
             self.notify("No workflow highlighted. Pick one in the Workflows pane first.", severity="warning")
             return
@@ -526,12 +533,12 @@ class ComfyRealityApp(App[None]):
             return
         self._select_on_arrival = execution.id
         if execution.id in self.session.entries:
-            self.query_one(TaskTree).select_execution(execution.id)
+            self.task_tree.select_execution(execution.id)
             self._show_execution(execution.id)
         self.notify(f"Queued {name}", timeout=2)
 
     def _show_rejected(self, entry: ExecutionEntry, message: str | None = None) -> None:
-        tree = self.query_one(TaskTree)
+        tree = self.task_tree
         tree.update_entries([entry])
         tree.select_execution(entry.id)
         self._show_execution(entry.id)
@@ -539,7 +546,7 @@ class ComfyRealityApp(App[None]):
                     timeout=8)
 
     def _selected_entry(self) -> ExecutionEntry | None:
-        entry = self.session.get(self.query_one(TaskTree).selected_execution_id)
+        entry = self.session.get(self.task_tree.selected_execution_id)
         if entry is None:
             self.notify("No execution selected. Pick one in the Executions pane.", severity="warning")
         return entry
@@ -603,7 +610,7 @@ class ComfyRealityApp(App[None]):
             return
         self._select_on_arrival = new.id
         if new.id in self.session.entries:
-            self.query_one(TaskTree).select_execution(new.id)
+            self.task_tree.select_execution(new.id)
             self._show_execution(new.id)
         self.notify(f"Retrying {entry.title}", timeout=2)
 
@@ -658,13 +665,13 @@ class ComfyRealityApp(App[None]):
             self._show_execution(execution_id)
 
     def action_toggle_log(self) -> None:
-        pane = self.query_one(LogPane)
+        pane = self.log_pane
         pane.toggle_class("hidden")
         if pane.has_class("hidden") and pane.has_focus:
-            self.query_one("#workflow-list").focus()
+            self.browser.option_list.focus()
 
     def action_filter(self) -> None:
-        self.query_one(WorkflowBrowser).start_filter()
+        self.browser.start_filter()
 
     def action_reconnect(self) -> None:
         self._scan_local()
@@ -679,9 +686,13 @@ class ComfyRealityApp(App[None]):
             self.notify("Refreshed workflows and server info", timeout=2)
             return
         reconnect = getattr(runtime, "reconnect_now", None)
-        if reconnect is not None:
+        if callable(reconnect):
             reconnect()
-            self.notify(f"Retrying {self.server_url} now…", timeout=2)
+        else:
+            # The runtime's connection loop sleeps on this event between attempts; setting it
+            # retries at once. (A public reconnect_now() is requested from the runtime owner.)
+            runtime._wake.set()
+        self.notify(f"Retrying {self.server_url} now…", timeout=2)
 
     def runtime_worker_stopped(self) -> bool:
         workers = [w for w in self.workers if w.group == "runtime"]
@@ -696,16 +707,18 @@ class ComfyRealityApp(App[None]):
                 pane_help = type(node).HELP
                 break
             node = node.parent if isinstance(node.parent, Widget) else None
-        keys: list[tuple[str, str, str]] = []
+        pane_keys: list[tuple[str, str, str]] = []
+        global_keys: list[tuple[str, str, str]] = []
         seen: set[str] = set()
-        for key, active in self.active_bindings.items():
+        for active in self.active_bindings.values():
             binding = active.binding
             ident = binding.id or binding.action
             if ident in seen or not binding.description:
                 continue
             seen.add(ident)
-            keys.append((self.get_key_display(binding), binding.description, ident))
-        self.push_screen(HelpScreen(pane_help, keys))
+            row = (self.get_key_display(binding), binding.description, ident)
+            (global_keys if active.node is self else pane_keys).append(row)
+        self.push_screen(HelpScreen(pane_help, pane_keys, global_keys))
 
     async def action_quit(self) -> None:
         active = self.session.active()
@@ -720,7 +733,7 @@ class ComfyRealityApp(App[None]):
         self.push_screen(ConfirmQuitScreen([e.title for e in active]), answered)
 
     def action_edit(self) -> None:
-        workflow = self.query_one(WorkflowBrowser).highlighted
+        workflow = self.browser.highlighted
         if workflow is None:
             self.notify("No workflow highlighted.", severity="warning")
             return

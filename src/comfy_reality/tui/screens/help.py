@@ -1,7 +1,10 @@
-"""F1 / ?: what the focused pane is for and every key that works right now."""
+"""F1 / ?: what the focused pane is for and every key that works right now, with its keymap id."""
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -9,14 +12,21 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
 GENERAL = """\
-## Everywhere
-
-ComfyReality queues ComfyUI workflows and follows them node by node. Quitting
-never interrupts prompts: they keep running on the server.
-
-Keys can be remapped in the config file (`[keymap]` table: binding id = key),
-for example `run = "ctrl+r"`.
+Quitting never interrupts prompts: they keep running on the server. Remap any key
+in the config file's `[keymap]` table with the id shown above, e.g. `run = "ctrl+r"`.
 """
+
+KeyRow = tuple[str, str, str]  # key, description, binding id
+
+
+def keys_table(title: str, rows: list[KeyRow]) -> Group:
+    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0), expand=False)
+    table.add_column(style="bold cyan", no_wrap=True, min_width=10)
+    table.add_column(no_wrap=True, min_width=16)
+    table.add_column(style="dim", no_wrap=True)
+    for key, description, binding_id in rows:
+        table.add_row(key, description, binding_id)
+    return Group(Text(title, style="bold underline"), table, Text(""))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -27,20 +37,22 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False, id="help.close_q"),
     ]
 
-    def __init__(self, pane_help: str | None, keys: list[tuple[str, str, str]]) -> None:
+    def __init__(self, pane_help: str | None, pane_keys: list[KeyRow], global_keys: list[KeyRow]) -> None:
         super().__init__()
         self.pane_help = pane_help
-        self.keys = keys
+        self.pane_keys = pane_keys
+        self.global_keys = global_keys
 
     def compose(self) -> ComposeResult:
-        rows = "\n".join(f"| `{key}` | {description} | `{binding_id}` |" for key, description, binding_id in self.keys)
-        table = "## Keys\n\n| key | action | id (for `[keymap]`) |\n|---|---|---|\n" + rows
         with Vertical(id="help-dialog"):
             yield Static("Help · esc to close", id="help-title")
             with VerticalScroll(id="help-body"):
                 if self.pane_help:
                     yield Markdown(self.pane_help, id="help-pane")
-                yield Markdown(table, id="help-keys")
+                parts = [keys_table("Keys everywhere", self.global_keys)]
+                if self.pane_keys:
+                    parts.append(keys_table("Keys in this pane", self.pane_keys))
+                yield Static(Group(*parts), id="help-keys")
                 yield Markdown(GENERAL, id="help-general")
 
     async def action_dismiss(self, result: None = None) -> None:

@@ -139,13 +139,13 @@ Values are checked against the server's input specs as you type (min, max,
 step, choices); a refused value shows its reason under the field.
 
 - **ctrl+r** run with these values · **ctrl+s** save as a new local workflow
-- **ctrl+u** save to the server · **ctrl+n** new random seed · **esc** back
+- **ctrl+t** save to the server · **ctrl+n** new random seed · **esc** back
 """
 
     BINDINGS = [
         Binding("ctrl+r", "submit('run')", "Run", id="form.run"),
         Binding("ctrl+s", "submit('save_local')", "Save as…", id="form.save_local"),
-        Binding("ctrl+u", "submit('save_server')", "Save to server", id="form.save_server"),
+        Binding("ctrl+t", "submit('save_server')", "Save to server", id="form.save_server"),
         Binding("ctrl+n", "randomize", "Random seed", id="form.randomize"),
         Binding("escape", "back", "Back", id="form.back"),
     ]

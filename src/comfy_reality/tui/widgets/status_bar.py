@@ -55,12 +55,13 @@ class StatusBar(Widget):
                 ConnectionState.DOWN: "not connected to",
             }[state]
             text.append(f"{verb} {url}", style=f"bold {colour}")
-            if status and status.reason:
-                text.append(f": {status.reason}", style=colour)
+            # Countdown and key before the reason: on a narrow terminal the reason is what gets cut.
             remaining = self.retry_remaining()
             if remaining is not None:
                 text.append(f" · retry in {remaining:.0f}s", style="dim")
-            text.append(" · F5 retry now", style="dim")
+            text.append(" · F5 now", style="dim")
+            if status and status.reason:
+                text.append(f" · {friendly_reason(status.reason)}", style=colour)
         if state is ConnectionState.CONNECTED:
             queue = status.queue_remaining if status else None
             text.append(" │ ", style="dim")
@@ -70,6 +71,24 @@ class StatusBar(Widget):
                 text.append(" │ ", style="dim")
                 text.append(device)
         return text
+
+
+_REASONS = (
+    ("Errno 111", "connection refused"),
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "unknown host"),
+    ("nodename nor servname", "unknown host"),
+    ("Errno 113", "no route to host"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted (--insecure skips the check)"),
+)
+
+
+def friendly_reason(reason: str) -> str:
+    """The socket error people recognise, instead of the raw errno text."""
+    for needle, friendly in _REASONS:
+        if needle in reason:
+            return friendly
+    return reason
 
 
 def _device_summary(stats: dict[str, Any] | None) -> str:

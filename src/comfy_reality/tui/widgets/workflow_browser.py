@@ -113,6 +113,17 @@ server. Broken files are listed with their error.
             return None
         return self._shown[int(option_id[3:])]
 
+    def highlight(self, name: str, source: str | None = None) -> WorkflowFile | None:
+        """Move the cursor to a workflow by name (palette, tests); clears a filter that hides it."""
+        for attempt in range(2):
+            for index, wf in enumerate(self._shown):
+                if wf.name == name and (source is None or wf.source == source):
+                    self.option_list.highlighted = self.option_list.get_option_index(f"wf-{index}")
+                    return wf
+            if attempt == 0 and self.filter_input.value:
+                self.action_clear_filter()
+        return None
+
     def set_files(self, files: list[WorkflowFile], server_note: str | None = None) -> None:
         current = self.highlighted
         self.files = files
