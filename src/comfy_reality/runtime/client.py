@@ -10,6 +10,7 @@ that are not the JSON we need :class:`ServerResponseError`, and a 400 from ``POS
 from __future__ import annotations
 
 import os
+import ssl
 import uuid
 from typing import Any, Literal
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -502,9 +503,17 @@ class ComfyUIClient:
     async def connect_websocket(self, client_id: str) -> ClientConnection:
         """Open ``/ws?clientId=``; the first frame declares ``supports_preview_metadata`` as the frontend does."""
         url = self.ws_url(client_id)
+        options: dict[str, Any] = {}
+        if url.startswith("wss://") and not self.verify_tls:
+            # The user chose to trust this server's certificate (self-signed): same rule as HTTP.
+            tls = ssl.create_default_context()
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
+            options["ssl"] = tls
         try:
             ws = await connect(
                 url,
+                **options,
                 additional_headers=self.auth.http_headers() if self.auth else None,
                 max_size=WS_MAX_SIZE,
                 open_timeout=self.timeout,
