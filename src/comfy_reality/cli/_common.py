@@ -137,11 +137,14 @@ def error_from_exception(exc: BaseException, server_url: str) -> CliError:
     )
 
     if isinstance(exc, ServerUnreachableError):
-        return CliError(
-            str(exc),
-            ExitCode.UNREACHABLE,
-            hint="start one with `comfy-reality server`, or point --server / COMFYUI_URL at yours",
-        )
+        reason = getattr(exc, "reason", "") or ""
+        if "401" in reason or "403" in reason:
+            hint = "the server wants credentials: pass --token or set COMFYUI_TOKEN"
+        elif "HTTP" in reason:
+            hint = f"something answers at {server_url} but refuses the connection; check its log"
+        else:
+            hint = "start one with `comfy-reality server`, or point --server / COMFYUI_URL at yours"
+        return CliError(str(exc), ExitCode.UNREACHABLE, hint=hint)
     if isinstance(exc, PromptValidationError):
         return CliError(str(exc), ExitCode.INVALID, hint="fix the inputs named above, or check them with "
                         "`comfy-reality validate --server URL FILE`")
