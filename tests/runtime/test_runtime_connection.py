@@ -148,3 +148,15 @@ async def test_basic_auth_on_the_handshake(replay: Any) -> None:
     async with runtime.session():
         await runtime.execute_workflow(server.transcripts[0].prompt(0))
     assert server.ws_handshakes[0].headers["Authorization"] == "Basic YW5uOnB3LWh1bnRlcjIteA=="
+
+
+async def test_reopening_the_session_follows_unfinished_executions_again(replay: Any) -> None:
+    server: ReplayServer = await replay("05_interrupt")
+    runtime = make_runtime(server.url)
+    async with runtime.session():
+        execution = await runtime.submit(server.transcripts[0].prompt(0))
+    assert not execution.is_final
+    async with runtime.session():
+        await runtime.cancel(execution)
+        assert (await runtime.wait(execution, timeout=5)).status is TaskStatus.CANCELLED
+    assert len(server.ws_handshakes) == 2

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from websockets.asyncio.client import ClientConnection
@@ -398,7 +399,12 @@ class _Tracker:
     # ------------------------------------------------------------ dispatch
     def feed(self, message: Frame) -> None:
         if self.buffer is not None:
-            self.buffer.append(message)
+            # Bounded: progress is dropped first (the next progress_state snapshot restores it).
+            size = len(self.buffer)
+            if size < MAX_CACHED_IDS or (
+                size < 4 * MAX_CACHED_IDS and not isinstance(message, (ProgressMessage, ProgressStateMessage))
+            ):
+                self.buffer.append(message)
             return
         self.handle(message)
 
@@ -699,8 +705,10 @@ class ComfyUIAsyncRuntime:
         verify_tls: bool = True,
         backoff: Backoff | None = None,
         poll_interval: float = 2.0,
-        transport: Any = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``backoff`` paces reconnects; ``poll_interval`` bounds how late the end of a prompt
+        POSTed under another client_id is noticed; ``transport`` is for httpx test transports."""
         self.client = ComfyUIClient(server_url, auth=auth, timeout=timeout, verify_tls=verify_tls, transport=transport)
         self.server_url = self.client.server_url
         self.task_manager = task_manager or AsyncTaskManager()
@@ -795,6 +803,8 @@ class ComfyUIAsyncRuntime:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 loop_task = tg.create_task(self._connection_loop(), name=f"comfy-ws-{self.client_id[:8]}")
+                if any(t.foreign for t in self._trackers.values()):
+                    self._ensure_poller()
                 try:
                     yield self
                 except BaseException as exc:  # re-raised below, outside the TaskGroup (no ExceptionGroup)
