@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from comfy_reality.logs import configure_logging
 from comfy_reality.server.app import serve
 
 
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be greater than 0")
+    configure_logging(level="info")  # structured logs go to the app's log file, not the terminal
     serve(args.host, args.port, args.speed, args.data_dir)
 
 

@@ -53,6 +53,7 @@ class ServerConfig(BaseModel):
     port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
     speed: float = Field(default=1.0, gt=0, description="divides every simulated delay")
     data_dir: Path | None = Field(default=None, description="input/output/temp/user dirs; None = a temp dir")
+    echo_logs: bool = Field(default=False, description="print the server's terminal log to stdout")
 
 
 class Faults:
@@ -92,11 +93,11 @@ class Faults:
 class ServerState:
     """Everything that a restart throws away: queue, history, caches, sockets, counters."""
 
-    def __init__(self, store: FileStore, speed: float) -> None:
+    def __init__(self, store: FileStore, speed: float, echo_logs: bool = False) -> None:
         self.store = store
         self.catalogue = NodeCatalogue(store.input_dir)
         self.hub = Hub()
-        self.logs = LogBuffer(self.hub)
+        self.logs = LogBuffer(self.hub, echo=echo_logs)
         self.validator = Validator(self.catalogue)
         self.queue = PromptQueue(self.broadcast_status)
         self.executor = PromptExecutor(self.catalogue, self.hub, store, behaviour_lookup(self.catalogue), speed)
@@ -596,7 +597,7 @@ class EmbeddedServer:
         self.store = FileStore(Path(root))
         self.store.ensure_example_input()
         self.faults = Faults(self)
-        self.state = ServerState(self.store, self.config.speed)
+        self.state = ServerState(self.store, self.config.speed, self.config.echo_logs)
         self._runner: web.AppRunner | None = None
         self._worker: asyncio.Task[None] | None = None
         self._port: int | None = None
@@ -642,7 +643,6 @@ class EmbeddedServer:
         self._port = int(sockets[0].getsockname()[1]) if sockets else port
         self._runner = runner
         self._worker = asyncio.get_running_loop().create_task(self.state.worker(), name="comfy-reality-server-worker")
-        await self.state.logs.write(f"To see the GUI go to: http://{self.config.host}:{self._port}")
         log.info("embedded server started", url=self.url, speed=self.config.speed, data_dir=str(self.store.root))
 
     async def stop(self) -> None:
@@ -670,15 +670,21 @@ class EmbeddedServer:
         await self._shutdown()
         self.faults.stall_http = False
         self.faults.http_error = None
-        self.state = ServerState(self.store, self.config.speed)
+        self.state = ServerState(self.store, self.config.speed, self.config.echo_logs)
         await self.start()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8188, speed: float = 1.0, data_dir: Path | None = None) -> None:
-    """Run the server until interrupted (Ctrl+C). Blocking; for ``comfy-reality server``."""
+def serve(
+    host: str = "127.0.0.1", port: int = 8188, speed: float = 1.0, data_dir: Path | None = None, *, echo_logs: bool = True
+) -> None:
+    """Run the server until interrupted (Ctrl+C). Blocking; for ``comfy-reality server``.
+
+    Prints one line with the URL once it listens, then (``echo_logs``) its terminal log.
+    """
 
     async def main() -> None:
-        async with EmbeddedServer(ServerConfig(host=host, port=port, speed=speed, data_dir=data_dir)) as server:
+        config = ServerConfig(host=host, port=port, speed=speed, data_dir=data_dir, echo_logs=echo_logs)
+        async with EmbeddedServer(config) as server:
             print(f"comfy-reality embedded ComfyUI server on {server.url} (speed x{speed}); Ctrl+C stops it", flush=True)
             await asyncio.Event().wait()
 

@@ -95,8 +95,9 @@ async def _send(ws: web.WebSocketResponse, message: str | bytes) -> None:
 class LogBuffer:
     """The server's terminal log (GET /internal/logs) and its ``logs`` WS subscribers."""
 
-    def __init__(self, hub: Hub, capacity: int = 300) -> None:
+    def __init__(self, hub: Hub, capacity: int = 300, echo: bool = False) -> None:
         self.hub = hub
+        self.echo = echo
         self.entries: deque[dict[str, str]] = deque(maxlen=capacity)
         self.subscribers: set[str] = set()
 
@@ -104,6 +105,8 @@ class LogBuffer:
         # ComfyUI writes naive ISO times; the wire keeps that shape (the value is UTC).
         entry = {"t": utc_now().replace(tzinfo=None).isoformat(), "m": message if message.endswith("\n") else message + "\n"}
         self.entries.append(entry)
+        if self.echo:  # the standalone server prints its terminal log, as ComfyUI does
+            print(entry["m"], end="", flush=True)
         log.debug("server log", message=entry["m"].rstrip())
         for sid in list(self.subscribers):
             if sid in self.hub.sockets:

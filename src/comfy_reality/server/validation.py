@@ -353,6 +353,10 @@ class Validator:
         if custom:
             errors.extend(self._custom_validation(class_type, inputs))
 
+        earlier = validated.get(unique_id)
+        if earlier is not None and earlier[1] and not errors:
+            # A cycle led back here and a nested frame already recorded why: keep that reason.
+            return earlier
         result = (False, errors, unique_id) if errors or not valid else (True, [], unique_id)
         validated[unique_id] = result
         return result
