@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from comfy_reality.runtime import ComfyUIAsyncRuntime, WorkflowExecution
 from comfy_reality.runtime.runtime import MAX_CACHED_IDS, MAX_OUTPUT_ITEMS, _Tracker
@@ -41,3 +42,16 @@ def test_fresh_ids_do_not_grow_the_caches() -> None:
     images = tracker.nodes["2"].outputs["images"]
     assert len(images) == MAX_OUTPUT_ITEMS and images[-1]["filename"] == f"{3 * MAX_CACHED_IDS - 1}.png"
     assert tracker.nodes["2"].value == (3 * MAX_CACHED_IDS - 1) % 7  # still folding correctly
+
+
+async def test_finished_executions_are_forgotten_like_finished_workflows(replay: Any) -> None:
+    from comfy_reality.runtime import AsyncTaskManager
+
+    from .conftest import make_runtime
+
+    server = await replay("14_latency_trivial")
+    runtime = make_runtime(server.url, task_manager=AsyncTaskManager(max_finished_roots=3))
+    async with runtime.session():
+        done = [await runtime.execute_workflow(server.transcripts[0].prompt(i)) for i in range(6)]
+    assert list(runtime.executions) == [e.id for e in done[-3:]]
+    assert all(e.status.is_final for e in done)

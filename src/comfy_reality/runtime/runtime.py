@@ -903,6 +903,8 @@ class ComfyUIAsyncRuntime:
         try:
             async for frame in ws:
                 self._on_frame(frame)
+                if self.messages_received % 256 == 0:
+                    await asyncio.sleep(0)  # a flood of buffered frames must not starve the UI
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
             return f"connection lost (close code {code})" if code else "connection lost"
@@ -1035,6 +1037,14 @@ class ComfyUIAsyncRuntime:
         prompt_id = tracker.execution.prompt_id
         if prompt_id is not None and self._trackers.get(prompt_id) is tracker:
             del self._trackers[prompt_id]
+        self._forget_old_executions()
+
+    def _forget_old_executions(self) -> None:
+        """Keep as many finished executions as the task manager keeps finished workflows."""
+        finished = [e for e in self.executions.values() if e.is_final]
+        for execution in finished[: max(0, len(finished) - self.task_manager.max_finished_roots)]:
+            del self.executions[execution.id]
+            self._by_execution.pop(execution.id, None)
 
     async def _reconcile_all(self) -> None:
         for tracker in list(self._trackers.values()):
