@@ -262,3 +262,31 @@ def test_problems_also_reach_stderr_in_json_mode(server_url: str, tmp_path: Path
     assert "  node 1 (EmptyImage): " in result.stderr
     assert "✗ failing failed in node 2 (RealityFail): RuntimeError: visible on stderr" in result.stderr
     assert "comfy-reality validate" in result.stderr
+
+
+def test_terminal_mode_draws_the_live_table_and_a_summary(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    import rich.console
+
+    from comfy_reality.cli._common import settings_for
+    from comfy_reality.cli.run import RunCommand, read_workflow
+
+    console = rich.console.Console(record=True, width=140, height=40, color_system=None, force_terminal=False)
+    monkeypatch.setattr(rich.console, "Console", lambda *args, **kwargs: console)
+    good = read_workflow(write_workflow(tmp_path, "drawn", save_image_prompt(unique())))
+    bad = read_workflow(write_workflow(tmp_path, "broken", fail_prompt("drawn failure", unique())))
+    command = RunCommand([good, bad], settings=settings_for(server_url), overrides={},
+                         output_dir=tmp_path / "o", json_mode=False)
+    assert asyncio.run(command.main()) == 1
+    table = console.export_text()
+    assert "drawn" in table and "✓ completed" in table
+    failed_rows = [line for line in table.splitlines() if "✗ failed: drawn failure" in line]
+    assert any("broken" in row for row in failed_rows) and any("RealityFail #2" in row for row in failed_rows)
+    assert any("PreviewImage #3" in line and "⊘ cancelled: not run" in line for line in table.splitlines())
+    assert "SaveImage #2" in table and "RealityFail #2" in table
+    out = capsys.readouterr()
+    assert "✓ drawn completed in" in out.out and f"saved {tmp_path / 'o'}" in out.out
+    assert "✗ broken failed in node 2 (RealityFail): RuntimeError: drawn failure" in out.err
