@@ -84,6 +84,9 @@ class JournalStats:
     max_backlog: int = 0
     max_latency: float = 0.0
     write_seconds: float = 0.0
+    # Time the journal itself spent on the event loop (event callbacks and batch snapshots).
+    loop_seconds: float = 0.0
+    max_loop_slice: float = 0.0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
     def percentile(self, q: float) -> float:
@@ -209,8 +212,15 @@ class Journal:
         """Record every execution of ``runtime`` from now on (and those it already has)."""
         attachment: _Attachment
 
+        stats = self.stats
+
         def on_event(event: TaskEvent) -> None:
+            started = time.perf_counter()
             self._on_event(attachment, event)
+            spent = time.perf_counter() - started
+            stats.loop_seconds += spent
+            if spent > stats.max_loop_slice:
+                stats.max_loop_slice = spent
 
         unsubscribe = runtime.task_manager.subscribe(on_event)
         attachment = _Attachment(runtime, unsubscribe)
@@ -309,12 +319,15 @@ class Journal:
         executions: list[ExecutionSnapshot] = []
         nodes: list[NodeSnapshot] = []
         oldest = min(p.since for p in batch.values())
+        snap_started = time.perf_counter()
         for execution_id, pending in batch.items():
             snapshot = self._snapshot(execution_id, pending)
             if snapshot is not None:
                 executions.append(snapshot[0])
                 nodes.extend(snapshot[1])
         started = time.perf_counter()
+        self.stats.loop_seconds += started - snap_started
+        self.stats.max_loop_slice = max(self.stats.max_loop_slice, started - snap_started)
         try:
             rows = await self._run(self._store.write_batch, executions, nodes)
         except JournalError as exc:
