@@ -265,3 +265,23 @@ async def test_bursts_of_executions_are_all_recorded_in_few_batches(journal: Jou
     # Everything happened between two awaits: it was written as one coalesced batch.
     assert journal.stats.batches <= 2
     assert journal.stats.max_backlog == 50
+
+
+async def test_hostile_values_are_stored_without_disabling_the_journal(journal: Journal) -> None:
+    runtime = FakeRuntime()
+    journal.attach(runtime)
+    prompt = {"1": {"class_type": "Bad\ud800Name", "inputs": {"x": float("nan")}}}
+    execution = runtime.new_execution(prompt, name="name with \udcff surrogate")
+    node = runtime.node(execution, "1")
+    node.value, node.max = float("nan"), float("inf")
+    execution.outputs = {"1": {"text": ["\ud83d broken emoji half", "x" * 10_000_000]}}
+    runtime.task_manager.update(node.id, status_detail="odd \x00 nul")
+    await journal.flush()
+    assert journal.error is None
+    entry = await journal.get(execution.id)
+    assert entry is not None
+    assert entry.name == "name with \ufffd surrogate"
+    stored = entry.nodes[0]
+    assert stored.value is None and stored.max is None
+    assert stored.class_type == "Bad\ufffdName"
+    assert "_journal_omitted" in entry.outputs  # a 10 MB output is not copied into the journal

@@ -62,10 +62,12 @@ def history_result(entry: Any, prompt_id: str) -> HistoryResult | None:
         for item in raw_messages:
             if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str):
                 messages.append((item[0], item[1] if isinstance(item[1], dict) else {}))
-    outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else {}
+    raw_outputs = entry.get("outputs")
+    outputs: dict[Any, Any] = raw_outputs if isinstance(raw_outputs, dict) else {}
     status_str = status_block.get("status_str") if isinstance(status_block, dict) else None
 
-    started_at = completed_at = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
     error: ExecutionError | None = None
     interrupted: dict[str, Any] | None = None
     node_states: dict[str, tuple[TaskStatus, str | None]] = {}
@@ -95,14 +97,15 @@ def history_result(entry: Any, prompt_id: str) -> HistoryResult | None:
         node_states.setdefault(str(node_id), (TaskStatus.COMPLETED, None))
 
     detail: str | None
+    status: TaskStatus
     if status_str == "success":
         status, detail = TaskStatus.COMPLETED, "finished while the app was not watching; read from /history"
     elif interrupted is not None:
         status = TaskStatus.CANCELLED
         detail = f"interrupted on the server (prompt {prompt_id}) while the app was not watching"
-        node = interrupted.get("node_id")
-        if isinstance(node, (str, int)):
-            node_states[str(node)] = (TaskStatus.CANCELLED, "interrupted")
+        stopped_at = interrupted.get("node_id")
+        if isinstance(stopped_at, (str, int)):
+            node_states[str(stopped_at)] = (TaskStatus.CANCELLED, "interrupted")
     else:
         status = TaskStatus.FAILED
         if error is not None:
