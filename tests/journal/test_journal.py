@@ -285,3 +285,17 @@ async def test_hostile_values_are_stored_without_disabling_the_journal(journal: 
     assert stored.value is None and stored.max is None
     assert stored.class_type == "Bad\ufffdName"
     assert "_journal_omitted" in entry.outputs  # a 10 MB output is not copied into the journal
+
+
+async def test_bookkeeping_stays_bounded_over_a_long_session(journal: Journal) -> None:
+    runtime = FakeRuntime()
+    journal.attach(runtime)
+    for _ in range(600):
+        execution = runtime.new_execution()
+        runtime.complete(execution)
+    await journal.flush()
+    assert len(await journal.list_executions(limit=1000)) == 600
+    # Finished executions leave the journal's in-memory state; only a bounded tail is kept.
+    assert journal._seen == {}
+    assert len(journal._recent_final) <= 256
+    assert journal._written_prompt == set()

@@ -48,6 +48,7 @@ from .store import (
 )
 
 log = structlog.get_logger("comfy_reality.journal")
+RECENT_FINAL = 256
 T = TypeVar("T")
 
 
@@ -151,7 +152,10 @@ class Journal:
         self._attachments: list[_Attachment] = []
         self._dirty: dict[str, _Pending] = {}
         self._written_prompt: set[str] = set()
+        # Executions not final when last written (re-snapshotted at close), plus the most recent
+        # finished ones (their outputs may be filled in after the final event). Bounded.
         self._seen: dict[str, RuntimeLike] = {}
+        self._recent_final: deque[tuple[str, RuntimeLike]] = deque(maxlen=RECENT_FINAL)
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
         self._marked = 0
@@ -350,6 +354,9 @@ class Journal:
                 self._written_prompt.add(snap.id)
             if snap.status in ("completed", "failed", "cancelled"):
                 self._written_prompt.discard(snap.id)
+                runtime = self._seen.pop(snap.id, None)
+                if runtime is not None:
+                    self._recent_final.append((snap.id, runtime))
         self.stats.batches += 1
         self.stats.rows += rows
         self.stats.write_seconds += done - started
@@ -570,7 +577,7 @@ class Journal:
         for attachment in list(self._attachments):
             attachment.unsubscribe()
         if self.error is None:
-            for execution_id, runtime in list(self._seen.items()):
+            for execution_id, runtime in [*self._seen.items(), *self._recent_final]:
                 if execution_id in runtime.executions:
                     self._mark(runtime, execution_id, None, urgent=True)
             with contextlib.suppress(TimeoutError):
