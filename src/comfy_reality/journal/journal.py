@@ -260,7 +260,9 @@ class Journal:
             execution_id = self._find_execution(attachment.runtime, workflow_task_id)
             if execution_id is None:
                 return
-            attachment.by_task[workflow_task_id] = execution_id
+            workflow_task = attachment.runtime.task_manager.get_task(workflow_task_id)
+            if workflow_task is not None and not workflow_task.is_final:
+                attachment.by_task[workflow_task_id] = execution_id  # cached while it runs only
         node_task = event.task_id if event.task_type is TaskType.NODE else None
         self._mark(attachment.runtime, execution_id, node_task, urgent=event.event_type != "progress")
         if event.task_type is TaskType.WORKFLOW and event.event_type in LIFECYCLE_EVENTS - {"created", "started"}:
