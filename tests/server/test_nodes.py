@@ -161,3 +161,25 @@ async def test_progress_rate_has_one_progress_and_one_progress_state_per_step(em
     assert values == list(range(1, 2001))
     recorded_states = sum(1 for e in transcript.ws_in() if e.get("type") == "progress_state")
     assert len(ws.json("progress_state")) == recorded_states == 2006
+
+
+async def test_a_crashing_simulation_is_reported_as_a_node_error(embedded_server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfy_reality.server import nodes
+
+    async def broken(ctx: Any, inputs: dict[str, Any]) -> Any:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(nodes._REGISTRY, "ImageInvert", broken)
+    prompt = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 77}},
+        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+    }
+    ws, entry = await run(embedded_server, prompt)
+    error = ws.json("execution_error")[0]["data"]
+    assert (error["node_id"], error["exception_type"], error["exception_message"]) == ("2", "ZeroDivisionError", "division by zero\n")
+    assert entry["status"]["status_str"] == "error"
+    del prompt["2"]
+    prompt["3"]["inputs"]["images"] = ["1", 0]
+    _, after = await run(embedded_server, prompt, client_id="t2")  # still serving
+    assert after["status"]["status_str"] == "success"

@@ -20,6 +20,7 @@ import heapq
 import json
 import struct
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -564,9 +565,16 @@ class PromptExecutor:
                 ctx = NodeContext(self, run, node_id)
                 try:
                     result = await behaviour(ctx, inputs)
+                except (Interrupted, asyncio.CancelledError):
+                    raise
                 except NodeFailure as exc:
                     exc.inputs = {k: [format_value(v)] for k, v in inputs.items()}  # type: ignore[attr-defined]
                     raise
+                except Exception as exc:  # a simulation bug: report it like a node crash, keep serving
+                    log.exception("simulated node crashed", node_id=node_id, class_type=class_type)
+                    failure = NodeFailure(type(exc).__qualname__, str(exc), traceback.format_tb(exc.__traceback__))
+                    failure.inputs = {k: [format_value(v)] for k, v in inputs.items()}  # type: ignore[attr-defined]
+                    raise failure from exc
             if result.ui:
                 entry_ui = {
                     "meta": {
