@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,7 @@ class ComfyRealityApp(App[None]):
         self.object_info: ObjectInfo | None = None
         self.output_sizes: dict[OutputKey, int] = {}
         self.frames = 0
+        self.log_timezone: tzinfo | None = None  # None: local time
         self._local_files: list[WorkflowFile] = []
         self._server_files: list[WorkflowFile] = []
         self._server_note: str | None = None
@@ -179,6 +180,7 @@ class ComfyRealityApp(App[None]):
         self.execution_view = ExecutionView(id="execution", classes="hidden")
         self.execution_view.border_title = "Execution"
         self.log_pane = LogPane(id="log")
+        self.log_pane.tz = self.log_timezone
         self.log_pane.border_title = "Log"
         yield self.status_bar
         with Horizontal(id="main"):

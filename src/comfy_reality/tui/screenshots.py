@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
+from datetime import UTC
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
 
 from ..config import Settings
 from . import format as fmt
 from . import scenes
 from .app import ComfyRealityApp
+from ..server.catalogue import NodeCatalogue
+from ..workflows import ObjectInfo
 from .messages import ServerStatusChanged, SystemStatsUpdated
+from .screens.input_form import InputFormScreen
 from .testing import wait_for
 from .widgets import TaskTree
 
-STATES = ["idle", "running", "completed", "failed", "cancelled", "disconnected", "help"]
+STATES = ["idle", "running", "completed", "failed", "cancelled", "disconnected", "help", "input_form"]
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 
 
@@ -30,6 +36,7 @@ def scene_app(workflows_dir: Path | None = None) -> ComfyRealityApp:
     """An offline app whose workflow list comes from ``workflows_dir`` only."""
     app = ComfyRealityApp(Settings(server_url=scenes.SERVER_URL), connect=False, bundled_dir=workflows_dir)
     app.sources = app.sources[:1]
+    app.log_timezone = UTC  # the same picture in every time zone
     return app
 
 
@@ -56,8 +63,32 @@ async def apply_scene(pilot: Pilot[None], state: str) -> None:
             tree.action_toggle_node()
     if state == "help":
         await pilot.press("f1")
+    if state == "input_form":
+        await open_form_scene(pilot, app)
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+def demo_object_info() -> ObjectInfo:
+    """What ``--demo`` serves: the recorded catalogue plus its virtual model files (no input images)."""
+    with tempfile.TemporaryDirectory() as empty:
+        return ObjectInfo(NodeCatalogue(Path(empty)).object_info())
+
+
+async def open_form_scene(pilot: Pilot[None], app: ComfyRealityApp) -> None:
+    """The form of the first workflow with a sampler, against the demo server's node catalogue."""
+    app.object_info = demo_object_info()
+    candidates = [wf for wf in app.workflow_files if wf.ok and "KSampler" in wf.class_types] or [
+        wf for wf in app.workflow_files if wf.ok
+    ]
+    workflow = candidates[0]
+    app.browser.highlight(workflow.name)
+    await pilot.press("e")
+    await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen))
+    for editor in app.screen.query(".field-editor"):
+        if isinstance(editor, (Input, TextArea)):
+            editor.cursor_blink = False
     await pilot.pause()
 
 

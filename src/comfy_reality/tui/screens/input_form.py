@@ -52,13 +52,13 @@ class InputField(Vertical):
     def compose(self) -> ComposeResult:
         spec = self.item.spec
         with Horizontal(classes="field-row"):
-            label = Text(self.item.name, style="bold")
-            if spec.seed_like:
-                label.append("  ctrl+n random", style="dim")
+            label = Text(self.item.name, style="bold", no_wrap=True, overflow="ellipsis")
             yield Static(label, classes="field-label")
             yield self._editor()
-        hint = spec.describe()
-        yield Static(Text(hint, style="dim"), classes="field-hint")
+            hint = spec.describe()
+            if spec.seed_like:
+                hint = f"^n random · {hint}"
+            yield Static(Text(hint, style="dim", no_wrap=True, overflow="ellipsis"), classes="field-hint")
         yield Static("", classes="field-error hidden")
 
     def _editor(self) -> Widget:
@@ -69,7 +69,7 @@ class InputField(Vertical):
             choices = [(str(choice), choice) for choice in spec.choices or []]
             known = value in (spec.choices or [])
             return Select(choices, value=value if known else Select.NULL, allow_blank=not known,
-                          prompt=f"{value} (not on the server)" if not known else "choose…",
+                          prompt=f"⚠ {value}" if not known else "choose…",
                           compact=True, classes="field-editor")
         if spec.type == "STRING" and spec.multiline:
             area = TextArea(str(value if value is not None else ""), classes="field-editor multiline",
@@ -78,6 +78,10 @@ class InputField(Vertical):
         input_type = {"INT": "integer", "FLOAT": "number"}.get(spec.type, "text")
         return Input(str(value if value is not None else ""), type=input_type, compact=True,
                      classes="field-editor", select_on_focus=False)
+
+    def on_mount(self) -> None:
+        # Values the file already has but the server would refuse show up before anyone edits.
+        self.check()
 
     @property
     def editor(self) -> Widget:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from rich.text import Text
 from textual.binding import Binding
@@ -21,9 +21,10 @@ LEVEL_STYLE: dict[str, str] = {
 MAX_LINES = 5000
 
 
-def render_line(line: LogLine) -> Text:
+def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
+    """``tz`` None shows local time (what the person's clock says)."""
     stamp = line.timestamp
-    clock = stamp.astimezone().strftime("%H:%M:%S") if isinstance(stamp, datetime) else str(stamp)[:8]
+    clock = stamp.astimezone(tz).strftime("%H:%M:%S") if isinstance(stamp, datetime) else str(stamp)[:8]
     level = line.level.lower()
     text = Text(no_wrap=False)
     text.append(f"{clock} ", style="dim")
@@ -48,10 +49,11 @@ newest line.
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, auto_scroll=True)
         self.lines_written = 0
+        self.tz: tzinfo | None = None
 
     def add_lines(self, lines: list[LogLine]) -> None:
         for line in lines:
-            self.write(render_line(line), scroll_end=self.follow)
+            self.write(render_line(line, self.tz), scroll_end=self.follow)
         self.lines_written += len(lines)
 
     def watch_follow(self, follow: bool) -> None:

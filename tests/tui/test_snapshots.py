@@ -1,0 +1,27 @@
+"""Snapshots of each main state (pytest-textual-snapshot). Deterministic: fixed size, frozen clock and ids.
+
+Update after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``,
+then look at the SVGs; ``python -m comfy_reality.tui.screenshots`` exports the same states
+into ``screenshots/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from comfy_reality.tui.screenshots import apply_scene, scene_app
+
+from .helpers import WORKFLOWS
+
+STATES = ["idle", "running", "completed", "failed", "cancelled", "disconnected", "help", "input_form"]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("state", STATES)
+def test_state(snap_compare: Any, state: str, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Any) -> None:
+        await apply_scene(pilot, state)
+
+    assert snap_compare(scene_app(WORKFLOWS), terminal_size=size, run_before=run_before)
