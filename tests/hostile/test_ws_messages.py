@@ -282,3 +282,20 @@ async def test_memory_does_not_grow_with_hostile_per_node_frames(
     runtime, execution = live
     first, second = _growth(runtime, execution.prompt_id or "", kind)
     assert second < 500_000, f"grew by {first} then {second} bytes per 5,000 hostile {kind} frames"
+
+
+@pytest.mark.parametrize(
+    ("frame", "event"),
+    [
+        ('{"type": "progress", "data": {"value": 1', "ws_malformed_json"),
+        ('{"data": {}}', "ws_message_without_type"),
+        ('{"type": "progress", "data": [1, 2]}', "ws_message_data_not_object"),
+        ('{"type": "progress", "data": {"value": "lots", "max": 2}}', "ws_invalid_message"),
+        (b"\x00\x00", "ws_binary_truncated"),
+    ],
+)
+def test_a_bad_frame_is_logged_and_skipped(frame: str | bytes, event: str) -> None:
+    with structlog.testing.capture_logs() as logs:
+        assert parse_frame(frame) is None
+    assert [entry["event"] for entry in logs] == [event]
+    assert logs[0]["log_level"] == "warning"
