@@ -337,7 +337,10 @@ class BareClient:
         import websockets
 
         ws_url = self.url.replace("http", "ws", 1) + f"/ws?clientId={self.client_id}"
-        async with httpx.AsyncClient(base_url=self.url) as http, websockets.connect(ws_url, max_size=None) as ws:
+        async with (
+            httpx.AsyncClient(base_url=self.url, timeout=120) as http,
+            websockets.connect(ws_url, max_size=None, open_timeout=60) as ws,
+        ):
             self.http = http
 
             async def read() -> None:
@@ -527,7 +530,7 @@ async def main(url, path):
         prompt = json.load(fh)
     client_id = uuid.uuid4().hex
     ws_url = url.replace("http", "ws", 1) + "/ws?clientId=" + client_id
-    async with httpx.AsyncClient(base_url=url) as http, websockets.connect(ws_url) as ws:
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http, websockets.connect(ws_url, open_timeout=60) as ws:
         response = await http.post("/prompt", json={"prompt": prompt, "client_id": client_id})
         response.raise_for_status()
         prompt_id = response.json()["prompt_id"]
@@ -626,6 +629,23 @@ def _import_time(modules: str) -> float:
     return statistics.median(values)
 
 
+def wait_idle(url: str, timeout: float = 300.0) -> None:
+    """Let the server finish (or drop) what an earlier section left, so sections do not overlap."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=url, timeout=30) as http:
+        while True:
+            queue = http.get("/queue").json()
+            if not queue.get("queue_running") and not queue.get("queue_pending"):
+                return
+            if time.monotonic() > deadline:
+                http.post("/queue", json={"clear": True})
+                http.post("/interrupt", json={})
+                deadline = time.monotonic() + 30
+            time.sleep(0.1)
+
+
 # ---------------------------------------------------------------------------- driver
 async def _run_async(report: Report, sections: list[str], quick: bool, url: str | None) -> None:
     steps: dict[str, Callable[[], Awaitable[None]]] = {
@@ -637,10 +657,12 @@ async def _run_async(report: Report, sections: list[str], quick: bool, url: str 
         steps["scale"] = lambda: bench_scale(report, quick, url)
     for name in sections:
         if name in steps:
-            await _guard(report, name, steps[name])
+            await _guard(report, name, steps[name], url)
 
 
-async def _guard(report: Report, name: str, step: Callable[[], Awaitable[None]]) -> None:
+async def _guard(report: Report, name: str, step: Callable[[], Awaitable[None]], url: str | None) -> None:
+    if url is not None and name in ("e2e", "scale"):
+        await asyncio.to_thread(wait_idle, url)
     try:
         await step()
     except Exception as exc:  # a broken section is reported, the others still run
@@ -669,6 +691,7 @@ def run(sections: list[str], quick: bool) -> Report:
                 report.add(Row("tui", "failed to run", None, "", note=f"{type(exc).__name__}: {exc}"[:300]))
         if "startup" in sections and url is not None:
             try:
+                wait_idle(url)
                 bench_startup(report, quick, url)
             except Exception as exc:
                 report.add(Row("startup", "failed to run", None, "", note=f"{type(exc).__name__}: {exc}"[:300]))
