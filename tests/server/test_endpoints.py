@@ -201,3 +201,19 @@ def test_entry_point_rejects_bad_speed() -> None:
 def test_config_rejects_bad_ports(port: int) -> None:
     with pytest.raises(ValueError):
         ServerConfig(port=port)
+
+
+async def test_step_delay_fault_and_speed_change_slow_a_run_down(embedded_server: EmbeddedServer) -> None:
+    with pytest.raises(ValueError):
+        embedded_server.speed = 0
+    embedded_server.faults.step_delay = 0.05
+    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=sd") as ws:
+        p = await post(http, graph(steps=400, delay=0.0, nonce=70), client_id="sd")
+        await ws.wait(lambda s: len(s.json("progress")) >= 1)
+        # 400 steps x 50 ms would take 20 s: interrupting must find it still running.
+        await http.post("/interrupt", json={"prompt_id": p["prompt_id"]})
+        await ws.wait_done(p["prompt_id"])
+        assert ws.json("execution_interrupted") and len(ws.json("progress")) < 400
+    embedded_server.faults.step_delay = 0.0
+    embedded_server.speed = 10_000
+    assert embedded_server.state.executor.speed == 10_000

@@ -65,6 +65,7 @@ class Faults:
         self._unstalled = asyncio.Event()
         self._unstalled.set()
         self.http_error: int | None = None
+        self.step_delay: float = 0.0  # extra seconds per progress step, whatever the speed
         self._tasks: set[asyncio.Task[int]] = set()
 
     @property
@@ -597,7 +598,8 @@ class EmbeddedServer:
         self.store = FileStore(Path(root))
         self.store.ensure_example_input()
         self.faults = Faults(self)
-        self.state = ServerState(self.store, self.config.speed, self.config.echo_logs)
+        self._speed = self.config.speed
+        self.state = self._new_state()
         self._runner: web.AppRunner | None = None
         self._worker: asyncio.Task[None] | None = None
         self._port: int | None = None
@@ -639,8 +641,8 @@ class EmbeddedServer:
                 f"cannot listen on {self.config.host}:{port}: {exc.strerror or exc}. "
                 "Pick another port (--port) or stop whatever is using it."
             ) from exc
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        self._port = int(sockets[0].getsockname()[1]) if sockets else port
+        addresses = runner.addresses
+        self._port = int(addresses[0][1]) if addresses else port
         self._runner = runner
         self._worker = asyncio.get_running_loop().create_task(self.state.worker(), name="comfy-reality-server-worker")
         log.info("embedded server started", url=self.url, speed=self.config.speed, data_dir=str(self.store.root))
@@ -670,8 +672,26 @@ class EmbeddedServer:
         await self._shutdown()
         self.faults.stall_http = False
         self.faults.http_error = None
-        self.state = ServerState(self.store, self.config.speed, self.config.echo_logs)
+        self.faults.step_delay = 0.0
+        self.state = self._new_state()
         await self.start()
+
+    def _new_state(self) -> ServerState:
+        state = ServerState(self.store, self._speed, self.config.echo_logs)
+        state.executor.step_delay = lambda: self.faults.step_delay
+        return state
+
+    @property
+    def speed(self) -> float:
+        """Divides every simulated delay; can change while the server runs."""
+        return self._speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        if value <= 0:
+            raise ValueError(f"speed must be greater than 0, got {value}")
+        self._speed = value
+        self.state.executor.speed = value
 
 
 def serve(

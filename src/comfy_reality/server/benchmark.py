@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import websockets
@@ -43,7 +44,15 @@ class Row:
         return self.count / self.seconds if self.seconds > 0 else float("inf")
 
 
-async def _collect_until(ws: websockets.ClientConnection, done: Callable[[dict[str, object]], bool]) -> int:
+def _ended(prompt_id: str) -> Callable[[dict[str, Any]], bool]:
+    def check(message: dict[str, Any]) -> bool:
+        data = message["data"]
+        return bool(message["type"] == "executing" and data.get("node", 0) is None and data.get("prompt_id") == prompt_id)
+
+    return check
+
+
+async def _collect_until(ws: websockets.ClientConnection, done: Callable[[dict[str, Any]], bool]) -> int:
     count = 0
     async for raw in ws:
         count += 1
@@ -61,7 +70,7 @@ async def bench_prompts_sequential(server: EmbeddedServer, n: int) -> Row:
             prompt["1"]["inputs"]["color"] = i  # defeat the cache: every prompt really runs
             r = await http.post("/prompt", json={"prompt": prompt, "client_id": "bench"})
             pid = r.json()["prompt_id"]
-            await _collect_until(ws, lambda m: m["type"] == "executing" and m["data"].get("node", 0) is None and m["data"].get("prompt_id") == pid)  # type: ignore[union-attr]
+            await _collect_until(ws, _ended(pid))
         return Row("embedded: prompt round trips (POST -> executing null), sequential", n, time.perf_counter() - start, "prompts/s")
 
 
@@ -74,7 +83,7 @@ async def bench_prompts_queued(server: EmbeddedServer, n: int) -> Row:
             prompt = json.loads(json.dumps(TRIVIAL))
             prompt["1"]["inputs"]["color"] = 100000 + i
             last = (await http.post("/prompt", json={"prompt": prompt, "client_id": "bench2"})).json()["prompt_id"]
-        await _collect_until(ws, lambda m: m["type"] == "executing" and m["data"].get("node", 0) is None and m["data"].get("prompt_id") == last)  # type: ignore[union-attr]
+        await _collect_until(ws, _ended(last))
         return Row("embedded: prompts queued then drained", n, time.perf_counter() - start, "prompts/s")
 
 
@@ -88,18 +97,18 @@ async def bench_ws_messages(server: EmbeddedServer, steps: int) -> Row:
         await ws.recv()
         start = time.perf_counter()
         pid = (await http.post("/prompt", json={"prompt": prompt, "client_id": "benchws"})).json()["prompt_id"]
-        count = await _collect_until(ws, lambda m: m["type"] == "executing" and m["data"].get("node", 0) is None and m["data"].get("prompt_id") == pid)  # type: ignore[union-attr]
+        count = await _collect_until(ws, _ended(pid))
         return Row(f"embedded: WS messages, {steps}-step node, no delay", count, time.perf_counter() - start, "msgs/s")
 
 
-async def _bare_app(handler_setup: Callable[[web.Application], None], body: Callable[[str], Awaitable[Row]]) -> Row:
+async def _bare_app(handler_setup: Callable[[web.Application], object], body: Callable[[str], Awaitable[Row]]) -> Row:
     app = web.Application()
     handler_setup(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         return await body(f"127.0.0.1:{port}")
     finally:

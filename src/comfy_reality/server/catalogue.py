@@ -93,7 +93,7 @@ class NodeCatalogue:
 
     def get(self, class_type: Any) -> dict[str, Any] | None:
         """The node's info with live choice lists (raises TypeError on unhashable names, like a dict)."""
-        info = self._base.get(class_type)
+        info: dict[str, Any] | None = self._base.get(class_type)
         if info is None:
             return None
         if self._live_inputs and class_type in ("LoadImage", "LoadImageMask"):

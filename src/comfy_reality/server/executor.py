@@ -273,6 +273,8 @@ class PromptExecutor:
         self.last_node_id: str | None = None
         self.status_messages: list[tuple[str, dict[str, Any]]] = []
         self.success = True
+        # Extra seconds per progress step (not scaled by speed): the "slow server" fault.
+        self.step_delay: Callable[[], float] = lambda: 0.0
 
     # -- interrupt -------------------------------------------------------------------------
     def interrupt(self) -> None:
@@ -338,6 +340,9 @@ class PromptExecutor:
         preview: ImageValue | None, preview_format: str,
     ) -> None:
         value = min(value, total)
+        extra = self.step_delay()
+        if extra > 0:
+            await self.sleep(extra * self.speed)
         self.check_interrupt()
         entry = run.progress.setdefault(node_id, _NodeProgress("running", 0, 1))
         entry.state, entry.value, entry.max = "running", value, total
@@ -442,14 +447,15 @@ class PromptExecutor:
 
         failure: tuple[str, BaseException, dict[str, Any] | None] | None = None
         while not execution.is_empty():
-            node_id = execution.stage()
-            if node_id is None:
+            staged = execution.stage()
+            if staged is None:
                 failure = (
                     next(iter(execution.pending)),
                     NodeFailure("graph.DependencyCycleError", "Dependency cycle detected", []),
                     None,
                 )
                 break
+            node_id = staged
             try:
                 done = await self._execute_node(run, node_id, outputs, ui, signatures, executed, execution, pending_subgraph)
             except Interrupted as exc:
@@ -471,9 +477,9 @@ class PromptExecutor:
 
         history_outputs: dict[str, Any] = {}
         meta: dict[str, Any] = {}
-        for node_id, entry in ui.items():
-            history_outputs[node_id] = entry["output"]
-            meta[node_id] = entry["meta"]
+        for node_id, ui_entry in ui.items():
+            history_outputs[node_id] = ui_entry["output"]
+            meta[node_id] = ui_entry["meta"]
         return {"outputs": history_outputs, "meta": meta}
 
     async def _report_failure(
@@ -481,13 +487,17 @@ class PromptExecutor:
         current_outputs: list[str],
     ) -> None:
         node_id, exc, inputs = failure
-        class_type = run.prompt.original.get(node_id, {}).get("class_type") or run.prompt.get_node(node_id)["class_type"]
+        class_type = str(run.prompt.original.get(node_id, {}).get("class_type") or run.prompt.get_node(node_id)["class_type"])
         if isinstance(exc, Interrupted):
-            mes = {"prompt_id": run.prompt_id, "node_id": node_id, "node_type": class_type, "executed": list(executed)}
-            await self._add_message(run, "execution_interrupted", mes, broadcast=True)
+            await self._add_message(
+                run,
+                "execution_interrupted",
+                {"prompt_id": run.prompt_id, "node_id": node_id, "node_type": class_type, "executed": list(executed)},
+                broadcast=True,
+            )
             return
         assert isinstance(exc, NodeFailure)
-        mes = {
+        mes: dict[str, Any] = {
             "prompt_id": run.prompt_id,
             "node_id": node_id,
             "node_type": class_type,
