@@ -185,3 +185,16 @@ def test_server_command_reports_a_taken_port(server_url: str) -> None:
     result = invoke("server", "--port", port)
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_convert_asks_the_server_for_its_catalogue(server_url: str, tmp_path: Path) -> None:
+    from .test_run import ui_workflow
+
+    ui = write_workflow(tmp_path, "editor", ui_workflow(4))
+    result = invoke("convert", "--server", server_url, str(ui))
+    assert result.exit_code == 0, result.stderr
+    prompt = json.loads(result.stdout)
+    assert prompt["1"]["class_type"] == "EmptyImage" and prompt["1"]["inputs"]["color"] == 4
+    assert prompt["2"]["inputs"] == {"filename_prefix": "ui_run", "images": ["1", 0]}
+    # What convert prints is what the server accepts.
+    assert httpx.post(f"{server_url}/prompt", json={"prompt": prompt}).status_code == 200
