@@ -198,9 +198,25 @@ async def test_previews_type_1_after_progress_or_type_4_before_it(embedded_serve
         import json as _json
         meta = _json.loads(frame[8 : 8 + size])
         assert set(meta) == {"node_id", "prompt_id", "display_node_id", "parent_node_id", "real_node_id", "image_type"}
-        assert frame[8 + size : 8 + size + 4] == b"\x89PNG" and meta["image_type"] == "image/png"
+        assert frame[8 + size : 8 + size + 4] == b"\xff\xd8\xff\xe0" and meta["image_type"] == "image/jpeg"
+        assert meta["node_id"] == meta["display_node_id"] == meta["real_node_id"] == "2" and meta["parent_node_id"] is None
         plain = n.binary(1)[0]
-        assert binary_type(plain) == 1 and int.from_bytes(plain[4:8], "big") == 2 and plain[8:12] == b"\x89PNG"
+        assert binary_type(plain) == 1 and int.from_bytes(plain[4:8], "big") == 1 and plain[8:12] == b"\xff\xd8\xff\xe0"
+
+
+async def test_save_image_websocket_sends_png_frames(embedded_server: EmbeddedServer) -> None:
+    prompt = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 24, "height": 16, "batch_size": 1, "color": 5}},
+        "2": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["1", 0]}},
+    }
+    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=sw") as ws:
+        p = await post(http, prompt, client_id="sw")
+        await ws.wait_done(p["prompt_id"])
+    frame = ws.binary(1)[0]
+    assert int.from_bytes(frame[4:8], "big") == 2 and frame[8:12] == b"\x89PNG"
+    assert [m["data"]["value"] for m in ws.json("progress")] == [0]
+    assert [m["data"]["max"] for m in ws.json("progress")] == [1]
+    assert not ws.json("executed")
 
 
 async def test_requeue_is_cached_and_nonce_change_reruns(embedded_server: EmbeddedServer) -> None:

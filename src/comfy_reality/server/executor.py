@@ -348,10 +348,11 @@ class PromptExecutor:
         entry.state, entry.value, entry.max = "running", value, total
         await self._progress_state(run)
         image: bytes | None = None
-        mime = "image/png"
-        fmt = 2
+        png = preview_format == "PNG"
+        mime = "image/png" if png else "image/jpeg"
+        fmt = 2 if png else 1  # the u32 after event type 1: 1 = JPEG, 2 = PNG
         if preview is not None:
-            image = await self.store.preview_bytes(preview)
+            image = await self.store.preview_bytes(preview, "PNG" if png else "JPEG")
         with_metadata = self.hub.supports_preview_metadata(run.client_id)
         if image is not None and with_metadata:
             metadata = {

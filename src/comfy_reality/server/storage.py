@@ -12,6 +12,7 @@ import string
 from pathlib import Path
 from typing import Any
 
+from comfy_reality.server.jpeg import encode_jpeg
 from comfy_reality.server.png import encode_png
 from comfy_reality.server.values import ImageValue
 
@@ -98,14 +99,16 @@ class FileStore:
                 highest = max(highest, int(m.group(1)))
         return highest + 1
 
-    async def preview_bytes(self, image: ImageValue) -> bytes:
-        """A preview frame's image: the picture scaled to fit PREVIEW_MAX_SIZE, PNG-encoded."""
+    async def preview_bytes(self, image: ImageValue, image_format: str = "JPEG") -> bytes:
+        """A preview frame's image, scaled to fit PREVIEW_MAX_SIZE: JPEG (sampler previews) or PNG."""
         w, h = image.width, image.height
         scale = min(1.0, PREVIEW_MAX_SIZE / max(w, h))
         preview = image.resized(max(1, int(w * scale)), max(1, int(h * scale)))
-        return await asyncio.to_thread(
-            encode_png, preview.width, preview.height, list(preview.rows()), compress_level=1
-        )
+        if image_format == "PNG":
+            return await asyncio.to_thread(
+                encode_png, preview.width, preview.height, list(preview.rows()), compress_level=1
+            )
+        return await asyncio.to_thread(encode_jpeg, preview.width, preview.height, list(preview.rows()))
 
     def resolve_view(self, filename: str, subfolder: str | None, kind: str | None) -> Path | None:
         """The file GET /view serves, or None; raises PathRejected for traversal attempts."""
