@@ -69,3 +69,20 @@ def test_prompts_for_the_server_sections_are_valid_api_prompts() -> None:
     assert len(chain) == 500
     assert [chain[str(i)]["inputs"]["image"] for i in (2, 499)] == [["1", 0], ["498", 0]]
     assert chain["500"]["inputs"]["images"] == ["499", 0]
+
+
+def test_tui_section_says_not_available_without_the_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def fake(name: str, *args: object) -> object:
+        if name == "comfy_reality.tui.benchmark":
+            raise ImportError(name)
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(benchmark.importlib, "import_module", fake)
+    report = benchmark.Report(quick=True)
+    benchmark.bench_tui(report, quick=True)
+    [row] = report.rows
+    assert row.section == "tui" and row.value is None and row.note is not None and "not available" in row.note

@@ -728,6 +728,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"{value:,.0f} {unit}"
     if unit == "s":
         return f"{value:.3f} s"
+    if abs(value) >= 100:
+        return f"{value:,.0f} {unit}".strip()
     return f"{value:,.2f} {unit}".strip()
 
 
