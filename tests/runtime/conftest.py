@@ -7,12 +7,20 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+import structlog
 
 from comfy_reality.runtime import Backoff, ComfyUIAsyncRuntime
 
 from .replay import ReplayServer
 
 FAST_BACKOFF = Backoff(initial=0.01, maximum=0.05, jitter=0.0)
+
+
+@pytest.fixture(autouse=True)
+def default_structlog() -> None:
+    """structlog is global: a test elsewhere that configured it onto a file it then closed must not
+    make every log call here raise 'I/O operation on closed file'."""
+    structlog.reset_defaults()
 
 
 def make_runtime(url: str, **kwargs: Any) -> ComfyUIAsyncRuntime:
