@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from click.testing import CliRunner
 
 from comfy_reality.cli import cli
@@ -52,6 +53,13 @@ def start_server(tmp: Path, speed: float = SPEED) -> tuple[subprocess.Popen[byte
             proc.kill()
             raise RuntimeError("embedded server did not answer within 30 s")
         time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def reset_structlog() -> Iterator[None]:
+    """In-process commands configure structlog onto this test's log file; leave it as found."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from comfy_reality.runtime import TaskStatus, benchmark
+
+
+@pytest.fixture(autouse=True)
+def reset_structlog() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
 
 
 def test_quick_manager_and_client_sections_write_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -686,10 +686,10 @@ async def _guard(report: Report, name: str, step: Callable[[], Awaitable[None]],
 
 def run(sections: list[str], quick: bool) -> Report:
     """Run the chosen sections; the embedded server is started once for those that need it."""
-    _quiet_logging()
     report = Report(quick=quick)
     needs_server = any(s in sections for s in ("e2e", "scale", "startup"))
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet_logging())
         url: str | None = None
         if needs_server:
             try:
@@ -713,12 +713,19 @@ def run(sections: list[str], quick: bool) -> Report:
     return report
 
 
-def _quiet_logging() -> None:
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
     """Lifecycle events log at info; send them to a throwaway file, as the CLI sends them to its log."""
+    import structlog
+
     from comfy_reality import logs
 
-    home = Path(tempfile.mkdtemp(prefix="comfy-reality-bench-logs-"))
-    logs.configure_logging(level="info", log_path=home / "bench.jsonl")
+    with tempfile.TemporaryDirectory(prefix="comfy-reality-bench-logs-", ignore_cleanup_errors=True) as tmp:
+        logs.configure_logging(level="info", log_path=Path(tmp) / "bench.jsonl")
+        try:
+            yield
+        finally:
+            structlog.reset_defaults()
 
 
 def _fmt(value: float | None, unit: str) -> str:
