@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from textual.widgets import Static
-
 from comfy_reality.runtime.errors import PromptValidationError
 from comfy_reality.runtime.models import ConnectionState, ServerStatus
 from comfy_reality.tui import format as fmt
@@ -43,7 +41,7 @@ async def test_failed_execution_shows_exception_node_and_skipped_nodes() -> None
     async with app.run_test(size=(160, 40)) as pilot:
         await apply_scene(pilot, "failed")
         text = screen_text(app)
-        assert app.query_one("#exec-error", Static).display
+        assert app.query_one("#exec-error").display
         assert "torch.OutOfMemoryError in node 3 (KSampler)" in text
         assert "CUDA out of memory" in text
         assert "not run: node 3 failed" in text

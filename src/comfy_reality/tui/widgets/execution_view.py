@@ -7,11 +7,11 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from ...runtime.models import OutputFile, TaskStatus
 from .. import format as fmt
 from ..state import ExecutionEntry
+from .live_text import LiveText
 from .node_progress import NodeProgressList
 
 OutputKey = tuple[str, str, str, str]
@@ -112,6 +112,9 @@ def outputs_renderable(files: list[OutputFile], sizes: dict[OutputKey, int]) -> 
     return Group(Text(f"Outputs ({len(files)}) · o to save", style="bold"), table)
 
 
+EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
+
+
 class ExecutionView(VerticalScroll):
     """Shows the execution the task tree's cursor is on."""
 
@@ -127,40 +130,50 @@ what went wrong, and what it produced.
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.entry: ExecutionEntry | None = None
+        self._details_key: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("No execution selected. Pick a workflow and press r to run it.", style="dim"),
-                     id="exec-header")
-        yield Static(id="exec-error", classes="hidden")
-        yield NodeProgressList(id="exec-nodes")
-        yield Static(id="exec-outputs", classes="hidden")
+        self.header = LiveText(EMPTY, id="exec-header")
+        self.error_box = LiveText(id="exec-error")
+        self.error_box.display = False
+        self.nodes = NodeProgressList(id="exec-nodes")
+        self.outputs = LiveText(id="exec-outputs")
+        self.outputs.display = False
+        yield self.header
+        yield self.error_box
+        yield self.nodes
+        yield self.outputs
 
     def show(self, entry: ExecutionEntry | None, sizes: dict[OutputKey, int]) -> None:
+        """Called once per frame for the selected execution: touch only what changed."""
         self.entry = entry
-        header = self.query_one("#exec-header", Static)
-        error_box = self.query_one("#exec-error", Static)
-        outputs = self.query_one("#exec-outputs", Static)
-        nodes = self.query_one(NodeProgressList)
         if entry is None:
-            header.update(Text("No execution selected. Pick a workflow and press r to run it.", style="dim"))
-            error_box.set_class(True, "hidden")
-            outputs.set_class(True, "hidden")
-            nodes.show(None, [])
+            self.header.set(EMPTY)
+            self.error_box.show(False)
+            self.outputs.show(False)
+            self.nodes.show(None, [])
+            self._details_key = None
             return
-        header.update(header_text(entry))
-        error = error_renderable(entry)
-        error_box.set_class(error is None, "hidden")
-        if error is not None:
-            error_box.update(error)
-        files = entry.execution.output_files
-        outputs.set_class(not files, "hidden")
-        if files:
-            outputs.update(outputs_renderable(files, sizes))
-        nodes.show(entry.id, list(entry.nodes.values()))
+        self.header.set(header_text(entry))
+        execution = entry.execution
+        key = (entry.id, execution.status, execution.error is not None, len(execution.output_files),
+               len(execution.node_errors), len(sizes))
+        if key != self._details_key:
+            # Errors and outputs change with the execution's own state, not with node progress.
+            self._details_key = key
+            error = error_renderable(entry)
+            self.error_box.show(error is not None)
+            if error is not None:
+                self.error_box.set(error)
+            files = entry.execution.output_files
+            self.outputs.show(bool(files))
+            if files:
+                self.outputs.set(outputs_renderable(files, sizes))
+        self.nodes.show(entry.id, list(entry.nodes.values()))
 
     def tick(self) -> None:
         """Advance elapsed times while the execution runs."""
         if self.entry is not None and not self.entry.status.is_final and not self.entry.rejected:
-            self.query_one("#exec-header", Static).update(header_text(self.entry))
-            for row in self.query_one(NodeProgressList).running_rows():
+            self.header.set(header_text(self.entry))
+            for row in self.nodes.running_rows():
                 row.refresh()

@@ -63,12 +63,13 @@ class NodeProgress(Widget):
     def update_task(self, task: Task) -> None:
         old = self.task_snapshot
         self.task_snapshot = task
-        if old.status is not task.status or bool(old.error) != bool(task.error) or bool(
-            old.status_detail
-        ) != bool(task.status_detail):
-            self.refresh(layout=True)
+        if _extra_line(old, fmt.task_state(old)) is None and _extra_line(task, fmt.task_state(task)) is None:
+            if (old.status, old.value, old.max, old.rate, old.eta_seconds, old.progress) != (
+                task.status, task.value, task.max, task.rate, task.eta_seconds, task.progress
+            ):
+                self.refresh()
         else:
-            self.refresh()
+            self.refresh(layout=True)
 
     def render(self) -> RenderableType:
         task = self.task_snapshot

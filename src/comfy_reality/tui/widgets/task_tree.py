@@ -55,6 +55,12 @@ def node_label(task: Task) -> Text:
     return text
 
 
+def _relabel(node: TreeNode[TreeRef], label: Text) -> None:
+    """Set a label only when it differs: every set_label repaints the line."""
+    if node.label != label:
+        node.set_label(label)
+
+
 class TaskTree(Tree[TreeRef]):
     """Selecting (highlighting) a branch drives the detail pane through :class:`ExecutionSelected`."""
 
@@ -106,7 +112,7 @@ server; its children are the prompt's nodes.
                 self._branches[entry.id] = branch
                 added = True
             else:
-                branch.set_label(execution_label(entry))
+                _relabel(branch, execution_label(entry))
             if entry.nodes:
                 branch.allow_expand = True
             for task in entry.nodes.values():
@@ -114,7 +120,7 @@ server; its children are the prompt's nodes.
                 if leaf is None:
                     self._leaves[task.id] = branch.add_leaf(node_label(task), TreeRef(entry.id, task.id))
                 else:
-                    leaf.set_label(node_label(task))
+                    _relabel(leaf, node_label(task))
         if added and cursor is not None:
             # New branches go on top; keep the cursor on the node it was on, not on its old line.
             self._tree_lines  # noqa: B018 - rebuilds the line index so the node knows its line
@@ -124,7 +130,7 @@ server; its children are the prompt's nodes.
         """Redraw the elapsed time of executions that are still going."""
         for execution_id, entry in self._entries.items():
             if not entry.rejected and not entry.status.is_final:
-                self._branches[execution_id].set_label(execution_label(entry))
+                _relabel(self._branches[execution_id], execution_label(entry))
 
     def select_execution(self, execution_id: str) -> None:
         branch = self._branches.get(execution_id)
