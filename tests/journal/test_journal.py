@@ -299,3 +299,38 @@ async def test_bookkeeping_stays_bounded_over_a_long_session(journal: Journal) -
     assert journal._seen == {}
     assert len(journal._recent_final) <= 256
     assert journal._written_prompt == set()
+
+
+async def test_a_large_backlog_is_written_in_bounded_batches(journal: Journal) -> None:
+    runtime = FakeRuntime()
+    journal.attach(runtime)
+    for _ in range(250):
+        runtime.new_execution()
+    await journal.flush()
+    assert len(await journal.list_executions(limit=1000)) == 250
+    assert journal.stats.batches >= 3  # at most MAX_BATCH executions snapshotted per pass
+
+
+async def test_a_busy_database_is_retried_without_losing_rows(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = journal._store.write_batch
+    calls = 0
+
+    def busy_once(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise JournalError(journal.path, "the database is locked by another program (database is locked)", "")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(journal._store, "write_batch", busy_once)
+    runtime = FakeRuntime()
+    journal.attach(runtime)
+    execution = runtime.new_execution()
+    await journal.flush()
+    runtime.complete(execution)
+    await journal.flush()
+    assert calls >= 2 and journal.error is None
+    entry = await journal.get(execution.id)
+    assert entry is not None and entry.status is TaskStatus.COMPLETED and len(entry.nodes) == 3

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -49,6 +50,7 @@ from .store import (
 
 log = structlog.get_logger("comfy_reality.journal")
 RECENT_FINAL = 256
+MAX_BATCH = 100  # executions per write: bounds the time one snapshot pass holds the loop
 T = TypeVar("T")
 
 
@@ -129,6 +131,7 @@ class _Pending:
     runtime: RuntimeLike
     node_task_ids: set[str]
     since: float
+    gen: int
     all_nodes: bool = False
 
 
@@ -283,16 +286,16 @@ class Journal:
     def _mark(self, runtime: RuntimeLike, execution_id: str, node_task_id: str | None, *, urgent: bool) -> None:
         if self._closed or self.error is not None:
             return
+        self._marked += 1
         pending = self._dirty.get(execution_id)
         if pending is None:
             first = execution_id not in self._seen
-            pending = _Pending(runtime, set(), time.perf_counter(), all_nodes=first)
+            pending = _Pending(runtime, set(), time.perf_counter(), self._marked, all_nodes=first)
             self._dirty[execution_id] = pending
             self._seen[execution_id] = runtime
             self.stats.max_backlog = max(self.stats.max_backlog, len(self._dirty))
         if node_task_id is not None:
             pending.node_task_ids.add(node_task_id)
-        self._marked += 1
         self._wake.set()
         if urgent:
             self._urgent.set()
@@ -320,8 +323,15 @@ class Journal:
             self._progress.notify_all()
 
     async def _write_dirty(self) -> None:
-        batch, self._dirty = self._dirty, {}
         marked = self._marked
+        if len(self._dirty) <= MAX_BATCH:
+            batch, self._dirty = self._dirty, {}
+        else:
+            # Oldest first, a bounded slice: snapshotting is the journal's only work on the loop.
+            batch = {key: self._dirty.pop(key) for key in list(itertools.islice(self._dirty, MAX_BATCH))}
+            self._wake.set()
+            self._urgent.set()
+
         executions: list[ExecutionSnapshot] = []
         nodes: list[NodeSnapshot] = []
         oldest = min(p.since for p in batch.values())
@@ -341,7 +351,11 @@ class Journal:
                 # Another instance held the lock past busy_timeout: keep the rows and try again.
                 log.warning("journal_busy", path=str(self.path), reason=exc.problem)
                 for execution_id, pending in batch.items():
-                    self._dirty.setdefault(execution_id, pending)
+                    newer = self._dirty.get(execution_id)
+                    if newer is not None:
+                        pending.node_task_ids |= newer.node_task_ids
+                        pending.all_nodes = pending.all_nodes or newer.all_nodes
+                    self._dirty[execution_id] = pending
                 self._wake.set()
                 await asyncio.sleep(0.5)
                 return
@@ -365,7 +379,9 @@ class Journal:
         latency = done - oldest
         self.stats.latencies.append(latency)
         self.stats.max_latency = max(self.stats.max_latency, latency)
-        self._written = max(self._written, marked)
+        # Every mark up to the oldest still-dirty entry's first mark is now on disk.
+        oldest_gen = min((p.gen for p in self._dirty.values()), default=None)
+        self._written = max(self._written, marked if oldest_gen is None else min(marked, oldest_gen - 1))
         async with self._progress:
             self._progress.notify_all()
 
