@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
+
+from comfy_reality import logs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROTOCOL_FIXTURES = FIXTURES / "protocol"
@@ -18,3 +22,11 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("COMFYUI_URL", raising=False)
     monkeypatch.delenv("COMFYUI_TOKEN", raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def fresh_logging() -> Iterator[None]:
+    """Each test starts with structlog's defaults, so no test logs into another's closed file."""
+    yield
+    structlog.reset_defaults()
+    logs.close_log_file()

@@ -51,6 +51,14 @@ def redact_processor(_logger: Any, _name: str, event_dict: MutableMapping[str, A
     return event_dict
 
 
+def close_log_file() -> None:
+    """Close the log file opened by :func:`configure_logging` (at exit, or between tests)."""
+    global _configured_file
+    if _configured_file is not None:
+        _configured_file.close()
+        _configured_file = None
+
+
 def configure_logging(
     *, level: str = "info", console: bool = False, log_path: Path | None = None
 ) -> Path:
