@@ -339,7 +339,8 @@ class BareClient:
         ws_url = self.url.replace("http", "ws", 1) + f"/ws?clientId={self.client_id}"
         async with (
             httpx.AsyncClient(base_url=self.url, timeout=120) as http,
-            websockets.connect(ws_url, max_size=None, open_timeout=60) as ws,
+            # No keepalive: a server busy with a 500-node graph must not end the baseline's run.
+            websockets.connect(ws_url, max_size=None, open_timeout=60, ping_interval=None) as ws,
         ):
             self.http = http
 
@@ -649,15 +650,22 @@ def wait_idle(url: str, timeout: float = 300.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
+    cleared = False
     with httpx.Client(base_url=url, timeout=30) as http:
         while True:
-            queue = http.get("/queue").json()
-            if not queue.get("queue_running") and not queue.get("queue_pending"):
-                return
-            if time.monotonic() > deadline:
-                http.post("/queue", json={"clear": True})
-                http.post("/interrupt", json={})
-                deadline = time.monotonic() + 30
+            try:
+                queue = http.get("/queue").json()
+                if not queue.get("queue_running") and not queue.get("queue_pending"):
+                    return
+                if time.monotonic() > deadline and not cleared:
+                    http.post("/queue", json={"clear": True})
+                    http.post("/interrupt", json={})
+                    cleared = True
+                    deadline = time.monotonic() + 60
+            except httpx.HTTPError:
+                pass  # a busy server answers late; keep asking until the deadline
+            if cleared and time.monotonic() > deadline:
+                raise RuntimeError(f"the server at {url} stayed busy after its queue was cleared")
             time.sleep(0.1)
 
 
