@@ -76,6 +76,7 @@ from .screens.name_prompt import NamePromptScreen
 from .state import ExecutionEntry, SessionState
 from .widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
 from .widgets.execution_view import OutputKey, output_key
+from .widgets.status_bar import friendly_reason
 from .widgets.workflow_browser import workflow_nodes
 
 log = structlog.get_logger("comfy_reality.tui")
@@ -467,10 +468,15 @@ class ComfyRealityApp(App[None]):
 
     # ----------------------------------------------------------------- actions
     def _require_runtime(self) -> Any:
+        """The runtime, unless the server is known to be down (then say so and return None).
+
+        While connecting or reconnecting the runtime itself waits for the socket (one attempt)
+        and raises a clear ServerUnreachableError if it fails.
+        """
         runtime = self.runtime
-        if runtime is None or runtime.status.state is not ConnectionState.CONNECTED:
-            state = runtime.status if runtime is not None else None
-            reason = f" ({state.reason})" if state is not None and state.reason else ""
+        if runtime is None or runtime.status.state is ConnectionState.DOWN:
+            status = runtime.status if runtime is not None else None
+            reason = f" ({friendly_reason(status.reason)})" if status is not None and status.reason else ""
             self.notify(
                 f"Not connected to {self.server_url}{reason}. It retries by itself; F5 retries now.",
                 severity="warning",

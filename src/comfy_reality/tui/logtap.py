@@ -15,7 +15,18 @@ import structlog
 from ..runtime.models import LIFECYCLE_EVENTS, utc_now
 from .messages import LogLine
 
-_SKIP_KEYS = {"event", "level", "timestamp", "log_level", "exc_info"}
+_SKIP_KEYS = {"event", "level", "timestamp", "log_level", "exc_info", "execution_id", "task_id", "client_id"}
+
+
+_DUPLICATED = {"server_status"}
+
+
+def _short(key: str, value: Any) -> str:
+    """Ids shortened as the other panes show them; the file log keeps them whole."""
+    text = str(value)
+    if key.endswith("_id") and len(text) > 12:
+        return text[:8]
+    return text if len(text) <= 120 else text[:119] + "…"
 
 
 class LogTap:
@@ -25,11 +36,11 @@ class LogTap:
 
     def __call__(self, _logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         event = str(event_dict.get("event", ""))
-        # Task lifecycle records duplicate the task events the pane already shows.
-        if not (event in LIFECYCLE_EVENTS and "task_id" in event_dict):
+        # Task lifecycle and connection records duplicate lines the app writes itself.
+        if not (event in LIFECYCLE_EVENTS and "task_id" in event_dict) and event not in _DUPLICATED:
             level = str(event_dict.get("level") or method)
             fields = " ".join(
-                f"{k}={v}" for k, v in event_dict.items() if k not in _SKIP_KEYS and v is not None
+                f"{k}={_short(k, v)}" for k, v in event_dict.items() if k not in _SKIP_KEYS and v is not None
             )
             self.buffer.append(LogLine(utc_now(), level, f"{event} {fields}".strip(), source="runtime"))
         return event_dict

@@ -1,0 +1,113 @@
+"""App-level behaviour: remapped keys, the command palette, worker failures, the log tap, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import structlog
+from click.testing import CliRunner
+
+from comfy_reality.config import Settings
+from comfy_reality.runtime.models import ConnectionState
+from comfy_reality.server import EmbeddedServer, ServerConfig
+from comfy_reality.tui.__main__ import main
+from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.logtap import LogTap
+from comfy_reality.tui.screens.input_form import InputFormScreen
+from comfy_reality.tui.widgets import LogPane
+
+from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
+
+
+async def test_keys_remapped_from_the_config_keymap() -> None:
+    async with EmbeddedServer(ServerConfig(port=0, speed=50)) as server:
+        settings = Settings(server_url=server.url, keymap={"run": "ctrl+g", "toggle_log": "ctrl+l"})
+        app = ComfyRealityApp(settings, bundled_dir=WORKFLOWS, frame_interval=0.005)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.runtime is not None
+                           and app.runtime.status.state is ConnectionState.CONNECTED)
+            await wait_for(pilot, lambda: bool(app.workflow_files))
+            app.browser.option_list.focus()
+            app.browser.highlight("progress")
+            await pilot.press("r")  # no longer bound
+            await pilot.pause()
+            assert not app.session.entries
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: bool(app.session.entries), what="a run from the remapped key")
+            assert "^g Run" in screen_text(app)
+            shown = app.log_pane.display
+            await pilot.press("ctrl+l")
+            await wait_for(pilot, lambda: app.log_pane.display != shown)
+
+
+async def test_command_palette_runs_app_commands_and_workflows() -> None:
+    async with EmbeddedServer(ServerConfig(port=0, speed=50)) as server:
+        app = ComfyRealityApp(Settings(server_url=server.url), bundled_dir=WORKFLOWS, frame_interval=0.005)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.runtime is not None
+                           and app.runtime.status.state is ConnectionState.CONNECTED)
+            await wait_for(pilot, lambda: bool(app.workflow_files))
+            await pilot.press("ctrl+p")
+            await pilot.press(*"run progress")
+            await wait_for_text(pilot, "Run progress")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: any(e.title == "progress" for e in app.session.entries.values()))
+            shown = app.log_pane.display
+            await pilot.press("ctrl+p")
+            await pilot.press(*"toggle log")
+            await wait_for_text(pilot, "Show or hide the log pane")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.log_pane.display != shown)
+
+
+async def test_a_failing_runtime_worker_is_shown_not_swallowed() -> None:
+    def broken(url: str) -> Any:
+        raise RuntimeError("could not build the runtime")
+
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, runtime_factory=broken)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_text(pilot, "runtime failed: RuntimeError: could not build the runtime")
+        assert "not connected to http://127.0.0.1:9 · F5 now · runtime stopped: could not build" in screen_text(app)
+        assert app.is_running  # the app stays usable: workflows can still be browsed
+        assert any(wf.name == "progress" for wf in app.workflow_files)
+
+
+async def test_runtime_log_lines_reach_the_log_pane(isolated_home: Path) -> None:
+    tap = LogTap()
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False,
+                          log_tap=tap)
+    async with app.run_test(size=(100, 50)) as pilot:
+        assert tap.installed
+        structlog.get_logger("test").warning("disk_almost_full", free="2 GiB", token="s3cret-value")
+        app.log_pane.add_lines(tap.drain())
+        await wait_for_text(pilot, "disk_almost_full free=2 GiB")
+        assert "s3cret-value" not in screen_text(app)  # redacted before it reaches the pane
+        assert app.query_one(LogPane).lines_written >= 1
+    assert not tap.installed
+
+
+async def test_form_without_a_catalogue_explains_why() -> None:
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        app.object_info = None
+        app.browser.highlight("progress")
+        await pilot.press("e")
+        await wait_for_text(pilot, "needs the server's node catalogue")
+        assert not isinstance(app.screen, InputFormScreen)
+
+
+def test_cli_help_documents_every_option() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for option in ("--server", "--token", "--workflows", "--demo", "--insecure", "--config"):
+        assert option in result.output
+
+
+def test_cli_reports_a_broken_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("server_url = [", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config)])
+    assert result.exit_code == 2
+    assert f"Cannot read config file {config}" in result.output
