@@ -290,3 +290,19 @@ def test_terminal_mode_draws_the_live_table_and_a_summary(
     out = capsys.readouterr()
     assert "✓ drawn completed in" in out.out and f"saved {tmp_path / 'o'}" in out.out
     assert "✗ broken failed in node 2 (RealityFail): RuntimeError: drawn failure" in out.err
+
+
+def test_run_works_off_the_main_thread(server_url: str, tmp_path: Path) -> None:
+    import threading
+
+    workflow = write_workflow(tmp_path, "threaded", save_image_prompt(unique()))
+    results: list[object] = []
+    thread = threading.Thread(
+        target=lambda: results.append(
+            invoke("run", "--server", server_url, "--output-dir", str(tmp_path / "o"), str(workflow))
+        )
+    )
+    thread.start()
+    thread.join(60)
+    [result] = results
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]

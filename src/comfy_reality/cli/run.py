@@ -269,8 +269,11 @@ class RunCommand:
         try:
             loop.add_signal_handler(signal.SIGINT, self._on_sigint)
             self._restore_signal = lambda: loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError):  # Windows event loops
-            previous = signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(self._on_sigint))
+        except (NotImplementedError, RuntimeError):  # Windows event loops, or not the main thread
+            try:
+                previous = signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(self._on_sigint))
+            except ValueError:
+                return  # not the main thread: Ctrl-C belongs to whoever embeds us
             self._restore_signal = lambda: signal.signal(signal.SIGINT, previous)
 
     def _on_sigint(self) -> None:
