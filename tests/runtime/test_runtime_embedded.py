@@ -128,7 +128,13 @@ async def test_failure(runtime: ComfyUIAsyncRuntime) -> None:
 
 async def test_cancel_running(runtime: ComfyUIAsyncRuntime) -> None:
     execution = await runtime.submit(graph(steps=400, delay=0.5, nonce=14))
-    await until(runtime, running_with_progress(execution))
+    sampler = execution.node_task("2")
+    assert sampler is not None
+    await until(runtime, lambda: (sampler.value or 0) >= 5)
+    # Live numbers for the progress view: steps, rate and a time estimate.
+    assert sampler.max == 400 and sampler.rate is not None and sampler.rate > 0
+    assert sampler.eta_seconds is not None and sampler.eta_seconds > 0
+    assert 0 < sampler.progress < 1
     await runtime.cancel(execution)
     assert execution.status is X and all_final(execution)
     sampler = execution.node_task("2")
