@@ -269,3 +269,28 @@ async def test_non_json_prompt_body_is_a_plain_500(embedded_server: EmbeddedServ
             assert r.status_code == 500
             assert r.headers["content-type"].startswith("text/plain")
             assert r.text == "500 Internal Server Error\n\nServer got itself in trouble"
+
+
+async def test_execution_start_reaches_the_client_before_the_post_answer(embedded_server: EmbeddedServer) -> None:
+    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=early") as ws:
+        await ws.wait_type("status")
+        p = await post(http, graph(steps=5, nonce=80), client_id="early")
+        # The worker took the prompt and began before the handler answered.
+        assert embedded_server.state.executor.running_prompt_id == p["prompt_id"]
+        await ws.wait(lambda s: any(m["data"]["prompt_id"] == p["prompt_id"] for m in s.json("execution_start")))
+        await ws.wait_done(p["prompt_id"])
+
+
+async def test_a_full_queue_refuses_new_prompts_clearly(embedded_server: EmbeddedServer, monkeypatch: Any) -> None:
+    from comfy_reality.server import app
+
+    monkeypatch.setattr(app, "MAX_PENDING", 1)
+    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=full") as ws:
+        running = await post(http, graph(steps=300, nonce=81), client_id="full")
+        await ws.wait(lambda s: len(s.json("progress")) >= 1)
+        await post(http, graph(nonce=82), client_id="full")
+        refused = await http.post("/prompt", json={"prompt": graph(nonce=83)})
+        assert refused.status_code == 503 and "queue is full" in refused.text
+        await http.post("/queue", json={"clear": True})
+        await http.post("/interrupt", json={"prompt_id": running["prompt_id"]})
+        await ws.wait_done(running["prompt_id"])

@@ -36,6 +36,9 @@ log = structlog.get_logger("comfy_reality.server")
 
 COMFYUI_VERSION = "0.3.64"
 SENSITIVE_EXTRA_DATA_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
+# ComfyUI's queue is unbounded; this one refuses new prompts past a generous limit instead of
+# growing without end under a runaway client.
+MAX_PENDING = 10_000
 
 _INDEX_HTML = """<!doctype html><html lang="en"><head><meta charset="UTF-8"><title>ComfyUI</title></head>
 <body><h1>comfy-reality embedded server</h1>
@@ -202,7 +205,16 @@ class _Handlers:
         if "client_id" in json_data:
             extra_data["client_id"] = json_data["client_id"]
         if result.ok:
+            if len(state.queue.snapshot()[1]) >= MAX_PENDING:
+                return web.Response(
+                    status=503,
+                    text=f"The queue is full ({MAX_PENDING} pending prompts). Wait for some to finish, "
+                    'or drop them with POST /queue {"clear": true}.',
+                )
             await state.queue.put([number, prompt_id, prompt, extra_data, result.good_outputs])
+            # Let the worker start before answering: as on a real server, execution_start (even
+            # the first executing) usually reaches the client before the POST response does.
+            await asyncio.sleep(0)
             return web.json_response({"prompt_id": prompt_id, "number": number, "node_errors": result.node_errors})
         await state.logs.write(f"invalid prompt: {result.error}")
         return web.json_response({"error": result.error, "node_errors": result.node_errors}, status=400)
