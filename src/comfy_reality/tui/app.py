@@ -142,6 +142,7 @@ class ComfyRealityApp(App[None]):
         self.object_info: ObjectInfo | None = None
         self.output_sizes: dict[OutputKey, int] = {}
         self.frames = 0
+        self._batch_handled = asyncio.Event()
         self.log_timezone: tzinfo | None = None  # None: local time
         self._local_files: list[WorkflowFile] = []
         self._server_files: list[WorkflowFile] = []
@@ -256,7 +257,12 @@ class ComfyRealityApp(App[None]):
                 group.create_task(self._poll_stats(runtime))
 
     async def _pump_events(self, runtime: Any, subscription: EventSubscription) -> None:
-        """One batch per frame: whatever piled up meanwhile, progress already coalesced per task."""
+        """One batch per frame: whatever piled up meanwhile, progress already coalesced per task.
+
+        At most one batch is in the app's queue at a time: a key press queued behind a pile of
+        stale batches would wait for all of them, so the next batch is built only once the
+        previous one was handled (the subscription keeps coalescing meanwhile).
+        """
         tap = self.log_tap
         while True:
             try:
@@ -267,10 +273,14 @@ class ComfyRealityApp(App[None]):
             except StopAsyncIteration:
                 return
             if events:
+                self._batch_handled.clear()
                 self.post_message(snapshot_batch(runtime, events))
             if tap is not None and tap.buffer:
                 self.post_message(LogLinesAdded(tap.drain()))
             await asyncio.sleep(self.frame_interval)
+            if events:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._batch_handled.wait(), timeout=1.0)
 
     async def _poll_stats(self, runtime: Any) -> None:
         while True:
@@ -305,6 +315,12 @@ class ComfyRealityApp(App[None]):
 
     # ---------------------------------------------------------------- messages
     def on_task_events_batch(self, message: TaskEventsBatch) -> None:
+        try:
+            self._apply_batch(message)
+        finally:
+            self._batch_handled.set()
+
+    def _apply_batch(self, message: TaskEventsBatch) -> None:
         self.frames += 1
         changed = self.session.apply(message.tasks, message.executions)
         entries = [self.session.entries[i] for i in sorted(changed, key=self._order) if i in self.session.entries]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.progress_bar import ProgressBar
-from rich.table import Table
 from rich.text import Text
 from textual.containers import Vertical
 from textual.widget import Widget
@@ -12,15 +10,27 @@ from textual.widget import Widget
 from ...runtime.models import Task, TaskStatus
 from .. import format as fmt
 
-_BAR_STYLE: dict[str, tuple[str, str]] = {
-    # (complete style, finished style)
-    "running": ("yellow", "yellow"),
-    "completed": ("green", "green"),
-    "cached": ("cyan", "cyan"),
-    "failed": ("red", "red"),
-    "cancelled": ("magenta", "magenta"),
-    "pending": ("grey37", "grey37"),
+_BAR_STYLE: dict[str, str] = {
+    "running": "yellow",
+    "completed": "green",
+    "cached": "cyan",
+    "failed": "red",
+    "cancelled": "magenta",
+    "pending": "grey37",
 }
+
+
+def bar_text(fraction: float, width: int, style: str) -> Text:
+    """A thin progress bar with half-cell resolution (the look of Rich's bar, without its layout cost)."""
+    cells = max(0.0, min(1.0, fraction)) * width
+    full = int(cells)
+    half = full < width and cells - full >= 0.5
+    text = Text(no_wrap=True)
+    text.append("━" * full, style=style)
+    if half:
+        text.append("╸", style=style)
+    text.append("━" * (width - full - (1 if half else 0)), style="grey23")
+    return text
 
 
 def node_detail(task: Task, *, compact: bool = False) -> Text:
@@ -72,40 +82,37 @@ class NodeProgress(Widget):
             self.refresh(layout=True)
 
     def render(self) -> RenderableType:
+        # Plain Text, not a Table: this runs for every progress frame of the selected execution.
         task = self.task_snapshot
         state = fmt.task_state(task)
         width = self.size.width or 80
         narrow = width < 60
         bar_width = 8 if narrow else min(30, width // 4)
-        grid = Table.grid(expand=True, padding=(0, 1))
-        grid.add_column(width=1, no_wrap=True)
-        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        grid.add_column(width=bar_width, no_wrap=True)
-        grid.add_column(width=15 if narrow else min(30, width // 3), no_wrap=True, justify="right")
-        complete, finished = _BAR_STYLE.get(state, ("white", "white"))
+        detail_width = 15 if narrow else min(30, width // 3)
+        name_width = max(4, width - 2 - bar_width - detail_width - 2)
         if state in ("completed", "cached"):
-            total, done = 1.0, 1.0
+            fraction = 1.0
         elif task.max:
-            total, done = float(task.max), float(task.value or 0.0)
+            fraction = float(task.value or 0.0) / float(task.max)
         else:
-            total, done = 1.0, float(task.progress)
-        bar = ProgressBar(
-            total=total,
-            completed=min(done, total),
-            width=bar_width,
-            complete_style=complete,
-            finished_style=finished,
-            style="grey23",
-            animation_time=0.0,
-        )
-        name = Text(task.name or f"{task.class_type} #{task.node_id}")
-        if state == "pending":
-            name.stylize("dim")
-        grid.add_row(fmt.icon_text(state), name, bar, node_detail(task, compact=narrow))
+            fraction = float(task.progress)
+        line = fmt.icon_text(state)
+        line.append(" ")
+        name = task.name or f"{task.class_type} #{task.node_id}"
+        if len(name) > name_width:
+            name = name[: name_width - 1] + "…"
+        line.append(name.ljust(name_width), style="dim" if state == "pending" else "")
+        line.append(" ")
+        line.append_text(bar_text(fraction, bar_width, _BAR_STYLE.get(state, "white")))
+        line.append(" ")
+        detail = node_detail(task, compact=narrow)
+        detail.truncate(detail_width, overflow="ellipsis")
+        line.append(" " * (detail_width - detail.cell_len))
+        line.append_text(detail)
         extra = _extra_line(task, state)
         if extra is None:
-            return grid
-        return Group(grid, extra)
+            return line
+        return Group(line, extra)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         return 1 if _extra_line(self.task_snapshot, fmt.task_state(self.task_snapshot)) is None else 2
