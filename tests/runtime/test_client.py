@@ -49,6 +49,25 @@ def test_server_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_server_url("10.0.0.5:8188") == "http://10.0.0.5:8188"
     with pytest.raises(ValueError, match="Invalid ComfyUI server URL 'ftp://x'"):
         resolve_server_url("ftp://x")
+    assert resolve_server_url("http://h:8188/?token=abc-secret") == "http://h:8188"
+
+
+async def test_a_query_in_the_server_url_goes_on_every_request_and_the_websocket() -> None:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    client = ComfyUIClient("http://h:8188/?token=tok-in-url-77", transport=httpx.MockTransport(record))
+    assert client.server_url == "http://h:8188"  # what messages and logs show
+    async with client:
+        await client.get_system_stats()
+    assert seen[0].url.params["token"] == "tok-in-url-77"
+    assert client.ws_url("c") == "ws://h:8188/ws?clientId=c&token=tok-in-url-77"
+    from comfy_reality.logs import redact_text
+
+    assert "tok-in-url-77" not in redact_text("GET /x?other=1 tok-in-url-77")
 
 
 def test_ws_url_follows_the_scheme_and_carries_the_query_token() -> None:

@@ -9,6 +9,7 @@ from .client import (
     QueueItem,
     QueueState,
     resolve_server_url,
+    split_server_url,
 )
 from .errors import (
     ComfyError,
@@ -93,6 +94,7 @@ __all__ = [
     "parse_frame",
     "parse_text",
     "resolve_server_url",
+    "split_server_url",
     "AsyncTaskManager",
     "ComfyError",
     "ConnectionState",

@@ -10,10 +10,11 @@ that are not the JSON we need :class:`ServerResponseError`, and a 400 from ``POS
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import uuid
 from typing import Any, Literal
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import structlog
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
-from ..logs import redact_text
+from ..logs import redact_text, register_secret
 from .auth import Auth
 from .errors import (
     PromptValidationError,
@@ -35,20 +36,35 @@ log = structlog.get_logger("comfy_reality.client")
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8188"
 WS_MAX_SIZE = 64 * 1024 * 1024  # large previews (type 4 frames of big images) must not kill the socket
+_SECRET_PARAM = re.compile(r"(token|key|auth|secret|password|session)", re.I)
 
 
-def resolve_server_url(server_url: str | None = None) -> str:
-    """Argument, else ``COMFYUI_URL``, else the local default; normalised, no trailing slash."""
+def split_server_url(server_url: str | None = None) -> tuple[str, dict[str, str]]:
+    """Argument, else ``COMFYUI_URL``, else the local default -> (base URL, query parameters).
+
+    A query such as ``?token=...`` (ComfyUI-Login) is kept apart: it goes on every request and
+    the WebSocket URL, but never into ``server_url``, which shows up in messages and logs.
+    """
     raw = (server_url or os.environ.get("COMFYUI_URL") or DEFAULT_SERVER_URL).strip()
     if "://" not in raw:
         raw = "http://" + raw
     parts = urlsplit(raw)
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(
-            f"Invalid ComfyUI server URL {raw!r}: use http://host:port or https://host "
+            f"Invalid ComfyUI server URL {base!r}: use http://host:port or https://host "
             "(set it with --server or COMFYUI_URL)."
         )
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    for key, value in params.items():
+        if _SECRET_PARAM.search(key):
+            register_secret(value)
+    return base, params
+
+
+def resolve_server_url(server_url: str | None = None) -> str:
+    """The normalised base URL (no trailing slash, no query)."""
+    return split_server_url(server_url)[0]
 
 
 # ------------------------------------------------------------------------ response models
@@ -165,7 +181,7 @@ class ComfyUIClient:
         verify_tls: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.server_url = resolve_server_url(server_url)
+        self.server_url, self._url_params = split_server_url(server_url)
         self.auth = auth
         self.timeout = timeout
         self.verify_tls = verify_tls
@@ -181,7 +197,7 @@ class ComfyUIClient:
             self._http = httpx.AsyncClient(
                 base_url=self.server_url,
                 headers=self.auth.http_headers() if self.auth else None,
-                params=self.auth.query_params() if self.auth else None,
+                params=self._query_params() or None,
                 timeout=httpx.Timeout(self.timeout),
                 verify=self.verify_tls,
                 transport=self._transport,
@@ -494,10 +510,13 @@ class ComfyUIClient:
             return response.text
 
     # -------------------------------------------------------------- websocket
+    def _query_params(self) -> dict[str, str]:
+        return {**self._url_params, **(self.auth.query_params() if self.auth else {})}
+
     def ws_url(self, client_id: str) -> str:
         parts = urlsplit(self.server_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
-        query = {"clientId": client_id, **(self.auth.query_params() if self.auth else {})}
+        query = {"clientId": client_id, **self._query_params()}
         return urlunsplit((scheme, parts.netloc, f"{parts.path}/ws", urlencode(query), ""))
 
     async def connect_websocket(self, client_id: str) -> ClientConnection:
