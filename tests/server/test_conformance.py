@@ -18,13 +18,14 @@ import pytest
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from tests.server.transcripts import (
     PROTOCOL_DIR,
-    canonical,
     Replayer,
     Tok,
     Transcript,
+    canonical,
     collapse,
     fields_by_type,
     key_paths,
+    recorded_fields_by_type,
     recorded_message,
     token,
     without_status,
@@ -108,7 +109,7 @@ async def test_ws_message_sequences_match(replayed: Replayer) -> None:
 @pytest.mark.parametrize("replayed", SCENARIOS, indirect=True)
 async def test_ws_field_names_match(replayed: Replayer) -> None:
     for conn, lines in replayed.pairs():
-        recorded = fields_by_type([recorded_message(e) for e in lines])
+        recorded = recorded_fields_by_type(lines)
         ours = fields_by_type(conn.messages)
         assert ours == recorded, f"{replayed.transcript.name} socket {conn.label}"
 

@@ -412,10 +412,54 @@ class Replayer:
         return [(conn, lines) for conn, (_, lines) in zip(self.connections, self._recorded_connections, strict=True)]
 
 
+def binary_shape(frame: bytes) -> tuple[str, set[str]]:
+    """What a binary frame carries: image format and magic, TEXT's node id, metadata keys."""
+    kind = struct.unpack(">I", frame[:4])[0]
+    if kind == 1:
+        fmt = struct.unpack(">I", frame[4:8])[0]
+        return "bin1", {f"format={fmt}", f"magic={frame[8:12].hex()}"}
+    if kind == 3:
+        n = struct.unpack(">I", frame[4:8])[0]
+        return "bin3", {f"node={frame[8:8 + n].decode()}", "text"}
+    if kind == 4:
+        n = struct.unpack(">I", frame[4:8])[0]
+        meta = json.loads(frame[8 : 8 + n])
+        image = frame[8 + n : 12 + n]
+        return "bin4", {*(f"meta.{k}" for k in meta), f"image_type={meta['image_type']}", f"magic={image.hex()}"}
+    return f"bin{kind}", set()
+
+
+def recorded_binary_shape(e: Entry) -> tuple[str, set[str]]:
+    decoded = e["decoded"]
+    kind = e["event_type_int"]
+    if kind == 1:
+        return "bin1", {f"format={e['image_format_int']}", f"magic={decoded['image_magic_hex'][:8]}"}
+    if kind == 3:
+        return "bin3", {f"node={decoded['node_id']}", "text"}
+    if kind == 4:
+        meta = decoded["metadata"]
+        return "bin4", {*(f"meta.{k}" for k in meta), f"image_type={meta['image_type']}", f"magic={decoded['image_magic_hex'][:8]}"}
+    return f"bin{kind}", set()
+
+
 def fields_by_type(messages: list[dict[str, Any] | bytes]) -> dict[str, set[str]]:
+    """Per message type, the union of field paths (binary frames: what binary_shape reports)."""
     out: dict[str, set[str]] = {}
     for m in messages:
         if isinstance(m, bytes | bytearray):
+            kind, shape = binary_shape(bytes(m))
+            out.setdefault(kind, set()).update(shape)
             continue
         out.setdefault(m["type"], set()).update(key_paths(m["data"]))
+    return out
+
+
+def recorded_fields_by_type(lines: list[Entry]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for e in lines:
+        if e.get("binary"):
+            kind, shape = recorded_binary_shape(e)
+            out.setdefault(kind, set()).update(shape)
+        else:
+            out.setdefault(e["json"]["type"], set()).update(key_paths(e["json"]["data"]))
     return out

@@ -26,9 +26,10 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from comfy_reality.server.catalogue import MODEL_FOLDERS, NodeCatalogue
-from comfy_reality.server.executor import PromptExecutor, PromptQueue
+from comfy_reality.server.executor import PromptExecutor
 from comfy_reality.server.hub import SERVER_FEATURES, Hub, LogBuffer
 from comfy_reality.server.nodes import behaviour_lookup
+from comfy_reality.server.prompt_queue import PromptQueue
 from comfy_reality.server.storage import FileStore, PathRejected
 from comfy_reality.server.validation import Validator
 

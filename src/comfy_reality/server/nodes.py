@@ -15,10 +15,20 @@ from dataclasses import replace
 from typing import Any
 
 from comfy_reality.server.catalogue import NodeCatalogue
-from comfy_reality.server.executor import NodeBehaviour, NodeContext, NodeFailure, NodeResult
+from comfy_reality.server.executor import (
+    NodeBehaviour,
+    NodeContext,
+    NodeFailure,
+    NodeResult,
+)
 from comfy_reality.server.png import png_size
 from comfy_reality.server.storage import PathRejected
-from comfy_reality.server.values import ExecutionBlocker, Handle, ImageValue, LatentValue
+from comfy_reality.server.values import (
+    ExecutionBlocker,
+    Handle,
+    ImageValue,
+    LatentValue,
+)
 
 # Seconds of simulated work at speed 1.0.
 LOAD_CHECKPOINT_S = 1.2

@@ -148,7 +148,7 @@ class LatentValue:
     label: str = ""
 
     def torch_repr(self) -> str:
-        return "{'samples': tensor(..., size=(%d, 4, %d, %d))}" % (self.batch, self.height // 8, self.width // 8)
+        return f"{{'samples': tensor(..., size=({self.batch}, 4, {self.height // 8}, {self.width // 8}))}}"
 
 
 @dataclass(frozen=True)
