@@ -318,6 +318,9 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
+_unknown_types_seen: set[str] = set()
+
+
 def parse_text(text: str | bytes) -> WsMessage | None:
     """Parse one text frame; ``None`` (after a log line) if it is not a usable message."""
     try:
@@ -337,7 +340,11 @@ def parse_text(text: str | bytes) -> WsMessage | None:
         return None
     parser = _PARSERS.get(mtype)
     if parser is None:
-        log.info("ws_unknown_message", message_type=mtype)
+        # Custom nodes send their own types (system monitors: one a second): say so once.
+        first = mtype not in _unknown_types_seen
+        if first and len(_unknown_types_seen) < 256:
+            _unknown_types_seen.add(mtype)
+        (log.info if first else log.debug)("ws_unknown_message", message_type=mtype)
         return GenericMessage(type=mtype, data=data)
     try:
         message: WsMessage = parser(data)
