@@ -676,3 +676,31 @@ def test_transcripts_all_replayable() -> None:
         for recorded in transcript.prompts:
             if recorded.status == 200 and recorded.label not in ("Q3", "Q5", "Q6"):
                 assert recorded.script or recorded.history, (name, recorded.label)
+
+
+# ------------------------------------------------------------------ older servers
+def as_older_server(server: ReplayServer) -> None:
+    """Servers before progress_state / execution_success: only executing, progress, executing{null}."""
+    for transcript in server.transcripts:
+        for recorded in transcript.prompts:
+            recorded.script = [i for i in recorded.script if i.mtype not in ("progress_state", "execution_success")]
+
+
+async def test_older_server_success_ends_on_executing_null(replay: Any, session: Any) -> None:
+    server: ReplayServer = await replay("01_success")
+    as_older_server(server)
+    runtime = await session(server.url)
+    execution = await runtime.execute_workflow(server.transcripts[0].prompt(0))
+    assert execution.status is C
+    assert statuses(execution) == {str(i): C for i in range(1, 8)}
+    assert (node(execution, "2").value, node(execution, "2").max) == (10.0, 10.0)  # from plain progress
+    assert not any(t.status_detail for t in execution.tasks if t.node_id)  # every node was seen running
+
+
+async def test_older_server_failure(replay: Any, session: Any) -> None:
+    server: ReplayServer = await replay("04_runtime_error")
+    as_older_server(server)
+    runtime = await session(server.url)
+    execution = await runtime.execute_workflow(server.transcripts[0].prompt(0))
+    assert execution.status is F
+    assert statuses(execution) == {"1": C, "2": C, "3": F, "4": X, "5": C}
