@@ -111,3 +111,38 @@ def test_cli_reports_a_broken_config_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(config)])
     assert result.exit_code == 2
     assert f"Cannot read config file {config}" in result.output
+
+
+class _StubRuntime:
+    """Just what saving outputs needs: executions, a status and downloads (no server)."""
+
+    def __init__(self, execution: Any) -> None:
+        from comfy_reality.runtime.models import ServerStatus
+
+        self.executions = {execution.id: execution}
+        self.status = ServerStatus(url="http://stub", state=ConnectionState.CONNECTED)
+        self.downloads: list[str] = []
+
+    async def download_output(self, file: Any) -> bytes:
+        self.downloads.append(file.filename)
+        return b"\x89PNG fake"
+
+
+async def test_saving_outputs_refuses_server_names_that_escape_the_folder(tmp_path: Path) -> None:
+    from comfy_reality.runtime.models import OutputFile, TaskStatus, WorkflowExecution
+
+    execution = WorkflowExecution(workflow_id="w", name="w", status=TaskStatus.COMPLETED, output_files=[
+        OutputFile(node_id="9", filename="../../outside.png"),
+        OutputFile(node_id="9", filename="/etc/passwd"),
+        OutputFile(node_id="9", filename="fine.png", subfolder="batch"),
+    ])
+    app = ComfyRealityApp(Settings(server_url="http://stub"), bundled_dir=WORKFLOWS, connect=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        stub = _StubRuntime(execution)
+        app.runtime = stub
+        target = tmp_path / "outs"
+        app._save_outputs(execution.id, target)
+        await wait_for_text(pilot, f"Saved 1 file(s) to {target}; refused 2 unsafe name(s)")
+        assert stub.downloads == ["fine.png"]  # refused names are never even fetched
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
+                  and "comfy-reality-home" not in p.parts) == ["outs/batch/fine.png"]

@@ -151,7 +151,6 @@ class ComfyRealityApp(App[None]):
         self._selected_execution: str | None = None
         self._detail_mode = "workflow"
         self._highlighted_path: Path | None = None
-        self._connected_once = False
         self._last_state: ConnectionState | None = None
         self._preview_cache: dict[Path, list[tuple[str, str, str | None]]] = {}
         extra = [*self.settings.workflow_dirs, *(workflow_dirs or [])]
@@ -359,7 +358,6 @@ class ComfyRealityApp(App[None]):
             self._on_connected()
 
     def _on_connected(self) -> None:
-        self._connected_once = True
         self._refresh_server_side()
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
@@ -662,25 +660,25 @@ class ComfyRealityApp(App[None]):
         execution: WorkflowExecution | None = runtime.executions.get(execution_id)
         if execution is None:
             return
+        written = 0
         refused: list[str] = []
         for file in execution.output_files:
+            # Server names are untrusted: checked (off the loop) before anything is fetched.
             try:
-                safe_output_path(folder, file.filename, file.subfolder)
+                await asyncio.to_thread(safe_output_path, folder, file.filename, file.subfolder)
             except UnsafeOutputPathError as exc:
                 refused.append(exc.reason)
-        types = sorted({f.type for f in execution.output_files})
-        try:
-            saved = await save_outputs(runtime, execution, folder, types=types)
-        except (ComfyError, OSError) as exc:
-            self.notify(f"Saving outputs failed: {exc}", severity="error", timeout=10)
-            return
-        written = [p for p in saved if p is not None]
-        for file, path in zip(
-            [f for f in execution.output_files if _safe(folder, f)], saved, strict=False
-        ):
-            if path is not None:
-                self.output_sizes[output_key(file)] = path.stat().st_size
-        message = f"Saved {len(written)} file(s) to {folder}"
+                continue
+            one = execution.model_copy(update={"output_files": [file]})
+            try:
+                paths_written = await save_outputs(runtime, one, folder, types=[file.type])
+            except (ComfyError, OSError) as exc:
+                self.notify(f"Saving {file.filename} failed: {exc}", severity="error", timeout=10)
+                return
+            for path in paths_written:
+                self.output_sizes[output_key(file)] = (await asyncio.to_thread(path.stat)).st_size
+                written += 1
+        message = f"Saved {written} file(s) to {folder}"
         if refused:
             message += f"; refused {len(refused)} unsafe name(s): {refused[0]}"
         self.notify(message, severity="warning" if refused else "information", timeout=6)
@@ -918,14 +916,6 @@ def _mirror_server_workflows(
             continue
         target.write_bytes(data)
     return scan_workflows([(SERVER_SOURCE, folder)], object_info=object_info)
-
-
-def _safe(folder: Path, file: Any) -> bool:
-    try:
-        safe_output_path(folder, file.filename, file.subfolder)
-    except UnsafeOutputPathError:
-        return False
-    return True
 
 
 def _url_key(url: str) -> str:

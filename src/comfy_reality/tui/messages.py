@@ -6,7 +6,7 @@ flood never backs up the message queue: the screen always draws the newest state
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
@@ -76,19 +76,6 @@ class WorkflowsScanned(Message):
         super().__init__()
         self.files = files
         self.server_error = server_error
-
-
-@dataclass
-class RuntimeInfo:
-    url: str
-    client_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class RuntimeStarted(Message):
-    def __init__(self, info: RuntimeInfo) -> None:
-        super().__init__()
-        self.info = info
 
 
 class ExecutionSelected(Message):

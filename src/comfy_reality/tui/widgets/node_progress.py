@@ -156,9 +156,5 @@ class NodeProgressList(Vertical):
         if new_rows:
             self.mount_all(new_rows)
 
-    @property
-    def execution_id(self) -> str | None:
-        return self._execution_id
-
     def running_rows(self) -> list[NodeProgress]:
         return [r for r in self._rows.values() if r.task_snapshot.status is TaskStatus.RUNNING]
