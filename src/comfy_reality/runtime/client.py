@@ -266,7 +266,7 @@ class ComfyUIClient:
     def _json(self, response: httpx.Response, method: str, path: str) -> Any:
         try:
             return response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             body = redact_text(response.text[:500])
             raise ServerResponseError(
                 f"ComfyUI at {self.server_url} answered {method} {path} with a body that is not JSON "
@@ -401,7 +401,7 @@ class ComfyUIClient:
                 response = await self._request("GET", "/api/jobs", params={"limit": 1}, ok_statuses=(404, 405))
                 payload = response.json() if response.status_code == 200 else None
                 self._jobs_api = isinstance(payload, dict) and isinstance(payload.get("jobs"), list)
-            except (ServerResponseError, ValueError):
+            except (ServerResponseError, ValueError, RecursionError):
                 self._jobs_api = False
             log.debug("jobs_api_probe", available=self._jobs_api)
         return self._jobs_api
@@ -506,7 +506,7 @@ class ComfyUIClient:
             return None
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return response.text
 
     # -------------------------------------------------------------- websocket
