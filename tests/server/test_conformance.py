@@ -35,7 +35,13 @@ SCENARIOS = sorted(p.stem for p in PROTOCOL_DIR.glob("[0-9][0-9]_*.jsonl"))
 
 # Simulated delays are divided by this. Low enough that mid-run actions (interrupts,
 # reconnects, a second prompt while one runs) still land mid-run.
-SPEED: dict[str, float] = {"05_interrupt": 10.0, "06_queue_management": 10.0, "07_reconnect": 10.0}
+SPEED: dict[str, float] = {
+    "05_interrupt": 10.0,
+    "06_queue_management": 5.0,
+    "07_reconnect": 10.0,
+    "08_two_clients": 5.0,
+    "15_no_client_id": 5.0,
+}
 DEFAULT_SPEED = 20.0
 
 # HTTP bodies whose content is this server's own, not the recorded machine's.

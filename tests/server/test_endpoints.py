@@ -217,3 +217,16 @@ async def test_step_delay_fault_and_speed_change_slow_a_run_down(embedded_server
     embedded_server.faults.step_delay = 0.0
     embedded_server.speed = 10_000
     assert embedded_server.state.executor.speed == 10_000
+
+
+async def test_a_busy_port_gives_a_clear_error(embedded_server: EmbeddedServer) -> None:
+    other = EmbeddedServer(ServerConfig(port=embedded_server.port))
+    with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{embedded_server.port}.*--port"):
+        await other.start()
+    await other.stop()
+    result = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "comfy_reality.server", "--port", str(embedded_server.port),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(result.communicate(), 30)
+    assert result.returncode == 1 and b"cannot listen on" in err and b"Traceback" not in err

@@ -19,7 +19,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.speed <= 0:
         parser.error("--speed must be greater than 0")
     configure_logging(level="info")  # structured logs go to the app's log file, not the terminal
-    serve(args.host, args.port, args.speed, args.data_dir)
+    try:
+        serve(args.host, args.port, args.speed, args.data_dir)
+    except OSError as exc:
+        parser.exit(1, f"error: {exc}\n")
 
 
 if __name__ == "__main__":
