@@ -160,3 +160,23 @@ async def test_reopening_the_session_follows_unfinished_executions_again(replay:
         await runtime.cancel(execution)
         assert (await runtime.wait(execution, timeout=5)).status is TaskStatus.CANCELLED
     assert len(server.ws_handshakes) == 2
+
+
+async def test_a_library_session_logs_json_to_the_file_not_the_console(
+    replay: Any, isolated_home: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import structlog
+
+    from comfy_reality import paths
+
+    server: ReplayServer = await replay("01_success")
+    assert not structlog.is_configured()
+    runtime = make_runtime(server.url)
+    async with runtime.session():
+        await runtime.execute_workflow(server.transcripts[0].prompt(0))
+    lines = paths.log_file().read_text(encoding="utf-8").splitlines()
+    events = {json.loads(line)["event"] for line in lines}
+    assert {"prompt_queued", "execution_finished"} <= events
+    assert "prompt_queued" not in capsys.readouterr().out

@@ -102,6 +102,9 @@ async def test_01_success_builds_the_full_task_tree(replay: Any, session: Any) -
     assert wf.metadata["execution_id"] == execution.id and wf.metadata["workflow_id"] == "wf-01"
     assert wf.metadata["server_url"] == server.url
     assert execution.client_id == runtime.client_id
+    # execution.tasks holds the node tasks, in node order; the workflow task is separate.
+    assert [t.node_id for t in execution.tasks] == [str(i) for i in range(1, 8)]
+    assert all(t.parent_id == wf.id for t in execution.tasks)
     # The prompt went out with our client_id and the prompt_id we chose.
     job = server.jobs[execution.prompt_id or ""]
     assert job.client_id == runtime.client_id

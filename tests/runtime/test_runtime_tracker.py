@@ -55,3 +55,10 @@ async def test_finished_executions_are_forgotten_like_finished_workflows(replay:
         done = [await runtime.execute_workflow(server.transcripts[0].prompt(i)) for i in range(6)]
     assert list(runtime.executions) == [e.id for e in done[-3:]]
     assert all(e.status.is_final for e in done)
+
+
+def test_node_tasks_are_in_natural_order_whatever_the_ids() -> None:
+    from comfy_reality.runtime.runtime import _natural_key
+
+    ids = ["10", "2", "a1", "1a", "10:3", "10:12", "b", "3.0.0.1"]
+    assert sorted(ids, key=_natural_key) == ["1a", "2", "3.0.0.1", "10", "10:3", "10:12", "a1", "b"]

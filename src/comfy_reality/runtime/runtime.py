@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from ..logs import configure_logging
 from .auth import Auth
 from .client import ComfyUIClient, HistoryEntry, new_client_id
 from .errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
@@ -109,8 +110,9 @@ class PreviewFrame(BaseModel):
     received_at: datetime = Field(default_factory=utc_now)
 
 
-def _natural_key(node_id: str) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", node_id) if p)
+def _natural_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
+    """"2" < "10" < "10:3" < "a": numbers as numbers, never comparing a number with text."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", node_id) if p)
 
 
 def _output_files(outputs: dict[str, Any]) -> list[OutputFile]:
@@ -235,7 +237,7 @@ class _Tracker:
                 metadata={"execution_id": execution.id},
             )
             self.nodes[node_id] = self.manager.add_task(task)
-        execution.tasks = [workflow, *self.nodes.values()]
+        execution.tasks = list(self.nodes.values())  # the node tasks; the workflow task is workflow_task_id
         if execution.node_errors:
             self._skip_rejected(execution.node_errors)
         buffered, self.buffer = self.buffer or [], None
@@ -789,6 +791,9 @@ class ComfyUIAsyncRuntime:
         """Open HTTP + the WebSocket (reconnecting in the background); closing leaves prompts running."""
         if self._tg is not None:
             raise RuntimeError("This runtime's session is already open; use one session per runtime.")
+        if not structlog.is_configured():
+            # Used as a library without the app's set-up: JSON lines to the log file, not the console.
+            configure_logging()
         self._closing = False
         for tracker in self._trackers.values():
             if tracker.detached:  # left unfinished by an earlier session: follow it again
