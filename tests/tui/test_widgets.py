@@ -94,7 +94,7 @@ async def test_status_bar_counts_down_to_the_next_retry() -> None:
         app.post_message(ServerStatusChanged(ServerStatus(
             url="http://10.0.0.9:8188", state=ConnectionState.DOWN, reason="connection refused",
             retry_in=8.0, changed_at=scenes.T0)))
-        await wait_for_text(pilot, "not connected to http://10.0.0.9:8188 · retry in 6s · F5 now · connection refused")
+        await wait_for_text(pilot, "not connected to http://10.0.0.9:8188: connection refused · retry in 6s · F5 now")
         fmt.freeze_clock(scenes.T0 + timedelta(seconds=5))
         app.query_one(StatusBar).refresh()
         await wait_for_text(pilot, "retry in 3s")

@@ -42,7 +42,8 @@ class StatusBar(Widget):
         state = status.state if status else ConnectionState.CONNECTING
         icon, colour = fmt.CONNECTION_ICON[state]
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" ComfyReality ", style="bold reverse")
+        if self.size.width >= 100:
+            text.append(" ComfyReality ", style="bold reverse")
         text.append(" ")
         text.append(f"{icon} ", style=colour)
         url = status.url if status else self.url
@@ -55,13 +56,13 @@ class StatusBar(Widget):
                 ConnectionState.DOWN: "not connected to",
             }[state]
             text.append(f"{verb} {url}", style=f"bold {colour}")
-            # Countdown and key before the reason: on a narrow terminal the reason is what gets cut.
+            if status and status.reason:
+                reason = friendly_reason(status.reason)
+                text.append(f": {reason if len(reason) <= 48 else reason[:47] + '…'}", style=colour)
             remaining = self.retry_remaining()
             if remaining is not None:
                 text.append(f" · retry in {remaining:.0f}s", style="dim")
             text.append(" · F5 now", style="dim")
-            if status and status.reason:
-                text.append(f" · {friendly_reason(status.reason)}", style=colour)
         if state is ConnectionState.CONNECTED:
             queue = status.queue_remaining if status else None
             text.append(" │ ", style="dim")
