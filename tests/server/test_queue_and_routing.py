@@ -294,3 +294,25 @@ async def test_a_full_queue_refuses_new_prompts_clearly(embedded_server: Embedde
         await http.post("/queue", json={"clear": True})
         await http.post("/interrupt", json={"prompt_id": running["prompt_id"]})
         await ws.wait_done(running["prompt_id"])
+
+
+async def test_free_memory_drops_the_cache(embedded_server: EmbeddedServer) -> None:
+    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=fr") as ws:
+        first = await post(http, graph(nonce=90), client_id="fr")
+        await ws.wait_done(first["prompt_id"])
+        assert (await http.post("/free", json={"unload_models": True, "free_memory": True})).text == ""
+        again = await post(http, graph(nonce=90), client_id="fr")
+        await ws.wait_done(again["prompt_id"])
+        assert [m["data"]["nodes"] for m in ws.json("execution_cached")] == [[], []]
+
+
+async def test_partial_execution_targets_run_only_the_chosen_outputs(embedded_server: EmbeddedServer) -> None:
+    prompt = graph(nonce=91)
+    prompt["4"] = {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "partial"}}
+    async with httpx.AsyncClient(base_url=embedded_server.url) as http:
+        p = await post(http, prompt, partial_execution_targets=["4"])
+        entry = await wait_history(http, p["prompt_id"])
+        assert entry["prompt"][4] == ["4"]
+        assert list(entry["outputs"]) == ["4"]
+        none = await http.post("/prompt", json={"prompt": prompt, "partial_execution_targets": ["1"]})
+        assert none.status_code == 400 and none.json()["error"]["type"] == "prompt_no_outputs"
