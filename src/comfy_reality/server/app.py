@@ -520,7 +520,7 @@ class _Handlers:
         kind = request.match_info["directory_type"]
         if kind not in ("output", "input", "temp"):
             return web.json_response({"error": "Invalid directory type"}, status=400)
-        return web.json_response(self.s.store.list_files(kind))
+        return web.json_response(await self.s.store.list_files(kind))
 
 
 def _memory() -> tuple[int, int]:

@@ -188,8 +188,7 @@ async def load_image(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     if path is None:
         raise _fail("FileNotFoundError", f"[Errno 2] No such file or directory: '/opt/ComfyUI/input/{name}'",
                     "/opt/ComfyUI/nodes.py", 1656, "load_image", "img = node_helpers.pillow(Image.open, image_path)")
-    head = path.read_bytes()[:32]
-    width, height = png_size(head) or (512, 512)
+    width, height = png_size(await ctx.store.read_head(path)) or (512, 512)
     image = ImageValue(width, height, pattern="gradient", seed=_seed_of(name))
     mask = ImageValue(width, height, color=0)
     return NodeResult((image, mask) if len(ctx.return_types()) == 2 else (mask,))

@@ -78,7 +78,7 @@ class FileStore:
         text = {"prompt": json.dumps(prompt)} if prompt is not None else None
         results: list[dict[str, str]] = []
         async with self._lock:
-            counter = self._next_counter(folder, name)
+            counter = await asyncio.to_thread(self._next_counter, folder, name)
             for index in range(image.batch):
                 filename = f"{name}_{counter:05}_.png"
                 data = await asyncio.to_thread(
@@ -135,18 +135,38 @@ class FileStore:
         folder.mkdir(parents=True, exist_ok=True)
         stem, ext = os.path.splitext(filename)
         if not overwrite:
+            digest = hashlib.sha256(data).digest()
             i = 1
             while target.exists():
-                if hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
+                existing = await asyncio.to_thread(_sha256_file, target)
+                if existing == digest:  # the same content again: reuse the name, write nothing
                     return target.name
                 target = folder / f"{stem} ({i}){ext}"
                 i += 1
         await asyncio.to_thread(target.write_bytes, data)
         return target.name
 
-    def list_files(self, kind: str) -> list[str]:
+    async def read_head(self, path: Path, size: int = 64) -> bytes:
+        def read() -> bytes:
+            with path.open("rb") as f:
+                return f.read(size)
+
+        return await asyncio.to_thread(read)
+
+    async def list_files(self, kind: str) -> list[str]:
+        return await asyncio.to_thread(self._list_files, kind)
+
+    def _list_files(self, kind: str) -> list[str]:
         base = self.dir_for(kind)
         assert base is not None
         entries = [e for e in os.scandir(base) if e.is_file()]
         entries.sort(key=lambda e: -e.stat().st_mtime)
         return [e.name for e in entries]
+
+
+def _sha256_file(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.digest()
