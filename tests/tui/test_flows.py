@@ -27,7 +27,7 @@ from comfy_reality.tui.screens.input_form import InputField, InputFormScreen
 from comfy_reality.tui.state import ExecutionEntry
 from comfy_reality.tui.widgets import TaskTree, WorkflowBrowser
 
-from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
+from .helpers import BROKEN, WORKFLOWS, screen_text, wait_for, wait_for_text
 
 SPEED = 50.0
 SIZE = (120, 36)
@@ -378,3 +378,37 @@ async def test_unknown_node_reported(server: EmbeddedServer) -> None:
         assert len(rejected) == 1 and rejected[0].title == "unknown-node"
         queue = await server_json(server, "GET", "/queue")
         assert queue["queue_running"] == [] and queue["queue_pending"] == []
+
+
+async def test_bad_workflow_files_listed_with_their_error_next_to_good_ones(server: EmbeddedServer) -> None:
+    app = make_app(server.url, workflow_dirs=[BROKEN])  # as --workflows DIR
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await wait_for_text(pilot, "Folder broken  2")
+        text = screen_text(app)
+        assert "✗ list" in text and "✗ truncated" in text
+        app.browser.option_list.focus()
+        app.browser.highlight("list")
+        await wait_for_text(pilot, "This file cannot be run")
+        await pilot.press("r")
+        await wait_for_text(pilot, "list cannot be run")
+        assert not app.session.entries
+        # The good ones still run.
+        entry = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
+        assert entry.status is TaskStatus.COMPLETED
+
+
+async def test_connection_lost_mid_session_reconnects_and_says_so(server: EmbeddedServer) -> None:
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        seen: list[ConnectionState] = []
+        app.runtime.subscribe_status(lambda status: seen.append(status.state))
+        await server.faults.drop_websockets()
+        await wait_for(pilot, lambda: ConnectionState.RECONNECTING in seen, what="reconnecting state")
+        await wait_for(pilot, lambda: app.runtime.status.state is ConnectionState.CONNECTED, what="reconnected")
+        await pilot.press("l")  # the log pane starts hidden on a short terminal
+        await wait_for_text(pilot, f"server {server.url} reconnecting")
+        assert f"server {server.url} connected" in screen_text(app)
+        entry = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
+        assert entry.status is TaskStatus.COMPLETED

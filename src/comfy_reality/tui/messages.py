@@ -50,7 +50,8 @@ class ServerStatusChanged(Message):
         self.status = status
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ServerStatusChanged)
+        # Countdown updates of one state coalesce; a change of state is always delivered (it is logged).
+        return isinstance(message, ServerStatusChanged) and message.status.state is self.status.state
 
 
 class SystemStatsUpdated(Message):
