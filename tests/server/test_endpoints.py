@@ -175,9 +175,12 @@ async def test_logs_endpoints_and_subscription(embedded_server: EmbeddedServer) 
 
 
 def test_standalone_entry_point_serves_until_stopped(tmp_path: Any) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "comfy_reality.server", "--port", "0", "--speed", "5", "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [sys.executable, "-m", "comfy_reality.server", "--port", "0", "--speed", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(scratch)},
     )
     try:
         assert proc.stdout is not None
@@ -186,10 +189,12 @@ def test_standalone_entry_point_serves_until_stopped(tmp_path: Any) -> None:
         url = line.split("server on ")[1].split(" ")[0]
         stats = httpx.get(f"{url}/system_stats", timeout=10).json()
         assert stats["system"]["comfyui_version"] == "0.3.64"
-        assert (tmp_path / "input" / "example.png").exists()
+        (data_dir,) = list(scratch.iterdir())
+        assert (data_dir / "input" / "example.png").exists()
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        assert proc.wait(timeout=10) == 0
+    assert list(scratch.iterdir()) == [], "SIGTERM must remove the temporary data dir"
 
 
 def test_entry_point_rejects_bad_speed() -> None:

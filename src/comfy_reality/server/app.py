@@ -9,10 +9,12 @@ body that is not JSON.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import mimetypes
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -710,16 +712,21 @@ class EmbeddedServer:
 def serve(
     host: str = "127.0.0.1", port: int = 8188, speed: float = 1.0, data_dir: Path | None = None, *, echo_logs: bool = True
 ) -> None:
-    """Run the server until interrupted (Ctrl+C). Blocking; for ``comfy-reality server``.
+    """Run the server until Ctrl+C or SIGTERM. Blocking; for ``comfy-reality server``.
 
-    Prints one line with the URL once it listens, then (``echo_logs``) its terminal log.
+    Prints one line with the URL once it listens, then (``echo_logs``) its terminal log. Both
+    signals shut it down cleanly (sockets closed, a temporary data dir removed).
     """
 
     async def main() -> None:
         config = ServerConfig(host=host, port=port, speed=speed, data_dir=data_dir, echo_logs=echo_logs)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
         async with EmbeddedServer(config) as server:
             print(f"comfy-reality embedded ComfyUI server on {server.url} (speed x{speed}); Ctrl+C stops it", flush=True)
-            await asyncio.Event().wait()
+            await stop.wait()
 
     try:
         asyncio.run(main())
