@@ -44,6 +44,7 @@ from .protocol import (
     WsMessage,
     parse_binary,
     parse_frame,
+    parse_message,
     parse_text,
 )
 from .runtime import Backoff, ComfyUIAsyncRuntime, PreviewFrame, check_prompt
@@ -92,6 +93,7 @@ __all__ = [
     "check_prompt",
     "parse_binary",
     "parse_frame",
+    "parse_message",
     "parse_text",
     "resolve_server_url",
     "split_server_url",

@@ -338,6 +338,11 @@ def parse_text(text: str | bytes) -> WsMessage | None:
     if not isinstance(data, dict):
         log.warning("ws_message_data_not_object", message_type=mtype)
         return None
+    return parse_message(mtype, data)
+
+
+def parse_message(mtype: str, data: dict[str, Any]) -> WsMessage | None:
+    """A message already split into type and data (history ``messages`` entries come this way)."""
     parser = _PARSERS.get(mtype)
     if parser is None:
         # Custom nodes send their own types (system monitors: one a second): say so once.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import re
 import time
@@ -68,7 +67,7 @@ from .protocol import (
     StatusMessage,
     TextFrame,
     parse_frame,
-    parse_text,
+    parse_message,
 )
 
 log = structlog.get_logger("comfy_reality.runtime")
@@ -580,7 +579,7 @@ class _Tracker:
     def apply_history(self, entry: HistoryEntry) -> None:
         """Fold a history entry in: what the socket did not tell us (no client_id, reconnects)."""
         for name, data in entry.message_list():
-            message = parse_text_message(name, data)
+            message = parse_message(name, data)  # a WS message kept as [type, data]
             if isinstance(message, ExecutionStartMessage):
                 self._start_workflow()
             elif isinstance(message, ExecutionCachedMessage):
@@ -673,11 +672,6 @@ class _Tracker:
             output_files=len(execution.output_files),
         )
         self.done.set()
-
-
-def parse_text_message(name: str, data: dict[str, Any]) -> Any:
-    """A history ``messages`` entry is a WS message kept as ``[type, data]``: parse it the same way."""
-    return parse_text(json.dumps({"type": name, "data": data}))
 
 
 _HANDLERS: dict[type[Any], Callable[[_Tracker, Any], None]] = {
