@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -63,7 +63,6 @@ from .logtap import LogTap
 from .messages import (
     ExecutionSelected,
     LogLine,
-    LogLinesAdded,
     ServerStatusChanged,
     SystemStatsUpdated,
     TaskEventsBatch,
@@ -117,7 +116,6 @@ class ComfyRealityApp(App[None]):
         self,
         settings: Settings | None = None,
         *,
-        server_url: str | None = None,
         workflow_dirs: list[Path] | None = None,
         demo: bool = False,
         connect: bool = True,
@@ -129,14 +127,14 @@ class ComfyRealityApp(App[None]):
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
-        self.server_url = (server_url or self.settings.server_url).rstrip("/")
+        self.server_url = self.settings.server_url
         self.demo = demo
         self.connect = connect
         self.runtime_factory = runtime_factory or self._default_runtime
         self.frame_interval = frame_interval
         self.stats_interval = stats_interval
         self.log_tap = log_tap
-        self.runtime: Any = None
+        self.runtime: ComfyUIAsyncRuntime | None = None
         self.session = SessionState()
         self.workflow_files: list[WorkflowFile] = []
         self.object_info: ObjectInfo | None = None
@@ -203,6 +201,7 @@ class ComfyRealityApp(App[None]):
         self.set_interval(1.0, self._tick)
         if self.log_tap is not None:
             self.log_tap.install()
+            self.set_interval(0.25, self._drain_log_tap)
         if self.connect:
             self._start_runtime()
         else:
@@ -213,6 +212,10 @@ class ComfyRealityApp(App[None]):
     def on_unmount(self) -> None:
         if self.log_tap is not None:
             self.log_tap.uninstall()
+
+    def _drain_log_tap(self) -> None:
+        if self.log_tap is not None and self.log_tap.buffer:
+            self._log(self.log_tap.drain())
 
     def _tick(self) -> None:
         self.task_tree.refresh_running()
@@ -262,24 +265,12 @@ class ComfyRealityApp(App[None]):
         stale batches would wait for all of them, so the next batch is built only once the
         previous one was handled (the subscription keeps coalescing meanwhile).
         """
-        tap = self.log_tap
-        while True:
-            try:
-                first = await asyncio.wait_for(anext(subscription), timeout=0.25)
-                events = [first, *subscription.drain()]
-            except TimeoutError:
-                events = []
-            except StopAsyncIteration:
-                return
-            if events:
-                self._batch_handled.clear()
-                self.post_message(snapshot_batch(runtime, events))
-            if tap is not None and tap.buffer:
-                self.post_message(LogLinesAdded(tap.drain()))
+        async for first in subscription:
+            self._batch_handled.clear()
+            self.post_message(snapshot_batch(runtime, [first, *subscription.drain()]))
             await asyncio.sleep(self.frame_interval)
-            if events:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._batch_handled.wait(), timeout=1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._batch_handled.wait(), timeout=1.0)
 
     async def _poll_stats(self, runtime: Any) -> None:
         while True:
@@ -339,9 +330,6 @@ class ComfyRealityApp(App[None]):
         entry = self.session.entries.get(execution_id)
         return entry.execution.created_at.timestamp() if entry else 0.0
 
-    def on_log_lines_added(self, message: LogLinesAdded) -> None:
-        self._log(message.lines)
-
     def _log(self, lines: list[LogLine]) -> None:
         self.log_pane.add_lines(lines)
 
@@ -380,15 +368,13 @@ class ComfyRealityApp(App[None]):
         if self._detail_mode == "workflow" or (moved and self.browser.has_focus_within):
             self._show_workflow(message.workflow)
 
-    def on_descendant_focus(self, event: Any) -> None:
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """The detail pane follows the pane in use: workflow preview or execution details."""
         widget = event.widget
-        if self.task_tree is widget and self._selected_execution is None:
-            selected = self.task_tree.selected_execution_id
+        if widget is self.task_tree:
+            selected = self.task_tree.selected_execution_id or self._selected_execution
             if selected:
                 self._show_execution(selected)
-        elif self.task_tree is widget and self._selected_execution is not None:
-            self._show_execution(self._selected_execution)
         elif self.browser in widget.ancestors_with_self:
             self._show_workflow(self.browser.highlighted)
 

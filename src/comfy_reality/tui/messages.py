@@ -64,12 +64,6 @@ class SystemStatsUpdated(Message):
         return isinstance(message, SystemStatsUpdated)
 
 
-class LogLinesAdded(Message):
-    def __init__(self, lines: list[LogLine]) -> None:
-        super().__init__()
-        self.lines = lines
-
-
 class WorkflowsScanned(Message):
     """The library was (re)scanned; ``server_error`` says why server workflows are missing."""
 
