@@ -152,3 +152,14 @@ async def test_log_pane_colours_by_level_and_follow_toggles() -> None:
         await pilot.press("l")
         await wait_for(pilot, lambda: not pane.display)
         assert "boom happened" not in screen_text(app)
+
+
+async def test_a_long_session_forgets_the_oldest_finished_executions() -> None:
+    app = scene_app(WORKFLOWS)
+    app.session.max_finished = 2
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "completed")  # three finished executions, the limit is two
+        await wait_for(pilot, lambda: len(app.session.entries) == 2)
+        assert "exec_h1" not in app.session.entries  # the oldest went
+        assert "exec_h1" not in [n.data.execution_id for n in app.query_one(TaskTree).root.children]
+        assert len(app.query_one(TaskTree).root.children) == 2

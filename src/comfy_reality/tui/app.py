@@ -316,13 +316,16 @@ class ComfyRealityApp(App[None]):
         entries = [self.session.entries[i] for i in sorted(changed, key=self._order) if i in self.session.entries]
         tree = self.task_tree
         tree.update_entries(entries)
+        forgotten = self.session.forget_oldest_finished()
+        if forgotten:
+            tree.remove_entries(forgotten)
         if self._select_on_arrival in changed:
             tree.select_execution(self._select_on_arrival)
             self._show_execution(self._select_on_arrival)
             self._select_on_arrival = None
         elif self._selected_execution in changed:
             self._show_execution(self._selected_execution)
-        lines = [line for e in message.events if (line := event_log_line(e, message.tasks)) is not None]
+        lines = [line for e in message.events if (line := event_log_line(e)) is not None]
         if lines:
             self._log(lines)
 
@@ -867,7 +870,7 @@ def snapshot_batch(runtime: Any, events: list[TaskEvent]) -> TaskEventsBatch:
 _EVENT_LEVEL = {"failed": "error", "cancelled": "warning"}
 
 
-def event_log_line(event: TaskEvent, tasks: dict[str, Task]) -> LogLine | None:
+def event_log_line(event: TaskEvent) -> LogLine | None:
     """Lifecycle events become log lines; progress stays in the progress widgets."""
     if event.event_type not in LIFECYCLE_EVENTS:
         return None

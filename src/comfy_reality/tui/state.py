@@ -47,11 +47,16 @@ class ExecutionEntry:
 
 
 class SessionState:
-    """Executions of this session by id, newest last; tasks indexed for event routing."""
+    """Executions of this session by id, newest last; tasks indexed for event routing.
 
-    def __init__(self) -> None:
+    ``max_finished`` bounds a long session's memory the way the task manager bounds its own:
+    beyond it the oldest finished executions are forgotten.
+    """
+
+    def __init__(self, max_finished: int = 500) -> None:
         self.entries: dict[str, ExecutionEntry] = {}
         self._execution_of_task: dict[str, str] = {}
+        self.max_finished = max_finished
 
     def get(self, execution_id: str | None) -> ExecutionEntry | None:
         return self.entries.get(execution_id) if execution_id else None
@@ -92,6 +97,17 @@ class SessionState:
                 self.entries[execution_id].nodes[task.id] = task
                 changed.add(execution_id)
         return changed
+
+    def forget_oldest_finished(self) -> list[str]:
+        """Drop the oldest finished executions beyond ``max_finished``; returns their ids."""
+        finished = [e.id for e in self.entries.values() if e.rejected or e.status.is_final]
+        excess = finished[: max(0, len(finished) - self.max_finished)]
+        for execution_id in excess:
+            entry = self.entries.pop(execution_id)
+            for task_id in [entry.execution.workflow_task_id, *entry.nodes]:
+                if task_id:
+                    self._execution_of_task.pop(task_id, None)
+        return excess
 
     def add_rejected(
         self, name: str, workflow_id: str, prompt: dict[str, Any], error: Exception

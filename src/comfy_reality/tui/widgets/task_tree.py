@@ -126,6 +126,16 @@ server; its children are the prompt's nodes.
             self._tree_lines  # noqa: B018 - rebuilds the line index so the node knows its line
             self.move_cursor(cursor)
 
+    def remove_entries(self, execution_ids: list[str]) -> None:
+        for execution_id in execution_ids:
+            entry = self._entries.pop(execution_id, None)
+            branch = self._branches.pop(execution_id, None)
+            if entry is not None:
+                for task_id in entry.nodes:
+                    self._leaves.pop(task_id, None)
+            if branch is not None:
+                branch.remove()
+
     def refresh_running(self) -> None:
         """Redraw the elapsed time of executions that are still going."""
         for execution_id, entry in self._entries.items():
