@@ -9,6 +9,8 @@ content type and body structure.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -139,3 +141,43 @@ async def test_http_statuses_and_body_shapes_match(replayed: Replayer) -> None:
             expected: Any = e["body"]
             if e["status"] >= 400 or expected == "" or e["path"] == "/prompt":
                 assert result.response.text == expected, what
+
+
+# Scenarios without timing-dependent content: every WS text message must match the recording
+# value for value (ids, timestamps, file names and Python-set orders normalised).
+VALUE_EXACT = [
+    "01_success", "02_cached", "03_validation_errors", "04_runtime_error", "08_two_clients",
+    "09_endpoints", "11_progress_rate", "12_expansion_and_blocker", "13_logs_subscription", "14_latency_trivial",
+]
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _normalise(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _normalise(v, k) for k, v in value.items() if k != "timestamp"}
+    if isinstance(value, list):
+        items = [_normalise(v) for v in value]
+        return sorted(items, key=repr) if key in ("executed", "current_outputs") else items
+    if isinstance(value, str):
+        if _UUID.match(value) or value.startswith("client-chosen"):
+            return "<prompt_id>"
+        if _HEX32.match(value):
+            return "<sid>"
+        if value.endswith(".png"):
+            return "<file>"
+        if key == "t":
+            return "<time>"
+        if key == "m":
+            return re.sub(r"[0-9.]+", "<n>", value)
+    return value
+
+
+@pytest.mark.parametrize("replayed", VALUE_EXACT, indirect=True)
+async def test_ws_message_values_match(replayed: Replayer) -> None:
+    for conn, lines in replayed.pairs():
+        recorded = sorted(json.dumps(_normalise(e["json"]), sort_keys=True) for e in lines if not e.get("binary"))
+        ours = sorted(json.dumps(_normalise(m), sort_keys=True) for m in conn.messages if isinstance(m, dict))
+        missing = [m for m in recorded if m not in ours]
+        extra = [m for m in ours if m not in recorded]
+        assert recorded == ours, f"{replayed.transcript.name} {conn.label}: missing {missing[:3]}\n extra {extra[:3]}"
