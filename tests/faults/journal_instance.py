@@ -22,6 +22,7 @@ async def main(url: str, journal_path: Path, count: int, label: str) -> None:
     journal.attach(runtime)
     async with runtime.session():
         report = await journal.reconcile(runtime)
+        print(json.dumps({"reconciled": [e.prompt_id for e in report.followed]}), flush=True)
         submitted = [
             await runtime.submit(progress_prompt(steps=3, nonce=i, prefix=label), name=f"{label} {i}")
             for i in range(count)

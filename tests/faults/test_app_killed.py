@@ -22,10 +22,10 @@ from .conftest import make_runtime
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def run_and_kill(server: EmbeddedServer, journal_path: Path) -> dict[str, Any]:
+async def run_and_kill(server: EmbeddedServer, journal_path: Path, steps: int) -> dict[str, Any]:
     """Start the app in a subprocess, wait until its prompt runs and is journaled, SIGKILL it."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.faults.killable_app", server.url, str(journal_path), "100", "1.0",
+        sys.executable, "-m", "tests.faults.killable_app", server.url, str(journal_path), str(steps), "1.0",
         cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
     )
     try:
@@ -46,7 +46,8 @@ async def run_and_kill(server: EmbeddedServer, journal_path: Path) -> dict[str, 
 @pytest.mark.parametrize("meanwhile", ["still running", "finished", "server restarted"])
 async def test_app_killed_mid_run_then_reconciled(server: EmbeddedServer, tmp_path: Path, meanwhile: str) -> None:
     path = tmp_path / "journal.sqlite3"
-    info = await run_and_kill(server, path)
+    # ~20 ms a step: the "finished" prompt ends in about 2 s, the others run until stopped.
+    info = await run_and_kill(server, path, 100 if meanwhile == "finished" else 100_000)
     prompt_id = info["prompt_id"]
 
     if meanwhile == "finished":
@@ -69,8 +70,11 @@ async def test_app_killed_mid_run_then_reconciled(server: EmbeddedServer, tmp_pa
             report = await journal.reconcile(runtime)
             if meanwhile == "still running":
                 assert [e.prompt_id for e in report.followed] == [prompt_id]
-                final = await runtime.wait(report.followed[0], timeout=60)
-                assert final.status is TaskStatus.COMPLETED
+                followed = report.followed[0]
+                assert followed.status is TaskStatus.RUNNING
+                await runtime.cancel(followed)  # settle it: the followed execution ends like any other
+                final = await runtime.wait(followed, timeout=60)
+                assert final.status is TaskStatus.CANCELLED
             elif meanwhile == "finished":
                 assert report.finished == [info["execution_id"]]
             else:
@@ -82,6 +86,10 @@ async def test_app_killed_mid_run_then_reconciled(server: EmbeddedServer, tmp_pa
         if meanwhile == "server restarted":
             assert entry.lost and entry.status is TaskStatus.CANCELLED
             assert entry.status_detail is not None and f"no longer knows prompt {prompt_id}" in entry.status_detail
+        elif meanwhile == "still running":
+            assert entry.status is TaskStatus.CANCELLED and not entry.lost
+            assert entry.completed_at is not None
+            assert all(node.status.is_final for node in entry.nodes)
         else:
             assert entry.status is TaskStatus.COMPLETED and not entry.lost
             assert entry.output_files and entry.output_files[0].filename.startswith("fault")

@@ -53,44 +53,65 @@ async def test_two_instances_in_one_process(server: EmbeddedServer, session: Ses
         await second.close()
 
 
-async def run_instance(server: EmbeddedServer, path: Path, count: int, label: str) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
+async def start_instance(server: EmbeddedServer, path: Path, count: int, label: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.faults.journal_instance", server.url, str(path), str(count), label,
         cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
     )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode(errors="replace")[-3000:]
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+
+
+async def read_line(process: asyncio.subprocess.Process) -> dict[str, Any]:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), 120)
+    if not line:
+        assert process.stderr is not None
+        raise AssertionError((await process.stderr.read()).decode(errors="replace")[-3000:])
+    result: dict[str, Any] = json.loads(line)
+    return result
+
+
+async def finish(process: asyncio.subprocess.Process) -> dict[str, Any]:
+    result = await read_line(process)
+    await asyncio.wait_for(process.wait(), 60)
+    assert process.returncode == 0
     return result
 
 
 async def test_two_instance_processes_on_one_journal(server: EmbeddedServer, session: Session, tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
-    # A previous app run left one prompt unfinished in the journal.
+    # A previous app run left one prompt unfinished in the journal; it runs until we stop it.
     crashed = await Journal.open(path)
     runtime = await session(server.url)
     crashed.attach(runtime)
-    left_behind = await runtime.submit(progress_prompt(steps=200, delay=1.0), name="left behind")
+    left_behind = await runtime.submit(progress_prompt(steps=100_000, delay=1.0), name="left behind")
     await wait_for_progress(runtime, left_behind)
     await crashed.close()
 
-    one, two = await asyncio.gather(
-        run_instance(server, path, 8, "one"), run_instance(server, path, 8, "two")
-    )
+    processes = [await start_instance(server, path, 8, label) for label in ("one", "two")]
+    try:
+        reconciled = await asyncio.gather(*(read_line(p) for p in processes))
+        # Both found it unfinished and follow it; their own prompts queue behind it.
+        assert [r["reconciled"] for r in reconciled] == [[left_behind.prompt_id]] * 2
+        await runtime.cancel(left_behind)
+        one, two = await asyncio.gather(*(finish(p) for p in processes))
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
     for result in (one, two):
         assert result["journal_error"] is None
-        assert result["statuses"] == ["completed"]
+        assert result["statuses"] == ["cancelled", "completed"]
         assert len(result["submitted"]) == 8
-    # Each instance that found the prompt unfinished followed it; at least one did.
-    assert [left_behind.prompt_id] in (one["followed"], two["followed"])
 
     journal = await Journal.open(path)
     try:
         entries = await journal.list_executions(limit=1000)
         prompt_ids = [e.prompt_id for e in entries]
         assert len(prompt_ids) == len(set(prompt_ids)) == 17, "no duplicated and no missing executions"
-        assert all(e.status is TaskStatus.COMPLETED for e in entries)
         left = await journal.get(left_behind.prompt_id or "")
         assert left is not None and left.id == left_behind.id and left.name == "left behind"
+        assert left.status is TaskStatus.CANCELLED and not left.lost
+        assert all(e.status is TaskStatus.COMPLETED for e in entries if e.id != left.id)
     finally:
         await journal.close()
