@@ -181,3 +181,34 @@ async def test_ws_message_values_match(replayed: Replayer) -> None:
         missing = [m for m in recorded if m not in ours]
         extra = [m for m in ours if m not in recorded]
         assert recorded == ours, f"{replayed.transcript.name} {conn.label}: missing {missing[:3]}\n extra {extra[:3]}"
+
+
+def _normalise_http(value: Any, key: str = "") -> Any:
+    if key == "number":
+        return "<number>"
+    if key == "prompt" and isinstance(value, list) and len(value) == 5:
+        # [number, id, prompt, extra_data, outputs_to_execute]: the outputs come from a set
+        value = ["<number>", *value[1:4], sorted(value[4])]
+    if key in ("executed", "current_outputs") and isinstance(value, list):
+        return sorted(value)
+    if key in ("queue_running", "queue_pending") and isinstance(value, list):
+        return sorted((["<number>", *_normalise_http(v)[1:]] for v in value), key=repr)
+    if isinstance(value, dict):
+        return {
+            ("<prompt_id>" if _UUID.match(k) or k.startswith("client-chosen") else k): _normalise_http(v, k)
+            for k, v in value.items()
+            if k != "timestamp"
+        }
+    if isinstance(value, list):
+        return [_normalise_http(v, key) for v in value]
+    return _normalise(value, key)
+
+
+@pytest.mark.parametrize("replayed", [n for n in VALUE_EXACT if n != "09_endpoints"], indirect=True)
+async def test_http_json_values_match(replayed: Replayer) -> None:
+    for result in replayed.http_results:
+        e = result.entry
+        if "json" not in e.raw or not isinstance(e["json"], dict):
+            continue
+        what = f"{replayed.transcript.name}: {e['method']} {e['path']} ({e.get('label')})"
+        assert _normalise_http(result.response.json()) == _normalise_http(e["json"]), what
