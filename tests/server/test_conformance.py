@@ -3,7 +3,8 @@
 For each of tests/fixtures/protocol/*.jsonl: the same HTTP requests, sockets, clientIds and
 order of actions; then per socket the same sequence of WS message types (progress runs
 collapsed), the same field names per message type, and per HTTP request the same status code,
-content type and body structure.
+content type and body structure; for scenarios without timing-dependent content, the same
+values too.
 """
 
 from __future__ import annotations
