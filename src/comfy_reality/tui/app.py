@@ -215,7 +215,7 @@ class ComfyRealityApp(App[None]):
 
     def _drain_log_tap(self) -> None:
         if self.log_tap is not None and self.log_tap.buffer:
-            self._log(self.log_tap.drain())
+            self._write_log(self.log_tap.drain())
 
     def _tick(self) -> None:
         self.task_tree.refresh_running()
@@ -250,7 +250,10 @@ class ComfyRealityApp(App[None]):
             subscription = runtime.task_manager.events()
             stack.callback(subscription.close)
             await stack.enter_async_context(runtime.session())
-            unsubscribe = runtime.subscribe_status(lambda status: self.post_message(ServerStatusChanged(status)))
+            def on_status(status: ServerStatus) -> None:
+                self.post_message(ServerStatusChanged(status))
+
+            unsubscribe = runtime.subscribe_status(on_status)
             stack.callback(unsubscribe)
             self.post_message(ServerStatusChanged(runtime.status))
             log.info("tui_runtime_started", server_url=url)
@@ -292,7 +295,7 @@ class ComfyRealityApp(App[None]):
         error = worker.error
         message = f"{worker.name or 'background job'} failed: {type(error).__name__}: {error}"
         log.error("tui_worker_failed", worker=worker.name, error=str(error), error_type=type(error).__name__)
-        self._log([LogLine(_now(), "error", message, source="app")])
+        self._write_log([LogLine(_now(), "error", message, source="app")])
         if worker.group == "runtime":
             self.post_message(
                 ServerStatusChanged(
@@ -327,13 +330,13 @@ class ComfyRealityApp(App[None]):
             self._show_execution(self._selected_execution)
         lines = [line for e in message.events if (line := event_log_line(e)) is not None]
         if lines:
-            self._log(lines)
+            self._write_log(lines)
 
     def _order(self, execution_id: str) -> float:
         entry = self.session.entries.get(execution_id)
         return entry.execution.created_at.timestamp() if entry else 0.0
 
-    def _log(self, lines: list[LogLine]) -> None:
+    def _write_log(self, lines: list[LogLine]) -> None:
         self.log_pane.add_lines(lines)
 
     def on_server_status_changed(self, message: ServerStatusChanged) -> None:
@@ -343,7 +346,7 @@ class ComfyRealityApp(App[None]):
         if status.state is not self._last_state and self._last_state is not None:
             level = "info" if status.state is ConnectionState.CONNECTED else "warning"
             reason = f": {status.reason}" if status.reason and status.state is not ConnectionState.CONNECTED else ""
-            self._log([LogLine(_now(), level, f"server {status.url} {status.state.value}{reason}", source="app")])
+            self._write_log([LogLine(_now(), level, f"server {status.url} {status.state.value}{reason}", source="app")])
         self._last_state = status.state
         if became_connected:
             self._on_connected()
@@ -522,7 +525,7 @@ class ComfyRealityApp(App[None]):
         except ComfyError as exc:
             entry = self.session.add_rejected(workflow.name, str(workflow.path), {}, exc)
             self._show_rejected(entry, f"Cannot run {workflow.name}: {exc}")
-            self._log([LogLine(_now(), "error", f"cannot run {workflow.name}: {exc}", source="app")])
+            self._write_log([LogLine(_now(), "error", f"cannot run {workflow.name}: {exc}", source="app")])
             return None
         return prompt
 
@@ -536,11 +539,11 @@ class ComfyRealityApp(App[None]):
         except PromptValidationError as exc:
             entry = self.session.add_rejected(name, workflow_id, prompt, exc)
             self._show_rejected(entry)
-            self._log([LogLine(_now(), "error", str(exc), source="app")])
+            self._write_log([LogLine(_now(), "error", str(exc), source="app")])
             return
         except ComfyError as exc:
             self.notify(f"Cannot queue {name}: {exc}", severity="error", timeout=10)
-            self._log([LogLine(_now(), "error", f"cannot queue {name}: {exc}", source="app")])
+            self._write_log([LogLine(_now(), "error", f"cannot queue {name}: {exc}", source="app")])
             return
         self._select_on_arrival = execution.id
         if execution.id in self.session.entries:
@@ -671,7 +674,7 @@ class ComfyRealityApp(App[None]):
         if refused:
             message += f"; refused {len(refused)} unsafe name(s): {refused[0]}"
         self.notify(message, severity="warning" if refused else "information", timeout=6)
-        self._log([LogLine(_now(), "warning" if refused else "info", message, source="app")])
+        self._write_log([LogLine(_now(), "warning" if refused else "info", message, source="app")])
         if self._selected_execution == execution_id:
             self._show_execution(execution_id)
 
@@ -786,14 +789,18 @@ class ComfyRealityApp(App[None]):
 
             def check_local(name: str) -> str | None:
                 try:
-                    target = folder / safe_filename(name)
+                    safe_filename(name)
                 except ComfyError as exc:
                     return str(exc)
-                return f"{target.name} already exists in your workflows; pick another name" if target.exists() else None
+                return None
+
+            def save_local(name: str | None) -> None:
+                if name:
+                    self._save_local(result.prompt, name)
 
             self.push_screen(
                 NamePromptScreen(f"Save as a new workflow in {folder}", f"{workflow.name}-edited", check_local),
-                lambda name: self._save_local(result.prompt, name) if name else None,
+                save_local,
             )
             return
         if self._require_runtime() is None:
@@ -806,9 +813,13 @@ class ComfyRealityApp(App[None]):
                 return str(exc)
             return None
 
+        def save_server(name: str | None) -> None:
+            if name:
+                self._save_server(result.prompt, name)
+
         self.push_screen(
             NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),
-            lambda name: self._save_server(result.prompt, name) if name else None,
+            save_server,
         )
 
     @work(group="actions", exit_on_error=False)

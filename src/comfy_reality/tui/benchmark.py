@@ -35,7 +35,6 @@ from textual import events
 from ..config import Settings
 from ..logs import configure_logging
 from ..paths import bundled_workflows_dir
-from ..runtime import ComfyUIAsyncRuntime
 from ..runtime.models import ConnectionState, WorkflowExecution
 from ..runtime.runtime import _Tracker
 from ..server import EmbeddedServer, ServerConfig
@@ -168,7 +167,8 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.runtime is not None
                            and app.runtime.status.state is ConnectionState.CONNECTED, timeout=20)
-            runtime: ComfyUIAsyncRuntime = app.runtime
+            runtime = app.runtime
+            assert runtime is not None
             meter = FrameMeter(app)
             prompt = flood_prompt()
             prompt_ids = [str(uuid.uuid4()) for _ in range(EXECUTIONS)]

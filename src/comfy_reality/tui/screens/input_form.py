@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from rich.text import Text
 from textual import on
@@ -75,7 +75,9 @@ class InputField(Vertical):
             area = TextArea(str(value if value is not None else ""), classes="field-editor multiline",
                             soft_wrap=True, compact=True, show_line_numbers=False)
             return area
-        input_type = {"INT": "integer", "FLOAT": "number"}.get(spec.type, "text")
+        input_type: Literal["integer", "number", "text"] = (
+            "integer" if spec.type == "INT" else "number" if spec.type == "FLOAT" else "text"
+        )
         return Input(str(value if value is not None else ""), type=input_type, compact=True,
                      classes="field-editor", select_on_focus=False)
 
@@ -102,7 +104,7 @@ class InputField(Vertical):
         value = self.raw_value()
         original = self.item.value
         if isinstance(self.editor, Input) and not isinstance(original, str):
-            return value.strip() != ("" if original is None else str(original))
+            return str(value).strip() != ("" if original is None else str(original))
         return bool(value != original)
 
     def check(self) -> str | None:

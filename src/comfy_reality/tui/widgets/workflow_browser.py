@@ -26,10 +26,12 @@ def workflow_nodes(data: Any) -> list[tuple[str, str, str | None]]:
             if isinstance(node, dict):
                 rows.append((str(node.get("id")), str(node.get("type", "?")), node.get("title")))
     elif isinstance(data, dict):
-        prompt = data.get("prompt") if isinstance(data.get("prompt"), dict) else data
+        inner = data.get("prompt")
+        prompt: dict[str, Any] = inner if isinstance(inner, dict) else data
         for node_id, node in prompt.items():
             if isinstance(node, dict):
-                meta = node.get("_meta") if isinstance(node.get("_meta"), dict) else {}
+                raw_meta = node.get("_meta")
+                meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
                 rows.append((str(node_id), str(node.get("class_type", "?")), meta.get("title")))
 
     def key(row: tuple[str, str, str | None]) -> tuple[int, str]:
