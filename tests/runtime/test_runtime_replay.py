@@ -201,6 +201,13 @@ async def test_03_invalid_prompts_are_refused_before_sending(replay: Any, sessio
     assert not any(r.path == "/prompt" for r in server.requests)
 
 
+async def test_03_values_that_are_not_json_are_refused(replay: Any, session: Any) -> None:
+    server: ReplayServer = await replay("03_validation_errors")
+    runtime = await session(server.url)
+    with pytest.raises(InvalidWorkflowError, match="cannot be sent as JSON"):
+        await runtime.submit({"1": {"class_type": "EmptyImage", "inputs": {"width": object()}}})
+
+
 async def test_03_ui_format_gets_a_conversion_hint(replay: Any, session: Any) -> None:
     server: ReplayServer = await replay("03_validation_errors")
     runtime = await session(server.url)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import re
 import time
@@ -169,6 +170,10 @@ def check_prompt(prompt: Any) -> dict[str, Any]:
             )
         if "inputs" in node and not isinstance(node["inputs"], dict):
             raise InvalidWorkflowError(f"Node {node_id!r} ({node['class_type']}): 'inputs' must be an object.")
+    try:
+        json.dumps(prompt)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidWorkflowError(f"The prompt cannot be sent as JSON: {exc}.") from exc
     return {str(k): v for k, v in prompt.items()}
 
 
