@@ -145,3 +145,24 @@ async def test_saving_outputs_refuses_server_names_that_escape_the_folder(tmp_pa
         assert stub.downloads == ["fine.png"]  # refused names are never even fetched
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
                   and "comfy-reality-home" not in p.parts) == ["outs/batch/fine.png"]
+
+
+async def test_main_screen_keys_do_nothing_behind_the_form() -> None:
+    from comfy_reality.tui.screenshots import demo_object_info
+
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        app.object_info = demo_object_info()
+        app.browser.highlight("progress")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen))
+        switch = next(w for w in app.screen.query(".field-editor") if type(w).__name__ == "Switch")
+        switch.focus()
+        shown = app.log_pane.display
+        await pilot.press("r", "l", "x", "slash")
+        await pilot.pause()
+        assert isinstance(app.screen, InputFormScreen)
+        assert app.log_pane.display == shown
+        assert "Not connected" not in screen_text(app)  # "r" did not try to run anything
+        assert " r Run" not in screen_text(app)  # and the footer does not offer it

@@ -112,6 +112,12 @@ class ComfyRealityApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="quit"),
     ]
 
+    # Actions on the main screen's panes: off while a dialog or the form is on top, so a key
+    # meant for the form (or pressed by habit) never starts a run behind it.
+    MAIN_SCREEN_ACTIONS = frozenset(
+        {"run", "cancel", "retry", "edit", "save_outputs", "toggle_log", "filter", "reconnect", "help"}
+    )
+
     def __init__(
         self,
         settings: Settings | None = None,
@@ -165,6 +171,11 @@ class ComfyRealityApp(App[None]):
         }
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:

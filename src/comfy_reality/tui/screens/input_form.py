@@ -193,7 +193,7 @@ step, choices); a refused value shows its reason under the field.
                     yield Static(header, classes="node-header")
                 yield InputField(item)
         yield Static("", id="form-status")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         first = self.query(".field-editor").first() if self.items else None
