@@ -228,11 +228,6 @@ async def test_verify_tls_false_accepts_it_over_http(tls_server: str) -> None:
     assert queue.running == [] and queue.pending == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="runtime/client.py connect_websocket passes no ssl context to websockets.connect, so "
-    "verify_tls=False is ignored for wss:// (HTTP honours it)",
-)
 async def test_verify_tls_false_accepts_it_over_the_websocket(tls_server: str) -> None:
     runtime = ComfyUIAsyncRuntime(tls_server, timeout=5.0, verify_tls=False, backoff=FAST_BACKOFF)
     ws = await runtime.client.connect_websocket(runtime.client_id)
