@@ -617,8 +617,9 @@ class _Tracker:
         execution.outputs = dict(outputs)
         execution.output_files = _output_files(outputs)
         failed = self.failed_node
-        blocked_below = self._descendants(self.blocked)
-        item = history.item if history is not None else None
+        unsettled = any(not task.is_final for task in self.nodes.values())
+        blocked_below = self._descendants(self.blocked) if self.blocked and unsettled else {}
+        item = history.item if history is not None and unsettled else None
         needed = self._ancestors(item.outputs_to_execute) if item is not None and item.outputs_to_execute else None
         for node_id, task in self.nodes.items():
             if task.is_final:
@@ -1045,8 +1046,11 @@ class ComfyUIAsyncRuntime:
 
     def _forget_old_executions(self) -> None:
         """Keep as many finished executions as the task manager keeps finished workflows."""
+        keep = self.task_manager.max_finished_roots
+        if len(self.executions) <= keep:
+            return
         finished = [e for e in self.executions.values() if e.is_final]
-        for execution in finished[: max(0, len(finished) - self.task_manager.max_finished_roots)]:
+        for execution in finished[: max(0, len(finished) - keep)]:
             del self.executions[execution.id]
             self._by_execution.pop(execution.id, None)
 
