@@ -79,8 +79,9 @@ def error_renderable(entry: ExecutionEntry) -> RenderableType | None:
         parts.append(Text(f"{error.exception_type}{where}", style="bold red"))
         parts.append(Text(error.exception_message.strip() or "(no message)", style="red"))
         if error.traceback:
-            last = [ln.rstrip() for ln in error.traceback[-3:] if ln.strip()]
-            for line in last:
+            # The server's traceback entries hold several lines each; the last few say where.
+            lines = [ln.rstrip() for entry in error.traceback for ln in entry.splitlines() if ln.strip()]
+            for line in lines[-4:]:
                 parts.append(Text(line, style="dim", no_wrap=True, overflow="ellipsis"))
     if execution.node_errors and not entry.rejected:
         parts.append(Text("Some outputs were refused and will not run:", style="bold yellow"))
