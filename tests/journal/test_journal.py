@@ -334,3 +334,14 @@ async def test_a_busy_database_is_retried_without_losing_rows(
     assert calls >= 2 and journal.error is None
     entry = await journal.get(execution.id)
     assert entry is not None and entry.status is TaskStatus.COMPLETED and len(entry.nodes) == 3
+
+
+async def test_the_final_state_is_written_even_if_the_runtime_forgets_the_execution(journal: Journal) -> None:
+    runtime = FakeRuntime()
+    journal.attach(runtime)
+    execution = runtime.new_execution()
+    runtime.complete(execution)
+    del runtime.executions[execution.id]  # the runtime's memory bound evicted it before the write
+    await journal.flush()
+    entry = await journal.get(execution.id)
+    assert entry is not None and entry.status is TaskStatus.COMPLETED

@@ -133,6 +133,8 @@ class _Pending:
     since: float
     gen: int
     all_nodes: bool = False
+    # Held so a final state is still written if the runtime forgets the execution first.
+    execution: WorkflowExecution | None = None
 
 
 class _Attachment:
@@ -290,7 +292,10 @@ class Journal:
         pending = self._dirty.get(execution_id)
         if pending is None:
             first = execution_id not in self._seen
-            pending = _Pending(runtime, set(), time.perf_counter(), self._marked, all_nodes=first)
+            pending = _Pending(
+                runtime, set(), time.perf_counter(), self._marked, all_nodes=first,
+                execution=runtime.executions.get(execution_id),
+            )
             self._dirty[execution_id] = pending
             self._seen[execution_id] = runtime
             self.stats.max_backlog = max(self.stats.max_backlog, len(self._dirty))
@@ -397,7 +402,7 @@ class Journal:
         self, execution_id: str, pending: _Pending
     ) -> tuple[ExecutionSnapshot, list[NodeSnapshot]] | None:
         runtime = pending.runtime
-        execution = runtime.executions.get(execution_id)
+        execution = runtime.executions.get(execution_id) or pending.execution
         if execution is None:
             return None
         manager = runtime.task_manager
