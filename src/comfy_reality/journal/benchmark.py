@@ -32,6 +32,7 @@ import sqlite3
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,11 @@ async def _run_body(path: Path, body: Body, *, trace: bool) -> tuple[Journal, _L
             probe.stop()
             await probe_task
     seconds = time.perf_counter() - started
+    if not trace:
+        # Nothing lost, nothing duplicated: what the journal holds once the load is over.
+        entries = await journal.list_executions(limit=1_000_000)
+        by_status = Counter(e.display_status for e in entries)
+        notes += f"; journal rows: {len(entries)} ({', '.join(f'{k} {v}' for k, v in sorted(by_status.items()))})"
     await journal.close()
     peak = 0
     if trace:
