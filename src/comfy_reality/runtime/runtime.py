@@ -1210,11 +1210,11 @@ class ComfyUIAsyncRuntime:
     async def cancel(self, execution: WorkflowExecution) -> WorkflowExecution:
         """Interrupt it if running, drop it from the queue if pending; returns once it is final."""
         self._require_session()
+        if execution.is_final:
+            return execution
         tracker = self._by_execution.get(execution.id)
         if tracker is None:
             raise ExecutionNotFoundError(f"Execution {execution.id} was not started by this runtime.")
-        if execution.is_final:
-            return execution
         prompt_id = execution.prompt_id
         assert prompt_id is not None
         state = await self.client.prompt_state(prompt_id)
