@@ -22,7 +22,9 @@ from comfy_reality.runtime.models import ConnectionState, TaskStatus
 from comfy_reality.runtime.runtime import Backoff
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
-from comfy_reality.tui.screens import ConfirmQuitScreen, HelpScreen, SaveOutputsScreen
+from comfy_reality.tui.screens.confirm_quit import ConfirmQuitScreen
+from comfy_reality.tui.screens.help import HelpScreen
+from comfy_reality.tui.screens.save_outputs import SaveOutputsScreen
 from comfy_reality.tui.screens.input_form import InputField, InputFormScreen
 from comfy_reality.tui.state import ExecutionEntry
 from comfy_reality.tui.widgets import TaskTree, WorkflowBrowser

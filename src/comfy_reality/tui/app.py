@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from textual import events, on, work
@@ -69,14 +69,17 @@ from .messages import (
     WorkflowHighlighted,
     WorkflowsScanned,
 )
-from .screens import ConfirmQuitScreen, HelpScreen, SaveOutputsScreen
-from .screens.input_form import FormResult, InputFormScreen
+from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.name_prompt import NamePromptScreen
+from .screens.save_outputs import SaveOutputsScreen
 from .state import ExecutionEntry, SessionState
 from .widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
 from .widgets.execution_view import OutputKey, output_key
 from .widgets.status_bar import friendly_reason
 from .widgets.workflow_browser import workflow_nodes
+
+if TYPE_CHECKING:
+    from .screens.input_form import FormResult
 
 log = structlog.get_logger("comfy_reality.tui")
 
@@ -743,6 +746,8 @@ class ComfyRealityApp(App[None]):
             seen.add(ident)
             row = (self.get_key_display(binding), binding.description, ident)
             (global_keys if active.node is self else pane_keys).append(row)
+        from .screens.help import HelpScreen  # loaded on first use (Markdown): faster start-up
+
         self.push_screen(HelpScreen(pane_help, pane_keys, global_keys))
 
     async def action_quit(self) -> None:
@@ -783,6 +788,8 @@ class ComfyRealityApp(App[None]):
         except ComfyError as exc:
             self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
             return
+
+        from .screens.input_form import InputFormScreen  # loaded on first use: faster start-up
 
         def done(result: FormResult | None) -> None:
             if result is not None:

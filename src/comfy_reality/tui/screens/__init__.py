@@ -1,7 +1,4 @@
-"""Screens pushed over the main screen: help, quit confirmation, saving outputs, the input form."""
+"""Screens pushed over the main screen: help, quit confirmation, saving outputs, names, the input form.
 
-from .confirm_quit import ConfirmQuitScreen
-from .help import HelpScreen
-from .save_outputs import SaveOutputsScreen
-
-__all__ = ["ConfirmQuitScreen", "HelpScreen", "SaveOutputsScreen"]
+Import them from their modules; help and the form load on first use to keep start-up fast.
+"""
