@@ -32,18 +32,20 @@ def free_port() -> int:
 def start_server(tmp: Path, speed: float = SPEED) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "COMFY_REALITY_HOME": str(tmp / "server-home")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "comfy_reality.cli", "server", "--port", str(port), "--speed", str(speed)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    log = tmp / "server-output.txt"
+    # A file, not a pipe: nobody drains a pipe during the tests, and a full one blocks the server.
+    with log.open("wb") as output:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "comfy_reality.cli", "server", "--port", str(port), "--speed", str(speed)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"embedded server exited early: {err[-2000:]}")
+            raise RuntimeError(f"embedded server exited early: {log.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(f"{url}/system_stats", timeout=1).status_code == 200:
                 return proc, url

@@ -275,16 +275,19 @@ def server_process(speed: float = SERVER_SPEED) -> Iterator[str]:
 
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Its output goes to a file: an undrained pipe fills up and then blocks the server mid-write.
+    output = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "comfy_reality.cli", "server", "--port", str(port), "--speed", str(speed)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        stdout=output, stderr=subprocess.STDOUT, env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                output.seek(0)
+                err = output.read().decode(errors="replace")
                 raise RuntimeError(f"embedded server exited: {err.strip()[-500:]}")
             try:
                 if httpx.get(f"{url}/system_stats", timeout=1).status_code == 200:
@@ -302,6 +305,7 @@ def server_process(speed: float = SERVER_SPEED) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        output.close()
 
 
 def trivial_prompt(color: int = 0) -> dict[str, Any]:
@@ -657,15 +661,16 @@ def wait_idle(url: str, timeout: float = 300.0) -> None:
                 queue = http.get("/queue").json()
                 if not queue.get("queue_running") and not queue.get("queue_pending"):
                     return
-                if time.monotonic() > deadline and not cleared:
-                    http.post("/queue", json={"clear": True})
-                    http.post("/interrupt", json={})
-                    cleared = True
-                    deadline = time.monotonic() + 60
             except httpx.HTTPError:
                 pass  # a busy server answers late; keep asking until the deadline
-            if cleared and time.monotonic() > deadline:
-                raise RuntimeError(f"the server at {url} stayed busy after its queue was cleared")
+            if time.monotonic() > deadline:
+                if cleared:
+                    raise RuntimeError(f"the server at {url} stayed busy even after its queue was cleared")
+                cleared = True
+                deadline = time.monotonic() + 60
+                with contextlib.suppress(httpx.HTTPError):
+                    http.post("/queue", json={"clear": True})
+                    http.post("/interrupt", json={})
             time.sleep(0.1)
 
 
