@@ -295,7 +295,8 @@ class ComfyRealityApp(App[None]):
                 try:
                     stats = await runtime.client.get_system_stats()
                 except ComfyError as exc:
-                    self.post_message(SystemStatsUpdated(None, str(exc)))
+                    # The bar keeps the last figures; the connection state says what is wrong.
+                    log.debug("system_stats_unavailable", error=str(exc))
                 else:
                     self.post_message(SystemStatsUpdated(stats))
             await asyncio.sleep(self.stats_interval)
@@ -309,7 +310,7 @@ class ComfyRealityApp(App[None]):
         error = worker.error
         message = f"{worker.name or 'background job'} failed: {type(error).__name__}: {error}"
         log.error("tui_worker_failed", worker=worker.name, error=str(error), error_type=type(error).__name__)
-        self._write_log([LogLine(_now(), "error", message, source="app")])
+        self._write_log([LogLine(_now(), "error", message)])
         if worker.group == "runtime":
             self.post_message(
                 ServerStatusChanged(
@@ -360,7 +361,7 @@ class ComfyRealityApp(App[None]):
         if status.state is not self._last_state and self._last_state is not None:
             level = "info" if status.state is ConnectionState.CONNECTED else "warning"
             reason = f": {status.reason}" if status.reason and status.state is not ConnectionState.CONNECTED else ""
-            self._write_log([LogLine(_now(), level, f"server {status.url} {status.state.value}{reason}", source="app")])
+            self._write_log([LogLine(_now(), level, f"server {status.url} {status.state.value}{reason}")])
         self._last_state = status.state
         if became_connected:
             self._on_connected()
@@ -369,8 +370,7 @@ class ComfyRealityApp(App[None]):
         self._refresh_server_side()
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
-        if message.stats is not None:
-            self.status_bar.stats = message.stats
+        self.status_bar.stats = message.stats
 
     def on_workflows_scanned(self, message: WorkflowsScanned) -> None:
         self.workflow_files = message.files
@@ -539,7 +539,7 @@ class ComfyRealityApp(App[None]):
         except ComfyError as exc:
             entry = self.session.add_rejected(workflow.name, str(workflow.path), {}, exc)
             self._show_rejected(entry, f"Cannot run {workflow.name}: {exc}")
-            self._write_log([LogLine(_now(), "error", f"cannot run {workflow.name}: {exc}", source="app")])
+            self._write_log([LogLine(_now(), "error", f"cannot run {workflow.name}: {exc}")])
             return None
         return prompt
 
@@ -553,11 +553,11 @@ class ComfyRealityApp(App[None]):
         except PromptValidationError as exc:
             entry = self.session.add_rejected(name, workflow_id, prompt, exc)
             self._show_rejected(entry)
-            self._write_log([LogLine(_now(), "error", str(exc), source="app")])
+            self._write_log([LogLine(_now(), "error", str(exc))])
             return
         except ComfyError as exc:
             self.notify(f"Cannot queue {name}: {exc}", severity="error", timeout=10)
-            self._write_log([LogLine(_now(), "error", f"cannot queue {name}: {exc}", source="app")])
+            self._write_log([LogLine(_now(), "error", f"cannot queue {name}: {exc}")])
             return
         self._select_on_arrival = execution.id
         if execution.id in self.session.entries:
@@ -688,7 +688,7 @@ class ComfyRealityApp(App[None]):
         if refused:
             message += f"; refused {len(refused)} unsafe name(s): {refused[0]}"
         self.notify(message, severity="warning" if refused else "information", timeout=6)
-        self._write_log([LogLine(_now(), "warning" if refused else "info", message, source="app")])
+        self._write_log([LogLine(_now(), "warning" if refused else "info", message)])
         if self._selected_execution == execution_id:
             self._show_execution(execution_id)
 

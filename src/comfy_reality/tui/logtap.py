@@ -42,7 +42,7 @@ class LogTap:
             fields = " ".join(
                 f"{k}={_short(k, v)}" for k, v in event_dict.items() if k not in _SKIP_KEYS and v is not None
             )
-            self.buffer.append(LogLine(utc_now(), level, f"{event} {fields}".strip(), source="runtime"))
+            self.buffer.append(LogLine(utc_now(), level, f"{event} {fields}".strip()))
         return event_dict
 
     def install(self) -> None:

@@ -7,6 +7,7 @@ flood never backs up the message queue: the screen always draws the newest state
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from textual.message import Message
@@ -19,10 +20,9 @@ from ..workflows import WorkflowFile
 class LogLine:
     """One line of the log pane: a task event or a runtime log record of this session."""
 
-    timestamp: Any
+    timestamp: datetime
     level: str
     text: str
-    source: str = "task"
 
 
 class TaskEventsBatch(Message):
@@ -55,10 +55,9 @@ class ServerStatusChanged(Message):
 
 
 class SystemStatsUpdated(Message):
-    def __init__(self, stats: dict[str, Any] | None, error: str | None = None) -> None:
+    def __init__(self, stats: dict[str, Any]) -> None:
         super().__init__()
         self.stats = stats
-        self.error = error
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SystemStatsUpdated)
