@@ -7,7 +7,10 @@ so messages go to the newest socket only. ``sid=None`` means broadcast to every 
 from __future__ import annotations
 
 import json
+import queue
 import struct
+import sys
+import threading
 from collections import deque
 from typing import Any
 
@@ -92,12 +95,41 @@ async def _send(ws: web.WebSocketResponse, message: str | bytes) -> None:
         log.debug("ws send failed", error=str(exc))
 
 
+class _Echo:
+    """Prints log lines from a writer thread through a bounded queue: a terminal or pipe that
+    nobody drains must never stall the event loop (lines beyond the bound are counted, dropped)."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self._queue: queue.Queue[str] = queue.Queue(maxsize=capacity)
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._run, name="comfy-reality-server-echo", daemon=True)
+        self._thread.start()
+
+    def put(self, line: str) -> None:
+        try:
+            if self._dropped:
+                self._queue.put_nowait(f"[{self._dropped} log lines dropped: output not drained]\n")
+                self._dropped = 0
+            self._queue.put_nowait(line)
+        except queue.Full:
+            self._dropped += 1
+
+    def _run(self) -> None:
+        while True:
+            line = self._queue.get()
+            try:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            except (OSError, ValueError):  # stdout closed: nothing left to print to
+                return
+
+
 class LogBuffer:
     """The server's terminal log (GET /internal/logs) and its ``logs`` WS subscribers."""
 
     def __init__(self, hub: Hub, capacity: int = 300, echo: bool = False) -> None:
         self.hub = hub
-        self.echo = echo
+        self._echo = _Echo() if echo else None
         self.entries: deque[dict[str, str]] = deque(maxlen=capacity)
         self.subscribers: set[str] = set()
 
@@ -105,8 +137,8 @@ class LogBuffer:
         # ComfyUI writes naive ISO times; the wire keeps that shape (the value is UTC).
         entry = {"t": utc_now().replace(tzinfo=None).isoformat(), "m": message if message.endswith("\n") else message + "\n"}
         self.entries.append(entry)
-        if self.echo:  # the standalone server prints its terminal log, as ComfyUI does
-            print(entry["m"], end="", flush=True)
+        if self._echo is not None:  # the standalone server prints its terminal log, as ComfyUI does
+            self._echo.put(entry["m"])
         log.debug("server log", message=entry["m"].rstrip())
         for sid in list(self.subscribers):
             if sid in self.hub.sockets:
