@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from textual import events
 from ..config import Settings
 from ..logs import configure_logging
 from ..paths import bundled_workflows_dir
+from ..runtime.benchmark import Row
 from ..runtime.models import ConnectionState, WorkflowExecution
 from ..runtime.runtime import _Tracker
 from ..server import EmbeddedServer, ServerConfig
@@ -48,19 +49,9 @@ EXECUTIONS = 4
 SIZE = (120, 40)
 
 
-@dataclass
-class Figure:
-    """One row of the report (the runtime's benchmark reads these too)."""
-
-    name: str
-    value: float | None
-    unit: str
-    baseline: float | None = None
-    baseline_name: str | None = None
-    ratio: float | None = None
-    target: str | None = None
-    ok: bool | None = None
-    note: str | None = None
+def figure(name: str, value: float | None, unit: str, **fields: Any) -> Row:
+    """One row of the report, in the runtime benchmark's own row type (it prints these too)."""
+    return Row("tui", name, value, unit, **fields)
 
 
 def flood_prompt() -> dict[str, Any]:
@@ -294,7 +285,7 @@ def cold_start(repeats: int) -> list[float]:
     return times
 
 
-def run_benchmark(quick: bool = False) -> list[Figure]:
+def run_benchmark(quick: bool = False) -> list[Row]:
     duration = 1.5 if quick else 4.0
     presses = 10 if quick else 20
     result = asyncio.run(flood_run(duration, TARGET_RATE, presses))
@@ -302,22 +293,22 @@ def run_benchmark(quick: bool = False) -> list[Figure]:
     lags, idle_keys, flood_keys = result["lags"], result["idle_keys"], result["flood_keys"]
     key_p95 = _pct(flood_keys, 0.95)
     return [
-        Figure("WS messages fed (rate achieved)", round(result["rate"]), "msg/s", target=f"{TARGET_RATE:,.0f} msg/s",
+        figure("WS messages fed (rate achieved)", round(result["rate"]), "msg/s", target=f"{TARGET_RATE:,.0f} msg/s",
                ok=result["rate"] >= TARGET_RATE * 0.9,
                note=f"{result['sent']:,} frames over {result['elapsed']:.1f}s into {EXECUTIONS} executions"),
-        Figure("frames drawn during the flood", round(result["flood_fps"], 1), "frames/s",
+        figure("frames drawn during the flood", round(result["flood_fps"], 1), "frames/s",
                baseline=round(result["idle_fps"], 1), baseline_name="idle (keys only)",
                note=f"{result['batches']} task-event batches handled (one per frame at most)"),
-        Figure("event-to-screen lag p50", round(_pct(lags, 0.5), 1), "ms",
+        figure("event-to-screen lag p50", round(_pct(lags, 0.5), 1), "ms",
                note=f"p95 {_pct(lags, 0.95):.1f} ms, max {max(lags) if lags else float('nan'):.1f} ms over "
                     f"{len(lags)} frames that showed a new step"),
-        Figure("key-press latency p95 during the flood", round(key_p95, 1), "ms",
+        figure("key-press latency p95 during the flood", round(key_p95, 1), "ms",
                baseline=round(_pct(idle_keys, 0.95), 1), baseline_name="idle p95",
                ratio=round(key_p95 / max(_pct(idle_keys, 0.95), 0.001), 2),
                target=f"< {KEY_TARGET_MS:.0f} ms", ok=key_p95 < KEY_TARGET_MS,
                note=f"p50 {_pct(flood_keys, 0.5):.1f} ms (idle p50 {_pct(idle_keys, 0.5):.1f} ms), "
                     f"{len(flood_keys)} presses each"),
-        Figure("cold start to first interactive frame", round(statistics.median(cold)), "ms",
+        figure("cold start to first interactive frame", round(statistics.median(cold)), "ms",
                note="fresh interpreter, headless driver, workflow list drawn; runs: "
                     + ", ".join(f"{t:.0f}" for t in cold)),
     ]

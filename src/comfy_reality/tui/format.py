@@ -10,6 +10,7 @@ from datetime import datetime
 from rich.text import Text
 
 from ..runtime.models import ConnectionState, Task, TaskStatus, utc_now
+from ..runtime.printer import format_duration
 
 _frozen: datetime | None = None
 
@@ -61,17 +62,8 @@ def icon_text(state: str) -> Text:
     return Text(STATUS_ICON.get(state, "?"), style=RICH_STATUS_STYLE.get(state, ""))
 
 
-def duration(seconds: float | None) -> str:
-    """Compact and stable-width enough for labels: ``0.4s``, ``12.3s``, ``4m05s``, ``2h03m``."""
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+# Compact and stable-width enough for labels: ``0.4s``, ``12.3s``, ``4m05s``, ``2h03m`` (same as the CLI's table).
+duration = format_duration
 
 
 def size(num_bytes: float | None) -> str:
