@@ -232,9 +232,10 @@ class AsyncTaskManager:
             seq=next(self._seq),
         )
         if event_type in LIFECYCLE_EVENTS:
-            self.logger.info(
-                event_type, task_id=task.id, task_name=task.name, message=message, data=data or None
-            )
+            # Node lifecycles are many and already summed up by their workflow: debug level keeps
+            # the log file (and the hot path) light; workflow and system tasks stay at info.
+            log_method = self.logger.debug if task.type is TaskType.NODE else self.logger.info
+            log_method(event_type, task_id=task.id, task_name=task.name, message=message, data=data or None)
         for callback in list(self._sync_subscribers):
             try:
                 callback(event)
