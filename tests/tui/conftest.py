@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from comfy_reality.logs import configure_logging
 from comfy_reality.tui import format as fmt
@@ -13,9 +14,11 @@ from comfy_reality.tui import format as fmt
 
 @pytest.fixture(autouse=True)
 def file_logging(isolated_home: Path) -> Iterator[None]:
-    """Log to the test's home (never to the terminal the app draws on)."""
+    """Log to the test's home (never to the terminal the app draws on); other suites get theirs back."""
+    saved = structlog.get_config()
     configure_logging(level="info", log_path=isolated_home / "log" / "tui.jsonl")
     yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(autouse=True)

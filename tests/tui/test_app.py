@@ -70,7 +70,7 @@ async def test_a_failing_runtime_worker_is_shown_not_swallowed() -> None:
         await wait_for_text(pilot, "runtime failed: RuntimeError: could not build the runtime")
         assert "not connected to http://127.0.0.1:9: runtime stopped: could not build the runtime" in screen_text(app)
         assert app.is_running  # the app stays usable: workflows can still be browsed
-        assert any(wf.name == "progress" for wf in app.workflow_files)
+        await wait_for(pilot, lambda: any(wf.name == "progress" for wf in app.workflow_files))
 
 
 async def test_runtime_log_lines_reach_the_log_pane(isolated_home: Path) -> None:
