@@ -60,3 +60,19 @@ async def test_validation_answer_matches_recording(embedded_server: EmbeddedServ
             assert isinstance(response.json()["number"], int)
     else:
         assert response.text == case["body"]
+
+
+async def test_a_deep_chain_validates_and_runs(embedded_server: EmbeddedServer) -> None:
+    """A 600-node chain must not overflow Python's stack in validation (it answered 500 before)."""
+    prompt: dict[str, Any] = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}}
+    for i in range(2, 600):
+        prompt[str(i)] = {"class_type": "ImageInvert", "inputs": {"image": [str(i - 1), 0]}}
+    prompt["600"] = {"class_type": "PreviewImage", "inputs": {"images": ["599", 0]}}
+    async with httpx.AsyncClient(base_url=embedded_server.url) as client:
+        answer = await client.post("/prompt", json={"prompt": prompt})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["node_errors"] == {}
+        prompt["300"]["inputs"]["image"] = ["299", 5]  # a fault deep inside is still reported
+        rejected = await client.post("/prompt", json={"prompt": prompt})
+        assert rejected.status_code == 400
+        assert list(rejected.json()["node_errors"]) == ["300"]

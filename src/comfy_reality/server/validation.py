@@ -44,6 +44,10 @@ _TB_PROMPT = (
 )
 
 
+# Graphs larger than this are validated upstream-first to bound recursion depth.
+_DEEP_GRAPH = 200
+
+
 class _LinkFault(Exception):
     """An exception raised while validating a node, remembering which statement raised it."""
 
@@ -129,6 +133,8 @@ class Validator:
         # them last-to-first reproduces the recorded answers (which consumer of a broken node
         # reports it, the order of dependent_outputs); any order is equally valid.
         for output in reversed(outputs):
+            if len(prompt) > _DEEP_GRAPH:
+                self._validate_upstream_first(prompt, output, validated)
             try:
                 valid, reasons, _ = self._validate_inputs(prompt, output, validated)
             except _LinkFault as fault:
@@ -171,6 +177,38 @@ class Validator:
                 node_errors,
             )
         return ValidationResult(True, None, [o for o in outputs if o in good], node_errors)
+
+    def _validate_upstream_first(
+        self, prompt: dict[str, Any], output: str, validated: dict[str, tuple[bool, list[dict[str, Any]], str]]
+    ) -> None:
+        """Validate a big graph's upstream nodes deepest first, so the recursive check of the
+        output never nests deeper than one level (a 500-node chain overflowed Python's stack)."""
+        order: list[str] = []
+        seen: set[str] = {output}
+        stack: list[tuple[str, bool]] = [(output, False)]
+        while stack:
+            node_id, expanded = stack.pop()
+            if expanded:
+                order.append(node_id)
+                continue
+            stack.append((node_id, True))
+            node = prompt.get(node_id)
+            inputs = node.get("inputs") if isinstance(node, dict) else None
+            if not isinstance(inputs, dict):
+                continue
+            for value in inputs.values():
+                if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
+                    upstream = value[0]
+                    if upstream not in seen and isinstance(prompt.get(upstream), dict):
+                        seen.add(upstream)
+                        stack.append((upstream, False))
+        for node_id in order[:-1]:  # the output itself is validated by the caller
+            if node_id in validated:
+                continue
+            try:
+                self._validate_inputs(prompt, node_id, validated)
+            except _LinkFault:
+                pass  # the caller's own walk meets the same fault and reports it in place
 
     def _validate_inputs(
         self, prompt: dict[str, Any], unique_id: str, validated: dict[str, tuple[bool, list[dict[str, Any]], str]]
