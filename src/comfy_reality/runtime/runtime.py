@@ -918,6 +918,11 @@ class ComfyUIAsyncRuntime:
                 await ws.close()
         return "the server closed the connection"
 
+    def reconnect_now(self) -> None:
+        """Skip the current backoff wait and try the WebSocket again at once (the app's F5)."""
+        if self._ws is None:
+            self._wake.set()
+
     async def _ensure_connected(self) -> None:
         """Wait for the socket (at most one connection attempt); fail fast when the server is down."""
         if self._ws is not None:

@@ -713,13 +713,7 @@ class ComfyRealityApp(App[None]):
             self._refresh_server_side()
             self.notify("Refreshed workflows and server info", timeout=2)
             return
-        reconnect = getattr(runtime, "reconnect_now", None)
-        if callable(reconnect):
-            reconnect()
-        else:
-            # The runtime's connection loop sleeps on this event between attempts; setting it
-            # retries at once. (A public reconnect_now() is requested from the runtime owner.)
-            runtime._wake.set()
+        runtime.reconnect_now()
         self.notify(f"Retrying {self.server_url} now…", timeout=2)
 
     def runtime_worker_stopped(self) -> bool:
