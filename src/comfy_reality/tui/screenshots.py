@@ -8,8 +8,8 @@ worker would post them.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 import tempfile
 from datetime import UTC
 from pathlib import Path
@@ -107,10 +107,15 @@ async def export(directory: Path, workflows_dir: Path | None = None) -> list[Pat
     return written
 
 
-def main() -> None:
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("screenshots")
-    workflows = Path(sys.argv[2]) if len(sys.argv) > 2 else None
-    for path in asyncio.run(export(target, workflows)):
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m comfy_reality.tui.screenshots",
+        description="Export the app's main states as SVG screenshots (the README's pictures).",
+    )
+    parser.add_argument("target", nargs="?", type=Path, default=Path("screenshots"), help="output folder")
+    parser.add_argument("workflows", nargs="?", type=Path, default=None, help="workflows folder to list")
+    args = parser.parse_args(argv)
+    for path in asyncio.run(export(args.target, args.workflows)):
         print(path)
 
 
