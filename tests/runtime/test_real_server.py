@@ -11,7 +11,9 @@ import random
 
 import pytest
 
-from comfy_reality.runtime import Auth, ComfyUIAsyncRuntime, TaskStatus
+from comfy_reality.paths import bundled_workflows_dir
+from comfy_reality.runtime import Auth, ComfyUIAsyncRuntime, PromptValidationError, TaskStatus
+from comfy_reality.workflows import load_prompt
 
 # Read at import: the suite's autouse fixture clears these variables for every other test.
 REAL_URL = os.environ.get("COMFYUI_URL")
@@ -41,3 +43,38 @@ async def test_core_nodes_workflow_completes_with_an_output_file() -> None:
         saved = [f for f in execution.output_files if f.node_id == "3" and f.type == "output"]
         assert len(saved) == 1 and saved[0].filename.startswith("comfy_reality_test")
         assert (await runtime.download_output(saved[0])).startswith(b"\x89PNG")
+
+
+def _runtime() -> ComfyUIAsyncRuntime:
+    return ComfyUIAsyncRuntime(REAL_URL, auth=Auth(token=REAL_TOKEN) if REAL_TOKEN else None, timeout=60)
+
+
+async def test_identical_rerun_reports_every_node_cached() -> None:
+    graph = core_graph()
+    async with (runtime := _runtime()).session():
+        first = await runtime.execute_workflow(graph, name="first")
+        again = await runtime.execute_workflow(graph, name="again")
+    assert first.status is TaskStatus.COMPLETED and again.status is TaskStatus.COMPLETED
+    assert [t.cached for t in again.tasks] == [True, True, True]
+
+
+async def test_bundled_failing_workflow_fails_with_the_servers_exception() -> None:
+    prompt = load_prompt(bundled_workflows_dir() / "failing-node.json")
+    prompt["1"]["inputs"]["color"] = random.randrange(0, 0xFFFFFF)  # no cache hit
+    async with (runtime := _runtime()).session():
+        execution = await runtime.execute_workflow(prompt, name="failing")
+    assert execution.status is TaskStatus.FAILED
+    assert execution.error is not None and execution.error.exception_type.endswith("IndexError")
+    failed = [t for t in execution.tasks if t.status is TaskStatus.FAILED]
+    assert [t.class_type for t in failed] == ["ImageToMask"]
+    assert all(t.is_final for t in execution.tasks)
+
+
+async def test_invalid_value_is_rejected_with_the_nodes_error() -> None:
+    graph = core_graph()
+    graph["1"]["inputs"]["width"] = 0  # type: ignore[index]
+    async with (runtime := _runtime()).session():
+        with pytest.raises(PromptValidationError) as caught:
+            await runtime.submit(graph)
+    assert caught.value.error_type == "prompt_outputs_failed_validation"
+    assert caught.value.node_errors["1"]["errors"][0]["type"] == "value_smaller_than_min"
