@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from .. import paths
 from ..config import Settings
+from ..journal import Journal, ReconcileReport
 from ..runtime.errors import ComfyError, InvalidWorkflowError, PromptValidationError
 from ..runtime import Auth, ComfyUIAsyncRuntime
 from ..runtime.manager import EventSubscription
@@ -111,6 +112,7 @@ class ComfyRealityApp(App[None]):
         Binding("tab", "focus_next", "Pane", id="focus_next"),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False, id="focus_previous"),
         Binding("f5", "reconnect", "Reconnect", id="reconnect"),
+        Binding("h", "history", "History", show=False, id="history"),
         Binding("ctrl+p", "command_palette", "Palette", id="command_palette"),
         Binding("ctrl+q", "quit", "Quit", id="quit"),
     ]
@@ -118,7 +120,7 @@ class ComfyRealityApp(App[None]):
     # Actions on the main screen's panes: off while a dialog or the form is on top, so a key
     # meant for the form (or pressed by habit) never starts a run behind it.
     MAIN_SCREEN_ACTIONS = frozenset(
-        {"run", "cancel", "retry", "edit", "save_outputs", "toggle_log", "filter", "reconnect", "help"}
+        {"run", "cancel", "retry", "edit", "save_outputs", "toggle_log", "filter", "reconnect", "help", "history"}
     )
 
     def __init__(
@@ -133,6 +135,8 @@ class ComfyRealityApp(App[None]):
         frame_interval: float = FRAME_INTERVAL,
         stats_interval: float = STATS_INTERVAL,
         log_tap: LogTap | None = None,
+        journal_path: Path | None = None,
+        use_journal: bool = True,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
@@ -144,6 +148,14 @@ class ComfyRealityApp(App[None]):
         self.stats_interval = stats_interval
         self.log_tap = log_tap
         self.runtime: ComfyUIAsyncRuntime | None = None
+        # The execution journal (history, recovery after a restart); None when disabled or unusable.
+        self.journal: Journal | None = None
+        self.journal_note: str | None = None if use_journal else "The execution journal is off for this session."
+        self.journal_path = journal_path
+        self.use_journal = use_journal
+        self._journal_ready = asyncio.Event()
+        self._reconciled_runtime: Any = None  # reconcile once per runtime, on its first connection
+        self.reconcile_reports: list[ReconcileReport] = []
         self.session = SessionState()
         self.workflow_files: list[WorkflowFile] = []
         self.object_info: ObjectInfo | None = None
@@ -213,6 +225,7 @@ class ComfyRealityApp(App[None]):
         self._scan_local()
         self._load_cached_object_info()
         self.set_interval(1.0, self._tick)
+        self._open_journal()
         if self.log_tap is not None:
             self.log_tap.install()
             self.set_interval(0.25, self._drain_log_tap)
@@ -223,9 +236,53 @@ class ComfyRealityApp(App[None]):
                 ServerStatusChanged(ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason="offline"))
             )
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self.log_tap is not None:
             self.log_tap.uninstall()
+        journal, self.journal = self.journal, None
+        if journal is not None:
+            # Writes the last state of every execution seen: reconcile picks them up next start.
+            await journal.close()
+
+    # ----------------------------------------------------------------- journal
+    @work(group="journal", exit_on_error=False)
+    async def _open_journal(self) -> None:
+        try:
+            if self.use_journal:
+                self.journal, note = await Journal.open_or_disabled(self.journal_path)
+                if note is not None:
+                    self.journal_note = note
+                    self._write_log([LogLine(_now(), "warning", note)])
+                    self.notify(note, title="No history this session", severity="warning", timeout=10)
+        finally:
+            self._journal_ready.set()
+
+    @work(group="journal-reconcile", exit_on_error=False)
+    async def _reconcile_journal(self, runtime: Any) -> None:
+        """Once per runtime, after it connects: follow, settle or mark lost last session's unfinished runs."""
+        journal = self.journal
+        if journal is None:
+            return
+        report = await journal.reconcile(runtime)
+        self.reconcile_reports.append(report)
+        if report.unreachable:
+            self._reconciled_runtime = None  # try again on the next connection
+            self._write_log([LogLine(_now(), "warning", report.summary)])
+            return
+        if not (report.followed or report.finished or report.lost or report.errors):
+            return
+        message = (
+            f"Journal: followed again {len(report.followed)}, finished {len(report.finished)}, "
+            f"lost {len(report.lost)}"
+            + (f", could not check {len(report.errors)}" if report.errors else "")
+        )
+        level = "warning" if report.lost or report.errors else "info"
+        lines = [LogLine(_now(), level, message)]
+        lines.extend(LogLine(_now(), "warning", f"journal: {error}") for error in report.errors)
+        self._write_log(lines)
+        if report.lost or report.followed:
+            self.notify(f"{message}. Press h for the history.", severity="warning" if report.lost else "information",
+                        timeout=8)
 
     def _drain_log_tap(self) -> None:
         if self.log_tap is not None and self.log_tap.buffer:
@@ -263,6 +320,9 @@ class ComfyRealityApp(App[None]):
             self.runtime = runtime
             subscription = runtime.task_manager.events()
             stack.callback(subscription.close)
+            await self._journal_ready.wait()
+            if self.journal is not None:
+                stack.callback(self.journal.attach(runtime))
             await stack.enter_async_context(runtime.session())
             def on_status(status: ServerStatus) -> None:
                 self.post_message(ServerStatusChanged(status))
@@ -368,6 +428,10 @@ class ComfyRealityApp(App[None]):
 
     def _on_connected(self) -> None:
         self._refresh_server_side()
+        runtime = self.runtime
+        if self.journal is not None and runtime is not None and runtime is not self._reconciled_runtime:
+            self._reconciled_runtime = runtime
+            self._reconcile_journal(runtime)
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
         self.status_bar.stats = message.stats
@@ -719,6 +783,15 @@ class ComfyRealityApp(App[None]):
     def runtime_worker_stopped(self) -> bool:
         workers = [w for w in self.workers if w.group == "runtime"]
         return not workers or all(w.is_finished for w in workers)
+
+    def action_history(self) -> None:
+        if self.journal is None:
+            self.notify(self.journal_note or "The execution journal is still opening; try again in a moment.",
+                        severity="warning", timeout=8)
+            return
+        from .screens.history import HistoryScreen  # loaded on first use: faster start-up
+
+        self.push_screen(HistoryScreen(self.journal, tz=self.log_timezone))
 
     def action_help(self) -> None:
         focused = self.focused

@@ -20,6 +20,7 @@ APP_COMMANDS: list[tuple[str, str, str]] = [
     ("Save outputs", "Download the selected execution's output files into a folder", "save_outputs"),
     ("Toggle log", "Show or hide the log pane", "toggle_log"),
     ("Filter workflows", "Type to narrow the workflow list", "filter"),
+    ("History", "Past executions from the journal, with their errors and outputs", "history"),
     ("Reconnect / refresh", "Retry the server now and rescan workflows", "reconnect"),
     ("Help", "Keys and what the focused pane does", "help"),
     ("Quit", "Leave (running prompts keep running on the server)", "quit"),

@@ -1,0 +1,141 @@
+"""The app and the execution journal: recovery on start (followed again / lost), history, disabled journal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from comfy_reality.config import Settings
+from comfy_reality.journal import Journal
+from comfy_reality.runtime import ComfyUIAsyncRuntime
+from comfy_reality.runtime.models import ConnectionState, TaskStatus, WorkflowExecution
+from comfy_reality.server import EmbeddedServer, ServerConfig
+from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.screens.history import HistoryScreen
+
+from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
+
+SLOW = {
+    "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+    # 100 steps of 4 s at speed 50: about 8 s, long enough to outlive the first session.
+    "2": {"class_type": "RealityProgress", "inputs": {"image": ["1", 0], "steps": 100, "delay": 4.0}},
+    "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "journal"}},
+}
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def leave_running(server: EmbeddedServer, journal_path: Path) -> WorkflowExecution:
+    """A previous session: queue a slow prompt, see it start, quit without interrupting it."""
+    async with await Journal.open(journal_path) as journal:
+        runtime = ComfyUIAsyncRuntime(server.url)
+        journal.attach(runtime)
+        async with runtime.session():
+            execution = await runtime.submit(SLOW, name="left running")
+            await until(lambda: execution.status is TaskStatus.RUNNING)
+    async with await Journal.open(journal_path) as journal:
+        entry = await journal.get(execution.id)
+        assert entry is not None and entry.status is TaskStatus.RUNNING
+    return execution
+
+
+def _app(server: EmbeddedServer, journal_path: Path) -> ComfyRealityApp:
+    return ComfyRealityApp(
+        Settings(server_url=server.url), bundled_dir=WORKFLOWS, frame_interval=0.005, journal_path=journal_path
+    )
+
+
+async def test_an_unfinished_execution_is_followed_again_and_shown_in_the_tree(tmp_path: Path) -> None:
+    journal_path = tmp_path / "journal.sqlite3"
+    async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50)) as server:
+        previous = await leave_running(server, journal_path)
+        app = _app(server, journal_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: bool(app.reconcile_reports), what="reconcile")
+            report = app.reconcile_reports[0]
+            assert [e.prompt_id for e in report.followed] == [previous.prompt_id]
+            assert not report.lost
+            await wait_for(
+                pilot, lambda: any(e.execution.prompt_id == previous.prompt_id for e in app.session.entries.values()),
+                what="the followed execution in the tree",
+            )
+            await wait_for_text(pilot, "left running")
+            assert "Journal: followed again 1, finished 0, lost 0" in "\n".join(
+                strip.text for strip in app.log_pane.lines
+            )
+            runtime = app.runtime
+            assert runtime is not None
+            followed = report.followed[0]
+            await runtime.cancel(followed)
+            await wait_for(pilot, lambda: followed.is_final, what="cancel of the followed prompt")
+        assert app.journal is None  # closed on exit
+    async with await Journal.open(journal_path) as journal:
+        entries = await journal.list_executions()
+        assert len(entries) == 1  # followed into the same row, not a duplicate
+        assert entries[0].status is TaskStatus.CANCELLED and not entries[0].lost
+
+
+async def test_a_prompt_the_restarted_server_forgot_shows_as_lost(tmp_path: Path) -> None:
+    journal_path = tmp_path / "journal.sqlite3"
+    async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50)) as server:
+        previous = await leave_running(server, journal_path)
+        await server.restart()
+        app = _app(server, journal_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: bool(app.reconcile_reports), what="reconcile")
+            assert app.reconcile_reports[0].lost == [previous.id]
+            await wait_for_text(pilot, "Journal: followed again 0, finished 0, lost 1")
+            await pilot.press("h")
+            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history screen")
+            screen = app.screen
+            assert isinstance(screen, HistoryScreen)
+            await wait_for(pilot, lambda: screen.selected is not None, what="details")
+            await wait_for_text(pilot, f"lost: the server at {server.url} no longer knows prompt {previous.prompt_id}")
+            assert "left running" in screen_text(app)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, HistoryScreen))
+
+
+async def test_runs_are_recorded_and_history_opens_from_the_palette(tmp_path: Path) -> None:
+    journal_path = tmp_path / "journal.sqlite3"
+    async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50)) as server:
+        app = _app(server, journal_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.runtime is not None
+                           and app.runtime.status.state is ConnectionState.CONNECTED)
+            await wait_for(pilot, lambda: bool(app.workflow_files))
+            app.browser.option_list.focus()
+            app.browser.highlight("progress")
+            await pilot.press("r")
+            await wait_for(pilot, lambda: any(e.execution.is_final for e in app.session.entries.values()),
+                           what="the run to finish")
+            await pilot.press("ctrl+p")
+            await pilot.press(*"history")
+            await wait_for_text(pilot, "Past executions from the journal")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history screen")
+            screen = app.screen
+            assert isinstance(screen, HistoryScreen)
+            await wait_for(pilot, lambda: [e.name for e in screen.entries] == ["progress"], what="recorded run")
+
+
+async def test_an_unusable_journal_is_a_warning_and_the_app_still_runs(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the journal's folder should be")
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False,
+                          journal_path=blocker / "journal.sqlite3")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.journal_note is not None, what="journal disabled note")
+        assert app.journal is None
+        await wait_for_text(pilot, "Running without a journal")
+        await wait_for(pilot, lambda: bool(app.workflow_files), what="the app keeps working")
+        await pilot.press("h")
+        await pilot.pause()
+        assert not isinstance(app.screen, HistoryScreen)
