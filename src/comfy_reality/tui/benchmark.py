@@ -23,6 +23,7 @@ import json
 import os
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 import uuid
@@ -266,7 +267,7 @@ async def main():
         while not app.workflow_files:
             await pilot.pause(0.001)
         await pilot.pause()
-        print(time.time(), flush=True)
+        print("READY", time.time(), flush=True)
 
 asyncio.run(main())
 """
@@ -277,18 +278,31 @@ def cold_start(repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         start = time.time()
-        out = subprocess.run(
-            [sys.executable, "-c", COLD_CHILD, str(bundled_workflows_dir())],
-            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
-        times.append((float(out.stdout.strip().splitlines()[-1]) - start) * 1000)
+        with tempfile.TemporaryDirectory(prefix="comfy-reality-bench-") as home:
+            out = subprocess.run(
+                [sys.executable, "-c", COLD_CHILD, str(bundled_workflows_dir())],
+                capture_output=True, text=True, check=True,
+                # A private app home: the benchmark never opens the user's journal or log.
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "COMFY_REALITY_HOME": home},
+            )
+        ready = [line for line in out.stdout.splitlines() if line.startswith("READY ")]
+        times.append((float(ready[-1].split()[1]) - start) * 1000)
     return times
 
 
 def run_benchmark(quick: bool = False) -> list[Row]:
     duration = 1.5 if quick else 4.0
     presses = 10 if quick else 20
-    result = asyncio.run(flood_run(duration, TARGET_RATE, presses))
+    previous_home = os.environ.get("COMFY_REALITY_HOME")
+    with tempfile.TemporaryDirectory(prefix="comfy-reality-bench-") as home:
+        os.environ["COMFY_REALITY_HOME"] = home  # never touch the user's journal
+        try:
+            result = asyncio.run(flood_run(duration, TARGET_RATE, presses))
+        finally:
+            if previous_home is None:
+                os.environ.pop("COMFY_REALITY_HOME", None)
+            else:
+                os.environ["COMFY_REALITY_HOME"] = previous_home
     cold = cold_start(2 if quick else 3)
     lags, idle_keys, flood_keys = result["lags"], result["idle_keys"], result["flood_keys"]
     key_p95 = _pct(flood_keys, 0.95)
