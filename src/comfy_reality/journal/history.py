@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..runtime.models import ExecutionError, OutputFile, TaskStatus
+from ..runtime.models import ExecutionError, TaskStatus, output_files_from
 from .store import HistoryResult
 
 
@@ -21,34 +21,6 @@ def _ms(value: Any) -> datetime | None:
 
 def _strs(value: Any) -> list[str]:
     return [str(v) for v in value if isinstance(v, (str, int))] if isinstance(value, list) else []
-
-
-def output_files_from(outputs: Any) -> list[OutputFile]:
-    """Every ``{filename, subfolder, type}`` item of a prompt's outputs (``{node: {kind: [...]}}``)."""
-    files: list[OutputFile] = []
-    if not isinstance(outputs, dict):
-        return files
-    for node_id, ui in outputs.items():
-        if not isinstance(ui, dict):
-            continue
-        for kind, items in ui.items():
-            if not isinstance(items, list):
-                continue
-            for item in items:
-                if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
-                    continue
-                subfolder = item.get("subfolder", "")
-                kind_type = item.get("type", "output")
-                files.append(
-                    OutputFile(
-                        node_id=str(node_id),
-                        filename=item["filename"],
-                        subfolder=subfolder if isinstance(subfolder, str) else "",
-                        type=kind_type if isinstance(kind_type, str) else "output",
-                        kind=str(kind),
-                    )
-                )
-    return files
 
 
 def history_result(entry: Any, prompt_id: str) -> HistoryResult | None:

@@ -128,6 +128,37 @@ class OutputFile(BaseModel):
     kind: str = "images"
 
 
+def output_files_from(outputs: Any) -> list[OutputFile]:
+    """Every ``{filename, subfolder, type}`` item of a prompt's outputs (``{node: {kind: [...]}}``).
+
+    Server data is untrusted: anything that is not shaped like a file reference is skipped.
+    """
+    files: list[OutputFile] = []
+    if not isinstance(outputs, dict):
+        return files
+    for node_id, ui in outputs.items():
+        if not isinstance(ui, dict):
+            continue
+        for kind, items in ui.items():
+            if not isinstance(items, list):
+                continue
+            for item in items:
+                if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
+                    continue
+                subfolder = item.get("subfolder")
+                file_type = item.get("type")
+                files.append(
+                    OutputFile(
+                        node_id=str(node_id),
+                        filename=item["filename"],
+                        subfolder=subfolder if isinstance(subfolder, str) else "",
+                        type=file_type if isinstance(file_type, str) and file_type else "output",
+                        kind=str(kind),
+                    )
+                )
+    return files
+
+
 class ExecutionError(BaseModel):
     """What the server said about a failed prompt, kept whole for the error panes."""
 

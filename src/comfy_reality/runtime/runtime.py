@@ -48,6 +48,7 @@ from .models import (
     TaskType,
     WorkflowExecution,
     new_id,
+    output_files_from,
     utc_now,
 )
 from .protocol import (
@@ -113,28 +114,6 @@ class PreviewFrame(BaseModel):
 def _natural_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
     """"2" < "10" < "10:3" < "a": numbers as numbers, never comparing a number with text."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", node_id) if p)
-
-
-def _output_files(outputs: dict[str, Any]) -> list[OutputFile]:
-    files: list[OutputFile] = []
-    for node_id, ui in outputs.items():
-        if not isinstance(ui, dict):
-            continue
-        for kind, items in ui.items():
-            if not isinstance(items, list):
-                continue
-            for item in items:
-                if isinstance(item, dict) and isinstance(item.get("filename"), str):
-                    files.append(
-                        OutputFile(
-                            node_id=str(node_id),
-                            filename=item["filename"],
-                            subfolder=str(item.get("subfolder") or ""),
-                            type=str(item.get("type") or "output"),
-                            kind=str(kind),
-                        )
-                    )
-    return files
 
 
 def _links(inputs: Any) -> Iterable[str]:
@@ -615,7 +594,7 @@ class _Tracker:
             outputs = self.ws_outputs
         outcome = self.outcome or TaskStatus.COMPLETED
         execution.outputs = dict(outputs)
-        execution.output_files = _output_files(outputs)
+        execution.output_files = output_files_from(outputs)
         failed = self.failed_node
         unsettled = any(not task.is_final for task in self.nodes.values())
         blocked_below = self._descendants(self.blocked) if self.blocked and unsettled else {}
