@@ -247,8 +247,10 @@ class RunCommand:
         overrides: dict[str, str],
         output_dir: Path,
         json_mode: bool,
+        use_journal: bool = True,
     ) -> None:
         self.jobs = jobs
+        self.use_journal = use_journal
         self.settings = settings
         self.overrides = overrides
         self.output_dir = output_dir
@@ -288,6 +290,7 @@ class RunCommand:
         from comfy_reality.runtime import ComfyError, ComfyUIAsyncRuntime
 
         self._install_sigint()
+        journal = await self._open_journal()
         try:
             runtime = ComfyUIAsyncRuntime(
                 self.settings.server_url,
@@ -295,6 +298,8 @@ class RunCommand:
                 timeout=self.settings.timeout,
                 verify_tls=self.settings.verify_tls,
             )
+            if journal is not None:
+                journal.attach(runtime)
             try:
                 async with runtime.session():
                     return await self._run_in_session(runtime)
@@ -307,8 +312,24 @@ class RunCommand:
                     raise error_from_exception(error, self.settings.server_url) from error
                 raise
         finally:
+            if journal is not None:
+                # Even after Ctrl-C: the last states (cancelled, interrupted) belong in the history.
+                await journal.close()
+                if journal.error is not None:
+                    click.echo(f"warning: {journal.error}", err=True)
             if self._restore_signal is not None:
                 self._restore_signal()
+
+    async def _open_journal(self) -> Any:
+        """The execution journal (``comfy-reality journal`` lists it), or None with a warning on stderr."""
+        if not self.use_journal:
+            return None
+        from comfy_reality.journal import Journal
+
+        journal, note = await Journal.open_or_disabled()
+        if note is not None:
+            click.echo(f"warning: {note}", err=True)
+        return journal
 
     async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
@@ -530,6 +551,11 @@ class RunCommand:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to save output files (default: the config's output_dir, else the current directory).",
 )
+@click.option(
+    "--no-journal",
+    is_flag=True,
+    help="Do not record this run in the execution journal (see `comfy-reality journal`).",
+)
 @json_option
 def run(
     workflows: tuple[Path, ...],
@@ -537,13 +563,15 @@ def run(
     token: str | None,
     assignments: tuple[str, ...],
     output_dir: Path | None,
+    no_journal: bool,
     as_json: bool,
 ) -> None:
     """Run WORKFLOW files (API or UI format) and save their outputs.
 
     On a terminal a live table shows every node; with --json, or when stdout is not a
     terminal, stdout carries NDJSON: one line per task event and a final line per workflow.
-    Ctrl-C interrupts the prompts on the server too.
+    Ctrl-C interrupts the prompts on the server too. Every run is recorded in the
+    execution journal (`comfy-reality journal` lists it) unless --no-journal is given.
 
     Exit codes: 0 all succeeded, 1 an execution failed, 2 invalid workflow or usage,
     3 server unreachable, 130 interrupted.
@@ -566,6 +594,7 @@ def run(
         overrides=overrides,
         output_dir=output_dir or settings.output_dir or Path.cwd(),
         json_mode=as_json or not sys.stdout.isatty(),
+        use_journal=not no_journal,
     )
     try:
         code = asyncio.run(command.main())
