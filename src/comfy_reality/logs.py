@@ -51,6 +51,10 @@ def redact_processor(_logger: Any, _name: str, event_dict: MutableMapping[str, A
     return event_dict
 
 
+def _drop(_logger: Any, _name: str, _event_dict: MutableMapping[str, Any]) -> Any:
+    raise structlog.DropEvent
+
+
 def close_log_file() -> None:
     """Close the log file opened by :func:`configure_logging` (at exit, or between tests)."""
     global _configured_file
@@ -65,10 +69,21 @@ def configure_logging(
     """Send structlog (and stdlib logging) to a JSON-lines file; optionally also to stderr."""
     global _configured_file
     path = log_path or paths.log_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
     if _configured_file is not None:
         _configured_file.close()
-    _configured_file = path.open("a", encoding="utf-8", buffering=1)
+        _configured_file = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _configured_file = path.open("a", encoding="utf-8", buffering=1)
+    except OSError:
+        # No usable log file: log nowhere rather than onto a terminal that may carry NDJSON or
+        # a Textual screen, and let the caller say so once.
+        structlog.configure(
+            processors=[_drop],
+            logger_factory=structlog.ReturnLoggerFactory(),
+            cache_logger_on_first_use=False,
+        )
+        raise
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO

@@ -90,3 +90,17 @@ def test_node_ids_stay_strings() -> None:
     assert task.node_id == "2.0.0.1"
     with pytest.raises(ValueError):
         Task.model_validate({"name": "n", "node_id": 5})
+
+
+def test_an_unusable_log_folder_turns_logging_off_instead_of_crashing(tmp_path) -> None:
+    import structlog
+
+    from comfy_reality import logs
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the log folder should be")
+    with pytest.raises(OSError):
+        logs.configure_logging(log_path=blocker / "logs" / "app.jsonl")
+    # Configured (to drop), so nothing later tries the broken path again or prints to the terminal.
+    assert structlog.is_configured()
+    structlog.get_logger().info("goes nowhere")

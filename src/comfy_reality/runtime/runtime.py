@@ -772,7 +772,8 @@ class ComfyUIAsyncRuntime:
             raise RuntimeError("This runtime's session is already open; use one session per runtime.")
         if not structlog.is_configured():
             # Used as a library without the app's set-up: JSON lines to the log file, not the console.
-            configure_logging()
+            with contextlib.suppress(OSError):  # no usable log dir: logging is off, the run goes on
+                configure_logging()
         self._closing = False
         for tracker in self._trackers.values():
             if tracker.detached:  # left unfinished by an earlier session: follow it again
