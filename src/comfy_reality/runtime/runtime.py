@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import structlog
@@ -111,9 +111,23 @@ class PreviewFrame(BaseModel):
     received_at: datetime = Field(default_factory=utc_now)
 
 
+T = TypeVar("T")
+
+
 def _natural_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
     """"2" < "10" < "10:3" < "a": numbers as numbers, never comparing a number with text."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", node_id) if p)
+
+
+def _listen(listeners: list[T], callback: T) -> Unsubscribe:
+    """Add a callback to a listener list; the returned handle removes it again."""
+    listeners.append(callback)
+
+    def remove() -> None:
+        if callback in listeners:
+            listeners.remove(callback)
+
+    return Unsubscribe(remove)
 
 
 def _links(inputs: Any) -> Iterable[str]:
@@ -725,22 +739,10 @@ class ComfyUIAsyncRuntime:
         return self._ws is not None
 
     def subscribe_status(self, callback: StatusCallback) -> Unsubscribe:
-        self._status_callbacks.append(callback)
-
-        def remove() -> None:
-            if callback in self._status_callbacks:
-                self._status_callbacks.remove(callback)
-
-        return Unsubscribe(remove)
+        return _listen(self._status_callbacks, callback)
 
     def subscribe_previews(self, callback: PreviewCallback) -> Unsubscribe:
-        self._preview_callbacks.append(callback)
-
-        def remove() -> None:
-            if callback in self._preview_callbacks:
-                self._preview_callbacks.remove(callback)
-
-        return Unsubscribe(remove)
+        return _listen(self._preview_callbacks, callback)
 
     def _publish_status(self, status: ServerStatus) -> None:
         previous = self._status
