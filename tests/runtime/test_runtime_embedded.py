@@ -14,13 +14,13 @@ from comfy_reality.runtime import (
     ConnectionState,
     ServerStatus,
     ServerUnreachableError,
-    TaskEvent,
     TaskStatus,
     WorkflowExecution,
 )
 from comfy_reality.server import EmbeddedServer, ServerConfig
 
 from .conftest import make_runtime
+from tests.runtime.helpers import node_statuses as nodes, until
 
 C, X, F = TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.FAILED
 SPEED = 50.0
@@ -60,25 +60,6 @@ async def runtime(server: EmbeddedServer) -> AsyncIterator[ComfyUIAsyncRuntime]:
     rt = make_runtime(server.url)
     async with rt.session():
         yield rt
-
-
-async def until(runtime: ComfyUIAsyncRuntime, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    ready = asyncio.Event()
-
-    def check(_: TaskEvent | None = None) -> None:
-        if predicate():
-            ready.set()
-
-    unsubscribe = runtime.task_manager.subscribe(check)
-    try:
-        check()
-        await asyncio.wait_for(ready.wait(), timeout)
-    finally:
-        unsubscribe()
-
-
-def nodes(execution: WorkflowExecution) -> dict[str, TaskStatus]:
-    return {t.node_id: t.status for t in execution.tasks if t.node_id}
 
 
 def all_final(execution: WorkflowExecution) -> bool:

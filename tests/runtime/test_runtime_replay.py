@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,36 +23,16 @@ from comfy_reality.runtime import (
     PromptValidationError,
     ServerResponseError,
     ServerStatus,
-    TaskEvent,
     TaskStatus,
     WorkflowExecution,
 )
 
 from .replay import ReplayServer, Transcript
+from tests.runtime.helpers import node_statuses as statuses, until
 
 C = TaskStatus.COMPLETED
 X = TaskStatus.CANCELLED
 F = TaskStatus.FAILED
-
-
-async def until(runtime: ComfyUIAsyncRuntime, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait (on task events, never on a clock) until ``predicate`` holds."""
-    ready = asyncio.Event()
-
-    def check(_: TaskEvent | None = None) -> None:
-        if predicate():
-            ready.set()
-
-    unsubscribe = runtime.task_manager.subscribe(check)
-    try:
-        check()
-        await asyncio.wait_for(ready.wait(), timeout)
-    finally:
-        unsubscribe()
-
-
-def statuses(execution: WorkflowExecution) -> dict[str, TaskStatus]:
-    return {t.node_id: t.status for t in execution.tasks if t.node_id is not None}
 
 
 def node(execution: WorkflowExecution, node_id: str) -> Any:
