@@ -150,15 +150,23 @@ VALUE_EXACT = [
     "01_success", "02_cached", "03_validation_errors", "04_runtime_error", "08_two_clients",
     "09_endpoints", "11_progress_rate", "12_expansion_and_blocker", "13_logs_subscription", "14_latency_trivial",
 ]
+# In 03 the accepted prompts run while the recorder is still posting the next bodies, so how
+# many are queued when each status broadcast goes out depends on timing; the count of status
+# messages (checked by the sequence test) does not.
+QUEUE_COUNT_TIMING = {"03_validation_errors"}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _normalise(value: Any, key: str = "") -> Any:
+def _normalise(value: Any, key: str = "", *, queue_counts: bool = True) -> Any:
     if isinstance(value, dict):
-        return {k: _normalise(v, k) for k, v in value.items() if k != "timestamp"}
+        return {
+            k: _normalise(v, k, queue_counts=queue_counts) for k, v in value.items() if k != "timestamp"
+        }
+    if key == "queue_remaining" and not queue_counts:
+        return "<n>"
     if isinstance(value, list):
-        items = [_normalise(v) for v in value]
+        items = [_normalise(v, queue_counts=queue_counts) for v in value]
         return sorted(items, key=repr) if key in ("executed", "current_outputs") else items
     if isinstance(value, str):
         if _UUID.match(value) or value.startswith("client-chosen"):
@@ -176,9 +184,16 @@ def _normalise(value: Any, key: str = "") -> Any:
 
 @pytest.mark.parametrize("replayed", VALUE_EXACT, indirect=True)
 async def test_ws_message_values_match(replayed: Replayer) -> None:
+    counts = replayed.transcript.name not in QUEUE_COUNT_TIMING
     for conn, lines in replayed.pairs():
-        recorded = sorted(json.dumps(_normalise(e["json"]), sort_keys=True) for e in lines if not e.get("binary"))
-        ours = sorted(json.dumps(_normalise(m), sort_keys=True) for m in conn.messages if isinstance(m, dict))
+        recorded = sorted(
+            json.dumps(_normalise(e["json"], queue_counts=counts), sort_keys=True)
+            for e in lines
+            if not e.get("binary")
+        )
+        ours = sorted(
+            json.dumps(_normalise(m, queue_counts=counts), sort_keys=True) for m in conn.messages if isinstance(m, dict)
+        )
         missing = [m for m in recorded if m not in ours]
         extra = [m for m in ours if m not in recorded]
         assert recorded == ours, f"{replayed.transcript.name} {conn.label}: missing {missing[:3]}\n extra {extra[:3]}"
