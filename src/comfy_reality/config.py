@@ -37,6 +37,11 @@ class Settings(BaseModel):
     output_dir: Path | None = None
     log_level: str = "info"
     keymap: dict[str, str] = Field(default_factory=dict, description="Binding id -> key(s), e.g. run = 'ctrl+r'.")
+    journal_keep_days: int = Field(
+        default=90,
+        ge=0,
+        description="Finished executions older than this many days leave the journal when it opens; 0 keeps all.",
+    )
 
     @field_validator("server_url")
     @classmethod

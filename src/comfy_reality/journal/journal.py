@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -42,6 +43,7 @@ from .store import (
     JournalError,
     JournalStore,
     NodeSnapshot,
+    PruneResult,
     dumps,
     finite,
     iso,
@@ -169,6 +171,8 @@ class Journal:
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
         self._store_closed = False
+        # What opening with keep_days removed (None: no bound, or the prune could not run).
+        self.auto_pruned: PruneResult | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -178,20 +182,29 @@ class Journal:
         *,
         progress_interval: float = 0.25,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        keep_days: float = 0,
     ) -> Journal:
-        """Open (creating and migrating) the journal; raises :class:`JournalError` with advice."""
+        """Open (creating and migrating) the journal; raises :class:`JournalError` with advice.
+
+        ``keep_days`` > 0 first removes finished executions older than that (the config's
+        ``journal_keep_days``), on the writer thread; a failure there only logs a warning.
+        """
         target = Path(path) if path is not None else paths.journal_file()
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-writer")
         loop = asyncio.get_running_loop()
         try:
-            store = await loop.run_in_executor(executor, lambda: JournalStore(target, busy_timeout=busy_timeout))
+            store, pruned = await loop.run_in_executor(
+                executor, lambda: _open_store(target, busy_timeout, keep_days)
+            )
         except BaseException:
             executor.shutdown(wait=False)
             raise
         if not store.wal:
             log.warning("journal_not_wal", path=str(target))
         log.info("journal_opened", path=str(target), schema=store.schema_version)
-        return cls(store, executor, progress_interval=progress_interval)
+        journal = cls(store, executor, progress_interval=progress_interval)
+        journal.auto_pruned = pruned
+        return journal
 
     @classmethod
     async def open_or_disabled(
@@ -499,6 +512,39 @@ class Journal:
         await self.flush()
         return await self._run(self._store.get, key)
 
+    async def unfinished_count(self, server: str | None) -> int:
+        """Executions of ``server`` recorded as not finished: a local read, no server round trip."""
+        return await self._run(self._store.count_unfinished, server)
+
+    async def unfinished(self, server: str | None) -> list[JournalEntry]:
+        """Executions of ``server`` recorded as not finished (what :meth:`reconcile` settles), oldest first."""
+        await self.flush()
+        return await self._run(self._store.unfinished, server)
+
+    # ------------------------------------------------------------------- pruning
+    async def prune(
+        self, *, older_than: timedelta | None = None, keep: int | None = None, dry_run: bool = False
+    ) -> PruneResult:
+        """Forget finished executions older than ``older_than`` or beyond the newest ``keep``.
+
+        Unfinished executions always stay. Space is not given back until :meth:`vacuum`.
+        """
+        await self.flush()
+        result = await self._run(self._store.prune, older_than=older_than, keep=keep, dry_run=dry_run)
+        log.info(
+            "journal_pruned", path=str(self.path), executions=result.executions, nodes=result.nodes,
+            dry_run=dry_run,
+        )
+        return result
+
+    async def vacuum(self) -> None:
+        """Shrink the file after a prune (rewrites it on the writer thread; can take seconds)."""
+        await self._run(self._store.vacuum)
+
+    async def file_size(self) -> int:
+        """Bytes the journal takes on disk (database plus write-ahead log)."""
+        return await self._run(self._store.file_size)
+
     # ----------------------------------------------------------------- reconcile
     async def reconcile(self, runtime: RuntimeLike) -> ReconcileReport:
         """Settle the executions this server had unfinished when the app last stopped.
@@ -619,6 +665,24 @@ class Journal:
         await loop.run_in_executor(self._executor, self._store.close)
         self._executor.shutdown(wait=False)
         log.info("journal_closed", path=str(self.path), rows=self.stats.rows, batches=self.stats.batches)
+
+
+def _open_store(path: Path, busy_timeout: float, keep_days: float) -> tuple[JournalStore, PruneResult | None]:
+    """Open the store and apply the age bound; runs on the writer thread."""
+    store = JournalStore(path, busy_timeout=busy_timeout)
+    if keep_days <= 0:
+        return store, None
+    try:
+        pruned = store.prune(older_than=timedelta(days=keep_days))
+    except JournalError as exc:  # another instance holds the lock: prune on a later start
+        log.warning("journal_auto_prune_failed", path=str(path), reason=exc.problem)
+        return store, None
+    except BaseException:
+        store.close()
+        raise
+    if pruned.executions:
+        log.info("journal_auto_pruned", path=str(path), keep_days=keep_days, executions=pruned.executions)
+    return store, pruned
 
 
 def _node_snapshot(execution_id: str, task: Task) -> NodeSnapshot:

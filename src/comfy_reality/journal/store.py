@@ -14,7 +14,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ MAX_JSON_BYTES = 8 * 1024 * 1024
 
 _FINAL = ("completed", "failed", "cancelled")
 _FINAL_SQL = "('completed', 'failed', 'cancelled')"
+# The widest offset a timestamp can carry (UTC+14): the margin of prune's index-friendly pre-filter.
+_MAX_UTC_OFFSET = timedelta(hours=14)
 
 
 class JournalError(Exception):
@@ -149,6 +151,15 @@ class NodeSnapshot:
     status_detail: str | None
     traceback_json: str
     outputs_json: str
+
+
+@dataclass(slots=True, frozen=True)
+class PruneResult:
+    """What a prune removed, or for a dry run would remove."""
+
+    executions: int
+    nodes: int
+    dry_run: bool = False
 
 
 @dataclass(slots=True)
@@ -726,6 +737,83 @@ class JournalStore:
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM executions").fetchone()[0])
+
+    # ------------------------------------------------------------------- pruning
+    def count_unfinished(self, server: str | None) -> int:
+        """How many executions of a server were not final when last written (a cheap local read)."""
+        row = self._conn.execute(
+            f"SELECT COUNT(*) FROM executions WHERE status NOT IN {_FINAL_SQL} AND server_url IS ?",
+            (normalize_server(server),),
+        ).fetchone()
+        return int(row[0])
+
+    def prune(
+        self,
+        *,
+        older_than: timedelta | None = None,
+        keep: int | None = None,
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> PruneResult:
+        """Delete finished executions (with their nodes) created before ``now - older_than``,
+        or beyond the newest ``keep`` finished ones; either bound removes a row. Unfinished
+        executions are never touched: reconcile still has to settle them."""
+        if older_than is None and keep is None:
+            raise ValueError("prune needs older_than, keep or both")
+        if older_than is not None and older_than <= timedelta(0):
+            raise ValueError(f"older_than must be positive, not {older_than}")
+        if keep is not None and keep < 0:
+            raise ValueError(f"keep must be 0 or more, not {keep}")
+        clauses: list[str] = []
+        args: list[Any] = []
+        if older_than is not None:
+            cutoff = (now or utc_now()) - older_than
+            # The string test uses the created_at index; its margin covers any UTC offset a
+            # timestamp was written with, and julianday() then compares the instants exactly.
+            clauses.append("(created_at < ? AND julianday(created_at) < julianday(?))")
+            args.extend([iso(cutoff + _MAX_UTC_OFFSET), iso(cutoff)])
+        if keep is not None:
+            clauses.append(
+                f"id NOT IN (SELECT id FROM executions WHERE status IN {_FINAL_SQL} "
+                "ORDER BY created_at DESC, id DESC LIMIT ?)"
+            )
+            args.append(keep)
+        selection = f"SELECT id FROM executions WHERE status IN {_FINAL_SQL} AND ({' OR '.join(clauses)})"
+
+        def work() -> PruneResult:
+            if dry_run:
+                executions = self._conn.execute(f"SELECT COUNT(*) FROM ({selection})", args).fetchone()[0]
+                nodes = self._conn.execute(
+                    f"SELECT COUNT(*) FROM nodes WHERE execution_id IN ({selection})", args
+                ).fetchone()[0]
+                return PruneResult(executions=int(executions), nodes=int(nodes), dry_run=True)
+            # Nodes first and explicitly: the cascade needs foreign_keys on, which is per connection.
+            nodes_deleted = self._conn.execute(
+                f"DELETE FROM nodes WHERE execution_id IN ({selection})", args
+            ).rowcount
+            executions_deleted = self._conn.execute(f"DELETE FROM executions WHERE id IN ({selection})", args).rowcount
+            return PruneResult(executions=executions_deleted, nodes=nodes_deleted)
+
+        result: PruneResult = self._transaction(work)
+        return result
+
+    def file_size(self) -> int:
+        """Bytes on disk: the database plus its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += Path(f"{self.path}{suffix}").stat().st_size
+            except OSError:
+                continue
+        return total
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system (rewrites the whole file)."""
+        try:
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
 
 
 def _node_sort_key(node_id: str) -> tuple[tuple[int, str], ...]:
