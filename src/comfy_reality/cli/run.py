@@ -326,7 +326,8 @@ class RunCommand:
             return None
         from comfy_reality.journal import Journal
 
-        journal, note = await Journal.open_or_disabled()
+        # The config's journal_keep_days bound is applied here, on the journal's writer thread.
+        journal, note = await Journal.open_or_disabled(keep_days=self.settings.journal_keep_days)
         if note is not None:
             click.echo(f"warning: {note}", err=True)
         return journal
