@@ -10,6 +10,12 @@ POST, so messages that beat the POST answer (they often do) are buffered, never 
 execution is folded into a WORKFLOW task with one NODE child per node of the prompt. When the
 socket drops, it is reopened with backoff and every unfinished execution is reconciled from
 GET /queue + /history, so no completion or failure is ever missed.
+
+A prompt re-attached after an app restart was POSTed under the previous instance's
+``client_id``, so its live messages go to that id's socket only. When the caller knows that
+instance is gone (the journal checks), :meth:`ComfyUIAsyncRuntime.observe` opens an extra
+"observer" socket under the old id and folds its messages in as for our own prompts; the
+/history poller stays on as the fallback.
 """
 
 from __future__ import annotations
@@ -78,6 +84,9 @@ log = structlog.get_logger("comfy_reality.runtime")
 # name endless fresh (ephemeral) node ids, and a long run must not grow without limit.
 MAX_CACHED_IDS = 4096
 MAX_OUTPUT_ITEMS = 256
+# An observer socket that cannot connect (or keeps dropping at once) this many times in a row
+# gives up: the /history poller still finishes its prompts.
+OBSERVER_MAX_FAILURES = 5
 
 StatusCallback = Callable[[ServerStatus], None]
 PreviewCallback = Callable[["PreviewFrame"], None]
@@ -187,6 +196,8 @@ class _Tracker:
         self.finalize_scheduled = False
         self.detached = False
         self.foreign = False  # POSTed under another client_id: only progress reaches us
+        self.observed = False  # an observer socket under that client_id feeds it live messages
+        self.observe_requested = False  # follow it live again when a new session opens
         self.seen_progress_state = False
         self.last_entry: dict[str, tuple[Any, Any, Any]] = {}
         self.ephemeral: dict[str, str] = {}
@@ -686,6 +697,23 @@ _HANDLERS: dict[type[Any], Callable[[_Tracker, Any], None]] = {
 }
 
 
+class _Observer:
+    """An extra socket under a previous instance's client_id, for the prompts that instance POSTed."""
+
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+        self.prompt_ids: set[str] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.ws: ClientConnection | None = None
+        self.last_progress: tuple[str | None, str | None] = (None, None)
+        self.connections = 0
+
+    @property
+    def label(self) -> str:
+        # A client_id is a routing key (whoever holds it gets the messages): log a prefix only.
+        return self.client_id[:8]
+
+
 class ComfyUIAsyncRuntime:
     """Run ComfyUI prompts on one server as observable tasks (see the module docstring)."""
 
@@ -727,6 +755,7 @@ class ComfyUIAsyncRuntime:
         self._polling = False
         self._closing = False
         self._last_progress: tuple[str | None, str | None] = (None, None)
+        self._observers: dict[str, _Observer] = {}  # by the client_id they listen as
         self.messages_received = 0
 
     # ------------------------------------------------------------------ status
@@ -737,6 +766,17 @@ class ComfyUIAsyncRuntime:
     @property
     def connected(self) -> bool:
         return self._ws is not None
+
+    @property
+    def session_open(self) -> bool:
+        """True between entering and leaving :meth:`session` (the journal asks, to know whose
+        live socket this runtime may still hold)."""
+        return self._tg is not None and not self._closing
+
+    @property
+    def observers(self) -> dict[str, bool]:
+        """The observer sockets open now: recorded client_id -> connected."""
+        return {client_id: o.ws is not None for client_id, o in self._observers.items()}
 
     def subscribe_status(self, callback: StatusCallback) -> Unsubscribe:
         return _listen(self._status_callbacks, callback)
@@ -792,6 +832,9 @@ class ComfyUIAsyncRuntime:
                 loop_task = tg.create_task(self._connection_loop(), name=f"comfy-ws-{self.client_id[:8]}")
                 if any(t.foreign for t in self._trackers.values()):
                     self._ensure_poller()
+                for tracker in list(self._trackers.values()):
+                    if tracker.observe_requested and tracker.execution.prompt_id:
+                        self.observe(tracker.execution.prompt_id)
                 try:
                     yield self
                 except BaseException as exc:  # re-raised below, outside the TaskGroup (no ExceptionGroup)
@@ -807,6 +850,11 @@ class ComfyUIAsyncRuntime:
                         task.cancel()
             self._tg = None
             self._ws = None
+            for observer in self._observers.values():
+                for prompt_id in observer.prompt_ids:
+                    if (observed := self._trackers.get(prompt_id)) is not None:
+                        observed.observed = False
+            self._observers.clear()
             for tracker in list(self._by_execution.values()):
                 if not tracker.done.is_set():
                     tracker.detached = True
@@ -820,11 +868,11 @@ class ComfyUIAsyncRuntime:
             raise RuntimeError("Open the runtime first: 'async with runtime.session(): ...'.")
         return self._tg
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None] | None:
         """Run a background job in the session's TaskGroup; its errors are logged, never fatal."""
         if self._tg is None or self._closing:
             coro.close()
-            return
+            return None
 
         async def guarded() -> None:
             try:
@@ -837,6 +885,7 @@ class ComfyUIAsyncRuntime:
         task = self._tg.create_task(guarded(), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # --------------------------------------------------------------- websocket
     async def _notify_attempt(self) -> None:
@@ -1004,7 +1053,8 @@ class ComfyUIAsyncRuntime:
         """Read the history entry (output files, what the socket missed) and finish the execution."""
         prompt_id = tracker.execution.prompt_id
         assert prompt_id is not None
-        if not tracker.end_signal.is_set() and not tracker.foreign:  # no client_id: no end message comes
+        # A foreign prompt's end message reaches us only through an observer socket.
+        if not tracker.end_signal.is_set() and (not tracker.foreign or tracker.observed):
             try:
                 await asyncio.wait_for(tracker.end_signal.wait(), timeout=2.0)
             except TimeoutError:
@@ -1029,6 +1079,8 @@ class ComfyUIAsyncRuntime:
         prompt_id = tracker.execution.prompt_id
         if prompt_id is not None and self._trackers.get(prompt_id) is tracker:
             del self._trackers[prompt_id]
+        if tracker.observed or tracker.observe_requested:
+            self._unobserve(tracker)
         self._forget_old_executions()
 
     def _forget_old_executions(self) -> None:
@@ -1099,6 +1151,171 @@ class ComfyUIAsyncRuntime:
                     pass
         finally:
             self._polling = False
+
+    # -------------------------------------------------------------- observers
+    def observe(self, prompt_id: str) -> bool:
+        """Follow an attached prompt live through an extra socket under its recorded client_id.
+
+        ComfyUI sends a prompt's progress, node and end messages only to the newest socket of
+        the client_id it was POSTed with, so this *takes them away* from that client. Call it
+        only when the instance that POSTed the prompt is gone (the journal checks that). One
+        socket serves every observed prompt of a client_id and closes after the last one ends;
+        polling /history stays on as the fallback. False when there is nothing to observe: the
+        prompt is unknown or finished, has no client_id, or was POSTed under ours.
+        """
+        self._require_session()
+        tracker = self._trackers.get(prompt_id)
+        client_id = tracker.execution.client_id if tracker is not None else None
+        if tracker is None or tracker.ending or not tracker.foreign or not client_id or client_id == self.client_id:
+            return False
+        tracker.observe_requested = True
+        tracker.observed = True
+        observer = self._observers.get(client_id)
+        if observer is None:
+            observer = self._observers[client_id] = _Observer(client_id)
+        observer.prompt_ids.add(prompt_id)
+        if observer.task is None or observer.task.done():
+            observer.task = self._spawn(self._observe_loop(observer), f"observe-{observer.label}")
+        log.info("prompt_observed", prompt_id=prompt_id, observed_client=observer.label)
+        return True
+
+    def _unobserve(self, tracker: _Tracker) -> None:
+        """The prompt ended: close its observer socket if no other prompt of that client_id is left."""
+        tracker.observed = tracker.observe_requested = False
+        client_id = tracker.execution.client_id
+        observer = self._observers.get(client_id) if client_id else None
+        if observer is None or client_id is None:
+            return
+        observer.prompt_ids.discard(tracker.execution.prompt_id or "")
+        if not observer.prompt_ids:
+            del self._observers[client_id]
+            task = observer.task
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()
+            log.info("observer_closing", observed_client=observer.label, reason="its last prompt ended")
+
+    def _observer_active(self, observer: _Observer) -> bool:
+        return not self._closing and bool(observer.prompt_ids) and self._observers.get(observer.client_id) is observer
+
+    async def _observe_loop(self, observer: _Observer) -> None:
+        """Hold the observer socket while it has prompts; reconnect with backoff, but give up after
+        OBSERVER_MAX_FAILURES quick failures in a row (polling then finishes the prompts)."""
+        failures = 0
+        try:
+            while self._observer_active(observer):
+                if failures:
+                    await asyncio.sleep(self.backoff.delay(failures - 1))
+                    if not self._observer_active(observer):
+                        break
+                try:
+                    ws = await self.client.connect_websocket(observer.client_id)
+                except ServerUnreachableError as exc:
+                    failures += 1
+                    log.warning("observer_connect_failed", observed_client=observer.label, reason=exc.reason, attempt=failures)
+                    if failures >= OBSERVER_MAX_FAILURES:
+                        break
+                    continue
+                observer.ws = ws
+                observer.connections += 1
+                connected_at = time.monotonic()
+                log.info("observer_connected", observed_client=observer.label, prompts=len(observer.prompt_ids))
+                # What happened before this socket opened (the prompt may be over already): ask.
+                self._spawn(self._reconcile_observed(observer), f"reconcile-observed-{observer.label}")
+                reason = await self._read_observed(observer, ws)
+                observer.ws = None
+                if not self._observer_active(observer):
+                    break
+                failures = failures + 1 if time.monotonic() - connected_at < 2.0 else 0
+                log.info("observer_dropped", observed_client=observer.label, reason=reason)
+                if failures >= OBSERVER_MAX_FAILURES:
+                    break
+        finally:
+            open_ws, observer.ws = observer.ws, None
+            if open_ws is not None:
+                with contextlib.suppress(Exception):
+                    await open_ws.close()
+            if self._observers.get(observer.client_id) is observer:
+                # Gave up (or the session is closing): polling /history follows what is left.
+                del self._observers[observer.client_id]
+                for prompt_id in observer.prompt_ids:
+                    tracker = self._trackers.get(prompt_id)
+                    if tracker is not None:
+                        tracker.observed = False
+                if not self._closing:
+                    log.warning(
+                        "observer_gave_up", observed_client=observer.label, failures=failures,
+                        message="following those prompts by polling /history only (no live progress)",
+                    )
+                    self._ensure_poller()
+
+    async def _read_observed(self, observer: _Observer, ws: ClientConnection) -> str:
+        count = 0
+        try:
+            async for frame in ws:
+                count += 1
+                try:
+                    message = parse_frame(frame)
+                    if message is not None:
+                        self._route_observed(observer, message)
+                except Exception:
+                    log.exception("observer_frame_failed", observed_client=observer.label)
+                if count % 256 == 0:
+                    await asyncio.sleep(0)
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            return f"connection lost (close code {code})" if code else "connection lost"
+        return "the server closed the connection"
+
+    async def _reconcile_observed(self, observer: _Observer) -> None:
+        for prompt_id in list(observer.prompt_ids):
+            tracker = self._trackers.get(prompt_id)
+            if tracker is None or tracker.buffer is not None or tracker.ending:
+                continue
+            try:
+                await self._reconcile(tracker)
+            except ComfyError as exc:
+                log.debug("observer_reconcile_failed", prompt_id=prompt_id, error=str(exc))
+
+    def _route_observed(self, observer: _Observer, message: Frame) -> None:
+        """Like :meth:`_route`, for an observer socket: only its own prompts' messages count. The
+        broadcasts (status, TEXT frames, logs) reach the main socket too and are handled there."""
+        if isinstance(message, (ProgressStateMessage, ProgressMessage)):
+            if isinstance(message, ProgressMessage):
+                observer.last_progress = (message.prompt_id, message.node)
+            if message.prompt_id in observer.prompt_ids:
+                tracker = self._trackers.get(message.prompt_id)
+                if tracker is not None:
+                    tracker.feed(message)
+        elif isinstance(message, StatusMessage):
+            self._queue_changed.set()
+        elif isinstance(message, ExecutingMessage) and message.prompt_id is None:
+            if message.node is not None:
+                # Sent on (re)connect while the old client's prompt runs: the node it is on now.
+                running = [
+                    t for prompt_id in observer.prompt_ids
+                    if (t := self._trackers.get(prompt_id)) is not None
+                    and t.buffer is None and not t.ending and t.execution.status is TaskStatus.RUNNING
+                ]
+                if running:
+                    latest = max(running, key=lambda t: t.execution.started_at or t.execution.created_at)
+                    latest.on_bare_executing(message.node)
+        elif isinstance(message, PreviewImageWithMetadataFrame):
+            if message.prompt_id in observer.prompt_ids:
+                self._deliver_preview(
+                    message.prompt_id, message.node_id, message.display_node_id, message.image_type, message.image
+                )
+        elif isinstance(message, PreviewImageFrame):
+            prompt_id, node_id = observer.last_progress
+            if prompt_id in observer.prompt_ids:
+                self._deliver_preview(prompt_id, node_id, None, message.image_type, message.image)
+        elif isinstance(message, (TextFrame, FeatureFlagsMessage, LogsMessage)):
+            return
+        else:
+            prompt_id = getattr(message, "prompt_id", None)
+            if isinstance(prompt_id, str) and prompt_id in observer.prompt_ids:
+                tracker = self._trackers.get(prompt_id)
+                if tracker is not None:
+                    tracker.feed(message)
 
     # -------------------------------------------------------------------- API
     async def submit(

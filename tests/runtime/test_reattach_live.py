@@ -1,0 +1,312 @@
+"""Observer sockets: a prompt POSTed by an instance that is gone is followed live (per-step progress,
+node states, outputs, errors, interrupts) under its recorded client_id, against the embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from comfy_reality.runtime import (
+    Auth,
+    ComfyUIAsyncRuntime,
+    ServerUnreachableError,
+    TaskEvent,
+    TaskStatus,
+    WorkflowExecution,
+)
+from comfy_reality.runtime import runtime as runtime_module
+from comfy_reality.server import EmbeddedServer, ServerConfig
+from comfy_reality.server import app as server_app
+
+from .conftest import make_runtime
+from .helpers import node_statuses, until
+
+SPEED = 50.0
+# The run is slowed per step while the test needs it running, then let go (never a race with the clock).
+SLOW_STEP = 0.05
+
+
+def long_prompt(steps: int = 200, nonce: int = 0, fail: bool = False) -> dict[str, Any]:
+    """EmptyImage -> RealityProgress (steps) -> (RealityFail) -> SaveImage."""
+    prompt: dict[str, Any] = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": nonce}},
+        "2": {"class_type": "RealityProgress",
+              "inputs": {"image": ["1", 0], "steps": steps, "delay": 0.0, "nonce": nonce}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": f"live_{nonce}"}},
+    }
+    if fail:
+        prompt["4"] = {"class_type": "RealityFail", "inputs": {"image": ["2", 0], "message": "planned failure"}}
+        prompt["3"]["inputs"]["images"] = ["4", 0]
+    return prompt
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[EmbeddedServer]:
+    async with EmbeddedServer(ServerConfig(port=0, speed=SPEED)) as embedded:
+        embedded.faults.step_delay = SLOW_STEP
+        yield embedded
+
+
+class Recorder:
+    """Every task event of a runtime, kept for assertions."""
+
+    def __init__(self, runtime: ComfyUIAsyncRuntime) -> None:
+        self.events: list[TaskEvent] = []
+        self.unsubscribe = runtime.task_manager.subscribe(self.events.append)
+
+    def of(self, task_id: str | None, kind: str | None = None) -> list[TaskEvent]:
+        return [e for e in self.events if e.task_id == task_id and (kind is None or e.event_type == kind)]
+
+
+async def left_running(server: EmbeddedServer, prompt: dict[str, Any], steps: float = 2) -> tuple[str, str]:
+    """An earlier app session queued ``prompt`` and quit while it ran: (prompt_id, its client_id)."""
+    first = make_runtime(server.url)
+    async with first.session():
+        execution = await first.submit(prompt, name="left running")
+        node = execution.node_task("2")
+        assert node is not None
+        await until(first, lambda: (node.value or 0) >= steps)
+    assert execution.prompt_id is not None and not execution.is_final
+    return execution.prompt_id, first.client_id
+
+
+def assert_node_lifecycles_once(recorder: Recorder, execution: WorkflowExecution) -> None:
+    """No duplicated node events: at most one start and exactly one final event per node."""
+    for task in execution.tasks:
+        kinds = Counter(e.event_type for e in recorder.of(task.id))
+        assert kinds["started"] <= 1, (task.node_id, kinds)
+        assert kinds["completed"] + kinds["failed"] + kinds["cancelled"] == 1, (task.node_id, kinds)
+
+
+async def test_observer_delivers_per_step_progress_and_outputs(server: EmbeddedServer) -> None:
+    prompt_id, old_client = await left_running(server, long_prompt())
+    runtime = make_runtime(server.url)
+    recorder = Recorder(runtime)
+    async with runtime.session():
+        execution = await runtime.attach(prompt_id, client_id=old_client, name="re-attached")
+        assert execution.client_id == old_client and execution.status is TaskStatus.RUNNING
+        assert runtime.observe(prompt_id)
+        node = execution.node_task("2")
+        assert node is not None
+        await until(runtime, lambda: len(recorder.of(node.id, "progress")) >= 3)
+        assert runtime.observers == {old_client: True}
+        steps = [e.data["value"] for e in recorder.of(node.id, "progress") if e.data]
+        assert steps == sorted(steps) and len(set(steps)) >= 3, steps
+        assert all(e.data and e.data["max"] == 200 for e in recorder.of(node.id, "progress"))
+        server.faults.step_delay = 0.0
+        await runtime.wait(execution, timeout=30)
+        await until(runtime, lambda: not runtime.observers)
+    assert execution.status is TaskStatus.COMPLETED
+    assert node_statuses(execution) == {"1": TaskStatus.COMPLETED, "2": TaskStatus.COMPLETED, "3": TaskStatus.COMPLETED}
+    assert [f.filename.startswith("live_0") for f in execution.output_files] == [True]
+    save = execution.node_task("3")
+    assert save is not None and save.outputs.get("images")
+    assert_node_lifecycles_once(recorder, execution)
+
+
+async def test_observer_reports_a_runtime_error(server: EmbeddedServer) -> None:
+    prompt_id, old_client = await left_running(server, long_prompt(steps=100, nonce=1, fail=True))
+    runtime = make_runtime(server.url)
+    recorder = Recorder(runtime)
+    async with runtime.session():
+        execution = await runtime.attach(prompt_id, client_id=old_client)
+        assert runtime.observe(prompt_id)
+        node = execution.node_task("2")
+        assert node is not None
+        await until(runtime, lambda: bool(recorder.of(node.id, "progress")))
+        server.faults.step_delay = 0.0
+        await runtime.wait(execution, timeout=30)
+    assert execution.status is TaskStatus.FAILED
+    assert execution.error is not None and execution.error.exception_message == "planned failure"
+    failing = execution.node_task("4")
+    assert failing is not None and failing.status is TaskStatus.FAILED and failing.traceback
+    assert node_statuses(execution)["3"] is TaskStatus.CANCELLED
+    assert_node_lifecycles_once(recorder, execution)
+
+
+async def test_cancel_an_observed_prompt(server: EmbeddedServer) -> None:
+    prompt_id, old_client = await left_running(server, long_prompt(nonce=2))
+    runtime = make_runtime(server.url)
+    async with runtime.session():
+        execution = await runtime.attach(prompt_id, client_id=old_client)
+        assert runtime.observe(prompt_id)
+        node = execution.node_task("2")
+        assert node is not None
+        await until(runtime, lambda: runtime.observers.get(old_client) is True and node.value is not None)
+        await runtime.cancel(execution)
+        await until(runtime, lambda: not runtime.observers)
+    assert execution.status is TaskStatus.CANCELLED
+    assert node_statuses(execution)["2"] is TaskStatus.CANCELLED
+    assert node.status_detail == "interrupted"
+
+
+async def test_prompt_finished_before_the_observer_connected(
+    server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end happens while the observer's handshake is held back and polling is off: the
+    observer's first status + the /history reconcile must end the run, once."""
+    prompt_id, old_client = await left_running(server, long_prompt(steps=30, nonce=3))
+    runtime = make_runtime(server.url)
+    monkeypatch.setattr(runtime, "_ensure_poller", lambda: None)
+    ended = asyncio.Event()
+    send_json = server.state.hub.send_json
+
+    async def spy(event: str, data: Any, sid: str | None = None) -> None:
+        await send_json(event, data, sid)
+        if event == "executing" and isinstance(data, dict) and data.get("node") is None:
+            ended.set()
+
+    monkeypatch.setattr(server.state.hub, "send_json", spy)
+    connect = runtime.client.connect_websocket
+
+    async def held_back(client_id: str) -> Any:
+        if client_id == old_client:
+            await ended.wait()
+        return await connect(client_id)
+
+    monkeypatch.setattr(runtime.client, "connect_websocket", held_back)
+    recorder = Recorder(runtime)
+    async with runtime.session():
+        execution = await runtime.attach(prompt_id, client_id=old_client)
+        assert execution.status is TaskStatus.RUNNING
+        assert runtime.observe(prompt_id)
+        server.faults.step_delay = 0.0
+        await runtime.wait(execution, timeout=30)
+        await until(runtime, lambda: not runtime.observers)
+    assert ended.is_set()
+    assert execution.status is TaskStatus.COMPLETED
+    assert execution.output_files and all(s is TaskStatus.COMPLETED for s in node_statuses(execution).values())
+    assert_node_lifecycles_once(recorder, execution)
+    workflow_finals = [e for e in recorder.of(execution.workflow_task_id) if e.event_type == "completed"]
+    assert len(workflow_finals) == 1
+
+
+async def test_refused_observer_falls_back_to_polling(
+    server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompt_id, old_client = await left_running(server, long_prompt(steps=40, nonce=4))
+    runtime = make_runtime(server.url)
+    connect = runtime.client.connect_websocket
+    refused: list[str] = []
+
+    async def refuse_observer(client_id: str) -> Any:
+        if client_id == old_client:
+            refused.append(client_id)
+            raise ServerUnreachableError(runtime.server_url, "WebSocket handshake refused with HTTP 403")
+        return await connect(client_id)
+
+    monkeypatch.setattr(runtime.client, "connect_websocket", refuse_observer)
+    async with runtime.session():
+        execution = await runtime.attach(prompt_id, client_id=old_client)
+        assert runtime.observe(prompt_id)
+        task = runtime._observers[old_client].task
+        assert task is not None
+        await asyncio.wait_for(asyncio.shield(task), 10)  # gave up, bounded
+        assert runtime.observers == {}
+        assert len(refused) == runtime_module.OBSERVER_MAX_FAILURES
+        server.faults.step_delay = 0.0
+        await runtime.wait(execution, timeout=30)
+    assert execution.status is TaskStatus.COMPLETED and execution.output_files
+
+
+async def test_dropped_observer_reconnects_and_resumes(server: EmbeddedServer) -> None:
+    prompt_id, old_client = await left_running(server, long_prompt(nonce=5))
+    runtime = make_runtime(server.url)
+    recorder = Recorder(runtime)
+    async with runtime.session():
+        execution = await runtime.attach(prompt_id, client_id=old_client)
+        assert runtime.observe(prompt_id)
+        node = execution.node_task("2")
+        assert node is not None
+        await until(runtime, lambda: len(recorder.of(node.id, "progress")) >= 2)
+        observer = runtime._observers[old_client]
+        assert observer.connections == 1
+        await server.faults.drop_websockets()
+        before = len(recorder.of(node.id, "progress"))
+        await until(runtime, lambda: observer.connections == 2 and len(recorder.of(node.id, "progress")) > before + 2)
+        server.faults.step_delay = 0.0
+        await runtime.wait(execution, timeout=30)
+    assert execution.status is TaskStatus.COMPLETED and execution.output_files
+    assert_node_lifecycles_once(recorder, execution)
+
+
+async def test_closing_the_session_stops_observers_and_leaves_the_prompt_running(server: EmbeddedServer) -> None:
+    prompt_id, old_client = await left_running(server, long_prompt(nonce=6))
+    runtime = make_runtime(server.url)
+    async with runtime.session():
+        execution = await runtime.attach(prompt_id, client_id=old_client)
+        assert runtime.observe(prompt_id)
+        await until(runtime, lambda: runtime.observers.get(old_client) is True)
+        task = runtime._observers[old_client].task
+    assert task is not None and task.done()
+    assert runtime.observers == {}
+    assert not execution.is_final
+    assert not any(sid == old_client for sid in server.state.hub.sockets)
+    queue = server.state.queue_info()["exec_info"]["queue_remaining"]
+    assert queue == 1
+    # A new session of the same runtime follows it live again.
+    async with runtime.session():
+        await until(runtime, lambda: runtime.observers.get(old_client) is True)
+        server.faults.step_delay = 0.0
+        await runtime.wait(execution, timeout=30)
+    assert execution.status is TaskStatus.COMPLETED
+
+
+async def test_observe_refuses_what_it_must_not_take(server: EmbeddedServer) -> None:
+    runtime = make_runtime(server.url)
+    async with runtime.session():
+        own = await runtime.submit(long_prompt(steps=3, nonce=7))
+        assert own.prompt_id is not None
+        assert not runtime.observe(own.prompt_id)  # our own client_id: the main socket has it
+        assert not runtime.observe("no-such-prompt")
+        server.faults.step_delay = 0.0
+        await runtime.wait(own, timeout=30)
+        assert not runtime.observe(own.prompt_id)  # finished
+    assert runtime.observers == {}
+
+
+async def test_observer_uses_the_runtime_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "observer-secret-token-1"
+    handshakes: list[tuple[str, str | None]] = []
+    build_app: Callable[..., web.Application] = server_app.build_app
+
+    def guarded_app(embedded: EmbeddedServer) -> web.Application:
+        app = build_app(embedded)
+
+        @web.middleware
+        async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
+            if request.path.endswith("/ws"):
+                handshakes.append((request.query.get("clientId", ""), request.headers.get("Authorization")))
+            if request.headers.get("Authorization") != f"Bearer {token}":
+                raise web.HTTPUnauthorized()
+            response: web.StreamResponse = await handler(request)
+            return response
+
+        app.middlewares.append(require_token)
+        return app
+
+    monkeypatch.setattr(server_app, "build_app", guarded_app)
+    async with EmbeddedServer(ServerConfig(port=0, speed=SPEED)) as server:
+        server.faults.step_delay = SLOW_STEP
+        first = make_runtime(server.url, auth=Auth(token=token))
+        async with first.session():
+            left = await first.submit(long_prompt(steps=100, nonce=8))
+            node = left.node_task("2")
+            assert node is not None
+            await until(first, lambda: node.value is not None)
+        runtime = make_runtime(server.url, auth=Auth(token=token))
+        async with runtime.session():
+            execution = await runtime.attach(left.prompt_id or "", client_id=first.client_id)
+            assert runtime.observe(left.prompt_id or "")
+            await until(runtime, lambda: runtime.observers.get(first.client_id) is True)
+            server.faults.step_delay = 0.0
+            await runtime.wait(execution, timeout=30)
+        assert execution.status is TaskStatus.COMPLETED
+    observed = [auth for client_id, auth in handshakes if client_id == first.client_id]
+    assert len(observed) >= 2  # the first runtime's own socket, then the observer
+    assert all(auth == f"Bearer {token}" for auth in observed)
