@@ -1,13 +1,16 @@
-"""History screen: past executions from the journal, filtered, with details; one snapshot.
+"""History screen: past executions from the journal, filtered, fitted to the width, with details.
 
 The journal is filled through its store with fixed times (deterministic), and once through a
-real runtime against the embedded server so the screen shows what the recorder writes.
+real runtime against the embedded server so the screen shows what the recorder writes. The
+snapshots open History in the real app (offline, private home, its own journal) with ``h``,
+so they show the footer the user sees.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,29 +23,38 @@ from comfy_reality.journal import Journal, JournalStore
 from comfy_reality.journal.store import ExecutionSnapshot, NodeSnapshot
 from comfy_reality.runtime import ComfyUIAsyncRuntime
 from comfy_reality.server import EmbeddedServer, ServerConfig
+from comfy_reality.config import Settings
 from comfy_reality.tui import format as fmt
-from comfy_reality.tui.screens.history import HistoryScreen
+from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.screens.history import COLUMNS, NAME_MIN, HistoryScreen, ago, fit_columns, traceback_tail
 
-from .helpers import screen_text, wait_for, wait_for_text
+from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
 
 NOW = datetime(2026, 3, 14, 15, 30, 0, tzinfo=UTC)
 SERVER = "http://127.0.0.1:8188"
+
+
+def prompt_of(execution_id: str) -> str:
+    """A stable UUID-shaped prompt id, as ComfyUI's would look."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, execution_id))
 
 
 def _execution(
     id_: str, name: str, status: str, minutes_ago: int, seconds: float | None, *,
     error: dict[str, Any] | None = None, outputs: list[dict[str, Any]] | None = None,
     detail: str | None = None, prompt_id: str | None = "auto", server: str = SERVER,
+    node_errors: dict[str, Any] | None = None, started: bool = True,
 ) -> ExecutionSnapshot:
-    started = NOW - timedelta(minutes=minutes_ago)
-    completed = started + timedelta(seconds=seconds) if seconds is not None else None
+    start = NOW - timedelta(minutes=minutes_ago)
+    queued = start - timedelta(seconds=1)
+    completed = start + timedelta(seconds=seconds) if seconds is not None else None
     return ExecutionSnapshot(
-        id=id_, prompt_id=f"prompt-{id_}" if prompt_id == "auto" else prompt_id, server_url=server,
+        id=id_, prompt_id=prompt_of(id_) if prompt_id == "auto" else prompt_id, server_url=server,
         client_id="client-1", workflow_id=name, name=name, number=minutes_ago, status=status,
         status_detail=detail, retry_of=None, progress=1.0 if completed else 0.3, prompt_json="{}",
         outputs_json="{}", output_files_json=json.dumps(outputs or []),
-        error_json=json.dumps(error) if error else None, node_errors_json="{}",
-        created_at=(started - timedelta(seconds=1)).isoformat(), started_at=started.isoformat(),
+        error_json=json.dumps(error) if error else None, node_errors_json=json.dumps(node_errors or {}),
+        created_at=queued.isoformat(), started_at=start.isoformat() if started else None,
         completed_at=completed.isoformat() if completed else None,
     )
 
@@ -83,8 +95,45 @@ def fill_journal(path: Path) -> None:
     try:
         store.write_batch(executions, nodes)
         assert store.mark_lost(
-            "ex-lost", f"lost: the server at {SERVER} no longer knows prompt prompt-ex-lost (it restarted?)"
+            "ex-lost", f"lost: the server at {SERVER} no longer knows prompt {prompt_of('ex-lost')} (it restarted?)"
         )
+    finally:
+        store.close()
+
+
+def fill_scene_journal(path: Path) -> None:
+    """:func:`fill_journal` plus older runs, as a journal looks after some days of use."""
+    fill_journal(path)
+
+    def images(node_id: str, prefix: str, count: int, subfolder: str = "") -> list[dict[str, Any]]:
+        return [{"node_id": node_id, "filename": f"{prefix}_{i:05d}_.png", "subfolder": subfolder,
+                 "type": "output", "kind": "images"} for i in range(1, count + 1)]
+
+    rejected = {"4": {"class_type": "CheckpointLoaderSimple", "dependent_outputs": ["9"], "errors": [
+        {"type": "value_not_in_list", "message": "Value not in list",
+         "details": "ckpt_name: 'sdxl_base.safetensors' not in ['v1-5-pruned-emaonly.safetensors']"}]}}
+    executions = [
+        _execution("ex-pose", "controlnet-pose", "completed", 130, 48.7, outputs=images("9", "pose", 4, "pose")),
+        _execution("ex-stop", "txt2img-basic", "cancelled", 190, 7.5, detail="interrupted by you (x)"),
+        _execution("ex-rej", "inpaint-sdxl", "failed", 26 * 60, None, prompt_id=None, node_errors=rejected,
+                   started=False, detail="rejected by the server: 1 node has invalid inputs"),
+        _execution("ex-long", "long-sampler", "completed", 3 * 24 * 60, 245.0, outputs=images("9", "long", 1)),
+        _execution("ex-old", "image-invert-scale", "completed", 20 * 24 * 60, 0.4, outputs=images("5", "inv", 2)),
+    ]
+    graphs = {
+        "ex-pose": ["CheckpointLoaderSimple", "ControlNetLoader", "KSampler", "VAEDecode", "SaveImage"],
+        "ex-stop": ["CheckpointLoaderSimple", "CLIPTextEncode", "KSampler", "VAEDecode", "SaveImage"],
+        "ex-long": ["EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage"],
+        "ex-old": ["LoadImage", "ImageInvert", "ImageScaleBy", "SaveImage"],
+    }
+    states = {"ex-stop": ["completed", "completed", "cancelled", "cancelled", "cancelled"]}
+    nodes = [
+        _node(key, str(i), kind, states.get(key, ["completed"] * len(kinds))[i - 1])
+        for key, kinds in graphs.items() for i, kind in enumerate(kinds, 1)
+    ]
+    store = JournalStore(path)
+    try:
+        store.write_batch(executions, nodes)
     finally:
         store.close()
 
@@ -109,7 +158,14 @@ def _table(app: App[Any]) -> DataTable[Any]:
 
 def _names(app: App[Any]) -> list[str]:
     table = _table(app)
-    return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+    column = [c.key.value for c in table.ordered_columns].index("name")
+    return [str(table.get_row_at(i)[column]) for i in range(table.row_count)]
+
+
+def _row(app: App[Any], index: int) -> dict[str, str]:
+    table = _table(app)
+    keys = [str(c.key.value) for c in table.ordered_columns]
+    return dict(zip(keys, (str(cell) for cell in table.get_row_at(index)), strict=True))
 
 
 def _details(app: App[Any]) -> str:
@@ -121,24 +177,70 @@ async def _loaded(pilot: Any, screen: HistoryScreen, before: int) -> None:
     await wait_for(pilot, lambda: screen.loaded > before, what="history reload")
 
 
+async def _open(pilot: Any, app: App[Any]) -> HistoryScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.loaded > 0)
+    screen = app.screen
+    assert isinstance(screen, HistoryScreen)
+    return screen
+
+
+# ---------------------------------------------------------------------- pure helpers
+def test_columns_fit_the_width_name_first_then_least_needed_dropped() -> None:
+    def widths(columns: list[Any]) -> int:
+        return sum(c.width + 2 for c in columns)
+
+    # 80 columns: the table's content is 77 wide (borders and scrollbar).
+    narrow = fit_columns(77)
+    assert [c.key for c in narrow] == ["status", "name", "prompt", "when", "duration", "nodes", "outputs"]
+    assert widths(narrow) == 77
+    # Wide: the server fits too, and every column keeps its order.
+    wide = fit_columns(100)
+    assert [c.key for c in wide] == [c.key for c in COLUMNS]
+    assert widths(wide) <= 100
+    # Very narrow: only what a user needs first, the name never below its minimum.
+    tiny = fit_columns(40)
+    assert [c.key for c in tiny] == ["status", "name", "when", "duration", "outputs"]
+    assert next(c for c in tiny if c.key == "name").width == NAME_MIN
+
+
+def test_relative_times() -> None:
+    assert ago(None, NOW) == "–"
+    assert ago(NOW - timedelta(seconds=12), NOW) == "12s ago"
+    assert ago(NOW + timedelta(seconds=5), NOW) == "0s ago"  # a clock a little ahead is not the future
+    assert ago(NOW - timedelta(minutes=50), NOW) == "50m ago"
+    assert ago(NOW - timedelta(hours=3, minutes=59), NOW) == "3h ago"
+    assert ago(NOW - timedelta(days=6), NOW) == "6d ago"
+    assert ago(NOW - timedelta(days=30), NOW, UTC) == "Feb 12"
+    assert ago(NOW - timedelta(days=400), NOW, UTC) == "Feb 2025"
+    assert all(len(ago(NOW - timedelta(seconds=s), NOW, UTC)) <= 8 for s in (0, 59, 3599, 86399, 10**6, 10**8))
+
+
+def test_traceback_tail_drops_marker_lines_and_keeps_the_last() -> None:
+    traceback = ['  File "a.py", line 1, in f\n    x = g()\n        ^^^\n', "  File \"b.py\", line 2, in g\n", "E: boom\n"]
+    assert traceback_tail(traceback) == ['  File "a.py", line 1, in f', "    x = g()", '  File "b.py", line 2, in g', "E: boom"]
+    assert traceback_tail(traceback, lines=2) == ['  File "b.py", line 2, in g', "E: boom"]
+
+
+# ---------------------------------------------------------------------- the screen
 async def test_lists_newest_first_and_filters_by_text_and_status(tmp_path: Path) -> None:
     fmt.freeze_clock(NOW)
     fill_journal(tmp_path / "journal.sqlite")
     async with await Journal.open(tmp_path / "journal.sqlite") as journal:
         app = HistoryApp(journal)
         async with app.run_test(size=(140, 40)) as pilot:
-            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.loaded > 0)
-            screen = app.screen
-            assert isinstance(screen, HistoryScreen)
+            screen = await _open(pilot, app)
             assert _names(app) == ["landscape", "night city", "upscale", "portrait"]
-            row = [str(cell) for cell in _table(app).get_row_at(3)]
-            assert row == ["✓", "portrait", "127.0.0.1:8188", "14:40:00", "12.4s", "2", "1"]
-            assert [str(c) for c in _table(app).get_row_at(1)][0] == "?"  # lost
+            assert _row(app, 3) == {
+                "status": "✓", "name": "portrait", "prompt": prompt_of("ex-done")[:8],
+                "when": "50m ago", "duration": "12.4s", "nodes": "2", "outputs": "1",
+            }
+            assert _row(app, 1)["status"] == "?"  # lost
+            assert _row(app, 1)["duration"] == "–"  # its end is when it was noticed
+            assert _row(app, 0)["duration"] == "5m00s…"  # still running: time so far
 
             # Text filter: "/" focuses it, typing narrows the list.
             await pilot.press("slash")
             assert isinstance(screen.focused, Input)
-            before = screen.loaded
             await pilot.press(*"upsc")
             await wait_for(pilot, lambda: _names(app) == ["upscale"], what="text filter")
             await pilot.press("enter")
@@ -164,6 +266,11 @@ async def test_lists_newest_first_and_filters_by_text_and_status(tmp_path: Path)
             await wait_for(pilot, lambda: _names(app) == [], what="empty result")
             await wait_for_text(pilot, "Nothing matches this filter.")
 
+            # esc steps back: out of the filter first, then out of History.
+            await pilot.press("slash")
+            assert isinstance(screen.focused, Input)
+            await pilot.press("escape")
+            assert isinstance(screen.focused, DataTable) and app.screen is screen
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, HistoryScreen), what="screen closed")
 
@@ -174,29 +281,120 @@ async def test_details_show_error_nodes_outputs_and_lost_reason(tmp_path: Path) 
     async with await Journal.open(tmp_path / "journal.sqlite") as journal:
         app = HistoryApp(journal)
         async with app.run_test(size=(140, 50)) as pilot:
-            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.loaded > 0)
-            screen = app.screen
-            assert isinstance(screen, HistoryScreen)
+            screen = await _open(pilot, app)
             # The newest is highlighted first; moving the cursor follows with its details.
             await wait_for(pilot, lambda: "landscape" in _details(app), what="first details")
+            assert "running for 5m00s" in _details(app)
             await pilot.press("down")
             await wait_for(pilot, lambda: "night city" in _details(app), what="lost details")
-            assert "lost: the server at http://127.0.0.1:8188 no longer knows prompt prompt-ex-lost" in _details(app)
+            assert f"lost: the server at {SERVER} no longer knows prompt {prompt_of('ex-lost')}" in _details(app)
 
             await pilot.press("down")
             await wait_for(pilot, lambda: "upscale" in _details(app), what="failed details")
             text = _details(app)
+            assert "failed after 3.2s" in text
+            assert f"prompt {prompt_of('ex-fail')}" in text and "server http://127.0.0.1:8188" in text
+            assert "execution ex-fail" in text
             assert "RuntimeError: CUDA out of memory" in text
             assert "failing node: RealityFail #2" in text
             assert "SaveImage #3" in text and "Nodes (3)" in text
+            assert "line 1" in text and "line 2" in text  # the traceback's last lines
 
             await pilot.press("down")
             await wait_for(pilot, lambda: "portrait" in _details(app), what="completed details")
             text = _details(app)
-            assert "Outputs (1)" in text and "portrait_00001_.png" in text
-            assert "12.4s" in text
+            assert "Outputs (1)" in text and "portrait_00001_.png" in text and "(output, node #3)" in text
+            assert "completed in 12.4s" in text and "50m ago" in text
+            assert "queued 14:39:59 · ran 14:40:00–14:40:12" in text
             await pilot.press("enter")
             assert screen.focused is screen.query_one("#history-detail")
+            await pilot.press("escape")  # back to the table, History stays open
+            assert screen.focused is _table(app) and app.screen is screen
+
+
+async def test_reads_well_at_80_columns_and_splits_when_wide(tmp_path: Path) -> None:
+    """At 80x24 every shown column is whole and the details sit below; wide, they sit beside."""
+    fmt.freeze_clock(NOW)
+    fill_journal(tmp_path / "journal.sqlite")
+    async with await Journal.open(tmp_path / "journal.sqlite") as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await _open(pilot, app)
+            await wait_for(pilot, lambda: "landscape" in _details(app), what="details")
+            lines = screen_text(app).splitlines()
+            header = next(line for line in lines if "Workflow" in line)
+            for label in ("Prompt", "When", "Duration", "Nodes", "Out"):
+                assert label in header
+            assert "Server" not in header  # the least needed column is the one left out
+            portrait = next(line for line in lines if "portrait" in line)
+            assert portrait.split() == ["│", "✓", "portrait", prompt_of("ex-done")[:8], "50m", "ago", "12.4s", "2", "1", "│"]
+            table, detail = screen.query_one("#history-table"), screen.query_one("#history-detail")
+            assert detail.region.y >= table.region.bottom and detail.region.width == 80
+
+            await pilot.resize_terminal(160, 48)
+            await wait_for(pilot, lambda: "server" in _row(app, 0), what="server column")
+            assert _row(app, 0)["server"] == "127.0.0.1:8188"
+            await wait_for(pilot, lambda: detail.region.x >= table.region.right, what="details beside the table")
+            assert detail.region.y == table.region.y
+
+            await pilot.resize_terminal(80, 24)
+            await wait_for(pilot, lambda: "server" not in _row(app, 0), what="back to the narrow columns")
+            assert _names(app) == ["landscape", "night city", "upscale", "portrait"]
+
+
+async def test_the_footer_lists_each_key_once(tmp_path: Path) -> None:
+    """The app's ctrl+p binding and the footer's own palette key used to both show."""
+    journal_path = tmp_path / "journal.sqlite3"
+    fill_journal(journal_path)
+    app = ComfyRealityApp(Settings(server_url=SERVER), connect=False, bundled_dir=WORKFLOWS, journal_path=journal_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.journal is not None, what="journal open")
+        await pilot.press("h")
+        await _open(pilot, app)
+        footer = screen_text(app).splitlines()[-1]
+        assert footer.count("Palette") == 1 and footer.count("^p") == 1
+        for label in ("Back", "Filter", "Status", "Refresh", "Quit"):
+            assert footer.count(label) == 1, footer
+
+
+async def test_times_age_and_running_executions_move_on(tmp_path: Path) -> None:
+    """The screen's tick redraws relative times and reads the journal again while something runs."""
+    path = tmp_path / "journal.sqlite"
+    fmt.freeze_clock(NOW)
+    fill_journal(path)
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            await wait_for(pilot, lambda: "landscape" in _details(app), what="details")
+            assert _row(app, 3)["when"] == "50m ago"
+
+            # The running one finishes (written by another connection, as a second app would).
+            store = JournalStore(path)
+            try:
+                done = _execution("ex-run", "landscape", "completed", 5, 61.0,
+                                  outputs=[{"node_id": "9", "filename": "land_00001_.png", "subfolder": "",
+                                            "type": "output", "kind": "images"}])
+                store.write_batch([done], [_node("ex-run", "1", "KSampler", "completed")])
+            finally:
+                store.close()
+            fmt.freeze_clock(NOW + timedelta(minutes=20))
+            before = screen.loaded
+            screen._tick()
+            await _loaded(pilot, screen, before)
+            await wait_for(pilot, lambda: _row(app, 0)["status"] == "✓", what="finished row")
+            assert _row(app, 0)["duration"] == "1m01s" and _row(app, 0)["outputs"] == "1"
+            assert _row(app, 3)["when"] == "1h ago"
+            await wait_for(pilot, lambda: "land_00001_.png" in _details(app), what="details follow the change")
+            assert _table(app).cursor_row == 0
+
+            # Nothing runs any more: a tick only redraws the times, no query.
+            fmt.freeze_clock(NOW + timedelta(hours=3))
+            before = screen.loaded
+            screen._tick()
+            await pilot.pause()
+            assert screen.loaded == before
+            assert _row(app, 0)["when"] == "3h ago" and "3h ago" in _details(app)
 
 
 @pytest.fixture
@@ -217,32 +415,60 @@ async def test_shows_what_a_real_run_recorded(tmp_path: Path, embedded: Embedded
             execution = await asyncio.wait_for(runtime.execute_workflow(prompt, name="tiny save"), 30)
         assert execution.status.value == "completed"
         app = HistoryApp(journal)
-        async with app.run_test(size=(140, 40)) as pilot:
-            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.loaded > 0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open(pilot, app)
             assert _names(app) == ["tiny save"]
+            assert _row(app, 0)["prompt"] == (execution.prompt_id or "")[:8]
             await wait_for(pilot, lambda: "Outputs (1)" in _details(app), what="recorded outputs")
             assert "history_" in _details(app)
+            assert f"prompt {execution.prompt_id}" in _details(app)
             assert "tiny save" in screen_text(app)
 
 
-@pytest.mark.parametrize("size", [(100, 30)], ids=["100x30"])
+async def test_a_rejected_run_shows_its_rejected_inputs(tmp_path: Path) -> None:
+    fmt.freeze_clock(NOW)
+    fill_scene_journal(tmp_path / "journal.sqlite")
+    async with await Journal.open(tmp_path / "journal.sqlite") as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await _open(pilot, app)
+            await pilot.press("slash", *"inpaint", "enter")
+            await wait_for(pilot, lambda: _names(app) == ["inpaint-sdxl"], what="filtered")
+            await wait_for(pilot, lambda: "inpaint-sdxl" in _details(app), what="details")
+            assert _row(app, 0)["prompt"] == "–" and _row(app, 0)["when"] == "1d ago"
+            text = _details(app)
+            assert "prompt never confirmed by the server" in text
+            assert "Rejected inputs:" in text
+            assert "#4: Value not in list: ckpt_name: 'sdxl_base.safetensors' not in" in text
+            assert "rejected by the server: 1 node has invalid inputs" in text
+            assert screen.selected is not None and screen.selected.id == "ex-rej"
+
+
+# ---------------------------------------------------------------------- snapshots
+def history_scene_app(journal_path: Path) -> ComfyRealityApp:
+    """The real app, offline, over a journal filled by :func:`fill_journal` (times in UTC)."""
+    app = ComfyRealityApp(Settings(server_url=SERVER), connect=False, bundled_dir=WORKFLOWS, journal_path=journal_path)
+    app.log_timezone = UTC
+    return app
+
+
+async def open_history_scene(pilot: Any) -> None:
+    """Open History with ``h`` and put the cursor on the failed run, as a user would look at it."""
+    app = pilot.app
+    fmt.freeze_clock(NOW)
+    await wait_for(pilot, lambda: app.journal is not None and bool(app.workflow_files), what="app ready")
+    app.clear_notifications()
+    await pilot.press("h")
+    await _open(pilot, app)
+    await pilot.press("down", "down")
+    await wait_for(pilot, lambda: "upscale" in _details(app), what="failed details")
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_history_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    path = tmp_path / "journal.sqlite"
-    fill_journal(path)
-
-    class SnapshotApp(App[None]):
-        async def on_mount(self) -> None:
-            fmt.freeze_clock(NOW)
-            self.journal = await Journal.open(path)
-            await self.push_screen(HistoryScreen(self.journal, tz=UTC))
-
-        async def on_unmount(self) -> None:
-            await self.journal.close()
-
-    async def run_before(pilot: Any) -> None:
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen) and pilot.app.screen.loaded > 0)
-        await pilot.press("down", "down")
-        await wait_for(pilot, lambda: "upscale" in _details(pilot.app), what="failed details")
-        await pilot.pause()
-
-    assert snap_compare(SnapshotApp(), terminal_size=size, run_before=run_before)
+    path = tmp_path / "journal.sqlite3"
+    fill_scene_journal(path)
+    assert snap_compare(history_scene_app(path), terminal_size=size, run_before=open_history_scene)

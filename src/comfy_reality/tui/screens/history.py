@@ -1,20 +1,26 @@
-"""Past executions from the journal: a filterable table, the highlighted one's details below.
+"""Past executions from the journal: a filterable table, the highlighted one's details beside or below.
 
 Reads go through the journal's writer thread (``list_executions`` / ``get``), so the event
 loop never blocks on SQLite. Each reload is an exclusive worker: typing in the filter
 cancels the previous query instead of queueing them up.
+
+The table fits its width: the name column takes what the fixed columns leave, and the
+least needed columns (server, prompt id, node count) are dropped first on narrow terminals;
+everything dropped is still in the details.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Container, Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
@@ -22,6 +28,11 @@ from ...journal import JournalEntry, JournalError
 from .. import format as fmt
 
 LIMIT = 500
+# While a listed execution is still queued or running, the list is read again this often;
+# otherwise only the relative times are redrawn.
+TICK_SECONDS = 5.0
+# From this width the details sit beside the table instead of below it.
+SPLIT_WIDTH = 140
 STATUS_CHOICES: list[tuple[str, str]] = [
     ("completed", "Completed"),
     ("failed", "Failed"),
@@ -32,9 +43,79 @@ STATUS_CHOICES: list[tuple[str, str]] = [
 ]
 HISTORY_ICON = {**fmt.STATUS_ICON, "lost": "?"}
 HISTORY_STYLE = {**fmt.RICH_STATUS_STYLE, "lost": "bold magenta"}
-# Fixed widths: the table never re-measures while rows stream in, so rows already drawn stay aligned.
-COLUMNS = [("status", "", 1), ("name", "Workflow", 24), ("server", "Server", 21), ("started", "Started", 16),
-           ("duration", "Duration", 8), ("nodes", "Nodes", 5), ("outputs", "Outputs", 7)]
+HEADLINE = {
+    "completed": "completed in {duration}",
+    "failed": "failed after {duration}",
+    "cancelled": "cancelled after {duration}",
+    "running": "running for {duration}",
+    "pending": "queued",
+    "lost": "lost",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int  # characters of content; the table adds one cell of padding on each side
+    rank: int = 0  # 0: always shown; otherwise optional columns are added in rank order while they fit
+
+
+NAME = Column("name", "Workflow", 0)
+COLUMNS = [
+    Column("status", "", 1),
+    NAME,
+    Column("prompt", "Prompt", 8, rank=2),
+    Column("server", "Server", 18, rank=3),
+    Column("when", "When", 8),
+    Column("duration", "Duration", 8),
+    Column("nodes", "Nodes", 5, rank=1),
+    Column("outputs", "Out", 3),
+]
+RIGHT_ALIGNED = {"duration", "nodes", "outputs"}
+NAME_MIN = 16  # narrower than this and names become unreadable: drop optional columns instead
+NAME_MAX = 40  # wider only spreads the row out; leftover space stays at the right
+
+
+def fit_columns(width: int, padding: int = 1) -> list[Column]:
+    """The columns that fit ``width`` cells, the name column sized to what the others leave."""
+    used = sum(c.width + 2 * padding for c in COLUMNS if c.rank == 0 and c is not NAME) + 2 * padding
+    chosen = {c.key for c in COLUMNS if c.rank == 0}
+    for column in sorted((c for c in COLUMNS if c.rank), key=lambda c: c.rank):
+        if width - used - column.width - 2 * padding >= NAME_MIN:
+            chosen.add(column.key)
+            used += column.width + 2 * padding
+    name_width = max(NAME_MIN, min(NAME_MAX, width - used))
+    return [Column("name", NAME.label, name_width) if c is NAME else c for c in COLUMNS if c.key in chosen]
+
+
+def ago(moment: datetime | None, now: datetime, tz: tzinfo | None = None) -> str:
+    """At most 8 characters: ``12s ago``, ``5m ago``, ``3h ago``, ``6d ago``, ``Mar 14``, ``Mar 2025``.
+
+    Older than a week, the date (in ``tz``, None: local time) says more than a count of days.
+    """
+    if moment is None:
+        return "–"
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    if seconds < 7 * 86400:
+        return f"{seconds // 86400}d ago"
+    local = moment.astimezone(tz)
+    return local.strftime("%b %d") if local.year == now.astimezone(tz).year else local.strftime("%b %Y")
+
+
+def traceback_tail(traceback: list[str], lines: int = 6) -> list[str]:
+    """The last lines of a server traceback, without the ``^^^^`` markers that only fill the narrow pane."""
+    kept = [
+        line.rstrip() for item in traceback for line in item.splitlines()
+        if line.strip() and not set(line.strip()) <= set("^~")
+    ]
+    return kept[-lines:]
 
 
 class JournalReader(Protocol):
@@ -57,10 +138,81 @@ def short_server(url: str | None) -> str:
     return url.split("://", 1)[-1].rstrip("/")
 
 
-class HistoryScreen(Screen[None]):
-    """Keyboard-first: type to filter, ↑/↓ to pick, details follow the cursor, esc goes back."""
+class HistoryTable(DataTable[Any]):
+    """The executions table; says when its width changes so the columns can be fitted again."""
 
-    CSS_PATH = "history.tcss"
+    class Resized(Message):
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.width = width
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Content width less the vertical scrollbar, which appears once rows overflow.
+        self.post_message(self.Resized(max(0, self.content_region.width - self.styles.scrollbar_size_vertical)))
+
+
+class HistoryScreen(Screen[None]):
+    """Keyboard-first: type to filter, ↑/↓ to pick, details follow the cursor, esc steps back."""
+
+    DEFAULT_CSS = """
+    HistoryScreen {
+        layout: vertical;
+        background: $background;
+    }
+    #history-bar {
+        dock: top;
+        height: 1;
+        background: $panel;
+    }
+    #history-title {
+        width: auto;
+        padding: 0 1;
+        text-style: bold;
+    }
+    #history-filter {
+        width: 1fr;
+    }
+    #history-status {
+        width: 20;
+        margin-left: 1;
+    }
+    #history-body {
+        layout: vertical;
+        height: 1fr;
+    }
+    #history-table, #history-detail {
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+        border-title-style: bold;
+        background: $surface;
+        scrollbar-size-vertical: 1;
+        height: 1fr;
+    }
+    #history-table:focus, #history-detail:focus {
+        border: round $accent;
+        border-title-color: $accent;
+    }
+    #history-table {
+        /* Few rows leave the room to the details; many rows share it half and half. */
+        height: auto;
+        min-height: 5;
+        max-height: 50%;
+    }
+    #history-detail {
+        padding: 0 1;
+    }
+    HistoryScreen.-split #history-body {
+        layout: horizontal;
+    }
+    HistoryScreen.-split #history-table {
+        height: 1fr;
+        max-height: 100%;
+    }
+    HistoryScreen.-split #history-detail {
+        width: 40%;
+    }
+    """
+    HORIZONTAL_BREAKPOINTS = [(0, "-stacked"), (SPLIT_WIDTH, "-split")]
     BINDINGS = [
         Binding("escape", "close", "Back", id="history.close"),
         Binding("slash", "focus_filter", "Filter", id="history.filter"),
@@ -75,27 +227,54 @@ class HistoryScreen(Screen[None]):
         self.server = server
         self.entries: list[JournalEntry] = []
         self.selected: JournalEntry | None = None
+        self.columns: list[Column] = fit_columns(80)
         self.loaded = 0  # reloads finished: tests wait on it instead of guessing times
+        self._cells: dict[str, dict[str, Any]] = {}  # what each row shows, to update only what changed
 
     def compose(self) -> ComposeResult:
-        yield Static("History", id="history-title")
-        with Horizontal(id="history-filters"):
-            yield Input(placeholder="Filter: name, id or error text", id="history-filter")
-            yield Select([(label, value) for value, label in STATUS_CHOICES], prompt="Any status", id="history-status")
-        table: DataTable[Any] = DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
-        table.border_title = "Executions"
-        yield table
-        with VerticalScroll(id="history-detail") as detail:
-            detail.border_title = "Details"
-            yield Static("", id="history-detail-body")
-        yield Footer()
+        with Horizontal(id="history-bar"):
+            yield Static("History", id="history-title")
+            yield Input(placeholder="/ to filter: name, id or error text", id="history-filter", compact=True)
+            yield Select([(label, value) for value, label in STATUS_CHOICES], prompt="Any status",
+                         id="history-status", compact=True)
+        with Container(id="history-body"):
+            table = HistoryTable(id="history-table", cursor_type="row", zebra_stripes=True)
+            table.border_title = "Executions"
+            yield table
+            with VerticalScroll(id="history-detail") as detail:
+                detail.border_title = "Details"
+                yield Static("", id="history-detail-body")
+        # The app's own ctrl+p binding is listed with the others; the footer's extra one would repeat it.
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        table = self.query_one("#history-table", DataTable)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
-        table.focus()
+        self._set_columns(self.columns)
+        self.query_one(HistoryTable).focus()
+        self.set_interval(TICK_SECONDS, self._tick)
         self.reload()
+
+    # ------------------------------------------------------------------ columns
+    @on(HistoryTable.Resized)
+    def _table_resized(self, event: HistoryTable.Resized) -> None:
+        columns = fit_columns(event.width, self.query_one(HistoryTable).cell_padding)
+        if columns != self.columns:
+            self._set_columns(columns)
+
+    def _set_columns(self, columns: list[Column]) -> None:
+        table = self.query_one(HistoryTable)
+        cursor = table.cursor_row
+        self.columns = columns
+        table.clear(columns=True)
+        for column in columns:
+            label = Text(column.label, justify="right" if column.key in RIGHT_ALIGNED else "left")
+            table.add_column(label, key=column.key, width=column.width)
+        for entry in self.entries:
+            table.add_row(*self._row(self._cells[entry.id]), key=entry.id)
+        if self.entries:
+            table.move_cursor(row=min(cursor, len(self.entries) - 1), animate=False)
+
+    def _row(self, cells: dict[str, Any]) -> list[Any]:
+        return [cells[column.key] for column in self.columns]
 
     # ------------------------------------------------------------------ loading
     @property
@@ -118,12 +297,20 @@ class HistoryScreen(Screen[None]):
         self.loaded += 1
 
     def _fill(self, entries: list[JournalEntry]) -> None:
-        table = self.query_one("#history-table", DataTable)
-        keep = self.selected.id if self.selected else None
-        table.clear()
+        table = self.query_one(HistoryTable)
+        same_rows = [e.id for e in entries] == [e.id for e in self.entries]
+        previous = {e.id: e for e in self.entries}
         self.entries = entries
-        for entry in entries:
-            table.add_row(*self._row(entry), key=entry.id)
+        cells = {entry.id: self._cells_of(entry) for entry in entries}
+        if same_rows:
+            # A refresh of the same list: redraw only the cells that changed, the cursor stays put.
+            self._update_cells(cells)
+        else:
+            keep = self.selected.id if self.selected else None
+            self._cells = cells
+            table.clear()
+            for entry in entries:
+                table.add_row(*self._row(cells[entry.id]), key=entry.id)
         count = len(entries)
         more = f" (newest {LIMIT})" if count >= LIMIT else ""
         table.border_title = f"Executions: {count}{more}"
@@ -135,29 +322,58 @@ class HistoryScreen(Screen[None]):
                 else "No executions recorded yet: runs appear here as soon as they are queued."
             )
             return
+        if same_rows:
+            selected = self.selected
+            if selected is not None and selected.id in previous:
+                fresh = next(e for e in entries if e.id == selected.id)
+                if fresh.updated_at != previous[selected.id].updated_at:
+                    self.show_details(selected.id)
+            return
         index = next((i for i, e in enumerate(entries) if e.id == keep), 0)
-        table.move_cursor(row=index)
+        table.move_cursor(row=index, animate=False)
         self.show_details(entries[index].id)
 
-    def _row(self, entry: JournalEntry) -> list[Any]:
-        state = entry.display_status
+    def _update_cells(self, cells: dict[str, dict[str, Any]]) -> None:
+        table = self.query_one(HistoryTable)
+        shown = {column.key for column in self.columns}
+        for key, row in cells.items():
+            old = self._cells.get(key, {})
+            for column, value in row.items():
+                if column in shown and old.get(column) != value:
+                    table.update_cell(key, column, value)
+        self._cells = cells
+
+    def _tick(self) -> None:
+        """Relative times age; queued and running executions may have moved on in the journal."""
+        if any(not e.is_final and not e.lost for e in self.entries):
+            self.reload()
+            return
+        self._update_cells({entry.id: self._cells_of(entry) for entry in self.entries})
+        if self.selected is not None:
+            self.query_one("#history-detail-body", Static).update(self.describe(self.selected))
+
+    def _duration(self, entry: JournalEntry) -> str:
         if entry.lost:
-            duration = "–"  # its end is when we noticed, not when it stopped
-        elif entry.duration is not None:
-            duration = fmt.duration(entry.duration)
-        elif not entry.is_final and not entry.lost and entry.started_at is not None:
-            duration = fmt.duration(max(0.0, (fmt.now() - entry.started_at).total_seconds())) + "…"
-        else:
-            duration = "–"
-        return [
-            status_text(state),
-            Text(entry.name or entry.workflow_id or fmt.short_id(entry.id), overflow="ellipsis", no_wrap=True),
-            Text(short_server(entry.server_url), overflow="ellipsis", no_wrap=True),
-            self._when(entry.started_at or entry.created_at),
-            duration,
-            str(entry.node_count),
-            str(len(entry.output_files)),
-        ]
+            return "–"  # its end is when we noticed, not when it stopped
+        if entry.duration is not None:
+            return fmt.duration(entry.duration)
+        if not entry.is_final and entry.started_at is not None:
+            return fmt.duration(max(0.0, (fmt.now() - entry.started_at).total_seconds())) + "…"
+        return "–"
+
+    def _cells_of(self, entry: JournalEntry) -> dict[str, Any]:
+        return {
+            "status": status_text(entry.display_status),
+            "name": Text(entry.name or entry.workflow_id or fmt.short_id(entry.id), overflow="ellipsis",
+                         no_wrap=True),
+            "prompt": Text(fmt.short_id(entry.prompt_id) or "–", style="dim"),
+            "server": Text(short_server(entry.server_url), overflow="ellipsis", no_wrap=True, style="dim"),
+            "when": ago(entry.started_at or entry.created_at, fmt.now(), self.tz),
+            "duration": Text(self._duration(entry), justify="right"),
+            "nodes": Text(str(entry.node_count), justify="right"),
+            "outputs": Text(str(len(entry.output_files)), justify="right",
+                            style="green" if entry.output_files else "dim"),
+        }
 
     def _when(self, moment: datetime | None) -> str:
         if moment is None:
@@ -165,6 +381,14 @@ class HistoryScreen(Screen[None]):
         local = moment.astimezone(self.tz)
         today = fmt.now().astimezone(self.tz).date()
         return local.strftime("%H:%M:%S") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")
+
+    def _span(self, start: datetime, end: datetime) -> str:
+        """``14:40:00–14:40:12``: the end's date only when it differs from the start's."""
+        first, last = start.astimezone(self.tz), end.astimezone(self.tz)
+        if first.date() != last.date():
+            return f"{self._when(start)}–{self._when(end)}"
+        today = first.date() == fmt.now().astimezone(self.tz).date()
+        return f"{self._when(start)}–{last.strftime('%H:%M:%S' if today else '%H:%M')}"
 
     # ------------------------------------------------------------------ details
     @on(DataTable.RowHighlighted, "#history-table")
@@ -186,26 +410,30 @@ class HistoryScreen(Screen[None]):
         self.query_one("#history-detail-body", Static).update(self.describe(entry))
 
     def describe(self, entry: JournalEntry) -> Text:
+        """Everything recorded about one execution, most wanted first: what, when, why it failed, files, nodes."""
         state = entry.display_status
         out = Text()
         out.append_text(status_text(state))
         out.append(f" {entry.name or entry.workflow_id or 'untitled'}", style="bold")
-        out.append(f"  {state}\n", style=HISTORY_STYLE.get(state, ""))
+        headline = HEADLINE.get(state, state).format(duration=self._duration(entry).rstrip("…"))
+        out.append(f"  {headline}", style=HISTORY_STYLE.get(state, ""))
+        moment = entry.started_at or entry.created_at
+        out.append(f"  {ago(moment, fmt.now(), self.tz)}\n", style="dim")
         facts = [
-            ("execution", entry.id),
             ("prompt", entry.prompt_id or "never confirmed by the server"),
             ("server", entry.server_url or "?"),
-            ("queued", self._when(entry.created_at)),
-            ("started", self._when(entry.started_at)),
+            ("execution", entry.id),
         ]
-        if not entry.lost:
-            facts.append(("finished", self._when(entry.completed_at)))
-        if entry.duration is not None and not entry.lost:
-            facts.append(("duration", fmt.duration(entry.duration)))
         if entry.retry_of:
             facts.append(("retry of", entry.retry_of))
+        times = f"queued {self._when(entry.created_at)}"
+        if entry.started_at is not None and entry.completed_at is not None and not entry.lost:
+            times += f" · ran {self._span(entry.started_at, entry.completed_at)}"
+        elif entry.started_at is not None:
+            times += f" · started {self._when(entry.started_at)}"
+        facts.append(("times", times))
         for label, value in facts:
-            out.append(f"{label:>10} ", style="dim")
+            out.append(f"{label:>9} ", style="dim")
             out.append(f"{value}\n")
         if entry.lost:
             detail = entry.status_detail or "lost: the server no longer knows this prompt"
@@ -222,8 +450,8 @@ class HistoryScreen(Screen[None]):
                 failing = next((n for n in entry.nodes if n.node_id == error.node_id), None)
                 name = failing.name if failing and failing.name else f"{error.node_type or '?'} #{error.node_id}"
                 out.append(f"  failing node: {name}\n", style="red")
-            for line in error.traceback[-4:]:
-                out.append(f"  {line.rstrip()}\n", style="dim")
+            for line in traceback_tail(error.traceback):
+                out.append(f"  {line}\n", style="dim")
         if entry.node_errors:
             out.append("\nRejected inputs:\n", style="bold red")
             for node_id, info in entry.node_errors.items():
@@ -232,6 +460,14 @@ class HistoryScreen(Screen[None]):
                     message = err.get("message", "invalid") if isinstance(err, dict) else str(err)
                     details = err.get("details", "") if isinstance(err, dict) else ""
                     out.append(f"  #{node_id}: {message}{(': ' + details) if details else ''}\n", style="red")
+        if entry.output_files:
+            out.append(f"\nOutputs ({len(entry.output_files)}):\n", style="bold green")
+            for file in entry.output_files:
+                where = f"{file.subfolder}/{file.filename}" if file.subfolder else file.filename
+                out.append(f"  {where}", style="green")
+                out.append(f"  ({file.type}, node #{file.node_id})\n", style="dim")
+        elif entry.is_final and not entry.lost:
+            out.append("\nNo output files.\n", style="dim")
         if entry.nodes:
             out.append(f"\nNodes ({len(entry.nodes)}):\n", style="bold")
             for node in entry.nodes:
@@ -247,14 +483,7 @@ class HistoryScreen(Screen[None]):
                 if extra:
                     out.append(f"  {extra}", style="dim")
                 out.append("\n")
-        if entry.output_files:
-            out.append(f"\nOutputs ({len(entry.output_files)}):\n", style="bold green")
-            for file in entry.output_files:
-                where = f"{file.subfolder}/{file.filename}" if file.subfolder else file.filename
-                out.append(f"  {where}", style="green")
-                out.append(f"  ({file.type}, node #{file.node_id})\n", style="dim")
-        elif entry.is_final and not entry.lost:
-            out.append("\nNo output files.\n", style="dim")
+        out.rstrip()
         return out
 
     def _show_message(self, message: str) -> None:
@@ -267,13 +496,18 @@ class HistoryScreen(Screen[None]):
 
     @on(Input.Submitted, "#history-filter")
     def _filter_submitted(self) -> None:
-        self.query_one("#history-table", DataTable).focus()
+        self.query_one(HistoryTable).focus()
 
     @on(Select.Changed, "#history-status")
     def _status_changed(self) -> None:
         self.reload()
 
     def action_close(self) -> None:
+        """esc steps back: from the filter or the details to the table, from the table out of History."""
+        table = self.query_one(HistoryTable)
+        if self.focused is not None and self.focused is not table:
+            table.focus()
+            return
         self.dismiss(None)
 
     def action_focus_filter(self) -> None:
