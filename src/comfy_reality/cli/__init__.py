@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "convert": ("comfy_reality.cli.convert", "convert", "Convert a UI-format workflow to an API prompt."),
     "queue": ("comfy_reality.cli.queue", "queue", "Show the server's running and pending prompts."),
     "history": ("comfy_reality.cli.queue", "history", "Show the server's finished prompts."),
-    "journal": ("comfy_reality.cli.journal", "journal", "Past executions recorded on this machine (and journal prune)."),
+    "journal": ("comfy_reality.cli.journal", "journal", "Past executions recorded on this machine (prune, reconcile)."),
     "interrupt": ("comfy_reality.cli.queue", "interrupt", "Interrupt the running prompt (or one by id)."),
     "stats": ("comfy_reality.cli.queue", "stats", "Show the server's system stats and devices."),
     "server": ("comfy_reality.cli.server", "server", "Run the embedded ComfyUI-compatible demo server."),

@@ -37,6 +37,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
+    from comfy_reality.journal import Journal
     from comfy_reality.runtime import AsyncTaskManager, ComfyUIAsyncRuntime, TaskEvent, WorkflowExecution
 
 PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
@@ -320,7 +321,7 @@ class RunCommand:
             if self._restore_signal is not None:
                 self._restore_signal()
 
-    async def _open_journal(self) -> Any:
+    async def _open_journal(self) -> Journal | None:
         """The execution journal (``comfy-reality journal`` lists it), or None with a warning on stderr."""
         if not self.use_journal:
             return None
@@ -330,7 +331,26 @@ class RunCommand:
         journal, note = await Journal.open_or_disabled(keep_days=self.settings.journal_keep_days)
         if note is not None:
             click.echo(f"warning: {note}", err=True)
+        if journal is not None:
+            await self._mention_unfinished(journal)
         return journal
+
+    async def _mention_unfinished(self, journal: Journal) -> None:
+        """One line when earlier runs on this server never ended in the journal (a local read only)."""
+        from comfy_reality.journal import JournalError
+
+        try:
+            count = await journal.unfinished_count(self.settings.server_url)
+        except JournalError:
+            return  # the run records anyway; reading the count is not worth a warning
+        if count:
+            server = self.settings.server_url
+            runs = f"{count} earlier run{'s are' if count != 1 else ' is'}"
+            click.echo(
+                f"{runs} unfinished in the journal for {server}; "
+                f"see `comfy-reality journal reconcile --server {server}`",
+                err=True,
+            )
 
     async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
