@@ -6,6 +6,12 @@ The dirty set is keyed by id, so it is bounded by the number of live executions 
 however fast progress arrives: a node that reports a thousand steps while a batch is being
 written costs one row in the next batch. Lifecycle events flush at once; progress-only changes
 wait at most ``progress_interval`` seconds.
+
+Each open journal is one app *instance* (host, pid, process start, random id). Executions it
+submits are recorded with that instance as their owner; closing releases them. On reconcile,
+a prompt whose owner is gone (released, or its process no longer runs) is followed live
+through an observer socket under its recorded client_id. A live owner is never robbed: ComfyUI
+sends a client_id's messages to its newest socket only, so that prompt is polled instead.
 """
 
 from __future__ import annotations
@@ -13,7 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
+import socket
 import time
+import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +64,75 @@ log = structlog.get_logger("comfy_reality.journal")
 RECENT_FINAL = 256
 MAX_BATCH = 100  # executions per write: bounds the time one snapshot pass holds the loop
 T = TypeVar("T")
+
+
+# ------------------------------------------------------------------ app instances
+def _process_start(pid: int) -> str | None:
+    """When a process started (Linux /proc), to tell a live pid from a reused one. None: no such
+    process; "": this system cannot say."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            text = stat.read().decode("ascii", "replace")
+    except FileNotFoundError:
+        return None if os.path.exists("/proc/self/stat") else ""
+    except OSError:
+        return ""
+    fields = text.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ")"
+    return fields[19] if len(fields) > 19 else ""
+
+
+@dataclass(frozen=True)
+class InstanceKey:
+    """One open journal = one app instance: ``host|pid|process start|random token``."""
+
+    host: str
+    pid: int
+    started: str
+    token: str
+
+    def __str__(self) -> str:
+        return f"{self.host}|{self.pid}|{self.started}|{self.token}"
+
+    @classmethod
+    def parse(cls, text: str) -> InstanceKey | None:
+        parts = text.rsplit("|", 3)
+        if len(parts) != 4 or not parts[1].isdigit():
+            return None
+        return cls(parts[0], int(parts[1]), parts[2], parts[3])
+
+    @classmethod
+    def current(cls) -> InstanceKey:
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, _process_start(pid) or "", uuid.uuid4().hex)
+
+    def same_process(self, other: InstanceKey) -> bool:
+        return (self.host, self.pid, self.started) == (other.host, other.pid, other.started)
+
+
+def process_gone(host: str, pid: int, started: str) -> bool:
+    """True only when sure that process no longer runs: same host, and the pid is free or now
+    belongs to a process started later. Another host, or no way to check: assume it runs."""
+    if host != socket.gethostname() or pid <= 0:
+        return False
+    now = _process_start(pid)
+    if now is None:
+        return True
+    if now and started:
+        return now != started
+    if os.name == "nt":
+        return False  # os.kill(pid, 0) is no probe on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (EPERM: another user's) or cannot be asked
+    return False
+
+
+# Journals open in this process, by instance token: whether one of them still holds a
+# client_id's socket is a question for it, not for the pid.
+_OPEN: weakref.WeakValueDictionary[str, Journal] = weakref.WeakValueDictionary()
 
 
 class RuntimeLike(Protocol):
@@ -111,6 +190,9 @@ class ReconcileReport:
     lost: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     unreachable: str | None = None
+    # Followed executions whose live messages come through an observer socket (their recording
+    # instance is gone); the others are followed by polling /history.
+    live: list[WorkflowExecution] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -118,7 +200,8 @@ class ReconcileReport:
             return f"Journal: could not check unfinished executions: {self.unreachable}"
         parts = []
         if self.followed:
-            parts.append(f"{len(self.followed)} followed again")
+            live = f" ({len(self.live)} with live progress)" if self.live else ""
+            parts.append(f"{len(self.followed)} followed again{live}")
         if self.finished:
             parts.append(f"{len(self.finished)} finished while away")
         if self.lost:
@@ -171,6 +254,9 @@ class Journal:
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
         self._store_closed = False
+        self.instance = InstanceKey.current()
+        self._observing: dict[str, RuntimeLike] = {}  # client_id taken over -> the runtime observing it
+        _OPEN[self.instance.token] = self
         # What opening with keep_days removed (None: no bound, or the prune could not run).
         self.auto_pruned: PruneResult | None = None
 
@@ -436,6 +522,8 @@ class Journal:
                     node_tasks.append(task)
         write_prompt = execution.id not in self._written_prompt and bool(execution.prompt)
         error_json = execution.error.model_dump_json() if execution.error is not None else None
+        # Submitted under the runtime's own client_id: this instance holds its live messages.
+        own = execution.client_id is not None and execution.client_id == getattr(runtime, "client_id", None)
         status_detail = execution.status_detail
         if status_detail is None and workflow_task is not None and workflow_task.is_final:
             status_detail = workflow_task.status_detail or (
@@ -461,6 +549,8 @@ class Journal:
             created_at=iso(execution.created_at) or "",
             started_at=iso(execution.started_at),
             completed_at=iso(execution.completed_at),
+            own=own,
+            owner=str(self.instance) if own else None,
         )
         return snap, [_node_snapshot(execution.id, task) for task in node_tasks]
 
@@ -593,11 +683,67 @@ class Journal:
                         await self._mark_lost(row, server, report)
                 except ComfyError as exc:
                     report.errors.append(f"{row.prompt_id}: {exc}")
+        if report.followed:
+            await self._follow_live(runtime, server, report)
         log.info(
-            "journal_reconciled", server=server, followed=len(report.followed),
+            "journal_reconciled", server=server, followed=len(report.followed), live=len(report.live),
             finished=len(report.finished), lost=len(report.lost), errors=len(report.errors),
         )
         return report
+
+    async def _follow_live(self, runtime: RuntimeLike, server: str, report: ReconcileReport) -> None:
+        """Observer sockets for followed prompts this app queued under a client_id whose instance
+        is gone; a runtime without ``observe`` (or a live owner) leaves them to polling."""
+        observe = getattr(runtime, "observe", None)
+        if not callable(observe):
+            return
+        own_client = getattr(runtime, "client_id", None)
+        by_client: dict[str, list[WorkflowExecution]] = {}
+        for execution in report.followed:
+            client_id = execution.client_id
+            if client_id and client_id != own_client and execution.prompt_id and not execution.is_final:
+                by_client.setdefault(client_id, []).append(execution)
+        for client_id, executions in by_client.items():
+            try:
+                owners = await self._run(self._store.owners, server, client_id)
+                gone = [await self._owner_gone(owner, client_id) for owner in owners]
+                if not owners or not all(gone):
+                    log.info(
+                        "journal_follow_polling", client=client_id[:8], prompts=len(executions),
+                        reason="not queued by this app" if not owners else "the instance that queued them still runs",
+                    )
+                    continue
+                if not await self._run(self._store.claim_client, server, client_id, str(self.instance), set(owners)):
+                    log.info("journal_follow_polling", client=client_id[:8], reason="another instance took them over")
+                    continue
+            except JournalError as exc:
+                log.warning("journal_follow_live_failed", client=client_id[:8], reason=str(exc))
+                continue
+            self._observing[client_id] = runtime
+            for execution in executions:
+                if observe(execution.prompt_id):
+                    report.live.append(execution)
+
+    async def _owner_gone(self, owner: str | None, client_id: str) -> bool:
+        """Whether the instance recorded as holding ``client_id``'s socket no longer does."""
+        if owner is None:
+            return True  # released by a clean close
+        key = InstanceKey.parse(owner)
+        if key is None:
+            return False
+        if key.same_process(self.instance):
+            journal = _OPEN.get(key.token)
+            return journal is None or not journal._holds(client_id)
+        return await self._run(process_gone, key.host, key.pid, key.started)
+
+    def _holds(self, client_id: str) -> bool:
+        """Whether a runtime of this (open) journal may still have a socket under ``client_id``."""
+        if self._closed:
+            return False
+        runtimes = [a.runtime for a in self._attachments if getattr(a.runtime, "client_id", None) == client_id]
+        if client_id in self._observing:
+            runtimes.append(self._observing[client_id])
+        return any(getattr(runtime, "session_open", True) for runtime in runtimes)
 
     async def _reconcile_one(
         self, runtime: RuntimeLike, row: JournalEntry, active: set[str], report: ReconcileReport
@@ -659,7 +805,14 @@ class Journal:
                 await asyncio.wait_for(asyncio.shield(self._flusher), 10.0)
             if not self._flusher.done():
                 self._flusher.cancel()
+        try:
+            # After the last write: prompts still running are free for the next instance to follow live.
+            await self._run(self._store.release_owner, str(self.instance))
+        except Exception as exc:  # a failing file must not stop the app from closing
+            log.warning("journal_release_failed", path=str(self.path), reason=str(exc))
         self._attachments.clear()
+        self._observing.clear()
+        _OPEN.pop(self.instance.token, None)
         self._store_closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._store.close)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from ..runtime.models import ExecutionError, OutputFile, TaskStatus, utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_BUSY_TIMEOUT = 10.0
 # A prompt bigger than this is not copied into the journal (its row says so instead).
 MAX_JSON_BYTES = 8 * 1024 * 1024
@@ -131,6 +131,10 @@ class ExecutionSnapshot:
     created_at: str
     started_at: str | None
     completed_at: str | None
+    # Submitted by the recording app under its own client_id, and which app instance that is
+    # (the journal's instance key): who may hold the live socket of that client_id.
+    own: bool = False
+    owner: str | None = None
 
 
 @dataclass(slots=True)
@@ -285,8 +289,20 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    # Rows of older files have no known owner: own = 0, so nobody takes over their client_id.
+    _run_script(
+        conn,
+        """
+        ALTER TABLE executions ADD COLUMN own INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE executions ADD COLUMN owner TEXT;
+        CREATE INDEX IF NOT EXISTS executions_owner ON executions(owner) WHERE owner IS NOT NULL;
+        """
+    )
+
+
 # Index i migrates from user_version i to i + 1. Append only; never edit a shipped step.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migrate_to_1,)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migrate_to_1, _migrate_to_2)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -301,8 +317,8 @@ _EXEC_UPSERT = f"""
 INSERT INTO executions (
     id, prompt_id, server_url, client_id, workflow_id, name, number, status, status_detail,
     retry_of, progress, prompt_json, outputs_json, output_files_json, error_json, node_errors_json,
-    created_at, started_at, completed_at, updated_at, lost
-) SELECT {_json_columns(21)} FROM json_each(?) WHERE true
+    created_at, started_at, completed_at, updated_at, lost, own, owner
+) SELECT {_json_columns(23)} FROM json_each(?) WHERE true
 ON CONFLICT(id) DO UPDATE SET
     prompt_id = COALESCE(excluded.prompt_id, executions.prompt_id),
     server_url = COALESCE(excluded.server_url, executions.server_url),
@@ -332,7 +348,10 @@ ON CONFLICT(id) DO UPDATE SET
     node_errors_json = CASE WHEN excluded.node_errors_json = '{{}}' THEN executions.node_errors_json
                   ELSE excluded.node_errors_json END,
     started_at = COALESCE(executions.started_at, excluded.started_at),
-    completed_at = COALESCE(executions.completed_at, excluded.completed_at)
+    completed_at = COALESCE(executions.completed_at, excluded.completed_at),
+    own = MAX(executions.own, excluded.own),
+    -- Set once by the submitting instance; changed only by claim_client / release_owner.
+    owner = COALESCE(executions.owner, excluded.owner)
 """
 
 _NODE_UPSERT = f"""
@@ -538,6 +557,7 @@ class JournalStore:
                     snap.prompt_json if own else None, snap.outputs_json, snap.output_files_json, snap.error_json,
                     snap.node_errors_json, snap.created_at, snap.started_at, snap.completed_at, now,
                     int(snap.status.lower() in _FINAL and (snap.status_detail or "").startswith("lost:")),
+                    int(snap.own and own), snap.owner if own and snap.own else None,
                 ))
             self._conn.execute(_EXEC_UPSERT, (_payload(exec_rows),))
             node_rows = [
@@ -551,6 +571,47 @@ class JournalStore:
             if node_rows:
                 self._conn.execute(_NODE_UPSERT, (_payload(node_rows),))
             return len(exec_rows) + len(node_rows)
+
+        result: int = self._transaction(work)
+        return result
+
+    def owners(self, server: str | None, client_id: str) -> dict[str | None, int]:
+        """Who holds the unfinished executions this app submitted under ``client_id``:
+        instance key (None = released) -> rows. Empty when none of them is ours."""
+        rows = self._conn.execute(
+            f"SELECT owner, COUNT(*) FROM executions WHERE server_url IS ? AND client_id = ? AND own = 1 "
+            f"AND status NOT IN {_FINAL_SQL} GROUP BY owner",
+            (normalize_server(server), client_id),
+        ).fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    def claim_client(self, server: str | None, client_id: str, instance: str, expected: Iterable[str | None]) -> bool:
+        """Make ``instance`` the owner of those executions, if their owners are still exactly
+        ``expected`` (the ones the caller found gone). One transaction: of two instances racing
+        for the same client_id, one wins and the other sees the winner, alive."""
+        wanted = set(expected)
+
+        def work() -> bool:
+            if set(self.owners(server, client_id)) != wanted or not wanted:
+                return False
+            self._conn.execute(
+                f"UPDATE executions SET owner = ? WHERE server_url IS ? AND client_id = ? AND own = 1 "
+                f"AND status NOT IN {_FINAL_SQL}",
+                (instance, normalize_server(server), client_id),
+            )
+            return True
+
+        result: bool = self._transaction(work)
+        return result
+
+    def release_owner(self, instance: str) -> int:
+        """The instance is closing: its unfinished executions may be followed live by the next one."""
+
+        def work() -> int:
+            cursor = self._conn.execute(
+                f"UPDATE executions SET owner = NULL WHERE owner = ? AND status NOT IN {_FINAL_SQL}", (instance,)
+            )
+            return int(cursor.rowcount)
 
         result: int = self._transaction(work)
         return result
