@@ -10,12 +10,15 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
 
 from comfy_reality.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from comfy_reality.runtime import Auth, ComfyUIClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -34,8 +37,18 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, code: ExitCode = ExitCode.INVALID, hint: str | None = None) -> None:
         super().__init__(message)
-        self.exit_code = int(code)
+        self._exit_code = int(code)
         self.hint = hint
+
+    # click reads exit_code from the instance, but types it as one constant per class; every
+    # CliError carries its own code, so here it is a property.
+    @property
+    def exit_code(self) -> int:
+        return self._exit_code
+
+    @exit_code.setter
+    def exit_code(self, value: int) -> None:
+        self._exit_code = value
 
     def show(self, file: Any = None) -> None:
         stream = file or sys.stderr
@@ -103,7 +116,7 @@ def setup_logging(settings: Settings | None = None) -> None:
         logs.register_secret(settings.token.get_secret_value())
 
 
-def make_auth(settings: Settings) -> Any:
+def make_auth(settings: Settings) -> Auth | None:
     from comfy_reality.runtime import Auth
 
     return Auth.from_settings(settings)
@@ -163,7 +176,7 @@ def error_from_exception(exc: BaseException, server_url: str) -> CliError:
 
 
 @asynccontextmanager
-async def open_client(settings: Settings) -> AsyncIterator[Any]:
+async def open_client(settings: Settings) -> AsyncIterator[ComfyUIClient]:
     """A bare ComfyUIClient (HTTP only, no WebSocket) for one-shot commands."""
     from comfy_reality.runtime import ComfyUIClient
 
@@ -177,7 +190,7 @@ async def open_client(settings: Settings) -> AsyncIterator[Any]:
         yield client
 
 
-def run_client_command(settings: Settings, body: Callable[[Any], Awaitable[T]]) -> T:
+def run_client_command(settings: Settings, body: Callable[[ComfyUIClient], Awaitable[T]]) -> T:
     """Run ``body(client)`` on a fresh event loop, turning runtime errors into CLI errors."""
     from comfy_reality.runtime import ComfyError
 

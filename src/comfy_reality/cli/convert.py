@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ._common import CliError, run_client_command, server_options, settings_for, setup_logging
+
+if TYPE_CHECKING:
+    from comfy_reality.runtime import ComfyUIClient
 
 
 def load_object_info_file(path: Path) -> Any:
@@ -70,7 +73,7 @@ def convert(
         else:
             from comfy_reality.workflows import ObjectInfo
 
-            async def body(client: Any) -> Any:
+            async def body(client: ComfyUIClient) -> dict[str, Any]:
                 return await client.get_object_info()
 
             try:

@@ -7,15 +7,18 @@ so they answer fast and work against a busy server.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ._common import echo_json, json_option, run_client_command, server_options, settings_for, setup_logging
 
+if TYPE_CHECKING:
+    from comfy_reality.runtime import ComfyUIClient, HistoryEntry, QueueItem, QueueState
+
 
 # ----------------------------------------------------------------------------- shapes
-def queue_items(items: list[Any], state: str) -> list[dict[str, Any]]:
+def queue_items(items: list[QueueItem], state: str) -> list[dict[str, Any]]:
     """The client's QueueItems as plain records (the client already sorts pending by number)."""
     return [
         {
@@ -36,7 +39,7 @@ def _ms_to_datetime(value: Any) -> datetime | None:
     return None
 
 
-def history_entry(prompt_id: str, entry: Any) -> dict[str, Any]:
+def history_entry(prompt_id: str, entry: HistoryEntry) -> dict[str, Any]:
     """One /history entry (the client's HistoryEntry) as a flat record: outcome, timings, files."""
     kinds = dict(entry.message_list())
     if entry.interrupted:
@@ -103,7 +106,7 @@ def queue(server_url: str | None, token: str | None, as_json: bool) -> None:
     settings = settings_for(server_url, token)
     setup_logging(settings)
 
-    async def body(client: Any) -> Any:
+    async def body(client: ComfyUIClient) -> QueueState:
         return await client.get_queue()
 
     raw = run_client_command(settings, body)
@@ -135,7 +138,7 @@ def history(server_url: str | None, token: str | None, limit: int, as_json: bool
     settings = settings_for(server_url, token)
     setup_logging(settings)
 
-    async def body(client: Any) -> Any:
+    async def body(client: ComfyUIClient) -> dict[str, HistoryEntry]:
         return await client.get_history(max_items=limit)
 
     raw = run_client_command(settings, body)
@@ -200,7 +203,7 @@ def stats(server_url: str | None, token: str | None, as_json: bool) -> None:
     settings = settings_for(server_url, token)
     setup_logging(settings)
 
-    async def body(client: Any) -> Any:
+    async def body(client: ComfyUIClient) -> dict[str, Any]:
         return await client.get_system_stats()
 
     raw = run_client_command(settings, body)

@@ -37,6 +37,9 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from comfy_reality.config import Settings
     from comfy_reality.journal import Journal
     from comfy_reality.runtime import AsyncTaskManager, ComfyUIAsyncRuntime, TaskEvent, WorkflowExecution
 
@@ -184,9 +187,10 @@ class JsonReporter:
             "task_type": event.task_type.value if event.task_type else None,
             "parent_id": event.parent_id,
         }
-        task = self._manager.get_task(event.task_id) if self._manager else None
-        if task is not None:
-            root = task if task.parent_id is None else self._manager.get_task(task.parent_id)  # type: ignore[union-attr]
+        manager = self._manager
+        task = manager.get_task(event.task_id) if manager is not None else None
+        if manager is not None and task is not None:
+            root = task if task.parent_id is None else manager.get_task(task.parent_id)
             line.update(
                 name=task.name,
                 status=task.status.value,
@@ -217,7 +221,7 @@ class JsonReporter:
 class LiveReporter:
     """The Rich live table on a terminal."""
 
-    def __init__(self, console: Any) -> None:
+    def __init__(self, console: Console) -> None:
         from comfy_reality.runtime.printer import RichTaskPrinter
 
         self.printer = RichTaskPrinter(console)
@@ -244,7 +248,7 @@ class RunCommand:
         self,
         jobs: list[Job],
         *,
-        settings: Any,
+        settings: Settings,
         overrides: dict[str, str],
         output_dir: Path,
         json_mode: bool,
@@ -271,13 +275,23 @@ class RunCommand:
         loop = asyncio.get_running_loop()
         try:
             loop.add_signal_handler(signal.SIGINT, self._on_sigint)
-            self._restore_signal = lambda: loop.remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError):  # Windows event loops, or not the main thread
             try:
                 previous = signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(self._on_sigint))
             except ValueError:
                 return  # not the main thread: Ctrl-C belongs to whoever embeds us
-            self._restore_signal = lambda: signal.signal(signal.SIGINT, previous)
+
+            def restore_handler() -> None:
+                # None: the handler was installed from C, and Python cannot put it back; use the default.
+                signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+            self._restore_signal = restore_handler
+            return
+
+        def remove_handler() -> None:
+            loop.remove_signal_handler(signal.SIGINT)
+
+        self._restore_signal = remove_handler
 
     def _on_sigint(self) -> None:
         if self.interrupted.is_set():
@@ -417,8 +431,9 @@ class RunCommand:
             return
         waiting = asyncio.ensure_future(asyncio.gather(*(runtime.wait(e) for e in executions)))
         interrupted = asyncio.ensure_future(self.interrupted.wait())
+        watched: set[asyncio.Future[Any]] = {waiting, interrupted}
         try:
-            await asyncio.wait({waiting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         finally:
             interrupted.cancel()
         if waiting.done():

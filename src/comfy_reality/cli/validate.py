@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +23,9 @@ from ._common import (
     settings_for,
     setup_logging,
 )
+
+if TYPE_CHECKING:
+    from comfy_reality.runtime import ComfyUIClient
 
 
 @dataclass
@@ -126,7 +129,7 @@ def validate(
     if not offline:
         from comfy_reality.workflows import ObjectInfo
 
-        async def body(client: Any) -> Any:
+        async def body(client: ComfyUIClient) -> dict[str, Any]:
             return await client.get_object_info()
 
         try:

@@ -9,7 +9,8 @@
         await journal.close()
 """
 
-from .history import history_result, output_files_from
+from ..runtime.models import output_files_from
+from .history import history_result
 from .journal import Journal, JournalStats, ReconcileReport, queue_prompt_ids
 from .store import SCHEMA_VERSION, JournalEntry, JournalError, JournalNode, JournalStore
 
