@@ -279,11 +279,7 @@ def test_missing_node_types_are_reported_with_pack_hints() -> None:
     assert set(convert_ui_to_api(workflow, INFO, allow_missing=True)) == {"5"}
 
 
-def test_legacy_group_nodes_and_self_nesting_fail_clearly() -> None:
-    legacy = wf([node(1, "workflow>My group")], [])
-    legacy["extra"] = {"groupNodes": {"My group": {"nodes": []}}}
-    with pytest.raises(InvalidWorkflowError, match="legacy group nodes \\(My group\\)"):
-        convert(legacy)
+def test_self_nesting_and_non_workflows_fail_clearly() -> None:
     loop = _subgraph("sg-loop", [node(1, "sg-loop")], [], [], [])
     with pytest.raises(InvalidWorkflowError, match="nested more than"):
         convert(wf([node(1, "sg-loop")], [], [loop]))

@@ -24,7 +24,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.errors import InvalidWorkflowError
-from .object_info import InputSpec, ObjectInfo
+from .group_nodes import GroupNodeDefinition, build_group_definitions, group_name, modernize_type
+from .object_info import SEED_INPUT_NAMES, InputSpec, ObjectInfo
 
 MODE_ALWAYS = 0
 MODE_NEVER = 2  # "muted"
@@ -74,6 +75,11 @@ class MissingNodeType(BaseModel):
     version: str | None = None
 
     def describe(self) -> str:
+        name = group_name(self.class_type)
+        if name is not None:
+            nodes = ", ".join(self.node_ids[:5])
+            return (f"group node {name!r} (node {nodes}): its definition is missing from the file's "
+                    "extra.groupNodes; save the workflow again from the web UI that made it")
         hint = self.cnr_id or self.aux_id
         where = f" (from node pack {hint}{' ' + self.version if self.version else ''})" if hint else ""
         nodes = ", ".join(self.node_ids[:5]) + (" ..." if len(self.node_ids) > 5 else "")
@@ -99,6 +105,37 @@ class _Widget:
     emit: bool
     spec: InputSpec | None = None
     constant: Any = None  # frontend-added display widgets always serialize this
+
+
+def _has_value_control(spec: InputSpec) -> bool:
+    """The frontend adds a control_after_generate widget to INT widgets (explicitly, or named like a
+    seed) and to COMBO widgets that ask for one; other widget types ignore the option."""
+    explicit = spec.options.get("control_after_generate")
+    if spec.type == "INT":
+        return bool(explicit) if explicit is not None else spec.name in SEED_INPUT_NAMES
+    return spec.type == "COMBO" and bool(explicit)
+
+
+def expand_widgets(specs: list[InputSpec]) -> list[_Widget]:
+    """The widgets a node built from these input specs has, hidden companions included, in order."""
+    widgets: list[_Widget] = []
+    for spec in specs:
+        if not (spec.is_widget or spec.type in CUSTOM_WIDGET_TYPES):
+            continue
+        widgets.append(_Widget(spec.name, True, spec))
+        if _has_value_control(spec):
+            widgets.append(_Widget("control_after_generate", False))
+            if spec.type == "COMBO":
+                widgets.append(_Widget("control_filter_list", False))
+        remote = spec.options.get("remote")
+        if isinstance(remote, dict) and remote.get("refresh_button"):
+            widgets.append(_Widget("control_after_refresh", False))
+            widgets.append(_Widget("refresh", True))
+        if any(spec.options.get(flag) for flag in UPLOAD_FLAGS):
+            if spec.options.get("audio_upload"):
+                widgets.append(_Widget("audioUI", True, constant=""))
+            widgets.append(_Widget("upload", False))
+    return widgets
 
 
 @dataclass
@@ -153,8 +190,10 @@ def _ref(value: Any) -> str | None:
 def _clean_slot(raw: dict[str, Any]) -> dict[str, Any]:
     widget = raw.get("widget")
     widget_name = widget.get("name") if isinstance(widget, dict) else None
+    label = raw.get("label")
     return {
         "name": str(raw.get("name", "")),
+        "label": label if isinstance(label, str) else None,
         "type": raw.get("type") if isinstance(raw.get("type"), (str, int)) else None,
         "link": _ref(raw.get("link")),
         "links": [x for x in (_ref(v) for v in _list(raw.get("links"))) if x is not None],
@@ -273,7 +312,13 @@ class _Converter:
             str(sg["id"]): _clean_graph(sg) for sg in _dicts(subgraphs) if isinstance(sg.get("id"), str)
         }
         self._children: dict[tuple[str, ...], _Graph] = {}
-        self.root = self._graph(_clean_graph(workflow), (), None, None, None)
+        self.groups = build_group_definitions(workflow, object_info, _clean_node)
+        root = _clean_graph(workflow)
+        extra = workflow.get("extra")
+        if isinstance(extra, dict) and isinstance(extra.get("groupNodes"), dict):
+            for node in root["nodes"]:
+                node["type"] = modernize_type(node["type"])
+        self.root = self._graph(root, (), None, None, None)
         self.output: dict[str, dict[str, Any]] = {}
         self._widget_cache: dict[str, list[_Widget]] = {}
 
@@ -296,6 +341,9 @@ class _Converter:
 
     def is_subgraph(self, node: dict[str, Any]) -> bool:
         return str(node.get("type")) in self.subgraphs
+
+    def group_of(self, node: dict[str, Any]) -> GroupNodeDefinition | None:
+        return self.groups.get(str(node.get("type")))
 
     def child_graph(self, graph: _Graph, instance: dict[str, Any]) -> _Graph:
         path = (*graph.path, str(instance["id"]))
@@ -400,6 +448,9 @@ class _Converter:
             if isinstance(values, list) and values:
                 return _Resolved(value=values[0], is_value=True)
             return None
+        group = self.group_of(node)
+        if group is not None:
+            return self.resolve_group_output(graph, node, group, slot, want_type, depth)
         if mode == MODE_BYPASS:
             return self.resolve_bypass(graph, node, slot, want_type, depth)
         if self.is_subgraph(node):
@@ -434,27 +485,161 @@ class _Converter:
             return None
         return self.resolve_link(graph, inputs[index].get("link"), want_type, depth + 1)
 
+    # -- legacy group nodes ------------------------------------------------------------------
+
+    def _check_group_level(self, graph: _Graph, node: dict[str, Any], group: GroupNodeDefinition) -> None:
+        if graph.path:
+            raise InvalidWorkflowError(
+                f"group node {group.name!r} (node {graph.api_id(str(node['id']))}) is inside a subgraph; ComfyUI's "
+                "web UI refuses to queue that too. Open the workflow in the web UI, right-click the group node "
+                "and choose 'Convert to nodes', then save it again"
+            )
+
+    def group_widget_values(self, group: GroupNodeDefinition, instance: dict[str, Any]) -> dict[str, Any]:
+        """The instance's widgets by group widget name, assigned from its ``widgets_values`` by position."""
+        saved = instance.get("widgets_values")
+        values: dict[str, Any] = {}
+        for index, widget in enumerate(expand_widgets(group.widget_specs())):
+            if widget.spec is None or widget.name != widget.spec.name:
+                continue  # companions (control_after_generate, upload, ...) never reach inner nodes
+            if isinstance(saved, list) and index < len(saved):
+                values[widget.name] = saved[index]
+            elif isinstance(saved, dict) and widget.name in saved:
+                values[widget.name] = saved[widget.name]
+            else:
+                values[widget.name] = self.default_value(widget.spec)
+        return values
+
+    def emit_group(self, graph: _Graph, node_id: str, instance: dict[str, Any], group: GroupNodeDefinition) -> None:
+        """Inner nodes under ``"<instance>:<index>"``; like 1.27.10, the instance's own mode is ignored."""
+        self._check_group_level(graph, instance, group)
+        group_values = self.group_widget_values(group, instance)
+        for index, inner in enumerate(group.nodes):
+            inner_type = str(inner["type"])
+            if inner_type in VIRTUAL_TYPES or inner_type not in self.object_info:
+                continue
+            if inner.get("mode", MODE_ALWAYS) in (MODE_NEVER, MODE_BYPASS):
+                continue
+            entry = self.build_group_child(graph, node_id, instance, group, index, group_values)
+            self.output[f"{graph.api_id(node_id)}:{index}"] = entry
+
+    def build_group_child(
+        self,
+        graph: _Graph,
+        node_id: str,
+        instance: dict[str, Any],
+        group: GroupNodeDefinition,
+        index: int,
+        group_values: dict[str, Any],
+    ) -> dict[str, Any]:
+        inner = group.nodes[index]
+        class_type = str(inner["type"])
+        values = self.widget_values(inner, class_type)
+        # The group's widgets are copied onto the inner widgets they stand for, in registration order.
+        for name, (source, input_name) in group.widget_sources.items():
+            if name not in group_values:
+                continue
+            value = group_values[name]
+            source_type = group.nodes[source]["type"]
+            if source_type == "PrimitiveNode":
+                for target, target_input in group.primitive_targets.get(source, []):
+                    if target == index and target_input in values:
+                        values[target_input] = value
+                continue
+            if source_type == "Reroute":
+                for link in group.links_from.get(source, {}).get(0, []):
+                    slots = inner["inputs"]
+                    if link.target == index and link.target_slot < len(slots) and slots[link.target_slot]["widget"]:
+                        widget_name = slots[link.target_slot]["widget"]["name"]
+                        if widget_name in values:
+                            values[widget_name] = value
+            if source == index and input_name in values:
+                values[input_name] = value
+        widgets = self.widgets(class_type)
+        emit = {w.name for w in widgets if w.emit}
+        specs = {s.name: s for s in self.object_info.input_specs(class_type)}
+        inputs: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in emit:
+                continue
+            spec = specs.get(name)
+            if spec is not None and spec.dynamic_prompts and isinstance(value, str):
+                value = process_dynamic_prompt(value, self.rng)
+            inputs[name] = {"__value__": value} if isinstance(value, list) else value
+        widget_names = {w.name for w in widgets}
+        for slot_index, slot in enumerate(inner["inputs"]):
+            widget_ref = slot.get("widget")
+            if widget_ref and widget_ref["name"] not in widget_names:
+                continue
+            origin = self.group_child_origin(graph, node_id, instance, group, index, slot_index)
+            if origin is not None:
+                inputs[str(slot.get("name"))] = [origin[0], origin[1]]
+        return {"inputs": inputs, "class_type": class_type, "_meta": {"title": self.title(inner, class_type)}}
+
+    def group_child_origin(
+        self, graph: _Graph, node_id: str, instance: dict[str, Any], group: GroupNodeDefinition, index: int, slot: int
+    ) -> tuple[str, int] | None:
+        """Where an inner input comes from, resolved only one step, as 1.27.10 does.
+
+        From outside: the node wired to the group's input, whatever it is (a Reroute, PrimitiveNode,
+        bypassed node or another group leaves an id that is not emitted, so the input is dropped).
+        From inside: the inner origin, unless it is a PrimitiveNode (its value is in the widget).
+        """
+        outer_slot = group.input_map.get(index, {}).get(slot)
+        if outer_slot is not None:
+            outer_inputs = self.node_inputs(instance)
+            if outer_slot >= len(outer_inputs):
+                return None
+            link = graph.links.get(str(outer_inputs[outer_slot].get("link")))
+            if link is None or link[0] not in graph.nodes:
+                return None
+            return graph.api_id(link[0]), link[1]
+        inner_link = group.links_to.get(index, {}).get(slot)
+        if inner_link is None or inner_link.origin >= len(group.nodes):
+            return None
+        if group.nodes[inner_link.origin]["type"] == "PrimitiveNode":
+            return None
+        return f"{graph.api_id(node_id)}:{inner_link.origin}", inner_link.origin_slot
+
+    def resolve_group_output(
+        self, graph: _Graph, instance: dict[str, Any], group: GroupNodeDefinition, slot: int, want_type: Any, depth: int
+    ) -> _Resolved | None:
+        """A link from a group node's output: its inner origin, taken as is (no bypass or mute is followed)."""
+        self._check_group_level(graph, instance, group)
+        if instance.get("mode", MODE_ALWAYS) == MODE_BYPASS:
+            inputs = self.node_inputs(instance)
+            for index in (slot, *range(len(inputs))):
+                if index < len(inputs) and inputs[index].get("type") == want_type:
+                    return self.resolve_link(graph, inputs[index].get("link"), inputs[index].get("type"), depth + 1)
+            return None
+        if slot >= len(group.output_map):
+            return None
+        index, origin_slot = group.output_map[slot]
+        for _ in range(len(group.nodes) + 1):
+            if group.nodes[index]["type"] != "Reroute":
+                break
+            inner_link = group.links_to.get(index, {}).get(0)
+            if (
+                group.input_map.get(index, {}).get(0) is not None
+                or inner_link is None
+                or inner_link.origin >= len(group.nodes)
+                or group.nodes[inner_link.origin]["type"] == "PrimitiveNode"
+            ):
+                raise InvalidWorkflowError(
+                    f"group node {group.name!r}: output {slot} comes from a Reroute with nothing inside the group "
+                    "feeding it; ComfyUI's web UI cannot queue this either. Convert the group node to nodes in "
+                    "the web UI (right-click, 'Convert to nodes') and save the workflow again"
+                )
+            index, origin_slot = inner_link.origin, inner_link.origin_slot
+        return _Resolved(link=(f"{graph.api_id(str(instance['id']))}:{index}", origin_slot))
+
     # -- widgets -----------------------------------------------------------------------------
 
     def widgets(self, class_type: str) -> list[_Widget]:
         cached = self._widget_cache.get(class_type)
         if cached is not None:
             return cached
-        widgets: list[_Widget] = []
-        for spec in self.object_info.input_specs(class_type):
-            if not (spec.is_widget or spec.type in CUSTOM_WIDGET_TYPES):
-                continue
-            widgets.append(_Widget(spec.name, True, spec))
-            if spec.seed_like:
-                widgets.append(_Widget("control_after_generate", False))
-            remote = spec.options.get("remote")
-            if isinstance(remote, dict) and remote.get("refresh_button"):
-                widgets.append(_Widget("control_after_refresh", False))
-                widgets.append(_Widget("refresh", True))
-            if any(spec.options.get(flag) for flag in UPLOAD_FLAGS):
-                if spec.options.get("audio_upload"):
-                    widgets.append(_Widget("audioUI", True, constant=""))
-                widgets.append(_Widget("upload", False))
+        widgets = expand_widgets(self.object_info.input_specs(class_type))
         added = frontend_added_widget(class_type)
         if added and not any(w.name == added for w in widgets):
             widgets.append(_Widget(added, True, constant=""))
@@ -515,6 +700,10 @@ class _Converter:
                 if self.skip_disabled_subgraphs and node.get("mode") in (MODE_NEVER, MODE_BYPASS):
                     continue
                 self.emit_graph(self.child_graph(graph, node))
+                continue
+            group = self.group_of(node)
+            if group is not None:
+                self.emit_group(graph, node_id, node, group)
                 continue
             if node_type in VIRTUAL_TYPES or node_type not in self.object_info:
                 continue
@@ -607,9 +796,19 @@ class _Converter:
             if self.is_subgraph(node):
                 yield from self.iter_nodes(self.child_graph(graph, node))
 
+    def _sent_nodes(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(prompt id, node) of every node that would be sent, group nodes' inner nodes included."""
+        for graph, node_id, node in self.iter_nodes():
+            group = self.group_of(node)
+            if group is None:
+                yield graph.api_id(node_id), node
+                continue
+            for index, inner in enumerate(group.nodes):
+                yield f"{graph.api_id(node_id)}:{index}", inner
+
     def missing_types(self) -> list[MissingNodeType]:
         found: dict[str, dict[str, Any]] = {}
-        for graph, node_id, node in self.iter_nodes():
+        for api_id, node in self._sent_nodes():
             node_type = str(node.get("type"))
             if node_type in VIRTUAL_TYPES or self.is_subgraph(node) or node_type in self.object_info:
                 continue
@@ -618,7 +817,7 @@ class _Converter:
             raw_props = node.get("properties")
             props: dict[str, Any] = raw_props if isinstance(raw_props, dict) else {}
             entry = found.setdefault(node_type, {"ids": [], "cnr_id": None, "aux_id": None, "ver": None})
-            entry["ids"].append(graph.api_id(node_id))
+            entry["ids"].append(api_id)
             for key in ("cnr_id", "aux_id", "ver"):
                 if entry[key] is None and isinstance(props.get(key), str) and props[key]:
                     entry[key] = props[key]
@@ -631,15 +830,6 @@ class _Converter:
 def _check_ui(workflow: Any) -> None:
     if not isinstance(workflow, dict) or not isinstance(workflow.get("nodes"), list):
         raise InvalidWorkflowError("not a UI workflow: expected a JSON object with a nodes list")
-    extra = workflow.get("extra")
-    group_nodes = extra.get("groupNodes") if isinstance(extra, dict) else None
-    if isinstance(group_nodes, dict) and group_nodes:
-        names = ", ".join(sorted(str(name) for name in group_nodes))
-        raise InvalidWorkflowError(
-            f"this workflow uses legacy group nodes ({names}), which cannot be converted here; open it in the "
-            "ComfyUI web UI, right-click each group node and choose 'Convert to nodes' (or make it a subgraph), "
-            "then save it again or export it with 'Export (API)'"
-        )
 
 
 def find_missing_node_types(workflow: dict[str, Any], object_info: ObjectInfo) -> list[MissingNodeType]:
