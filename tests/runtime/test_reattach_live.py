@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import websockets
 from aiohttp import web
 
 from comfy_reality.runtime import (
@@ -310,3 +311,55 @@ async def test_observer_uses_the_runtime_auth(monkeypatch: pytest.MonkeyPatch) -
     observed = [auth for client_id, auth in handshakes if client_id == first.client_id]
     assert len(observed) >= 2  # the first runtime's own socket, then the observer
     assert all(auth == f"Bearer {token}" for auth in observed)
+
+
+async def test_observer_left_unrouted_by_a_late_close_is_reopened(
+    server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ComfyUI forgets a client_id when *any* socket of it closes. The old client's socket closing
+    after the observer opened leaves the observer open but unrouted: status broadcasts stop
+    reaching it while the main socket gets them, so the runtime reopens it."""
+    hub = server.state.hub
+    closed: list[str] = []
+    forgotten = asyncio.Event()
+
+    def comfyui_unregister(sid: str, ws: web.WebSocketResponse) -> None:
+        # ComfyUI's websocket_handler ends with sockets.pop(sid), whichever socket holds it now.
+        hub.sockets.pop(sid, None)
+        hub.metadata.pop(sid, None)
+        closed.append(sid)
+        forgotten.set()
+
+    monkeypatch.setattr(hub, "unregister", comfyui_unregister)
+    prompt_id, old_client = await left_running(server, long_prompt(nonce=9))
+    await until_set(forgotten)  # the first session's own socket is gone
+    forgotten.clear()
+    # The old instance's socket, still open on the server side (a half-dead connection, say).
+    zombie = await websockets.connect(f"{server.ws_url}?clientId={old_client}")
+    runtime = make_runtime(server.url)
+    recorder = Recorder(runtime)
+    try:
+        async with runtime.session():
+            execution = await runtime.attach(prompt_id, client_id=old_client)
+            assert runtime.observe(prompt_id)
+            node = execution.node_task("2")
+            assert node is not None
+            await until(runtime, lambda: len(recorder.of(node.id, "progress")) >= 2)
+            observer = runtime._observers[old_client]
+            await zombie.close()
+            await until_set(forgotten)
+            assert old_client not in hub.sockets  # the observer is open, but nothing reaches it now
+            queued = [await runtime.submit(long_prompt(steps=2, nonce=20 + i)) for i in range(2)]
+            before = len(recorder.of(node.id, "progress"))
+            await until(runtime, lambda: observer.connections == 2 and len(recorder.of(node.id, "progress")) > before)
+            server.faults.step_delay = 0.0
+            for done in [execution, *queued]:
+                await runtime.wait(done, timeout=30)
+    finally:
+        await zombie.close()
+    assert execution.status is TaskStatus.COMPLETED and execution.output_files
+    assert_node_lifecycles_once(recorder, execution)
+
+
+async def until_set(event: asyncio.Event, timeout: float = 10.0) -> None:
+    await asyncio.wait_for(event.wait(), timeout)

@@ -707,6 +707,12 @@ class _Observer:
         self.ws: ClientConnection | None = None
         self.last_progress: tuple[str | None, str | None] = (None, None)
         self.connections = 0
+        # The main socket's status count when this socket last received anything. ComfyUI
+        # broadcasts status to every registered socket; when any socket of a client_id closes
+        # it forgets that client_id, so an older socket of the old client closing late leaves
+        # this one open but unrouted. Silence across two broadcasts the main socket got = that.
+        self.mark = 0
+        self.orphaned = False
 
     @property
     def label(self) -> str:
@@ -756,6 +762,7 @@ class ComfyUIAsyncRuntime:
         self._closing = False
         self._last_progress: tuple[str | None, str | None] = (None, None)
         self._observers: dict[str, _Observer] = {}  # by the client_id they listen as
+        self._status_count = 0  # status broadcasts seen on the main socket
         self.messages_received = 0
 
     # ------------------------------------------------------------------ status
@@ -990,6 +997,10 @@ class ComfyUIAsyncRuntime:
                 tracker.feed(message)
         elif isinstance(message, StatusMessage):
             self._queue_changed.set()
+            if message.sid is None:  # a broadcast, not the hello sent to this socket alone
+                self._status_count += 1
+                if self._observers:
+                    self._check_observers()
             if message.queue_remaining != self._status.queue_remaining:
                 self._publish_status(self._status.model_copy(update={"queue_remaining": message.queue_remaining}))
         elif isinstance(message, ExecutingMessage) and message.prompt_id is None:
@@ -1194,6 +1205,19 @@ class ComfyUIAsyncRuntime:
                 task.cancel()
             log.info("observer_closing", observed_client=observer.label, reason="its last prompt ended")
 
+    def _check_observers(self) -> None:
+        """Reopen an observer the server stopped routing to (see ``_Observer.mark``)."""
+        for observer in self._observers.values():
+            ws = observer.ws
+            if ws is None or observer.orphaned or self._status_count - observer.mark < 2:
+                continue
+            observer.orphaned = True
+            log.warning(
+                "observer_orphaned", observed_client=observer.label,
+                message="the server stopped sending to the observer socket; reconnecting it",
+            )
+            self._spawn(ws.close(), f"close-orphaned-{observer.label}")
+
     def _observer_active(self, observer: _Observer) -> bool:
         return not self._closing and bool(observer.prompt_ids) and self._observers.get(observer.client_id) is observer
 
@@ -1217,6 +1241,8 @@ class ComfyUIAsyncRuntime:
                     continue
                 observer.ws = ws
                 observer.connections += 1
+                observer.mark = self._status_count
+                observer.orphaned = False
                 connected_at = time.monotonic()
                 log.info("observer_connected", observed_client=observer.label, prompts=len(observer.prompt_ids))
                 # What happened before this socket opened (the prompt may be over already): ask.
@@ -1253,6 +1279,7 @@ class ComfyUIAsyncRuntime:
         try:
             async for frame in ws:
                 count += 1
+                observer.mark = self._status_count
                 try:
                     message = parse_frame(frame)
                     if message is not None:
