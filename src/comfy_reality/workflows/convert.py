@@ -523,19 +523,11 @@ class _Converter:
             entry = self.build_group_child(graph, node_id, instance, group, index, group_values)
             self.output[f"{graph.api_id(node_id)}:{index}"] = entry
 
-    def build_group_child(
-        self,
-        graph: _Graph,
-        node_id: str,
-        instance: dict[str, Any],
-        group: GroupNodeDefinition,
-        index: int,
-        group_values: dict[str, Any],
-    ) -> dict[str, Any]:
+    def inner_widget_values(self, group: GroupNodeDefinition, index: int, group_values: dict[str, Any]) -> dict[str, Any]:
+        """An inner node's widgets: its own saved values, then the group's widgets copied onto the
+        inner widgets they stand for, in registration order (a PrimitiveNode's onto its targets)."""
         inner = group.nodes[index]
-        class_type = str(inner["type"])
-        values = self.widget_values(inner, class_type)
-        # The group's widgets are copied onto the inner widgets they stand for, in registration order.
+        values = self.widget_values(inner, str(inner["type"]))
         for name, (source, input_name) in group.widget_sources.items():
             if name not in group_values:
                 continue
@@ -555,18 +547,21 @@ class _Converter:
                             values[widget_name] = value
             if source == index and input_name in values:
                 values[input_name] = value
-        widgets = self.widgets(class_type)
-        emit = {w.name for w in widgets if w.emit}
-        specs = {s.name: s for s in self.object_info.input_specs(class_type)}
-        inputs: dict[str, Any] = {}
-        for name, value in values.items():
-            if name not in emit:
-                continue
-            spec = specs.get(name)
-            if spec is not None and spec.dynamic_prompts and isinstance(value, str):
-                value = process_dynamic_prompt(value, self.rng)
-            inputs[name] = {"__value__": value} if isinstance(value, list) else value
-        widget_names = {w.name for w in widgets}
+        return values
+
+    def build_group_child(
+        self,
+        graph: _Graph,
+        node_id: str,
+        instance: dict[str, Any],
+        group: GroupNodeDefinition,
+        index: int,
+        group_values: dict[str, Any],
+    ) -> dict[str, Any]:
+        inner = group.nodes[index]
+        class_type = str(inner["type"])
+        inputs = self.serialized_widgets(class_type, self.inner_widget_values(group, index, group_values))
+        widget_names = {w.name for w in self.widgets(class_type)}
         for slot_index, slot in enumerate(inner["inputs"]):
             widget_ref = slot.get("widget")
             if widget_ref and widget_ref["name"] not in widget_names:
@@ -711,18 +706,24 @@ class _Converter:
                 continue
             self.output[graph.api_id(node_id)] = self.build_node(graph, node, node_type)
 
-    def build_node(self, graph: _Graph, node: dict[str, Any], class_type: str) -> dict[str, Any]:
-        widgets = self.widgets(class_type)
-        emit = {w.name for w in widgets if w.emit}
+    def serialized_widgets(self, class_type: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The prompt inputs a node's widgets give: serializable ones only, dynamic prompts applied."""
+        emit = {w.name for w in self.widgets(class_type) if w.emit}
         specs = {s.name: s for s in self.object_info.input_specs(class_type)}
         inputs: dict[str, Any] = {}
-        for name, value in self.widget_values(node, class_type).items():
+        for name, value in values.items():
             if name not in emit:
                 continue
             spec = specs.get(name)
             if spec is not None and spec.dynamic_prompts and isinstance(value, str):
                 value = process_dynamic_prompt(value, self.rng)
             inputs[name] = {"__value__": value} if isinstance(value, list) else value
+        return inputs
+
+    def build_node(self, graph: _Graph, node: dict[str, Any], class_type: str) -> dict[str, Any]:
+        widgets = self.widgets(class_type)
+        specs = {s.name: s for s in self.object_info.input_specs(class_type)}
+        inputs = self.serialized_widgets(class_type, self.widget_values(node, class_type))
         widget_names = {w.name for w in widgets}
         for slot in self.node_inputs(node):
             name = str(slot.get("name"))
