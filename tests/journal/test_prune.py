@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from comfy_reality.journal import Journal, JournalStore
+from comfy_reality.journal.journal import InstanceKey
 from comfy_reality.journal.store import ExecutionSnapshot, NodeSnapshot, PruneResult
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -146,10 +147,42 @@ def test_count_unfinished_is_per_server(store: JournalStore) -> None:
         snapshot("done", age=timedelta(minutes=3)),
         snapshot("elsewhere", age=timedelta(minutes=2), status="running", server="http://other:8188"),
     )
-    assert store.count_unfinished(SERVER) == 2
-    assert store.count_unfinished(SERVER + "/") == 2  # normalized like every other server filter
-    assert store.count_unfinished("http://other:8188") == 1
-    assert store.count_unfinished("http://nobody:1") == 0
+    assert store.count_unfinished(SERVER) == {None: 2}
+    assert store.count_unfinished(SERVER + "/") == {None: 2}  # normalized like every other server filter
+    assert store.count_unfinished("http://other:8188") == {None: 1}
+    assert store.count_unfinished("http://nobody:1") == {}
+
+
+async def test_unfinished_count_leaves_out_runs_of_live_instances(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    store = JournalStore(path)
+    fill(
+        store,
+        snapshot("released", age=timedelta(minutes=9), status="running"),
+        snapshot("owner-killed", age=timedelta(minutes=8), status="running"),
+        snapshot("owner-alive", age=timedelta(minutes=7), status="pending"),
+        snapshot("owner-unreadable", age=timedelta(minutes=6), status="running"),
+        snapshot("finished", age=timedelta(minutes=5)),
+    )
+    store.close()
+    here = InstanceKey.current()
+    if not here.started:
+        pytest.skip("telling a reused pid from a live one needs /proc")
+    # The same pid with another start time: that process ended and its pid was reused.
+    gone = InstanceKey(here.host, here.pid, "1", "dead")
+    alive = InstanceKey(here.host, here.pid, here.started, "another-journal-of-this-process")
+    conn = sqlite3.connect(path)
+    conn.executemany("UPDATE executions SET owner = ? WHERE id = ?", [
+        (str(gone), "owner-killed"), (str(alive), "owner-alive"), ("garbage", "owner-unreadable"),
+    ])
+    conn.commit()
+    conn.close()
+    journal = await Journal.open(path)
+    try:
+        assert await journal.unfinished_count(SERVER) == 3  # released, killed, unreadable
+        assert await journal.unfinished_count("http://nobody:1") == 0
+    finally:
+        await journal.close()
 
 
 def test_vacuum_gives_the_space_back(store: JournalStore) -> None:

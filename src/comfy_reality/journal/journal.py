@@ -81,6 +81,9 @@ def _process_start(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else ""
 
 
+_OWN_START: dict[int, str] = {}
+
+
 @dataclass(frozen=True)
 class InstanceKey:
     """One open journal = one app instance: ``host|pid|process start|random token``."""
@@ -103,7 +106,9 @@ class InstanceKey:
     @classmethod
     def current(cls) -> InstanceKey:
         pid = os.getpid()
-        return cls(socket.gethostname(), pid, _process_start(pid) or "", uuid.uuid4().hex)
+        if pid not in _OWN_START:  # read once per process (a forked child reads its own)
+            _OWN_START[pid] = _process_start(pid) or ""
+        return cls(socket.gethostname(), pid, _OWN_START[pid], uuid.uuid4().hex)
 
     def same_process(self, other: InstanceKey) -> bool:
         return (self.host, self.pid, self.started) == (other.host, other.pid, other.started)
@@ -603,8 +608,22 @@ class Journal:
         return await self._run(self._store.get, key)
 
     async def unfinished_count(self, server: str | None) -> int:
-        """Executions of ``server`` recorded as not finished: a local read, no server round trip."""
-        return await self._run(self._store.count_unfinished, server)
+        """Executions of ``server`` left unfinished by app instances that are gone: what a
+        reconcile would settle. Those of an instance still running (a parallel `run`, an open
+        TUI) are its business. A local read, no server round trip."""
+
+        def count() -> int:
+            total = 0
+            for owner, rows in self._store.count_unfinished(server).items():
+                key = InstanceKey.parse(owner) if owner is not None else None
+                if key is not None and (
+                    key.same_process(self.instance) or not process_gone(key.host, key.pid, key.started)
+                ):
+                    continue
+                total += rows
+            return total
+
+        return await self._run(count)
 
     async def unfinished(self, server: str | None) -> list[JournalEntry]:
         """Executions of ``server`` recorded as not finished (what :meth:`reconcile` settles), oldest first."""

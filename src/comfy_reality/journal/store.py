@@ -800,13 +800,15 @@ class JournalStore:
         return int(self._conn.execute("SELECT COUNT(*) FROM executions").fetchone()[0])
 
     # ------------------------------------------------------------------- pruning
-    def count_unfinished(self, server: str | None) -> int:
-        """How many executions of a server were not final when last written (a cheap local read)."""
-        row = self._conn.execute(
-            f"SELECT COUNT(*) FROM executions WHERE status NOT IN {_FINAL_SQL} AND server_url IS ?",
+    def count_unfinished(self, server: str | None) -> dict[str | None, int]:
+        """Executions of a server not final when last written, by owner (None: no live owner
+        recorded); a cheap local read."""
+        rows = self._conn.execute(
+            f"SELECT owner, COUNT(*) FROM executions WHERE status NOT IN {_FINAL_SQL} AND server_url IS ? "
+            "GROUP BY owner",
             (normalize_server(server),),
-        ).fetchone()
-        return int(row[0])
+        ).fetchall()
+        return {row[0]: int(row[1]) for row in rows}
 
     def prune(
         self,
