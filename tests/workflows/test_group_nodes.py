@@ -67,6 +67,37 @@ def test_defects_are_reproduced_not_corrected() -> None:
     assert sorted_wrong["noise_seed"] == ["95", 0] and sorted_wrong["scheduler"] == ["96", 0]
 
 
+def _corrected(case: str) -> dict[str, Any]:
+    return convert_ui_to_api(_load(case, "ui"), _object_info(), rng=random.Random(0), correct_frontend_defects=True)
+
+
+@pytest.mark.parametrize("case", [c["case"] for c in _manifest() if not c["frontend_defect"]])
+def test_corrected_mode_changes_nothing_where_the_frontend_is_right(case: str) -> None:
+    assert _corrected(case) == _load(case, "api")
+
+
+def test_corrected_mode_gives_what_each_defect_case_means() -> None:
+    """correct_frontend_defects: group nodes converted as the subgraphs they stand for."""
+    assert _corrected("primitive_outside")["10:0"]["inputs"]["seed"] == 99
+    assert _corrected("reroute_outside")["42:1"]["inputs"]["vae"] == ["4", 2]
+    assert _corrected("reroute_inside")["41:2"]["inputs"]["vae"] == ["4", 2]
+    assert _corrected("inner_bypassed")["21:2"]["inputs"]["samples"] == ["21:0", 0]
+    assert _corrected("bypassed_outer_into_group")["94:0"]["inputs"]["latent_image"] == ["5", 0]
+    chained = _corrected("chained_groups")["11:0"]["inputs"]
+    assert chained["positive"] == ["10:0", 0] and chained["negative"] == ["10:1", 0]
+    for case in ("bypassed_group", "muted_group"):
+        got = _corrected(case)
+        assert not any(key.startswith("10:") for key in got)
+        assert "images" not in got["9"]["inputs"]  # nothing of type IMAGE to pass through, nothing runs
+    bypassed_first = _corrected("group_output_to_group_bypassed")
+    assert not any(key.startswith("10:") for key in bypassed_first)
+    fed = _corrected("external_after_inner_primitive")["31:1"]["inputs"]
+    assert fed["steps"] == ["32", 0] and fed["cfg"] == 8
+    fed = _corrected("external_into_sorted_widgets")["97:0"]["inputs"]
+    assert fed["end_at_step"] == ["95", 0] and fed["steps"] == ["96", 0]
+    assert fed["noise_seed"] == 0 and fed["scheduler"] == "simple"
+
+
 # -- rules on hand-made graphs -------------------------------------------------------------
 
 INFO = ObjectInfo({

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.errors import InvalidWorkflowError
-from .group_nodes import GroupNodeDefinition, build_group_definitions, group_name, modernize_type
+from .group_nodes import GroupNodeDefinition, as_subgraph, build_group_definitions, group_name, modernize_type
 from .object_info import SEED_INPUT_NAMES, InputSpec, ObjectInfo
 
 MODE_ALWAYS = 0
@@ -301,11 +301,19 @@ def process_dynamic_prompt(text: str, rng: random.Random) -> str:
 
 class _Converter:
     def __init__(
-        self, workflow: dict[str, Any], object_info: ObjectInfo, rng: random.Random, *, skip_disabled_subgraphs: bool = False
+        self,
+        workflow: dict[str, Any],
+        object_info: ObjectInfo,
+        rng: random.Random,
+        *,
+        skip_disabled_subgraphs: bool = False,
+        correct_group_nodes: bool = False,
     ) -> None:
         self.object_info = object_info
         self.rng = rng
         self.skip_disabled_subgraphs = skip_disabled_subgraphs
+        self.output: dict[str, dict[str, Any]] = {}
+        self._widget_cache: dict[str, list[_Widget]] = {}
         definitions = workflow.get("definitions")
         subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
         self.subgraphs: dict[str, dict[str, Any]] = {
@@ -318,9 +326,9 @@ class _Converter:
         if isinstance(extra, dict) and isinstance(extra.get("groupNodes"), dict):
             for node in root["nodes"]:
                 node["type"] = modernize_type(node["type"])
+        if correct_group_nodes:
+            self._groups_as_subgraphs(root)
         self.root = self._graph(root, (), None, None, None)
-        self.output: dict[str, dict[str, Any]] = {}
-        self._widget_cache: dict[str, list[_Widget]] = {}
 
     # -- graph structure ---------------------------------------------------------------------
 
@@ -344,6 +352,26 @@ class _Converter:
 
     def group_of(self, node: dict[str, Any]) -> GroupNodeDefinition | None:
         return self.groups.get(str(node.get("type")))
+
+    def _groups_as_subgraphs(self, root: dict[str, Any]) -> None:
+        """Each top-level group instance becomes a subgraph of its own (its widget values differ)."""
+        for node in root["nodes"]:
+            group = self.group_of(node)
+            if group is None:
+                continue
+            group_values = self.group_widget_values(group, node)
+            inner_values: dict[int, dict[str, Any]] = {}
+            primitive_values: dict[int, Any] = {}
+            for index, inner in enumerate(group.nodes):
+                if str(inner["type"]) in self.object_info:
+                    inner_values[index] = self.inner_widget_values(group, index, group_values)
+            for entry in group.entries.values():
+                if entry.primitive is not None and entry.name in group_values:
+                    primitive_values[entry.primitive] = group_values[entry.name]
+            key = f"{group.type}#instance-{node['id']}"
+            self.subgraphs[key] = as_subgraph(group, node, inner_values, primitive_values)
+            node["type"] = key
+            node["widgets_values"] = None
 
     def child_graph(self, graph: _Graph, instance: dict[str, Any]) -> _Graph:
         path = (*graph.path, str(instance["id"]))
@@ -845,6 +873,7 @@ def convert_ui_to_api(
     *,
     allow_missing: bool = False,
     skip_disabled_subgraphs: bool = False,
+    correct_frontend_defects: bool = False,
     rng: random.Random | None = None,
     source: str | None = None,
 ) -> dict[str, dict[str, Any]]:
@@ -856,9 +885,17 @@ def convert_ui_to_api(
 
     ``skip_disabled_subgraphs`` corrects frontend 1.27.10, which still emits (and so runs) the
     inner nodes of a bypassed or muted subgraph instance; consumers get the same pass-through.
+    ``correct_frontend_defects`` does that and also converts legacy group nodes by what they mean
+    (as subgraphs) instead of by 1.27.10's defective rules (see group_nodes).
     """
     _check_ui(workflow)
-    converter = _Converter(workflow, object_info, rng or random.Random(), skip_disabled_subgraphs=skip_disabled_subgraphs)
+    converter = _Converter(
+        workflow,
+        object_info,
+        rng or random.Random(),
+        skip_disabled_subgraphs=skip_disabled_subgraphs or correct_frontend_defects,
+        correct_group_nodes=correct_frontend_defects,
+    )
     missing = converter.missing_types()
     if missing and not allow_missing:
         raise MissingNodeTypesError(missing, source=source)

@@ -26,6 +26,8 @@ PREFIX = "workflow"
 SEPARATOR = ">"
 LEGACY_SEPARATOR = "/"
 SEED_NAMES = ("seed", "noise_seed")
+SUBGRAPH_INPUT = -10  # the origin id of links from a subgraph's inputs (and target id of its outputs: -20)
+SUBGRAPH_OUTPUT = -20
 # Widget input types frontend extensions add; the widget store counts them as widgets too.
 EXTENSION_WIDGET_TYPES = frozenset({"IMAGEUPLOAD", "AUDIO_RECORD", "LOAD_3D", "LOAD_3D_ANIMATION", "WEBCAM"})
 
@@ -65,6 +67,7 @@ class GroupEntry:
     spec: InputSpec
     widget: bool
     primitive: int | None = None  # inner index of the PrimitiveNode whose value widget this is
+    source: tuple[int, str] | None = None  # the inner (index, input name) this input stands for
 
 
 @dataclass
@@ -264,7 +267,9 @@ class _Builder:
                     continue
                 name = self._input_name(index, node, spec.name)
                 primitive = index if node["type"] == "PrimitiveNode" else None
-                self.result.entries[name] = GroupEntry(name, self._with_control(spec, spec.name), True, primitive)
+                self.result.entries[name] = GroupEntry(
+                    name, self._with_control(spec, spec.name), True, primitive, (index, spec.name)
+                )
                 widget_map[spec.name] = name
                 self.result.widget_sources[name] = (index, spec.name)
             self._process_slots(index, node, slots, by_name)
@@ -282,7 +287,7 @@ class _Builder:
             custom = self._node_config(index, "input", input_name)
             if custom is not None and custom.get("visible") is False:
                 continue
-            self.result.entries[name] = GroupEntry(name, specs[input_name], False)
+            self.result.entries[name] = GroupEntry(name, specs[input_name], False, source=(index, input_name))
             input_map[slot] = self.input_count
             self.input_count += 1
 
@@ -299,7 +304,8 @@ class _Builder:
                 self._primitive_connection(links_to[slot], input_name, specs)
                 continue
             name = self._input_name(index, node, input_name)
-            self.result.entries[name] = GroupEntry(name, self._with_control(specs[input_name], input_name), True)
+            entry = GroupEntry(name, self._with_control(specs[input_name], input_name), True, source=(index, input_name))
+            self.result.entries[name] = entry
             self.result.widget_sources[name] = (index, input_name)
             self.old_to_new_widget.setdefault(index, {})[input_name] = name
             input_map[slot] = self.input_count
@@ -355,3 +361,76 @@ def build_group_definitions(
         definition = _Builder(str(name), data, nodes, object_info).build()
         definitions[definition.type] = definition
     return definitions
+
+
+def _slot(name: str, type_: Any, link_ids: list[str] | None = None) -> dict[str, Any]:
+    return {"name": name, "label": None, "type": type_, "link": None, "links": [], "linkIds": link_ids or [],
+            "widget": None}
+
+
+def as_subgraph(
+    definition: GroupNodeDefinition,
+    instance: dict[str, Any],
+    inner_values: dict[int, dict[str, Any]],
+    primitive_values: dict[int, Any],
+) -> dict[str, Any]:
+    """One instance as the subgraph it means: what corrected conversion walks instead of 1.27.10's rules.
+
+    Inner links, reroutes, bypassed inner nodes and primitives are then followed like any subgraph's;
+    each group input feeds the inner input it is named after (not the frontend's shifted index);
+    the instance's widget values are baked into the inner nodes (``inner_values``, by widget name).
+    Ids stay ``"<instance>:<index>"``.
+    """
+    nodes: list[dict[str, Any]] = []
+    for index, inner in enumerate(definition.nodes):
+        node = {**inner, "id": str(index),
+                "inputs": [dict(slot) for slot in inner["inputs"]],
+                "outputs": [{**slot, "links": []} for slot in inner["outputs"]]}
+        if index in inner_values:
+            node["widgets_values"] = inner_values[index]
+        if index in primitive_values:
+            node["widgets_values"] = [primitive_values[index]]
+        nodes.append(node)
+    links: list[list[Any]] = []
+
+    def connect(origin: int | str, origin_slot: int, target: int | str, target_slot: int, type_: Any) -> str:
+        link_id = str(len(links) + 1)
+        links.append([link_id, str(origin), origin_slot, str(target), target_slot, type_])
+        if isinstance(target, int) and target_slot < len(nodes[target]["inputs"]):
+            nodes[target]["inputs"][target_slot]["link"] = link_id
+        if isinstance(origin, int):
+            outputs = nodes[origin]["outputs"]
+            while len(outputs) <= origin_slot:
+                outputs.append(_slot("", None))
+            outputs[origin_slot]["links"].append(link_id)
+        return link_id
+
+    for target, by_slot in definition.links_to.items():
+        for target_slot, link in by_slot.items():
+            if link.origin < len(nodes) and target < len(nodes):
+                connect(link.origin, link.origin_slot, target, target_slot, link.type)
+    inputs: list[dict[str, Any]] = []
+    for position, outer in enumerate(instance["inputs"]):
+        entry = definition.entries.get(str(outer.get("name")))
+        link_ids: list[str] = []
+        if entry is not None and outer.get("link") is not None:
+            if entry.primitive is not None:
+                targets = definition.primitive_targets.get(entry.primitive, [])
+            else:
+                targets = [entry.source] if entry.source is not None else []
+            for target, input_name in targets:
+                target_node = nodes[target] if target < len(nodes) else None
+                slots = target_node["inputs"] if target_node is not None else []
+                if target_node is not None and target_node["type"] == "Reroute":
+                    slot: int | None = 0 if slots else None  # named after its type, it has one input
+                else:
+                    slot = next((i for i, s in enumerate(slots) if s["name"] == input_name), None)
+                if slot is not None:
+                    link_ids.append(connect(str(SUBGRAPH_INPUT), position, target, slot, outer.get("type")))
+        inputs.append(_slot(str(outer.get("name")), outer.get("type"), link_ids))
+    outputs: list[dict[str, Any]] = []
+    for position, (index, slot) in enumerate(definition.output_map):
+        saved = definition.nodes[index]["outputs"]
+        type_ = saved[slot].get("type") if slot < len(saved) else None
+        outputs.append(_slot(str(position), type_, [connect(index, slot, str(SUBGRAPH_OUTPUT), position, type_)]))
+    return {"nodes": nodes, "links": links, "inputs": inputs, "outputs": outputs}
