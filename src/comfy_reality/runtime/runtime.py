@@ -1201,8 +1201,11 @@ class ComfyUIAsyncRuntime:
         if not observer.prompt_ids:
             del self._observers[client_id]
             task = observer.task
-            if task is not None and not task.done() and task is not asyncio.current_task():
-                task.cancel()
+            if task is not None and not task.done():
+                if task is not asyncio.current_task():
+                    task.cancel()
+                elif observer.ws is not None:  # from inside its own loop: end the read instead
+                    self._spawn(observer.ws.close(), f"close-observer-{observer.label}")
             log.info("observer_closing", observed_client=observer.label, reason="its last prompt ended")
 
     def _check_observers(self) -> None:
