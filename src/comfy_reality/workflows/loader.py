@@ -12,8 +12,16 @@ from .formats import WorkflowFormat, detect_format, read_json_file, unwrap_promp
 from .object_info import ObjectInfo
 
 
-def load_prompt(path_or_data: Path | str | dict[str, Any], object_info: ObjectInfo | None = None) -> dict[str, Any]:
+def load_prompt(
+    path_or_data: Path | str | dict[str, Any],
+    object_info: ObjectInfo | None = None,
+    *,
+    correct_frontend_defects: bool = False,
+) -> dict[str, Any]:
     """The API prompt of a workflow file or parsed JSON; UI workflows are converted with ``object_info``.
+
+    By default the conversion is the web UI's, defects included; ``correct_frontend_defects``
+    gives what disabled subgraphs and legacy group nodes mean instead (see convert_ui_to_api).
 
     Raises InvalidWorkflowError (MissingNodeTypesError for node types the server lacks) with a
     message naming the file and what is wrong.
@@ -36,4 +44,4 @@ def load_prompt(path_or_data: Path | str | dict[str, Any], object_info: ObjectIn
             "Connect to the server first, or export it from ComfyUI with 'Export (API)'",
             source=source,
         )
-    return convert_ui_to_api(data, object_info, source=source)
+    return convert_ui_to_api(data, object_info, source=source, correct_frontend_defects=correct_frontend_defects)
