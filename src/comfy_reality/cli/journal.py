@@ -445,7 +445,8 @@ def reconcile(ctx: click.Context, server_url: str | None, token: str | None, pat
     reconcile again later). Only the server given by --server / COMFYUI_URL / the config is
     asked.
 
-    Exit codes: 0 all checked, 1 some could not be checked, 3 server unreachable.
+    Exit codes: 0 all checked, 1 some could not be checked, 2 invalid usage, 3 server
+    unreachable.
     """
     from comfy_reality.runtime import ComfyError
 
