@@ -5,6 +5,9 @@ owner keeps its messages and the prompt is polled. Against the embedded server."
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -295,3 +298,60 @@ def test_instance_keys_and_liveness() -> None:
     assert not process_gone(me.host, me.pid, me.started)  # this very process
     if me.started:
         assert process_gone(me.host, me.pid, str(int(me.started) + 1))  # the pid now names another process
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_a_killed_app_is_followed_live_only_once_it_is_dead(server: EmbeddedServer, tmp_path: Path) -> None:
+    """Real processes: while the app that queued the prompt runs, a second instance polls; once
+    the app is SIGKILLed, the next instance follows the prompt live (and can interrupt it)."""
+    path = tmp_path / "journal.sqlite3"
+    app = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.faults.killable_app", server.url, str(path), "100000", "1.0",
+        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
+    )
+    try:
+        assert app.stdout is not None and app.stderr is not None
+        line = await asyncio.wait_for(app.stdout.readline(), 60)
+        assert line, (await app.stderr.read()).decode(errors="replace")[-3000:]
+        info = json.loads(line)
+
+        journal = await Journal.open(path, progress_interval=0.02)
+        runtime = make_runtime(server.url)
+        try:
+            journal.attach(runtime)
+            async with runtime.session():
+                report = await journal.reconcile(runtime)
+                assert [e.prompt_id for e in report.followed] == [info["prompt_id"]]
+                assert report.live == [] and runtime.observers == {}, "the app still runs: never take its socket"
+                assert info["client_id"] in server.state.hub.sockets
+        finally:
+            await journal.close()
+    finally:
+        if app.returncode is None:
+            app.send_signal(signal.SIGKILL)
+        await app.wait()
+    assert app.returncode == -signal.SIGKILL
+
+    journal = await Journal.open(path, progress_interval=0.02)
+    runtime = make_runtime(server.url)
+    events: list[TaskEvent] = []
+    runtime.task_manager.subscribe(events.append)
+    try:
+        journal.attach(runtime)
+        async with runtime.session():
+            report = await journal.reconcile(runtime)
+            assert [e.prompt_id for e in report.live] == [info["prompt_id"]]
+            execution = report.live[0]
+            assert execution.client_id == info["client_id"]
+            await until(runtime, lambda: len(set(progress_of(events, execution))) >= 3)
+            await runtime.cancel(execution)
+        assert execution.status is TaskStatus.CANCELLED
+        node = execution.node_task("2")
+        assert node is not None and node.status is TaskStatus.CANCELLED and node.status_detail == "interrupted"
+        recorded = await journal.get(info["prompt_id"])
+        assert recorded is not None and recorded.id == info["execution_id"]
+        assert recorded.status is TaskStatus.CANCELLED and not recorded.lost
+    finally:
+        await journal.close()
