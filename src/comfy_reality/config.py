@@ -37,6 +37,13 @@ class Settings(BaseModel):
     output_dir: Path | None = None
     log_level: str = "info"
     keymap: dict[str, str] = Field(default_factory=dict, description="Binding id -> key(s), e.g. run = 'ctrl+r'.")
+    correct_frontend_defects: bool = Field(
+        default=False,
+        description=(
+            "Convert web-UI workflows by what they mean where ComfyUI's frontend 1.27.10 gets it wrong "
+            "(legacy group nodes, bypassed or muted subgraphs) instead of exactly as the browser would."
+        ),
+    )
     journal_keep_days: int = Field(
         default=90,
         ge=0,

@@ -49,6 +49,7 @@ from ..workflows import (
     ObjectInfo,
     ObjectInfoCache,
     WorkflowFile,
+    frontend_defects,
     load_prompt,
     parse_workflow_listing,
     read_json_file,
@@ -593,7 +594,11 @@ class ComfyRealityApp(App[None]):
         """The API prompt of a workflow file (UI format converted); problems become a rejected entry."""
         try:
             data = await asyncio.to_thread(read_json_file, workflow.path)
-            prompt = load_prompt(data, self.object_info)
+            prompt = load_prompt(
+                data, self.object_info, correct_frontend_defects=self.settings.correct_frontend_defects
+            )
+            if self.object_info is not None and not self.settings.correct_frontend_defects:
+                self._warn_frontend_defects(workflow.name, frontend_defects(data, self.object_info))
             unknown = unknown_node_types(prompt, self.object_info)
             if unknown:
                 raise InvalidWorkflowError(
@@ -628,6 +633,21 @@ class ComfyRealityApp(App[None]):
             self.task_tree.select_execution(execution.id)
             self._show_execution(execution.id)
         self.notify(f"Queued {name}", timeout=2)
+
+    def _warn_frontend_defects(self, name: str, defects: list[str]) -> None:
+        """Runs go as the web UI would send them; say where that differs from what the graph shows."""
+        if not defects:
+            return
+        lines = [LogLine(_now(), "warning", f"{name}: the web UI's conversion differs from the graph here:")]
+        lines.extend(LogLine(_now(), "warning", f"  {defect}") for defect in defects)
+        lines.append(LogLine(_now(), "warning", "  set correct_frontend_defects = true in the config to run it as drawn"))
+        self._write_log(lines)
+        self.notify(
+            f"{name}: {len(defects)} difference(s) from the graph, as in the web UI (see the log); "
+            "correct_frontend_defects = true runs it as drawn",
+            severity="warning",
+            timeout=10,
+        )
 
     def _show_rejected(self, entry: ExecutionEntry, message: str | None = None) -> None:
         tree = self.task_tree
@@ -851,7 +871,7 @@ class ComfyRealityApp(App[None]):
         assert object_info is not None
         try:
             data = await asyncio.to_thread(read_json_file, workflow.path)
-            prompt = load_prompt(data, object_info)
+            prompt = load_prompt(data, object_info, correct_frontend_defects=self.settings.correct_frontend_defects)
         except ComfyError as exc:
             self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
             return

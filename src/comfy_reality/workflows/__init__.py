@@ -9,6 +9,7 @@ from .convert import (
     MissingNodeTypesError,
     convert_ui_to_api,
     find_missing_node_types,
+    frontend_defects,
     process_dynamic_prompt,
 )
 from .edit import EditableInput, apply_overrides, editable_inputs
@@ -54,6 +55,7 @@ __all__ = [
     "editable_inputs",
     "encode_userdata_path",
     "find_missing_node_types",
+    "frontend_defects",
     "inspect_workflow",
     "load_prompt",
     "packaged_object_info",

@@ -903,3 +903,53 @@ def convert_ui_to_api(
         return converter.run()
     except RecursionError:
         raise InvalidWorkflowError("subgraphs are nested too deeply or contain themselves", source=source) from None
+
+
+class _FirstChoice(random.Random):
+    """Dynamic prompts resolved the same way in both conversions being compared."""
+
+    def choice(self, seq: Any) -> Any:
+        return seq[0]
+
+
+def frontend_defects(workflow: dict[str, Any], object_info: ObjectInfo) -> list[str]:
+    """What the web UI's conversion gets wrong for this workflow, one line each (empty: nothing).
+
+    Compares the exact (browser) conversion with the corrected one, so a user can see why a
+    legacy group node or a disabled subgraph runs differently than it looks, before running it.
+    """
+    if not isinstance(workflow, dict) or not isinstance(workflow.get("nodes"), list):
+        return []
+    exact = convert_ui_to_api(workflow, object_info, allow_missing=True, rng=_FirstChoice())
+    fixed = convert_ui_to_api(workflow, object_info, allow_missing=True, rng=_FirstChoice(),
+                              correct_frontend_defects=True)
+    lines: list[str] = []
+
+    def label(node_id: str, entry: dict[str, Any]) -> str:
+        return f"node {node_id} ({entry.get('_meta', {}).get('title') or entry.get('class_type')})"
+
+    def show(value: Any) -> str:
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
+            return f"output {value[1]} of node {value[0]}"
+        return repr(value)
+
+    for node_id in sorted(set(exact) - set(fixed)):
+        lines.append(f"{label(node_id, exact[node_id])}: the web UI runs it although its group node or subgraph "
+                     "is bypassed or muted")
+    for node_id in sorted(set(fixed) - set(exact)):
+        lines.append(f"{label(node_id, fixed[node_id])}: the web UI leaves it out")
+    for node_id in sorted(set(exact) & set(fixed)):
+        got, meant = exact[node_id]["inputs"], fixed[node_id]["inputs"]
+        for name in sorted(set(got) | set(meant)):
+            if got.get(name) == meant.get(name):
+                continue
+            if name not in got:
+                lines.append(f"{label(node_id, exact[node_id])}: the web UI leaves input {name!r} unconnected "
+                             f"(meant: {show(meant[name])})")
+            elif name not in meant:
+                lines.append(f"{label(node_id, exact[node_id])}: the web UI sets input {name!r} to {show(got[name])}, "
+                             "which is not wired to it")
+            else:
+                lines.append(f"{label(node_id, exact[node_id])}: the web UI sets input {name!r} to {show(got[name])} "
+                             f"instead of {show(meant[name])}")
+    return lines
