@@ -17,7 +17,13 @@ import pytest
 
 from comfy_reality.runtime.errors import InvalidWorkflowError
 from comfy_reality.server import EmbeddedServer, ServerConfig
-from comfy_reality.workflows import MissingNodeTypesError, ObjectInfo, convert_ui_to_api, find_missing_node_types
+from comfy_reality.workflows import (
+    MissingNodeTypesError,
+    ObjectInfo,
+    convert_ui_to_api,
+    find_missing_node_types,
+    frontend_defects,
+)
 from comfy_reality.workflows.group_nodes import build_group_definitions
 from tests.conftest import CONVERSION_FIXTURES, FIXTURES
 
@@ -96,6 +102,21 @@ def test_corrected_mode_gives_what_each_defect_case_means() -> None:
     fed = _corrected("external_into_sorted_widgets")["97:0"]["inputs"]
     assert fed["end_at_step"] == ["95", 0] and fed["steps"] == ["96", 0]
     assert fed["noise_seed"] == 0 and fed["scheduler"] == "simple"
+
+
+def test_defect_report_names_each_difference_and_nothing_else() -> None:
+    info = _object_info()
+    assert frontend_defects(_load("ksampler_decode", "ui"), info) == []
+    assert frontend_defects(_load("primitive_outside", "ui"), info) == [
+        "node 10:0 (KSampler): the web UI leaves input 'seed' unconnected (meant: 99)"
+    ]
+    assert frontend_defects(_load("external_after_inner_primitive", "ui"), info) == [
+        "node 31:1 (KSampler): the web UI sets input 'cfg' to output 0 of node 32 instead of 8",
+        "node 31:1 (KSampler): the web UI sets input 'steps' to 20 instead of output 0 of node 32",
+    ]
+    bypassed = frontend_defects(_load("bypassed_group", "ui"), info)
+    assert bypassed[0] == "node 10:0 (KSampler): the web UI runs it although its group node or subgraph is bypassed or muted"
+    assert frontend_defects({"1": {"class_type": "X", "inputs": {}}}, info) == []  # API format: nothing to compare
 
 
 # -- rules on hand-made graphs -------------------------------------------------------------
