@@ -355,3 +355,31 @@ async def test_a_killed_app_is_followed_live_only_once_it_is_dead(server: Embedd
         assert recorded.status is TaskStatus.CANCELLED and not recorded.lost
     finally:
         await journal.close()
+
+
+async def test_a_one_shot_reconcile_can_leave_observers_closed(server: EmbeddedServer, tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    first = await Journal.open(path, progress_interval=0.02)
+    left, _ = await queue_and_quit(server, first)
+    await first.close()
+    journal = await Journal.open(path, progress_interval=0.02)
+    runtime = make_runtime(server.url)
+    try:
+        journal.attach(runtime)
+        async with runtime.session():
+            report = await journal.reconcile(runtime, follow_live=False)
+            assert [e.prompt_id for e in report.followed] == [left.prompt_id]
+            assert report.live == [] and runtime.observers == {}
+    finally:
+        await journal.close()
+    # Nothing was claimed: the next instance still follows it live.
+    journal = await Journal.open(path, progress_interval=0.02)
+    runtime = make_runtime(server.url)
+    try:
+        journal.attach(runtime)
+        async with runtime.session():
+            report = await journal.reconcile(runtime)
+            assert [e.prompt_id for e in report.live] == [left.prompt_id]
+            await follow_to_the_end(server, runtime, report.live[0])
+    finally:
+        await journal.close()

@@ -655,13 +655,16 @@ class Journal:
         return await self._run(self._store.file_size)
 
     # ----------------------------------------------------------------- reconcile
-    async def reconcile(self, runtime: RuntimeLike) -> ReconcileReport:
+    async def reconcile(self, runtime: RuntimeLike, *, follow_live: bool = True) -> ReconcileReport:
         """Settle the executions this server had unfinished when the app last stopped.
 
-        Still queued or running: followed live again (``runtime.attach`` with the recorded
-        client_id). Finished: status and outputs read from /history. Unknown to the server
-        (it restarted and lost its queue): marked lost with that reason. Call it inside
-        ``runtime.session()``, after :meth:`attach`, so the re-attached executions are recorded.
+        Still queued or running: followed again (``runtime.attach`` with the recorded
+        client_id); with ``follow_live``, live through an observer socket when the instance
+        that queued them is gone (``report.live``), else by polling. Finished: status and
+        outputs read from /history. Unknown to the server (it restarted and lost its queue):
+        marked lost with that reason. Call it inside ``runtime.session()``, after
+        :meth:`attach`, so the re-attached executions are recorded. A one-shot check that does
+        not wait for the prompts passes ``follow_live=False``.
         """
         server = normalize_server(runtime.server_url) or ""
         report = ReconcileReport(server_url=server)
@@ -702,7 +705,7 @@ class Journal:
                         await self._mark_lost(row, server, report)
                 except ComfyError as exc:
                     report.errors.append(f"{row.prompt_id}: {exc}")
-        if report.followed:
+        if report.followed and follow_live:
             await self._follow_live(runtime, server, report)
         log.info(
             "journal_reconciled", server=server, followed=len(report.followed), live=len(report.live),
