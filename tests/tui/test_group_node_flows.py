@@ -96,3 +96,15 @@ async def test_frontend_defect_is_reproduced_unless_corrections_are_on(server: E
         assert "completed" in log_text(corrected) and "web UI" not in log_text(corrected)
         received = await history_prompt(server, entry.execution.prompt_id or "")
         assert received["10:0"]["inputs"]["seed"] == 99
+
+
+def test_preview_names_group_nodes_and_subgraphs_instead_of_their_type_ids() -> None:
+    from comfy_reality.tui.widgets.workflow_browser import workflow_nodes
+
+    rows = workflow_nodes(json.loads((FIXTURES / "group_nodes" / "ksampler_decode.ui.json").read_text()))
+    assert ("10", "group node Sample and decode (2 nodes)", None) in rows
+    legacy = json.loads((FIXTURES / "group_nodes" / "legacy_slash_separator.ui.json").read_text())
+    assert ("10", "group node Sample and decode (2 nodes)", None) in workflow_nodes(legacy)
+    pair = FIXTURES / "conversion" / "pairs" / "3d_hunyuan3d-v2.1.ui.json"
+    kinds = {kind for _, kind, _ in workflow_nodes(json.loads(pair.read_text()))}
+    assert "subgraph Image to 3D (Hunyun3D 2.1) (8 nodes)" in kinds

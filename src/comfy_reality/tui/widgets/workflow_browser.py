@@ -15,16 +15,38 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...workflows import WorkflowFile, WorkflowFormat
+from ...workflows.group_nodes import group_type, modernize_type
 from ..messages import WorkflowHighlighted
+
+
+def _container_kinds(data: dict[str, Any]) -> dict[str, str]:
+    """Readable names for node types that stand for other nodes: subgraph ids and group node types."""
+    kinds: dict[str, str] = {}
+    definitions = data.get("definitions")
+    subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
+    for subgraph in subgraphs if isinstance(subgraphs, list) else []:
+        if isinstance(subgraph, dict) and isinstance(subgraph.get("id"), str):
+            inner = subgraph.get("nodes")
+            count = len(inner) if isinstance(inner, list) else 0
+            kinds[subgraph["id"]] = f"subgraph {subgraph.get('name') or subgraph['id'][:8]} ({count} nodes)"
+    extra = data.get("extra")
+    groups = extra.get("groupNodes") if isinstance(extra, dict) else None
+    for name, definition in groups.items() if isinstance(groups, dict) else []:
+        inner = definition.get("nodes") if isinstance(definition, dict) else None
+        count = len(inner) if isinstance(inner, list) else 0
+        kinds[group_type(str(name))] = f"group node {name} ({count} nodes)"
+    return kinds
 
 
 def workflow_nodes(data: Any) -> list[tuple[str, str, str | None]]:
     """(node id, class_type, title) for an API prompt or a UI workflow, in id order."""
     rows: list[tuple[str, str, str | None]] = []
     if isinstance(data, dict) and isinstance(data.get("nodes"), list):
+        kinds = _container_kinds(data)
         for node in data["nodes"]:
             if isinstance(node, dict):
-                rows.append((str(node.get("id")), str(node.get("type", "?")), node.get("title")))
+                node_type = str(node.get("type", "?"))
+                rows.append((str(node.get("id")), kinds.get(modernize_type(node_type), node_type), node.get("title")))
     elif isinstance(data, dict):
         inner = data.get("prompt")
         prompt: dict[str, Any] = inner if isinstance(inner, dict) else data
