@@ -99,9 +99,15 @@ async def test_observer_delivers_per_step_progress_and_outputs(server: EmbeddedS
         steps = [e.data["value"] for e in recorder.of(node.id, "progress") if e.data]
         assert steps == sorted(steps) and len(set(steps)) >= 3, steps
         assert all(e.data and e.data["max"] == 200 for e in recorder.of(node.id, "progress"))
+        observer = runtime._observers[old_client]
+        # Status broadcasts (our own prompts queued behind) reach a routed observer too: no reopening.
+        queued = [await runtime.submit(long_prompt(steps=2, nonce=100 + i)) for i in range(3)]
         server.faults.step_delay = 0.0
         await runtime.wait(execution, timeout=30)
         await until(runtime, lambda: not runtime.observers)
+        for own in queued:
+            await runtime.wait(own, timeout=30)
+        assert observer.connections == 1
     assert execution.status is TaskStatus.COMPLETED
     assert node_statuses(execution) == {"1": TaskStatus.COMPLETED, "2": TaskStatus.COMPLETED, "3": TaskStatus.COMPLETED}
     assert [f.filename.startswith("live_0") for f in execution.output_files] == [True]

@@ -87,6 +87,9 @@ MAX_OUTPUT_ITEMS = 256
 # An observer socket that cannot connect (or keeps dropping at once) this many times in a row
 # gives up: the /history poller still finishes its prompts.
 OBSERVER_MAX_FAILURES = 5
+# How long an observer that missed two status broadcasts gets to show it is still routed
+# (its frames may just be waiting to be read) before it is reopened.
+OBSERVER_SILENCE_GRACE = 1.0
 
 StatusCallback = Callable[[ServerStatus], None]
 PreviewCallback = Callable[["PreviewFrame"], None]
@@ -710,9 +713,11 @@ class _Observer:
         # The main socket's status count when this socket last received anything. ComfyUI
         # broadcasts status to every registered socket; when any socket of a client_id closes
         # it forgets that client_id, so an older socket of the old client closing late leaves
-        # this one open but unrouted. Silence across two broadcasts the main socket got = that.
+        # this one open but unrouted. Silence across two broadcasts the main socket got, and
+        # for a grace period after, = that.
         self.mark = 0
-        self.orphaned = False
+        self.suspect = False
+        self.heard = asyncio.Event()
 
     @property
     def label(self) -> str:
@@ -1209,17 +1214,28 @@ class ComfyUIAsyncRuntime:
             log.info("observer_closing", observed_client=observer.label, reason="its last prompt ended")
 
     def _check_observers(self) -> None:
-        """Reopen an observer the server stopped routing to (see ``_Observer.mark``)."""
+        """Suspect an observer the server may have stopped routing to (see ``_Observer.mark``)."""
         for observer in self._observers.values():
             ws = observer.ws
-            if ws is None or observer.orphaned or self._status_count - observer.mark < 2:
+            if ws is None or observer.suspect or self._status_count - observer.mark < 2:
                 continue
-            observer.orphaned = True
-            log.warning(
-                "observer_orphaned", observed_client=observer.label,
-                message="the server stopped sending to the observer socket; reconnecting it",
-            )
-            self._spawn(ws.close(), f"close-orphaned-{observer.label}")
+            observer.suspect = True
+            observer.heard.clear()
+            self._spawn(self._verify_observer(observer, ws), f"verify-observer-{observer.label}")
+
+    async def _verify_observer(self, observer: _Observer, ws: ClientConnection) -> None:
+        """Reopen the observer unless it receives anything within the grace period."""
+        try:
+            await asyncio.wait_for(observer.heard.wait(), OBSERVER_SILENCE_GRACE)
+        except TimeoutError:
+            if observer.ws is ws:
+                log.warning(
+                    "observer_orphaned", observed_client=observer.label,
+                    message="the server stopped sending to the observer socket; reconnecting it",
+                )
+                await ws.close()
+        finally:
+            observer.suspect = False
 
     def _observer_active(self, observer: _Observer) -> bool:
         return not self._closing and bool(observer.prompt_ids) and self._observers.get(observer.client_id) is observer
@@ -1245,7 +1261,7 @@ class ComfyUIAsyncRuntime:
                 observer.ws = ws
                 observer.connections += 1
                 observer.mark = self._status_count
-                observer.orphaned = False
+                observer.suspect = False
                 connected_at = time.monotonic()
                 log.info("observer_connected", observed_client=observer.label, prompts=len(observer.prompt_ids))
                 # What happened before this socket opened (the prompt may be over already): ask.
@@ -1283,6 +1299,8 @@ class ComfyUIAsyncRuntime:
             async for frame in ws:
                 count += 1
                 observer.mark = self._status_count
+                if observer.suspect:
+                    observer.heard.set()
                 try:
                     message = parse_frame(frame)
                     if message is not None:
