@@ -383,3 +383,37 @@ async def test_a_one_shot_reconcile_can_leave_observers_closed(server: EmbeddedS
             await follow_to_the_end(server, runtime, report.live[0])
     finally:
         await journal.close()
+
+
+async def test_a_prompt_that_ended_before_the_restart_opens_no_observer(
+    server: EmbeddedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    first = await Journal.open(path, progress_interval=0.02)
+    left, _ = await queue_and_quit(server, first)
+    await first.close()
+    ended = asyncio.Event()
+    send_json = server.state.hub.send_json
+
+    async def spy(event: str, data: Any, sid: str | None = None) -> None:
+        await send_json(event, data, sid)
+        if event == "executing" and isinstance(data, dict) and data.get("node") is None:
+            ended.set()
+
+    monkeypatch.setattr(server.state.hub, "send_json", spy)
+    server.faults.step_delay = 0.0
+    await asyncio.wait_for(ended.wait(), 30)
+
+    journal = await Journal.open(path, progress_interval=0.02)
+    runtime = make_runtime(server.url)
+    try:
+        journal.attach(runtime)
+        async with runtime.session():
+            report = await journal.reconcile(runtime)
+            assert report.finished == [left.id] and report.followed == [] and report.live == []
+            assert runtime.observers == {}
+        recorded = await journal.get(left.id)
+        assert recorded is not None and recorded.status is TaskStatus.COMPLETED and recorded.output_files
+        assert all(n.status is TaskStatus.COMPLETED for n in recorded.nodes)
+    finally:
+        await journal.close()
