@@ -369,3 +369,46 @@ async def test_observer_left_unrouted_by_a_late_close_is_reopened(
 
 async def until_set(event: asyncio.Event, timeout: float = 10.0) -> None:
     await asyncio.wait_for(event.wait(), timeout)
+
+
+async def test_one_observer_per_client_closed_after_its_last_prompt(server: EmbeddedServer) -> None:
+    """Two prompts of one old client (one running, one still queued) share one observer, which
+    stays open until the second ends; another old client gets its own observer."""
+    first = make_runtime(server.url)
+    async with first.session():
+        running = await first.submit(long_prompt(nonce=10), name="running")
+        queued = await first.submit(long_prompt(steps=20, nonce=11), name="queued")
+        node = running.node_task("2")
+        assert node is not None
+        await until(first, lambda: (node.value or 0) >= 2)
+    second = make_runtime(server.url)
+    async with second.session():
+        other = await second.submit(long_prompt(steps=20, nonce=12), name="other client")
+    runtime = make_runtime(server.url)
+    recorder = Recorder(runtime)
+    async with runtime.session():
+        executions = [
+            await runtime.attach(e.prompt_id or "", client_id=c.client_id)
+            for e, c in ((running, first), (queued, first), (other, second))
+        ]
+        assert [e.status for e in executions] == [TaskStatus.RUNNING, TaskStatus.PENDING, TaskStatus.PENDING]
+        assert all(runtime.observe(e.prompt_id or "") for e in executions)
+        assert set(runtime._observers) == {first.client_id, second.client_id}
+        shared = runtime._observers[first.client_id]
+        assert shared.prompt_ids == {running.prompt_id, queued.prompt_id}
+        await runtime.cancel(executions[0])  # the queued one starts, still slowed down
+        assert first.client_id in runtime.observers  # the queued prompt of that client is still to come
+        server.faults.step_delay = 0.0
+        await runtime.wait(executions[1], timeout=30)
+        assert first.client_id not in runtime.observers
+        await runtime.wait(executions[2], timeout=30)
+        assert runtime.observers == {}
+    assert shared.connections == 1
+    assert executions[0].status is TaskStatus.CANCELLED
+    for execution in executions[1:]:
+        assert execution.status is TaskStatus.COMPLETED and execution.output_files
+        progress_node = execution.node_task("2")
+        assert progress_node is not None
+        assert recorder.of(progress_node.id, "progress"), f"{execution.name}: no live progress"
+    for execution in executions:
+        assert_node_lifecycles_once(recorder, execution)
