@@ -191,3 +191,38 @@ def test_nothing_unfinished_needs_no_server(down_url: str) -> None:
 def test_bad_server_url_is_a_usage_error() -> None:
     result = invoke("journal", "reconcile", "--server", "localhost:8188")
     assert result.exit_code == 2 and "invalid server URL" in result.stderr
+
+
+def test_each_outcome_is_read_from_the_rows_as_now_recorded() -> None:
+    from comfy_reality.cli.journal import _settled
+    from comfy_reality.journal import JournalEntry, ReconcileReport
+    from comfy_reality.runtime import TaskStatus
+    from comfy_reality.runtime.models import ExecutionError, OutputFile, WorkflowExecution, utc_now
+
+    now = utc_now()
+    before = JournalEntry(id="row", prompt_id="p-1", name="wf", status=TaskStatus.RUNNING, created_at=now,
+                          updated_at=now)
+    report = ReconcileReport(server_url="http://s")
+
+    def after(**changes: Any) -> JournalEntry:
+        return before.model_copy(update=changes)
+
+    done = _settled(before, after(status=TaskStatus.COMPLETED, status_detail="read from /history",
+                                  output_files=[OutputFile(node_id="2", filename="a.png")]), {}, report)
+    assert (done.outcome, done.status, done.detail) == ("finished", "completed", "1 output file; read from /history")
+    failed = _settled(before, after(status=TaskStatus.FAILED, error=ExecutionError(
+        node_id="2", exception_type="RealityFail", exception_message="boom")), {}, report)
+    assert (failed.outcome, failed.status, failed.detail) == ("finished", "failed", "node 2: RealityFail: boom")
+    lost = _settled(before, after(status=TaskStatus.CANCELLED, lost=True, status_detail="lost: restarted"), {}, report)
+    assert (lost.outcome, lost.status, lost.detail) == ("lost", "lost", "lost: restarted")
+
+    queued = WorkflowExecution(workflow_id="wf", prompt_id="p-1")
+    assert _settled(before, before, {"p-1": queued}, report).outcome == "queued"
+    queued.status = TaskStatus.RUNNING
+    assert _settled(before, before, {"p-1": queued}, report).outcome == "running"
+
+    report.errors.append("p-1: HTTP 500 from /history")
+    unchecked = _settled(before, before, {}, report)
+    assert (unchecked.outcome, unchecked.detail) == ("unchecked", "p-1: HTTP 500 from /history")
+    assert _settled(before, before, {}, ReconcileReport(server_url="http://s")).outcome == "unchanged"
+    assert unchecked.record()["was"] == "running" and unchecked.record()["prompt_id"] == "p-1"

@@ -387,7 +387,8 @@ def _settled(
             detail = f"{where}{after.error.exception_type}: {after.error.exception_message}"
         elif after.status is TaskStatus.COMPLETED:
             count = len(after.output_files)
-            detail = f"{count} output file{'s' if count != 1 else ''}; {detail}" if detail else f"{count} output files"
+            files = f"{count} output file{'s' if count != 1 else ''}"
+            detail = f"{files}; {detail}" if detail else files
         return Settled(before, "finished", after.status.value, detail)
     execution = followed.get(before.prompt_id or "")
     if execution is not None:
@@ -416,7 +417,8 @@ async def _reconcile(settings: Settings, path: Path | None) -> tuple[str, list[S
         detach = journal.attach(runtime)
         try:
             async with runtime.session():
-                report = await journal.reconcile(runtime)
+                # One-shot: prompts still on the server are left running, not followed live.
+                report = await journal.reconcile(runtime, follow_live=False)
                 followed = {e.prompt_id: e for e in report.followed if e.prompt_id}
                 settled = [_settled(row, await journal.get(row.id), followed, report) for row in pending]
         finally:
