@@ -1,17 +1,15 @@
 """History screen: past executions from the journal, filtered, fitted to the width, with details.
 
-The journal is filled through its store with fixed times (deterministic), and once through a
-real runtime against the embedded server so the screen shows what the recorder writes. The
-snapshots open History in the real app (offline, private home, its own journal) with ``h``,
-so they show the footer the user sees.
+The journal is filled through its store with fixed times (``scenes.fill_journal``, the
+README screenshots' scene), and once through a real runtime against the embedded server so
+the screen shows what the recorder writes. The snapshots open History in the real app
+(offline, private home, its own journal) with ``h``, so they show the footer the user sees.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,122 +18,25 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input, Static
 
 from comfy_reality.journal import Journal, JournalStore
-from comfy_reality.journal.store import ExecutionSnapshot, NodeSnapshot
 from comfy_reality.runtime import ComfyUIAsyncRuntime
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.config import Settings
 from comfy_reality.tui import format as fmt
+from comfy_reality.tui.scenes import JOURNAL_NOW as NOW
+from comfy_reality.tui.scenes import SERVER_URL as SERVER
+from comfy_reality.tui.scenes import (
+    fill_history_journal,
+    fill_journal,
+    journal_execution,
+    journal_node,
+    open_history,
+    prompt_of,
+)
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.history import COLUMNS, NAME_MIN, HistoryScreen, ago, fit_columns, traceback_tail
+from comfy_reality.tui.screenshots import scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
-
-NOW = datetime(2026, 3, 14, 15, 30, 0, tzinfo=UTC)
-SERVER = "http://127.0.0.1:8188"
-
-
-def prompt_of(execution_id: str) -> str:
-    """A stable UUID-shaped prompt id, as ComfyUI's would look."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, execution_id))
-
-
-def _execution(
-    id_: str, name: str, status: str, minutes_ago: int, seconds: float | None, *,
-    error: dict[str, Any] | None = None, outputs: list[dict[str, Any]] | None = None,
-    detail: str | None = None, prompt_id: str | None = "auto", server: str = SERVER,
-    node_errors: dict[str, Any] | None = None, started: bool = True,
-) -> ExecutionSnapshot:
-    start = NOW - timedelta(minutes=minutes_ago)
-    queued = start - timedelta(seconds=1)
-    completed = start + timedelta(seconds=seconds) if seconds is not None else None
-    return ExecutionSnapshot(
-        id=id_, prompt_id=prompt_of(id_) if prompt_id == "auto" else prompt_id, server_url=server,
-        client_id="client-1", workflow_id=name, name=name, number=minutes_ago, status=status,
-        status_detail=detail, retry_of=None, progress=1.0 if completed else 0.3, prompt_json="{}",
-        outputs_json="{}", output_files_json=json.dumps(outputs or []),
-        error_json=json.dumps(error) if error else None, node_errors_json=json.dumps(node_errors or {}),
-        created_at=queued.isoformat(), started_at=start.isoformat() if started else None,
-        completed_at=completed.isoformat() if completed else None,
-    )
-
-
-def _node(execution_id: str, node_id: str, class_type: str, status: str, *,
-          error: str | None = None, cached: bool = False) -> NodeSnapshot:
-    return NodeSnapshot(
-        execution_id=execution_id, node_id=node_id, class_type=class_type, name=f"{class_type} #{node_id}",
-        status=status, cached=cached, progress=1.0 if status == "completed" else 0.0, value=None, max=None,
-        started_at=None, completed_at=None, error=error, error_type="RuntimeError" if error else None,
-        status_detail=None, traceback_json="[]", outputs_json="{}",
-    )
-
-
-def fill_journal(path: Path) -> None:
-    """Four executions: completed with outputs, failed at node 2, running, and one lost."""
-    image = {"node_id": "3", "filename": "portrait_00001_.png", "subfolder": "", "type": "output", "kind": "images"}
-    executions = [
-        _execution("ex-done", "portrait", "completed", 50, 12.4, outputs=[image]),
-        _execution(
-            "ex-fail", "upscale", "failed", 40, 3.2,
-            error={"node_id": "2", "node_type": "RealityFail", "exception_type": "RuntimeError",
-                   "exception_message": "CUDA out of memory", "traceback": ["line 1", "line 2"]},
-        ),
-        _execution("ex-run", "landscape", "running", 5, None),
-        _execution("ex-lost", "night city", "running", 20, None),
-    ]
-    nodes = [
-        _node("ex-done", "1", "EmptyImage", "completed", cached=True),
-        _node("ex-done", "3", "SaveImage", "completed"),
-        _node("ex-fail", "1", "EmptyImage", "completed"),
-        _node("ex-fail", "2", "RealityFail", "failed", error="CUDA out of memory"),
-        _node("ex-fail", "3", "SaveImage", "cancelled"),
-        _node("ex-run", "1", "KSampler", "running"),
-        _node("ex-lost", "1", "KSampler", "pending"),
-    ]
-    store = JournalStore(path)
-    try:
-        store.write_batch(executions, nodes)
-        assert store.mark_lost(
-            "ex-lost", f"lost: the server at {SERVER} no longer knows prompt {prompt_of('ex-lost')} (it restarted?)"
-        )
-    finally:
-        store.close()
-
-
-def fill_scene_journal(path: Path) -> None:
-    """:func:`fill_journal` plus older runs, as a journal looks after some days of use."""
-    fill_journal(path)
-
-    def images(node_id: str, prefix: str, count: int, subfolder: str = "") -> list[dict[str, Any]]:
-        return [{"node_id": node_id, "filename": f"{prefix}_{i:05d}_.png", "subfolder": subfolder,
-                 "type": "output", "kind": "images"} for i in range(1, count + 1)]
-
-    rejected = {"4": {"class_type": "CheckpointLoaderSimple", "dependent_outputs": ["9"], "errors": [
-        {"type": "value_not_in_list", "message": "Value not in list",
-         "details": "ckpt_name: 'sdxl_base.safetensors' not in ['v1-5-pruned-emaonly.safetensors']"}]}}
-    executions = [
-        _execution("ex-pose", "controlnet-pose", "completed", 130, 48.7, outputs=images("9", "pose", 4, "pose")),
-        _execution("ex-stop", "txt2img-basic", "cancelled", 190, 7.5, detail="interrupted by you (x)"),
-        _execution("ex-rej", "inpaint-sdxl", "failed", 26 * 60, None, prompt_id=None, node_errors=rejected,
-                   started=False, detail="rejected by the server: 1 node has invalid inputs"),
-        _execution("ex-long", "long-sampler", "completed", 3 * 24 * 60, 245.0, outputs=images("9", "long", 1)),
-        _execution("ex-old", "image-invert-scale", "completed", 20 * 24 * 60, 0.4, outputs=images("5", "inv", 2)),
-    ]
-    graphs = {
-        "ex-pose": ["CheckpointLoaderSimple", "ControlNetLoader", "KSampler", "VAEDecode", "SaveImage"],
-        "ex-stop": ["CheckpointLoaderSimple", "CLIPTextEncode", "KSampler", "VAEDecode", "SaveImage"],
-        "ex-long": ["EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage"],
-        "ex-old": ["LoadImage", "ImageInvert", "ImageScaleBy", "SaveImage"],
-    }
-    states = {"ex-stop": ["completed", "completed", "cancelled", "cancelled", "cancelled"]}
-    nodes = [
-        _node(key, str(i), kind, states.get(key, ["completed"] * len(kinds))[i - 1])
-        for key, kinds in graphs.items() for i, kind in enumerate(kinds, 1)
-    ]
-    store = JournalStore(path)
-    try:
-        store.write_batch(executions, nodes)
-    finally:
-        store.close()
 
 
 class HistoryApp(App[None]):
@@ -372,10 +273,10 @@ async def test_times_age_and_running_executions_move_on(tmp_path: Path) -> None:
             # The running one finishes (written by another connection, as a second app would).
             store = JournalStore(path)
             try:
-                done = _execution("ex-run", "landscape", "completed", 5, 61.0,
+                done = journal_execution("ex-run", "landscape", "completed", 5, 61.0,
                                   outputs=[{"node_id": "9", "filename": "land_00001_.png", "subfolder": "",
                                             "type": "output", "kind": "images"}])
-                store.write_batch([done], [_node("ex-run", "1", "KSampler", "completed")])
+                store.write_batch([done], [journal_node("ex-run", "1", "KSampler", "completed")])
             finally:
                 store.close()
             fmt.freeze_clock(NOW + timedelta(minutes=20))
@@ -427,7 +328,7 @@ async def test_shows_what_a_real_run_recorded(tmp_path: Path, embedded: Embedded
 
 async def test_a_rejected_run_shows_its_rejected_inputs(tmp_path: Path) -> None:
     fmt.freeze_clock(NOW)
-    fill_scene_journal(tmp_path / "journal.sqlite")
+    fill_history_journal(tmp_path / "journal.sqlite")
     async with await Journal.open(tmp_path / "journal.sqlite") as journal:
         app = HistoryApp(journal)
         async with app.run_test(size=(80, 24)) as pilot:
@@ -445,30 +346,9 @@ async def test_a_rejected_run_shows_its_rejected_inputs(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- snapshots
-def history_scene_app(journal_path: Path) -> ComfyRealityApp:
-    """The real app, offline, over a journal filled by :func:`fill_journal` (times in UTC)."""
-    app = ComfyRealityApp(Settings(server_url=SERVER), connect=False, bundled_dir=WORKFLOWS, journal_path=journal_path)
-    app.log_timezone = UTC
-    return app
-
-
-async def open_history_scene(pilot: Any) -> None:
-    """Open History with ``h`` and put the cursor on the failed run, as a user would look at it."""
-    app = pilot.app
-    fmt.freeze_clock(NOW)
-    await wait_for(pilot, lambda: app.journal is not None and bool(app.workflow_files), what="app ready")
-    app.clear_notifications()
-    await pilot.press("h")
-    await _open(pilot, app)
-    await pilot.press("down", "down")
-    await wait_for(pilot, lambda: "upscale" in _details(app), what="failed details")
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause()
-
-
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_history_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    """The README's History screenshot: the same journal, app and keys as the screenshots tool."""
     path = tmp_path / "journal.sqlite3"
-    fill_scene_journal(path)
-    assert snap_compare(history_scene_app(path), terminal_size=size, run_before=open_history_scene)
+    fill_history_journal(path)
+    assert snap_compare(scene_app(WORKFLOWS, path), terminal_size=size, run_before=open_history)

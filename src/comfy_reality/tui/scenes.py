@@ -1,16 +1,25 @@
 """Deterministic screen states (fixed ids, times and numbers) for snapshots and README screenshots.
 
-Each scene is a list of executions built exactly as the runtime would report them, fed to
-the app as one :class:`TaskEventsBatch` with the clock frozen, so the picture never changes
-between runs.
+Each main-screen scene is a list of executions built exactly as the runtime would report them,
+fed to the app as one :class:`TaskEventsBatch` with the clock frozen, so the picture never
+changes between runs. The History scene is a journal written through its store with fixed
+times, opened with ``h`` as a user would.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from textual.app import App
+from textual.pilot import Pilot
+
+from ..journal import JournalStore
+from ..journal.store import ExecutionSnapshot, NodeSnapshot
 from ..runtime.models import (
     ConnectionState,
     ExecutionError,
@@ -22,7 +31,11 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
+from . import format as fmt
+from .app import ComfyRealityApp
 from .messages import TaskEventsBatch
+from .screens.history import HistoryScreen
+from .testing import wait_for
 
 T0 = datetime(2026, 11, 28, 1, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(seconds=42)
@@ -233,3 +246,149 @@ def scene(state: str) -> tuple[TaskEventsBatch | None, ServerStatus, dict[str, A
                               reason="connection refused", retry_in=8.0, changed_at=NOW - timedelta(seconds=3))
         return None, status, None
     return batch([*history(), main_execution(state)]), connected, SYSTEM_STATS
+
+
+
+# ---------------------------------------------------------------------- History
+JOURNAL_NOW = datetime(2026, 3, 14, 15, 30, 0, tzinfo=UTC)
+"""The History scene's clock: its journal's times are minutes and days before this."""
+FAILED_RUN = "ex-fail"
+
+
+def prompt_of(execution_id: str) -> str:
+    """A stable UUID-shaped prompt id, as ComfyUI's would look."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, execution_id))
+
+
+def journal_execution(
+    id_: str, name: str, status: str, minutes_ago: int, seconds: float | None, *,
+    error: dict[str, Any] | None = None, outputs: list[dict[str, Any]] | None = None,
+    detail: str | None = None, prompt_id: str | None = "auto", server: str = SERVER_URL,
+    node_errors: dict[str, Any] | None = None, started: bool = True,
+) -> ExecutionSnapshot:
+    """One execution as the recorder writes it: queued a second before it started ``minutes_ago``."""
+    start = JOURNAL_NOW - timedelta(minutes=minutes_ago)
+    queued = start - timedelta(seconds=1)
+    completed = start + timedelta(seconds=seconds) if seconds is not None else None
+    return ExecutionSnapshot(
+        id=id_, prompt_id=prompt_of(id_) if prompt_id == "auto" else prompt_id, server_url=server,
+        client_id="client-1", workflow_id=name, name=name, number=minutes_ago, status=status,
+        status_detail=detail, retry_of=None, progress=1.0 if completed else 0.3, prompt_json="{}",
+        outputs_json="{}", output_files_json=json.dumps(outputs or []),
+        error_json=json.dumps(error) if error else None, node_errors_json=json.dumps(node_errors or {}),
+        created_at=queued.isoformat(), started_at=start.isoformat() if started else None,
+        completed_at=completed.isoformat() if completed else None,
+    )
+
+
+def journal_node(execution_id: str, node_id: str, class_type: str, status: str, *,
+                 error: str | None = None, cached: bool = False) -> NodeSnapshot:
+    return NodeSnapshot(
+        execution_id=execution_id, node_id=node_id, class_type=class_type, name=f"{class_type} #{node_id}",
+        status=status, cached=cached, progress=1.0 if status == "completed" else 0.0, value=None, max=None,
+        started_at=None, completed_at=None, error=error, error_type="RuntimeError" if error else None,
+        status_detail=None, traceback_json="[]", outputs_json="{}",
+    )
+
+
+def _write(path: Path, executions: list[ExecutionSnapshot], nodes: list[NodeSnapshot],
+           lost: dict[str, str] | None = None) -> None:
+    store = JournalStore(path)
+    try:
+        store.write_batch(executions, nodes)
+        for execution_id, reason in (lost or {}).items():
+            if not store.mark_lost(execution_id, reason):
+                raise RuntimeError(f"{path}: {execution_id} had already finished, so it cannot be marked lost")
+    finally:
+        store.close()
+
+
+def fill_journal(path: Path) -> None:
+    """Four executions: completed with outputs, failed at node 2, running, and one lost."""
+    image = {"node_id": "3", "filename": "portrait_00001_.png", "subfolder": "", "type": "output", "kind": "images"}
+    executions = [
+        journal_execution("ex-done", "portrait", "completed", 50, 12.4, outputs=[image]),
+        journal_execution(
+            FAILED_RUN, "upscale", "failed", 40, 3.2,
+            error={"node_id": "2", "node_type": "RealityFail", "exception_type": "RuntimeError",
+                   "exception_message": "CUDA out of memory", "traceback": ["line 1", "line 2"]},
+        ),
+        journal_execution("ex-run", "landscape", "running", 5, None),
+        journal_execution("ex-lost", "night city", "running", 20, None),
+    ]
+    nodes = [
+        journal_node("ex-done", "1", "EmptyImage", "completed", cached=True),
+        journal_node("ex-done", "3", "SaveImage", "completed"),
+        journal_node(FAILED_RUN, "1", "EmptyImage", "completed"),
+        journal_node(FAILED_RUN, "2", "RealityFail", "failed", error="CUDA out of memory"),
+        journal_node(FAILED_RUN, "3", "SaveImage", "cancelled"),
+        journal_node("ex-run", "1", "KSampler", "running"),
+        journal_node("ex-lost", "1", "KSampler", "pending"),
+    ]
+    lost = f"lost: the server at {SERVER_URL} no longer knows prompt {prompt_of('ex-lost')} (it restarted?)"
+    _write(path, executions, nodes, {"ex-lost": lost})
+
+
+def fill_history_journal(path: Path) -> None:
+    """:func:`fill_journal` plus older runs, as a journal looks after some days of use."""
+    fill_journal(path)
+
+    def images(node_id: str, prefix: str, count: int, subfolder: str = "") -> list[dict[str, Any]]:
+        return [{"node_id": node_id, "filename": f"{prefix}_{i:05d}_.png", "subfolder": subfolder,
+                 "type": "output", "kind": "images"} for i in range(1, count + 1)]
+
+    rejected = {"4": {"class_type": "CheckpointLoaderSimple", "dependent_outputs": ["9"], "errors": [
+        {"type": "value_not_in_list", "message": "Value not in list",
+         "details": "ckpt_name: 'sdxl_base.safetensors' not in ['v1-5-pruned-emaonly.safetensors']"}]}}
+    executions = [
+        journal_execution("ex-pose", "controlnet-pose", "completed", 130, 48.7, outputs=images("9", "pose", 4, "pose")),
+        journal_execution("ex-stop", "txt2img-basic", "cancelled", 190, 7.5, detail="interrupted by you (x)"),
+        journal_execution("ex-rej", "inpaint-sdxl", "failed", 26 * 60, None, prompt_id=None, node_errors=rejected,
+                          started=False, detail="rejected by the server: 1 node has invalid inputs"),
+        journal_execution("ex-long", "long-sampler", "completed", 3 * 24 * 60, 245.0, outputs=images("9", "long", 1)),
+        journal_execution("ex-old", "image-invert-scale", "completed", 20 * 24 * 60, 0.4,
+                          outputs=images("5", "inv", 2)),
+    ]
+    graphs = {
+        "ex-pose": ["CheckpointLoaderSimple", "ControlNetLoader", "KSampler", "VAEDecode", "SaveImage"],
+        "ex-stop": ["CheckpointLoaderSimple", "CLIPTextEncode", "KSampler", "VAEDecode", "SaveImage"],
+        "ex-long": ["EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage"],
+        "ex-old": ["LoadImage", "ImageInvert", "ImageScaleBy", "SaveImage"],
+    }
+    states = {"ex-stop": ["completed", "completed", "cancelled", "cancelled", "cancelled"]}
+    nodes = [
+        journal_node(key, str(i), kind, states.get(key, ["completed"] * len(kinds))[i - 1])
+        for key, kinds in graphs.items() for i, kind in enumerate(kinds, 1)
+    ]
+    _write(path, executions, nodes)
+
+
+def _history(app: App[Any]) -> HistoryScreen | None:
+    """The History screen once it has listed the journal, else None."""
+    screen = app.screen
+    return screen if isinstance(screen, HistoryScreen) and screen.loaded > 0 else None
+
+
+async def open_history(pilot: Pilot[None]) -> None:
+    """Open History with ``h`` over the app's journal and move down to the failed run, as a user would."""
+    app = pilot.app
+    if not isinstance(app, ComfyRealityApp):
+        raise TypeError(f"the History scene needs a ComfyRealityApp, not {type(app).__name__}")
+    if not app.use_journal:
+        raise ValueError("the History scene needs an app with a journal: scene_app(workflows, journal_path) "
+                         "over a journal filled by fill_history_journal")
+    fmt.freeze_clock(JOURNAL_NOW)
+    await wait_for(pilot, lambda: app.journal is not None and bool(app.workflow_files), what="app and journal ready")
+    app.clear_notifications()
+    await pilot.press("h")
+    await wait_for(pilot, lambda: _history(app) is not None, what="History listing the journal")
+    await pilot.press("down", "down")
+
+    def failed_run_selected() -> bool:
+        history = _history(app)
+        return history is not None and history.selected is not None and history.selected.id == FAILED_RUN
+
+    await wait_for(pilot, failed_run_selected, what=f"History showing {FAILED_RUN}")
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()

@@ -3,7 +3,8 @@
 The same scenes the snapshot tests compare (``scenes.py``): fixed ids, times and numbers,
 frozen clock, no cursor blink, fixed terminal size. The app runs offline; the scene's
 server status and task snapshots are posted to it as messages, exactly as the runtime
-worker would post them.
+worker would post them. Each app gets its own journal in a temporary folder (the History
+scene's is filled first), so exporting never reads or writes the user's own.
 """
 
 from __future__ import annotations
@@ -28,22 +29,35 @@ from .screens.input_form import InputFormScreen
 from .testing import wait_for
 from .widgets import TaskTree
 
-STATES = ["idle", "running", "completed", "failed", "cancelled", "disconnected", "help", "input_form"]
+STATES = ["idle", "running", "completed", "failed", "cancelled", "disconnected", "help", "input_form", "history"]
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 
 
-def scene_app(workflows_dir: Path | None = None) -> ComfyRealityApp:
-    """An offline app whose workflow list comes from ``workflows_dir`` only."""
-    app = ComfyRealityApp(Settings(server_url=scenes.SERVER_URL), connect=False, bundled_dir=workflows_dir)
+def scene_app(workflows_dir: Path | None = None, journal_path: Path | None = None) -> ComfyRealityApp:
+    """An offline app whose workflow list comes from ``workflows_dir`` only.
+
+    Its journal is ``journal_path``; without one the journal is off, so a scene never opens
+    the user's own.
+    """
+    app = ComfyRealityApp(
+        Settings(server_url=scenes.SERVER_URL), connect=False, bundled_dir=workflows_dir,
+        journal_path=journal_path, use_journal=journal_path is not None,
+    )
     app.sources = app.sources[:1]
     app.log_timezone = UTC  # the same picture in every time zone
     return app
 
 
 async def apply_scene(pilot: Pilot[None], state: str) -> None:
-    """Put a running app into one named state and wait until it has drawn it."""
+    """Put a running app into one named state and wait until it has drawn it.
+
+    ``history`` needs the app's journal filled by :func:`scenes.fill_history_journal`.
+    """
     app = pilot.app
     assert isinstance(app, ComfyRealityApp)
+    if state == "history":
+        await scenes.open_history(pilot)
+        return
     fmt.freeze_clock(scenes.NOW)
     await wait_for(pilot, lambda: bool(app.workflow_files))
     scene_state = "idle" if state in ("help", "input_form") else state
@@ -97,13 +111,19 @@ async def export(directory: Path, workflows_dir: Path | None = None) -> list[Pat
     written: list[Path] = []
     for size_name, size in SIZES.items():
         for state in STATES:
-            app = scene_app(workflows_dir)
-            async with app.run_test(size=size) as pilot:
-                await apply_scene(pilot, state)
-                name = f"{state}-{size_name}.svg"
-                app.save_screenshot(filename=name, path=str(directory))
-                written.append(directory / name)
-            fmt.freeze_clock(None)
+            with tempfile.TemporaryDirectory(prefix="comfy-reality-scene-") as home:
+                journal_path = Path(home) / "journal.sqlite3"
+                if state == "history":
+                    await asyncio.to_thread(scenes.fill_history_journal, journal_path)
+                app = scene_app(workflows_dir, journal_path)
+                try:
+                    async with app.run_test(size=size) as pilot:
+                        await apply_scene(pilot, state)
+                        name = f"{state}-{size_name}.svg"
+                        app.save_screenshot(filename=name, path=str(directory))
+                        written.append(directory / name)
+                finally:
+                    fmt.freeze_clock(None)
     return written
 
 
