@@ -1176,7 +1176,8 @@ class ComfyUIAsyncRuntime:
         the client_id it was POSTed with, so this *takes them away* from that client. Call it
         only when the instance that POSTed the prompt is gone (the journal checks that). One
         socket serves every observed prompt of a client_id and closes after the last one ends;
-        polling /history stays on as the fallback. False when there is nothing to observe: the
+        polling /history stays on as the fallback, and a new session of this runtime observes
+        the prompts that are still unfinished again. False when there is nothing to observe: the
         prompt is unknown or finished, has no client_id, or was POSTed under ours.
         """
         self._require_session()
@@ -1522,7 +1523,11 @@ class ComfyUIAsyncRuntime:
         client_id: str | None = None,
         number: int | None = None,
     ) -> WorkflowExecution:
-        """Follow a prompt already on the server (a journal re-attach, or someone else's prompt)."""
+        """Follow a prompt already on the server (a journal re-attach, or someone else's prompt).
+
+        One POSTed under another client_id is followed by polling /history (no live messages
+        reach us); :meth:`observe` adds them when that client is known to be gone.
+        """
         self._require_session()
         existing = self._trackers.get(prompt_id)
         if existing is not None:
