@@ -126,6 +126,23 @@ async def test_newest_socket_of_a_client_id_gets_the_messages(embedded_server: E
         assert old.types() == ["status"]
 
 
+async def test_an_old_socket_closing_unroutes_the_client_id_like_comfyui(embedded_server: EmbeddedServer) -> None:
+    """server.py pops sockets[sid] when any socket of that sid closes: the newer one is orphaned."""
+    url = embedded_server.ws_url + "?clientId=orphan"
+    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(url) as new:
+        await new.wait_type("status")
+        async with Listener(url) as old:
+            await old.wait_type("status")
+        for _ in range(200):
+            if "orphan" not in embedded_server.state.hub.sockets:
+                break
+            await asyncio.sleep(0.01)
+        assert "orphan" not in embedded_server.state.hub.sockets
+        p = await post(http, graph(nonce=11), client_id="orphan")
+        await wait_history(http, p["prompt_id"])
+        assert set(new.types()) == {"status"}  # queue broadcasts only: nothing of its own prompt
+
+
 async def test_reconnect_mid_run_gets_status_and_bare_executing(embedded_server: EmbeddedServer) -> None:
     url = embedded_server.ws_url + "?clientId=re"
     async with httpx.AsyncClient(base_url=embedded_server.url) as http:

@@ -35,11 +35,12 @@ class Hub:
         self.metadata[sid] = {"feature_flags": {}}
 
     def unregister(self, sid: str, ws: web.WebSocketResponse) -> None:
-        # Only forget the entry if it is still this socket: a newer socket with the same sid
-        # must keep receiving after the old one finishes closing.
-        if self.sockets.get(sid) is ws:
-            del self.sockets[sid]
-            self.metadata.pop(sid, None)
+        """ComfyUI forgets the sid whichever of its sockets closes: an old socket that finishes
+        closing after a reconnect leaves the newer one unrouted. Clients must cope (they do:
+        the runtime reconnects or polls), so the embedded server does the same."""
+        del ws  # kept for the call's symmetry with register; ComfyUI does not look at it either
+        self.sockets.pop(sid, None)
+        self.metadata.pop(sid, None)
 
     def supports_preview_metadata(self, sid: str | None) -> bool:
         if sid is None:
