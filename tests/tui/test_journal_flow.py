@@ -139,3 +139,30 @@ async def test_an_unusable_journal_is_a_warning_and_the_app_still_runs(tmp_path:
         await pilot.press("h")
         await pilot.pause()
         assert not isinstance(app.screen, HistoryScreen)
+
+
+async def test_the_users_journal_forgets_finished_runs_older_than_journal_keep_days() -> None:
+    from datetime import timedelta
+
+    from comfy_reality import paths
+    from comfy_reality.journal import JournalStore
+    from comfy_reality.runtime.models import utc_now
+    from tests.journal.test_prune import NOW, fill, snapshot
+
+    age = utc_now() - NOW  # the helper's rows are dated from its own NOW
+    store = JournalStore(paths.journal_file())
+    try:
+        fill(store, snapshot("ancient", age=timedelta(days=120) - age), snapshot("recent", age=timedelta(days=2) - age),
+             snapshot("ancient-running", age=timedelta(days=120) - age, status="running"))
+    finally:
+        store.close()
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9", journal_keep_days=90), connect=False,
+                          bundled_dir=WORKFLOWS)
+    async with app.run_test(size=(120, 48)) as pilot:
+        await wait_for(pilot, lambda: app.journal is not None, what="the journal")
+        journal = app.journal
+        assert journal is not None
+        listed = {e.id for e in await journal.list_executions(limit=50)}
+        assert listed == {"recent", "ancient-running"}  # unfinished runs are never pruned
+        await wait_for(pilot, lambda: "1 finished execution(s) older than 90 days removed"
+                       in " ".join(strip.text for strip in app.log_pane.lines), what="the log line")

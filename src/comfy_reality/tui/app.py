@@ -250,7 +250,16 @@ class ComfyRealityApp(App[None]):
     async def _open_journal(self) -> None:
         try:
             if self.use_journal:
-                self.journal, note = await Journal.open_or_disabled(self.journal_path)
+                # Only the user's own journal ages out; a file named explicitly is kept whole (as the CLI does).
+                keep_days = self.settings.journal_keep_days if self.journal_path is None else 0
+                self.journal, note = await Journal.open_or_disabled(self.journal_path, keep_days=keep_days)
+                pruned = self.journal.auto_pruned if self.journal is not None else None
+                if pruned is not None and pruned.executions:
+                    self._write_log([LogLine(
+                        _now(), "info",
+                        f"Journal: {pruned.executions} finished execution(s) older than {keep_days} days removed "
+                        "(journal_keep_days in the config)",
+                    )])
                 if note is not None:
                     self.journal_note = note
                     self._write_log([LogLine(_now(), "warning", note)])
