@@ -73,6 +73,20 @@ def server_options(func: F) -> F:
     return func
 
 
+def conversion_option(func: F) -> F:
+    """--fix-frontend-defects / --as-web-ui, for every command that converts UI-format workflows."""
+    return click.option(
+        "--fix-frontend-defects/--as-web-ui",
+        "correct_frontend_defects",
+        default=None,
+        help=(
+            "UI-format workflows: convert them as drawn where ComfyUI's web UI (frontend 1.27.10) gets it wrong "
+            "(legacy group nodes, bypassed or muted subgraphs), or exactly as the web UI would "
+            "(default: correct_frontend_defects in the config, else as the web UI)."
+        ),
+    )(func)
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of tables.")(func)
 
@@ -91,12 +105,14 @@ def check_server_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def settings_for(server_url: str | None = None, token: str | None = None) -> Settings:
-    """Flags over environment over config file; a bad file or value is a usage error (exit 2)."""
+def settings_for(server_url: str | None = None, token: str | None = None, **flags: Any) -> Settings:
+    """Flags over environment over config file; a bad file or value is a usage error (exit 2).
+
+    ``flags`` are other settings given on the command line (None: not given)."""
     if server_url is not None:
         check_server_url(server_url)
     try:
-        settings = load_settings(server_url=server_url, token=token)
+        settings = load_settings(server_url=server_url, token=token, **flags)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
     check_server_url(settings.server_url)

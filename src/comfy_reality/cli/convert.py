@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import CliError, run_client_command, server_options, settings_for, setup_logging
+from ._common import CliError, conversion_option, run_client_command, server_options, settings_for, setup_logging
 
 if TYPE_CHECKING:
     from comfy_reality.runtime import ComfyUIClient
@@ -39,12 +39,14 @@ def load_object_info_file(path: Path) -> Any:
     help="A saved GET /object_info JSON to convert against (instead of asking a server).",
 )
 @server_options
+@conversion_option
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
 def convert(
     workflow: Path,
     object_info_path: Path | None,
     server_url: str | None,
     token: str | None,
+    correct_frontend_defects: bool | None,
     output: Path | None,
 ) -> None:
     """Print WORKFLOW as an API prompt ({node_id: {class_type, inputs}}).
@@ -55,9 +57,9 @@ def convert(
     from comfy_reality.runtime.errors import InvalidWorkflowError
     from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
 
-    from .run import to_api_prompt
+    from .run import to_api_prompt, warn_web_ui_defects, web_ui_defects
 
-    settings = settings_for(server_url, token)
+    settings = settings_for(server_url, token, correct_frontend_defects=correct_frontend_defects)
     setup_logging(settings)
     try:
         data = read_json_file(workflow)
@@ -81,10 +83,12 @@ def convert(
             except CliError as exc:
                 exc.hint = "converting needs the node catalogue: start a server or pass --object-info FILE"
                 raise
+    correct = settings.correct_frontend_defects
     try:
-        prompt = to_api_prompt(data, object_info, source=str(workflow))
+        prompt = to_api_prompt(data, object_info, source=str(workflow), correct_frontend_defects=correct)
     except InvalidWorkflowError as exc:
         raise CliError(str(exc)) from exc
+    warn_web_ui_defects(str(workflow), web_ui_defects(data, object_info, correct_frontend_defects=correct))
     text = json.dumps(prompt, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)

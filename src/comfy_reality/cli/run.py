@@ -27,6 +27,7 @@ import click
 from ._common import (
     CliError,
     ExitCode,
+    conversion_option,
     dumps,
     error_from_exception,
     json_option,
@@ -92,17 +93,41 @@ def parse_assignments(assignments: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
-def to_api_prompt(data: Any, object_info: Any, *, source: str) -> dict[str, Any]:
+def to_api_prompt(
+    data: Any, object_info: Any, *, source: str, correct_frontend_defects: bool = False
+) -> dict[str, Any]:
     """``workflows.load_prompt`` on parsed JSON, with the file named in any error."""
     from comfy_reality.runtime.errors import InvalidWorkflowError
     from comfy_reality.workflows import load_prompt
 
     try:
-        return load_prompt(data, object_info)
+        return load_prompt(data, object_info, correct_frontend_defects=correct_frontend_defects)
     except InvalidWorkflowError as exc:
         if exc.source is None:
             raise InvalidWorkflowError(str(exc), source=source) from exc
         raise
+
+
+def web_ui_defects(data: Any, object_info: Any, *, correct_frontend_defects: bool) -> list[str]:
+    """Where the web UI's conversion of a UI workflow differs from its graph (nothing when corrected)."""
+    from comfy_reality.runtime.errors import InvalidWorkflowError
+    from comfy_reality.workflows import frontend_defects
+
+    if correct_frontend_defects or object_info is None:
+        return []
+    try:
+        return frontend_defects(data, object_info)
+    except InvalidWorkflowError:
+        return []  # the conversion itself reports what is wrong with the file
+
+
+def warn_web_ui_defects(source: str, defects: list[str]) -> None:
+    if not defects:
+        return
+    lines = [f"warning: {source}: the web UI converts this workflow differently from how its graph is drawn:"]
+    lines += [f"  - {defect}" for defect in defects]
+    lines.append("  the prompt is the one the web UI would queue; --fix-frontend-defects makes it as drawn")
+    click.echo("\n".join(lines), err=True)
 
 
 def read_workflow(path: Path) -> Job:
@@ -375,8 +400,12 @@ class RunCommand:
             object_info = ObjectInfo.from_json(await runtime.client.get_object_info())
         problems: list[str] = []
         for job in self.jobs:
+            correct = self.settings.correct_frontend_defects
             try:
-                prompt = to_api_prompt(job.data, object_info, source=str(job.path))
+                prompt = to_api_prompt(job.data, object_info, source=str(job.path), correct_frontend_defects=correct)
+                warn_web_ui_defects(
+                    str(job.path), web_ui_defects(job.data, object_info, correct_frontend_defects=correct)
+                )
                 if self.overrides:
                     prompt = apply_overrides(prompt, self.overrides, object_info)
             except InvalidWorkflowError as exc:
@@ -575,6 +604,7 @@ class RunCommand:
 @click.command()
 @click.argument("workflows", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="WORKFLOW...")
 @server_options
+@conversion_option
 @click.option(
     "--set",
     "assignments",
@@ -597,6 +627,7 @@ def run(
     workflows: tuple[Path, ...],
     server_url: str | None,
     token: str | None,
+    correct_frontend_defects: bool | None,
     assignments: tuple[str, ...],
     output_dir: Path | None,
     no_journal: bool,
@@ -612,7 +643,7 @@ def run(
     Exit codes: 0 all succeeded, 1 an execution failed, 2 invalid workflow or usage,
     3 server unreachable, 130 interrupted.
     """
-    settings = settings_for(server_url, token)
+    settings = settings_for(server_url, token, correct_frontend_defects=correct_frontend_defects)
     setup_logging(settings)
     overrides = parse_assignments(assignments)
     jobs: list[Job] = []

@@ -16,6 +16,7 @@ import click
 from ._common import (
     CliError,
     ExitCode,
+    conversion_option,
     echo_json,
     json_option,
     run_client_command,
@@ -36,6 +37,7 @@ class Verdict:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checked_against: str | None = None
+    web_ui_defects: list[str] = field(default_factory=list)  # where the web UI's conversion differs from the graph
 
     @property
     def valid(self) -> bool:
@@ -50,6 +52,7 @@ class Verdict:
             "errors": self.errors,
             "notes": self.notes,
             "checked_against": self.checked_against,
+            "web_ui_defects": self.web_ui_defects,
         }
 
 
@@ -70,12 +73,14 @@ def graph_problems(prompt: dict[str, Any]) -> list[str]:
     return problems
 
 
-def check_file(path: Path, object_info: Any, server_url: str | None) -> Verdict:
+def check_file(
+    path: Path, object_info: Any, server_url: str | None, *, correct_frontend_defects: bool = False
+) -> Verdict:
     from comfy_reality.runtime.errors import InvalidWorkflowError
     from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
     from comfy_reality.workflows.validate import validate_prompt
 
-    from .run import to_api_prompt
+    from .run import to_api_prompt, web_ui_defects
 
     verdict = Verdict(path)
     try:
@@ -93,10 +98,19 @@ def check_file(path: Path, object_info: Any, server_url: str | None) -> Verdict:
         verdict.notes.append("UI format: only its structure was checked (converting it needs a server's /object_info)")
         return verdict
     try:
-        prompt = to_api_prompt(data, object_info, source=str(path))
+        prompt = to_api_prompt(
+            data, object_info, source=str(path), correct_frontend_defects=correct_frontend_defects
+        )
     except InvalidWorkflowError as exc:
         verdict.errors.append(str(exc))
         return verdict
+    verdict.web_ui_defects = web_ui_defects(data, object_info, correct_frontend_defects=correct_frontend_defects)
+    if verdict.web_ui_defects:
+        verdict.notes.append(
+            "the web UI converts this workflow differently from how its graph is drawn "
+            "(--fix-frontend-defects checks it as drawn):"
+        )
+        verdict.notes.extend(f"  {defect}" for defect in verdict.web_ui_defects)
     verdict.nodes = len(prompt)
     verdict.errors.extend(graph_problems(prompt))
     if object_info is not None:
@@ -111,10 +125,16 @@ def check_file(path: Path, object_info: Any, server_url: str | None) -> Verdict:
 @click.command()
 @click.argument("workflows", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="WORKFLOW...")
 @server_options
+@conversion_option
 @click.option("--offline", is_flag=True, help="Only the local checks; do not ask any server.")
 @json_option
 def validate(
-    workflows: tuple[Path, ...], server_url: str | None, token: str | None, offline: bool, as_json: bool
+    workflows: tuple[Path, ...],
+    server_url: str | None,
+    token: str | None,
+    correct_frontend_defects: bool | None,
+    offline: bool,
+    as_json: bool,
 ) -> None:
     """Check WORKFLOW files: JSON, format, graph links and, if a server answers, every input.
 
@@ -122,7 +142,7 @@ def validate(
     would reject the prompt (node 3 (KSampler): steps: Value 0 smaller than min of 1),
     without queueing anything. Exit 0 when every file is valid, 2 otherwise.
     """
-    settings = settings_for(server_url, token)
+    settings = settings_for(server_url, token, correct_frontend_defects=correct_frontend_defects)
     setup_logging(settings)
     object_info = None
     note: str | None = None
@@ -140,8 +160,11 @@ def validate(
                 note = f"{settings.server_url} is not reachable: checked locally only"
             else:
                 note = f"cannot use the /object_info of {settings.server_url} ({exc.format_message()}): checked locally only"
-    verdicts = [check_file(path, object_info, settings.server_url if object_info is not None else None)
-                for path in workflows]
+    verdicts = [
+        check_file(path, object_info, settings.server_url if object_info is not None else None,
+                   correct_frontend_defects=settings.correct_frontend_defects)
+        for path in workflows
+    ]
     if note:
         for verdict in verdicts:
             verdict.notes.append(note)
