@@ -78,3 +78,23 @@ async def test_invalid_value_is_rejected_with_the_nodes_error() -> None:
             await runtime.submit(graph)
     assert caught.value.error_type == "prompt_outputs_failed_validation"
     assert caught.value.node_errors["1"]["errors"][0]["type"] == "value_smaller_than_min"
+
+
+async def test_legacy_group_node_workflow_runs_with_the_frontends_inner_ids() -> None:
+    """A UI workflow whose group node the official frontend made, converted with the server's catalogue."""
+    import json
+
+    from comfy_reality.workflows import ObjectInfo, convert_ui_to_api
+    from tests.conftest import FIXTURES
+
+    workflow = json.loads((FIXTURES / "group_nodes" / "empty_invert_real.ui.json").read_text())
+    group = next(node for node in workflow["nodes"] if node["type"].startswith("workflow>"))
+    group["widgets_values"][3] = random.randrange(0, 0xFFFFFF)  # the colour widget: no cache hit
+    async with (runtime := _runtime()).session():
+        info = ObjectInfo.from_json(await runtime.client.get_object_info())
+        prompt = convert_ui_to_api(workflow, info)
+        assert set(prompt) == {"102:0", "102:1", "9"} and prompt["102:0"]["inputs"]["width"] == 96
+        execution = await runtime.execute_workflow(prompt, name="group node")
+    assert execution.status is TaskStatus.COMPLETED, execution.status_detail
+    assert {t.node_id for t in execution.tasks} == {"102:0", "102:1", "9"}
+    assert [f.filename for f in execution.output_files if f.node_id == "9"][0].startswith("group-node-check")
