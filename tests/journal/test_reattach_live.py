@@ -78,11 +78,30 @@ async def follow_to_the_end(
     assert execution.status is TaskStatus.COMPLETED and execution.output_files
 
 
+async def previous_session(server: EmbeddedServer, path: Path) -> tuple[WorkflowExecution, str]:
+    """An earlier app run on this journal that queued a long prompt and quit cleanly, leaving it running."""
+    first = await Journal.open(path, progress_interval=0.02)
+    left, client_id = await queue_and_quit(server, first)
+    await first.close()  # the app quit: its running prompts are released
+    return left, client_id
+
+
+async def reconcile_and_follow_live(
+    server: EmbeddedServer, journal: Journal, left: WorkflowExecution, old_client: str
+) -> None:
+    """A new app session: reconcile, see the left prompt followed live on an observer, to the end."""
+    runtime = make_runtime(server.url)
+    journal.attach(runtime)
+    async with runtime.session():
+        report = await journal.reconcile(runtime)
+        assert [e.prompt_id for e in report.live] == [left.prompt_id]
+        await until(runtime, lambda: runtime.observers.get(old_client) is True)
+        await follow_to_the_end(server, runtime, report.live[0])
+
+
 async def test_restart_after_a_clean_close_follows_live(server: EmbeddedServer, tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
-    first = await Journal.open(path, progress_interval=0.02)
-    left, old_client = await queue_and_quit(server, first)
-    await first.close()  # the app quit: its running prompts are released
+    left, old_client = await previous_session(server, path)
 
     journal = await Journal.open(path, progress_interval=0.02)
     runtime = make_runtime(server.url)
@@ -128,13 +147,7 @@ async def test_same_journal_once_the_first_runtime_closed(server: EmbeddedServer
     journal = await Journal.open(tmp_path / "journal.sqlite3", progress_interval=0.02)
     try:
         left, old_client = await queue_and_quit(server, journal)
-        runtime = make_runtime(server.url)
-        journal.attach(runtime)
-        async with runtime.session():
-            report = await journal.reconcile(runtime)
-            assert [e.prompt_id for e in report.live] == [left.prompt_id]
-            await until(runtime, lambda: runtime.observers.get(old_client) is True)
-            await follow_to_the_end(server, runtime, report.live[0])
+        await reconcile_and_follow_live(server, journal, left, old_client)
     finally:
         await journal.close()
 
@@ -184,30 +197,20 @@ async def exited_pid() -> int:
 
 async def test_an_owner_process_that_died_is_taken_over(server: EmbeddedServer, tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
-    first = await Journal.open(path, progress_interval=0.02)
-    left, old_client = await queue_and_quit(server, first)
-    await first.close()
+    left, old_client = await previous_session(server, path)
     me = InstanceKey.current()
     set_owner(path, left.prompt_id or "", str(InstanceKey(me.host, await exited_pid(), "", "crashed")))
 
     journal = await Journal.open(path, progress_interval=0.02)
-    runtime = make_runtime(server.url)
     try:
-        journal.attach(runtime)
-        async with runtime.session():
-            report = await journal.reconcile(runtime)
-            assert [e.prompt_id for e in report.live] == [left.prompt_id]
-            await until(runtime, lambda: runtime.observers.get(old_client) is True)
-            await follow_to_the_end(server, runtime, report.live[0])
+        await reconcile_and_follow_live(server, journal, left, old_client)
     finally:
         await journal.close()
 
 
 async def test_an_owner_process_that_still_runs_keeps_its_prompts(server: EmbeddedServer, tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
-    first = await Journal.open(path, progress_interval=0.02)
-    left, _ = await queue_and_quit(server, first)
-    await first.close()
+    left, _ = await previous_session(server, path)
     other = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "import sys; sys.stdin.read()", stdin=asyncio.subprocess.PIPE
     )
@@ -233,9 +236,7 @@ async def test_an_owner_process_that_still_runs_keeps_its_prompts(server: Embedd
 
 async def test_two_instances_restarting_at_once_take_over_once(server: EmbeddedServer, tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
-    first = await Journal.open(path, progress_interval=0.02)
-    left, old_client = await queue_and_quit(server, first)
-    await first.close()
+    left, old_client = await previous_session(server, path)
 
     journals = [await Journal.open(path, progress_interval=0.02) for _ in range(2)]
     runtimes = [make_runtime(server.url) for _ in range(2)]
@@ -359,9 +360,7 @@ async def test_a_killed_app_is_followed_live_only_once_it_is_dead(server: Embedd
 
 async def test_a_one_shot_reconcile_can_leave_observers_closed(server: EmbeddedServer, tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
-    first = await Journal.open(path, progress_interval=0.02)
-    left, _ = await queue_and_quit(server, first)
-    await first.close()
+    left, _ = await previous_session(server, path)
     journal = await Journal.open(path, progress_interval=0.02)
     runtime = make_runtime(server.url)
     try:
@@ -389,9 +388,7 @@ async def test_a_prompt_that_ended_before_the_restart_opens_no_observer(
     server: EmbeddedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "journal.sqlite3"
-    first = await Journal.open(path, progress_interval=0.02)
-    left, _ = await queue_and_quit(server, first)
-    await first.close()
+    left, _ = await previous_session(server, path)
     ended = asyncio.Event()
     send_json = server.state.hub.send_json
 
