@@ -24,7 +24,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.errors import InvalidWorkflowError
-from .group_nodes import GroupNodeDefinition, as_subgraph, build_group_definitions, group_name, modernize_type
+from .group_nodes import (
+    GroupNodeDefinition,
+    as_subgraph,
+    build_group_definitions,
+    group_name,
+    modernize_type,
+    parse_index,
+)
 from .object_info import SEED_INPUT_NAMES, InputSpec, ObjectInfo
 
 MODE_ALWAYS = 0
@@ -169,17 +176,6 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [item for item in _list(value) if isinstance(item, dict)]
 
 
-def _slot(value: Any) -> int | None:
-    """A slot index as saved (int, or a digit string); anything else makes the link unusable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
 def _ref(value: Any) -> str | None:
     """A node or link id: ints and strings only (a list or dict there is corruption)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -246,7 +242,7 @@ def _parse_links(raw: Any) -> dict[str, tuple[str, int, str, int, Any]]:
         else:
             continue
         key, origin_ref, target_ref = _ref(link_id), _ref(origin), _ref(target)
-        origin_index, target_index = _slot(origin_slot), _slot(target_slot)
+        origin_index, target_index = parse_index(origin_slot), parse_index(target_slot)
         if key is None or origin_ref is None or target_ref is None or origin_index is None or target_index is None:
             continue
         links[key] = (origin_ref, origin_index, target_ref, target_index, link_type)

@@ -99,7 +99,8 @@ class GroupNodeDefinition:
         return specs
 
 
-def _index(value: Any) -> int | None:
+def parse_index(value: Any) -> int | None:
+    """A slot or node index as saved (int, or a digit string); anything else makes it unusable."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -143,7 +144,7 @@ class _Builder:
         for item in raw_links if isinstance(raw_links, list) else []:
             if not isinstance(item, list) or len(item) < 4 or item[0] is None:
                 continue  # links from outside the group are wired through the instance's inputs
-            origin, origin_slot, target, target_slot = (_index(v) for v in item[:4])
+            origin, origin_slot, target, target_slot = (parse_index(v) for v in item[:4])
             if origin is None or origin_slot is None or target is None or target_slot is None:
                 continue
             link = GroupLink(origin, origin_slot, target, target_slot, item[5] if len(item) > 5 else None)
@@ -152,7 +153,7 @@ class _Builder:
         raw_external = self.data.get("external")
         for item in raw_external if isinstance(raw_external, list) else []:
             if isinstance(item, list) and len(item) >= 3:
-                node, slot = _index(item[0]), _index(item[1])
+                node, slot = parse_index(item[0]), parse_index(item[1])
                 if node is not None and slot is not None:
                     self.result.external_from.setdefault(node, {})[slot] = item[2]
 
@@ -208,7 +209,7 @@ class _Builder:
             else:
                 raw_links = self.data.get("links")
                 for item in raw_links if isinstance(raw_links, list) else []:
-                    if isinstance(item, list) and len(item) > 5 and _index(item[2]) == index:
+                    if isinstance(item, list) and len(item) > 5 and parse_index(item[2]) == index:
                         reroute_type = item[5]
                         break
                 if reroute_type == "*":
