@@ -16,11 +16,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
 from ..runtime.models import ExecutionError, OutputFile, TaskStatus, utc_now
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 2
 DEFAULT_BUSY_TIMEOUT = 10.0
@@ -478,7 +480,7 @@ class JournalStore:
                 raise
             version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _transaction(self, work: Callable[[], Any]) -> Any:
+    def _transaction(self, work: Callable[[], T]) -> T:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -572,8 +574,7 @@ class JournalStore:
                 self._conn.execute(_NODE_UPSERT, (_payload(node_rows),))
             return len(exec_rows) + len(node_rows)
 
-        result: int = self._transaction(work)
-        return result
+        return self._transaction(work)
 
     def owners(self, server: str | None, client_id: str) -> dict[str | None, int]:
         """Who holds the unfinished executions this app submitted under ``client_id``:
@@ -601,8 +602,7 @@ class JournalStore:
             )
             return True
 
-        result: bool = self._transaction(work)
-        return result
+        return self._transaction(work)
 
     def release_owner(self, instance: str) -> int:
         """The instance is closing: its unfinished executions may be followed live by the next one."""
@@ -613,8 +613,7 @@ class JournalStore:
             )
             return int(cursor.rowcount)
 
-        result: int = self._transaction(work)
-        return result
+        return self._transaction(work)
 
     def mark_lost(self, row_id: str, detail: str) -> bool:
         """Record that the server no longer knows an unfinished execution; False if it had finished."""
@@ -636,8 +635,7 @@ class JournalStore:
                 )
             return bool(cursor.rowcount)
 
-        result: bool = self._transaction(work)
-        return result
+        return self._transaction(work)
 
     def apply_history(self, row_id: str, result: HistoryResult) -> bool:
         """Fill in a prompt that finished while nobody followed it; False if the row was final."""
@@ -683,8 +681,7 @@ class JournalStore:
             )
             return True
 
-        result_ok: bool = self._transaction(work)
-        return result_ok
+        return self._transaction(work)
 
     # --------------------------------------------------------------------- reads
     def _entry(self, row: sqlite3.Row | tuple[Any, ...]) -> JournalEntry:
@@ -866,8 +863,7 @@ class JournalStore:
             executions_deleted = self._conn.execute(f"DELETE FROM executions WHERE id IN ({selection})", args).rowcount
             return PruneResult(executions=executions_deleted, nodes=nodes_deleted)
 
-        result: PruneResult = self._transaction(work)
-        return result
+        return self._transaction(work)
 
     def file_size(self) -> int:
         """Bytes on disk: the database plus its write-ahead log."""
