@@ -38,6 +38,7 @@ MODE_ALWAYS = 0
 MODE_NEVER = 2  # "muted"
 MODE_BYPASS = 4
 
+# Node types that exist only in the web UI: never sent to the server, links are walked through them.
 VIRTUAL_TYPES = frozenset({"Reroute", "PrimitiveNode", "Note", "MarkdownNote"})
 MAX_SUBGRAPH_DEPTH = 32
 SUBGRAPH_INPUT_NODE = -10

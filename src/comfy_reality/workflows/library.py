@@ -17,15 +17,13 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.errors import InvalidWorkflowError
-from .convert import find_missing_node_types
+from .convert import VIRTUAL_TYPES, find_missing_node_types
 from .formats import MAX_FILE_BYTES, WorkflowFormat, WorkflowReadError, detect_format, read_json_file, unwrap_prompt
 from .graph import find_cycle
 from .object_info import ObjectInfo
 
 log = structlog.get_logger(__name__)
 
-# Node types that exist only in the web UI; they never reach the server.
-FRONTEND_ONLY_TYPES = frozenset({"Note", "MarkdownNote", "Reroute", "PrimitiveNode"})
 DESCRIPTION_LIMIT = 400
 
 
@@ -145,7 +143,7 @@ def ui_description(data: dict[str, Any]) -> str | None:
 
 
 def ui_class_types(data: dict[str, Any]) -> list[str]:
-    skip = FRONTEND_ONLY_TYPES | _subgraph_ids(data)
+    skip = VIRTUAL_TYPES | _subgraph_ids(data)
     return sorted({str(n.get("type")) for n in _ui_nodes(data) if n.get("type") not in skip})
 
 
@@ -190,7 +188,7 @@ def _inspect(path: Path, source: str, *, max_bytes: int) -> WorkflowFile:
             error=f"the graph has a dependency cycle: {' -> '.join(cycle)}" if cycle else None,
         )
     types = ui_class_types(data)
-    skip = FRONTEND_ONLY_TYPES | _subgraph_ids(data)
+    skip = VIRTUAL_TYPES | _subgraph_ids(data)
     count = sum(1 for n in _ui_nodes(data) if n.get("type") not in skip)
     return WorkflowFile(
         path=path,
