@@ -36,7 +36,9 @@ class Settings(BaseModel):
     workflow_dirs: list[Path] = Field(default_factory=list)
     output_dir: Path | None = None
     log_level: str = "info"
-    keymap: dict[str, str] = Field(default_factory=dict, description="Binding id -> key(s), e.g. run = 'ctrl+r'.")
+    keymap: dict[str, str] = Field(
+        default_factory=dict, description="Binding id -> key(s), e.g. run = 'ctrl+r'."
+    )
     correct_frontend_defects: bool = Field(
         default=False,
         description=(

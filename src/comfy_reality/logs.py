@@ -41,7 +41,9 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def redact_processor(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_processor(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         value = event_dict[key]
         if _SECRET_KEYS.search(key) and value and key != "event":
@@ -63,9 +65,7 @@ def close_log_file() -> None:
         _configured_file = None
 
 
-def configure_logging(
-    *, level: str = "info", console: bool = False, log_path: Path | None = None
-) -> Path:
+def configure_logging(*, level: str = "info", console: bool = False, log_path: Path | None = None) -> Path:
     """Send structlog (and stdlib logging) to a JSON-lines file; optionally also to stderr."""
     global _configured_file
     path = log_path or paths.log_file()

@@ -88,14 +88,20 @@ def down_url() -> str:
 # ------------------------------------------------------------------------- workflows
 def save_image_prompt(color: int = 0, prefix: str = "cli_test") -> dict[str, Any]:
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color},
+        },
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}},
     }
 
 
 def fail_prompt(message: str = "boom from the test", color: int = 0) -> dict[str, Any]:
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color},
+        },
         "2": {"class_type": "RealityFail", "inputs": {"image": ["1", 0], "message": message}},
         "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
     }
@@ -103,9 +109,21 @@ def fail_prompt(message: str = "boom from the test", color: int = 0) -> dict[str
 
 def progress_prompt(steps: int, delay: float, color: int = 0) -> dict[str, Any]:
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color}},
-        "2": {"class_type": "RealityProgress", "inputs": {"image": ["1", 0], "steps": steps, "delay": delay,
-                                                           "preview": False, "progress_text": False, "nonce": color}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color},
+        },
+        "2": {
+            "class_type": "RealityProgress",
+            "inputs": {
+                "image": ["1", 0],
+                "steps": steps,
+                "delay": delay,
+                "preview": False,
+                "progress_text": False,
+                "nonce": color,
+            },
+        },
         "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
     }
 

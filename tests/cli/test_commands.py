@@ -144,7 +144,9 @@ def test_convert_ui_workflow_with_object_info_file(tmp_path: Path) -> None:
     result = invoke("convert", str(ui), "--object-info", str(CONVERSION / "object_info.json"), "-o", str(out))
     assert result.exit_code == 0, result.stderr
     converted = json.loads(out.read_text())
-    assert {k: v["class_type"] for k, v in converted.items()} == {k: v["class_type"] for k, v in expected.items()}
+    assert {k: v["class_type"] for k, v in converted.items()} == {
+        k: v["class_type"] for k, v in expected.items()
+    }
     assert "Wrote the API prompt" in result.stderr
 
 
@@ -166,8 +168,9 @@ def test_every_command_has_help_and_there_is_a_version() -> None:
     assert version.exit_code == 0 and "comfy-reality, version" in version.stdout
 
 
-def test_environment_and_config_file_supply_the_server(tmp_path: Path, server_url: str,
-                                                       monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
+def test_environment_and_config_file_supply_the_server(
+    tmp_path: Path, server_url: str, monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
     monkeypatch.setenv("COMFYUI_URL", server_url)
     assert invoke("stats", "--json").exit_code == 0
     monkeypatch.delenv("COMFYUI_URL")

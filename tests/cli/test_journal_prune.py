@@ -27,18 +27,47 @@ def record(
     store = JournalStore(path)
     try:
         store.write_batch(
-            [ExecutionSnapshot(
-                id=f"id-{name}", prompt_id=f"prompt-{name}", server_url=server, client_id="c", workflow_id=name,
-                name=name, number=None, status=status, status_detail=None, retry_of=None, progress=0.0,
-                prompt_json=json.dumps({"pad": "x" * padding}), outputs_json="{}", output_files_json="[]",
-                error_json=None, node_errors_json="{}", created_at=created, started_at=created,
-                completed_at=created if final else None,
-            )],
+            [
+                ExecutionSnapshot(
+                    id=f"id-{name}",
+                    prompt_id=f"prompt-{name}",
+                    server_url=server,
+                    client_id="c",
+                    workflow_id=name,
+                    name=name,
+                    number=None,
+                    status=status,
+                    status_detail=None,
+                    retry_of=None,
+                    progress=0.0,
+                    prompt_json=json.dumps({"pad": "x" * padding}),
+                    outputs_json="{}",
+                    output_files_json="[]",
+                    error_json=None,
+                    node_errors_json="{}",
+                    created_at=created,
+                    started_at=created,
+                    completed_at=created if final else None,
+                )
+            ],
             [
                 NodeSnapshot(
-                    execution_id=f"id-{name}", node_id=node, class_type="EmptyImage", name=None, status=status,
-                    cached=False, progress=0.0, value=None, max=None, started_at=None, completed_at=None,
-                    error=None, error_type=None, status_detail=None, traceback_json="[]", outputs_json="{}",
+                    execution_id=f"id-{name}",
+                    node_id=node,
+                    class_type="EmptyImage",
+                    name=None,
+                    status=status,
+                    cached=False,
+                    progress=0.0,
+                    value=None,
+                    max=None,
+                    started_at=None,
+                    completed_at=None,
+                    error=None,
+                    error_type=None,
+                    status_detail=None,
+                    traceback_json="[]",
+                    outputs_json="{}",
                 )
                 for node in ("1", "2")
             ],
@@ -110,7 +139,10 @@ def test_dry_run_changes_nothing_and_json_reports_sizes(journal_file: Path) -> N
     record(journal_file, "new", days=1)
     dry = invoke("journal", "prune", "--older-than", "90d", "--dry-run")
     assert dry.exit_code == 0, dry.stderr
-    assert "Would forget 1 finished execution (2 node rows) created more than 90d ago; nothing changed" in dry.stdout
+    assert (
+        "Would forget 1 finished execution (2 node rows) created more than 90d ago; nothing changed"
+        in dry.stdout
+    )
     assert names() == ["new", "old"]
 
     as_json = invoke("journal", "prune", "--older-than", "90d", "--dry-run", "--json")
@@ -129,7 +161,10 @@ def test_keep_and_both_bounds(journal_file: Path) -> None:
     assert names() == ["run-1", "run-2", "run-3", "run-4", "still-queued"]
     # Either bound removes: --keep 3 alone would leave run-3; --older-than 2d12h takes it.
     result = invoke("journal", "prune", "--keep", "3", "--older-than", "2d12h")
-    assert "Forgot 2 finished executions (4 node rows) created more than 2d12h ago or beyond the newest 3." in result.stdout
+    assert (
+        "Forgot 2 finished executions (4 node rows) created more than 2d12h ago or beyond the newest 3."
+        in result.stdout
+    )
     assert names() == ["run-1", "run-2", "still-queued"]
     assert "Forgot 2" in invoke("journal", "prune", "--keep", "0").stdout
     assert names() == ["still-queued"]
@@ -149,7 +184,9 @@ def test_without_bounds_prune_uses_the_config(journal_file: Path, isolated_home:
     record(journal_file, "week-old", days=7)
     refused = invoke("journal", "prune")
     assert refused.exit_code == 2
-    assert "nothing to prune by: journal_keep_days is 0" in refused.stderr and "--older-than" in refused.stderr
+    assert (
+        "nothing to prune by: journal_keep_days is 0" in refused.stderr and "--older-than" in refused.stderr
+    )
     write_config(isolated_home, "journal_keep_days = 10\n")
     result = invoke("journal", "prune")
     assert result.exit_code == 0
@@ -190,7 +227,9 @@ def test_bad_bounds_are_usage_errors(journal_file: Path, args: list[str], messag
     assert message in result.stderr
 
 
-def test_path_must_exist_and_listing_options_stay_with_the_listing(journal_file: Path, tmp_path: Path) -> None:
+def test_path_must_exist_and_listing_options_stay_with_the_listing(
+    journal_file: Path, tmp_path: Path
+) -> None:
     missing = tmp_path / "nope.sqlite3"
     result = invoke("journal", "prune", "--keep", "1", "--path", str(missing))
     assert result.exit_code == 2 and f"no journal at {missing}" in result.stderr
@@ -202,7 +241,10 @@ def test_path_must_exist_and_listing_options_stay_with_the_listing(journal_file:
     assert passed.exit_code == 0 and json.loads(passed.stdout)["removed"]["executions"] == 1
     misplaced = invoke("journal", "--status", "failed", "--json", "prune")
     assert misplaced.exit_code == 2
-    assert "--status, --json are for the listing; put options of `journal prune` after its name" in misplaced.stderr
+    assert (
+        "--status, --json are for the listing; put options of `journal prune` after its name"
+        in misplaced.stderr
+    )
 
 
 def test_a_corrupt_journal_is_named(tmp_path: Path) -> None:

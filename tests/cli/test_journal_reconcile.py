@@ -69,10 +69,15 @@ def killed_run(server_url: str, tmp_path: Path) -> Iterator[str]:
     Yields the prompt id; the prompt is interrupted on the server afterwards in any case, so the
     shared server is free for the next test.
     """
-    workflow = write_workflow(tmp_path, "killed-run", progress_prompt(steps=100_000, delay=0.5, color=unique()))
+    workflow = write_workflow(
+        tmp_path, "killed-run", progress_prompt(steps=100_000, delay=0.5, color=unique())
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "comfy_reality.cli", "run", "--json", "--server", server_url, str(workflow)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=dict(os.environ),
     )
     prompt_id = None
     try:
@@ -100,7 +105,9 @@ def in_history(server_url: str, prompt_id: str) -> bool:
     return prompt_id in httpx.get(f"{server_url}/history/{prompt_id}", timeout=10).json()
 
 
-def test_a_killed_run_is_still_running_then_finished(server_url: str, killed_run: str, tmp_path: Path) -> None:
+def test_a_killed_run_is_still_running_then_finished(
+    server_url: str, killed_run: str, tmp_path: Path
+) -> None:
     prompt_id = killed_run
     code, report, stderr = reconcile(server_url)
     assert code == 0, stderr
@@ -121,7 +128,9 @@ def test_a_killed_run_is_still_running_then_finished(server_url: str, killed_run
         f"1 earlier run is unfinished in the journal for {server_url}; "
         f"see `comfy-reality journal reconcile --server {server_url}`"
     ) in noticed.stderr
-    assert [json.loads(line)["type"] for line in noticed.stdout.splitlines()][-1] == "execution"  # stdout stays NDJSON
+    assert [json.loads(line)["type"] for line in noticed.stdout.splitlines()][
+        -1
+    ] == "execution"  # stdout stays NDJSON
 
     table = invoke("journal", "reconcile", "--server", server_url)
     assert table.exit_code == 0, table.stderr
@@ -141,8 +150,11 @@ def test_finished_and_lost_runs_are_settled(server_url: str, tmp_path: Path) -> 
     journal = paths.journal_file()
     journal.parent.mkdir(parents=True, exist_ok=True)
     # A prompt that finished on the server after its run stopped following it.
-    posted = httpx.post(f"{server_url}/prompt", json={"prompt": save_image_prompt(unique(), prefix="away"),
-                                                      "client_id": "gone-client"}, timeout=10).json()
+    posted = httpx.post(
+        f"{server_url}/prompt",
+        json={"prompt": save_image_prompt(unique(), prefix="away"), "client_id": "gone-client"},
+        timeout=10,
+    ).json()
     prompt_id = posted["prompt_id"]
     until(lambda: in_history(server_url, prompt_id), "the prompt in /history")
     record(journal, "finished-away", days=0.01, status="running", server=server_url)
@@ -158,9 +170,15 @@ def test_finished_and_lost_runs_are_settled(server_url: str, tmp_path: Path) -> 
     assert code == 0, stderr
     by_name = {item["name"]: item for item in report["executions"]}
     assert set(by_name) == {"finished-away", "forgotten"}  # only this server's unfinished ones
-    assert by_name["finished-away"]["outcome"] == "finished" and by_name["finished-away"]["status"] == "completed"
+    assert (
+        by_name["finished-away"]["outcome"] == "finished"
+        and by_name["finished-away"]["status"] == "completed"
+    )
     assert "1 output file" in by_name["finished-away"]["detail"]
-    assert by_name["forgotten"]["outcome"] == "lost" and "no longer knows prompt" in by_name["forgotten"]["detail"]
+    assert (
+        by_name["forgotten"]["outcome"] == "lost"
+        and "no longer knows prompt" in by_name["forgotten"]["detail"]
+    )
     assert report["counts"] == {"finished": 1, "lost": 1}
 
     rows = journal_rows()
@@ -200,20 +218,46 @@ def test_each_outcome_is_read_from_the_rows_as_now_recorded() -> None:
     from comfy_reality.runtime.models import ExecutionError, OutputFile, WorkflowExecution, utc_now
 
     now = utc_now()
-    before = JournalEntry(id="row", prompt_id="p-1", name="wf", status=TaskStatus.RUNNING, created_at=now,
-                          updated_at=now)
+    before = JournalEntry(
+        id="row", prompt_id="p-1", name="wf", status=TaskStatus.RUNNING, created_at=now, updated_at=now
+    )
     report = ReconcileReport(server_url="http://s")
 
     def after(**changes: Any) -> JournalEntry:
         return before.model_copy(update=changes)
 
-    done = _settled(before, after(status=TaskStatus.COMPLETED, status_detail="read from /history",
-                                  output_files=[OutputFile(node_id="2", filename="a.png")]), {}, report)
-    assert (done.outcome, done.status, done.detail) == ("finished", "completed", "1 output file; read from /history")
-    failed = _settled(before, after(status=TaskStatus.FAILED, error=ExecutionError(
-        node_id="2", exception_type="RealityFail", exception_message="boom")), {}, report)
-    assert (failed.outcome, failed.status, failed.detail) == ("finished", "failed", "node 2: RealityFail: boom")
-    lost = _settled(before, after(status=TaskStatus.CANCELLED, lost=True, status_detail="lost: restarted"), {}, report)
+    done = _settled(
+        before,
+        after(
+            status=TaskStatus.COMPLETED,
+            status_detail="read from /history",
+            output_files=[OutputFile(node_id="2", filename="a.png")],
+        ),
+        {},
+        report,
+    )
+    assert (done.outcome, done.status, done.detail) == (
+        "finished",
+        "completed",
+        "1 output file; read from /history",
+    )
+    failed = _settled(
+        before,
+        after(
+            status=TaskStatus.FAILED,
+            error=ExecutionError(node_id="2", exception_type="RealityFail", exception_message="boom"),
+        ),
+        {},
+        report,
+    )
+    assert (failed.outcome, failed.status, failed.detail) == (
+        "finished",
+        "failed",
+        "node 2: RealityFail: boom",
+    )
+    lost = _settled(
+        before, after(status=TaskStatus.CANCELLED, lost=True, status_detail="lost: restarted"), {}, report
+    )
     assert (lost.outcome, lost.status, lost.detail) == ("lost", "lost", "lost: restarted")
 
     queued = WorkflowExecution(workflow_id="wf", prompt_id="p-1")

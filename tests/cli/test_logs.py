@@ -19,12 +19,19 @@ def write_log(lines: list[object]) -> Path:
 
 
 def test_pretty_prints_the_last_lines() -> None:
-    write_log([
-        {"timestamp": "2026-11-28T01:00:00Z", "level": "info", "event": "first", "n": 1},
-        {"timestamp": "2026-11-28T01:00:01Z", "level": "error", "event": "prompt_failed", "prompt_id": "p1",
-         "data": {"node": "5"}},
-        "not json at all",
-    ])
+    write_log(
+        [
+            {"timestamp": "2026-11-28T01:00:00Z", "level": "info", "event": "first", "n": 1},
+            {
+                "timestamp": "2026-11-28T01:00:01Z",
+                "level": "error",
+                "event": "prompt_failed",
+                "prompt_id": "p1",
+                "data": {"node": "5"},
+            },
+            "not json at all",
+        ]
+    )
     result = invoke("logs", "-n", "2")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -47,7 +54,9 @@ def test_missing_log_file_says_what_to_do() -> None:
 
 
 def test_exceptions_are_shown_below_their_line() -> None:
-    text = format_line(json.dumps({"event": "boom", "level": "error", "exception": "Traceback...\nValueError: x"}))
+    text = format_line(
+        json.dumps({"event": "boom", "level": "error", "exception": "Traceback...\nValueError: x"})
+    )
     assert text is not None and text.endswith("Traceback...\nValueError: x")
     assert format_line("   ") is None
 
@@ -60,8 +69,13 @@ def test_follow_prints_new_lines_and_waits_for_the_file(tmp_path: Path) -> None:
     import threading
 
     env = {**os.environ, "COMFY_REALITY_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([sys.executable, "-m", "comfy_reality.cli", "logs", "--follow", "-n", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "comfy_reality.cli", "logs", "--follow", "-n", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]

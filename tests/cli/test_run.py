@@ -146,8 +146,16 @@ def test_set_overrides_inputs_and_rejects_unknown_nodes(server_url: str, tmp_pat
     workflow = write_workflow(tmp_path, "ok", save_image_prompt(unique()))
     bad = invoke("run", "--server", server_url, "--set", "99.width=16", str(workflow))
     assert bad.exit_code == 2 and "99" in bad.stderr
-    good = invoke("run", "--server", server_url, "--output-dir", str(tmp_path / "o"), "--set", "1.width=16",
-                  str(workflow))
+    good = invoke(
+        "run",
+        "--server",
+        server_url,
+        "--output-dir",
+        str(tmp_path / "o"),
+        "--set",
+        "1.width=16",
+        str(workflow),
+    )
     assert good.exit_code == 0, good.stderr
     history = httpx.get(f"{server_url}/history/{good.executions()[0]['prompt_id']}").json()
     [entry] = history.values()
@@ -171,7 +179,10 @@ def test_ctrl_c_interrupts_the_prompt_on_the_server(server_url: str, tmp_path: P
     env = {**os.environ, "COMFY_REALITY_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "comfy_reality.cli", "run", "--json", "--server", server_url, str(workflow)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     prompt_id = None
     try:
@@ -226,12 +237,24 @@ def ui_workflow(color: int) -> dict:
         "last_node_id": 2,
         "last_link_id": 1,
         "nodes": [
-            {"id": 1, "type": "EmptyImage", "pos": [0, 0], "mode": 0, "inputs": [],
-             "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1], "slot_index": 0}],
-             "widgets_values": [8, 8, 1, color]},
-            {"id": 2, "type": "SaveImage", "pos": [300, 0], "mode": 0,
-             "inputs": [{"name": "images", "type": "IMAGE", "link": 1}], "outputs": [],
-             "widgets_values": ["ui_run"]},
+            {
+                "id": 1,
+                "type": "EmptyImage",
+                "pos": [0, 0],
+                "mode": 0,
+                "inputs": [],
+                "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1], "slot_index": 0}],
+                "widgets_values": [8, 8, 1, color],
+            },
+            {
+                "id": 2,
+                "type": "SaveImage",
+                "pos": [300, 0],
+                "mode": 0,
+                "inputs": [{"name": "images", "type": "IMAGE", "link": 1}],
+                "outputs": [],
+                "widgets_values": ["ui_run"],
+            },
         ],
         "links": [[1, 1, 0, 2, 0, "IMAGE"]],
         "version": 0.4,
@@ -240,8 +263,16 @@ def ui_workflow(color: int) -> dict:
 
 def test_ui_format_workflow_is_converted_with_the_servers_catalogue(server_url: str, tmp_path: Path) -> None:
     workflow = write_workflow(tmp_path, "from_editor", ui_workflow(unique() % 255))
-    result = invoke("run", "--server", server_url, "--output-dir", str(tmp_path / "o"), "--set", "1.width=12",
-                    str(workflow))
+    result = invoke(
+        "run",
+        "--server",
+        server_url,
+        "--output-dir",
+        str(tmp_path / "o"),
+        "--set",
+        "1.width=12",
+        str(workflow),
+    )
     assert result.exit_code == 0, result.stderr
     [execution] = result.executions()
     assert execution["status"] == "completed" and Path(execution["outputs"][0]).name.startswith("ui_run")
@@ -278,8 +309,13 @@ def test_terminal_mode_draws_the_live_table_and_a_summary(
     monkeypatch.setattr(rich.console, "Console", lambda *args, **kwargs: console)
     good = read_workflow(write_workflow(tmp_path, "drawn", save_image_prompt(unique())))
     bad = read_workflow(write_workflow(tmp_path, "broken", fail_prompt("drawn failure", unique())))
-    command = RunCommand([good, bad], settings=settings_for(server_url), overrides={},
-                         output_dir=tmp_path / "o", json_mode=False)
+    command = RunCommand(
+        [good, bad],
+        settings=settings_for(server_url),
+        overrides={},
+        output_dir=tmp_path / "o",
+        json_mode=False,
+    )
     assert asyncio.run(command.main()) == 1
     table = console.export_text()
     assert "drawn" in table and "✓ completed" in table

@@ -22,7 +22,9 @@ class ThreadedServer:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),), daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete, args=(self._main(),), daemon=True
+        )
 
     async def _main(self) -> None:
         from comfy_reality.server import EmbeddedServer, ServerConfig

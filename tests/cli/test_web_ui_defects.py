@@ -18,7 +18,9 @@ WARNING = "node 10:0 (KSampler): the web UI leaves input 'seed' unconnected (mea
 
 def outer_seed_workflow(tmp_path: Path) -> Path:
     """A PrimitiveNode outside a group node feeding its seed, with a model the embedded server has."""
-    workflow: dict[str, Any] = json.loads((FIXTURES / "group_nodes" / "primitive_outside.ui.json").read_text())
+    workflow: dict[str, Any] = json.loads(
+        (FIXTURES / "group_nodes" / "primitive_outside.ui.json").read_text()
+    )
     for node in workflow["nodes"]:
         if node["type"] == "CheckpointLoaderSimple":
             node["widgets_values"] = ["demo-sd15.safetensors"]
@@ -64,10 +66,20 @@ def test_validate_reports_the_defect_and_the_servers_verdict(server_url: str, tm
 
 def test_run_sends_the_graph_as_drawn_with_the_flag(server_url: str, tmp_path: Path) -> None:
     path = outer_seed_workflow(tmp_path)
-    refused = invoke("run", "--server", server_url, "--output-dir", str(tmp_path / "out"), "--no-journal", str(path))
+    refused = invoke(
+        "run", "--server", server_url, "--output-dir", str(tmp_path / "out"), "--no-journal", str(path)
+    )
     assert refused.exit_code == 2 and WARNING in refused.stderr
-    ran = invoke("run", "--server", server_url, "--output-dir", str(tmp_path / "out"), "--no-journal",
-                 "--fix-frontend-defects", str(path))
+    ran = invoke(
+        "run",
+        "--server",
+        server_url,
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--no-journal",
+        "--fix-frontend-defects",
+        str(path),
+    )
     assert ran.exit_code == 0, ran.stderr
     [execution] = ran.executions()
     assert execution["status"] == "completed" and execution["outputs"]

@@ -27,12 +27,16 @@ FAST_BACKOFF = Backoff(initial=0.01, maximum=0.05, jitter=0.0)
 SPEED = 50.0
 
 
-def progress_prompt(steps: int = 3, delay: float = 0.01, nonce: int = 0, prefix: str = "fault") -> dict[str, Any]:
+def progress_prompt(
+    steps: int = 3, delay: float = 0.01, nonce: int = 0, prefix: str = "fault"
+) -> dict[str, Any]:
     """EmptyImage -> RealityProgress(steps x delay, scaled by the server's speed) -> SaveImage."""
     return {
         "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": 0}},
-        "2": {"class_type": "RealityProgress",
-              "inputs": {"image": ["1", 0], "steps": steps, "delay": delay, "nonce": nonce}},
+        "2": {
+            "class_type": "RealityProgress",
+            "inputs": {"image": ["1", 0], "steps": steps, "delay": delay, "nonce": nonce},
+        },
         "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": prefix}},
     }
 
@@ -93,7 +97,9 @@ async def wait_for_event(
         unsubscribe()
 
 
-async def wait_for_progress(runtime: ComfyUIAsyncRuntime, execution: WorkflowExecution, steps: int = 2) -> None:
+async def wait_for_progress(
+    runtime: ComfyUIAsyncRuntime, execution: WorkflowExecution, steps: int = 2
+) -> None:
     """Until the execution's progress node has reported ``steps`` steps."""
     node = execution.node_task("2")
     assert node is not None

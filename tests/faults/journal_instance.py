@@ -29,12 +29,17 @@ async def main(url: str, journal_path: Path, count: int, label: str) -> None:
         ]
         finals = [await runtime.wait(e, timeout=120) for e in [*report.followed, *submitted]]
     await journal.close()
-    print(json.dumps({
-        "followed": [e.prompt_id for e in report.followed],
-        "submitted": [e.prompt_id for e in submitted],
-        "statuses": sorted({e.status.value for e in finals}),
-        "journal_error": journal.error,
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "followed": [e.prompt_id for e in report.followed],
+                "submitted": [e.prompt_id for e in submitted],
+                "statuses": sorted({e.status.value for e in finals}),
+                "journal_error": journal.error,
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,16 @@ async def main(url: str, journal_path: Path, steps: int, delay: float) -> None:
         runtime.task_manager.subscribe(watch)
         await asyncio.wait_for(running.wait(), 30)
         await journal.flush()
-        print(json.dumps({"execution_id": execution.id, "prompt_id": execution.prompt_id,
-                          "client_id": runtime.client_id}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "execution_id": execution.id,
+                    "prompt_id": execution.prompt_id,
+                    "client_id": runtime.client_id,
+                }
+            ),
+            flush=True,
+        )
         await asyncio.Event().wait()  # until SIGKILL
 
 

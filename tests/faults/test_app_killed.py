@@ -25,8 +25,17 @@ REPO = Path(__file__).resolve().parents[2]
 async def run_and_kill(server: EmbeddedServer, journal_path: Path, steps: int) -> dict[str, Any]:
     """Start the app in a subprocess, wait until its prompt runs and is journaled, SIGKILL it."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.faults.killable_app", server.url, str(journal_path), str(steps), "1.0",
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
+        sys.executable,
+        "-m",
+        "tests.faults.killable_app",
+        server.url,
+        str(journal_path),
+        str(steps),
+        "1.0",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(os.environ),
     )
     try:
         assert process.stdout is not None
@@ -44,7 +53,9 @@ async def run_and_kill(server: EmbeddedServer, journal_path: Path, steps: int) -
 
 
 @pytest.mark.parametrize("meanwhile", ["still running", "finished", "server restarted"])
-async def test_app_killed_mid_run_then_reconciled(server: EmbeddedServer, tmp_path: Path, meanwhile: str) -> None:
+async def test_app_killed_mid_run_then_reconciled(
+    server: EmbeddedServer, tmp_path: Path, meanwhile: str
+) -> None:
     path = tmp_path / "journal.sqlite3"
     # ~20 ms a step: the "finished" prompt ends in about 2 s, the others run until stopped.
     info = await run_and_kill(server, path, 100 if meanwhile == "finished" else 100_000)
@@ -85,7 +96,10 @@ async def test_app_killed_mid_run_then_reconciled(server: EmbeddedServer, tmp_pa
         assert entry is not None and entry.id == info["execution_id"]
         if meanwhile == "server restarted":
             assert entry.lost and entry.status is TaskStatus.CANCELLED
-            assert entry.status_detail is not None and f"no longer knows prompt {prompt_id}" in entry.status_detail
+            assert (
+                entry.status_detail is not None
+                and f"no longer knows prompt {prompt_id}" in entry.status_detail
+            )
         elif meanwhile == "still running":
             assert entry.status is TaskStatus.CANCELLED and not entry.lost
             assert entry.completed_at is not None

@@ -40,7 +40,11 @@ async def test_server_unreachable_at_start(tmp_path: Path, journal: Journal) -> 
             await runtime.submit(progress_prompt(), name="nowhere")
         message = str(info.value)
         assert url in message and "Check that the server is running" in message
-        assert runtime.status.state in (ConnectionState.DOWN, ConnectionState.RECONNECTING, ConnectionState.CONNECTING)
+        assert runtime.status.state in (
+            ConnectionState.DOWN,
+            ConnectionState.RECONNECTING,
+            ConnectionState.CONNECTING,
+        )
         report = await journal.reconcile(runtime)  # nothing unfinished: nothing to ask
         assert report.unreachable is None
     assert runtime.executions == {}

@@ -36,9 +36,9 @@ async def test_two_instances_in_one_process(server: EmbeddedServer, session: Ses
             *(a.submit(progress_prompt(nonce=i), name=f"a{i}") for i in range(5)),
             *(b.submit(progress_prompt(nonce=10 + i), name=f"b{i}") for i in range(5)),
         )
-        await asyncio.gather(a.wait(mine), b.wait(followed), *(
-            (a if e.id in a.executions else b).wait(e) for e in more
-        ))
+        await asyncio.gather(
+            a.wait(mine), b.wait(followed), *((a if e.id in a.executions else b).wait(e) for e in more)
+        )
         await first.flush()
         await second.flush()
         assert first.error is None and second.error is None
@@ -53,10 +53,21 @@ async def test_two_instances_in_one_process(server: EmbeddedServer, session: Ses
         await second.close()
 
 
-async def start_instance(server: EmbeddedServer, path: Path, count: int, label: str) -> asyncio.subprocess.Process:
+async def start_instance(
+    server: EmbeddedServer, path: Path, count: int, label: str
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.faults.journal_instance", server.url, str(path), str(count), label,
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
+        sys.executable,
+        "-m",
+        "tests.faults.journal_instance",
+        server.url,
+        str(path),
+        str(count),
+        label,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(os.environ),
     )
 
 
@@ -77,7 +88,9 @@ async def finish(process: asyncio.subprocess.Process) -> dict[str, Any]:
     return result
 
 
-async def test_two_instance_processes_on_one_journal(server: EmbeddedServer, session: Session, tmp_path: Path) -> None:
+async def test_two_instance_processes_on_one_journal(
+    server: EmbeddedServer, session: Session, tmp_path: Path
+) -> None:
     path = tmp_path / "journal.sqlite3"
     # A previous app run left one prompt unfinished in the journal; it runs until we stop it.
     crashed = await Journal.open(path)

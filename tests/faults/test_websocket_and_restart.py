@@ -14,7 +14,9 @@ from .conftest import SLOW_PROMPT_DELAY, SLOW_PROMPT_STEPS, progress_prompt, wai
 Session = Callable[..., Awaitable[ComfyUIAsyncRuntime]]
 
 
-async def test_a_run_is_recorded_end_to_end(server: EmbeddedServer, session: Session, journal: Journal) -> None:
+async def test_a_run_is_recorded_end_to_end(
+    server: EmbeddedServer, session: Session, journal: Journal
+) -> None:
     runtime = await session(server.url)
     journal.attach(runtime)
     execution = await runtime.execute_workflow(progress_prompt(steps=5), name="e2e")
@@ -30,7 +32,9 @@ async def test_a_run_is_recorded_end_to_end(server: EmbeddedServer, session: Ses
     assert [f.filename for f in entry.output_files] == [f.filename for f in execution.output_files]
     assert entry.output_files and entry.output_files[0].filename.startswith("fault")
     assert {n.node_id: n.status for n in entry.nodes} == {
-        "1": TaskStatus.COMPLETED, "2": TaskStatus.COMPLETED, "3": TaskStatus.COMPLETED,
+        "1": TaskStatus.COMPLETED,
+        "2": TaskStatus.COMPLETED,
+        "3": TaskStatus.COMPLETED,
     }
     progress_node = next(n for n in entry.nodes if n.node_id == "2")
     assert progress_node.value == 5 and progress_node.max == 5

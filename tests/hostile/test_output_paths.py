@@ -46,7 +46,9 @@ def inside(path: Path, root: Path) -> bool:
         ("x\ud800.png", "", "not valid Unicode"),
     ],
 )
-def test_unsafe_names_are_refused_with_a_reason(tmp_path: Path, filename: str, subfolder: str, reason: str) -> None:
+def test_unsafe_names_are_refused_with_a_reason(
+    tmp_path: Path, filename: str, subfolder: str, reason: str
+) -> None:
     with pytest.raises(UnsafeOutputPathError) as info:
         safe_output_path(tmp_path, filename, subfolder)
     assert reason in str(info.value)
@@ -137,7 +139,10 @@ async def test_save_outputs_skips_hostile_names_and_saves_the_rest(tmp_path: Pat
     assert victim.read_text() == "safe"
     assert "../victim.txt" not in source.requested  # refused before any download
     with_temp = await save_outputs(source, execution, dest, types=("output", "temp"))
-    assert sorted(p.relative_to(dest.resolve()).as_posix() for p in with_temp) == ["ok_1.png", "previews/p.png"]
+    assert sorted(p.relative_to(dest.resolve()).as_posix() for p in with_temp) == [
+        "ok_1.png",
+        "previews/p.png",
+    ]
 
 
 async def test_save_outputs_does_not_follow_a_planted_file_symlink(tmp_path: Path) -> None:
@@ -147,7 +152,9 @@ async def test_save_outputs_does_not_follow_a_planted_file_symlink(tmp_path: Pat
     target.write_text("keep")
     (dest / "img.png").symlink_to(target)
     saved = await save_outputs(
-        FakeDownloads({"img.png": b"server"}), execution_with(OutputFile(node_id="1", filename="img.png")), dest
+        FakeDownloads({"img.png": b"server"}),
+        execution_with(OutputFile(node_id="1", filename="img.png")),
+        dest,
     )
     assert target.read_text() == "keep"
     assert saved == [dest.resolve() / "img_1.png"]
@@ -158,7 +165,7 @@ async def test_save_outputs_uses_client_view_when_given_a_client(tmp_path: Path)
     calls: list[tuple[str, str, str]] = []
 
     class Client:
-        async def view(self, filename: str, subfolder: str, type: str) -> bytes:  # noqa: A002
+        async def view(self, filename: str, subfolder: str, type: str) -> bytes:
             calls.append((filename, subfolder, type))
             return b"png"
 

@@ -72,14 +72,19 @@ async def server() -> AsyncIterator[EmbeddedServer]:
 
 @pytest.mark.parametrize("token_in_query", [False, True], ids=["bearer-header", "query-token"])
 async def test_a_token_never_reaches_logs_journal_or_errors(
-    server: EmbeddedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str], token_in_query: bool,
+    server: EmbeddedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    token_in_query: bool,
 ) -> None:
     token = new_secret("tok")
     password = new_secret("pw")
     monkeypatch.setenv("COMFYUI_TOKEN", token)
     config = tmp_path / "config.toml"
-    config.write_text(f'username = "alice"\npassword = "{password}"\ntoken_in_query = {str(token_in_query).lower()}\n')
+    config.write_text(
+        f'username = "alice"\npassword = "{password}"\ntoken_in_query = {str(token_in_query).lower()}\n'
+    )
     settings = load_settings(config)
     assert settings.token is not None and settings.token.get_secret_value() == token
     assert token not in repr(settings) and password not in repr(settings)
@@ -133,15 +138,18 @@ async def test_a_token_never_reaches_logs_journal_or_errors(
     log_text = log_path.read_text()
     assert "with a token" in log_text  # the log file was written
     for secret in (token, password):
-        assert leaks(
-            secret,
-            ("log file", log_text),
-            ("journal", journal_bytes(journal_path)),
-            ("journal entries", json.dumps([e.model_dump(mode="json") for e in entries])),
-            ("error messages", "\n".join(errors)),
-            ("stdout", captured.out),
-            ("stderr", captured.err),
-        ) == []
+        assert (
+            leaks(
+                secret,
+                ("log file", log_text),
+                ("journal", journal_bytes(journal_path)),
+                ("journal entries", json.dumps([e.model_dump(mode="json") for e in entries])),
+                ("error messages", "\n".join(errors)),
+                ("stdout", captured.out),
+                ("stderr", captured.err),
+            )
+            == []
+        )
 
 
 async def test_the_cli_run_with_a_token_leaks_it_nowhere(server: EmbeddedServer, tmp_path: Path) -> None:
@@ -152,9 +160,22 @@ async def test_the_cli_run_with_a_token_leaks_it_nowhere(server: EmbeddedServer,
     runs = []
     for url in (server.url, "http://127.0.0.1:9"):  # a working server, then a dead one
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "comfy_reality.cli", "run", str(workflow), "--server", url, "--token", token,
-            "--output-dir", str(tmp_path / "out"), "--json",
-            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "comfy_reality.cli",
+            "run",
+            str(workflow),
+            "--server",
+            url,
+            "--token",
+            token,
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--json",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(process.communicate(), 120)
         runs.append((process.returncode, out, err))
@@ -169,7 +190,11 @@ async def test_the_cli_run_with_a_token_leaks_it_nowhere(server: EmbeddedServer,
     journal_file = paths.journal_file()
     if journal_file.exists():
         places.append(("journal", journal_bytes(journal_file)))
-    assert any(name.startswith("stdout") and b"cli" in content for name, content in places if isinstance(content, bytes))
+    assert any(
+        name.startswith("stdout") and b"cli" in content
+        for name, content in places
+        if isinstance(content, bytes)
+    )
     assert leaks(token, *places) == []
 
 

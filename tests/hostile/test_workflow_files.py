@@ -25,21 +25,43 @@ pytestmark = pytest.mark.timeout(60)
 OBJECT_INFO = packaged_object_info()
 
 
-def ui_node(node_id: int, node_type: str, inputs: list[dict[str, Any]] | None = None,
-            outputs: list[dict[str, Any]] | None = None, widgets: list[Any] | None = None) -> dict[str, Any]:
-    return {"id": node_id, "type": node_type, "mode": 0, "inputs": inputs or [], "outputs": outputs or [],
-            "widgets_values": widgets or [], "properties": {}}
+def ui_node(
+    node_id: int,
+    node_type: str,
+    inputs: list[dict[str, Any]] | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+    widgets: list[Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "type": node_type,
+        "mode": 0,
+        "inputs": inputs or [],
+        "outputs": outputs or [],
+        "widgets_values": widgets or [],
+        "properties": {},
+    }
 
 
 def cyclic_ui_workflow() -> dict[str, Any]:
     """Two ImageInvert nodes feeding each other, plus a SaveImage of one of them."""
     return {
-        "last_node_id": 3, "last_link_id": 3, "version": 0.4,
+        "last_node_id": 3,
+        "last_link_id": 3,
+        "version": 0.4,
         "nodes": [
-            ui_node(1, "ImageInvert", [{"name": "image", "type": "IMAGE", "link": 2}],
-                    [{"name": "IMAGE", "type": "IMAGE", "links": [1, 3]}]),
-            ui_node(2, "ImageInvert", [{"name": "image", "type": "IMAGE", "link": 1}],
-                    [{"name": "IMAGE", "type": "IMAGE", "links": [2]}]),
+            ui_node(
+                1,
+                "ImageInvert",
+                [{"name": "image", "type": "IMAGE", "link": 2}],
+                [{"name": "IMAGE", "type": "IMAGE", "links": [1, 3]}],
+            ),
+            ui_node(
+                2,
+                "ImageInvert",
+                [{"name": "image", "type": "IMAGE", "link": 1}],
+                [{"name": "IMAGE", "type": "IMAGE", "links": [2]}],
+            ),
             ui_node(3, "SaveImage", [{"name": "images", "type": "IMAGE", "link": 3}], [], ["cyc"]),
         ],
         "links": [[1, 1, 0, 2, 0, "IMAGE"], [2, 2, 0, 1, 0, "IMAGE"], [3, 1, 0, 3, 0, "IMAGE"]],
@@ -48,10 +70,20 @@ def cyclic_ui_workflow() -> dict[str, Any]:
 
 def self_containing_subgraph() -> dict[str, Any]:
     sub_id = "7f1c2a9e-0000-4000-8000-00000000beef"
-    inner = {"id": sub_id, "name": "loop", "nodes": [ui_node(1, sub_id)], "links": [], "inputs": [], "outputs": []}
+    inner = {
+        "id": sub_id,
+        "name": "loop",
+        "nodes": [ui_node(1, sub_id)],
+        "links": [],
+        "inputs": [],
+        "outputs": [],
+    }
     return {
-        "last_node_id": 1, "last_link_id": 0, "version": 0.4,
-        "nodes": [ui_node(1, sub_id)], "links": [],
+        "last_node_id": 1,
+        "last_link_id": 0,
+        "version": 0.4,
+        "nodes": [ui_node(1, sub_id)],
+        "links": [],
         "definitions": {"subgraphs": [inner]},
     }
 
@@ -85,11 +117,15 @@ def test_a_file_above_the_size_limit_is_refused_before_reading(tmp_path: Path) -
 
 def test_a_huge_but_allowed_prompt_loads_and_validates_in_bounded_time(tmp_path: Path) -> None:
     count = 100_000
-    prompt: dict[str, Any] = {"0": {"class_type": "EmptyImage",
-                                    "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}}
+    prompt: dict[str, Any] = {
+        "0": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}
+    }
     for i in range(1, count):
         prompt[str(i)] = {"class_type": "ImageInvert", "inputs": {"image": [str(i - 1), 0]}}
-    prompt["out"] = {"class_type": "SaveImage", "inputs": {"images": [str(count - 1), 0], "filename_prefix": "x"}}
+    prompt["out"] = {
+        "class_type": "SaveImage",
+        "inputs": {"images": [str(count - 1), 0], "filename_prefix": "x"},
+    }
     path = tmp_path / "chain.json"
     path.write_text(json.dumps(prompt))
     loaded, seconds = elapsed(load_prompt, path)
@@ -174,10 +210,17 @@ def test_a_library_of_hostile_files_is_listed_with_errors_never_raised(tmp_path:
     (folder / "recursive.json").write_text(json.dumps(self_containing_subgraph()))
     with (folder / "huge.json").open("wb") as handle:
         handle.truncate(MAX_FILE_BYTES + 1)
-    (folder / "fine.json").write_text(json.dumps(
-        {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
-         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "ok"}}}
-    ))
+    (folder / "fine.json").write_text(
+        json.dumps(
+            {
+                "1": {
+                    "class_type": "EmptyImage",
+                    "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0},
+                },
+                "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "ok"}},
+            }
+        )
+    )
     start = time.perf_counter()
     files = scan_workflows([("test", folder)])
     assert time.perf_counter() - start < 10

@@ -30,34 +30,74 @@ from comfy_reality.server import EmbeddedServer, ServerConfig
 from ..faults.conftest import make_runtime, progress_prompt, wait_for_progress
 
 KNOWN_TYPES = [
-    "status", "feature_flags", "execution_start", "execution_cached", "executing", "progress",
-    "progress_state", "executed", "execution_success", "execution_error", "execution_interrupted", "logs",
+    "status",
+    "feature_flags",
+    "execution_start",
+    "execution_cached",
+    "executing",
+    "progress",
+    "progress_state",
+    "executed",
+    "execution_success",
+    "execution_error",
+    "execution_interrupted",
+    "logs",
 ]
 # Messages that end a prompt are fuzzed separately (once one arrives, the rest are ignored).
 ENDING = {"execution_success", "execution_error", "execution_interrupted"}
 FIELDS = [
-    "prompt_id", "node", "display_node", "value", "max", "nodes", "output", "executed", "node_id",
-    "node_type", "exception_message", "exception_type", "traceback", "current_inputs", "timestamp",
-    "status", "sid", "entries", "display_node_id", "parent_node_id", "real_node_id", "state",
+    "prompt_id",
+    "node",
+    "display_node",
+    "value",
+    "max",
+    "nodes",
+    "output",
+    "executed",
+    "node_id",
+    "node_type",
+    "exception_message",
+    "exception_type",
+    "traceback",
+    "current_inputs",
+    "timestamp",
+    "status",
+    "sid",
+    "entries",
+    "display_node_id",
+    "parent_node_id",
+    "real_node_id",
+    "state",
 ]
 
 scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
     | st.sampled_from(["1", "2", "3", "2.0.0.1", "running", "finished", "images"])
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=6), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=6), inner, max_size=5)
+    ),
     max_leaves=25,
 )
 
 
 def node_state_map() -> st.SearchStrategy[dict[str, Any]]:
     entry = st.fixed_dictionaries(
-        {}, optional={k: json_values for k in ("value", "max", "state", "node_id", "display_node_id", "parent_node_id")}
+        {},
+        optional=dict.fromkeys(("value", "max", "state", "node_id", "display_node_id", "parent_node_id"), json_values),
     )
-    return st.dictionaries(st.sampled_from(["1", "2", "3", "2.0.0.1", "9", "x"]) | st.text(max_size=4), entry | json_values, max_size=5)
+    return st.dictionaries(
+        st.sampled_from(["1", "2", "3", "2.0.0.1", "9", "x"]) | st.text(max_size=4),
+        entry | json_values,
+        max_size=5,
+    )
 
 
 @st.composite
@@ -95,7 +135,9 @@ def binary_frames(draw: st.DrawFn) -> bytes:
 
 # ------------------------------------------------------------------------------- parser alone
 @settings(max_examples=400, deadline=None)
-@given(frame=text_frames("p-1", KNOWN_TYPES) | binary_frames() | st.text(max_size=50) | st.binary(max_size=50))
+@given(
+    frame=text_frames("p-1", KNOWN_TYPES) | binary_frames() | st.text(max_size=50) | st.binary(max_size=50)
+)
 def test_the_parser_never_raises(frame: str | bytes) -> None:
     parse_frame(frame)
 
@@ -105,7 +147,11 @@ def test_the_parser_never_raises(frame: str | bytes) -> None:
     [
         "[" * 100_000 + "]" * 100_000,
         '{"type":"progress","data":' + "[" * 50_000 + "]" * 50_000 + "}",
-        '{"type":"executed","data":{"node":"1","prompt_id":"p","output":' + '{"a":' * 20_000 + "1" + "}" * 20_000 + "}}",
+        '{"type":"executed","data":{"node":"1","prompt_id":"p","output":'
+        + '{"a":' * 20_000
+        + "1"
+        + "}" * 20_000
+        + "}}",
     ],
     ids=["nested-array", "nested-data", "nested-output"],
 )
@@ -114,7 +160,9 @@ def test_deeply_nested_json_is_skipped_not_a_crash(text: str) -> None:
 
 
 def test_a_huge_message_is_parsed_or_skipped_and_the_socket_limit_is_bounded() -> None:
-    huge = json.dumps({"type": "progress", "data": {"value": 1, "max": 2, "prompt_id": "p", "node": "x" * 5_000_000}})
+    huge = json.dumps(
+        {"type": "progress", "data": {"value": 1, "max": 2, "prompt_id": "p", "node": "x" * 5_000_000}}
+    )
     message = parse_text(huge)
     assert message is None or getattr(message, "value", None) == 1
     assert 0 < WS_MAX_SIZE <= 256 * 1024 * 1024  # the transport refuses larger frames
@@ -134,7 +182,12 @@ def test_a_huge_message_is_parsed_or_skipped_and_the_socket_limit_is_bounded() -
 )
 def test_truncated_or_lying_binary_frames(frame: bytes) -> None:
     result = parse_binary(frame)
-    assert result is None or result.type in ("text", "unknown_binary", "preview_image", "preview_image_with_metadata")
+    assert result is None or result.type in (
+        "text",
+        "unknown_binary",
+        "preview_image",
+        "preview_image_with_metadata",
+    )
 
 
 # ------------------------------------------------------------------- through a live runtime
@@ -154,7 +207,9 @@ def crashes(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [entry for entry in logs if entry.get("event") in ("ws_frame_failed", "subscriber_failed")]
 
 
-async def test_hostile_frames_fold_without_crashing(live: tuple[ComfyUIAsyncRuntime, WorkflowExecution]) -> None:
+async def test_hostile_frames_fold_without_crashing(
+    live: tuple[ComfyUIAsyncRuntime, WorkflowExecution],
+) -> None:
     runtime, execution = live
     prompt_id = execution.prompt_id or ""
     frames = text_frames(prompt_id, [t for t in KNOWN_TYPES if t not in ENDING]) | binary_frames()
@@ -218,10 +273,13 @@ def quiet_logs() -> Iterator[None]:
 def _flood(prompt_id: str, kind: str, i: int) -> str:
     data: dict[str, Any]
     if kind == "progress_state":
-        data = {"prompt_id": prompt_id, "nodes": {
-            f"2.{i}": {"state": "running", "value": i % 7, "max": 7, "display_node_id": "2"},
-            f"junk-{i}": {"state": "running", "value": 1, "max": 2},
-        }}
+        data = {
+            "prompt_id": prompt_id,
+            "nodes": {
+                f"2.{i}": {"state": "running", "value": i % 7, "max": 7, "display_node_id": "2"},
+                f"junk-{i}": {"state": "running", "value": 1, "max": 2},
+            },
+        }
     elif kind == "executing":
         data = {"prompt_id": prompt_id, "node": f"9{i}", "display_node": f"9{i}"}
     elif kind == "progress":
@@ -229,8 +287,12 @@ def _flood(prompt_id: str, kind: str, i: int) -> str:
     elif kind == "executed":
         data = {"prompt_id": prompt_id, "node": f"junk{i}", "output": {"images": [{"filename": f"x{i}.png"}]}}
     elif kind == "executed-expansion":
-        data = {"prompt_id": prompt_id, "node": f"2.{i}", "display_node": "2",
-                "output": {"images": [{"filename": f"x{i}.png", "subfolder": "", "type": "temp"}]}}
+        data = {
+            "prompt_id": prompt_id,
+            "node": f"2.{i}",
+            "display_node": "2",
+            "output": {"images": [{"filename": f"x{i}.png", "subfolder": "", "type": "temp"}]},
+        }
     else:
         return json.dumps({"type": f"unknown-{i}", "data": {"blob": "x" * 1000}})
     return json.dumps({"type": kind.split("-")[0], "data": data})

@@ -43,21 +43,39 @@ class FakeRuntime:
         self.client = FakeClient()
         self.attached: list[dict[str, Any]] = []
 
-    def new_execution(self, prompt: dict[str, Any] | None = None, *, name: str = "txt2img",
-                      prompt_id: str | None = None, retry_of: str | None = None) -> WorkflowExecution:
+    def new_execution(
+        self,
+        prompt: dict[str, Any] | None = None,
+        *,
+        name: str = "txt2img",
+        prompt_id: str | None = None,
+        retry_of: str | None = None,
+    ) -> WorkflowExecution:
         prompt = prompt if prompt is not None else PROMPT
         execution = WorkflowExecution(
-            workflow_id=name, name=name, server_url=self.server_url, client_id=self.client_id,
-            prompt=prompt, retry_of=retry_of,
+            workflow_id=name,
+            name=name,
+            server_url=self.server_url,
+            client_id=self.client_id,
+            prompt=prompt,
+            retry_of=retry_of,
         )
-        workflow = Task(type=TaskType.WORKFLOW, name=name,
-                        metadata={"execution_id": execution.id, "workflow_id": name, "server_url": self.server_url})
+        workflow = Task(
+            type=TaskType.WORKFLOW,
+            name=name,
+            metadata={"execution_id": execution.id, "workflow_id": name, "server_url": self.server_url},
+        )
         execution.workflow_task_id = workflow.id
         self.executions[execution.id] = execution
         self.task_manager.add_task(workflow)
         for node_id, node in prompt.items():
-            task = Task(type=TaskType.NODE, name=f"{node['class_type']} #{node_id}", parent_id=workflow.id,
-                        node_id=node_id, class_type=node["class_type"])
+            task = Task(
+                type=TaskType.NODE,
+                name=f"{node['class_type']} #{node_id}",
+                parent_id=workflow.id,
+                node_id=node_id,
+                class_type=node["class_type"],
+            )
             execution.tasks.append(task)
             self.task_manager.add_task(task)
         pid = prompt_id or str(uuid.uuid4())
@@ -90,7 +108,9 @@ class FakeRuntime:
 
     def complete(self, execution: WorkflowExecution, files: list[OutputFile] | None = None) -> None:
         execution.output_files = files or [OutputFile(node_id="3", filename="j_00001_.png")]
-        execution.outputs = {"3": {"images": [{"filename": "j_00001_.png", "subfolder": "", "type": "output"}]}}
+        execution.outputs = {
+            "3": {"images": [{"filename": "j_00001_.png", "subfolder": "", "type": "output"}]}
+        }
         execution.status = TaskStatus.COMPLETED
         self.task_manager.finish(self.workflow(execution).id, TaskStatus.COMPLETED)
         execution.completed_at = self.workflow(execution).completed_at
@@ -99,16 +119,29 @@ class FakeRuntime:
         task = self.node(execution, node_id)
         self.task_manager.start(task.id)
         self.task_manager.finish(task.id, TaskStatus.FAILED, error=message, error_type="RuntimeError")
-        execution.error = ExecutionError(node_id=node_id, node_type=task.class_type,
-                                         exception_type="RuntimeError", exception_message=message)
+        execution.error = ExecutionError(
+            node_id=node_id,
+            node_type=task.class_type,
+            exception_type="RuntimeError",
+            exception_message=message,
+        )
         execution.status = TaskStatus.FAILED
-        self.task_manager.finish(self.workflow(execution).id, TaskStatus.FAILED, error=message,
-                                 error_type="RuntimeError")
+        self.task_manager.finish(
+            self.workflow(execution).id, TaskStatus.FAILED, error=message, error_type="RuntimeError"
+        )
 
-    async def attach(self, prompt_id: str, *, prompt: dict[str, Any] | None = None, name: str | None = None,
-                     client_id: str | None = None, number: int | None = None) -> WorkflowExecution:
-        self.attached.append({"prompt_id": prompt_id, "prompt": prompt, "name": name,
-                              "client_id": client_id, "number": number})
+    async def attach(
+        self,
+        prompt_id: str,
+        *,
+        prompt: dict[str, Any] | None = None,
+        name: str | None = None,
+        client_id: str | None = None,
+        number: int | None = None,
+    ) -> WorkflowExecution:
+        self.attached.append(
+            {"prompt_id": prompt_id, "prompt": prompt, "name": name, "client_id": client_id, "number": number}
+        )
         execution = self.new_execution(prompt or PROMPT, name=name or "attached", prompt_id=prompt_id)
         execution.client_id = client_id
         return execution

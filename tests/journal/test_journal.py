@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 from pathlib import Path
@@ -115,7 +114,10 @@ async def test_list_executions_filters(journal: Journal) -> None:
 
     assert [e.id for e in await journal.list_executions()] == [elsewhere.id, dog.id, cat.id]
     assert [e.id for e in await journal.list_executions(status="failed")] == [dog.id]
-    assert [e.id for e in await journal.list_executions(status=[TaskStatus.COMPLETED, "failed"])] == [dog.id, cat.id]
+    assert [e.id for e in await journal.list_executions(status=[TaskStatus.COMPLETED, "failed"])] == [
+        dog.id,
+        cat.id,
+    ]
     assert [e.id for e in await journal.list_executions(text="cat_")] == [cat.id]
     assert [e.id for e in await journal.list_executions(text="100%")] == [dog.id]
     assert [e.id for e in await journal.list_executions(text="memory")] == [dog.id]
@@ -321,7 +323,9 @@ async def test_a_busy_database_is_retried_without_losing_rows(
         nonlocal calls
         calls += 1
         if calls == 1:
-            raise JournalError(journal.path, "the database is locked by another program (database is locked)", "")
+            raise JournalError(
+                journal.path, "the database is locked by another program (database is locked)", ""
+            )
         return original(*args, **kwargs)
 
     monkeypatch.setattr(journal._store, "write_batch", busy_once)

@@ -17,26 +17,59 @@ SERVER = "http://fake:8188"
 
 
 def snapshot(
-    id_: str, *, age: timedelta, status: str = "completed", server: str = SERVER, detail: str | None = None,
-    tz: timezone = UTC, prompt_size: int = 10,
+    id_: str,
+    *,
+    age: timedelta,
+    status: str = "completed",
+    server: str = SERVER,
+    detail: str | None = None,
+    tz: timezone = UTC,
+    prompt_size: int = 10,
 ) -> ExecutionSnapshot:
     created = (NOW - age).astimezone(tz)
     final = status in ("completed", "failed", "cancelled")
     return ExecutionSnapshot(
-        id=id_, prompt_id=f"p-{id_}", server_url=server, client_id="c", workflow_id=id_, name=id_, number=None,
-        status=status, status_detail=detail, retry_of=None, progress=1.0 if final else 0.5,
-        prompt_json='{"pad":"' + "x" * prompt_size + '"}', outputs_json="{}", output_files_json="[]",
-        error_json=None, node_errors_json="{}", created_at=created.isoformat(),
-        started_at=created.isoformat(), completed_at=(created + timedelta(seconds=5)).isoformat() if final else None,
+        id=id_,
+        prompt_id=f"p-{id_}",
+        server_url=server,
+        client_id="c",
+        workflow_id=id_,
+        name=id_,
+        number=None,
+        status=status,
+        status_detail=detail,
+        retry_of=None,
+        progress=1.0 if final else 0.5,
+        prompt_json='{"pad":"' + "x" * prompt_size + '"}',
+        outputs_json="{}",
+        output_files_json="[]",
+        error_json=None,
+        node_errors_json="{}",
+        created_at=created.isoformat(),
+        started_at=created.isoformat(),
+        completed_at=(created + timedelta(seconds=5)).isoformat() if final else None,
     )
 
 
 def nodes(id_: str, count: int = 3) -> list[NodeSnapshot]:
     return [
         NodeSnapshot(
-            execution_id=id_, node_id=str(n), class_type="EmptyImage", name=None, status="completed", cached=False,
-            progress=1.0, value=None, max=None, started_at=None, completed_at=None, error=None, error_type=None,
-            status_detail=None, traceback_json="[]", outputs_json="{}",
+            execution_id=id_,
+            node_id=str(n),
+            class_type="EmptyImage",
+            name=None,
+            status="completed",
+            cached=False,
+            progress=1.0,
+            value=None,
+            max=None,
+            started_at=None,
+            completed_at=None,
+            error=None,
+            error_type=None,
+            status_detail=None,
+            traceback_json="[]",
+            outputs_json="{}",
         )
         for n in range(1, count + 1)
     ]
@@ -60,7 +93,9 @@ def ids(store: JournalStore) -> set[str]:
 def node_rows(store: JournalStore, execution_id: str) -> int:
     conn = sqlite3.connect(store.path)
     try:
-        return int(conn.execute("SELECT COUNT(*) FROM nodes WHERE execution_id = ?", (execution_id,)).fetchone()[0])
+        return int(
+            conn.execute("SELECT COUNT(*) FROM nodes WHERE execution_id = ?", (execution_id,)).fetchone()[0]
+        )
     finally:
         conn.close()
 
@@ -172,9 +207,14 @@ async def test_unfinished_count_leaves_out_runs_of_live_instances(tmp_path: Path
     gone = InstanceKey(here.host, here.pid, "1", "dead")
     alive = InstanceKey(here.host, here.pid, here.started, "another-journal-of-this-process")
     conn = sqlite3.connect(path)
-    conn.executemany("UPDATE executions SET owner = ? WHERE id = ?", [
-        (str(gone), "owner-killed"), (str(alive), "owner-alive"), ("garbage", "owner-unreadable"),
-    ])
+    conn.executemany(
+        "UPDATE executions SET owner = ? WHERE id = ?",
+        [
+            (str(gone), "owner-killed"),
+            (str(alive), "owner-alive"),
+            ("garbage", "owner-unreadable"),
+        ],
+    )
     conn.commit()
     conn.close()
     journal = await Journal.open(path)

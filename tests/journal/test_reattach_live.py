@@ -37,10 +37,18 @@ def make_runtime(url: str) -> ComfyUIAsyncRuntime:
 
 def long_prompt(nonce: int = 0, steps: int = 200) -> dict[str, Any]:
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": nonce}},
-        "2": {"class_type": "RealityProgress",
-              "inputs": {"image": ["1", 0], "steps": steps, "delay": 0.0, "nonce": nonce}},
-        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": f"journal_live_{nonce}"}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": nonce},
+        },
+        "2": {
+            "class_type": "RealityProgress",
+            "inputs": {"image": ["1", 0], "steps": steps, "delay": 0.0, "nonce": nonce},
+        },
+        "3": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["2", 0], "filename_prefix": f"journal_live_{nonce}"},
+        },
     }
 
 
@@ -57,7 +65,9 @@ def progress_of(events: list[TaskEvent], execution: WorkflowExecution, node_id: 
     return [e.data["value"] for e in events if e.task_id == node.id and e.event_type == "progress" and e.data]
 
 
-async def queue_and_quit(server: EmbeddedServer, journal: Journal, nonce: int = 0) -> tuple[WorkflowExecution, str]:
+async def queue_and_quit(
+    server: EmbeddedServer, journal: Journal, nonce: int = 0
+) -> tuple[WorkflowExecution, str]:
     """A previous app session: queue a long prompt, see it run, quit without cancelling it."""
     runtime = make_runtime(server.url)
     detach = journal.attach(runtime)
@@ -125,7 +135,9 @@ async def test_restart_after_a_clean_close_follows_live(server: EmbeddedServer, 
 
         # What the TUI does with these events: its session state routes node progress by parent.
         state = SessionState()
-        tasks = {e.task_id: task for e in events if (task := runtime.task_manager.get_task(e.task_id)) is not None}
+        tasks = {
+            e.task_id: task for e in events if (task := runtime.task_manager.get_task(e.task_id)) is not None
+        }
         state.apply(tasks, {execution.id: execution})
         entry = state.get(execution.id)
         assert entry is not None and entry.workflow_task is not None
@@ -136,7 +148,9 @@ async def test_restart_after_a_clean_close_follows_live(server: EmbeddedServer, 
         assert recorded is not None and recorded.id == left.id and recorded.name == "left running 0"
         assert recorded.status is TaskStatus.COMPLETED and recorded.output_files
         assert {n.node_id: n.status for n in recorded.nodes} == {
-            "1": TaskStatus.COMPLETED, "2": TaskStatus.COMPLETED, "3": TaskStatus.COMPLETED,
+            "1": TaskStatus.COMPLETED,
+            "2": TaskStatus.COMPLETED,
+            "3": TaskStatus.COMPLETED,
         }
     finally:
         await journal.close()
@@ -155,7 +169,10 @@ async def test_same_journal_once_the_first_runtime_closed(server: EmbeddedServer
 async def test_a_running_owner_is_not_robbed(server: EmbeddedServer, tmp_path: Path) -> None:
     """Another instance still runs (its journal open, its session open): poll, never steal."""
     path = tmp_path / "journal.sqlite3"
-    first, second = await Journal.open(path, progress_interval=0.02), await Journal.open(path, progress_interval=0.02)
+    first, second = (
+        await Journal.open(path, progress_interval=0.02),
+        await Journal.open(path, progress_interval=0.02),
+    )
     owner, runtime = make_runtime(server.url), make_runtime(server.url)
     first.attach(owner)
     second.attach(runtime)
@@ -208,7 +225,9 @@ async def test_an_owner_process_that_died_is_taken_over(server: EmbeddedServer, 
         await journal.close()
 
 
-async def test_an_owner_process_that_still_runs_keeps_its_prompts(server: EmbeddedServer, tmp_path: Path) -> None:
+async def test_an_owner_process_that_still_runs_keeps_its_prompts(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
     path = tmp_path / "journal.sqlite3"
     left, _ = await previous_session(server, path)
     other = await asyncio.create_subprocess_exec(
@@ -234,7 +253,9 @@ async def test_an_owner_process_that_still_runs_keeps_its_prompts(server: Embedd
         await other.wait()
 
 
-async def test_two_instances_restarting_at_once_take_over_once(server: EmbeddedServer, tmp_path: Path) -> None:
+async def test_two_instances_restarting_at_once_take_over_once(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
     path = tmp_path / "journal.sqlite3"
     left, old_client = await previous_session(server, path)
 
@@ -304,13 +325,24 @@ def test_instance_keys_and_liveness() -> None:
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def test_a_killed_app_is_followed_live_only_once_it_is_dead(server: EmbeddedServer, tmp_path: Path) -> None:
+async def test_a_killed_app_is_followed_live_only_once_it_is_dead(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
     """Real processes: while the app that queued the prompt runs, a second instance polls; once
     the app is SIGKILLed, the next instance follows the prompt live (and can interrupt it)."""
     path = tmp_path / "journal.sqlite3"
     app = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.faults.killable_app", server.url, str(path), "100000", "1.0",
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
+        sys.executable,
+        "-m",
+        "tests.faults.killable_app",
+        server.url,
+        str(path),
+        "100000",
+        "1.0",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(os.environ),
     )
     try:
         assert app.stdout is not None and app.stderr is not None
@@ -325,7 +357,9 @@ async def test_a_killed_app_is_followed_live_only_once_it_is_dead(server: Embedd
             async with runtime.session():
                 report = await journal.reconcile(runtime)
                 assert [e.prompt_id for e in report.followed] == [info["prompt_id"]]
-                assert report.live == [] and runtime.observers == {}, "the app still runs: never take its socket"
+                assert report.live == [] and runtime.observers == {}, (
+                    "the app still runs: never take its socket"
+                )
                 assert info["client_id"] in server.state.hub.sockets
         finally:
             await journal.close()
@@ -350,7 +384,9 @@ async def test_a_killed_app_is_followed_live_only_once_it_is_dead(server: Embedd
             await runtime.cancel(execution)
         assert execution.status is TaskStatus.CANCELLED
         node = execution.node_task("2")
-        assert node is not None and node.status is TaskStatus.CANCELLED and node.status_detail == "interrupted"
+        assert (
+            node is not None and node.status is TaskStatus.CANCELLED and node.status_detail == "interrupted"
+        )
         recorded = await journal.get(info["prompt_id"])
         assert recorded is not None and recorded.id == info["execution_id"]
         assert recorded.status is TaskStatus.CANCELLED and not recorded.lost
@@ -358,7 +394,9 @@ async def test_a_killed_app_is_followed_live_only_once_it_is_dead(server: Embedd
         await journal.close()
 
 
-async def test_a_one_shot_reconcile_can_leave_observers_closed(server: EmbeddedServer, tmp_path: Path) -> None:
+async def test_a_one_shot_reconcile_can_leave_observers_closed(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
     path = tmp_path / "journal.sqlite3"
     left, _ = await previous_session(server, path)
     journal = await Journal.open(path, progress_interval=0.02)

@@ -19,7 +19,11 @@ def recorded_history(scenario: str) -> tuple[str, dict[str, Any]]:
     """The first GET /history/{id} answer with an entry in a recorded transcript."""
     for line in (PROTOCOL_FIXTURES / scenario).read_text().splitlines():
         record = json.loads(line)
-        if record.get("dir") == "http" and record.get("path", "").startswith("/history/") and record.get("json"):
+        if (
+            record.get("dir") == "http"
+            and record.get("path", "").startswith("/history/")
+            and record.get("json")
+        ):
             prompt_id, entry = next(iter(record["json"].items()))
             return prompt_id, entry
     raise AssertionError(f"no history entry in {scenario}")
@@ -67,10 +71,15 @@ async def test_reconcile_follows_finishes_and_marks_lost(tmp_path: Path) -> None
 
         ok = await journal.get(ok_id)
         assert ok is not None and ok.status is TaskStatus.COMPLETED
-        assert {f.filename for f in ok.output_files} == {"reality_success_00003_.png", "ComfyUI_temp_qpkjk_00001_.png"}
+        assert {f.filename for f in ok.output_files} == {
+            "reality_success_00003_.png",
+            "ComfyUI_temp_qpkjk_00001_.png",
+        }
         bad = await journal.get(bad_id)
         assert bad is not None and bad.status is TaskStatus.FAILED
-        assert bad.error is not None and bad.error.node_id == "3" and bad.error.exception_type == "RuntimeError"
+        assert (
+            bad.error is not None and bad.error.node_id == "3" and bad.error.exception_type == "RuntimeError"
+        )
         assert next(n for n in bad.nodes if n.node_id == "3").status is TaskStatus.FAILED
         assert next(n for n in bad.nodes if n.node_id == "2").status is TaskStatus.COMPLETED
 
@@ -156,8 +165,15 @@ def test_history_of_an_interrupted_prompt_is_cancelled() -> None:
 
 @pytest.mark.parametrize(
     "entry",
-    [None, 5, "x", [], {"status": "weird"}, {"status": {"messages": [[1, 2], "x", ["execution_error", 5]]}},
-     {"outputs": {"9": {"images": [{"filename": 3}, "nope", {"filename": "ok.png", "subfolder": 7}]}}}],
+    [
+        None,
+        5,
+        "x",
+        [],
+        {"status": "weird"},
+        {"status": {"messages": [[1, 2], "x", ["execution_error", 5]]}},
+        {"outputs": {"9": {"images": [{"filename": 3}, "nope", {"filename": "ok.png", "subfolder": 7}]}}},
+    ],
 )
 def test_history_parsing_survives_odd_entries(entry: Any) -> None:
     result = history_result(entry, "p")

@@ -93,7 +93,12 @@ def _binary(line: dict[str, Any]) -> bytes:
     head = bytes.fromhex(line["head_hex"])
     if event_type == 3:
         node = str(decoded["node_id"]).encode()
-        return event_type.to_bytes(4, "big") + len(node).to_bytes(4, "big") + node + str(decoded["text"]).encode()
+        return (
+            event_type.to_bytes(4, "big")
+            + len(node).to_bytes(4, "big")
+            + node
+            + str(decoded["text"]).encode()
+        )
     if event_type == 4:
         return head  # rebuilt per job (metadata carries the prompt id); see _render_binary
     image = head[8:]
@@ -106,7 +111,9 @@ class Transcript:
     def __init__(self, name: str) -> None:
         path = PROTOCOL_DIR / (name if name.endswith(".jsonl") else f"{name}.jsonl")
         self.name = path.stem
-        self.lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        self.lines = [
+            json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
         self.http: list[RecordedHttp] = []
         self.socket_client: dict[str, str | None] = {}
         self.prompts: list[RecordedPrompt] = []
@@ -135,13 +142,21 @@ class Transcript:
                 )
         histories: dict[str, dict[str, Any]] = {}
         for entry in self.http:
-            if entry.method == "GET" and entry.path.startswith("/history/") and isinstance(entry.json_body, dict):
+            if (
+                entry.method == "GET"
+                and entry.path.startswith("/history/")
+                and isinstance(entry.json_body, dict)
+            ):
                 histories.update(entry.json_body)
         for entry in self.http:
             if entry.method != "POST" or entry.path not in ("/prompt", "/api/prompt"):
                 continue
             request = entry.request_json if isinstance(entry.request_json, dict) else {}
-            prompt_id = entry.json_body.get("prompt_id") if entry.status == 200 and isinstance(entry.json_body, dict) else None
+            prompt_id = (
+                entry.json_body.get("prompt_id")
+                if entry.status == 200 and isinstance(entry.json_body, dict)
+                else None
+            )
             self.prompts.append(
                 RecordedPrompt(
                     label=entry.label,
@@ -367,7 +382,9 @@ class ReplayServer:
             except (ConnectionError, RuntimeError):
                 pass
 
-    async def _broadcast_status(self, sid: str | None = None, ws: web.WebSocketResponse | None = None) -> None:
+    async def _broadcast_status(
+        self, sid: str | None = None, ws: web.WebSocketResponse | None = None
+    ) -> None:
         data: dict[str, Any] = {"status": {"exec_info": {"queue_remaining": self._remaining()}}}
         if sid is not None:
             data["sid"] = sid
@@ -465,7 +482,9 @@ class ReplayServer:
         self.jobs[prompt_id] = job
         await self._broadcast_status()
         self._work.set()
-        if self._running.is_set() and not any(j.state == "running" for j in self.jobs.values() if j is not job):
+        if self._running.is_set() and not any(
+            j.state == "running" for j in self.jobs.values() if j is not job
+        ):
             try:
                 await asyncio.wait_for(job.early.wait(), timeout=2.0)  # the real race: messages first
             except TimeoutError:
@@ -551,7 +570,13 @@ class ReplayServer:
             data = json.loads(self._rewrite(job, json.dumps(item.payload["data"])))
             if item.mtype == "executed":
                 outputs[data["node"]] = data["output"]
-            if item.mtype in ("execution_start", "execution_cached", "execution_success", "execution_error", "execution_interrupted"):
+            if item.mtype in (
+                "execution_start",
+                "execution_cached",
+                "execution_success",
+                "execution_error",
+                "execution_interrupted",
+            ):
                 messages.append([item.mtype, data])
         status_str = "success" if outcome == "success" else "error"
         return {
@@ -621,8 +646,14 @@ class ReplayServer:
                 if entry.has_json:
                     return web.json_response(entry.json_body, status=entry.status)
                 if entry.text is not None:
-                    return web.Response(status=entry.status, text=entry.text, content_type=content_type.split(";")[0] or "text/plain")
+                    return web.Response(
+                        status=entry.status,
+                        text=entry.text,
+                        content_type=content_type.split(";")[0] or "text/plain",
+                    )
                 body = bytes.fromhex(entry.head_hex or "")
                 body += bytes(max(0, entry.length - len(body)))
-                return web.Response(status=entry.status, body=body, content_type=content_type.split(";")[0] or None)
+                return web.Response(
+                    status=entry.status, body=body, content_type=content_type.split(";")[0] or None
+                )
         return web.Response(status=404)

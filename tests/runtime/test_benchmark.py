@@ -18,7 +18,9 @@ def reset_structlog() -> Iterator[None]:
     structlog.reset_defaults()
 
 
-def test_quick_manager_and_client_sections_write_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_manager_and_client_sections_write_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "results.json"
     code = benchmark.main(["--only", "manager,client", "--quick", "--json-out", str(out)])
     assert code == 0
@@ -26,7 +28,10 @@ def test_quick_manager_and_client_sections_write_json(tmp_path: Path, capsys: py
     assert data["quick"] is True and data["sections"] == ["manager", "client"]
     names = [(row["section"], row["name"]) for row in data["rows"]]
     assert [n for s, n in names if s == "manager"] == [
-        "events/s, 0 subscribers", "events/s, 1 subscriber", "events/s, 10 subscribers"]
+        "events/s, 0 subscribers",
+        "events/s, 1 subscriber",
+        "events/s, 10 subscribers",
+    ]
     for row in data["rows"]:
         assert row["value"] > 0 and row["baseline"] > 0 and row["baseline_name"], row
     assert "comfy-reality benchmark" in capsys.readouterr().out

@@ -27,7 +27,11 @@ Handler = Callable[[httpx.Request], httpx.Response]
 def recorded(scenario: str, label: str | None = None, path: str | None = None) -> dict[str, Any]:
     for line in (PROTOCOL_FIXTURES / f"{scenario}.jsonl").read_text().splitlines():
         entry = json.loads(line)
-        if entry["dir"] == "http" and (label is None or entry.get("label") == label) and (path is None or entry["path"] == path):
+        if (
+            entry["dir"] == "http"
+            and (label is None or entry.get("label") == label)
+            and (path is None or entry["path"] == path)
+        ):
             return dict(entry)
     raise LookupError(label or path)
 
@@ -81,7 +85,11 @@ async def test_post_prompt_sends_ids_and_options() -> None:
     client, seen = client_with(lambda r: httpx.Response(200, json=answer))
     async with client:
         result = await client.post_prompt(
-            {"1": {"class_type": "X", "inputs": {}}}, client_id="cid", prompt_id="p-1", extra_data={"k": 1}, front=True
+            {"1": {"class_type": "X", "inputs": {}}},
+            client_id="cid",
+            prompt_id="p-1",
+            extra_data={"k": 1},
+            front=True,
         )
     assert (result.prompt_id, result.number, result.node_errors) == ("p-1", 7, {})
     body = json.loads(seen[0].content)
@@ -132,7 +140,9 @@ async def test_connection_errors_and_timeouts_are_mapped() -> None:
 
     client, _ = client_with(refuse)
     async with client:
-        with pytest.raises(ServerUnreachableError, match="Cannot reach ComfyUI at http://comfy.test:8188: .*refused"):
+        with pytest.raises(
+            ServerUnreachableError, match="Cannot reach ComfyUI at http://comfy.test:8188: .*refused"
+        ):
             await client.get_queue()
     client, _ = client_with(stall, timeout=1.5)
     async with client:
@@ -144,7 +154,11 @@ async def test_queue_is_parsed_and_pending_sorted_by_number() -> None:
     prompt = {"1": {"class_type": "X", "inputs": {}}}
     raw = {
         "queue_running": [[5, "run", prompt, {"client_id": "c1"}, ["1"]]],
-        "queue_pending": [[9, "late", prompt, {}, ["1"]], [-3, "front", prompt, {"client_id": "c2"}, ["1"]], [7, "mid", prompt, {}, []]],
+        "queue_pending": [
+            [9, "late", prompt, {}, ["1"]],
+            [-3, "front", prompt, {"client_id": "c2"}, ["1"]],
+            [7, "mid", prompt, {}, []],
+        ],
     }
     client, _ = client_with(lambda r: httpx.Response(200, json=raw))
     async with client:
@@ -171,14 +185,24 @@ async def test_history_entry_and_unknown_id() -> None:
         await client.get_history(max_items=3)
     assert history is not None and history.status_str == "error" and not history.interrupted
     assert history.item is not None and history.item.outputs_to_execute == ["4", "5"]
-    assert [name for name, _ in history.message_list()] == ["execution_start", "execution_cached", "execution_error"]
+    assert [name for name, _ in history.message_list()] == [
+        "execution_start",
+        "execution_cached",
+        "execution_error",
+    ]
     assert seen[-1].url.params["max_items"] == "3"
 
 
 async def test_prompt_state_without_jobs_api() -> None:
     prompt = {"1": {"class_type": "X", "inputs": {}}}
     queue = {"queue_running": [[1, "run", prompt, {}, []]], "queue_pending": [[2, "wait", prompt, {}, []]]}
-    done = {"done": {"prompt": [0, "done", prompt, {}, []], "outputs": {}, "status": {"status_str": "success", "completed": True, "messages": []}}}
+    done = {
+        "done": {
+            "prompt": [0, "done", prompt, {}, []],
+            "outputs": {},
+            "status": {"status_str": "success", "completed": True, "messages": []},
+        }
+    }
 
     def handler(request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -268,13 +292,17 @@ async def test_auth_headers_and_query_on_http() -> None:
         await client.get_system_stats()
     assert seen[0].url.params["token"] == "tok-abcdef" and "authorization" not in seen[0].headers
     assert seen[0].headers["x-team"] == "a"
-    client, seen = client_with(lambda r: httpx.Response(200, json={}), auth=Auth(username="u", password="pw-secret"))
+    client, seen = client_with(
+        lambda r: httpx.Response(200, json={}), auth=Auth(username="u", password="pw-secret")
+    )
     async with client:
         await client.get_system_stats()
     assert seen[0].headers["authorization"] == "Basic dTpwdy1zZWNyZXQ="
 
 
 def test_auth_repr_hides_secrets() -> None:
-    auth = Auth(token="tok-very-secret", password="pw-very-secret", username="me", headers={"X-Api-Key": "key-secret"})
+    auth = Auth(
+        token="tok-very-secret", password="pw-very-secret", username="me", headers={"X-Api-Key": "key-secret"}
+    )
     text = repr(auth)
     assert "tok-very-secret" not in text and "pw-very-secret" not in text and "key-secret" not in text

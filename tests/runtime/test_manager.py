@@ -170,7 +170,14 @@ async def test_events_of_one_task_delivered_in_order() -> None:
     manager.finish(t.id, TaskStatus.COMPLETED)
     stream.close()
     events = [e async for e in stream]
-    assert [e.event_type for e in events] == ["created", "started", "progress", "updated", "progress", "completed"]
+    assert [e.event_type for e in events] == [
+        "created",
+        "started",
+        "progress",
+        "updated",
+        "progress",
+        "completed",
+    ]
     seqs = [e.seq for e in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 

@@ -45,7 +45,9 @@ def _node_task() -> Task:
 SAMPLES: list[BaseModel] = [
     _node_task(),
     TaskEvent(task_id="t1", event_type="progress", data={"progress": 0.5, "value": 5}, message="half"),
-    ExecutionError(node_id="2", node_type="RealityFail", exception_type="RuntimeError", exception_message="x"),
+    ExecutionError(
+        node_id="2", node_type="RealityFail", exception_type="RuntimeError", exception_message="x"
+    ),
     OutputFile(node_id="6", filename="out_00001_.png"),
     ServerStatus(url="http://127.0.0.1:8188", state=ConnectionState.DOWN, reason="refused", retry_in=2.0),
     WorkflowExecution(

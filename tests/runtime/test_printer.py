@@ -33,7 +33,13 @@ async def workflow(manager: AsyncTaskManager, nodes: int = 3) -> tuple[Task, lis
     root = manager.add_task(Task(name="txt2img", type=TaskType.WORKFLOW, prompt_id="p-1"))
     children = [
         manager.add_task(
-            Task(name=f"KSampler #{i}", type=TaskType.NODE, parent_id=root.id, node_id=str(i), class_type="KSampler")
+            Task(
+                name=f"KSampler #{i}",
+                type=TaskType.NODE,
+                parent_id=root.id,
+                node_id=str(i),
+                class_type="KSampler",
+            )
         )
         for i in range(1, nodes + 1)
     ]

@@ -49,7 +49,9 @@ EXPECTED = {
 def recorded_lines() -> list[dict[str, Any]]:
     lines = []
     for path in sorted(PROTOCOL_FIXTURES.glob("*.jsonl")):
-        lines.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        lines.extend(
+            json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        )
     return [line for line in lines if line["dir"] == "ws_in"]
 
 
@@ -107,21 +109,36 @@ def test_fields_of_the_main_messages() -> None:
     progress = parse_text('{"type":"progress","data":{"value":3,"max":10,"prompt_id":"p","node":2}}')
     assert isinstance(progress, ProgressMessage)
     assert (progress.value, progress.max, progress.node) == (3.0, 10.0, "2")  # node ids are strings
-    state = parse_text('{"type":"progress_state","data":{"prompt_id":"p","nodes":{"1":{"value":1.0,"max":1.0,"state":"finished"}}}}')
+    state = parse_text(
+        '{"type":"progress_state","data":{"prompt_id":"p","nodes":{"1":{"value":1.0,"max":1.0,"state":"finished"}}}}'
+    )
     assert isinstance(state, ProgressStateMessage) and state.nodes["1"]["state"] == "finished"
 
 
 def test_blocker_error_has_a_list_for_current_inputs() -> None:
-    line = next(l for l in RECORDED if l.get("type") == "execution_error" and l["json"]["data"]["exception_type"] == "ExecutionBlocked")
+    line = next(
+        l
+        for l in RECORDED
+        if l.get("type") == "execution_error" and l["json"]["data"]["exception_type"] == "ExecutionBlocked"
+    )
     message = parse_text(json.dumps(line["json"]))
     assert isinstance(message, ExecutionErrorMessage)
-    assert message.is_blocked and message.current_inputs == {} and message.traceback == [] and message.timestamp is None
+    assert (
+        message.is_blocked
+        and message.current_inputs == {}
+        and message.traceback == []
+        and message.timestamp is None
+    )
 
 
 def test_unknown_type_is_a_generic_message_and_logged() -> None:
     with capture_logs() as logs:
         message = parse_text('{"type":"crystools.monitor","data":{"cpu":3}}')
-    assert isinstance(message, GenericMessage) and message.type == "crystools.monitor" and message.data == {"cpu": 3}
+    assert (
+        isinstance(message, GenericMessage)
+        and message.type == "crystools.monitor"
+        and message.data == {"cpu": 3}
+    )
     assert logs[0]["event"] == "ws_unknown_message"
 
 
@@ -177,7 +194,9 @@ def test_flood_parsing_is_fast() -> None:
     """~13 000 msgs/s arrive from a fast node; parsing must keep far ahead of that."""
     flood = [
         json.dumps(l["json"])
-        for l in json.loads("[" + ",".join((PROTOCOL_FIXTURES / "11_progress_rate.jsonl").read_text().splitlines()) + "]")
+        for l in json.loads(
+            "[" + ",".join((PROTOCOL_FIXTURES / "11_progress_rate.jsonl").read_text().splitlines()) + "]"
+        )
         if l["dir"] == "ws_in" and not l.get("binary")
     ]
     started = time.perf_counter()
@@ -191,7 +210,11 @@ def test_flood_parsing_is_fast() -> None:
     "text",
     [
         "[" * 100_000 + "]" * 100_000,
-        '{"type":"executed","data":{"node":"1","prompt_id":"p","output":' + '{"a":' * 20_000 + "1" + "}" * 20_000 + "}}",
+        '{"type":"executed","data":{"node":"1","prompt_id":"p","output":'
+        + '{"a":' * 20_000
+        + "1"
+        + "}" * 20_000
+        + "}}",
     ],
     ids=["nested-array", "nested-output"],
 )

@@ -28,9 +28,15 @@ pytestmark = [
 def core_graph() -> dict[str, object]:
     colour = random.randrange(0, 0xFFFFFF)  # a new colour each run, so nothing comes from the cache
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": colour}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": colour},
+        },
         "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
-        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "comfy_reality_test"}},
+        "3": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["2", 0], "filename_prefix": "comfy_reality_test"},
+        },
     }
 
 

@@ -35,13 +35,21 @@ SLOW_STEP = 0.05
 def long_prompt(steps: int = 200, nonce: int = 0, fail: bool = False) -> dict[str, Any]:
     """EmptyImage -> RealityProgress (steps) -> (RealityFail) -> SaveImage."""
     prompt: dict[str, Any] = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": nonce}},
-        "2": {"class_type": "RealityProgress",
-              "inputs": {"image": ["1", 0], "steps": steps, "delay": 0.0, "nonce": nonce}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": nonce},
+        },
+        "2": {
+            "class_type": "RealityProgress",
+            "inputs": {"image": ["1", 0], "steps": steps, "delay": 0.0, "nonce": nonce},
+        },
         "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": f"live_{nonce}"}},
     }
     if fail:
-        prompt["4"] = {"class_type": "RealityFail", "inputs": {"image": ["2", 0], "message": "planned failure"}}
+        prompt["4"] = {
+            "class_type": "RealityFail",
+            "inputs": {"image": ["2", 0], "message": "planned failure"},
+        }
         prompt["3"]["inputs"]["images"] = ["4", 0]
     return prompt
 
@@ -109,7 +117,11 @@ async def test_observer_delivers_per_step_progress_and_outputs(server: EmbeddedS
             await runtime.wait(own, timeout=30)
         assert observer.connections == 1
     assert execution.status is TaskStatus.COMPLETED
-    assert node_statuses(execution) == {"1": TaskStatus.COMPLETED, "2": TaskStatus.COMPLETED, "3": TaskStatus.COMPLETED}
+    assert node_statuses(execution) == {
+        "1": TaskStatus.COMPLETED,
+        "2": TaskStatus.COMPLETED,
+        "3": TaskStatus.COMPLETED,
+    }
     assert [f.filename.startswith("live_0") for f in execution.output_files] == [True]
     save = execution.node_task("3")
     assert save is not None and save.outputs.get("images")
@@ -187,7 +199,9 @@ async def test_prompt_finished_before_the_observer_connected(
         await until(runtime, lambda: not runtime.observers)
     assert ended.is_set()
     assert execution.status is TaskStatus.COMPLETED
-    assert execution.output_files and all(s is TaskStatus.COMPLETED for s in node_statuses(execution).values())
+    assert execution.output_files and all(
+        s is TaskStatus.COMPLETED for s in node_statuses(execution).values()
+    )
     assert_node_lifecycles_once(recorder, execution)
     workflow_finals = [e for e in recorder.of(execution.workflow_task_id) if e.event_type == "completed"]
     assert len(workflow_finals) == 1
@@ -235,14 +249,18 @@ async def test_dropped_observer_reconnects_and_resumes(server: EmbeddedServer) -
         assert observer.connections == 1
         await server.faults.drop_websockets()
         before = len(recorder.of(node.id, "progress"))
-        await until(runtime, lambda: observer.connections == 2 and len(recorder.of(node.id, "progress")) > before + 2)
+        await until(
+            runtime, lambda: observer.connections == 2 and len(recorder.of(node.id, "progress")) > before + 2
+        )
         server.faults.step_delay = 0.0
         await runtime.wait(execution, timeout=30)
     assert execution.status is TaskStatus.COMPLETED and execution.output_files
     assert_node_lifecycles_once(recorder, execution)
 
 
-async def test_closing_the_session_stops_observers_and_leaves_the_prompt_running(server: EmbeddedServer) -> None:
+async def test_closing_the_session_stops_observers_and_leaves_the_prompt_running(
+    server: EmbeddedServer,
+) -> None:
     prompt_id, old_client = await left_running(server, long_prompt(nonce=6))
     runtime = make_runtime(server.url)
     async with runtime.session():
@@ -357,7 +375,9 @@ async def test_observer_left_unrouted_by_a_late_close_is_reopened(
             assert old_client not in hub.sockets  # the observer is open, but nothing reaches it now
             queued = [await runtime.submit(long_prompt(steps=2, nonce=20 + i)) for i in range(2)]
             before = len(recorder.of(node.id, "progress"))
-            await until(runtime, lambda: observer.connections == 2 and len(recorder.of(node.id, "progress")) > before)
+            await until(
+                runtime, lambda: observer.connections == 2 and len(recorder.of(node.id, "progress")) > before
+            )
             server.faults.step_delay = 0.0
             for done in [execution, *queued]:
                 await runtime.wait(done, timeout=30)

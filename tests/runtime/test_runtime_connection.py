@@ -119,12 +119,16 @@ async def test_reattach_with_the_same_client_id_after_a_restart(replay: Any) -> 
 async def test_auth_reaches_http_and_websocket_and_never_the_logs(replay: Any, in_query: bool) -> None:
     token = f"secret-token-{'query' if in_query else 'header'}-4f9a"
     server: ReplayServer = await replay("01_success")
-    runtime = make_runtime(server.url, auth=Auth(token=token, token_in_query=in_query, headers={"X-Tenant": "t1"}))
+    runtime = make_runtime(
+        server.url, auth=Auth(token=token, token_in_query=in_query, headers={"X-Tenant": "t1"})
+    )
     with capture_logs() as logs:
         async with runtime.session():
             execution = await runtime.execute_workflow(server.transcripts[0].prompt(0))
         # And when the server is gone: error messages carry URLs, which must not carry the token.
-        down = make_runtime(f"http://127.0.0.1:{free_port()}", auth=Auth(token=token, token_in_query=in_query))
+        down = make_runtime(
+            f"http://127.0.0.1:{free_port()}", auth=Auth(token=token, token_in_query=in_query)
+        )
         async with down.session():
             with pytest.raises(ServerUnreachableError) as caught:
                 await down.submit({"1": {"class_type": "X", "inputs": {}}})

@@ -18,9 +18,10 @@ from comfy_reality.runtime import (
     WorkflowExecution,
 )
 from comfy_reality.server import EmbeddedServer, ServerConfig
+from tests.runtime.helpers import node_statuses as nodes
+from tests.runtime.helpers import until
 
 from .conftest import make_runtime
-from tests.runtime.helpers import node_statuses as nodes, until
 
 C, X, F = TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.FAILED
 SPEED = 50.0
@@ -29,7 +30,10 @@ SPEED = 50.0
 def graph(steps: int = 10, delay: float = 0.05, nonce: int = 1, fail: bool = False) -> dict[str, Any]:
     """EmptyImage -> RealityProgress -> (RealityFail) -> SaveImage, plus a PreviewImage."""
     prompt: dict[str, Any] = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": nonce}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": nonce},
+        },
         "2": {
             "class_type": "RealityProgress",
             "inputs": {"image": ["1", 0], "steps": steps, "delay": delay, "preview": False, "nonce": nonce},
@@ -38,7 +42,10 @@ def graph(steps: int = 10, delay: float = 0.05, nonce: int = 1, fail: bool = Fal
         "4": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
     }
     if fail:
-        prompt["5"] = {"class_type": "RealityFail", "inputs": {"image": ["2", 0], "message": "planned failure"}}
+        prompt["5"] = {
+            "class_type": "RealityFail",
+            "inputs": {"image": ["2", 0], "message": "planned failure"},
+        }
         prompt["3"]["inputs"]["images"] = ["5", 0]
     return prompt
 
@@ -92,7 +99,9 @@ async def test_cached_rerun(runtime: ComfyUIAsyncRuntime) -> None:
     assert first.status is C and again.status is C
     assert not any(t.cached for t in first.tasks)
     assert all(t.cached for t in again.tasks if t.node_id)
-    assert {f.filename for f in again.output_files} >= {f.filename for f in first.output_files if f.type == "output"}
+    assert {f.filename for f in again.output_files} >= {
+        f.filename for f in first.output_files if f.type == "output"
+    }
 
 
 async def test_failure(runtime: ComfyUIAsyncRuntime) -> None:
@@ -104,7 +113,11 @@ async def test_failure(runtime: ComfyUIAsyncRuntime) -> None:
     assert failed.traceback
     assert execution.error is not None and execution.error.node_id == "5"
     saver = execution.node_task("3")
-    assert saver is not None and saver.status is X and saver.status_detail == "not run: node 5 (RealityFail) failed"
+    assert (
+        saver is not None
+        and saver.status is X
+        and saver.status_detail == "not run: node 5 (RealityFail) failed"
+    )
 
 
 async def test_cancel_running(runtime: ComfyUIAsyncRuntime) -> None:
@@ -175,7 +188,9 @@ async def test_run_finishing_while_disconnected_comes_from_history(server: Embed
         assert any(f.type == "output" for f in execution.output_files)
 
 
-async def test_prompt_lost_by_a_restarted_server(server: EmbeddedServer, runtime: ComfyUIAsyncRuntime) -> None:
+async def test_prompt_lost_by_a_restarted_server(
+    server: EmbeddedServer, runtime: ComfyUIAsyncRuntime
+) -> None:
     execution = await runtime.submit(graph(steps=400, delay=0.5, nonce=20))
     await until(runtime, running_with_progress(execution))
     await server.restart()
@@ -208,7 +223,9 @@ async def test_server_down_at_start_then_up() -> None:
 async def test_two_runtimes_on_one_server_keep_their_own_prompts(server: EmbeddedServer) -> None:
     a, b = make_runtime(server.url), make_runtime(server.url)
     async with a.session(), b.session():
-        ea, eb = await asyncio.gather(a.execute_workflow(graph(nonce=22)), b.execute_workflow(graph(nonce=23)))
+        ea, eb = await asyncio.gather(
+            a.execute_workflow(graph(nonce=22)), b.execute_workflow(graph(nonce=23))
+        )
         assert ea.status is C and eb.status is C
         assert ea.client_id == a.client_id != eb.client_id == b.client_id
         assert list(a.executions) == [ea.id] and list(b.executions) == [eb.id]
@@ -217,14 +234,20 @@ async def test_two_runtimes_on_one_server_keep_their_own_prompts(server: Embedde
 
 async def test_expansion_and_blocker(runtime: ComfyUIAsyncRuntime) -> None:
     expand = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": 24}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": 24},
+        },
         "2": {"class_type": "RealityExpand", "inputs": {"image": ["1", 0], "steps": 3, "delay": 0.05}},
         "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
     }
     execution = await runtime.execute_workflow(expand)
     assert execution.status is C and nodes(execution) == {"1": C, "2": C, "3": C}
     block = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": 25}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": 25},
+        },
         "2": {"class_type": "RealityBlock", "inputs": {"image": ["1", 0], "message": "blocked on purpose"}},
         "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "never"}},
     }

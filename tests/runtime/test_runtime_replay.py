@@ -26,9 +26,10 @@ from comfy_reality.runtime import (
     TaskStatus,
     WorkflowExecution,
 )
+from tests.runtime.helpers import node_statuses as statuses
+from tests.runtime.helpers import until
 
 from .replay import ReplayServer, Transcript
-from tests.runtime.helpers import node_statuses as statuses, until
 
 C = TaskStatus.COMPLETED
 X = TaskStatus.CANCELLED
@@ -60,9 +61,15 @@ async def test_01_success_builds_the_full_task_tree(replay: Any, session: Any) -
     runtime = await session(server.url)
     progress: list[float] = []
     runtime.task_manager.subscribe(
-        lambda e: progress.append(e.data["value"]) if e.event_type == "progress" and e.data and "value" in e.data else None
+        lambda e: (
+            progress.append(e.data["value"])
+            if e.event_type == "progress" and e.data and "value" in e.data
+            else None
+        )
     )
-    execution = await runtime.execute_workflow(server.transcripts[0].prompt(0), name="success", workflow_id="wf-01")
+    execution = await runtime.execute_workflow(
+        server.transcripts[0].prompt(0), name="success", workflow_id="wf-01"
+    )
 
     assert execution.status is C
     assert_all_final(execution)
@@ -75,7 +82,10 @@ async def test_01_success_builds_the_full_task_tree(replay: Any, session: Any) -
     assert sampler.outputs == {"text": ["ran 10 steps (nonce 1)"]}
     assert node(execution, "6").outputs["images"][0]["filename"] == "reality_success_00003_.png"
     files = {(f.node_id, f.filename, f.type) for f in execution.output_files}
-    assert files == {("6", "reality_success_00003_.png", "output"), ("7", "ComfyUI_temp_qpkjk_00001_.png", "temp")}
+    assert files == {
+        ("6", "reality_success_00003_.png", "output"),
+        ("7", "ComfyUI_temp_qpkjk_00001_.png", "temp"),
+    }
     wf = workflow_task(runtime, execution)
     assert wf.status is C and wf.prompt_id == execution.prompt_id and wf.progress == 1.0
     assert wf.metadata["execution_id"] == execution.id and wf.metadata["workflow_id"] == "wf-01"
@@ -94,7 +104,9 @@ async def test_01_messages_that_beat_the_post_answer_are_not_lost(replay: Any, s
     server: ReplayServer = await replay("01_success")
     runtime = await session(server.url)
     first_seen: dict[str, float] = {}
-    runtime.task_manager.subscribe(lambda e: first_seen.setdefault(e.event_type + e.task_id, time.monotonic()))
+    runtime.task_manager.subscribe(
+        lambda e: first_seen.setdefault(e.event_type + e.task_id, time.monotonic())
+    )
     execution = await runtime.submit(server.transcripts[0].prompt(0))
     # The replay held the POST answer until execution_start and the first executing had been sent.
     assert server.jobs[execution.prompt_id or ""].early.is_set()
@@ -119,7 +131,9 @@ async def test_02_cached_nodes(replay: Any, session: Any) -> None:
     transcript = server.transcripts[0]
     everything = await runtime.execute_workflow(transcript.prompt(0))
     assert everything.status is C
-    assert all(t.cached and t.status is C and t.status_detail == "cached" for t in everything.tasks if t.node_id)
+    assert all(
+        t.cached and t.status is C and t.status_detail == "cached" for t in everything.tasks if t.node_id
+    )
     assert node(everything, "6").outputs["images"][0]["filename"] == "reality_success_00003_.png"
     assert {f.node_id for f in everything.output_files} == {"6", "7"}
 
@@ -158,7 +172,9 @@ async def test_03_rejected_prompt_raises_validation_error(replay: Any, session: 
     assert error.error == recorded.response["error"]
     assert error.node_errors == recorded.response["node_errors"]
     assert error.error_type == recorded.response["error"]["type"]
-    assert len(error.node_messages()) == sum(len(e["errors"]) for e in recorded.response["node_errors"].values())
+    assert len(error.node_messages()) == sum(
+        len(e["errors"]) for e in recorded.response["node_errors"].values()
+    )
     assert recorded.response["error"]["message"] in str(error)
     assert runtime.executions == {} and runtime.task_manager.tasks() == []
 
@@ -203,7 +219,9 @@ async def test_03_partial_acceptance_cancels_the_rejected_branch(replay: Any, se
     assert set(execution.node_errors) == {"5"}
     # Known before the run: the rejected node, what depends on it, and what only feeds it.
     assert node(execution, "5").status is X
-    assert node(execution, "5").status_detail.startswith("rejected by the server: Value not in list: upscale_method")
+    assert node(execution, "5").status_detail.startswith(
+        "rejected by the server: Value not in list: upscale_method"
+    )
     assert node(execution, "6").status_detail == "not run: depends on node 5, which failed validation"
     assert node(execution, "4").status_detail == "not run: it only feeds nodes the server rejected"
     await runtime.wait(execution, timeout=5)
@@ -239,7 +257,9 @@ async def test_03_non_json_500_is_a_server_response_error(replay: Any, session: 
 async def test_03_html_200_is_a_server_response_error(replay: Any, session: Any) -> None:
     server: ReplayServer = await replay("03_validation_errors")
     runtime = await session(server.url)
-    server.respond_next("POST", "/prompt", web.Response(status=200, text="<html>login</html>", content_type="text/html"))
+    server.respond_next(
+        "POST", "/prompt", web.Response(status=200, text="<html>login</html>", content_type="text/html")
+    )
     with pytest.raises(ServerResponseError, match="not JSON"):
         await runtime.submit(server.transcripts[0].prompt(0))
 
@@ -296,7 +316,9 @@ async def test_05_cancel_pending_deletes_it_from_the_queue(replay: Any, session:
     await runtime.cancel(p2)
     assert p2.status is X and p2.status_detail == "removed from the queue before it ran"
     assert_all_final(p2)
-    assert {t.status_detail for t in p2.tasks if t.node_id} == {"not run: removed from the queue before it ran"}
+    assert {t.status_detail for t in p2.tasks if t.node_id} == {
+        "not run: removed from the queue before it ran"
+    }
     assert p2.prompt_id not in server.jobs  # really deleted on the server
     assert p1.status is TaskStatus.RUNNING  # the other prompt was not touched
     await runtime.cancel(p1)
@@ -309,7 +331,9 @@ async def test_05_interrupt_while_idle_does_not_leak(replay: Any, session: Any) 
     server: ReplayServer = await replay("05_interrupt")
     runtime = await session(server.url)
     await runtime.client.interrupt()
-    execution = await runtime.execute_workflow(server.transcripts[0].recorded(label="after_idle_interrupt").prompt)
+    execution = await runtime.execute_workflow(
+        server.transcripts[0].recorded(label="after_idle_interrupt").prompt
+    )
     assert execution.status is C and statuses(execution) == {"1": C, "2": C, "3": C}
 
 
@@ -357,7 +381,9 @@ async def test_wait_timeout_and_cancelled_waiter_leave_the_prompt_running(replay
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    assert execution.prompt_id in server.jobs and not any(r.path in ("/interrupt", "/queue") and r.method == "POST" for r in server.requests)
+    assert execution.prompt_id in server.jobs and not any(
+        r.path in ("/interrupt", "/queue") and r.method == "POST" for r in server.requests
+    )
     server.resume()
     assert (await runtime.wait(execution, timeout=5)).status is C
 
@@ -467,8 +493,12 @@ async def test_09_endpoints_through_the_client(replay: Any) -> None:
 
 
 # ------------------------------------------------------------- 10 feature flags, previews
-@pytest.mark.parametrize("label,image_type,with_metadata", [("F_flags", "image/jpeg", True), ("N_noflags", "image/jpeg", False)])
-async def test_10_previews(replay: Any, session: Any, label: str, image_type: str, with_metadata: bool) -> None:
+@pytest.mark.parametrize(
+    "label,image_type,with_metadata", [("F_flags", "image/jpeg", True), ("N_noflags", "image/jpeg", False)]
+)
+async def test_10_previews(
+    replay: Any, session: Any, label: str, image_type: str, with_metadata: bool
+) -> None:
     server: ReplayServer = await replay("10_feature_flags_previews")
     runtime = await session(server.url)
     frames: list[PreviewFrame] = []
@@ -645,7 +675,9 @@ async def test_retry_creates_a_new_execution(replay: Any, session: Any) -> None:
     server.transcripts[0].prompts[0].used = False
     retried = await runtime.retry(failed)
     assert retried.retry_of == failed.id and retried.id != failed.id
-    assert retried.prompt_id != failed.prompt_id and retried.prompt == failed.prompt and retried.name == "flaky"
+    assert (
+        retried.prompt_id != failed.prompt_id and retried.prompt == failed.prompt and retried.name == "flaky"
+    )
     await runtime.wait(retried, timeout=5)
     assert retried.status is F
     assert set(runtime.executions) == {failed.id, retried.id}
@@ -672,7 +704,9 @@ def as_older_server(server: ReplayServer) -> None:
     """Servers before progress_state / execution_success: only executing, progress, executing{null}."""
     for transcript in server.transcripts:
         for recorded in transcript.prompts:
-            recorded.script = [i for i in recorded.script if i.mtype not in ("progress_state", "execution_success")]
+            recorded.script = [
+                i for i in recorded.script if i.mtype not in ("progress_state", "execution_success")
+            ]
 
 
 async def test_older_server_success_ends_on_executing_null(replay: Any, session: Any) -> None:

@@ -30,12 +30,26 @@ def frame(kind: str, data: dict[str, object]) -> str:
 def test_fresh_ids_do_not_grow_the_caches() -> None:
     runtime, tracker = live_tracker()
     for i in range(3 * MAX_CACHED_IDS):
-        runtime._on_frame(frame("progress_state", {"nodes": {
-            f"2.{i}": {"state": "running", "value": i % 7, "max": 7, "display_node_id": "2"},
-            f"junk-{i}": {"state": "running", "value": 1, "max": 2},
-        }}))
-        runtime._on_frame(frame("executed", {"node": f"2.{i}", "display_node": "2", "output": {"images": [{"filename": f"{i}.png"}]}}))
-        runtime._on_frame(frame("executed", {"node": f"junk{i}", "output": {"images": [{"filename": "x.png"}]}}))
+        runtime._on_frame(
+            frame(
+                "progress_state",
+                {
+                    "nodes": {
+                        f"2.{i}": {"state": "running", "value": i % 7, "max": 7, "display_node_id": "2"},
+                        f"junk-{i}": {"state": "running", "value": 1, "max": 2},
+                    }
+                },
+            )
+        )
+        runtime._on_frame(
+            frame(
+                "executed",
+                {"node": f"2.{i}", "display_node": "2", "output": {"images": [{"filename": f"{i}.png"}]}},
+            )
+        )
+        runtime._on_frame(
+            frame("executed", {"node": f"junk{i}", "output": {"images": [{"filename": "x.png"}]}})
+        )
     assert len(tracker.ephemeral) <= MAX_CACHED_IDS
     assert len(tracker.last_entry) <= MAX_CACHED_IDS
     assert set(tracker.ws_outputs) == {"2"}

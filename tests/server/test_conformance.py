@@ -58,9 +58,17 @@ async def _warm_up(server: EmbeddedServer, transcript: Transcript) -> None:
     if transcript.name == "02_cached":
         body = next(e for e in transcript.http() if e["method"] == "POST")["request_json"]
     elif transcript.name == "09_endpoints":
-        body = {"prompt": {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 1}},
-                           "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}},
-                "extra_data": {"reality_note": "extra_data is echoed into history"}, "client_id": "warm-up"}
+        body = {
+            "prompt": {
+                "1": {
+                    "class_type": "EmptyImage",
+                    "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 1},
+                },
+                "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+            },
+            "extra_data": {"reality_note": "extra_data is echoed into history"},
+            "client_id": "warm-up",
+        }
     else:
         return
     async with httpx.AsyncClient(base_url=server.url) as http:
@@ -103,7 +111,9 @@ async def test_ws_message_sequences_match(replayed: Replayer) -> None:
         ours_full = conn.tokens()
         what = f"{replayed.transcript.name} socket {conn.label}:\n recorded {recorded_full}\n ours     {ours_full}"
         # Every queue change is broadcast: the same number of status messages.
-        assert sum(t.name == "status" for t in ours_full) == sum(t.name == "status" for t in recorded_full), what
+        assert sum(t.name == "status" for t in ours_full) == sum(t.name == "status" for t in recorded_full), (
+            what
+        )
         # Without them (their place races with the worker), the same sequence; progress runs
         # in the same places; sibling nodes' segments in any order (ComfyUI's is random).
         recorded = without_status(recorded_full)
@@ -147,8 +157,16 @@ async def test_http_statuses_and_body_shapes_match(replayed: Replayer) -> None:
 # Scenarios without timing-dependent content: every WS text message must match the recording
 # value for value (ids, timestamps, file names and Python-set orders normalised).
 VALUE_EXACT = [
-    "01_success", "02_cached", "03_validation_errors", "04_runtime_error", "08_two_clients",
-    "09_endpoints", "11_progress_rate", "12_expansion_and_blocker", "13_logs_subscription", "14_latency_trivial",
+    "01_success",
+    "02_cached",
+    "03_validation_errors",
+    "04_runtime_error",
+    "08_two_clients",
+    "09_endpoints",
+    "11_progress_rate",
+    "12_expansion_and_blocker",
+    "13_logs_subscription",
+    "14_latency_trivial",
 ]
 # In 03 the accepted prompts run while the recorder is still posting the next bodies, so how
 # many are queued when each status broadcast goes out depends on timing; the count of status
@@ -160,9 +178,7 @@ _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 def _normalise(value: Any, key: str = "", *, queue_counts: bool = True) -> Any:
     if isinstance(value, dict):
-        return {
-            k: _normalise(v, k, queue_counts=queue_counts) for k, v in value.items() if k != "timestamp"
-        }
+        return {k: _normalise(v, k, queue_counts=queue_counts) for k, v in value.items() if k != "timestamp"}
     if key == "queue_remaining" and not queue_counts:
         return "<n>"
     if isinstance(value, list):
@@ -192,11 +208,15 @@ async def test_ws_message_values_match(replayed: Replayer) -> None:
             if not e.get("binary")
         )
         ours = sorted(
-            json.dumps(_normalise(m, queue_counts=counts), sort_keys=True) for m in conn.messages if isinstance(m, dict)
+            json.dumps(_normalise(m, queue_counts=counts), sort_keys=True)
+            for m in conn.messages
+            if isinstance(m, dict)
         )
         missing = [m for m in recorded if m not in ours]
         extra = [m for m in ours if m not in recorded]
-        assert recorded == ours, f"{replayed.transcript.name} {conn.label}: missing {missing[:3]}\n extra {extra[:3]}"
+        assert recorded == ours, (
+            f"{replayed.transcript.name} {conn.label}: missing {missing[:3]}\n extra {extra[:3]}"
+        )
 
 
 def _normalise_http(value: Any, key: str = "") -> Any:
@@ -231,7 +251,8 @@ async def test_http_json_values_match(replayed: Replayer) -> None:
 
 
 @pytest.mark.parametrize(
-    "replayed", ["05_interrupt", "06_queue_management", "07_reconnect", "10_feature_flags_previews", "15_no_client_id"],
+    "replayed",
+    ["05_interrupt", "06_queue_management", "07_reconnect", "10_feature_flags_previews", "15_no_client_id"],
     indirect=True,
 )
 async def test_ws_values_outside_progress_match(replayed: Replayer) -> None:
@@ -240,9 +261,12 @@ async def test_ws_values_outside_progress_match(replayed: Replayer) -> None:
     for conn, lines in replayed.pairs():
         recorded = sorted(
             json.dumps(_normalise(e["json"]), sort_keys=True)
-            for e in lines if not e.get("binary") and e["json"]["type"] not in timing
+            for e in lines
+            if not e.get("binary") and e["json"]["type"] not in timing
         )
         ours = sorted(
-            json.dumps(_normalise(m), sort_keys=True) for m in conn.messages if isinstance(m, dict) and m["type"] not in timing
+            json.dumps(_normalise(m), sort_keys=True)
+            for m in conn.messages
+            if isinstance(m, dict) and m["type"] not in timing
         )
         assert recorded == ours, f"{replayed.transcript.name} {conn.label}"

@@ -32,7 +32,9 @@ async def test_saved_workflows_round_trip_like_comfyui(embedded_server: Embedded
         full = (await http.get("/api/userdata", params={"dir": "workflows", "full_info": "true"})).json()
         assert full[0]["path"] == "my flow.json" and full[0]["size"] == len(body)
         assert (await http.get("/userdata/workflows%2Fmy%20flow.json")).content == body
-        clash = await http.post("/userdata/workflows%2Fmy%20flow.json", params={"overwrite": "false"}, content=b"{}")
+        clash = await http.post(
+            "/userdata/workflows%2Fmy%20flow.json", params={"overwrite": "false"}, content=b"{}"
+        )
         assert (clash.status_code, clash.text) == (409, "File already exists")
         moved = await http.post("/userdata/workflows%2Fmy%20flow.json/move/workflows%2Frenamed.json")
         assert moved.json() == "workflows/renamed.json"
@@ -49,9 +51,13 @@ async def test_upload_feeds_load_image(embedded_server: EmbeddedServer) -> None:
         assert up.json() == {"name": "shot.png", "subfolder": "", "type": "input"}
         again = await http.post("/upload/image", files={"image": ("shot.png", io.BytesIO(png), "image/png")})
         assert again.json()["name"] == "shot.png"
-        other = await http.post("/upload/image", files={"image": ("shot.png", io.BytesIO(png + b"x"), "image/png")})
+        other = await http.post(
+            "/upload/image", files={"image": ("shot.png", io.BytesIO(png + b"x"), "image/png")}
+        )
         assert other.json()["name"] == "shot (1).png"
-        choices = (await http.get("/object_info/LoadImage")).json()["LoadImage"]["input"]["required"]["image"][0]
+        choices = (await http.get("/object_info/LoadImage")).json()["LoadImage"]["input"]["required"][
+            "image"
+        ][0]
         assert {"example.png", "shot.png", "shot (1).png"} <= set(choices)
         prompt = {
             "1": {"class_type": "LoadImage", "inputs": {"image": "shot.png"}},
@@ -63,15 +69,23 @@ async def test_upload_feeds_load_image(embedded_server: EmbeddedServer) -> None:
         prompt["1"]["inputs"]["image"] = "nope.png"
         bad = await http.post("/prompt", json={"prompt": prompt})
         error = bad.json()["node_errors"]["1"]["errors"][0]
-        assert (bad.status_code, error["type"], error["details"]) == (400, "custom_validation_failed", "image - Invalid image file: nope.png")
+        assert (bad.status_code, error["type"], error["details"]) == (
+            400,
+            "custom_validation_failed",
+            "image - Invalid image file: nope.png",
+        )
 
 
 async def test_view_rejects_traversal_and_unknown_types(embedded_server: EmbeddedServer) -> None:
     async with httpx.AsyncClient(base_url=embedded_server.url) as http:
         assert (await http.get("/view", params={"filename": "../secret.png"})).status_code == 400
         assert (await http.get("/view", params={"filename": "x.png", "type": "bogus"})).status_code == 400
-        assert (await http.get("/view", params={"filename": "x.png", "subfolder": "../.."})).status_code == 403
-        assert (await http.get("/view", params={"filename": "example.png", "type": "input"})).status_code == 200
+        assert (
+            await http.get("/view", params={"filename": "x.png", "subfolder": "../.."})
+        ).status_code == 403
+        assert (
+            await http.get("/view", params={"filename": "example.png", "type": "input"})
+        ).status_code == 200
 
 
 async def test_virtual_models_are_listed_and_validate(embedded_server: EmbeddedServer) -> None:
@@ -80,14 +94,30 @@ async def test_virtual_models_are_listed_and_validate(embedded_server: EmbeddedS
         assert (await http.get("/models/vae")).json() == ["demo-vae.safetensors"]
         assert (await http.get("/models/not_a_folder")).status_code == 404
         info = (await http.get("/object_info/CheckpointLoaderSimple")).json()
-        assert info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0][0] == "demo-sd15.safetensors"
-        vae = (await http.get("/object_info/VAELoader")).json()["VAELoader"]["input"]["required"]["vae_name"][0]
+        assert (
+            info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0][0] == "demo-sd15.safetensors"
+        )
+        vae = (await http.get("/object_info/VAELoader")).json()["VAELoader"]["input"]["required"]["vae_name"][
+            0
+        ]
         assert vae == ["demo-vae.safetensors", "pixel_space"]
-        bad = await http.post("/prompt", json={"prompt": {
-            "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "missing.safetensors"}},
-            "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
-            "8": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["4", 2]}},
-            "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "x"}}}})
+        bad = await http.post(
+            "/prompt",
+            json={
+                "prompt": {
+                    "4": {
+                        "class_type": "CheckpointLoaderSimple",
+                        "inputs": {"ckpt_name": "missing.safetensors"},
+                    },
+                    "5": {
+                        "class_type": "EmptyLatentImage",
+                        "inputs": {"width": 64, "height": 64, "batch_size": 1},
+                    },
+                    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["4", 2]}},
+                    "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "x"}},
+                }
+            },
+        )
         error = bad.json()["node_errors"]["4"]["errors"][0]
         assert error["type"] == "value_not_in_list"
         assert error["details"].startswith("ckpt_name: 'missing.safetensors' not in ['demo-sd15.safetensors'")
@@ -108,7 +138,9 @@ async def test_dependency_cycle_is_a_validation_error_not_a_crash(embedded_serve
     assert errors[0]["extra_info"]["exception_type"] == "RecursionError"
 
 
-async def test_drop_websockets_closes_every_socket_and_reconnects_work(embedded_server: EmbeddedServer) -> None:
+async def test_drop_websockets_closes_every_socket_and_reconnects_work(
+    embedded_server: EmbeddedServer,
+) -> None:
     async with Listener(embedded_server.ws_url + "?clientId=d1") as a, Listener(embedded_server.ws_url) as b:
         await a.wait_type("status")
         await b.wait_type("status")
@@ -116,7 +148,10 @@ async def test_drop_websockets_closes_every_socket_and_reconnects_work(embedded_
         assert closed == 2
         await asyncio.wait_for(a.closed.wait(), 5)
         await asyncio.wait_for(b.closed.wait(), 5)
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=d1") as again:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=d1") as again,
+    ):
         p = await post(http, graph(nonce=40), client_id="d1")
         await again.wait_done(p["prompt_id"])
 
@@ -138,7 +173,10 @@ async def test_http_error_and_stall_faults(embedded_server: EmbeddedServer) -> N
 
 async def test_restart_keeps_the_port_and_forgets_queue_and_history(embedded_server: EmbeddedServer) -> None:
     url = embedded_server.url
-    async with httpx.AsyncClient(base_url=url) as http, Listener(embedded_server.ws_url + "?clientId=r") as ws:
+    async with (
+        httpx.AsyncClient(base_url=url) as http,
+        Listener(embedded_server.ws_url + "?clientId=r") as ws,
+    ):
         done = await post(http, graph(nonce=50))
         await wait_history(http, done["prompt_id"])
         await post(http, graph(steps=500, nonce=51), client_id="r")
@@ -155,11 +193,18 @@ async def test_restart_keeps_the_port_and_forgets_queue_and_history(embedded_ser
 
 
 async def test_logs_endpoints_and_subscription(embedded_server: EmbeddedServer) -> None:
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=lg") as ws:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=lg") as ws,
+    ):
         await ws.wait_type("status")
-        assert (await http.patch("/internal/logs/subscribe", json={"clientId": "lg", "enabled": True})).status_code == 200
+        assert (
+            await http.patch("/internal/logs/subscribe", json={"clientId": "lg", "enabled": True})
+        ).status_code == 200
         p = await post(http, graph(nonce=60), client_id="lg")
-        await ws.wait(lambda s: any("Prompt executed in" in m["data"]["entries"][0]["m"] for m in s.json("logs")))
+        await ws.wait(
+            lambda s: any("Prompt executed in" in m["data"]["entries"][0]["m"] for m in s.json("logs"))
+        )
         assert ws.json("logs")[0]["data"]["entries"][0]["m"] == "got prompt\n"
         assert ws.json("logs")[0]["data"]["size"] is None
         assert "got prompt" in (await http.get("/internal/logs")).json()
@@ -179,13 +224,17 @@ def test_standalone_entry_point_serves_until_stopped(tmp_path: Any) -> None:
     scratch.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "comfy_reality.server", "--port", "0", "--speed", "5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(scratch)},
     )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert "http://127.0.0.1:" in line, line + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+        assert "http://127.0.0.1:" in line, line + (
+            proc.stderr.read() if proc.poll() is not None and proc.stderr else ""
+        )
         url = line.split("server on ")[1].split(" ")[0]
         stats = httpx.get(f"{url}/system_stats", timeout=10).json()
         assert stats["system"]["comfyui_version"] == "0.3.64"
@@ -198,7 +247,9 @@ def test_standalone_entry_point_serves_until_stopped(tmp_path: Any) -> None:
 
 
 def test_entry_point_rejects_bad_speed() -> None:
-    result = subprocess.run([sys.executable, "-m", "comfy_reality.server", "--speed", "0"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "comfy_reality.server", "--speed", "0"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "--speed must be greater than 0" in result.stderr
 
 
@@ -212,7 +263,10 @@ async def test_step_delay_fault_and_speed_change_slow_a_run_down(embedded_server
     with pytest.raises(ValueError):
         embedded_server.speed = 0
     embedded_server.faults.step_delay = 0.05
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=sd") as ws:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=sd") as ws,
+    ):
         p = await post(http, graph(steps=400, delay=0.0, nonce=70), client_id="sd")
         await ws.wait(lambda s: len(s.json("progress")) >= 1)
         # 400 steps x 50 ms would take 20 s: interrupting must find it still running.
@@ -230,8 +284,13 @@ async def test_a_busy_port_gives_a_clear_error(embedded_server: EmbeddedServer) 
         await other.start()
     await other.stop()
     result = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "comfy_reality.server", "--port", str(embedded_server.port),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "comfy_reality.server",
+        "--port",
+        str(embedded_server.port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(result.communicate(), 30)
     assert result.returncode == 1 and b"cannot listen on" in err and b"Traceback" not in err

@@ -27,7 +27,12 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 0xFFFFFF), st.sampled_from(["solid", "gradient", "noise"]))
+@given(
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.integers(0, 0xFFFFFF),
+    st.sampled_from(["solid", "gradient", "noise"]),
+)
 def test_png_round_trips_pixels(width: int, height: int, color: int, pattern: str) -> None:
     image = ImageValue(width, height, color=color, pattern=pattern, seed=color)
     rows = list(image.rows())
@@ -43,7 +48,9 @@ def test_png_round_trips_pixels(width: int, height: int, color: int, pattern: st
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 70), st.integers(1, 70), st.integers(0, 0xFFFFFF))
 def test_jpeg_is_a_wellformed_baseline_file(width: int, height: int, color: int) -> None:
-    data = encode_jpeg(width, height, ImageValue(width, height, color=color, pattern="gradient", seed=color).rows())
+    data = encode_jpeg(
+        width, height, ImageValue(width, height, color=color, pattern="gradient", seed=color).rows()
+    )
     assert data[:4] == b"\xff\xd8\xff\xe0" and data[-2:] == b"\xff\xd9"
     pos, markers = 2, []
     while True:

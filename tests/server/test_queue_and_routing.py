@@ -13,9 +13,14 @@ from tests.server.wsclient import Listener, binary_type
 
 def graph(steps: int = 3, delay: float = 0.05, nonce: int = 0, **extra: Any) -> dict[str, Any]:
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": nonce}},
-        "2": {"class_type": "RealityProgress",
-              "inputs": {"image": ["1", 0], "steps": steps, "delay": delay, "nonce": nonce, **extra}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": nonce},
+        },
+        "2": {
+            "class_type": "RealityProgress",
+            "inputs": {"image": ["1", 0], "steps": steps, "delay": delay, "nonce": nonce, **extra},
+        },
         "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
     }
 
@@ -49,7 +54,10 @@ async def test_number_counts_every_post_and_front_is_negative(embedded_server: E
 
 
 async def test_front_runs_before_earlier_pending(embedded_server: EmbeddedServer) -> None:
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=f") as ws:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=f") as ws,
+    ):
         first = await post(http, graph(steps=40, nonce=1), client_id="f")
         await ws.wait(lambda s: len(s.json("progress")) >= 1, what="first prompt running")
         normal = await post(http, graph(nonce=2), client_id="f")
@@ -66,7 +74,10 @@ async def test_front_runs_before_earlier_pending(embedded_server: EmbeddedServer
 
 
 async def test_delete_pending_clear_and_running_is_not_deletable(embedded_server: EmbeddedServer) -> None:
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=q") as ws:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=q") as ws,
+    ):
         running = await post(http, graph(steps=60, nonce=1), client_id="q")
         await ws.wait(lambda s: len(s.json("progress")) >= 1)
         p2 = await post(http, graph(nonce=2), client_id="q")
@@ -87,7 +98,10 @@ async def test_delete_pending_clear_and_running_is_not_deletable(embedded_server
 
 
 async def test_targeted_interrupt_only_hits_the_running_prompt(embedded_server: EmbeddedServer) -> None:
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=i") as ws:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=i") as ws,
+    ):
         p1 = await post(http, graph(steps=200, nonce=1), client_id="i")
         p2 = await post(http, graph(steps=3, nonce=2), client_id="i")
         await ws.wait(lambda s: len(s.json("progress")) >= 2)
@@ -99,12 +113,21 @@ async def test_targeted_interrupt_only_hits_the_running_prompt(embedded_server: 
         interrupted = ws.json("execution_interrupted")
         assert len(interrupted) == 1
         data = interrupted[0]["data"]
-        assert (data["prompt_id"], data["node_id"], data["node_type"], data["executed"]) == (p1["prompt_id"], "2", "RealityProgress", ["1"])
+        assert (data["prompt_id"], data["node_id"], data["node_type"], data["executed"]) == (
+            p1["prompt_id"],
+            "2",
+            "RealityProgress",
+            ["1"],
+        )
         assert set(data) == {"prompt_id", "node_id", "node_type", "executed", "timestamp"}
         assert [m["data"]["prompt_id"] for m in ws.json("execution_success")] == [p2["prompt_id"]]
         h1 = await wait_history(http, p1["prompt_id"])
         assert h1["status"]["status_str"] == "error" and h1["status"]["completed"] is False
-        assert [m[0] for m in h1["status"]["messages"]] == ["execution_start", "execution_cached", "execution_interrupted"]
+        assert [m[0] for m in h1["status"]["messages"]] == [
+            "execution_start",
+            "execution_cached",
+            "execution_interrupted",
+        ]
 
 
 async def test_interrupt_while_idle_does_not_leak(embedded_server: EmbeddedServer) -> None:
@@ -126,7 +149,9 @@ async def test_newest_socket_of_a_client_id_gets_the_messages(embedded_server: E
         assert old.types() == ["status"]
 
 
-async def test_an_old_socket_closing_unroutes_the_client_id_like_comfyui(embedded_server: EmbeddedServer) -> None:
+async def test_an_old_socket_closing_unroutes_the_client_id_like_comfyui(
+    embedded_server: EmbeddedServer,
+) -> None:
     """server.py pops sockets[sid] when any socket of that sid closes: the newer one is orphaned."""
     url = embedded_server.ws_url + "?clientId=orphan"
     async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(url) as new:
@@ -161,7 +186,9 @@ async def test_reconnect_mid_run_gets_status_and_bare_executing(embedded_server:
         assert late.types() == ["status"]
 
 
-async def test_prompt_without_client_id_broadcasts_only_what_comfyui_broadcasts(embedded_server: EmbeddedServer) -> None:
+async def test_prompt_without_client_id_broadcasts_only_what_comfyui_broadcasts(
+    embedded_server: EmbeddedServer,
+) -> None:
     async with (
         httpx.AsyncClient(base_url=embedded_server.url) as http,
         Listener(embedded_server.ws_url + "?clientId=a") as a,
@@ -170,9 +197,17 @@ async def test_prompt_without_client_id_broadcasts_only_what_comfyui_broadcasts(
         await c.wait_type("status")
         assert len(c.json("status")[0]["data"]["sid"]) == 32
         ok = await post(http, graph(nonce=7, preview=True, progress_text=True))
-        await a.wait(lambda s: s.json("status")[-1]["data"]["status"]["exec_info"]["queue_remaining"] == 0 and len(s.json("status")) >= 4)
+        await a.wait(
+            lambda s: (
+                s.json("status")[-1]["data"]["status"]["exec_info"]["queue_remaining"] == 0
+                and len(s.json("status")) >= 4
+            )
+        )
         failing = {
-            "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 1}},
+            "1": {
+                "class_type": "EmptyImage",
+                "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 1},
+            },
             "2": {"class_type": "RealityFail", "inputs": {"image": ["1", 0], "message": "nope"}},
             "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}},
         }
@@ -182,7 +217,14 @@ async def test_prompt_without_client_id_broadcasts_only_what_comfyui_broadcasts(
         for sock in (a, c):
             kinds = set(sock.types())
             assert {"progress", "progress_state", "bin1", "bin3"} <= kinds
-            assert not kinds & {"execution_start", "execution_cached", "executing", "executed", "execution_success", "execution_error"}
+            assert not kinds & {
+                "execution_start",
+                "execution_cached",
+                "executing",
+                "executed",
+                "execution_success",
+                "execution_error",
+            }
         assert entry["status"]["status_str"] == "error"
         assert entry["status"]["messages"][-1][0] == "execution_error"
 
@@ -196,7 +238,10 @@ async def test_previews_type_1_after_progress_or_type_4_before_it(embedded_serve
     ):
         await f.send({"type": "feature_flags", "data": {"supports_preview_metadata": True}})
         await f.wait_type("feature_flags")
-        assert f.json("feature_flags")[0]["data"] == {"supports_preview_metadata": True, "max_upload_size": 104857600}
+        assert f.json("feature_flags")[0]["data"] == {
+            "supports_preview_metadata": True,
+            "max_upload_size": 104857600,
+        }
         await late.send({"type": "hello", "data": {}})
         await late.send({"type": "feature_flags", "data": {"supports_preview_metadata": True}})
         for nonce, (sock, cid) in enumerate(((f, "flags"), (n, "plain"), (late, "late"))):
@@ -213,12 +258,27 @@ async def test_previews_type_1_after_progress_or_type_4_before_it(embedded_serve
         frame = f.binary(4)[0]
         size = int.from_bytes(frame[4:8], "big")
         import json as _json
+
         meta = _json.loads(frame[8 : 8 + size])
-        assert set(meta) == {"node_id", "prompt_id", "display_node_id", "parent_node_id", "real_node_id", "image_type"}
+        assert set(meta) == {
+            "node_id",
+            "prompt_id",
+            "display_node_id",
+            "parent_node_id",
+            "real_node_id",
+            "image_type",
+        }
         assert frame[8 + size : 8 + size + 4] == b"\xff\xd8\xff\xe0" and meta["image_type"] == "image/jpeg"
-        assert meta["node_id"] == meta["display_node_id"] == meta["real_node_id"] == "2" and meta["parent_node_id"] is None
+        assert (
+            meta["node_id"] == meta["display_node_id"] == meta["real_node_id"] == "2"
+            and meta["parent_node_id"] is None
+        )
         plain = n.binary(1)[0]
-        assert binary_type(plain) == 1 and int.from_bytes(plain[4:8], "big") == 1 and plain[8:12] == b"\xff\xd8\xff\xe0"
+        assert (
+            binary_type(plain) == 1
+            and int.from_bytes(plain[4:8], "big") == 1
+            and plain[8:12] == b"\xff\xd8\xff\xe0"
+        )
 
 
 async def test_save_image_websocket_sends_png_frames(embedded_server: EmbeddedServer) -> None:
@@ -226,7 +286,10 @@ async def test_save_image_websocket_sends_png_frames(embedded_server: EmbeddedSe
         "1": {"class_type": "EmptyImage", "inputs": {"width": 24, "height": 16, "batch_size": 1, "color": 5}},
         "2": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["1", 0]}},
     }
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=sw") as ws:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=sw") as ws,
+    ):
         p = await post(http, prompt, client_id="sw")
         await ws.wait_done(p["prompt_id"])
     frame = ws.binary(1)[0]
@@ -237,7 +300,10 @@ async def test_save_image_websocket_sends_png_frames(embedded_server: EmbeddedSe
 
 
 async def test_requeue_is_cached_and_nonce_change_reruns(embedded_server: EmbeddedServer) -> None:
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=c") as ws:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=c") as ws,
+    ):
         first = await post(http, graph(nonce=1), client_id="c")
         await ws.wait_done(first["prompt_id"])
         again = await post(http, graph(nonce=1), client_id="c")
@@ -246,13 +312,23 @@ async def test_requeue_is_cached_and_nonce_change_reruns(embedded_server: Embedd
         await ws.wait_done(changed["prompt_id"])
         cached = [m["data"]["nodes"] for m in ws.json("execution_cached")]
         assert cached == [[], ["1", "2", "3"], []]
-        runs = {pid: [m["data"]["node"] for m in ws.json("executing") if m["data"].get("prompt_id") == pid and m["data"]["node"]]
-                for pid in (first["prompt_id"], again["prompt_id"], changed["prompt_id"])}
+        runs = {
+            pid: [
+                m["data"]["node"]
+                for m in ws.json("executing")
+                if m["data"].get("prompt_id") == pid and m["data"]["node"]
+            ]
+            for pid in (first["prompt_id"], again["prompt_id"], changed["prompt_id"])
+        }
         assert runs[again["prompt_id"]] == []
         assert runs[changed["prompt_id"]] == ["1", "2", "3"]  # EmptyImage's color is the nonce too
         resent = [m["data"] for m in ws.json("executed") if m["data"]["prompt_id"] == again["prompt_id"]]
         assert [d["node"] for d in resent] == ["3"]
-        original = next(m["data"] for m in ws.json("executed") if m["data"]["prompt_id"] == first["prompt_id"] and m["data"]["node"] == "3")
+        original = next(
+            m["data"]
+            for m in ws.json("executed")
+            if m["data"]["prompt_id"] == first["prompt_id"] and m["data"]["node"] == "3"
+        )
         assert resent[0]["output"] == original["output"]
         history = await wait_history(http, again["prompt_id"])
         assert history["outputs"]["3"] == original["output"] and history["outputs"]["2"]["text"]
@@ -270,11 +346,18 @@ async def test_history_paging_delete_and_client_chosen_ids(embedded_server: Embe
         assert list((await http.get("/history")).json()) == ids
         assert (await http.post("/history", json={"delete": [ids[0]]})).text == ""
         assert (await http.get(f"/history/{ids[0]}")).json() == {}
-        chosen = await post(http, graph(steps=1, delay=0, nonce=20), prompt_id="mine-1", extra_data={"note": "x"})
+        chosen = await post(
+            http, graph(steps=1, delay=0, nonce=20), prompt_id="mine-1", extra_data={"note": "x"}
+        )
         assert chosen["prompt_id"] == "mine-1"
         entry = await wait_history(http, "mine-1")
         assert entry["prompt"][3] == {"note": "x"}
-        assert entry["meta"]["3"] == {"node_id": "3", "display_node": "3", "parent_node": None, "real_node_id": "3"}
+        assert entry["meta"]["3"] == {
+            "node_id": "3",
+            "display_node": "3",
+            "parent_node": None,
+            "real_node_id": "3",
+        }
         await http.post("/history", json={"clear": True})
         assert (await http.get("/history")).json() == {}
 
@@ -288,21 +371,33 @@ async def test_non_json_prompt_body_is_a_plain_500(embedded_server: EmbeddedServ
             assert r.text == "500 Internal Server Error\n\nServer got itself in trouble"
 
 
-async def test_execution_start_reaches_the_client_before_the_post_answer(embedded_server: EmbeddedServer) -> None:
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=early") as ws:
+async def test_execution_start_reaches_the_client_before_the_post_answer(
+    embedded_server: EmbeddedServer,
+) -> None:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=early") as ws,
+    ):
         await ws.wait_type("status")
         p = await post(http, graph(steps=5, nonce=80), client_id="early")
         # The worker took the prompt and began before the handler answered.
         assert embedded_server.state.executor.running_prompt_id == p["prompt_id"]
-        await ws.wait(lambda s: any(m["data"]["prompt_id"] == p["prompt_id"] for m in s.json("execution_start")))
+        await ws.wait(
+            lambda s: any(m["data"]["prompt_id"] == p["prompt_id"] for m in s.json("execution_start"))
+        )
         await ws.wait_done(p["prompt_id"])
 
 
-async def test_a_full_queue_refuses_new_prompts_clearly(embedded_server: EmbeddedServer, monkeypatch: Any) -> None:
+async def test_a_full_queue_refuses_new_prompts_clearly(
+    embedded_server: EmbeddedServer, monkeypatch: Any
+) -> None:
     from comfy_reality.server import app
 
     monkeypatch.setattr(app, "MAX_PENDING", 1)
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=full") as ws:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=full") as ws,
+    ):
         running = await post(http, graph(steps=300, nonce=81), client_id="full")
         await ws.wait(lambda s: len(s.json("progress")) >= 1)
         await post(http, graph(nonce=82), client_id="full")
@@ -314,7 +409,10 @@ async def test_a_full_queue_refuses_new_prompts_clearly(embedded_server: Embedde
 
 
 async def test_free_memory_drops_the_cache(embedded_server: EmbeddedServer) -> None:
-    async with httpx.AsyncClient(base_url=embedded_server.url) as http, Listener(embedded_server.ws_url + "?clientId=fr") as ws:
+    async with (
+        httpx.AsyncClient(base_url=embedded_server.url) as http,
+        Listener(embedded_server.ws_url + "?clientId=fr") as ws,
+    ):
         first = await post(http, graph(nonce=90), client_id="fr")
         await ws.wait_done(first["prompt_id"])
         assert (await http.post("/free", json={"unload_models": True, "free_memory": True})).text == ""

@@ -11,7 +11,10 @@ import websockets
 from comfy_reality.server import EmbeddedServer
 
 PROMPT = {
-    "1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 16, "batch_size": 1, "color": 0x336699}},
+    "1": {
+        "class_type": "EmptyImage",
+        "inputs": {"width": 32, "height": 16, "batch_size": 1, "color": 0x336699},
+    },
     "2": {"class_type": "RealityProgress", "inputs": {"image": ["1", 0], "steps": 3, "delay": 0.01}},
     "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "smoke"}},
 }
@@ -20,7 +23,10 @@ PROMPT = {
 async def test_prompt_runs_and_output_is_served(embedded_server: EmbeddedServer) -> None:
     async with websockets.connect(f"{embedded_server.ws_url}?clientId=smoke") as ws:
         first = json.loads(await ws.recv())
-        assert first == {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}, "sid": "smoke"}}
+        assert first == {
+            "type": "status",
+            "data": {"status": {"exec_info": {"queue_remaining": 0}}, "sid": "smoke"},
+        }
         async with httpx.AsyncClient(base_url=embedded_server.url) as http:
             r = await http.post("/prompt", json={"prompt": PROMPT, "client_id": "smoke"})
             assert r.status_code == 200

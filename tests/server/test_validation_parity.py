@@ -15,7 +15,8 @@ CASES: list[Entry] = [
     e
     for path in sorted(PROTOCOL_DIR.glob("[0-9][0-9]_*.jsonl"))
     for e in Transcript.load(path.stem).http()
-    if e["method"] == "POST" and e["path"] == "/prompt"
+    if e["method"] == "POST"
+    and e["path"] == "/prompt"
     and (e["status"] != 200 or (e.get("json") or {}).get("node_errors"))
 ]
 
@@ -35,11 +36,24 @@ def _normalise(body: Any) -> Any:
 def test_every_validation_case_is_covered() -> None:
     labels = {e.get("label") for e in CASES}
     for label in (
-        "unknown_class_type", "missing_required_input", "value_above_max", "value_below_min",
-        "invalid_combo_value_partial_graph_still_queued", "invalid_combo_value_only_output",
-        "wrong_value_type_string_for_int", "link_to_nonexistent_node", "link_output_type_mismatch",
-        "link_bad_output_index", "no_output_nodes", "empty_prompt_object", "node_missing_class_type",
-        "one_bad_branch_one_good_output", "missing_prompt_key", "prompt_is_list", "body_not_json", "body_empty",
+        "unknown_class_type",
+        "missing_required_input",
+        "value_above_max",
+        "value_below_min",
+        "invalid_combo_value_partial_graph_still_queued",
+        "invalid_combo_value_only_output",
+        "wrong_value_type_string_for_int",
+        "link_to_nonexistent_node",
+        "link_output_type_mismatch",
+        "link_bad_output_index",
+        "no_output_nodes",
+        "empty_prompt_object",
+        "node_missing_class_type",
+        "one_bad_branch_one_good_output",
+        "missing_prompt_key",
+        "prompt_is_list",
+        "body_not_json",
+        "body_empty",
     ):
         assert label in labels
 
@@ -64,7 +78,9 @@ async def test_validation_answer_matches_recording(embedded_server: EmbeddedServ
 
 async def test_a_deep_chain_validates_and_runs(embedded_server: EmbeddedServer) -> None:
     """A 600-node chain must not overflow Python's stack in validation (it answered 500 before)."""
-    prompt: dict[str, Any] = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}}
+    prompt: dict[str, Any] = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}
+    }
     for i in range(2, 600):
         prompt[str(i)] = {"class_type": "ImageInvert", "inputs": {"image": [str(i - 1), 0]}}
     prompt["600"] = {"class_type": "PreviewImage", "inputs": {"images": ["599", 0]}}

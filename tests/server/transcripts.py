@@ -198,8 +198,10 @@ def canonical(tokens: list[Tok]) -> list[Any]:
             )
             if ends:
                 break
-            if t.name in ("executing", "executed") and current and (
-                t.name == "executing" or current[0].name != "executing"
+            if (
+                t.name in ("executing", "executed")
+                and current
+                and (t.name == "executing" or current[0].name != "executing")
             ):
                 segments.append(tuple(current))
                 current = []
@@ -216,7 +218,11 @@ def key_paths(obj: Any, prefix: str = "") -> set[str]:
     paths: set[str] = set()
     if isinstance(obj, dict):
         for key, value in obj.items():
-            name = "*" if (_NODE_KEY.match(str(key)) or _UUID_KEY.match(str(key)) or str(key).startswith("client-")) else str(key)
+            name = (
+                "*"
+                if (_NODE_KEY.match(str(key)) or _UUID_KEY.match(str(key)) or str(key).startswith("client-"))
+                else str(key)
+            )
             path = f"{prefix}.{name}" if prefix else name
             paths.add(path)
             if name != "inputs":  # a node's inputs are the graph's content, not protocol
@@ -231,10 +237,19 @@ def small_png(width: int = 4, height: int = 4) -> bytes:
     raw = b"".join(b"\x00" + bytes([200, 100, 50]) * width for _ in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 @dataclass
@@ -341,9 +356,14 @@ class Replayer:
 
     async def _perform(self, e: Entry, http: httpx.AsyncClient) -> None:
         if e.dir == "ws_open":
-            first = next((m for m in self.transcript.ws_in(e["client"]) if m.t >= e.t and m.get("type") == "status"), None)
+            first = next(
+                (m for m in self.transcript.ws_in(e["client"]) if m.t >= e.t and m.get("type") == "status"),
+                None,
+            )
             if first is not None:
-                await self._wait_for_queue(http, first["json"]["data"]["status"]["exec_info"]["queue_remaining"])
+                await self._wait_for_queue(
+                    http, first["json"]["data"]["status"]["exec_info"]["queue_remaining"]
+                )
             ws = await websockets.connect(self.ws_base + e["url"], max_size=None)
             conn = Connection(e["client"], e["clientId"], ws)
             conn.reader = asyncio.create_task(conn.read())
@@ -409,7 +429,10 @@ class Replayer:
 
     # -- results ---------------------------------------------------------------------------
     def pairs(self) -> list[tuple[Connection, list[Entry]]]:
-        return [(conn, lines) for conn, (_, lines) in zip(self.connections, self._recorded_connections, strict=True)]
+        return [
+            (conn, lines)
+            for conn, (_, lines) in zip(self.connections, self._recorded_connections, strict=True)
+        ]
 
 
 def binary_shape(frame: bytes) -> tuple[str, set[str]]:
@@ -420,12 +443,16 @@ def binary_shape(frame: bytes) -> tuple[str, set[str]]:
         return "bin1", {f"format={fmt}", f"magic={frame[8:12].hex()}"}
     if kind == 3:
         n = struct.unpack(">I", frame[4:8])[0]
-        return "bin3", {f"node={frame[8:8 + n].decode()}", "text"}
+        return "bin3", {f"node={frame[8 : 8 + n].decode()}", "text"}
     if kind == 4:
         n = struct.unpack(">I", frame[4:8])[0]
         meta = json.loads(frame[8 : 8 + n])
         image = frame[8 + n : 12 + n]
-        return "bin4", {*(f"meta.{k}" for k in meta), f"image_type={meta['image_type']}", f"magic={image.hex()}"}
+        return "bin4", {
+            *(f"meta.{k}" for k in meta),
+            f"image_type={meta['image_type']}",
+            f"magic={image.hex()}",
+        }
     return f"bin{kind}", set()
 
 
@@ -438,7 +465,11 @@ def recorded_binary_shape(e: Entry) -> tuple[str, set[str]]:
         return "bin3", {f"node={decoded['node_id']}", "text"}
     if kind == 4:
         meta = decoded["metadata"]
-        return "bin4", {*(f"meta.{k}" for k in meta), f"image_type={meta['image_type']}", f"magic={decoded['image_magic_hex'][:8]}"}
+        return "bin4", {
+            *(f"meta.{k}" for k in meta),
+            f"image_type={meta['image_type']}",
+            f"magic={decoded['image_magic_hex'][:8]}",
+        }
     return f"bin{kind}", set()
 
 

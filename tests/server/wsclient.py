@@ -54,16 +54,22 @@ class Listener:
         return [m for m in self.messages if isinstance(m, dict) and (kind is None or m["type"] == kind)]
 
     def binary(self, event: int | None = None) -> list[bytes]:
-        return [m for m in self.messages if isinstance(m, bytes) and (event is None or binary_type(m) == event)]
+        return [
+            m for m in self.messages if isinstance(m, bytes) and (event is None or binary_type(m) == event)
+        ]
 
     def types(self) -> list[str]:
         return [m["type"] if isinstance(m, dict) else f"bin{binary_type(m)}" for m in self.messages]
 
-    async def wait(self, condition: Callable[[Listener], bool], timeout: float = 10.0, what: str = "") -> None:
+    async def wait(
+        self, condition: Callable[[Listener], bool], timeout: float = 10.0, what: str = ""
+    ) -> None:
         async def loop() -> None:
             while not condition(self):
                 if self.closed.is_set():
-                    raise AssertionError(f"socket closed while waiting for {what or condition}; got {self.types()}")
+                    raise AssertionError(
+                        f"socket closed while waiting for {what or condition}; got {self.types()}"
+                    )
                 self._changed.clear()
                 await self._changed.wait()
 
@@ -75,7 +81,10 @@ class Listener:
     async def wait_done(self, prompt_id: str, timeout: float = 10.0) -> None:
         """Until ``executing {node: null}`` for ``prompt_id`` (the legacy end signal)."""
         await self.wait(
-            lambda s: any(m["data"].get("node", 0) is None and m["data"].get("prompt_id") == prompt_id for m in s.json("executing")),
+            lambda s: any(
+                m["data"].get("node", 0) is None and m["data"].get("prompt_id") == prompt_id
+                for m in s.json("executing")
+            ),
             timeout,
             f"end of {prompt_id}",
         )

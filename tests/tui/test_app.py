@@ -25,8 +25,10 @@ async def test_keys_remapped_from_the_config_keymap() -> None:
         settings = Settings(server_url=server.url, keymap={"run": "ctrl+g", "toggle_log": "ctrl+l"})
         app = ComfyRealityApp(settings, bundled_dir=WORKFLOWS, frame_interval=0.005)
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: app.runtime is not None
-                           and app.runtime.status.state is ConnectionState.CONNECTED)
+            await wait_for(
+                pilot,
+                lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
+            )
             await wait_for(pilot, lambda: bool(app.workflow_files))
             app.browser.option_list.focus()
             app.browser.highlight("progress")
@@ -45,8 +47,10 @@ async def test_command_palette_runs_app_commands_and_workflows() -> None:
     async with EmbeddedServer(ServerConfig(port=0, speed=50)) as server:
         app = ComfyRealityApp(Settings(server_url=server.url), bundled_dir=WORKFLOWS, frame_interval=0.005)
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: app.runtime is not None
-                           and app.runtime.status.state is ConnectionState.CONNECTED)
+            await wait_for(
+                pilot,
+                lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
+            )
             await wait_for(pilot, lambda: bool(app.workflow_files))
             await pilot.press("ctrl+p")
             await pilot.press(*"run progress")
@@ -65,18 +69,24 @@ async def test_a_failing_runtime_worker_is_shown_not_swallowed() -> None:
     def broken(url: str) -> Any:
         raise RuntimeError("could not build the runtime")
 
-    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, runtime_factory=broken)
+    app = ComfyRealityApp(
+        Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, runtime_factory=broken
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for_text(pilot, "runtime failed: RuntimeError: could not build the runtime")
-        assert "not connected to http://127.0.0.1:9: runtime stopped: could not build the runtime" in screen_text(app)
+        assert (
+            "not connected to http://127.0.0.1:9: runtime stopped: could not build the runtime"
+            in screen_text(app)
+        )
         assert app.is_running  # the app stays usable: workflows can still be browsed
         await wait_for(pilot, lambda: any(wf.name == "progress" for wf in app.workflow_files))
 
 
 async def test_runtime_log_lines_reach_the_log_pane(isolated_home: Path) -> None:
     tap = LogTap()
-    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False,
-                          log_tap=tap)
+    app = ComfyRealityApp(
+        Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False, log_tap=tap
+    )
     async with app.run_test(size=(100, 50)) as pilot:
         assert tap.installed
         structlog.get_logger("test").warning("disk_almost_full", free="2 GiB", token="s3cret-value")
@@ -130,11 +140,16 @@ class _StubRuntime:
 async def test_saving_outputs_refuses_server_names_that_escape_the_folder(tmp_path: Path) -> None:
     from comfy_reality.runtime.models import OutputFile, TaskStatus, WorkflowExecution
 
-    execution = WorkflowExecution(workflow_id="w", name="w", status=TaskStatus.COMPLETED, output_files=[
-        OutputFile(node_id="9", filename="../../outside.png"),
-        OutputFile(node_id="9", filename="/etc/passwd"),
-        OutputFile(node_id="9", filename="fine.png", subfolder="batch"),
-    ])
+    execution = WorkflowExecution(
+        workflow_id="w",
+        name="w",
+        status=TaskStatus.COMPLETED,
+        output_files=[
+            OutputFile(node_id="9", filename="../../outside.png"),
+            OutputFile(node_id="9", filename="/etc/passwd"),
+            OutputFile(node_id="9", filename="fine.png", subfolder="batch"),
+        ],
+    )
     app = ComfyRealityApp(Settings(server_url="http://stub"), bundled_dir=WORKFLOWS, connect=False)
     async with app.run_test(size=(100, 30)) as pilot:
         stub = _StubRuntime(execution)
@@ -143,8 +158,11 @@ async def test_saving_outputs_refuses_server_names_that_escape_the_folder(tmp_pa
         app._save_outputs(execution.id, target)
         await wait_for_text(pilot, f"Saved 1 file(s) to {target}; refused 2 unsafe name(s)")
         assert stub.downloads == ["fine.png"]  # refused names are never even fetched
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
-                  and "comfy-reality-home" not in p.parts) == ["outs/batch/fine.png"]
+    assert sorted(
+        p.relative_to(tmp_path).as_posix()
+        for p in tmp_path.rglob("*")
+        if p.is_file() and "comfy-reality-home" not in p.parts
+    ) == ["outs/batch/fine.png"]
 
 
 async def test_main_screen_keys_do_nothing_behind_the_form() -> None:

@@ -24,8 +24,8 @@ from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.confirm_quit import ConfirmQuitScreen
 from comfy_reality.tui.screens.help import HelpScreen
-from comfy_reality.tui.screens.save_outputs import SaveOutputsScreen
 from comfy_reality.tui.screens.input_form import InputField, InputFormScreen
+from comfy_reality.tui.screens.save_outputs import SaveOutputsScreen
 from comfy_reality.tui.state import ExecutionEntry
 from comfy_reality.tui.widgets import TaskTree, WorkflowBrowser
 
@@ -47,9 +47,14 @@ def make_app(url: str, **kwargs: Any) -> ComfyRealityApp:
 
 
 async def connected(pilot: Any, app: ComfyRealityApp, *, catalogue: bool = False) -> None:
-    await wait_for(pilot, lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
-                   what="connection")
-    await wait_for(pilot, lambda: any(wf.name == "progress" for wf in app.workflow_files), what="workflow scan")
+    await wait_for(
+        pilot,
+        lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
+        what="connection",
+    )
+    await wait_for(
+        pilot, lambda: any(wf.name == "progress" for wf in app.workflow_files), what="workflow scan"
+    )
     if catalogue:
         await wait_for(pilot, lambda: app.object_info is not None, what="object_info")
 
@@ -111,8 +116,9 @@ async def test_cancel_while_running(server: EmbeddedServer) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await connected(pilot, app)
         entry = await run_workflow(pilot, app, "slow")
-        await wait_for(pilot, lambda: any(
-            t.value for t in app.session.entries[entry.id].nodes.values()), what="progress")
+        await wait_for(
+            pilot, lambda: any(t.value for t in app.session.entries[entry.id].nodes.values()), what="progress"
+        )
         await wait_for_text(pilot, "/200")
         await pilot.press("x")
         entry = await final(pilot, app, entry.id)
@@ -200,7 +206,9 @@ async def test_server_down_at_start_then_up(tmp_path: Path) -> None:
         await wait_for_text(pilot, f"Not connected to {url}")
         async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=port, speed=SPEED)):
             await pilot.press("f5")  # the next automatic retry is a minute away: F5 must do it now
-            await wait_for(pilot, lambda: app.runtime.status.state is ConnectionState.CONNECTED, what="reconnect")
+            await wait_for(
+                pilot, lambda: app.runtime.status.state is ConnectionState.CONNECTED, what="reconnect"
+            )
             await wait_for_text(pilot, "queue 0")
             entry = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
             assert entry.status is TaskStatus.COMPLETED
@@ -217,7 +225,17 @@ async def test_help_describes_the_focused_pane_and_every_key(server: EmbeddedSer
         help_screen = app.screen
         assert isinstance(help_screen, HelpScreen)
         ids = [row[2] for row in help_screen.global_keys]
-        for key_id in ("run", "cancel", "retry", "toggle_log", "filter", "reconnect", "help", "quit", "command_palette"):
+        for key_id in (
+            "run",
+            "cancel",
+            "retry",
+            "toggle_log",
+            "filter",
+            "reconnect",
+            "help",
+            "quit",
+            "command_palette",
+        ):
             assert key_id in ids
         assert "tree.expand" in [row[2] for row in help_screen.pane_keys]
         await wait_for_text(pilot, "Keys everywhere")
@@ -295,7 +313,9 @@ async def test_ui_workflow_form_edits_seed_and_text_and_the_server_gets_them(ser
         text_area.text = "a red fox in the snow"
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: not isinstance(app.screen, InputFormScreen), what="form closed")
-        await wait_for(pilot, lambda: any(e.title == "txt2img-ui (edited)" for e in app.session.entries.values()))
+        await wait_for(
+            pilot, lambda: any(e.title == "txt2img-ui (edited)" for e in app.session.entries.values())
+        )
         entry = next(e for e in app.session.entries.values() if e.title == "txt2img-ui (edited)")
         entry = await final(pilot, app, entry.id, timeout=30)
         assert entry.status is TaskStatus.COMPLETED, entry.execution.error
@@ -319,8 +339,11 @@ async def test_form_saves_a_new_local_workflow(server: EmbeddedServer) -> None:
         await pilot.press("ctrl+s")
         await wait_for_text(pilot, "Save as a new workflow")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any(wf.name == "progress-edited" and wf.source == "user"
-                                          for wf in app.workflow_files), what="the saved workflow listed")
+        await wait_for(
+            pilot,
+            lambda: any(wf.name == "progress-edited" and wf.source == "user" for wf in app.workflow_files),
+            what="the saved workflow listed",
+        )
         saved = json.loads((paths.user_workflows_dir() / "progress-edited.json").read_text())
         assert saved["2"]["inputs"]["steps"] == 4
 
@@ -328,11 +351,15 @@ async def test_form_saves_a_new_local_workflow(server: EmbeddedServer) -> None:
 async def test_server_saved_workflows_are_listed_opened_and_run(server: EmbeddedServer) -> None:
     prompt = json.loads((WORKFLOWS / "progress.json").read_text())
     prompt["2"]["inputs"]["steps"] = 3
-    await server_json(server, "POST", "/userdata/workflows%2Fshared%20on%20server.json", content=json.dumps(prompt))
+    await server_json(
+        server, "POST", "/userdata/workflows%2Fshared%20on%20server.json", content=json.dumps(prompt)
+    )
     app = make_app(server.url)
     async with app.run_test(size=SIZE) as pilot:
         await connected(pilot, app)
-        await wait_for(pilot, lambda: any(wf.source == "server" for wf in app.workflow_files), what="server list")
+        await wait_for(
+            pilot, lambda: any(wf.source == "server" for wf in app.workflow_files), what="server list"
+        )
         await wait_for_text(pilot, "On the server  1")
         assert "shared on server" in screen_text(app)
         entry = await run_workflow(pilot, app, "shared on server")
@@ -358,8 +385,11 @@ async def test_form_saves_to_the_server(server: EmbeddedServer) -> None:
         await pilot.press("ctrl+t")
         await wait_for_text(pilot, "Save to the server's workflows as")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any(wf.source == "server" and wf.name == "progress-edited"
-                                          for wf in app.workflow_files), what="listed from the server")
+        await wait_for(
+            pilot,
+            lambda: any(wf.source == "server" and wf.name == "progress-edited" for wf in app.workflow_files),
+            what="listed from the server",
+        )
     listing = await server_json(server, "GET", "/userdata", params={"dir": "workflows"})
     assert "progress-edited.json" in listing
 
@@ -408,7 +438,9 @@ async def test_connection_lost_mid_session_reconnects_and_says_so(server: Embedd
         app.runtime.subscribe_status(lambda status: seen.append(status.state))
         await server.faults.drop_websockets()
         await wait_for(pilot, lambda: ConnectionState.RECONNECTING in seen, what="reconnecting state")
-        await wait_for(pilot, lambda: app.runtime.status.state is ConnectionState.CONNECTED, what="reconnected")
+        await wait_for(
+            pilot, lambda: app.runtime.status.state is ConnectionState.CONNECTED, what="reconnected"
+        )
         await pilot.press("l")  # the log pane starts hidden on a short terminal
         await wait_for_text(pilot, f"server {server.url} reconnecting")
         assert f"server {server.url} connected" in screen_text(app)

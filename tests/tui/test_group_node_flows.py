@@ -46,8 +46,11 @@ def log_text(app: ComfyRealityApp) -> str:
 
 
 async def run_file(pilot: Any, app: ComfyRealityApp, name: str) -> ExecutionEntry:
-    await wait_for(pilot, lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
-                   what="connection")
+    await wait_for(
+        pilot,
+        lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
+        what="connection",
+    )
     await wait_for(pilot, lambda: app.object_info is not None, what="object_info")
     await wait_for(pilot, lambda: any(wf.name == name for wf in app.workflow_files), what="workflow scan")
     browser = app.query_one(WorkflowBrowser)
@@ -61,10 +64,13 @@ async def run_file(pilot: Any, app: ComfyRealityApp, name: str) -> ExecutionEntr
     return app.session.entries[new_id]
 
 
-async def test_group_node_workflow_runs_with_the_frontends_inner_node_ids(server: EmbeddedServer, tmp_path: Path) -> None:
+async def test_group_node_workflow_runs_with_the_frontends_inner_node_ids(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
     folder = group_workflow(tmp_path, "edited_values", "sampler-group")
-    app = ComfyRealityApp(Settings(server_url=server.url), bundled_dir=WORKFLOWS, workflow_dirs=[folder],
-                          frame_interval=0.005)
+    app = ComfyRealityApp(
+        Settings(server_url=server.url), bundled_dir=WORKFLOWS, workflow_dirs=[folder], frame_interval=0.005
+    )
     async with app.run_test(size=(120, 36)) as pilot:
         entry = await run_file(pilot, app, "sampler-group")
         assert entry.status is TaskStatus.COMPLETED, entry.execution.error
@@ -75,21 +81,31 @@ async def test_group_node_workflow_runs_with_the_frontends_inner_node_ids(server
         assert received["9"]["inputs"]["images"] == ["10:1", 0]
 
 
-async def test_frontend_defect_is_reproduced_unless_corrections_are_on(server: EmbeddedServer, tmp_path: Path) -> None:
+async def test_frontend_defect_is_reproduced_unless_corrections_are_on(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
     """A PrimitiveNode outside a group node: the browser drops the seed, so the server refuses it."""
     folder = group_workflow(tmp_path, "primitive_outside", "outer-seed")
-    app = ComfyRealityApp(Settings(server_url=server.url), bundled_dir=WORKFLOWS, workflow_dirs=[folder],
-                          frame_interval=0.005)
+    app = ComfyRealityApp(
+        Settings(server_url=server.url), bundled_dir=WORKFLOWS, workflow_dirs=[folder], frame_interval=0.005
+    )
     async with app.run_test(size=(160, 48)) as pilot:  # tall enough for the log pane
         entry = await run_file(pilot, app, "outer-seed")
         assert entry.status is TaskStatus.FAILED
         expected = "node 10:0 (KSampler): the web UI leaves input 'seed' unconnected (meant: 99)"
         await wait_for(pilot, lambda: expected in log_text(app), what="the defect in the log pane")
-        await wait_for(pilot, lambda: "seed" in screen_text(app) and "missing" in screen_text(app).lower(),
-                       what="the server's reason on screen")
+        await wait_for(
+            pilot,
+            lambda: "seed" in screen_text(app) and "missing" in screen_text(app).lower(),
+            what="the server's reason on screen",
+        )
 
-    corrected = ComfyRealityApp(Settings(server_url=server.url, correct_frontend_defects=True), bundled_dir=WORKFLOWS,
-                                workflow_dirs=[folder], frame_interval=0.005)
+    corrected = ComfyRealityApp(
+        Settings(server_url=server.url, correct_frontend_defects=True),
+        bundled_dir=WORKFLOWS,
+        workflow_dirs=[folder],
+        frame_interval=0.005,
+    )
     async with corrected.run_test(size=(160, 48)) as pilot:
         entry = await run_file(pilot, corrected, "outer-seed")
         assert entry.status is TaskStatus.COMPLETED, entry.execution.error

@@ -17,11 +17,12 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input, Static
 
+from comfy_reality.config import Settings
 from comfy_reality.journal import Journal, JournalStore
 from comfy_reality.runtime import ComfyUIAsyncRuntime
 from comfy_reality.server import EmbeddedServer, ServerConfig
-from comfy_reality.config import Settings
 from comfy_reality.tui import format as fmt
+from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.scenes import JOURNAL_NOW as NOW
 from comfy_reality.tui.scenes import SERVER_URL as SERVER
 from comfy_reality.tui.scenes import (
@@ -32,8 +33,14 @@ from comfy_reality.tui.scenes import (
     open_history,
     prompt_of,
 )
-from comfy_reality.tui.app import ComfyRealityApp
-from comfy_reality.tui.screens.history import COLUMNS, NAME_MIN, HistoryScreen, ago, fit_columns, traceback_tail
+from comfy_reality.tui.screens.history import (
+    COLUMNS,
+    NAME_MIN,
+    HistoryScreen,
+    ago,
+    fit_columns,
+    traceback_tail,
+)
 from comfy_reality.tui.screenshots import scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
@@ -113,12 +120,23 @@ def test_relative_times() -> None:
     assert ago(NOW - timedelta(days=6), NOW) == "6d ago"
     assert ago(NOW - timedelta(days=30), NOW, UTC) == "Feb 12"
     assert ago(NOW - timedelta(days=400), NOW, UTC) == "Feb 2025"
-    assert all(len(ago(NOW - timedelta(seconds=s), NOW, UTC)) <= 8 for s in (0, 59, 3599, 86399, 10**6, 10**8))
+    assert all(
+        len(ago(NOW - timedelta(seconds=s), NOW, UTC)) <= 8 for s in (0, 59, 3599, 86399, 10**6, 10**8)
+    )
 
 
 def test_traceback_tail_drops_marker_lines_and_keeps_the_last() -> None:
-    traceback = ['  File "a.py", line 1, in f\n    x = g()\n        ^^^\n', "  File \"b.py\", line 2, in g\n", "E: boom\n"]
-    assert traceback_tail(traceback) == ['  File "a.py", line 1, in f', "    x = g()", '  File "b.py", line 2, in g', "E: boom"]
+    traceback = [
+        '  File "a.py", line 1, in f\n    x = g()\n        ^^^\n',
+        '  File "b.py", line 2, in g\n',
+        "E: boom\n",
+    ]
+    assert traceback_tail(traceback) == [
+        '  File "a.py", line 1, in f',
+        "    x = g()",
+        '  File "b.py", line 2, in g',
+        "E: boom",
+    ]
     assert traceback_tail(traceback, lines=2) == ['  File "b.py", line 2, in g', "E: boom"]
 
 
@@ -132,8 +150,13 @@ async def test_lists_newest_first_and_filters_by_text_and_status(tmp_path: Path)
             screen = await _open(pilot, app)
             assert _names(app) == ["landscape", "night city", "upscale", "portrait"]
             assert _row(app, 3) == {
-                "status": "✓", "name": "portrait", "prompt": prompt_of("ex-done")[:8],
-                "when": "50m ago", "duration": "12.4s", "nodes": "2", "outputs": "1",
+                "status": "✓",
+                "name": "portrait",
+                "prompt": prompt_of("ex-done")[:8],
+                "when": "50m ago",
+                "duration": "12.4s",
+                "nodes": "2",
+                "outputs": "1",
             }
             assert _row(app, 1)["status"] == "?"  # lost
             assert _row(app, 1)["duration"] == "–"  # its end is when it was noticed
@@ -188,7 +211,9 @@ async def test_details_show_error_nodes_outputs_and_lost_reason(tmp_path: Path) 
             assert "running for 5m00s" in _details(app)
             await pilot.press("down")
             await wait_for(pilot, lambda: "night city" in _details(app), what="lost details")
-            assert f"lost: the server at {SERVER} no longer knows prompt {prompt_of('ex-lost')}" in _details(app)
+            assert f"lost: the server at {SERVER} no longer knows prompt {prompt_of('ex-lost')}" in _details(
+                app
+            )
 
             await pilot.press("down")
             await wait_for(pilot, lambda: "upscale" in _details(app), what="failed details")
@@ -228,14 +253,27 @@ async def test_reads_well_at_80_columns_and_splits_when_wide(tmp_path: Path) -> 
                 assert label in header
             assert "Server" not in header  # the least needed column is the one left out
             portrait = next(line for line in lines if "portrait" in line)
-            assert portrait.split() == ["│", "✓", "portrait", prompt_of("ex-done")[:8], "50m", "ago", "12.4s", "2", "1", "│"]
+            assert portrait.split() == [
+                "│",
+                "✓",
+                "portrait",
+                prompt_of("ex-done")[:8],
+                "50m",
+                "ago",
+                "12.4s",
+                "2",
+                "1",
+                "│",
+            ]
             table, detail = screen.query_one("#history-table"), screen.query_one("#history-detail")
             assert detail.region.y >= table.region.bottom and detail.region.width == 80
 
             await pilot.resize_terminal(160, 48)
             await wait_for(pilot, lambda: "server" in _row(app, 0), what="server column")
             assert _row(app, 0)["server"] == "127.0.0.1:8188"
-            await wait_for(pilot, lambda: detail.region.x >= table.region.right, what="details beside the table")
+            await wait_for(
+                pilot, lambda: detail.region.x >= table.region.right, what="details beside the table"
+            )
             assert detail.region.y == table.region.y
 
             await pilot.resize_terminal(80, 24)
@@ -247,7 +285,9 @@ async def test_the_footer_lists_each_key_once(tmp_path: Path) -> None:
     """The app's ctrl+p binding and the footer's own palette key used to both show."""
     journal_path = tmp_path / "journal.sqlite3"
     fill_journal(journal_path)
-    app = ComfyRealityApp(Settings(server_url=SERVER), connect=False, bundled_dir=WORKFLOWS, journal_path=journal_path)
+    app = ComfyRealityApp(
+        Settings(server_url=SERVER), connect=False, bundled_dir=WORKFLOWS, journal_path=journal_path
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.journal is not None, what="journal open")
         await pilot.press("h")
@@ -273,9 +313,22 @@ async def test_times_age_and_running_executions_move_on(tmp_path: Path) -> None:
             # The running one finishes (written by another connection, as a second app would).
             store = JournalStore(path)
             try:
-                done = journal_execution("ex-run", "landscape", "completed", 5, 61.0,
-                                  outputs=[{"node_id": "9", "filename": "land_00001_.png", "subfolder": "",
-                                            "type": "output", "kind": "images"}])
+                done = journal_execution(
+                    "ex-run",
+                    "landscape",
+                    "completed",
+                    5,
+                    61.0,
+                    outputs=[
+                        {
+                            "node_id": "9",
+                            "filename": "land_00001_.png",
+                            "subfolder": "",
+                            "type": "output",
+                            "kind": "images",
+                        }
+                    ],
+                )
                 store.write_batch([done], [journal_node("ex-run", "1", "KSampler", "completed")])
             finally:
                 store.close()
@@ -286,7 +339,9 @@ async def test_times_age_and_running_executions_move_on(tmp_path: Path) -> None:
             await wait_for(pilot, lambda: _row(app, 0)["status"] == "✓", what="finished row")
             assert _row(app, 0)["duration"] == "1m01s" and _row(app, 0)["outputs"] == "1"
             assert _row(app, 3)["when"] == "1h ago"
-            await wait_for(pilot, lambda: "land_00001_.png" in _details(app), what="details follow the change")
+            await wait_for(
+                pilot, lambda: "land_00001_.png" in _details(app), what="details follow the change"
+            )
             assert _table(app).cursor_row == 0
 
             # Nothing runs any more: a tick only redraws the times, no query.

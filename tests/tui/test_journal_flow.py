@@ -48,7 +48,10 @@ async def leave_running(server: EmbeddedServer, journal_path: Path) -> WorkflowE
 
 def _app(server: EmbeddedServer, journal_path: Path) -> ComfyRealityApp:
     return ComfyRealityApp(
-        Settings(server_url=server.url), bundled_dir=WORKFLOWS, frame_interval=0.005, journal_path=journal_path
+        Settings(server_url=server.url),
+        bundled_dir=WORKFLOWS,
+        frame_interval=0.005,
+        journal_path=journal_path,
     )
 
 
@@ -63,7 +66,10 @@ async def test_an_unfinished_execution_is_followed_again_and_shown_in_the_tree(t
             assert [e.prompt_id for e in report.followed] == [previous.prompt_id]
             assert not report.lost
             await wait_for(
-                pilot, lambda: any(e.execution.prompt_id == previous.prompt_id for e in app.session.entries.values()),
+                pilot,
+                lambda: any(
+                    e.execution.prompt_id == previous.prompt_id for e in app.session.entries.values()
+                ),
                 what="the followed execution in the tree",
             )
             await wait_for_text(pilot, "left running")
@@ -97,7 +103,9 @@ async def test_a_prompt_the_restarted_server_forgot_shows_as_lost(tmp_path: Path
             screen = app.screen
             assert isinstance(screen, HistoryScreen)
             await wait_for(pilot, lambda: screen.selected is not None, what="details")
-            await wait_for_text(pilot, f"lost: the server at {server.url} no longer knows prompt {previous.prompt_id}")
+            await wait_for_text(
+                pilot, f"lost: the server at {server.url} no longer knows prompt {previous.prompt_id}"
+            )
             assert "left running" in screen_text(app)
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, HistoryScreen))
@@ -108,14 +116,19 @@ async def test_runs_are_recorded_and_history_opens_from_the_palette(tmp_path: Pa
     async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50)) as server:
         app = _app(server, journal_path)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.runtime is not None
-                           and app.runtime.status.state is ConnectionState.CONNECTED)
+            await wait_for(
+                pilot,
+                lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
+            )
             await wait_for(pilot, lambda: bool(app.workflow_files))
             app.browser.option_list.focus()
             app.browser.highlight("progress")
             await pilot.press("r")
-            await wait_for(pilot, lambda: any(e.execution.is_final for e in app.session.entries.values()),
-                           what="the run to finish")
+            await wait_for(
+                pilot,
+                lambda: any(e.execution.is_final for e in app.session.entries.values()),
+                what="the run to finish",
+            )
             await pilot.press("ctrl+p")
             await pilot.press(*"history")
             await wait_for_text(pilot, "Past executions from the journal")
@@ -123,14 +136,20 @@ async def test_runs_are_recorded_and_history_opens_from_the_palette(tmp_path: Pa
             await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history screen")
             screen = app.screen
             assert isinstance(screen, HistoryScreen)
-            await wait_for(pilot, lambda: [e.name for e in screen.entries] == ["progress"], what="recorded run")
+            await wait_for(
+                pilot, lambda: [e.name for e in screen.entries] == ["progress"], what="recorded run"
+            )
 
 
 async def test_an_unusable_journal_is_a_warning_and_the_app_still_runs(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the journal's folder should be")
-    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False,
-                          journal_path=blocker / "journal.sqlite3")
+    app = ComfyRealityApp(
+        Settings(server_url="http://127.0.0.1:9"),
+        bundled_dir=WORKFLOWS,
+        connect=False,
+        journal_path=blocker / "journal.sqlite3",
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.journal_note is not None, what="journal disabled note")
         assert app.journal is None
@@ -152,17 +171,28 @@ async def test_the_users_journal_forgets_finished_runs_older_than_journal_keep_d
     age = utc_now() - NOW  # the helper's rows are dated from its own NOW
     store = JournalStore(paths.journal_file())
     try:
-        fill(store, snapshot("ancient", age=timedelta(days=120) - age), snapshot("recent", age=timedelta(days=2) - age),
-             snapshot("ancient-running", age=timedelta(days=120) - age, status="running"))
+        fill(
+            store,
+            snapshot("ancient", age=timedelta(days=120) - age),
+            snapshot("recent", age=timedelta(days=2) - age),
+            snapshot("ancient-running", age=timedelta(days=120) - age, status="running"),
+        )
     finally:
         store.close()
-    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9", journal_keep_days=90), connect=False,
-                          bundled_dir=WORKFLOWS)
+    app = ComfyRealityApp(
+        Settings(server_url="http://127.0.0.1:9", journal_keep_days=90), connect=False, bundled_dir=WORKFLOWS
+    )
     async with app.run_test(size=(120, 48)) as pilot:
         await wait_for(pilot, lambda: app.journal is not None, what="the journal")
         journal = app.journal
         assert journal is not None
         listed = {e.id for e in await journal.list_executions(limit=50)}
         assert listed == {"recent", "ancient-running"}  # unfinished runs are never pruned
-        await wait_for(pilot, lambda: "1 finished execution(s) older than 90 days removed"
-                       in " ".join(strip.text for strip in app.log_pane.lines), what="the log line")
+        await wait_for(
+            pilot,
+            lambda: (
+                "1 finished execution(s) older than 90 days removed"
+                in " ".join(strip.text for strip in app.log_pane.lines)
+            ),
+            what="the log line",
+        )

@@ -77,11 +77,27 @@ async def test_rejected_submission_shows_every_node_error() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await apply_scene(pilot, "idle")
         error = PromptValidationError(
-            {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation", "details": ""},
-            {"2": {"class_type": "RealityProgress", "errors": [
-                {"type": "value_smaller_than_min", "message": "Value 0 smaller than min of 1", "details": "steps"}]}},
+            {
+                "type": "prompt_outputs_failed_validation",
+                "message": "Prompt outputs failed validation",
+                "details": "",
+            },
+            {
+                "2": {
+                    "class_type": "RealityProgress",
+                    "errors": [
+                        {
+                            "type": "value_smaller_than_min",
+                            "message": "Value 0 smaller than min of 1",
+                            "details": "steps",
+                        }
+                    ],
+                }
+            },
         )
-        entry = app.session.add_rejected("invalid-steps", "invalid-steps", {"2": {"class_type": "RealityProgress"}}, error)
+        entry = app.session.add_rejected(
+            "invalid-steps", "invalid-steps", {"2": {"class_type": "RealityProgress"}}, error
+        )
         app._show_rejected(entry)
         await wait_for_text(pilot, "node 2 (RealityProgress): Value 0 smaller than min of 1: steps")
         assert "rejected by the server" in screen_text(app)
@@ -91,10 +107,20 @@ async def test_status_bar_counts_down_to_the_next_retry() -> None:
     app = scene_app(WORKFLOWS)
     async with app.run_test(size=(100, 30)) as pilot:
         fmt.freeze_clock(scenes.T0 + timedelta(seconds=2))
-        app.post_message(ServerStatusChanged(ServerStatus(
-            url="http://10.0.0.9:8188", state=ConnectionState.DOWN, reason="connection refused",
-            retry_in=8.0, changed_at=scenes.T0)))
-        await wait_for_text(pilot, "not connected to http://10.0.0.9:8188: connection refused · retry in 6s · F5 now")
+        app.post_message(
+            ServerStatusChanged(
+                ServerStatus(
+                    url="http://10.0.0.9:8188",
+                    state=ConnectionState.DOWN,
+                    reason="connection refused",
+                    retry_in=8.0,
+                    changed_at=scenes.T0,
+                )
+            )
+        )
+        await wait_for_text(
+            pilot, "not connected to http://10.0.0.9:8188: connection refused · retry in 6s · F5 now"
+        )
         fmt.freeze_clock(scenes.T0 + timedelta(seconds=5))
         app.query_one(StatusBar).refresh()
         await wait_for_text(pilot, "retry in 3s")

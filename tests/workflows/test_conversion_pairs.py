@@ -87,7 +87,9 @@ def test_flagged_quirks_are_reproduced(pair: str) -> None:
             for inner in definitions[instance["type"]]["nodes"]:
                 inner_id = f"{instance['id']}:{inner['id']}"
                 if inner.get("mode", 0) == 0 and inner["type"] in _object_info():
-                    assert inner_id in got, f"1.27.10 emits {inner_id} although instance {instance['id']} is bypassed"
+                    assert inner_id in got, (
+                        f"1.27.10 emits {inner_id} although instance {instance['id']} is bypassed"
+                    )
                     emitted_inside += 1
                 else:
                     assert inner_id not in got
@@ -118,11 +120,13 @@ def _misfits(prompt: dict[str, Any]) -> list[tuple[str, str, Any]]:
     return bad
 
 
-
 @pytest.mark.parametrize(
     "pair",
-    sorted(p for p, m in _manifest().items()
-           if "bypassed_or_muted_subgraph_instance_inner_nodes_still_emitted" in m["flags"]),
+    sorted(
+        p
+        for p, m in _manifest().items()
+        if "bypassed_or_muted_subgraph_instance_inner_nodes_still_emitted" in m["flags"]
+    ),
 )
 def test_corrected_variant_drops_disabled_subgraph_contents(pair: str) -> None:
     """skip_disabled_subgraphs: exactly the frontend output minus the disabled instances' inner nodes."""
@@ -134,8 +138,11 @@ def test_corrected_variant_drops_disabled_subgraph_contents(pair: str) -> None:
     expected = {k: v for k, v in frontend.items() if k.split(":")[0] not in disabled}
     for entry in expected.values():
         # nothing the frontend linked to a dropped inner node exists any more
-        entry["inputs"] = {name: value for name, value in entry["inputs"].items()
-                           if not (isinstance(value, list) and value[0] not in expected)}
+        entry["inputs"] = {
+            name: value
+            for name, value in entry["inputs"].items()
+            if not (isinstance(value, list) and value[0] not in expected)
+        }
     assert corrected == expected
     if pair != "pairs-templates-0.1.95/video_wan2_2_14B_s2v":  # there every inner node is itself bypassed
         assert len(corrected) < len(frontend)

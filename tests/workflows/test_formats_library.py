@@ -99,7 +99,9 @@ def test_scan_lists_everything_with_errors(tmp_path: Path) -> None:
     user.mkdir()
     bundled.mkdir()
     _write(bundled, "good.json", API)
-    _write(bundled, "good.md", "# Good workflow\n\nMakes a **tiny** image and saves it.\nSecond line.\n\nMore.")
+    _write(
+        bundled, "good.md", "# Good workflow\n\nMakes a **tiny** image and saves it.\nSecond line.\n\nMore."
+    )
     _write(bundled, "wrapped.json", {"prompt": API})
     _write(bundled, "wrapped.txt", "Wrapped prompt from a tool.")
     (user / "ui.json").write_bytes(UI_FILE.read_bytes())
@@ -109,26 +111,45 @@ def test_scan_lists_everything_with_errors(tmp_path: Path) -> None:
     _write(user, "empty.json", "")
     _write(user, "deep.json", "[" * 3000 + "]" * 3000)
     _write(user, "noclass.json", {"1": {"inputs": {}}})
-    _write(user, "cyclic.json", {
-        "1": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
-        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
-        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
-    })
+    _write(
+        user,
+        "cyclic.json",
+        {
+            "1": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
+            "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+            "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+        },
+    )
     _write(user, "huge.json", {"1": {"class_type": "X", "inputs": {"t": "y" * 70000}}})
     _write(user, "notes.txt", "not listed: not .json")
     (user / "dir.json").mkdir()
 
-    entries = scan_workflows([("user", user), ("bundled", bundled), ("missing", tmp_path / "nope")], max_bytes=65536)
+    entries = scan_workflows(
+        [("user", user), ("bundled", bundled), ("missing", tmp_path / "nope")], max_bytes=65536
+    )
     by_name = {e.name: e for e in entries}
     assert [e.name for e in entries if e.source == "bundled"] == ["good", "wrapped"]
     assert set(by_name) == {
-        "good", "wrapped", "ui", "notjson", "latin", "list", "empty", "deep", "noclass", "cyclic", "huge",
+        "good",
+        "wrapped",
+        "ui",
+        "notjson",
+        "latin",
+        "list",
+        "empty",
+        "deep",
+        "noclass",
+        "cyclic",
+        "huge",
     }
     good = by_name["good"]
     assert good.ok and good.format is WorkflowFormat.API and good.node_count == 2
     assert good.description == "Makes a tiny image and saves it. Second line."
     assert good.class_types == ["EmptyImage", "SaveImage"]
-    assert by_name["wrapped"].format is WorkflowFormat.API and by_name["wrapped"].description == "Wrapped prompt from a tool."
+    assert (
+        by_name["wrapped"].format is WorkflowFormat.API
+        and by_name["wrapped"].description == "Wrapped prompt from a tool."
+    )
     ui = by_name["ui"]
     assert ui.ok and ui.format is WorkflowFormat.UI and ui.source == "user"
     assert "SaveGLB" in ui.class_types and "MarkdownNote" not in ui.class_types
@@ -150,7 +171,9 @@ def test_scan_lists_everything_with_errors(tmp_path: Path) -> None:
         assert entry.error and fragment in entry.error, (name, entry.error)
         assert not entry.ok
     assert by_name["cyclic"].format is WorkflowFormat.API
-    assert "1 -> 2 -> 1" in (by_name["cyclic"].error or "") or "2 -> 1 -> 2" in (by_name["cyclic"].error or "")
+    assert "1 -> 2 -> 1" in (by_name["cyclic"].error or "") or "2 -> 1 -> 2" in (
+        by_name["cyclic"].error or ""
+    )
 
 
 def test_ui_description_from_markdown_note() -> None:
@@ -158,7 +181,12 @@ def test_ui_description_from_markdown_note() -> None:
         "nodes": [
             {"id": 1, "type": "KSampler", "pos": [0, 0]},
             {"id": 2, "type": "MarkdownNote", "pos": [500, 0], "widgets_values": ["## Later\n\nsecond note"]},
-            {"id": 3, "type": "Note", "pos": [0, -100], "widgets_values": ["# Title\n\nFirst [link](http://x) text."]},
+            {
+                "id": 3,
+                "type": "Note",
+                "pos": [0, -100],
+                "widgets_values": ["# Title\n\nFirst [link](http://x) text."],
+            },
         ],
         "links": [],
     }

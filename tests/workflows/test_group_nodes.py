@@ -58,6 +58,7 @@ def test_recorded_case_converts_exactly_like_the_frontend(case: str) -> None:
 
 def test_defects_are_reproduced_not_corrected() -> None:
     """The cases flagged as frontend defects really show them (so the exact match above means something)."""
+
     def run(case: str) -> dict[str, Any]:
         return convert_ui_to_api(_load(case, "ui"), _object_info(), rng=random.Random(0))
 
@@ -74,7 +75,9 @@ def test_defects_are_reproduced_not_corrected() -> None:
 
 
 def _corrected(case: str) -> dict[str, Any]:
-    return convert_ui_to_api(_load(case, "ui"), _object_info(), rng=random.Random(0), correct_frontend_defects=True)
+    return convert_ui_to_api(
+        _load(case, "ui"), _object_info(), rng=random.Random(0), correct_frontend_defects=True
+    )
 
 
 @pytest.mark.parametrize("case", [c["case"] for c in _manifest() if not c["frontend_defect"]])
@@ -115,20 +118,46 @@ def test_defect_report_names_each_difference_and_nothing_else() -> None:
         "node 31:1 (KSampler): the web UI sets input 'steps' to 20 instead of output 0 of node 32",
     ]
     bypassed = frontend_defects(_load("bypassed_group", "ui"), info)
-    assert bypassed[0] == "node 10:0 (KSampler): the web UI runs it although its group node or subgraph is bypassed or muted"
-    assert frontend_defects({"1": {"class_type": "X", "inputs": {}}}, info) == []  # API format: nothing to compare
+    assert (
+        bypassed[0]
+        == "node 10:0 (KSampler): the web UI runs it although its group node or subgraph is bypassed or muted"
+    )
+    assert (
+        frontend_defects({"1": {"class_type": "X", "inputs": {}}}, info) == []
+    )  # API format: nothing to compare
 
 
 # -- rules on hand-made graphs -------------------------------------------------------------
 
-INFO = ObjectInfo({
-    "Src": {"input": {"required": {}}, "output": ["IMAGE"], "display_name": "Image Source"},
-    "Filter": {"input": {"required": {"image": ["IMAGE"], "strength": ["FLOAT", {"default": 1.0}]}},
-               "input_order": {"required": ["image", "strength"]}, "output": ["IMAGE"], "display_name": "Filter"},
-    "Seeded": {"input": {"required": {"image": ["IMAGE"], "seed": ["INT", {"default": 0}], "steps": ["INT", {"default": 20}]}},
-               "input_order": {"required": ["image", "seed", "steps"]}, "output": ["IMAGE"], "display_name": "Seeded"},
-    "Sink": {"input": {"required": {"images": ["IMAGE"]}}, "output": [], "output_node": True, "display_name": "Sink"},
-})
+INFO = ObjectInfo(
+    {
+        "Src": {"input": {"required": {}}, "output": ["IMAGE"], "display_name": "Image Source"},
+        "Filter": {
+            "input": {"required": {"image": ["IMAGE"], "strength": ["FLOAT", {"default": 1.0}]}},
+            "input_order": {"required": ["image", "strength"]},
+            "output": ["IMAGE"],
+            "display_name": "Filter",
+        },
+        "Seeded": {
+            "input": {
+                "required": {
+                    "image": ["IMAGE"],
+                    "seed": ["INT", {"default": 0}],
+                    "steps": ["INT", {"default": 20}],
+                }
+            },
+            "input_order": {"required": ["image", "seed", "steps"]},
+            "output": ["IMAGE"],
+            "display_name": "Seeded",
+        },
+        "Sink": {
+            "input": {"required": {"images": ["IMAGE"]}},
+            "output": [],
+            "output_node": True,
+            "display_name": "Sink",
+        },
+    }
+)
 
 
 def _slot(name: str, type_: str, link: int | None = None, widget: bool = False) -> dict[str, Any]:
@@ -138,29 +167,64 @@ def _slot(name: str, type_: str, link: int | None = None, widget: bool = False) 
     return slot
 
 
-def _filter_chain_workflow(group_values: list[Any], *, instance_type: str = "workflow>Two filters") -> dict[str, Any]:
+def _filter_chain_workflow(
+    group_values: list[Any], *, instance_type: str = "workflow>Two filters"
+) -> dict[str, Any]:
     """Src(1) -> group(5: Filter, Filter) -> Sink(2), saved the way 1.27.10 saves group nodes."""
     inner = [
-        {"id": -1, "type": "Filter", "mode": 0, "index": 0, "widgets_values": [0.1],
-         "inputs": [_slot("image", "IMAGE"), _slot("strength", "FLOAT", widget=True)], "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": []}]},
-        {"id": -1, "type": "Filter", "mode": 0, "index": 1, "title": "Second", "widgets_values": [0.2],
-         "inputs": [_slot("image", "IMAGE"), _slot("strength", "FLOAT", widget=True)], "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": []}]},
+        {
+            "id": -1,
+            "type": "Filter",
+            "mode": 0,
+            "index": 0,
+            "widgets_values": [0.1],
+            "inputs": [_slot("image", "IMAGE"), _slot("strength", "FLOAT", widget=True)],
+            "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": []}],
+        },
+        {
+            "id": -1,
+            "type": "Filter",
+            "mode": 0,
+            "index": 1,
+            "title": "Second",
+            "widgets_values": [0.2],
+            "inputs": [_slot("image", "IMAGE"), _slot("strength", "FLOAT", widget=True)],
+            "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": []}],
+        },
     ]
     return {
         "nodes": [
-            {"id": 1, "type": "Src", "mode": 0, "inputs": [], "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1]}]},
-            {"id": 5, "type": instance_type, "mode": 0, "widgets_values": group_values,
-             "inputs": [_slot("image", "IMAGE", 1), _slot("strength", "FLOAT", widget=True),
-                        _slot("Second strength", "FLOAT", widget=True)],
-             "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [2]}]},
+            {
+                "id": 1,
+                "type": "Src",
+                "mode": 0,
+                "inputs": [],
+                "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1]}],
+            },
+            {
+                "id": 5,
+                "type": instance_type,
+                "mode": 0,
+                "widgets_values": group_values,
+                "inputs": [
+                    _slot("image", "IMAGE", 1),
+                    _slot("strength", "FLOAT", widget=True),
+                    _slot("Second strength", "FLOAT", widget=True),
+                ],
+                "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [2]}],
+            },
             {"id": 2, "type": "Sink", "mode": 0, "inputs": [_slot("images", "IMAGE", 2)], "outputs": []},
         ],
         "links": [[1, 1, 0, 5, 0, "IMAGE"], [2, 5, 0, 2, 0, "IMAGE"]],
-        "extra": {"groupNodes": {"Two filters": {
-            "nodes": inner,
-            "links": [[None, 0, 0, 0, 1, "IMAGE"], [0, 0, 1, 0, 3, "IMAGE"]],
-            "external": [[1, 0, "IMAGE"]],
-        }}},
+        "extra": {
+            "groupNodes": {
+                "Two filters": {
+                    "nodes": inner,
+                    "links": [[None, 0, 0, 0, 1, "IMAGE"], [0, 0, 1, 0, 3, "IMAGE"]],
+                    "external": [[1, 0, "IMAGE"]],
+                }
+            }
+        },
     }
 
 
@@ -168,8 +232,16 @@ def test_inner_nodes_get_instance_index_ids_and_group_widget_values() -> None:
     got = convert_ui_to_api(_filter_chain_workflow([0.5, 0.7]), INFO)
     assert got == {
         "1": {"inputs": {}, "class_type": "Src", "_meta": {"title": "Image Source"}},
-        "5:0": {"inputs": {"strength": 0.5, "image": ["1", 0]}, "class_type": "Filter", "_meta": {"title": "Filter"}},
-        "5:1": {"inputs": {"strength": 0.7, "image": ["5:0", 0]}, "class_type": "Filter", "_meta": {"title": "Second"}},
+        "5:0": {
+            "inputs": {"strength": 0.5, "image": ["1", 0]},
+            "class_type": "Filter",
+            "_meta": {"title": "Filter"},
+        },
+        "5:1": {
+            "inputs": {"strength": 0.7, "image": ["5:0", 0]},
+            "class_type": "Filter",
+            "_meta": {"title": "Second"},
+        },
         "2": {"inputs": {"images": ["5:1", 0]}, "class_type": "Sink", "_meta": {"title": "Sink"}},
     }
 
@@ -199,8 +271,16 @@ def test_seed_widgets_get_a_control_widget_so_later_values_stay_aligned() -> Non
     workflow = _filter_chain_workflow([])
     definition = workflow["extra"]["groupNodes"]["Two filters"]
     definition["nodes"][1] = {
-        "id": -1, "type": "Seeded", "mode": 0, "index": 1, "widgets_values": [1, "fixed", 2],
-        "inputs": [_slot("image", "IMAGE"), _slot("seed", "INT", widget=True), _slot("steps", "INT", widget=True)],
+        "id": -1,
+        "type": "Seeded",
+        "mode": 0,
+        "index": 1,
+        "widgets_values": [1, "fixed", 2],
+        "inputs": [
+            _slot("image", "IMAGE"),
+            _slot("seed", "INT", widget=True),
+            _slot("steps", "INT", widget=True),
+        ],
         "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": []}],
     }
     workflow["nodes"][1]["widgets_values"] = [0.5, 42, "randomize", 7]
@@ -216,13 +296,17 @@ def test_inner_nodes_missing_on_the_server_are_named_with_their_prompt_ids() -> 
     with pytest.raises(MissingNodeTypesError) as info:
         convert_ui_to_api(workflow, INFO)
     [missing] = info.value.missing
-    assert missing.class_type == "FancyFilter" and missing.node_ids == ["5:1"] and missing.cnr_id == "fancy-pack"
+    assert (
+        missing.class_type == "FancyFilter" and missing.node_ids == ["5:1"] and missing.cnr_id == "fancy-pack"
+    )
     assert find_missing_node_types(workflow, INFO) == info.value.missing
 
 
 def test_an_instance_without_a_definition_says_so() -> None:
     workflow = _filter_chain_workflow([0.5, 0.7], instance_type="workflow>Gone")
-    with pytest.raises(MissingNodeTypesError, match="group node 'Gone' \\(node 5\\): its definition is missing"):
+    with pytest.raises(
+        MissingNodeTypesError, match="group node 'Gone' \\(node 5\\): its definition is missing"
+    ):
         convert_ui_to_api(workflow, INFO)
 
 
@@ -231,10 +315,18 @@ def test_group_node_inside_a_subgraph_is_refused_like_the_frontend() -> None:
     group_instance = workflow["nodes"][1]
     workflow["nodes"] = [{"id": 9, "type": "sg-1", "mode": 0, "inputs": [], "outputs": []}]
     workflow["links"] = []
-    workflow["definitions"] = {"subgraphs": [{
-        "id": "sg-1", "name": "holder", "inputs": [], "outputs": [],
-        "nodes": [group_instance], "links": [],
-    }]}
+    workflow["definitions"] = {
+        "subgraphs": [
+            {
+                "id": "sg-1",
+                "name": "holder",
+                "inputs": [],
+                "outputs": [],
+                "nodes": [group_instance],
+                "links": [],
+            }
+        ]
+    }
     with pytest.raises(InvalidWorkflowError, match="inside a subgraph"):
         convert_ui_to_api(workflow, INFO)
 

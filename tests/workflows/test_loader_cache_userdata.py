@@ -77,7 +77,9 @@ def test_cache_per_server_and_change_detection(isolated_home: Path) -> None:
     assert cache.get("http://other:8188") is None
     assert cache.is_current("http://127.0.0.1:8188", ["B", "A"])
     assert not cache.is_current("http://127.0.0.1:8188", ["A"])
-    _, changed = cache.store("http://127.0.0.1:8188", {**data, "A": {"input": {"required": {}}, "output": ["X"]}})
+    _, changed = cache.store(
+        "http://127.0.0.1:8188", {**data, "A": {"input": {"required": {}}, "output": ["X"]}}
+    )
     assert not changed  # same node set
     _, changed = cache.store("http://127.0.0.1:8188", {**data, "C": {"input": {}, "output": []}})
     assert changed
@@ -102,12 +104,18 @@ def test_userdata_helpers() -> None:
     assert encode_userdata_path("workflows/my flow.json") == "workflows%2Fmy%20flow.json"
     with pytest.raises(InvalidWorkflowError):
         encode_userdata_path("../etc/passwd")
-    assert userdata_file_url("workflows/a.json", overwrite=False) == "/userdata/workflows%2Fa.json?overwrite=false"
+    assert (
+        userdata_file_url("workflows/a.json", overwrite=False)
+        == "/userdata/workflows%2Fa.json?overwrite=false"
+    )
     assert userdata_file_url("workflows/a.json") == "/userdata/workflows%2Fa.json"
     assert userdata_list_url() == "/userdata?dir=workflows&recurse=true&split=false"
     assert workflow_name("workflows/sub/My.json") == "sub/My"
     assert parse_workflow_listing(["b.json", "A.json", "notes.txt", {"path": "sub/c.json"}]) == [
-        "workflows/A.json", "workflows/b.json", "workflows/sub/c.json"]
+        "workflows/A.json",
+        "workflows/b.json",
+        "workflows/sub/c.json",
+    ]
     assert parse_workflow_listing(None) == []
     with pytest.raises(InvalidWorkflowError):
         parse_workflow_listing({"x": 1})

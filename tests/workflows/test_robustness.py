@@ -25,8 +25,24 @@ from comfy_reality.workflows import (
 )
 from tests.conftest import CONVERSION_FIXTURES
 
-JUNK: list[Any] = [None, 1, "x", [], {}, -1, 1.5, True, [1], {"a": 1}, "-10", ["1", 0], ["zz", 0], ["1", 99],
-                   {"__value__": [1]}, 10**30]
+JUNK: list[Any] = [
+    None,
+    1,
+    "x",
+    [],
+    {},
+    -1,
+    1.5,
+    True,
+    [1],
+    {"a": 1},
+    "-10",
+    ["1", 0],
+    ["zz", 0],
+    ["1", 99],
+    {"__value__": [1]},
+    10**30,
+]
 
 
 @cache
@@ -60,7 +76,11 @@ def _corrupt(data: Any, rng: random.Random) -> Any:
 
 
 def _files(suffix: str) -> list[str]:
-    return sorted(str(p) for d in ("pairs", "pairs-templates-0.1.95") for p in (CONVERSION_FIXTURES / d).glob(f"*{suffix}"))
+    return sorted(
+        str(p)
+        for d in ("pairs", "pairs-templates-0.1.95")
+        for p in (CONVERSION_FIXTURES / d).glob(f"*{suffix}")
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))

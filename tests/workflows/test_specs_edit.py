@@ -16,13 +16,34 @@ def _info() -> ObjectInfo:
 
 
 PROMPT = {
-    "3": {"class_type": "KSampler", "_meta": {"title": "Sampler"}, "inputs": {
-        "seed": 5, "steps": 20, "cfg": 8.0, "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0,
-        "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}},
+    "3": {
+        "class_type": "KSampler",
+        "_meta": {"title": "Sampler"},
+        "inputs": {
+            "seed": 5,
+            "steps": 20,
+            "cfg": 8.0,
+            "sampler_name": "euler",
+            "scheduler": "normal",
+            "denoise": 1.0,
+            "model": ["4", 0],
+            "positive": ["6", 0],
+            "negative": ["7", 0],
+            "latent_image": ["5", 0],
+        },
+    },
     "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 512, "batch_size": 1}},
     "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["4", 1]}},
-    "19:7": {"class_type": "ImageScale", "inputs": {"image": ["5", 0], "upscale_method": "nearest-exact",
-                                                    "width": ["5", 0], "height": 64, "crop": "disabled"}},
+    "19:7": {
+        "class_type": "ImageScale",
+        "inputs": {
+            "image": ["5", 0],
+            "upscale_method": "nearest-exact",
+            "width": ["5", 0],
+            "height": 64,
+            "crop": "disabled",
+        },
+    },
 }
 
 
@@ -41,10 +62,21 @@ def test_input_specs_of_ksampler() -> None:
 
 
 def test_seed_rule_by_name_and_explicit_flag() -> None:
-    info = ObjectInfo({"N": {"input": {"required": {
-        "seed": ["INT", {}], "noise_seed": ["INT", {"control_after_generate": False}],
-        "other": ["INT", {"control_after_generate": True}], "mode": [["a", "b"], {"control_after_generate": True}],
-        "n": ["INT", {}]}}}})
+    info = ObjectInfo(
+        {
+            "N": {
+                "input": {
+                    "required": {
+                        "seed": ["INT", {}],
+                        "noise_seed": ["INT", {"control_after_generate": False}],
+                        "other": ["INT", {"control_after_generate": True}],
+                        "mode": [["a", "b"], {"control_after_generate": True}],
+                        "n": ["INT", {}],
+                    }
+                }
+            }
+        }
+    )
     flags = {s.name: s.seed_like for s in info.input_specs("N")}
     assert flags == {"seed": True, "noise_seed": False, "other": True, "mode": True, "n": False}
 
@@ -97,13 +129,17 @@ def test_editable_inputs_skip_links_and_order_ids() -> None:
     assert "19:7.width" not in keys and "19:7.height" in keys and "6.text" in keys
     assert keys.index("6.text") < keys.index("19:7.upscale_method")
     seed = items[0]
-    assert seed.title == "Sampler" and seed.class_type == "KSampler" and seed.value == 5 and seed.spec.seed_like
+    assert (
+        seed.title == "Sampler" and seed.class_type == "KSampler" and seed.value == 5 and seed.spec.seed_like
+    )
     latent = next(i for i in items if i.key == "5.width")
     assert latent.title == _info().display_name("EmptyLatentImage")
 
 
 def test_apply_overrides_returns_new_prompt() -> None:
-    new = apply_overrides(PROMPT, {"3.seed": "42", "6.text": "a dog", "19:7.height": "128", "3.cfg": "4"}, _info())
+    new = apply_overrides(
+        PROMPT, {"3.seed": "42", "6.text": "a dog", "19:7.height": "128", "3.cfg": "4"}, _info()
+    )
     assert new["3"]["inputs"]["seed"] == 42 and new["6"]["inputs"]["text"] == "a dog"
     assert new["19:7"]["inputs"]["height"] == 128 and new["3"]["inputs"]["cfg"] == 4.0
     assert PROMPT["3"]["inputs"]["seed"] == 5  # the original is untouched
@@ -116,7 +152,9 @@ def test_apply_overrides_random_seed() -> None:
 
 def test_apply_overrides_errors_name_the_choices() -> None:
     with pytest.raises(InvalidWorkflowError) as info:
-        apply_overrides(PROMPT, {"9.seed": "1", "3.nope": "1", "3.steps": "0", "3.model": "x", "seed": "1"}, _info())
+        apply_overrides(
+            PROMPT, {"9.seed": "1", "3.nope": "1", "3.steps": "0", "3.model": "x", "seed": "1"}, _info()
+        )
     text = str(info.value)
     assert "there is no node '9'" in text and "3 (KSampler)" in text and "19:7 (ImageScale)" in text
     assert "KSampler has no input 'nope'; settable inputs are: seed, steps, cfg" in text
@@ -130,10 +168,14 @@ def test_apply_overrides_without_object_info_keeps_types() -> None:
     assert new["5"]["inputs"]["width"] == 640 and new["3"]["inputs"]["cfg"] == 2.5
     with pytest.raises(InvalidWorkflowError, match="expected an integer"):
         apply_overrides(PROMPT, {"5.width": "wide"}, None)
-    with pytest.raises(InvalidWorkflowError, match="has no input 'depth'; inputs are: width, height, batch_size"):
+    with pytest.raises(
+        InvalidWorkflowError, match="has no input 'depth'; inputs are: width, height, batch_size"
+    ):
         apply_overrides(PROMPT, {"5.depth": "1"}, None)
 
 
 def test_dotted_node_ids() -> None:
-    prompt = {"2.0.0.1": {"class_type": "EmptyLatentImage", "inputs": {"width": 8, "height": 8, "batch_size": 1}}}
+    prompt = {
+        "2.0.0.1": {"class_type": "EmptyLatentImage", "inputs": {"width": 8, "height": 8, "batch_size": 1}}
+    }
     assert apply_overrides(prompt, {"2.0.0.1.width": "16"}, _info())["2.0.0.1"]["inputs"]["width"] == 16

@@ -23,7 +23,11 @@ def _recorded() -> list[dict[str, Any]]:
     cases = []
     for line in (PROTOCOL_FIXTURES / "03_validation_errors.jsonl").read_text().splitlines():
         entry = json.loads(line)
-        if entry.get("dir") == "http" and entry.get("path") == "/prompt" and "prompt" in (entry.get("request_json") or {}):
+        if (
+            entry.get("dir") == "http"
+            and entry.get("path") == "/prompt"
+            and "prompt" in (entry.get("request_json") or {})
+        ):
             cases.append(entry)
     return cases
 
@@ -53,10 +57,22 @@ def _normalize(body: dict[str, Any]) -> dict[str, Any]:
 
 def test_transcript_has_the_cases() -> None:
     labels = {c["label"] for c in RECORDED}
-    assert {"missing_required_input", "value_above_max", "value_below_min", "invalid_combo_value_only_output",
-            "wrong_value_type_string_for_int", "link_to_nonexistent_node", "link_output_type_mismatch",
-            "link_bad_output_index", "no_output_nodes", "unknown_class_type", "node_missing_class_type",
-            "empty_prompt_object", "prompt_is_list", "one_bad_branch_one_good_output"} <= labels
+    assert {
+        "missing_required_input",
+        "value_above_max",
+        "value_below_min",
+        "invalid_combo_value_only_output",
+        "wrong_value_type_string_for_int",
+        "link_to_nonexistent_node",
+        "link_output_type_mismatch",
+        "link_bad_output_index",
+        "no_output_nodes",
+        "unknown_class_type",
+        "node_missing_class_type",
+        "empty_prompt_object",
+        "prompt_is_list",
+        "one_bad_branch_one_good_output",
+    } <= labels
 
 
 @pytest.mark.parametrize("case", RECORDED, ids=[c["label"] for c in RECORDED])
@@ -65,10 +81,14 @@ def test_same_verdict_as_server(case: dict[str, Any]) -> None:
     server = case["json"]
     if case["status"] == 400:
         assert not report.accepted
-        assert _normalize(report.body()) == _normalize({"error": server["error"], "node_errors": server["node_errors"]})
+        assert _normalize(report.body()) == _normalize(
+            {"error": server["error"], "node_errors": server["node_errors"]}
+        )
     else:
         assert report.accepted
-        assert _normalize({"node_errors": report.node_errors}) == _normalize({"node_errors": server["node_errors"]})
+        assert _normalize({"node_errors": report.node_errors}) == _normalize(
+            {"node_errors": server["node_errors"]}
+        )
         assert report.ok is (not server["node_errors"])
 
 
@@ -77,8 +97,10 @@ def test_messages_match_prompt_validation_error_lines() -> None:
     report = validate_prompt(case["request_json"]["prompt"], _info())
     server_exc = PromptValidationError(case["json"]["error"], case["json"]["node_errors"])
     assert report.to_exception().node_messages() == server_exc.node_messages()
-    assert report.messages() == ["Prompt outputs failed validation",
-                                 "node 2 (RealityProgress): Value 0 smaller than min of 1: steps"]
+    assert report.messages() == [
+        "Prompt outputs failed validation",
+        "node 2 (RealityProgress): Value 0 smaller than min of 1: steps",
+    ]
 
 
 @pytest.mark.parametrize("label", ["link_to_nonexistent_node", "link_bad_output_index"])
@@ -89,7 +111,9 @@ def test_inner_exception_names_a_real_consumer(label: str) -> None:
     for node_id, entry in report.node_errors.items():
         extra = entry["errors"][0]["extra_info"]
         consumers = {
-            (name, tuple(value)) for other in prompt.values() for name, value in other["inputs"].items()
+            (name, tuple(value))
+            for other in prompt.values()
+            for name, value in other["inputs"].items()
             if isinstance(value, list) and str(value[0]) == node_id
         }
         assert (extra["input_name"], tuple(extra["linked_node"])) in consumers
@@ -118,24 +142,40 @@ def test_every_unknown_type_is_listed() -> None:
         "3": {"class_type": "Nope1", "inputs": {}},
     }
     report = validate_prompt(prompt, _info())
-    assert report.error == {"type": "invalid_prompt", "message": "Cannot execute because node Nope1 does not exist.",
-                            "details": "Node ID '#1'", "extra_info": {}}
+    assert report.error == {
+        "type": "invalid_prompt",
+        "message": "Cannot execute because node Nope1 does not exist.",
+        "details": "Node ID '#1'",
+        "extra_info": {},
+    }
     assert report.unknown_class_types == {"Nope1": ["1", "3"], "Nope2": ["2"]}
 
 
 def test_valid_prompt_is_ok_and_value_wrapper_unwrapped() -> None:
     prompt = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": "64", "height": 64.0, "batch_size": 1, "color": 0}},
-        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": {"__value__": "x"}}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": "64", "height": 64.0, "batch_size": 1, "color": 0},
+        },
+        "2": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["1", 0], "filename_prefix": {"__value__": "x"}},
+        },
     }
     report = validate_prompt(prompt, _info())
     assert report.ok and report.good_outputs == ["2"]
 
 
 def test_long_combo_lists_are_summarized_like_the_server() -> None:
-    info = ObjectInfo({
-        "Pick": {"input": {"required": {"c": [[f"v{i}" for i in range(25)], {}]}}, "output": [], "output_node": True},
-    })
+    info = ObjectInfo(
+        {
+            "Pick": {
+                "input": {"required": {"c": [[f"v{i}" for i in range(25)], {}]}},
+                "output": [],
+                "output_node": True,
+            },
+        }
+    )
     report = validate_prompt({"1": {"class_type": "Pick", "inputs": {"c": "zzz"}}}, info)
     err = report.node_errors["1"]["errors"][0]
     assert err["details"] == "c: 'zzz' not in (list of length 25)"
@@ -144,7 +184,10 @@ def test_long_combo_lists_are_summarized_like_the_server() -> None:
 
 def test_bad_link_shape_and_type_error_conversion() -> None:
     prompt = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": None, "height": 64, "batch_size": 1, "color": 0}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": None, "height": 64, "batch_size": 1, "color": 0},
+        },
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0, 9], "filename_prefix": "x"}},
     }
     report = validate_prompt(prompt, _info())

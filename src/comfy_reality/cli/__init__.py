@@ -18,11 +18,19 @@ from comfy_reality import __version__
 # command name -> (module, attribute, one-line help shown by `comfy-reality --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("comfy_reality.cli.run", "run", "Run workflow files on a ComfyUI server with live progress."),
-    "validate": ("comfy_reality.cli.validate", "validate", "Check workflow files locally and against a server."),
+    "validate": (
+        "comfy_reality.cli.validate",
+        "validate",
+        "Check workflow files locally and against a server.",
+    ),
     "convert": ("comfy_reality.cli.convert", "convert", "Convert a UI-format workflow to an API prompt."),
     "queue": ("comfy_reality.cli.queue", "queue", "Show the server's running and pending prompts."),
     "history": ("comfy_reality.cli.queue", "history", "Show the server's finished prompts."),
-    "journal": ("comfy_reality.cli.journal", "journal", "Past executions recorded on this machine (prune, reconcile)."),
+    "journal": (
+        "comfy_reality.cli.journal",
+        "journal",
+        "Past executions recorded on this machine (prune, reconcile).",
+    ),
     "interrupt": ("comfy_reality.cli.queue", "interrupt", "Interrupt the running prompt (or one by id)."),
     "stats": ("comfy_reality.cli.queue", "stats", "Show the server's system stats and devices."),
     "server": ("comfy_reality.cli.server", "server", "Run the embedded ComfyUI-compatible demo server."),

@@ -88,7 +88,9 @@ def conversion_option(func: F) -> F:
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of tables.")(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of tables.")(
+        func
+    )
 
 
 def check_server_url(url: str) -> str:
@@ -101,7 +103,9 @@ def check_server_url(url: str) -> str:
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise CliError(f"invalid server URL {url!r}: {exc}", hint="the port must be a number 1-65535") from exc
+        raise CliError(
+            f"invalid server URL {url!r}: {exc}", hint="the port must be a number 1-65535"
+        ) from exc
     return url.rstrip("/")
 
 
@@ -175,8 +179,11 @@ def error_from_exception(exc: BaseException, server_url: str) -> CliError:
             hint = "start one with `comfy-reality server`, or point --server / COMFYUI_URL at yours"
         return CliError(str(exc), ExitCode.UNREACHABLE, hint=hint)
     if isinstance(exc, PromptValidationError):
-        return CliError(str(exc), ExitCode.INVALID, hint="fix the inputs named above, or check them with "
-                        "`comfy-reality validate --server URL FILE`")
+        return CliError(
+            str(exc),
+            ExitCode.INVALID,
+            hint="fix the inputs named above, or check them with `comfy-reality validate --server URL FILE`",
+        )
     if isinstance(exc, InvalidWorkflowError):
         return CliError(str(exc), ExitCode.INVALID)
     if isinstance(exc, ServerResponseError) and exc.status_code in (401, 403):

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import CliError, conversion_option, run_client_command, server_options, settings_for, setup_logging
+from ._common import (
+    CliError,
+    conversion_option,
+    run_client_command,
+    server_options,
+    settings_for,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from comfy_reality.runtime import ComfyUIClient
@@ -40,7 +47,9 @@ def load_object_info_file(path: Path) -> Any:
 )
 @server_options
 @conversion_option
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout."
+)
 def convert(
     workflow: Path,
     object_info_path: Path | None,

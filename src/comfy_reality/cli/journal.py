@@ -37,8 +37,13 @@ if TYPE_CHECKING:
     from comfy_reality.runtime import WorkflowExecution
 
 STATUSES = ["pending", "running", "completed", "failed", "cancelled", "lost"]
-_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1),
-          "s": timedelta(seconds=1)}
+_UNITS = {
+    "w": timedelta(weeks=1),
+    "d": timedelta(days=1),
+    "h": timedelta(hours=1),
+    "m": timedelta(minutes=1),
+    "s": timedelta(seconds=1),
+}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 _DURATION_HELP = "write it as a number and a unit (w, d, h, m, s), for example 30d, 12h, 90m or 1d12h"
 
@@ -49,8 +54,9 @@ def parse_duration(text: str) -> timedelta:
     if not compact:
         raise ValueError(f"an empty duration; {_DURATION_HELP}")
     if compact.replace(".", "", 1).isdigit():
-        raise ValueError(f"{text!r} has no unit; write {compact}d for days, {compact}h for hours "
-                         f"or {compact}m for minutes")
+        raise ValueError(
+            f"{text!r} has no unit; write {compact}d for days, {compact}h for hours or {compact}m for minutes"
+        )
     total = timedelta(0)
     position = 0
     for match in _DURATION_PART.finditer(compact):
@@ -61,8 +67,10 @@ def parse_duration(text: str) -> timedelta:
     if position != len(compact):
         raise ValueError(f"{text!r} is not a duration; {_DURATION_HELP}")
     if total <= timedelta(0):
-        raise ValueError(f"{text!r} is no time at all; give a duration above zero (--keep 0 removes "
-                         "every finished execution)")
+        raise ValueError(
+            f"{text!r} is no time at all; give a duration above zero (--keep 0 removes "
+            "every finished execution)"
+        )
     return total
 
 
@@ -162,15 +170,24 @@ async def _read(
         await journal.close()
 
 
-_LISTING_OPTIONS = {"status": "--status", "text": "--text", "server": "--server", "limit": "--limit",
-                    "as_json": "--json"}
+_LISTING_OPTIONS = {
+    "status": "--status",
+    "text": "--text",
+    "server": "--server",
+    "limit": "--limit",
+    "as_json": "--json",
+}
 
 
 @click.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice(STATUSES), help="Only executions with this outcome.")
-@click.option("--text", "text", metavar="WORDS", help="Only executions whose name, ids or error contain WORDS.")
+@click.option(
+    "--text", "text", metavar="WORDS", help="Only executions whose name, ids or error contain WORDS."
+)
 @click.option("--server", "server", metavar="URL", help="Only executions run on this server.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest N executions.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest N executions."
+)
 @path_option
 @json_option
 @click.pass_context
@@ -191,8 +208,11 @@ def journal(
     `journal prune` forgets more.
     """
     if ctx.invoked_subcommand is not None:
-        misplaced = [flag for name, flag in _LISTING_OPTIONS.items()
-                     if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+        misplaced = [
+            flag
+            for name, flag in _LISTING_OPTIONS.items()
+            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+        ]
         if misplaced:
             raise click.UsageError(
                 f"{', '.join(misplaced)} {'is' if len(misplaced) == 1 else 'are'} for the listing; put "
@@ -230,9 +250,12 @@ def journal(
         elif r["status"] == "lost" and e.status_detail:
             note += f"\n{e.status_detail}"
         table.add_row(
-            r["status"], e.name or e.workflow_id or e.id[:8], started,
+            r["status"],
+            e.name or e.workflow_id or e.id[:8],
+            started,
             format_duration(r["duration"]) if r["duration"] is not None else "",
-            str(len(e.output_files)), note,
+            str(len(e.output_files)),
+            note,
         )
     Console().print(table)
 
@@ -290,13 +313,19 @@ def _bounds_text(older_than: timedelta | None, keep: int | None) -> str:
     callback=_duration_option,
     help="Forget finished executions created more than AGE ago: 30d, 12h, 90m, 2w, 1d12h.",
 )
-@click.option("--keep", type=click.IntRange(min=0), metavar="N", help="Keep only the newest N finished executions.")
+@click.option(
+    "--keep", type=click.IntRange(min=0), metavar="N", help="Keep only the newest N finished executions."
+)
 @click.option("--dry-run", is_flag=True, help="Only count what would be forgotten; change nothing.")
 @path_option
 @json_option
 @click.pass_context
 def prune(
-    ctx: click.Context, older_than: timedelta | None, keep: int | None, dry_run: bool, path: Path | None,
+    ctx: click.Context,
+    older_than: timedelta | None,
+    keep: int | None,
+    dry_run: bool,
+    path: Path | None,
     as_json: bool,
 ) -> None:
     """Forget finished executions (and their nodes) from the local journal.
@@ -321,18 +350,22 @@ def prune(
         _prune(existing_path(path), older_than, keep, dry_run)
     )
     if as_json:
-        echo_json({
-            "path": journal_path,
-            "dry_run": dry_run,
-            "removed": {"executions": result.executions, "nodes": result.nodes},
-            "size_before": before,
-            "size_after": after,
-            "compacted": bool(result.executions) and not dry_run and vacuum_problem is None,
-        })
+        echo_json(
+            {
+                "path": journal_path,
+                "dry_run": dry_run,
+                "removed": {"executions": result.executions, "nodes": result.nodes},
+                "size_before": before,
+                "size_after": after,
+                "compacted": bool(result.executions) and not dry_run and vacuum_problem is None,
+            }
+        )
     else:
         bounds = _bounds_text(older_than, keep)
-        what = f"{result.executions} finished execution{'s' if result.executions != 1 else ''} " \
-               f"({result.nodes} node row{'s' if result.nodes != 1 else ''}) {bounds}"
+        what = (
+            f"{result.executions} finished execution{'s' if result.executions != 1 else ''} "
+            f"({result.nodes} node row{'s' if result.nodes != 1 else ''}) {bounds}"
+        )
         if dry_run:
             click.echo(f"Would forget {what}; nothing changed (--dry-run).")
             click.echo(f"Journal {journal_path}: {human_size(before)}.")
@@ -373,7 +406,10 @@ class Settled:
 
 
 def _settled(
-    before: JournalEntry, after: JournalEntry | None, followed: dict[str, WorkflowExecution], report: ReconcileReport
+    before: JournalEntry,
+    after: JournalEntry | None,
+    followed: dict[str, WorkflowExecution],
+    report: ReconcileReport,
 ) -> Settled:
     """Classified by the rows as now recorded, so it holds whatever path reconcile took."""
     from comfy_reality.runtime import TaskStatus
@@ -401,7 +437,9 @@ def _settled(
     return Settled(before, "unchanged", before.status.value, "left as recorded")
 
 
-async def _reconcile(settings: Settings, path: Path | None) -> tuple[str, list[Settled], ReconcileReport | None]:
+async def _reconcile(
+    settings: Settings, path: Path | None
+) -> tuple[str, list[Settled], ReconcileReport | None]:
     """Settle the server's unfinished executions; no connection at all when there are none."""
     from comfy_reality.runtime import ComfyUIAsyncRuntime
 
@@ -428,8 +466,14 @@ async def _reconcile(settings: Settings, path: Path | None) -> tuple[str, list[S
         await journal.close()
 
 
-_OUTCOME_STYLE = {"finished": "green", "lost": "yellow", "running": "cyan", "queued": "cyan",
-                  "unchecked": "red", "unchanged": "dim"}
+_OUTCOME_STYLE = {
+    "finished": "green",
+    "lost": "yellow",
+    "running": "cyan",
+    "queued": "cyan",
+    "unchecked": "red",
+    "unchanged": "dim",
+}
 
 
 @journal.command(short_help="Ask the server about executions still recorded as queued or running.")
@@ -437,7 +481,9 @@ _OUTCOME_STYLE = {"finished": "green", "lost": "yellow", "running": "cyan", "que
 @path_option
 @json_option
 @click.pass_context
-def reconcile(ctx: click.Context, server_url: str | None, token: str | None, path: Path | None, as_json: bool) -> None:
+def reconcile(
+    ctx: click.Context, server_url: str | None, token: str | None, path: Path | None, as_json: bool
+) -> None:
     """Settle executions the journal still has as queued or running on a server.
 
     Earlier runs that stopped before their prompt ended (a killed `run`, a closed TUI) stay
@@ -469,8 +515,13 @@ def reconcile(ctx: click.Context, server_url: str | None, token: str | None, pat
         )
     counts = {outcome: sum(1 for s in settled if s.outcome == outcome) for outcome in _OUTCOME_STYLE}
     if as_json:
-        echo_json({"server": server, "executions": [s.record() for s in settled],
-                   "counts": {k: v for k, v in counts.items() if v}})
+        echo_json(
+            {
+                "server": server,
+                "executions": [s.record() for s in settled],
+                "counts": {k: v for k, v in counts.items() if v},
+            }
+        )
     elif not settled:
         click.echo(f"No unfinished executions recorded for {server}.")
     else:
@@ -495,7 +546,9 @@ def reconcile(ctx: click.Context, server_url: str | None, token: str | None, pat
         summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
         click.echo(f"Reconciled {len(settled)}: {summary}.")
         if counts["running"] or counts["queued"]:
-            click.echo("Prompts still on the server stay unfinished in the journal; run reconcile again later.")
+            click.echo(
+                "Prompts still on the server stay unfinished in the journal; run reconcile again later."
+            )
     if counts["unchecked"]:
         sys.exit(int(ExitCode.FAILED))
 

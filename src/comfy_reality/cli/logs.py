@@ -85,8 +85,14 @@ def follow(path: Path, handle: IO[str] | None, colour: bool, raw: bool = False) 
 
 @click.command()
 @click.option("-f", "--follow", "follow_", is_flag=True, help="Keep printing new lines as they are written.")
-@click.option("-n", "--lines", type=click.IntRange(min=0), default=50, show_default=True,
-              help="How many of the last lines to show first.")
+@click.option(
+    "-n",
+    "--lines",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="How many of the last lines to show first.",
+)
 @click.option("--raw", is_flag=True, help="Print the JSON lines as they are.")
 @click.option("--path", "show_path", is_flag=True, help="Only print where the log file is.")
 def logs(follow_: bool, lines: int, raw: bool, show_path: bool) -> None:

@@ -158,8 +158,11 @@ def history(server_url: str | None, token: str | None, limit: int, as_json: bool
         if e["error"]:
             detail = f"node {e['error']['node_id']}: {e['error']['exception_type']}: {e['error']['exception_message']}"
         rows.append([str(e["number"]), e["prompt_id"], e["status"], duration, detail])
-    _table(f"History of {settings.server_url} (newest {len(entries)})",
-           ["#", "Prompt id", "Status", "Duration", "Outputs / error"], rows)
+    _table(
+        f"History of {settings.server_url} (newest {len(entries)})",
+        ["#", "Prompt id", "Status", "Duration", "Outputs / error"],
+        rows,
+    )
 
 
 @click.command()
@@ -184,8 +187,13 @@ def interrupt(server_url: str | None, token: str | None, prompt_id: str | None, 
     running, sent = run_client_command(settings, body)
     interrupted = (prompt_id or running[0]["prompt_id"]) if sent else None
     if as_json:
-        echo_json({"server": settings.server_url, "interrupted": interrupted,
-                   "running": [i["prompt_id"] for i in running]})
+        echo_json(
+            {
+                "server": settings.server_url,
+                "interrupted": interrupted,
+                "running": [i["prompt_id"] for i in running],
+            }
+        )
         return
     if interrupted:
         click.echo(f"Interrupted prompt {interrupted} on {settings.server_url}.")
@@ -219,8 +227,12 @@ def stats(server_url: str | None, token: str | None, as_json: bool) -> None:
             "Devices",
             ["Name", "Type", "VRAM total", "VRAM free"],
             [
-                [str(d.get("name", "")), str(d.get("type", "")), _human("vram", d.get("vram_total")),
-                 _human("vram", d.get("vram_free"))]
+                [
+                    str(d.get("name", "")),
+                    str(d.get("type", "")),
+                    _human("vram", d.get("vram_total")),
+                    _human("vram", d.get("vram_free")),
+                ]
                 for d in devices
                 if isinstance(d, dict)
             ],

@@ -402,7 +402,9 @@ class RunCommand:
         for job in self.jobs:
             correct = self.settings.correct_frontend_defects
             try:
-                prompt = to_api_prompt(job.data, object_info, source=str(job.path), correct_frontend_defects=correct)
+                prompt = to_api_prompt(
+                    job.data, object_info, source=str(job.path), correct_frontend_defects=correct
+                )
                 warn_web_ui_defects(
                     str(job.path), web_ui_defects(job.data, object_info, correct_frontend_defects=correct)
                 )
@@ -531,7 +533,11 @@ class RunCommand:
         if any(job.rejected for job in self.jobs):
             return ExitCode.INVALID
         for job in self.jobs:
-            if job.execution is None or job.execution.status is not TaskStatus.COMPLETED or job.download_errors:
+            if (
+                job.execution is None
+                or job.execution.status is not TaskStatus.COMPLETED
+                or job.download_errors
+            ):
                 return ExitCode.FAILED
         return ExitCode.OK
 
@@ -547,15 +553,20 @@ class RunCommand:
             for line in lines:
                 click.echo(line, err=json_mode or problem)
         if any(job.rejected for job in self.jobs):
-            click.echo("hint: fix the inputs named above; `comfy-reality validate --server URL FILE` checks "
-                       "them without queueing", err=True)
+            click.echo(
+                "hint: fix the inputs named above; `comfy-reality validate --server URL FILE` checks "
+                "them without queueing",
+                err=True,
+            )
 
     def execution_line(self, job: Job) -> dict[str, Any]:
         execution = job.execution
         line: dict[str, Any] = {"type": "execution", "workflow": str(job.path), "name": job.name}
         if execution is None:
-            line.update(status="rejected" if job.rejected else "not_submitted",
-                        error={"message": job.rejected, "node_errors": job.node_errors} if job.rejected else None)
+            line.update(
+                status="rejected" if job.rejected else "not_submitted",
+                error={"message": job.rejected, "node_errors": job.node_errors} if job.rejected else None,
+            )
             return line
         line.update(
             status=execution.status.value,
@@ -566,7 +577,9 @@ class RunCommand:
             started_at=execution.started_at,
             completed_at=execution.completed_at,
             duration=execution.duration,
-            error=execution.error.model_dump(mode="json", exclude={"current_inputs"}) if execution.error else None,
+            error=execution.error.model_dump(mode="json", exclude={"current_inputs"})
+            if execution.error
+            else None,
             status_detail=execution.status_detail,
             node_errors=execution.node_errors or None,
             outputs=[str(p) for p in job.saved],
@@ -591,7 +604,11 @@ class RunCommand:
         elif execution.status is TaskStatus.FAILED:
             err = execution.error
             where = f" in node {err.node_id} ({err.node_type})" if err and err.node_id else ""
-            what = f"{err.exception_type}: {err.exception_message}" if err else (execution.status_detail or "failed")
+            what = (
+                f"{err.exception_type}: {err.exception_message}"
+                if err
+                else (execution.status_detail or "failed")
+            )
             lines.append(f"✗ {job.name} failed{where}: {what}")
         else:
             detail = f": {execution.status_detail}" if execution.status_detail else ""

@@ -8,8 +8,19 @@ from ._common import CliError, ExitCode, setup_logging
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep 127.0.0.1 unless you mean it).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8188, show_default=True, help="Port (0 picks a free one).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind (keep 127.0.0.1 unless you mean it).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8188,
+    show_default=True,
+    help="Port (0 picks a free one).",
+)
 @click.option(
     "--speed",
     type=click.FloatRange(min=0, min_open=True),
@@ -32,6 +43,12 @@ def server(host: str, port: int, speed: float) -> None:
     except KeyboardInterrupt:
         click.echo("Server stopped.", err=True)
     except OSError as exc:
-        message = str(exc) if "listen" in str(exc) else f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-        hint = None if "--port" in message else "the port is probably taken (another ComfyUI?); pick another with --port"
+        message = (
+            str(exc) if "listen" in str(exc) else f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        )
+        hint = (
+            None
+            if "--port" in message
+            else "the port is probably taken (another ComfyUI?); pick another with --port"
+        )
         raise CliError(message, ExitCode.FAILED, hint=hint) from exc

@@ -37,7 +37,9 @@ class Verdict:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checked_against: str | None = None
-    web_ui_defects: list[str] = field(default_factory=list)  # where the web UI's conversion differs from the graph
+    web_ui_defects: list[str] = field(
+        default_factory=list
+    )  # where the web UI's conversion differs from the graph
 
     @property
     def valid(self) -> bool:
@@ -64,7 +66,9 @@ def graph_problems(prompt: dict[str, Any]) -> list[str]:
     for node_id, name, source, slot in iter_links(prompt):
         class_type = prompt[node_id].get("class_type", "?")
         if source not in prompt:
-            problems.append(f"node {node_id} ({class_type}): {name}: links to node {source}, which is not in the workflow")
+            problems.append(
+                f"node {node_id} ({class_type}): {name}: links to node {source}, which is not in the workflow"
+            )
         elif slot < 0:
             problems.append(f"node {node_id} ({class_type}): {name}: output index {slot} is negative")
     cycle = find_cycle(prompt)
@@ -95,7 +99,9 @@ def check_file(
     verdict.format = fmt.value
     if fmt is WorkflowFormat.UI and object_info is None:
         verdict.nodes = len(data.get("nodes", []))
-        verdict.notes.append("UI format: only its structure was checked (converting it needs a server's /object_info)")
+        verdict.notes.append(
+            "UI format: only its structure was checked (converting it needs a server's /object_info)"
+        )
         return verdict
     try:
         prompt = to_api_prompt(
@@ -104,7 +110,9 @@ def check_file(
     except InvalidWorkflowError as exc:
         verdict.errors.append(str(exc))
         return verdict
-    verdict.web_ui_defects = web_ui_defects(data, object_info, correct_frontend_defects=correct_frontend_defects)
+    verdict.web_ui_defects = web_ui_defects(
+        data, object_info, correct_frontend_defects=correct_frontend_defects
+    )
     if verdict.web_ui_defects:
         verdict.notes.append(
             "the web UI converts this workflow differently from how its graph is drawn "
@@ -161,8 +169,12 @@ def validate(
             else:
                 note = f"cannot use the /object_info of {settings.server_url} ({exc.format_message()}): checked locally only"
     verdicts = [
-        check_file(path, object_info, settings.server_url if object_info is not None else None,
-                   correct_frontend_defects=settings.correct_frontend_defects)
+        check_file(
+            path,
+            object_info,
+            settings.server_url if object_info is not None else None,
+            correct_frontend_defects=settings.correct_frontend_defects,
+        )
         for path in workflows
     ]
     if note:
@@ -174,13 +186,19 @@ def validate(
         if note:
             click.echo(f"warning: {note}", err=True)
         for verdict in verdicts:
-            where = f", checked against {verdict.checked_against}" if verdict.checked_against else ", checked locally"
+            where = (
+                f", checked against {verdict.checked_against}"
+                if verdict.checked_against
+                else ", checked locally"
+            )
             size = f", {verdict.nodes} nodes" if verdict.nodes is not None else ""
             kind = f"{verdict.format.upper()} format" if verdict.format else "unreadable"
             if verdict.valid:
                 click.echo(f"✓ {verdict.path}: valid ({kind}{size}{where})")
             else:
-                click.echo(f"✗ {verdict.path}: {len(verdict.errors)} problem(s) ({kind}{size}{where})", err=True)
+                click.echo(
+                    f"✗ {verdict.path}: {len(verdict.errors)} problem(s) ({kind}{size}{where})", err=True
+                )
                 for line in verdict.errors:
                     click.echo(f"  {line}", err=True)
             for line in verdict.notes:

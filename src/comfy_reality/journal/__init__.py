@@ -1,12 +1,12 @@
 """The execution journal: what survives restarts (SQLite, written off the event loop).
 
-    journal, warning = await Journal.open_or_disabled()      # never raises; None when unusable
-    if journal:
-        journal.attach(runtime)                               # record every execution from now on
-        report = await journal.reconcile(runtime)             # inside runtime.session(): recover
-        entries = await journal.list_executions(status="failed", text="cat", limit=50)
-        ...
-        await journal.close()
+journal, warning = await Journal.open_or_disabled()      # never raises; None when unusable
+if journal:
+    journal.attach(runtime)                               # record every execution from now on
+    report = await journal.reconcile(runtime)             # inside runtime.session(): recover
+    entries = await journal.list_executions(status="failed", text="cat", limit=50)
+    ...
+    await journal.close()
 """
 
 from ..runtime.models import output_files_from

@@ -97,22 +97,41 @@ class _SyntheticRuntime:
 
     def start(self, index: int, nodes: int, steps: int) -> WorkflowExecution:
         prompt = {
-            str(n): {"class_type": "RealityProgress", "inputs": {"steps": steps, "delay": 0.0, "nonce": index}}
+            str(n): {
+                "class_type": "RealityProgress",
+                "inputs": {"steps": steps, "delay": 0.0, "nonce": index},
+            }
             for n in range(1, nodes + 1)
         }
         execution = WorkflowExecution(
-            workflow_id=f"flood-{index}", name=f"flood {index}", server_url=self.server_url,
-            client_id="bench", prompt_id=f"flood-prompt-{index}", prompt=prompt,
+            workflow_id=f"flood-{index}",
+            name=f"flood {index}",
+            server_url=self.server_url,
+            client_id="bench",
+            prompt_id=f"flood-prompt-{index}",
+            prompt=prompt,
         )
-        workflow = Task(type=TaskType.WORKFLOW, name=execution.name or "", prompt_id=execution.prompt_id,
-                        metadata={"execution_id": execution.id, "workflow_id": execution.workflow_id,
-                                  "server_url": self.server_url})
+        workflow = Task(
+            type=TaskType.WORKFLOW,
+            name=execution.name or "",
+            prompt_id=execution.prompt_id,
+            metadata={
+                "execution_id": execution.id,
+                "workflow_id": execution.workflow_id,
+                "server_url": self.server_url,
+            },
+        )
         execution.workflow_task_id = workflow.id
         self.executions[execution.id] = execution
         self.task_manager.add_task(workflow)
         for node_id, node in prompt.items():
-            task = Task(type=TaskType.NODE, name=f"{node['class_type']} #{node_id}", parent_id=workflow.id,
-                        node_id=node_id, class_type=node["class_type"])
+            task = Task(
+                type=TaskType.NODE,
+                name=f"{node['class_type']} #{node_id}",
+                parent_id=workflow.id,
+                node_id=node_id,
+                class_type=node["class_type"],
+            )
             execution.tasks.append(task)
             self.task_manager.add_task(task)
         execution.status = TaskStatus.RUNNING
@@ -120,7 +139,9 @@ class _SyntheticRuntime:
         return execution
 
 
-async def _run_body(path: Path, body: Body, *, trace: bool) -> tuple[Journal, _LoopProbe, float, float, int, str]:
+async def _run_body(
+    path: Path, body: Body, *, trace: bool
+) -> tuple[Journal, _LoopProbe, float, float, int, str]:
     if trace:
         tracemalloc.start()
     journal = await Journal.open(path)
@@ -146,7 +167,9 @@ async def _run_body(path: Path, body: Body, *, trace: bool) -> tuple[Journal, _L
         # Nothing lost, nothing duplicated: what the journal holds once the load is over.
         entries = await journal.list_executions(limit=1_000_000)
         by_status = Counter(e.display_status for e in entries)
-        notes += f"; journal rows: {len(entries)} ({', '.join(f'{k} {v}' for k, v in sorted(by_status.items()))})"
+        notes += (
+            f"; journal rows: {len(entries)} ({', '.join(f'{k} {v}' for k, v in sorted(by_status.items()))})"
+        )
     await journal.close()
     peak = 0
     if trace:
@@ -164,11 +187,21 @@ async def _measure(scenario: str, workdir: Path, body: Body, *, memory: bool) ->
         peak_mib = (await _run_body(workdir / f"{scenario}-mem.sqlite3", body, trace=True))[3]
     stats = journal.stats
     return Result(
-        scenario=scenario, seconds=seconds, events=stats.events, rows=stats.rows, batches=stats.batches,
-        p50_ms=stats.percentile(0.5) * 1000, p95_ms=stats.percentile(0.95) * 1000,
-        max_ms=stats.max_latency * 1000, max_backlog=stats.max_backlog, loop_stall_ms=probe.worst * 1000,
-        journal_loop_ms=stats.loop_seconds * 1000, journal_slice_ms=stats.max_loop_slice * 1000,
-        peak_mib=peak_mib, executions=executions, notes=notes,
+        scenario=scenario,
+        seconds=seconds,
+        events=stats.events,
+        rows=stats.rows,
+        batches=stats.batches,
+        p50_ms=stats.percentile(0.5) * 1000,
+        p95_ms=stats.percentile(0.95) * 1000,
+        max_ms=stats.max_latency * 1000,
+        max_backlog=stats.max_backlog,
+        loop_stall_ms=probe.worst * 1000,
+        journal_loop_ms=stats.loop_seconds * 1000,
+        journal_slice_ms=stats.max_loop_slice * 1000,
+        peak_mib=peak_mib,
+        executions=executions,
+        notes=notes,
     )
 
 
@@ -205,8 +238,10 @@ async def flood(
 def _progress_prompt(steps: int, delay: float, nonce: int) -> dict[str, Any]:
     return {
         "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": 0}},
-        "2": {"class_type": "RealityProgress",
-              "inputs": {"image": ["1", 0], "steps": steps, "delay": delay, "nonce": nonce}},
+        "2": {
+            "class_type": "RealityProgress",
+            "inputs": {"image": ["1", 0], "steps": steps, "delay": delay, "nonce": nonce},
+        },
         "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "bench"}},
     }
 
@@ -229,7 +264,8 @@ async def queue_1000(workdir: Path, *, prompts: int = 1000, steps: int = 20, mem
                 begin()
                 started = time.perf_counter()
                 executions = [
-                    await runtime.submit(_progress_prompt(steps, 0.05, i), name=f"queued {i}") for i in range(prompts)
+                    await runtime.submit(_progress_prompt(steps, 0.05, i), name=f"queued {i}")
+                    for i in range(prompts)
                 ]
                 queued = time.perf_counter() - started
                 finals = [await runtime.wait(e, timeout=600) for e in executions]
@@ -242,7 +278,9 @@ async def queue_1000(workdir: Path, *, prompts: int = 1000, steps: int = 20, mem
     return await _measure("queue-1000", workdir, body, memory=memory)
 
 
-async def concurrent_20(workdir: Path, *, servers: int = 20, steps: int = 1000, memory: bool = True) -> Result:
+async def concurrent_20(
+    workdir: Path, *, servers: int = 20, steps: int = 1000, memory: bool = True
+) -> Result:
     """20 executions running at the same time (one per embedded server), each streaming progress."""
     from ..server import EmbeddedServer, ServerConfig
 

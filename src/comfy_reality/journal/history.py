@@ -84,7 +84,10 @@ def history_result(entry: Any, prompt_id: str) -> HistoryResult | None:
             where = f" in node {error.node_id} ({error.node_type})" if error.node_id else ""
             detail = f"{error.exception_type}{where}: {error.exception_message}"
             if error.node_id:
-                node_states[error.node_id] = (TaskStatus.FAILED, f"{error.exception_type}: {error.exception_message}")
+                node_states[error.node_id] = (
+                    TaskStatus.FAILED,
+                    f"{error.exception_type}: {error.exception_message}",
+                )
         else:
             detail = f"the server reports prompt {prompt_id} as '{status_str or 'unknown'}' without an error message"
     return HistoryResult(

@@ -237,7 +237,9 @@ class _Attachment:
 class Journal:
     """Records executions of attached runtimes; open with ``await Journal.open(path)``."""
 
-    def __init__(self, store: JournalStore, executor: ThreadPoolExecutor, *, progress_interval: float) -> None:
+    def __init__(
+        self, store: JournalStore, executor: ThreadPoolExecutor, *, progress_interval: float
+    ) -> None:
         self._store = store
         self._executor = executor
         self.path = store.path
@@ -374,7 +376,10 @@ class Journal:
                 attachment.by_task[workflow_task_id] = execution_id  # cached while it runs only
         node_task = event.task_id if event.task_type is TaskType.NODE else None
         self._mark(attachment.runtime, execution_id, node_task, urgent=event.event_type != "progress")
-        if event.task_type is TaskType.WORKFLOW and event.event_type in LIFECYCLE_EVENTS - {"created", "started"}:
+        if event.task_type is TaskType.WORKFLOW and event.event_type in LIFECYCLE_EVENTS - {
+            "created",
+            "started",
+        }:
             attachment.by_task.pop(workflow_task_id, None)
 
     @staticmethod
@@ -389,7 +394,9 @@ class Journal:
                 return execution.id
         return None
 
-    def _mark(self, runtime: RuntimeLike, execution_id: str, node_task_id: str | None, *, urgent: bool) -> None:
+    def _mark(
+        self, runtime: RuntimeLike, execution_id: str, node_task_id: str | None, *, urgent: bool
+    ) -> None:
         if self._closed or self.error is not None:
             return
         self._marked += 1
@@ -397,7 +404,11 @@ class Journal:
         if pending is None:
             first = execution_id not in self._seen
             pending = _Pending(
-                runtime, set(), time.perf_counter(), self._marked, all_nodes=first,
+                runtime,
+                set(),
+                time.perf_counter(),
+                self._marked,
+                all_nodes=first,
                 execution=runtime.executions.get(execution_id),
             )
             self._dirty[execution_id] = pending
@@ -495,9 +506,13 @@ class Journal:
             self._progress.notify_all()
 
     def _fail(self, exc: BaseException) -> None:
-        self.error = str(exc) if isinstance(exc, JournalError) else (
-            f"Execution journal {self.path}: writing failed ({exc}). Recording is off for this session; "
-            "check free disk space and the file's permissions."
+        self.error = (
+            str(exc)
+            if isinstance(exc, JournalError)
+            else (
+                f"Execution journal {self.path}: writing failed ({exc}). Recording is off for this session; "
+                "check free disk space and the file's permissions."
+            )
         )
         self._dirty.clear()
         log.error("journal_write_failed", path=str(self.path), error=self.error)
@@ -560,7 +575,9 @@ class Journal:
         return snap, [_node_snapshot(execution.id, task) for task in node_tasks]
 
     @staticmethod
-    def _node_tasks(runtime: RuntimeLike, execution: WorkflowExecution, workflow_task: Task | None) -> list[Task]:
+    def _node_tasks(
+        runtime: RuntimeLike, execution: WorkflowExecution, workflow_task: Task | None
+    ) -> list[Task]:
         tasks: list[Task] = []
         if workflow_task is not None:
             tasks = [t for t in runtime.task_manager.children(workflow_task.id) if t.node_id is not None]
@@ -580,8 +597,11 @@ class Journal:
         async def wait() -> None:
             async with self._progress:
                 await self._progress.wait_for(
-                    lambda: self._written >= target or self.error is not None
-                    or (self._flusher is not None and self._flusher.done())
+                    lambda: (
+                        self._written >= target
+                        or self.error is not None
+                        or (self._flusher is not None and self._flusher.done())
+                    )
                 )
 
         await asyncio.wait_for(wait(), timeout)
@@ -641,7 +661,10 @@ class Journal:
         await self.flush()
         result = await self._run(self._store.prune, older_than=older_than, keep=keep, dry_run=dry_run)
         log.info(
-            "journal_pruned", path=str(self.path), executions=result.executions, nodes=result.nodes,
+            "journal_pruned",
+            path=str(self.path),
+            executions=result.executions,
+            nodes=result.nodes,
             dry_run=dry_run,
         )
         return result
@@ -708,8 +731,13 @@ class Journal:
         if report.followed and follow_live:
             await self._follow_live(runtime, server, report)
         log.info(
-            "journal_reconciled", server=server, followed=len(report.followed), live=len(report.live),
-            finished=len(report.finished), lost=len(report.lost), errors=len(report.errors),
+            "journal_reconciled",
+            server=server,
+            followed=len(report.followed),
+            live=len(report.live),
+            finished=len(report.finished),
+            lost=len(report.lost),
+            errors=len(report.errors),
         )
         return report
 
@@ -731,12 +759,22 @@ class Journal:
                 gone = [await self._owner_gone(owner, client_id) for owner in owners]
                 if not owners or not all(gone):
                     log.info(
-                        "journal_follow_polling", client=client_id[:8], prompts=len(executions),
-                        reason="not queued by this app" if not owners else "the instance that queued them still runs",
+                        "journal_follow_polling",
+                        client=client_id[:8],
+                        prompts=len(executions),
+                        reason="not queued by this app"
+                        if not owners
+                        else "the instance that queued them still runs",
                     )
                     continue
-                if not await self._run(self._store.claim_client, server, client_id, str(self.instance), set(owners)):
-                    log.info("journal_follow_polling", client=client_id[:8], reason="another instance took them over")
+                if not await self._run(
+                    self._store.claim_client, server, client_id, str(self.instance), set(owners)
+                ):
+                    log.info(
+                        "journal_follow_polling",
+                        client=client_id[:8],
+                        reason="another instance took them over",
+                    )
                     continue
             except JournalError as exc:
                 log.warning("journal_follow_live_failed", client=client_id[:8], reason=str(exc))
@@ -762,7 +800,9 @@ class Journal:
         """Whether a runtime of this (open) journal may still have a socket under ``client_id``."""
         if self._closed:
             return False
-        runtimes = [a.runtime for a in self._attachments if getattr(a.runtime, "client_id", None) == client_id]
+        runtimes = [
+            a.runtime for a in self._attachments if getattr(a.runtime, "client_id", None) == client_id
+        ]
         if client_id in self._observing:
             runtimes.append(self._observing[client_id])
         return any(getattr(runtime, "session_open", True) for runtime in runtimes)

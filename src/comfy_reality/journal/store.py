@@ -287,7 +287,7 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
             outputs_json   TEXT NOT NULL DEFAULT '{}',
             PRIMARY KEY (execution_id, node_id)
         );
-        """
+        """,
     )
 
 
@@ -299,7 +299,7 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
         ALTER TABLE executions ADD COLUMN own INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE executions ADD COLUMN owner TEXT;
         CREATE INDEX IF NOT EXISTS executions_owner ON executions(owner) WHERE owner IS NOT NULL;
-        """
+        """,
     )
 
 
@@ -412,7 +412,8 @@ class JournalStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise JournalError(
-                self.path, f"cannot create its folder ({exc.strerror or exc})",
+                self.path,
+                f"cannot create its folder ({exc.strerror or exc})",
                 "Check the permissions of that folder or point COMFY_REALITY_HOME elsewhere.",
             ) from exc
         try:
@@ -441,22 +442,27 @@ class JournalStore:
         lowered = text.lower()
         if "locked" in lowered or "busy" in lowered:
             return JournalError(
-                self.path, f"the database is locked by another program ({text})",
+                self.path,
+                f"the database is locked by another program ({text})",
                 "Close the other program using it, or wait and start again; "
                 "the app keeps running without a journal meanwhile.",
             )
         if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
             return JournalError(
-                self.path, f"the file is not a readable SQLite database ({text})",
+                self.path,
+                f"the file is not a readable SQLite database ({text})",
                 "Move it aside (for example rename it to journal.sqlite3.bad); "
                 "a fresh journal is created on the next start.",
             )
         if "readonly" in lowered or "unable to open" in lowered or "disk i/o" in lowered:
             return JournalError(
-                self.path, f"cannot open or write the file ({text})",
+                self.path,
+                f"cannot open or write the file ({text})",
                 "Check the file's permissions and free disk space.",
             )
-        return JournalError(self.path, f"database error ({text})", "Move the file aside if the problem stays.")
+        return JournalError(
+            self.path, f"database error ({text})", "Move the file aside if the problem stays."
+        )
 
     def _migrate(self) -> None:
         version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
@@ -551,22 +557,52 @@ class JournalStore:
                 # Another execution of a recorded prompt (a re-attach) updates its state only:
                 # the name, owner and prompt stay those of the original submission.
                 own = row_id == snap.id
-                exec_rows.append((
-                    row_id, snap.prompt_id, server, snap.client_id if own else None,
-                    snap.workflow_id if own else None, snap.name if own else None,
-                    snap.number if own else None, snap.status, snap.status_detail,
-                    retry_of if own else None, snap.progress,
-                    snap.prompt_json if own else None, snap.outputs_json, snap.output_files_json, snap.error_json,
-                    snap.node_errors_json, snap.created_at, snap.started_at, snap.completed_at, now,
-                    int(snap.status.lower() in _FINAL and (snap.status_detail or "").startswith("lost:")),
-                    int(snap.own and own), snap.owner if own and snap.own else None,
-                ))
+                exec_rows.append(
+                    (
+                        row_id,
+                        snap.prompt_id,
+                        server,
+                        snap.client_id if own else None,
+                        snap.workflow_id if own else None,
+                        snap.name if own else None,
+                        snap.number if own else None,
+                        snap.status,
+                        snap.status_detail,
+                        retry_of if own else None,
+                        snap.progress,
+                        snap.prompt_json if own else None,
+                        snap.outputs_json,
+                        snap.output_files_json,
+                        snap.error_json,
+                        snap.node_errors_json,
+                        snap.created_at,
+                        snap.started_at,
+                        snap.completed_at,
+                        now,
+                        int(snap.status.lower() in _FINAL and (snap.status_detail or "").startswith("lost:")),
+                        int(snap.own and own),
+                        snap.owner if own and snap.own else None,
+                    )
+                )
             self._conn.execute(_EXEC_UPSERT, (_payload(exec_rows),))
             node_rows = [
                 (
-                    self._aliases.get(n.execution_id, n.execution_id), n.node_id, n.class_type, n.name,
-                    n.status, int(n.cached), n.progress, n.value, n.max, n.started_at, n.completed_at,
-                    n.error, n.error_type, n.status_detail, n.traceback_json, n.outputs_json,
+                    self._aliases.get(n.execution_id, n.execution_id),
+                    n.node_id,
+                    n.class_type,
+                    n.name,
+                    n.status,
+                    int(n.cached),
+                    n.progress,
+                    n.value,
+                    n.max,
+                    n.started_at,
+                    n.completed_at,
+                    n.error,
+                    n.error_type,
+                    n.status_detail,
+                    n.traceback_json,
+                    n.outputs_json,
                 )
                 for n in nodes
             ]
@@ -586,7 +622,9 @@ class JournalStore:
         ).fetchall()
         return {row[0]: int(row[1]) for row in rows}
 
-    def claim_client(self, server: str | None, client_id: str, instance: str, expected: Iterable[str | None]) -> bool:
+    def claim_client(
+        self, server: str | None, client_id: str, instance: str, expected: Iterable[str | None]
+    ) -> bool:
         """Make ``instance`` the owner of those executions, if their owners are still exactly
         ``expected`` (the ones the caller found gone). One transaction: of two instances racing
         for the same client_id, one wins and the other sees the winner, alive."""
@@ -609,7 +647,8 @@ class JournalStore:
 
         def work() -> int:
             cursor = self._conn.execute(
-                f"UPDATE executions SET owner = NULL WHERE owner = ? AND status NOT IN {_FINAL_SQL}", (instance,)
+                f"UPDATE executions SET owner = NULL WHERE owner = ? AND status NOT IN {_FINAL_SQL}",
+                (instance,),
             )
             return int(cursor.rowcount)
 
@@ -650,10 +689,16 @@ class JournalStore:
                 f"progress = CASE WHEN ? = 'completed' THEN 1.0 ELSE progress END, updated_at = ? "
                 f"WHERE id = ? AND status NOT IN {_FINAL_SQL}",
                 (
-                    result.status.value, result.status_detail, dumps(result.outputs),
+                    result.status.value,
+                    result.status_detail,
+                    dumps(result.outputs),
                     dumps([f.model_dump() for f in result.output_files]),
                     result.error.model_dump_json() if result.error else None,
-                    iso(result.started_at), completed, result.status.value, now, row_id,
+                    iso(result.started_at),
+                    completed,
+                    result.status.value,
+                    now,
+                    row_id,
                 ),
             )
             if not cursor.rowcount:
@@ -686,9 +731,27 @@ class JournalStore:
     # --------------------------------------------------------------------- reads
     def _entry(self, row: sqlite3.Row | tuple[Any, ...]) -> JournalEntry:
         (
-            id_, prompt_id, server_url, client_id, workflow_id, name, number, status, status_detail,
-            lost, retry_of, progress, outputs_json, output_files_json, error_json, node_errors_json,
-            created_at, started_at, completed_at, updated_at, node_count,
+            id_,
+            prompt_id,
+            server_url,
+            client_id,
+            workflow_id,
+            name,
+            number,
+            status,
+            status_detail,
+            lost,
+            retry_of,
+            progress,
+            outputs_json,
+            output_files_json,
+            error_json,
+            node_errors_json,
+            created_at,
+            started_at,
+            completed_at,
+            updated_at,
+            node_count,
         ) = row
         error = None
         if error_json:
@@ -703,13 +766,27 @@ class JournalStore:
             except ValueError:
                 continue
         return JournalEntry(
-            id=id_, prompt_id=prompt_id, server_url=server_url, client_id=client_id,
-            workflow_id=workflow_id, name=name, number=number, status=TaskStatus(status),
-            status_detail=status_detail, lost=bool(lost), retry_of=retry_of, progress=progress or 0.0,
-            outputs=_loads(outputs_json, {}), output_files=files, error=error,
-            node_errors=_loads(node_errors_json, {}), created_at=_dt(created_at) or utc_now(),
-            started_at=_dt(started_at), completed_at=_dt(completed_at),
-            updated_at=_dt(updated_at) or utc_now(), node_count=node_count,
+            id=id_,
+            prompt_id=prompt_id,
+            server_url=server_url,
+            client_id=client_id,
+            workflow_id=workflow_id,
+            name=name,
+            number=number,
+            status=TaskStatus(status),
+            status_detail=status_detail,
+            lost=bool(lost),
+            retry_of=retry_of,
+            progress=progress or 0.0,
+            outputs=_loads(outputs_json, {}),
+            output_files=files,
+            error=error,
+            node_errors=_loads(node_errors_json, {}),
+            created_at=_dt(created_at) or utc_now(),
+            started_at=_dt(started_at),
+            completed_at=_dt(completed_at),
+            updated_at=_dt(updated_at) or utc_now(),
+            node_count=node_count,
         )
 
     def _fill(self, entry: JournalEntry) -> JournalEntry:
@@ -717,9 +794,20 @@ class JournalStore:
         entry.prompt = _loads(row[0] if row else None, {})
         entry.nodes = [
             JournalNode(
-                node_id=r[0], class_type=r[1], name=r[2], status=TaskStatus(r[3]), cached=bool(r[4]),
-                progress=r[5] or 0.0, value=r[6], max=r[7], started_at=_dt(r[8]), completed_at=_dt(r[9]),
-                error=r[10], error_type=r[11], status_detail=r[12], traceback=_loads(r[13], []),
+                node_id=r[0],
+                class_type=r[1],
+                name=r[2],
+                status=TaskStatus(r[3]),
+                cached=bool(r[4]),
+                progress=r[5] or 0.0,
+                value=r[6],
+                max=r[7],
+                started_at=_dt(r[8]),
+                completed_at=_dt(r[9]),
+                error=r[10],
+                error_type=r[11],
+                status_detail=r[12],
+                traceback=_loads(r[13], []),
                 outputs=_loads(r[14], {}),
             )
             for r in self._conn.execute(
@@ -760,10 +848,12 @@ class JournalStore:
         if text:
             pattern = f"%{_escape_like(text)}%"
             where.append(
-                "(" + " OR ".join(
+                "("
+                + " OR ".join(
                     f"{col} LIKE ? ESCAPE '\\'"
                     for col in ("name", "workflow_id", "prompt_id", "id", "status_detail", "error_json")
-                ) + ")"
+                )
+                + ")"
             )
             args.extend([pattern] * 6)
         sql = f"SELECT {_LIST_COLUMNS} FROM executions"
@@ -835,9 +925,12 @@ class JournalStore:
             # timestamp was written with, and julianday() then compares the instants exactly.
             clauses.append("(created_at < ? AND julianday(created_at) < julianday(?))")
             args.extend([loose, iso(cutoff)])
-            if keep is None and not self._conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM executions WHERE created_at < ?)", (loose,)
-            ).fetchone()[0]:
+            if (
+                keep is None
+                and not self._conn.execute(
+                    "SELECT EXISTS (SELECT 1 FROM executions WHERE created_at < ?)", (loose,)
+                ).fetchone()[0]
+            ):
                 # Nothing that old (the usual case when the journal opens): no write lock taken.
                 return PruneResult(executions=0, nodes=0, dry_run=dry_run)
         if keep is not None:
@@ -860,7 +953,9 @@ class JournalStore:
             nodes_deleted = self._conn.execute(
                 f"DELETE FROM nodes WHERE execution_id IN ({selection})", args
             ).rowcount
-            executions_deleted = self._conn.execute(f"DELETE FROM executions WHERE id IN ({selection})", args).rowcount
+            executions_deleted = self._conn.execute(
+                f"DELETE FROM executions WHERE id IN ({selection})", args
+            ).rowcount
             return PruneResult(executions=executions_deleted, nodes=nodes_deleted)
 
         return self._transaction(work)

@@ -64,7 +64,9 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     started_at: str = field(default_factory=lambda: utc_now().isoformat())
     python: str = field(default_factory=platform.python_version)
-    machine: str = field(default_factory=lambda: f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
+    machine: str = field(
+        default_factory=lambda: f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
+    )
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
@@ -75,8 +77,16 @@ class Report:
 async def _bare_queue_rate(n: int) -> float:
     """The floor: the same events through one asyncio.Queue and one consumer."""
     queue: asyncio.Queue[TaskEvent] = asyncio.Queue()
-    event = TaskEvent.model_construct(task_id="t", event_type="progress", timestamp=utc_now(), data={"progress": 0.5},
-                                      message=None, task_type=TaskType.NODE, parent_id=None, seq=0)
+    event = TaskEvent.model_construct(
+        task_id="t",
+        event_type="progress",
+        timestamp=utc_now(),
+        data={"progress": 0.5},
+        message=None,
+        task_type=TaskType.NODE,
+        parent_id=None,
+        seq=0,
+    )
     received = 0
 
     async def consume() -> None:
@@ -140,14 +150,27 @@ async def bench_manager(report: Report, quick: bool) -> None:
             note = f"{counts['delivered']:,} delivered, {counts['coalesced']:,} coalesced"
             if subs > 1:
                 note += " (one subscriber sleeps 1 ms per event)"
-        report.add(Row("manager", f"events/s, {subs} subscriber{'s' if subs != 1 else ''}", rate, "ev/s",
-                       baseline=bare, baseline_name="bare asyncio.Queue", ratio=bare / rate,
-                       target=">= 100,000 ev/s", ok=rate >= 100_000, note=note))
+        report.add(
+            Row(
+                "manager",
+                f"events/s, {subs} subscriber{'s' if subs != 1 else ''}",
+                rate,
+                "ev/s",
+                baseline=bare,
+                baseline_name="bare asyncio.Queue",
+                ratio=bare / rate,
+                target=">= 100,000 ev/s",
+                ok=rate >= 100_000,
+                note=note,
+            )
+        )
 
 
 # ------------------------------------------------------------------------- 2. client
 def _repo_fixture() -> Path | None:
-    candidate = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "protocol" / "11_progress_rate.jsonl"
+    candidate = (
+        Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "protocol" / "11_progress_rate.jsonl"
+    )
     return candidate if candidate.is_file() else None
 
 
@@ -163,7 +186,11 @@ def progress_messages(steps: int = 2000) -> tuple[list[str], str, dict[str, Any]
         prompt_id = ""
         for line in fixture.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
-            if record.get("dir") == "http" and record.get("path") == "/prompt" and record.get("method") == "POST":
+            if (
+                record.get("dir") == "http"
+                and record.get("path") == "/prompt"
+                and record.get("method") == "POST"
+            ):
                 prompt = record["request_json"]["prompt"]
                 prompt_id = record["json"]["prompt_id"]
             elif record.get("dir") == "ws_in" and "json" in record:
@@ -171,7 +198,10 @@ def progress_messages(steps: int = 2000) -> tuple[list[str], str, dict[str, Any]
         return frames, prompt_id, prompt, f"{fixture.name} ({len(frames):,} recorded frames)"
     prompt_id = str(uuid.uuid4())
     prompt = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 32, "batch_size": 1, "color": 120}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 32, "height": 32, "batch_size": 1, "color": 120},
+        },
         "2": {"class_type": "RealityProgress", "inputs": {"image": ["1", 0], "steps": steps, "delay": 0.0}},
         "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
     }
@@ -180,8 +210,16 @@ def progress_messages(steps: int = 2000) -> tuple[list[str], str, dict[str, Any]
         return json.dumps({"type": kind, "data": data})
 
     def state(node: str, value: float, maximum: float, st: str) -> dict[str, Any]:
-        return {"value": value, "max": maximum, "state": st, "node_id": node, "prompt_id": prompt_id,
-                "display_node_id": node, "parent_node_id": None, "real_node_id": node}
+        return {
+            "value": value,
+            "max": maximum,
+            "state": st,
+            "node_id": node,
+            "prompt_id": prompt_id,
+            "display_node_id": node,
+            "parent_node_id": None,
+            "real_node_id": node,
+        }
 
     ms = int(time.time() * 1000)
     frames = [
@@ -191,20 +229,36 @@ def progress_messages(steps: int = 2000) -> tuple[list[str], str, dict[str, Any]
         frame("progress_state", prompt_id=prompt_id, nodes={"1": state("1", 0.0, 1.0, "running")}),
         frame("executing", node="1", display_node="1", prompt_id=prompt_id),
         frame("progress_state", prompt_id=prompt_id, nodes={"1": state("1", 1.0, 1.0, "finished")}),
-        frame("progress_state", prompt_id=prompt_id,
-              nodes={"1": state("1", 1.0, 1.0, "finished"), "2": state("2", 0, 1.0, "running")}),
+        frame(
+            "progress_state",
+            prompt_id=prompt_id,
+            nodes={"1": state("1", 1.0, 1.0, "finished"), "2": state("2", 0, 1.0, "running")},
+        ),
         frame("executing", node="2", display_node="2", prompt_id=prompt_id),
     ]
     for step in range(1, steps + 1):
         frames.append(frame("progress", value=step, max=steps, prompt_id=prompt_id, node="2"))
-        frames.append(frame("progress_state", prompt_id=prompt_id, nodes={
-            "1": state("1", 1.0, 1.0, "finished"), "2": state("2", step, steps, "running")}))
+        frames.append(
+            frame(
+                "progress_state",
+                prompt_id=prompt_id,
+                nodes={"1": state("1", 1.0, 1.0, "finished"), "2": state("2", step, steps, "running")},
+            )
+        )
     frames += [
-        frame("progress_state", prompt_id=prompt_id,
-              nodes={"1": state("1", 1.0, 1.0, "finished"), "2": state("2", steps, steps, "finished")}),
+        frame(
+            "progress_state",
+            prompt_id=prompt_id,
+            nodes={"1": state("1", 1.0, 1.0, "finished"), "2": state("2", steps, steps, "finished")},
+        ),
         frame("executing", node="3", display_node="3", prompt_id=prompt_id),
-        frame("executed", node="3", display_node="3", prompt_id=prompt_id,
-              output={"images": [{"filename": "x.png", "subfolder": "", "type": "temp"}]}),
+        frame(
+            "executed",
+            node="3",
+            display_node="3",
+            prompt_id=prompt_id,
+            output={"images": [{"filename": "x.png", "subfolder": "", "type": "temp"}]},
+        ),
         frame("execution_success", prompt_id=prompt_id, timestamp=ms + 300),
         frame("status", status={"exec_info": {"queue_remaining": 0}}),
         frame("executing", node=None, prompt_id=prompt_id),
@@ -226,8 +280,14 @@ def _fold_frames(frames_per_run: list[tuple[str, list[str]]], prompt: dict[str, 
     runtime.task_manager.subscribe(lambda _event: events.__setitem__(0, events[0] + 1))
     start = time.perf_counter()
     for prompt_id, frames in frames_per_run:
-        execution = WorkflowExecution(workflow_id="bench", name="bench", server_url=runtime.server_url,
-                                      client_id=runtime.client_id, prompt_id=prompt_id, prompt=prompt)
+        execution = WorkflowExecution(
+            workflow_id="bench",
+            name="bench",
+            server_url=runtime.server_url,
+            client_id=runtime.client_id,
+            prompt_id=prompt_id,
+            prompt=prompt,
+        )
         tracker = _Tracker(runtime, execution)
         runtime._trackers[prompt_id] = tracker
         runtime.executions[execution.id] = execution
@@ -255,9 +315,20 @@ async def bench_client(report: Report, quick: bool) -> None:
 
     elapsed, events = _fold_frames(runs, prompt)
     rate = total / elapsed
-    report.add(Row("client", "WS messages/s parsed + folded into tasks", rate, "msg/s", baseline=bare,
-                   baseline_name="bare json.loads", ratio=bare / rate, target=">= 13,000 msg/s (recorded server rate)",
-                   ok=rate >= 13_000, note=f"{source}; {events:,} task events emitted"))
+    report.add(
+        Row(
+            "client",
+            "WS messages/s parsed + folded into tasks",
+            rate,
+            "msg/s",
+            baseline=bare,
+            baseline_name="bare json.loads",
+            ratio=bare / rate,
+            target=">= 13,000 msg/s (recorded server rate)",
+            ok=rate >= 13_000,
+            note=f"{source}; {events:,} task events emitted",
+        )
+    )
 
 
 # ------------------------------------------------------------------- server helpers
@@ -279,7 +350,9 @@ def server_process(speed: float = SERVER_SPEED) -> Iterator[str]:
     output = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "comfy_reality.cli", "server", "--port", str(port), "--speed", str(speed)],
-        stdout=output, stderr=subprocess.STDOUT, env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -310,7 +383,10 @@ def server_process(speed: float = SERVER_SPEED) -> Iterator[str]:
 
 def trivial_prompt(color: int = 0) -> dict[str, Any]:
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color},
+        },
         "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
     }
 
@@ -318,7 +394,10 @@ def trivial_prompt(color: int = 0) -> dict[str, Any]:
 def chain_prompt(nodes: int, color: int = 0) -> dict[str, Any]:
     """EmptyImage -> (nodes-2) x ImageInvert -> PreviewImage."""
     prompt: dict[str, Any] = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color}}
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": color},
+        }
     }
     for i in range(2, nodes):
         prompt[str(i)] = {"class_type": "ImageInvert", "inputs": {"image": [str(i - 1), 0]}}
@@ -354,7 +433,11 @@ class BareClient:
                         continue
                     message = json.loads(frame)
                     data = message.get("data") or {}
-                    if message.get("type") == "executing" and data.get("node") is None and data.get("prompt_id"):
+                    if (
+                        message.get("type") == "executing"
+                        and data.get("node") is None
+                        and data.get("prompt_id")
+                    ):
                         self._done.add(data["prompt_id"])
                         self._changed.set()
 
@@ -426,10 +509,21 @@ async def bench_e2e(report: Report, quick: bool, url: str) -> None:
     ratio = statistics.median(ratios)
     ours_median = statistics.median(runtime_times)
     bare_median = statistics.median(bare_times)
-    report.add(Row("e2e", f"{n} trivial prompts, one at a time", ours_median, "s", baseline=bare_median,
-                   baseline_name="bare httpx+websockets", ratio=ratio, target="overhead <= 1.05x", ok=ratio <= 1.05,
-                   note=f"median of {rounds} alternating rounds (ratio = median per-round ratio); "
-                   f"{1000 * ours_median / n:.1f} ms vs {1000 * bare_median / n:.1f} ms per prompt"))
+    report.add(
+        Row(
+            "e2e",
+            f"{n} trivial prompts, one at a time",
+            ours_median,
+            "s",
+            baseline=bare_median,
+            baseline_name="bare httpx+websockets",
+            ratio=ratio,
+            target="overhead <= 1.05x",
+            ok=ratio <= 1.05,
+            note=f"median of {rounds} alternating rounds (ratio = median per-round ratio); "
+            f"{1000 * ours_median / n:.1f} ms vs {1000 * bare_median / n:.1f} ms per prompt",
+        )
+    )
 
 
 # -------------------------------------------------------------------------- 4. scale
@@ -461,30 +555,67 @@ async def bench_scale(report: Report, quick: bool, url: str) -> None:
     prompts_big = [trivial_prompt(seed + i) for i in range(big)]
     bare_time = await _bare_sequential_queued(url, [trivial_prompt(seed + 2 * big + i) for i in range(big)])
     wall, _ = await _queued(url, prompts_big, trace=False)
-    report.add(Row("scale", f"{big:,} queued prompts: wall time", wall, "s", baseline=bare_time,
-                   baseline_name="bare client, same prompts", ratio=wall / bare_time))
+    report.add(
+        Row(
+            "scale",
+            f"{big:,} queued prompts: wall time",
+            wall,
+            "s",
+            baseline=bare_time,
+            baseline_name="bare client, same prompts",
+            ratio=wall / bare_time,
+        )
+    )
     _, peak_small = await _queued(url, [trivial_prompt(seed + 3 * big + i) for i in range(small)], trace=True)
     _, peak_big = await _queued(url, [trivial_prompt(seed + 4 * big + i) for i in range(big)], trace=True)
     per_small = peak_small / small
     per_big = peak_big / big
     linear = per_big <= per_small * 1.5
-    report.add(Row("scale", f"{big:,} queued prompts: peak memory", peak_big / 1e6, "MB",
-                   baseline=peak_small / 1e6, baseline_name=f"{small:,} prompts", ratio=peak_big / peak_small,
-                   target="linear (per-prompt peak within 1.5x)", ok=linear,
-                   note=f"{per_big / 1024:.1f} KiB/prompt vs {per_small / 1024:.1f} KiB/prompt"))
+    report.add(
+        Row(
+            "scale",
+            f"{big:,} queued prompts: peak memory",
+            peak_big / 1e6,
+            "MB",
+            baseline=peak_small / 1e6,
+            baseline_name=f"{small:,} prompts",
+            ratio=peak_big / peak_small,
+            target="linear (per-prompt peak within 1.5x)",
+            ok=linear,
+            note=f"{per_big / 1024:.1f} KiB/prompt vs {per_small / 1024:.1f} KiB/prompt",
+        )
+    )
     nodes = 500
     chain = chain_prompt(nodes, seed)
     bare_chain = await _bare_sequential(url, [chain_prompt(nodes, seed + 1)])
     wall_chain, _ = await _queued(url, [chain], trace=False)
-    report.add(Row("scale", f"one {nodes}-node workflow: wall time", wall_chain, "s", baseline=bare_chain,
-                   baseline_name="bare client, same graph", ratio=wall_chain / bare_chain))
+    report.add(
+        Row(
+            "scale",
+            f"one {nodes}-node workflow: wall time",
+            wall_chain,
+            "s",
+            baseline=bare_chain,
+            baseline_name="bare client, same graph",
+            ratio=wall_chain / bare_chain,
+        )
+    )
     _, peak_chain = await _queued(url, [chain_prompt(nodes, seed + 2)], trace=True)
     _, peak_chain_small = await _queued(url, [chain_prompt(nodes // 5, seed + 3)], trace=True)
-    report.add(Row("scale", f"one {nodes}-node workflow: peak memory", peak_chain / 1e6, "MB",
-                   baseline=peak_chain_small / 1e6, baseline_name=f"{nodes // 5}-node workflow",
-                   ratio=peak_chain / peak_chain_small, target="linear (<= 5x for 5x nodes, +50%)",
-                   ok=peak_chain <= peak_chain_small * 5 * 1.5,
-                   note=f"{peak_chain / nodes / 1024:.1f} KiB/node"))
+    report.add(
+        Row(
+            "scale",
+            f"one {nodes}-node workflow: peak memory",
+            peak_chain / 1e6,
+            "MB",
+            baseline=peak_chain_small / 1e6,
+            baseline_name=f"{nodes // 5}-node workflow",
+            ratio=peak_chain / peak_chain_small,
+            target="linear (<= 5x for 5x nodes, +50%)",
+            ok=peak_chain <= peak_chain_small * 5 * 1.5,
+            note=f"{peak_chain / nodes / 1024:.1f} KiB/node",
+        )
+    )
 
 
 async def _bare_sequential_queued(url: str, prompts: list[dict[str, Any]]) -> float:
@@ -502,23 +633,53 @@ def bench_tui(report: Report, quick: bool) -> None:
     try:
         module = importlib.import_module("comfy_reality.tui.benchmark")
     except ImportError:
-        report.add(Row("tui", "TUI flood figures", None, "", note="not available (comfy_reality.tui.benchmark missing)"))
+        report.add(
+            Row(
+                "tui",
+                "TUI flood figures",
+                None,
+                "",
+                note="not available (comfy_reality.tui.benchmark missing)",
+            )
+        )
         return
     runner = getattr(module, "run_benchmark", None) or getattr(module, "run", None)
     if not callable(runner):
-        report.add(Row("tui", "TUI flood figures", None, "",
-                       note="not available (comfy_reality.tui.benchmark has no run_benchmark())"))
+        report.add(
+            Row(
+                "tui",
+                "TUI flood figures",
+                None,
+                "",
+                note="not available (comfy_reality.tui.benchmark has no run_benchmark())",
+            )
+        )
         return
     result = runner(quick=quick)
     if asyncio.iscoroutine(result):
         result = asyncio.run(result)
     for item in result or []:
-        data = item if isinstance(item, dict) else asdict(item) if hasattr(item, "__dataclass_fields__") else vars(item)
-        report.add(Row(
-            "tui", str(data.get("name", "figure")), _num(data.get("value")), str(data.get("unit", "")),
-            baseline=_num(data.get("baseline")), baseline_name=data.get("baseline_name"),
-            ratio=_num(data.get("ratio")), target=data.get("target"), ok=data.get("ok"), note=data.get("note"),
-        ))
+        data = (
+            item
+            if isinstance(item, dict)
+            else asdict(item)
+            if hasattr(item, "__dataclass_fields__")
+            else vars(item)
+        )
+        report.add(
+            Row(
+                "tui",
+                str(data.get("name", "figure")),
+                _num(data.get("value")),
+                str(data.get("unit", "")),
+                baseline=_num(data.get("baseline")),
+                baseline_name=data.get("baseline_name"),
+                ratio=_num(data.get("ratio")),
+                target=data.get("target"),
+                ok=data.get("ok"),
+                note=data.get("note"),
+            )
+        )
 
 
 def _num(value: Any) -> float | None:
@@ -526,7 +687,7 @@ def _num(value: Any) -> float | None:
 
 
 # ------------------------------------------------------------------------ 6. startup
-BARE_SCRIPT = r'''
+BARE_SCRIPT = r"""
 import asyncio, json, sys, uuid
 import httpx, websockets
 
@@ -550,7 +711,7 @@ async def main(url, path):
         print(json.dumps({"prompt_id": prompt_id, "status": entry["status"]["status_str"]}))
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
-'''
+"""
 
 
 def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -561,7 +722,9 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
     elapsed = time.perf_counter() - start
     cpu = _children_cpu() - before
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])}... exited {result.returncode}: {result.stderr.strip()[-400:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd[:4])}... exited {result.returncode}: {result.stderr.strip()[-400:]}"
+        )
     return elapsed, cpu
 
 
@@ -605,8 +768,18 @@ def bench_startup(report: Report, quick: bool, url: str) -> None:
             workflow.write_text(json.dumps(trivial_prompt(70_000 + i)), encoding="utf-8")
             bare_wf = work / f"trivial_bare_{i}.json"
             bare_wf.write_text(json.dumps(trivial_prompt(80_000 + i)), encoding="utf-8")
-            ours_cmd = [sys.executable, "-m", "comfy_reality.cli", "run", "--json", "--server", url,
-                        "--output-dir", str(work / "out"), str(workflow)]
+            ours_cmd = [
+                sys.executable,
+                "-m",
+                "comfy_reality.cli",
+                "run",
+                "--json",
+                "--server",
+                url,
+                "--output-dir",
+                str(work / "out"),
+                str(workflow),
+            ]
             bare_cmd = [sys.executable, str(script), url, str(bare_wf)]
             # Alternate which goes first so neither always gets the warmer cache.
             if i % 2:
@@ -625,26 +798,57 @@ def bench_startup(report: Report, quick: bool, url: str) -> None:
         ours_imports = _import_time(run_path, env)
         bare_imports = _import_time("httpx, websockets", env)
     ratio = statistics.median(ratios)
-    report.add(Row("startup", "`comfy-reality run` on a trivial workflow (wall)", statistics.median(ours_wall), "s",
-                   baseline=statistics.median(bare_wall), baseline_name="bare httpx+websockets script",
-                   ratio=ratio, target="<= 1.3x bare", ok=ratio <= 1.3,
-                   note=f"median of {runs} alternating pairs (median of per-pair ratios)"))
+    report.add(
+        Row(
+            "startup",
+            "`comfy-reality run` on a trivial workflow (wall)",
+            statistics.median(ours_wall),
+            "s",
+            baseline=statistics.median(bare_wall),
+            baseline_name="bare httpx+websockets script",
+            ratio=ratio,
+            target="<= 1.3x bare",
+            ok=ratio <= 1.3,
+            note=f"median of {runs} alternating pairs (median of per-pair ratios)",
+        )
+    )
     cpu_ratio = statistics.median(cpu_ratios)
     if cpu_ratio == cpu_ratio:  # not NaN
-        report.add(Row("startup", "`comfy-reality run` on a trivial workflow (CPU)", statistics.median(ours_cpu), "s",
-                       baseline=statistics.median(bare_cpu), baseline_name="bare script, CPU user+sys",
-                       ratio=cpu_ratio, target="<= 1.3x bare", ok=cpu_ratio <= 1.3,
-                       note="CPU time is less sensitive to other load on the machine"))
-    report.add(Row("startup", "imports of the run path", ours_imports, "s", baseline=bare_imports,
-                   baseline_name="import httpx, websockets", ratio=ours_imports / bare_imports,
-                   note="structlog alone pulls in rich.traceback, pygments and rich.pretty (attrs)"))
+        report.add(
+            Row(
+                "startup",
+                "`comfy-reality run` on a trivial workflow (CPU)",
+                statistics.median(ours_cpu),
+                "s",
+                baseline=statistics.median(bare_cpu),
+                baseline_name="bare script, CPU user+sys",
+                ratio=cpu_ratio,
+                target="<= 1.3x bare",
+                ok=cpu_ratio <= 1.3,
+                note="CPU time is less sensitive to other load on the machine",
+            )
+        )
+    report.add(
+        Row(
+            "startup",
+            "imports of the run path",
+            ours_imports,
+            "s",
+            baseline=bare_imports,
+            baseline_name="import httpx, websockets",
+            ratio=ours_imports / bare_imports,
+            note="structlog alone pulls in rich.traceback, pygments and rich.pretty (attrs)",
+        )
+    )
 
 
 def _import_time(modules: str, env: dict[str, str]) -> float:
     code = f"import time; s=time.perf_counter(); import {modules}; print(time.perf_counter()-s)"
     values = []
     for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
         values.append(float(out.stdout.strip()))
     return statistics.median(values)
 
@@ -722,7 +926,9 @@ def run(sections: list[str], quick: bool) -> Report:
                 wait_idle(url)
                 bench_startup(report, quick, url)
             except Exception as exc:
-                report.add(Row("startup", "failed to run", None, "", note=f"{type(exc).__name__}: {exc}"[:300]))
+                report.add(
+                    Row("startup", "failed to run", None, "", note=f"{type(exc).__name__}: {exc}"[:300])
+                )
     return report
 
 
@@ -762,9 +968,19 @@ def print_report(report: Report) -> None:
         table.add_column(column, overflow="fold")
     for row in report.rows:
         ok = "" if row.ok is None else ("[green]yes[/]" if row.ok else "[red]no[/]")
-        baseline = f"{_fmt(row.baseline, row.unit)} ({row.baseline_name})" if row.baseline is not None else "-"
-        table.add_row(row.section, row.name, _fmt(row.value, row.unit), baseline,
-                      f"{row.ratio:.2f}x" if row.ratio is not None else "-", row.target or "", ok, row.note or "")
+        baseline = (
+            f"{_fmt(row.baseline, row.unit)} ({row.baseline_name})" if row.baseline is not None else "-"
+        )
+        table.add_row(
+            row.section,
+            row.name,
+            _fmt(row.value, row.unit),
+            baseline,
+            f"{row.ratio:.2f}x" if row.ratio is not None else "-",
+            row.target or "",
+            ok,
+            row.note or "",
+        )
     console = Console()
     if not console.is_terminal:
         console = Console(width=180)
@@ -772,12 +988,21 @@ def print_report(report: Report) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m comfy_reality.runtime.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m comfy_reality.runtime.benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--only", help=f"comma-separated sections ({','.join(SECTIONS)})")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds (about a minute)")
-    parser.add_argument("--json-out", type=Path, default=Path("benchmark-results.json"),
-                        help="where to write the JSON results (default: %(default)s)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes and fewer rounds (about a minute)"
+    )
+    parser.add_argument(
+        "--json-out",
+        type=Path,
+        default=Path("benchmark-results.json"),
+        help="where to write the JSON results (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     sections = list(SECTIONS)
     if args.only:
@@ -787,8 +1012,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     report = run(sections, args.quick)
     print_report(report)
-    payload = {**{k: v for k, v in asdict(report).items() if k != "rows"}, "sections": sections,
-               "rows": [asdict(r) for r in report.rows]}
+    payload = {
+        **{k: v for k, v in asdict(report).items() if k != "rows"},
+        "sections": sections,
+        "rows": [asdict(r) for r in report.rows],
+    }
     args.json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(f"Results written to {args.json_out}")
     # Missed targets are shown in the table; only a section that could not run is an error.

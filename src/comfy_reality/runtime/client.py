@@ -150,7 +150,12 @@ class HistoryEntry(BaseModel):
     def message_list(self) -> list[tuple[str, dict[str, Any]]]:
         result: list[tuple[str, dict[str, Any]]] = []
         for entry in self.status.messages if self.status else []:
-            if isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[0], str) and isinstance(entry[1], dict):
+            if (
+                isinstance(entry, list)
+                and len(entry) >= 2
+                and isinstance(entry[0], str)
+                and isinstance(entry[1], dict)
+            ):
                 result.append((entry[0], entry[1]))
         return result
 
@@ -324,7 +329,9 @@ class ComfyUIClient:
                     error = {"type": "error", "message": error}
                 node_errors = payload.get("node_errors")
                 raise PromptValidationError(
-                    error, node_errors if isinstance(node_errors, dict) else {}, url=f"{self.server_url}/prompt"
+                    error,
+                    node_errors if isinstance(node_errors, dict) else {},
+                    url=f"{self.server_url}/prompt",
                 )
             raise ServerResponseError(
                 f"ComfyUI at {self.server_url} rejected the prompt (HTTP 400) without an error description: "
@@ -349,7 +356,8 @@ class ComfyUIClient:
             pending = [QueueItem.from_raw(i) for i in raw.get("queue_pending") or []]
         except (ValueError, ValidationError) as exc:
             raise ServerResponseError(
-                f"ComfyUI at {self.server_url} sent a queue in an unknown shape: {exc}", url=f"{self.server_url}/queue"
+                f"ComfyUI at {self.server_url} sent a queue in an unknown shape: {exc}",
+                url=f"{self.server_url}/queue",
             ) from exc
         pending.sort(key=lambda item: item.number)
         return QueueState(running=running, pending=pending)
@@ -398,7 +406,9 @@ class ComfyUIClient:
         """Probe ``/api/jobs`` once; older servers (like the recorded 0.3.64) answer 404."""
         if self._jobs_api is None:
             try:
-                response = await self._request("GET", "/api/jobs", params={"limit": 1}, ok_statuses=(404, 405))
+                response = await self._request(
+                    "GET", "/api/jobs", params={"limit": 1}, ok_statuses=(404, 405)
+                )
                 payload = response.json() if response.status_code == 200 else None
                 self._jobs_api = isinstance(payload, dict) and isinstance(payload.get("jobs"), list)
             except (ServerResponseError, ValueError, RecursionError):
@@ -418,7 +428,9 @@ class ComfyUIClient:
         if await self.has_jobs_api():
             job = await self.get_job(prompt_id)
             if job is not None and job.get("status") in ("pending", "in_progress"):
-                where: Literal["running", "pending"] = "running" if job["status"] == "in_progress" else "pending"
+                where: Literal["running", "pending"] = (
+                    "running" if job["status"] == "in_progress" else "pending"
+                )
                 return PromptState(prompt_id=prompt_id, where=where)
             if job is not None:
                 entry = await self.get_history_entry(prompt_id)
@@ -479,7 +491,9 @@ class ComfyUIClient:
         form = {"subfolder": subfolder, "type": type, "overwrite": "true" if overwrite else "false"}
         files = {"image": (filename, data, content_type)}
         response = await self._request("POST", "/upload/image", files=files, data=form)
-        return self._expect_dict(self._json(response, "POST", "/upload/image"), "upload answer", "/upload/image")
+        return self._expect_dict(
+            self._json(response, "POST", "/upload/image"), "upload answer", "/upload/image"
+        )
 
     async def list_userdata(self, dir: str = "workflows") -> list[str]:
         """Files under the user's data dir; [] when the directory does not exist yet (404)."""
@@ -488,7 +502,9 @@ class ComfyUIClient:
             return []
         payload = self._json(response, "GET", "/userdata")
         if not isinstance(payload, list):
-            raise ServerResponseError(f"Unexpected /userdata listing: {str(payload)[:120]}", url=self.server_url)
+            raise ServerResponseError(
+                f"Unexpected /userdata listing: {str(payload)[:120]}", url=self.server_url
+            )
         return [str(x) for x in payload]
 
     async def get_userdata(self, path: str) -> bytes:
@@ -543,18 +559,26 @@ class ComfyUIClient:
         except InvalidStatus as exc:
             status = exc.response.status_code
             hint = " (check the credentials)" if status in (401, 403) else ""
-            raise ServerUnreachableError(self.server_url, f"WebSocket handshake refused with HTTP {status}{hint}") from exc
+            raise ServerUnreachableError(
+                self.server_url, f"WebSocket handshake refused with HTTP {status}{hint}"
+            ) from exc
         except (InvalidURI, InvalidHandshake) as exc:
-            raise ServerUnreachableError(self.server_url, f"WebSocket handshake failed: {redact_text(str(exc))}") from exc
+            raise ServerUnreachableError(
+                self.server_url, f"WebSocket handshake failed: {redact_text(str(exc))}"
+            ) from exc
         except TimeoutError as exc:
             raise ServerTimeoutError(self.server_url, self.timeout) from exc
         except OSError as exc:
-            raise ServerUnreachableError(self.server_url, redact_text(str(exc)) or type(exc).__name__) from exc
+            raise ServerUnreachableError(
+                self.server_url, redact_text(str(exc)) or type(exc).__name__
+            ) from exc
         try:
             await ws.send(feature_flags_frame())
         except Exception as exc:
             await ws.close()
-            raise ServerUnreachableError(self.server_url, f"WebSocket closed during the handshake: {exc}") from exc
+            raise ServerUnreachableError(
+                self.server_url, f"WebSocket closed during the handshake: {exc}"
+            ) from exc
         log.debug("ws_connected", url=redact_text(url))
         return ws
 

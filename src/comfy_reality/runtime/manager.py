@@ -276,7 +276,9 @@ class AsyncTaskManager:
         **metadata: Any,
     ) -> Task:
         return self.add_task(
-            Task(id=new_id(task_type.value), type=task_type, name=name, parent_id=parent_id, metadata=metadata)
+            Task(
+                id=new_id(task_type.value), type=task_type, name=name, parent_id=parent_id, metadata=metadata
+            )
         )
 
     def _require(self, task_id: str) -> Task | None:
@@ -363,8 +365,12 @@ class AsyncTaskManager:
             self.finish(task.id, TaskStatus.CANCELLED)
             raise
         except Exception as exc:
-            self.finish(task.id, TaskStatus.FAILED, error=str(exc) or exc.__class__.__name__,
-                        error_type=exc.__class__.__name__)
+            self.finish(
+                task.id,
+                TaskStatus.FAILED,
+                error=str(exc) or exc.__class__.__name__,
+                error_type=exc.__class__.__name__,
+            )
             raise
         else:
             self.finish(task.id, TaskStatus.COMPLETED)

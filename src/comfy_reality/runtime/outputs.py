@@ -88,11 +88,15 @@ def safe_output_path(dest_dir: Path | str, filename: str, subfolder: str = "") -
     name_parts = _parts(filename, what="the file name", filename=filename, subfolder=subfolder)
     if len(name_parts) != 1:
         raise UnsafeOutputPathError(
-            filename, subfolder, "the file name is empty" if not name_parts else "the file name contains a folder"
+            filename,
+            subfolder,
+            "the file name is empty" if not name_parts else "the file name contains a folder",
         )
     folder_parts = _parts(subfolder, what="the subfolder", filename=filename, subfolder=subfolder)
     if len(folder_parts) > MAX_SUBFOLDER_DEPTH:
-        raise UnsafeOutputPathError(filename, subfolder, f"the subfolder is nested deeper than {MAX_SUBFOLDER_DEPTH}")
+        raise UnsafeOutputPathError(
+            filename, subfolder, f"the subfolder is nested deeper than {MAX_SUBFOLDER_DEPTH}"
+        )
     root = Path(dest_dir).expanduser().resolve()
     candidate = root.joinpath(*folder_parts, name_parts[0])
     # resolve() follows every existing symlink of the folder chain (missing parts stay as written).
@@ -108,7 +112,9 @@ def _unique_write(path: Path, data: bytes, root: Path) -> Path:
     # Check again after creating folders: a symlink could have appeared meanwhile.
     real_parent = path.parent.resolve()
     if real_parent != root and root not in real_parent.parents:
-        raise UnsafeOutputPathError(path.name, str(path.parent), f"the folder leads outside {root} through a symlink")
+        raise UnsafeOutputPathError(
+            path.name, str(path.parent), f"the folder leads outside {root} through a symlink"
+        )
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     stem, suffix = path.stem, path.suffix
     for attempt in range(MAX_SUFFIX):
@@ -175,7 +181,9 @@ async def save_outputs(
             try:
                 saved[index] = await asyncio.to_thread(_unique_write, target, data, root)
             except UnsafeOutputPathError as exc:
-                log.warning("output_refused", execution_id=execution.id, node_id=file.node_id, reason=str(exc))
+                log.warning(
+                    "output_refused", execution_id=execution.id, node_id=file.node_id, reason=str(exc)
+                )
                 return
         log.info("output_saved", execution_id=execution.id, node_id=file.node_id, path=str(saved[index]))
 

@@ -244,7 +244,11 @@ class RichTaskPrinter:
         if children:
             # Share of the graph that ran: nodes cancelled or failed do not count as done.
             done = sum(
-                1.0 if child.status is TaskStatus.COMPLETED else child.progress if not child.status.is_final else 0.0
+                1.0
+                if child.status is TaskStatus.COMPLETED
+                else child.progress
+                if not child.status.is_final
+                else 0.0
                 for child in children
             )
             root_progress = done / len(children)
@@ -277,7 +281,13 @@ class RichTaskPrinter:
         if len(children) <= limit:
             return children, []
         priority = {"failed": 0, "running": 1, "cancelled": 2, "completed": 3, "cached": 4, "pending": 5}
-        ranked = sorted(children, key=lambda c: (priority.get(c.label, 9), -c.order if c.label in ("completed", "cached") else c.order))
+        ranked = sorted(
+            children,
+            key=lambda c: (
+                priority.get(c.label, 9),
+                -c.order if c.label in ("completed", "cached") else c.order,
+            ),
+        )
         keep = {c.task_id for c in ranked[: max(1, limit - 1)]}
         shown = [c for c in children if c.task_id in keep]
         hidden = [c for c in children if c.task_id not in keep]
@@ -323,8 +333,12 @@ class RichTaskPrinter:
         live_display: Live | None = None
         if live:
             live_display = Live(
-                self.render(), console=self.console, auto_refresh=False, transient=False,
-                redirect_stdout=False, redirect_stderr=False,
+                self.render(),
+                console=self.console,
+                auto_refresh=False,
+                transient=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
             )
             live_display.start()
         try:
@@ -382,8 +396,13 @@ class RichTaskPrinter:
 
     def _seed(self, task: Task) -> None:
         event = TaskEvent.model_construct(
-            task_id=task.id, event_type="created", timestamp=task.created_at, data={"name": task.name},
-            message=None, task_type=task.type, parent_id=task.parent_id, seq=0,
+            task_id=task.id,
+            event_type="created",
+            timestamp=task.created_at,
+            data={"name": task.name},
+            message=None,
+            task_type=task.type,
+            parent_id=task.parent_id,
+            seq=0,
         )
         self.handle_event(event)
-

@@ -15,10 +15,9 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal
 
-from typing_extensions import TypedDict
-
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypedDict
 
 log = structlog.get_logger("comfy_reality.protocol")
 
@@ -367,7 +366,9 @@ def parse_binary(frame: bytes) -> BinaryFrame | None:
     event_type = int.from_bytes(frame[0:4], "big")
     word = int.from_bytes(frame[4:8], "big")
     if event_type == PREVIEW_IMAGE:
-        return PreviewImageFrame(image_type=_IMAGE_FORMATS.get(word, "application/octet-stream"), image=frame[8:])
+        return PreviewImageFrame(
+            image_type=_IMAGE_FORMATS.get(word, "application/octet-stream"), image=frame[8:]
+        )
     if event_type == TEXT:
         end = 8 + word
         if end > len(frame):

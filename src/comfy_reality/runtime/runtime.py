@@ -127,7 +127,7 @@ T = TypeVar("T")
 
 
 def _natural_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
-    """"2" < "10" < "10:3" < "a": numbers as numbers, never comparing a number with text."""
+    """ "2" < "10" < "10:3" < "a": numbers as numbers, never comparing a number with text."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", node_id) if p)
 
 
@@ -146,7 +146,12 @@ def _links(inputs: Any) -> Iterable[str]:
     if not isinstance(inputs, dict):
         return
     for value in inputs.values():
-        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int):
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and isinstance(value[0], str)
+            and isinstance(value[1], int)
+        ):
             yield value[0]
 
 
@@ -174,7 +179,9 @@ def check_prompt(prompt: Any) -> dict[str, Any]:
                 "'class_type' and 'inputs'."
             )
         if "inputs" in node and not isinstance(node["inputs"], dict):
-            raise InvalidWorkflowError(f"Node {node_id!r} ({node['class_type']}): 'inputs' must be an object.")
+            raise InvalidWorkflowError(
+                f"Node {node_id!r} ({node['class_type']}): 'inputs' must be an object."
+            )
     try:
         json.dumps(prompt)
     except (TypeError, ValueError, RecursionError) as exc:
@@ -236,7 +243,9 @@ class _Tracker:
             node = execution.prompt[node_id]
             class_type = str(node.get("class_type", "?")) if isinstance(node, dict) else "?"
             meta = node.get("_meta") if isinstance(node, dict) else None
-            title = meta.get("title") if isinstance(meta, dict) and isinstance(meta.get("title"), str) else None
+            title = (
+                meta.get("title") if isinstance(meta, dict) and isinstance(meta.get("title"), str) else None
+            )
             task = Task(
                 id=new_id("node"),
                 type=TaskType.NODE,
@@ -311,7 +320,9 @@ class _Tracker:
                 continue
             needed.add(node_id)
             node = self.execution.prompt.get(node_id)
-            stack.extend(s for s in _links(node.get("inputs") if isinstance(node, dict) else None) if s not in needed)
+            stack.extend(
+                s for s in _links(node.get("inputs") if isinstance(node, dict) else None) if s not in needed
+            )
         return needed
 
     # ------------------------------------------------------------- helpers
@@ -476,7 +487,11 @@ class _Tracker:
             if last.get(key) == signature:
                 continue
             direct = key in self.nodes
-            node_id = key if direct else self._resolve(key, entry.get("display_node_id") or entry.get("parent_node_id"))
+            node_id = (
+                key
+                if direct
+                else self._resolve(key, entry.get("display_node_id") or entry.get("parent_node_id"))
+            )
             if node_id is None:
                 continue
             if len(last) >= MAX_CACHED_IDS:
@@ -627,7 +642,9 @@ class _Tracker:
         unsettled = any(not task.is_final for task in self.nodes.values())
         blocked_below = self._descendants(self.blocked) if self.blocked and unsettled else {}
         item = history.item if history is not None and unsettled else None
-        needed = self._ancestors(item.outputs_to_execute) if item is not None and item.outputs_to_execute else None
+        needed = (
+            self._ancestors(item.outputs_to_execute) if item is not None and item.outputs_to_execute else None
+        )
         for node_id, task in self.nodes.items():
             if task.is_final:
                 continue
@@ -669,7 +686,9 @@ class _Tracker:
             fields: dict[str, Any] = {"outputs": execution.outputs, "status_detail": execution.status_detail}
             if outcome is TaskStatus.FAILED:
                 error = execution.error
-                fields["error"] = (error.exception_message or error.exception_type) if error else "the prompt failed"
+                fields["error"] = (
+                    (error.exception_message or error.exception_type) if error else "the prompt failed"
+                )
                 fields["error_type"] = error.exception_type if error else "ExecutionError"
                 fields["traceback"] = list(error.traceback) if error else []
             self.manager.finish(self.workflow_task.id, outcome, **fields)
@@ -743,7 +762,9 @@ class ComfyUIAsyncRuntime:
     ) -> None:
         """``backoff`` paces reconnects; ``poll_interval`` bounds how late the end of a prompt
         POSTed under another client_id is noticed; ``transport`` is for httpx test transports."""
-        self.client = ComfyUIClient(server_url, auth=auth, timeout=timeout, verify_tls=verify_tls, transport=transport)
+        self.client = ComfyUIClient(
+            server_url, auth=auth, timeout=timeout, verify_tls=verify_tls, transport=transport
+        )
         self.server_url = self.client.server_url
         self.task_manager = task_manager or AsyncTaskManager()
         self.client_id = client_id or new_client_id()
@@ -800,14 +821,22 @@ class ComfyUIAsyncRuntime:
         previous = self._status
         self._status = status
         if previous.state is not status.state or previous.reason != status.reason:
-            log.info("server_status", url=status.url, state=status.state.value, reason=status.reason, retry_in=status.retry_in)
+            log.info(
+                "server_status",
+                url=status.url,
+                state=status.state.value,
+                reason=status.reason,
+                retry_in=status.retry_in,
+            )
         for callback in list(self._status_callbacks):
             try:
                 callback(status)
             except Exception:
                 log.exception("status_subscriber_failed", subscriber=repr(callback))
 
-    def _set_state(self, state: ConnectionState, reason: str | None = None, retry_in: float | None = None) -> None:
+    def _set_state(
+        self, state: ConnectionState, reason: str | None = None, retry_in: float | None = None
+    ) -> None:
         self._publish_status(
             ServerStatus(
                 url=self.server_url,
@@ -923,7 +952,9 @@ class ComfyUIAsyncRuntime:
             except ServerUnreachableError as exc:
                 delay = self.backoff.delay(failures + quick_drops)
                 failures += 1
-                state = ConnectionState.RECONNECTING if ever_connected and failures < 4 else ConnectionState.DOWN
+                state = (
+                    ConnectionState.RECONNECTING if ever_connected and failures < 4 else ConnectionState.DOWN
+                )
                 self._set_state(state, reason=exc.reason, retry_in=round(delay, 2))
                 await self._notify_attempt()
                 continue
@@ -980,7 +1011,9 @@ class ComfyUIAsyncRuntime:
         except TimeoutError:
             pass
         if self._ws is None:
-            raise ServerUnreachableError(self.server_url, self._status.reason or "the WebSocket is not connected")
+            raise ServerUnreachableError(
+                self.server_url, self._status.reason or "the WebSocket is not connected"
+            )
 
     # ----------------------------------------------------------------- frames
     def _on_frame(self, frame: str | bytes) -> None:
@@ -1007,14 +1040,19 @@ class ComfyUIAsyncRuntime:
                 if self._observers:
                     self._check_observers()
             if message.queue_remaining != self._status.queue_remaining:
-                self._publish_status(self._status.model_copy(update={"queue_remaining": message.queue_remaining}))
+                self._publish_status(
+                    self._status.model_copy(update={"queue_remaining": message.queue_remaining})
+                )
         elif isinstance(message, ExecutingMessage) and message.prompt_id is None:
             if message.node is not None:
                 # ComfyUI runs one prompt at a time: the one of ours that started last is it.
                 running = [
                     t
                     for t in self._trackers.values()
-                    if t.buffer is None and not t.foreign and not t.ending and t.execution.status is TaskStatus.RUNNING
+                    if t.buffer is None
+                    and not t.foreign
+                    and not t.ending
+                    and t.execution.status is TaskStatus.RUNNING
                 ]
                 if running:
                     latest = max(running, key=lambda t: t.execution.started_at or t.execution.created_at)
@@ -1089,7 +1127,9 @@ class ComfyUIAsyncRuntime:
             delay = min(delay * 2, 1.0)
         self._close_tracker(tracker, entry)
 
-    def _close_tracker(self, tracker: _Tracker, entry: HistoryEntry | None, *, detail: str | None = None) -> None:
+    def _close_tracker(
+        self, tracker: _Tracker, entry: HistoryEntry | None, *, detail: str | None = None
+    ) -> None:
         tracker.ending = tracker.finalize_scheduled = True
         tracker.complete(entry, detail=detail)
         prompt_id = tracker.execution.prompt_id
@@ -1122,7 +1162,11 @@ class ComfyUIAsyncRuntime:
         if tracker.ending or tracker.done.is_set():
             return True
         if state.where == "finished":
-            log.info("reconciled_finished", prompt_id=prompt_id, status=state.history.status_str if state.history else None)
+            log.info(
+                "reconciled_finished",
+                prompt_id=prompt_id,
+                status=state.history.status_str if state.history else None,
+            )
             self._close_tracker(tracker, state.history)
             return True
         if state.where == "running":
@@ -1131,7 +1175,9 @@ class ComfyUIAsyncRuntime:
             log.warning("prompt_lost", prompt_id=prompt_id)
             tracker.outcome = TaskStatus.CANCELLED
             self._close_tracker(
-                tracker, None, detail="lost: the server no longer knows this prompt (restarted or history cleared?)"
+                tracker,
+                None,
+                detail="lost: the server no longer knows this prompt (restarted or history cleared?)",
             )
             return True
         return False
@@ -1147,7 +1193,9 @@ class ComfyUIAsyncRuntime:
         then /history for those that left the queue."""
         try:
             while True:
-                polled = [t for t in self._trackers.values() if t.foreign and t.buffer is None and not t.ending]
+                polled = [
+                    t for t in self._trackers.values() if t.foreign and t.buffer is None and not t.ending
+                ]
                 if not polled:
                     return
                 self._queue_changed.clear()
@@ -1183,7 +1231,13 @@ class ComfyUIAsyncRuntime:
         self._require_session()
         tracker = self._trackers.get(prompt_id)
         client_id = tracker.execution.client_id if tracker is not None else None
-        if tracker is None or tracker.ending or not tracker.foreign or not client_id or client_id == self.client_id:
+        if (
+            tracker is None
+            or tracker.ending
+            or not tracker.foreign
+            or not client_id
+            or client_id == self.client_id
+        ):
             return False
         tracker.observe_requested = True
         tracker.observed = True
@@ -1231,7 +1285,8 @@ class ComfyUIAsyncRuntime:
         except TimeoutError:
             if observer.ws is ws:
                 log.warning(
-                    "observer_orphaned", observed_client=observer.label,
+                    "observer_orphaned",
+                    observed_client=observer.label,
                     message="the server stopped sending to the observer socket; reconnecting it",
                 )
                 await ws.close()
@@ -1239,7 +1294,11 @@ class ComfyUIAsyncRuntime:
             observer.suspect = False
 
     def _observer_active(self, observer: _Observer) -> bool:
-        return not self._closing and bool(observer.prompt_ids) and self._observers.get(observer.client_id) is observer
+        return (
+            not self._closing
+            and bool(observer.prompt_ids)
+            and self._observers.get(observer.client_id) is observer
+        )
 
     async def _observe_loop(self, observer: _Observer) -> None:
         """Hold the observer socket while it has prompts; reconnect with backoff, but give up after
@@ -1255,7 +1314,12 @@ class ComfyUIAsyncRuntime:
                     ws = await self.client.connect_websocket(observer.client_id)
                 except ServerUnreachableError as exc:
                     failures += 1
-                    log.warning("observer_connect_failed", observed_client=observer.label, reason=exc.reason, attempt=failures)
+                    log.warning(
+                        "observer_connect_failed",
+                        observed_client=observer.label,
+                        reason=exc.reason,
+                        attempt=failures,
+                    )
                     if failures >= OBSERVER_MAX_FAILURES:
                         break
                     continue
@@ -1264,7 +1328,9 @@ class ComfyUIAsyncRuntime:
                 observer.mark = self._status_count
                 observer.suspect = False
                 connected_at = time.monotonic()
-                log.info("observer_connected", observed_client=observer.label, prompts=len(observer.prompt_ids))
+                log.info(
+                    "observer_connected", observed_client=observer.label, prompts=len(observer.prompt_ids)
+                )
                 # What happened before this socket opened (the prompt may be over already): ask.
                 self._spawn(self._reconcile_observed(observer), f"reconcile-observed-{observer.label}")
                 reason = await self._read_observed(observer, ws)
@@ -1289,7 +1355,9 @@ class ComfyUIAsyncRuntime:
                         tracker.observed = False
                 if not self._closing:
                     log.warning(
-                        "observer_gave_up", observed_client=observer.label, failures=failures,
+                        "observer_gave_up",
+                        observed_client=observer.label,
+                        failures=failures,
                         message="following those prompts by polling /history only (no live progress)",
                     )
                     self._ensure_poller()
@@ -1341,9 +1409,12 @@ class ComfyUIAsyncRuntime:
             if message.node is not None:
                 # Sent on (re)connect while the old client's prompt runs: the node it is on now.
                 running = [
-                    t for prompt_id in observer.prompt_ids
+                    t
+                    for prompt_id in observer.prompt_ids
                     if (t := self._trackers.get(prompt_id)) is not None
-                    and t.buffer is None and not t.ending and t.execution.status is TaskStatus.RUNNING
+                    and t.buffer is None
+                    and not t.ending
+                    and t.execution.status is TaskStatus.RUNNING
                 ]
                 if running:
                     latest = max(running, key=lambda t: t.execution.started_at or t.execution.created_at)
@@ -1351,7 +1422,11 @@ class ComfyUIAsyncRuntime:
         elif isinstance(message, PreviewImageWithMetadataFrame):
             if message.prompt_id in observer.prompt_ids:
                 self._deliver_preview(
-                    message.prompt_id, message.node_id, message.display_node_id, message.image_type, message.image
+                    message.prompt_id,
+                    message.node_id,
+                    message.display_node_id,
+                    message.image_type,
+                    message.image,
                 )
         elif isinstance(message, PreviewImageFrame):
             prompt_id, node_id = observer.last_progress
@@ -1377,7 +1452,9 @@ class ComfyUIAsyncRuntime:
         extra_data: dict[str, Any] | None = None,
     ) -> WorkflowExecution:
         """Queue a prompt; returns once the server accepted it (the execution is live-updated)."""
-        return await self._submit(prompt, name=name, workflow_id=workflow_id, front=front, extra_data=extra_data)
+        return await self._submit(
+            prompt, name=name, workflow_id=workflow_id, front=front, extra_data=extra_data
+        )
 
     async def _submit(
         self,
@@ -1429,7 +1506,13 @@ class ComfyUIAsyncRuntime:
         self.executions[execution.id] = execution
         self._by_execution[execution.id] = tracker
         tracker.register()
-        log.info("prompt_queued", execution_id=execution.id, prompt_id=execution.prompt_id, number=answer.number, name=execution.name)
+        log.info(
+            "prompt_queued",
+            execution_id=execution.id,
+            prompt_id=execution.prompt_id,
+            number=answer.number,
+            name=execution.name,
+        )
         return execution
 
     async def wait(self, execution: WorkflowExecution, timeout: float | None = None) -> WorkflowExecution:
@@ -1457,7 +1540,9 @@ class ComfyUIAsyncRuntime:
         front: bool = False,
         extra_data: dict[str, Any] | None = None,
     ) -> WorkflowExecution:
-        execution = await self.submit(prompt, name=name, workflow_id=workflow_id, front=front, extra_data=extra_data)
+        execution = await self.submit(
+            prompt, name=name, workflow_id=workflow_id, front=front, extra_data=extra_data
+        )
         return await self.wait(execution)
 
     async def cancel(self, execution: WorkflowExecution) -> WorkflowExecution:

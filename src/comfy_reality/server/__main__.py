@@ -13,8 +13,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m comfy_reality.server", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8188, help="port (default 8188, ComfyUI's)")
-    parser.add_argument("--speed", type=float, default=1.0, help="speed factor for simulated work (default 1.0)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="input/output/temp dirs (default: a temp dir)")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="speed factor for simulated work (default 1.0)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="input/output/temp dirs (default: a temp dir)"
+    )
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be greater than 0")

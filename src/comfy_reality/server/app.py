@@ -107,7 +107,9 @@ class ServerState:
         self.logs = LogBuffer(self.hub, echo=echo_logs)
         self.validator = Validator(self.catalogue)
         self.queue = PromptQueue(self.broadcast_status)
-        self.executor = PromptExecutor(self.catalogue, self.hub, store, behaviour_lookup(self.catalogue), speed)
+        self.executor = PromptExecutor(
+            self.catalogue, self.hub, store, behaviour_lookup(self.catalogue), speed
+        )
         self.number = 0
         self.started = time.time()
 
@@ -140,7 +142,9 @@ class ServerState:
             }
             await self.queue.task_done(item_id, result, status)
             if self.executor.client_id is not None:
-                await self.hub.send_json("executing", {"node": None, "prompt_id": prompt_id}, self.executor.client_id)
+                await self.hub.send_json(
+                    "executing", {"node": None, "prompt_id": prompt_id}, self.executor.client_id
+                )
             elapsed = time.perf_counter() - started
             await self.logs.write(f"Prompt executed in {elapsed:.2f} seconds")
 
@@ -194,11 +198,16 @@ class _Handlers:
             number: float | int = float(json_data["number"])
         else:
             number = state.number
-            if "front" in json_data and json_data["front"]:
+            if json_data.get("front"):
                 number = -number
             state.number += 1
         if "prompt" not in json_data:
-            error = {"type": "no_prompt", "message": "No prompt provided", "details": "No prompt provided", "extra_info": {}}
+            error = {
+                "type": "no_prompt",
+                "message": "No prompt provided",
+                "details": "No prompt provided",
+                "extra_info": {},
+            }
             return web.json_response({"error": error, "node_errors": {}}, status=400)
         prompt = json_data["prompt"]
         prompt_id = str(json_data.get("prompt_id", uuid.uuid4()))
@@ -218,7 +227,9 @@ class _Handlers:
             # Let the worker start before answering: as on a real server, execution_start (even
             # the first executing) usually reaches the client before the POST response does.
             await asyncio.sleep(0)
-            return web.json_response({"prompt_id": prompt_id, "number": number, "node_errors": result.node_errors})
+            return web.json_response(
+                {"prompt_id": prompt_id, "number": number, "node_errors": result.node_errors}
+            )
         await state.logs.write(f"invalid prompt: {result.error}")
         return web.json_response({"error": result.error, "node_errors": result.node_errors}, status=400)
 
@@ -231,7 +242,7 @@ class _Handlers:
 
     async def post_queue(self, request: web.Request) -> web.Response:
         json_data = await request.json()
-        if "clear" in json_data and json_data["clear"]:
+        if json_data.get("clear"):
             await self.s.queue.wipe()
         if "delete" in json_data:
             for prompt_id in json_data["delete"]:
@@ -272,7 +283,7 @@ class _Handlers:
 
     async def post_history(self, request: web.Request) -> web.Response:
         json_data = await request.json()
-        if "clear" in json_data and json_data["clear"]:
+        if json_data.get("clear"):
             self.s.queue.history.clear()
         if "delete" in json_data:
             for prompt_id in json_data["delete"]:
@@ -384,7 +395,13 @@ class _Handlers:
         if path is None:
             return web.Response(status=404)
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if content_type in {"text/html", "text/html-sandboxed", "application/xhtml+xml", "text/javascript", "text/css"}:
+        if content_type in {
+            "text/html",
+            "text/html-sandboxed",
+            "application/xhtml+xml",
+            "text/javascript",
+            "text/css",
+        }:
             content_type = "application/octet-stream"
         return web.FileResponse(
             path, headers={"Content-Disposition": f'filename="{path.name}"', "Content-Type": content_type}
@@ -438,7 +455,9 @@ class _Handlers:
             rel = file.relative_to(path).as_posix()
             if full_info:
                 st = file.stat()
-                results.append({"path": rel, "size": st.st_size, "modified": st.st_mtime, "created": st.st_ctime})
+                results.append(
+                    {"path": rel, "size": st.st_size, "modified": st.st_mtime, "created": st.st_ctime}
+                )
             elif split:
                 results.append([rel, *rel.split("/")])
             else:
@@ -466,12 +485,21 @@ class _Handlers:
             path.parent.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(path.write_bytes, body)
         except OSError:
-            return web.Response(status=400, reason='Invalid filename. Please avoid special characters like :\\/*?"<>|')
+            return web.Response(
+                status=400, reason='Invalid filename. Please avoid special characters like :\\/*?"<>|'
+            )
         root = self._user_root()
         rel = os.path.relpath(path, root.resolve())
         if full_info:
             st = path.stat()
-            return web.json_response({"path": rel.replace(os.sep, "/"), "size": st.st_size, "modified": st.st_mtime, "created": st.st_ctime})
+            return web.json_response(
+                {
+                    "path": rel.replace(os.sep, "/"),
+                    "size": st.st_size,
+                    "modified": st.st_mtime,
+                    "created": st.st_ctime,
+                }
+            )
         return web.json_response(rel)
 
     async def delete_userdata(self, request: web.Request) -> web.Response:
@@ -503,7 +531,9 @@ class _Handlers:
 
     async def internal_logs_raw(self, request: web.Request) -> web.Response:
         size = shutil.get_terminal_size()
-        return web.json_response({"entries": list(self.s.logs.entries), "size": {"cols": size.columns, "rows": size.lines}})
+        return web.json_response(
+            {"entries": list(self.s.logs.entries), "size": {"cols": size.columns, "rows": size.lines}}
+        )
 
     async def internal_logs_subscribe(self, request: web.Request) -> web.Response:
         json_data = await request.json()
@@ -622,7 +652,9 @@ class EmbeddedServer:
     @property
     def port(self) -> int:
         if self._port is None:
-            raise RuntimeError("the server is not started: use 'async with EmbeddedServer(...)' or await start()")
+            raise RuntimeError(
+                "the server is not started: use 'async with EmbeddedServer(...)' or await start()"
+            )
         return self._port
 
     @property
@@ -659,8 +691,12 @@ class EmbeddedServer:
         addresses = runner.addresses
         self._port = int(addresses[0][1]) if addresses else port
         self._runner = runner
-        self._worker = asyncio.get_running_loop().create_task(self.state.worker(), name="comfy-reality-server-worker")
-        log.info("embedded server started", url=self.url, speed=self.config.speed, data_dir=str(self.store.root))
+        self._worker = asyncio.get_running_loop().create_task(
+            self.state.worker(), name="comfy-reality-server-worker"
+        )
+        log.info(
+            "embedded server started", url=self.url, speed=self.config.speed, data_dir=str(self.store.root)
+        )
 
     async def stop(self) -> None:
         await self._shutdown()
@@ -710,7 +746,12 @@ class EmbeddedServer:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8188, speed: float = 1.0, data_dir: Path | None = None, *, echo_logs: bool = True
+    host: str = "127.0.0.1",
+    port: int = 8188,
+    speed: float = 1.0,
+    data_dir: Path | None = None,
+    *,
+    echo_logs: bool = True,
 ) -> None:
     """Run the server until Ctrl+C or SIGTERM. Blocking; for ``comfy-reality server``.
 
@@ -725,7 +766,10 @@ def serve(
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(signal.SIGTERM, stop.set)
         async with EmbeddedServer(config) as server:
-            print(f"comfy-reality embedded ComfyUI server on {server.url} (speed x{speed}); Ctrl+C stops it", flush=True)
+            print(
+                f"comfy-reality embedded ComfyUI server on {server.url} (speed x{speed}); Ctrl+C stops it",
+                flush=True,
+            )
             await stop.wait()
 
     try:

@@ -29,7 +29,9 @@ TRIVIAL = {
     "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
 }
 # A progress_state for a 3-node prompt is ~600 bytes; the bare WS baseline sends the same size.
-_SAMPLE = json.dumps({"type": "progress_state", "data": {"prompt_id": "x" * 36, "nodes": {"2": {"v": "y" * 500}}}})
+_SAMPLE = json.dumps(
+    {"type": "progress_state", "data": {"prompt_id": "x" * 36, "nodes": {"2": {"v": "y" * 500}}}}
+)
 
 
 @dataclass
@@ -47,7 +49,11 @@ class Row:
 def _ended(prompt_id: str) -> Callable[[dict[str, Any]], bool]:
     def check(message: dict[str, Any]) -> bool:
         data = message["data"]
-        return bool(message["type"] == "executing" and data.get("node", 0) is None and data.get("prompt_id") == prompt_id)
+        return bool(
+            message["type"] == "executing"
+            and data.get("node", 0) is None
+            and data.get("prompt_id") == prompt_id
+        )
 
     return check
 
@@ -62,7 +68,10 @@ async def _collect_until(ws: websockets.ClientConnection, done: Callable[[dict[s
 
 
 async def bench_prompts_sequential(server: EmbeddedServer, n: int) -> Row:
-    async with httpx.AsyncClient(base_url=server.url) as http, websockets.connect(f"{server.ws_url}?clientId=bench") as ws:
+    async with (
+        httpx.AsyncClient(base_url=server.url) as http,
+        websockets.connect(f"{server.ws_url}?clientId=bench") as ws,
+    ):
         await ws.recv()
         start = time.perf_counter()
         for i in range(n):
@@ -71,18 +80,28 @@ async def bench_prompts_sequential(server: EmbeddedServer, n: int) -> Row:
             r = await http.post("/prompt", json={"prompt": prompt, "client_id": "bench"})
             pid = r.json()["prompt_id"]
             await _collect_until(ws, _ended(pid))
-        return Row("embedded: prompt round trips (POST -> executing null), sequential", n, time.perf_counter() - start, "prompts/s")
+        return Row(
+            "embedded: prompt round trips (POST -> executing null), sequential",
+            n,
+            time.perf_counter() - start,
+            "prompts/s",
+        )
 
 
 async def bench_prompts_queued(server: EmbeddedServer, n: int) -> Row:
-    async with httpx.AsyncClient(base_url=server.url) as http, websockets.connect(f"{server.ws_url}?clientId=bench2") as ws:
+    async with (
+        httpx.AsyncClient(base_url=server.url) as http,
+        websockets.connect(f"{server.ws_url}?clientId=bench2") as ws,
+    ):
         await ws.recv()
         start = time.perf_counter()
         last = ""
         for i in range(n):
             prompt = json.loads(json.dumps(TRIVIAL))
             prompt["1"]["inputs"]["color"] = 100000 + i
-            last = (await http.post("/prompt", json={"prompt": prompt, "client_id": "bench2"})).json()["prompt_id"]
+            last = (await http.post("/prompt", json={"prompt": prompt, "client_id": "bench2"})).json()[
+                "prompt_id"
+            ]
         await _collect_until(ws, _ended(last))
         return Row("embedded: prompts queued then drained", n, time.perf_counter() - start, "prompts/s")
 
@@ -90,18 +109,33 @@ async def bench_prompts_queued(server: EmbeddedServer, n: int) -> Row:
 async def bench_ws_messages(server: EmbeddedServer, steps: int) -> Row:
     prompt = {
         "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 7}},
-        "2": {"class_type": "RealityProgress", "inputs": {"image": ["1", 0], "steps": steps, "delay": 0.0, "nonce": time.time_ns() % 2**31}},
+        "2": {
+            "class_type": "RealityProgress",
+            "inputs": {"image": ["1", 0], "steps": steps, "delay": 0.0, "nonce": time.time_ns() % 2**31},
+        },
         "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
     }
-    async with httpx.AsyncClient(base_url=server.url) as http, websockets.connect(f"{server.ws_url}?clientId=benchws", max_queue=None) as ws:
+    async with (
+        httpx.AsyncClient(base_url=server.url) as http,
+        websockets.connect(f"{server.ws_url}?clientId=benchws", max_queue=None) as ws,
+    ):
         await ws.recv()
         start = time.perf_counter()
-        pid = (await http.post("/prompt", json={"prompt": prompt, "client_id": "benchws"})).json()["prompt_id"]
+        pid = (await http.post("/prompt", json={"prompt": prompt, "client_id": "benchws"})).json()[
+            "prompt_id"
+        ]
         count = await _collect_until(ws, _ended(pid))
-        return Row(f"embedded: WS messages, {steps}-step node, no delay", count, time.perf_counter() - start, "msgs/s")
+        return Row(
+            f"embedded: WS messages, {steps}-step node, no delay",
+            count,
+            time.perf_counter() - start,
+            "msgs/s",
+        )
 
 
-async def _bare_app(handler_setup: Callable[[web.Application], object], body: Callable[[str], Awaitable[Row]]) -> Row:
+async def _bare_app(
+    handler_setup: Callable[[web.Application], object], body: Callable[[str], Awaitable[Row]]
+) -> Row:
     app = web.Application()
     handler_setup(app)
     runner = web.AppRunner(app, access_log=None)
@@ -124,7 +158,9 @@ async def bench_bare_http(n: int) -> Row:
             start = time.perf_counter()
             for _ in range(n):
                 await http.post("/echo", json={"prompt": TRIVIAL})
-            return Row("baseline: bare aiohttp JSON echo, sequential", n, time.perf_counter() - start, "requests/s")
+            return Row(
+                "baseline: bare aiohttp JSON echo, sequential", n, time.perf_counter() - start, "requests/s"
+            )
 
     return await _bare_app(lambda app: app.router.add_post("/echo", echo), body)
 
@@ -143,7 +179,12 @@ async def bench_bare_ws(n: int) -> Row:
         async with websockets.connect(f"ws://{addr}/ws", max_queue=None) as ws:
             start = time.perf_counter()
             count = await _collect_until(ws, lambda m: m["type"] == "end")
-            return Row("baseline: bare aiohttp WS send loop (~600 B frames)", count, time.perf_counter() - start, "msgs/s")
+            return Row(
+                "baseline: bare aiohttp WS send loop (~600 B frames)",
+                count,
+                time.perf_counter() - start,
+                "msgs/s",
+            )
 
     return await _bare_app(lambda app: app.router.add_get("/ws", handler), body)
 
@@ -169,9 +210,13 @@ def render(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m comfy_reality.server.benchmark", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m comfy_reality.server.benchmark", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--prompts", type=int, default=200, help="prompts per prompt benchmark (default 200)")
-    parser.add_argument("--steps", type=int, default=20000, help="progress steps for the WS benchmark (default 20000)")
+    parser.add_argument(
+        "--steps", type=int, default=20000, help="progress steps for the WS benchmark (default 20000)"
+    )
     args = parser.parse_args(argv)
     if args.prompts < 1 or args.steps < 1:
         parser.error("--prompts and --steps must be at least 1")

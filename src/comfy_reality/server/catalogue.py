@@ -18,9 +18,26 @@ from typing import Any
 
 # The folder names a stock ComfyUI reports on GET /models, in its order.
 MODEL_FOLDERS: tuple[str, ...] = (
-    "checkpoints", "configs", "loras", "vae", "text_encoders", "diffusion_models", "clip_vision",
-    "style_models", "embeddings", "diffusers", "vae_approx", "controlnet", "gligen", "upscale_models",
-    "custom_nodes", "hypernetworks", "photomaker", "classifiers", "model_patches", "audio_encoders",
+    "checkpoints",
+    "configs",
+    "loras",
+    "vae",
+    "text_encoders",
+    "diffusion_models",
+    "clip_vision",
+    "style_models",
+    "embeddings",
+    "diffusers",
+    "vae_approx",
+    "controlnet",
+    "gligen",
+    "upscale_models",
+    "custom_nodes",
+    "hypernetworks",
+    "photomaker",
+    "classifiers",
+    "model_patches",
+    "audio_encoders",
 )
 
 VIRTUAL_MODELS: dict[str, tuple[str, ...]] = {

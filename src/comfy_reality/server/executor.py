@@ -111,7 +111,9 @@ class DynamicPrompt:
 class ExecutionList:
     """Topological dissolve of the graph, with ComfyUI's UX-friendly pick order."""
 
-    def __init__(self, prompt: DynamicPrompt, catalogue: NodeCatalogue, is_cached: Callable[[str], bool]) -> None:
+    def __init__(
+        self, prompt: DynamicPrompt, catalogue: NodeCatalogue, is_cached: Callable[[str], bool]
+    ) -> None:
         self.prompt = prompt
         self.catalogue = catalogue
         self.is_cached = is_cached
@@ -230,8 +232,13 @@ class NodeContext:
     def check_interrupt(self) -> None:
         self._executor.check_interrupt()
 
-    async def progress(self, value: int | float, total: int | float, preview: ImageValue | None = None,
-                       preview_format: str = "JPEG") -> None:
+    async def progress(
+        self,
+        value: int | float,
+        total: int | float,
+        preview: ImageValue | None = None,
+        preview_format: str = "JPEG",
+    ) -> None:
         """comfy.utils.ProgressBar.update_absolute as the server's hook handles it."""
         await self._executor.report_progress(self._run, self.node_id, value, total, preview, preview_format)
 
@@ -320,7 +327,9 @@ class PromptExecutor:
             for node_id, p in run.progress.items()
             if p.state != "pending"
         }
-        await self.hub.send_json("progress_state", {"prompt_id": run.prompt_id, "nodes": nodes}, run.client_id)
+        await self.hub.send_json(
+            "progress_state", {"prompt_id": run.prompt_id, "nodes": nodes}, run.client_id
+        )
 
     async def _start_progress(self, run: RunState, node_id: str) -> None:
         run.progress[node_id] = _NodeProgress("running", 0.0, 1.0)
@@ -335,8 +344,13 @@ class PromptExecutor:
         await self._progress_state(run)
 
     async def report_progress(
-        self, run: RunState, node_id: str, value: int | float, total: int | float,
-        preview: ImageValue | None, preview_format: str,
+        self,
+        run: RunState,
+        node_id: str,
+        value: int | float,
+        total: int | float,
+        preview: ImageValue | None,
+        preview_format: str,
     ) -> None:
         value = min(value, total)
         extra = self.step_delay()
@@ -367,7 +381,9 @@ class PromptExecutor:
                 PREVIEW_IMAGE_WITH_METADATA, struct.pack(">I", len(meta)) + meta + image, run.client_id
             )
         await self.hub.send_json(
-            "progress", {"value": value, "max": total, "prompt_id": run.prompt_id, "node": node_id}, run.client_id
+            "progress",
+            {"value": value, "max": total, "prompt_id": run.prompt_id, "node": node_id},
+            run.client_id,
         )
         if image is not None and not with_metadata:
             await self.hub.send_bytes(PREVIEW_IMAGE, struct.pack(">I", fmt) + image, run.client_id)
@@ -414,7 +430,9 @@ class PromptExecutor:
         self.running_prompt_id = prompt_id
         self.status_messages = []
         self.success = True
-        run = RunState(prompt_id=prompt_id, client_id=client_id, prompt=DynamicPrompt(prompt), extra_data=extra_data)
+        run = RunState(
+            prompt_id=prompt_id, client_id=client_id, prompt=DynamicPrompt(prompt), extra_data=extra_data
+        )
         try:
             return await self._execute(run, execute_outputs)
         finally:
@@ -437,7 +455,9 @@ class PromptExecutor:
                 if entry.ui is not None:
                     ui[node_id] = entry.ui
         cached_nodes = [n for n in prompt if n in outputs]
-        await self._add_message(run, "execution_cached", {"nodes": cached_nodes, "prompt_id": run.prompt_id}, broadcast=False)
+        await self._add_message(
+            run, "execution_cached", {"nodes": cached_nodes, "prompt_id": run.prompt_id}, broadcast=False
+        )
 
         executed: list[str] = []
         pending_subgraph: dict[str, tuple[Any, ...]] = {}
@@ -457,7 +477,9 @@ class PromptExecutor:
                 break
             node_id = staged
             try:
-                done = await self._execute_node(run, node_id, outputs, ui, signatures, executed, execution, pending_subgraph)
+                done = await self._execute_node(
+                    run, node_id, outputs, ui, signatures, executed, execution, pending_subgraph
+                )
             except Interrupted as exc:
                 failure = (run.prompt.real_node_id(node_id), exc, None)
                 break
@@ -483,16 +505,27 @@ class PromptExecutor:
         return {"outputs": history_outputs, "meta": meta}
 
     async def _report_failure(
-        self, run: RunState, failure: tuple[str, BaseException, dict[str, Any] | None], executed: list[str],
+        self,
+        run: RunState,
+        failure: tuple[str, BaseException, dict[str, Any] | None],
+        executed: list[str],
         current_outputs: list[str],
     ) -> None:
         node_id, exc, inputs = failure
-        class_type = str(run.prompt.original.get(node_id, {}).get("class_type") or run.prompt.get_node(node_id)["class_type"])
+        class_type = str(
+            run.prompt.original.get(node_id, {}).get("class_type")
+            or run.prompt.get_node(node_id)["class_type"]
+        )
         if isinstance(exc, Interrupted):
             await self._add_message(
                 run,
                 "execution_interrupted",
-                {"prompt_id": run.prompt_id, "node_id": node_id, "node_type": class_type, "executed": list(executed)},
+                {
+                    "prompt_id": run.prompt_id,
+                    "node_id": node_id,
+                    "node_type": class_type,
+                    "executed": list(executed),
+                },
                 broadcast=True,
             )
             return
@@ -530,7 +563,12 @@ class PromptExecutor:
                 cached_ui = ui.get(node_id) or {}
                 await self.hub.send_json(
                     "executed",
-                    {"node": node_id, "display_node": display, "output": cached_ui.get("output"), "prompt_id": run.prompt_id},
+                    {
+                        "node": node_id,
+                        "display_node": display,
+                        "output": cached_ui.get("output"),
+                        "prompt_id": run.prompt_id,
+                    },
                     run.client_id,
                 )
             await self._finish_progress(run, node_id)
@@ -547,7 +585,9 @@ class PromptExecutor:
             if run.client_id is not None:
                 self.last_node_id = display
                 await self.hub.send_json(
-                    "executing", {"node": node_id, "display_node": display, "prompt_id": run.prompt_id}, run.client_id
+                    "executing",
+                    {"node": node_id, "display_node": display, "prompt_id": run.prompt_id},
+                    run.client_id,
                 )
             self.check_interrupt()
             blocker = next((v for v in inputs.values() if isinstance(v, ExecutionBlocker)), None)
@@ -582,7 +622,9 @@ class PromptExecutor:
                     raise
                 except Exception as exc:  # a simulation bug: report it like a node crash, keep serving
                     log.exception("simulated node crashed", node_id=node_id, class_type=class_type)
-                    failure = NodeFailure(type(exc).__qualname__, str(exc), traceback.format_tb(exc.__traceback__))
+                    failure = NodeFailure(
+                        type(exc).__qualname__, str(exc), traceback.format_tb(exc.__traceback__)
+                    )
                     failure.inputs = {k: [format_value(v)] for k, v in inputs.items()}  # type: ignore[attr-defined]
                     raise failure from exc
             if result.ui:
@@ -599,7 +641,12 @@ class PromptExecutor:
                 if run.client_id is not None:
                     await self.hub.send_json(
                         "executed",
-                        {"node": node_id, "display_node": display, "output": result.ui, "prompt_id": run.prompt_id},
+                        {
+                            "node": node_id,
+                            "display_node": display,
+                            "output": result.ui,
+                            "prompt_id": run.prompt_id,
+                        },
                         run.client_id,
                     )
             if result.expand:
@@ -610,7 +657,9 @@ class PromptExecutor:
                             f"Attempt to add duplicate node {new_id}. Ensure node ids are unique and deterministic or use graph_utils.GraphBuilder.",
                             [],
                         )
-                    run.prompt.add_ephemeral(new_id, new_node, node_id, new_node.get("override_display_id", node_id))
+                    run.prompt.add_ephemeral(
+                        new_id, new_node, node_id, new_node.get("override_display_id", node_id)
+                    )
                 for new_id, new_node in result.expand.items():
                     if self.catalogue.is_output(new_node["class_type"]):
                         execution.add_node(new_id)

@@ -136,7 +136,10 @@ class LogBuffer:
 
     async def write(self, message: str) -> None:
         # ComfyUI writes naive ISO times; the wire keeps that shape (the value is UTC).
-        entry = {"t": utc_now().replace(tzinfo=None).isoformat(), "m": message if message.endswith("\n") else message + "\n"}
+        entry = {
+            "t": utc_now().replace(tzinfo=None).isoformat(),
+            "m": message if message.endswith("\n") else message + "\n",
+        }
         self.entries.append(entry)
         if self._echo is not None:  # the standalone server prints its terminal log, as ComfyUI does
             self._echo.put(entry["m"])

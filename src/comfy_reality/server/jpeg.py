@@ -78,7 +78,9 @@ def _block_means(width: int, height: int, rows: Iterable[bytes]) -> list[list[tu
             acc[1] += sum(chunk[1::3])
             acc[2] += sum(chunk[2::3])
             acc[3] += len(chunk) // 3
-    return [[(s[0] / s[3], s[1] / s[3], s[2] / s[3]) if s[3] else (0.0, 0.0, 0.0) for s in line] for line in sums]
+    return [
+        [(s[0] / s[3], s[1] / s[3], s[2] / s[3]) if s[3] else (0.0, 0.0, 0.0) for s in line] for line in sums
+    ]
 
 
 def _category(value: int) -> int:
@@ -113,7 +115,9 @@ def encode_jpeg(width: int, height: int, rows: Iterable[bytes]) -> bytes:
 
     quant = bytes([0]) + bytes([_DC_QUANT] + [1] * 63)
     frame = struct.pack(">BHHB", 8, height, width, 3) + bytes([1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0])
-    dht = bytes([0x00]) + bytes(_DC_BITS) + bytes(_DC_VALS) + bytes([0x10]) + bytes(_AC_BITS) + bytes(_AC_VALS)
+    dht = (
+        bytes([0x00]) + bytes(_DC_BITS) + bytes(_DC_VALS) + bytes([0x10]) + bytes(_AC_BITS) + bytes(_AC_VALS)
+    )
     sos = bytes([3, 1, 0x00, 2, 0x00, 3, 0x00, 0, 63, 0])
     jfif = b"JFIF\x00" + struct.pack(">BBBHHBB", 1, 1, 0, 1, 1, 0, 0)
     return b"".join(

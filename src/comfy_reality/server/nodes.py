@@ -41,6 +41,7 @@ PREVIEW_EVERY = 3  # sampler steps between preview frames
 _Behaviour = Callable[[NodeContext, dict[str, Any]], Awaitable[NodeResult]]
 _REGISTRY: dict[str, _Behaviour] = {}
 
+
 def _frame(path: str, line: int, function: str, code: str, anchor: str | None = None) -> str:
     """One ``traceback.format_tb`` entry, with Python 3.11's caret line under ``anchor``...end."""
     text = f'  File "{path}", line {line}, in {function}\n    {code}\n'
@@ -51,22 +52,41 @@ def _frame(path: str, line: int, function: str, code: str, anchor: str | None = 
 
 
 _EXECUTION_FRAMES = [
-    _frame("/opt/ComfyUI/execution.py", 496, "execute",
-           "output_data, output_ui, has_subgraph, has_pending_tasks = await get_output_data(prompt_id, unique_id, obj, "
-           "input_data_all, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)",
-           "await"),
-    _frame("/opt/ComfyUI/execution.py", 315, "get_output_data",
-           "return_values = await _async_map_node_over_list(prompt_id, unique_id, obj, input_data_all, obj.FUNCTION, "
-           "allow_interrupt=True, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)",
-           "await"),
-    _frame("/opt/ComfyUI/execution.py", 289, "_async_map_node_over_list", "await process_inputs(input_dict, i)"),
+    _frame(
+        "/opt/ComfyUI/execution.py",
+        496,
+        "execute",
+        "output_data, output_ui, has_subgraph, has_pending_tasks = await get_output_data(prompt_id, unique_id, obj, "
+        "input_data_all, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)",
+        "await",
+    ),
+    _frame(
+        "/opt/ComfyUI/execution.py",
+        315,
+        "get_output_data",
+        "return_values = await _async_map_node_over_list(prompt_id, unique_id, obj, input_data_all, obj.FUNCTION, "
+        "allow_interrupt=True, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)",
+        "await",
+    ),
+    _frame(
+        "/opt/ComfyUI/execution.py", 289, "_async_map_node_over_list", "await process_inputs(input_dict, i)"
+    ),
     _frame("/opt/ComfyUI/execution.py", 277, "process_inputs", "result = f(**inputs)", "f(**inputs)"),
 ]
 
 
-def _fail(exception_type: str, message: str, module_path: str, line: int, function: str, code: str,
-          anchor: str | None = None) -> NodeFailure:
-    return NodeFailure(exception_type, message, [*_EXECUTION_FRAMES, _frame(module_path, line, function, code, anchor)])
+def _fail(
+    exception_type: str,
+    message: str,
+    module_path: str,
+    line: int,
+    function: str,
+    code: str,
+    anchor: str | None = None,
+) -> NodeFailure:
+    return NodeFailure(
+        exception_type, message, [*_EXECUTION_FRAMES, _frame(module_path, line, function, code, anchor)]
+    )
 
 
 def behaviour(*class_types: str) -> Callable[[_Behaviour], _Behaviour]:
@@ -110,8 +130,12 @@ def _seed_of(*parts: Any) -> int:
 
 @behaviour("EmptyImage")
 async def empty_image(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
-    image = ImageValue(_int(i.get("width"), 512), _int(i.get("height"), 512), _int(i.get("batch_size"), 1),
-                       color=_int(i.get("color")))
+    image = ImageValue(
+        _int(i.get("width"), 512),
+        _int(i.get("height"), 512),
+        _int(i.get("batch_size"), 1),
+        color=_int(i.get("color")),
+    )
     return NodeResult((image,))
 
 
@@ -166,9 +190,15 @@ async def image_to_mask(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     channels = ["red", "green", "blue", "alpha"]
     index = channels.index(channel) if channel in channels else 0
     if index >= 3:  # IMAGE tensors are RGB: there is no alpha channel to take
-        raise _fail("IndexError", "index 3 is out of bounds for dimension 3 with size 3",
-                    "/opt/ComfyUI/comfy_extras/nodes_mask.py", 137, "image_to_mask",
-                    "mask = image[:, :, :, channels.index(channel)]", "image[")
+        raise _fail(
+            "IndexError",
+            "index 3 is out of bounds for dimension 3 with size 3",
+            "/opt/ComfyUI/comfy_extras/nodes_mask.py",
+            137,
+            "image_to_mask",
+            "mask = image[:, :, :, channels.index(channel)]",
+            "image[",
+        )
     value = image.rgb()[index]
     return NodeResult((ImageValue(image.width, image.height, image.batch, color=value * 0x010101),))
 
@@ -186,8 +216,14 @@ async def load_image(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     except PathRejected:
         path = None
     if path is None:
-        raise _fail("FileNotFoundError", f"[Errno 2] No such file or directory: '/opt/ComfyUI/input/{name}'",
-                    "/opt/ComfyUI/nodes.py", 1656, "load_image", "img = node_helpers.pillow(Image.open, image_path)")
+        raise _fail(
+            "FileNotFoundError",
+            f"[Errno 2] No such file or directory: '/opt/ComfyUI/input/{name}'",
+            "/opt/ComfyUI/nodes.py",
+            1656,
+            "load_image",
+            "img = node_helpers.pillow(Image.open, image_path)",
+        )
     width, height = png_size(await ctx.store.read_head(path)) or (512, 512)
     image = ImageValue(width, height, pattern="gradient", seed=_seed_of(name))
     mask = ImageValue(width, height, color=0)
@@ -204,15 +240,23 @@ async def save_image(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     try:
         results = await ctx.store.save_images(images, prefix, "output", ctx.original_prompt)
     except PathRejected as exc:
-        raise _fail("Exception", str(exc), "/opt/ComfyUI/folder_paths.py", 420, "get_save_image_path",
-                    "raise Exception(err)") from exc
+        raise _fail(
+            "Exception",
+            str(exc),
+            "/opt/ComfyUI/folder_paths.py",
+            420,
+            "get_save_image_path",
+            "raise Exception(err)",
+        ) from exc
     return NodeResult((), ui={"images": results})
 
 
 @behaviour("PreviewImage")
 async def preview_image(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     images = _image(i.get("images"))
-    results = await ctx.store.save_images(images, ctx.store.temp_prefix(ctx.node_id), "temp", ctx.original_prompt)
+    results = await ctx.store.save_images(
+        images, ctx.store.temp_prefix(ctx.node_id), "temp", ctx.original_prompt
+    )
     return NodeResult((), ui={"images": results})
 
 
@@ -232,16 +276,24 @@ async def preview_any(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
 # -- models and sampling --------------------------------------------------------------------
 
 
-@behaviour("CheckpointLoaderSimple", "CheckpointLoader", "ImageOnlyCheckpointLoader", "unCLIPCheckpointLoader")
+@behaviour(
+    "CheckpointLoaderSimple", "CheckpointLoader", "ImageOnlyCheckpointLoader", "unCLIPCheckpointLoader"
+)
 async def checkpoint_loader(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     name = str(i.get("ckpt_name", ""))
     await ctx.sleep(LOAD_CHECKPOINT_S)
-    outputs = {"MODEL": Handle("MODEL", name), "CLIP": Handle("CLIP", name), "VAE": Handle("VAE", name),
-               "CLIP_VISION": Handle("CLIP_VISION", name)}
+    outputs = {
+        "MODEL": Handle("MODEL", name),
+        "CLIP": Handle("CLIP", name),
+        "VAE": Handle("VAE", name),
+        "CLIP_VISION": Handle("CLIP_VISION", name),
+    }
     return NodeResult(tuple(outputs.get(t, Handle(t, name)) for t in ctx.return_types()))
 
 
-@behaviour("VAELoader", "CLIPLoader", "UNETLoader", "ControlNetLoader", "UpscaleModelLoader", "CLIPVisionLoader")
+@behaviour(
+    "VAELoader", "CLIPLoader", "UNETLoader", "ControlNetLoader", "UpscaleModelLoader", "CLIPVisionLoader"
+)
 async def small_loader(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     await ctx.sleep(LOAD_SMALL_MODEL_S)
     name = next((str(v) for v in i.values() if isinstance(v, str)), "")
@@ -300,8 +352,13 @@ async def _sample(ctx: NodeContext, latent: LatentValue, steps: int, seed: int) 
         preview = None
         if step % PREVIEW_EVERY == 0 or step == steps:
             # The latent-space preview: about 1/8 of the image, from noise towards the picture.
-            preview = ImageValue(max(8, latent.width // 8), max(8, latent.height // 8), pattern="gradient",
-                                 seed=seed, noise_level=1.0 - step / steps)
+            preview = ImageValue(
+                max(8, latent.width // 8),
+                max(8, latent.height // 8),
+                pattern="gradient",
+                seed=seed,
+                noise_level=1.0 - step / steps,
+            )
         await ctx.progress(step, steps, preview=preview)
     return replace(latent, seed=seed, denoised=True)
 
@@ -333,12 +390,16 @@ async def sampler_custom(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     sigmas = i.get("sigmas")
     steps = int(sigmas.detail.get("steps", 20)) if isinstance(sigmas, Handle) else 20
     noise = i.get("noise")
-    seed = _seed_of(i.get("noise_seed"), getattr(noise, "name", ""), str(i.get("guider")), str(i.get("positive")))
+    seed = _seed_of(
+        i.get("noise_seed"), getattr(noise, "name", ""), str(i.get("guider")), str(i.get("positive"))
+    )
     out = await _sample(ctx, latent, steps, seed)
     return NodeResult((out, out))
 
 
-@behaviour("BasicScheduler", "KarrasScheduler", "ExponentialScheduler", "SDTurboScheduler", "BetaSamplingScheduler")
+@behaviour(
+    "BasicScheduler", "KarrasScheduler", "ExponentialScheduler", "SDTurboScheduler", "BetaSamplingScheduler"
+)
 async def scheduler(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     steps = max(1, _int(i.get("steps"), 20))
     return NodeResult((Handle("SIGMAS", f"{steps} steps", {"steps": steps}),))
@@ -354,7 +415,9 @@ async def vae_decode(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     latent = _latent(i.get("samples"))
     await ctx.sleep(VAE_S * max(0.25, latent.width * latent.height / (512 * 512)))
     pattern = "gradient" if latent.denoised else "noise"
-    return NodeResult((ImageValue(latent.width, latent.height, latent.batch, pattern=pattern, seed=latent.seed),))
+    return NodeResult(
+        (ImageValue(latent.width, latent.height, latent.batch, pattern=pattern, seed=latent.seed),)
+    )
 
 
 @behaviour("VAEEncode", "VAEEncodeTiled")
@@ -362,7 +425,9 @@ async def vae_encode(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     image = _image(i.get("pixels"))
     await ctx.sleep(VAE_S * max(0.25, image.width * image.height / (512 * 512)))
     # Latents are 1/8 of the image: sizes snap down to a multiple of 8 like a real VAE.
-    return NodeResult((LatentValue(image.width // 8 * 8, image.height // 8 * 8, image.batch, seed=image.seed),))
+    return NodeResult(
+        (LatentValue(image.width // 8 * 8, image.height // 8 * 8, image.batch, seed=image.seed),)
+    )
 
 
 # -- the protocol test node pack ------------------------------------------------------------
@@ -383,7 +448,9 @@ async def reality_progress(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
             await ctx.sleep(delay)
         frame = None
         if preview:
-            frame = replace(image, pattern="gradient", seed=_seed_of(nonce, step), noise_level=1 - step / steps)
+            frame = replace(
+                image, pattern="gradient", seed=_seed_of(nonce, step), noise_level=1 - step / steps
+            )
         await ctx.progress(step, steps, preview=frame)
         if text:
             await ctx.progress_text(f"step {step}/{steps}")
@@ -402,8 +469,10 @@ async def reality_expand(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     progress_id = f"{ctx.node_id}.0.0.1"
     invert_id = f"{ctx.node_id}.0.0.2"
     graph = {
-        progress_id: {"class_type": "RealityProgress",
-                      "inputs": {"image": i.get("image"), "steps": i.get("steps"), "delay": i.get("delay")}},
+        progress_id: {
+            "class_type": "RealityProgress",
+            "inputs": {"image": i.get("image"), "steps": i.get("steps"), "delay": i.get("delay")},
+        },
         invert_id: {"class_type": "ImageInvert", "inputs": {"image": [progress_id, 0]}},
     }
     return NodeResult(([invert_id, 0],), expand=graph)
@@ -419,7 +488,10 @@ async def reality_block(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
 
 def _placeholder(kind: str, inputs: dict[str, Any], class_type: str) -> Any:
     if kind in ("IMAGE", "MASK"):
-        return next((v for v in inputs.values() if isinstance(v, ImageValue)), ImageValue(512, 512, pattern="gradient"))
+        return next(
+            (v for v in inputs.values() if isinstance(v, ImageValue)),
+            ImageValue(512, 512, pattern="gradient"),
+        )
     if kind == "LATENT":
         return next((v for v in inputs.values() if isinstance(v, LatentValue)), LatentValue(512, 512))
     if kind == "INT":

@@ -74,7 +74,9 @@ class PromptQueue:
                 return True
         return False
 
-    def get_history(self, prompt_id: str | None = None, max_items: int | None = None, offset: int = -1) -> dict[str, Any]:
+    def get_history(
+        self, prompt_id: str | None = None, max_items: int | None = None, offset: int = -1
+    ) -> dict[str, Any]:
         if prompt_id is not None:
             entry = self.history.get(prompt_id)
             return {prompt_id: json.loads(json.dumps(entry))} if entry is not None else {}

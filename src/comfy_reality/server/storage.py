@@ -43,7 +43,9 @@ class FileStore:
             example.write_bytes(encode_png(64, 64, image.rows()))
 
     def dir_for(self, kind: str | None) -> Path | None:
-        return {"input": self.input_dir, "output": self.output_dir, "temp": self.temp_dir}.get(kind or "output")
+        return {"input": self.input_dir, "output": self.output_dir, "temp": self.temp_dir}.get(
+            kind or "output"
+        )
 
     def temp_prefix(self, node_key: str) -> str:
         """PreviewImage's per-node random prefix (``ComfyUI_temp_qpkjk``)."""
@@ -73,7 +75,9 @@ class FileStore:
         subfolder, _, name = prefix.rpartition("/")
         folder = (base / subfolder).resolve()
         if os.path.commonpath([str(folder), str(base.resolve())]) != str(base.resolve()):
-            raise PathRejected(f"Saving image outside the output folder is not allowed. full_output_folder: {folder}")
+            raise PathRejected(
+                f"Saving image outside the output folder is not allowed. full_output_folder: {folder}"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         text = {"prompt": json.dumps(prompt)} if prompt is not None else None
         results: list[dict[str, str]] = []
@@ -82,7 +86,12 @@ class FileStore:
             for index in range(image.batch):
                 filename = f"{name}_{counter:05}_.png"
                 data = await asyncio.to_thread(
-                    encode_png, image.width, image.height, list(image.rows(index)), text=text, compress_level=4
+                    encode_png,
+                    image.width,
+                    image.height,
+                    list(image.rows(index)),
+                    text=text,
+                    compress_level=4,
                 )
                 await asyncio.to_thread((folder / filename).write_bytes, data)
                 results.append({"filename": filename, "subfolder": subfolder, "type": kind})

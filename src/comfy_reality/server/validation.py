@@ -118,12 +118,16 @@ class Validator:
                     ),
                     [],
                 )
-            if self.catalogue.is_output(class_type) and (partial_targets is None or node_id in partial_targets):
+            if self.catalogue.is_output(class_type) and (
+                partial_targets is None or node_id in partial_targets
+            ):
                 if node_id not in outputs:
                     outputs.append(node_id)
 
         if not outputs:
-            return ValidationResult(False, _prompt_error("prompt_no_outputs", "Prompt has no outputs", ""), [])
+            return ValidationResult(
+                False, _prompt_error("prompt_no_outputs", "Prompt has no outputs", ""), []
+            )
 
         good: list[str] = []
         failed: list[tuple[str, list[dict[str, Any]]]] = []
@@ -172,14 +176,19 @@ class Validator:
             details = "\n".join(f"{r['message']}: {r['details']}" for _, rs in failed for r in rs)
             return ValidationResult(
                 False,
-                _prompt_error("prompt_outputs_failed_validation", "Prompt outputs failed validation", details),
+                _prompt_error(
+                    "prompt_outputs_failed_validation", "Prompt outputs failed validation", details
+                ),
                 [],
                 node_errors,
             )
         return ValidationResult(True, None, [o for o in outputs if o in good], node_errors)
 
     def _validate_upstream_first(
-        self, prompt: dict[str, Any], output: str, validated: dict[str, tuple[bool, list[dict[str, Any]], str]]
+        self,
+        prompt: dict[str, Any],
+        output: str,
+        validated: dict[str, tuple[bool, list[dict[str, Any]], str]],
     ) -> None:
         """Validate a big graph's upstream nodes deepest first, so the recursive check of the
         output never nests deeper than one level (a 500-node chain overflowed Python's stack)."""
@@ -211,7 +220,10 @@ class Validator:
                 pass  # the caller's own walk meets the same fault and reports it in place
 
     def _validate_inputs(
-        self, prompt: dict[str, Any], unique_id: str, validated: dict[str, tuple[bool, list[dict[str, Any]], str]]
+        self,
+        prompt: dict[str, Any],
+        unique_id: str,
+        validated: dict[str, tuple[bool, list[dict[str, Any]], str]],
     ) -> tuple[bool, list[dict[str, Any]], str]:
         if unique_id in validated:
             return validated[unique_id]
@@ -225,7 +237,10 @@ class Validator:
             self._visiting.discard(unique_id)
 
     def _validate_node(
-        self, prompt: dict[str, Any], unique_id: str, validated: dict[str, tuple[bool, list[dict[str, Any]], str]]
+        self,
+        prompt: dict[str, Any],
+        unique_id: str,
+        validated: dict[str, tuple[bool, list[dict[str, Any]], str]],
     ) -> tuple[bool, list[dict[str, Any]], str]:
         try:
             inputs = prompt[unique_id]["inputs"]
@@ -233,7 +248,9 @@ class Validator:
             raise _LinkFault(exc, _TB_OTHER) from exc
         class_type = prompt[unique_id]["class_type"]
         types = self.catalogue.input_types(class_type)
-        names = list(types.get("required", {})) + [n for n in types.get("optional", {}) if n not in types.get("required", {})]
+        names = list(types.get("required", {})) + [
+            n for n in types.get("optional", {}) if n not in types.get("required", {})
+        ]
         custom = _custom_validated_inputs(class_type)
 
         errors: list[dict[str, Any]] = []
@@ -383,7 +400,11 @@ class Validator:
                             "type": "value_not_in_list",
                             "message": "Value not in list",
                             "details": f"{name}: '{val}' not in {list_info}",
-                            "extra_info": {"input_name": name, "input_config": input_config, "received_value": val},
+                            "extra_info": {
+                                "input_name": name,
+                                "input_config": input_config,
+                                "received_value": val,
+                            },
                         }
                     )
                     continue
@@ -439,4 +460,3 @@ def _in_list(val: Any, options: list[Any]) -> bool:
         return val in options
     except TypeError:
         return False
-

@@ -126,12 +126,14 @@ def _tensor_text(image: ImageValue) -> str:
     def seq(items: list[str], n: int, indent: str) -> str:
         if summarise and n > 6:
             items = items[:3] + ["..."] + items[-3:]
-        return ("[" + f",\n{indent}".join(items) + "]")
+        return "[" + f",\n{indent}".join(items) + "]"
 
     def row_text() -> str:
         return seq([pixel] * min(image.width, 7 if summarise else image.width), image.width, "          ")
 
-    rows = seq([row_text()] * min(image.height, 7 if summarise else image.height), image.height, "\n         ")
+    rows = seq(
+        [row_text()] * min(image.height, 7 if summarise else image.height), image.height, "\n         "
+    )
     batch = seq([rows] * min(image.batch, 7 if summarise else image.batch), image.batch, "\n\n        ")
     return f"tensor({batch})"
 

@@ -12,16 +12,32 @@ from ..logs import configure_logging, register_secret
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--server", "server_url", metavar="URL",
-              help="ComfyUI server URL. Default: config file, then $COMFYUI_URL, then http://127.0.0.1:8188.")
+@click.option(
+    "--server",
+    "server_url",
+    metavar="URL",
+    help="ComfyUI server URL. Default: config file, then $COMFYUI_URL, then http://127.0.0.1:8188.",
+)
 @click.option("--token", metavar="T", help="API token sent as a bearer header (or $COMFYUI_TOKEN).")
-@click.option("--workflows", "workflow_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Extra folder of saved workflows (repeatable); listed after the bundled and your own.")
-@click.option("--demo", is_flag=True,
-              help="Start an embedded ComfyUI look-alike on a free 127.0.0.1 port and connect to it.")
+@click.option(
+    "--workflows",
+    "workflow_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Extra folder of saved workflows (repeatable); listed after the bundled and your own.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Start an embedded ComfyUI look-alike on a free 127.0.0.1 port and connect to it.",
+)
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Config file (TOML). Default: config.toml in the user config dir.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (TOML). Default: config.toml in the user config dir.",
+)
 def main(
     server_url: str | None,
     token: str | None,

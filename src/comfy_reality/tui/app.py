@@ -31,10 +31,9 @@ from textual.worker import Worker, WorkerState
 from .. import paths
 from ..config import Settings
 from ..journal import Journal, ReconcileReport
-from ..runtime.errors import ComfyError, InvalidWorkflowError, PromptValidationError
 from ..runtime import Auth, ComfyUIAsyncRuntime
+from ..runtime.errors import ComfyError, InvalidWorkflowError, PromptValidationError
 from ..runtime.manager import EventSubscription
-from ..runtime.outputs import UnsafeOutputPathError, safe_output_path, save_outputs
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
     ConnectionState,
@@ -45,6 +44,7 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
+from ..runtime.outputs import UnsafeOutputPathError, safe_output_path, save_outputs
 from ..workflows import (
     ObjectInfo,
     ObjectInfoCache,
@@ -121,7 +121,18 @@ class ComfyRealityApp(App[None]):
     # Actions on the main screen's panes: off while a dialog or the form is on top, so a key
     # meant for the form (or pressed by habit) never starts a run behind it.
     MAIN_SCREEN_ACTIONS = frozenset(
-        {"run", "cancel", "retry", "edit", "save_outputs", "toggle_log", "filter", "reconnect", "help", "history"}
+        {
+            "run",
+            "cancel",
+            "retry",
+            "edit",
+            "save_outputs",
+            "toggle_log",
+            "filter",
+            "reconnect",
+            "help",
+            "history",
+        }
     )
 
     def __init__(
@@ -151,7 +162,9 @@ class ComfyRealityApp(App[None]):
         self.runtime: ComfyUIAsyncRuntime | None = None
         # The execution journal (history, recovery after a restart); None when disabled or unusable.
         self.journal: Journal | None = None
-        self.journal_note: str | None = None if use_journal else "The execution journal is off for this session."
+        self.journal_note: str | None = (
+            None if use_journal else "The execution journal is off for this session."
+        )
         self.journal_path = journal_path
         self.use_journal = use_journal
         self._journal_ready = asyncio.Event()
@@ -234,7 +247,9 @@ class ComfyRealityApp(App[None]):
             self._start_runtime()
         else:
             self.post_message(
-                ServerStatusChanged(ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason="offline"))
+                ServerStatusChanged(
+                    ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason="offline")
+                )
             )
 
     async def on_unmount(self) -> None:
@@ -255,11 +270,16 @@ class ComfyRealityApp(App[None]):
                 self.journal, note = await Journal.open_or_disabled(self.journal_path, keep_days=keep_days)
                 pruned = self.journal.auto_pruned if self.journal is not None else None
                 if pruned is not None and pruned.executions:
-                    self._write_log([LogLine(
-                        _now(), "info",
-                        f"Journal: {pruned.executions} finished execution(s) older than {keep_days} days removed "
-                        "(journal_keep_days in the config)",
-                    )])
+                    self._write_log(
+                        [
+                            LogLine(
+                                _now(),
+                                "info",
+                                f"Journal: {pruned.executions} finished execution(s) older than {keep_days} days removed "
+                                "(journal_keep_days in the config)",
+                            )
+                        ]
+                    )
                 if note is not None:
                     self.journal_note = note
                     self._write_log([LogLine(_now(), "warning", note)])
@@ -283,16 +303,18 @@ class ComfyRealityApp(App[None]):
             return
         message = (
             f"Journal: followed again {len(report.followed)}, finished {len(report.finished)}, "
-            f"lost {len(report.lost)}"
-            + (f", could not check {len(report.errors)}" if report.errors else "")
+            f"lost {len(report.lost)}" + (f", could not check {len(report.errors)}" if report.errors else "")
         )
         level = "warning" if report.lost or report.errors else "info"
         lines = [LogLine(_now(), level, message)]
         lines.extend(LogLine(_now(), "warning", f"journal: {error}") for error in report.errors)
         self._write_log(lines)
         if report.lost or report.followed:
-            self.notify(f"{message}. Press h for the history.", severity="warning" if report.lost else "information",
-                        timeout=8)
+            self.notify(
+                f"{message}. Press h for the history.",
+                severity="warning" if report.lost else "information",
+                timeout=8,
+            )
 
     def _drain_log_tap(self) -> None:
         if self.log_tap is not None and self.log_tap.buffer:
@@ -315,7 +337,9 @@ class ComfyRealityApp(App[None]):
         return ComfyUIAsyncRuntime(url, auth=auth, timeout=s.timeout, verify_tls=s.verify_tls)
 
     def _start_runtime(self) -> None:
-        self.run_worker(self._runtime_main(), name="runtime", group="runtime", exclusive=True, exit_on_error=False)
+        self.run_worker(
+            self._runtime_main(), name="runtime", group="runtime", exclusive=True, exit_on_error=False
+        )
 
     async def _runtime_main(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
@@ -323,7 +347,9 @@ class ComfyRealityApp(App[None]):
             if self.demo:
                 from ..server import EmbeddedServer, ServerConfig
 
-                server = await stack.enter_async_context(EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0)))
+                server = await stack.enter_async_context(
+                    EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0))
+                )
                 url = self.server_url = server.url
                 self.status_bar.url = url
             runtime = self.runtime_factory(url)
@@ -334,6 +360,7 @@ class ComfyRealityApp(App[None]):
             if self.journal is not None:
                 stack.callback(self.journal.attach(runtime))
             await stack.enter_async_context(runtime.session())
+
             def on_status(status: ServerStatus) -> None:
                 self.post_message(ServerStatusChanged(status))
 
@@ -384,7 +411,9 @@ class ComfyRealityApp(App[None]):
         if worker.group == "runtime":
             self.post_message(
                 ServerStatusChanged(
-                    ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason=f"runtime stopped: {error}")
+                    ServerStatus(
+                        url=self.server_url, state=ConnectionState.DOWN, reason=f"runtime stopped: {error}"
+                    )
                 )
             )
             self.notify(f"{message}. Press F5 to start it again.", severity="error", timeout=10)
@@ -401,7 +430,9 @@ class ComfyRealityApp(App[None]):
     def _apply_batch(self, message: TaskEventsBatch) -> None:
         self.frames += 1
         changed = self.session.apply(message.tasks, message.executions)
-        entries = [self.session.entries[i] for i in sorted(changed, key=self._order) if i in self.session.entries]
+        entries = [
+            self.session.entries[i] for i in sorted(changed, key=self._order) if i in self.session.entries
+        ]
         tree = self.task_tree
         tree.update_entries(entries)
         forgotten = self.session.forget_oldest_finished()
@@ -427,10 +458,16 @@ class ComfyRealityApp(App[None]):
     def on_server_status_changed(self, message: ServerStatusChanged) -> None:
         status = message.status
         self.status_bar.status = status
-        became_connected = status.state is ConnectionState.CONNECTED and self._last_state is not ConnectionState.CONNECTED
+        became_connected = (
+            status.state is ConnectionState.CONNECTED and self._last_state is not ConnectionState.CONNECTED
+        )
         if status.state is not self._last_state and self._last_state is not None:
             level = "info" if status.state is ConnectionState.CONNECTED else "warning"
-            reason = f": {status.reason}" if status.reason and status.state is not ConnectionState.CONNECTED else ""
+            reason = (
+                f": {status.reason}"
+                if status.reason and status.state is not ConnectionState.CONNECTED
+                else ""
+            )
             self._write_log([LogLine(_now(), level, f"server {status.url} {status.state.value}{reason}")])
         self._last_state = status.state
         if became_connected:
@@ -510,7 +547,9 @@ class ComfyRealityApp(App[None]):
     # ---------------------------------------------------------------- workflows
     @work(group="scan", exclusive=True, exit_on_error=False)
     async def _scan_local(self) -> None:
-        self._local_files = await asyncio.to_thread(scan_workflows, self.sources, object_info=self.object_info)
+        self._local_files = await asyncio.to_thread(
+            scan_workflows, self.sources, object_info=self.object_info
+        )
         self._preview_cache.clear()
         self._publish_workflows()
 
@@ -557,7 +596,9 @@ class ComfyRealityApp(App[None]):
             self._publish_workflows()
             return
         self._server_note = None if blobs else "none saved on the server"
-        self._server_files = await asyncio.to_thread(_mirror_server_workflows, folder, blobs, self.object_info)
+        self._server_files = await asyncio.to_thread(
+            _mirror_server_workflows, folder, blobs, self.object_info
+        )
         self._publish_workflows()
 
     # ----------------------------------------------------------------- actions
@@ -611,7 +652,8 @@ class ComfyRealityApp(App[None]):
             unknown = unknown_node_types(prompt, self.object_info)
             if unknown:
                 raise InvalidWorkflowError(
-                    "the server does not have these node types: " + ", ".join(unknown)
+                    "the server does not have these node types: "
+                    + ", ".join(unknown)
                     + ". Install the custom nodes that provide them, or pick another server"
                 )
         except ComfyError as exc:
@@ -649,7 +691,11 @@ class ComfyRealityApp(App[None]):
             return
         lines = [LogLine(_now(), "warning", f"{name}: the web UI's conversion differs from the graph here:")]
         lines.extend(LogLine(_now(), "warning", f"  {defect}") for defect in defects)
-        lines.append(LogLine(_now(), "warning", "  set correct_frontend_defects = true in the config to run it as drawn"))
+        lines.append(
+            LogLine(
+                _now(), "warning", "  set correct_frontend_defects = true in the config to run it as drawn"
+            )
+        )
         self._write_log(lines)
         self.notify(
             f"{name}: {len(defects)} difference(s) from the graph, as in the web UI (see the log); "
@@ -663,8 +709,11 @@ class ComfyRealityApp(App[None]):
         tree.update_entries([entry])
         tree.select_execution(entry.id)
         self._show_execution(entry.id)
-        self.notify(message or f"The server refused {entry.title}; see the errors per node.", severity="error",
-                    timeout=8)
+        self.notify(
+            message or f"The server refused {entry.title}; see the errors per node.",
+            severity="error",
+            timeout=8,
+        )
 
     def _selected_entry(self) -> ExecutionEntry | None:
         entry = self.session.get(self.task_tree.selected_execution_id)
@@ -703,8 +752,10 @@ class ComfyRealityApp(App[None]):
         if entry is None:
             return
         if entry.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-            self.notify(f"Only failed or cancelled runs can be retried; {entry.title} is {entry.state_key}.",
-                        severity="warning")
+            self.notify(
+                f"Only failed or cancelled runs can be retried; {entry.title} is {entry.state_key}.",
+                severity="warning",
+            )
             return
         runtime = self._require_runtime()
         if runtime is None:
@@ -714,7 +765,9 @@ class ComfyRealityApp(App[None]):
     @work(group="actions", exit_on_error=False)
     async def _retry(self, runtime: Any, entry: ExecutionEntry) -> None:
         if entry.rejected:
-            await self.submit_prompt(entry.execution.prompt, name=entry.title, workflow_id=entry.execution.workflow_id)
+            await self.submit_prompt(
+                entry.execution.prompt, name=entry.title, workflow_id=entry.execution.workflow_id
+            )
             return
         execution = runtime.executions.get(entry.id)
         if execution is None:
@@ -723,8 +776,11 @@ class ComfyRealityApp(App[None]):
         try:
             new = await runtime.retry(execution)
         except PromptValidationError as exc:
-            self._show_rejected(self.session.add_rejected(entry.title, entry.execution.workflow_id,
-                                                          entry.execution.prompt, exc))
+            self._show_rejected(
+                self.session.add_rejected(
+                    entry.title, entry.execution.workflow_id, entry.execution.prompt, exc
+                )
+            )
             return
         except ComfyError as exc:
             self.notify(f"Retry failed: {exc}", severity="error", timeout=8)
@@ -815,8 +871,11 @@ class ComfyRealityApp(App[None]):
 
     def action_history(self) -> None:
         if self.journal is None:
-            self.notify(self.journal_note or "The execution journal is still opening; try again in a moment.",
-                        severity="warning", timeout=8)
+            self.notify(
+                self.journal_note or "The execution journal is still opening; try again in a moment.",
+                severity="warning",
+                timeout=8,
+            )
             return
         from .screens.history import HistoryScreen  # loaded on first use: faster start-up
 
@@ -880,7 +939,9 @@ class ComfyRealityApp(App[None]):
         assert object_info is not None
         try:
             data = await asyncio.to_thread(read_json_file, workflow.path)
-            prompt = load_prompt(data, object_info, correct_frontend_defects=self.settings.correct_frontend_defects)
+            prompt = load_prompt(
+                data, object_info, correct_frontend_defects=self.settings.correct_frontend_defects
+            )
         except ComfyError as exc:
             self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
             return
@@ -913,7 +974,9 @@ class ComfyRealityApp(App[None]):
                     self._save_local(result.prompt, name)
 
             self.push_screen(
-                NamePromptScreen(f"Save as a new workflow in {folder}", f"{workflow.name}-edited", check_local),
+                NamePromptScreen(
+                    f"Save as a new workflow in {folder}", f"{workflow.name}-edited", check_local
+                ),
                 save_local,
             )
             return

@@ -23,12 +23,11 @@ import json
 import os
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from textual import events
@@ -68,8 +67,16 @@ def _frame(kind: str, **data: Any) -> str:
 
 
 def _state(prompt_id: str, node: str, value: float, maximum: float, state: str) -> dict[str, Any]:
-    return {"value": value, "max": maximum, "state": state, "node_id": node, "prompt_id": prompt_id,
-            "display_node_id": node, "parent_node_id": None, "real_node_id": node}
+    return {
+        "value": value,
+        "max": maximum,
+        "state": state,
+        "node_id": node,
+        "prompt_id": prompt_id,
+        "display_node_id": node,
+        "parent_node_id": None,
+        "real_node_id": node,
+    }
 
 
 def opening_frames(prompt_id: str) -> list[str]:
@@ -77,8 +84,14 @@ def opening_frames(prompt_id: str) -> list[str]:
     return [
         _frame("execution_start", prompt_id=prompt_id, timestamp=ms),
         _frame("execution_cached", nodes=["1"], prompt_id=prompt_id, timestamp=ms),
-        _frame("progress_state", prompt_id=prompt_id, nodes={
-            "1": _state(prompt_id, "1", 1.0, 1.0, "finished"), "2": _state(prompt_id, "2", 0, 1.0, "running")}),
+        _frame(
+            "progress_state",
+            prompt_id=prompt_id,
+            nodes={
+                "1": _state(prompt_id, "1", 1.0, 1.0, "finished"),
+                "2": _state(prompt_id, "2", 0, 1.0, "running"),
+            },
+        ),
         _frame("executing", node="2", display_node="2", prompt_id=prompt_id),
     ]
 
@@ -86,8 +99,14 @@ def opening_frames(prompt_id: str) -> list[str]:
 def step_frames(prompt_id: str, step: int, steps: int) -> tuple[str, str]:
     return (
         _frame("progress", value=step, max=steps, prompt_id=prompt_id, node="2"),
-        _frame("progress_state", prompt_id=prompt_id, nodes={
-            "1": _state(prompt_id, "1", 1.0, 1.0, "finished"), "2": _state(prompt_id, "2", step, steps, "running")}),
+        _frame(
+            "progress_state",
+            prompt_id=prompt_id,
+            nodes={
+                "1": _state(prompt_id, "1", 1.0, 1.0, "finished"),
+                "2": _state(prompt_id, "2", step, steps, "running"),
+            },
+        ),
     )
 
 
@@ -115,7 +134,9 @@ class FrameMeter:
         app._display = display  # type: ignore[method-assign]
 
 
-async def measure_keys(pilot: Any, app: ComfyRealityApp, meter: FrameMeter, presses: int, gap: float) -> list[float]:
+async def measure_keys(
+    pilot: Any, app: ComfyRealityApp, meter: FrameMeter, presses: int, gap: float
+) -> list[float]:
     """Post a key as the terminal driver would; latency = until the frame that shows its effect."""
     tree = app.task_tree
     tree.focus()
@@ -157,17 +178,25 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
     async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1000.0)) as server:
         app = ComfyRealityApp(Settings(server_url=server.url), bundled_dir=bundled_workflows_dir())
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.runtime is not None
-                           and app.runtime.status.state is ConnectionState.CONNECTED, timeout=20)
+            await wait_for(
+                pilot,
+                lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
+                timeout=20,
+            )
             runtime = app.runtime
             assert runtime is not None
             meter = FrameMeter(app)
             prompt = flood_prompt()
             prompt_ids = [str(uuid.uuid4()) for _ in range(EXECUTIONS)]
             for index, prompt_id in enumerate(prompt_ids):
-                execution = WorkflowExecution(workflow_id="flood", name=f"flood-{index + 1}",
-                                              server_url=runtime.server_url, client_id=runtime.client_id,
-                                              prompt_id=prompt_id, prompt=dict(prompt))
+                execution = WorkflowExecution(
+                    workflow_id="flood",
+                    name=f"flood-{index + 1}",
+                    server_url=runtime.server_url,
+                    client_id=runtime.client_id,
+                    prompt_id=prompt_id,
+                    prompt=dict(prompt),
+                )
                 # Registered exactly as submit() does once the POST is answered.
                 tracker = _Tracker(runtime, execution)
                 runtime._trackers[prompt_id] = tracker
@@ -178,9 +207,12 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
                     runtime._on_frame(text)
             await wait_for(pilot, lambda: len(app.session.entries) == EXECUTIONS, timeout=10)
             selected_prompt = prompt_ids[-1]  # newest: the tree's top branch
-            app.task_tree.select_execution(next(
-                e.id for e in app.session.entries.values() if e.execution.prompt_id == selected_prompt))
-            await wait_for(pilot, lambda: any(r.task_snapshot.node_id == "2" for r in app.query(NodeProgress)))
+            app.task_tree.select_execution(
+                next(e.id for e in app.session.entries.values() if e.execution.prompt_id == selected_prompt)
+            )
+            await wait_for(
+                pilot, lambda: any(r.task_snapshot.node_id == "2" for r in app.query(NodeProgress))
+            )
 
             # ---- idle baseline: same app, same executions, nothing arriving
             frames_before = meter.frames
@@ -281,7 +313,9 @@ def cold_start(repeats: int) -> list[float]:
         with tempfile.TemporaryDirectory(prefix="comfy-reality-bench-") as home:
             out = subprocess.run(
                 [sys.executable, "-c", COLD_CHILD, str(bundled_workflows_dir())],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
                 # A private app home: the benchmark never opens the user's journal or log.
                 env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "COMFY_REALITY_HOME": home},
             )
@@ -307,24 +341,48 @@ def run_benchmark(quick: bool = False) -> list[Row]:
     lags, idle_keys, flood_keys = result["lags"], result["idle_keys"], result["flood_keys"]
     key_p95 = _pct(flood_keys, 0.95)
     return [
-        figure("WS messages fed (rate achieved)", round(result["rate"]), "msg/s", target=f"{TARGET_RATE:,.0f} msg/s",
-               ok=result["rate"] >= TARGET_RATE * 0.9,
-               note=f"{result['sent']:,} frames over {result['elapsed']:.1f}s into {EXECUTIONS} executions"),
-        figure("frames drawn during the flood", round(result["flood_fps"], 1), "frames/s",
-               baseline=round(result["idle_fps"], 1), baseline_name="idle (keys only)",
-               note=f"{result['batches']} task-event batches handled (one per frame at most)"),
-        figure("event-to-screen lag p50", round(_pct(lags, 0.5), 1), "ms",
-               note=f"p95 {_pct(lags, 0.95):.1f} ms, max {max(lags) if lags else float('nan'):.1f} ms over "
-                    f"{len(lags)} frames that showed a new step"),
-        figure("key-press latency p95 during the flood", round(key_p95, 1), "ms",
-               baseline=round(_pct(idle_keys, 0.95), 1), baseline_name="idle p95",
-               ratio=round(key_p95 / max(_pct(idle_keys, 0.95), 0.001), 2),
-               target=f"< {KEY_TARGET_MS:.0f} ms", ok=key_p95 < KEY_TARGET_MS,
-               note=f"p50 {_pct(flood_keys, 0.5):.1f} ms (idle p50 {_pct(idle_keys, 0.5):.1f} ms), "
-                    f"{len(flood_keys)} presses each"),
-        figure("cold start to first interactive frame", round(statistics.median(cold)), "ms",
-               note="fresh interpreter, headless driver, workflow list drawn; runs: "
-                    + ", ".join(f"{t:.0f}" for t in cold)),
+        figure(
+            "WS messages fed (rate achieved)",
+            round(result["rate"]),
+            "msg/s",
+            target=f"{TARGET_RATE:,.0f} msg/s",
+            ok=result["rate"] >= TARGET_RATE * 0.9,
+            note=f"{result['sent']:,} frames over {result['elapsed']:.1f}s into {EXECUTIONS} executions",
+        ),
+        figure(
+            "frames drawn during the flood",
+            round(result["flood_fps"], 1),
+            "frames/s",
+            baseline=round(result["idle_fps"], 1),
+            baseline_name="idle (keys only)",
+            note=f"{result['batches']} task-event batches handled (one per frame at most)",
+        ),
+        figure(
+            "event-to-screen lag p50",
+            round(_pct(lags, 0.5), 1),
+            "ms",
+            note=f"p95 {_pct(lags, 0.95):.1f} ms, max {max(lags) if lags else float('nan'):.1f} ms over "
+            f"{len(lags)} frames that showed a new step",
+        ),
+        figure(
+            "key-press latency p95 during the flood",
+            round(key_p95, 1),
+            "ms",
+            baseline=round(_pct(idle_keys, 0.95), 1),
+            baseline_name="idle p95",
+            ratio=round(key_p95 / max(_pct(idle_keys, 0.95), 0.001), 2),
+            target=f"< {KEY_TARGET_MS:.0f} ms",
+            ok=key_p95 < KEY_TARGET_MS,
+            note=f"p50 {_pct(flood_keys, 0.5):.1f} ms (idle p50 {_pct(idle_keys, 0.5):.1f} ms), "
+            f"{len(flood_keys)} presses each",
+        ),
+        figure(
+            "cold start to first interactive frame",
+            round(statistics.median(cold)),
+            "ms",
+            note="fresh interpreter, headless driver, workflow list drawn; runs: "
+            + ", ".join(f"{t:.0f}" for t in cold),
+        ),
     ]
 
 
@@ -338,7 +396,9 @@ def main() -> None:
         print(json.dumps([asdict(f) for f in figures], indent=2))
         return
     width = max(len(f.name) for f in figures)
-    print(f"TUI benchmark ({'quick' if quick else 'full'}), terminal {SIZE[0]}x{SIZE[1]}, {EXECUTIONS} executions")
+    print(
+        f"TUI benchmark ({'quick' if quick else 'full'}), terminal {SIZE[0]}x{SIZE[1]}, {EXECUTIONS} executions"
+    )
     for f in figures:
         value = "n/a" if f.value is None else f"{f.value:,}"
         line = f"  {f.name:<{width}}  {value:>10} {f.unit}"

@@ -40,8 +40,11 @@ class ComfyCommands(Provider):
         for workflow in app.workflow_files:
             if workflow.ok:
                 commands.append(
-                    (f"Run {workflow.name}", f"{workflow.source}: {workflow.path.name}",
-                     partial(app.run_workflow_file, workflow))
+                    (
+                        f"Run {workflow.name}",
+                        f"{workflow.source}: {workflow.path.name}",
+                        partial(app.run_workflow_file, workflow),
+                    )
                 )
         return commands
 

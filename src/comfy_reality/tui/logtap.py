@@ -34,7 +34,9 @@ class LogTap:
         self.buffer: deque[LogLine] = deque(maxlen=maxlen)
         self.installed = False
 
-    def __call__(self, _logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    def __call__(
+        self, _logger: Any, method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
         event = str(event_dict.get("event", ""))
         # Task lifecycle and connection records duplicate lines the app writes itself.
         if not (event in LIFECYCLE_EVENTS and "task_id" in event_dict) and event not in _DUPLICATED:

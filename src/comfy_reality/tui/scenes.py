@@ -42,9 +42,21 @@ NOW = T0 + timedelta(seconds=42)
 SERVER_URL = "http://127.0.0.1:8188"
 
 SYSTEM_STATS: dict[str, Any] = {
-    "system": {"os": "posix", "ram_total": 25_769_803_776, "ram_free": 17_179_869_184, "comfyui_version": "0.3.64"},
-    "devices": [{"name": "cuda:0 NVIDIA GeForce RTX 4090", "type": "cuda", "index": 0,
-                 "vram_total": 25_757_220_864, "vram_free": 19_327_352_832}],
+    "system": {
+        "os": "posix",
+        "ram_total": 25_769_803_776,
+        "ram_free": 17_179_869_184,
+        "comfyui_version": "0.3.64",
+    },
+    "devices": [
+        {
+            "name": "cuda:0 NVIDIA GeForce RTX 4090",
+            "type": "cuda",
+            "index": 0,
+            "vram_total": 25_757_220_864,
+            "vram_free": 19_327_352_832,
+        }
+    ],
 }
 
 
@@ -175,14 +187,25 @@ def _txt2img_nodes(state: str) -> list[NodeSpec]:
         ]
     elif state == "failed":
         nodes += [
-            NodeSpec("3", "KSampler", TaskStatus.FAILED, 1.3, 2.0, 4, 20, error="CUDA out of memory. Tried to allocate 2.00 GiB",
-                     error_type="OutOfMemoryError"),
+            NodeSpec(
+                "3",
+                "KSampler",
+                TaskStatus.FAILED,
+                1.3,
+                2.0,
+                4,
+                20,
+                error="CUDA out of memory. Tried to allocate 2.00 GiB",
+                error_type="OutOfMemoryError",
+            ),
             NodeSpec("8", "VAEDecode", TaskStatus.CANCELLED, detail="not run: node 3 failed"),
             NodeSpec("9", "SaveImage", TaskStatus.CANCELLED, detail="not run: node 3 failed"),
         ]
     elif state == "cancelled":
         nodes += [
-            NodeSpec("3", "KSampler", TaskStatus.CANCELLED, 1.3, 2.4, 7, 20, detail="interrupted at step 7/20"),
+            NodeSpec(
+                "3", "KSampler", TaskStatus.CANCELLED, 1.3, 2.4, 7, 20, detail="interrupted at step 7/20"
+            ),
             NodeSpec("8", "VAEDecode", TaskStatus.CANCELLED, detail="not run: interrupted"),
             NodeSpec("9", "SaveImage", TaskStatus.CANCELLED, detail="not run: interrupted"),
         ]
@@ -192,15 +215,35 @@ def _txt2img_nodes(state: str) -> list[NodeSpec]:
 def history() -> list[ExecutionSpec]:
     """Two finished runs that sit below the scene's main execution in the tree."""
     return [
-        ExecutionSpec("h1", "upscale-2x", TaskStatus.COMPLETED, 0.0, 0.1, 3.4,
-                      [NodeSpec("1", "LoadImage", TaskStatus.COMPLETED, 0.1, 0.2),
-                       NodeSpec("2", "ImageScaleBy", TaskStatus.COMPLETED, 0.2, 3.3),
-                       NodeSpec("3", "SaveImage", TaskStatus.COMPLETED, 3.3, 3.4)],
-                      outputs=[OutputFile(node_id="3", filename="upscaled_00001_.png")], number=1),
-        ExecutionSpec("h2", "reality-progress", TaskStatus.COMPLETED, 1.0, 3.5, 5.0,
-                      [NodeSpec("1", "EmptyImage", TaskStatus.COMPLETED, 3.5, 3.6, cached=True),
-                       NodeSpec("2", "RealityProgress", TaskStatus.COMPLETED, 3.6, 4.9, 10, 10, 7.7),
-                       NodeSpec("3", "PreviewImage", TaskStatus.COMPLETED, 4.9, 5.0)], number=2),
+        ExecutionSpec(
+            "h1",
+            "upscale-2x",
+            TaskStatus.COMPLETED,
+            0.0,
+            0.1,
+            3.4,
+            [
+                NodeSpec("1", "LoadImage", TaskStatus.COMPLETED, 0.1, 0.2),
+                NodeSpec("2", "ImageScaleBy", TaskStatus.COMPLETED, 0.2, 3.3),
+                NodeSpec("3", "SaveImage", TaskStatus.COMPLETED, 3.3, 3.4),
+            ],
+            outputs=[OutputFile(node_id="3", filename="upscaled_00001_.png")],
+            number=1,
+        ),
+        ExecutionSpec(
+            "h2",
+            "reality-progress",
+            TaskStatus.COMPLETED,
+            1.0,
+            3.5,
+            5.0,
+            [
+                NodeSpec("1", "EmptyImage", TaskStatus.COMPLETED, 3.5, 3.6, cached=True),
+                NodeSpec("2", "RealityProgress", TaskStatus.COMPLETED, 3.6, 4.9, 10, 10, 7.7),
+                NodeSpec("3", "PreviewImage", TaskStatus.COMPLETED, 4.9, 5.0),
+            ],
+            number=2,
+        ),
     ]
 
 
@@ -220,33 +263,49 @@ def main_execution(state: str) -> ExecutionSpec:
     error = None
     if state == "failed":
         error = ExecutionError(
-            node_id="3", node_type="KSampler", exception_type="torch.OutOfMemoryError",
+            node_id="3",
+            node_type="KSampler",
+            exception_type="torch.OutOfMemoryError",
             exception_message="CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.99 GiB total capacity)",
-            traceback=['  File "/opt/ComfyUI/execution.py", line 496, in execute',
-                       '  File "/opt/ComfyUI/comfy/samplers.py", line 1161, in sample',
-                       "torch.OutOfMemoryError: CUDA out of memory."],
+            traceback=[
+                '  File "/opt/ComfyUI/execution.py", line 496, in execute',
+                '  File "/opt/ComfyUI/comfy/samplers.py", line 1161, in sample',
+                "torch.OutOfMemoryError: CUDA out of memory.",
+            ],
             executed=["4", "6", "7", "5"],
         )
     outputs = []
     if state == "completed":
-        outputs = [OutputFile(node_id="9", filename="ComfyUI_00042_.png"),
-                   OutputFile(node_id="9", filename="ComfyUI_00043_.png")]
+        outputs = [
+            OutputFile(node_id="9", filename="ComfyUI_00042_.png"),
+            OutputFile(node_id="9", filename="ComfyUI_00043_.png"),
+        ]
     detail = "interrupted by you (x)" if state == "cancelled" else None
-    return ExecutionSpec("main", "text-to-image", status, base, base + 1.0, end, nodes, error, outputs, detail, number=3)
+    return ExecutionSpec(
+        "main", "text-to-image", status, base, base + 1.0, end, nodes, error, outputs, detail, number=3
+    )
 
 
 def scene(state: str) -> tuple[TaskEventsBatch | None, ServerStatus, dict[str, Any] | None]:
     """(batch, server status, system stats) for one named state."""
-    connected = ServerStatus(url=SERVER_URL, state=ConnectionState.CONNECTED,
-                             queue_remaining=1 if state == "running" else 0, changed_at=T0)
+    connected = ServerStatus(
+        url=SERVER_URL,
+        state=ConnectionState.CONNECTED,
+        queue_remaining=1 if state == "running" else 0,
+        changed_at=T0,
+    )
     if state == "idle":
         return None, connected, SYSTEM_STATS
     if state == "disconnected":
-        status = ServerStatus(url=SERVER_URL, state=ConnectionState.DOWN,
-                              reason="connection refused", retry_in=8.0, changed_at=NOW - timedelta(seconds=3))
+        status = ServerStatus(
+            url=SERVER_URL,
+            state=ConnectionState.DOWN,
+            reason="connection refused",
+            retry_in=8.0,
+            changed_at=NOW - timedelta(seconds=3),
+        )
         return None, status, None
     return batch([*history(), main_execution(state)]), connected, SYSTEM_STATS
-
 
 
 # ---------------------------------------------------------------------- History
@@ -261,57 +320,118 @@ def prompt_of(execution_id: str) -> str:
 
 
 def journal_execution(
-    id_: str, name: str, status: str, minutes_ago: int, seconds: float | None, *,
-    error: dict[str, Any] | None = None, outputs: list[dict[str, Any]] | None = None,
-    detail: str | None = None, prompt_id: str | None = "auto", server: str = SERVER_URL,
-    node_errors: dict[str, Any] | None = None, started: bool = True,
+    id_: str,
+    name: str,
+    status: str,
+    minutes_ago: int,
+    seconds: float | None,
+    *,
+    error: dict[str, Any] | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+    detail: str | None = None,
+    prompt_id: str | None = "auto",
+    server: str = SERVER_URL,
+    node_errors: dict[str, Any] | None = None,
+    started: bool = True,
 ) -> ExecutionSnapshot:
     """One execution as the recorder writes it: queued a second before it started ``minutes_ago``."""
     start = JOURNAL_NOW - timedelta(minutes=minutes_ago)
     queued = start - timedelta(seconds=1)
     completed = start + timedelta(seconds=seconds) if seconds is not None else None
     return ExecutionSnapshot(
-        id=id_, prompt_id=prompt_of(id_) if prompt_id == "auto" else prompt_id, server_url=server,
-        client_id="client-1", workflow_id=name, name=name, number=minutes_ago, status=status,
-        status_detail=detail, retry_of=None, progress=1.0 if completed else 0.3, prompt_json="{}",
-        outputs_json="{}", output_files_json=json.dumps(outputs or []),
-        error_json=json.dumps(error) if error else None, node_errors_json=json.dumps(node_errors or {}),
-        created_at=queued.isoformat(), started_at=start.isoformat() if started else None,
+        id=id_,
+        prompt_id=prompt_of(id_) if prompt_id == "auto" else prompt_id,
+        server_url=server,
+        client_id="client-1",
+        workflow_id=name,
+        name=name,
+        number=minutes_ago,
+        status=status,
+        status_detail=detail,
+        retry_of=None,
+        progress=1.0 if completed else 0.3,
+        prompt_json="{}",
+        outputs_json="{}",
+        output_files_json=json.dumps(outputs or []),
+        error_json=json.dumps(error) if error else None,
+        node_errors_json=json.dumps(node_errors or {}),
+        created_at=queued.isoformat(),
+        started_at=start.isoformat() if started else None,
         completed_at=completed.isoformat() if completed else None,
     )
 
 
-def journal_node(execution_id: str, node_id: str, class_type: str, status: str, *,
-                 error: str | None = None, cached: bool = False) -> NodeSnapshot:
+def journal_node(
+    execution_id: str,
+    node_id: str,
+    class_type: str,
+    status: str,
+    *,
+    error: str | None = None,
+    cached: bool = False,
+) -> NodeSnapshot:
     return NodeSnapshot(
-        execution_id=execution_id, node_id=node_id, class_type=class_type, name=f"{class_type} #{node_id}",
-        status=status, cached=cached, progress=1.0 if status == "completed" else 0.0, value=None, max=None,
-        started_at=None, completed_at=None, error=error, error_type="RuntimeError" if error else None,
-        status_detail=None, traceback_json="[]", outputs_json="{}",
+        execution_id=execution_id,
+        node_id=node_id,
+        class_type=class_type,
+        name=f"{class_type} #{node_id}",
+        status=status,
+        cached=cached,
+        progress=1.0 if status == "completed" else 0.0,
+        value=None,
+        max=None,
+        started_at=None,
+        completed_at=None,
+        error=error,
+        error_type="RuntimeError" if error else None,
+        status_detail=None,
+        traceback_json="[]",
+        outputs_json="{}",
     )
 
 
-def _write(path: Path, executions: list[ExecutionSnapshot], nodes: list[NodeSnapshot],
-           lost: dict[str, str] | None = None) -> None:
+def _write(
+    path: Path,
+    executions: list[ExecutionSnapshot],
+    nodes: list[NodeSnapshot],
+    lost: dict[str, str] | None = None,
+) -> None:
     store = JournalStore(path)
     try:
         store.write_batch(executions, nodes)
         for execution_id, reason in (lost or {}).items():
             if not store.mark_lost(execution_id, reason):
-                raise RuntimeError(f"{path}: {execution_id} had already finished, so it cannot be marked lost")
+                raise RuntimeError(
+                    f"{path}: {execution_id} had already finished, so it cannot be marked lost"
+                )
     finally:
         store.close()
 
 
 def fill_journal(path: Path) -> None:
     """Four executions: completed with outputs, failed at node 2, running, and one lost."""
-    image = {"node_id": "3", "filename": "portrait_00001_.png", "subfolder": "", "type": "output", "kind": "images"}
+    image = {
+        "node_id": "3",
+        "filename": "portrait_00001_.png",
+        "subfolder": "",
+        "type": "output",
+        "kind": "images",
+    }
     executions = [
         journal_execution("ex-done", "portrait", "completed", 50, 12.4, outputs=[image]),
         journal_execution(
-            FAILED_RUN, "upscale", "failed", 40, 3.2,
-            error={"node_id": "2", "node_type": "RealityFail", "exception_type": "RuntimeError",
-                   "exception_message": "CUDA out of memory", "traceback": ["line 1", "line 2"]},
+            FAILED_RUN,
+            "upscale",
+            "failed",
+            40,
+            3.2,
+            error={
+                "node_id": "2",
+                "node_type": "RealityFail",
+                "exception_type": "RuntimeError",
+                "exception_message": "CUDA out of memory",
+                "traceback": ["line 1", "line 2"],
+            },
         ),
         journal_execution("ex-run", "landscape", "running", 5, None),
         journal_execution("ex-lost", "night city", "running", 20, None),
@@ -334,20 +454,52 @@ def fill_history_journal(path: Path) -> None:
     fill_journal(path)
 
     def images(node_id: str, prefix: str, count: int, subfolder: str = "") -> list[dict[str, Any]]:
-        return [{"node_id": node_id, "filename": f"{prefix}_{i:05d}_.png", "subfolder": subfolder,
-                 "type": "output", "kind": "images"} for i in range(1, count + 1)]
+        return [
+            {
+                "node_id": node_id,
+                "filename": f"{prefix}_{i:05d}_.png",
+                "subfolder": subfolder,
+                "type": "output",
+                "kind": "images",
+            }
+            for i in range(1, count + 1)
+        ]
 
-    rejected = {"4": {"class_type": "CheckpointLoaderSimple", "dependent_outputs": ["9"], "errors": [
-        {"type": "value_not_in_list", "message": "Value not in list",
-         "details": "ckpt_name: 'sdxl_base.safetensors' not in ['v1-5-pruned-emaonly.safetensors']"}]}}
+    rejected = {
+        "4": {
+            "class_type": "CheckpointLoaderSimple",
+            "dependent_outputs": ["9"],
+            "errors": [
+                {
+                    "type": "value_not_in_list",
+                    "message": "Value not in list",
+                    "details": "ckpt_name: 'sdxl_base.safetensors' not in ['v1-5-pruned-emaonly.safetensors']",
+                }
+            ],
+        }
+    }
     executions = [
-        journal_execution("ex-pose", "controlnet-pose", "completed", 130, 48.7, outputs=images("9", "pose", 4, "pose")),
+        journal_execution(
+            "ex-pose", "controlnet-pose", "completed", 130, 48.7, outputs=images("9", "pose", 4, "pose")
+        ),
         journal_execution("ex-stop", "txt2img-basic", "cancelled", 190, 7.5, detail="interrupted by you (x)"),
-        journal_execution("ex-rej", "inpaint-sdxl", "failed", 26 * 60, None, prompt_id=None, node_errors=rejected,
-                          started=False, detail="rejected by the server: 1 node has invalid inputs"),
-        journal_execution("ex-long", "long-sampler", "completed", 3 * 24 * 60, 245.0, outputs=images("9", "long", 1)),
-        journal_execution("ex-old", "image-invert-scale", "completed", 20 * 24 * 60, 0.4,
-                          outputs=images("5", "inv", 2)),
+        journal_execution(
+            "ex-rej",
+            "inpaint-sdxl",
+            "failed",
+            26 * 60,
+            None,
+            prompt_id=None,
+            node_errors=rejected,
+            started=False,
+            detail="rejected by the server: 1 node has invalid inputs",
+        ),
+        journal_execution(
+            "ex-long", "long-sampler", "completed", 3 * 24 * 60, 245.0, outputs=images("9", "long", 1)
+        ),
+        journal_execution(
+            "ex-old", "image-invert-scale", "completed", 20 * 24 * 60, 0.4, outputs=images("5", "inv", 2)
+        ),
     ]
     graphs = {
         "ex-pose": ["CheckpointLoaderSimple", "ControlNetLoader", "KSampler", "VAEDecode", "SaveImage"],
@@ -358,7 +510,8 @@ def fill_history_journal(path: Path) -> None:
     states = {"ex-stop": ["completed", "completed", "cancelled", "cancelled", "cancelled"]}
     nodes = [
         journal_node(key, str(i), kind, states.get(key, ["completed"] * len(kinds))[i - 1])
-        for key, kinds in graphs.items() for i, kind in enumerate(kinds, 1)
+        for key, kinds in graphs.items()
+        for i, kind in enumerate(kinds, 1)
     ]
     _write(path, executions, nodes)
 
@@ -375,10 +528,14 @@ async def open_history(pilot: Pilot[None]) -> None:
     if not isinstance(app, ComfyRealityApp):
         raise TypeError(f"the History scene needs a ComfyRealityApp, not {type(app).__name__}")
     if not app.use_journal:
-        raise ValueError("the History scene needs an app with a journal: scene_app(workflows, journal_path) "
-                         "over a journal filled by fill_history_journal")
+        raise ValueError(
+            "the History scene needs an app with a journal: scene_app(workflows, journal_path) "
+            "over a journal filled by fill_history_journal"
+        )
     fmt.freeze_clock(JOURNAL_NOW)
-    await wait_for(pilot, lambda: app.journal is not None and bool(app.workflow_files), what="app and journal ready")
+    await wait_for(
+        pilot, lambda: app.journal is not None and bool(app.workflow_files), what="app and journal ready"
+    )
     app.clear_notifications()
     await pilot.press("h")
     await wait_for(pilot, lambda: _history(app) is not None, what="History listing the journal")

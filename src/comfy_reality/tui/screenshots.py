@@ -19,17 +19,27 @@ from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
 from ..config import Settings
+from ..server.catalogue import NodeCatalogue
+from ..workflows import ObjectInfo
 from . import format as fmt
 from . import scenes
 from .app import ComfyRealityApp
-from ..server.catalogue import NodeCatalogue
-from ..workflows import ObjectInfo
 from .messages import ServerStatusChanged, SystemStatsUpdated
 from .screens.input_form import InputFormScreen
 from .testing import wait_for
 from .widgets import TaskTree
 
-STATES = ["idle", "running", "completed", "failed", "cancelled", "disconnected", "help", "input_form", "history"]
+STATES = [
+    "idle",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+    "disconnected",
+    "help",
+    "input_form",
+    "history",
+]
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 
 
@@ -40,8 +50,11 @@ def scene_app(workflows_dir: Path | None = None, journal_path: Path | None = Non
     the user's own.
     """
     app = ComfyRealityApp(
-        Settings(server_url=scenes.SERVER_URL), connect=False, bundled_dir=workflows_dir,
-        journal_path=journal_path, use_journal=journal_path is not None,
+        Settings(server_url=scenes.SERVER_URL),
+        connect=False,
+        bundled_dir=workflows_dir,
+        journal_path=journal_path,
+        use_journal=journal_path is not None,
     )
     app.sources = app.sources[:1]
     app.log_timezone = UTC  # the same picture in every time zone

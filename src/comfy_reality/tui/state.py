@@ -31,7 +31,9 @@ class ExecutionEntry:
 
     @property
     def title(self) -> str:
-        return self.execution.name or (self.workflow_task.name if self.workflow_task else self.execution.workflow_id)
+        return self.execution.name or (
+            self.workflow_task.name if self.workflow_task else self.execution.workflow_id
+        )
 
     @property
     def status(self) -> TaskStatus:

@@ -86,8 +86,10 @@ class MissingNodeType(BaseModel):
         name = group_name(self.class_type)
         if name is not None:
             nodes = ", ".join(self.node_ids[:5])
-            return (f"group node {name!r} (node {nodes}): its definition is missing from the file's "
-                    "extra.groupNodes; save the workflow again from the web UI that made it")
+            return (
+                f"group node {name!r} (node {nodes}): its definition is missing from the file's "
+                "extra.groupNodes; save the workflow again from the web UI that made it"
+            )
         hint = self.cnr_id or self.aux_id
         where = f" (from node pack {hint}{' ' + self.version if self.version else ''})" if hint else ""
         nodes = ", ".join(self.node_ids[:5]) + (" ..." if len(self.node_ids) > 5 else "")
@@ -244,7 +246,13 @@ def _parse_links(raw: Any) -> dict[str, tuple[str, int, str, int, Any]]:
             continue
         key, origin_ref, target_ref = _ref(link_id), _ref(origin), _ref(target)
         origin_index, target_index = parse_index(origin_slot), parse_index(target_slot)
-        if key is None or origin_ref is None or target_ref is None or origin_index is None or target_index is None:
+        if (
+            key is None
+            or origin_ref is None
+            or target_ref is None
+            or origin_index is None
+            or target_index is None
+        ):
             continue
         links[key] = (origin_ref, origin_index, target_ref, target_index, link_type)
     return links
@@ -338,8 +346,14 @@ class _Converter:
         definition: dict[str, Any] | None,
     ) -> _Graph:
         nodes = {node["id"]: node for node in data["nodes"]}
-        graph = _Graph(nodes=nodes, links=_parse_links(data.get("links")), path=path, parent=parent,
-                       instance=instance, definition=definition)
+        graph = _Graph(
+            nodes=nodes,
+            links=_parse_links(data.get("links")),
+            path=path,
+            parent=parent,
+            instance=instance,
+            definition=definition,
+        )
         if instance is not None and definition is not None:
             graph.promoted = self._promoted_values(graph, instance, definition)
         return graph
@@ -383,7 +397,9 @@ class _Converter:
             self._children[path] = child
         return child
 
-    def _promoted_values(self, graph: _Graph, instance: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+    def _promoted_values(
+        self, graph: _Graph, instance: dict[str, Any], definition: dict[str, Any]
+    ) -> dict[str, Any]:
         """Instance widgets: one per subgraph input wired to a widget input inside, valued by position."""
         values = instance.get("widgets_values")
         if not isinstance(values, list) or not values:
@@ -408,8 +424,14 @@ class _Converter:
         slots = []
         for sg_input in definition["inputs"]:
             entry = by_name.get(sg_input["name"], {})
-            slots.append({"name": sg_input["name"], "type": sg_input["type"], "link": entry.get("link"),
-                          "widget": entry.get("widget")})
+            slots.append(
+                {
+                    "name": sg_input["name"],
+                    "type": sg_input["type"],
+                    "link": entry.get("link"),
+                    "widget": entry.get("widget"),
+                }
+            )
         return slots
 
     def node_inputs(self, node: dict[str, Any]) -> list[dict[str, Any]]:
@@ -443,7 +465,9 @@ class _Converter:
             return self.resolve_subgraph_input(graph, origin_slot, want_type, depth + 1)
         return self.resolve_output(graph, origin, origin_slot, want_type, depth + 1)
 
-    def resolve_subgraph_input(self, graph: _Graph, index: int, want_type: Any, depth: int) -> _Resolved | None:
+    def resolve_subgraph_input(
+        self, graph: _Graph, index: int, want_type: Any, depth: int
+    ) -> _Resolved | None:
         """A link from a subgraph's input node: continue outside, at what feeds the instance."""
         if graph.instance is None or graph.parent is None or graph.definition is None:
             return None
@@ -459,7 +483,9 @@ class _Converter:
             return _Resolved(value=graph.promoted[name], is_value=True)
         return None
 
-    def resolve_output(self, graph: _Graph, node_id: str, slot: int, want_type: Any, depth: int) -> _Resolved | None:
+    def resolve_output(
+        self, graph: _Graph, node_id: str, slot: int, want_type: Any, depth: int
+    ) -> _Resolved | None:
         node = graph.nodes.get(node_id)
         if node is None:
             return None
@@ -491,7 +517,9 @@ class _Converter:
             return None
         return _Resolved(link=(graph.api_id(node_id), slot))
 
-    def resolve_bypass(self, graph: _Graph, node: dict[str, Any], slot: int, want_type: Any, depth: int) -> _Resolved | None:
+    def resolve_bypass(
+        self, graph: _Graph, node: dict[str, Any], slot: int, want_type: Any, depth: int
+    ) -> _Resolved | None:
         """Pass-through of a bypassed node: the input of the same slot if types fit, else by type."""
         inputs = self.node_inputs(node)
         out_type = self.output_type(node, slot)
@@ -505,7 +533,9 @@ class _Converter:
         else:
             index = next((i for i, inp in enumerate(inputs) if inp.get("type") == want_type), -1)
             if index < 0:
-                index = next((i for i, inp in enumerate(inputs) if is_valid_connection(inp.get("type"), want_type)), -1)
+                index = next(
+                    (i for i, inp in enumerate(inputs) if is_valid_connection(inp.get("type"), want_type)), -1
+                )
         if index < 0:
             return None
         return self.resolve_link(graph, inputs[index].get("link"), want_type, depth + 1)
@@ -535,7 +565,9 @@ class _Converter:
                 values[widget.name] = self.default_value(widget.spec)
         return values
 
-    def emit_group(self, graph: _Graph, node_id: str, instance: dict[str, Any], group: GroupNodeDefinition) -> None:
+    def emit_group(
+        self, graph: _Graph, node_id: str, instance: dict[str, Any], group: GroupNodeDefinition
+    ) -> None:
         """Inner nodes under ``"<instance>:<index>"``; like 1.27.10, the instance's own mode is ignored."""
         self._check_group_level(graph, instance, group)
         group_values = self.group_widget_values(group, instance)
@@ -548,7 +580,9 @@ class _Converter:
             entry = self.build_group_child(graph, node_id, instance, group, index, group_values)
             self.output[f"{graph.api_id(node_id)}:{index}"] = entry
 
-    def inner_widget_values(self, group: GroupNodeDefinition, index: int, group_values: dict[str, Any]) -> dict[str, Any]:
+    def inner_widget_values(
+        self, group: GroupNodeDefinition, index: int, group_values: dict[str, Any]
+    ) -> dict[str, Any]:
         """An inner node's widgets: its own saved values, then the group's widgets copied onto the
         inner widgets they stand for, in registration order (a PrimitiveNode's onto its targets)."""
         inner = group.nodes[index]
@@ -566,7 +600,11 @@ class _Converter:
             if source_type == "Reroute":
                 for link in group.links_from.get(source, {}).get(0, []):
                     slots = inner["inputs"]
-                    if link.target == index and link.target_slot < len(slots) and slots[link.target_slot]["widget"]:
+                    if (
+                        link.target == index
+                        and link.target_slot < len(slots)
+                        and slots[link.target_slot]["widget"]
+                    ):
                         widget_name = slots[link.target_slot]["widget"]["name"]
                         if widget_name in values:
                             values[widget_name] = value
@@ -597,7 +635,13 @@ class _Converter:
         return {"inputs": inputs, "class_type": class_type, "_meta": {"title": self.title(inner, class_type)}}
 
     def group_child_origin(
-        self, graph: _Graph, node_id: str, instance: dict[str, Any], group: GroupNodeDefinition, index: int, slot: int
+        self,
+        graph: _Graph,
+        node_id: str,
+        instance: dict[str, Any],
+        group: GroupNodeDefinition,
+        index: int,
+        slot: int,
     ) -> tuple[str, int] | None:
         """Where an inner input comes from, resolved only one step, as 1.27.10 does.
 
@@ -622,7 +666,13 @@ class _Converter:
         return f"{graph.api_id(node_id)}:{inner_link.origin}", inner_link.origin_slot
 
     def resolve_group_output(
-        self, graph: _Graph, instance: dict[str, Any], group: GroupNodeDefinition, slot: int, want_type: Any, depth: int
+        self,
+        graph: _Graph,
+        instance: dict[str, Any],
+        group: GroupNodeDefinition,
+        slot: int,
+        want_type: Any,
+        depth: int,
     ) -> _Resolved | None:
         """A link from a group node's output: its inner origin, taken as is (no bypass or mute is followed)."""
         self._check_group_level(graph, instance, group)
@@ -630,7 +680,9 @@ class _Converter:
             inputs = self.node_inputs(instance)
             for index in (slot, *range(len(inputs))):
                 if index < len(inputs) and inputs[index].get("type") == want_type:
-                    return self.resolve_link(graph, inputs[index].get("link"), inputs[index].get("type"), depth + 1)
+                    return self.resolve_link(
+                        graph, inputs[index].get("link"), inputs[index].get("type"), depth + 1
+                    )
             return None
         if slot >= len(group.output_map):
             return None
@@ -700,7 +752,7 @@ class _Converter:
         if class_type in ("KSampler", "KSamplerAdvanced"):
             sampler = values.get("sampler_name")
             if isinstance(sampler, str) and sampler.startswith("sample_"):
-                values["sampler_name"] = sampler[len("sample_"):]
+                values["sampler_name"] = sampler[len("sample_") :]
         return values
 
     # -- emission ----------------------------------------------------------------------------
@@ -709,7 +761,9 @@ class _Converter:
         title = node.get("title")
         if isinstance(title, str) and title:
             return title
-        return self.object_info.display_name(class_type) or FRONTEND_ENGLISH_NAMES.get(class_type) or class_type
+        return (
+            self.object_info.display_name(class_type) or FRONTEND_ENGLISH_NAMES.get(class_type) or class_type
+        )
 
     def emit_graph(self, graph: _Graph) -> None:
         for node_id, node in graph.nodes.items():
@@ -809,7 +863,11 @@ class _Converter:
         # Muted nodes had no pass-through: inputs that point at a node not emitted are dropped.
         for entry in self.output.values():
             inputs = entry["inputs"]
-            for name in [n for n, v in inputs.items() if isinstance(v, list) and len(v) == 2 and v[0] not in self.output]:
+            for name in [
+                n
+                for n, v in inputs.items()
+                if isinstance(v, list) and len(v) == 2 and v[0] not in self.output
+            ]:
                 del inputs[name]
         return self.output
 
@@ -848,7 +906,9 @@ class _Converter:
                 if entry[key] is None and isinstance(props.get(key), str) and props[key]:
                     entry[key] = props[key]
         return [
-            MissingNodeType(class_type=t, node_ids=e["ids"], cnr_id=e["cnr_id"], aux_id=e["aux_id"], version=e["ver"])
+            MissingNodeType(
+                class_type=t, node_ids=e["ids"], cnr_id=e["cnr_id"], aux_id=e["aux_id"], version=e["ver"]
+            )
             for t, e in sorted(found.items())
         ]
 
@@ -899,7 +959,9 @@ def convert_ui_to_api(
     try:
         return converter.run()
     except RecursionError:
-        raise InvalidWorkflowError("subgraphs are nested too deeply or contain themselves", source=source) from None
+        raise InvalidWorkflowError(
+            "subgraphs are nested too deeply or contain themselves", source=source
+        ) from None
 
 
 class _FirstChoice(random.Random):
@@ -918,8 +980,9 @@ def frontend_defects(workflow: dict[str, Any], object_info: ObjectInfo) -> list[
     if not isinstance(workflow, dict) or not isinstance(workflow.get("nodes"), list):
         return []
     exact = convert_ui_to_api(workflow, object_info, allow_missing=True, rng=_FirstChoice())
-    fixed = convert_ui_to_api(workflow, object_info, allow_missing=True, rng=_FirstChoice(),
-                              correct_frontend_defects=True)
+    fixed = convert_ui_to_api(
+        workflow, object_info, allow_missing=True, rng=_FirstChoice(), correct_frontend_defects=True
+    )
     lines: list[str] = []
 
     def label(node_id: str, entry: dict[str, Any]) -> str:
@@ -931,8 +994,10 @@ def frontend_defects(workflow: dict[str, Any], object_info: ObjectInfo) -> list[
         return repr(value)
 
     for node_id in sorted(set(exact) - set(fixed)):
-        lines.append(f"{label(node_id, exact[node_id])}: the web UI runs it although its group node or subgraph "
-                     "is bypassed or muted")
+        lines.append(
+            f"{label(node_id, exact[node_id])}: the web UI runs it although its group node or subgraph "
+            "is bypassed or muted"
+        )
     for node_id in sorted(set(fixed) - set(exact)):
         lines.append(f"{label(node_id, fixed[node_id])}: the web UI leaves it out")
     for node_id in sorted(set(exact) & set(fixed)):
@@ -941,12 +1006,18 @@ def frontend_defects(workflow: dict[str, Any], object_info: ObjectInfo) -> list[
             if got.get(name) == meant.get(name):
                 continue
             if name not in got:
-                lines.append(f"{label(node_id, exact[node_id])}: the web UI leaves input {name!r} unconnected "
-                             f"(meant: {show(meant[name])})")
+                lines.append(
+                    f"{label(node_id, exact[node_id])}: the web UI leaves input {name!r} unconnected "
+                    f"(meant: {show(meant[name])})"
+                )
             elif name not in meant:
-                lines.append(f"{label(node_id, exact[node_id])}: the web UI sets input {name!r} to {show(got[name])}, "
-                             "which is not wired to it")
+                lines.append(
+                    f"{label(node_id, exact[node_id])}: the web UI sets input {name!r} to {show(got[name])}, "
+                    "which is not wired to it"
+                )
             else:
-                lines.append(f"{label(node_id, exact[node_id])}: the web UI sets input {name!r} to {show(got[name])} "
-                             f"instead of {show(meant[name])}")
+                lines.append(
+                    f"{label(node_id, exact[node_id])}: the web UI sets input {name!r} to {show(got[name])} "
+                    f"instead of {show(meant[name])}"
+                )
     return lines

@@ -71,8 +71,16 @@ def editable_inputs(prompt: Mapping[str, Any], object_info: ObjectInfo) -> list[
                 continue
             if isinstance(value, Mapping) and "__value__" in value:
                 value = value["__value__"]
-            found.append(EditableInput(node_id=node_id, class_type=class_type, title=title, name=spec.name,
-                                       spec=spec, value=value))
+            found.append(
+                EditableInput(
+                    node_id=node_id,
+                    class_type=class_type,
+                    title=title,
+                    name=spec.name,
+                    spec=spec,
+                    value=value,
+                )
+            )
     return found
 
 
@@ -81,7 +89,7 @@ def _split_key(key: str, prompt: Mapping[str, Any]) -> tuple[str, str]:
     key = key.strip()
     positions = [i for i, ch in enumerate(key) if ch == "."]
     for pos in reversed(positions):
-        node_id, name = key[:pos], key[pos + 1:]
+        node_id, name = key[:pos], key[pos + 1 :]
         if node_id in prompt and name:
             return node_id, name
     if not positions:
@@ -146,17 +154,26 @@ def apply_overrides(
         spec = object_info.input_spec(class_type, name) if object_info and class_type in object_info else None
         if object_info is not None and class_type in object_info and spec is None:
             names = [s.name for s in object_info.input_specs(class_type) if s.is_widget]
-            problems.append(f"{key}: {class_type} has no input {name!r}; settable inputs are: {', '.join(names) or 'none'}")
+            problems.append(
+                f"{key}: {class_type} has no input {name!r}; settable inputs are: {', '.join(names) or 'none'}"
+            )
             continue
         if spec is None and name not in inputs:
             names = [n for n, v in inputs.items() if not is_link(v)]
-            problems.append(f"{key}: node {node_id} ({class_type}) has no input {name!r}; inputs are: {', '.join(names) or 'none'}")
+            problems.append(
+                f"{key}: node {node_id} ({class_type}) has no input {name!r}; inputs are: {', '.join(names) or 'none'}"
+            )
             continue
         if spec is not None and not spec.is_widget:
             problems.append(f"{key}: {name} takes a {spec.type} link from another node, not a value")
             continue
         try:
-            if spec is not None and spec.seed_like and isinstance(raw, str) and raw.strip().lower() == "random":
+            if (
+                spec is not None
+                and spec.seed_like
+                and isinstance(raw, str)
+                and raw.strip().lower() == "random"
+            ):
                 upper = int(spec.max) if spec.max is not None else SEED_MAX
                 value: Any = random.randint(int(spec.min or 0), min(upper, SEED_MAX))
             elif spec is not None:

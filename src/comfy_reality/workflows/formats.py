@@ -153,7 +153,11 @@ def detect_format(data: Any) -> tuple[WorkflowFormat, str | None]:
         "nodes" in data and ("links" in data or "last_node_id" in data or "version" in data)
     ):
         reason = _ui_reason(data)
-        return (WorkflowFormat.INVALID, f"looks like a UI workflow but {reason}") if reason else (WorkflowFormat.UI, None)
+        return (
+            (WorkflowFormat.INVALID, f"looks like a UI workflow but {reason}")
+            if reason
+            else (WorkflowFormat.UI, None)
+        )
     if isinstance(data.get("prompt"), dict):
         data = data["prompt"]
         reason = _api_reason(data)
@@ -166,5 +170,8 @@ def detect_format(data: Any) -> tuple[WorkflowFormat, str | None]:
     if not data:
         return WorkflowFormat.INVALID, "the JSON object is empty; not a workflow"
     if not any(isinstance(v, dict) for v in data.values()):
-        return WorkflowFormat.INVALID, "neither an API prompt ({id: {class_type, inputs}}) nor a UI workflow (nodes, links)"
+        return (
+            WorkflowFormat.INVALID,
+            "neither an API prompt ({id: {class_type, inputs}}) nor a UI workflow (nodes, links)",
+        )
     return WorkflowFormat.INVALID, f"not an API prompt: {reason}"

@@ -53,7 +53,7 @@ def find_cycle(prompt: dict[str, Any]) -> list[str] | None:
                 iters.pop()
                 continue
             if color[nxt] == grey:
-                return [*path[path.index(nxt):], nxt]
+                return [*path[path.index(nxt) :], nxt]
             if color[nxt] == white:
                 color[nxt] = grey
                 path.append(nxt)

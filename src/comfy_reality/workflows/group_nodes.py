@@ -39,13 +39,13 @@ def group_type(name: str) -> str:
 def group_name(node_type: str) -> str | None:
     """The definition name of a ``workflow>Name`` node type, else None."""
     head = f"{PREFIX}{SEPARATOR}"
-    return node_type[len(head):] if node_type.startswith(head) else None
+    return node_type[len(head) :] if node_type.startswith(head) else None
 
 
 def modernize_type(node_type: str) -> str:
     """Very old files wrote ``workflow/Name``; the frontend renames them on load."""
     head = f"{PREFIX}{LEGACY_SEPARATOR}"
-    return group_type(node_type[len(head):]) if node_type.startswith(head) else node_type
+    return group_type(node_type[len(head) :]) if node_type.startswith(head) else node_type
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,12 @@ class GroupNodeDefinition:
     links_from: dict[int, dict[int, list[GroupLink]]] = field(default_factory=dict)
     external_from: dict[int, dict[int, Any]] = field(default_factory=dict)
     entries: dict[str, GroupEntry] = field(default_factory=dict)  # the registered inputs, in order
-    input_map: dict[int, dict[int, int]] = field(default_factory=dict)  # inner index -> inner slot -> group input
-    widget_sources: dict[str, tuple[int, str]] = field(default_factory=dict)  # group widget -> inner (index, widget)
+    input_map: dict[int, dict[int, int]] = field(
+        default_factory=dict
+    )  # inner index -> inner slot -> group input
+    widget_sources: dict[str, tuple[int, str]] = field(
+        default_factory=dict
+    )  # group widget -> inner (index, widget)
     primitive_targets: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     output_map: list[tuple[int, int]] = field(default_factory=list)  # group output -> inner (index, slot)
     primitive_specs: dict[int, InputSpec] = field(default_factory=dict)
@@ -94,7 +98,11 @@ class GroupNodeDefinition:
         for entry in self.entries.values():
             if not entry.widget:
                 continue
-            spec = self.primitive_specs.get(entry.primitive, entry.spec) if entry.primitive is not None else entry.spec
+            spec = (
+                self.primitive_specs.get(entry.primitive, entry.spec)
+                if entry.primitive is not None
+                else entry.spec
+            )
             specs.append(replace(spec, name=entry.name))
         return specs
 
@@ -118,7 +126,9 @@ def _is_widget_spec(spec: InputSpec) -> bool:
 class _Builder:
     """Walks a definition the way the frontend's registration does, filling a GroupNodeDefinition."""
 
-    def __init__(self, name: str, data: dict[str, Any], nodes: list[dict[str, Any]], object_info: ObjectInfo) -> None:
+    def __init__(
+        self, name: str, data: dict[str, Any], nodes: list[dict[str, Any]], object_info: ObjectInfo
+    ) -> None:
         self.data = data
         self.object_info = object_info
         self.result = GroupNodeDefinition(name=name, nodes=nodes)
@@ -179,7 +189,9 @@ class _Builder:
             spec = InputSpec(name="value", type=str(value_type) if value_type is not None else "*")
             if value_type == "COMBO":
                 widget = node["outputs"][0].get("widget") if node["outputs"] else None
-                target = self.result.nodes[first[0].target] if first[0].target < len(self.result.nodes) else None
+                target = (
+                    self.result.nodes[first[0].target] if first[0].target < len(self.result.nodes) else None
+                )
                 target_spec = (
                     self.object_info.input_spec(str(target["type"]), widget["name"])
                     if target is not None and widget and str(target["type"]) in self.object_info
@@ -198,7 +210,11 @@ class _Builder:
             if links_from:
                 for link in links_from.get(0, []):
                     target = self.result.nodes[link.target] if link.target < len(self.result.nodes) else None
-                    if target is not None and link.target_slot < len(target["inputs"]) and reroute_type == "*":
+                    if (
+                        target is not None
+                        and link.target_slot < len(target["inputs"])
+                        and reroute_type == "*"
+                    ):
                         reroute_type = target["inputs"][link.target_slot].get("type")
             elif links_to:
                 origin = links_to.get(0)
@@ -258,8 +274,11 @@ class _Builder:
                     slots.append(spec.name)
                     continue
                 socket = next(
-                    (i for i, s in enumerate(node["inputs"])
-                     if s.get("name") == spec.name and (s.get("widget") or {}).get("name") == spec.name),
+                    (
+                        i
+                        for i, s in enumerate(node["inputs"])
+                        if s.get("name") == spec.name and (s.get("widget") or {}).get("name") == spec.name
+                    ),
                     -1,
                 )
                 if socket > -1:
@@ -277,7 +296,9 @@ class _Builder:
             self.deferred.append((index, node, slots, converted, by_name))
         self._process_outputs(index, outputs)
 
-    def _process_slots(self, index: int, node: dict[str, Any], slots: list[str], specs: dict[str, InputSpec]) -> None:
+    def _process_slots(
+        self, index: int, node: dict[str, Any], slots: list[str], specs: dict[str, InputSpec]
+    ) -> None:
         links_to = self.result.links_to.get(index, {})
         input_map = self.result.input_map.setdefault(index, {})
         for slot, input_name in enumerate(slots):
@@ -293,7 +314,12 @@ class _Builder:
             self.input_count += 1
 
     def _process_converted(
-        self, index: int, node: dict[str, Any], slots: list[str], converted: dict[int, str], specs: dict[str, InputSpec]
+        self,
+        index: int,
+        node: dict[str, Any],
+        slots: list[str],
+        converted: dict[int, str],
+        specs: dict[str, InputSpec],
     ) -> None:
         links_to = self.result.links_to.get(index, {})
         input_map = self.result.input_map.setdefault(index, {})
@@ -305,7 +331,9 @@ class _Builder:
                 self._primitive_connection(links_to[slot], input_name, specs)
                 continue
             name = self._input_name(index, node, input_name)
-            entry = GroupEntry(name, self._with_control(specs[input_name], input_name), True, source=(index, input_name))
+            entry = GroupEntry(
+                name, self._with_control(specs[input_name], input_name), True, source=(index, input_name)
+            )
             self.result.entries[name] = entry
             self.result.widget_sources[name] = (index, input_name)
             self.old_to_new_widget.setdefault(index, {})[input_name] = name
@@ -332,7 +360,11 @@ class _Builder:
         for slot in range(len(outputs)):
             has_link = slot in links_from and not external.get(slot)
             custom = self._node_config(index, "output", slot)
-            visible = custom.get("visible") if custom is not None and custom.get("visible") is not None else not has_link
+            visible = (
+                custom.get("visible")
+                if custom is not None and custom.get("visible") is not None
+                else not has_link
+            )
             if visible:
                 self.result.output_map.append((index, slot))
 
@@ -352,7 +384,9 @@ def build_group_definitions(
     definitions: dict[str, GroupNodeDefinition] = {}
     for name, data in raw.items():
         if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
-            raise InvalidWorkflowError(f"group node {name!r}: its definition in extra.groupNodes has no nodes list")
+            raise InvalidWorkflowError(
+                f"group node {name!r}: its definition in extra.groupNodes has no nodes list"
+            )
         nodes = []
         for index, inner in enumerate(data["nodes"]):
             cleaned = clean_node({**inner, "id": index}) if isinstance(inner, dict) else None
@@ -365,8 +399,15 @@ def build_group_definitions(
 
 
 def _slot(name: str, type_: Any, link_ids: list[str] | None = None) -> dict[str, Any]:
-    return {"name": name, "label": None, "type": type_, "link": None, "links": [], "linkIds": link_ids or [],
-            "widget": None}
+    return {
+        "name": name,
+        "label": None,
+        "type": type_,
+        "link": None,
+        "links": [],
+        "linkIds": link_ids or [],
+        "widget": None,
+    }
 
 
 def as_subgraph(
@@ -384,9 +425,12 @@ def as_subgraph(
     """
     nodes: list[dict[str, Any]] = []
     for index, inner in enumerate(definition.nodes):
-        node = {**inner, "id": str(index),
-                "inputs": [dict(slot) for slot in inner["inputs"]],
-                "outputs": [{**slot, "links": []} for slot in inner["outputs"]]}
+        node = {
+            **inner,
+            "id": str(index),
+            "inputs": [dict(slot) for slot in inner["inputs"]],
+            "outputs": [{**slot, "links": []} for slot in inner["outputs"]],
+        }
         if index in inner_values:
             node["widgets_values"] = inner_values[index]
         if index in primitive_values:
@@ -433,5 +477,7 @@ def as_subgraph(
     for position, (index, slot) in enumerate(definition.output_map):
         saved = definition.nodes[index]["outputs"]
         type_ = saved[slot].get("type") if slot < len(saved) else None
-        outputs.append(_slot(str(position), type_, [connect(index, slot, str(SUBGRAPH_OUTPUT), position, type_)]))
+        outputs.append(
+            _slot(str(position), type_, [connect(index, slot, str(SUBGRAPH_OUTPUT), position, type_)])
+        )
     return {"nodes": nodes, "links": links, "inputs": inputs, "outputs": outputs}

@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.errors import InvalidWorkflowError
 from .convert import VIRTUAL_TYPES, find_missing_node_types
-from .formats import MAX_FILE_BYTES, WorkflowFormat, WorkflowReadError, detect_format, read_json_file, unwrap_prompt
+from .formats import (
+    MAX_FILE_BYTES,
+    WorkflowFormat,
+    WorkflowReadError,
+    detect_format,
+    read_json_file,
+    unwrap_prompt,
+)
 from .graph import find_cycle
 from .object_info import ObjectInfo
 
@@ -123,11 +130,20 @@ def ui_description(data: dict[str, Any]) -> str | None:
         for key in ("description", "desc"):
             if isinstance(extra.get(key), str) and extra[key].strip():
                 return first_paragraph(extra[key])
-    notes = [n for n in data.get("nodes") or [] if isinstance(n, dict) and n.get("type") in ("Note", "MarkdownNote")]
+    notes = [
+        n
+        for n in data.get("nodes") or []
+        if isinstance(n, dict) and n.get("type") in ("Note", "MarkdownNote")
+    ]
+
     # The note nearest the top-left corner is the one a reader sees first.
     def position(node: dict[str, Any]) -> tuple[float, float]:
         pos = node.get("pos")
-        if isinstance(pos, (list, tuple)) and len(pos) >= 2 and all(isinstance(p, (int, float)) for p in pos[:2]):
+        if (
+            isinstance(pos, (list, tuple))
+            and len(pos) >= 2
+            and all(isinstance(p, (int, float)) for p in pos[:2])
+        ):
             return (float(pos[1]), float(pos[0]))
         if isinstance(pos, dict):
             return (float(pos.get("1", 0) or 0), float(pos.get("0", 0) or 0))
@@ -170,7 +186,9 @@ def _inspect(path: Path, source: str, *, max_bytes: int) -> WorkflowFile:
     try:
         data = read_json_file(path, max_bytes=max_bytes)
     except WorkflowReadError as exc:
-        return WorkflowFile(path=path, name=name, source=source, format=WorkflowFormat.INVALID, error=_reason(exc))
+        return WorkflowFile(
+            path=path, name=name, source=source, format=WorkflowFormat.INVALID, error=_reason(exc)
+        )
     fmt, reason = detect_format(data)
     if fmt is WorkflowFormat.INVALID:
         return WorkflowFile(path=path, name=name, source=source, format=fmt, error=reason)
@@ -222,7 +240,11 @@ def scan_workflows(
     for label, directory in sources:
         try:
             entries = sorted(
-                (p for p in Path(directory).iterdir() if p.suffix.lower() == ".json" and not p.name.startswith(".")),
+                (
+                    p
+                    for p in Path(directory).iterdir()
+                    if p.suffix.lower() == ".json" and not p.name.startswith(".")
+                ),
                 key=lambda p: p.name.lower(),
             )
         except FileNotFoundError:
@@ -293,7 +315,9 @@ def _atomic_write(target: Path, text: str, *, overwrite: bool) -> None:
             try:
                 os.link(tmp, target)
             except FileExistsError:
-                raise FileExistsError(f"{target} already exists; choose another name or allow overwriting") from None
+                raise FileExistsError(
+                    f"{target} already exists; choose another name or allow overwriting"
+                ) from None
             except OSError:
                 if target.exists():
                     raise FileExistsError(f"{target} already exists") from None

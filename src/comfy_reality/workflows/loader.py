@@ -44,4 +44,6 @@ def load_prompt(
             "Connect to the server first, or export it from ComfyUI with 'Export (API)'",
             source=source,
         )
-    return convert_ui_to_api(data, object_info, source=source, correct_frontend_defects=correct_frontend_defects)
+    return convert_ui_to_api(
+        data, object_info, source=source, correct_frontend_defects=correct_frontend_defects
+    )

@@ -100,7 +100,9 @@ class InputSpec:
             return f"one of {len(self.choices or [])} choices"
         parts = [self.type]
         if self.min is not None or self.max is not None:
-            parts.append(f"{_fmt(self.min) if self.min is not None else ''}..{_fmt(self.max) if self.max is not None else ''}")
+            parts.append(
+                f"{_fmt(self.min) if self.min is not None else ''}..{_fmt(self.max) if self.max is not None else ''}"
+            )
         if self.step is not None and self.type in ("INT", "FLOAT"):
             parts.append(f"step {_fmt(self.step)}")
         if self.multiline:
@@ -207,7 +209,9 @@ def parse_input_spec(name: str, raw: Any, *, required: bool) -> InputSpec:
     head = spec[0] if spec else "*"
     options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
     if isinstance(head, list):
-        return InputSpec(name=name, type="COMBO", required=required, options=options, choices=list(head), raw=spec)
+        return InputSpec(
+            name=name, type="COMBO", required=required, options=options, choices=list(head), raw=spec
+        )
     if head == "COMBO":
         choices = options.get("options")
         return InputSpec(

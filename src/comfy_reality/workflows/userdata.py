@@ -24,7 +24,7 @@ def workflow_userdata_path(name: str, directory: str = WORKFLOWS_DIR) -> str:
         stem = stem[:-5]
     if not stem or stem in (".", "..") or _FORBIDDEN.search(stem) or stem.startswith("."):
         raise InvalidWorkflowError(
-            f"{name!r} cannot be a server workflow name: avoid / \\ : * ? \" < > | and leading dots"
+            f'{name!r} cannot be a server workflow name: avoid / \\ : * ? " < > | and leading dots'
         )
     return f"{directory.strip('/')}/{stem}.json"
 

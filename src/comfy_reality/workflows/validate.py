@@ -46,9 +46,16 @@ class ValidationReport(BaseModel):
         return {"error": self.error, "node_errors": self.node_errors}
 
     def to_exception(self) -> PromptValidationError:
-        return PromptValidationError(self.error or {"type": "prompt_outputs_failed_validation",
-                                                    "message": "Prompt outputs failed validation",
-                                                    "details": "", "extra_info": {}}, self.node_errors)
+        return PromptValidationError(
+            self.error
+            or {
+                "type": "prompt_outputs_failed_validation",
+                "message": "Prompt outputs failed validation",
+                "details": "",
+                "extra_info": {},
+            },
+            self.node_errors,
+        )
 
     def messages(self) -> list[str]:
         """Readable lines: the top-level error then one per node error (same format as server rejections)."""
@@ -120,24 +127,28 @@ class _Validator:
             name = spec.name
             if name not in inputs:
                 if spec.required:
-                    errors.append({
-                        "type": "required_input_missing",
-                        "message": "Required input is missing",
-                        "details": f"{name}",
-                        "extra_info": {"input_name": name},
-                    })
+                    errors.append(
+                        {
+                            "type": "required_input_missing",
+                            "message": "Required input is missing",
+                            "details": f"{name}",
+                            "extra_info": {"input_name": name},
+                        }
+                    )
                 continue
             value = inputs[name]
             info = _input_config(spec)
             wanted = info[0] if spec.type == "COMBO" else spec.type
             if isinstance(value, list):
                 if len(value) != 2:
-                    errors.append({
-                        "type": "bad_linked_input",
-                        "message": "Bad linked input, must be a length-2 list of [node_id, slot_index]",
-                        "details": f"{name}",
-                        "extra_info": {"input_name": name, "input_config": info, "received_value": value},
-                    })
+                    errors.append(
+                        {
+                            "type": "bad_linked_input",
+                            "message": "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                            "details": f"{name}",
+                            "extra_info": {"input_name": name, "input_config": info, "received_value": value},
+                        }
+                    )
                     continue
                 source_id = value[0]
                 # Same lookups as the server, so a dangling link raises the same KeyError/IndexError
@@ -145,34 +156,46 @@ class _Validator:
                 source_class = self.prompt[source_id]["class_type"]
                 received = tuple(self.info.output_types(source_class))[value[1]]
                 if not _types_match(received, wanted):
-                    errors.append({
-                        "type": "return_type_mismatch",
-                        "message": "Return type mismatch between linked nodes",
-                        "details": f"{name}, received_type({received}) mismatch input_type({wanted})",
-                        "extra_info": {"input_name": name, "input_config": info, "received_type": received,
-                                       "linked_node": value},
-                    })
+                    errors.append(
+                        {
+                            "type": "return_type_mismatch",
+                            "message": "Return type mismatch between linked nodes",
+                            "details": f"{name}, received_type({received}) mismatch input_type({wanted})",
+                            "extra_info": {
+                                "input_name": name,
+                                "input_config": info,
+                                "received_type": received,
+                                "linked_node": value,
+                            },
+                        }
+                    )
                     continue
                 try:
                     result = self.validate_node(str(source_id))
                     if result[0] is False:
                         valid = False
                         continue
-                except Exception as exc:  # noqa: BLE001 - mirrors the server's catch-all
+                except Exception as exc:
                     valid = False
-                    self.validated[str(source_id)] = (False, [{
-                        "type": "exception_during_inner_validation",
-                        "message": "Exception when validating inner node",
-                        "details": str(exc),
-                        "extra_info": {
-                            "input_name": name,
-                            "input_config": info,
-                            "exception_message": str(exc),
-                            "exception_type": type(exc).__name__,
-                            "traceback": _INTERNAL_TB,
-                            "linked_node": value,
-                        },
-                    }], str(source_id))
+                    self.validated[str(source_id)] = (
+                        False,
+                        [
+                            {
+                                "type": "exception_during_inner_validation",
+                                "message": "Exception when validating inner node",
+                                "details": str(exc),
+                                "extra_info": {
+                                    "input_name": name,
+                                    "input_config": info,
+                                    "exception_message": str(exc),
+                                    "exception_type": type(exc).__name__,
+                                    "traceback": _INTERNAL_TB,
+                                    "linked_node": value,
+                                },
+                            }
+                        ],
+                        str(source_id),
+                    )
                     continue
                 continue
             try:
@@ -186,31 +209,41 @@ class _Validator:
                     value = str(value)
                 elif spec.type == "BOOLEAN":
                     value = bool(value)
-            except Exception as exc:  # noqa: BLE001 - int()/float() raise ValueError or TypeError
-                errors.append({
-                    "type": "invalid_input_type",
-                    "message": f"Failed to convert an input value to a {spec.type} value",
-                    "details": f"{name}, {value}, {exc}",
-                    "extra_info": {"input_name": name, "input_config": info, "received_value": value,
-                                   "exception_message": str(exc)},
-                })
+            except Exception as exc:
+                errors.append(
+                    {
+                        "type": "invalid_input_type",
+                        "message": f"Failed to convert an input value to a {spec.type} value",
+                        "details": f"{name}, {value}, {exc}",
+                        "extra_info": {
+                            "input_name": name,
+                            "input_config": info,
+                            "received_value": value,
+                            "exception_message": str(exc),
+                        },
+                    }
+                )
                 continue
             if spec.type in ("INT", "FLOAT"):
                 if spec.min is not None and value < spec.min:
-                    errors.append({
-                        "type": "value_smaller_than_min",
-                        "message": f"Value {value} smaller than min of {spec.min}",
-                        "details": f"{name}",
-                        "extra_info": {"input_name": name, "input_config": info, "received_value": value},
-                    })
+                    errors.append(
+                        {
+                            "type": "value_smaller_than_min",
+                            "message": f"Value {value} smaller than min of {spec.min}",
+                            "details": f"{name}",
+                            "extra_info": {"input_name": name, "input_config": info, "received_value": value},
+                        }
+                    )
                     continue
                 if spec.max is not None and value > spec.max:
-                    errors.append({
-                        "type": "value_bigger_than_max",
-                        "message": f"Value {value} bigger than max of {spec.max}",
-                        "details": f"{name}",
-                        "extra_info": {"input_name": name, "input_config": info, "received_value": value},
-                    })
+                    errors.append(
+                        {
+                            "type": "value_bigger_than_max",
+                            "message": f"Value {value} bigger than max of {spec.max}",
+                            "details": f"{name}",
+                            "extra_info": {"input_name": name, "input_config": info, "received_value": value},
+                        }
+                    )
                     continue
             if spec.type == "COMBO":
                 options = spec.choices or []
@@ -220,22 +253,29 @@ class _Validator:
                     missing = True
                 if missing:
                     long_list = len(options) > 20
-                    errors.append({
-                        "type": "value_not_in_list",
-                        "message": "Value not in list",
-                        "details": f"{name}: '{value}' not in {choice_list_text(options)}",
-                        "extra_info": {"input_name": name, "input_config": None if long_list else info,
-                                       "received_value": value},
-                    })
+                    errors.append(
+                        {
+                            "type": "value_not_in_list",
+                            "message": "Value not in list",
+                            "details": f"{name}: '{value}' not in {choice_list_text(options)}",
+                            "extra_info": {
+                                "input_name": name,
+                                "input_config": None if long_list else info,
+                                "received_value": value,
+                            },
+                        }
+                    )
                     continue
         if node_id in self.cycle_hits:
             cycle = find_cycle(self.prompt) or [node_id, node_id]
-            errors.append({
-                "type": "dependency_cycle",
-                "message": "Dependency cycle detected",
-                "details": " -> ".join(cycle),
-                "extra_info": {"cycle": cycle},
-            })
+            errors.append(
+                {
+                    "type": "dependency_cycle",
+                    "message": "Dependency cycle detected",
+                    "details": " -> ".join(cycle),
+                    "extra_info": {"cycle": cycle},
+                }
+            )
         result = (False, errors, node_id) if errors or not valid else (True, [], node_id)
         self.validated[node_id] = result
         return result
@@ -251,15 +291,22 @@ def validate_prompt(prompt: Any, object_info: ObjectInfo) -> ValidationReport:
     outputs: list[str] = []
     for node_id, node in prompt.items():
         if not isinstance(node, dict) or "class_type" not in node:
-            return ValidationReport(error=_error(
-                "invalid_prompt", "Cannot execute because a node is missing the class_type property.",
-                f"Node ID '#{node_id}'"))
+            return ValidationReport(
+                error=_error(
+                    "invalid_prompt",
+                    "Cannot execute because a node is missing the class_type property.",
+                    f"Node ID '#{node_id}'",
+                )
+            )
         class_type = node["class_type"]
         if class_type not in object_info:
             unknown.setdefault(str(class_type), []).append(node_id)
             if first_error is None:
-                first_error = _error("invalid_prompt", f"Cannot execute because node {class_type} does not exist.",
-                                     f"Node ID '#{node_id}'")
+                first_error = _error(
+                    "invalid_prompt",
+                    f"Cannot execute because node {class_type} does not exist.",
+                    f"Node ID '#{node_id}'",
+                )
             continue
         if object_info.is_output_node(class_type):
             outputs.append(node_id)
@@ -275,14 +322,16 @@ def validate_prompt(prompt: Any, object_info: ObjectInfo) -> ValidationReport:
     for output_id in outputs:
         try:
             valid, reasons, _ = validator.validate_node(output_id)
-        except Exception as exc:  # noqa: BLE001 - the server reports any exception per output
+        except Exception as exc:
             valid = False
-            reasons = [{
-                "type": "exception_during_validation",
-                "message": "Exception when validating node",
-                "details": str(exc),
-                "extra_info": {"exception_type": type(exc).__name__, "traceback": _INTERNAL_TB},
-            }]
+            reasons = [
+                {
+                    "type": "exception_during_validation",
+                    "message": "Exception when validating node",
+                    "details": str(exc),
+                    "extra_info": {"exception_type": type(exc).__name__, "traceback": _INTERNAL_TB},
+                }
+            ]
             validator.validated[output_id] = (False, reasons, output_id)
         if valid is True:
             good.append(output_id)
@@ -292,16 +341,25 @@ def validate_prompt(prompt: Any, object_info: ObjectInfo) -> ValidationReport:
         for node_id, (node_valid, node_reasons, _) in validator.validated.items():
             # Downstream nodes of a broken one are invalid without reasons; the server omits them.
             if node_valid is not True and node_reasons:
-                entry = node_errors.setdefault(node_id, {
-                    "errors": node_reasons,
-                    "dependent_outputs": [],
-                    "class_type": prompt[node_id]["class_type"],
-                })
+                entry = node_errors.setdefault(
+                    node_id,
+                    {
+                        "errors": node_reasons,
+                        "dependent_outputs": [],
+                        "class_type": prompt[node_id]["class_type"],
+                    },
+                )
                 if output_id not in entry["dependent_outputs"]:
                     entry["dependent_outputs"].append(output_id)
     error = None
     if not good:
-        details = "\n".join(f"{r['message']}: {r['details']}" for _, reasons in output_errors for r in reasons)
-        error = {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
-                 "details": details, "extra_info": {}}
+        details = "\n".join(
+            f"{r['message']}: {r['details']}" for _, reasons in output_errors for r in reasons
+        )
+        error = {
+            "type": "prompt_outputs_failed_validation",
+            "message": "Prompt outputs failed validation",
+            "details": details,
+            "extra_info": {},
+        }
     return ValidationReport(error=error, node_errors=node_errors, good_outputs=good)

@@ -112,7 +112,9 @@ def ago(moment: datetime | None, now: datetime, tz: tzinfo | None = None) -> str
 def traceback_tail(traceback: list[str], lines: int = 6) -> list[str]:
     """The last lines of a server traceback, without the ``^^^^`` markers that only fill the narrow pane."""
     kept = [
-        line.rstrip() for item in traceback for line in item.splitlines()
+        line.rstrip()
+        for item in traceback
+        for line in item.splitlines()
         if line.strip() and not set(line.strip()) <= set("^~")
     ]
     return kept[-lines:]
@@ -148,7 +150,9 @@ class HistoryTable(DataTable[Any]):
 
     def on_resize(self, event: events.Resize) -> None:
         # Content width less the vertical scrollbar, which appears once rows overflow.
-        self.post_message(self.Resized(max(0, self.content_region.width - self.styles.scrollbar_size_vertical)))
+        self.post_message(
+            self.Resized(max(0, self.content_region.width - self.styles.scrollbar_size_vertical))
+        )
 
 
 class HistoryScreen(Screen[None]):
@@ -220,7 +224,9 @@ class HistoryScreen(Screen[None]):
         Binding("f5", "reload", "Refresh", id="history.reload"),
     ]
 
-    def __init__(self, journal: JournalReader, *, tz: tzinfo | None = None, server: str | None = None) -> None:
+    def __init__(
+        self, journal: JournalReader, *, tz: tzinfo | None = None, server: str | None = None
+    ) -> None:
         super().__init__()
         self.journal = journal
         self.tz = tz  # None: local time
@@ -235,8 +241,12 @@ class HistoryScreen(Screen[None]):
         with Horizontal(id="history-bar"):
             yield Static("History", id="history-title")
             yield Input(placeholder="/ to filter: name, id or error text", id="history-filter", compact=True)
-            yield Select([(label, value) for value, label in STATUS_CHOICES], prompt="Any status",
-                         id="history-status", compact=True)
+            yield Select(
+                [(label, value) for value, label in STATUS_CHOICES],
+                prompt="Any status",
+                id="history-status",
+                compact=True,
+            )
         with Container(id="history-body"):
             table = HistoryTable(id="history-table", cursor_type="row", zebra_stripes=True)
             table.border_title = "Executions"
@@ -318,7 +328,8 @@ class HistoryScreen(Screen[None]):
             self.selected = None
             filtered = bool(self.query_one("#history-filter", Input).value.strip() or self.status_filter)
             self._show_message(
-                "Nothing matches this filter." if filtered
+                "Nothing matches this filter."
+                if filtered
                 else "No executions recorded yet: runs appear here as soon as they are queued."
             )
             return
@@ -364,15 +375,17 @@ class HistoryScreen(Screen[None]):
     def _cells_of(self, entry: JournalEntry) -> dict[str, Any]:
         return {
             "status": status_text(entry.display_status),
-            "name": Text(entry.name or entry.workflow_id or fmt.short_id(entry.id), overflow="ellipsis",
-                         no_wrap=True),
+            "name": Text(
+                entry.name or entry.workflow_id or fmt.short_id(entry.id), overflow="ellipsis", no_wrap=True
+            ),
             "prompt": Text(fmt.short_id(entry.prompt_id) or "–", style="dim"),
             "server": Text(short_server(entry.server_url), overflow="ellipsis", no_wrap=True, style="dim"),
             "when": ago(entry.started_at or entry.created_at, fmt.now(), self.tz),
             "duration": Text(self._duration(entry), justify="right"),
             "nodes": Text(str(entry.node_count), justify="right"),
-            "outputs": Text(str(len(entry.output_files)), justify="right",
-                            style="green" if entry.output_files else "dim"),
+            "outputs": Text(
+                str(len(entry.output_files)), justify="right", style="green" if entry.output_files else "dim"
+            ),
         }
 
     def _when(self, moment: datetime | None) -> str:
@@ -393,7 +406,9 @@ class HistoryScreen(Screen[None]):
     # ------------------------------------------------------------------ details
     @on(DataTable.RowHighlighted, "#history-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value is not None and (self.selected is None or self.selected.id != event.row_key.value):
+        if event.row_key.value is not None and (
+            self.selected is None or self.selected.id != event.row_key.value
+        ):
             self.show_details(event.row_key.value)
 
     @work(exclusive=True, group="history-detail")
@@ -448,7 +463,9 @@ class HistoryScreen(Screen[None]):
             out.append(f"{error.exception_type}: {error.exception_message}\n", style="red")
             if error.node_id is not None:
                 failing = next((n for n in entry.nodes if n.node_id == error.node_id), None)
-                name = failing.name if failing and failing.name else f"{error.node_type or '?'} #{error.node_id}"
+                name = (
+                    failing.name if failing and failing.name else f"{error.node_type or '?'} #{error.node_id}"
+                )
                 out.append(f"  failing node: {name}\n", style="red")
             for line in traceback_tail(error.traceback):
                 out.append(f"  {line}\n", style="dim")
@@ -471,7 +488,9 @@ class HistoryScreen(Screen[None]):
         if entry.nodes:
             out.append(f"\nNodes ({len(entry.nodes)}):\n", style="bold")
             for node in entry.nodes:
-                node_state = "cached" if node.cached and node.status.value == "completed" else node.status.value
+                node_state = (
+                    "cached" if node.cached and node.status.value == "completed" else node.status.value
+                )
                 out.append("  ")
                 out.append_text(status_text(node_state))
                 out.append(f" {node.name or f'{node.class_type} #{node.node_id}'}")
@@ -479,7 +498,9 @@ class HistoryScreen(Screen[None]):
                 if node_state == "cached":
                     extra = "cached"
                 elif node.max and node.value is not None and node.status.value != "completed":
-                    extra = f"{fmt.number(node.value)}/{fmt.number(node.max)}" + (f"  {extra}" if extra else "")
+                    extra = f"{fmt.number(node.value)}/{fmt.number(node.max)}" + (
+                        f"  {extra}" if extra else ""
+                    )
                 if extra:
                     out.append(f"  {extra}", style="dim")
                 out.append("\n")

@@ -68,18 +68,33 @@ class InputField(Vertical):
         if spec.type == "COMBO":
             choices = [(str(choice), choice) for choice in spec.choices or []]
             known = value in (spec.choices or [])
-            return Select(choices, value=value if known else Select.NULL, allow_blank=not known,
-                          prompt=f"⚠ {value}" if not known else "choose…",
-                          compact=True, classes="field-editor")
+            return Select(
+                choices,
+                value=value if known else Select.NULL,
+                allow_blank=not known,
+                prompt=f"⚠ {value}" if not known else "choose…",
+                compact=True,
+                classes="field-editor",
+            )
         if spec.type == "STRING" and spec.multiline:
-            area = TextArea(str(value if value is not None else ""), classes="field-editor multiline",
-                            soft_wrap=True, compact=True, show_line_numbers=False)
+            area = TextArea(
+                str(value if value is not None else ""),
+                classes="field-editor multiline",
+                soft_wrap=True,
+                compact=True,
+                show_line_numbers=False,
+            )
             return area
         input_type: Literal["integer", "number", "text"] = (
             "integer" if spec.type == "INT" else "number" if spec.type == "FLOAT" else "text"
         )
-        return Input(str(value if value is not None else ""), type=input_type, compact=True,
-                     classes="field-editor", select_on_focus=False)
+        return Input(
+            str(value if value is not None else ""),
+            type=input_type,
+            compact=True,
+            classes="field-editor",
+            select_on_focus=False,
+        )
 
     def on_mount(self) -> None:
         # Values the file already has but the server would refuse show up before anyone edits.
@@ -163,24 +178,34 @@ step, choices); a refused value shows its reason under the field.
         self.object_info = object_info
         self.items = editable_inputs(prompt, object_info)
         self.unknown = sorted(
-            {f"{node.get('class_type')} (node {node_id})" for node_id, node in prompt.items()
-             if isinstance(node, dict) and node.get("class_type") not in object_info}
+            {
+                f"{node.get('class_type')} (node {node_id})"
+                for node_id, node in prompt.items()
+                if isinstance(node, dict) and node.get("class_type") not in object_info
+            }
         )
 
     def compose(self) -> ComposeResult:
         title = Text()
         title.append(f" Edit inputs · {self.workflow.name} ", style="bold reverse")
-        title.append(f"  {len(self.items)} values in {len({i.node_id for i in self.items})} nodes", style="dim")
+        title.append(
+            f"  {len(self.items)} values in {len({i.node_id for i in self.items})} nodes", style="dim"
+        )
         yield Static(title, id="form-title")
         with VerticalScroll(id="form-body"):
             if self.unknown:
                 yield Static(
-                    Text("The server does not know these node types; their inputs cannot be edited "
-                         "and the run will be refused: " + ", ".join(self.unknown), style="bold yellow"),
+                    Text(
+                        "The server does not know these node types; their inputs cannot be edited "
+                        "and the run will be refused: " + ", ".join(self.unknown),
+                        style="bold yellow",
+                    ),
                     id="form-unknown",
                 )
             if not self.items:
-                yield Static(Text("This workflow has no values to edit (every input is linked).", style="dim"))
+                yield Static(
+                    Text("This workflow has no values to edit (every input is linked).", style="dim")
+                )
             current: str | None = None
             for item in self.items:
                 if item.node_id != current:

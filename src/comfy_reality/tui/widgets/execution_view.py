@@ -90,7 +90,9 @@ def error_renderable(entry: ExecutionEntry) -> RenderableType | None:
             for err in errors:
                 msg = err.get("message", "invalid")
                 details = err.get("details")
-                parts.append(Text(f"• node {node_id}: {msg}" + (f": {details}" if details else ""), style="yellow"))
+                parts.append(
+                    Text(f"• node {node_id}: {msg}" + (f": {details}" if details else ""), style="yellow")
+                )
     return Group(*parts) if parts else None
 
 
@@ -157,8 +159,14 @@ what went wrong, and what it produced.
             return
         self.header.set(header_text(entry))
         execution = entry.execution
-        key = (entry.id, execution.status, execution.error is not None, len(execution.output_files),
-               len(execution.node_errors), len(sizes))
+        key = (
+            entry.id,
+            execution.status,
+            execution.error is not None,
+            len(execution.output_files),
+            len(execution.node_errors),
+            len(sizes),
+        )
         if key != self._details_key:
             # Errors and outputs change with the execution's own state, not with node progress.
             self._details_key = key

@@ -16,7 +16,9 @@ class LiveText(Widget):
     }
     """
 
-    def __init__(self, content: RenderableType = "", *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, content: RenderableType = "", *, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self._content: RenderableType = content
 

@@ -47,7 +47,9 @@ newest line.
     follow: reactive[bool] = reactive(True)
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, auto_scroll=True)
+        super().__init__(
+            id=id, max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, auto_scroll=True
+        )
         self.lines_written = 0
         self.tz: tzinfo | None = None
 

@@ -50,7 +50,9 @@ def node_detail(task: Task, *, compact: bool = False) -> Text:
         text.append("cached", style="cyan")
     elif state == "completed":
         if task.max:
-            text.append(f"{fmt.number(task.value if task.value is not None else task.max)}/{fmt.number(task.max)}  ")
+            text.append(
+                f"{fmt.number(task.value if task.value is not None else task.max)}/{fmt.number(task.max)}  "
+            )
         text.append(fmt.duration(task.duration), style="green")
     elif state == "failed":
         text.append("failed" if compact else f"failed after {fmt.duration(task.duration)}", style="bold red")
@@ -75,7 +77,12 @@ class NodeProgress(Widget):
         self.task_snapshot = task
         if _extra_line(old, fmt.task_state(old)) is None and _extra_line(task, fmt.task_state(task)) is None:
             if (old.status, old.value, old.max, old.rate, old.eta_seconds, old.progress) != (
-                task.status, task.value, task.max, task.rate, task.eta_seconds, task.progress
+                task.status,
+                task.value,
+                task.max,
+                task.rate,
+                task.eta_seconds,
+                task.progress,
             ):
                 self.refresh()
         else:

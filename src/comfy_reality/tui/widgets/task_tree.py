@@ -106,7 +106,10 @@ server; its children are the prompt's nodes.
             if branch is None:
                 first = self.root.children[0] if self.root.children else None
                 branch = self.root.add(
-                    execution_label(entry), TreeRef(entry.id), before=first, expand=False,
+                    execution_label(entry),
+                    TreeRef(entry.id),
+                    before=first,
+                    expand=False,
                     allow_expand=bool(entry.nodes),
                 )
                 self._branches[entry.id] = branch

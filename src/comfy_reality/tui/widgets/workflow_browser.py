@@ -46,7 +46,9 @@ def workflow_nodes(data: Any) -> list[tuple[str, str, str | None]]:
         for node in data["nodes"]:
             if isinstance(node, dict):
                 node_type = str(node.get("type", "?"))
-                rows.append((str(node.get("id")), kinds.get(modernize_type(node_type), node_type), node.get("title")))
+                rows.append(
+                    (str(node.get("id")), kinds.get(modernize_type(node_type), node_type), node.get("title"))
+                )
     elif isinstance(data, dict):
         inner = data.get("prompt")
         prompt: dict[str, Any] = inner if isinstance(inner, dict) else data
@@ -66,7 +68,13 @@ def matches(workflow: WorkflowFile, query: str) -> bool:
     if not query:
         return True
     haystack = " ".join(
-        [workflow.name, workflow.description or "", workflow.source, workflow.path.name, *workflow.class_types]
+        [
+            workflow.name,
+            workflow.description or "",
+            workflow.source,
+            workflow.path.name,
+            *workflow.class_types,
+        ]
     ).lower()
     return all(word in haystack for word in query.lower().split())
 
@@ -204,8 +212,12 @@ server. Broken files are listed with their error.
             header.append(f"  {len(indexes)}", style="dim")
             options.append(Option(header, id=f"src-{source}", disabled=True))
             if note and not query:
-                options.append(Option(Text(f"  {note}", style="dim italic", no_wrap=True, overflow="ellipsis"),
-                                      disabled=True))
+                options.append(
+                    Option(
+                        Text(f"  {note}", style="dim italic", no_wrap=True, overflow="ellipsis"),
+                        disabled=True,
+                    )
+                )
             options.extend(Option(option_prompt(self._shown[i]), id=f"wf-{i}") for i in indexes)
         if not options:
             message = f"No workflow matches {query!r}" if query else "No workflows found"
@@ -259,7 +271,10 @@ The highlighted workflow's file, format, description and nodes.
             workflow.format.value, "invalid"
         )
         text.append(f"\n{fmt_label} · {workflow.node_count} nodes", style="dim")
-        text.append(f"\n{self.source_titles.get(workflow.source, workflow.source)} · {workflow.path.name}", style="dim")
+        text.append(
+            f"\n{self.source_titles.get(workflow.source, workflow.source)} · {workflow.path.name}",
+            style="dim",
+        )
         if workflow.error:
             text.append("\n\nThis file cannot be run:\n", style="bold red")
             text.append(workflow.error, style="red")
