@@ -23,9 +23,9 @@ from comfy_reality.runtime import ComfyUIAsyncRuntime
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui import format as fmt
 from comfy_reality.tui.app import ComfyRealityApp
-from comfy_reality.tui.scenes import JOURNAL_NOW as NOW
-from comfy_reality.tui.scenes import SERVER_URL as SERVER
-from comfy_reality.tui.scenes import (
+from tests.tui.scenes import JOURNAL_NOW as NOW
+from tests.tui.scenes import SERVER_URL as SERVER
+from tests.tui.scenes import (
     fill_history_journal,
     fill_journal,
     journal_execution,
@@ -41,7 +41,7 @@ from comfy_reality.tui.screens.history import (
     fit_columns,
     traceback_tail,
 )
-from comfy_reality.tui.screenshots import scene_app
+from tests.tui.scenes import scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
 
