@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from comfy_reality.journal.journal import Journal
 from comfy_reality.logs import configure_logging
 from comfy_reality.runtime.manager import AsyncTaskManager
 from comfy_reality.runtime.models import Task, TaskStatus, TaskType, WorkflowExecution
-from comfy_reality.journal.journal import Journal
 
 Body = Callable[[Journal, Callable[[], None]], Awaitable[tuple[int, str]]]
 

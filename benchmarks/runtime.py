@@ -22,7 +22,6 @@ import contextlib
 import gc
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 

@@ -31,6 +31,7 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
+from tests.tui.pilot import wait_for
 from textual import events
 
 from comfy_reality.config import Settings
@@ -41,7 +42,6 @@ from comfy_reality.runtime.runtime import _Tracker
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.widgets import NodeProgress
-from tests.tui.pilot import wait_for
 
 from .report import Row
 

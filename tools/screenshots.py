@@ -14,9 +14,10 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from comfy_reality.tui import format as fmt
 from tests.tui import scenes
 from tests.tui.scenes import SIZES, STATES, apply_scene, scene_app
+
+from comfy_reality.tui import format as fmt
 
 
 async def export(directory: Path, workflows_dir: Path | None = None) -> list[Path]:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import structlog
-
 from benchmarks import runtime as benchmark
+
 from comfy_reality.runtime import TaskStatus
 from comfy_reality.runtime import benchmark as entry
 

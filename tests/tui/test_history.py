@@ -23,6 +23,14 @@ from comfy_reality.runtime import ComfyUIAsyncRuntime
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui import format as fmt
 from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.screens.history import (
+    COLUMNS,
+    NAME_MIN,
+    HistoryScreen,
+    ago,
+    fit_columns,
+    traceback_tail,
+)
 from tests.tui.scenes import JOURNAL_NOW as NOW
 from tests.tui.scenes import SERVER_URL as SERVER
 from tests.tui.scenes import (
@@ -32,16 +40,8 @@ from tests.tui.scenes import (
     journal_node,
     open_history,
     prompt_of,
+    scene_app,
 )
-from comfy_reality.tui.screens.history import (
-    COLUMNS,
-    NAME_MIN,
-    HistoryScreen,
-    ago,
-    fit_columns,
-    traceback_tail,
-)
-from tests.tui.scenes import scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from comfy_reality.runtime.errors import InvalidWorkflowError
+from comfy_reality.errors import InvalidWorkflowError
 from comfy_reality.workflows import (
     ObjectInfo,
     convert_ui_to_api,

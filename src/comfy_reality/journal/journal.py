@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from .. import paths
-from ..runtime.errors import ComfyError
+from ..errors import ComfyError, JournalError
 from ..runtime.manager import AsyncTaskManager
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
@@ -50,7 +50,6 @@ from .store import (
     DEFAULT_BUSY_TIMEOUT,
     ExecutionSnapshot,
     JournalEntry,
-    JournalError,
     JournalStore,
     NodeSnapshot,
     PruneResult,
@@ -711,6 +710,8 @@ class Journal:
             try:
                 if not await self._reconcile_one(runtime, row, active, report):
                     missing.append(row)
+            except JournalError:
+                raise  # the journal itself failed: not a per-prompt problem
             except ComfyError as exc:
                 report.errors.append(f"{row.prompt_id}: {exc}")
                 log.warning("journal_reconcile_failed", prompt_id=row.prompt_id, reason=str(exc))
@@ -726,6 +727,8 @@ class Journal:
                 try:
                     if not await self._reconcile_one(runtime, row, active, report):
                         await self._mark_lost(row, server, report)
+                except JournalError:
+                    raise  # the journal itself failed: not a per-prompt problem
                 except ComfyError as exc:
                     report.errors.append(f"{row.prompt_id}: {exc}")
         if report.followed and follow_live:

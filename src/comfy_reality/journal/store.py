@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from ..errors import JournalError
 from ..runtime.models import ExecutionError, OutputFile, TaskStatus, utc_now
 
 T = TypeVar("T")
@@ -33,16 +34,6 @@ _FINAL = ("completed", "failed", "cancelled")
 _FINAL_SQL = "('completed', 'failed', 'cancelled')"
 # The widest offset a timestamp can carry (UTC+14): the margin of prune's index-friendly pre-filter.
 _MAX_UTC_OFFSET = timedelta(hours=14)
-
-
-class JournalError(Exception):
-    """The journal file cannot be used; the message names the file and what to do."""
-
-    def __init__(self, path: Path | str, problem: str, advice: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        self.advice = advice
-        super().__init__(f"Execution journal {self.path}: {problem}. {advice}")
 
 
 # --------------------------------------------------------------------------- public rows

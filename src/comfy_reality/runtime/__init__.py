@@ -1,5 +1,20 @@
-"""The engine: task model, task manager and the async ComfyUI client. Imports no Textual."""
+"""The engine: task model, task manager and the async ComfyUI client. Imports no Textual.
 
+The errors it raises are defined in :mod:`comfy_reality.errors` and re-exported here.
+"""
+
+from ..errors import (
+    ComfyError,
+    ExecutionNotFoundError,
+    InvalidWorkflowError,
+    PromptValidationError,
+    ProtocolError,
+    ServerError,
+    ServerResponseError,
+    ServerTimeoutError,
+    ServerUnreachableError,
+    UnsafeOutputPathError,
+)
 from .auth import Auth
 from .client import (
     ComfyUIClient,
@@ -10,16 +25,6 @@ from .client import (
     QueueState,
     resolve_server_url,
     split_server_url,
-)
-from .errors import (
-    ComfyError,
-    ExecutionNotFoundError,
-    InvalidWorkflowError,
-    PromptValidationError,
-    ServerError,
-    ServerResponseError,
-    ServerTimeoutError,
-    ServerUnreachableError,
 )
 from .manager import AsyncTaskManager, EventSubscription, Unsubscribe, current_task_var
 from .models import (
@@ -93,6 +98,7 @@ __all__ = [
     "PromptResponse",
     "PromptState",
     "PromptValidationError",
+    "ProtocolError",
     "QueueItem",
     "QueueState",
     "ServerError",
@@ -107,6 +113,7 @@ __all__ = [
     "TaskType",
     "TextFrame",
     "UnknownBinaryFrame",
+    "UnsafeOutputPathError",
     "Unsubscribe",
     "WorkflowExecution",
     "WsMessage",

@@ -22,14 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
-from ..logs import redact_text, register_secret
-from .auth import Auth
-from .errors import (
+from ..errors import (
     PromptValidationError,
     ServerResponseError,
     ServerTimeoutError,
     ServerUnreachableError,
 )
+from ..logs import redact_text, register_secret
+from .auth import Auth
 from .protocol import feature_flags_frame
 
 log = structlog.get_logger("comfy_reality.client")

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from .errors import ComfyError
+from ..errors import UnsafeOutputPathError
 from .models import OutputFile, WorkflowExecution
 
 log = structlog.get_logger("comfy_reality.outputs")
@@ -33,19 +33,6 @@ _WINDOWS_RESERVED = frozenset(
 )
 # Valid on POSIX but not on Windows; replaced so a saved set of outputs can be copied anywhere.
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*]')
-
-
-class UnsafeOutputPathError(ComfyError):
-    """The server named an output file in a way that could write outside the destination."""
-
-    def __init__(self, filename: str, subfolder: str, reason: str) -> None:
-        self.filename = filename
-        self.subfolder = subfolder
-        self.reason = reason
-        super().__init__(
-            f"Refused to save output {subfolder + '/' if subfolder else ''}{filename!r}: {reason}. "
-            "The server sent an unsafe file name; the file was not written."
-        )
 
 
 def _parts(text: str, *, what: str, filename: str, subfolder: str) -> list[str]:

@@ -19,6 +19,8 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
+from ..errors import ProtocolError
+
 log = structlog.get_logger("comfy_reality.protocol")
 
 # Binary frame event types (first 4 bytes, big endian).
@@ -222,10 +224,6 @@ WsMessage = (
 )
 BinaryFrame = PreviewImageFrame | TextFrame | PreviewImageWithMetadataFrame | UnknownBinaryFrame
 Frame = WsMessage | BinaryFrame
-
-
-class ProtocolError(ValueError):
-    """A frame that does not match the protocol; raised inside parsers, logged by callers."""
 
 
 # ------------------------------------------------------------------------------ parsers
