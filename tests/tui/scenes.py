@@ -38,7 +38,7 @@ from comfy_reality.server.catalogue import NodeCatalogue
 from comfy_reality.tui import format as fmt
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.messages import ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
-from comfy_reality.tui.screens.history import HistoryScreen
+from comfy_reality.tui.screens.journal_screen import JournalScreen
 from comfy_reality.tui.screens.input_form import InputFormScreen
 from comfy_reality.tui.widgets import TaskTree
 from comfy_reality.workflows import ObjectInfo
@@ -524,10 +524,10 @@ def fill_history_journal(path: Path) -> None:
     _write(path, executions, nodes)
 
 
-def _history(app: App[Any]) -> HistoryScreen | None:
+def _history(app: App[Any]) -> JournalScreen | None:
     """The History screen once it has listed the journal, else None."""
     screen = app.screen
-    return screen if isinstance(screen, HistoryScreen) and screen.loaded > 0 else None
+    return screen if isinstance(screen, JournalScreen) and screen.loaded > 0 else None
 
 
 async def open_history(pilot: Pilot[None]) -> None:

@@ -11,7 +11,7 @@ if journal:
 
 from ..errors import JournalError
 from ..runtime.models import output_files_from
-from .history import history_result
+from .server_history import server_history_result
 from .journal import Journal, JournalStats, ReconcileReport, queue_prompt_ids
 from .store import SCHEMA_VERSION, JournalEntry, JournalNode, JournalStore
 
@@ -24,7 +24,7 @@ __all__ = [
     "JournalStats",
     "JournalStore",
     "ReconcileReport",
-    "history_result",
+    "server_history_result",
     "output_files_from",
     "queue_prompt_ids",
 ]

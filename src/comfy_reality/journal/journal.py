@@ -45,7 +45,7 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
-from .history import history_result
+from .server_history import server_history_result
 from .store import (
     DEFAULT_BUSY_TIMEOUT,
     ExecutionSnapshot,
@@ -837,10 +837,10 @@ class Journal:
         entry = history.get(row.prompt_id) if isinstance(history, dict) else None
         if entry is not None and hasattr(entry, "model_dump"):
             entry = entry.model_dump()
-        result = history_result(entry, row.prompt_id) if entry is not None else None
+        result = server_history_result(entry, row.prompt_id) if entry is not None else None
         if result is None:
             return False
-        if await self._run(self._store.apply_history, row.id, result):
+        if await self._run(self._store.apply_server_history, row.id, result):
             report.finished.append(row.id)
         return True
 

@@ -160,7 +160,7 @@ class PruneResult:
 
 
 @dataclass(slots=True)
-class HistoryResult:
+class ServerHistoryResult:
     """What /history says about a prompt that finished while nobody watched it."""
 
     status: TaskStatus
@@ -667,7 +667,7 @@ class JournalStore:
 
         return self._transaction(work)
 
-    def apply_history(self, row_id: str, result: HistoryResult) -> bool:
+    def apply_server_history(self, row_id: str, result: ServerHistoryResult) -> bool:
         """Fill in a prompt that finished while nobody followed it; False if the row was final."""
 
         def work() -> bool:

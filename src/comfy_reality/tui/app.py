@@ -877,9 +877,9 @@ class ComfyRealityApp(App[None]):
                 timeout=8,
             )
             return
-        from .screens.history import HistoryScreen  # loaded on first use: faster start-up
+        from .screens.journal_screen import JournalScreen  # loaded on first use: faster start-up
 
-        self.push_screen(HistoryScreen(self.journal, tz=self.log_timezone))
+        self.push_screen(JournalScreen(self.journal, tz=self.log_timezone))
 
     def action_help(self) -> None:
         focused = self.focused
