@@ -3,6 +3,8 @@
 The errors it raises are defined in :mod:`comfy_reality.errors` and re-exported here.
 """
 
+from typing import Any
+
 from ..errors import (
     ComfyError,
     ExecutionNotFoundError,
@@ -65,6 +67,16 @@ from .protocol import (
 )
 from .runtime import Backoff, ComfyUIAsyncRuntime, PreviewFrame, check_prompt
 
+
+def __getattr__(name: str) -> Any:
+    # RichTaskPrinter pulls in Rich's live display: imported on first use, so the engine alone stays light.
+    if name == "RichTaskPrinter":
+        from .printer import RichTaskPrinter
+
+        return RichTaskPrinter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "AsyncTaskManager",
     "Auth",
@@ -101,6 +113,7 @@ __all__ = [
     "ProtocolError",
     "QueueItem",
     "QueueState",
+    "RichTaskPrinter",
     "ServerError",
     "ServerResponseError",
     "ServerStatus",
