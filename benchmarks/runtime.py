@@ -43,8 +43,6 @@ SECTIONS = ("manager", "client", "e2e", "scale", "tui", "startup")
 SERVER_SPEED = 1000.0
 
 
-
-
 # ------------------------------------------------------------------------ 1. manager
 async def _bare_queue_rate(n: int) -> float:
     """The floor: the same events through one asyncio.Queue and one consumer."""
@@ -319,7 +317,7 @@ def server_process(speed: float = SERVER_SPEED) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # Its output goes to a file: an undrained pipe fills up and then blocks the server mid-write.
-    output = tempfile.TemporaryFile()
+    output = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the server process ends
     proc = subprocess.Popen(
         [sys.executable, "-m", "comfy_reality.cli", "server", "--port", str(port), "--speed", str(speed)],
         stdout=output,

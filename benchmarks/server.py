@@ -210,9 +210,7 @@ def render(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.server", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.server", description=__doc__.split("\n")[0])
     parser.add_argument("--prompts", type=int, default=200, help="prompts per prompt benchmark (default 200)")
     parser.add_argument(
         "--steps", type=int, default=20000, help="progress steps for the WS benchmark (default 20000)"

@@ -31,7 +31,6 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from tests.tui.pilot import wait_for
 from textual import events
 
 from comfy_reality.config import Settings
@@ -42,6 +41,7 @@ from comfy_reality.runtime.runtime import _Tracker
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.widgets import NodeProgress
+from tests.tui.pilot import wait_for
 
 from .report import Row
 
@@ -151,7 +151,13 @@ async def measure_keys(
         sent = time.perf_counter()
         result: list[float] = []
 
-        def on_frame(now: float, before: int = before) -> None:
+        def on_frame(
+            now: float,
+            before: int = before,
+            shown: asyncio.Event = shown,
+            result: list[float] = result,
+            sent: float = sent,
+        ) -> None:
             if tree.cursor_line != before and not shown.is_set():
                 result.append(now - sent)
                 shown.set()
@@ -172,7 +178,7 @@ def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str, Any]:

@@ -14,14 +14,13 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+from comfy_reality.tui import format as fmt
 from tests.tui import scenes
 from tests.tui.scenes import SIZES, STATES, apply_scene, scene_app
 
-from comfy_reality.tui import format as fmt
-
 
 async def export(directory: Path, workflows_dir: Path | None = None) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     written: list[Path] = []
     for size_name, size in SIZES.items():
         for state in STATES:

@@ -44,7 +44,7 @@ def task_command(name: str) -> list[str]:
 
 
 def help_text(argv: list[str]) -> str:
-    done = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run([*argv, "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, f"{' '.join(argv)} --help failed: {done.stderr[-1000:]}"
     return done.stdout
 

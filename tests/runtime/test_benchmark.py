@@ -11,11 +11,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
-from benchmarks import runtime as benchmark
 
+from benchmarks import runtime as benchmark
 from comfy_reality.runtime import TaskStatus
 from comfy_reality.runtime import benchmark as entry
 
@@ -65,8 +66,14 @@ def test_generated_frames_fold_like_the_recorded_ones(monkeypatch: pytest.Monkey
         seen: list[ComfyUIAsyncRuntime] = []
         real_init = ComfyUIAsyncRuntime.__init__
 
-        def spy(self: ComfyUIAsyncRuntime, *args: object, **kwargs: object) -> None:
-            real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        def spy(
+            self: ComfyUIAsyncRuntime,
+            *args: object,
+            real_init: Any = real_init,
+            seen: list[ComfyUIAsyncRuntime] = seen,
+            **kwargs: object,
+        ) -> None:
+            real_init(self, *args, **kwargs)
             seen.append(self)
 
         monkeypatch.setattr(ComfyUIAsyncRuntime, "__init__", spy)

@@ -38,8 +38,8 @@ from comfy_reality.server.catalogue import NodeCatalogue
 from comfy_reality.tui import format as fmt
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.messages import ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
-from comfy_reality.tui.screens.journal_screen import JournalScreen
 from comfy_reality.tui.screens.input_form import InputFormScreen
+from comfy_reality.tui.screens.journal_screen import JournalScreen
 from comfy_reality.tui.widgets import TaskTree
 from comfy_reality.workflows import ObjectInfo
 

@@ -11,8 +11,8 @@ if journal:
 
 from ..errors import JournalError
 from ..runtime.models import output_files_from
-from .server_history import server_history_result
 from .journal import Journal, JournalStats, ReconcileReport, queue_prompt_ids
+from .server_history import server_history_result
 from .store import SCHEMA_VERSION, JournalEntry, JournalNode, JournalStore
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
     "JournalStats",
     "JournalStore",
     "ReconcileReport",
-    "server_history_result",
     "output_files_from",
     "queue_prompt_ids",
+    "server_history_result",
 ]

@@ -167,9 +167,7 @@ class AsyncTaskManager:
     # ------------------------------------------------------------ subscriptions
     def subscribe(self, callback: Callback) -> Unsubscribe:
         """Receive every event. Sync callbacks run inline; async ones get a buffered pump."""
-        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-            getattr(callback, "__call__", None)
-        ):
+        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(type(callback).__call__):
             subscription = self._add_subscription()
             pump = asyncio.get_running_loop().create_task(
                 self._pump(subscription, callback), name="task-event-pump"

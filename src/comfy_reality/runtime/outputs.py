@@ -130,6 +130,13 @@ async def _fetch(source: Any, file: OutputFile) -> bytes:
     return bytes(data)
 
 
+def _make_folder(dest_dir: Path | str) -> Path:
+    """The destination, created if missing, as an absolute path (file-system calls: run in a thread)."""
+    root = Path(dest_dir).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root.resolve()
+
+
 async def save_outputs(
     runtime_or_client: Any,
     execution: WorkflowExecution,
@@ -145,9 +152,7 @@ async def save_outputs(
     or disk errors propagate after the files already written are kept.
     """
     wanted = set(types)
-    root = Path(dest_dir).expanduser()
-    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-    root = await asyncio.to_thread(root.resolve)
+    root = await asyncio.to_thread(_make_folder, dest_dir)
     plan: list[tuple[OutputFile, Path]] = []
     for file in execution.output_files:
         if file.type not in wanted:

@@ -853,7 +853,7 @@ class _Converter:
         if k is None:
             return None
         widgets = self.widgets(class_type)
-        serial = [v for w, v in zip(widgets, saved) if w.emit]
+        serial = [v for w, v in zip(widgets, saved, strict=False) if w.emit]
         if k < len(serial):
             return _Resolved(value=serial[k], is_value=True)
         return None

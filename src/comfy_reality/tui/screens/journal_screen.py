@@ -557,6 +557,4 @@ class JournalScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # "/" belongs to the filter box while typing there.
-        if action == "focus_filter" and isinstance(self.focused, Input):
-            return False
-        return True
+        return not (action == "focus_filter" and isinstance(self.focused, Input))
