@@ -1,6 +1,6 @@
 """The names each package exports are a contract: this pins them, so a change is a decision, not an accident.
 
-Adding or removing a public name means editing this list in the same commit (and saying so in the notes).
+Adding or removing a public name means editing this list in the same commit: a change of the public API.
 """
 
 from __future__ import annotations

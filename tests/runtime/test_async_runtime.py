@@ -1,4 +1,4 @@
-"""The design's own tests, copied as written in its "Testing Strategy" section."""
+"""The task manager's basic contract, written as plain usage of the public API (no helpers), so they read as examples."""
 
 import asyncio
 

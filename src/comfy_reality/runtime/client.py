@@ -3,8 +3,8 @@
 Every endpoint maps transport failures onto the runtime's error tree: connection problems
 become :class:`ServerUnreachableError`, time-outs :class:`ServerTimeoutError`, 5xx or bodies
 that are not the JSON we need :class:`ServerResponseError`, and a 400 from ``POST /prompt``
-:class:`PromptValidationError` with the server's per-node errors. Shapes and quirks follow
-``tests/fixtures/protocol`` (see the protocol README).
+:class:`PromptValidationError` with the server's per-node errors. Message shapes and
+quirks follow the real server's recorded transcripts in ``tests/fixtures/protocol``.
 """
 
 from __future__ import annotations

@@ -114,7 +114,8 @@ class ExecutionSuccessMessage(_Message):
 
 
 class ExecutionErrorMessage(_Message):
-    """A node raised; ``exception_type == "ExecutionBlocked"`` is not a failure (quirk 10)."""
+    """A node raised. ``exception_type == "ExecutionBlocked"`` is not a failure: ComfyUI sends it when an
+    ExecutionBlocker with a message stops a branch, then ends the prompt with ``execution_success``."""
 
     type: Literal["execution_error"] = "execution_error"
     prompt_id: str

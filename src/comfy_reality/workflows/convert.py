@@ -1,8 +1,8 @@
 """Web-UI workflow (``workflow.json``) -> API prompt, as the official frontend 1.27.10 builds it.
 
 The frontend is the reference: it is what users compare against when they press "Queue" in the
-browser, so this reproduces its ``graphToPrompt`` output, quirks included (see
-tests/fixtures/conversion and /work/shared/workflow-conversion/README.md for the observed rules):
+browser, so this reproduces its ``graphToPrompt`` output, quirks included (tests/fixtures/conversion
+holds pairs of workflows and the prompts the frontend built from them; the rules observed there):
 
 * widgets come from the node definition, in input order, with the hidden companions the frontend
   adds (``control_after_generate`` after seed-like inputs, ``upload`` after upload combos, ...);
