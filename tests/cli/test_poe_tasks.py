@@ -105,3 +105,8 @@ def test_file_taking_tasks_run_where_the_user_is() -> None:
     # poe runs tasks in the project root; relative FILE arguments and outputs belong to the caller's directory.
     for name in ("run-workflow", "validate-workflow"):
         assert TASKS[name].get("cwd") == "${POE_PWD}", name
+
+
+def test_pytest_collects_only_the_tests_folder() -> None:
+    # benchmarks/ and tools/ are measurements and exporters, not timed tests.
+    assert PYPROJECT["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]

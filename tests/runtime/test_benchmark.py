@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import structlog
 
+from benchmarks import engine
 from benchmarks import runtime as benchmark
 from comfy_reality.runtime import TaskStatus
 from comfy_reality.runtime import benchmark as entry
@@ -53,10 +54,10 @@ def test_unknown_section_is_a_usage_error() -> None:
 
 
 def test_generated_frames_fold_like_the_recorded_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    recorded, recorded_id, recorded_prompt, source = benchmark.progress_messages()
+    recorded, recorded_id, recorded_prompt, source = engine.progress_messages()
     assert "11_progress_rate" in source
-    monkeypatch.setattr(benchmark, "_repo_fixture", lambda: None)
-    frames, prompt_id, prompt, source = benchmark.progress_messages(steps=50)
+    monkeypatch.setattr(engine, "_repo_fixture", lambda: None)
+    frames, prompt_id, prompt, source = engine.progress_messages(steps=50)
     assert source.startswith("generated")
     recorded_types = {json.loads(f)["type"] for f in recorded}
     assert {json.loads(f)["type"] for f in frames} <= recorded_types
@@ -77,7 +78,7 @@ def test_generated_frames_fold_like_the_recorded_ones(monkeypatch: pytest.Monkey
             seen.append(self)
 
         monkeypatch.setattr(ComfyUIAsyncRuntime, "__init__", spy)
-        _, events = benchmark._fold_frames(runs, prompt if runs[0][1] is frames else recorded_prompt)
+        _, events = engine._fold_frames(runs, prompt if runs[0][1] is frames else recorded_prompt)
         monkeypatch.setattr(ComfyUIAsyncRuntime, "__init__", real_init)
         [execution] = seen[0].executions.values()
         node = execution.node_task("2")
