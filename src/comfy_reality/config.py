@@ -10,12 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from . import paths
+from .errors import ConfigError
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8188"
-
-
-class ConfigError(Exception):
-    """The config file is unreadable or invalid; the message says which file and which key."""
 
 
 class Settings(BaseModel):

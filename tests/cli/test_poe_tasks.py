@@ -44,7 +44,7 @@ def task_command(name: str) -> list[str]:
 
 
 def help_text(argv: list[str]) -> str:
-    done = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run([*argv, "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, f"{' '.join(argv)} --help failed: {done.stderr[-1000:]}"
     return done.stdout
 
@@ -105,3 +105,8 @@ def test_file_taking_tasks_run_where_the_user_is() -> None:
     # poe runs tasks in the project root; relative FILE arguments and outputs belong to the caller's directory.
     for name in ("run-workflow", "validate-workflow"):
         assert TASKS[name].get("cwd") == "${POE_PWD}", name
+
+
+def test_pytest_collects_only_the_tests_folder() -> None:
+    # benchmarks/ and tools/ are measurements and exporters, not timed tests.
+    assert PYPROJECT["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from comfy_reality.errors import UnsafeOutputPathError
 from comfy_reality.runtime.models import OutputFile, WorkflowExecution
-from comfy_reality.runtime.outputs import UnsafeOutputPathError, safe_output_path, save_outputs
+from comfy_reality.runtime.outputs import safe_output_path, save_outputs
 
 
 def inside(path: Path, root: Path) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from comfy_reality.journal import Journal, history_result, queue_prompt_ids
+from comfy_reality.journal import Journal, queue_prompt_ids, server_history_result
 from comfy_reality.runtime import TaskStatus
 
 from ..conftest import PROTOCOL_FIXTURES
@@ -154,7 +154,7 @@ async def test_reconcile_only_touches_its_own_server(tmp_path: Path) -> None:
 
 def test_history_of_an_interrupted_prompt_is_cancelled() -> None:
     prompt_id, entry = recorded_history("05_interrupt.jsonl")
-    result = history_result(entry, prompt_id)
+    result = server_history_result(entry, prompt_id)
     assert result is not None
     assert result.status is TaskStatus.CANCELLED
     assert result.node_states["2"][0] is TaskStatus.CANCELLED
@@ -176,7 +176,7 @@ def test_history_of_an_interrupted_prompt_is_cancelled() -> None:
     ],
 )
 def test_history_parsing_survives_odd_entries(entry: Any) -> None:
-    result = history_result(entry, "p")
+    result = server_history_result(entry, "p")
     if result is not None:
         assert result.status in (TaskStatus.FAILED, TaskStatus.COMPLETED, TaskStatus.CANCELLED)
         assert all(isinstance(f.filename, str) and isinstance(f.subfolder, str) for f in result.output_files)

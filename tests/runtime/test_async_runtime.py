@@ -1,4 +1,4 @@
-"""The design's own tests, copied as written in its "Testing Strategy" section."""
+"""The task manager's basic contract, written as plain usage of the public API (no helpers), so they read as examples."""
 
 import asyncio
 
@@ -25,7 +25,7 @@ async def test_concurrent_tasks():
     manager = AsyncTaskManager()
 
     async def worker(name: str, delay: float):
-        async with manager.task_context(name) as task:
+        async with manager.task_context(name):
             await asyncio.sleep(delay)
 
     # Run tasks concurrently

@@ -1,15 +1,25 @@
-"""The benchmark suite runs, writes its JSON, and its generated messages match the recorded shapes."""
+"""The benchmark suite runs, writes its JSON, and its generated messages match the recorded shapes.
+
+The suite lives in the repository's ``benchmarks/`` (not installed); ``python -m comfy_reality.runtime.benchmark``
+finds and runs it from a source checkout.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
 
-from comfy_reality.runtime import TaskStatus, benchmark
+from benchmarks import engine
+from benchmarks import runtime as benchmark
+from comfy_reality.runtime import TaskStatus
+from comfy_reality.runtime import benchmark as entry
 
 
 @pytest.fixture(autouse=True)
@@ -44,10 +54,10 @@ def test_unknown_section_is_a_usage_error() -> None:
 
 
 def test_generated_frames_fold_like_the_recorded_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    recorded, recorded_id, recorded_prompt, source = benchmark.progress_messages()
+    recorded, recorded_id, recorded_prompt, source = engine.progress_messages()
     assert "11_progress_rate" in source
-    monkeypatch.setattr(benchmark, "_repo_fixture", lambda: None)
-    frames, prompt_id, prompt, source = benchmark.progress_messages(steps=50)
+    monkeypatch.setattr(engine, "_repo_fixture", lambda: None)
+    frames, prompt_id, prompt, source = engine.progress_messages(steps=50)
     assert source.startswith("generated")
     recorded_types = {json.loads(f)["type"] for f in recorded}
     assert {json.loads(f)["type"] for f in frames} <= recorded_types
@@ -57,12 +67,18 @@ def test_generated_frames_fold_like_the_recorded_ones(monkeypatch: pytest.Monkey
         seen: list[ComfyUIAsyncRuntime] = []
         real_init = ComfyUIAsyncRuntime.__init__
 
-        def spy(self: ComfyUIAsyncRuntime, *args: object, **kwargs: object) -> None:
-            real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        def spy(
+            self: ComfyUIAsyncRuntime,
+            *args: object,
+            real_init: Any = real_init,
+            seen: list[ComfyUIAsyncRuntime] = seen,
+            **kwargs: object,
+        ) -> None:
+            real_init(self, *args, **kwargs)
             seen.append(self)
 
         monkeypatch.setattr(ComfyUIAsyncRuntime, "__init__", spy)
-        _, events = benchmark._fold_frames(runs, prompt if runs[0][1] is frames else recorded_prompt)
+        _, events = engine._fold_frames(runs, prompt if runs[0][1] is frames else recorded_prompt)
         monkeypatch.setattr(ComfyUIAsyncRuntime, "__init__", real_init)
         [execution] = seen[0].executions.values()
         node = execution.node_task("2")
@@ -85,17 +101,31 @@ def test_prompts_for_the_server_sections_are_valid_api_prompts() -> None:
 
 
 def test_tui_section_says_not_available_without_the_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    real = importlib.import_module
-
-    def fake(name: str, *args: object) -> object:
-        if name == "comfy_reality.tui.benchmark":
-            raise ImportError(name)
-        return real(name, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(benchmark.importlib, "import_module", fake)
+    # A module set to None in sys.modules makes its import raise ImportError, as a missing Textual would.
+    monkeypatch.setitem(sys.modules, "benchmarks.tui", None)
     report = benchmark.Report(quick=True)
     benchmark.bench_tui(report, quick=True)
     [row] = report.rows
     assert row.section == "tui" and row.value is None and row.note is not None and "not available" in row.note
+
+
+def test_the_design_entry_point_runs_the_suite_of_the_checkout() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "comfy_reality.runtime.benchmark", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--only" in done.stdout and "--quick" in done.stdout
+
+
+def test_the_entry_point_outside_a_checkout_says_where_the_benchmarks_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    installed = tmp_path / "site-packages" / "comfy_reality" / "runtime" / "benchmark.py"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("", encoding="utf-8")
+    assert entry.source_root(installed) is None
+    assert entry.main(["--quick"], package_file=installed) == 2
+    assert "benchmarks live in the source repository" in capsys.readouterr().err

@@ -1,10 +1,10 @@
-"""Paths of the TUI test fixtures; the waiting helpers live in comfy_reality.tui.testing."""
+"""Paths of the TUI test fixtures; the waiting helpers live in tests.tui.pilot."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from comfy_reality.tui.testing import screen_text, wait_for, wait_for_text
+from tests.tui.pilot import screen_text, wait_for, wait_for_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WORKFLOWS = FIXTURES / "workflows"

@@ -166,7 +166,7 @@ async def test_saving_outputs_refuses_server_names_that_escape_the_folder(tmp_pa
 
 
 async def test_main_screen_keys_do_nothing_behind_the_form() -> None:
-    from comfy_reality.tui.screenshots import demo_object_info
+    from tests.tui.scenes import demo_object_info
 
     app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False)
     async with app.run_test(size=(100, 30)) as pilot:

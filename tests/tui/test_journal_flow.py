@@ -12,7 +12,7 @@ from comfy_reality.runtime import ComfyUIAsyncRuntime
 from comfy_reality.runtime.models import ConnectionState, TaskStatus, WorkflowExecution
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
-from comfy_reality.tui.screens.history import HistoryScreen
+from comfy_reality.tui.screens.journal_screen import JournalScreen
 
 from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
 
@@ -99,16 +99,16 @@ async def test_a_prompt_the_restarted_server_forgot_shows_as_lost(tmp_path: Path
             assert app.reconcile_reports[0].lost == [previous.id]
             await wait_for_text(pilot, "Journal: followed again 0, finished 0, lost 1")
             await pilot.press("h")
-            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history screen")
+            await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen), what="history screen")
             screen = app.screen
-            assert isinstance(screen, HistoryScreen)
+            assert isinstance(screen, JournalScreen)
             await wait_for(pilot, lambda: screen.selected is not None, what="details")
             await wait_for_text(
                 pilot, f"lost: the server at {server.url} no longer knows prompt {previous.prompt_id}"
             )
             assert "left running" in screen_text(app)
             await pilot.press("escape")
-            await wait_for(pilot, lambda: not isinstance(app.screen, HistoryScreen))
+            await wait_for(pilot, lambda: not isinstance(app.screen, JournalScreen))
 
 
 async def test_runs_are_recorded_and_history_opens_from_the_palette(tmp_path: Path) -> None:
@@ -133,9 +133,9 @@ async def test_runs_are_recorded_and_history_opens_from_the_palette(tmp_path: Pa
             await pilot.press(*"history")
             await wait_for_text(pilot, "Past executions from the journal")
             await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history screen")
+            await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen), what="history screen")
             screen = app.screen
-            assert isinstance(screen, HistoryScreen)
+            assert isinstance(screen, JournalScreen)
             await wait_for(
                 pilot, lambda: [e.name for e in screen.entries] == ["progress"], what="recorded run"
             )
@@ -157,7 +157,7 @@ async def test_an_unusable_journal_is_a_warning_and_the_app_still_runs(tmp_path:
         await wait_for(pilot, lambda: bool(app.workflow_files), what="the app keeps working")
         await pilot.press("h")
         await pilot.pause()
-        assert not isinstance(app.screen, HistoryScreen)
+        assert not isinstance(app.screen, JournalScreen)
 
 
 async def test_the_users_journal_forgets_finished_runs_older_than_journal_keep_days() -> None:

@@ -1,7 +1,7 @@
 """Snapshots of each main state (pytest-textual-snapshot). Deterministic: fixed size, frozen clock and ids.
 
 Update after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``,
-then look at the SVGs; ``python -m comfy_reality.tui.screenshots`` exports the same states
+then look at the SVGs; ``python -m tools.screenshots`` exports the same states
 into ``screenshots/``.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from comfy_reality.tui.screenshots import apply_scene, scene_app
+from tests.tui.scenes import apply_scene, scene_app
 
 from .helpers import WORKFLOWS
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from comfy_reality.runtime.errors import PromptValidationError
+from comfy_reality.errors import PromptValidationError
 from comfy_reality.runtime.models import ConnectionState, ServerStatus
 from comfy_reality.tui import format as fmt
-from comfy_reality.tui import scenes
 from comfy_reality.tui.messages import LogLine, ServerStatusChanged
-from comfy_reality.tui.screenshots import apply_scene, scene_app
 from comfy_reality.tui.widgets import LogPane, NodeProgress, StatusBar, TaskTree, WorkflowBrowser
 from comfy_reality.tui.widgets.node_progress import node_detail
+from tests.tui import scenes
+from tests.tui.scenes import apply_scene, scene_app
 
 from .helpers import BROKEN, WORKFLOWS, screen_text, wait_for, wait_for_text
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from comfy_reality.runtime.errors import InvalidWorkflowError
+from comfy_reality.errors import InvalidWorkflowError
 from comfy_reality.workflows import (
     MissingNodeTypesError,
     ObjectInfo,

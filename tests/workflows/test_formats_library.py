@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from comfy_reality.runtime.errors import InvalidWorkflowError
+from comfy_reality.errors import InvalidWorkflowError
 from comfy_reality.workflows import (
     WorkflowFormat,
     WorkflowReadError,

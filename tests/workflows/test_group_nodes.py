@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from comfy_reality.runtime.errors import InvalidWorkflowError
+from comfy_reality.errors import InvalidWorkflowError
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.workflows import (
     MissingNodeTypesError,
@@ -355,13 +355,15 @@ async def test_group_node_workflow_runs_on_the_embedded_server(tmp_path: Path) -
     for node in workflow["nodes"]:
         if node["type"] == "CheckpointLoaderSimple":
             node["widgets_values"] = ["demo-sd15.safetensors"]  # a model the embedded server has
-    async with EmbeddedServer(ServerConfig(port=0, speed=50.0, data_dir=tmp_path / "server")) as server:
-        async with ComfyUIAsyncRuntime(server.url, timeout=10.0).session() as runtime:
-            info = ObjectInfo.from_json(await runtime.client.get_object_info())
-            prompt = convert_ui_to_api(workflow, info, rng=random.Random(0))
-            execution = await runtime.execute_workflow(prompt, name="group node")
-            assert execution.status == TaskStatus.COMPLETED, execution.error
-            received = server.state.queue.history[execution.prompt_id]["prompt"][2]
+    async with (
+        EmbeddedServer(ServerConfig(port=0, speed=50.0, data_dir=tmp_path / "server")) as server,
+        ComfyUIAsyncRuntime(server.url, timeout=10.0).session() as runtime,
+    ):
+        info = ObjectInfo.from_json(await runtime.client.get_object_info())
+        prompt = convert_ui_to_api(workflow, info, rng=random.Random(0))
+        execution = await runtime.execute_workflow(prompt, name="group node")
+        assert execution.status == TaskStatus.COMPLETED, execution.error
+        received = server.state.queue.history[execution.prompt_id]["prompt"][2]
     assert {"10:0", "10:1"} <= set(received)
     assert received["10:0"]["inputs"]["steps"] == 20 and received["10:1"]["inputs"]["samples"] == ["10:0", 0]
     assert execution.outputs

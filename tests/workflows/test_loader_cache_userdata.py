@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from comfy_reality import paths
-from comfy_reality.runtime.errors import InvalidWorkflowError
+from comfy_reality.errors import InvalidWorkflowError
 from comfy_reality.workflows import (
     MissingNodeTypesError,
     ObjectInfo,

@@ -10,11 +10,12 @@ import json
 import random
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from comfy_reality.runtime.errors import InvalidWorkflowError
+from comfy_reality.errors import InvalidWorkflowError
 from comfy_reality.workflows import (
     ObjectInfo,
     convert_ui_to_api,
@@ -89,7 +90,7 @@ def test_corrupted_ui_workflows_never_crash(seed: int) -> None:
     files = _files(".ui.json")
     converted = rejected = 0
     for _ in range(150):
-        data = _corrupt(json.loads(open(rng.choice(files), encoding="utf-8").read()), rng)
+        data = _corrupt(json.loads(Path(rng.choice(files)).read_text(encoding="utf-8")), rng)
         detect_format(data)
         try:
             find_missing_node_types(data, _info())
@@ -107,7 +108,7 @@ def test_corrupted_prompts_never_crash_validation(seed: int) -> None:
     rng = random.Random(seed)
     files = _files(".api.json")
     for _ in range(150):
-        prompt = _corrupt(json.loads(open(rng.choice(files), encoding="utf-8").read()), rng)
+        prompt = _corrupt(json.loads(Path(rng.choice(files)).read_text(encoding="utf-8")), rng)
         report = validate_prompt(prompt, _info())
         assert report.accepted or report.error is not None
         if isinstance(prompt, dict):

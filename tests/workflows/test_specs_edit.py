@@ -6,7 +6,7 @@ from functools import cache
 
 import pytest
 
-from comfy_reality.runtime.errors import InvalidWorkflowError
+from comfy_reality.errors import InvalidWorkflowError
 from comfy_reality.workflows import ObjectInfo, apply_overrides, editable_inputs, packaged_object_info
 
 

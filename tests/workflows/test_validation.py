@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from comfy_reality.runtime.errors import PromptValidationError
+from comfy_reality.errors import PromptValidationError
 from comfy_reality.workflows import ObjectInfo, packaged_object_info, validate_prompt
 from tests.conftest import PROTOCOL_FIXTURES
 

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 import click
 
-from comfy_reality.config import ConfigError, Settings, load_settings
+from comfy_reality import startup
+from comfy_reality.config import Settings
+from comfy_reality.errors import ConfigError
 
 if TYPE_CHECKING:
     from comfy_reality.runtime import Auth, ComfyUIClient
@@ -116,7 +118,7 @@ def settings_for(server_url: str | None = None, token: str | None = None, **flag
     if server_url is not None:
         check_server_url(server_url)
     try:
-        settings = load_settings(server_url=server_url, token=token, **flags)
+        settings = startup.load(server_url=server_url, token=token, **flags)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
     check_server_url(settings.server_url)
@@ -125,15 +127,10 @@ def settings_for(server_url: str | None = None, token: str | None = None, **flag
 
 def setup_logging(settings: Settings | None = None) -> None:
     """Log to the JSON file only: stdout may be carrying NDJSON for a machine."""
-    from comfy_reality import logs
-
-    level = settings.log_level if settings is not None else "info"
     try:
-        logs.configure_logging(level=level)
+        startup.start_logging(settings)
     except OSError as exc:
         click.echo(f"warning: cannot open the log file ({exc}); logging is off", err=True)
-    if settings is not None and settings.token is not None:
-        logs.register_secret(settings.token.get_secret_value())
 
 
 def make_auth(settings: Settings) -> Auth | None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def load_object_info_file(path: Path) -> Any:
-    from comfy_reality.runtime.errors import InvalidWorkflowError
+    from comfy_reality.errors import InvalidWorkflowError
     from comfy_reality.workflows import ObjectInfo, read_json_file
 
     try:
@@ -63,7 +63,7 @@ def convert(
     UI-format files need the server's node catalogue (which widget value is which input):
     from --object-info FILE, else from the server. API-format input is printed unchanged.
     """
-    from comfy_reality.runtime.errors import InvalidWorkflowError
+    from comfy_reality.errors import InvalidWorkflowError
     from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
 
     from .run import to_api_prompt, warn_web_ui_defects, web_ui_defects

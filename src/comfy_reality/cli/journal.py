@@ -126,10 +126,11 @@ def entry_record(entry: JournalEntry) -> dict[str, Any]:
 
 def configured_keep_days() -> int:
     """The config's ``journal_keep_days``; a broken config file is a usage error, as everywhere."""
-    from comfy_reality.config import ConfigError, load_settings
+    from comfy_reality import startup
+    from comfy_reality.errors import ConfigError
 
     try:
-        return load_settings().journal_keep_days
+        return startup.load().journal_keep_days
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
 

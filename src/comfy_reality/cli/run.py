@@ -97,7 +97,7 @@ def to_api_prompt(
     data: Any, object_info: Any, *, source: str, correct_frontend_defects: bool = False
 ) -> dict[str, Any]:
     """``workflows.load_prompt`` on parsed JSON, with the file named in any error."""
-    from comfy_reality.runtime.errors import InvalidWorkflowError
+    from comfy_reality.errors import InvalidWorkflowError
     from comfy_reality.workflows import load_prompt
 
     try:
@@ -110,7 +110,7 @@ def to_api_prompt(
 
 def web_ui_defects(data: Any, object_info: Any, *, correct_frontend_defects: bool) -> list[str]:
     """Where the web UI's conversion of a UI workflow differs from its graph (nothing when corrected)."""
-    from comfy_reality.runtime.errors import InvalidWorkflowError
+    from comfy_reality.errors import InvalidWorkflowError
     from comfy_reality.workflows import frontend_defects
 
     if correct_frontend_defects or object_info is None:
@@ -132,7 +132,7 @@ def warn_web_ui_defects(source: str, defects: list[str]) -> None:
 
 def read_workflow(path: Path) -> Job:
     """Read and classify one file; every problem becomes a usage error naming the file."""
-    from comfy_reality.runtime.errors import InvalidWorkflowError
+    from comfy_reality.errors import InvalidWorkflowError
     from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
 
     try:

@@ -1,13 +1,24 @@
-"""`comfy-reality server`: the embedded ComfyUI look-alike, for demos and offline tests."""
+"""`comfy-reality server`: the embedded ComfyUI look-alike, for demos and offline tests.
+
+The one definition of the server's command line: ``python -m comfy_reality.server`` runs it too.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from ._common import CliError, ExitCode, setup_logging
 
 
-@click.command()
+def _positive_speed(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if value <= 0:
+        raise click.BadParameter("--speed must be greater than 0")
+    return value
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -23,12 +34,19 @@ from ._common import CliError, ExitCode, setup_logging
 )
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0, min_open=True),
+    type=float,
     default=1.0,
     show_default=True,
+    callback=_positive_speed,
     help="Scale every simulated delay: 10 runs ten times faster.",
 )
-def server(host: str, port: int, speed: float) -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the server's input/output/temp/user files (default: a temporary folder, removed at exit).",
+)
+def server(host: str, port: int, speed: float, data_dir: Path | None) -> None:
     """Serve a ComfyUI-compatible API (HTTP + WebSocket) with simulated nodes.
 
     It answers /prompt, /queue, /history, /view, /object_info, /ws ... like ComfyUI
@@ -39,7 +57,7 @@ def server(host: str, port: int, speed: float) -> None:
     from comfy_reality.server import serve
 
     try:  # serve() prints the URL once it is listening
-        serve(host=host, port=port, speed=speed)
+        serve(host=host, port=port, speed=speed, data_dir=data_dir)
     except KeyboardInterrupt:
         click.echo("Server stopped.", err=True)
     except OSError as exc:

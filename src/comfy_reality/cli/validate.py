@@ -80,7 +80,7 @@ def graph_problems(prompt: dict[str, Any]) -> list[str]:
 def check_file(
     path: Path, object_info: Any, server_url: str | None, *, correct_frontend_defects: bool = False
 ) -> Verdict:
-    from comfy_reality.runtime.errors import InvalidWorkflowError
+    from comfy_reality.errors import InvalidWorkflowError
     from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
     from comfy_reality.workflows.validate import validate_prompt
 

@@ -9,10 +9,11 @@ if journal:
     await journal.close()
 """
 
+from ..errors import JournalError
 from ..runtime.models import output_files_from
-from .history import history_result
 from .journal import Journal, JournalStats, ReconcileReport, queue_prompt_ids
-from .store import SCHEMA_VERSION, JournalEntry, JournalError, JournalNode, JournalStore
+from .server_history import server_history_result
+from .store import SCHEMA_VERSION, JournalEntry, JournalNode, JournalStore
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -23,7 +24,7 @@ __all__ = [
     "JournalStats",
     "JournalStore",
     "ReconcileReport",
-    "history_result",
     "output_files_from",
     "queue_prompt_ids",
+    "server_history_result",
 ]

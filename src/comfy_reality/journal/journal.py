@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from .. import paths
-from ..runtime.errors import ComfyError
+from ..errors import ComfyError, JournalError
 from ..runtime.manager import AsyncTaskManager
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
@@ -45,12 +45,11 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
-from .history import history_result
+from .server_history import server_history_result
 from .store import (
     DEFAULT_BUSY_TIMEOUT,
     ExecutionSnapshot,
     JournalEntry,
-    JournalError,
     JournalStore,
     NodeSnapshot,
     PruneResult,
@@ -711,6 +710,8 @@ class Journal:
             try:
                 if not await self._reconcile_one(runtime, row, active, report):
                     missing.append(row)
+            except JournalError:
+                raise  # the journal itself failed: not a per-prompt problem
             except ComfyError as exc:
                 report.errors.append(f"{row.prompt_id}: {exc}")
                 log.warning("journal_reconcile_failed", prompt_id=row.prompt_id, reason=str(exc))
@@ -726,6 +727,8 @@ class Journal:
                 try:
                     if not await self._reconcile_one(runtime, row, active, report):
                         await self._mark_lost(row, server, report)
+                except JournalError:
+                    raise  # the journal itself failed: not a per-prompt problem
                 except ComfyError as exc:
                     report.errors.append(f"{row.prompt_id}: {exc}")
         if report.followed and follow_live:
@@ -834,10 +837,10 @@ class Journal:
         entry = history.get(row.prompt_id) if isinstance(history, dict) else None
         if entry is not None and hasattr(entry, "model_dump"):
             entry = entry.model_dump()
-        result = history_result(entry, row.prompt_id) if entry is not None else None
+        result = server_history_result(entry, row.prompt_id) if entry is not None else None
         if result is None:
             return False
-        if await self._run(self._store.apply_history, row.id, result):
+        if await self._run(self._store.apply_server_history, row.id, result):
             report.finished.append(row.id)
         return True
 

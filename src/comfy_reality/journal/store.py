@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from ..errors import JournalError
 from ..runtime.models import ExecutionError, OutputFile, TaskStatus, utc_now
 
 T = TypeVar("T")
@@ -33,16 +34,6 @@ _FINAL = ("completed", "failed", "cancelled")
 _FINAL_SQL = "('completed', 'failed', 'cancelled')"
 # The widest offset a timestamp can carry (UTC+14): the margin of prune's index-friendly pre-filter.
 _MAX_UTC_OFFSET = timedelta(hours=14)
-
-
-class JournalError(Exception):
-    """The journal file cannot be used; the message names the file and what to do."""
-
-    def __init__(self, path: Path | str, problem: str, advice: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        self.advice = advice
-        super().__init__(f"Execution journal {self.path}: {problem}. {advice}")
 
 
 # --------------------------------------------------------------------------- public rows
@@ -169,7 +160,7 @@ class PruneResult:
 
 
 @dataclass(slots=True)
-class HistoryResult:
+class ServerHistoryResult:
     """What /history says about a prompt that finished while nobody watched it."""
 
     status: TaskStatus
@@ -676,7 +667,7 @@ class JournalStore:
 
         return self._transaction(work)
 
-    def apply_history(self, row_id: str, result: HistoryResult) -> bool:
+    def apply_server_history(self, row_id: str, result: ServerHistoryResult) -> bool:
         """Fill in a prompt that finished while nobody followed it; False if the row was final."""
 
         def work() -> bool:

@@ -1,5 +1,22 @@
-"""The engine: task model, task manager and the async ComfyUI client. Imports no Textual."""
+"""The engine: task model, task manager and the async ComfyUI client. Imports no Textual.
 
+The errors it raises are defined in :mod:`comfy_reality.errors` and re-exported here.
+"""
+
+from typing import Any
+
+from ..errors import (
+    ComfyError,
+    ExecutionNotFoundError,
+    InvalidWorkflowError,
+    PromptValidationError,
+    ProtocolError,
+    ServerError,
+    ServerResponseError,
+    ServerTimeoutError,
+    ServerUnreachableError,
+    UnsafeOutputPathError,
+)
 from .auth import Auth
 from .client import (
     ComfyUIClient,
@@ -10,16 +27,6 @@ from .client import (
     QueueState,
     resolve_server_url,
     split_server_url,
-)
-from .errors import (
-    ComfyError,
-    ExecutionNotFoundError,
-    InvalidWorkflowError,
-    PromptValidationError,
-    ServerError,
-    ServerResponseError,
-    ServerTimeoutError,
-    ServerUnreachableError,
 )
 from .manager import AsyncTaskManager, EventSubscription, Unsubscribe, current_task_var
 from .models import (
@@ -60,6 +67,16 @@ from .protocol import (
 )
 from .runtime import Backoff, ComfyUIAsyncRuntime, PreviewFrame, check_prompt
 
+
+def __getattr__(name: str) -> Any:
+    # RichTaskPrinter pulls in Rich's live display: imported on first use, so the engine alone stays light.
+    if name == "RichTaskPrinter":
+        from .printer import RichTaskPrinter
+
+        return RichTaskPrinter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "AsyncTaskManager",
     "Auth",
@@ -93,8 +110,10 @@ __all__ = [
     "PromptResponse",
     "PromptState",
     "PromptValidationError",
+    "ProtocolError",
     "QueueItem",
     "QueueState",
+    "RichTaskPrinter",
     "ServerError",
     "ServerResponseError",
     "ServerStatus",
@@ -107,6 +126,7 @@ __all__ = [
     "TaskType",
     "TextFrame",
     "UnknownBinaryFrame",
+    "UnsafeOutputPathError",
     "Unsubscribe",
     "WorkflowExecution",
     "WsMessage",

@@ -3,8 +3,8 @@
 Every endpoint maps transport failures onto the runtime's error tree: connection problems
 become :class:`ServerUnreachableError`, time-outs :class:`ServerTimeoutError`, 5xx or bodies
 that are not the JSON we need :class:`ServerResponseError`, and a 400 from ``POST /prompt``
-:class:`PromptValidationError` with the server's per-node errors. Shapes and quirks follow
-``tests/fixtures/protocol`` (see the protocol README).
+:class:`PromptValidationError` with the server's per-node errors. Message shapes and
+quirks follow the real server's recorded transcripts in ``tests/fixtures/protocol``.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
-from ..logs import redact_text, register_secret
-from .auth import Auth
-from .errors import (
+from ..errors import (
     PromptValidationError,
     ServerResponseError,
     ServerTimeoutError,
     ServerUnreachableError,
 )
+from ..logs import redact_text, register_secret
+from .auth import Auth
 from .protocol import feature_flags_frame
 
 log = structlog.get_logger("comfy_reality.client")

@@ -1,6 +1,6 @@
 """AsyncTaskManager: owns the task tree and fans task events out to subscribers.
 
-Delivery rules (the design's manager could be broken or stalled by one subscriber):
+Delivery rules (so that no subscriber can break or stall the runtime or the other subscribers):
 
 * Sync callbacks run inline, in event order; one that raises is logged and skipped.
   They must be quick (they run on the event loop).
@@ -167,9 +167,7 @@ class AsyncTaskManager:
     # ------------------------------------------------------------ subscriptions
     def subscribe(self, callback: Callback) -> Unsubscribe:
         """Receive every event. Sync callbacks run inline; async ones get a buffered pump."""
-        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-            getattr(callback, "__call__", None)
-        ):
+        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(type(callback).__call__):
             subscription = self._add_subscription()
             pump = asyncio.get_running_loop().create_task(
                 self._pump(subscription, callback), name="task-event-pump"
@@ -247,7 +245,7 @@ class AsyncTaskManager:
         return event
 
     async def _emit_event(self, event: TaskEvent) -> None:
-        """Kept from the design for callers that build their own events."""
+        """Deliver an event the caller built itself to every subscriber (same rules as the manager's own)."""
         for callback in list(self._sync_subscribers):
             try:
                 callback(event)

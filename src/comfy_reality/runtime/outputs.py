@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from .errors import ComfyError
+from ..errors import UnsafeOutputPathError
 from .models import OutputFile, WorkflowExecution
 
 log = structlog.get_logger("comfy_reality.outputs")
@@ -33,19 +33,6 @@ _WINDOWS_RESERVED = frozenset(
 )
 # Valid on POSIX but not on Windows; replaced so a saved set of outputs can be copied anywhere.
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*]')
-
-
-class UnsafeOutputPathError(ComfyError):
-    """The server named an output file in a way that could write outside the destination."""
-
-    def __init__(self, filename: str, subfolder: str, reason: str) -> None:
-        self.filename = filename
-        self.subfolder = subfolder
-        self.reason = reason
-        super().__init__(
-            f"Refused to save output {subfolder + '/' if subfolder else ''}{filename!r}: {reason}. "
-            "The server sent an unsafe file name; the file was not written."
-        )
 
 
 def _parts(text: str, *, what: str, filename: str, subfolder: str) -> list[str]:
@@ -143,6 +130,13 @@ async def _fetch(source: Any, file: OutputFile) -> bytes:
     return bytes(data)
 
 
+def _make_folder(dest_dir: Path | str) -> Path:
+    """The destination, created if missing, as an absolute path (file-system calls: run in a thread)."""
+    root = Path(dest_dir).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root.resolve()
+
+
 async def save_outputs(
     runtime_or_client: Any,
     execution: WorkflowExecution,
@@ -158,9 +152,7 @@ async def save_outputs(
     or disk errors propagate after the files already written are kept.
     """
     wanted = set(types)
-    root = Path(dest_dir).expanduser()
-    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-    root = await asyncio.to_thread(root.resolve)
+    root = await asyncio.to_thread(_make_folder, dest_dir)
     plan: list[tuple[OutputFile, Path]] = []
     for file in execution.output_files:
         if file.type not in wanted:

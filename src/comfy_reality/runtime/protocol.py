@@ -19,6 +19,8 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
+from ..errors import ProtocolError
+
 log = structlog.get_logger("comfy_reality.protocol")
 
 # Binary frame event types (first 4 bytes, big endian).
@@ -112,7 +114,8 @@ class ExecutionSuccessMessage(_Message):
 
 
 class ExecutionErrorMessage(_Message):
-    """A node raised; ``exception_type == "ExecutionBlocked"`` is not a failure (quirk 10)."""
+    """A node raised. ``exception_type == "ExecutionBlocked"`` is not a failure: ComfyUI sends it when an
+    ExecutionBlocker with a message stops a branch, then ends the prompt with ``execution_success``."""
 
     type: Literal["execution_error"] = "execution_error"
     prompt_id: str
@@ -222,10 +225,6 @@ WsMessage = (
 )
 BinaryFrame = PreviewImageFrame | TextFrame | PreviewImageWithMetadataFrame | UnknownBinaryFrame
 Frame = WsMessage | BinaryFrame
-
-
-class ProtocolError(ValueError):
-    """A frame that does not match the protocol; raised inside parsers, logged by callers."""
 
 
 # ------------------------------------------------------------------------------ parsers

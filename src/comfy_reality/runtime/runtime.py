@@ -39,10 +39,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
 from ..logs import configure_logging
 from .auth import Auth
 from .client import ComfyUIClient, HistoryEntry, new_client_id
-from .errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import (
     ConnectionState,

@@ -1,32 +1,14 @@
-"""``python -m comfy_reality.server --host 127.0.0.1 --port 8188 --speed 1.0``"""
+"""``python -m comfy_reality.server``: the same command line as ``comfy-reality server``."""
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from comfy_reality.logs import configure_logging
-from comfy_reality.server.app import serve
+import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m comfy_reality.server", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8188, help="port (default 8188, ComfyUI's)")
-    parser.add_argument(
-        "--speed", type=float, default=1.0, help="speed factor for simulated work (default 1.0)"
-    )
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="input/output/temp dirs (default: a temp dir)"
-    )
-    args = parser.parse_args(argv)
-    if args.speed <= 0:
-        parser.error("--speed must be greater than 0")
-    configure_logging(level="info")  # structured logs go to the app's log file, not the terminal
-    try:
-        serve(args.host, args.port, args.speed, args.data_dir)
-    except OSError as exc:
-        parser.exit(1, f"error: {exc}\n")
+    from comfy_reality.cli.server import server
+
+    server.main(args=argv if argv is not None else sys.argv[1:], prog_name="python -m comfy_reality.server")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import string
 from pathlib import Path
 from typing import Any
 
+from comfy_reality.errors import ComfyError
 from comfy_reality.server.jpeg import encode_jpeg
 from comfy_reality.server.png import encode_png
 from comfy_reality.server.values import ImageValue
@@ -19,8 +20,8 @@ from comfy_reality.server.values import ImageValue
 PREVIEW_MAX_SIZE = 512
 
 
-class PathRejected(ValueError):
-    """A client-supplied name that would leave its directory."""
+class PathRejected(ComfyError, ValueError):
+    """A client-supplied name that would leave its directory (also a ``ValueError``, as bad input)."""
 
 
 class FileStore:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..config import ConfigError, load_settings
-from ..logs import configure_logging, register_secret
+from .. import startup
+from ..errors import ConfigError
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,7 +54,7 @@ def main(
     file's [keymap] table (binding id = key).
     """
     try:
-        settings = load_settings(
+        settings = startup.load(
             config_path,
             server_url=server_url,
             token=token,
@@ -63,11 +63,7 @@ def main(
     except ConfigError as exc:
         click.echo(f"comfy-reality-tui: {exc}", err=True)
         sys.exit(2)
-    if settings.token:
-        register_secret(settings.token.get_secret_value())
-    if settings.password:
-        register_secret(settings.password.get_secret_value())
-    log_path = configure_logging(level=settings.log_level)
+    log_path = startup.start_logging(settings)
 
     from .app import ComfyRealityApp
     from .logtap import LogTap

@@ -30,9 +30,9 @@ from textual.worker import Worker, WorkerState
 
 from .. import paths
 from ..config import Settings
+from ..errors import ComfyError, InvalidWorkflowError, PromptValidationError, UnsafeOutputPathError
 from ..journal import Journal, ReconcileReport
 from ..runtime import Auth, ComfyUIAsyncRuntime
-from ..runtime.errors import ComfyError, InvalidWorkflowError, PromptValidationError
 from ..runtime.manager import EventSubscription
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
@@ -44,7 +44,7 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
-from ..runtime.outputs import UnsafeOutputPathError, safe_output_path, save_outputs
+from ..runtime.outputs import safe_output_path, save_outputs
 from ..workflows import (
     ObjectInfo,
     ObjectInfoCache,
@@ -877,9 +877,9 @@ class ComfyRealityApp(App[None]):
                 timeout=8,
             )
             return
-        from .screens.history import HistoryScreen  # loaded on first use: faster start-up
+        from .screens.journal_screen import JournalScreen  # loaded on first use: faster start-up
 
-        self.push_screen(HistoryScreen(self.journal, tz=self.log_timezone))
+        self.push_screen(JournalScreen(self.journal, tz=self.log_timezone))
 
     def action_help(self) -> None:
         focused = self.focused

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..runtime.errors import PromptValidationError
+from ..errors import PromptValidationError
 from ..runtime.models import ExecutionError, Task, TaskStatus, TaskType, WorkflowExecution, new_id, utc_now
 
 REJECTED = "rejected"

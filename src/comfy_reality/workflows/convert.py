@@ -1,8 +1,8 @@
 """Web-UI workflow (``workflow.json``) -> API prompt, as the official frontend 1.27.10 builds it.
 
 The frontend is the reference: it is what users compare against when they press "Queue" in the
-browser, so this reproduces its ``graphToPrompt`` output, quirks included (see
-tests/fixtures/conversion and /work/shared/workflow-conversion/README.md for the observed rules):
+browser, so this reproduces its ``graphToPrompt`` output, quirks included (tests/fixtures/conversion
+holds pairs of workflows and the prompts the frontend built from them; the rules observed there):
 
 * widgets come from the node definition, in input order, with the hidden companions the frontend
   adds (``control_after_generate`` after seed-like inputs, ``upload`` after upload combos, ...);
@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..runtime.errors import InvalidWorkflowError
+from ..errors import InvalidWorkflowError
 from .group_nodes import (
     GroupNodeDefinition,
     as_subgraph,
@@ -853,7 +853,7 @@ class _Converter:
         if k is None:
             return None
         widgets = self.widgets(class_type)
-        serial = [v for w, v in zip(widgets, saved) if w.emit]
+        serial = [v for w, v in zip(widgets, saved, strict=False) if w.emit]
         if k < len(serial):
             return _Resolved(value=serial[k], is_value=True)
         return None

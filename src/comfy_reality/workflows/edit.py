@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..runtime.errors import InvalidWorkflowError
+from ..errors import InvalidWorkflowError
 from .graph import is_link
 from .object_info import InputSpec, ObjectInfo
 

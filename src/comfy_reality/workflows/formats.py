@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..runtime.errors import InvalidWorkflowError
+from ..errors import InvalidWorkflowError
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_DEPTH = 200

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..runtime.errors import InvalidWorkflowError
+from ..errors import InvalidWorkflowError
 from .object_info import WIDGET_TYPES, InputSpec, ObjectInfo
 
 PREFIX = "workflow"

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..runtime.errors import InvalidWorkflowError
+from ..errors import InvalidWorkflowError
 from .convert import VIRTUAL_TYPES, find_missing_node_types
 from .formats import (
     MAX_FILE_BYTES,

@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from ..runtime.errors import InvalidWorkflowError
+from ..errors import InvalidWorkflowError
 from .convert import convert_ui_to_api
 from .formats import WorkflowFormat, detect_format, read_json_file, unwrap_prompt
 from .object_info import ObjectInfo

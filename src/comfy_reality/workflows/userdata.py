@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..runtime.errors import InvalidWorkflowError
+from ..errors import InvalidWorkflowError
 
 WORKFLOWS_DIR = "workflows"
 _FORBIDDEN = re.compile(r'[\x00-\x1f<>:"|?*\\/]')

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..runtime.errors import PromptValidationError
+from ..errors import PromptValidationError
 from .graph import find_cycle
 from .object_info import InputSpec, ObjectInfo, choice_list_text
 

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Select, Static, Switch, TextArea
 
-from ...runtime.errors import InvalidWorkflowError
+from ...errors import InvalidWorkflowError
 from ...workflows import EditableInput, ObjectInfo, WorkflowFile, apply_overrides, editable_inputs
 
 SEED_MAX = 0xFFFFFFFFFFFFFFFF

@@ -9,6 +9,7 @@ times, opened with ``h`` as a user would.
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,10 +18,12 @@ from typing import Any
 
 from textual.app import App
 from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
 
-from ..journal import JournalStore
-from ..journal.store import ExecutionSnapshot, NodeSnapshot
-from ..runtime.models import (
+from comfy_reality.config import Settings
+from comfy_reality.journal import JournalStore
+from comfy_reality.journal.store import ExecutionSnapshot, NodeSnapshot
+from comfy_reality.runtime.models import (
     ConnectionState,
     ExecutionError,
     OutputFile,
@@ -31,11 +34,16 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
-from . import format as fmt
-from .app import ComfyRealityApp
-from .messages import TaskEventsBatch
-from .screens.history import HistoryScreen
-from .testing import wait_for
+from comfy_reality.server.catalogue import NodeCatalogue
+from comfy_reality.tui import format as fmt
+from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.messages import ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from comfy_reality.tui.screens.input_form import InputFormScreen
+from comfy_reality.tui.screens.journal_screen import JournalScreen
+from comfy_reality.tui.widgets import TaskTree
+from comfy_reality.workflows import ObjectInfo
+
+from .pilot import wait_for
 
 T0 = datetime(2026, 11, 28, 1, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(seconds=42)
@@ -516,10 +524,10 @@ def fill_history_journal(path: Path) -> None:
     _write(path, executions, nodes)
 
 
-def _history(app: App[Any]) -> HistoryScreen | None:
+def _history(app: App[Any]) -> JournalScreen | None:
     """The History screen once it has listed the journal, else None."""
     screen = app.screen
-    return screen if isinstance(screen, HistoryScreen) and screen.loaded > 0 else None
+    return screen if isinstance(screen, JournalScreen) and screen.loaded > 0 else None
 
 
 async def open_history(pilot: Pilot[None]) -> None:
@@ -548,4 +556,95 @@ async def open_history(pilot: Pilot[None]) -> None:
     await wait_for(pilot, failed_run_selected, what=f"History showing {FAILED_RUN}")
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+# --------------------------------------------------------------- the scenes on a running app
+STATES = [
+    "idle",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+    "disconnected",
+    "help",
+    "input_form",
+    "history",
+]
+SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+
+
+def scene_app(workflows_dir: Path | None = None, journal_path: Path | None = None) -> ComfyRealityApp:
+    """An offline app whose workflow list comes from ``workflows_dir`` only.
+
+    Its journal is ``journal_path``; without one the journal is off, so a scene never opens
+    the user's own.
+    """
+    app = ComfyRealityApp(
+        Settings(server_url=SERVER_URL),
+        connect=False,
+        bundled_dir=workflows_dir,
+        journal_path=journal_path,
+        use_journal=journal_path is not None,
+    )
+    app.sources = app.sources[:1]
+    app.log_timezone = UTC  # the same picture in every time zone
+    return app
+
+
+async def apply_scene(pilot: Pilot[None], state: str) -> None:
+    """Put a running app into one named state and wait until it has drawn it.
+
+    ``history`` needs the app's journal filled by :func:`fill_history_journal`.
+    """
+    app = pilot.app
+    assert isinstance(app, ComfyRealityApp)
+    if state == "history":
+        await open_history(pilot)
+        return
+    fmt.freeze_clock(NOW)
+    await wait_for(pilot, lambda: bool(app.workflow_files))
+    scene_state = "idle" if state in ("help", "input_form") else state
+    batch, status, stats = scene(scene_state)
+    app.post_message(ServerStatusChanged(status))
+    if stats is not None:
+        app.post_message(SystemStatsUpdated(stats))
+    if batch is not None:
+        app.post_message(batch)
+        await wait_for(pilot, lambda: "exec_main" in app.session.entries)
+        tree = app.query_one(TaskTree)
+        tree.focus()
+        tree.select_execution("exec_main")
+        await pilot.pause()
+        if state == "running":
+            tree.select_execution("exec_main")
+            tree.action_toggle_node()
+    if state == "help":
+        await pilot.press("f1")
+    if state == "input_form":
+        await open_form_scene(pilot, app)
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+def demo_object_info() -> ObjectInfo:
+    """What ``--demo`` serves: the recorded catalogue plus its virtual model files (no input images)."""
+    with tempfile.TemporaryDirectory() as empty:
+        return ObjectInfo(NodeCatalogue(Path(empty)).object_info())
+
+
+async def open_form_scene(pilot: Pilot[None], app: ComfyRealityApp) -> None:
+    """The form of the first workflow with a sampler, against the demo server's node catalogue."""
+    app.object_info = demo_object_info()
+    candidates = [wf for wf in app.workflow_files if wf.ok and "KSampler" in wf.class_types] or [
+        wf for wf in app.workflow_files if wf.ok
+    ]
+    workflow = candidates[0]
+    app.browser.highlight(workflow.name)
+    await pilot.press("e")
+    await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen))
+    for editor in app.screen.query(".field-editor"):
+        if isinstance(editor, (Input, TextArea)):
+            editor.cursor_blink = False
     await pilot.pause()

@@ -1,4 +1,5 @@
-"""Past executions from the journal: a filterable table, the highlighted one's details beside or below.
+"""Past executions from the local journal (the screen titled History, opened with h): a filterable table, the
+highlighted one's details beside or below. "History" in code names means the server's /history; this is the journal.
 
 Reads go through the journal's writer thread (``list_executions`` / ``get``), so the event
 loop never blocks on SQLite. Each reload is an exclusive worker: typing in the filter
@@ -155,11 +156,11 @@ class HistoryTable(DataTable[Any]):
         )
 
 
-class HistoryScreen(Screen[None]):
+class JournalScreen(Screen[None]):
     """Keyboard-first: type to filter, ↑/↓ to pick, details follow the cursor, esc steps back."""
 
     DEFAULT_CSS = """
-    HistoryScreen {
+    JournalScreen {
         layout: vertical;
         background: $background;
     }
@@ -205,14 +206,14 @@ class HistoryScreen(Screen[None]):
     #history-detail {
         padding: 0 1;
     }
-    HistoryScreen.-split #history-body {
+    JournalScreen.-split #history-body {
         layout: horizontal;
     }
-    HistoryScreen.-split #history-table {
+    JournalScreen.-split #history-table {
         height: 1fr;
         max-height: 100%;
     }
-    HistoryScreen.-split #history-detail {
+    JournalScreen.-split #history-detail {
         width: 40%;
     }
     """
@@ -556,6 +557,4 @@ class HistoryScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # "/" belongs to the filter box while typing there.
-        if action == "focus_filter" and isinstance(self.focused, Input):
-            return False
-        return True
+        return not (action == "focus_filter" and isinstance(self.focused, Input))

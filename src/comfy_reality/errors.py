@@ -1,24 +1,55 @@
-"""One exception hierarchy for everything the runtime raises (in the manner of httpx).
+"""One exception hierarchy for everything the package raises on purpose, with one base.
 
-Each message names what went wrong and what the user can do about it.
+Each message names what went wrong and what the user can do about it. The errors of a single
+module that only it raises (for example ``WorkflowReadError`` in ``workflows.formats``) are
+defined there, as subclasses of one of these.
 
     ComfyError
+    ├── ConfigError               the config file is unreadable or invalid
+    ├── JournalError              the execution journal's file cannot be used
+    ├── ProtocolError             a WebSocket frame that does not match the protocol (also a ValueError)
     ├── InvalidWorkflowError      the workflow itself is unusable (bad file, bad graph)
+    │   ├── WorkflowReadError         (workflows.formats) not a readable JSON document
+    │   └── MissingNodeTypesError     (workflows.convert) node types the server does not have
     ├── ServerError               the server answered, but not with what we need
     │   ├── PromptValidationError     HTTP 400 from POST /prompt (per-node errors)
     │   └── ServerResponseError       5xx, non-JSON body, unexpected shape
     ├── ServerUnreachableError    no answer at all: connection refused, DNS, TLS
     │   └── ServerTimeoutError        it did not answer in time
-    └── ExecutionNotFoundError    an execution or prompt id unknown to the runtime
+    ├── ExecutionNotFoundError    an execution or prompt id unknown to the runtime
+    ├── UnsafeOutputPathError     the server named an output file that would land outside its folder
+    └── PathRejected              (server.storage) a client-supplied file name that would leave its folder
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
 class ComfyError(Exception):
-    """Base of every error the runtime raises on purpose."""
+    """Base of every error the package raises on purpose: catch this to catch them all."""
+
+
+class ConfigError(ComfyError):
+    """The config file is unreadable or invalid; the message says which file and which key."""
+
+
+class JournalError(ComfyError):
+    """The journal file cannot be used; the message names the file and what to do."""
+
+    def __init__(self, path: Path | str, problem: str, advice: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.advice = advice
+        super().__init__(f"Execution journal {self.path}: {problem}. {advice}")
+
+
+class ProtocolError(ComfyError, ValueError):
+    """A frame that does not match the protocol; raised inside parsers, logged by callers.
+
+    Also a ``ValueError``, so parsers that catch bad values catch it with them.
+    """
 
 
 class InvalidWorkflowError(ComfyError):
@@ -111,3 +142,16 @@ class ServerTimeoutError(ServerUnreachableError):
 
 class ExecutionNotFoundError(ComfyError):
     pass
+
+
+class UnsafeOutputPathError(ComfyError):
+    """The server named an output file in a way that could write outside the destination."""
+
+    def __init__(self, filename: str, subfolder: str, reason: str) -> None:
+        self.filename = filename
+        self.subfolder = subfolder
+        self.reason = reason
+        super().__init__(
+            f"Refused to save output {subfolder + '/' if subfolder else ''}{filename!r}: {reason}. "
+            "The server sent an unsafe file name; the file was not written."
+        )

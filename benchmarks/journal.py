@@ -1,4 +1,4 @@
-"""Does the journal keep up? ``python -m comfy_reality.journal.benchmark [SCENARIO...]``
+"""Does the journal keep up? ``python -m benchmarks.journal [SCENARIO...]``
 
 Scenarios (each with a fresh journal file):
 
@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..logs import configure_logging
-from ..runtime.manager import AsyncTaskManager
-from ..runtime.models import Task, TaskStatus, TaskType, WorkflowExecution
-from .journal import Journal
+from comfy_reality.journal.journal import Journal
+from comfy_reality.logs import configure_logging
+from comfy_reality.runtime.manager import AsyncTaskManager
+from comfy_reality.runtime.models import Task, TaskStatus, TaskType, WorkflowExecution
 
 Body = Callable[[Journal, Callable[[], None]], Awaitable[tuple[int, str]]]
 
@@ -247,14 +247,14 @@ def _progress_prompt(steps: int, delay: float, nonce: int) -> dict[str, Any]:
 
 
 def _runtime(url: str) -> Any:
-    from ..runtime import Backoff, ComfyUIAsyncRuntime
+    from comfy_reality.runtime import Backoff, ComfyUIAsyncRuntime
 
     return ComfyUIAsyncRuntime(url, timeout=60.0, backoff=Backoff(initial=0.01, maximum=0.1, jitter=0.0))
 
 
 async def queue_1000(workdir: Path, *, prompts: int = 1000, steps: int = 20, memory: bool = True) -> Result:
     """1,000 prompts queued at once on one embedded server, each streaming progress when it runs."""
-    from ..server import EmbeddedServer, ServerConfig
+    from comfy_reality.server import EmbeddedServer, ServerConfig
 
     async def body(journal: Journal, begin: Callable[[], None]) -> tuple[int, str]:
         async with EmbeddedServer(ServerConfig(port=0, speed=200.0)) as server:
@@ -282,7 +282,7 @@ async def concurrent_20(
     workdir: Path, *, servers: int = 20, steps: int = 1000, memory: bool = True
 ) -> Result:
     """20 executions running at the same time (one per embedded server), each streaming progress."""
-    from ..server import EmbeddedServer, ServerConfig
+    from comfy_reality.server import EmbeddedServer, ServerConfig
 
     async def body(journal: Journal, begin: Callable[[], None]) -> tuple[int, str]:
         async with contextlib.AsyncExitStack() as stack:

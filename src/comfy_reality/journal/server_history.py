@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..runtime.models import ExecutionError, TaskStatus, output_files_from
-from .store import HistoryResult
+from .store import ServerHistoryResult
 
 
 def _ms(value: Any) -> datetime | None:
@@ -23,7 +23,7 @@ def _strs(value: Any) -> list[str]:
     return [str(v) for v in value if isinstance(v, (str, int))] if isinstance(value, list) else []
 
 
-def history_result(entry: Any, prompt_id: str) -> HistoryResult | None:
+def server_history_result(entry: Any, prompt_id: str) -> ServerHistoryResult | None:
     """What a history entry says about the end of a prompt; None if it is not a usable entry."""
     if not isinstance(entry, dict):
         return None
@@ -90,7 +90,7 @@ def history_result(entry: Any, prompt_id: str) -> HistoryResult | None:
                 )
         else:
             detail = f"the server reports prompt {prompt_id} as '{status_str or 'unknown'}' without an error message"
-    return HistoryResult(
+    return ServerHistoryResult(
         status=status,
         status_detail=detail,
         outputs={str(k): v for k, v in outputs.items()},

@@ -1,6 +1,6 @@
 """How fast is the embedded server, next to bare aiohttp on the same machine and loop?
 
-    python -m comfy_reality.server.benchmark [--prompts 200] [--steps 20000]
+    python -m benchmarks.server [--prompts 200] [--steps 20000]
 
 Client and server share one event loop (as in the tests and the TUI demo), so every figure
 includes the client's cost; the baselines are measured the same way, which makes the ratio
@@ -210,9 +210,7 @@ def render(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m comfy_reality.server.benchmark", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.server", description=__doc__.split("\n")[0])
     parser.add_argument("--prompts", type=int, default=200, help="prompts per prompt benchmark (default 200)")
     parser.add_argument(
         "--steps", type=int, default=20000, help="progress steps for the WS benchmark (default 20000)"

@@ -1,4 +1,4 @@
-"""How the TUI holds up under a progress flood (``python -m comfy_reality.tui.benchmark``).
+"""How the TUI holds up under a progress flood (``python -m benchmarks.tui``).
 
 A measurement, not a test. In one process and one event loop, as in real use:
 
@@ -18,6 +18,7 @@ delivers them; the runtime's reader yields to the loop every 256 frames in the s
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -32,16 +33,17 @@ from typing import Any
 
 from textual import events
 
-from ..config import Settings
-from ..logs import configure_logging
-from ..paths import bundled_workflows_dir
-from ..runtime.benchmark import Row
-from ..runtime.models import ConnectionState, WorkflowExecution
-from ..runtime.runtime import _Tracker
-from ..server import EmbeddedServer, ServerConfig
-from .app import ComfyRealityApp
-from .testing import wait_for
-from .widgets import NodeProgress
+from comfy_reality.config import Settings
+from comfy_reality.logs import configure_logging
+from comfy_reality.paths import bundled_workflows_dir
+from comfy_reality.runtime.models import ConnectionState, WorkflowExecution
+from comfy_reality.runtime.runtime import _Tracker
+from comfy_reality.server import EmbeddedServer, ServerConfig
+from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.widgets import NodeProgress
+from tests.tui.pilot import wait_for
+
+from .report import Row
 
 TARGET_RATE = 13_000.0
 KEY_TARGET_MS = 50.0
@@ -50,7 +52,7 @@ SIZE = (120, 40)
 
 
 def figure(name: str, value: float | None, unit: str, **fields: Any) -> Row:
-    """One row of the report, in the runtime benchmark's own row type (it prints these too)."""
+    """One row of the report, in the type the whole suite prints (``benchmarks.runtime`` includes these)."""
     return Row("tui", name, value, unit, **fields)
 
 
@@ -149,7 +151,13 @@ async def measure_keys(
         sent = time.perf_counter()
         result: list[float] = []
 
-        def on_frame(now: float, before: int = before) -> None:
+        def on_frame(
+            now: float,
+            before: int = before,
+            shown: asyncio.Event = shown,
+            result: list[float] = result,
+            sent: float = sent,
+        ) -> None:
             if tree.cursor_line != before and not shown.is_set():
                 result.append(now - sent)
                 shown.set()
@@ -170,7 +178,7 @@ def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str, Any]:
@@ -386,11 +394,15 @@ def run_benchmark(quick: bool = False) -> list[Row]:
     ]
 
 
-def main() -> None:
-    quick = "--quick" in sys.argv
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tui", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a shorter flood and fewer key presses")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    quick = args.quick
     # Log lines go to the usual file, never to this report.
     configure_logging(level="info")
-    as_json = "--json" in sys.argv
+    as_json = args.json
     figures = run_benchmark(quick=quick)
     if as_json:
         print(json.dumps([asdict(f) for f in figures], indent=2))

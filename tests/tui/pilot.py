@@ -1,6 +1,8 @@
 """Drive the app headless without guessing times: wait on conditions, read the screen as text.
 
-Used by the snapshot scenes, the benchmark and the tests.
+Used by the snapshot scenes, the screenshot exporter, the TUI benchmark and the tests. It reads two of
+Textual's private attributes (the compositor's strips, the notifications), which is why it lives with the
+tests and not in the package.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""History screen: past executions from the journal, filtered, fitted to the width, with details.
+"""The journal screen (titled History, opened with h): past executions, filtered, fitted to the width, with details.
 
 The journal is filled through its store with fixed times (``scenes.fill_journal``, the
 README screenshots' scene), and once through a real runtime against the embedded server so
@@ -23,25 +23,25 @@ from comfy_reality.runtime import ComfyUIAsyncRuntime
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui import format as fmt
 from comfy_reality.tui.app import ComfyRealityApp
-from comfy_reality.tui.scenes import JOURNAL_NOW as NOW
-from comfy_reality.tui.scenes import SERVER_URL as SERVER
-from comfy_reality.tui.scenes import (
+from comfy_reality.tui.screens.journal_screen import (
+    COLUMNS,
+    NAME_MIN,
+    JournalScreen,
+    ago,
+    fit_columns,
+    traceback_tail,
+)
+from tests.tui.scenes import JOURNAL_NOW as NOW
+from tests.tui.scenes import SERVER_URL as SERVER
+from tests.tui.scenes import (
     fill_history_journal,
     fill_journal,
     journal_execution,
     journal_node,
     open_history,
     prompt_of,
+    scene_app,
 )
-from comfy_reality.tui.screens.history import (
-    COLUMNS,
-    NAME_MIN,
-    HistoryScreen,
-    ago,
-    fit_columns,
-    traceback_tail,
-)
-from comfy_reality.tui.screenshots import scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
 
@@ -57,7 +57,7 @@ class HistoryApp(App[None]):
         yield Static("main screen", id="main-marker")
 
     def on_mount(self) -> None:
-        self.push_screen(HistoryScreen(self.journal, tz=UTC))
+        self.push_screen(JournalScreen(self.journal, tz=UTC))
 
 
 def _table(app: App[Any]) -> DataTable[Any]:
@@ -81,14 +81,14 @@ def _details(app: App[Any]) -> str:
     return str(body.render())
 
 
-async def _loaded(pilot: Any, screen: HistoryScreen, before: int) -> None:
+async def _loaded(pilot: Any, screen: JournalScreen, before: int) -> None:
     await wait_for(pilot, lambda: screen.loaded > before, what="history reload")
 
 
-async def _open(pilot: Any, app: App[Any]) -> HistoryScreen:
-    await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.loaded > 0)
+async def _open(pilot: Any, app: App[Any]) -> JournalScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen) and app.screen.loaded > 0)
     screen = app.screen
-    assert isinstance(screen, HistoryScreen)
+    assert isinstance(screen, JournalScreen)
     return screen
 
 
@@ -196,7 +196,7 @@ async def test_lists_newest_first_and_filters_by_text_and_status(tmp_path: Path)
             await pilot.press("escape")
             assert isinstance(screen.focused, DataTable) and app.screen is screen
             await pilot.press("escape")
-            await wait_for(pilot, lambda: not isinstance(app.screen, HistoryScreen), what="screen closed")
+            await wait_for(pilot, lambda: not isinstance(app.screen, JournalScreen), what="screen closed")
 
 
 async def test_details_show_error_nodes_outputs_and_lost_reason(tmp_path: Path) -> None:
