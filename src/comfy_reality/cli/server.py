@@ -28,7 +28,16 @@ from ._common import CliError, ExitCode, setup_logging
     show_default=True,
     help="Scale every simulated delay: 10 runs ten times faster.",
 )
-def server(host: str, port: int, speed: float) -> None:
+@click.option(
+    "--api",
+    "api",
+    type=click.Choice(["0.3.64", "current"]),
+    default="0.3.64",
+    show_default=True,
+    help="Which ComfyUI generation to imitate: 0.3.64 (the recorded one) or current "
+    "(adds the jobs API, targeted cancel and strict prompt ids).",
+)
+def server(host: str, port: int, speed: float, api: str) -> None:
     """Serve a ComfyUI-compatible API (HTTP + WebSocket) with simulated nodes.
 
     It answers /prompt, /queue, /history, /view, /object_info, /ws ... like ComfyUI
@@ -39,7 +48,7 @@ def server(host: str, port: int, speed: float) -> None:
     from comfy_reality.server import serve
 
     try:  # serve() prints the URL once it is listening
-        serve(host=host, port=port, speed=speed)
+        serve(host=host, port=port, speed=speed, api="current" if api == "current" else "0.3.64")
     except KeyboardInterrupt:
         click.echo("Server stopped.", err=True)
     except OSError as exc:

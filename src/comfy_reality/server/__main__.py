@@ -19,12 +19,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="input/output/temp dirs (default: a temp dir)"
     )
+    parser.add_argument(
+        "--api",
+        choices=["0.3.64", "current"],
+        default="0.3.64",
+        help="ComfyUI generation to imitate (default 0.3.64; current adds the jobs API)",
+    )
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be greater than 0")
     configure_logging(level="info")  # structured logs go to the app's log file, not the terminal
     try:
-        serve(args.host, args.port, args.speed, args.data_dir)
+        serve(args.host, args.port, args.speed, args.data_dir, api=args.api)
     except OSError as exc:
         parser.exit(1, f"error: {exc}\n")
 
