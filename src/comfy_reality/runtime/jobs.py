@@ -263,7 +263,10 @@ async def cancel_jobs(client: ComfyUIClient, prompt_ids: list[str]) -> bool:
     """Cancel several at once (one request on newer servers). True if any was cancelled."""
     if (await capabilities(client)).targeted_cancel:
         return await _post_cancel(client, "/api/jobs/cancel", {"job_ids": list(prompt_ids)})
+    # Pending ones first: interrupting the running one first would let the next start meanwhile.
+    queue = await client.get_queue()
+    pending = {item.prompt_id for item in queue.pending}
     cancelled = False
-    for prompt_id in prompt_ids:
+    for prompt_id in sorted(prompt_ids, key=lambda p: p not in pending):
         cancelled = await cancel_job(client, prompt_id) or cancelled
     return cancelled
