@@ -208,12 +208,12 @@ async def test_runtime_partial_execution_runs_only_the_target(server: EmbeddedSe
         assert retried.metadata["partial_execution_targets"] == ["5"]
 
 
-async def test_capability_probe_survives_a_server_without_system_stats() -> None:
-    # Only /system_stats failing (an odd proxy) must not make every cancel fail.
-    async with EmbeddedServer(ServerConfig(port=0, speed=SPEED, api="current")) as server:
-        async with ComfyUIClient(server.url) as c:
-            server.faults.http_error = 502
-            with pytest.raises(ServerResponseError):
-                await c.get_system_stats()
-            found = await capabilities(c)
-            assert found.comfyui_version is None and not found.jobs_api
+async def test_probes_answered_with_errors_assume_nothing_newer() -> None:
+    # A proxy answering 502: no version, no jobs API, and the probe itself does not raise.
+    config = ServerConfig(port=0, speed=SPEED, api="current")
+    async with EmbeddedServer(config) as server, ComfyUIClient(server.url) as c:
+        server.faults.http_error = 502
+        with pytest.raises(ServerResponseError):
+            await c.get_system_stats()
+        found = await capabilities(c)
+        assert found.comfyui_version is None and not found.jobs_api and not found.targeted_cancel
