@@ -104,3 +104,36 @@ async def test_legacy_group_node_workflow_runs_with_the_frontends_inner_ids() ->
     assert execution.status is TaskStatus.COMPLETED, execution.status_detail
     assert {t.node_id for t in execution.tasks} == {"102:0", "102:1", "9"}
     assert next(f.filename for f in execution.output_files if f.node_id == "9").startswith("group-node-check")
+
+
+async def test_partial_execution_runs_only_the_requested_output() -> None:
+    """Two output nodes, only one requested: only its outputs reach the history."""
+    graph = core_graph()
+    graph["4"] = {
+        "class_type": "SaveImage",
+        "inputs": {"images": ["1", 0], "filename_prefix": "comfy_reality_partial"},
+    }
+    async with (runtime := _runtime()).session():
+        execution = await runtime.submit(graph, name="partial", partial_execution_targets=["4"])
+        await runtime.wait(execution, timeout=60)
+        entry = await runtime.client.get_history_entry(execution.prompt_id or "")
+    assert execution.status is TaskStatus.COMPLETED, execution.status_detail
+    assert entry is not None and list(entry.outputs) == ["4"]
+    assert {f.node_id for f in execution.output_files} == {"4"}
+    assert entry.item is not None and entry.item.outputs_to_execute == ["4"]
+
+
+async def test_capabilities_and_jobs_listing_on_either_generation() -> None:
+    """The finished prompt is listed by the best path the server has (jobs API or /history)."""
+    from comfy_reality.runtime.capabilities import capabilities
+    from comfy_reality.runtime.jobs import get_job, list_jobs
+
+    async with (runtime := _runtime()).session():
+        execution = await runtime.execute_workflow(core_graph(), name="listed")
+        found = await capabilities(runtime.client)
+        page = await list_jobs(runtime.client, statuses=["completed"], limit=5)
+        job = await get_job(runtime.client, execution.prompt_id or "")
+    assert found.comfyui_version and found.partial_execution
+    assert page.source == ("jobs" if found.jobs_api else "queue+history")
+    assert execution.prompt_id in [j.id for j in page.jobs]
+    assert job is not None and job.status == "completed" and job.outputs and "3" in job.outputs

@@ -1,7 +1,9 @@
 """Server inspection commands: `queue`, `history`, `interrupt`, `stats`.
 
 Human tables by default, ``--json`` for machines. They talk HTTP only (no WebSocket),
-so they answer fast and work against a busy server.
+so they answer fast and work against a busy server. `queue` and `history` read one page of
+the jobs API where the server has it (newer ComfyUI), /queue and /history otherwise; the
+JSON says which (``source``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from ._common import echo_json, json_option, run_client_command, server_options,
 
 if TYPE_CHECKING:
     from comfy_reality.runtime import ComfyUIClient, HistoryEntry, QueueItem, QueueState
+    from comfy_reality.runtime.jobs import Job, JobsPage
+
+_OUTCOMES = {"completed": "success", "failed": "error", "cancelled": "interrupted"}
 
 
 # ----------------------------------------------------------------------------- shapes
@@ -28,9 +33,55 @@ def queue_items(items: list[QueueItem], state: str) -> list[dict[str, Any]]:
             "nodes": len(item.prompt),
             "client_id": item.client_id,
             "outputs": list(item.outputs_to_execute),
+            "created_at": None,
+            "workflow_id": None,
         }
         for item in items
     ]
+
+
+def job_queue_item(job: Job) -> dict[str, Any]:
+    """A queued/running job from the jobs API, in queue_items' record (it has no node count)."""
+    created = _ms_to_datetime(job.create_time)
+    return {
+        "state": "running" if job.status == "in_progress" else "pending",
+        "number": job.priority,
+        "prompt_id": job.id,
+        "nodes": None,
+        "client_id": None,
+        "outputs": [],
+        "created_at": created.isoformat() if created else None,
+        "workflow_id": job.workflow_id,
+    }
+
+
+def job_history_entry(job: Job) -> dict[str, Any]:
+    """A finished job from the jobs API, in history_entry's record (outputs: the preview file)."""
+    started = _ms_to_datetime(job.execution_start_time)
+    ended = _ms_to_datetime(job.execution_end_time)
+    preview = job.preview_output or {}
+    error = job.execution_error
+    return {
+        "prompt_id": job.id,
+        "number": job.priority,
+        "status": _OUTCOMES.get(job.status, "unknown"),
+        "completed": job.status == "completed",
+        "started_at": started.isoformat() if started else None,
+        "completed_at": ended.isoformat() if ended else None,
+        "duration": job.duration,
+        "outputs": [preview["filename"]] if isinstance(preview.get("filename"), str) else [],
+        "outputs_count": job.outputs_count,
+        "error": (
+            {
+                "node_id": error.get("node_id"),
+                "node_type": error.get("node_type"),
+                "exception_type": error.get("exception_type"),
+                "exception_message": error.get("exception_message"),
+            }
+            if error
+            else None
+        ),
+    }
 
 
 def _ms_to_datetime(value: Any) -> datetime | None:
@@ -72,6 +123,7 @@ def history_entry(prompt_id: str, entry: HistoryEntry) -> dict[str, Any]:
         "completed_at": ended.isoformat() if ended else None,
         "duration": (ended - started).total_seconds() if started and ended else None,
         "outputs": files,
+        "outputs_count": len(files),
         "error": (
             {
                 "node_id": error.get("node_id"),
@@ -106,25 +158,46 @@ def queue(server_url: str | None, token: str | None, as_json: bool) -> None:
     settings = settings_for(server_url, token)
     setup_logging(settings)
 
-    async def body(client: ComfyUIClient) -> QueueState:
+    async def body(client: ComfyUIClient) -> QueueState | JobsPage:
+        from comfy_reality.runtime.capabilities import capabilities
+        from comfy_reality.runtime.jobs import list_jobs
+
+        if (await capabilities(client)).jobs_api:
+            return await list_jobs(client, statuses=["in_progress", "pending"])
         return await client.get_queue()
 
     raw = run_client_command(settings, body)
-    running = queue_items(raw.running, "running")
-    pending = queue_items(raw.pending, "pending")
+    if hasattr(raw, "jobs"):
+        records = [job_queue_item(job) for job in raw.jobs]
+        running = [r for r in records if r["state"] == "running"]
+        pending = sorted(
+            (r for r in records if r["state"] == "pending"),
+            key=lambda r: r["number"] if isinstance(r["number"], (int, float)) else 0,
+        )
+        source = "jobs"
+    else:
+        running = queue_items(raw.running, "running")
+        pending = queue_items(raw.pending, "pending")
+        source = "queue"
     if as_json:
-        echo_json({"server": settings.server_url, "running": running, "pending": pending})
+        echo_json({"server": settings.server_url, "source": source, "running": running, "pending": pending})
         return
     if not running and not pending:
         click.echo(f"The queue of {settings.server_url} is empty.")
         return
     rows = [
-        [item["state"], str(item["number"]), item["prompt_id"], str(item["nodes"]), item["client_id"] or ""]
+        [
+            item["state"],
+            str(item["number"]),
+            item["prompt_id"],
+            str(item["nodes"]) if source == "queue" else (item["created_at"] or ""),
+            item["client_id"] or "",
+        ]
         for item in running + pending
     ]
     _table(
         f"Queue of {settings.server_url}: {len(running)} running, {len(pending)} pending",
-        ["State", "#", "Prompt id", "Nodes", "Client"],
+        ["State", "#", "Prompt id", "Nodes" if source == "queue" else "Queued at", "Client"],
         rows,
     )
 
@@ -132,21 +205,39 @@ def queue(server_url: str | None, token: str | None, as_json: bool) -> None:
 @click.command()
 @server_options
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest N entries.")
+@click.option(
+    "--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip the newest N entries."
+)
 @json_option
-def history(server_url: str | None, token: str | None, limit: int, as_json: bool) -> None:
-    """Show the newest finished prompts of the server."""
+def history(server_url: str | None, token: str | None, limit: int, offset: int, as_json: bool) -> None:
+    """Show the newest finished prompts of the server, one page at a time."""
     settings = settings_for(server_url, token)
     setup_logging(settings)
 
-    async def body(client: ComfyUIClient) -> dict[str, HistoryEntry]:
-        return await client.get_history(max_items=limit)
+    async def body(client: ComfyUIClient) -> dict[str, HistoryEntry] | JobsPage:
+        from comfy_reality.runtime.capabilities import capabilities
+        from comfy_reality.runtime.jobs import FINISHED_STATUSES, list_jobs
+
+        if (await capabilities(client)).jobs_api:
+            return await list_jobs(client, statuses=FINISHED_STATUSES, limit=limit, offset=offset)
+        return await client.get_history(max_items=offset + limit)  # only the newest offset+limit
 
     raw = run_client_command(settings, body)
-    entries = [history_entry(str(pid), entry) for pid, entry in (raw or {}).items()]
-    entries.sort(key=lambda e: e["number"] if isinstance(e["number"], (int, float)) else 0, reverse=True)
-    entries = entries[:limit]
+    pagination: dict[str, Any] = {"offset": offset, "limit": limit, "total": None}
+    if isinstance(raw, dict):
+        entries = [history_entry(str(pid), entry) for pid, entry in raw.items()]
+        entries.sort(key=lambda e: e["number"] if isinstance(e["number"], (int, float)) else 0, reverse=True)
+        pagination["has_more"] = len(entries) > offset + limit or len(raw) == offset + limit
+        entries = entries[offset : offset + limit]
+        source = "history"
+    else:
+        entries = [job_history_entry(job) for job in raw.jobs]
+        pagination.update(total=raw.total, has_more=raw.has_more)
+        source = "jobs"
     if as_json:
-        echo_json({"server": settings.server_url, "history": entries})
+        echo_json(
+            {"server": settings.server_url, "source": source, "pagination": pagination, "history": entries}
+        )
         return
     if not entries:
         click.echo(f"{settings.server_url} has no history yet.")
@@ -158,8 +249,11 @@ def history(server_url: str | None, token: str | None, limit: int, as_json: bool
         if e["error"]:
             detail = f"node {e['error']['node_id']}: {e['error']['exception_type']}: {e['error']['exception_message']}"
         rows.append([str(e["number"]), e["prompt_id"], e["status"], duration, detail])
+    shown = f"newest {len(entries)}" if not offset else f"{len(entries)} after the newest {offset}"
+    if pagination["total"] is not None:
+        shown += f" of {pagination['total']}"
     _table(
-        f"History of {settings.server_url} (newest {len(entries)})",
+        f"History of {settings.server_url} ({shown})",
         ["#", "Prompt id", "Status", "Duration", "Outputs / error"],
         rows,
     )
@@ -172,16 +266,20 @@ def history(server_url: str | None, token: str | None, limit: int, as_json: bool
 def interrupt(server_url: str | None, token: str | None, prompt_id: str | None, as_json: bool) -> None:
     """Interrupt the running prompt, or only PROMPT_ID if it is the one running.
 
-    ComfyUI always answers 200, so the queue is read first to say what was stopped.
+    ComfyUI always answers 200, so the queue is read first to say what was stopped. The stop
+    names the prompt (the jobs API's cancel on newer servers, a targeted /interrupt otherwise).
     """
     settings = settings_for(server_url, token)
     setup_logging(settings)
 
     async def body(client: Any) -> tuple[list[dict[str, Any]], bool]:
+        from comfy_reality.runtime.jobs import cancel_running
+
         running = queue_items((await client.get_queue()).running, "running")
         target_running = any(i["prompt_id"] == prompt_id for i in running) if prompt_id else bool(running)
         if target_running:
-            await client.interrupt(prompt_id)
+            # Named, even without PROMPT_ID: a prompt that starts meanwhile is not stopped by mistake.
+            await cancel_running(client, prompt_id or running[0]["prompt_id"])
         return running, target_running
 
     running, sent = run_client_command(settings, body)
@@ -211,12 +309,20 @@ def stats(server_url: str | None, token: str | None, as_json: bool) -> None:
     settings = settings_for(server_url, token)
     setup_logging(settings)
 
-    async def body(client: ComfyUIClient) -> dict[str, Any]:
-        return await client.get_system_stats()
+    async def body(client: ComfyUIClient) -> tuple[dict[str, Any], dict[str, Any]]:
+        from comfy_reality.runtime.capabilities import capabilities
 
-    raw = run_client_command(settings, body)
+        return await client.get_system_stats(), (await capabilities(client)).summary()
+
+    raw, found = run_client_command(settings, body)
     if as_json:
-        echo_json({"server": settings.server_url, **(raw if isinstance(raw, dict) else {"stats": raw})})
+        echo_json(
+            {
+                "server": settings.server_url,
+                **(raw if isinstance(raw, dict) else {"stats": raw}),
+                "capabilities": found,
+            }
+        )
         return
     system = raw.get("system", {}) if isinstance(raw, dict) else {}
     rows = [[key, _human(key, value)] for key, value in system.items() if key != "argv"]
@@ -237,6 +343,20 @@ def stats(server_url: str | None, token: str | None, as_json: bool) -> None:
                 if isinstance(d, dict)
             ],
         )
+    _table(
+        "Capabilities (what this client uses)",
+        ["Capability", "Value"],
+        [
+            [key, ", ".join(value) if isinstance(value, list) else _yes_no(value)]
+            for key, value in found.items()
+        ],
+    )
+
+
+def _yes_no(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
 
 
 def _human(key: str, value: Any) -> str:

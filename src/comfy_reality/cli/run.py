@@ -62,6 +62,7 @@ class Job:
     saved: list[Path] = field(default_factory=list)
     download_errors: list[str] = field(default_factory=list)
     interrupt_note: str | None = None
+    targets: list[str] | None = None  # --only: the output nodes to run (partial_execution_targets)
 
     @property
     def name(self) -> str:
@@ -267,6 +268,19 @@ class LiveReporter:
         self.printer.stop()
 
 
+async def check_partial_execution(runtime: ComfyUIAsyncRuntime) -> None:
+    """--only needs partial_execution_targets (ComfyUI 0.3.48+); older servers would run everything."""
+    from comfy_reality.runtime.capabilities import PARTIAL_EXECUTION_SINCE, capabilities
+
+    found = await capabilities(runtime.client)
+    if not found.partial_execution:
+        since = ".".join(map(str, PARTIAL_EXECUTION_SINCE))
+        raise CliError(
+            f"--only: ComfyUI {found.comfyui_version} at {runtime.server_url} predates partial execution "
+            f"({since}); it would run every output."
+        )
+
+
 # ------------------------------------------------------------------------------ runner
 class RunCommand:
     def __init__(
@@ -278,8 +292,10 @@ class RunCommand:
         output_dir: Path,
         json_mode: bool,
         use_journal: bool = True,
+        only: tuple[str, ...] = (),
     ) -> None:
         self.jobs = jobs
+        self.only = only
         self.use_journal = use_journal
         self.settings = settings
         self.overrides = overrides
@@ -394,9 +410,12 @@ class RunCommand:
     async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
         from comfy_reality.workflows import ObjectInfo, apply_overrides
+        from comfy_reality.workflows.partial import resolve_output_targets
 
         object_info = None
-        if self.overrides or any(job.is_ui for job in self.jobs):
+        if self.only:
+            await check_partial_execution(runtime)
+        if self.overrides or self.only or any(job.is_ui for job in self.jobs):
             object_info = ObjectInfo.from_json(await runtime.client.get_object_info())
         problems: list[str] = []
         for job in self.jobs:
@@ -410,6 +429,8 @@ class RunCommand:
                 )
                 if self.overrides:
                     prompt = apply_overrides(prompt, self.overrides, object_info)
+                if self.only and object_info is not None:
+                    job.targets = resolve_output_targets(prompt, object_info, self.only)
             except InvalidWorkflowError as exc:
                 problems.append(str(exc) if str(job.path) in str(exc) else f"{job.path}: {exc}")
                 continue
@@ -448,7 +469,10 @@ class RunCommand:
                 continue
             try:
                 job.execution = await runtime.submit(
-                    job.prompt, name=job.name, workflow_id=str(job.path.resolve())
+                    job.prompt,
+                    name=job.name,
+                    workflow_id=str(job.path.resolve()),
+                    partial_execution_targets=job.targets,
                 )
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
@@ -630,6 +654,13 @@ class RunCommand:
     help="Override an input before submitting, checked against the node's spec (repeatable).",
 )
 @click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="NODE",
+    help="Run only this output node (id or title; repeatable), and what it needs.",
+)
+@click.option(
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to save output files (default: the config's output_dir, else the current directory).",
@@ -646,6 +677,7 @@ def run(
     token: str | None,
     correct_frontend_defects: bool | None,
     assignments: tuple[str, ...],
+    only: tuple[str, ...],
     output_dir: Path | None,
     no_journal: bool,
     as_json: bool,
@@ -679,6 +711,7 @@ def run(
         output_dir=output_dir or settings.output_dir or Path.cwd(),
         json_mode=as_json or not sys.stdout.isatty(),
         use_journal=not no_journal,
+        only=only,
     )
     try:
         code = asyncio.run(command.main())

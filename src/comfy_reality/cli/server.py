@@ -46,7 +46,16 @@ def _positive_speed(_ctx: click.Context, _param: click.Parameter, value: float) 
     default=None,
     help="Folder for the server's input/output/temp/user files (default: a temporary folder, removed at exit).",
 )
-def server(host: str, port: int, speed: float, data_dir: Path | None) -> None:
+@click.option(
+    "--api",
+    "api",
+    type=click.Choice(["0.3.64", "current"]),
+    default="0.3.64",
+    show_default=True,
+    help="Which ComfyUI generation to imitate: 0.3.64 (the recorded one) or current "
+    "(adds the jobs API, targeted cancel and strict prompt ids).",
+)
+def server(host: str, port: int, speed: float, data_dir: Path | None, api: str) -> None:
     """Serve a ComfyUI-compatible API (HTTP + WebSocket) with simulated nodes.
 
     It answers /prompt, /queue, /history, /view, /object_info, /ws ... like ComfyUI
@@ -57,7 +66,13 @@ def server(host: str, port: int, speed: float, data_dir: Path | None) -> None:
     from comfy_reality.server import serve
 
     try:  # serve() prints the URL once it is listening
-        serve(host=host, port=port, speed=speed, data_dir=data_dir)
+        serve(
+            host=host,
+            port=port,
+            speed=speed,
+            data_dir=data_dir,
+            api="current" if api == "current" else "0.3.64",
+        )
     except KeyboardInterrupt:
         click.echo("Server stopped.", err=True)
     except OSError as exc:

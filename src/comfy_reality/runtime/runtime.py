@@ -43,6 +43,7 @@ from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, S
 from ..logs import configure_logging
 from .auth import Auth
 from .client import ComfyUIClient, HistoryEntry, new_client_id
+from .jobs import cancel_running
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import (
     ConnectionState,
@@ -1450,10 +1451,17 @@ class ComfyUIAsyncRuntime:
         workflow_id: str | None = None,
         front: bool = False,
         extra_data: dict[str, Any] | None = None,
+        partial_execution_targets: list[str] | None = None,
     ) -> WorkflowExecution:
-        """Queue a prompt; returns once the server accepted it (the execution is live-updated)."""
+        """Queue a prompt; returns once the server accepted it (the execution is live-updated).
+        ``partial_execution_targets``: run only these output nodes (and what they need)."""
         return await self._submit(
-            prompt, name=name, workflow_id=workflow_id, front=front, extra_data=extra_data
+            prompt,
+            name=name,
+            workflow_id=workflow_id,
+            front=front,
+            extra_data=extra_data,
+            partial_execution_targets=partial_execution_targets,
         )
 
     async def _submit(
@@ -1465,6 +1473,7 @@ class ComfyUIAsyncRuntime:
         front: bool,
         extra_data: dict[str, Any] | None,
         retry_of: str | None = None,
+        partial_execution_targets: list[str] | None = None,
     ) -> WorkflowExecution:
         self._require_session()
         prompt = check_prompt(prompt)
@@ -1480,11 +1489,18 @@ class ComfyUIAsyncRuntime:
             retry_of=retry_of,
             metadata={"extra_data": extra_data, "front": front} if extra_data else {"front": front},
         )
+        if partial_execution_targets:
+            execution.metadata["partial_execution_targets"] = list(partial_execution_targets)
         tracker = _Tracker(self, execution)
         self._trackers[prompt_id] = tracker  # before the POST: its messages may come first
         try:
             answer = await self.client.post_prompt(
-                prompt, client_id=self.client_id, prompt_id=prompt_id, extra_data=extra_data, front=front
+                prompt,
+                client_id=self.client_id,
+                prompt_id=prompt_id,
+                extra_data=extra_data,
+                front=front,
+                partial_execution_targets=partial_execution_targets,
             )
         except BaseException:
             self._trackers.pop(prompt_id, None)
@@ -1572,7 +1588,7 @@ class ComfyUIAsyncRuntime:
                 return execution
             state = state.model_copy(update={"where": found[0]})
         if state.where == "running":
-            await self.client.interrupt(prompt_id)
+            await cancel_running(self.client, prompt_id)  # targeted cancel where the server has it
             log.info("prompt_interrupt_sent", prompt_id=prompt_id)
             if tracker.foreign:
                 self._queue_changed.set()
@@ -1597,6 +1613,7 @@ class ComfyUIAsyncRuntime:
             front=bool(execution.metadata.get("front", False)),
             extra_data=extra if isinstance(extra, dict) else None,
             retry_of=execution.id,
+            partial_execution_targets=execution.metadata.get("partial_execution_targets"),
         )
 
     async def attach(

@@ -27,6 +27,7 @@ import structlog
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
 
+from comfy_reality.server import jobs as newer_api
 from comfy_reality.server.catalogue import MODEL_FOLDERS, NodeCatalogue
 from comfy_reality.server.executor import PromptExecutor
 from comfy_reality.server.hub import SERVER_FEATURES, Hub, LogBuffer
@@ -60,6 +61,9 @@ class ServerConfig(BaseModel):
     speed: float = Field(default=1.0, gt=0, description="divides every simulated delay")
     data_dir: Path | None = Field(default=None, description="input/output/temp/user dirs; None = a temp dir")
     echo_logs: bool = Field(default=False, description="print the server's terminal log to stdout")
+    api: newer_api.ApiVersion = Field(
+        default="0.3.64", description="'current': jobs API, strict prompt ids (jobs.py)"
+    )
 
 
 class Faults:
@@ -210,7 +214,10 @@ class _Handlers:
             }
             return web.json_response({"error": error, "node_errors": {}}, status=400)
         prompt = json_data["prompt"]
-        prompt_id = str(json_data.get("prompt_id", uuid.uuid4()))
+        current = self.server.config.api == "current"
+        prompt_id = newer_api.choose_prompt_id(json_data, strict=current)
+        if isinstance(prompt_id, web.Response):
+            return prompt_id
         partial = json_data.get("partial_execution_targets")
         result = state.validator.validate_prompt(prompt, partial)
         extra_data = json_data["extra_data"] if "extra_data" in json_data else {}
@@ -223,6 +230,8 @@ class _Handlers:
                     text=f"The queue is full ({MAX_PENDING} pending prompts). Wait for some to finish, "
                     'or drop them with POST /queue {"clear": true}.',
                 )
+            if current:
+                newer_api.stamp_create_time(extra_data)
             await state.queue.put([number, prompt_id, prompt, extra_data, result.good_outputs])
             # Let the worker start before answering: as on a real server, execution_start (even
             # the first executing) usually reaches the client before the POST response does.
@@ -313,7 +322,7 @@ class _Handlers:
                     "os": os.name,
                     "ram_total": total,
                     "ram_free": free,
-                    "comfyui_version": COMFYUI_VERSION,
+                    "comfyui_version": newer_api.comfyui_version(self.server.config.api, COMFYUI_VERSION),
                     "required_frontend_version": "1.27.10",
                     "installed_templates_version": "0.1.95",
                     "required_templates_version": "0.1.95",
@@ -337,7 +346,7 @@ class _Handlers:
         )
 
     async def features(self, request: web.Request) -> web.Response:
-        return web.json_response(dict(SERVER_FEATURES))
+        return web.json_response(newer_api.features_for(self.server.config.api, SERVER_FEATURES))
 
     async def embeddings(self, request: web.Request) -> web.Response:
         return web.json_response([])
@@ -615,6 +624,9 @@ def build_app(server: EmbeddedServer) -> web.Application:
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
     app.router.add_get("/", h.index)
+    if server.config.api == "current":
+        for method, path, handler in newer_api.JobsApi(server).routes():
+            app.router.add_route(method, path, handler)
 
     internal = web.Application()
     internal.router.add_get("/logs", h.internal_logs)
@@ -752,6 +764,7 @@ def serve(
     data_dir: Path | None = None,
     *,
     echo_logs: bool = True,
+    api: newer_api.ApiVersion = "0.3.64",
 ) -> None:
     """Run the server until Ctrl+C or SIGTERM. Blocking; for ``comfy-reality server``.
 
@@ -760,14 +773,17 @@ def serve(
     """
 
     async def main() -> None:
-        config = ServerConfig(host=host, port=port, speed=speed, data_dir=data_dir, echo_logs=echo_logs)
+        config = ServerConfig(
+            host=host, port=port, speed=speed, data_dir=data_dir, echo_logs=echo_logs, api=api
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(signal.SIGTERM, stop.set)
         async with EmbeddedServer(config) as server:
             print(
-                f"comfy-reality embedded ComfyUI server on {server.url} (speed x{speed}); Ctrl+C stops it",
+                f"comfy-reality embedded ComfyUI server on {server.url} (speed x{speed}, API {api}); "
+                "Ctrl+C stops it",
                 flush=True,
             )
             await stop.wait()
