@@ -8,10 +8,11 @@ a user into the spec's type and apply the server's range and choice rules with f
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .coerce import coerce_user_value
 
 WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
 SEED_INPUT_NAMES = frozenset({"seed", "noise_seed"})
@@ -96,69 +97,7 @@ class InputSpec:
 
     def coerce(self, value: Any) -> Any:
         """Turn form/CLI text into the spec's type; ValueError names what was expected."""
-        if self.type == "INT":
-            if isinstance(value, bool):
-                raise ValueError(f"{self.name}: expected an integer, got {value!r}")
-            if isinstance(value, int):
-                return value
-            if isinstance(value, float):
-                if value.is_integer():
-                    return int(value)
-                raise ValueError(f"{self.name}: expected an integer, got {value!r}")
-            if isinstance(value, str):
-                text = value.strip().replace("_", "")
-                try:
-                    return int(text)
-                except ValueError:
-                    try:
-                        as_float = float(text)
-                    except ValueError:
-                        raise ValueError(f"{self.name}: expected an integer, got {value!r}") from None
-                    if math.isfinite(as_float) and as_float.is_integer():
-                        return int(as_float)
-                    raise ValueError(f"{self.name}: expected an integer, got {value!r}") from None
-            raise ValueError(f"{self.name}: expected an integer, got {type(value).__name__}")
-        if self.type == "FLOAT":
-            if isinstance(value, bool):
-                raise ValueError(f"{self.name}: expected a number, got {value!r}")
-            if isinstance(value, (int, float)):
-                result = float(value)
-            elif isinstance(value, str):
-                try:
-                    result = float(value.strip())
-                except ValueError:
-                    raise ValueError(f"{self.name}: expected a number, got {value!r}") from None
-            else:
-                raise ValueError(f"{self.name}: expected a number, got {type(value).__name__}")
-            if not math.isfinite(result):
-                raise ValueError(f"{self.name}: expected a finite number, got {value!r}")
-            return result
-        if self.type == "BOOLEAN":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str):
-                text = value.strip().lower()
-                if text in ("true", "1", "yes", "on"):
-                    return True
-                if text in ("false", "0", "no", "off"):
-                    return False
-            if isinstance(value, int) and value in (0, 1):
-                return bool(value)
-            raise ValueError(f"{self.name}: expected true or false, got {value!r}")
-        if self.type == "STRING":
-            if isinstance(value, (dict, list)):
-                raise ValueError(f"{self.name}: expected text, got {type(value).__name__}")
-            return value if isinstance(value, str) else str(value)
-        if self.type == "COMBO":
-            if value in (self.choices or []):
-                return value
-            if isinstance(value, str) and self.choices:
-                # "4" from a command line matches a numeric choice 4.
-                for choice in self.choices:
-                    if not isinstance(choice, str) and str(choice) == value.strip():
-                        return choice
-            return value
-        return value
+        return coerce_user_value(self.type, self.name, value, self.choices)
 
     def check(self, value: Any) -> Any:
         """Server-side checks on an already typed value; ValueError carries the server's message."""
