@@ -77,7 +77,7 @@ async def test_validation_answer_matches_recording(embedded_server: EmbeddedServ
 
 
 async def test_a_deep_chain_validates_and_runs(embedded_server: EmbeddedServer) -> None:
-    """A 600-node chain must not overflow Python's stack in validation (it answered 500 before)."""
+    """A 600-node chain must not overflow Python's stack in validation (that would be a 500)."""
     prompt: dict[str, Any] = {
         "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}
     }

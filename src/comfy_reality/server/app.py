@@ -220,7 +220,7 @@ class _Handlers:
             return prompt_id
         partial = json_data.get("partial_execution_targets")
         result = state.validator.validate_prompt(prompt, partial)
-        extra_data = json_data["extra_data"] if "extra_data" in json_data else {}
+        extra_data = json_data.get("extra_data", {})
         if "client_id" in json_data:
             extra_data["client_id"] = json_data["client_id"]
         if result.ok:
@@ -497,19 +497,9 @@ class _Handlers:
             return web.Response(
                 status=400, reason='Invalid filename. Please avoid special characters like :\\/*?"<>|'
             )
-        root = self._user_root()
-        rel = os.path.relpath(path, root.resolve())
-        if full_info:
-            st = path.stat()
-            return web.json_response(
-                {
-                    "path": rel.replace(os.sep, "/"),
-                    "size": st.st_size,
-                    "modified": st.st_mtime,
-                    "created": st.st_ctime,
-                }
-            )
-        return web.json_response(rel)
+        return web.json_response(
+            await asyncio.to_thread(_saved_file_answer, path, self._user_root(), full_info)
+        )
 
     async def delete_userdata(self, request: web.Request) -> web.Response:
         path = self._user_path(request.match_info["file"])
@@ -530,9 +520,7 @@ class _Handlers:
         overwrite = request.query.get("overwrite", "true") != "false"
         if not overwrite and dest.exists():
             return web.Response(status=409, text="File already exists")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(source, dest)
-        return web.json_response(os.path.relpath(dest, self._user_root().resolve()))
+        return web.json_response(await asyncio.to_thread(_move_file, source, dest, self._user_root()))
 
     # -- /internal -------------------------------------------------------------------------
     async def internal_logs(self, request: web.Request) -> web.Response:
@@ -562,6 +550,27 @@ class _Handlers:
         if kind not in ("output", "input", "temp"):
             return web.json_response({"error": "Invalid directory type"}, status=400)
         return web.json_response(await self.s.store.list_files(kind))
+
+
+def _saved_file_answer(path: Path, root: Path, full_info: bool) -> Any:
+    """POST /userdata's answer: the path under the user root, with its stat when asked (file I/O)."""
+    rel = os.path.relpath(path, root.resolve())
+    if not full_info:
+        return rel
+    st = path.stat()
+    return {
+        "path": rel.replace(os.sep, "/"),
+        "size": st.st_size,
+        "modified": st.st_mtime,
+        "created": st.st_ctime,
+    }
+
+
+def _move_file(source: Path, dest: Path, root: Path) -> str:
+    """POST /userdata/{file}/move/{dest}'s file work; answers the new path under the user root."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(source, dest)
+    return os.path.relpath(dest, root.resolve())
 
 
 def _memory() -> tuple[int, int]:

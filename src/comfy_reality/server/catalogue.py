@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from comfy_reality.validation.specs import InputSpec, parse_node_inputs
 
 # The folder names a stock ComfyUI reports on GET /models, in its order.
 MODEL_FOLDERS: tuple[str, ...] = (
@@ -59,6 +60,9 @@ _MODEL_INPUTS: dict[str, str] = {
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 
+# Node types whose choice list is read from the input directory on every request.
+_LIVE_CHOICES = frozenset({"LoadImage", "LoadImageMask"})
+
 
 @cache
 def recorded_object_info() -> dict[str, Any]:
@@ -66,13 +70,6 @@ def recorded_object_info() -> dict[str, Any]:
     text = resources.files("comfy_reality.server").joinpath("data/object_info.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
-
-
-@dataclass(frozen=True)
-class InputInfo:
-    type: Any  # str, or list of choices for a combo
-    category: str  # required | optional | hidden
-    extra: dict[str, Any]
 
 
 class NodeCatalogue:
@@ -86,17 +83,21 @@ class NodeCatalogue:
                 self._patch_model_lists(info)
         self._base = base
         self._live_inputs = virtual_models
+        self._specs: dict[str, list[InputSpec]] = {}
 
     @staticmethod
     def _patch_model_lists(info: dict[str, Any]) -> None:
         for category in ("required", "optional"):
             for name, spec in info["input"].get(category, {}).items():
                 folder = _MODEL_INPUTS.get(name)
-                if folder is None or not spec or not isinstance(spec[0], list):
+                if folder is None or not spec:
                     continue
                 files = list(VIRTUAL_MODELS.get(folder, ()))
-                existing = [x for x in spec[0] if x not in files]
-                spec[0] = files + existing
+                if isinstance(spec[0], list):  # a combo as a list of choices
+                    spec[0] = files + [x for x in spec[0] if x not in files]
+                elif spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1].get("options"), list):
+                    options = spec[1]["options"]
+                    spec[1]["options"] = files + [x for x in options if x not in files]
 
     def input_files(self) -> list[str]:
         if not self.input_dir.is_dir():
@@ -113,7 +114,7 @@ class NodeCatalogue:
         info: dict[str, Any] | None = self._base.get(class_type)
         if info is None:
             return None
-        if self._live_inputs and class_type in ("LoadImage", "LoadImageMask"):
+        if self._live_inputs and class_type in _LIVE_CHOICES:
             info = copy.deepcopy(info)
             info["input"]["required"]["image"][0] = self.input_files()
         return info
@@ -131,28 +132,24 @@ class NodeCatalogue:
     def output_is_list(self, class_type: str) -> tuple[bool, ...]:
         return tuple(self._base[class_type].get("output_is_list") or ())
 
-    def input_types(self, class_type: str) -> dict[str, dict[str, Any]]:
-        """Like a node class's INPUT_TYPES(): category -> {name: spec}, in declaration order."""
+    def input_specs(self, class_type: str) -> list[InputSpec]:
+        """The node's inputs as validation reads them, with the live choice lists."""
+        cached = self._specs.get(class_type)
+        if cached is not None:
+            return cached
         info = self.get(class_type)
-        assert info is not None
-        order = info.get("input_order") or {}
-        out: dict[str, dict[str, Any]] = {}
-        for category, specs in info["input"].items():
-            names = order.get(category) or list(specs)
-            out[category] = {n: specs[n] for n in names if n in specs}
-        return out
+        if info is None:
+            raise KeyError(class_type)
+        specs = parse_node_inputs(info)
+        if class_type not in _LIVE_CHOICES:
+            self._specs[class_type] = specs
+        return specs
 
-    def input_info(self, class_type: str, name: str) -> InputInfo | None:
-        types = self.input_types(class_type)
-        for category in ("required", "optional", "hidden"):
-            spec = types.get(category, {}).get(name)
-            if spec is None:
-                continue
-            if category == "hidden":
-                return InputInfo(type=spec, category=category, extra={})
-            extra = spec[1] if len(spec) > 1 else {}
-            return InputInfo(type=spec[0], category=category, extra=extra)
-        return None
+    def is_output_node(self, class_type: str) -> bool:
+        return self.is_output(class_type)
+
+    def output_types(self, class_type: str) -> tuple[Any, ...]:
+        return self.return_types(class_type)
 
     def model_files(self, folder: str) -> list[str] | None:
         if folder not in MODEL_FOLDERS:

@@ -138,23 +138,7 @@ class FileStore:
     async def upload(self, filename: str, data: bytes, subfolder: str, kind: str, overwrite: bool) -> str:
         """Store an upload, renaming ``name (1).png`` on clashes unless the content is identical."""
         base = self.dir_for(kind) or self.input_dir
-        folder = (base / os.path.normpath(subfolder)).resolve() if subfolder else base.resolve()
-        target = (folder / filename).resolve()
-        if os.path.commonpath([str(base.resolve()), str(target)]) != str(base.resolve()):
-            raise PathRejected(filename)
-        folder.mkdir(parents=True, exist_ok=True)
-        stem, ext = os.path.splitext(filename)
-        if not overwrite:
-            digest = hashlib.sha256(data).digest()
-            i = 1
-            while target.exists():
-                existing = await asyncio.to_thread(_sha256_file, target)
-                if existing == digest:  # the same content again: reuse the name, write nothing
-                    return target.name
-                target = folder / f"{stem} ({i}){ext}"
-                i += 1
-        await asyncio.to_thread(target.write_bytes, data)
-        return target.name
+        return await asyncio.to_thread(_store_upload, base, filename, data, subfolder, overwrite)
 
     async def read_head(self, path: Path, size: int = 64) -> bytes:
         def read() -> bytes:
@@ -172,6 +156,26 @@ class FileStore:
         entries = [e for e in os.scandir(base) if e.is_file()]
         entries.sort(key=lambda e: -e.stat().st_mtime)
         return [e.name for e in entries]
+
+
+def _store_upload(base: Path, filename: str, data: bytes, subfolder: str, overwrite: bool) -> str:
+    """The file work of an upload (path checks, the free name, the write), off the event loop."""
+    folder = (base / os.path.normpath(subfolder)).resolve() if subfolder else base.resolve()
+    target = (folder / filename).resolve()
+    if os.path.commonpath([str(base.resolve()), str(target)]) != str(base.resolve()):
+        raise PathRejected(filename)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, ext = os.path.splitext(filename)
+    if not overwrite:
+        digest = hashlib.sha256(data).digest()
+        i = 1
+        while target.exists():
+            if _sha256_file(target) == digest:  # the same content again: reuse the name, write nothing
+                return target.name
+            target = folder / f"{stem} ({i}){ext}"
+            i += 1
+    target.write_bytes(data)
+    return target.name
 
 
 def _sha256_file(path: Path) -> bytes:

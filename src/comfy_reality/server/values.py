@@ -125,7 +125,7 @@ def _tensor_text(image: ImageValue) -> str:
 
     def seq(items: list[str], n: int, indent: str) -> str:
         if summarise and n > 6:
-            items = items[:3] + ["..."] + items[-3:]
+            items = [*items[:3], "...", *items[-3:]]
         return "[" + f",\n{indent}".join(items) + "]"
 
     def row_text() -> str:

@@ -1,19 +1,16 @@
-"""The server's node catalogue (/object_info): typed input specs, value checks, and a per-server cache.
+"""The server's node catalogue (/object_info): read access to its node types, and a per-server cache.
 
-Value checks reproduce the ComfyUI server's own rules and messages (execution.validate_inputs)
-so a form, ``--set`` and local validation tell the user exactly what the server would.
+Input specs are parsed by ``comfy_reality.validation`` (the same parser the embedded server and
+local validation use); they are re-exported here for the modules that read a catalogue.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -25,204 +22,29 @@ from pydantic import BaseModel
 
 from .. import paths
 from ..runtime.models import utc_now
+from ..validation.specs import (
+    SEED_INPUT_NAMES,
+    WIDGET_TYPES,
+    InputSpec,
+    choice_list_text,
+    parse_input_spec,
+    parse_node_inputs,
+)
+
+__all__ = [
+    "SEED_INPUT_NAMES",
+    "WIDGET_TYPES",
+    "CachedObjectInfo",
+    "InputSpec",
+    "ObjectInfo",
+    "ObjectInfoCache",
+    "choice_list_text",
+    "fingerprint_of",
+    "packaged_object_info",
+    "parse_input_spec",
+]
 
 log = structlog.get_logger(__name__)
-
-WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
-SEED_INPUT_NAMES = frozenset({"seed", "noise_seed"})
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One input of a node type as the server declares it (a plain value object: ``validate`` is ours)."""
-
-    name: str
-    type: str  # INT, FLOAT, STRING, BOOLEAN, COMBO, or a link type such as MODEL / IMAGE
-    required: bool = True
-    options: dict[str, Any] = field(default_factory=dict)
-    choices: list[Any] | None = None
-    raw: list[Any] = field(default_factory=list)  # the spec exactly as /object_info sent it
-
-    @property
-    def default(self) -> Any:
-        if "default" in self.options:
-            return self.options["default"]
-        if self.choices:
-            return self.choices[0]
-        return None
-
-    @property
-    def min(self) -> float | None:
-        return self.options.get("min")
-
-    @property
-    def max(self) -> float | None:
-        return self.options.get("max")
-
-    @property
-    def step(self) -> float | None:
-        return self.options.get("step")
-
-    @property
-    def multiline(self) -> bool:
-        return bool(self.options.get("multiline"))
-
-    @property
-    def tooltip(self) -> str | None:
-        tip = self.options.get("tooltip")
-        return tip if isinstance(tip, str) else None
-
-    @property
-    def is_widget(self) -> bool:
-        """A value typed in the UI rather than a link (forceInput turns a widget type into a socket)."""
-        return self.type in WIDGET_TYPES and not self.options.get("forceInput")
-
-    @property
-    def seed_like(self) -> bool:
-        """Has a control_after_generate companion (randomize/fixed/...): the frontend rule for INT and COMBO."""
-        explicit = self.options.get("control_after_generate")
-        if explicit is not None:
-            return bool(explicit)
-        return self.type == "INT" and self.name in SEED_INPUT_NAMES
-
-    @property
-    def dynamic_prompts(self) -> bool:
-        return self.type == "STRING" and bool(self.options.get("dynamicPrompts"))
-
-    @property
-    def config(self) -> list[Any]:
-        """The ``input_config`` the server echoes in its validation errors."""
-        return list(self.raw)
-
-    def describe(self) -> str:
-        """A short human description: ``INT 1..10000 step 1`` or ``one of 5 choices``."""
-        if self.type == "COMBO":
-            return f"one of {len(self.choices or [])} choices"
-        parts = [self.type]
-        if self.min is not None or self.max is not None:
-            parts.append(
-                f"{_fmt(self.min) if self.min is not None else ''}..{_fmt(self.max) if self.max is not None else ''}"
-            )
-        if self.step is not None and self.type in ("INT", "FLOAT"):
-            parts.append(f"step {_fmt(self.step)}")
-        if self.multiline:
-            parts.append("multiline")
-        return " ".join(parts)
-
-    def coerce(self, value: Any) -> Any:
-        """Turn form/CLI text into the spec's type; ValueError names what was expected."""
-        if self.type == "INT":
-            if isinstance(value, bool):
-                raise ValueError(f"{self.name}: expected an integer, got {value!r}")
-            if isinstance(value, int):
-                return value
-            if isinstance(value, float):
-                if value.is_integer():
-                    return int(value)
-                raise ValueError(f"{self.name}: expected an integer, got {value!r}")
-            if isinstance(value, str):
-                text = value.strip().replace("_", "")
-                try:
-                    return int(text)
-                except ValueError:
-                    try:
-                        as_float = float(text)
-                    except ValueError:
-                        raise ValueError(f"{self.name}: expected an integer, got {value!r}") from None
-                    if math.isfinite(as_float) and as_float.is_integer():
-                        return int(as_float)
-                    raise ValueError(f"{self.name}: expected an integer, got {value!r}") from None
-            raise ValueError(f"{self.name}: expected an integer, got {type(value).__name__}")
-        if self.type == "FLOAT":
-            if isinstance(value, bool):
-                raise ValueError(f"{self.name}: expected a number, got {value!r}")
-            if isinstance(value, (int, float)):
-                result = float(value)
-            elif isinstance(value, str):
-                try:
-                    result = float(value.strip())
-                except ValueError:
-                    raise ValueError(f"{self.name}: expected a number, got {value!r}") from None
-            else:
-                raise ValueError(f"{self.name}: expected a number, got {type(value).__name__}")
-            if not math.isfinite(result):
-                raise ValueError(f"{self.name}: expected a finite number, got {value!r}")
-            return result
-        if self.type == "BOOLEAN":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str):
-                text = value.strip().lower()
-                if text in ("true", "1", "yes", "on"):
-                    return True
-                if text in ("false", "0", "no", "off"):
-                    return False
-            if isinstance(value, int) and value in (0, 1):
-                return bool(value)
-            raise ValueError(f"{self.name}: expected true or false, got {value!r}")
-        if self.type == "STRING":
-            if isinstance(value, (dict, list)):
-                raise ValueError(f"{self.name}: expected text, got {type(value).__name__}")
-            return value if isinstance(value, str) else str(value)
-        if self.type == "COMBO":
-            if value in (self.choices or []):
-                return value
-            if isinstance(value, str) and self.choices:
-                # "4" from a command line matches a numeric choice 4.
-                for choice in self.choices:
-                    if not isinstance(choice, str) and str(choice) == value.strip():
-                        return choice
-            return value
-        return value
-
-    def check(self, value: Any) -> Any:
-        """Server-side checks on an already typed value; ValueError carries the server's message."""
-        if self.type in ("INT", "FLOAT") and not isinstance(value, bool) and isinstance(value, (int, float)):
-            if self.min is not None and value < self.min:
-                raise ValueError(f"Value {value} smaller than min of {self.min}")
-            if self.max is not None and value > self.max:
-                raise ValueError(f"Value {value} bigger than max of {self.max}")
-        if self.type == "COMBO" and self.choices is not None and value not in self.choices:
-            message = f"Value not in list: {self.name}: '{value}' not in {choice_list_text(self.choices)}"
-            close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=3)
-            if close:
-                message += f" (did you mean {' or '.join(repr(c) for c in close)}?)"
-            raise ValueError(message)
-        return value
-
-    def validate(self, value: Any) -> Any:
-        """Coerce then check: the value to store, or ValueError with the reason."""
-        return self.check(self.coerce(value))
-
-
-def choice_list_text(choices: list[Any]) -> str:
-    """How the server prints a combo list in ``value_not_in_list`` details."""
-    return f"(list of length {len(choices)})" if len(choices) > 20 else str(choices)
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def parse_input_spec(name: str, raw: Any, *, required: bool) -> InputSpec:
-    spec = list(raw) if isinstance(raw, (list, tuple)) else [raw]
-    head = spec[0] if spec else "*"
-    options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-    if isinstance(head, list):
-        return InputSpec(
-            name=name, type="COMBO", required=required, options=options, choices=list(head), raw=spec
-        )
-    if head == "COMBO":
-        choices = options.get("options")
-        return InputSpec(
-            name=name,
-            type="COMBO",
-            required=required,
-            options=options,
-            choices=list(choices) if isinstance(choices, list) else [],
-            raw=spec,
-        )
-    return InputSpec(name=name, type=str(head), required=required, options=options, raw=spec)
 
 
 class ObjectInfo:
@@ -244,6 +66,10 @@ class ObjectInfo:
 
     def __contains__(self, class_type: object) -> bool:
         return isinstance(class_type, str) and class_type in self._data
+
+    def has(self, class_type: Any) -> bool:
+        """The validator's question: is this a node type of the server (any value is answered)."""
+        return class_type in self
 
     def __len__(self) -> int:
         return len(self._data)
@@ -276,16 +102,7 @@ class ObjectInfo:
         node = self._data.get(class_type)
         if node is None:
             raise KeyError(class_type)
-        inputs = node.get("input") or {}
-        order = node.get("input_order") or {}
-        specs: list[InputSpec] = []
-        for category in ("required", "optional"):
-            section = inputs.get(category) or {}
-            if not isinstance(section, dict):
-                continue
-            names = [n for n in order.get(category) or [] if n in section]
-            names += [n for n in section if n not in names]
-            specs.extend(parse_input_spec(n, section[n], required=category == "required") for n in names)
+        specs = parse_node_inputs(node)
         self._specs[class_type] = specs
         return specs
 
