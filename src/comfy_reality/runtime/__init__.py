@@ -11,6 +11,7 @@ from .client import (
     resolve_server_url,
     split_server_url,
 )
+from .connection import Backoff
 from .errors import (
     ComfyError,
     ExecutionNotFoundError,
@@ -24,8 +25,9 @@ from .errors import (
 from .manager import AsyncTaskManager, EventSubscription, Unsubscribe, current_task_var
 from .models import (
     ConnectionState,
-    ExecutionError,
+    ErrorReport,
     OutputFile,
+    PreviewFrame,
     ServerStatus,
     Task,
     TaskEvent,
@@ -33,6 +35,7 @@ from .models import (
     TaskType,
     WorkflowExecution,
 )
+from .prompt import check_prompt
 from .protocol import (
     BinaryFrame,
     ExecutedMessage,
@@ -58,7 +61,8 @@ from .protocol import (
     parse_message,
     parse_text,
 )
-from .runtime import Backoff, ComfyUIAsyncRuntime, PreviewFrame, check_prompt
+from .runtime import ComfyUIAsyncRuntime
+from .tree import add_task_tree, build_task_tree
 
 __all__ = [
     "AsyncTaskManager",
@@ -69,11 +73,11 @@ __all__ = [
     "ComfyUIAsyncRuntime",
     "ComfyUIClient",
     "ConnectionState",
+    "ErrorReport",
     "EventSubscription",
     "ExecutedMessage",
     "ExecutingMessage",
     "ExecutionCachedMessage",
-    "ExecutionError",
     "ExecutionErrorMessage",
     "ExecutionInterruptedMessage",
     "ExecutionNotFoundError",
@@ -110,6 +114,8 @@ __all__ = [
     "Unsubscribe",
     "WorkflowExecution",
     "WsMessage",
+    "add_task_tree",
+    "build_task_tree",
     "check_prompt",
     "current_task_var",
     "parse_binary",

@@ -158,7 +158,7 @@ async def save_outputs(
     or disk errors propagate after the files already written are kept.
     """
     wanted = set(types)
-    root = Path(dest_dir).expanduser()
+    root = await asyncio.to_thread(Path(dest_dir).expanduser)  # reads the home directory
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     root = await asyncio.to_thread(root.resolve)
     plan: list[tuple[OutputFile, Path]] = []

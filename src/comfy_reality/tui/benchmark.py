@@ -37,7 +37,6 @@ from ..logs import configure_logging
 from ..paths import bundled_workflows_dir
 from ..runtime.benchmark import Row
 from ..runtime.models import ConnectionState, WorkflowExecution
-from ..runtime.runtime import _Tracker
 from ..server import EmbeddedServer, ServerConfig
 from .app import ComfyRealityApp
 from .testing import wait_for
@@ -198,11 +197,7 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
                     prompt=dict(prompt),
                 )
                 # Registered exactly as submit() does once the POST is answered.
-                tracker = _Tracker(runtime, execution)
-                runtime._trackers[prompt_id] = tracker
-                runtime.executions[execution.id] = execution
-                runtime._by_execution[execution.id] = tracker
-                tracker.register()
+                runtime._register(runtime._new_tracker(execution))
                 for text in opening_frames(prompt_id):
                     runtime._on_frame(text)
             await wait_for(pilot, lambda: len(app.session.entries) == EXECUTIONS, timeout=10)
