@@ -1,4 +1,4 @@
-"""The design's own tests, copied as written in its "Testing Strategy" section."""
+"""The public API used the plain way a first user would: lifecycle, failure and concurrency."""
 
 import asyncio
 

@@ -11,8 +11,8 @@ from comfy_reality.runtime import AsyncTaskManager, Task, TaskEvent, TaskStatus,
 
 
 async def test_ids_are_unique_across_tasks_created_from_one_asyncio_task() -> None:
-    # The design built ids from the asyncio task name and len(self._tasks): after a
-    # forget() two tasks created from the same coroutine got the same id.
+    # Ids built from the asyncio task name and len(self._tasks) repeat: after a forget()
+    # two tasks created from the same coroutine would get the same id.
     manager = AsyncTaskManager()
     first = await manager.create_task("a")
     manager.forget(first.id)
@@ -30,8 +30,8 @@ async def test_ids_unique_under_concurrency() -> None:
 
 
 async def test_failure_path_reports_exception_type() -> None:
-    # The design named a parameter `type`, so `type(e).__name__` in its except branch raised
-    # TypeError and hid the real error.
+    # A parameter named `type` would shadow the builtin, so `type(e).__name__` in the except
+    # branch would raise TypeError and hide the real error.
     manager = AsyncTaskManager()
     events: list[TaskEvent] = []
     manager.subscribe(events.append)
@@ -47,7 +47,7 @@ async def test_failure_path_reports_exception_type() -> None:
 
 
 async def test_completed_message_when_duration_unknown() -> None:
-    # The design formatted `task.duration:.2f`, which raises when duration is None.
+    # Formatting `task.duration:.2f` raises when duration is None (a task never started).
     manager = AsyncTaskManager()
     events: list[TaskEvent] = []
     manager.subscribe(events.append)

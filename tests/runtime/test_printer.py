@@ -57,7 +57,7 @@ def attached(manager: AsyncTaskManager) -> RichTaskPrinter:
 async def test_pending_tasks_show_names_from_the_task_not_the_message() -> None:
     manager = AsyncTaskManager()
     printer = attached(manager)
-    # A name with quotes broke the design's message.split("'")[1].
+    # A name with quotes breaks any parse of the message text (names come from the task).
     manager.add_task(Task(name="Bob's 'odd' flow", type=TaskType.WORKFLOW))
     text = frame(printer)
     assert "Bob's 'odd' flow" in text
@@ -122,7 +122,7 @@ def test_events_alone_without_a_manager_including_failed_without_data() -> None:
     printer.handle_event(event("created", "n2", data={"name": "Load #1"}, parent_id="w"))
     printer.handle_event(event("created", "n3", data={"name": "Load #2"}, parent_id="w"))
     printer.handle_event(event("progress", "n1", data={"progress": 0.25, "value": 1, "max": 4}))
-    # The design crashed here: event.data is None on this failed event.
+    # event.data is None on this failed event: the row must still render.
     printer.handle_event(event("failed", "w"))
     printer.handle_event(event("completed", "n2", data={"cached": True}))
     printer.handle_event(event("cancelled", "n3"))

@@ -1,6 +1,6 @@
 """AsyncTaskManager: owns the task tree and fans task events out to subscribers.
 
-Delivery rules (the design's manager could be broken or stalled by one subscriber):
+Delivery rules (so that no subscriber can break or stall the runtime or the other subscribers):
 
 * Sync callbacks run inline, in event order; one that raises is logged and skipped.
   They must be quick (they run on the event loop).

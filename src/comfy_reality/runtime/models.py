@@ -20,7 +20,7 @@ def utc_now() -> datetime:
 
 
 def new_id(prefix: str) -> str:
-    """A globally unique id; asyncio task names are not (the design's ids collided)."""
+    """A globally unique id (ids built from asyncio task names collide: one coroutine creates many tasks)."""
     return f"{prefix}_{uuid.uuid4().hex}"
 
 

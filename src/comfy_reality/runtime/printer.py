@@ -1,6 +1,6 @@
 """RichTaskPrinter: the live terminal table of the headless CLI.
 
-Kept from the design (name, ``start(task_manager)``), with its defects fixed:
+Its name and ``start(task_manager)`` are public API; it is built so that:
 
 * names come from the task itself (or the ``created`` event's data), never parsed out of
   the human message text;

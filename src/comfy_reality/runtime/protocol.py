@@ -112,7 +112,8 @@ class ExecutionSuccessMessage(_Message):
 
 
 class ExecutionErrorMessage(_Message):
-    """A node raised; ``exception_type == "ExecutionBlocked"`` is not a failure (quirk 10)."""
+    """A node raised. ``exception_type == "ExecutionBlocked"`` is not a failure: ComfyUI reports a
+    node whose output an ExecutionBlocker withheld this way, and the prompt goes on."""
 
     type: Literal["execution_error"] = "execution_error"
     prompt_id: str

@@ -551,7 +551,7 @@ class ComfyUIAsyncRuntime:
         front: bool = False,
         extra_data: dict[str, Any] | None = None,
     ) -> WorkflowExecution:
-        """Submit, then wait for the final state (the design's one-call entry point)."""
+        """Submit, then wait for the final state (the one-call entry point)."""
         execution = await self.submit(
             prompt, name=name, workflow_id=workflow_id, front=front, extra_data=extra_data
         )

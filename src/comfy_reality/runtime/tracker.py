@@ -108,7 +108,6 @@ class Tracker:
         self._completed_nodes = 0
         self._last_workflow_progress = -1.0
 
-    # --------------------------------------------------------------- set-up
     # --------------------------------------------------------------- state
     @property
     def following(self) -> bool:
