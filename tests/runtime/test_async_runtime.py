@@ -25,7 +25,7 @@ async def test_concurrent_tasks():
     manager = AsyncTaskManager()
 
     async def worker(name: str, delay: float):
-        async with manager.task_context(name) as task:
+        async with manager.task_context(name):
             await asyncio.sleep(delay)
 
     # Run tasks concurrently

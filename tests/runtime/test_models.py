@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from comfy_reality.runtime import (
     ErrorReport,
@@ -81,7 +81,7 @@ def test_duration_none_until_finished() -> None:
 
 def test_task_event_is_frozen() -> None:
     event = TaskEvent(task_id="t", event_type="created")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         event.task_id = "other"  # type: ignore[misc]
 
 

@@ -90,7 +90,7 @@ def test_every_recorded_binary_frame_decodes() -> None:
 
 
 def test_preview_with_metadata_frame() -> None:
-    line = next(l for l in RECORDED if l.get("binary") and l["event_type_int"] == 4)
+    line = next(rec for rec in RECORDED if rec.get("binary") and rec["event_type_int"] == 4)
     meta = json.dumps(line["decoded"]["metadata"]).encode()
     frame = parse_binary(encode_binary_frame(4, len(meta), meta + b"\xff\xd8\xff\xe0rest"))
     assert isinstance(frame, PreviewImageWithMetadataFrame)
@@ -117,9 +117,10 @@ def test_fields_of_the_main_messages() -> None:
 
 def test_blocker_error_has_a_list_for_current_inputs() -> None:
     line = next(
-        l
-        for l in RECORDED
-        if l.get("type") == "execution_error" and l["json"]["data"]["exception_type"] == "ExecutionBlocked"
+        rec
+        for rec in RECORDED
+        if rec.get("type") == "execution_error"
+        and rec["json"]["data"]["exception_type"] == "ExecutionBlocked"
     )
     message = parse_text(json.dumps(line["json"]))
     assert isinstance(message, ExecutionErrorMessage)
@@ -193,11 +194,11 @@ def test_parse_frame_dispatches_on_frame_kind() -> None:
 def test_flood_parsing_is_fast() -> None:
     """~13 000 msgs/s arrive from a fast node; parsing must keep far ahead of that."""
     flood = [
-        json.dumps(l["json"])
-        for l in json.loads(
+        json.dumps(rec["json"])
+        for rec in json.loads(
             "[" + ",".join((PROTOCOL_FIXTURES / "11_progress_rate.jsonl").read_text().splitlines()) + "]"
         )
-        if l["dir"] == "ws_in" and not l.get("binary")
+        if rec["dir"] == "ws_in" and not rec.get("binary")
     ]
     started = time.perf_counter()
     for text in flood:

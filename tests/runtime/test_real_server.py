@@ -103,4 +103,4 @@ async def test_legacy_group_node_workflow_runs_with_the_frontends_inner_ids() ->
         execution = await runtime.execute_workflow(prompt, name="group node")
     assert execution.status is TaskStatus.COMPLETED, execution.status_detail
     assert {t.node_id for t in execution.tasks} == {"102:0", "102:1", "9"}
-    assert [f.filename for f in execution.output_files if f.node_id == "9"][0].startswith("group-node-check")
+    assert next(f.filename for f in execution.output_files if f.node_id == "9").startswith("group-node-check")
