@@ -217,7 +217,7 @@ def _fold_frames(frames_per_run: list[tuple[str, list[str]]], prompt: dict[str, 
     involved: only the client-side cost per message is timed.
     """
     from comfy_reality.runtime.models import WorkflowExecution
-    from comfy_reality.runtime.runtime import ComfyUIAsyncRuntime, _Tracker
+    from comfy_reality.runtime.runtime import ComfyUIAsyncRuntime
 
     runtime = ComfyUIAsyncRuntime("http://127.0.0.1:9")
     events = [0]
@@ -232,11 +232,7 @@ def _fold_frames(frames_per_run: list[tuple[str, list[str]]], prompt: dict[str, 
             prompt_id=prompt_id,
             prompt=prompt,
         )
-        tracker = _Tracker(runtime, execution)
-        runtime._trackers[prompt_id] = tracker
-        runtime.executions[execution.id] = execution
-        runtime._by_execution[execution.id] = tracker
-        tracker.register()
+        runtime._register(runtime._new_tracker(execution))
         for text in frames:
             runtime._on_frame(text)
     return time.perf_counter() - start, events[0]

@@ -41,7 +41,8 @@ from typing import Any
 from comfy_reality.journal.journal import Journal
 from comfy_reality.logs import configure_logging
 from comfy_reality.runtime.manager import AsyncTaskManager
-from comfy_reality.runtime.models import Task, TaskStatus, TaskType, WorkflowExecution
+from comfy_reality.runtime.models import TaskStatus, WorkflowExecution
+from comfy_reality.runtime.tree import add_task_tree
 
 Body = Callable[[Journal, Callable[[], None]], Awaitable[tuple[int, str]]]
 
@@ -111,29 +112,8 @@ class _SyntheticRuntime:
             prompt_id=f"flood-prompt-{index}",
             prompt=prompt,
         )
-        workflow = Task(
-            type=TaskType.WORKFLOW,
-            name=execution.name or "",
-            prompt_id=execution.prompt_id,
-            metadata={
-                "execution_id": execution.id,
-                "workflow_id": execution.workflow_id,
-                "server_url": self.server_url,
-            },
-        )
-        execution.workflow_task_id = workflow.id
         self.executions[execution.id] = execution
-        self.task_manager.add_task(workflow)
-        for node_id, node in prompt.items():
-            task = Task(
-                type=TaskType.NODE,
-                name=f"{node['class_type']} #{node_id}",
-                parent_id=workflow.id,
-                node_id=node_id,
-                class_type=node["class_type"],
-            )
-            execution.tasks.append(task)
-            self.task_manager.add_task(task)
+        workflow, _nodes = add_task_tree(self.task_manager, execution)
         execution.status = TaskStatus.RUNNING
         self.task_manager.start(workflow.id)
         return execution

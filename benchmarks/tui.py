@@ -37,7 +37,6 @@ from comfy_reality.config import Settings
 from comfy_reality.logs import configure_logging
 from comfy_reality.paths import bundled_workflows_dir
 from comfy_reality.runtime.models import ConnectionState, WorkflowExecution
-from comfy_reality.runtime.runtime import _Tracker
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.widgets import NodeProgress
@@ -206,11 +205,7 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
                     prompt=dict(prompt),
                 )
                 # Registered exactly as submit() does once the POST is answered.
-                tracker = _Tracker(runtime, execution)
-                runtime._trackers[prompt_id] = tracker
-                runtime.executions[execution.id] = execution
-                runtime._by_execution[execution.id] = tracker
-                tracker.register()
+                runtime._register(runtime._new_tracker(execution))
                 for text in opening_frames(prompt_id):
                     runtime._on_frame(text)
             await wait_for(pilot, lambda: len(app.session.entries) == EXECUTIONS, timeout=10)

@@ -215,7 +215,7 @@ def test_each_outcome_is_read_from_the_rows_as_now_recorded() -> None:
     from comfy_reality.cli.journal import _settled
     from comfy_reality.journal import JournalEntry, ReconcileReport
     from comfy_reality.runtime import TaskStatus
-    from comfy_reality.runtime.models import ExecutionError, OutputFile, WorkflowExecution, utc_now
+    from comfy_reality.runtime.models import ErrorReport, OutputFile, WorkflowExecution, utc_now
 
     now = utc_now()
     before = JournalEntry(
@@ -245,7 +245,7 @@ def test_each_outcome_is_read_from_the_rows_as_now_recorded() -> None:
         before,
         after(
             status=TaskStatus.FAILED,
-            error=ExecutionError(node_id="2", exception_type="RealityFail", exception_message="boom"),
+            error=ErrorReport(node_id="2", exception_type="RealityFail", exception_message="boom"),
         ),
         {},
         report,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from comfy_reality.runtime import AsyncTaskManager, ServerUnreachableError, Task, TaskStatus, TaskType
-from comfy_reality.runtime.models import ExecutionError, OutputFile, WorkflowExecution
+from comfy_reality.runtime import AsyncTaskManager, ServerUnreachableError, Task, TaskStatus, add_task_tree
+from comfy_reality.runtime.models import ErrorReport, OutputFile, WorkflowExecution
 
 PROMPT: dict[str, Any] = {
     "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
@@ -60,24 +60,8 @@ class FakeRuntime:
             prompt=prompt,
             retry_of=retry_of,
         )
-        workflow = Task(
-            type=TaskType.WORKFLOW,
-            name=name,
-            metadata={"execution_id": execution.id, "workflow_id": name, "server_url": self.server_url},
-        )
-        execution.workflow_task_id = workflow.id
         self.executions[execution.id] = execution
-        self.task_manager.add_task(workflow)
-        for node_id, node in prompt.items():
-            task = Task(
-                type=TaskType.NODE,
-                name=f"{node['class_type']} #{node_id}",
-                parent_id=workflow.id,
-                node_id=node_id,
-                class_type=node["class_type"],
-            )
-            execution.tasks.append(task)
-            self.task_manager.add_task(task)
+        workflow, _nodes = add_task_tree(self.task_manager, execution)
         pid = prompt_id or str(uuid.uuid4())
         execution.prompt_id = pid
         execution.number = len(self.executions)
@@ -102,7 +86,6 @@ class FakeRuntime:
         task = self.node(execution, node_id)
         self.task_manager.start(task.id)
         for step in range(1, steps + 1):
-            task.value, task.max = step, steps
             self.task_manager.set_progress(task.id, step / steps, value=step, max=steps)
         self.task_manager.finish(task.id, TaskStatus.COMPLETED)
 
@@ -119,7 +102,7 @@ class FakeRuntime:
         task = self.node(execution, node_id)
         self.task_manager.start(task.id)
         self.task_manager.finish(task.id, TaskStatus.FAILED, error=message, error_type="RuntimeError")
-        execution.error = ExecutionError(
+        execution.error = ErrorReport(
             node_id=node_id,
             node_type=task.class_type,
             exception_type="RuntimeError",

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from comfy_reality.runtime import (
-    ExecutionError,
+    ErrorReport,
     OutputFile,
     ServerStatus,
     Task,
@@ -45,9 +45,7 @@ def _node_task() -> Task:
 SAMPLES: list[BaseModel] = [
     _node_task(),
     TaskEvent(task_id="t1", event_type="progress", data={"progress": 0.5, "value": 5}, message="half"),
-    ExecutionError(
-        node_id="2", node_type="RealityFail", exception_type="RuntimeError", exception_message="x"
-    ),
+    ErrorReport(node_id="2", node_type="RealityFail", exception_type="RuntimeError", exception_message="x"),
     OutputFile(node_id="6", filename="out_00001_.png"),
     ServerStatus(url="http://127.0.0.1:8188", state=ConnectionState.DOWN, reason="refused", retry_in=2.0),
     WorkflowExecution(
@@ -59,7 +57,7 @@ SAMPLES: list[BaseModel] = [
         tasks=[_node_task()],
         prompt={"1": {"class_type": "EmptyImage", "inputs": {"width": 8}}},
         output_files=[OutputFile(node_id="6", filename="x.png")],
-        error=ExecutionError(exception_type="RuntimeError", exception_message="x"),
+        error=ErrorReport(exception_type="RuntimeError", exception_message="x"),
         retry_of="exec_old",
     ),
 ]

@@ -20,7 +20,7 @@ from comfy_reality.runtime import (
     TaskStatus,
     WorkflowExecution,
 )
-from comfy_reality.runtime import runtime as runtime_module
+from comfy_reality.runtime import observers as observers_module
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.server import app as server_app
 
@@ -229,7 +229,7 @@ async def test_refused_observer_falls_back_to_polling(
         assert task is not None
         await asyncio.wait_for(asyncio.shield(task), 10)  # gave up, bounded
         assert runtime.observers == {}
-        assert len(refused) == runtime_module.OBSERVER_MAX_FAILURES
+        assert len(refused) == observers_module.OBSERVER_MAX_FAILURES
         server.faults.step_delay = 0.0
         await runtime.wait(execution, timeout=30)
     assert execution.status is TaskStatus.COMPLETED and execution.output_files

@@ -88,7 +88,8 @@ async def test_01_success_builds_the_full_task_tree(replay: Any, session: Any) -
     }
     wf = workflow_task(runtime, execution)
     assert wf.status is C and wf.prompt_id == execution.prompt_id and wf.progress == 1.0
-    assert wf.metadata["execution_id"] == execution.id and wf.metadata["workflow_id"] == "wf-01"
+    assert wf.execution_id == execution.id and wf.metadata["workflow_id"] == "wf-01"
+    assert all(t.execution_id == execution.id for t in execution.tasks)
     assert wf.metadata["server_url"] == server.url
     assert execution.client_id == runtime.client_id
     # execution.tasks holds the node tasks, in node order; the workflow task is separate.

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from comfy_reality.runtime import ComfyUIAsyncRuntime, WorkflowExecution
-from comfy_reality.runtime.runtime import MAX_CACHED_IDS, MAX_OUTPUT_ITEMS, _Tracker
+from comfy_reality.runtime.tracker import MAX_CACHED_IDS, MAX_OUTPUT_ITEMS, Tracker
 
 PROMPT = {
     "1": {"class_type": "EmptyImage", "inputs": {}},
@@ -14,12 +14,11 @@ PROMPT = {
 }
 
 
-def live_tracker() -> tuple[ComfyUIAsyncRuntime, _Tracker]:
+def live_tracker() -> tuple[ComfyUIAsyncRuntime, Tracker]:
     runtime = ComfyUIAsyncRuntime("http://127.0.0.1:9")
     execution = WorkflowExecution(workflow_id="w", prompt_id="p", prompt=PROMPT, client_id=runtime.client_id)
-    tracker = _Tracker(runtime, execution)
-    runtime._trackers["p"] = tracker
-    tracker.register()
+    tracker = runtime._new_tracker(execution)
+    runtime._register(tracker)
     return runtime, tracker
 
 
@@ -72,7 +71,7 @@ async def test_finished_executions_are_forgotten_like_finished_workflows(replay:
 
 
 def test_node_tasks_are_in_natural_order_whatever_the_ids() -> None:
-    from comfy_reality.runtime.runtime import _natural_key
+    from comfy_reality.runtime.prompt import natural_key
 
     ids = ["10", "2", "a1", "1a", "10:3", "10:12", "b", "3.0.0.1"]
-    assert sorted(ids, key=_natural_key) == ["1a", "2", "3.0.0.1", "10", "10:3", "10:12", "a1", "b"]
+    assert sorted(ids, key=natural_key) == ["1a", "2", "3.0.0.1", "10", "10:3", "10:12", "a1", "b"]

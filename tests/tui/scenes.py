@@ -25,7 +25,7 @@ from comfy_reality.journal import JournalStore
 from comfy_reality.journal.store import ExecutionSnapshot, NodeSnapshot
 from comfy_reality.runtime.models import (
     ConnectionState,
-    ExecutionError,
+    ErrorReport,
     OutputFile,
     ServerStatus,
     Task,
@@ -94,7 +94,7 @@ class ExecutionSpec:
     start: float | None = None
     end: float | None = None
     nodes: list[NodeSpec] = field(default_factory=list)
-    error: ExecutionError | None = None
+    error: ErrorReport | None = None
     outputs: list[OutputFile] = field(default_factory=list)
     detail: str | None = None
     number: int = 1
@@ -115,7 +115,8 @@ def build(spec: ExecutionSpec) -> tuple[WorkflowExecution, list[Task]]:
         started_at=_at(spec.start),
         completed_at=_at(spec.end),
         prompt_id=f"{spec.key}0000-1111-2222-3333-444455556666",
-        metadata={"execution_id": execution_id, "workflow_id": spec.name, "server_url": SERVER_URL},
+        execution_id=execution_id,
+        metadata={"workflow_id": spec.name, "server_url": SERVER_URL},
     )
     tasks = [workflow_task]
     for node in spec.nodes:
@@ -126,6 +127,7 @@ def build(spec: ExecutionSpec) -> tuple[WorkflowExecution, list[Task]]:
                 status=node.status,
                 name=f"{node.class_type} #{node.node_id}",
                 parent_id=workflow_task.id,
+                execution_id=execution_id,
                 node_id=node.node_id,
                 class_type=node.class_type,
                 created_at=_at(spec.created) or T0,
@@ -270,7 +272,7 @@ def main_execution(state: str) -> ExecutionSpec:
     end = {"running": None, "completed": base + 5.1, "failed": base + 2.0, "cancelled": base + 2.4}[state]
     error = None
     if state == "failed":
-        error = ExecutionError(
+        error = ErrorReport(
             node_id="3",
             node_type="KSampler",
             exception_type="torch.OutOfMemoryError",

@@ -220,7 +220,7 @@ class JsonReporter:
             line.update(
                 name=task.name,
                 status=task.status.value,
-                execution_id=(root.metadata.get("execution_id") if root is not None else None),
+                execution_id=task.execution_id,
                 prompt_id=(root.prompt_id if root is not None else None),
                 node_id=task.node_id,
                 class_type=task.class_type,

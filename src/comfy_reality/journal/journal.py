@@ -38,7 +38,6 @@ from .. import paths
 from ..errors import ComfyError, JournalError
 from ..runtime.manager import AsyncTaskManager
 from ..runtime.models import (
-    LIFECYCLE_EVENTS,
     Task,
     TaskEvent,
     TaskStatus,
@@ -230,7 +229,6 @@ class _Attachment:
     def __init__(self, runtime: RuntimeLike, unsubscribe: Callable[[], None]) -> None:
         self.runtime = runtime
         self.unsubscribe = unsubscribe
-        self.by_task: dict[str, str] = {}  # workflow task id -> execution id
 
 
 class Journal:
@@ -357,41 +355,11 @@ class Journal:
         if self._closed or self.error is not None:
             return
         self.stats.events += 1
-        if event.task_type is TaskType.WORKFLOW:
-            workflow_task_id: str | None = event.task_id
-        elif event.task_type is TaskType.NODE:
-            workflow_task_id = event.parent_id
-        else:
+        # Every event of an execution's tasks names the execution: no lookup needed.
+        if event.execution_id is None or event.task_type not in (TaskType.WORKFLOW, TaskType.NODE):
             return
-        if workflow_task_id is None:
-            return
-        execution_id = attachment.by_task.get(workflow_task_id)
-        if execution_id is None:
-            execution_id = self._find_execution(attachment.runtime, workflow_task_id)
-            if execution_id is None:
-                return
-            workflow_task = attachment.runtime.task_manager.get_task(workflow_task_id)
-            if workflow_task is not None and not workflow_task.is_final:
-                attachment.by_task[workflow_task_id] = execution_id  # cached while it runs only
         node_task = event.task_id if event.task_type is TaskType.NODE else None
-        self._mark(attachment.runtime, execution_id, node_task, urgent=event.event_type != "progress")
-        if event.task_type is TaskType.WORKFLOW and event.event_type in LIFECYCLE_EVENTS - {
-            "created",
-            "started",
-        }:
-            attachment.by_task.pop(workflow_task_id, None)
-
-    @staticmethod
-    def _find_execution(runtime: RuntimeLike, workflow_task_id: str) -> str | None:
-        task = runtime.task_manager.get_task(workflow_task_id)
-        if task is not None:
-            candidate = task.metadata.get("execution_id")
-            if isinstance(candidate, str):
-                return candidate
-        for execution in list(runtime.executions.values()):
-            if execution.workflow_task_id == workflow_task_id:
-                return execution.id
-        return None
+        self._mark(attachment.runtime, event.execution_id, node_task, urgent=event.event_type != "progress")
 
     def _mark(
         self, runtime: RuntimeLike, execution_id: str, node_task_id: str | None, *, urgent: bool
@@ -530,7 +498,7 @@ class Journal:
         else:
             progress = 1.0 if execution.status is TaskStatus.COMPLETED else 0.0
         if pending.all_nodes:
-            node_tasks = self._node_tasks(runtime, execution, workflow_task)
+            node_tasks = self._node_tasks(execution)
         else:
             node_tasks = []
             for task_id in pending.node_task_ids:
@@ -574,15 +542,8 @@ class Journal:
         return snap, [_node_snapshot(execution.id, task) for task in node_tasks]
 
     @staticmethod
-    def _node_tasks(
-        runtime: RuntimeLike, execution: WorkflowExecution, workflow_task: Task | None
-    ) -> list[Task]:
-        tasks: list[Task] = []
-        if workflow_task is not None:
-            tasks = [t for t in runtime.task_manager.children(workflow_task.id) if t.node_id is not None]
-        if not tasks:
-            tasks = [t for t in execution.tasks if t.node_id is not None and t.type is TaskType.NODE]
-        return tasks
+    def _node_tasks(execution: WorkflowExecution) -> list[Task]:
+        return [t for t in execution.tasks if t.node_id is not None and t.type is TaskType.NODE]
 
     async def flush(self, timeout: float | None = 10.0) -> None:
         """Wait until everything recorded so far is committed (tests, shutdown, before a read)."""

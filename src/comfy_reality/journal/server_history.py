@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..runtime.models import ExecutionError, TaskStatus, output_files_from
+from ..runtime.models import ErrorReport, TaskStatus, output_files_from
 from .store import ServerHistoryResult
 
 
@@ -40,7 +40,7 @@ def server_history_result(entry: Any, prompt_id: str) -> ServerHistoryResult | N
 
     started_at: datetime | None = None
     completed_at: datetime | None = None
-    error: ExecutionError | None = None
+    error: ErrorReport | None = None
     interrupted: dict[str, Any] | None = None
     node_states: dict[str, tuple[TaskStatus, str | None]] = {}
     for name, data in messages:
@@ -57,7 +57,7 @@ def server_history_result(entry: Any, prompt_id: str) -> ServerHistoryResult | N
                 interrupted = data
             elif name == "execution_error" and data.get("exception_type") != "ExecutionBlocked":
                 traceback = data.get("traceback")
-                error = ExecutionError(
+                error = ErrorReport(
                     node_id=str(data["node_id"]) if isinstance(data.get("node_id"), (str, int)) else None,
                     node_type=data.get("node_type") if isinstance(data.get("node_type"), str) else None,
                     exception_type=str(data.get("exception_type") or "Error"),

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 
 from ..errors import JournalError
-from ..runtime.models import ExecutionError, OutputFile, TaskStatus, utc_now
+from ..runtime.models import ErrorReport, OutputFile, TaskStatus, utc_now
 
 T = TypeVar("T")
 
@@ -75,7 +75,7 @@ class JournalEntry(BaseModel):
     prompt: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
     output_files: list[OutputFile] = Field(default_factory=list)
-    error: ExecutionError | None = None
+    error: ErrorReport | None = None
     node_errors: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     started_at: datetime | None = None
@@ -167,7 +167,7 @@ class ServerHistoryResult:
     status_detail: str | None
     outputs: dict[str, Any]
     output_files: list[OutputFile]
-    error: ExecutionError | None
+    error: ErrorReport | None
     started_at: datetime | None
     completed_at: datetime | None
     # node_id -> (status, detail); nodes not named keep their state unless the run ended
@@ -747,7 +747,7 @@ class JournalStore:
         error = None
         if error_json:
             try:
-                error = ExecutionError.model_validate_json(error_json)
+                error = ErrorReport.model_validate_json(error_json)
             except ValueError:
                 error = None
         files = []

@@ -28,11 +28,13 @@ from .client import (
     resolve_server_url,
     split_server_url,
 )
+from .connection import Backoff
 from .manager import AsyncTaskManager, EventSubscription, Unsubscribe, current_task_var
 from .models import (
     ConnectionState,
-    ExecutionError,
+    ErrorReport,
     OutputFile,
+    PreviewFrame,
     ServerStatus,
     Task,
     TaskEvent,
@@ -40,6 +42,7 @@ from .models import (
     TaskType,
     WorkflowExecution,
 )
+from .prompt import check_prompt
 from .protocol import (
     BinaryFrame,
     ExecutedMessage,
@@ -65,7 +68,8 @@ from .protocol import (
     parse_message,
     parse_text,
 )
-from .runtime import Backoff, ComfyUIAsyncRuntime, PreviewFrame, check_prompt
+from .runtime import ComfyUIAsyncRuntime
+from .tree import add_task_tree, build_task_tree
 
 
 def __getattr__(name: str) -> Any:
@@ -86,11 +90,11 @@ __all__ = [
     "ComfyUIAsyncRuntime",
     "ComfyUIClient",
     "ConnectionState",
+    "ErrorReport",
     "EventSubscription",
     "ExecutedMessage",
     "ExecutingMessage",
     "ExecutionCachedMessage",
-    "ExecutionError",
     "ExecutionErrorMessage",
     "ExecutionInterruptedMessage",
     "ExecutionNotFoundError",
@@ -130,6 +134,8 @@ __all__ = [
     "Unsubscribe",
     "WorkflowExecution",
     "WsMessage",
+    "add_task_tree",
+    "build_task_tree",
     "check_prompt",
     "current_task_var",
     "parse_binary",

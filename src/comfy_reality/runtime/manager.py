@@ -37,6 +37,8 @@ Callback = SyncCallback | AsyncCallback
 
 log = structlog.get_logger("comfy_reality.manager")
 
+_clamp_low = max  # set_progress has a parameter named ``max`` (the name ComfyUI and Task use)
+
 
 class _Slot:
     """A mutable box in the buffer so a newer progress event can replace a stale one in place."""
@@ -227,6 +229,7 @@ class AsyncTaskManager:
             message=message,
             task_type=task.type,
             parent_id=task.parent_id,
+            execution_id=task.execution_id,
             seq=next(self._seq),
         )
         if event_type in LIFECYCLE_EVENTS:
@@ -290,13 +293,36 @@ class AsyncTaskManager:
         task.started_at = utc_now()
         self.emit(task, "started", message or f"Task '{task.name}' started")
 
-    def set_progress(self, task_id: str, progress: float, message: str | None = None, **data: Any) -> None:
+    def set_progress(
+        self,
+        task_id: str,
+        progress: float,
+        message: str | None = None,
+        *,
+        value: float | None = None,
+        max: float | None = None,
+        rate: float | None = None,
+        eta_seconds: float | None = None,
+    ) -> None:
+        """The one writer of progress: sets it on the task, then announces what the task now holds.
+
+        ``value``/``max`` (sampler steps), ``rate`` and ``eta_seconds`` are written only when
+        given; the event carries a copy of the task's progress fields, so readers of the task
+        and readers of the event see the same numbers.
+        """
         task = self._require(task_id)
         if task is None or task.is_final:
             return
-        clamped = max(0.0, min(1.0, progress))
-        task.progress = clamped
-        self.emit(task, "progress", message, progress=clamped, **data)
+        task.progress = _clamp_low(0.0, min(1.0, progress))
+        if value is not None or max is not None:
+            task.value = value
+            task.max = max
+            task.rate = rate
+            task.eta_seconds = eta_seconds
+        data: dict[str, Any] = {"progress": task.progress}
+        if task.value is not None or task.max is not None:
+            data.update(value=task.value, max=task.max, rate=task.rate, eta_seconds=task.eta_seconds)
+        self.emit(task, "progress", message, **data)
 
     def update(self, task_id: str, message: str | None = None, **fields: Any) -> None:
         """Change fields of a task (prompt_id, outputs, ...) and announce it."""

@@ -62,6 +62,8 @@ class TaskEvent(BaseModel):
     # Enough context that a subscriber can route the event without asking the manager.
     task_type: TaskType | None = None
     parent_id: str | None = None
+    # The execution the task belongs to (None for tasks outside any execution).
+    execution_id: str | None = None
     seq: int = 0
 
 
@@ -83,6 +85,9 @@ class Task(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
 
+    # The execution this task is part of: set on its workflow task and on every node task, so a
+    # task (and each of its events) leads to its execution without any lookup.
+    execution_id: str | None = None
     # ComfyUI identity: node tasks carry node_id/class_type, workflow tasks the prompt_id.
     node_id: str | None = None
     class_type: str | None = None
@@ -159,8 +164,8 @@ def output_files_from(outputs: Any) -> list[OutputFile]:
     return files
 
 
-class ExecutionError(BaseModel):
-    """What the server said about a failed prompt, kept whole for the error panes."""
+class ErrorReport(BaseModel):
+    """What the server said about a failed prompt, kept whole for the error panes (data, not an exception)."""
 
     node_id: str | None = None
     node_type: str | None = None
@@ -172,7 +177,13 @@ class ExecutionError(BaseModel):
 
 
 class WorkflowExecution(BaseModel):
-    """One submission of one prompt to one server, from queueing to its final state."""
+    """One submission of one prompt to one server, from queueing to its final state.
+
+    ``server_url`` names the server (never with credentials: they stay in the client), so
+    executions of several servers can live side by side. ``workflow_task_id`` and ``tasks`` are
+    its task tree (built once by :func:`~comfy_reality.runtime.tree.build_task_tree`); every
+    task of it names this execution back in ``Task.execution_id``.
+    """
 
     id: str = Field(default_factory=lambda: new_id("exec"))
     workflow_id: str
@@ -192,7 +203,7 @@ class WorkflowExecution(BaseModel):
     workflow_task_id: str | None = None
     # Partial acceptance: the server queued the prompt but these nodes failed validation.
     node_errors: dict[str, Any] = Field(default_factory=dict)
-    error: ExecutionError | None = None
+    error: ErrorReport | None = None
     outputs: dict[str, Any] = Field(default_factory=dict)
     output_files: list[OutputFile] = Field(default_factory=list)
     retry_of: str | None = None
@@ -213,6 +224,20 @@ class WorkflowExecution(BaseModel):
             if task.node_id == node_id:
                 return task
         return None
+
+
+class PreviewFrame(BaseModel):
+    """A live preview image (sampler preview, SaveImageWebsocket) for the TUI to show."""
+
+    model_config = ConfigDict(frozen=True)
+
+    execution_id: str | None = None
+    prompt_id: str | None = None
+    node_id: str | None = None
+    display_node_id: str | None = None
+    image_type: str
+    image: bytes = Field(repr=False)
+    received_at: datetime = Field(default_factory=utc_now)
 
 
 class ConnectionState(StrEnum):

@@ -1043,15 +1043,14 @@ def snapshot_batch(runtime: Any, events: list[TaskEvent]) -> TaskEventsBatch:
         if task is None:
             continue
         tasks[task.id] = task.model_copy()
-        workflow_task = task if task.type is TaskType.WORKFLOW else manager.get_task(task.parent_id or "")
-        if workflow_task is None:
+        execution = live.get(task.execution_id) if task.execution_id else None
+        if execution is None:
             continue
-        if workflow_task.id not in tasks:
-            tasks[workflow_task.id] = workflow_task.model_copy()
-        execution_id = workflow_task.metadata.get("execution_id")
-        execution = live.get(execution_id) if execution_id else None
-        if execution is not None and execution.id not in executions:
+        if execution.id not in executions:
             executions[execution.id] = execution.model_copy(update={"tasks": []})
+        workflow_task = manager.get_task(execution.workflow_task_id or "")
+        if workflow_task is not None and workflow_task.id not in tasks:
+            tasks[workflow_task.id] = workflow_task.model_copy()
     return TaskEventsBatch(events, tasks, executions)
 
 

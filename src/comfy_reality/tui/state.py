@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PromptValidationError
-from ..runtime.models import ExecutionError, Task, TaskStatus, TaskType, WorkflowExecution, new_id, utc_now
+from ..runtime.models import ErrorReport, Task, TaskStatus, TaskType, WorkflowExecution, new_id, utc_now
 
 REJECTED = "rejected"
 
@@ -49,22 +49,19 @@ class ExecutionEntry:
 
 
 class SessionState:
-    """Executions of this session by id, newest last; tasks indexed for event routing.
+    """Executions of this session by id, newest last.
 
-    ``max_finished`` bounds a long session's memory the way the task manager bounds its own:
-    beyond it the oldest finished executions are forgotten.
+    Each task names its execution (``Task.execution_id``), so a task snapshot goes straight to
+    its entry. ``max_finished`` bounds a long session's memory the way the task manager bounds
+    its own: beyond it the oldest finished executions are forgotten.
     """
 
     def __init__(self, max_finished: int = 500) -> None:
         self.entries: dict[str, ExecutionEntry] = {}
-        self._execution_of_task: dict[str, str] = {}
         self.max_finished = max_finished
 
     def get(self, execution_id: str | None) -> ExecutionEntry | None:
         return self.entries.get(execution_id) if execution_id else None
-
-    def execution_id_of_task(self, task_id: str) -> str | None:
-        return self._execution_of_task.get(task_id)
 
     def active(self) -> list[ExecutionEntry]:
         """Executions still queued or running on the server."""
@@ -79,25 +76,18 @@ class SessionState:
                 self.entries[execution.id] = ExecutionEntry(execution=execution)
             else:
                 entry.execution = execution
-            if execution.workflow_task_id:
-                self._execution_of_task[execution.workflow_task_id] = execution.id
             changed.add(execution.id)
         for task in tasks.values():
+            entry = self.get(task.execution_id)
+            if entry is None:
+                continue
             if task.type is TaskType.WORKFLOW:
-                execution_id = task.metadata.get("execution_id") or self._execution_of_task.get(task.id)
-                if not execution_id or execution_id not in self.entries:
-                    continue
-                self._execution_of_task[task.id] = execution_id
-                self.entries[execution_id].workflow_task = task
-                changed.add(execution_id)
-        for task in tasks.values():
-            if task.type is TaskType.NODE and task.parent_id:
-                execution_id = self._execution_of_task.get(task.parent_id)
-                if execution_id is None:
-                    continue
-                self._execution_of_task[task.id] = execution_id
-                self.entries[execution_id].nodes[task.id] = task
-                changed.add(execution_id)
+                entry.workflow_task = task
+            elif task.type is TaskType.NODE:
+                entry.nodes[task.id] = task
+            else:
+                continue
+            changed.add(entry.id)
         return changed
 
     def forget_oldest_finished(self) -> list[str]:
@@ -105,10 +95,7 @@ class SessionState:
         finished = [e.id for e in self.entries.values() if e.rejected or e.status.is_final]
         excess = finished[: max(0, len(finished) - self.max_finished)]
         for execution_id in excess:
-            entry = self.entries.pop(execution_id)
-            for task_id in [entry.execution.workflow_task_id, *entry.nodes]:
-                if task_id:
-                    self._execution_of_task.pop(task_id, None)
+            del self.entries[execution_id]
         return excess
 
     def add_rejected(
@@ -135,7 +122,7 @@ class SessionState:
             completed_at=now,
             prompt=prompt,
             node_errors=error.node_errors if isinstance(error, PromptValidationError) else {},
-            error=ExecutionError(
+            error=ErrorReport(
                 node_id=node_id,
                 node_type=(prompt.get(node_id) or {}).get("class_type") if node_id else None,
                 exception_type=type(error).__name__,
