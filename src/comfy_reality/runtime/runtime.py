@@ -466,9 +466,11 @@ class ComfyUIAsyncRuntime:
         front: bool = False,
         extra_data: dict[str, Any] | None = None,
         partial_execution_targets: list[str] | None = None,
+        retry_of: str | None = None,
     ) -> WorkflowExecution:
         """Queue a prompt; returns once the server accepted it (the execution is live-updated).
-        ``partial_execution_targets``: run only these output nodes (and what they need)."""
+        ``partial_execution_targets``: run only these output nodes (and what they need);
+        ``retry_of``: the execution this one repeats (a pool's failover names the first one)."""
         return await self._submit(
             prompt,
             name=name,
@@ -476,6 +478,7 @@ class ComfyUIAsyncRuntime:
             front=front,
             extra_data=extra_data,
             partial_execution_targets=partial_execution_targets,
+            retry_of=retry_of,
         )
 
     async def _submit(
@@ -613,6 +616,18 @@ class ComfyUIAsyncRuntime:
             return execution
         await self._reconcile(tracker)
         return execution
+
+    def abandon(self, execution: WorkflowExecution, *, outcome: TaskStatus, detail: str) -> bool:
+        """End an execution here without asking the server (it stopped answering; a pool moved
+        the prompt elsewhere or reports it lost). False when it had already ended."""
+        tracker = self._by_execution.get(execution.id)
+        if tracker is None or tracker.state in (TrackerState.FINISHED, TrackerState.DETACHED):
+            return False
+        log.info(
+            "execution_abandoned", execution_id=execution.id, prompt_id=execution.prompt_id, detail=detail
+        )
+        tracker.finish(None, outcome=outcome, detail=detail)
+        return True
 
     async def retry(self, execution: WorkflowExecution) -> WorkflowExecution:
         """Queue the same prompt again under a new prompt_id; the new execution names the old one."""
