@@ -106,16 +106,16 @@ async def clean_returned(member: PoolMember) -> None:
     client = member.runtime.client
     queue = await client.get_queue()
     pending: list[str] = []
+    running: list[str] = []
     for prompt_id in list(member.orphans):
         found = queue.find(prompt_id)
-        if found is None:
-            continue
-        if found[0] == "running":
-            await cancel_running(client, prompt_id)
-            log.info("pool_orphan_interrupted", server=member.name, prompt_id=prompt_id)
-        else:
-            pending.append(prompt_id)
+        if found is not None:
+            (running if found[0] == "running" else pending).append(prompt_id)
+    # The queued ones first: interrupting the running one first would let the next one start.
     if pending:
         await client.delete_from_queue(pending)
         log.info("pool_orphans_deleted", server=member.name, count=len(pending))
+    for prompt_id in running:
+        await cancel_running(client, prompt_id)
+        log.info("pool_orphan_interrupted", server=member.name, prompt_id=prompt_id)
     member.orphans.clear()
