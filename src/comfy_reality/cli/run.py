@@ -32,10 +32,10 @@ from ._common import (
     error_from_exception,
     json_option,
     make_auth,
-    server_options,
     settings_for,
     setup_logging,
 )
+from .batch import expand_variants, pool_options, pool_servers, report_batch, variants
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from comfy_reality.config import Settings
     from comfy_reality.journal import Journal
     from comfy_reality.runtime import AsyncTaskManager, ComfyUIAsyncRuntime, TaskEvent, WorkflowExecution
+    from comfy_reality.runtime.pool import PoolServer, ServerPool
+
+    from .batch import Variant
 
 PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
 CANCEL_GRACE = 10.0  # seconds to wait for the server to confirm an interrupt
@@ -63,10 +66,11 @@ class Job:
     download_errors: list[str] = field(default_factory=list)
     interrupt_note: str | None = None
     targets: list[str] | None = None  # --only: the output nodes to run (partial_execution_targets)
+    variant: str | None = None  # --sweep / --repeat: which one of the batch
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        return f"{self.path.stem} [{self.variant}]" if self.variant else self.path.stem
 
 
 def _leaf_error(exc: BaseException) -> BaseException:
@@ -293,8 +297,15 @@ class RunCommand:
         json_mode: bool,
         use_journal: bool = True,
         only: tuple[str, ...] = (),
+        servers: list[PoolServer] | None = None,
+        pin: str | None = None,
+        variants: list[Variant] | None = None,
     ) -> None:
         self.jobs = jobs
+        self.servers = servers
+        self.pin = pin
+        self.variants = variants or []
+        self.wall_seconds = 0.0
         self.only = only
         self.use_journal = use_journal
         self.settings = settings
@@ -343,22 +354,27 @@ class RunCommand:
 
     # ------------------------------------------------------------------- main
     async def main(self) -> int:
-        from comfy_reality.runtime import ComfyError, ComfyUIAsyncRuntime
+        from comfy_reality.runtime import ComfyError
+        from comfy_reality.runtime.pool import PoolServer, ServerPool
 
         self._install_sigint()
         journal = await self._open_journal()
         try:
-            runtime = ComfyUIAsyncRuntime(
-                self.settings.server_url,
-                auth=make_auth(self.settings),
+            servers = self.servers or [PoolServer(self.settings.server_url, auth=make_auth(self.settings))]
+            pool = ServerPool(
+                servers,
                 timeout=self.settings.timeout,
                 verify_tls=self.settings.verify_tls,
+                failover_after=self.settings.failover_after,
+                retry_lost=self.settings.retry_lost,
             )
             if journal is not None:
-                journal.attach(runtime)
+                for member in pool.members:
+                    journal.attach(member.runtime)
             try:
-                async with runtime.session():
-                    return await self._run_in_session(runtime)
+                async with pool.session():
+                    await pool.ready()
+                    return await self._run_in_session(pool)
             except Exception as exc:
                 # Task groups (ours and the session's) wrap errors; report the real one.
                 error = _leaf_error(exc)
@@ -407,15 +423,17 @@ class RunCommand:
                 err=True,
             )
 
-    async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
+    async def _prepare(self, pool: ServerPool) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
         from comfy_reality.workflows import ObjectInfo, apply_overrides
         from comfy_reality.workflows.partial import resolve_output_targets
 
+        # Conversion and overrides read the node specs of the pinned server, else the first that answers.
+        runtime = pool.member(self.pin).runtime if self.pin else pool.reference_runtime()
         object_info = None
         if self.only:
             await check_partial_execution(runtime)
-        if self.overrides or self.only or any(job.is_ui for job in self.jobs):
+        if self.overrides or self.only or self.variants or any(job.is_ui for job in self.jobs):
             object_info = ObjectInfo.from_json(await runtime.client.get_object_info())
         problems: list[str] = []
         for job in self.jobs:
@@ -437,8 +455,10 @@ class RunCommand:
             job.prompt = prompt
         if problems:
             raise CliError("\n".join(problems))
+        if self.variants:
+            self.jobs = expand_variants(self.jobs, self.variants, object_info)
 
-    async def _run_in_session(self, runtime: ComfyUIAsyncRuntime) -> int:
+    async def _run_in_session(self, runtime: ServerPool) -> int:
         await self._prepare(runtime)
         reporter: JsonReporter | LiveReporter
         if self.json_mode:
@@ -452,16 +472,20 @@ class RunCommand:
         async with asyncio.TaskGroup() as group:
             display = group.create_task(reporter.run(), name="run-display")
             try:
+                started = time.monotonic()
                 await self._submit_and_wait(runtime)
+                self.wall_seconds = time.monotonic() - started
             finally:
                 reporter.stop()
                 await display
         if not self.interrupted.is_set():
             await self._download_all(runtime)
         self._report(reporter)
+        if not runtime.single or len(self.jobs) > 1:
+            report_batch(self.jobs, runtime, self.wall_seconds, reporter)
         return self._exit_code()
 
-    async def _submit_and_wait(self, runtime: ComfyUIAsyncRuntime) -> None:
+    async def _submit_and_wait(self, runtime: ServerPool) -> None:
         from comfy_reality.runtime import InvalidWorkflowError, PromptValidationError
 
         for job in self.jobs:
@@ -473,6 +497,7 @@ class RunCommand:
                     name=job.name,
                     workflow_id=str(job.path.resolve()),
                     partial_execution_targets=job.targets,
+                    server=self.pin,
                 )
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
@@ -492,7 +517,10 @@ class RunCommand:
         finally:
             interrupted.cancel()
         if waiting.done():
-            waiting.result()
+            for job, final in zip(
+                [j for j in self.jobs if j.execution is not None], waiting.result(), strict=True
+            ):
+                job.execution = final  # the execution that ran last, wherever failover moved it
             return
         waiting.cancel()
         await asyncio.wait({waiting})
@@ -500,7 +528,7 @@ class RunCommand:
             waiting.exception()  # retrieved: the interrupt below reports what happened
         await self._interrupt_on_server(runtime)
 
-    async def _interrupt_on_server(self, runtime: ComfyUIAsyncRuntime) -> None:
+    async def _interrupt_on_server(self, runtime: ServerPool) -> None:
         from comfy_reality.runtime import ComfyError, TaskStatus
 
         # Pending prompts first: otherwise each would start running as the one before it stops.
@@ -509,7 +537,7 @@ class RunCommand:
             key=lambda job: job.execution is not None and job.execution.status is TaskStatus.RUNNING,
         )
         for job in order:
-            execution = job.execution
+            execution = job.execution = runtime.current(job.execution) if job.execution else None
             if execution is None or execution.is_final:
                 continue
             was_running = execution.status is TaskStatus.RUNNING
@@ -529,7 +557,7 @@ class RunCommand:
             if job.interrupt_note:
                 self.notify(f"Interrupted: {job.interrupt_note}.")
 
-    async def _download_all(self, runtime: ComfyUIAsyncRuntime) -> None:
+    async def _download_all(self, runtime: ServerPool) -> None:
         from comfy_reality.cli.files import save_new_file
         from comfy_reality.runtime import ComfyError
 
@@ -541,7 +569,7 @@ class RunCommand:
                 if output.type != "output":
                     continue  # temp previews are not results
                 try:
-                    data = await runtime.download_output(output)
+                    data = await runtime.download_output(execution, output)
                     path = await asyncio.to_thread(save_new_file, self.output_dir, output.filename, data)
                 except (ComfyError, OSError) as exc:
                     job.download_errors.append(f"{output.filename}: {exc}")
@@ -586,6 +614,8 @@ class RunCommand:
     def execution_line(self, job: Job) -> dict[str, Any]:
         execution = job.execution
         line: dict[str, Any] = {"type": "execution", "workflow": str(job.path), "name": job.name}
+        if job.variant:
+            line["variant"] = job.variant
         if execution is None:
             line.update(
                 status="rejected" if job.rejected else "not_submitted",
@@ -644,7 +674,7 @@ class RunCommand:
 
 @click.command()
 @click.argument("workflows", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="WORKFLOW...")
-@server_options
+@pool_options
 @conversion_option
 @click.option(
     "--set",
@@ -673,8 +703,12 @@ class RunCommand:
 @json_option
 def run(
     workflows: tuple[Path, ...],
-    server_url: str | None,
+    server_flags: tuple[str, ...],
     token: str | None,
+    repeat: int,
+    sweeps: tuple[str, ...],
+    failover_after: float | None,
+    retry_lost: bool | None,
     correct_frontend_defects: bool | None,
     assignments: tuple[str, ...],
     only: tuple[str, ...],
@@ -692,8 +726,18 @@ def run(
     Exit codes: 0 all succeeded, 1 an execution failed, 2 invalid workflow or usage,
     3 server unreachable, 130 interrupted.
     """
-    settings = settings_for(server_url, token, correct_frontend_defects=correct_frontend_defects)
+    # One URL is the one-server case, exactly as ever (it replaces COMFYUI_URL and the config's URL).
+    single = server_flags[0] if len(server_flags) == 1 and "://" in server_flags[0] else None
+    settings = settings_for(
+        single,
+        token,
+        correct_frontend_defects=correct_frontend_defects,
+        failover_after=failover_after,
+        retry_lost=retry_lost,
+    )
     setup_logging(settings)
+    servers, pin = pool_servers(settings, server_flags)
+    batch = variants(sweeps, repeat)
     overrides = parse_assignments(assignments)
     jobs: list[Job] = []
     problems: list[str] = []
@@ -712,6 +756,9 @@ def run(
         json_mode=as_json or not sys.stdout.isatty(),
         use_journal=not no_journal,
         only=only,
+        servers=servers,
+        pin=pin,
+        variants=batch if len(batch) > 1 or sweeps else None,
     )
     try:
         code = asyncio.run(command.main())

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import structlog
 
@@ -81,6 +81,22 @@ def short_name(url: str) -> str:
     parts = urlsplit(url if "://" in url else "http://" + url)
     host = parts.hostname or url
     return f"{host}:{parts.port}" if parts.port else host
+
+
+def without_userinfo(url: str, auth: Auth | None) -> tuple[str, Auth | None]:
+    """``http://user:pw@host`` -> ``http://host`` with the user and password moved into the auth,
+    so the URL every execution, log line and summary shows carries no credentials."""
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    if parts.username is None and parts.password is None:
+        return url, auth
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    login = {"username": unquote(parts.username or ""), "password": unquote(parts.password or "")}
+    # A new Auth (not a copy): building it registers the password with the log redactor.
+    return bare, Auth(**{**(auth.model_dump() if auth is not None else {}), **login})
 
 
 @dataclass(eq=False)
@@ -177,9 +193,8 @@ class ServerPool:
 
     # ----------------------------------------------------------------- members
     def _add_member(self, server: PoolServer) -> PoolMember:
-        runtime = ComfyUIAsyncRuntime(
-            server.url, task_manager=self.task_manager, auth=server.auth, **self._runtime_options
-        )
+        url, auth = without_userinfo(server.url, server.auth)
+        runtime = ComfyUIAsyncRuntime(url, task_manager=self.task_manager, auth=auth, **self._runtime_options)
         if runtime.server_url in self._by_url:
             raise ValueError(f"{runtime.server_url} is in the pool twice.")
         name = server.name or short_name(runtime.server_url)
@@ -212,6 +227,14 @@ class ServerPool:
 
     def runtime_of(self, execution: WorkflowExecution) -> ComfyUIAsyncRuntime:
         return self.member_of(execution).runtime
+
+    def reference_runtime(self) -> ComfyUIAsyncRuntime:
+        """The server whose node specs convert workflows and type overrides: the first enabled one
+        that answered (its catalogue is known), else the first."""
+        for member in self.members:
+            if member.enabled and not member.down and member.catalogue is not None:
+                return member.runtime
+        return self.members[0].runtime
 
     @property
     def single(self) -> bool:
