@@ -56,9 +56,9 @@ def speeds_for(count: int, speed: float, mixed: bool) -> list[float]:
 # ------------------------------------------------------------------ the servers' process
 async def serve(speeds: list[float]) -> None:
     """Start one embedded server per speed, print their URLs as one JSON line, run until stdin closes."""
-    from comfy_reality.server import EmbeddedServer, ServerConfig
-
     import structlog
+
+    from comfy_reality.server import EmbeddedServer, ServerConfig
 
     # The URLs go on stdout; the servers' log lines go to stderr, filtered to warnings.
     structlog.configure(
