@@ -116,6 +116,7 @@ class PoolMember:
     # its queue, or interrupted, when it comes back.
     orphans: dict[str, str] = field(default_factory=dict)
     back: asyncio.Event = field(default_factory=asyncio.Event)
+    catalogue_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     failover_timer: asyncio.Task[None] | None = None
 
     @property
@@ -345,14 +346,19 @@ class ServerPool:
                 raise first
             raise ServerUnreachableError(wanted[0].url, str(first))
 
-    async def _load_catalogue(self, member: PoolMember) -> None:
-        try:
-            info = await member.runtime.client.get_object_info()
-        except ComfyError as exc:
-            log.info("pool_catalogue_unavailable", server=member.name, error=str(exc)[:200])
-            raise
-        member.catalogue = Catalogue.from_object_info(info)
-        log.info("pool_catalogue", server=member.name, node_types=len(member.catalogue.class_types))
+    async def _load_catalogue(self, member: PoolMember, *, refresh: bool = False) -> None:
+        """Read a member's node list (once: concurrent callers share the first read)."""
+        known = member.catalogue
+        async with member.catalogue_lock:
+            if member.catalogue is not None and (not refresh or member.catalogue is not known):
+                return
+            try:
+                info = await member.runtime.client.get_object_info()
+            except ComfyError as exc:
+                log.info("pool_catalogue_unavailable", server=member.name, error=str(exc)[:200])
+                raise
+            member.catalogue = catalogue = Catalogue.from_object_info(info)
+        log.info("pool_catalogue", server=member.name, node_types=len(catalogue.class_types))
         self._changed()
 
     # ------------------------------------------------------------- state watch
@@ -476,7 +482,9 @@ class ServerPool:
             stale = [m for m in self.members if (m.taking and m.name not in exclude) or m.name == server]
             if not stale:
                 raise
-            await asyncio.gather(*(self._load_catalogue(m) for m in stale), return_exceptions=True)
+            await asyncio.gather(
+                *(self._load_catalogue(m, refresh=True) for m in stale), return_exceptions=True
+            )
             return self.choose(prompt, server, exclude)
 
     # -------------------------------------------------------------------- API
