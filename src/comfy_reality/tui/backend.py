@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -139,9 +140,12 @@ class Backend:
 
     # ------------------------------------------------------------------ jobs
     def run_job(
-        self, work: Coroutine[Any, Any, None], *, name: str, group: str, exclusive: bool = False
+        self, work: Callable[[], Coroutine[Any, Any, None]], *, name: str, group: str, exclusive: bool = False
     ) -> Worker[None]:
-        """Run one background job as a worker on the app: its failure reaches the one handler."""
+        """Run one background job as a worker on the app: its failure reaches the one handler.
+
+        ``work`` is called when the worker starts (a job replaced before it started never runs).
+        """
         return self._app.run_worker(work, name=name, group=group, exclusive=exclusive, exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -168,7 +172,7 @@ class Backend:
     # ---------------------------------------------------------------- start/stop
     def start(self) -> None:
         """Open the journal and, unless offline, start the runtime worker."""
-        self.run_job(self._open_journal(), name="_open_journal", group="journal")
+        self.run_job(self._open_journal, name="_open_journal", group="journal")
         if self.connect:
             self.start_runtime()
         else:
@@ -216,7 +220,9 @@ class Backend:
         if self.journal is not None and runtime is not None and runtime is not self._reconciled_runtime:
             self._reconciled_runtime = runtime
             self.run_job(
-                self._reconcile_journal(runtime), name="_reconcile_journal", group="journal-reconcile"
+                partial(self._reconcile_journal, runtime),
+                name="_reconcile_journal",
+                group="journal-reconcile",
             )
 
     async def _reconcile_journal(self, runtime: AppRuntime) -> None:
@@ -260,9 +266,7 @@ class Backend:
         return ComfyUIAsyncRuntime(url, auth=auth, timeout=s.timeout, verify_tls=s.verify_tls)
 
     def start_runtime(self) -> None:
-        self._app.run_worker(
-            self._runtime_main(), name="runtime", group="runtime", exclusive=True, exit_on_error=False
-        )
+        self.run_job(self._runtime_main, name="runtime", group="runtime", exclusive=True)
 
     def runtime_worker_stopped(self) -> bool:
         workers = [w for w in self._app.workers if w.group == "runtime"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import tzinfo
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -237,7 +238,7 @@ class MainScreen(Screen[None]):
         preview.show(workflow, nodes)
         if nodes is None:
             self.backend.run_job(
-                self._load_preview(workflow), name="_load_preview", group="preview", exclusive=True
+                partial(self._load_preview, workflow), name="_load_preview", group="preview", exclusive=True
             )
 
     async def _load_preview(self, workflow: WorkflowFile) -> None:
@@ -254,7 +255,7 @@ class MainScreen(Screen[None]):
 
     # ---------------------------------------------------------------- workflows
     def scan_local(self) -> None:
-        self.backend.run_job(self._scan_local(), name="_scan_local", group="scan", exclusive=True)
+        self.backend.run_job(self._scan_local, name="_scan_local", group="scan", exclusive=True)
 
     async def _scan_local(self) -> None:
         await self.library.scan_local()
@@ -266,7 +267,7 @@ class MainScreen(Screen[None]):
 
     def refresh_server_side(self) -> None:
         self.backend.run_job(
-            self._refresh_server_side(), name="_refresh_server_side", group="server-side", exclusive=True
+            self._refresh_server_side, name="_refresh_server_side", group="server-side", exclusive=True
         )
 
     async def _refresh_server_side(self) -> None:
@@ -302,7 +303,9 @@ class MainScreen(Screen[None]):
             return
         if self.backend.connected_runtime() is None:
             return
-        self.backend.run_job(self._submit_workflow(workflow), name="_submit_workflow", group="actions")
+        self.backend.run_job(
+            partial(self._submit_workflow, workflow), name="_submit_workflow", group="actions"
+        )
 
     async def _submit_workflow(self, workflow: WorkflowFile) -> None:
         prompt = await self._prepare_prompt(workflow)
@@ -396,7 +399,7 @@ class MainScreen(Screen[None]):
         runtime = self.backend.connected_runtime()
         if runtime is None:
             return
-        self.backend.run_job(self._cancel(runtime, entry.id), name="_cancel", group="actions")
+        self.backend.run_job(partial(self._cancel, runtime, entry.id), name="_cancel", group="actions")
 
     async def _cancel(self, runtime: AppRuntime, execution_id: str) -> None:
         execution = runtime.executions.get(execution_id)
@@ -424,7 +427,7 @@ class MainScreen(Screen[None]):
         runtime = self.backend.connected_runtime()
         if runtime is None:
             return
-        self.backend.run_job(self._retry(runtime, entry), name="_retry", group="actions")
+        self.backend.run_job(partial(self._retry, runtime, entry), name="_retry", group="actions")
 
     async def _retry(self, runtime: AppRuntime, entry: ExecutionEntry) -> None:
         if entry.rejected:
@@ -473,7 +476,9 @@ class MainScreen(Screen[None]):
 
     def save_outputs_to(self, execution_id: str, folder: Path) -> None:
         """Download an execution's output files into ``folder`` (in the background)."""
-        self.backend.run_job(self._save_outputs(execution_id, folder), name="_save_outputs", group="actions")
+        self.backend.run_job(
+            partial(self._save_outputs, execution_id, folder), name="_save_outputs", group="actions"
+        )
 
     async def _save_outputs(self, execution_id: str, folder: Path) -> None:
         runtime = self.backend.connected_runtime()
@@ -586,7 +591,7 @@ class MainScreen(Screen[None]):
                 severity="warning",
             )
             return
-        self.backend.run_job(self._open_form(workflow), name="_open_form", group="actions")
+        self.backend.run_job(partial(self._open_form, workflow), name="_open_form", group="actions")
 
     async def _open_form(self, workflow: WorkflowFile) -> None:
         object_info = self.library.object_info
@@ -612,8 +617,11 @@ class MainScreen(Screen[None]):
         if result.action == "run":
             if self.backend.connected_runtime() is not None:
                 self.backend.run_job(
-                    self.submit_prompt(
-                        result.prompt, name=f"{workflow.name} (edited)", workflow_id=str(workflow.path)
+                    partial(
+                        self.submit_prompt,
+                        result.prompt,
+                        name=f"{workflow.name} (edited)",
+                        workflow_id=str(workflow.path),
                     ),
                     name="_submit_edited",
                     group="actions",
@@ -632,7 +640,7 @@ class MainScreen(Screen[None]):
             def save_local(name: str | None) -> None:
                 if name:
                     self.backend.run_job(
-                        self._save_local(result.prompt, name), name="_save_local", group="actions"
+                        partial(self._save_local, result.prompt, name), name="_save_local", group="actions"
                     )
 
             self.app.push_screen(
@@ -655,7 +663,7 @@ class MainScreen(Screen[None]):
         def save_server(name: str | None) -> None:
             if name:
                 self.backend.run_job(
-                    self._save_server(result.prompt, name), name="_save_server", group="actions"
+                    partial(self._save_server, result.prompt, name), name="_save_server", group="actions"
                 )
 
         self.app.push_screen(

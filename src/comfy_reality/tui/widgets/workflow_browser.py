@@ -116,6 +116,31 @@ server. Broken files are listed with their error.
 
     BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False, id="workflows.clear_filter")]
 
+    DEFAULT_CSS = """
+    WorkflowBrowser {
+        #workflow-filter {
+            border: none;
+            height: 1;
+            padding: 0 1;
+            background: $boost;
+        }
+        #workflow-filter:focus {
+            background: $accent 20%;
+        }
+        #workflow-list {
+            border: none;
+            height: 1fr;
+            background: $surface;
+            padding: 0;
+            text-wrap: nowrap;
+            text-overflow: ellipsis;
+        }
+        #workflow-list:focus {
+            border: none;
+        }
+    }
+    """
+
     class WorkflowHighlighted(Message):
         """The cursor moved onto a workflow (or the list emptied)."""
 
