@@ -55,7 +55,7 @@ class MainScreen(Screen[None]):
     """Queue, watch, cancel and retry workflows: the screen the app opens on."""
 
     BINDINGS = [
-        # Quit first, as on every screen's footer (the app's own binding quits from any screen).
+        # Listed first so this footer starts like every other screen's (the app's ctrl+q quits from any screen).
         Binding("ctrl+q", "app.quit", "Quit", id="quit"),
         Binding("r", "run", "Run", id="run"),
         Binding("x", "cancel", "Cancel", id="cancel"),
@@ -104,7 +104,7 @@ class MainScreen(Screen[None]):
         return self.is_active
 
     def compose(self) -> ComposeResult:
-        # Kept as attributes: handlers run while other screens are on top, where a query would miss them.
+        # Kept as attributes: the handlers (and the app) reach the panes directly, with no query per update.
         titles = self.library.source_titles
         self.status_bar = StatusBar(self.backend.server_url, id="status-bar")
         self.browser = WorkflowBrowser(titles, id="workflows")
