@@ -119,6 +119,7 @@ async def run_batch(urls: list[str], speeds: list[float], prompts: int, concurre
         timeout=30.0,
     )
     before = rss_mib()
+    cpu_before = time.process_time()
     choose_seconds = 0.0
     original = pool.choose
 
@@ -143,6 +144,7 @@ async def run_batch(urls: list[str], speeds: list[float], prompts: int, concurre
 
         finals = await asyncio.gather(*(one(n) for n in range(prompts)))
         makespan = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu_before
         busy = await server_busy_seconds(pool)
     peak = peak_rss_mib()
     ok = sum(1 for e in finals if e.status is TaskStatus.COMPLETED)
@@ -167,6 +169,7 @@ async def run_batch(urls: list[str], speeds: list[float], prompts: int, concurre
         "makespan_over_ideal_measured": round(makespan / ideal_measured, 3) if ideal_measured else None,
         "mean_execution_s_client_view": round(statistics.fmean(durations), 4) if durations else None,
         "mean_execution_s_server_view": round(work / prompts, 4),
+        "client_cpu_s": round(client_cpu, 2),
         "dispatch_us_per_prompt_in_run": round(choose_seconds / prompts * 1e6, 1),
         "client_rss_before_mib": round(before, 1),
         "client_rss_peak_mib": round(peak, 1),
@@ -226,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             child.wait(timeout=20)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["servers_process_cpu_s"] = round(children.ru_utime + children.ru_stime, 2)
     result["dispatch_us_per_prompt_tight_16_full_catalogues"] = round(tight_dispatch_us(16), 1)
     for key, value in result.items():
         print(f"{key:>48}: {value}")

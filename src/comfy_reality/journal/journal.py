@@ -141,8 +141,11 @@ _OPEN: weakref.WeakValueDictionary[str, Journal] = weakref.WeakValueDictionary()
 class RuntimeLike(Protocol):
     """What the journal needs from ``ComfyUIAsyncRuntime``."""
 
-    task_manager: AsyncTaskManager
-    executions: dict[str, WorkflowExecution]
+    @property
+    def task_manager(self) -> AsyncTaskManager: ...
+
+    @property
+    def executions(self) -> dict[str, WorkflowExecution]: ...
 
     @property
     def server_url(self) -> str: ...

@@ -259,6 +259,10 @@ class ServerPool:
 
         return Unsubscribe(remove)
 
+    def notify_changed(self) -> None:
+        """Tell the listeners (a switch changed outside the pool, e.g. a front end's pin)."""
+        self._changed()
+
     def _changed(self) -> None:
         for callback in list(self._listeners):
             try:
@@ -528,6 +532,8 @@ class ServerPool:
                 member.in_flight -= 1
                 raise
             member.submitted += 1
+            if not self.single:
+                execution.metadata["server_name"] = member.name  # for front ends: where it runs
             if execution.is_final:
                 member.in_flight -= 1
             else:

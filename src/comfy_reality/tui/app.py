@@ -24,7 +24,7 @@ from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, Runtim
 from .commands import ComfyCommands
 from .library import WorkflowLibrary
 from .logtap import LogTap
-from .messages import LogLine, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import LogLine, ServersChanged, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
 from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.main import MainScreen
 from .state import SessionState
@@ -65,6 +65,7 @@ class ComfyRealityApp(App[None]):
         log_tap: LogTap | None = None,
         journal_path: Path | None = None,
         use_journal: bool = True,
+        demo_servers: int = 1,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
@@ -86,6 +87,7 @@ class ComfyRealityApp(App[None]):
             stats_interval=stats_interval,
             journal_path=journal_path,
             use_journal=use_journal,
+            demo_servers=demo_servers,
         )
         extra = [*self.settings.workflow_dirs, *(workflow_dirs or [])]
         self.library = WorkflowLibrary(
@@ -143,6 +145,9 @@ class ComfyRealityApp(App[None]):
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
         self.main_screen.show_system_stats(message.stats)
+
+    def on_servers_changed(self, message: ServersChanged) -> None:
+        self.main_screen.show_servers(message.rows)
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:

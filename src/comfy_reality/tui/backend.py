@@ -41,8 +41,10 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
+from ..runtime.pool import PoolServer, ServerPool
+from ..runtime.pool_app import PoolRuntime
 from . import format as fmt
-from .messages import LogLine, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import LogLine, ServersChanged, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
 from .widgets.status_bar import friendly_reason
 
 log = structlog.get_logger("comfy_reality.tui")
@@ -111,8 +113,11 @@ class Backend:
         stats_interval: float = STATS_INTERVAL,
         journal_path: Path | None = None,
         use_journal: bool = True,
+        demo_servers: int = 1,
     ) -> None:
         self._app = app
+        self.demo_servers = demo_servers
+        """``--demo --servers N``: N embedded servers of different speeds, as a pool."""
         self.settings = settings
         self.server_url = settings.server_url
         """The server's URL; in demo mode, the embedded server's once it runs."""
@@ -226,10 +231,14 @@ class Backend:
             )
 
     async def _reconcile_journal(self, runtime: AppRuntime) -> None:
-        """Follow, settle or mark lost last session's unfinished runs."""
+        """Follow, settle or mark lost last session's unfinished runs (each server of a pool on its own)."""
         journal = self.journal
         if journal is None:
             return
+        for part in runtime_parts(runtime):
+            await self._reconcile_part(journal, part)
+
+    async def _reconcile_part(self, journal: Journal, runtime: RuntimeLike) -> None:
         report = await journal.reconcile(runtime)
         self.reconcile_reports.append(report)
         if report.unreachable:
@@ -279,24 +288,37 @@ class Backend:
     async def _runtime_main(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
             url = self.server_url
-            if self.demo:
-                from ..server import EmbeddedServer, ServerConfig
-
-                server = await stack.enter_async_context(
-                    EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0))
+            runtime: AppRuntime
+            if self.demo and self.demo_servers > 1:
+                runtime = await start_demo_pool(stack, self.settings, self.demo_servers)
+                self.server_url = runtime.server_url
+            elif not self.demo and len(self.settings.servers) > 1:
+                runtime = pool_runtime(
+                    self.settings, [PoolServer.from_entry(e) for e in self.settings.servers]
                 )
-                url = self.server_url = server.url
-            runtime = self.runtime_factory(url)
+                self.server_url = runtime.server_url
+            else:
+                if self.demo:
+                    from ..server import EmbeddedServer, ServerConfig
+
+                    server = await stack.enter_async_context(
+                        EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0))
+                    )
+                    url = self.server_url = server.url
+                runtime = self.runtime_factory(url)
             self.runtime = runtime
             subscription = runtime.task_manager.events()
             stack.callback(subscription.close)
             await self._journal_ready.wait()
             if self.journal is not None:
-                stack.callback(self.journal.attach(runtime))
+                for part in runtime_parts(runtime):
+                    stack.callback(self.journal.attach(part))
             await stack.enter_async_context(runtime.session())
 
             def on_status(status: ServerStatus) -> None:
                 self._app.post_message(ServerStatusChanged(status))
+                if isinstance(runtime, PoolRuntime):
+                    self._app.post_message(ServersChanged(runtime.rows()))
 
             unsubscribe = runtime.subscribe_status(on_status)
             stack.callback(unsubscribe)
@@ -330,6 +352,8 @@ class Backend:
                     log.debug("system_stats_unavailable", error=str(exc))
                 else:
                     self._app.post_message(SystemStatsUpdated(stats))
+                    if isinstance(runtime, PoolRuntime):
+                        self._app.post_message(ServersChanged(runtime.rows()))
             await asyncio.sleep(self.stats_interval)
 
     async def post_system_stats(self) -> None:
@@ -358,6 +382,42 @@ class Backend:
 
 
 # ---------------------------------------------------------------------- helpers
+DEMO_SPEEDS = (1.0, 2.0, 0.5, 4.0, 1.5, 3.0, 0.75, 6.0)
+
+
+def runtime_parts(runtime: AppRuntime) -> list[RuntimeLike]:
+    """The runtimes the journal records: each server of a pool, or the one runtime."""
+    if isinstance(runtime, PoolRuntime):
+        return list(runtime.parts())
+    return [runtime]
+
+
+def pool_runtime(settings: Settings, servers: list[PoolServer]) -> PoolRuntime:
+    return PoolRuntime(
+        ServerPool(
+            servers,
+            timeout=settings.timeout,
+            verify_tls=settings.verify_tls,
+            failover_after=settings.failover_after,
+            retry_lost=settings.retry_lost,
+        )
+    )
+
+
+async def start_demo_pool(stack: contextlib.AsyncExitStack, settings: Settings, count: int) -> PoolRuntime:
+    """``count`` embedded servers of different speeds on 127.0.0.1, pooled with their speeds as weights."""
+    from ..server import EmbeddedServer, ServerConfig
+
+    servers: list[PoolServer] = []
+    for index in range(count):
+        speed = DEMO_SPEEDS[index % len(DEMO_SPEEDS)]
+        server = await stack.enter_async_context(
+            EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=speed))
+        )
+        servers.append(PoolServer(url=server.url, name=f"demo{index + 1}", weight=speed))
+    return pool_runtime(settings, servers)
+
+
 def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBatch:
     """Copies of the tasks and executions a batch of events touched, taken on the worker side."""
     manager = runtime.task_manager

@@ -67,6 +67,7 @@ class MainScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("f5", "reconnect", "Reconnect", id="reconnect"),
         Binding("h", "history", "History", show=False, id="history"),
+        Binding("s", "servers", "Servers", show=False, id="servers"),
     ]
     GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
     """The help lists these among the keys that work everywhere on this screen."""
@@ -191,6 +192,36 @@ class MainScreen(Screen[None]):
 
     def show_system_stats(self, stats: dict[str, Any]) -> None:
         self.status_bar.stats = stats
+
+    def show_servers(self, rows: list[dict[str, Any]]) -> None:
+        """A pool's servers: chips in the status bar, and the Servers screen if it is open."""
+        self.status_bar.servers = rows
+        from .servers import ServersScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, ServersScreen):
+                screen.update_rows(rows)
+
+    def action_servers(self) -> None:
+        from ...runtime.pool_app import PoolRuntime
+        from .servers import ServersScreen
+
+        runtime = self.backend.runtime
+        if not isinstance(runtime, PoolRuntime):
+            self.notify(
+                "One server. Pool several with --server URL (repeatable) or [[servers]] tables in the config.",
+                timeout=6,
+            )
+            return
+        self.app.push_screen(
+            ServersScreen(
+                runtime.rows(),
+                toggle_enabled=runtime.toggle_enabled,
+                toggle_drain=runtime.toggle_drain,
+                toggle_pin=runtime.toggle_pin,
+                add_server=runtime.add_server,
+            )
+        )
 
     # ---------------------------------------------------------- panes' messages
     @on(TaskTree.ExecutionSelected)
