@@ -68,6 +68,8 @@ from .protocol import (
     parse_message,
     parse_text,
 )
+from .dispatch import NoCapableServerError
+from .pool import PoolServer, ServerPool
 from .runtime import ComfyUIAsyncRuntime
 from .tree import add_task_tree, build_task_tree
 
@@ -105,7 +107,9 @@ __all__ = [
     "HistoryEntry",
     "InvalidWorkflowError",
     "LogsMessage",
+    "NoCapableServerError",
     "OutputFile",
+    "PoolServer",
     "PreviewFrame",
     "PreviewImageFrame",
     "PreviewImageWithMetadataFrame",
@@ -119,6 +123,7 @@ __all__ = [
     "QueueState",
     "RichTaskPrinter",
     "ServerError",
+    "ServerPool",
     "ServerResponseError",
     "ServerStatus",
     "ServerTimeoutError",
