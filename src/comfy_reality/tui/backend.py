@@ -139,9 +139,7 @@ class Backend:
         self._write_log = write_log
         self._journal_ready = asyncio.Event()
         self._batch_handled = asyncio.Event()
-        self._reconciled_runtime: AppRuntime | None = (
-            None  # reconcile once per runtime, on its first connection
-        )
+        self._reconciled: list[RuntimeLike] = []  # reconciled once each, on its first connection
 
     # ------------------------------------------------------------------ jobs
     def run_job(
@@ -220,29 +218,39 @@ class Backend:
             self._journal_ready.set()
 
     def reconcile_once(self) -> None:
-        """After a connection: settle last session's unfinished runs, once per runtime."""
+        """After a connection: settle last session's unfinished runs, once per runtime (per server of a
+        pool, each when it first connects)."""
         runtime = self.runtime
-        if self.journal is not None and runtime is not None and runtime is not self._reconciled_runtime:
-            self._reconciled_runtime = runtime
+        if self.journal is None or runtime is None:
+            return
+        pooled = isinstance(runtime, PoolRuntime)
+        todo = [
+            part
+            for part in runtime_parts(runtime)
+            if not any(part is done for done in self._reconciled)
+            and (not pooled or getattr(part, "connected", False))
+        ]
+        if todo:
+            self._reconciled.extend(todo)
             self.run_job(
-                partial(self._reconcile_journal, runtime),
+                partial(self._reconcile_journal, todo),
                 name="_reconcile_journal",
                 group="journal-reconcile",
             )
 
-    async def _reconcile_journal(self, runtime: AppRuntime) -> None:
+    async def _reconcile_journal(self, parts: list[RuntimeLike]) -> None:
         """Follow, settle or mark lost last session's unfinished runs (each server of a pool on its own)."""
         journal = self.journal
         if journal is None:
             return
-        for part in runtime_parts(runtime):
+        for part in parts:
             await self._reconcile_part(journal, part)
 
     async def _reconcile_part(self, journal: Journal, runtime: RuntimeLike) -> None:
         report = await journal.reconcile(runtime)
         self.reconcile_reports.append(report)
         if report.unreachable:
-            self._reconciled_runtime = None  # try again on the next connection
+            self._reconciled = [done for done in self._reconciled if done is not runtime]  # next connection
             self._write_log([LogLine(fmt.now(), "warning", report.summary)])
             return
         if not (report.followed or report.finished or report.lost or report.errors):

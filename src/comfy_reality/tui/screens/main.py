@@ -196,6 +196,7 @@ class MainScreen(Screen[None]):
     def show_servers(self, rows: list[dict[str, Any]]) -> None:
         """A pool's servers: chips in the status bar, and the Servers screen if it is open."""
         self.status_bar.servers = rows
+        self.backend.reconcile_once()  # a pool's server that just connected: its journal entries
         from .servers import ServersScreen
 
         for screen in self.app.screen_stack:
