@@ -8,9 +8,7 @@ Imports no Textual.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -21,8 +19,8 @@ if TYPE_CHECKING:
     from comfy_reality.config import Settings
     from comfy_reality.runtime import WorkflowExecution
     from comfy_reality.runtime.pool import PoolServer
+    from comfy_reality.workflows.batch import Variant
 
-MAX_VARIANTS = 10_000
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,52 +73,14 @@ def pool_options(func: F) -> F:
     return func
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One set of overrides of a batch, and how it is named in lines and summaries."""
-
-    overrides: dict[str, str]
-    label: str | None = None
-
-
-def parse_sweep(item: str) -> tuple[str, list[str]]:
-    """``3.seed=1,2,3`` -> ``("3.seed", ["1", "2", "3"])``; ``seed=random`` values stay as given."""
-    key, eq, values = item.partition("=")
-    node, dot, input_name = key.strip().partition(".")
-    choices = values.split(",") if values else []
-    if not eq or not dot or not node or not input_name.strip() or not choices:
-        raise click.BadParameter(
-            f"{item!r} is not NODE.INPUT=V1,V2,... (example: --sweep 3.seed=random --sweep 3.cfg=6,8)",
-            param_hint="--sweep",
-        )
-    return f"{node.strip()}.{input_name.strip()}", choices
-
-
 def variants(sweeps: Sequence[str], repeat: int) -> list[Variant]:
-    """The product of every sweep, each repeated ``repeat`` times (``random`` draws anew each time)."""
-    if repeat < 1:
-        raise click.BadParameter("must be 1 or more", param_hint="--repeat")
-    axes = [parse_sweep(item) for item in sweeps]
-    keys = [key for key, _ in axes]
-    if len(set(keys)) != len(keys):
-        raise click.BadParameter("each NODE.INPUT may be swept once", param_hint="--sweep")
-    combos = list(itertools.product(*(values for _, values in axes)))
-    total = len(combos) * repeat
-    if total > MAX_VARIANTS:
-        raise CliError(
-            f"--sweep and --repeat make {total} runs per workflow; at most {MAX_VARIANTS} are allowed"
-        )
-    if total == 1:
-        return [Variant(dict(zip(keys, combos[0], strict=True)))]
-    found: list[Variant] = []
-    for number in range(repeat):
-        for combo in combos:
-            overrides = dict(zip(keys, combo, strict=True))
-            parts = [f"{k}={v}" for k, v in overrides.items()]
-            if repeat > 1:
-                parts.append(f"#{number + 1}")
-            found.append(Variant(overrides, " ".join(parts)))
-    return found
+    """The batch's override sets (:func:`comfy_reality.workflows.batch.variants`); a bad one is a usage error."""
+    from comfy_reality.workflows.batch import variants as batch_variants
+
+    try:
+        return batch_variants(sweeps, repeat)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sweep") from exc
 
 
 def pool_servers(settings: Settings, flags: Sequence[str]) -> tuple[list[PoolServer], str | None]:

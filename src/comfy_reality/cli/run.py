@@ -44,8 +44,7 @@ if TYPE_CHECKING:
     from comfy_reality.journal import Journal
     from comfy_reality.runtime import AsyncTaskManager, ComfyUIAsyncRuntime, TaskEvent, WorkflowExecution
     from comfy_reality.runtime.pool import PoolServer, ServerPool
-
-    from .batch import Variant
+    from comfy_reality.workflows.batch import Variant
 
 PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
 CANCEL_GRACE = 10.0  # seconds to wait for the server to confirm an interrupt

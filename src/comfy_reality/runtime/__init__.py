@@ -29,6 +29,7 @@ from .client import (
     split_server_url,
 )
 from .connection import Backoff
+from .dispatch import NoCapableServerError
 from .manager import AsyncTaskManager, EventSubscription, Unsubscribe, current_task_var
 from .models import (
     ConnectionState,
@@ -42,6 +43,7 @@ from .models import (
     TaskType,
     WorkflowExecution,
 )
+from .pool import PoolServer, ServerPool
 from .prompt import check_prompt
 from .protocol import (
     BinaryFrame,
@@ -68,8 +70,6 @@ from .protocol import (
     parse_message,
     parse_text,
 )
-from .dispatch import NoCapableServerError
-from .pool import PoolServer, ServerPool
 from .runtime import ComfyUIAsyncRuntime
 from .tree import add_task_tree, build_task_tree
 

@@ -25,11 +25,12 @@ from textual.widgets import Footer
 
 from ... import paths
 from ...config import Settings
-from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
+from ...errors import ComfyError, InvalidWorkflowError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.models import ConnectionState, ServerStatus, TaskStatus
 from ...runtime.outputs import safe_output_path, save_outputs
 from ...workflows import (
     WorkflowFile,
+    apply_overrides,
     load_prompt,
     prepare_workflow,
     safe_filename,
@@ -649,14 +650,7 @@ class MainScreen(Screen[None]):
         if result.action == "run":
             if self.backend.connected_runtime() is not None:
                 self.backend.run_job(
-                    partial(
-                        self.submit_prompt,
-                        result.prompt,
-                        name=f"{workflow.name} (edited)",
-                        workflow_id=str(workflow.path),
-                    ),
-                    name="_submit_edited",
-                    group="actions",
+                    partial(self._submit_edited, workflow, result), name="_submit_edited", group="actions"
                 )
             return
         if result.action == "save_local":
@@ -702,6 +696,21 @@ class MainScreen(Screen[None]):
             NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),
             save_server,
         )
+
+    async def _submit_edited(self, workflow: WorkflowFile, result: FormResult) -> None:
+        """The edited prompt once, or once per batch variant (repeat, sweeps) across the servers."""
+        name = f"{workflow.name} (edited)"
+        if not result.variants:
+            await self.submit_prompt(result.prompt, name=name, workflow_id=str(workflow.path))
+            return
+        for variant in result.variants:
+            try:
+                prompt = apply_overrides(result.prompt, variant.overrides, self.library.object_info)
+            except InvalidWorkflowError as exc:
+                self.notify(f"Batch: {exc}", severity="error", timeout=8)
+                return
+            label = f"{name} [{variant.label}]" if variant.label else name
+            await self.submit_prompt(prompt, name=label, workflow_id=str(workflow.path))
 
     async def _save_local(self, prompt: dict[str, Any], name: str) -> None:
         try:
