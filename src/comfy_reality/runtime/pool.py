@@ -48,6 +48,7 @@ __all__ = ["PoolMember", "PoolServer", "ServerPool", "UnknownServerError"]
 log = structlog.get_logger("comfy_reality.pool")
 
 _FINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
+CATALOGUE_REFRESH_EVERY = 5.0  # seconds: node lists are read again at most this often when none fits
 
 
 class UnknownServerError(ComfyError):
@@ -191,6 +192,7 @@ class ServerPool:
         self._unsubscribe: list[Unsubscribe] = []
         self._listeners: list[Callable[[], None]] = []
         self.failovers = 0
+        self._refreshed_at = float("-inf")
 
     # ----------------------------------------------------------------- members
     def _add_member(self, server: PoolServer) -> PoolMember:
@@ -484,8 +486,10 @@ class ServerPool:
             return self.choose(prompt, server, exclude)
         except NoCapableServerError:
             stale = [m for m in self.members if (m.taking and m.name not in exclude) or m.name == server]
-            if not stale:
-                raise
+            now = asyncio.get_running_loop().time()
+            if not stale or now - self._refreshed_at < CATALOGUE_REFRESH_EVERY:
+                raise  # a batch of prompts no server can run asks the servers once, not once per prompt
+            self._refreshed_at = now
             await asyncio.gather(
                 *(self._load_catalogue(m, refresh=True) for m in stale), return_exceptions=True
             )
