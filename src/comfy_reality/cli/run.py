@@ -63,6 +63,7 @@ class Job:
     download_errors: list[str] = field(default_factory=list)
     interrupt_note: str | None = None
     targets: list[str] | None = None  # --only: the output nodes to run (partial_execution_targets)
+    not_queued: CliError | None = None  # the POST failed (the server unreachable, or erring)
 
     @property
     def name(self) -> str:
@@ -281,6 +282,25 @@ async def check_partial_execution(runtime: ComfyUIAsyncRuntime) -> None:
         )
 
 
+def submit_error(exc: BaseException, server_url: str, *, journaled: bool) -> CliError:
+    """The CLI error for a failed POST; says so when the server may have queued the prompt anyway."""
+    error = error_from_exception(exc, server_url)
+    prompt_id = getattr(exc, "unconfirmed_prompt_id", None)
+    if prompt_id:
+        where = (
+            "it is recorded in the journal as unconfirmed"
+            if journaled
+            else f"`comfy-reality history --server {server_url}` will show it if it ran"
+        )
+        error = CliError(
+            f"{error.format_message()} The server may have queued prompt {prompt_id} before the "
+            f"connection failed; {where}.",
+            ExitCode(error.exit_code),
+            hint=f"`comfy-reality journal reconcile --server {server_url}` checks it" if journaled else None,
+        )
+    return error
+
+
 # ------------------------------------------------------------------------------ runner
 class RunCommand:
     def __init__(
@@ -304,6 +324,7 @@ class RunCommand:
         self.interrupted = asyncio.Event()
         self._restore_signal: Callable[[], None] | None = None
         self.reporter: JsonReporter | LiveReporter | None = None
+        self.journaled = False  # a journal records this run (rows written before each POST)
 
     def notify(self, message: str) -> None:
         if self.reporter is not None:
@@ -356,6 +377,7 @@ class RunCommand:
             )
             if journal is not None:
                 journal.attach(runtime)
+                self.journaled = True
             try:
                 async with runtime.session():
                     return await self._run_in_session(runtime)
@@ -462,7 +484,7 @@ class RunCommand:
         return self._exit_code()
 
     async def _submit_and_wait(self, runtime: ComfyUIAsyncRuntime) -> None:
-        from comfy_reality.runtime import InvalidWorkflowError, PromptValidationError
+        from comfy_reality.runtime import ComfyError, InvalidWorkflowError, PromptValidationError
 
         for job in self.jobs:
             if self.interrupted.is_set() or job.prompt is None:
@@ -479,10 +501,16 @@ class RunCommand:
                 job.node_errors = exc.node_messages()
             except InvalidWorkflowError as exc:
                 job.rejected = str(exc)
+            except ComfyError as exc:
+                # The prompts already queued go on; this one is reported, and sets the exit code.
+                job.not_queued = submit_error(exc, self.settings.server_url, journaled=self.journaled)
         executions = [job.execution for job in self.jobs if job.execution is not None]
         if not executions:
             if self.interrupted.is_set():
                 self.notify("Interrupted before anything was queued on the server.")
+            failed = next((job.not_queued for job in self.jobs if job.not_queued is not None), None)
+            if failed is not None:
+                raise failed  # nothing runs: the error alone, as for a single workflow
             return
         waiting = asyncio.ensure_future(asyncio.gather(*(runtime.wait(e) for e in executions)))
         interrupted = asyncio.ensure_future(self.interrupted.wait())
@@ -556,6 +584,9 @@ class RunCommand:
             return ExitCode.INTERRUPTED
         if any(job.rejected for job in self.jobs):
             return ExitCode.INVALID
+        codes = [job.not_queued.exit_code for job in self.jobs if job.not_queued is not None]
+        if codes:
+            return ExitCode(max(codes))
         for job in self.jobs:
             if (
                 job.execution is None
@@ -591,6 +622,8 @@ class RunCommand:
                 status="rejected" if job.rejected else "not_submitted",
                 error={"message": job.rejected, "node_errors": job.node_errors} if job.rejected else None,
             )
+            if job.not_queued is not None:
+                line["error"] = {"message": job.not_queued.format_message()}
             return line
         line.update(
             status=execution.status.value,
@@ -618,6 +651,8 @@ class RunCommand:
 
         execution = job.execution
         if execution is None:
+            if job.not_queued is not None:
+                return [f"✗ {job.name}: not queued: {job.not_queued.format_message()}"]
             if not job.rejected:
                 return [f"- {job.name}: not submitted"]
             return [f"✗ {job.name}: {job.rejected}", *(f"  {line}" for line in job.node_errors)]

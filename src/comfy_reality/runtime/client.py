@@ -242,11 +242,15 @@ class ComfyUIClient:
             )
         except httpx.TimeoutException as exc:
             log.warning("http_timeout", method=method, path=path, error=type(exc).__name__)
-            raise ServerTimeoutError(self.server_url, self.timeout) from exc
+            timeout = ServerTimeoutError(self.server_url, self.timeout)
+            timeout.request_sent = request_may_have_arrived(exc)
+            raise timeout from exc
         except httpx.TransportError as exc:
             reason = redact_text(str(exc)) or type(exc).__name__
             log.warning("http_unreachable", method=method, path=path, reason=reason)
-            raise ServerUnreachableError(self.server_url, reason) from exc
+            unreachable = ServerUnreachableError(self.server_url, reason)
+            unreachable.request_sent = request_may_have_arrived(exc)
+            raise unreachable from exc
         log.debug("http", method=method, path=path, status=response.status_code)
         if response.status_code in ok_statuses or response.status_code < 400:
             return response
@@ -581,6 +585,15 @@ class ComfyUIClient:
             ) from exc
         log.debug("ws_connected", url=redact_text(url))
         return ws
+
+
+def request_may_have_arrived(exc: httpx.TransportError) -> bool:
+    """False only when the request surely never reached the server: no connection was made
+    (refused, DNS, TLS, connect time-out) or none was free. A reset, a close without an answer
+    or a read time-out happen after the request went out: the server may have acted on it."""
+    return not isinstance(
+        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+    )
 
 
 def new_client_id() -> str:
