@@ -21,11 +21,13 @@ from click.testing import CliRunner
 
 from comfy_reality.cli import cli
 from comfy_reality.journal import Journal
+from comfy_reality.journal.submissions import SubmissionRows
 from comfy_reality.runtime import (
     ComfyUIAsyncRuntime,
     ServerResponseError,
     ServerUnreachableError,
     TaskStatus,
+    WorkflowExecution,
     downloads,
     submission,
 )
@@ -258,3 +260,36 @@ async def test_run_keeps_following_queued_prompts_when_one_post_fails(
         ]
     finally:
         await journal.close()
+
+
+async def test_a_row_whose_post_never_arrived_is_settled_as_never_queued(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """The app stopped between writing the row and the POST: reconcile says it was never queued."""
+    path = tmp_path / "journal.sqlite3"
+    journal = await Journal.open(path, progress_interval=0.02)
+    runtime = make_runtime(server.url)
+    journal.attach(runtime)
+    execution = WorkflowExecution(
+        workflow_id="w",
+        name="stopped before the POST",
+        server_url=runtime.server_url,
+        client_id=runtime.client_id,
+        prompt_id="0b9c8f0e-0000-4000-8000-000000000001",
+        prompt=progress_prompt(nonce=106),
+        status_detail="submitting: not yet confirmed by the server",
+    )
+    await SubmissionRows(journal, runtime).submitting(execution)
+    await journal.close()
+
+    reopened = await Journal.open(path)
+    try:
+        later = make_runtime(server.url)
+        async with later.session():
+            report = await reopened.reconcile(later)
+        assert report.lost == [execution.id]
+        entry = await reopened.get(execution.id)
+        assert entry is not None and entry.lost
+        assert f"never queued prompt {execution.prompt_id}" in (entry.status_detail or "")
+    finally:
+        await reopened.close()

@@ -833,6 +833,13 @@ class Journal:
 
     async def _mark_lost(self, row: JournalEntry, server: str, report: ReconcileReport) -> None:
         detail = f"lost: the server at {server} no longer knows prompt {row.prompt_id} (it restarted?)"
+        if row.status is TaskStatus.PENDING and (row.status_detail or "").startswith(
+            ("submitting", "unconfirmed")
+        ):
+            # Recorded before its POST, never confirmed: most likely the server never got it.
+            detail = (
+                f"lost: the server at {server} never queued prompt {row.prompt_id} (its POST did not arrive)"
+            )
         if await self._run(self._store.mark_lost, row.id, detail):
             report.lost.append(row.id)
 
