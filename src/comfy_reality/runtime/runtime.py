@@ -35,7 +35,7 @@ import structlog
 from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
 from ..logs import configure_logging
 from .auth import Auth
-from .client import ComfyUIClient, HistoryEntry, PromptResponse, new_client_id
+from .client import ComfyUIClient, HistoryEntry, PromptResponse, QueueState, new_client_id
 from .connection import Backoff, Connection, deliver
 from .downloads import view_with_retry
 from .jobs import cancel_running
@@ -48,7 +48,7 @@ from .protocol import (
     StatusMessage,
 )
 from .routing import Router
-from .submission import SubmissionRecorder, post_exactly_once
+from .submission import SubmissionRecorder, post_exactly_once, record_failed_submission
 from .tracker import Tracker, TrackerState
 
 __all__ = ["Backoff", "ComfyUIAsyncRuntime", "PreviewFrame", "check_prompt"]
@@ -538,7 +538,7 @@ class ComfyUIAsyncRuntime:
             )
         except BaseException as exc:
             self._trackers.pop(prompt_id, None)
-            await self._submission_failed(execution, exc)
+            await record_failed_submission(self._recorders, execution, exc)
             raise
         execution.status_detail = None
         if answer.prompt_id != prompt_id:
@@ -569,25 +569,6 @@ class ComfyUIAsyncRuntime:
             name=execution.name,
         )
         return execution
-
-    async def _submission_failed(self, execution: WorkflowExecution, exc: BaseException) -> None:
-        """Tell the recorders what became of a submission that did not end in a queued prompt."""
-        if not isinstance(exc, Exception):
-            return  # cancelled mid-POST: the row stays unconfirmed; the journal's reconcile settles it
-        unconfirmed = isinstance(exc, ServerUnreachableError) and exc.unconfirmed_prompt_id is not None
-        if unconfirmed:
-            execution.status_detail = (
-                "unconfirmed: the server's answer was lost and it could not be asked whether it queued "
-                "the prompt; reconciling the journal settles it"
-            )
-        for recorder in list(self._recorders):
-            try:
-                if unconfirmed:
-                    await recorder.submitting(execution)
-                else:
-                    await recorder.not_queued(execution)
-            except Exception:
-                log.exception("submission_recorder_failed", recorder=repr(recorder))
 
     async def wait(self, execution: WorkflowExecution, timeout: float | None = None) -> WorkflowExecution:
         """Wait for the final state. Cancelling or timing out the wait leaves the prompt running."""
@@ -772,3 +753,34 @@ class ComfyUIAsyncRuntime:
         client_id, prompt_id = tracker.execution.client_id, tracker.execution.prompt_id
         if client_id is not None and prompt_id is not None:
             self._watchers.remove(client_id, prompt_id)
+
+    # ------------------------------------------------------------ server reads
+    # Thin public calls for front ends (the TUI makes no HTTP calls of its own); errors are the
+    # client's ComfyError subclasses, unchanged.
+    async def system_stats(self) -> dict[str, Any]:
+        """The server's ``/system_stats`` (versions, RAM, devices)."""
+        return await self.client.get_system_stats()
+
+    async def object_info(self) -> dict[str, Any]:
+        """The server's node catalogue (``/object_info``), as JSON."""
+        return await self.client.get_object_info()
+
+    async def queue(self) -> QueueState:
+        """What the server is running and has pending (``/queue``)."""
+        return await self.client.get_queue()
+
+    async def history(self, prompt_id: str) -> HistoryEntry | None:
+        """The server's history entry of one prompt; None while it is queued or running (or unknown)."""
+        return await self.client.get_history_entry(prompt_id)
+
+    async def list_userdata(self, directory: str) -> list[str]:
+        """Files in one folder of the user's data on the server; [] when it does not exist yet."""
+        return await self.client.list_userdata(directory)
+
+    async def get_userdata(self, path: str) -> bytes:
+        """One file of the user's data on the server."""
+        return await self.client.get_userdata(path)
+
+    async def put_userdata(self, path: str, body: bytes, *, overwrite: bool) -> None:
+        """Write one file of the user's data on the server (``overwrite=False`` refuses an existing one)."""
+        await self.client.put_userdata(path, body, overwrite=overwrite)

@@ -23,7 +23,7 @@ from ..errors import ServerError, ServerTimeoutError, ServerUnreachableError
 from .client import ComfyUIClient, PromptResponse, PromptState
 from .models import WorkflowExecution
 
-__all__ = ["SubmissionRecorder", "find_prompt", "post_exactly_once"]
+__all__ = ["SubmissionRecorder", "find_prompt", "post_exactly_once", "record_failed_submission"]
 
 log = structlog.get_logger("comfy_reality.runtime.submission")
 
@@ -107,3 +107,26 @@ async def post_exactly_once(
         if posts >= max_posts:
             raise lost  # asked after every POST: the server surely has none of them
         log.info("prompt_reposted", prompt_id=prompt_id, attempt=posts + 1)
+
+
+async def record_failed_submission(
+    recorders: list[SubmissionRecorder], execution: WorkflowExecution, exc: BaseException
+) -> None:
+    """Tell the recorders what became of a submission that did not end in a queued prompt:
+    surely not queued (the row goes), or unconfirmed (the row stays, saying so)."""
+    if not isinstance(exc, Exception):
+        return  # cancelled mid-POST: the row stays as written; the journal's reconcile settles it
+    unconfirmed = isinstance(exc, ServerUnreachableError) and exc.unconfirmed_prompt_id is not None
+    if unconfirmed:
+        execution.status_detail = (
+            "unconfirmed: the server's answer was lost and it could not be asked whether it queued "
+            "the prompt; reconciling the journal settles it"
+        )
+    for recorder in list(recorders):
+        try:
+            if unconfirmed:
+                await recorder.submitting(execution)
+            else:
+                await recorder.not_queued(execution)
+        except Exception:
+            log.exception("submission_recorder_failed", recorder=repr(recorder))
