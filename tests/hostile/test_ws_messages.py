@@ -91,7 +91,9 @@ json_values = st.recursive(
 def node_state_map() -> st.SearchStrategy[dict[str, Any]]:
     entry = st.fixed_dictionaries(
         {},
-        optional=dict.fromkeys(("value", "max", "state", "node_id", "display_node_id", "parent_node_id"), json_values),
+        optional=dict.fromkeys(
+            ("value", "max", "state", "node_id", "display_node_id", "parent_node_id"), json_values
+        ),
     )
     return st.dictionaries(
         st.sampled_from(["1", "2", "3", "2.0.0.1", "9", "x"]) | st.text(max_size=4),

@@ -6,12 +6,24 @@ so they answer fast and work against a busy server.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import echo_json, json_option, run_client_command, server_options, settings_for, setup_logging
+from comfy_reality.url_secrets import redact_url
+
+from ._common import (
+    echo,
+    echo_json,
+    json_option,
+    print_table,
+    run_client_command,
+    server_options,
+    settings_for,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from comfy_reality.runtime import ComfyUIClient, HistoryEntry, QueueItem, QueueState
@@ -34,8 +46,11 @@ def queue_items(items: list[QueueItem], state: str) -> list[dict[str, Any]]:
 
 
 def _ms_to_datetime(value: Any) -> datetime | None:
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (ValueError, OverflowError, OSError):  # NaN, or a time no calendar holds
+            return None
     return None
 
 
@@ -86,15 +101,7 @@ def history_entry(prompt_id: str, entry: HistoryEntry) -> dict[str, Any]:
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    print_table(title, columns, rows)
 
 
 # --------------------------------------------------------------------------- commands
@@ -113,10 +120,10 @@ def queue(server_url: str | None, token: str | None, as_json: bool) -> None:
     running = queue_items(raw.running, "running")
     pending = queue_items(raw.pending, "pending")
     if as_json:
-        echo_json({"server": settings.server_url, "running": running, "pending": pending})
+        echo_json({"server": redact_url(settings.server_url), "running": running, "pending": pending})
         return
     if not running and not pending:
-        click.echo(f"The queue of {settings.server_url} is empty.")
+        echo(f"The queue of {settings.server_url} is empty.")
         return
     rows = [
         [item["state"], str(item["number"]), item["prompt_id"], str(item["nodes"]), item["client_id"] or ""]
@@ -146,10 +153,10 @@ def history(server_url: str | None, token: str | None, limit: int, as_json: bool
     entries.sort(key=lambda e: e["number"] if isinstance(e["number"], (int, float)) else 0, reverse=True)
     entries = entries[:limit]
     if as_json:
-        echo_json({"server": settings.server_url, "history": entries})
+        echo_json({"server": redact_url(settings.server_url), "history": entries})
         return
     if not entries:
-        click.echo(f"{settings.server_url} has no history yet.")
+        echo(f"{settings.server_url} has no history yet.")
         return
     rows = []
     for e in entries:
@@ -189,18 +196,18 @@ def interrupt(server_url: str | None, token: str | None, prompt_id: str | None, 
     if as_json:
         echo_json(
             {
-                "server": settings.server_url,
+                "server": redact_url(settings.server_url),
                 "interrupted": interrupted,
                 "running": [i["prompt_id"] for i in running],
             }
         )
         return
     if interrupted:
-        click.echo(f"Interrupted prompt {interrupted} on {settings.server_url}.")
+        echo(f"Interrupted prompt {interrupted} on {settings.server_url}.")
     elif prompt_id:
-        click.echo(f"Prompt {prompt_id} is not running on {settings.server_url}; nothing interrupted.")
+        echo(f"Prompt {prompt_id} is not running on {settings.server_url}; nothing interrupted.")
     else:
-        click.echo(f"Nothing is running on {settings.server_url}; nothing interrupted.")
+        echo(f"Nothing is running on {settings.server_url}; nothing interrupted.")
 
 
 @click.command()
@@ -216,7 +223,9 @@ def stats(server_url: str | None, token: str | None, as_json: bool) -> None:
 
     raw = run_client_command(settings, body)
     if as_json:
-        echo_json({"server": settings.server_url, **(raw if isinstance(raw, dict) else {"stats": raw})})
+        echo_json(
+            {"server": redact_url(settings.server_url), **(raw if isinstance(raw, dict) else {"stats": raw})}
+        )
         return
     system = raw.get("system", {}) if isinstance(raw, dict) else {}
     rows = [[key, _human(key, value)] for key, value in system.items() if key != "argv"]
@@ -240,6 +249,10 @@ def stats(server_url: str | None, token: str | None, as_json: bool) -> None:
 
 
 def _human(key: str, value: Any) -> str:
-    if isinstance(value, int) and ("ram" in key or "vram" in key) and value > 1024:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "?"
+    if isinstance(value, (int, float)) and ("ram" in key or "vram" in key) and value > 1024:
         return f"{value / 1024**3:.1f} GiB"
     return "" if value is None else str(value)
