@@ -52,6 +52,7 @@ class HostileServer:
         self.sockets: set[web.WebSocketResponse] = set()
         self.history: dict[str, Any] = {}
         self.prompts: list[str] = []
+        self.authorization: list[str] = []  # the Authorization header of each request
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -284,8 +285,14 @@ class HostileServer:
         return ws
 
     # ------------------------------------------------------------------ lifecycle
+    @web.middleware
+    async def record_auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.authorization.append(request.headers.get("Authorization", ""))
+        response: web.StreamResponse = await handler(request)
+        return response
+
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self.record_auth])
         app.router.add_get("/ws", self.websocket)
         app.router.add_get("/system_stats", self.get_system_stats)
         app.router.add_get("/object_info", self.get_object_info)

@@ -75,7 +75,7 @@ def home(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_workflow_with_non_finite_number(home: Path, tmp_path: Path, literal: str) -> None:
     path = tmp_path / "nan.json"
-    path.write_text('{"1": {"class_type": "EvilNode", "inputs": {"v": %s}}}' % literal, encoding="utf-8")
+    path.write_text('{"1": {"class_type": "EvilNode", "inputs": {"v": ' + literal + "}}}", encoding="utf-8")
     for command in ("validate", "run", "convert"):
         args = [command, str(path)]
         if command != "convert":
@@ -375,3 +375,35 @@ def test_user_info_in_the_url_is_auth_never_shown(home: Path) -> None:
     result = cli(home, "queue", "--server", "http://alice:s3cret-pw@127.0.0.1:9")
     assert_clear(result, 3)
     assert "s3cret-pw" not in result.stdout + result.stderr and "alice" not in result.stdout + result.stderr
+
+
+def test_credentials_in_the_url_never_reach_output_log_or_journal(home: Path, tmp_path: Path) -> None:
+    workflow = tmp_path / "wf.json"
+    workflow.write_text(json.dumps(API_WORKFLOW), encoding="utf-8")
+    with hostile_server_thread("success") as server:
+        port = server.url.rsplit(":", 1)[1]
+        url = f"http://bob:pw-98765@127.0.0.1:{port}/?token=tok-55555"
+        outputs = [
+            cli(home, "queue", "--server", url, "--json"),
+            cli(home, "queue", "--server", url),
+            cli(home, "stats", "--server", url),
+            cli(home, "run", str(workflow), "--server", url, "--json", "--output-dir", str(tmp_path / "o")),
+            cli(home, "interrupt", "--server", url),  # fails: an error message with the URL
+            cli(home, "journal", "--json"),
+            cli(home, "journal"),
+        ]
+        basic = server.authorization
+    assert any(value.startswith("Basic ") for value in basic)  # user info became Basic auth
+    stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    for secret in ("pw-98765", "tok-55555", "bob:"):
+        for result in outputs:
+            assert secret not in result.stdout + result.stderr, result.stdout + result.stderr
+        assert secret.encode() not in stored
+
+
+def test_keymap_ids_the_app_does_not_have_are_reported() -> None:
+    from comfy_reality.tui.keymap import binding_ids, keymap_problems
+
+    assert {"run", "cancel", "help", "log.follow"} <= binding_ids()
+    problems = keymap_problems({"run": "ctrl+r", "runn": "ctrl+g"})
+    assert len(problems) == 1 and "'runn'" in problems[0]

@@ -9,6 +9,7 @@ import click
 
 from ..config import ConfigError, load_settings
 from ..logs import configure_logging, register_secret
+from ..safe_text import safe_str
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,13 +62,18 @@ def main(
             verify_tls=False if insecure else None,
         )
     except ConfigError as exc:
-        click.echo(f"comfy-reality-tui: {exc}", err=True)
+        click.echo(f"comfy-reality-tui: {safe_str(exc)}", err=True)
         sys.exit(2)
     if settings.token:
         register_secret(settings.token.get_secret_value())
     if settings.password:
         register_secret(settings.password.get_secret_value())
-    log_path = configure_logging(level=settings.log_level)
+    try:
+        log_path = configure_logging(level=settings.log_level)
+    except OSError as exc:
+        # No log file (read-only home, no space): the app runs without one rather than not at all.
+        click.echo(f"comfy-reality-tui: cannot open the log file ({safe_str(exc)}); logging is off", err=True)
+        log_path = None
 
     from .app import ComfyRealityApp
     from .logtap import LogTap
@@ -75,7 +81,8 @@ def main(
     app = ComfyRealityApp(settings, workflow_dirs=list(workflow_dirs), demo=demo, log_tap=LogTap())
     app.run()
     if app.return_code:
-        click.echo(f"comfy-reality-tui stopped with an error; see the log file {log_path}", err=True)
+        where = f"; see the log file {log_path}" if log_path is not None else ""
+        click.echo(f"comfy-reality-tui stopped with an error{where}", err=True)
     sys.exit(app.return_code or 0)
 
 
