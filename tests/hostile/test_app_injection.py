@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from textual.app import ComposeResult
 
 from comfy_reality.config import Settings
 from comfy_reality.logs import configure_logging
@@ -138,3 +139,24 @@ async def test_non_finite_numbers_show_as_question_marks(tmp_path: Path) -> None
             assert app.return_code is None
     finally:
         await server.stop()
+
+
+async def test_notifications_of_the_safe_app_are_plain_text() -> None:
+    from textual.widgets import Static
+
+    from comfy_reality.tui.safe_app import SafeTextApp
+
+    class Probe(SafeTextApp[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("probe")
+
+    app = Probe()
+    async with app.run_test(size=(100, 20)) as pilot:
+        app.notify(f"Cannot queue {EVIL}: http://bob:pw-123@127.0.0.1:9/?token=tok-456", title=EVIL)
+        await pilot.pause()
+        await wait_for(pilot, lambda: "Cannot queue" in screen_text(app), what="the toast")
+        text = screen_text(app) + app.export_screenshot()
+        assert bad_bytes(text) == []
+        assert "[/]" in screen_text(app)  # shown as typed, not parsed
+        assert "pw-123" not in text and "tok-456" not in text
+        assert app.return_code is None
