@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import pty
 import select
 import subprocess
@@ -245,3 +246,67 @@ def test_unreadable_workflow_name_is_inert(home: Path, tmp_path: Path) -> None:
         result = run_cli(home, command, "--server", "http://127.0.0.1:9", str(path))
         assert result.code == 2, result.both
         assert_inert(result)
+
+
+def test_full_screen_app_on_a_terminal(hostile: HostileServer, home: Path, tmp_path: Path) -> None:
+    """The app on a real pseudo-terminal: its raw output carries Textual's own drawing codes, but no
+    OSC (clipboard, title), no clear screen from the server, no C1, BEL or bidi override."""
+    workflows = tmp_path / "wf"
+    workflows.mkdir()
+    (workflows / "evil.json").write_text(
+        json.dumps(
+            {"1": {"class_type": "EvilNode", "inputs": {"text": "x"}, "_meta": {"title": "[/]" + EVIL}}}
+        ),
+        encoding="utf-8",
+    )
+    leader, follower = pty.openpty()
+    os.set_blocking(leader, False)
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "comfy_reality.tui", "--server", hostile.url, "--workflows", str(workflows)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=cli_env(home, TERM="xterm-256color"),
+        close_fds=True,
+    )
+    os.close(follower)
+    output = b""
+
+    def read_until(done: Any, limit: float) -> None:
+        nonlocal output
+        import time
+
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not done():
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    output += os.read(leader, 65536)
+                except OSError:
+                    return
+
+    try:
+        # The device name from /system_stats and the server's saved workflow, made visible.
+        read_until(lambda: b"GPU" in output and b"\\x1b]52" in output, 40)
+        os.write(leader, b"\x11")  # ctrl+q
+        read_until(lambda: proc.poll() is not None, 20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        os.close(leader)
+    text = output.decode("utf-8", "replace")
+    assert b"GPU" in output and b"\\x1b]52" in output, text[-2000:]  # shown, made visible
+    # Textual's own codes are CSI sequences; anything from the server would be OSC, ESC[2J, C1...
+    assert "\x1b]52" not in text and "\x1b]0;pwned" not in text
+    assert "\x9b" not in text and "\u202e" not in text and "\x7f" not in text
+    assert "\x1b[2J" not in text
+    # Textual's own OSC (the mouse pointer shape) is the only one, and the only BEL ends it.
+    own = re.compile(r"\x1b\]22;[a-z-]*(\x07|\x1b\\)")
+    assert "\x1b]" not in own.sub("", text) and "\x07" not in own.sub("", text)
+    assert "Traceback" not in text

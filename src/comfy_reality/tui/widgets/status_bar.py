@@ -17,6 +17,14 @@ from .. import format as fmt
 class StatusBar(Widget):
     """One line that always says whether the app can talk to the server, and why not."""
 
+    # One line: a long server-given device name is cut with an ellipsis, never wrapped out of sight.
+    DEFAULT_CSS = """
+    StatusBar {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
     status: reactive[ServerStatus | None] = reactive(None, layout=False)
     stats: reactive[dict[str, Any] | None] = reactive(None, layout=False)
 
