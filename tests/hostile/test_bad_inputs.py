@@ -407,3 +407,12 @@ def test_keymap_ids_the_app_does_not_have_are_reported() -> None:
     assert {"run", "cancel", "help", "log.follow"} <= binding_ids()
     problems = keymap_problems({"run": "ctrl+r", "runn": "ctrl+g"})
     assert len(problems) == 1 and "'runn'" in problems[0]
+
+
+def test_saved_workflow_with_non_finite_numbers_reads_back(tmp_path: Path) -> None:
+    from comfy_reality.workflows import read_json_file, save_workflow
+
+    path = save_workflow(
+        {"1": {"class_type": "X", "inputs": {"v": math.nan, "w": math.inf}}}, tmp_path, "edited"
+    )
+    assert read_json_file(path) == {"1": {"class_type": "X", "inputs": {"v": None, "w": None}}}
