@@ -160,3 +160,12 @@ async def test_notifications_of_the_safe_app_are_plain_text() -> None:
         assert "[/]" in screen_text(app)  # shown as typed, not parsed
         assert "pw-123" not in text and "tok-456" not in text
         assert app.return_code is None
+
+
+def test_command_palette_highlight_is_not_markup() -> None:
+    from textual.fuzzy import Matcher
+
+    from comfy_reality.tui.commands import plain_highlight
+
+    content = plain_highlight(Matcher("ev"), "Run [/]ev[link=file:///etc/passwd]x")
+    assert content.plain == "Run [/]ev[link=file:///etc/passwd]x"
