@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import structlog
-from comfy_reality.tui.testing import screen_text, wait_for
 from textual.app import ComposeResult
 
 from comfy_reality.config import Settings
@@ -22,6 +21,7 @@ from comfy_reality.logs import configure_logging
 from comfy_reality.runtime.models import ConnectionState
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.widgets import ExecutionView, StatusBar, WorkflowBrowser
+from tests.tui.pilot import screen_text, wait_for
 
 from .hostile_server import EVIL, HostileServer, bad_bytes
 
