@@ -9,6 +9,7 @@ import click
 
 from .. import startup
 from ..errors import ConfigError
+from ..safe_text import safe_str
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,9 +62,14 @@ def main(
             verify_tls=False if insecure else None,
         )
     except ConfigError as exc:
-        click.echo(f"comfy-reality-tui: {exc}", err=True)
+        click.echo(f"comfy-reality-tui: {safe_str(exc)}", err=True)
         sys.exit(2)
-    log_path = startup.start_logging(settings)
+    try:
+        log_path: Path | None = startup.start_logging(settings)
+    except OSError as exc:
+        # No log file (read-only home, no space): the app runs without one rather than not at all.
+        click.echo(f"comfy-reality-tui: cannot open the log file ({safe_str(exc)}); logging is off", err=True)
+        log_path = None
 
     from .app import ComfyRealityApp
     from .logtap import LogTap
@@ -71,7 +77,8 @@ def main(
     app = ComfyRealityApp(settings, workflow_dirs=list(workflow_dirs), demo=demo, log_tap=LogTap())
     app.run()
     if app.return_code:
-        click.echo(f"comfy-reality-tui stopped with an error; see the log file {log_path}", err=True)
+        where = f"; see the log file {log_path}" if log_path is not None else ""
+        click.echo(f"comfy-reality-tui stopped with an error{where}", err=True)
     sys.exit(app.return_code or 0)
 
 

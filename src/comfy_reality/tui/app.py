@@ -20,18 +20,21 @@ from .. import paths
 from ..config import Settings
 from ..journal import Journal, ReconcileReport
 from ..workflows import ObjectInfo, WorkflowFile
+from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory
 from .commands import ComfyCommands
+from .keymap import keymap_problems
 from .library import WorkflowLibrary
 from .logtap import LogTap
 from .messages import LogLine, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .safe_app import SafeTextApp
 from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.main import MainScreen
 from .state import SessionState
 from .widgets import LogPane, TaskTree, WorkflowBrowser
 
 
-class ComfyRealityApp(App[None]):
+class ComfyRealityApp(SafeTextApp[None]):
     """Queue, watch, cancel and retry ComfyUI workflows."""
 
     CSS_PATH = "app.tcss"
@@ -115,7 +118,15 @@ class ComfyRealityApp(App[None]):
         if self.log_tap is not None:
             self.log_tap.install()
             self.set_interval(0.25, self._drain_log_tap)
+        self._report_keymap_problems()
         self.backend.start()
+
+    def _report_keymap_problems(self) -> None:
+        """Textual ignores keymap entries it cannot use; say which and where, once."""
+        problems = keymap_problems(self.settings.keymap)
+        if problems:
+            self.write_log([LogLine(fmt.now(), "warning", problem) for problem in problems])
+            self.notify("\n".join(problems), title="Keymap in the config", severity="warning")
 
     async def on_unmount(self) -> None:
         if self.log_tap is not None:

@@ -7,6 +7,11 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.markup import escape
+
+from ..safe_text import safe_str
 
 if TYPE_CHECKING:
     from .app import ComfyRealityApp
@@ -39,10 +44,11 @@ class ComfyCommands(Provider):
         ]
         for workflow in app.workflow_files:
             if workflow.ok:
+                # Names come from files and the server: control characters shown, markup escaped.
                 commands.append(
                     (
-                        f"Run {workflow.name}",
-                        f"{workflow.source}: {workflow.path.name}",
+                        safe_str(f"Run {workflow.name}", one_line=True),
+                        escape(safe_str(f"{workflow.source}: {workflow.path.name}", one_line=True)),
                         partial(app.run_workflow_file, workflow),
                     )
                 )
@@ -57,4 +63,14 @@ class ComfyCommands(Provider):
         for title, text, callback in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=text)
+                yield Hit(score, plain_highlight(matcher, title), callback, help=text)
+
+
+def plain_highlight(matcher: Matcher, title: str) -> Content:
+    """``matcher.highlight`` without parsing ``title`` as markup (a workflow named "[/]" is text)."""
+    content = Content(title)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    for offset in offsets:
+        if not title[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

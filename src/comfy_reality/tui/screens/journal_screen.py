@@ -26,6 +26,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from ...journal import JournalEntry, JournalError
+from ...safe_text import made_safe, safe_str, safe_text
+from ...url_secrets import redact_url
 from .. import format as fmt
 
 LIMIT = 500
@@ -138,7 +140,7 @@ def status_text(state: str) -> Text:
 def short_server(url: str | None) -> str:
     if not url:
         return "?"
-    return url.split("://", 1)[-1].rstrip("/")
+    return safe_str(redact_url(url), one_line=True).split("://", 1)[-1].rstrip("/")
 
 
 class HistoryTable(DataTable[Any]):
@@ -377,7 +379,9 @@ class JournalScreen(Screen[None]):
         return {
             "status": status_text(entry.display_status),
             "name": Text(
-                entry.name or entry.workflow_id or fmt.short_id(entry.id), overflow="ellipsis", no_wrap=True
+                safe_str(entry.name or entry.workflow_id or fmt.short_id(entry.id), one_line=True),
+                overflow="ellipsis",
+                no_wrap=True,
             ),
             "prompt": Text(fmt.short_id(entry.prompt_id) or "–", style="dim"),
             "server": Text(short_server(entry.server_url), overflow="ellipsis", no_wrap=True, style="dim"),
@@ -437,7 +441,7 @@ class JournalScreen(Screen[None]):
         out.append(f"  {ago(moment, fmt.now(), self.tz)}\n", style="dim")
         facts = [
             ("prompt", entry.prompt_id or "never confirmed by the server"),
-            ("server", entry.server_url or "?"),
+            ("server", redact_url(entry.server_url or "?")),
             ("execution", entry.id),
         ]
         if entry.retry_of:
@@ -506,10 +510,11 @@ class JournalScreen(Screen[None]):
                     out.append(f"  {extra}", style="dim")
                 out.append("\n")
         out.rstrip()
-        return out
+        # Names, errors, tracebacks and file names come from the server and files: made inert here.
+        return made_safe(out)
 
     def _show_message(self, message: str) -> None:
-        self.query_one("#history-detail-body", Static).update(Text(message, style="italic"))
+        self.query_one("#history-detail-body", Static).update(safe_text(message, "italic"))
 
     # ------------------------------------------------------------------ input
     @on(Input.Changed, "#history-filter")

@@ -8,7 +8,6 @@ batches, server status); the panes' own messages are handled here.
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
@@ -28,6 +27,7 @@ from ...config import Settings
 from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.models import ConnectionState, ServerStatus, TaskStatus
 from ...runtime.outputs import safe_output_path, save_outputs
+from ...safe_text import safe_json
 from ...workflows import (
     WorkflowFile,
     load_prompt,
@@ -685,7 +685,7 @@ class MainScreen(Screen[None]):
         if runtime is None:
             return
         path = workflow_userdata_path(name)
-        body = json.dumps(prompt, indent=2, ensure_ascii=False).encode()
+        body = safe_json(prompt, indent=2).encode()
         try:
             await runtime.put_userdata(path, body, overwrite=False)
         except ComfyError as exc:

@@ -26,7 +26,7 @@ def header_text(entry: ExecutionEntry) -> Text:
     state = entry.state_key
     text = Text()
     text.append_text(fmt.icon_text(state))
-    text.append(f" {entry.title}", style="bold")
+    text.append(f" {fmt.plain(entry.title, one_line=True)}", style="bold")
     verb = {
         "pending": "queued",
         "running": "running",
@@ -53,7 +53,7 @@ def header_text(entry: ExecutionEntry) -> Text:
     if facts:
         text.append("\n" + " · ".join(facts), style="dim")
     if execution.status_detail and state in ("cancelled", "rejected"):
-        text.append(f"\n{execution.status_detail}", style=fmt.RICH_STATUS_STYLE[state])
+        text.append(f"\n{fmt.plain(execution.status_detail)}", style=fmt.RICH_STATUS_STYLE[state])
     return text
 
 
@@ -65,24 +65,26 @@ def error_renderable(entry: ExecutionEntry) -> RenderableType | None:
     if entry.rejected:
         head = Text("The server refused the prompt", style="bold red")
         if error is not None:
-            head.append(f": {error.exception_message}", style="red")
+            head.append(f": {fmt.plain(error.exception_message)}", style="red")
         parts.append(head)
         messages = entry.validation_messages
         if messages:
             for line in messages:
-                parts.append(Text(f"• {line}", style="red"))
+                parts.append(fmt.block_text(f"• {line}", style="red"))
         parts.append(Text("Fix the inputs (e to edit) and run again, or t to resubmit.", style="dim"))
     elif error is not None and execution.status is TaskStatus.FAILED:
         where = ""
         if error.node_id:
             where = f" in node {error.node_id}" + (f" ({error.node_type})" if error.node_type else "")
-        parts.append(Text(f"{error.exception_type}{where}", style="bold red"))
-        parts.append(Text(error.exception_message.strip() or "(no message)", style="red"))
+        parts.append(fmt.line_text(f"{error.exception_type}{where}", style="bold red"))
+        parts.append(fmt.block_text(error.exception_message.strip() or "(no message)", style="red"))
         if error.traceback:
             # The server's traceback entries hold several lines each; the last few say where.
             lines = [ln.rstrip() for entry in error.traceback for ln in entry.splitlines() if ln.strip()]
             for line in lines[-4:]:
-                parts.append(Text(line, style="dim", no_wrap=True, overflow="ellipsis"))
+                parts.append(
+                    Text(fmt.plain(line, one_line=True), style="dim", no_wrap=True, overflow="ellipsis")
+                )
     if execution.node_errors and not entry.rejected:
         parts.append(Text("Some outputs were refused and will not run:", style="bold yellow"))
         for node_id, detail in execution.node_errors.items():
@@ -91,7 +93,9 @@ def error_renderable(entry: ExecutionEntry) -> RenderableType | None:
                 msg = err.get("message", "invalid")
                 details = err.get("details")
                 parts.append(
-                    Text(f"• node {node_id}: {msg}" + (f": {details}" if details else ""), style="yellow")
+                    fmt.block_text(
+                        f"• node {node_id}: {msg}" + (f": {details}" if details else ""), style="yellow"
+                    )
                 )
     return Group(*parts) if parts else None
 
@@ -106,10 +110,11 @@ def outputs_renderable(files: list[OutputFile], sizes: dict[OutputKey, int]) -> 
     table.add_column("size", justify="right", no_wrap=True)
     for file in files:
         size = sizes.get(output_key(file))
+        # Text cells: a real ComfyUI names files "]_00001_.png" in a subfolder "[" (no markup).
         table.add_row(
-            file.node_id,
-            file.filename if not file.subfolder else f"{file.subfolder}/{file.filename}",
-            file.type,
+            fmt.line_text(file.node_id),
+            fmt.line_text(file.filename if not file.subfolder else f"{file.subfolder}/{file.filename}"),
+            fmt.line_text(file.type),
             fmt.size(size) if size is not None else "—",
         )
     return Group(Text(f"Outputs ({len(files)}) · o to save", style="bold"), table)
