@@ -265,6 +265,7 @@ def submit_error(exc: BaseException, server_url: str, *, journaled: bool) -> Cli
     error = error_from_exception(exc, server_url)
     prompt_id = getattr(exc, "unconfirmed_prompt_id", None)
     if prompt_id:
+        server_url = redact_url(server_url)
         where = (
             "it is recorded in the journal as unconfirmed"
             if journaled
