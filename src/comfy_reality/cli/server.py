@@ -28,7 +28,14 @@ from ._common import CliError, ExitCode, setup_logging
     show_default=True,
     help="Scale every simulated delay: 10 runs ten times faster.",
 )
-def server(host: str, port: int, speed: float) -> None:
+@click.option(
+    "--preview-method",
+    type=click.Choice(["none", "auto", "latent2rgb", "taesd"]),
+    default="auto",
+    show_default=True,
+    help="Sampler previews when a prompt does not choose (ComfyUI's --preview-method).",
+)
+def server(host: str, port: int, speed: float, preview_method: str) -> None:
     """Serve a ComfyUI-compatible API (HTTP + WebSocket) with simulated nodes.
 
     It answers /prompt, /queue, /history, /view, /object_info, /ws ... like ComfyUI
@@ -39,7 +46,7 @@ def server(host: str, port: int, speed: float) -> None:
     from comfy_reality.server import serve
 
     try:  # serve() prints the URL once it is listening
-        serve(host=host, port=port, speed=speed)
+        serve(host=host, port=port, speed=speed, preview_method=preview_method)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         click.echo("Server stopped.", err=True)
     except OSError as exc:

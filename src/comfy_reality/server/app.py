@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 import structlog
@@ -60,6 +60,9 @@ class ServerConfig(BaseModel):
     speed: float = Field(default=1.0, gt=0, description="divides every simulated delay")
     data_dir: Path | None = Field(default=None, description="input/output/temp/user dirs; None = a temp dir")
     echo_logs: bool = Field(default=False, description="print the server's terminal log to stdout")
+    preview_method: Literal["none", "auto", "latent2rgb", "taesd"] = Field(
+        default="auto", description="sampler previews unless a prompt's extra_data says otherwise"
+    )
 
 
 class Faults:
@@ -729,6 +732,7 @@ class EmbeddedServer:
 
     def _new_state(self) -> ServerState:
         state = ServerState(self.store, self._speed, self.config.echo_logs)
+        state.executor.default_preview_method = self.config.preview_method
         state.executor.step_delay = lambda: self.faults.step_delay
         return state
 
@@ -752,6 +756,7 @@ def serve(
     data_dir: Path | None = None,
     *,
     echo_logs: bool = True,
+    preview_method: Literal["none", "auto", "latent2rgb", "taesd"] = "auto",
 ) -> None:
     """Run the server until Ctrl+C or SIGTERM. Blocking; for ``comfy-reality server``.
 
@@ -760,7 +765,14 @@ def serve(
     """
 
     async def main() -> None:
-        config = ServerConfig(host=host, port=port, speed=speed, data_dir=data_dir, echo_logs=echo_logs)
+        config = ServerConfig(
+            host=host,
+            port=port,
+            speed=speed,
+            data_dir=data_dir,
+            echo_logs=echo_logs,
+            preview_method=preview_method,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError):  # not on Windows
