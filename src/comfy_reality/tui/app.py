@@ -37,6 +37,7 @@ from ..runtime.manager import EventSubscription
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
     ConnectionState,
+    OutputFile,
     ServerStatus,
     Task,
     TaskEvent,
@@ -61,10 +62,12 @@ from ..workflows import (
 )
 from . import format as fmt
 from .commands import ComfyCommands
+from .images import ImageSupport, resolve_renderer
 from .logtap import LogTap
 from .messages import (
     ExecutionSelected,
     LogLine,
+    PreviewArrived,
     ServerStatusChanged,
     SystemStatsUpdated,
     TaskEventsBatch,
@@ -174,6 +177,8 @@ class ComfyRealityApp(App[None]):
         self.workflow_files: list[WorkflowFile] = []
         self.object_info: ObjectInfo | None = None
         self.output_sizes: dict[OutputKey, int] = {}
+        # Pictures (issue 13): "auto" is resolved by __main__ before Textual starts; without a terminal it is off.
+        self.images = ImageSupport(resolve_renderer(self.settings.images), fetch_output=self._fetch_output)
         self.frames = 0
         self._batch_handled = asyncio.Event()
         self.log_timezone: tzinfo | None = None  # None: local time
@@ -216,7 +221,7 @@ class ComfyRealityApp(App[None]):
         self.task_tree.border_title = "Executions"
         self.preview = WorkflowPreview(self.source_titles, id="preview")
         self.preview.border_title = "Workflow"
-        self.execution_view = ExecutionView(id="execution", classes="hidden")
+        self.execution_view = ExecutionView(id="execution", classes="hidden", images=self.images)
         self.execution_view.border_title = "Execution"
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
@@ -366,6 +371,10 @@ class ComfyRealityApp(App[None]):
 
             unsubscribe = runtime.subscribe_status(on_status)
             stack.callback(unsubscribe)
+            if self.images.enabled:  # images off: previews are not even passed on
+                stack.callback(
+                    runtime.subscribe_previews(lambda frame: self.post_message(PreviewArrived(frame)))
+                )
             self.post_message(ServerStatusChanged(runtime.status))
             log.info("tui_runtime_started", server_url=url)
             async with asyncio.TaskGroup() as group:
@@ -385,6 +394,16 @@ class ComfyRealityApp(App[None]):
             await asyncio.sleep(self.frame_interval)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._batch_handled.wait(), timeout=1.0)
+
+    def on_preview_arrived(self, message: PreviewArrived) -> None:
+        self.execution_view.add_preview(message.frame)
+
+    async def _fetch_output(self, file: OutputFile) -> bytes:
+        """An output's bytes for the gallery and the viewer, through the runtime (never HTTP here)."""
+        runtime = self.runtime
+        if runtime is None:
+            raise ComfyError("not connected to a server")
+        return bytes(await runtime.download_output(file))
 
     async def _poll_stats(self, runtime: Any) -> None:
         while True:
@@ -669,7 +688,12 @@ class ComfyRealityApp(App[None]):
         if runtime is None:
             return
         try:
-            execution = await runtime.submit(prompt, name=name, workflow_id=workflow_id)
+            execution = await runtime.submit(
+                prompt,
+                name=name,
+                workflow_id=workflow_id,
+                extra_data=self.settings.prompt_extra_data() or None,
+            )
         except PromptValidationError as exc:
             entry = self.session.add_rejected(name, workflow_id, prompt, exc)
             self._show_rejected(entry)
