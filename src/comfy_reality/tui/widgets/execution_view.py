@@ -126,6 +126,10 @@ def outputs_renderable(files: list[OutputFile], sizes: dict[OutputKey, int]) -> 
     return Group(Text(f"Outputs ({len(files)}) · o to save", style="bold"), table)
 
 
+def _node_names(entry: ExecutionEntry) -> dict[str, str]:
+    return {t.node_id: t.class_type or t.name for t in entry.nodes.values() if t.node_id is not None}
+
+
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
 
 
@@ -187,6 +191,7 @@ what went wrong, and what it produced.
             self._frames.popitem(last=False)
         entry = self.entry
         if entry is not None and entry.id == frame.execution_id and not entry.status.is_final:
+            self.live_preview.node_names = _node_names(entry)
             self.live_preview.display = True
             self.live_preview.offer(frame)
 
@@ -198,9 +203,7 @@ what went wrong, and what it produced.
         frame = self._frames.get(entry.id) if entry is not None else None
         if running and frame is not None:
             assert entry is not None
-            preview.node_names = {
-                t.node_id: t.class_type or t.name for t in entry.nodes.values() if t.node_id is not None
-            }
+            preview.node_names = _node_names(entry)
             if preview.latest is not frame:
                 preview.offer(frame)
             preview.display = True
