@@ -17,6 +17,8 @@ import click
 from ._common import CliError, json_option, run_client_command, server_options, settings_for, setup_logging
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from comfy_reality.runtime import ComfyUIClient
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
@@ -40,16 +42,18 @@ def terminal_renderer(mode: str) -> str:
     return resolve_renderer(mode)
 
 
-def draw(pictures: list[Picture], renderer: str, columns: int | None = None) -> int:
+def draw(
+    pictures: list[Picture], renderer: str, columns: int | None = None, console: Console | None = None
+) -> int:
     """Print each picture with its caption; returns how many were drawn (0 when ``off``)."""
     if renderer == "off" or not pictures:
         return 0
     from rich.console import Console
     from rich.text import Text
 
-    from comfy_reality.tui.images import decode_scaled, image_size, rich_renderable
+    from comfy_reality.tui.images import decode_scaled, fit_columns, image_size, rich_renderable
 
-    console = Console()
+    console = console or Console()
     width = min(columns or console.width, MAX_COLUMNS)
     drawn = 0
     for picture in pictures:
@@ -61,9 +65,10 @@ def draw(pictures: list[Picture], renderer: str, columns: int | None = None) -> 
             continue
         caption.append(f"  {size[0]}×{size[1]}", style="dim")
         console.print(caption)
+        columns = fit_columns(size, width, max(4, console.height - 3))
         # Scale once here: the renderable would otherwise resize the full picture per line.
-        scaled = decode_scaled(picture.data, width * 20, width * 20)
-        console.print(rich_renderable(renderer, scaled, width=min(width, max(1, scaled.width))))  # type: ignore[arg-type]
+        scaled = decode_scaled(picture.data, columns * 20, columns * 40)
+        console.print(rich_renderable(renderer, scaled, width=columns))  # type: ignore[arg-type]
         drawn += 1
     return drawn
 

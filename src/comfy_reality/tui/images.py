@@ -76,8 +76,8 @@ def widget_class(renderer: Renderer) -> type[Widget]:
     return classes[renderer]
 
 
-def rich_renderable(renderer: Renderer, picture: PILImage, width: int | str | None = "auto") -> Any:
-    """textual-image's Rich renderable for ``renderer``, for the CLI (``run --show``, ``show``)."""
+def rich_renderable(renderer: Renderer, picture: PILImage, width: int, height: int | str = "auto") -> Any:
+    """textual-image's Rich renderable ``width`` cells wide (aspect kept), for the CLI's ``--show``/``show``."""
     from textual_image import renderable
 
     classes: dict[str, Any] = {
@@ -85,7 +85,7 @@ def rich_renderable(renderer: Renderer, picture: PILImage, width: int | str | No
         "sixel": renderable.SixelImage,
         "halfblock": renderable.HalfcellImage,
     }
-    return classes[renderer](picture, width=width)
+    return classes[renderer](picture, width=width, height=height)
 
 
 def decode_scaled(data: bytes, max_width: int, max_height: int) -> PILImage:
@@ -108,6 +108,17 @@ def image_size(data: bytes) -> tuple[int, int] | None:
             return opened.size
     except (UnidentifiedImageError, OSError, ValueError):
         return None
+
+
+def fit_columns(pixel_size: tuple[int, int], max_columns: int, max_rows: int) -> int:
+    """Cells across for a picture: its own size in cells, within the columns and rows there are."""
+    cell_width, cell_height = cell_size()
+    width, height = max(1, pixel_size[0]), max(1, pixel_size[1])
+    columns = max(8, min(max_columns, round(width / cell_width)))
+    rows = columns * cell_width * height / width / cell_height
+    if rows > max_rows:
+        columns = max(1, int(columns * max_rows / rows))
+    return columns
 
 
 @dataclass
