@@ -36,12 +36,13 @@ async def server() -> AsyncIterator[EmbeddedServer]:
         yield running
 
 
-def make_app(url: str, images: str, bundled: Path = PICTURES) -> ComfyRealityApp:
+def make_app(url: str, images: str, journal: Path | None = None) -> ComfyRealityApp:
     return ComfyRealityApp(
         Settings(server_url=url, images=images),  # type: ignore[arg-type]
-        bundled_dir=bundled,
+        bundled_dir=PICTURES,
         frame_interval=0.005,
-        use_journal=False,
+        journal_path=journal,
+        use_journal=journal is not None,
     )
 
 
@@ -147,3 +148,34 @@ async def test_images_off_shows_none_and_decodes_nothing(server: EmbeddedServer)
         assert "Images (" not in screen_text(app) and "Preview" not in screen_text(app)
         assert app.images.loader.decodes == 0
         assert app.runtime is not None and not app.runtime._preview_callbacks  # not even subscribed
+
+
+async def test_history_details_show_the_outputs_as_thumbnails(server: EmbeddedServer, tmp_path: Path) -> None:
+    from comfy_reality.tui.screens.history import HistoryScreen
+
+    app = make_app(server.url, "halfblock", journal=tmp_path / "journal.sqlite3")
+    async with app.run_test(size=SIZE) as pilot:
+        entry_id = await start_run(pilot, app)
+        await wait_for(pilot, lambda: app.session.entries[entry_id].status.is_final, 30, what="the end")
+        app.task_tree.focus()
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history")
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        await wait_for(pilot, lambda: history.selected is not None, what="a selected execution")
+        gallery = history.query_one(Gallery)
+        await wait_for(
+            pilot,
+            lambda: len(gallery.thumbnails) == 2 and all(t.loaded for t in gallery.thumbnails),
+            what="thumbnails",
+        )
+        assert all(
+            cell == (OUTPUT_RGB, OUTPUT_RGB)
+            for t in gallery.thumbnails
+            for cell in half_block_colours(t.picture)
+        )
+        gallery.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImageViewerScreen), what="the viewer")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is history, what="back to the history")

@@ -903,7 +903,7 @@ class ComfyRealityApp(App[None]):
             return
         from .screens.history import HistoryScreen  # loaded on first use: faster start-up
 
-        self.push_screen(HistoryScreen(self.journal, tz=self.log_timezone))
+        self.push_screen(HistoryScreen(self.journal, tz=self.log_timezone, images=self.images))
 
     def action_help(self) -> None:
         focused = self.focused
