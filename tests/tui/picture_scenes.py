@@ -74,3 +74,30 @@ async def apply_picture_scene(pilot: Pilot[None], state: str) -> None:
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
+
+
+async def export(directory: Path) -> list[Path]:
+    """The README's picture screenshots: ``uv run python -m tests.tui.picture_scenes screenshots``."""
+    from comfy_reality.tui import format as fmt
+
+    from .helpers import WORKFLOWS
+
+    written = []
+    for state, name in (("running", "preview"), ("completed", "gallery")):
+        app = picture_app(WORKFLOWS)
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                await apply_picture_scene(pilot, state)
+                app.save_screenshot(filename=f"{name}-120x40.svg", path=str(directory))
+                written.append(directory / f"{name}-120x40.svg")
+        finally:
+            fmt.freeze_clock(None)
+    return written
+
+
+if __name__ == "__main__":
+    import asyncio
+    import sys
+
+    for path in asyncio.run(export(Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots"))):
+        print(path)
