@@ -179,3 +179,29 @@ async def test_history_details_show_the_outputs_as_thumbnails(server: EmbeddedSe
         await wait_for(pilot, lambda: isinstance(app.screen, ImageViewerScreen), what="the viewer")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is history, what="back to the history")
+
+
+async def test_the_preview_method_goes_with_each_prompt_and_the_palette_changes_it(
+    server: EmbeddedServer,
+) -> None:
+    import httpx
+
+    from comfy_reality.tui.commands import set_preview_method
+
+    app = make_app(server.url, "off")
+    async with app.run_test(size=SIZE) as pilot:
+        first = await start_run(pilot, app)
+        await wait_for(pilot, lambda: app.session.entries[first].status.is_final, 30, what="the end")
+        set_preview_method(app, "none")
+        await wait_for_text(pilot, "Previews: none for the next runs")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(app.session.entries) == 2, what="a second execution")
+        (second,) = set(app.session.entries) - {first}
+        await wait_for(pilot, lambda: app.session.entries[second].status.is_final, 30, what="the end")
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            methods = []
+            for entry_id in (first, second):
+                prompt_id = app.session.entries[entry_id].execution.prompt_id
+                entry = (await http.get(f"/history/{prompt_id}")).json()[prompt_id]
+                methods.append(entry["prompt"][3].get("preview_method"))
+        assert methods == ["auto", "none"]
