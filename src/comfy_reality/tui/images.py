@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import sys
 from collections import OrderedDict
@@ -37,20 +38,39 @@ def resolve_renderer(mode: str) -> Renderer:
     Inside tmux the queries go to tmux itself, which answers for Sixel only when it was built with
     it; otherwise half blocks, which tmux passes through as ordinary coloured text.
     """
-    if mode in ("kitty", "sixel", "halfblock", "off"):
-        return mode  # type: ignore[return-value]
-    if mode != "auto":
+    if mode == "off":
+        return "off"
+    if mode not in IMAGE_MODES:
         raise ValueError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES)}")
     stdout = sys.__stdout__
-    if stdout is None or not stdout.isatty() or os.environ.get("TERM") == "dumb":
+    terminal = stdout is not None and stdout.isatty() and os.environ.get("TERM") != "dumb"
+    if mode == "auto" and not terminal:
         return "off"
-    from textual_image import renderable  # the import queries the terminal, once
+    if terminal:
+        _ask_terminal()
+    if mode != "auto":
+        return mode  # type: ignore[return-value]
+    from textual_image import renderable
 
     if renderable.Image is renderable.SixelImage:
         return "sixel"
     if renderable.Image is renderable.TGPImage:
         return "kitty"
     return "halfblock"
+
+
+def _ask_terminal() -> None:
+    """Import textual-image now: its imports ask the terminal (graphics support, pixels per cell)
+    and cache the answers. Once Textual runs it reads stdin itself and answers would be lost."""
+    # A terminal that does not answer is normal (it then gets defaults); not worth a traceback on stderr.
+    logging.getLogger("textual_image").setLevel(logging.ERROR)
+    try:
+        from textual_image import widget
+    except ZeroDivisionError:  # a terminal reporting 0 columns: textual-image cannot measure cells
+        from textual_image import _terminal
+
+        _terminal.get_cell_size._result = _terminal.CellSize(*FALLBACK_CELL)  # type: ignore[attr-defined]
+        from textual_image import widget  # noqa: F401
 
 
 def cell_size() -> tuple[int, int]:
