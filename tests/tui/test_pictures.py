@@ -18,6 +18,7 @@ from comfy_reality.config import Settings
 from comfy_reality.runtime.models import ConnectionState, TaskStatus
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.images import shown_picture
 from comfy_reality.tui.screens.image_viewer import ImageViewerScreen
 from comfy_reality.tui.widgets import WorkflowBrowser
 from comfy_reality.tui.widgets.gallery import Gallery, Thumbnail
@@ -126,7 +127,7 @@ async def test_live_preview_then_gallery_then_full_screen(server: EmbeddedServer
         await wait_for(pilot, lambda: isinstance(app.screen, ImageViewerScreen), what="the viewer")
         viewer = app.screen
         assert isinstance(viewer, ImageViewerScreen)
-        await wait_for(pilot, lambda: viewer.picture.image is not None, what="the full picture")  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: shown_picture(viewer.picture) is not None, what="the full picture")
         await wait_for_text(pilot, "tui_pictures_00002_.png  96×64")
         assert "node 3" in screen_text(app)
         big = half_block_colours(viewer.picture)

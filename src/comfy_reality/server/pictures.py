@@ -88,7 +88,7 @@ def _scene(size: tuple[int, int], seed: int, index: int, caption: str) -> Image.
             points.append((x, base - rng.uniform(0.05, 0.22) * height))
         points.append((float(width), float(height)))
         colour = tuple(int(c * shade) for c in (rng.randrange(40, 120), rng.randrange(110, 200), 90))
-        draw.polygon(points, fill=colour)  # type: ignore[arg-type]
+        draw.polygon(points, fill=colour)
     if caption and height >= MIN_CAPTION_HEIGHT and width >= MIN_CAPTION_HEIGHT:
         font = _font(max(10, height // 12))
         margin = max(2, height // 40)

@@ -84,16 +84,27 @@ def cell_size() -> tuple[int, int]:
         return FALLBACK_CELL
 
 
-def widget_class(renderer: Renderer) -> type[Widget]:
-    """textual-image's widget class for ``renderer`` (not for ``off``)."""
+def image_widget(renderer: Renderer, *, id: str | None = None, classes: str | None = None) -> Widget:
+    """An empty textual-image widget for ``renderer`` (not ``off``); fill it with :func:`show_picture`."""
     from textual_image import widget
 
-    classes: dict[str, type[Widget]] = {
+    classes_by_renderer: dict[str, Any] = {
         "kitty": widget.TGPImage,
         "sixel": widget.SixelImage,
         "halfblock": widget.HalfcellImage,
     }
-    return classes[renderer]
+    made: Widget = classes_by_renderer[renderer](None, id=id, classes=classes)
+    return made
+
+
+def show_picture(image_widget: Widget, picture: PILImage | None) -> None:
+    """Put a decoded picture (or nothing) into a widget made by :func:`image_widget`."""
+    image_widget.image = picture  # type: ignore[attr-defined]
+
+
+def shown_picture(image_widget: Widget) -> PILImage | None:
+    picture: PILImage | None = getattr(image_widget, "image", None)
+    return picture
 
 
 def rich_renderable(renderer: Renderer, picture: PILImage, width: int, height: int | str = "auto") -> Any:

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from ...runtime.models import OutputFile
 from .. import format as fmt
 from ..image_actions import copy_path, open_externally
-from ..images import ImageSupport, image_size, widget_class
+from ..images import ImageSupport, image_size, image_widget, show_picture
 from ..widgets.gallery import output_cache_key
 from ..widgets.live_text import LiveText
 
@@ -74,7 +74,7 @@ class ImageViewerScreen(Screen[None]):
         self.title_text = LiveText(viewer_title(self.file, None, None), id="viewer-title")
         yield self.title_text
         with Center():
-            self.picture = widget_class(self.images.renderer)(None, id="viewer-image")
+            self.picture = image_widget(self.images.renderer, id="viewer-image")
             yield self.picture
         yield LiveText(
             Text("Esc back · v open in the desktop viewer · y copy its path", style="dim"), id="viewer-hint"
@@ -108,7 +108,7 @@ class ImageViewerScreen(Screen[None]):
         except Exception as exc:
             self.title_text.set(Text(f"{self.file.filename}: not a readable image ({exc})", style="red"))
             return
-        self.picture.image = picture  # type: ignore[attr-defined]
+        show_picture(self.picture, picture)
 
     def action_open_external(self) -> None:
         self.run_worker(

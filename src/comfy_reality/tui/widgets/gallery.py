@@ -17,7 +17,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...runtime.models import OutputFile
-from ..images import ImageSupport, widget_class
+from ..images import ImageSupport, image_widget, show_picture
 from .live_text import LiveText
 
 THUMB_COLUMNS = 22
@@ -63,7 +63,7 @@ class Thumbnail(Vertical):
         self.loaded = False
 
     def compose(self) -> ComposeResult:
-        self.picture = widget_class(self.images.renderer)(None, classes="thumb-image")
+        self.picture = image_widget(self.images.renderer, classes="thumb-image")
         yield self.picture
         yield LiveText(
             Text(self.file.filename, no_wrap=True, overflow="ellipsis", style="dim"), classes="thumb-name"
@@ -189,7 +189,7 @@ class Gallery(Widget, can_focus=True):
             )
             return
         if thumb.is_attached:
-            thumb.picture.image = picture  # type: ignore[attr-defined]
+            show_picture(thumb.picture, picture)
             thumb.loaded = True
 
     def _retitle(self) -> None:

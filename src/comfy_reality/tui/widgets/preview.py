@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.widget import Widget
 
 from ...runtime import PreviewFrame
-from ..images import ImageSupport, widget_class
+from ..images import ImageSupport, image_widget, show_picture
 from .live_text import LiveText
 
 MAX_FPS = 4.0
@@ -63,7 +63,7 @@ class LivePreview(Widget):
     def compose(self) -> ComposeResult:
         self.caption = LiveText(Text("Preview", style="bold"), classes="preview-caption")
         yield self.caption
-        self.picture = widget_class(self.images.renderer)(None, classes="preview-image")
+        self.picture = image_widget(self.images.renderer, classes="preview-image")
         yield self.picture
 
     def offer(self, frame: PreviewFrame) -> None:
@@ -78,7 +78,7 @@ class LivePreview(Widget):
         self.frame = None
         self.latest = None
         if self.is_mounted:
-            self.picture.image = None  # type: ignore[attr-defined]
+            show_picture(self.picture, None)
 
     def _schedule(self) -> None:
         if self._busy or self._timer is not None or self._pending is None:
@@ -110,7 +110,7 @@ class LivePreview(Widget):
                 self.caption.set(Text(f"Preview: unreadable frame ({type(exc).__name__})", style="yellow"))
                 return
             self.frame = frame
-            self.picture.image = picture  # type: ignore[attr-defined]
+            show_picture(self.picture, picture)
             node = frame.display_node_id or frame.node_id
             self.caption.set(preview_caption(frame, self.node_names.get(node or "")))
             self.frames_drawn += 1
