@@ -72,3 +72,18 @@ async def test_a_failed_decode_reaches_every_waiter_and_is_not_cached() -> None:
 def test_halfblock_cells_hold_two_pixels_vertically() -> None:
     assert ImageSupport("halfblock").pixels_for(20, 10) == (20, 20)
     assert not ImageSupport("off").enabled
+
+
+def test_images_off_loads_neither_pillow_nor_textual_image() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from comfy_reality.config import Settings\n"
+        "from comfy_reality.tui.app import ComfyRealityApp\n"
+        "app = ComfyRealityApp(Settings(images='off'), connect=False)\n"
+        "print(app.images.renderer, 'PIL' in sys.modules, 'textual_image' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["off", "False", "False"]
