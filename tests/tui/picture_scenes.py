@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import UTC
 from pathlib import Path
 
-from comfy_reality.tui.screenshots import apply_scene
-from comfy_reality.tui.testing import wait_for
 from textual.pilot import Pilot
 
 from comfy_reality.config import Settings
@@ -19,11 +17,13 @@ from comfy_reality.runtime import PreviewFrame
 from comfy_reality.runtime.models import OutputFile
 from comfy_reality.server.pictures import jpeg_bytes, png_bytes, render
 from comfy_reality.server.values import ImageValue
-from comfy_reality.tui import scenes
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.messages import PreviewArrived
 from comfy_reality.tui.widgets.gallery import Gallery
 from comfy_reality.tui.widgets.preview import LivePreview
+from tests.tui import scenes
+from tests.tui.pilot import wait_for
+from tests.tui.scenes import apply_scene
 
 
 def picture_app(workflows_dir: Path | None) -> ComfyRealityApp:

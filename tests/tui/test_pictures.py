@@ -152,7 +152,7 @@ async def test_images_off_shows_none_and_decodes_nothing(server: EmbeddedServer)
 
 
 async def test_history_details_show_the_outputs_as_thumbnails(server: EmbeddedServer, tmp_path: Path) -> None:
-    from comfy_reality.tui.screens.history import HistoryScreen
+    from comfy_reality.tui.screens.journal_screen import JournalScreen
 
     app = make_app(server.url, "halfblock", journal=tmp_path / "journal.sqlite3")
     async with app.run_test(size=SIZE) as pilot:
@@ -160,9 +160,9 @@ async def test_history_details_show_the_outputs_as_thumbnails(server: EmbeddedSe
         await wait_for(pilot, lambda: app.session.entries[entry_id].status.is_final, 30, what="the end")
         app.task_tree.focus()
         await pilot.press("h")
-        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history")
+        await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen), what="history")
         history = app.screen
-        assert isinstance(history, HistoryScreen)
+        assert isinstance(history, JournalScreen)
         await wait_for(pilot, lambda: history.selected is not None, what="a selected execution")
         gallery = history.query_one(Gallery)
         await wait_for(

@@ -13,12 +13,12 @@ import random
 from typing import Any
 
 import pytest
-from comfy_reality.tui.testing import wait_for
 
 from comfy_reality.config import Settings
 from comfy_reality.runtime.models import ConnectionState, TaskStatus
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.widgets.preview import LivePreview
+from tests.tui.pilot import wait_for
 
 REAL_URL = os.environ.get("COMFYUI_URL")  # read at import: the suite's autouse fixture clears it later
 REAL_TOKEN = os.environ.get("COMFYUI_TOKEN")
@@ -65,7 +65,9 @@ async def test_preview_frames_from_a_real_server_reach_the_widget() -> None:
         graph = preview_graph(app.object_info)
         if graph is None:
             pytest.skip("the server has neither RealityProgress (test node pack) nor SaveImageWebsocket")
-        await app.submit_prompt(graph, name="real-server previews", workflow_id="real-server-previews")
+        await app.main_screen.submit_prompt(
+            graph, name="real-server previews", workflow_id="real-server-previews"
+        )
         preview = app.query_one(LivePreview)
         await wait_for(pilot, lambda: preview.frames_drawn >= 1, timeout=60, what="a preview frame drawn")
         assert preview.frame is not None and preview.frame.execution_id is not None
