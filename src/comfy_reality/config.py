@@ -6,7 +6,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -61,12 +61,30 @@ class Settings(BaseModel):
             "(legacy group nodes, bypassed or muted subgraphs) instead of exactly as the browser would."
         ),
     )
+    images: Literal["auto", "kitty", "sixel", "halfblock", "off"] = Field(
+        default="auto",
+        description=(
+            "How the app and `run --show` draw pictures: auto asks the terminal (Kitty graphics, Sixel, "
+            "else half blocks); off draws and decodes none."
+        ),
+    )
+    preview_method: Literal["default", "none", "auto", "latent2rgb", "taesd"] = Field(
+        default="auto",
+        description=(
+            "Sampler previews asked of the server with each prompt (extra_data.preview_method); "
+            "default leaves it to the server's --preview-method. Servers before late 2025 ignore it."
+        ),
+    )
     journal_keep_days: int = Field(
         default=90,
         ge=0,
         le=MAX_KEEP_DAYS,
         description="Finished executions older than this many days leave the journal when it opens; 0 keeps all.",
     )
+
+    def prompt_extra_data(self) -> dict[str, Any]:
+        """What goes into every prompt's extra_data: the preview method, unless left to the server."""
+        return {} if self.preview_method == "default" else {"preview_method": self.preview_method}
 
     @field_validator("server_url")
     @classmethod

@@ -292,9 +292,11 @@ class RunCommand:
         json_mode: bool,
         use_journal: bool = True,
         only: tuple[str, ...] = (),
+        show: bool = False,
     ) -> None:
         self.jobs = jobs
         self.only = only
+        self.show = show and not json_mode  # pictures only for a person at a terminal
         self.use_journal = use_journal
         self.settings = settings
         self.overrides = overrides
@@ -461,6 +463,8 @@ class RunCommand:
         if not self.interrupted.is_set():
             await self._download_all(runtime)
         self._report(reporter)
+        if self.show:
+            self._show_pictures()
         return self._exit_code()
 
     async def _submit_and_wait(self, runtime: ComfyUIAsyncRuntime) -> None:
@@ -475,6 +479,7 @@ class RunCommand:
                     name=job.name,
                     workflow_id=str(job.path.resolve()),
                     partial_execution_targets=job.targets,
+                    extra_data=self.settings.prompt_extra_data() or None,
                 )
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
@@ -555,6 +560,20 @@ class RunCommand:
                     job.download_errors.append(f"{output.filename}: {exc}")
                     continue
                 job.saved.append(path)
+
+    def _show_pictures(self) -> None:
+        """``--show``: draw every saved output image once the run has ended."""
+        from comfy_reality.cli.show import draw, pictures_from_files, terminal_renderer
+
+        if self.settings.images == "off":
+            return
+        saved = [path for job in self.jobs for path in job.saved]
+        try:
+            pictures = pictures_from_files(saved)
+        except OSError as exc:
+            self.notify(f"cannot read an output to show it: {exc}")
+            return
+        draw(pictures, terminal_renderer(self.settings.images))
 
     # ----------------------------------------------------------------- report
     def _exit_code(self) -> int:
@@ -705,6 +724,17 @@ def usable_output_dir(path: Path) -> Path:
     is_flag=True,
     help="Do not record this run in the execution journal (see `comfy-reality journal`).",
 )
+@click.option(
+    "--preview-method",
+    type=click.Choice(["default", "none", "auto", "latent2rgb", "taesd"]),
+    help="Sampler previews asked of the server (extra_data.preview_method); default leaves it to the "
+    "server. Default: config key preview_method, else auto.",
+)
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Draw each output image in the terminal when the run ends (not when piped or with --json).",
+)
 @json_option
 def run(
     workflows: tuple[Path, ...],
@@ -715,6 +745,8 @@ def run(
     only: tuple[str, ...],
     output_dir: Path | None,
     no_journal: bool,
+    preview_method: str | None,
+    show: bool,
     as_json: bool,
 ) -> None:
     """Run WORKFLOW files (API or UI format) and save their outputs.
@@ -727,7 +759,9 @@ def run(
     Exit codes: 0 all succeeded, 1 an execution failed, 2 invalid workflow or usage,
     3 server unreachable, 130 interrupted.
     """
-    settings = settings_for(server_url, token, correct_frontend_defects=correct_frontend_defects)
+    settings = settings_for(
+        server_url, token, correct_frontend_defects=correct_frontend_defects, preview_method=preview_method
+    )
     setup_logging(settings)
     overrides = parse_assignments(assignments)
     jobs: list[Job] = []
@@ -748,6 +782,7 @@ def run(
         json_mode=as_json or not sys.stdout.isatty(),
         use_journal=not no_journal,
         only=only,
+        show=show,
     )
     try:
         code = asyncio.run(command.main())

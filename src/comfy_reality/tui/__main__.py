@@ -34,6 +34,12 @@ from ..safe_text import safe_str
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
 @click.option(
+    "--images",
+    type=click.Choice(["auto", "kitty", "sixel", "halfblock", "off"]),
+    help="How to draw pictures (previews, outputs): auto asks the terminal; off draws and decodes none. "
+    "Default: config key images, then auto.",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -45,6 +51,7 @@ def main(
     workflow_dirs: tuple[Path, ...],
     demo: bool,
     insecure: bool,
+    images: str | None,
     config_path: Path | None,
 ) -> None:
     """Queue, watch, cancel and retry ComfyUI workflows from the terminal.
@@ -60,6 +67,7 @@ def main(
             server_url=server_url,
             token=token,
             verify_tls=False if insecure else None,
+            images=images,
         )
     except ConfigError as exc:
         click.echo(f"comfy-reality-tui: {safe_str(exc)}", err=True)
@@ -71,6 +79,10 @@ def main(
         click.echo(f"comfy-reality-tui: cannot open the log file ({safe_str(exc)}); logging is off", err=True)
         log_path = None
 
+    from .images import resolve_renderer
+
+    # Ask the terminal what it can draw now: once Textual runs it owns stdin and the answer is lost.
+    settings = settings.model_copy(update={"images": resolve_renderer(settings.images)})
     from .app import ComfyRealityApp
     from .logtap import LogTap
 

@@ -23,10 +23,11 @@ from ..workflows import ObjectInfo, WorkflowFile
 from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory
 from .commands import ComfyCommands
+from .images import ImageSupport, resolve_renderer
 from .keymap import keymap_problems
 from .library import WorkflowLibrary
 from .logtap import LogTap
-from .messages import LogLine, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import LogLine, PreviewArrived, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
 from .safe_app import SafeTextApp
 from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.main import MainScreen
@@ -90,6 +91,11 @@ class ComfyRealityApp(SafeTextApp[None]):
             journal_path=journal_path,
             use_journal=use_journal,
         )
+        self.images = ImageSupport(
+            resolve_renderer(self.settings.images), fetch_output=self.backend.fetch_output
+        )
+        """Pictures: "auto" is resolved before Textual starts; without a terminal it is off."""
+        self.backend.previews_wanted = self.images.enabled
         extra = [*self.settings.workflow_dirs, *(workflow_dirs or [])]
         self.library = WorkflowLibrary(
             [
@@ -105,7 +111,12 @@ class ComfyRealityApp(SafeTextApp[None]):
     def get_default_screen(self) -> MainScreen:
         # The default screen: the one the app's own queries (and tests) look into.
         self.main_screen = MainScreen(
-            self.settings, self.backend, self.library, self.session, log_timezone=self.log_timezone
+            self.settings,
+            self.backend,
+            self.library,
+            self.session,
+            log_timezone=self.log_timezone,
+            images=self.images,
         )
         return self.main_screen
 
@@ -151,6 +162,9 @@ class ComfyRealityApp(SafeTextApp[None]):
 
     def on_server_status_changed(self, message: ServerStatusChanged) -> None:
         self.main_screen.show_server_status(message.status)
+
+    def on_preview_arrived(self, message: PreviewArrived) -> None:
+        self.main_screen.execution_view.add_preview(message.frame)
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
         self.main_screen.show_system_stats(message.stats)

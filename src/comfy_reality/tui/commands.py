@@ -32,6 +32,22 @@ APP_COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
+# The preview toggle: what the next prompts ask of the server (extra_data.preview_method).
+PREVIEW_METHODS: list[tuple[str, str]] = [
+    ("auto", "latent2rgb, or TAESD where the server has its decoder"),
+    ("taesd", "the sharpest previews (the server needs models/vae_approx)"),
+    ("latent2rgb", "cheap, blurry previews"),
+    ("none", "no previews: the server does not even compute them"),
+    ("default", "whatever the server was started with (--preview-method)"),
+]
+
+
+def set_preview_method(app: ComfyRealityApp, method: str) -> None:
+    """Used for every prompt queued from now on; the config file keeps its own value."""
+    app.settings.preview_method = method  # type: ignore[assignment]
+    app.notify(f"Previews: {method} for the next runs", timeout=3)
+
+
 class ComfyCommands(Provider):
     @property
     def comfy_app(self) -> ComfyRealityApp:
@@ -42,6 +58,10 @@ class ComfyCommands(Provider):
         commands: list[tuple[str, str, Callable[[], object]]] = [
             (title, text, partial(app.run_action, action)) for title, text, action in APP_COMMANDS
         ]
+        current = app.settings.preview_method
+        for method, text in PREVIEW_METHODS:
+            if method != current:
+                commands.append((f"Previews: {method}", text, partial(set_preview_method, app, method)))
         for workflow in app.workflow_files:
             if workflow.ok:
                 # Names come from files and the server: control characters shown, markup escaped.

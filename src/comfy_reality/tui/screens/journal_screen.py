@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
 from textual import events, on, work
@@ -29,6 +29,10 @@ from ...journal import JournalEntry, JournalError
 from ...safe_text import made_safe, safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
+
+if TYPE_CHECKING:
+    from ..images import ImageSupport
+    from ..widgets.gallery import Gallery
 
 LIMIT = 500
 # While a listed execution is still queued or running, the list is read again this often;
@@ -228,10 +232,17 @@ class JournalScreen(Screen[None]):
     ]
 
     def __init__(
-        self, journal: JournalReader, *, tz: tzinfo | None = None, server: str | None = None
+        self,
+        journal: JournalReader,
+        *,
+        tz: tzinfo | None = None,
+        server: str | None = None,
+        images: ImageSupport | None = None,
     ) -> None:
         super().__init__()
         self.journal = journal
+        # Thumbnails of the selected execution's outputs (fetched through the app's runtime); None: off.
+        self.images = images if images is not None and images.enabled else None
         self.tz = tz  # None: local time
         self.server = server
         self.entries: list[JournalEntry] = []
@@ -257,6 +268,12 @@ class JournalScreen(Screen[None]):
             with VerticalScroll(id="history-detail") as detail:
                 detail.border_title = "Details"
                 yield Static("", id="history-detail-body")
+                if self.images is not None:
+                    from ..widgets.gallery import Gallery
+
+                    gallery = Gallery(self.images, id="history-gallery")
+                    gallery.display = False
+                    yield gallery
         # The app's own ctrl+p binding is listed with the others; the footer's extra one would repeat it.
         yield Footer(show_command_palette=False)
 
@@ -428,6 +445,35 @@ class JournalScreen(Screen[None]):
             return
         self.selected = entry
         self.query_one("#history-detail-body", Static).update(self.describe(entry))
+        if self.images is not None:
+            from ..widgets.gallery import Gallery
+
+            self.query_one("#history-gallery", Gallery).show_outputs(entry.prompt_id, entry.output_files)
+
+    def on_gallery_opened(self, message: Gallery.Opened) -> None:
+        message.stop()
+        if self.images is not None:
+            from .image_viewer import ImageViewerScreen
+
+            self.app.push_screen(ImageViewerScreen(self.images, message.prompt_id, message.file))
+
+    def on_gallery_external_requested(self, message: Gallery.ExternalRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..image_actions import open_externally
+
+            self.run_worker(
+                open_externally(self.app, self.images, message.prompt_id, message.file),
+                group="open-image",
+                exit_on_error=False,
+            )
+
+    def on_gallery_copy_requested(self, message: Gallery.CopyRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..image_actions import copy_path
+
+            copy_path(self.app, self.images, message.prompt_id, message.file)
 
     def describe(self, entry: JournalEntry) -> Text:
         """Everything recorded about one execution, most wanted first: what, when, why it failed, files, nodes."""

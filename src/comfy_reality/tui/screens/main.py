@@ -38,6 +38,7 @@ from ...workflows import (
 )
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
+from ..images import ImageSupport
 from ..library import WorkflowLibrary
 from ..messages import LogLine, TaskEventsBatch
 from ..state import ExecutionEntry, SessionState
@@ -82,9 +83,11 @@ class MainScreen(Screen[None]):
         session: SessionState,
         *,
         log_timezone: tzinfo | None = None,
+        images: ImageSupport | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.images = images
         self.backend = backend
         self.library = library
         self.session = session
@@ -113,7 +116,7 @@ class MainScreen(Screen[None]):
         self.task_tree.border_title = "Executions"
         self.preview = WorkflowPreview(titles, id="preview")
         self.preview.border_title = "Workflow"
-        self.execution_view = ExecutionView(id="execution", classes="hidden")
+        self.execution_view = ExecutionView(id="execution", classes="hidden", images=self.images)
         self.execution_view.border_title = "Execution"
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
@@ -334,7 +337,12 @@ class MainScreen(Screen[None]):
         if runtime is None:
             return
         try:
-            execution = await runtime.submit(prompt, name=name, workflow_id=workflow_id)
+            execution = await runtime.submit(
+                prompt,
+                name=name,
+                workflow_id=workflow_id,
+                extra_data=self.settings.prompt_extra_data() or None,
+            )
         except PromptValidationError as exc:
             entry = self.session.add_rejected(name, workflow_id, prompt, exc)
             self.show_rejected(entry)
@@ -550,7 +558,7 @@ class MainScreen(Screen[None]):
             return
         from .journal_screen import JournalScreen  # loaded on first use: faster start-up
 
-        self.app.push_screen(JournalScreen(journal, tz=self.log_timezone))
+        self.app.push_screen(JournalScreen(journal, tz=self.log_timezone, images=self.images))
 
     def action_help(self) -> None:
         pane_help = None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +16,14 @@ from .. import format as fmt
 from ..state import ExecutionEntry
 from .live_text import LiveText
 from .node_progress import NodeProgressList
+
+if TYPE_CHECKING:
+    from ...runtime import PreviewFrame
+    from ..images import ImageSupport
+    from .gallery import Gallery
+    from .preview import LivePreview
+
+KEPT_PREVIEWS = 64  # newest frame of this many executions, so reselecting one shows its picture at once
 
 OutputKey = tuple[str, str, str, str]
 
@@ -120,6 +131,10 @@ def outputs_renderable(files: list[OutputFile], sizes: dict[OutputKey, int]) -> 
     return Group(Text(f"Outputs ({len(files)}) · o to save", style="bold"), table)
 
 
+def _node_names(entry: ExecutionEntry) -> dict[str, str]:
+    return {t.node_id: t.class_type or t.name for t in entry.nodes.values() if t.node_id is not None}
+
+
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
 
 
@@ -152,12 +167,20 @@ The execution selected in the task tree: how it is going node by node,
 what went wrong, and what it produced.
 
 - **x** cancel · **t** retry · **o** save outputs to a folder
+- Images: **←/→** pick · **Enter** full screen · **v** desktop viewer · **y** copy its path
 """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, classes: str | None = None, images: ImageSupport | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.entry: ExecutionEntry | None = None
         self._details_key: tuple[object, ...] | None = None
+        # None, or images off: no preview widget, no gallery, nothing decoded.
+        self.images = images if images is not None and images.enabled else None
+        self.live_preview: LivePreview | None = None
+        self.gallery: Gallery | None = None
+        self._frames: OrderedDict[str, PreviewFrame] = OrderedDict()
 
     def compose(self) -> ComposeResult:
         self.header = LiveText(EMPTY, id="exec-header")
@@ -169,7 +192,77 @@ what went wrong, and what it produced.
         yield self.header
         yield self.error_box
         yield self.nodes
+        if self.images is not None:
+            from .gallery import Gallery
+            from .preview import LivePreview
+
+            self.live_preview = LivePreview(self.images, id="exec-preview")
+            self.live_preview.display = False
+            yield self.live_preview
+            self.gallery = Gallery(self.images, id="exec-gallery")
+            self.gallery.display = False
+            yield self.gallery
         yield self.outputs
+
+    # ----------------------------------------------------------------- pictures
+    def add_preview(self, frame: PreviewFrame) -> None:
+        """A live preview frame from the runtime; frames of prompts that are not ours are dropped."""
+        if self.live_preview is None or frame.execution_id is None:
+            return
+        self._frames[frame.execution_id] = frame
+        self._frames.move_to_end(frame.execution_id)
+        while len(self._frames) > KEPT_PREVIEWS:
+            self._frames.popitem(last=False)
+        entry = self.entry
+        if entry is not None and entry.id == frame.execution_id and not entry.status.is_final:
+            self.live_preview.node_names = _node_names(entry)
+            self.live_preview.display = True
+            self.live_preview.offer(frame)
+
+    def _show_pictures(self, entry: ExecutionEntry | None) -> None:
+        preview, gallery = self.live_preview, self.gallery
+        if preview is None or gallery is None:
+            return
+        running = entry is not None and not entry.status.is_final and not entry.rejected
+        frame = self._frames.get(entry.id) if entry is not None else None
+        if running and frame is not None:
+            assert entry is not None
+            preview.node_names = _node_names(entry)
+            if preview.latest is not frame:
+                preview.offer(frame)
+            preview.display = True
+        elif preview.display:
+            preview.display = False
+            preview.clear()
+        if entry is not None and entry.status.is_final:
+            gallery.show_outputs(entry.execution.prompt_id, entry.execution.output_files)
+        else:
+            gallery.show_outputs(None, [])
+
+    def on_gallery_opened(self, message: Gallery.Opened) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..screens.image_viewer import ImageViewerScreen
+
+            self.app.push_screen(ImageViewerScreen(self.images, message.prompt_id, message.file))
+
+    def on_gallery_external_requested(self, message: Gallery.ExternalRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..image_actions import open_externally
+
+            self.run_worker(
+                open_externally(self.app, self.images, message.prompt_id, message.file),
+                group="open-image",
+                exit_on_error=False,
+            )
+
+    def on_gallery_copy_requested(self, message: Gallery.CopyRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..image_actions import copy_path
+
+            copy_path(self.app, self.images, message.prompt_id, message.file)
 
     def show(self, entry: ExecutionEntry | None, sizes: dict[OutputKey, int]) -> None:
         """Called once per frame for the selected execution: touch only what changed."""
@@ -180,6 +273,7 @@ what went wrong, and what it produced.
             self.outputs.show(False)
             self.nodes.show(None, [])
             self._details_key = None
+            self._show_pictures(None)
             return
         self.header.set(header_text(entry))
         execution = entry.execution
@@ -203,6 +297,7 @@ what went wrong, and what it produced.
             if files:
                 self.outputs.set(outputs_renderable(files, sizes))
         self.nodes.show(entry.id, list(entry.nodes.values()))
+        self._show_pictures(entry)
 
     def tick(self) -> None:
         """Advance elapsed times while the execution runs."""
