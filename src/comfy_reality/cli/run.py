@@ -16,19 +16,20 @@ import asyncio
 import signal
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from comfy_reality.url_secrets import redact_url
 
 from ._common import (
     CliError,
     ExitCode,
     conversion_option,
-    dumps,
+    echo,
     error_from_exception,
     json_option,
     make_auth,
@@ -36,13 +37,12 @@ from ._common import (
     setup_logging,
 )
 from .batch import expand_variants, pool_options, pool_servers, report_batch, variants
+from .reporters import JsonReporter, LiveReporter
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from comfy_reality.config import Settings
     from comfy_reality.journal import Journal
-    from comfy_reality.runtime import AsyncTaskManager, ComfyUIAsyncRuntime, TaskEvent, WorkflowExecution
+    from comfy_reality.runtime import ComfyUIAsyncRuntime, WorkflowExecution
     from comfy_reality.runtime.pool import PoolServer, ServerPool
     from comfy_reality.workflows.batch import Variant
 
@@ -66,6 +66,7 @@ class Job:
     interrupt_note: str | None = None
     targets: list[str] | None = None  # --only: the output nodes to run (partial_execution_targets)
     variant: str | None = None  # --sweep / --repeat: which one of the batch
+    not_queued: CliError | None = None  # the POST failed (the server unreachable, or erring)
 
     @property
     def name(self) -> str:
@@ -103,7 +104,7 @@ def warn_web_ui_defects(source: str, defects: list[str]) -> None:
     lines = [f"warning: {source}: the web UI converts this workflow differently from how its graph is drawn:"]
     lines += [f"  - {defect}" for defect in defects]
     lines.append("  the prompt is the one the web UI would queue; --fix-frontend-defects makes it as drawn")
-    click.echo("\n".join(lines), err=True)
+    echo("\n".join(lines), err=True)
 
 
 def read_workflow(path: Path) -> Job:
@@ -121,128 +122,6 @@ def read_workflow(path: Path) -> Job:
     return Job(path=path, data=data, is_ui=fmt is WorkflowFormat.UI)
 
 
-# --------------------------------------------------------------------------- reporters
-class JsonReporter:
-    """NDJSON task events on a stream, progress throttled per task.
-
-    Lines are built inline when an event is emitted (so each carries the task's state at
-    that moment, not a later one) and written by :meth:`run`, off the emitting code path.
-    """
-
-    def __init__(self, stream: IO[str], *, progress_interval: float = PROGRESS_INTERVAL) -> None:
-        self.stream = stream
-        self.progress_interval = progress_interval
-        self._last_progress: dict[str, float] = {}
-        self._manager: AsyncTaskManager | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._pending: deque[dict[str, Any]] = deque()
-        self._ready = asyncio.Event()
-        self._stopped = False
-        self.lines = 0
-
-    def attach(self, manager: AsyncTaskManager) -> None:
-        self._manager = manager
-        self._unsubscribe = manager.subscribe(self.on_event)
-
-    def on_event(self, event: TaskEvent) -> None:
-        if event.event_type == "progress":
-            progress = (event.data or {}).get("progress", 0.0)
-            last = self._last_progress.get(event.task_id)
-            now = time.monotonic()
-            if last is not None and now - last < self.progress_interval and progress < 1.0:
-                return
-            self._last_progress[event.task_id] = now
-        self._pending.append(self.event_line(event))
-        self._ready.set()
-
-    async def run(self) -> None:
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            self._flush()
-            if self._stopped:
-                return
-
-    def _flush(self) -> None:
-        while self._pending:
-            self.write(self._pending.popleft())
-
-    def notify(self, message: str) -> None:
-        """A human message: stderr, so stdout stays machine-readable."""
-        click.echo(message, err=True)
-
-    def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        self._stopped = True
-        self._ready.set()
-
-    def event_line(self, event: TaskEvent) -> dict[str, Any]:
-        line: dict[str, Any] = {
-            "type": "event",
-            "event": event.event_type,
-            "seq": event.seq,
-            "time": event.timestamp.isoformat(),
-            "task_id": event.task_id,
-            "task_type": event.task_type.value if event.task_type else None,
-            "parent_id": event.parent_id,
-        }
-        manager = self._manager
-        task = manager.get_task(event.task_id) if manager is not None else None
-        if manager is not None and task is not None:
-            root = task if task.parent_id is None else manager.get_task(task.parent_id)
-            line.update(
-                name=task.name,
-                status=task.status.value,
-                execution_id=task.execution_id,
-                prompt_id=(root.prompt_id if root is not None else None),
-                node_id=task.node_id,
-                class_type=task.class_type,
-                progress=round(task.progress, 4),
-                value=task.value,
-                max=task.max,
-                cached=task.cached or None,
-                error=task.error if event.event_type == "failed" else None,
-                error_type=task.error_type if event.event_type == "failed" else None,
-                status_detail=task.status_detail,
-            )
-        elif event.data:
-            line["data"] = event.data
-        if event.message:
-            line["message"] = event.message
-        return {k: v for k, v in line.items() if v is not None}
-
-    def write(self, line: dict[str, Any]) -> None:
-        self.stream.write(dumps(line) + "\n")
-        self.stream.flush()
-        self.lines += 1
-
-
-class LiveReporter:
-    """The Rich live table on a terminal."""
-
-    def __init__(self, console: Console) -> None:
-        from comfy_reality.runtime.printer import RichTaskPrinter
-
-        self.printer = RichTaskPrinter(console)
-        self._manager: AsyncTaskManager | None = None
-
-    def attach(self, manager: AsyncTaskManager) -> None:
-        self._manager = manager
-
-    async def run(self) -> None:
-        assert self._manager is not None
-        await self.printer.start(self._manager)
-
-    def notify(self, message: str) -> None:
-        """Printed above the live table (Rich keeps the table at the bottom)."""
-        self.printer.console.print(message, markup=False, highlight=False)
-
-    def stop(self) -> None:
-        self.printer.stop()
-
-
 async def check_partial_execution(runtime: ComfyUIAsyncRuntime) -> None:
     """--only needs partial_execution_targets (ComfyUI 0.3.48+); older servers would run everything."""
     from comfy_reality.runtime.capabilities import PARTIAL_EXECUTION_SINCE, capabilities
@@ -254,6 +133,26 @@ async def check_partial_execution(runtime: ComfyUIAsyncRuntime) -> None:
             f"--only: ComfyUI {found.comfyui_version} at {runtime.server_url} predates partial execution "
             f"({since}); it would run every output."
         )
+
+
+def submit_error(exc: BaseException, server_url: str, *, journaled: bool) -> CliError:
+    """The CLI error for a failed POST; says so when the server may have queued the prompt anyway."""
+    error = error_from_exception(exc, server_url)
+    prompt_id = getattr(exc, "unconfirmed_prompt_id", None)
+    if prompt_id:
+        server_url = redact_url(server_url)
+        where = (
+            "it is recorded in the journal as unconfirmed"
+            if journaled
+            else f"`comfy-reality history --server {server_url}` will show it if it ran"
+        )
+        error = CliError(
+            f"{error.format_message()} The server may have queued prompt {prompt_id} before the "
+            f"connection failed; {where}.",
+            ExitCode(error.exit_code),
+            hint=f"`comfy-reality journal reconcile --server {server_url}` checks it" if journaled else None,
+        )
+    return error
 
 
 # ------------------------------------------------------------------------------ runner
@@ -271,6 +170,7 @@ class RunCommand:
         servers: list[PoolServer] | None = None,
         pin: str | None = None,
         variants: list[Variant] | None = None,
+        show: bool = False,
     ) -> None:
         self.jobs = jobs
         self.servers = servers
@@ -278,6 +178,7 @@ class RunCommand:
         self.variants = variants or []
         self.wall_seconds = 0.0
         self.only = only
+        self.show = show and not json_mode  # pictures only for a person at a terminal
         self.use_journal = use_journal
         self.settings = settings
         self.overrides = overrides
@@ -286,12 +187,13 @@ class RunCommand:
         self.interrupted = asyncio.Event()
         self._restore_signal: Callable[[], None] | None = None
         self.reporter: JsonReporter | LiveReporter | None = None
+        self.journaled = False  # a journal records this run (rows written before each POST)
 
     def notify(self, message: str) -> None:
         if self.reporter is not None:
             self.reporter.notify(message)
         else:
-            click.echo(message, err=True)
+            echo(message, err=True)
 
     # ---------------------------------------------------------------- signals
     def _install_sigint(self) -> None:
@@ -342,6 +244,7 @@ class RunCommand:
             if journal is not None:
                 for member in pool.members:
                     journal.attach(member.runtime)
+                self.journaled = True
             try:
                 async with pool.session():
                     await pool.ready()
@@ -359,7 +262,7 @@ class RunCommand:
                 # Even after Ctrl-C: the last states (cancelled, interrupted) belong in the history.
                 await journal.close()
                 if journal.error is not None:
-                    click.echo(f"warning: {journal.error}", err=True)
+                    echo(f"warning: {journal.error}", err=True)
             if self._restore_signal is not None:
                 self._restore_signal()
 
@@ -372,7 +275,7 @@ class RunCommand:
         # The config's journal_keep_days bound is applied here, on the journal's writer thread.
         journal, note = await Journal.open_or_disabled(keep_days=self.settings.journal_keep_days)
         if note is not None:
-            click.echo(f"warning: {note}", err=True)
+            echo(f"warning: {note}", err=True)
         if journal is not None:
             await self._mention_unfinished(journal)
         return journal
@@ -388,7 +291,7 @@ class RunCommand:
         if count:
             server = self.settings.server_url
             runs = f"{count} earlier run{'s are' if count != 1 else ' is'}"
-            click.echo(
+            echo(
                 f"{runs} unfinished in the journal for {server}; "
                 f"see `comfy-reality journal reconcile --server {server}`",
                 err=True,
@@ -455,10 +358,12 @@ class RunCommand:
         self._report(reporter)
         if not runtime.single or len(self.jobs) > 1:
             report_batch(self.jobs, runtime, self.wall_seconds, reporter)
+        if self.show:
+            self._show_pictures()
         return self._exit_code()
 
     async def _submit_and_wait(self, runtime: ServerPool) -> None:
-        from comfy_reality.runtime import InvalidWorkflowError, PromptValidationError
+        from comfy_reality.runtime import ComfyError, InvalidWorkflowError, PromptValidationError
 
         for job in self.jobs:
             if self.interrupted.is_set() or job.prompt is None:
@@ -470,16 +375,23 @@ class RunCommand:
                     workflow_id=str(job.path.resolve()),
                     partial_execution_targets=job.targets,
                     server=self.pin,
+                    extra_data=self.settings.prompt_extra_data() or None,
                 )
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
                 job.node_errors = exc.node_messages()
             except InvalidWorkflowError as exc:
                 job.rejected = str(exc)
+            except ComfyError as exc:
+                # The prompts already queued go on; this one is reported, and sets the exit code.
+                job.not_queued = submit_error(exc, self.settings.server_url, journaled=self.journaled)
         executions = [job.execution for job in self.jobs if job.execution is not None]
         if not executions:
             if self.interrupted.is_set():
                 self.notify("Interrupted before anything was queued on the server.")
+            failed = next((job.not_queued for job in self.jobs if job.not_queued is not None), None)
+            if failed is not None:
+                raise failed  # nothing runs: the error alone, as for a single workflow
             return
         waiting = asyncio.ensure_future(asyncio.gather(*(runtime.wait(e) for e in executions)))
         interrupted = asyncio.ensure_future(self.interrupted.wait())
@@ -548,6 +460,20 @@ class RunCommand:
                     continue
                 job.saved.append(path)
 
+    def _show_pictures(self) -> None:
+        """``--show``: draw every saved output image once the run has ended."""
+        from comfy_reality.cli.show import draw, pictures_from_files, terminal_renderer
+
+        if self.settings.images == "off":
+            return
+        saved = [path for job in self.jobs for path in job.saved]
+        try:
+            pictures = pictures_from_files(saved)
+        except OSError as exc:
+            self.notify(f"cannot read an output to show it: {exc}")
+            return
+        draw(pictures, terminal_renderer(self.settings.images))
+
     # ----------------------------------------------------------------- report
     def _exit_code(self) -> int:
         from comfy_reality.runtime import TaskStatus
@@ -556,6 +482,9 @@ class RunCommand:
             return ExitCode.INTERRUPTED
         if any(job.rejected for job in self.jobs):
             return ExitCode.INVALID
+        codes = [job.not_queued.exit_code for job in self.jobs if job.not_queued is not None]
+        if codes:
+            return ExitCode(max(codes))
         for job in self.jobs:
             if (
                 job.execution is None
@@ -575,9 +504,9 @@ class RunCommand:
             if json_mode and not problem:
                 continue  # stdout is for machines; stderr still says what went wrong
             for line in lines:
-                click.echo(line, err=json_mode or problem)
+                echo(line, err=json_mode or problem)
         if any(job.rejected for job in self.jobs):
-            click.echo(
+            echo(
                 "hint: fix the inputs named above; `comfy-reality validate --server URL FILE` checks "
                 "them without queueing",
                 err=True,
@@ -593,12 +522,14 @@ class RunCommand:
                 status="rejected" if job.rejected else "not_submitted",
                 error={"message": job.rejected, "node_errors": job.node_errors} if job.rejected else None,
             )
+            if job.not_queued is not None:
+                line["error"] = {"message": job.not_queued.format_message()}
             return line
         line.update(
             status=execution.status.value,
             execution_id=execution.id,
             prompt_id=execution.prompt_id,
-            server_url=execution.server_url,
+            server_url=redact_url(execution.server_url) if execution.server_url else None,
             created_at=execution.created_at,
             started_at=execution.started_at,
             completed_at=execution.completed_at,
@@ -620,6 +551,8 @@ class RunCommand:
 
         execution = job.execution
         if execution is None:
+            if job.not_queued is not None:
+                return [f"✗ {job.name}: not queued: {job.not_queued.format_message()}"]
             if not job.rejected:
                 return [f"- {job.name}: not submitted"]
             return [f"✗ {job.name}: {job.rejected}", *(f"  {line}" for line in job.node_errors)]
@@ -642,6 +575,26 @@ class RunCommand:
         lines.extend(f"  saved {path}" for path in job.saved)
         lines.extend(f"  download failed: {err}" for err in job.download_errors)
         return lines
+
+
+def usable_output_dir(path: Path) -> Path:
+    """The output folder, created now: a folder that cannot hold the outputs is refused before
+    anything is queued, not after the server has spent minutes on the prompt."""
+    import os
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(
+            f"cannot create the output folder {path}: {exc.strerror or exc}",
+            hint="pick another with --output-dir (or output_dir in the config)",
+        ) from exc
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        raise CliError(
+            f"cannot write to the output folder {path}",
+            hint="pick another with --output-dir (or output_dir in the config)",
+        )
+    return path
 
 
 @click.command()
@@ -672,6 +625,17 @@ class RunCommand:
     is_flag=True,
     help="Do not record this run in the execution journal (see `comfy-reality journal`).",
 )
+@click.option(
+    "--preview-method",
+    type=click.Choice(["default", "none", "auto", "latent2rgb", "taesd"]),
+    help="Sampler previews asked of the server (extra_data.preview_method); default leaves it to the "
+    "server. Default: config key preview_method, else auto.",
+)
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Draw each output image in the terminal when the run ends (not when piped or with --json).",
+)
 @json_option
 def run(
     workflows: tuple[Path, ...],
@@ -686,6 +650,8 @@ def run(
     only: tuple[str, ...],
     output_dir: Path | None,
     no_journal: bool,
+    preview_method: str | None,
+    show: bool,
     as_json: bool,
 ) -> None:
     """Run WORKFLOW files (API or UI format) and save their outputs.
@@ -704,6 +670,7 @@ def run(
         single,
         token,
         correct_frontend_defects=correct_frontend_defects,
+        preview_method=preview_method,
         failover_after=failover_after,
         retry_lost=retry_lost,
     )
@@ -720,21 +687,23 @@ def run(
             problems.append(exc.format_message())
     if problems:
         raise CliError("\n".join(problems))
+    destination = usable_output_dir(output_dir or settings.output_dir or Path.cwd())
     command = RunCommand(
         jobs,
         settings=settings,
         overrides=overrides,
-        output_dir=output_dir or settings.output_dir or Path.cwd(),
+        output_dir=destination,
         json_mode=as_json or not sys.stdout.isatty(),
         use_journal=not no_journal,
         only=only,
         servers=servers,
         pin=pin,
         variants=batch if len(batch) > 1 or sweeps else None,
+        show=show,
     )
     try:
         code = asyncio.run(command.main())
     except KeyboardInterrupt:
-        click.echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
+        echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
         code = ExitCode.INTERRUPTED
     sys.exit(int(code))

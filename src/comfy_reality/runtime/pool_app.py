@@ -20,7 +20,7 @@ import structlog
 from ..errors import ComfyError, ExecutionNotFoundError
 from .client import ComfyUIClient
 from .manager import AsyncTaskManager, Unsubscribe
-from .models import ConnectionState, OutputFile, ServerStatus, WorkflowExecution
+from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, WorkflowExecution
 from .pool import PoolMember, PoolServer, ServerPool
 from .runtime import ComfyUIAsyncRuntime
 
@@ -63,6 +63,7 @@ class PoolRuntime:
         """Runs go to this server (a name) instead of the best one."""
         self.stats: dict[str, dict[str, Any]] = {}
         """Each server's last /system_stats, by name."""
+        self._preview_callbacks: list[Callable[[PreviewFrame], None]] = []
 
     # ------------------------------------------------------------ runtime-like
     @property
@@ -128,9 +129,29 @@ class PoolRuntime:
 
     # -------------------------------------------------------------- executions
     async def submit(
-        self, prompt: dict[str, Any], *, name: str | None = None, workflow_id: str | None = None
+        self,
+        prompt: dict[str, Any],
+        *,
+        name: str | None = None,
+        workflow_id: str | None = None,
+        extra_data: dict[str, Any] | None = None,
     ) -> WorkflowExecution:
-        return await self.pool.submit(prompt, server=self.pinned, name=name, workflow_id=workflow_id)
+        return await self.pool.submit(
+            prompt, server=self.pinned, name=name, workflow_id=workflow_id, extra_data=extra_data
+        )
+
+    def subscribe_previews(self, callback: Callable[[PreviewFrame], None]) -> Unsubscribe:
+        """Live previews from every server (and from servers added later)."""
+        stops = [member.runtime.subscribe_previews(callback) for member in self.pool.members]
+        self._preview_callbacks.append(callback)
+
+        def stop() -> None:
+            for unsubscribe in stops:
+                unsubscribe()
+            if callback in self._preview_callbacks:
+                self._preview_callbacks.remove(callback)
+
+        return Unsubscribe(stop)
 
     async def cancel(self, execution: WorkflowExecution) -> WorkflowExecution:
         return await self.pool.cancel(execution)
@@ -204,7 +225,10 @@ class PoolRuntime:
             return None
 
     async def add_server(self, url: str) -> PoolMember:
-        return await self.pool.add_server(PoolServer(url=url))
+        member = await self.pool.add_server(PoolServer(url=url))
+        for callback in self._preview_callbacks:
+            member.runtime.subscribe_previews(callback)  # ends with the member's runtime
+        return member
 
     def toggle_enabled(self, name: str) -> PoolMember:
         member = self.pool.member(name)
