@@ -86,3 +86,31 @@ def test_one_server_prints_no_batch_line(server_url: str, tmp_path: Path) -> Non
     assert result.exit_code == 0, result.stderr
     assert [line["type"] for line in result.lines()][-1] == "execution"
     assert result.executions()[0]["server_url"] == server_url
+
+
+def test_config_servers_pool_and_a_name_pins_the_run(
+    server_url: str, second_url: str, tmp_path: Path, isolated_home: Path
+) -> None:
+    config = isolated_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'[[servers]]\nurl = "{server_url}"\nname = "first"\n\n'
+        f'[[servers]]\nurl = "{second_url}"\nname = "second"\nweight = 2\n',
+        encoding="utf-8",
+    )
+    workflow = write_workflow(tmp_path, "pinned", save_image_prompt(color=unique(), prefix="pinned"))
+    result = invoke(
+        "run",
+        str(workflow),
+        "--server",
+        "second",
+        "--repeat",
+        "3",
+        "--no-journal",
+        "--output-dir",
+        str(tmp_path),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert {line["server_url"] for line in result.executions()} == {second_url}
+    batch = result.lines()[-1]
+    assert [(row["name"], row["count"]) for row in batch["servers"]] == [("second", 3)]
