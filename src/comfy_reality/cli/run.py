@@ -63,6 +63,7 @@ class Job:
     download_errors: list[str] = field(default_factory=list)
     interrupt_note: str | None = None
     targets: list[str] | None = None  # --only: the output nodes to run (partial_execution_targets)
+    extra_data: dict[str, Any] | None = None  # sent with the prompt (a re-run keeps the web UI's graph)
 
     @property
     def name(self) -> str:
@@ -473,6 +474,7 @@ class RunCommand:
                     name=job.name,
                     workflow_id=str(job.path.resolve()),
                     partial_execution_targets=job.targets,
+                    extra_data=job.extra_data,
                 )
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
