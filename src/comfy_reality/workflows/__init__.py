@@ -26,6 +26,7 @@ from .formats import (
 from .library import WorkflowFile, inspect_workflow, safe_filename, save_workflow, scan_workflows
 from .loader import load_prompt
 from .object_info import InputSpec, ObjectInfo, ObjectInfoCache, packaged_object_info
+from .prepare import PreparedWorkflow, prepare_workflow
 from .userdata import (
     encode_userdata_path,
     parse_workflow_listing,
@@ -45,6 +46,7 @@ __all__ = [
     "MissingNodeTypesError",
     "ObjectInfo",
     "ObjectInfoCache",
+    "PreparedWorkflow",
     "ValidationReport",
     "WorkflowFile",
     "WorkflowFormat",
@@ -61,6 +63,7 @@ __all__ = [
     "packaged_object_info",
     "parse_json_bytes",
     "parse_workflow_listing",
+    "prepare_workflow",
     "process_dynamic_prompt",
     "read_json_file",
     "safe_filename",
