@@ -24,7 +24,7 @@ from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, Runtim
 from .commands import ComfyCommands
 from .library import WorkflowLibrary
 from .logtap import LogTap
-from .messages import LogLine, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import LogLine, RerunRequested, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
 from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.main import MainScreen
 from .state import SessionState
@@ -143,6 +143,10 @@ class ComfyRealityApp(App[None]):
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
         self.main_screen.show_system_stats(message.stats)
+
+    def on_rerun_requested(self, message: RerunRequested) -> None:
+        """From either history: the prompt into the input form (or saved as a local workflow)."""
+        self.main_screen.open_prompt(message.prompt, message.name, save=message.save)
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
