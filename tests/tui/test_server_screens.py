@@ -38,7 +38,10 @@ async def server() -> AsyncIterator[EmbeddedServer]:
 
 def graph(nonce: int, steps: int = 2, delay: float = 0.05) -> dict[str, Any]:
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": nonce}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": nonce},
+        },
         "2": {
             "class_type": "RealityProgress",
             "inputs": {"image": ["1", 0], "steps": steps, "delay": delay, "preview": False, "nonce": nonce},
