@@ -138,7 +138,7 @@ def test_rerun_with_edits_and_history_save(server_url: str, tmp_path: Path) -> N
     again = invoke("history", "--server", server_url, "save", original, str(saved))
     assert again.exit_code == 2 and "--force" in again.stderr
     ui = tmp_path / "graph.json"
-    assert invoke("history", "--server", server_url, "save", "--ui", original, str(ui)).exit_code == 0
+    assert invoke("history", "save", "--ui", original, str(ui), "--server", server_url).exit_code == 0
     assert json.loads(ui.read_text())["id"] == "bbbbbbbb-graph"
 
     rerun = invoke(

@@ -263,3 +263,39 @@ async def test_follow_yields_a_new_snapshot_when_another_client_queues(
     finally:
         await stream.aclose()
     await runtime.cancel(block)
+
+
+def test_workflow_name_and_owner_come_from_what_the_client_sent() -> None:
+    from comfy_reality.runtime.server_queue import owner_of, workflow_name_of
+
+    graph_only = {"extra_pnginfo": {"workflow": {"id": "5e1f0c2a-1111", "nodes": []}}}
+    named = {"extra_pnginfo": {"workflow": {"id": "x", "extra": {"name": "  portrait\n"}}}}
+    assert workflow_name_of(graph_only) == "workflow 5e1f0c2a"
+    assert workflow_name_of(named) == "portrait"
+    assert workflow_name_of({"extra_pnginfo": "not a dict"}) is None and workflow_name_of(None) is None
+    assert owner_of("me", "me", ["old"]) is Owner.THIS_APP
+    assert owner_of("old", "me", ["old"]) is Owner.OTHER_INSTANCE
+    assert owner_of("browser", "me", ["old"]) is Owner.OTHER_CLIENT
+    assert owner_of(None, "me", ["old"]) is Owner.NO_CLIENT
+
+
+async def test_a_move_after_an_anchor_that_left_puts_the_prompt_back(
+    server: EmbeddedServer, runtime: ComfyUIAsyncRuntime, web_ui: Listener
+) -> None:
+    block = await blocker(runtime, 801)
+    a, b, c = [await foreign_post(server, n) for n in (802, 803, 804)]
+    queue = runtime.server_queue
+    real_delete = queue.client.delete_from_queue
+
+    async def anchor_leaves(prompt_ids: list[str]) -> None:
+        await real_delete([c])  # someone deletes the anchor between our read and our delete
+        await real_delete(prompt_ids)
+
+    queue.client.delete_from_queue = anchor_leaves  # type: ignore[method-assign]
+    try:
+        report = await runtime.move_queued(a, "after", c)
+    finally:
+        del queue.client.delete_from_queue
+    assert report.outcome == "unchanged" and "left the queue" in report.detail
+    assert await pending_ids(runtime) == [a, b]  # back in its old place, same id
+    await runtime.cancel(block)

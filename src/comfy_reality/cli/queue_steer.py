@@ -65,7 +65,7 @@ def _settings(ctx: click.Context, server_url: str | None, token: str | None) -> 
     return settings
 
 
-def _local_server_options(func: Any) -> Any:
+def local_server_options(func: Any) -> Any:
     func = click.option("--token", metavar="TOKEN", help="API token (default: as for `queue`).")(func)
     return click.option("--server", "server_url", metavar="URL", help="ComfyUI server URL.")(func)
 
@@ -86,7 +86,7 @@ def _report_delete(server: str, report: DeleteReport, as_json: bool, what: str) 
 
 
 @click.command()
-@_local_server_options
+@local_server_options
 @click.argument("prompt_ids", nargs=-1, required=True)
 @json_option
 @click.pass_context
@@ -106,7 +106,7 @@ def delete(
 
 
 @click.command()
-@_local_server_options
+@local_server_options
 @click.option("--mine", is_flag=True, help="Only prompts this app queued (any of its instances).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
 @json_option
@@ -133,7 +133,7 @@ def clear(
 
 
 @click.command()
-@_local_server_options
+@local_server_options
 @click.argument("prompt_id")
 @click.option("--front", "to", flag_value="front", help="Run it next.")
 @click.option("--up", "to", flag_value="up", help="One place earlier.")

@@ -417,6 +417,14 @@ class ServerQueue:
         placed = final.find(prompt_id)
         position = final.pending.index(placed[1]) + 1 if placed is not None and placed[0] == "pending" else 0
         log.info("queue_moved", prompt_id=prompt_id, to=to, anchor=anchor, number=answer.number)
+        if anchor is not None and to != "front" and after.find(anchor) is None:
+            return MoveReport(
+                prompt_id=prompt_id,
+                outcome="unchanged",
+                number=answer.number,
+                position=position,
+                detail=f"{anchor} left the queue meanwhile; put back where it was",
+            )
         return MoveReport(prompt_id=prompt_id, outcome="moved", number=answer.number, position=position)
 
 
