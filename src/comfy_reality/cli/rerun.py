@@ -26,6 +26,7 @@ from ._common import (
     setup_logging,
 )
 from ._common import settings_for as _settings_for
+from .queue_steer import local_server_options
 
 if TYPE_CHECKING:
     from comfy_reality.config import Settings
@@ -111,14 +112,22 @@ def rerun(
     help="Save the web UI's graph stored with the prompt (extra_pnginfo) instead of the API prompt.",
 )
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@local_server_options
 @json_option
 @click.pass_context
 def history_save(
-    ctx: click.Context, prompt_id: str, file: Path, as_ui: bool, force: bool, as_json: bool
+    ctx: click.Context,
+    prompt_id: str,
+    file: Path,
+    as_ui: bool,
+    force: bool,
+    server_url: str | None,
+    token: str | None,
+    as_json: bool,
 ) -> None:
     """Save the prompt of a history entry (values as they ran) as a local workflow FILE."""
     parent = ctx.obj if isinstance(ctx.obj, dict) else {}
-    settings = _settings_for(parent.get("server_url"), parent.get("token"))
+    settings = _settings_for(server_url or parent.get("server_url"), token or parent.get("token"))
     setup_logging(settings)
     if file.exists() and not force:
         raise CliError(f"{file} exists", hint="pass --force to overwrite it")
