@@ -95,9 +95,8 @@ def test_delete_and_clear_only_this_apps_prompts(
     server_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     # A finished `run` leaves this app's client id in the journal: another instance of the app.
-    done = invoke(
-        "run", "--server", server_url, str(write_workflow(tmp_path, "w", save_image_prompt(unique())))
-    )
+    workflow = str(write_workflow(tmp_path, "w", save_image_prompt(unique())))
+    done = invoke("run", "--server", server_url, "--output-dir", str(tmp_path / "out"), workflow)
     assert done.exit_code == 0, done.stderr
     [app_client] = journal_client_ids()
     busy = request.getfixturevalue("busy")
@@ -142,7 +141,16 @@ def test_rerun_with_edits_and_history_save(server_url: str, tmp_path: Path) -> N
     assert json.loads(ui.read_text())["id"] == "bbbbbbbb-graph"
 
     rerun = invoke(
-        "rerun", original, "--server", server_url, "--set", "2.steps=3", "--set", f"1.color={color + 1}"
+        "rerun",
+        original,
+        "--server",
+        server_url,
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--set",
+        "2.steps=3",
+        "--set",
+        f"1.color={color + 1}",
     )
     assert rerun.exit_code == 0, rerun.stderr
     [line] = rerun.executions()
