@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from comfy_reality.url_secrets import redact_url
+
 from ._common import (
     CliError,
     ExitCode,
+    echo,
     echo_json,
     json_option,
     run_client_command,
@@ -72,17 +75,15 @@ def local_server_options(func: Any) -> Any:
 
 def _report_delete(server: str, report: DeleteReport, as_json: bool, what: str) -> None:
     if as_json:
-        echo_json({"server": server, **report.model_dump()})
+        echo_json({"server": redact_url(server), **report.model_dump()})
     else:
-        click.echo(f"{what} {len(report.deleted)} prompt(s) on {server}.")
+        echo(f"{what} {len(report.deleted)} prompt(s) on {server}.")
         for prompt_id in report.deleted:
-            click.echo(f"  deleted    {prompt_id}")
+            echo(f"  deleted    {prompt_id}")
         for prompt_id in report.running:
-            click.echo(
-                f"  running    {prompt_id} (left alone: `comfy-reality interrupt {prompt_id}` stops it)"
-            )
+            echo(f"  running    {prompt_id} (left alone: `comfy-reality interrupt {prompt_id}` stops it)")
         for prompt_id in report.not_found:
-            click.echo(f"  not queued {prompt_id}")
+            echo(f"  not queued {prompt_id}")
 
 
 @click.command()
@@ -120,10 +121,10 @@ def clear(
     if not yes:
         if not sys.stdin.isatty():
             raise CliError(
-                f"not clearing {whose} on {settings.server_url} without confirmation",
+                f"not clearing {whose} on {redact_url(settings.server_url)} without confirmation",
                 hint="pass --yes to clear without asking",
             )
-        click.confirm(f"Clear {whose} on {settings.server_url}?", abort=True, err=True)
+        click.confirm(f"Clear {whose} on {redact_url(settings.server_url)}?", abort=True, err=True)
 
     async def body(client: ComfyUIClient) -> DeleteReport:
         return await (await server_queue(client)).clear(only_app=mine)
@@ -168,19 +169,17 @@ def move(
 
     report = run_client_command(settings, body)
     if as_json:
-        echo_json({"server": settings.server_url, **report.model_dump(exclude_none=True)})
+        echo_json({"server": redact_url(settings.server_url), **report.model_dump(exclude_none=True)})
     elif report.outcome == "moved":
-        click.echo(
-            f"Moved {prompt_id} to position {report.position} on {settings.server_url} (same prompt id)."
-        )
+        echo(f"Moved {prompt_id} to position {report.position} on {settings.server_url} (same prompt id).")
     elif report.outcome == "unchanged":
-        click.echo(f"{prompt_id} stays where it is: {report.detail}.")
+        echo(f"{prompt_id} stays where it is: {report.detail}.")
     else:
-        click.echo(f"{prompt_id} not moved ({report.outcome}): {report.detail}.", err=True)
+        echo(f"{prompt_id} not moved ({report.outcome}): {report.detail}.", err=True)
         if report.prompt is not None:
             from ._common import dumps
 
-            click.echo("Its prompt, to queue it again yourself:", err=True)
-            click.echo(dumps({"prompt": report.prompt, "extra_data": report.extra_data}), err=True)
+            echo("Its prompt, to queue it again yourself:", err=True)
+            echo(dumps({"prompt": report.prompt, "extra_data": report.extra_data}), err=True)
     if not report.ok:
         ctx.exit(int(ExitCode.FAILED))

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from comfy_reality.url_secrets import redact_url
+
 from ._common import (
     CliError,
     ExitCode,
+    echo,
     echo_json,
     json_option,
     run_client_command,
@@ -93,11 +96,11 @@ def rerun(
         use_journal=not no_journal,
     )
     if not as_json and sys.stdout.isatty():
-        click.echo(f"Re-running {prompt_id} ({name}) on {settings.server_url}.", err=True)
+        echo(f"Re-running {prompt_id} ({name}) on {settings.server_url}.", err=True)
     try:
         code = asyncio.run(command.main())
     except KeyboardInterrupt:
-        click.echo("Interrupted: stopped waiting; the prompt may still be running on the server.", err=True)
+        echo("Interrupted: stopped waiting; the prompt may still be running on the server.", err=True)
         code = ExitCode.INTERRUPTED
     sys.exit(int(code))
 
@@ -150,11 +153,11 @@ def history_save(
     if as_json:
         echo_json(
             {
-                "server": settings.server_url,
+                "server": redact_url(settings.server_url),
                 "prompt_id": prompt_id,
                 "file": file,
                 "format": "ui" if as_ui else "api",
             }
         )
     else:
-        click.echo(f"Saved the {'web UI graph' if as_ui else 'API prompt'} of {prompt_id} to {file}.")
+        echo(f"Saved the {'web UI graph' if as_ui else 'API prompt'} of {prompt_id} to {file}.")

@@ -24,11 +24,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from comfy_reality.url_secrets import redact_url
+
 from ._common import (
     CliError,
     ExitCode,
     conversion_option,
     dumps,
+    echo,
     error_from_exception,
     json_option,
     make_auth,
@@ -101,7 +104,7 @@ def warn_web_ui_defects(source: str, defects: list[str]) -> None:
     lines = [f"warning: {source}: the web UI converts this workflow differently from how its graph is drawn:"]
     lines += [f"  - {defect}" for defect in defects]
     lines.append("  the prompt is the one the web UI would queue; --fix-frontend-defects makes it as drawn")
-    click.echo("\n".join(lines), err=True)
+    echo("\n".join(lines), err=True)
 
 
 def read_workflow(path: Path) -> Job:
@@ -167,7 +170,7 @@ class JsonReporter:
 
     def notify(self, message: str) -> None:
         """A human message: stderr, so stdout stays machine-readable."""
-        click.echo(message, err=True)
+        echo(message, err=True)
 
     def stop(self) -> None:
         if self._unsubscribe is not None:
@@ -235,7 +238,10 @@ class LiveReporter:
 
     def notify(self, message: str) -> None:
         """Printed above the live table (Rich keeps the table at the bottom)."""
-        self.printer.console.print(message, markup=False, highlight=False)
+        from comfy_reality.safe_text import safe_text
+        from comfy_reality.url_secrets import redact_url
+
+        self.printer.console.print(safe_text(redact_url(message)), highlight=False)
 
     def stop(self) -> None:
         self.printer.stop()
@@ -266,9 +272,11 @@ class RunCommand:
         json_mode: bool,
         use_journal: bool = True,
         only: tuple[str, ...] = (),
+        show: bool = False,
     ) -> None:
         self.jobs = jobs
         self.only = only
+        self.show = show and not json_mode  # pictures only for a person at a terminal
         self.use_journal = use_journal
         self.settings = settings
         self.overrides = overrides
@@ -282,7 +290,7 @@ class RunCommand:
         if self.reporter is not None:
             self.reporter.notify(message)
         else:
-            click.echo(message, err=True)
+            echo(message, err=True)
 
     # ---------------------------------------------------------------- signals
     def _install_sigint(self) -> None:
@@ -345,7 +353,7 @@ class RunCommand:
                 # Even after Ctrl-C: the last states (cancelled, interrupted) belong in the history.
                 await journal.close()
                 if journal.error is not None:
-                    click.echo(f"warning: {journal.error}", err=True)
+                    echo(f"warning: {journal.error}", err=True)
             if self._restore_signal is not None:
                 self._restore_signal()
 
@@ -358,7 +366,7 @@ class RunCommand:
         # The config's journal_keep_days bound is applied here, on the journal's writer thread.
         journal, note = await Journal.open_or_disabled(keep_days=self.settings.journal_keep_days)
         if note is not None:
-            click.echo(f"warning: {note}", err=True)
+            echo(f"warning: {note}", err=True)
         if journal is not None:
             await self._mention_unfinished(journal)
         return journal
@@ -374,7 +382,7 @@ class RunCommand:
         if count:
             server = self.settings.server_url
             runs = f"{count} earlier run{'s are' if count != 1 else ' is'}"
-            click.echo(
+            echo(
                 f"{runs} unfinished in the journal for {server}; "
                 f"see `comfy-reality journal reconcile --server {server}`",
                 err=True,
@@ -433,6 +441,8 @@ class RunCommand:
         if not self.interrupted.is_set():
             await self._download_all(runtime)
         self._report(reporter)
+        if self.show:
+            self._show_pictures()
         return self._exit_code()
 
     async def _submit_and_wait(self, runtime: ComfyUIAsyncRuntime) -> None:
@@ -447,7 +457,7 @@ class RunCommand:
                     name=job.name,
                     workflow_id=str(job.path.resolve()),
                     partial_execution_targets=job.targets,
-                    extra_data=job.extra_data,
+                    extra_data={**(job.extra_data or {}), **self.settings.prompt_extra_data()} or None,
                 )
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
@@ -523,6 +533,20 @@ class RunCommand:
                     continue
                 job.saved.append(path)
 
+    def _show_pictures(self) -> None:
+        """``--show``: draw every saved output image once the run has ended."""
+        from comfy_reality.cli.show import draw, pictures_from_files, terminal_renderer
+
+        if self.settings.images == "off":
+            return
+        saved = [path for job in self.jobs for path in job.saved]
+        try:
+            pictures = pictures_from_files(saved)
+        except OSError as exc:
+            self.notify(f"cannot read an output to show it: {exc}")
+            return
+        draw(pictures, terminal_renderer(self.settings.images))
+
     # ----------------------------------------------------------------- report
     def _exit_code(self) -> int:
         from comfy_reality.runtime import TaskStatus
@@ -550,9 +574,9 @@ class RunCommand:
             if json_mode and not problem:
                 continue  # stdout is for machines; stderr still says what went wrong
             for line in lines:
-                click.echo(line, err=json_mode or problem)
+                echo(line, err=json_mode or problem)
         if any(job.rejected for job in self.jobs):
-            click.echo(
+            echo(
                 "hint: fix the inputs named above; `comfy-reality validate --server URL FILE` checks "
                 "them without queueing",
                 err=True,
@@ -571,7 +595,7 @@ class RunCommand:
             status=execution.status.value,
             execution_id=execution.id,
             prompt_id=execution.prompt_id,
-            server_url=execution.server_url,
+            server_url=redact_url(execution.server_url) if execution.server_url else None,
             created_at=execution.created_at,
             started_at=execution.started_at,
             completed_at=execution.completed_at,
@@ -617,6 +641,26 @@ class RunCommand:
         return lines
 
 
+def usable_output_dir(path: Path) -> Path:
+    """The output folder, created now: a folder that cannot hold the outputs is refused before
+    anything is queued, not after the server has spent minutes on the prompt."""
+    import os
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(
+            f"cannot create the output folder {path}: {exc.strerror or exc}",
+            hint="pick another with --output-dir (or output_dir in the config)",
+        ) from exc
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        raise CliError(
+            f"cannot write to the output folder {path}",
+            hint="pick another with --output-dir (or output_dir in the config)",
+        )
+    return path
+
+
 @click.command()
 @click.argument("workflows", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="WORKFLOW...")
 @server_options
@@ -645,6 +689,17 @@ class RunCommand:
     is_flag=True,
     help="Do not record this run in the execution journal (see `comfy-reality journal`).",
 )
+@click.option(
+    "--preview-method",
+    type=click.Choice(["default", "none", "auto", "latent2rgb", "taesd"]),
+    help="Sampler previews asked of the server (extra_data.preview_method); default leaves it to the "
+    "server. Default: config key preview_method, else auto.",
+)
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Draw each output image in the terminal when the run ends (not when piped or with --json).",
+)
 @json_option
 def run(
     workflows: tuple[Path, ...],
@@ -655,6 +710,8 @@ def run(
     only: tuple[str, ...],
     output_dir: Path | None,
     no_journal: bool,
+    preview_method: str | None,
+    show: bool,
     as_json: bool,
 ) -> None:
     """Run WORKFLOW files (API or UI format) and save their outputs.
@@ -667,7 +724,9 @@ def run(
     Exit codes: 0 all succeeded, 1 an execution failed, 2 invalid workflow or usage,
     3 server unreachable, 130 interrupted.
     """
-    settings = settings_for(server_url, token, correct_frontend_defects=correct_frontend_defects)
+    settings = settings_for(
+        server_url, token, correct_frontend_defects=correct_frontend_defects, preview_method=preview_method
+    )
     setup_logging(settings)
     overrides = parse_assignments(assignments)
     jobs: list[Job] = []
@@ -679,18 +738,20 @@ def run(
             problems.append(exc.format_message())
     if problems:
         raise CliError("\n".join(problems))
+    destination = usable_output_dir(output_dir or settings.output_dir or Path.cwd())
     command = RunCommand(
         jobs,
         settings=settings,
         overrides=overrides,
-        output_dir=output_dir or settings.output_dir or Path.cwd(),
+        output_dir=destination,
         json_mode=as_json or not sys.stdout.isatty(),
         use_journal=not no_journal,
         only=only,
+        show=show,
     )
     try:
         code = asyncio.run(command.main())
     except KeyboardInterrupt:
-        click.echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
+        echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
         code = ExitCode.INTERRUPTED
     sys.exit(int(code))

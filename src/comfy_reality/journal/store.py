@@ -445,6 +445,12 @@ class JournalStore:
                 "Move it aside (for example rename it to journal.sqlite3.bad); "
                 "a fresh journal is created on the next start.",
             )
+        if "disk is full" in lowered or "database or disk is full" in lowered:
+            return JournalError(
+                self.path,
+                f"the disk is full ({text})",
+                "Free some disk space; the app keeps running without a journal meanwhile.",
+            )
         if "readonly" in lowered or "unable to open" in lowered or "disk i/o" in lowered:
             return JournalError(
                 self.path,
@@ -472,8 +478,15 @@ class JournalStore:
                     MIGRATIONS[version](self._conn)
                     self._conn.execute(f"PRAGMA user_version = {version + 1}")
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                # A failed COMMIT (disk full) has already rolled back: ROLLBACK would then fail with
+                # "cannot rollback - no transaction is active" and hide the real cause.
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    raise self._translate(exc) from exc
                 raise
             version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 

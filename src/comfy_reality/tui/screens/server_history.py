@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...errors import ComfyError
 from ...runtime.server_history import HistoryPrompt, ServerHistoryItem
+from ...url_secrets import redact_url
 from .. import format as fmt
 from ..messages import RerunRequested
 from .server_queue import OWNER_LABEL, OWNER_STYLE, ConfirmScreen, data_text
@@ -66,7 +67,7 @@ class ServerHistoryScreen(Screen[None]):
     def __init__(self, source: HistorySource, server_url: str) -> None:
         super().__init__()
         self.source = source
-        self.server_url = server_url
+        self.server_url = redact_url(server_url)  # credentials in a URL are never shown
         self.items: list[ServerHistoryItem] = []
         self.loaded = 0  # loads finished: tests wait on it
 

@@ -22,6 +22,7 @@ from textual.widgets import Button, DataTable, Footer, Static
 
 from ...errors import ComfyError
 from ...runtime.server_queue import DeleteReport, MoveReport, MoveTo, Owner, QueueEntry, QueueSnapshot
+from ...url_secrets import redact_url
 from .. import format as fmt
 
 FOREIGN_NOTE = "Other clients' prompts: place, start and end only. Moves keep the prompt id."
@@ -119,7 +120,7 @@ class QueueScreen(Screen[None]):
     def __init__(self, source: QueueSource, server_url: str) -> None:
         super().__init__()
         self.source = source
-        self.server_url = server_url
+        self.server_url = redact_url(server_url)  # credentials in a URL are never shown
         self.snapshot: QueueSnapshot | None = None
         self.marked: set[str] = set()
         self.updates = 0  # snapshots shown so far: tests wait on it
