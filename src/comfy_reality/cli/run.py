@@ -67,6 +67,7 @@ class Job:
     interrupt_note: str | None = None
     targets: list[str] | None = None  # --only: the output nodes to run (partial_execution_targets)
     not_queued: CliError | None = None  # the POST failed (the server unreachable, or erring)
+    extra_data: dict[str, Any] | None = None  # sent with the prompt (a re-run keeps the web UI's graph)
 
     @property
     def name(self) -> str:
@@ -479,7 +480,7 @@ class RunCommand:
                     name=job.name,
                     workflow_id=str(job.path.resolve()),
                     partial_execution_targets=job.targets,
-                    extra_data=self.settings.prompt_extra_data() or None,
+                    extra_data={**(job.extra_data or {}), **self.settings.prompt_extra_data()} or None,
                 )
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]

@@ -69,6 +69,8 @@ from .protocol import (
     parse_text,
 )
 from .runtime import ComfyUIAsyncRuntime
+from .server_history import HistoryPrompt, ServerHistoryItem
+from .server_queue import DeleteReport, MoveReport, Owner, QueueEntry, QueueSnapshot, ServerQueue
 from .tree import add_task_tree, build_task_tree
 
 
@@ -90,6 +92,7 @@ __all__ = [
     "ComfyUIAsyncRuntime",
     "ComfyUIClient",
     "ConnectionState",
+    "DeleteReport",
     "ErrorReport",
     "EventSubscription",
     "ExecutedMessage",
@@ -103,9 +106,12 @@ __all__ = [
     "FeatureFlagsMessage",
     "GenericMessage",
     "HistoryEntry",
+    "HistoryPrompt",
     "InvalidWorkflowError",
     "LogsMessage",
+    "MoveReport",
     "OutputFile",
+    "Owner",
     "PreviewFrame",
     "PreviewImageFrame",
     "PreviewImageWithMetadataFrame",
@@ -115,10 +121,14 @@ __all__ = [
     "PromptState",
     "PromptValidationError",
     "ProtocolError",
+    "QueueEntry",
     "QueueItem",
+    "QueueSnapshot",
     "QueueState",
     "RichTaskPrinter",
     "ServerError",
+    "ServerHistoryItem",
+    "ServerQueue",
     "ServerResponseError",
     "ServerStatus",
     "ServerTimeoutError",

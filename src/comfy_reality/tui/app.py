@@ -27,7 +27,14 @@ from .images import ImageSupport, resolve_renderer
 from .keymap import keymap_problems
 from .library import WorkflowLibrary
 from .logtap import LogTap
-from .messages import LogLine, PreviewArrived, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import (
+    LogLine,
+    PreviewArrived,
+    RerunRequested,
+    ServerStatusChanged,
+    SystemStatsUpdated,
+    TaskEventsBatch,
+)
 from .safe_app import SafeTextApp
 from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.main import MainScreen
@@ -168,6 +175,10 @@ class ComfyRealityApp(SafeTextApp[None]):
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
         self.main_screen.show_system_stats(message.stats)
+
+    def on_rerun_requested(self, message: RerunRequested) -> None:
+        """From either history: the prompt into the input form (or saved as a local workflow)."""
+        self.main_screen.open_prompt(message.prompt, message.name, save=message.save)
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
