@@ -67,6 +67,7 @@ class Job:
     targets: list[str] | None = None  # --only: the output nodes to run (partial_execution_targets)
     variant: str | None = None  # --sweep / --repeat: which one of the batch
     not_queued: CliError | None = None  # the POST failed (the server unreachable, or erring)
+    extra_data: dict[str, Any] | None = None  # sent with the prompt (a re-run keeps the web UI's graph)
 
     @property
     def name(self) -> str:
@@ -375,7 +376,7 @@ class RunCommand:
                     workflow_id=str(job.path.resolve()),
                     partial_execution_targets=job.targets,
                     server=self.pin,
-                    extra_data=self.settings.prompt_extra_data() or None,
+                    extra_data={**(job.extra_data or {}), **self.settings.prompt_extra_data()} or None,
                 )
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]

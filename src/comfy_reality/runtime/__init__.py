@@ -71,6 +71,8 @@ from .protocol import (
     parse_text,
 )
 from .runtime import ComfyUIAsyncRuntime
+from .server_history import HistoryPrompt, ServerHistoryItem
+from .server_queue import DeleteReport, MoveReport, Owner, QueueEntry, QueueSnapshot, ServerQueue
 from .tree import add_task_tree, build_task_tree
 
 
@@ -92,6 +94,7 @@ __all__ = [
     "ComfyUIAsyncRuntime",
     "ComfyUIClient",
     "ConnectionState",
+    "DeleteReport",
     "ErrorReport",
     "EventSubscription",
     "ExecutedMessage",
@@ -105,10 +108,13 @@ __all__ = [
     "FeatureFlagsMessage",
     "GenericMessage",
     "HistoryEntry",
+    "HistoryPrompt",
     "InvalidWorkflowError",
     "LogsMessage",
+    "MoveReport",
     "NoCapableServerError",
     "OutputFile",
+    "Owner",
     "PoolServer",
     "PreviewFrame",
     "PreviewImageFrame",
@@ -119,11 +125,15 @@ __all__ = [
     "PromptState",
     "PromptValidationError",
     "ProtocolError",
+    "QueueEntry",
     "QueueItem",
+    "QueueSnapshot",
     "QueueState",
     "RichTaskPrinter",
     "ServerError",
+    "ServerHistoryItem",
     "ServerPool",
+    "ServerQueue",
     "ServerResponseError",
     "ServerStatus",
     "ServerTimeoutError",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,6 +23,8 @@ from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, WorkflowExecution
 from .pool import PoolMember, PoolServer, ServerPool
 from .runtime import ComfyUIAsyncRuntime
+from .server_history import HistoryPrompt, ServerHistoryItem
+from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 
 __all__ = ["PoolRuntime", "memory_summary"]
 
@@ -204,6 +206,38 @@ class PoolRuntime:
 
     async def put_userdata(self, path: str, body: bytes, *, overwrite: bool) -> None:
         await self.reference.put_userdata(path, body, overwrite=overwrite)
+
+    # ------------------------------------------- the whole server (reference)
+    # The Queue and Server History screens show one server's queue and history: the reference
+    # server's (the first enabled one that answered). Per-server screens are not built yet.
+    def set_app_client_ids(self, client_ids: Iterable[str]) -> None:
+        ids = list(client_ids)
+        for member in self.pool.members:
+            member.runtime.set_app_client_ids(ids)
+
+    def follow_queue(self, fallback_interval: float = 10.0) -> AsyncIterator[QueueSnapshot]:
+        return self.reference.follow_queue(fallback_interval)
+
+    async def delete_queued(self, prompt_ids: Iterable[str]) -> DeleteReport:
+        return await self.reference.delete_queued(prompt_ids)
+
+    async def clear_queue(self, *, only_app: bool = False) -> DeleteReport:
+        return await self.reference.clear_queue(only_app=only_app)
+
+    async def move_queued(self, prompt_id: str, to: MoveTo, anchor: str | None = None) -> MoveReport:
+        return await self.reference.move_queued(prompt_id, to, anchor)
+
+    async def server_history(self, max_items: int | None = 200) -> list[ServerHistoryItem]:
+        return await self.reference.server_history(max_items)
+
+    async def delete_server_history(self, prompt_ids: Iterable[str]) -> None:
+        await self.reference.delete_server_history(prompt_ids)
+
+    async def clear_server_history(self) -> None:
+        await self.reference.clear_server_history()
+
+    async def history_prompt(self, prompt_id: str) -> HistoryPrompt:
+        return await self.reference.history_prompt(prompt_id)
 
     # ------------------------------------------------------------- per server
     def rows(self) -> list[dict[str, Any]]:

@@ -48,6 +48,7 @@ from .protocol import (
     StatusMessage,
 )
 from .routing import Router
+from .server_wide import ServerWide
 from .submission import SubmissionRecorder, post_exactly_once, record_failed_submission
 from .tracker import Tracker, TrackerState
 
@@ -73,7 +74,7 @@ def _listen(listeners: list[T], callback: T) -> Unsubscribe:
     return Unsubscribe(remove)
 
 
-class ComfyUIAsyncRuntime:
+class ComfyUIAsyncRuntime(ServerWide):
     """Run ComfyUI prompts on one server as observable tasks (see the module docstring)."""
 
     def __init__(
@@ -111,6 +112,7 @@ class ComfyUIAsyncRuntime:
         self._status = ServerStatus(url=self.server_url, state=ConnectionState.CONNECTING)
         self._status_callbacks: list[StatusCallback] = []
         self._preview_callbacks: list[PreviewCallback] = []
+        self._queue_callbacks: list[Callable[[], None]] = []
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connection: Connection | None = None
@@ -172,6 +174,10 @@ class ComfyUIAsyncRuntime:
         """``recorder.submitting`` is awaited before every POST /prompt (the journal writes the
         row then), ``recorder.not_queued`` when the server surely did not take the prompt."""
         return _listen(self._recorders, recorder)
+
+    def subscribe_queue_changes(self, callback: Callable[[], None]) -> Unsubscribe:
+        """Called on every ``status`` message: the server's queue (any client's) may have changed."""
+        return _listen(self._queue_callbacks, callback)
 
     def _publish_status(self, status: ServerStatus) -> None:
         previous = self._status
@@ -341,6 +347,11 @@ class ComfyUIAsyncRuntime:
                 self._watchers.check()
         if message.queue_remaining != self._status.queue_remaining:
             self._publish_status(self._status.model_copy(update={"queue_remaining": message.queue_remaining}))
+        for callback in list(self._queue_callbacks):
+            try:
+                callback()
+            except Exception:
+                log.exception("queue_subscriber_failed", subscriber=repr(callback))
 
     # ---------------------------------------------------------------- trackers
     def _new_tracker(self, execution: WorkflowExecution, *, foreign: bool = False) -> Tracker:
@@ -549,7 +560,7 @@ class ComfyUIAsyncRuntime:
             del self._trackers[prompt_id]
             execution.prompt_id = answer.prompt_id
             self._trackers[answer.prompt_id] = tracker
-        execution.number = answer.number
+        execution.number = None if answer.number is None else int(answer.number)
         execution.node_errors = answer.node_errors
         if answer.node_errors:
             log.warning(
@@ -715,7 +726,7 @@ class ComfyUIAsyncRuntime:
         if item is not None:
             execution.prompt = execution.prompt or item.prompt
             execution.client_id = execution.client_id or item.client_id
-            execution.number = execution.number if execution.number is not None else item.number
+            execution.number = execution.number if execution.number is not None else int(item.number)
         tracker.foreign = execution.client_id != self.client_id
         self._register(tracker)
         log.info("prompt_attached", prompt_id=prompt_id, where=state.where, owner_is_us=not tracker.foreign)

@@ -30,6 +30,7 @@ from .logtap import LogTap
 from .messages import (
     LogLine,
     PreviewArrived,
+    RerunRequested,
     ServersChanged,
     ServerStatusChanged,
     SystemStatsUpdated,
@@ -180,6 +181,10 @@ class ComfyRealityApp(SafeTextApp[None]):
 
     def on_servers_changed(self, message: ServersChanged) -> None:
         self.main_screen.show_servers(message.rows)
+
+    def on_rerun_requested(self, message: RerunRequested) -> None:
+        """From either history: the prompt into the input form (or saved as a local workflow)."""
+        self.main_screen.open_prompt(message.prompt, message.name, save=message.save)
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:

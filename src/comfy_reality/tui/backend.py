@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from ..config import Settings
 from ..errors import ComfyError
-from ..journal import Journal, ReconcileReport
+from ..journal import Journal, JournalError, ReconcileReport
 from ..journal.journal import RuntimeLike
 from ..runtime import Auth, ComfyUIAsyncRuntime
 from ..runtime.manager import EventSubscription
@@ -44,6 +44,8 @@ from ..runtime.models import (
 )
 from ..runtime.pool import PoolServer, ServerPool
 from ..runtime.pool_app import PoolRuntime
+from ..runtime.server_history import HistoryPrompt, ServerHistoryItem
+from ..runtime.server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 from . import format as fmt
 from .messages import (
     LogLine,
@@ -102,6 +104,25 @@ class AppRuntime(RuntimeLike, Protocol):
     async def get_userdata(self, path: str) -> bytes: ...
 
     async def put_userdata(self, path: str, body: bytes, *, overwrite: bool) -> None: ...
+
+    # The whole server (every client's queue and history): runtime/server_wide.py.
+    def follow_queue(self, fallback_interval: float = 10.0) -> AsyncIterator[QueueSnapshot]: ...
+
+    async def delete_queued(self, prompt_ids: Iterable[str]) -> DeleteReport: ...
+
+    async def clear_queue(self, *, only_app: bool = False) -> DeleteReport: ...
+
+    async def move_queued(self, prompt_id: str, to: MoveTo, anchor: str | None = None) -> MoveReport: ...
+
+    async def server_history(self, max_items: int | None = 200) -> list[ServerHistoryItem]: ...
+
+    async def delete_server_history(self, prompt_ids: Iterable[str]) -> None: ...
+
+    async def clear_server_history(self) -> None: ...
+
+    async def history_prompt(self, prompt_id: str) -> HistoryPrompt: ...
+
+    def set_app_client_ids(self, client_ids: Iterable[str]) -> None: ...
 
 
 RuntimeFactory = Callable[[str], AppRuntime]
@@ -344,6 +365,7 @@ class Backend:
             if self.journal is not None:
                 for part in runtime_parts(runtime):
                     stack.callback(self.journal.attach(part))
+                await self._tell_app_client_ids(runtime, url)
             await stack.enter_async_context(runtime.session())
 
             def on_status(status: ServerStatus) -> None:
@@ -364,6 +386,19 @@ class Backend:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pump_events(runtime, subscription))
                 group.create_task(self._poll_stats(runtime))
+
+    async def _tell_app_client_ids(self, runtime: AppRuntime, url: str) -> None:
+        """The client ids this app used before (the journal's): the Queue screen calls their prompts ours."""
+        journal = self.journal
+        setter = getattr(runtime, "set_app_client_ids", None)
+        if journal is None or setter is None:
+            return
+        try:
+            rows = await journal.list_executions(server=url, limit=5000)
+        except JournalError as exc:  # only a nicer Owner column depends on it
+            log.warning("journal_client_ids_unreadable", error=str(exc))
+            return
+        setter({row.client_id for row in rows if row.client_id})
 
     async def _pump_events(self, runtime: AppRuntime, subscription: EventSubscription) -> None:
         """One batch per frame: whatever piled up meanwhile, progress already coalesced per task.

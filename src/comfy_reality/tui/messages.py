@@ -84,3 +84,14 @@ class PreviewArrived(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, PreviewArrived) and message.frame.execution_id == self.frame.execution_id
+
+
+class RerunRequested(Message):
+    """A history screen (the journal's or the server's) asks for a prompt in the input form
+    (``save``: saved as a local workflow instead)."""
+
+    def __init__(self, prompt: dict[str, Any], name: str, *, save: bool = False) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.name = name
+        self.save = save

@@ -30,6 +30,7 @@ from ...runtime.outputs import safe_output_path, save_outputs
 from ...safe_text import safe_json
 from ...workflows import (
     WorkflowFile,
+    WorkflowFormat,
     apply_overrides,
     load_prompt,
     prepare_workflow,
@@ -70,6 +71,8 @@ class MainScreen(Screen[None]):
         Binding("f5", "reconnect", "Reconnect", id="reconnect"),
         Binding("h", "history", "History", show=False, id="history"),
         Binding("s", "servers", "Servers", show=False, id="servers"),
+        Binding("q", "server_queue", "Queue", show=False, id="server_queue"),
+        Binding("H", "server_history", "Server history", show=False, id="server_history"),
     ]
     GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
     """The help lists these among the keys that work everywhere on this screen."""
@@ -592,6 +595,53 @@ class MainScreen(Screen[None]):
         from .journal_screen import JournalScreen  # loaded on first use: faster start-up
 
         self.app.push_screen(JournalScreen(journal, tz=self.log_timezone, images=self.images))
+
+    def action_server_queue(self) -> None:
+        """Every client's queue on the server, live (moves, deletes, clear)."""
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        from .server_queue import QueueScreen  # loaded on first use: faster start-up
+
+        self.app.push_screen(QueueScreen(runtime, self.backend.server_url))
+
+    def action_server_history(self) -> None:
+        """The server's own history (every client's finished prompts)."""
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        from .server_history import ServerHistoryScreen  # loaded on first use: faster start-up
+
+        self.app.push_screen(ServerHistoryScreen(runtime, self.backend.server_url))
+
+    def open_prompt(self, prompt: dict[str, Any], name: str, *, save: bool = False) -> None:
+        """A prompt from a history (journal or server) in the input form, values as they ran;
+        ``save``: straight to "save as a local workflow"."""
+        from .input_form import FormResult, InputFormScreen  # loaded on first use: faster start-up
+
+        workflow = WorkflowFile(
+            path=Path("history.json"),
+            name=name,
+            source="history",
+            format=WorkflowFormat.API,
+            node_count=len(prompt),
+        )
+        if save:
+            self._form_done(workflow, FormResult("save_local", prompt, name))
+            return
+        object_info = self.library.object_info
+        if object_info is None:
+            self.notify(
+                "The form needs the server's node catalogue (/object_info); connect to the server first.",
+                severity="warning",
+            )
+            return
+
+        def done(result: FormResult | None) -> None:
+            if result is not None:
+                self._form_done(workflow, result)
+
+        self.app.push_screen(InputFormScreen(workflow, prompt, object_info), done)
 
     def action_help(self) -> None:
         pane_help = None
