@@ -214,9 +214,12 @@ class Tracker:
         return needed
 
     # ------------------------------------------------------------- helpers
-    def _resolve(self, node_id: str | None, display: str | None = None) -> str | None:
-        if node_id is None:
+    def _resolve(self, node_id: object, display: object = None) -> str | None:
+        # Ids come from the wire: anything but a string (a list, a number) names no node here.
+        if not isinstance(node_id, str):
             return None
+        if not isinstance(display, str):
+            display = None
         if node_id in self.nodes:
             return node_id
         mapped = self.ephemeral.get(node_id)
