@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from time import time
 from typing import Any
 
@@ -49,7 +49,7 @@ def test_a_burst_of_notices_of_one_kind_becomes_one_summary() -> None:
 
 
 @pytest.fixture
-def timer_intervals(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+def timer_intervals(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every interval a Textual timer is created with while the test runs."""
     intervals: list[float] = []
     original = textual_timer.Timer.__init__
@@ -61,7 +61,7 @@ def timer_intervals(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
         original(self, event_target, interval, *args, **kwargs)
 
     monkeypatch.setattr(textual_timer.Timer, "__init__", recording)
-    yield intervals
+    return intervals
 
 
 @pytest.fixture
