@@ -103,6 +103,8 @@ server; its children are the prompt's nodes.
         self.guide_depth = 2
         self._branches: dict[str, TreeNode[TreeRef]] = {}
         self._leaves: dict[str, TreeNode[TreeRef]] = {}
+        self._labelled: dict[str, Task] = {}
+        """The task snapshot each leaf's label was drawn from: a batch brings new snapshots only for what moved."""
         self._entries: dict[str, ExecutionEntry] = {}
 
     @property
@@ -131,7 +133,11 @@ server; its children are the prompt's nodes.
                 _relabel(branch, execution_label(entry))
             if entry.nodes:
                 branch.allow_expand = True
+            labelled = self._labelled
             for task in entry.nodes.values():
+                if labelled.get(task.id) is task:
+                    continue  # the same snapshot as last time: its line has not changed
+                labelled[task.id] = task
                 leaf = self._leaves.get(task.id)
                 if leaf is None:
                     self._leaves[task.id] = branch.add_leaf(node_label(task), TreeRef(entry.id, task.id))
@@ -149,6 +155,7 @@ server; its children are the prompt's nodes.
             if entry is not None:
                 for task_id in entry.nodes:
                     self._leaves.pop(task_id, None)
+                    self._labelled.pop(task_id, None)
             if branch is not None:
                 branch.remove()
 
