@@ -210,6 +210,10 @@ async def graph_scenario(server: EmbeddedServer, workflows: Path, nodes: int, pr
         cpu = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start) * 100
         running = await key_round(app, frames, presses)
         still_running = not app.session.entries[execution_id].status.is_final
+        runtime = app.runtime
+        if still_running and runtime is not None:
+            # Idle figures need the run over: stop it rather than wait for a slow app to finish it.
+            await runtime.cancel(runtime.executions[execution_id])
         await wait_for(pilot, lambda: app.session.entries[execution_id].status.is_final, 120, "the run's end")
         await asyncio.sleep(0.3)
         idle = await key_round(app, frames, presses)
