@@ -91,3 +91,21 @@ async def test_a_burst_of_200_runs_from_the_keyboard_leaves_the_app_answering(
         await pilot.press("tab")
         await wait_for(pilot, lambda: app.focused is not focused, timeout=5, what="focus moved")
     assert timer_intervals and min(timer_intervals) > 0
+
+
+async def test_right_and_left_open_and_close_an_execution_in_the_tree() -> None:
+    from tests.tui.scenes import apply_scene, scene_app
+
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "running")
+        tree = app.task_tree
+        tree.focus()
+        branch = tree.root.children[-1]
+        tree.move_cursor(branch)
+        await pilot.press("right")
+        assert branch.is_expanded
+        await pilot.press("down", "left")
+        assert tree.cursor_node is branch and branch.is_expanded
+        await pilot.press("left")
+        assert not branch.is_expanded

@@ -170,6 +170,22 @@ server; its children are the prompt's nodes.
         if branch is not None:
             self.move_cursor(branch)
 
+    def action_expand_node(self) -> None:
+        """→ opens the branch under the cursor (Textual's Tree has no such action of its own)."""
+        node = self.cursor_node
+        if node is not None and node.allow_expand and not node.is_expanded:
+            node.expand()
+
+    def action_collapse_node(self) -> None:
+        """← closes the branch, or from a node goes to its execution's line."""
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
+
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[TreeRef]) -> None:
         event.stop()
         data = event.node.data
