@@ -135,7 +135,7 @@ def rss_kib() -> int:
 
 
 async def key_round(app: ComfyRealityApp, frames: Frames, presses: int) -> dict[str, list[float]]:
-    """Tab between panes, cursor down/up in the tree, expand/collapse the top branch."""
+    """Tab between panes; open/close the newest execution; cursor down/up through its nodes."""
     tab: list[float] = []
     cursor: list[float] = []
     expand: list[float] = []
@@ -145,13 +145,8 @@ async def key_round(app: ComfyRealityApp, frames: Frames, presses: int) -> dict[
         await asyncio.sleep(0.03)
     tree = app.task_tree
     tree.focus()
-    await asyncio.sleep(0.05)
-    for index in range(presses):
-        line = tree.cursor_line
-        key = "down" if index % 2 == 0 else "up"
-        cursor.append(await press(app, frames, key, lambda line=line: tree.cursor_line != line))
-        await asyncio.sleep(0.03)
-    tree.move_cursor(tree.root.children[0] if tree.root.children else None)
+    newest = tree.root.children[0] if tree.root.children else None
+    tree.move_cursor(newest)
     await asyncio.sleep(0.05)
     for _index in range(max(2, presses // 2)):
         node = tree.cursor_node
@@ -161,8 +156,16 @@ async def key_round(app: ComfyRealityApp, frames: Frames, presses: int) -> dict[
         key = "left" if opened else "right"
         expand.append(await press(app, frames, key, lambda n=node, o=opened: n.is_expanded != o))
         await asyncio.sleep(0.03)
-    if tree.cursor_node is not None and tree.cursor_node.is_expanded:
-        tree.cursor_node.collapse()
+    if newest is not None:
+        newest.expand()
+    await asyncio.sleep(0.05)
+    for index in range(presses):
+        line = tree.cursor_line
+        key = "down" if index % 2 == 0 else "up"
+        cursor.append(await press(app, frames, key, lambda line=line: tree.cursor_line != line))
+        await asyncio.sleep(0.03)
+    if newest is not None:
+        newest.collapse()
     app.main_screen.browser.option_list.focus()
     await asyncio.sleep(0.05)
     return {"tab": tab, "cursor": cursor, "expand": expand}
@@ -335,11 +338,18 @@ def line(name: str, value: float, unit: str, baseline: float | None, target: str
     return f"  {name:<44} {value:9.1f} {unit:<4} {base} {ratio}  {target:<22} {'pass' if ok else 'MISS'}"
 
 
+class Printed(list[str]):
+    """The report's lines, each printed as soon as it is known (a full run takes minutes)."""
+
+    def append(self, line: str) -> None:
+        super().append(line)
+        print(line, flush=True)
+
+
 async def run(quick: bool) -> list[str]:
-    presses = 8 if quick else 20
-    out: list[str] = [
-        f"  {'figure':<44} {'value':>9} {'':<4} {'baseline':>9} {'ratio':>6}  {'target':<22} verdict"
-    ]
+    presses = 8 if quick else 16
+    out = Printed()
+    out.append(f"  {'figure':<44} {'value':>9} {'':<4} {'baseline':>9} {'ratio':>6}  {'target':<22} verdict")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         workflows = workdir / "workflows"
@@ -429,8 +439,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="6 and 500 nodes only, fewer keys, 2,000 rows")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    lines = asyncio.run(run(args.quick))
-    print("\n".join(lines))
+    asyncio.run(run(args.quick))
     print(f"({time.perf_counter() - started:.0f} s; times in ms, shared machine: compare ratios)")
 
 
