@@ -39,7 +39,7 @@ from comfy_reality.paths import bundled_workflows_dir
 from comfy_reality.runtime.models import ConnectionState, WorkflowExecution
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
-from comfy_reality.tui.widgets import NodeProgress
+from comfy_reality.tui.widgets import NodeProgressList
 from tests.tui.pilot import wait_for
 
 from .report import Row
@@ -213,9 +213,7 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
             app.task_tree.select_execution(
                 next(e.id for e in app.session.entries.values() if e.execution.prompt_id == selected_prompt)
             )
-            await wait_for(
-                pilot, lambda: any(r.task_snapshot.node_id == "2" for r in app.query(NodeProgress))
-            )
+            await wait_for(pilot, lambda: "2" in app.query_one(NodeProgressList).snapshots)
 
             # ---- idle baseline: same app, same executions, nothing arriving
             frames_before = meter.frames
@@ -228,11 +226,11 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
             steps = 10**6
             sent_at: dict[int, float] = {}
             lags: list[float] = []
-            row = next(r for r in app.query(NodeProgress) if r.task_snapshot.node_id == "2")
+            rows = app.query_one(NodeProgressList)
             last_shown = [0.0]
 
             def on_frame_lag(now: float) -> None:
-                value = row.task_snapshot.value or 0
+                value = rows.snapshots["2"].value or 0
                 if value != last_shown[0] and int(value) in sent_at:
                     lags.append((now - sent_at[int(value)]) * 1000)
                     last_shown[0] = value

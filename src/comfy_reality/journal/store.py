@@ -25,7 +25,7 @@ from ..runtime.models import ErrorReport, OutputFile, TaskStatus, utc_now
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_BUSY_TIMEOUT = 10.0
 # A prompt bigger than this is not copied into the journal (its row says so instead).
 MAX_JSON_BYTES = 8 * 1024 * 1024
@@ -294,8 +294,15 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    # Looking an execution up by prompt id alone (get, the history's details) scanned the table.
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS executions_prompt_id ON executions(prompt_id) WHERE prompt_id IS NOT NULL"
+    )
+
+
 # Index i migrates from user_version i to i + 1. Append only; never edit a shipped step.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migrate_to_1, _migrate_to_2)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migrate_to_1, _migrate_to_2, _migrate_to_3)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -20,7 +20,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from ... import paths
 from ...config import Settings
@@ -46,6 +45,7 @@ from ..messages import LogLine, TaskEventsBatch
 from ..state import ExecutionEntry, SessionState
 from ..widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
 from ..widgets.execution_view import OutputKey, output_key
+from ..widgets.steady_footer import SteadyFooter
 from ..widgets.workflow_browser import workflow_nodes
 from .name_prompt import NamePromptScreen
 from .save_outputs import SaveOutputsScreen
@@ -135,7 +135,7 @@ class MainScreen(Screen[None]):
                 yield self.preview
                 yield self.execution_view
         yield self.log_pane
-        yield Footer(show_command_palette=False)
+        yield SteadyFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")

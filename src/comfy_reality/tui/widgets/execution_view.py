@@ -307,5 +307,4 @@ what went wrong, and what it produced.
         """Advance elapsed times while the execution runs."""
         if self.entry is not None and not self.entry.status.is_final and not self.entry.rejected:
             self.header.set(header_text(self.entry))
-            for row in self.nodes.running_rows():
-                row.refresh()
+            self.nodes.refresh_running()
