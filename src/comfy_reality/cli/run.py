@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from comfy_reality.config import Settings
     from comfy_reality.journal import Journal
     from comfy_reality.runtime import AsyncTaskManager, ComfyUIAsyncRuntime, TaskEvent, WorkflowExecution
+    from comfy_reality.workflows.object_info import ObjectInfo
 
 PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
 CANCEL_GRACE = 10.0  # seconds to wait for the server to confirm an interrupt
@@ -99,7 +100,7 @@ def to_api_prompt(
 ) -> dict[str, Any]:
     """``workflows.load_prompt`` on parsed JSON, with the file named in any error."""
     from comfy_reality.errors import InvalidWorkflowError
-    from comfy_reality.workflows import load_prompt
+    from comfy_reality.workflows.loader import load_prompt
 
     try:
         return load_prompt(data, object_info, correct_frontend_defects=correct_frontend_defects)
@@ -111,11 +112,11 @@ def to_api_prompt(
 
 def web_ui_defects(data: Any, object_info: Any, *, correct_frontend_defects: bool) -> list[str]:
     """Where the web UI's conversion of a UI workflow differs from its graph (nothing when corrected)."""
+    if correct_frontend_defects or object_info is None:
+        return []
     from comfy_reality.errors import InvalidWorkflowError
     from comfy_reality.workflows import frontend_defects
 
-    if correct_frontend_defects or object_info is None:
-        return []
     try:
         return frontend_defects(data, object_info)
     except InvalidWorkflowError:
@@ -134,7 +135,7 @@ def warn_web_ui_defects(source: str, defects: list[str]) -> None:
 def read_workflow(path: Path) -> Job:
     """Read and classify one file; every problem becomes a usage error naming the file."""
     from comfy_reality.errors import InvalidWorkflowError
-    from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
+    from comfy_reality.workflows.formats import WorkflowFormat, detect_format, read_json_file
 
     try:
         data = read_json_file(path)
@@ -346,7 +347,9 @@ class RunCommand:
         from comfy_reality.runtime import ComfyError, ComfyUIAsyncRuntime
 
         self._install_sigint()
-        journal = await self._open_journal()
+        # The journal opens on its writer thread while the session connects: neither waits for the other.
+        journal_opening = asyncio.ensure_future(self._open_journal())
+        journal: Journal | None = None
         try:
             runtime = ComfyUIAsyncRuntime(
                 self.settings.server_url,
@@ -354,10 +357,11 @@ class RunCommand:
                 timeout=self.settings.timeout,
                 verify_tls=self.settings.verify_tls,
             )
-            if journal is not None:
-                journal.attach(runtime)
             try:
                 async with runtime.session():
+                    journal = await journal_opening
+                    if journal is not None:
+                        journal.attach(runtime)
                     return await self._run_in_session(runtime)
             except Exception as exc:
                 # Task groups (ours and the session's) wrap errors; report the real one.
@@ -368,6 +372,11 @@ class RunCommand:
                     raise error_from_exception(error, self.settings.server_url) from error
                 raise
         finally:
+            if journal is None:
+                # The session failed before the journal was awaited: close it all the same.
+                await asyncio.wait({journal_opening})
+                if not journal_opening.cancelled() and journal_opening.exception() is None:
+                    journal = journal_opening.result()
             if journal is not None:
                 # Even after Ctrl-C: the last states (cancelled, interrupted) belong in the history.
                 await journal.close()
@@ -409,13 +418,14 @@ class RunCommand:
 
     async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
-        from comfy_reality.workflows import ObjectInfo, apply_overrides
-        from comfy_reality.workflows.partial import resolve_output_targets
 
-        object_info = None
+        object_info: ObjectInfo | None = None
         if self.only:
             await check_partial_execution(runtime)
         if self.overrides or self.only or any(job.is_ui for job in self.jobs):
+            # The node catalogue (and its models) only when a file needs converting or editing.
+            from comfy_reality.workflows.object_info import ObjectInfo
+
             object_info = ObjectInfo.from_json(await runtime.client.get_object_info())
         problems: list[str] = []
         for job in self.jobs:
@@ -428,8 +438,12 @@ class RunCommand:
                     str(job.path), web_ui_defects(job.data, object_info, correct_frontend_defects=correct)
                 )
                 if self.overrides:
+                    from comfy_reality.workflows.edit import apply_overrides
+
                     prompt = apply_overrides(prompt, self.overrides, object_info)
                 if self.only and object_info is not None:
+                    from comfy_reality.workflows.partial import resolve_output_targets
+
                     job.targets = resolve_output_targets(prompt, object_info, self.only)
             except InvalidWorkflowError as exc:
                 problems.append(str(exc) if str(job.path) in str(exc) else f"{job.path}: {exc}")

@@ -237,14 +237,27 @@ class AsyncTaskManager:
             # the log file (and the hot path) light; workflow and system tasks stay at info.
             log_method = self.logger.debug if task.type is TaskType.NODE else self.logger.info
             log_method(event_type, task_id=task.id, task_name=task.name, message=message, data=data or None)
-        for callback in list(self._sync_subscribers):
-            try:
-                callback(event)
-            except Exception:
-                self.subscriber_errors += 1
-                self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=task.id)
-        for subscription in self._subscriptions:
-            subscription.push(event)
+        if self._sync_subscribers:
+            for callback in list(self._sync_subscribers):
+                try:
+                    callback(event)
+                except Exception:
+                    self.subscriber_errors += 1
+                    self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=task.id)
+        if event_type == "progress":
+            # The hot path under a progress flood: most subscribers already hold a pending progress
+            # slot for this task, and the newer event simply takes its place (what push() would do).
+            task_id = task.id
+            for subscription in self._subscriptions:
+                slot = subscription._progress_slots.get(task_id)
+                if slot is not None and not subscription._closed:
+                    slot.event = event
+                    subscription.coalesced += 1
+                else:
+                    subscription.push(event)
+        else:
+            for subscription in self._subscriptions:
+                subscription.push(event)
         return event
 
     async def _emit_event(self, event: TaskEvent) -> None:

@@ -31,7 +31,9 @@ _IMAGE_FORMATS = {1: "image/jpeg", 2: "image/png"}
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: a message type's validator is built when the first such frame arrives, so
+    # start-up does not pay for the types a run never sees.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- text messages
