@@ -105,6 +105,8 @@ EXPORTS: dict[str, set[str]] = {
         "ValidationReport",
         "WorkflowFile",
         "WorkflowFormat",
+        "PreparedWorkflow",
+        "prepare_workflow",
         "WorkflowReadError",
         "apply_overrides",
         "convert_ui_to_api",

@@ -155,7 +155,7 @@ async def test_saving_outputs_refuses_server_names_that_escape_the_folder(tmp_pa
         stub = _StubRuntime(execution)
         app.runtime = stub
         target = tmp_path / "outs"
-        app._save_outputs(execution.id, target)
+        app.main_screen.save_outputs_to(execution.id, target)
         await wait_for_text(pilot, f"Saved 1 file(s) to {target}; refused 2 unsafe name(s)")
         assert stub.downloads == ["fine.png"]  # refused names are never even fetched
     assert sorted(

@@ -98,7 +98,7 @@ async def test_rejected_submission_shows_every_node_error() -> None:
         entry = app.session.add_rejected(
             "invalid-steps", "invalid-steps", {"2": {"class_type": "RealityProgress"}}, error
         )
-        app._show_rejected(entry)
+        app.main_screen.show_rejected(entry)
         await wait_for_text(pilot, "node 2 (RealityProgress): Value 0 smaller than min of 1: steps")
         assert "rejected by the server" in screen_text(app)
 

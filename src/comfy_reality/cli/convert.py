@@ -64,9 +64,9 @@ def convert(
     from --object-info FILE, else from the server. API-format input is printed unchanged.
     """
     from comfy_reality.errors import InvalidWorkflowError
-    from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
+    from comfy_reality.workflows import WorkflowFormat, detect_format, prepare_workflow, read_json_file
 
-    from .run import to_api_prompt, warn_web_ui_defects, web_ui_defects
+    from .run import warn_web_ui_defects
 
     settings = settings_for(server_url, token, correct_frontend_defects=correct_frontend_defects)
     setup_logging(settings)
@@ -92,12 +92,17 @@ def convert(
             except CliError as exc:
                 exc.hint = "converting needs the node catalogue: start a server or pass --object-info FILE"
                 raise
-    correct = settings.correct_frontend_defects
     try:
-        prompt = to_api_prompt(data, object_info, source=str(workflow), correct_frontend_defects=correct)
+        prepared = prepare_workflow(
+            data,
+            object_info,
+            source=str(workflow),
+            correct_frontend_defects=settings.correct_frontend_defects,
+        )
     except InvalidWorkflowError as exc:
         raise CliError(str(exc)) from exc
-    warn_web_ui_defects(str(workflow), web_ui_defects(data, object_info, correct_frontend_defects=correct))
+    warn_web_ui_defects(str(workflow), prepared.web_ui_defects)
+    prompt = prepared.prompt
     text = json.dumps(prompt, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)

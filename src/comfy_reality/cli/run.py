@@ -95,34 +95,6 @@ def parse_assignments(assignments: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
-def to_api_prompt(
-    data: Any, object_info: Any, *, source: str, correct_frontend_defects: bool = False
-) -> dict[str, Any]:
-    """``workflows.load_prompt`` on parsed JSON, with the file named in any error."""
-    from comfy_reality.errors import InvalidWorkflowError
-    from comfy_reality.workflows.loader import load_prompt
-
-    try:
-        return load_prompt(data, object_info, correct_frontend_defects=correct_frontend_defects)
-    except InvalidWorkflowError as exc:
-        if exc.source is None:
-            raise InvalidWorkflowError(str(exc), source=source) from exc
-        raise
-
-
-def web_ui_defects(data: Any, object_info: Any, *, correct_frontend_defects: bool) -> list[str]:
-    """Where the web UI's conversion of a UI workflow differs from its graph (nothing when corrected)."""
-    if correct_frontend_defects or object_info is None:
-        return []
-    from comfy_reality.errors import InvalidWorkflowError
-    from comfy_reality.workflows import frontend_defects
-
-    try:
-        return frontend_defects(data, object_info)
-    except InvalidWorkflowError:
-        return []  # the conversion itself reports what is wrong with the file
-
-
 def warn_web_ui_defects(source: str, defects: list[str]) -> None:
     if not defects:
         return
@@ -418,6 +390,7 @@ class RunCommand:
 
     async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
+        from comfy_reality.workflows.prepare import prepare_workflow
 
         object_info: ObjectInfo | None = None
         if self.only:
@@ -429,14 +402,15 @@ class RunCommand:
             object_info = ObjectInfo.from_json(await runtime.client.get_object_info())
         problems: list[str] = []
         for job in self.jobs:
-            correct = self.settings.correct_frontend_defects
             try:
-                prompt = to_api_prompt(
-                    job.data, object_info, source=str(job.path), correct_frontend_defects=correct
+                prepared = prepare_workflow(
+                    job.data,
+                    object_info,
+                    source=str(job.path),
+                    correct_frontend_defects=self.settings.correct_frontend_defects,
                 )
-                warn_web_ui_defects(
-                    str(job.path), web_ui_defects(job.data, object_info, correct_frontend_defects=correct)
-                )
+                warn_web_ui_defects(str(job.path), prepared.web_ui_defects)
+                prompt = prepared.prompt
                 if self.overrides:
                     from comfy_reality.workflows.edit import apply_overrides
 

@@ -81,10 +81,8 @@ def check_file(
     path: Path, object_info: Any, server_url: str | None, *, correct_frontend_defects: bool = False
 ) -> Verdict:
     from comfy_reality.errors import InvalidWorkflowError
-    from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
+    from comfy_reality.workflows import WorkflowFormat, detect_format, prepare_workflow, read_json_file
     from comfy_reality.workflows.validate import validate_prompt
-
-    from .run import to_api_prompt, web_ui_defects
 
     verdict = Verdict(path)
     try:
@@ -104,15 +102,14 @@ def check_file(
         )
         return verdict
     try:
-        prompt = to_api_prompt(
+        prepared = prepare_workflow(
             data, object_info, source=str(path), correct_frontend_defects=correct_frontend_defects
         )
     except InvalidWorkflowError as exc:
         verdict.errors.append(str(exc))
         return verdict
-    verdict.web_ui_defects = web_ui_defects(
-        data, object_info, correct_frontend_defects=correct_frontend_defects
-    )
+    prompt = prepared.prompt
+    verdict.web_ui_defects = prepared.web_ui_defects
     if verdict.web_ui_defects:
         verdict.notes.append(
             "the web UI converts this workflow differently from how its graph is drawn "

@@ -35,7 +35,7 @@ import structlog
 from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
 from ..logs import configure_logging
 from .auth import Auth
-from .client import ComfyUIClient, HistoryEntry, new_client_id
+from .client import ComfyUIClient, HistoryEntry, QueueState, new_client_id
 from .connection import Backoff, Connection, deliver
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, TaskStatus, WorkflowExecution
@@ -726,3 +726,34 @@ class ComfyUIAsyncRuntime:
         client_id, prompt_id = tracker.execution.client_id, tracker.execution.prompt_id
         if client_id is not None and prompt_id is not None:
             self._watchers.remove(client_id, prompt_id)
+
+    # ------------------------------------------------------------ server reads
+    # Thin public calls for front ends (the TUI makes no HTTP calls of its own); errors are the
+    # client's ComfyError subclasses, unchanged.
+    async def system_stats(self) -> dict[str, Any]:
+        """The server's ``/system_stats`` (versions, RAM, devices)."""
+        return await self.client.get_system_stats()
+
+    async def object_info(self) -> dict[str, Any]:
+        """The server's node catalogue (``/object_info``), as JSON."""
+        return await self.client.get_object_info()
+
+    async def queue(self) -> QueueState:
+        """What the server is running and has pending (``/queue``)."""
+        return await self.client.get_queue()
+
+    async def history(self, prompt_id: str) -> HistoryEntry | None:
+        """The server's history entry of one prompt; None while it is queued or running (or unknown)."""
+        return await self.client.get_history_entry(prompt_id)
+
+    async def list_userdata(self, directory: str) -> list[str]:
+        """Files in one folder of the user's data on the server; [] when it does not exist yet."""
+        return await self.client.list_userdata(directory)
+
+    async def get_userdata(self, path: str) -> bytes:
+        """One file of the user's data on the server."""
+        return await self.client.get_userdata(path)
+
+    async def put_userdata(self, path: str, body: bytes, *, overwrite: bool) -> None:
+        """Write one file of the user's data on the server (``overwrite=False`` refuses an existing one)."""
+        await self.client.put_userdata(path, body, overwrite=overwrite)

@@ -11,19 +11,19 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 if TYPE_CHECKING:
     from .app import ComfyRealityApp
 
-# (title, help, action name on the app)
+# (title, help, action): "screen." actions are the main screen's and run only while it is on top.
 APP_COMMANDS: list[tuple[str, str, str]] = [
-    ("Run workflow", "Queue the highlighted workflow on the server", "run"),
-    ("Edit inputs and run", "Open the highlighted workflow's inputs as a form", "edit"),
-    ("Cancel execution", "Interrupt the selected execution, or remove it from the queue", "cancel"),
-    ("Retry execution", "Queue a failed or cancelled execution again", "retry"),
-    ("Save outputs", "Download the selected execution's output files into a folder", "save_outputs"),
-    ("Toggle log", "Show or hide the log pane", "toggle_log"),
-    ("Filter workflows", "Type to narrow the workflow list", "filter"),
-    ("History", "Past executions from the journal, with their errors and outputs", "history"),
-    ("Reconnect / refresh", "Retry the server now and rescan workflows", "reconnect"),
-    ("Help", "Keys and what the focused pane does", "help"),
-    ("Quit", "Leave (running prompts keep running on the server)", "quit"),
+    ("Run workflow", "Queue the highlighted workflow on the server", "screen.run"),
+    ("Edit inputs and run", "Open the highlighted workflow's inputs as a form", "screen.edit"),
+    ("Cancel execution", "Interrupt the selected execution, or remove it from the queue", "screen.cancel"),
+    ("Retry execution", "Queue a failed or cancelled execution again", "screen.retry"),
+    ("Save outputs", "Download the selected execution's output files into a folder", "screen.save_outputs"),
+    ("Toggle log", "Show or hide the log pane", "screen.toggle_log"),
+    ("Filter workflows", "Type to narrow the workflow list", "screen.filter"),
+    ("History", "Past executions from the journal, with their errors and outputs", "screen.history"),
+    ("Reconnect / refresh", "Retry the server now and rescan workflows", "screen.reconnect"),
+    ("Help", "Keys and what the focused pane does", "screen.help"),
+    ("Quit", "Leave (running prompts keep running on the server)", "app.quit"),
 ]
 
 

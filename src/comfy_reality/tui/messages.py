@@ -1,4 +1,4 @@
-"""Messages the runtime worker posts to the app; widgets update from these only.
+"""Messages the backend posts to the app (the panes' own messages are nested in each widget).
 
 High-rate messages replace their stale predecessors in the queue (``can_replace``), so a
 flood never backs up the message queue: the screen always draws the newest state.
@@ -13,7 +13,6 @@ from typing import Any
 from textual.message import Message
 
 from ..runtime.models import ServerStatus, Task, TaskEvent, WorkflowExecution
-from ..workflows import WorkflowFile
 
 
 @dataclass
@@ -61,32 +60,3 @@ class SystemStatsUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SystemStatsUpdated)
-
-
-class WorkflowsScanned(Message):
-    """The library was (re)scanned; ``server_error`` says why server workflows are missing."""
-
-    def __init__(self, files: list[WorkflowFile], server_error: str | None = None) -> None:
-        super().__init__()
-        self.files = files
-        self.server_error = server_error
-
-
-class ExecutionSelected(Message):
-    """The task tree's cursor moved onto an execution (or off all of them)."""
-
-    def __init__(self, execution_id: str | None) -> None:
-        super().__init__()
-        self.execution_id = execution_id
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ExecutionSelected)
-
-
-class WorkflowHighlighted(Message):
-    def __init__(self, workflow: WorkflowFile | None) -> None:
-        super().__init__()
-        self.workflow = workflow
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, WorkflowHighlighted)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .library import WorkflowFile, inspect_workflow, safe_filename, save_workflow, scan_workflows
     from .loader import load_prompt
     from .object_info import InputSpec, ObjectInfo, ObjectInfoCache, packaged_object_info
+    from .prepare import PreparedWorkflow, prepare_workflow
     from .userdata import (
         encode_userdata_path,
         parse_workflow_listing,
@@ -53,6 +54,7 @@ _MODULE_OF: dict[str, str] = {
     "MissingNodeTypesError": "convert",
     "ObjectInfo": "object_info",
     "ObjectInfoCache": "object_info",
+    "PreparedWorkflow": "prepare",
     "ValidationReport": "validate",
     "WorkflowFile": "library",
     "WorkflowFormat": "formats",
@@ -69,6 +71,7 @@ _MODULE_OF: dict[str, str] = {
     "packaged_object_info": "object_info",
     "parse_json_bytes": "formats",
     "parse_workflow_listing": "userdata",
+    "prepare_workflow": "prepare",
     "process_dynamic_prompt": "convert",
     "read_json_file": "formats",
     "safe_filename": "library",
@@ -101,6 +104,7 @@ __all__ = [
     "MissingNodeTypesError",
     "ObjectInfo",
     "ObjectInfoCache",
+    "PreparedWorkflow",
     "ValidationReport",
     "WorkflowFile",
     "WorkflowFormat",
@@ -117,6 +121,7 @@ __all__ = [
     "packaged_object_info",
     "parse_json_bytes",
     "parse_workflow_listing",
+    "prepare_workflow",
     "process_dynamic_prompt",
     "read_json_file",
     "safe_filename",

@@ -22,7 +22,9 @@ from .formats import (
     MAX_FILE_BYTES,
     WorkflowFormat,
     WorkflowReadError,
+    _size,
     detect_format,
+    parse_json_bytes,
     read_json_file,
     unwrap_prompt,
 )
@@ -167,28 +169,64 @@ def inspect_workflow(
     path: Path, source: str, *, max_bytes: int = MAX_FILE_BYTES, object_info: ObjectInfo | None = None
 ) -> WorkflowFile:
     """Everything the library shows about one file; problems go into ``error``."""
-    entry = _inspect(path, source, max_bytes=max_bytes)
+    try:
+        data = read_json_file(path, max_bytes=max_bytes)
+    except WorkflowReadError as exc:
+        return WorkflowFile(
+            path=path, name=path.stem, source=source, format=WorkflowFormat.INVALID, error=_reason(exc)
+        )
+    return describe_workflow(data, path, source, object_info=object_info)
+
+
+def inspect_workflow_bytes(
+    raw: bytes,
+    path: Path,
+    source: str,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    object_info: ObjectInfo | None = None,
+) -> WorkflowFile:
+    """The entry of a workflow held in memory (one the server keeps), as its file would give it.
+
+    ``path`` names it (its stem is the name shown); no sidecar description is looked for.
+    """
+    try:
+        if len(raw) > max_bytes:
+            raise WorkflowReadError(
+                f"the file is above the {_size(max_bytes)} limit for workflow files", source=str(path)
+            )
+        data = parse_json_bytes(raw, source=str(path))
+    except WorkflowReadError as exc:
+        return WorkflowFile(
+            path=path, name=path.stem, source=source, format=WorkflowFormat.INVALID, error=_reason(exc)
+        )
+    return describe_workflow(data, path, source, object_info=object_info, sidecar=False)
+
+
+def describe_workflow(
+    data: Any,
+    path: Path,
+    source: str,
+    *,
+    object_info: ObjectInfo | None = None,
+    sidecar: bool = True,
+) -> WorkflowFile:
+    """The library entry of parsed workflow JSON; with a catalogue, the node types the server lacks."""
+    entry = _describe(data, path, source, sidecar=sidecar)
     if object_info is None or entry.error is not None:
         return entry
     if entry.format is WorkflowFormat.API:
         missing = [t for t in entry.class_types if t not in object_info]
     else:
         try:
-            data = read_json_file(path, max_bytes=max_bytes)
             missing = [m.describe() for m in find_missing_node_types(data, object_info)]
         except InvalidWorkflowError as exc:
             return entry.model_copy(update={"error": _reason(exc)})
     return entry.model_copy(update={"missing_node_types": missing}) if missing else entry
 
 
-def _inspect(path: Path, source: str, *, max_bytes: int) -> WorkflowFile:
+def _describe(data: Any, path: Path, source: str, *, sidecar: bool) -> WorkflowFile:
     name = path.stem
-    try:
-        data = read_json_file(path, max_bytes=max_bytes)
-    except WorkflowReadError as exc:
-        return WorkflowFile(
-            path=path, name=name, source=source, format=WorkflowFormat.INVALID, error=_reason(exc)
-        )
     fmt, reason = detect_format(data)
     if fmt is WorkflowFormat.INVALID:
         return WorkflowFile(path=path, name=name, source=source, format=fmt, error=reason)
@@ -200,7 +238,7 @@ def _inspect(path: Path, source: str, *, max_bytes: int) -> WorkflowFile:
             name=name,
             source=source,
             format=fmt,
-            description=sidecar_description(path),
+            description=sidecar_description(path) if sidecar else None,
             node_count=len(prompt),
             class_types=sorted({str(n["class_type"]) for n in prompt.values()}),
             error=f"the graph has a dependency cycle: {' -> '.join(cycle)}" if cycle else None,
@@ -213,7 +251,7 @@ def _inspect(path: Path, source: str, *, max_bytes: int) -> WorkflowFile:
         name=name,
         source=source,
         format=fmt,
-        description=ui_description(data) or sidecar_description(path),
+        description=ui_description(data) or (sidecar_description(path) if sidecar else None),
         node_count=count,
         class_types=types,
     )

@@ -10,6 +10,38 @@ from textual.widgets import Button, Static
 
 
 class ConfirmQuitScreen(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    ConfirmQuitScreen {
+        align: center middle;
+        background: $background 60%;
+    }
+    #quit-dialog {
+        width: 72;
+        max-width: 95%;
+        height: auto;
+        border: thick $warning;
+        background: $surface;
+        padding: 0 0 1 0;
+    }
+    #quit-title {
+        text-style: bold;
+        background: $accent 30%;
+        width: 100%;
+        padding: 0 1;
+    }
+    #quit-message {
+        padding: 1 2 0 2;
+    }
+    #quit-buttons {
+        height: auto;
+        align: center middle;
+        padding-top: 1;
+    }
+    #quit-buttons Button {
+        margin: 0 2;
+    }
+    """
+
     BINDINGS = [
         Binding("y", "answer(True)", "Quit", id="quit.yes"),
         Binding("n,escape", "answer(False)", "Stay", id="quit.no"),

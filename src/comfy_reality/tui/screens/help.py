@@ -30,6 +30,29 @@ def keys_table(title: str, rows: list[KeyRow]) -> Group:
 
 
 class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        background: $background 60%;
+    }
+    #help-dialog {
+        width: 90%;
+        max-width: 100;
+        height: 90%;
+        border: thick $accent;
+        background: $surface;
+    }
+    #help-title {
+        text-style: bold;
+        background: $accent 30%;
+        width: 100%;
+        padding: 0 1;
+    }
+    #help-body {
+        padding: 0 1;
+    }
+    """
+
     BINDINGS = [
         Binding("escape", "dismiss", "Close", id="help.close"),
         Binding("f1", "dismiss", "Close", show=False, id="help.close_f1"),

@@ -152,6 +152,73 @@ class InputField(Vertical):
 class InputFormScreen(Screen[FormResult | None]):
     """Edit, then run, save as a new local workflow, or save to the server."""
 
+    DEFAULT_CSS = """
+    InputFormScreen {
+        #form-title {
+            height: 1;
+            background: $panel;
+        }
+        #form-body {
+            height: 1fr;
+            padding: 0 1;
+            scrollbar-size-vertical: 1;
+        }
+        #form-unknown {
+            margin: 1 0;
+        }
+        #form-status {
+            height: auto;
+            max-height: 4;
+            padding: 0 1;
+        }
+        .node-header {
+            margin-top: 1;
+            border-bottom: solid $panel-lighten-2;
+        }
+        .input-field {
+            height: auto;
+            padding-left: 2;
+        }
+        .field-row {
+            height: auto;
+        }
+        .field-label {
+            width: 18;
+            height: 1;
+        }
+        .field-editor {
+            width: 1fr;
+        }
+        .field-editor.multiline {
+            height: 4;
+        }
+        .field-hint {
+            width: 30;
+            height: 1;
+            padding-left: 1;
+        }
+        &.-narrow .field-hint {
+            width: 22;
+        }
+        .field-error {
+            padding-left: 18;
+            height: auto;
+        }
+        .input-field.-invalid .field-label {
+            color: $error;
+        }
+        Switch.field-editor {
+            border: none;
+            height: 1;
+            width: auto;
+            padding: 0;
+        }
+        Input.field-editor {
+            background: $boost;
+        }
+    }
+    """
+
     HELP = """\
 ## Edit inputs
 

@@ -14,6 +14,33 @@ from textual.widgets import Input, Static
 class NamePromptScreen(ModalScreen[str | None]):
     """``check`` returns an error message for a bad name, or None; the dialog stays open until it passes."""
 
+    DEFAULT_CSS = """
+    NamePromptScreen {
+        align: center middle;
+        background: $background 60%;
+    }
+    #name-dialog {
+        width: 72;
+        max-width: 95%;
+        height: auto;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 0 1 0;
+    }
+    .dialog-title {
+        text-style: bold;
+        background: $accent 30%;
+        width: 100%;
+        padding: 0 1;
+    }
+    .dialog-note {
+        padding: 1 2 0 2;
+    }
+    #name-input {
+        margin: 1 2 0 2;
+    }
+    """
+
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="name.cancel")]
 
     def __init__(self, title: str, default: str, check: Callable[[str], str | None]) -> None:

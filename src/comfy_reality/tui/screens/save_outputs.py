@@ -12,6 +12,33 @@ from textual.widgets import Input, Static
 
 
 class SaveOutputsScreen(ModalScreen[Path | None]):
+    DEFAULT_CSS = """
+    SaveOutputsScreen {
+        align: center middle;
+        background: $background 60%;
+    }
+    #save-dialog {
+        width: 72;
+        max-width: 95%;
+        height: auto;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 0 1 0;
+    }
+    #save-title {
+        text-style: bold;
+        background: $accent 30%;
+        width: 100%;
+        padding: 0 1;
+    }
+    #save-note {
+        padding: 1 2 0 2;
+    }
+    #save-dir {
+        margin: 1 2 0 2;
+    }
+    """
+
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel")]
 
     def __init__(self, count: int, default_dir: Path) -> None:

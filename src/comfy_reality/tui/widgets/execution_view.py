@@ -121,6 +121,25 @@ EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", st
 class ExecutionView(VerticalScroll):
     """Shows the execution the task tree's cursor is on."""
 
+    DEFAULT_CSS = """
+    ExecutionView {
+        #exec-header {
+            margin-bottom: 1;
+        }
+        #exec-error {
+            border-left: tall $error;
+            padding: 0 1;
+            margin-bottom: 1;
+            background: $error 10%;
+        }
+        #exec-outputs {
+            margin-top: 1;
+            border-left: tall $success;
+            padding: 0 1;
+        }
+    }
+    """
+
     HELP = """\
 ## Execution
 

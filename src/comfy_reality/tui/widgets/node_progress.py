@@ -66,6 +66,12 @@ def node_detail(task: Task, *, compact: bool = False) -> Text:
 class NodeProgress(Widget):
     """One node of the selected execution; redrawn only when its task snapshot changes."""
 
+    DEFAULT_CSS = """
+    NodeProgress {
+        height: auto;
+    }
+    """
+
     DEFAULT_CLASSES = "node-progress"
 
     def __init__(self, task: Task) -> None:
@@ -138,6 +144,12 @@ def _extra_line(task: Task, state: str) -> Text | None:
 
 class NodeProgressList(Vertical):
     """A :class:`NodeProgress` per node task, kept in graph order, reconciled on each update."""
+
+    DEFAULT_CSS = """
+    NodeProgressList {
+        height: auto;
+    }
+    """
 
     DEFAULT_CLASSES = "node-progress-list"
 

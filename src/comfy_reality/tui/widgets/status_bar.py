@@ -15,6 +15,13 @@ from .. import format as fmt
 class StatusBar(Widget):
     """One line that always says whether the app can talk to the server, and why not."""
 
+    DEFAULT_CSS = """
+    StatusBar {
+        dock: top;
+        height: 1;
+    }
+    """
+
     status: reactive[ServerStatus | None] = reactive(None, layout=False)
     stats: reactive[dict[str, Any] | None] = reactive(None, layout=False)
 

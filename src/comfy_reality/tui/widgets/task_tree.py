@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from ...runtime.models import Task
 from .. import format as fmt
-from ..messages import ExecutionSelected
 from ..state import ExecutionEntry
 
 
@@ -62,7 +62,17 @@ def _relabel(node: TreeNode[TreeRef], label: Text) -> None:
 
 
 class TaskTree(Tree[TreeRef]):
-    """Selecting (highlighting) a branch drives the detail pane through :class:`ExecutionSelected`."""
+    """Selecting (highlighting) a branch drives the detail pane through :class:`TaskTree.ExecutionSelected`."""
+
+    class ExecutionSelected(Message):
+        """The cursor moved onto an execution (or off all of them)."""
+
+        def __init__(self, execution_id: str | None) -> None:
+            super().__init__()
+            self.execution_id = execution_id
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TaskTree.ExecutionSelected)
 
     HELP = """\
 ## Executions
@@ -153,4 +163,4 @@ server; its children are the prompt's nodes.
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[TreeRef]) -> None:
         event.stop()
         data = event.node.data
-        self.post_message(ExecutionSelected(data.execution_id if data else None))
+        self.post_message(self.ExecutionSelected(data.execution_id if data else None))

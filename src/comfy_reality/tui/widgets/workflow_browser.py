@@ -11,12 +11,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...workflows import WorkflowFile, WorkflowFormat
 from ...workflows.group_nodes import group_type, modernize_type
-from ..messages import WorkflowHighlighted
 
 
 def _container_kinds(data: dict[str, Any]) -> dict[str, str]:
@@ -115,6 +115,41 @@ server. Broken files are listed with their error.
 """
 
     BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False, id="workflows.clear_filter")]
+
+    DEFAULT_CSS = """
+    WorkflowBrowser {
+        #workflow-filter {
+            border: none;
+            height: 1;
+            padding: 0 1;
+            background: $boost;
+        }
+        #workflow-filter:focus {
+            background: $accent 20%;
+        }
+        #workflow-list {
+            border: none;
+            height: 1fr;
+            background: $surface;
+            padding: 0;
+            text-wrap: nowrap;
+            text-overflow: ellipsis;
+        }
+        #workflow-list:focus {
+            border: none;
+        }
+    }
+    """
+
+    class WorkflowHighlighted(Message):
+        """The cursor moved onto a workflow (or the list emptied)."""
+
+        def __init__(self, workflow: WorkflowFile | None) -> None:
+            super().__init__()
+            self.workflow = workflow
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, WorkflowBrowser.WorkflowHighlighted)
 
     def __init__(self, source_titles: dict[str, str], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -230,17 +265,17 @@ server. Broken files are listed with their error.
                 break
         if self._shown:
             option_list.highlighted = option_list.get_option_index(f"wf-{target}")
-        self.post_message(WorkflowHighlighted(self.highlighted))
+        self.post_message(self.WorkflowHighlighted(self.highlighted))
 
     @on(OptionList.OptionHighlighted, "#workflow-list")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
-        self.post_message(WorkflowHighlighted(self.highlighted))
+        self.post_message(self.WorkflowHighlighted(self.highlighted))
 
     @on(OptionList.OptionSelected, "#workflow-list")
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.post_message(WorkflowHighlighted(self.highlighted))
+        self.post_message(self.WorkflowHighlighted(self.highlighted))
 
 
 class WorkflowPreview(VerticalScroll):

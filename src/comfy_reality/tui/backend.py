@@ -1,0 +1,395 @@
+"""The app's link to the runtime: the runtime worker, the event pump, the journal, worker failures.
+
+Data flows one way. The runtime worker (a Textual worker on the app's event loop) opens
+``runtime.session()``, drains the task manager's coalescing event subscription once per
+frame and posts one :class:`TaskEventsBatch` with snapshots of what changed. The main screen
+folds batches into :class:`SessionState` and redraws. However many progress messages arrive
+per second, the screen sees at most one batch per frame, holding only the newest progress of
+each node.
+
+Every background job of the app runs as a worker on the app (:meth:`Backend.run_job`), so one
+handler, :meth:`Backend.on_worker_state_changed`, is where every failure surfaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from textual.app import App
+from textual.worker import Worker, WorkerState
+
+from ..config import Settings
+from ..errors import ComfyError
+from ..journal import Journal, ReconcileReport
+from ..journal.journal import RuntimeLike
+from ..runtime import Auth, ComfyUIAsyncRuntime
+from ..runtime.manager import EventSubscription
+from ..runtime.models import (
+    LIFECYCLE_EVENTS,
+    ConnectionState,
+    OutputFile,
+    ServerStatus,
+    Task,
+    TaskEvent,
+    TaskType,
+    WorkflowExecution,
+)
+from . import format as fmt
+from .messages import LogLine, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .widgets.status_bar import friendly_reason
+
+log = structlog.get_logger("comfy_reality.tui")
+
+FRAME_INTERVAL = 1 / 30
+STATS_INTERVAL = 5.0
+
+
+class AppRuntime(RuntimeLike, Protocol):
+    """What the app uses of :class:`ComfyUIAsyncRuntime`, on top of what its journal needs.
+
+    The app never reaches the runtime's HTTP client: server reads go through these methods.
+    """
+
+    @property
+    def status(self) -> ServerStatus: ...
+
+    def session(self) -> AbstractAsyncContextManager[object]: ...
+
+    def subscribe_status(self, callback: Callable[[ServerStatus], None]) -> Callable[[], None]: ...
+
+    def reconnect_now(self) -> None: ...
+
+    async def submit(
+        self, prompt: dict[str, Any], *, name: str | None = None, workflow_id: str | None = None
+    ) -> WorkflowExecution: ...
+
+    async def cancel(self, execution: WorkflowExecution) -> WorkflowExecution: ...
+
+    async def retry(self, execution: WorkflowExecution) -> WorkflowExecution: ...
+
+    async def download_output(self, file: OutputFile) -> bytes: ...
+
+    async def system_stats(self) -> dict[str, Any]: ...
+
+    async def object_info(self) -> dict[str, Any]: ...
+
+    async def list_userdata(self, directory: str) -> list[str]: ...
+
+    async def get_userdata(self, path: str) -> bytes: ...
+
+    async def put_userdata(self, path: str, body: bytes, *, overwrite: bool) -> None: ...
+
+
+RuntimeFactory = Callable[[str], AppRuntime]
+LogWriter = Callable[[list[LogLine]], None]
+
+
+class Backend:
+    """Owns the runtime and the journal for the app; tells the app what happened through messages.
+
+    ``on_connected`` is called once per connection (after the server status said so), for
+    the app to refresh what it reads from the server.
+    """
+
+    def __init__(
+        self,
+        app: App[None],
+        settings: Settings,
+        *,
+        write_log: LogWriter,
+        demo: bool = False,
+        connect: bool = True,
+        runtime_factory: RuntimeFactory | None = None,
+        frame_interval: float = FRAME_INTERVAL,
+        stats_interval: float = STATS_INTERVAL,
+        journal_path: Path | None = None,
+        use_journal: bool = True,
+    ) -> None:
+        self._app = app
+        self.settings = settings
+        self.server_url = settings.server_url
+        """The server's URL; in demo mode, the embedded server's once it runs."""
+        self.demo = demo
+        self.connect = connect
+        self.runtime_factory: RuntimeFactory = runtime_factory or self._default_runtime
+        self.frame_interval = frame_interval
+        self.stats_interval = stats_interval
+        self.runtime: AppRuntime | None = None
+        self.journal: Journal | None = None
+        """The execution journal (history, recovery after a restart); None when disabled or unusable."""
+        self.journal_note: str | None = (
+            None if use_journal else "The execution journal is off for this session."
+        )
+        """Why there is no journal this session, once that is known."""
+        self.journal_path = journal_path
+        self.use_journal = use_journal
+        self.reconcile_reports: list[ReconcileReport] = []
+        self._write_log = write_log
+        self._journal_ready = asyncio.Event()
+        self._batch_handled = asyncio.Event()
+        self._reconciled_runtime: AppRuntime | None = (
+            None  # reconcile once per runtime, on its first connection
+        )
+
+    # ------------------------------------------------------------------ jobs
+    def run_job(
+        self, work: Callable[[], Coroutine[Any, Any, None]], *, name: str, group: str, exclusive: bool = False
+    ) -> Worker[None]:
+        """Run one background job as a worker on the app: its failure reaches the one handler.
+
+        ``work`` is called when the worker starts (a job replaced before it started never runs).
+        """
+        return self._app.run_worker(work, name=name, group=group, exclusive=exclusive, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker failures surface: a notification, the log pane and the log file."""
+        worker = event.worker
+        if event.state is not WorkerState.ERROR:
+            return
+        error = worker.error
+        message = f"{worker.name or 'background job'} failed: {type(error).__name__}: {error}"
+        log.error("tui_worker_failed", worker=worker.name, error=str(error), error_type=type(error).__name__)
+        self._write_log([LogLine(fmt.now(), "error", message)])
+        if worker.group == "runtime":
+            self._app.post_message(
+                ServerStatusChanged(
+                    ServerStatus(
+                        url=self.server_url, state=ConnectionState.DOWN, reason=f"runtime stopped: {error}"
+                    )
+                )
+            )
+            self._app.notify(f"{message}. Press F5 to start it again.", severity="error", timeout=10)
+        else:
+            self._app.notify(message, severity="error", timeout=8)
+
+    # ---------------------------------------------------------------- start/stop
+    def start(self) -> None:
+        """Open the journal and, unless offline, start the runtime worker."""
+        self.run_job(self._open_journal, name="_open_journal", group="journal")
+        if self.connect:
+            self.start_runtime()
+        else:
+            self._app.post_message(
+                ServerStatusChanged(
+                    ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason="offline")
+                )
+            )
+
+    async def close(self) -> None:
+        journal, self.journal = self.journal, None
+        if journal is not None:
+            # Writes the last state of every execution seen: reconcile picks them up next start.
+            await journal.close()
+
+    # ----------------------------------------------------------------- journal
+    async def _open_journal(self) -> None:
+        try:
+            if self.use_journal:
+                # Only the user's own journal ages out; a file named explicitly is kept whole (as the CLI does).
+                keep_days = self.settings.journal_keep_days if self.journal_path is None else 0
+                self.journal, note = await Journal.open_or_disabled(self.journal_path, keep_days=keep_days)
+                pruned = self.journal.auto_pruned if self.journal is not None else None
+                if pruned is not None and pruned.executions:
+                    self._write_log(
+                        [
+                            LogLine(
+                                fmt.now(),
+                                "info",
+                                f"Journal: {pruned.executions} finished execution(s) older than {keep_days} days removed "
+                                "(journal_keep_days in the config)",
+                            )
+                        ]
+                    )
+                if note is not None:
+                    self.journal_note = note
+                    self._write_log([LogLine(fmt.now(), "warning", note)])
+                    self._app.notify(note, title="No history this session", severity="warning", timeout=10)
+        finally:
+            self._journal_ready.set()
+
+    def reconcile_once(self) -> None:
+        """After a connection: settle last session's unfinished runs, once per runtime."""
+        runtime = self.runtime
+        if self.journal is not None and runtime is not None and runtime is not self._reconciled_runtime:
+            self._reconciled_runtime = runtime
+            self.run_job(
+                partial(self._reconcile_journal, runtime),
+                name="_reconcile_journal",
+                group="journal-reconcile",
+            )
+
+    async def _reconcile_journal(self, runtime: AppRuntime) -> None:
+        """Follow, settle or mark lost last session's unfinished runs."""
+        journal = self.journal
+        if journal is None:
+            return
+        report = await journal.reconcile(runtime)
+        self.reconcile_reports.append(report)
+        if report.unreachable:
+            self._reconciled_runtime = None  # try again on the next connection
+            self._write_log([LogLine(fmt.now(), "warning", report.summary)])
+            return
+        if not (report.followed or report.finished or report.lost or report.errors):
+            return
+        message = (
+            f"Journal: followed again {len(report.followed)}, finished {len(report.finished)}, "
+            f"lost {len(report.lost)}" + (f", could not check {len(report.errors)}" if report.errors else "")
+        )
+        level = "warning" if report.lost or report.errors else "info"
+        lines = [LogLine(fmt.now(), level, message)]
+        lines.extend(LogLine(fmt.now(), "warning", f"journal: {error}") for error in report.errors)
+        self._write_log(lines)
+        if report.lost or report.followed:
+            self._app.notify(
+                f"{message}. Press h for the history.",
+                severity="warning" if report.lost else "information",
+                timeout=8,
+            )
+
+    # ----------------------------------------------------------------- runtime
+    def _default_runtime(self, url: str) -> ComfyUIAsyncRuntime:
+        s = self.settings
+        auth = Auth(
+            token=s.token.get_secret_value() if s.token else None,
+            token_in_query=s.token_in_query,
+            username=s.username,
+            password=s.password.get_secret_value() if s.password else None,
+            headers=dict(s.headers),
+        )
+        return ComfyUIAsyncRuntime(url, auth=auth, timeout=s.timeout, verify_tls=s.verify_tls)
+
+    def start_runtime(self) -> None:
+        self.run_job(self._runtime_main, name="runtime", group="runtime", exclusive=True)
+
+    def runtime_worker_stopped(self) -> bool:
+        workers = [w for w in self._app.workers if w.group == "runtime"]
+        return not workers or all(w.is_finished for w in workers)
+
+    def batch_handled(self) -> None:
+        """The app drew the last batch: the pump may post the next one."""
+        self._batch_handled.set()
+
+    async def _runtime_main(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            url = self.server_url
+            if self.demo:
+                from ..server import EmbeddedServer, ServerConfig
+
+                server = await stack.enter_async_context(
+                    EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0))
+                )
+                url = self.server_url = server.url
+            runtime = self.runtime_factory(url)
+            self.runtime = runtime
+            subscription = runtime.task_manager.events()
+            stack.callback(subscription.close)
+            await self._journal_ready.wait()
+            if self.journal is not None:
+                stack.callback(self.journal.attach(runtime))
+            await stack.enter_async_context(runtime.session())
+
+            def on_status(status: ServerStatus) -> None:
+                self._app.post_message(ServerStatusChanged(status))
+
+            unsubscribe = runtime.subscribe_status(on_status)
+            stack.callback(unsubscribe)
+            self._app.post_message(ServerStatusChanged(runtime.status))
+            log.info("tui_runtime_started", server_url=url)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._pump_events(runtime, subscription))
+                group.create_task(self._poll_stats(runtime))
+
+    async def _pump_events(self, runtime: AppRuntime, subscription: EventSubscription) -> None:
+        """One batch per frame: whatever piled up meanwhile, progress already coalesced per task.
+
+        At most one batch is in the app's queue at a time: a key press queued behind a pile of
+        stale batches would wait for all of them, so the next batch is built only once the
+        previous one was handled (the subscription keeps coalescing meanwhile).
+        """
+        async for first in subscription:
+            self._batch_handled.clear()
+            self._app.post_message(snapshot_batch(runtime, [first, *subscription.drain()]))
+            await asyncio.sleep(self.frame_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._batch_handled.wait(), timeout=1.0)
+
+    async def _poll_stats(self, runtime: AppRuntime) -> None:
+        while True:
+            if runtime.status.state is ConnectionState.CONNECTED:
+                try:
+                    stats = await runtime.system_stats()
+                except ComfyError as exc:
+                    # The bar keeps the last figures; the connection state says what is wrong.
+                    log.debug("system_stats_unavailable", error=str(exc))
+                else:
+                    self._app.post_message(SystemStatsUpdated(stats))
+            await asyncio.sleep(self.stats_interval)
+
+    async def post_system_stats(self) -> None:
+        """Ask for the server's figures once now (after a connection), not at the next poll."""
+        runtime = self.runtime
+        if runtime is not None:
+            with contextlib.suppress(ComfyError):
+                self._app.post_message(SystemStatsUpdated(await runtime.system_stats()))
+
+    def connected_runtime(self) -> AppRuntime | None:
+        """The runtime, unless the server is known to be down (then say so and return None).
+
+        While connecting or reconnecting the runtime itself waits for the socket (one attempt)
+        and raises a clear ServerUnreachableError if it fails.
+        """
+        runtime = self.runtime
+        if runtime is None or runtime.status.state is ConnectionState.DOWN:
+            status = runtime.status if runtime is not None else None
+            reason = f" ({friendly_reason(status.reason)})" if status is not None and status.reason else ""
+            self._app.notify(
+                f"Not connected to {self.server_url}{reason}. It retries by itself; F5 retries now.",
+                severity="warning",
+            )
+            return None
+        return runtime
+
+
+# ---------------------------------------------------------------------- helpers
+def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBatch:
+    """Copies of the tasks and executions a batch of events touched, taken on the worker side."""
+    manager = runtime.task_manager
+    tasks: dict[str, Task] = {}
+    executions: dict[str, WorkflowExecution] = {}
+    live = runtime.executions
+    for event in events:
+        if event.task_id in tasks:
+            continue
+        task = manager.get_task(event.task_id)
+        if task is None:
+            continue
+        tasks[task.id] = task.model_copy()
+        execution = live.get(task.execution_id) if task.execution_id else None
+        if execution is None:
+            continue
+        if execution.id not in executions:
+            executions[execution.id] = execution.model_copy(update={"tasks": []})
+        workflow_task = manager.get_task(execution.workflow_task_id or "")
+        if workflow_task is not None and workflow_task.id not in tasks:
+            tasks[workflow_task.id] = workflow_task.model_copy()
+    return TaskEventsBatch(events, tasks, executions)
+
+
+_EVENT_LEVEL = {"failed": "error", "cancelled": "warning"}
+
+
+def event_log_line(event: TaskEvent) -> LogLine | None:
+    """Lifecycle events become log lines; progress stays in the progress widgets."""
+    if event.event_type not in LIFECYCLE_EVENTS:
+        return None
+    if event.event_type == "created" and event.task_type is TaskType.NODE:
+        return None
+    text = event.message or f"{event.event_type} {event.task_id}"
+    return LogLine(event.timestamp, _EVENT_LEVEL.get(event.event_type, "info"), text)

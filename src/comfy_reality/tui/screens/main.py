@@ -1,0 +1,695 @@
+"""The main screen: the panes, their handlers and the actions on what they show.
+
+Workflows (what you can run) and executions (what ran) on the left, the details of the one in
+use on the right, the log below. The app hands this screen what the backend reports (task
+batches, server status); the panes' own messages are handled here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import tzinfo
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from ... import paths
+from ...config import Settings
+from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
+from ...runtime.models import ConnectionState, ServerStatus, TaskStatus
+from ...runtime.outputs import safe_output_path, save_outputs
+from ...workflows import (
+    WorkflowFile,
+    load_prompt,
+    prepare_workflow,
+    safe_filename,
+    save_workflow,
+    workflow_userdata_path,
+)
+from .. import format as fmt
+from ..backend import AppRuntime, Backend, event_log_line
+from ..library import WorkflowLibrary
+from ..messages import LogLine, TaskEventsBatch
+from ..state import ExecutionEntry, SessionState
+from ..widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
+from ..widgets.execution_view import OutputKey, output_key
+from ..widgets.workflow_browser import workflow_nodes
+from .name_prompt import NamePromptScreen
+from .save_outputs import SaveOutputsScreen
+
+if TYPE_CHECKING:
+    from .input_form import FormResult
+
+
+class MainScreen(Screen[None]):
+    """Queue, watch, cancel and retry workflows: the screen the app opens on."""
+
+    BINDINGS = [
+        # Listed first so this footer starts like every other screen's (the app's ctrl+q quits from any screen).
+        Binding("ctrl+q", "app.quit", "Quit", id="quit"),
+        Binding("r", "run", "Run", id="run"),
+        Binding("x", "cancel", "Cancel", id="cancel"),
+        Binding("t", "retry", "Retry", id="retry"),
+        Binding("e", "edit", "Edit", id="edit"),
+        Binding("o", "save_outputs", "Save", id="save_outputs"),
+        Binding("l", "toggle_log", "Log", id="toggle_log"),
+        Binding("f1,question_mark", "help", "Help", id="help"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("f5", "reconnect", "Reconnect", id="reconnect"),
+        Binding("h", "history", "History", show=False, id="history"),
+    ]
+    GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
+    """The help lists these among the keys that work everywhere on this screen."""
+
+    class Ready(Message):
+        """The panes are mounted: what the backend reports can be shown from now on."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        library: WorkflowLibrary,
+        session: SessionState,
+        *,
+        log_timezone: tzinfo | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.backend = backend
+        self.library = library
+        self.session = session
+        self.log_timezone = log_timezone
+        self.output_sizes: dict[OutputKey, int] = {}
+        """Sizes of the outputs saved this session, shown beside each file."""
+        self._select_on_arrival: str | None = None
+        self._selected_execution: str | None = None
+        self._detail_mode = "workflow"
+        self._highlighted_path: Path | None = None
+        self._last_state: ConnectionState | None = None
+        self._preview_cache: dict[Path, list[tuple[str, str, str | None]]] = {}
+
+    # ------------------------------------------------------------------ layout
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Off while a dialog or the form is on top: the footer behind it offers none of these.
+        return self.is_active
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: the handlers (and the app) reach the panes directly, with no query per update.
+        titles = self.library.source_titles
+        self.status_bar = StatusBar(self.backend.server_url, id="status-bar")
+        self.browser = WorkflowBrowser(titles, id="workflows")
+        self.browser.border_title = "Workflows"
+        self.task_tree = TaskTree(id="tasks")
+        self.task_tree.border_title = "Executions"
+        self.preview = WorkflowPreview(titles, id="preview")
+        self.preview.border_title = "Workflow"
+        self.execution_view = ExecutionView(id="execution", classes="hidden")
+        self.execution_view.border_title = "Execution"
+        self.log_pane = LogPane(id="log")
+        self.log_pane.tz = self.log_timezone
+        self.log_pane.border_title = "Log"
+        yield self.status_bar
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield self.browser
+                yield self.task_tree
+            with Vertical(id="detail"):
+                yield self.preview
+                yield self.execution_view
+        yield self.log_pane
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.log_pane.set_class(self.app.size.height < 40, "hidden")
+        self.browser.option_list.focus()
+        self.library.load_cached_object_info(self.backend.server_url)
+        self.scan_local()
+        self.set_interval(1.0, self._tick)
+        self.post_message(self.Ready())
+
+    def _tick(self) -> None:
+        self.task_tree.refresh_running()
+        self.execution_view.tick()
+
+    def write_log(self, lines: list[LogLine]) -> None:
+        self.log_pane.add_lines(lines)
+
+    # ------------------------------------------------------ what the backend reports
+    def apply_batch(self, message: TaskEventsBatch) -> None:
+        """Fold one frame's task snapshots into the session and redraw what changed."""
+        changed = self.session.apply(message.tasks, message.executions)
+        entries = [
+            self.session.entries[i] for i in sorted(changed, key=self._order) if i in self.session.entries
+        ]
+        tree = self.task_tree
+        tree.update_entries(entries)
+        forgotten = self.session.forget_oldest_finished()
+        if forgotten:
+            tree.remove_entries(forgotten)
+        if self._select_on_arrival in changed:
+            tree.select_execution(self._select_on_arrival)
+            self._show_execution(self._select_on_arrival)
+            self._select_on_arrival = None
+        elif self._selected_execution in changed:
+            self._show_execution(self._selected_execution)
+        lines = [line for e in message.events if (line := event_log_line(e)) is not None]
+        if lines:
+            self.write_log(lines)
+
+    def _order(self, execution_id: str) -> float:
+        entry = self.session.entries.get(execution_id)
+        return entry.execution.created_at.timestamp() if entry else 0.0
+
+    def show_server_status(self, status: ServerStatus) -> None:
+        """The status bar and, on a change of state, the log; on connecting, what the server holds."""
+        self.status_bar.status = status
+        became_connected = (
+            status.state is ConnectionState.CONNECTED and self._last_state is not ConnectionState.CONNECTED
+        )
+        if status.state is not self._last_state and self._last_state is not None:
+            level = "info" if status.state is ConnectionState.CONNECTED else "warning"
+            reason = (
+                f": {status.reason}"
+                if status.reason and status.state is not ConnectionState.CONNECTED
+                else ""
+            )
+            self.write_log([LogLine(fmt.now(), level, f"server {status.url} {status.state.value}{reason}")])
+        self._last_state = status.state
+        if became_connected:
+            self.refresh_server_side()
+            self.backend.reconcile_once()
+
+    def show_system_stats(self, stats: dict[str, Any]) -> None:
+        self.status_bar.stats = stats
+
+    # ---------------------------------------------------------- panes' messages
+    @on(TaskTree.ExecutionSelected)
+    def _execution_selected(self, message: TaskTree.ExecutionSelected) -> None:
+        if message.execution_id is not None:
+            self._show_execution(message.execution_id)
+
+    @on(WorkflowBrowser.WorkflowHighlighted)
+    def _workflow_highlighted(self, message: WorkflowBrowser.WorkflowHighlighted) -> None:
+        # A rescan re-announces the same workflow; only a real cursor move takes the detail pane back.
+        path = message.workflow.path if message.workflow else None
+        moved = path != self._highlighted_path
+        self._highlighted_path = path
+        if self._detail_mode == "workflow" or (moved and self.browser.has_focus_within):
+            self._show_workflow(message.workflow)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The detail pane follows the pane in use: workflow preview or execution details."""
+        widget = event.widget
+        if widget is self.task_tree:
+            selected = self.task_tree.selected_execution_id or self._selected_execution
+            if selected:
+                self._show_execution(selected)
+        elif self.browser in widget.ancestors_with_self:
+            self._show_workflow(self.browser.highlighted)
+
+    # --------------------------------------------------------------- detail pane
+    def _show_execution(self, execution_id: str) -> None:
+        self._selected_execution = execution_id
+        self._detail_mode = "execution"
+        self.preview.add_class("hidden")
+        view = self.execution_view
+        view.remove_class("hidden")
+        view.show(self.session.get(execution_id), self.output_sizes)
+
+    def _show_workflow(self, workflow: WorkflowFile | None) -> None:
+        self._detail_mode = "workflow"
+        self.execution_view.add_class("hidden")
+        preview = self.preview
+        preview.remove_class("hidden")
+        if workflow is None or workflow.error:
+            preview.show(workflow, None)
+            return
+        nodes = self._preview_cache.get(workflow.path)
+        preview.show(workflow, nodes)
+        if nodes is None:
+            self.backend.run_job(
+                partial(self._load_preview, workflow), name="_load_preview", group="preview", exclusive=True
+            )
+
+    async def _load_preview(self, workflow: WorkflowFile) -> None:
+        try:
+            data = await self.library.read(workflow)
+        except ComfyError as exc:
+            self.preview.show(workflow.model_copy(update={"error": str(exc)}), None)
+            return
+        nodes = workflow_nodes(data)
+        self._preview_cache[workflow.path] = nodes
+        highlighted = self.browser.highlighted
+        if self._detail_mode == "workflow" and highlighted is not None and highlighted.path == workflow.path:
+            self.preview.show(workflow, nodes)
+
+    # ---------------------------------------------------------------- workflows
+    def scan_local(self) -> None:
+        self.backend.run_job(self._scan_local, name="_scan_local", group="scan", exclusive=True)
+
+    async def _scan_local(self) -> None:
+        await self.library.scan_local()
+        self._preview_cache.clear()
+        self._publish_workflows()
+
+    def _publish_workflows(self) -> None:
+        self.browser.set_files(self.library.files, self.library.server_note)
+
+    def refresh_server_side(self) -> None:
+        self.backend.run_job(
+            self._refresh_server_side, name="_refresh_server_side", group="server-side", exclusive=True
+        )
+
+    async def _refresh_server_side(self) -> None:
+        """Once connected: the node catalogue (for conversion and forms) and the server's saved workflows."""
+        runtime = self.backend.runtime
+        if runtime is None:
+            return
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._fetch_object_info(runtime))
+            group.create_task(self._fetch_server_workflows(runtime))
+        await self.backend.post_system_stats()
+
+    async def _fetch_object_info(self, runtime: AppRuntime) -> None:
+        if await self.library.fetch_object_info(runtime):
+            # Rescan so each workflow lists the node types this server lacks.
+            self.scan_local()
+
+    async def _fetch_server_workflows(self, runtime: AppRuntime) -> None:
+        await self.library.fetch_server_workflows(runtime)
+        self._publish_workflows()
+
+    # -------------------------------------------------------------- run, cancel
+    def action_run(self) -> None:
+        workflow = self.browser.highlighted
+        if workflow is None:
+            self.notify("No workflow highlighted. Pick one in the Workflows pane first.", severity="warning")
+            return
+        self.run_workflow_file(workflow)
+
+    def run_workflow_file(self, workflow: WorkflowFile) -> None:
+        if workflow.error:
+            self.notify(f"{workflow.name} cannot be run: {workflow.error}", severity="error", timeout=8)
+            return
+        if self.backend.connected_runtime() is None:
+            return
+        self.backend.run_job(
+            partial(self._submit_workflow, workflow), name="_submit_workflow", group="actions"
+        )
+
+    async def _submit_workflow(self, workflow: WorkflowFile) -> None:
+        prompt = await self._prepare_prompt(workflow)
+        if prompt is not None:
+            await self.submit_prompt(prompt, name=workflow.name, workflow_id=str(workflow.path))
+
+    async def _prepare_prompt(self, workflow: WorkflowFile) -> dict[str, Any] | None:
+        """The API prompt of a workflow (UI format converted); problems become a rejected entry."""
+        object_info = self.library.object_info
+        correct = self.settings.correct_frontend_defects
+        try:
+            data = await self.library.read(workflow)
+            prepared = prepare_workflow(data, object_info, correct_frontend_defects=correct)
+            self._warn_frontend_defects(workflow.name, prepared.web_ui_defects)
+            prepared.require_known_node_types()
+        except ComfyError as exc:
+            entry = self.session.add_rejected(workflow.name, str(workflow.path), {}, exc)
+            self.show_rejected(entry, f"Cannot run {workflow.name}: {exc}")
+            self.write_log([LogLine(fmt.now(), "error", f"cannot run {workflow.name}: {exc}")])
+            return None
+        return prepared.prompt
+
+    async def submit_prompt(self, prompt: dict[str, Any], *, name: str, workflow_id: str) -> None:
+        """Queue a prompt; a refusal by the server becomes a 'rejected' branch with every node's errors."""
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        try:
+            execution = await runtime.submit(prompt, name=name, workflow_id=workflow_id)
+        except PromptValidationError as exc:
+            entry = self.session.add_rejected(name, workflow_id, prompt, exc)
+            self.show_rejected(entry)
+            self.write_log([LogLine(fmt.now(), "error", str(exc))])
+            return
+        except ComfyError as exc:
+            self.notify(f"Cannot queue {name}: {exc}", severity="error", timeout=10)
+            self.write_log([LogLine(fmt.now(), "error", f"cannot queue {name}: {exc}")])
+            return
+        self._select_on_arrival = execution.id
+        if execution.id in self.session.entries:
+            self.task_tree.select_execution(execution.id)
+            self._show_execution(execution.id)
+        self.notify(f"Queued {name}", timeout=2)
+
+    def _warn_frontend_defects(self, name: str, defects: list[str]) -> None:
+        """Runs go as the web UI would send them; say where that differs from what the graph shows."""
+        if not defects:
+            return
+        lines = [
+            LogLine(fmt.now(), "warning", f"{name}: the web UI's conversion differs from the graph here:")
+        ]
+        lines.extend(LogLine(fmt.now(), "warning", f"  {defect}") for defect in defects)
+        lines.append(
+            LogLine(
+                fmt.now(), "warning", "  set correct_frontend_defects = true in the config to run it as drawn"
+            )
+        )
+        self.write_log(lines)
+        self.notify(
+            f"{name}: {len(defects)} difference(s) from the graph, as in the web UI (see the log); "
+            "correct_frontend_defects = true runs it as drawn",
+            severity="warning",
+            timeout=10,
+        )
+
+    def show_rejected(self, entry: ExecutionEntry, message: str | None = None) -> None:
+        """A submission the server (or the preparation) refused: its branch, selected, with the reasons."""
+        tree = self.task_tree
+        tree.update_entries([entry])
+        tree.select_execution(entry.id)
+        self._show_execution(entry.id)
+        self.notify(
+            message or f"The server refused {entry.title}; see the errors per node.",
+            severity="error",
+            timeout=8,
+        )
+
+    def _selected_entry(self) -> ExecutionEntry | None:
+        entry = self.session.get(self.task_tree.selected_execution_id)
+        if entry is None:
+            self.notify("No execution selected. Pick one in the Executions pane.", severity="warning")
+        return entry
+
+    def action_cancel(self) -> None:
+        entry = self._selected_entry()
+        if entry is None:
+            return
+        if entry.rejected or entry.status.is_final:
+            self.notify(f"{entry.title} is already {entry.state_key}; nothing to cancel.", severity="warning")
+            return
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        self.backend.run_job(partial(self._cancel, runtime, entry.id), name="_cancel", group="actions")
+
+    async def _cancel(self, runtime: AppRuntime, execution_id: str) -> None:
+        execution = runtime.executions.get(execution_id)
+        if execution is None:
+            self.notify("That execution is no longer tracked by the runtime.", severity="warning")
+            return
+        was = "interrupt" if execution.status is TaskStatus.RUNNING else "removal from the queue"
+        try:
+            await runtime.cancel(execution)
+        except ComfyError as exc:
+            self.notify(f"Cancel failed: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Requested {was} of {execution.name}", timeout=2)
+
+    def action_retry(self) -> None:
+        entry = self._selected_entry()
+        if entry is None:
+            return
+        if entry.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            self.notify(
+                f"Only failed or cancelled runs can be retried; {entry.title} is {entry.state_key}.",
+                severity="warning",
+            )
+            return
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        self.backend.run_job(partial(self._retry, runtime, entry), name="_retry", group="actions")
+
+    async def _retry(self, runtime: AppRuntime, entry: ExecutionEntry) -> None:
+        if entry.rejected:
+            await self.submit_prompt(
+                entry.execution.prompt, name=entry.title, workflow_id=entry.execution.workflow_id
+            )
+            return
+        execution = runtime.executions.get(entry.id)
+        if execution is None:
+            self.notify("That execution is no longer tracked by the runtime.", severity="warning")
+            return
+        try:
+            new = await runtime.retry(execution)
+        except PromptValidationError as exc:
+            self.show_rejected(
+                self.session.add_rejected(
+                    entry.title, entry.execution.workflow_id, entry.execution.prompt, exc
+                )
+            )
+            return
+        except ComfyError as exc:
+            self.notify(f"Retry failed: {exc}", severity="error", timeout=8)
+            return
+        self._select_on_arrival = new.id
+        if new.id in self.session.entries:
+            self.task_tree.select_execution(new.id)
+            self._show_execution(new.id)
+        self.notify(f"Retrying {entry.title}", timeout=2)
+
+    # ---------------------------------------------------------------- outputs
+    def action_save_outputs(self) -> None:
+        entry = self._selected_entry()
+        if entry is None:
+            return
+        files = entry.execution.output_files
+        if not files:
+            self.notify(f"{entry.title} has no output files (yet).", severity="warning")
+            return
+        default = self.settings.output_dir or paths.default_output_dir()
+
+        def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                self.save_outputs_to(entry.id, folder)
+
+        self.app.push_screen(SaveOutputsScreen(len(files), default), chosen)
+
+    def save_outputs_to(self, execution_id: str, folder: Path) -> None:
+        """Download an execution's output files into ``folder`` (in the background)."""
+        self.backend.run_job(
+            partial(self._save_outputs, execution_id, folder), name="_save_outputs", group="actions"
+        )
+
+    async def _save_outputs(self, execution_id: str, folder: Path) -> None:
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        execution = runtime.executions.get(execution_id)
+        if execution is None:
+            return
+        written = 0
+        refused: list[str] = []
+        for file in execution.output_files:
+            # Server names are untrusted: checked (off the loop) before anything is fetched.
+            try:
+                await asyncio.to_thread(safe_output_path, folder, file.filename, file.subfolder)
+            except UnsafeOutputPathError as exc:
+                refused.append(exc.reason)
+                continue
+            one = execution.model_copy(update={"output_files": [file]})
+            try:
+                paths_written = await save_outputs(runtime, one, folder, types=[file.type])
+            except (ComfyError, OSError) as exc:
+                self.notify(f"Saving {file.filename} failed: {exc}", severity="error", timeout=10)
+                return
+            for path in paths_written:
+                self.output_sizes[output_key(file)] = (await asyncio.to_thread(path.stat)).st_size
+                written += 1
+        message = f"Saved {written} file(s) to {folder}"
+        if refused:
+            message += f"; refused {len(refused)} unsafe name(s): {refused[0]}"
+        self.notify(message, severity="warning" if refused else "information", timeout=6)
+        self.write_log([LogLine(fmt.now(), "warning" if refused else "info", message)])
+        if self._selected_execution == execution_id:
+            self._show_execution(execution_id)
+
+    # ------------------------------------------------------------ panes, server
+    def action_toggle_log(self) -> None:
+        pane = self.log_pane
+        pane.toggle_class("hidden")
+        if pane.has_class("hidden") and pane.has_focus:
+            self.browser.option_list.focus()
+
+    def action_filter(self) -> None:
+        self.browser.start_filter()
+
+    def action_reconnect(self) -> None:
+        self.scan_local()
+        backend = self.backend
+        runtime = backend.runtime
+        if runtime is None or backend.runtime_worker_stopped():
+            if backend.connect:
+                self.notify(f"Connecting to {backend.server_url}…", timeout=2)
+                backend.start_runtime()
+            return
+        if runtime.status.state is ConnectionState.CONNECTED:
+            self.refresh_server_side()
+            self.notify("Refreshed workflows and server info", timeout=2)
+            return
+        runtime.reconnect_now()
+        self.notify(f"Retrying {backend.server_url} now…", timeout=2)
+
+    def action_history(self) -> None:
+        journal = self.backend.journal
+        if journal is None:
+            self.notify(
+                self.backend.journal_note or "The execution journal is still opening; try again in a moment.",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        from .journal_screen import JournalScreen  # loaded on first use: faster start-up
+
+        self.app.push_screen(JournalScreen(journal, tz=self.log_timezone))
+
+    def action_help(self) -> None:
+        pane_help = None
+        node: Widget | None = self.focused
+        while node is not None:
+            if getattr(type(node), "HELP", None):
+                pane_help = type(node).HELP
+                break
+            node = node.parent if isinstance(node.parent, Widget) else None
+        pane_keys: list[tuple[str, str, str]] = []
+        global_keys: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        for active in self.active_bindings.values():
+            binding = active.binding
+            ident = binding.id or binding.action
+            if ident in seen or not binding.description:
+                continue
+            seen.add(ident)
+            row = (self.app.get_key_display(binding), binding.description, ident)
+            everywhere = active.node is self.app or binding.id in self.GLOBAL_BINDING_IDS
+            (global_keys if everywhere else pane_keys).append(row)
+        from .help import HelpScreen  # loaded on first use (Markdown): faster start-up
+
+        self.app.push_screen(HelpScreen(pane_help, pane_keys, global_keys))
+
+    # ------------------------------------------------------------- edit inputs
+    def action_edit(self) -> None:
+        workflow = self.browser.highlighted
+        if workflow is None:
+            self.notify("No workflow highlighted.", severity="warning")
+            return
+        if workflow.error:
+            self.notify(f"{workflow.name} cannot be edited: {workflow.error}", severity="error")
+            return
+        if self.library.object_info is None:
+            self.notify(
+                "The form needs the server's node catalogue (/object_info); connect to the server first.",
+                severity="warning",
+            )
+            return
+        self.backend.run_job(partial(self._open_form, workflow), name="_open_form", group="actions")
+
+    async def _open_form(self, workflow: WorkflowFile) -> None:
+        object_info = self.library.object_info
+        assert object_info is not None
+        try:
+            data = await self.library.read(workflow)
+            prompt = load_prompt(
+                data, object_info, correct_frontend_defects=self.settings.correct_frontend_defects
+            )
+        except ComfyError as exc:
+            self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
+            return
+
+        from .input_form import InputFormScreen  # loaded on first use: faster start-up
+
+        def done(result: FormResult | None) -> None:
+            if result is not None:
+                self._form_done(workflow, result)
+
+        self.app.push_screen(InputFormScreen(workflow, prompt, object_info), done)
+
+    def _form_done(self, workflow: WorkflowFile, result: FormResult) -> None:
+        if result.action == "run":
+            if self.backend.connected_runtime() is not None:
+                self.backend.run_job(
+                    partial(
+                        self.submit_prompt,
+                        result.prompt,
+                        name=f"{workflow.name} (edited)",
+                        workflow_id=str(workflow.path),
+                    ),
+                    name="_submit_edited",
+                    group="actions",
+                )
+            return
+        if result.action == "save_local":
+            folder = paths.user_workflows_dir()
+
+            def check_local(name: str) -> str | None:
+                try:
+                    safe_filename(name)
+                except ComfyError as exc:
+                    return str(exc)
+                return None
+
+            def save_local(name: str | None) -> None:
+                if name:
+                    self.backend.run_job(
+                        partial(self._save_local, result.prompt, name), name="_save_local", group="actions"
+                    )
+
+            self.app.push_screen(
+                NamePromptScreen(
+                    f"Save as a new workflow in {folder}", f"{workflow.name}-edited", check_local
+                ),
+                save_local,
+            )
+            return
+        if self.backend.connected_runtime() is None:
+            return
+
+        def check_server(name: str) -> str | None:
+            try:
+                workflow_userdata_path(name)
+            except ComfyError as exc:
+                return str(exc)
+            return None
+
+        def save_server(name: str | None) -> None:
+            if name:
+                self.backend.run_job(
+                    partial(self._save_server, result.prompt, name), name="_save_server", group="actions"
+                )
+
+        self.app.push_screen(
+            NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),
+            save_server,
+        )
+
+    async def _save_local(self, prompt: dict[str, Any], name: str) -> None:
+        try:
+            target = await asyncio.to_thread(save_workflow, prompt, paths.user_workflows_dir(), name)
+        except (ComfyError, OSError) as exc:
+            self.notify(f"Not saved: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Saved {target.name} in your workflows", timeout=4)
+        self.scan_local()
+
+    async def _save_server(self, prompt: dict[str, Any], name: str) -> None:
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        path = workflow_userdata_path(name)
+        body = json.dumps(prompt, indent=2, ensure_ascii=False).encode()
+        try:
+            await runtime.put_userdata(path, body, overwrite=False)
+        except ComfyError as exc:
+            self.notify(f"Not saved on the server: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Saved {path} on the server", timeout=4)
+        await self._fetch_server_workflows(runtime)
