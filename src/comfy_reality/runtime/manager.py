@@ -37,6 +37,8 @@ Callback = SyncCallback | AsyncCallback
 
 log = structlog.get_logger("comfy_reality.manager")
 
+_QUIET_EVENTS = frozenset({"created", "started"})
+
 _clamp_low = max  # set_progress has a parameter named ``max`` (the name ComfyUI and Task use)
 
 
@@ -233,9 +235,11 @@ class AsyncTaskManager:
             seq=next(self._seq),
         )
         if event_type in LIFECYCLE_EVENTS:
-            # Node lifecycles are many and already summed up by their workflow: debug level keeps
-            # the log file (and the hot path) light; workflow and system tasks stay at info.
-            log_method = self.logger.debug if task.type is TaskType.NODE else self.logger.info
+            # Node lifecycles are many and already summed up by their workflow, and a workflow's
+            # creation and start say what the runtime's prompt_queued line says: debug level keeps
+            # the log file (and the hot path) light. How workflow and system tasks end stays at info.
+            quiet = task.type is TaskType.NODE or event_type in _QUIET_EVENTS
+            log_method = self.logger.debug if quiet else self.logger.info
             log_method(event_type, task_id=task.id, task_name=task.name, message=message, data=data or None)
         if self._sync_subscribers:
             for callback in list(self._sync_subscribers):

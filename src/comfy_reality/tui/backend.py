@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from textual.app import App
@@ -29,7 +29,6 @@ from ..config import Settings
 from ..errors import ComfyError
 from ..journal import Journal, ReconcileReport
 from ..journal.journal import RuntimeLike
-from ..runtime import Auth, ComfyUIAsyncRuntime
 from ..runtime.manager import EventSubscription
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
@@ -44,6 +43,9 @@ from ..runtime.models import (
 from . import format as fmt
 from .messages import LogLine, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
 from .widgets.status_bar import friendly_reason
+
+if TYPE_CHECKING:
+    from ..runtime.runtime import ComfyUIAsyncRuntime
 
 log = structlog.get_logger("comfy_reality.tui")
 
@@ -171,16 +173,23 @@ class Backend:
 
     # ---------------------------------------------------------------- start/stop
     def start(self) -> None:
-        """Open the journal and, unless offline, start the runtime worker."""
-        self.run_job(self._open_journal, name="_open_journal", group="journal")
-        if self.connect:
-            self.start_runtime()
-        else:
+        """Open the journal and, unless offline, start the runtime worker, once the first frame is drawn.
+
+        Paint first: the journal's SQLite file and the runtime's HTTP and WebSocket libraries load
+        after the panes are on the screen, not before.
+        """
+        if not self.connect:
             self._app.post_message(
                 ServerStatusChanged(
                     ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason="offline")
                 )
             )
+        self._app.call_after_refresh(self._start_jobs)
+
+    def _start_jobs(self) -> None:
+        self.run_job(self._open_journal, name="_open_journal", group="journal")
+        if self.connect:
+            self.start_runtime()
 
     async def close(self) -> None:
         journal, self.journal = self.journal, None
@@ -255,6 +264,10 @@ class Backend:
 
     # ----------------------------------------------------------------- runtime
     def _default_runtime(self, url: str) -> ComfyUIAsyncRuntime:
+        # The client, its HTTP and WebSocket libraries load here, after the first frame is drawn.
+        from ..runtime.auth import Auth
+        from ..runtime.runtime import ComfyUIAsyncRuntime
+
         s = self.settings
         auth = Auth(
             token=s.token.get_secret_value() if s.token else None,
