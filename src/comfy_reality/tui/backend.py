@@ -396,13 +396,19 @@ def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBa
 
 
 _EVENT_LEVEL = {"failed": "error", "cancelled": "warning"}
+_NODE_EVENTS_LOGGED = frozenset({"failed", "cancelled"})
 
 
 def event_log_line(event: TaskEvent) -> LogLine | None:
-    """Lifecycle events become log lines; progress stays in the progress widgets."""
+    """Lifecycle events become log lines; progress stays in the progress widgets.
+
+    A node's creation, start and success are in the task tree already: one line each would fill
+    the pane (and its memory, a few kilobytes a line) with a big workflow's hundreds of nodes.
+    How a node failed or was cancelled stays in the log.
+    """
     if event.event_type not in LIFECYCLE_EVENTS:
         return None
-    if event.event_type == "created" and event.task_type is TaskType.NODE:
+    if event.task_type is TaskType.NODE and event.event_type not in _NODE_EVENTS_LOGGED:
         return None
     text = event.message or f"{event.event_type} {event.task_id}"
     return LogLine(event.timestamp, _EVENT_LEVEL.get(event.event_type, "info"), text)
