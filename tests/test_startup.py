@@ -65,5 +65,12 @@ def test_the_module_entry_runs_the_click_command(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(SystemExit) as done:
         entry.main(["--port", "0", "--speed", "2", "--data-dir", "somewhere"])
     assert done.value.code == 0
-    assert seen == {"host": "127.0.0.1", "port": 0, "speed": 2.0, "data_dir": Path("somewhere")}
+    assert seen == {
+        "host": "127.0.0.1",
+        "port": 0,
+        "speed": 2.0,
+        "data_dir": Path("somewhere"),
+        "api": "0.3.64",
+        "preview_method": "auto",
+    }
     assert cli_server.server.name == "server"

@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import paths
 from .errors import ConfigError
+from .safe_text import safe_str
+from .url_secrets import redact_url, split_credentials
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8188"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+MAX_KEEP_DAYS = 36_500  # a hundred years: beyond it a date cannot be computed
+_BINDING_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_KEY = re.compile(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class Settings(BaseModel):
@@ -43,16 +61,94 @@ class Settings(BaseModel):
             "(legacy group nodes, bypassed or muted subgraphs) instead of exactly as the browser would."
         ),
     )
+    images: Literal["auto", "kitty", "sixel", "halfblock", "off"] = Field(
+        default="auto",
+        description=(
+            "How the app and `run --show` draw pictures: auto asks the terminal (Kitty graphics, Sixel, "
+            "else half blocks); off draws and decodes none."
+        ),
+    )
+    preview_method: Literal["default", "none", "auto", "latent2rgb", "taesd"] = Field(
+        default="auto",
+        description=(
+            "Sampler previews asked of the server with each prompt (extra_data.preview_method); "
+            "default leaves it to the server's --preview-method. Servers before late 2025 ignore it."
+        ),
+    )
     journal_keep_days: int = Field(
         default=90,
         ge=0,
+        le=MAX_KEEP_DAYS,
         description="Finished executions older than this many days leave the journal when it opens; 0 keeps all.",
     )
+
+    def prompt_extra_data(self) -> dict[str, Any]:
+        """What goes into every prompt's extra_data: the preview method, unless left to the server."""
+        return {} if self.preview_method == "default" else {"preview_method": self.preview_method}
 
     @field_validator("server_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ValueError(
+                f"{redact_url(value)!r} is not a URL ({exc}); give it as http://HOST:PORT"
+            ) from exc
+        host = parts.hostname or ""
+        if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+            raise ValueError(
+                f"the host name in {redact_url(value)[:80]!r}… is too long "
+                "(at most 63 characters between dots, 253 in all)"
+            )
         return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}")
+        return value.lower()
+
+    @field_validator("keymap")
+    @classmethod
+    def _keymap_syntax(cls, value: dict[str, str]) -> dict[str, str]:
+        for binding_id, keys in value.items():
+            if not _BINDING_ID.fullmatch(binding_id):
+                raise ValueError(
+                    f"{binding_id!r} is not a binding id (the ids are listed in the help screen, F1)"
+                )
+            tokens = [token.strip() for token in keys.split(",")]
+            for token in tokens:
+                if not (_KEY.fullmatch(token) or (len(token) == 1 and token.isprintable() and token != " ")):
+                    raise ValueError(
+                        f"{binding_id} = {keys!r}: {token!r} is not a key; write keys like 'ctrl+r', 'f5' or "
+                        "'r', several separated by commas"
+                    )
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _legal_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, header in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a legal HTTP header name (letters, digits, - and _)")
+            if _HEADER_VALUE_FORBIDDEN.search(header):
+                raise ValueError(f"the value of header {name!r} holds a control character (line break?)")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_out_of_url(self) -> Settings:
+        """``http://user:pass@host``: the user info is Basic auth, never part of the shown URL."""
+        clean, username, password = split_credentials(self.server_url)
+        if clean != self.server_url:
+            self.server_url = clean
+            if self.username is None and self.password is None:
+                self.username = username or ""
+                self.password = SecretStr(password or "")
+        return self
 
 
 def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings:
@@ -75,4 +171,5 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
         )
+        problems = safe_str(redact_url(problems), one_line=True)
         raise ConfigError(f"Invalid settings (config file {path}, environment or flags): {problems}") from exc

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import structlog
 
 from . import paths
+from .url_secrets import redact_url
 
 _SECRET_KEYS = re.compile(r"(token|authorization|password|passwd|secret|api[_-]?key|cookie|auth)", re.I)
 _secret_values: set[str] = set()
@@ -25,15 +26,13 @@ def register_secret(value: str | None) -> None:
         _secret_values.add(value)
 
 
-_TOKEN_PARAM = re.compile(r"([?&]token=)[^&\s\"']+")
-
 
 def redact_text(text: str) -> str:
     for secret in _secret_values:
         if secret in text:
             text = text.replace(secret, "***")
-    # The substring test first: most text has no token parameter, and the regex is the slow part.
-    return _TOKEN_PARAM.sub(r"\1***", text) if "token=" in text else text
+    # The URL patterns need an '@' (user info) or an '=' (a query value): most text has neither.
+    return redact_url(text) if "@" in text or "=" in text else text
 
 
 @functools.lru_cache(maxsize=1024)
@@ -70,11 +69,41 @@ def _drop(_logger: Any, _name: str, _event_dict: MutableMapping[str, Any]) -> An
     raise structlog.DropEvent
 
 
+class _WriteNeverFails:
+    """The log file, where a failed write (disk full, file gone) is dropped: logging never stops a run."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self.failures = 0
+
+    def write(self, text: str) -> int:
+        try:
+            return self._file.write(text)
+        except (OSError, ValueError):
+            self.failures += 1
+            return 0
+
+    def flush(self) -> None:
+        try:
+            self._file.flush()
+        except (OSError, ValueError):
+            self.failures += 1
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError:
+            self.failures += 1
+
+
 def close_log_file() -> None:
     """Close the log file opened by :func:`configure_logging` (at exit, or between tests)."""
     global _configured_file
     if _configured_file is not None:
-        _configured_file.close()
+        try:
+            _configured_file.close()
+        except OSError:
+            pass  # the last buffered line could not be written (disk full): nothing to do
         _configured_file = None
 
 
@@ -83,7 +112,10 @@ def configure_logging(*, level: str = "info", console: bool = False, log_path: P
     global _configured_file
     path = log_path or paths.log_file()
     if _configured_file is not None:
-        _configured_file.close()
+        try:
+            _configured_file.close()
+        except OSError:
+            pass  # the last buffered line could not be written (disk full): nothing to do
         _configured_file = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +140,7 @@ def configure_logging(*, level: str = "info", console: bool = False, log_path: P
         redact_processor,
         structlog.processors.format_exc_info,
     ]
-    file_logger = structlog.WriteLoggerFactory(file=_configured_file)
+    file_logger = structlog.WriteLoggerFactory(file=_WriteNeverFails(_configured_file))  # type: ignore[arg-type]
     if console:
         console_renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
         json_renderer = structlog.processors.JSONRenderer()

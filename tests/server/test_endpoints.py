@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from comfy_reality.server import EmbeddedServer, ServerConfig
-from comfy_reality.server.png import encode_png, png_size
+from comfy_reality.server.pictures import png_bytes, render
+from comfy_reality.server.png import png_size
 from comfy_reality.server.values import ImageValue
 from tests.server.test_queue_and_routing import graph, post, wait_history
 from tests.server.wsclient import Listener
@@ -45,7 +46,7 @@ async def test_saved_workflows_round_trip_like_comfyui(embedded_server: Embedded
 
 
 async def test_upload_feeds_load_image(embedded_server: EmbeddedServer) -> None:
-    png = encode_png(20, 10, ImageValue(20, 10, color=0xFF0000).rows())
+    png = png_bytes(render(ImageValue(20, 10, color=0xFF0000)))
     async with httpx.AsyncClient(base_url=embedded_server.url) as http:
         up = await http.post("/upload/image", files={"image": ("shot.png", io.BytesIO(png), "image/png")})
         assert up.json() == {"name": "shot.png", "subfolder": "", "type": "input"}

@@ -1,15 +1,17 @@
-"""The PNG and JPEG writers produce standard files (checked structurally, no imaging library)."""
+"""The server's pictures: deterministic, recognisable, and standard PNG/JPEG files."""
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
-from comfy_reality.server.jpeg import encode_jpeg
-from comfy_reality.server.png import encode_png, png_size
+from comfy_reality.server.pictures import jpeg_bytes, png_bytes, render
+from comfy_reality.server.png import png_size
 from comfy_reality.server.values import ImageValue
 
 
@@ -35,22 +37,44 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 )
 def test_png_round_trips_pixels(width: int, height: int, color: int, pattern: str) -> None:
     image = ImageValue(width, height, color=color, pattern=pattern, seed=color)
-    rows = list(image.rows())
-    data = encode_png(width, height, rows, text={"prompt": "{}"})
+    picture = render(image)
+    data = png_bytes(picture, text={"prompt": "{}"})
     assert png_size(data) == (width, height)
-    chunks = _png_chunks(data)
-    assert [k for k, _ in chunks] == [b"IHDR", b"tEXt", b"IDAT", b"IEND"]
-    raw = zlib.decompress(chunks[2][1])
-    stride = 3 * width + 1
-    assert [raw[i * stride + 1 : (i + 1) * stride] for i in range(height)] == rows
+    kinds = [k for k, _ in _png_chunks(data)]
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and b"IDAT" in kinds
+    assert (b"tEXt", b"prompt\x00{}") in _png_chunks(data)
+    decoded = Image.open(io.BytesIO(data))
+    assert decoded.mode == "RGB" and decoded.tobytes() == picture.tobytes()
+
+
+def test_the_same_recipe_gives_the_same_pixels_and_seeds_differ() -> None:
+    a = render(ImageValue(96, 64, pattern="gradient", seed=5, caption="seed 5"))
+    assert a.tobytes() == render(ImageValue(96, 64, pattern="gradient", seed=5, caption="seed 5")).tobytes()
+    assert a.tobytes() != render(ImageValue(96, 64, pattern="gradient", seed=6, caption="seed 5")).tobytes()
+
+
+def test_solid_inverted_and_noisy_images() -> None:
+    assert render(ImageValue(4, 4, color=0x102030)).getpixel((1, 1)) == (0x10, 0x20, 0x30)
+    assert render(ImageValue(4, 4, color=0x102030, inverted=True)).getpixel((1, 1)) == (0xEF, 0xDF, 0xCF)
+    clean = render(ImageValue(64, 64, pattern="gradient", seed=3))
+    noisy = render(ImageValue(64, 64, pattern="gradient", seed=3, noise_level=0.75))
+    assert clean.tobytes() != noisy.tobytes()
+
+
+def test_the_caption_is_drawn_in() -> None:
+    plain = render(ImageValue(256, 128, pattern="gradient", seed=9))
+    captioned = render(ImageValue(256, 128, pattern="gradient", seed=9, caption="seed 42"))
+    # The caption sits in a black band at the bottom left; the rest of the picture is the same.
+    assert plain.crop((0, 0, 256, 64)).tobytes() == captioned.crop((0, 0, 256, 64)).tobytes()
+    assert plain.crop((0, 100, 80, 128)).tobytes() != captioned.crop((0, 100, 80, 128)).tobytes()
+    band = captioned.crop((0, 100, 80, 128)).convert("L")
+    assert band.getextrema() == (0, band.getextrema()[1]) and band.getextrema()[1] > 200  # white on black
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 70), st.integers(1, 70), st.integers(0, 0xFFFFFF))
 def test_jpeg_is_a_wellformed_baseline_file(width: int, height: int, color: int) -> None:
-    data = encode_jpeg(
-        width, height, ImageValue(width, height, color=color, pattern="gradient", seed=color).rows()
-    )
+    data = jpeg_bytes(render(ImageValue(width, height, color=color, pattern="gradient", seed=color)))
     assert data[:4] == b"\xff\xd8\xff\xe0" and data[-2:] == b"\xff\xd9"
     pos, markers = 2, []
     while True:
@@ -61,7 +85,11 @@ def test_jpeg_is_a_wellformed_baseline_file(width: int, height: int, color: int)
         pos += 2 + length
         if marker == 0xFFDA:
             break
-    assert markers == [0xFFE0, 0xFFDB, 0xFFC0, 0xFFC4, 0xFFDA]
+    assert 0xFFC0 in markers and markers[0] == 0xFFE0 and markers[-1] == 0xFFDA
     scan = data[pos:-2]
-    # Inside entropy-coded data every 0xFF is stuffed with 0x00: no stray markers.
-    assert all(scan[i + 1] == 0 for i in range(len(scan) - 1) if scan[i] == 0xFF)
+    # Inside entropy-coded data every 0xFF is stuffed with 0x00 (or is a restart marker).
+    assert all(
+        scan[i + 1] == 0 or 0xD0 <= scan[i + 1] <= 0xD7 for i in range(len(scan) - 1) if scan[i] == 0xFF
+    )
+    decoded = Image.open(io.BytesIO(data))
+    assert decoded.format == "JPEG" and decoded.size == (width, height)

@@ -583,7 +583,7 @@ def scene_app(workflows_dir: Path | None = None, journal_path: Path | None = Non
     the user's own.
     """
     app = ComfyRealityApp(
-        Settings(server_url=SERVER_URL),
+        Settings(server_url=SERVER_URL, images="off"),  # the same picture from a terminal or a pipe
         connect=False,
         bundled_dir=workflows_dir,
         journal_path=journal_path,

@@ -33,6 +33,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "interrupt": ("comfy_reality.cli.queue", "interrupt", "Interrupt the running prompt (or one by id)."),
     "stats": ("comfy_reality.cli.queue", "stats", "Show the server's system stats and devices."),
+    "show": (
+        "comfy_reality.cli.show",
+        "show",
+        "Draw image files, or a prompt's output images, in the terminal.",
+    ),
     "server": ("comfy_reality.cli.server", "server", "Run the embedded ComfyUI-compatible demo server."),
     "logs": ("comfy_reality.cli.logs", "logs", "Pretty-print the app's JSON log file."),
 }

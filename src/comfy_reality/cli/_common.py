@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +17,8 @@ import click
 from comfy_reality import startup
 from comfy_reality.config import Settings
 from comfy_reality.errors import ConfigError
+from comfy_reality.safe_text import finite, safe_json, safe_line, safe_str
+from comfy_reality.url_secrets import redact_url
 
 if TYPE_CHECKING:
     from comfy_reality.runtime import Auth, ComfyUIClient
@@ -53,10 +54,34 @@ class CliError(click.ClickException):
         self._exit_code = value
 
     def show(self, file: Any = None) -> None:
+        # Messages quote server text, file names and URLs: shown safe, without credentials.
         stream = file or sys.stderr
-        click.secho(f"error: {self.format_message()}", file=stream, fg="red", err=True)
+        click.secho(f"error: {shown(self.format_message())}", file=stream, fg="red", err=True)
         if self.hint:
-            click.echo(f"hint: {self.hint}", file=stream, err=True)
+            click.echo(f"hint: {shown(self.hint)}", file=stream, err=True)
+
+
+def shown(text: object) -> str:
+    """Text for the terminal: URL credentials removed, control characters made visible."""
+    return safe_str(redact_url(str(text)))
+
+
+def echo(text: object, *, err: bool = False, nl: bool = True) -> None:
+    """click.echo for any line that may hold outside text (server, file, journal, log)."""
+    click.echo(shown(text), err=err, nl=nl)
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]], *, stderr: bool = False) -> None:
+    """A Rich table whose title and cells are plain text (never markup, never escapes)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=safe_line(redact_url(title)), title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(safe_line(redact_url(str(cell))) for cell in row))
+    Console(stderr=stderr).print(table)
 
 
 def server_options(func: F) -> F:
@@ -96,18 +121,27 @@ def json_option(func: F) -> F:
 
 
 def check_server_url(url: str) -> str:
-    parts = urlsplit(url)
+    shown = redact_url(url)
+    hint = "give it as http://HOST:PORT, for example --server http://127.0.0.1:8188"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # 'http://[::1'
+        raise CliError(f"invalid server URL {shown!r}: it is not a URL ({exc})", hint=hint) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CliError(
-            f"invalid server URL {url!r}",
-            hint="give it as http://HOST:PORT, for example --server http://127.0.0.1:8188",
-        )
+        raise CliError(f"invalid server URL {shown!r}", hint=hint)
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
         raise CliError(
-            f"invalid server URL {url!r}: {exc}", hint="the port must be a number 1-65535"
+            f"invalid server URL {shown!r}: {exc}", hint="the port must be a number 1-65535"
         ) from exc
+    host = parts.hostname
+    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+        raise CliError(
+            f"invalid server URL {shown!r}: the host name is too long "
+            "(at most 63 characters between dots, 253 in all)",
+            hint=hint,
+        )
     return url.rstrip("/")
 
 
@@ -130,7 +164,7 @@ def setup_logging(settings: Settings | None = None) -> None:
     try:
         startup.start_logging(settings)
     except OSError as exc:
-        click.echo(f"warning: cannot open the log file ({exc}); logging is off", err=True)
+        echo(f"warning: cannot open the log file ({exc}); logging is off", err=True)
 
 
 def make_auth(settings: Settings) -> Auth | None:
@@ -145,12 +179,13 @@ def json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
+        return finite(value.model_dump(mode="json"))
     return str(value)
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=json_default, ensure_ascii=False)
+    """Strict JSON for machines: NaN/Infinity as null, no raw terminal control character."""
+    return safe_json(value, default=json_default)
 
 
 def echo_json(value: Any) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from comfy_reality.safe_text import safe_json
+
 from ._common import (
     CliError,
     conversion_option,
+    echo,
     run_client_command,
     server_options,
     settings_for,
@@ -103,12 +105,12 @@ def convert(
         raise CliError(str(exc)) from exc
     warn_web_ui_defects(str(workflow), prepared.web_ui_defects)
     prompt = prepared.prompt
-    text = json.dumps(prompt, indent=2, ensure_ascii=False) + "\n"
+    text = safe_json(prompt, indent=2) + "\n"
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False)  # JSON text: control characters are already escaped
         return
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    click.echo(f"Wrote the API prompt ({len(prompt)} nodes) to {output}.", err=True)
+    echo(f"Wrote the API prompt ({len(prompt)} nodes) to {output}.", err=True)

@@ -11,9 +11,11 @@ import os
 import re
 from pathlib import Path
 
+from comfy_reality.runtime.outputs import shorten_name
+
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"|?*]")
 _RESERVED = {"", ".", ".."}
-MAX_NAME = 200
+MAX_NAME = 200  # bytes: room for "-N" under the file systems' 255
 
 
 def safe_basename(name: str, fallback: str = "output") -> str:
@@ -22,13 +24,7 @@ def safe_basename(name: str, fallback: str = "output") -> str:
     base = _UNSAFE.sub("_", base).strip().lstrip(".")
     if base in _RESERVED:
         return fallback
-    if len(base) > MAX_NAME:
-        stem, dot, ext = base.rpartition(".")
-        if dot and len(ext) <= 16:
-            base = stem[: MAX_NAME - len(ext) - 1] + "." + ext
-        else:
-            base = base[:MAX_NAME]
-    return base
+    return shorten_name(base, MAX_NAME)
 
 
 def save_new_file(directory: Path, name: str, data: bytes) -> Path:
@@ -42,9 +38,15 @@ def save_new_file(directory: Path, name: str, data: bytes) -> Path:
     for attempt in range(10_000):
         candidate = directory / (base if attempt == 0 else f"{stem}-{attempt}{ext}")
         try:
-            with candidate.open("xb") as handle:
-                handle.write(data)
+            handle = candidate.open("xb")
         except FileExistsError:
             continue
+        try:
+            with handle:
+                handle.write(data)
+        except BaseException:
+            # Disk full (or interrupted): no empty or partial file is left behind as if saved.
+            candidate.unlink(missing_ok=True)
+            raise
         return candidate
     raise FileExistsError(f"no free file name for {base!r} in {directory}")

@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
+from comfy_reality.safe_text import safe_line, safe_text
+from comfy_reality.url_secrets import redact_url
+
 from ._common import (
     CliError,
     ExitCode,
+    echo,
     echo_json,
     error_from_exception,
     json_option,
@@ -45,6 +49,7 @@ _UNITS = {
     "s": timedelta(seconds=1),
 }
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
+MAX_AGE = timedelta(days=36_500)  # older_than beyond this cannot be subtracted from today
 _DURATION_HELP = "write it as a number and a unit (w, d, h, m, s), for example 30d, 12h, 90m or 1d12h"
 
 
@@ -62,10 +67,18 @@ def parse_duration(text: str) -> timedelta:
     for match in _DURATION_PART.finditer(compact):
         if match.start() != position:
             break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
+        try:
+            total += float(match.group(1)) * _UNITS[match.group(2)]
+        except OverflowError:
+            total = timedelta.max
         position = match.end()
     if position != len(compact):
         raise ValueError(f"{text!r} is not a duration; {_DURATION_HELP}")
+    if total > MAX_AGE:
+        raise ValueError(
+            f"{text!r} is longer than {MAX_AGE.days} days (a hundred years); to forget every finished "
+            "execution use --keep 0"
+        )
     if total <= timedelta(0):
         raise ValueError(
             f"{text!r} is no time at all; give a duration above zero (--keep 0 removes "
@@ -232,31 +245,32 @@ def journal(
         return
     if not records:
         filtered = status or text or server
-        click.echo("No executions match." if filtered else "No executions recorded yet.")
+        echo("No executions match." if filtered else "No executions recorded yet.")
         return
     from rich.console import Console
     from rich.table import Table
 
     from comfy_reality.runtime.printer import format_duration
 
-    table = Table(title=f"Journal (newest {len(records)})", title_justify="left")
+    table = Table(title=f"Journal (newest {len(records)})", title_justify="left")  # no outside text
     for column in ("Status", "Workflow", "Started", "Duration", "Outputs", "Server / error"):
         # Names and times stay whole; the last column folds when the terminal is narrow.
         table.add_column(column, overflow="fold", no_wrap=column != "Server / error")
     for r, e in zip(records, entries, strict=True):
         started = (e.started_at or e.created_at).astimezone().strftime("%m-%d %H:%M:%S")
-        note = (e.server_url or "?").split("://", 1)[-1]
+        note = redact_url(e.server_url or "?").split("://", 1)[-1]
         if r["error"]:
             note += f"\nnode {r['error']['node_id']}: {r['error']['exception_type']}: {r['error']['exception_message']}"
         elif r["status"] == "lost" and e.status_detail:
             note += f"\n{e.status_detail}"
+        # Text, never markup; control characters from the server or file made visible.
         table.add_row(
-            r["status"],
-            e.name or e.workflow_id or e.id[:8],
+            safe_line(r["status"]),
+            safe_line(e.name or e.workflow_id or e.id[:8]),
             started,
             format_duration(r["duration"]) if r["duration"] is not None else "",
             str(len(e.output_files)),
-            note,
+            safe_text(note),
         )
     Console().print(table)
 
@@ -368,16 +382,16 @@ def prune(
             f"({result.nodes} node row{'s' if result.nodes != 1 else ''}) {bounds}"
         )
         if dry_run:
-            click.echo(f"Would forget {what}; nothing changed (--dry-run).")
-            click.echo(f"Journal {journal_path}: {human_size(before)}.")
+            echo(f"Would forget {what}; nothing changed (--dry-run).")
+            echo(f"Journal {journal_path}: {human_size(before)}.")
         elif result.executions:
-            click.echo(f"Forgot {what}.")
-            click.echo(f"Journal {journal_path}: {human_size(before)} -> {human_size(after)}.")
+            echo(f"Forgot {what}.")
+            echo(f"Journal {journal_path}: {human_size(before)} -> {human_size(after)}.")
         else:
-            click.echo(f"Nothing to forget: no finished execution {bounds}.")
-            click.echo(f"Journal {journal_path}: {human_size(before)}.")
+            echo(f"Nothing to forget: no finished execution {bounds}.")
+            echo(f"Journal {journal_path}: {human_size(before)}.")
     if vacuum_problem is not None:
-        click.echo(
+        echo(
             f"warning: the file was not compacted ({vacuum_problem}); the space is reused by new "
             "executions, or run prune again when no other comfy-reality uses the journal",
             err=True,
@@ -524,32 +538,29 @@ def reconcile(
             }
         )
     elif not settled:
-        click.echo(f"No unfinished executions recorded for {server}.")
+        echo(f"No unfinished executions recorded for {server}.")
     else:
         from rich.console import Console
         from rich.table import Table
-        from rich.text import Text
 
-        table = Table(title=f"Unfinished executions on {server}", title_justify="left")
+        table = Table(title=safe_line(f"Unfinished executions on {redact_url(server)}"), title_justify="left")
         for column in ("Workflow", "Prompt", "Was", "Now", "Detail"):
             table.add_column(column, overflow="fold", no_wrap=column != "Detail")
         for item in settled:
             now = item.status if item.outcome in ("finished", "lost") else item.outcome
             # Text, not markup: names and server messages may contain [brackets].
             table.add_row(
-                Text(item.entry.name or item.entry.workflow_id or item.entry.id[:8]),
-                Text((item.entry.prompt_id or "-")[:8]),  # --json has the whole id
+                safe_line(item.entry.name or item.entry.workflow_id or item.entry.id[:8]),
+                safe_line((item.entry.prompt_id or "-")[:8]),  # --json has the whole id
                 item.entry.status.value,
-                Text(now, style=_OUTCOME_STYLE[item.outcome]),
-                Text(item.detail),
+                safe_line(now, style=_OUTCOME_STYLE[item.outcome]),
+                safe_text(redact_url(item.detail)),
             )
         Console().print(table)
         summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
-        click.echo(f"Reconciled {len(settled)}: {summary}.")
+        echo(f"Reconciled {len(settled)}: {summary}.")
         if counts["running"] or counts["queued"]:
-            click.echo(
-                "Prompts still on the server stay unfinished in the journal; run reconcile again later."
-            )
+            echo("Prompts still on the server stay unfinished in the journal; run reconcile again later.")
     if counts["unchecked"]:
         sys.exit(int(ExitCode.FAILED))
 

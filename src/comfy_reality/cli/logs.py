@@ -11,6 +11,8 @@ from typing import IO, Any
 
 import click
 
+from comfy_reality.safe_text import safe_json, safe_str
+
 from ._common import CliError
 
 _LEVEL_COLOURS = {"debug": "blue", "info": "green", "warning": "yellow", "error": "red", "critical": "red"}
@@ -25,15 +27,17 @@ def format_line(raw: str, *, colour: bool = False) -> str | None:
         return None
     try:
         record: Any = json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
+    except (json.JSONDecodeError, RecursionError):
+        return safe_str(raw)
     if not isinstance(record, dict):
-        return raw
-    stamp = str(record.get("timestamp", ""))
-    level = str(record.get("level", ""))
-    event = str(record.get("event", ""))
+        return safe_str(raw)
+    # The file keeps what was received; what reaches the terminal is made safe field by field.
+    stamp = safe_str(record.get("timestamp", ""), one_line=True)
+    level = safe_str(record.get("level", ""), one_line=True)
+    event = safe_str(record.get("event", ""))
     rest = " ".join(
-        f"{key}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        f"{safe_str(key, one_line=True)}="
+        f"{safe_str(value) if isinstance(value, str) else safe_json(value, default=str)}"
         for key, value in record.items()
         if key not in _FIRST_KEYS and key != "exception"
     )
@@ -44,13 +48,13 @@ def format_line(raw: str, *, colour: bool = False) -> str | None:
     text = " ".join(part for part in (stamp, level_text, event, rest) if part)
     exception = record.get("exception")
     if exception:
-        text += "\n" + str(exception)
+        text += "\n" + safe_str(exception)
     return text
 
 
 def _emit(lines: list[str], colour: bool, raw: bool = False) -> None:
     for line in lines:
-        text = line.rstrip("\n") if raw else format_line(line, colour=colour)
+        text = safe_str(line.rstrip("\n")) if raw else format_line(line, colour=colour)
         if text is not None:
             click.echo(text)
 
@@ -93,7 +97,9 @@ def follow(path: Path, handle: IO[str] | None, colour: bool, raw: bool = False) 
     show_default=True,
     help="How many of the last lines to show first.",
 )
-@click.option("--raw", is_flag=True, help="Print the JSON lines as they are.")
+@click.option(
+    "--raw", is_flag=True, help="Print the JSON lines as they are (control characters shown escaped)."
+)
 @click.option("--path", "show_path", is_flag=True, help="Only print where the log file is.")
 def logs(follow_: bool, lines: int, raw: bool, show_path: bool) -> None:
     """Pretty-print the app's JSON log file (COMFY_REALITY_HOME moves it)."""

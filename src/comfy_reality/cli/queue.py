@@ -8,12 +8,24 @@ JSON says which (``source``).
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import echo_json, json_option, run_client_command, server_options, settings_for, setup_logging
+from comfy_reality.url_secrets import redact_url
+
+from ._common import (
+    echo,
+    echo_json,
+    json_option,
+    print_table,
+    run_client_command,
+    server_options,
+    settings_for,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from comfy_reality.runtime import ComfyUIClient, HistoryEntry, QueueItem, QueueState
@@ -85,8 +97,11 @@ def job_history_entry(job: Job) -> dict[str, Any]:
 
 
 def _ms_to_datetime(value: Any) -> datetime | None:
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (ValueError, OverflowError, OSError):  # NaN, or a time no calendar holds
+            return None
     return None
 
 
@@ -138,15 +153,7 @@ def history_entry(prompt_id: str, entry: HistoryEntry) -> dict[str, Any]:
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    print_table(title, columns, rows)
 
 
 # --------------------------------------------------------------------------- commands
@@ -180,10 +187,17 @@ def queue(server_url: str | None, token: str | None, as_json: bool) -> None:
         pending = queue_items(raw.pending, "pending")
         source = "queue"
     if as_json:
-        echo_json({"server": settings.server_url, "source": source, "running": running, "pending": pending})
+        echo_json(
+            {
+                "server": redact_url(settings.server_url),
+                "source": source,
+                "running": running,
+                "pending": pending,
+            }
+        )
         return
     if not running and not pending:
-        click.echo(f"The queue of {settings.server_url} is empty.")
+        echo(f"The queue of {settings.server_url} is empty.")
         return
     rows = [
         [
@@ -236,11 +250,16 @@ def history(server_url: str | None, token: str | None, limit: int, offset: int, 
         source = "jobs"
     if as_json:
         echo_json(
-            {"server": settings.server_url, "source": source, "pagination": pagination, "history": entries}
+            {
+                "server": redact_url(settings.server_url),
+                "source": source,
+                "pagination": pagination,
+                "history": entries,
+            }
         )
         return
     if not entries:
-        click.echo(f"{settings.server_url} has no history yet.")
+        echo(f"{settings.server_url} has no history yet.")
         return
     rows = []
     for e in entries:
@@ -287,18 +306,18 @@ def interrupt(server_url: str | None, token: str | None, prompt_id: str | None, 
     if as_json:
         echo_json(
             {
-                "server": settings.server_url,
+                "server": redact_url(settings.server_url),
                 "interrupted": interrupted,
                 "running": [i["prompt_id"] for i in running],
             }
         )
         return
     if interrupted:
-        click.echo(f"Interrupted prompt {interrupted} on {settings.server_url}.")
+        echo(f"Interrupted prompt {interrupted} on {settings.server_url}.")
     elif prompt_id:
-        click.echo(f"Prompt {prompt_id} is not running on {settings.server_url}; nothing interrupted.")
+        echo(f"Prompt {prompt_id} is not running on {settings.server_url}; nothing interrupted.")
     else:
-        click.echo(f"Nothing is running on {settings.server_url}; nothing interrupted.")
+        echo(f"Nothing is running on {settings.server_url}; nothing interrupted.")
 
 
 @click.command()
@@ -318,7 +337,7 @@ def stats(server_url: str | None, token: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(
             {
-                "server": settings.server_url,
+                "server": redact_url(settings.server_url),
                 **(raw if isinstance(raw, dict) else {"stats": raw}),
                 "capabilities": found,
             }
@@ -360,6 +379,10 @@ def _yes_no(value: Any) -> str:
 
 
 def _human(key: str, value: Any) -> str:
-    if isinstance(value, int) and ("ram" in key or "vram" in key) and value > 1024:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "?"
+    if isinstance(value, (int, float)) and ("ram" in key or "vram" in key) and value > 1024:
         return f"{value / 1024**3:.1f} GiB"
     return "" if value is None else str(value)

@@ -24,11 +24,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from comfy_reality.url_secrets import redact_url
+
 from ._common import (
     CliError,
     ExitCode,
     conversion_option,
     dumps,
+    echo,
     error_from_exception,
     json_option,
     make_auth,
@@ -64,6 +67,7 @@ class Job:
     download_errors: list[str] = field(default_factory=list)
     interrupt_note: str | None = None
     targets: list[str] | None = None  # --only: the output nodes to run (partial_execution_targets)
+    not_queued: CliError | None = None  # the POST failed (the server unreachable, or erring)
 
     @property
     def name(self) -> str:
@@ -101,7 +105,7 @@ def warn_web_ui_defects(source: str, defects: list[str]) -> None:
     lines = [f"warning: {source}: the web UI converts this workflow differently from how its graph is drawn:"]
     lines += [f"  - {defect}" for defect in defects]
     lines.append("  the prompt is the one the web UI would queue; --fix-frontend-defects makes it as drawn")
-    click.echo("\n".join(lines), err=True)
+    echo("\n".join(lines), err=True)
 
 
 def read_workflow(path: Path) -> Job:
@@ -167,7 +171,7 @@ class JsonReporter:
 
     def notify(self, message: str) -> None:
         """A human message: stderr, so stdout stays machine-readable."""
-        click.echo(message, err=True)
+        echo(message, err=True)
 
     def stop(self) -> None:
         if self._unsubscribe is not None:
@@ -235,7 +239,10 @@ class LiveReporter:
 
     def notify(self, message: str) -> None:
         """Printed above the live table (Rich keeps the table at the bottom)."""
-        self.printer.console.print(message, markup=False, highlight=False)
+        from comfy_reality.safe_text import safe_text
+        from comfy_reality.url_secrets import redact_url
+
+        self.printer.console.print(safe_text(redact_url(message)), highlight=False)
 
     def stop(self) -> None:
         self.printer.stop()
@@ -254,6 +261,26 @@ async def check_partial_execution(runtime: ComfyUIAsyncRuntime) -> None:
         )
 
 
+def submit_error(exc: BaseException, server_url: str, *, journaled: bool) -> CliError:
+    """The CLI error for a failed POST; says so when the server may have queued the prompt anyway."""
+    error = error_from_exception(exc, server_url)
+    prompt_id = getattr(exc, "unconfirmed_prompt_id", None)
+    if prompt_id:
+        server_url = redact_url(server_url)
+        where = (
+            "it is recorded in the journal as unconfirmed"
+            if journaled
+            else f"`comfy-reality history --server {server_url}` will show it if it ran"
+        )
+        error = CliError(
+            f"{error.format_message()} The server may have queued prompt {prompt_id} before the "
+            f"connection failed; {where}.",
+            ExitCode(error.exit_code),
+            hint=f"`comfy-reality journal reconcile --server {server_url}` checks it" if journaled else None,
+        )
+    return error
+
+
 # ------------------------------------------------------------------------------ runner
 class RunCommand:
     def __init__(
@@ -266,9 +293,11 @@ class RunCommand:
         json_mode: bool,
         use_journal: bool = True,
         only: tuple[str, ...] = (),
+        show: bool = False,
     ) -> None:
         self.jobs = jobs
         self.only = only
+        self.show = show and not json_mode  # pictures only for a person at a terminal
         self.use_journal = use_journal
         self.settings = settings
         self.overrides = overrides
@@ -277,12 +306,13 @@ class RunCommand:
         self.interrupted = asyncio.Event()
         self._restore_signal: Callable[[], None] | None = None
         self.reporter: JsonReporter | LiveReporter | None = None
+        self.journaled = False  # a journal records this run (rows written before each POST)
 
     def notify(self, message: str) -> None:
         if self.reporter is not None:
             self.reporter.notify(message)
         else:
-            click.echo(message, err=True)
+            echo(message, err=True)
 
     # ---------------------------------------------------------------- signals
     def _install_sigint(self) -> None:
@@ -334,6 +364,7 @@ class RunCommand:
                     journal = await journal_opening
                     if journal is not None:
                         journal.attach(runtime)
+                        self.journaled = True
                     return await self._run_in_session(runtime)
             except Exception as exc:
                 # Task groups (ours and the session's) wrap errors; report the real one.
@@ -353,7 +384,7 @@ class RunCommand:
                 # Even after Ctrl-C: the last states (cancelled, interrupted) belong in the history.
                 await journal.close()
                 if journal.error is not None:
-                    click.echo(f"warning: {journal.error}", err=True)
+                    echo(f"warning: {journal.error}", err=True)
             if self._restore_signal is not None:
                 self._restore_signal()
 
@@ -366,7 +397,7 @@ class RunCommand:
         # The config's journal_keep_days bound is applied here, on the journal's writer thread.
         journal, note = await Journal.open_or_disabled(keep_days=self.settings.journal_keep_days)
         if note is not None:
-            click.echo(f"warning: {note}", err=True)
+            echo(f"warning: {note}", err=True)
         if journal is not None:
             await self._mention_unfinished(journal)
         return journal
@@ -382,7 +413,7 @@ class RunCommand:
         if count:
             server = self.settings.server_url
             runs = f"{count} earlier run{'s are' if count != 1 else ' is'}"
-            click.echo(
+            echo(
                 f"{runs} unfinished in the journal for {server}; "
                 f"see `comfy-reality journal reconcile --server {server}`",
                 err=True,
@@ -447,10 +478,12 @@ class RunCommand:
         if not self.interrupted.is_set():
             await self._download_all(runtime)
         self._report(reporter)
+        if self.show:
+            self._show_pictures()
         return self._exit_code()
 
     async def _submit_and_wait(self, runtime: ComfyUIAsyncRuntime) -> None:
-        from comfy_reality.runtime import InvalidWorkflowError, PromptValidationError
+        from comfy_reality.runtime import ComfyError, InvalidWorkflowError, PromptValidationError
 
         for job in self.jobs:
             if self.interrupted.is_set() or job.prompt is None:
@@ -461,16 +494,23 @@ class RunCommand:
                     name=job.name,
                     workflow_id=str(job.path.resolve()),
                     partial_execution_targets=job.targets,
+                    extra_data=self.settings.prompt_extra_data() or None,
                 )
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
                 job.node_errors = exc.node_messages()
             except InvalidWorkflowError as exc:
                 job.rejected = str(exc)
+            except ComfyError as exc:
+                # The prompts already queued go on; this one is reported, and sets the exit code.
+                job.not_queued = submit_error(exc, self.settings.server_url, journaled=self.journaled)
         executions = [job.execution for job in self.jobs if job.execution is not None]
         if not executions:
             if self.interrupted.is_set():
                 self.notify("Interrupted before anything was queued on the server.")
+            failed = next((job.not_queued for job in self.jobs if job.not_queued is not None), None)
+            if failed is not None:
+                raise failed  # nothing runs: the error alone, as for a single workflow
             return
         waiting = asyncio.ensure_future(asyncio.gather(*(runtime.wait(e) for e in executions)))
         interrupted = asyncio.ensure_future(self.interrupted.wait())
@@ -536,6 +576,20 @@ class RunCommand:
                     continue
                 job.saved.append(path)
 
+    def _show_pictures(self) -> None:
+        """``--show``: draw every saved output image once the run has ended."""
+        from comfy_reality.cli.show import draw, pictures_from_files, terminal_renderer
+
+        if self.settings.images == "off":
+            return
+        saved = [path for job in self.jobs for path in job.saved]
+        try:
+            pictures = pictures_from_files(saved)
+        except OSError as exc:
+            self.notify(f"cannot read an output to show it: {exc}")
+            return
+        draw(pictures, terminal_renderer(self.settings.images))
+
     # ----------------------------------------------------------------- report
     def _exit_code(self) -> int:
         from comfy_reality.runtime import TaskStatus
@@ -544,6 +598,9 @@ class RunCommand:
             return ExitCode.INTERRUPTED
         if any(job.rejected for job in self.jobs):
             return ExitCode.INVALID
+        codes = [job.not_queued.exit_code for job in self.jobs if job.not_queued is not None]
+        if codes:
+            return ExitCode(max(codes))
         for job in self.jobs:
             if (
                 job.execution is None
@@ -563,9 +620,9 @@ class RunCommand:
             if json_mode and not problem:
                 continue  # stdout is for machines; stderr still says what went wrong
             for line in lines:
-                click.echo(line, err=json_mode or problem)
+                echo(line, err=json_mode or problem)
         if any(job.rejected for job in self.jobs):
-            click.echo(
+            echo(
                 "hint: fix the inputs named above; `comfy-reality validate --server URL FILE` checks "
                 "them without queueing",
                 err=True,
@@ -579,12 +636,14 @@ class RunCommand:
                 status="rejected" if job.rejected else "not_submitted",
                 error={"message": job.rejected, "node_errors": job.node_errors} if job.rejected else None,
             )
+            if job.not_queued is not None:
+                line["error"] = {"message": job.not_queued.format_message()}
             return line
         line.update(
             status=execution.status.value,
             execution_id=execution.id,
             prompt_id=execution.prompt_id,
-            server_url=execution.server_url,
+            server_url=redact_url(execution.server_url) if execution.server_url else None,
             created_at=execution.created_at,
             started_at=execution.started_at,
             completed_at=execution.completed_at,
@@ -606,6 +665,8 @@ class RunCommand:
 
         execution = job.execution
         if execution is None:
+            if job.not_queued is not None:
+                return [f"✗ {job.name}: not queued: {job.not_queued.format_message()}"]
             if not job.rejected:
                 return [f"- {job.name}: not submitted"]
             return [f"✗ {job.name}: {job.rejected}", *(f"  {line}" for line in job.node_errors)]
@@ -628,6 +689,26 @@ class RunCommand:
         lines.extend(f"  saved {path}" for path in job.saved)
         lines.extend(f"  download failed: {err}" for err in job.download_errors)
         return lines
+
+
+def usable_output_dir(path: Path) -> Path:
+    """The output folder, created now: a folder that cannot hold the outputs is refused before
+    anything is queued, not after the server has spent minutes on the prompt."""
+    import os
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(
+            f"cannot create the output folder {path}: {exc.strerror or exc}",
+            hint="pick another with --output-dir (or output_dir in the config)",
+        ) from exc
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        raise CliError(
+            f"cannot write to the output folder {path}",
+            hint="pick another with --output-dir (or output_dir in the config)",
+        )
+    return path
 
 
 @click.command()
@@ -658,6 +739,17 @@ class RunCommand:
     is_flag=True,
     help="Do not record this run in the execution journal (see `comfy-reality journal`).",
 )
+@click.option(
+    "--preview-method",
+    type=click.Choice(["default", "none", "auto", "latent2rgb", "taesd"]),
+    help="Sampler previews asked of the server (extra_data.preview_method); default leaves it to the "
+    "server. Default: config key preview_method, else auto.",
+)
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Draw each output image in the terminal when the run ends (not when piped or with --json).",
+)
 @json_option
 def run(
     workflows: tuple[Path, ...],
@@ -668,6 +760,8 @@ def run(
     only: tuple[str, ...],
     output_dir: Path | None,
     no_journal: bool,
+    preview_method: str | None,
+    show: bool,
     as_json: bool,
 ) -> None:
     """Run WORKFLOW files (API or UI format) and save their outputs.
@@ -680,7 +774,9 @@ def run(
     Exit codes: 0 all succeeded, 1 an execution failed, 2 invalid workflow or usage,
     3 server unreachable, 130 interrupted.
     """
-    settings = settings_for(server_url, token, correct_frontend_defects=correct_frontend_defects)
+    settings = settings_for(
+        server_url, token, correct_frontend_defects=correct_frontend_defects, preview_method=preview_method
+    )
     setup_logging(settings)
     overrides = parse_assignments(assignments)
     jobs: list[Job] = []
@@ -692,18 +788,20 @@ def run(
             problems.append(exc.format_message())
     if problems:
         raise CliError("\n".join(problems))
+    destination = usable_output_dir(output_dir or settings.output_dir or Path.cwd())
     command = RunCommand(
         jobs,
         settings=settings,
         overrides=overrides,
-        output_dir=output_dir or settings.output_dir or Path.cwd(),
+        output_dir=destination,
         json_mode=as_json or not sys.stdout.isatty(),
         use_journal=not no_journal,
         only=only,
+        show=show,
     )
     try:
         code = asyncio.run(command.main())
     except KeyboardInterrupt:
-        click.echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
+        echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
         code = ExitCode.INTERRUPTED
     sys.exit(int(code))

@@ -55,7 +55,14 @@ def _positive_speed(_ctx: click.Context, _param: click.Parameter, value: float) 
     help="Which ComfyUI generation to imitate: 0.3.64 (the recorded one) or current "
     "(adds the jobs API, targeted cancel and strict prompt ids).",
 )
-def server(host: str, port: int, speed: float, data_dir: Path | None, api: str) -> None:
+@click.option(
+    "--preview-method",
+    type=click.Choice(["none", "auto", "latent2rgb", "taesd"]),
+    default="auto",
+    show_default=True,
+    help="Sampler previews when a prompt does not choose (ComfyUI's --preview-method).",
+)
+def server(host: str, port: int, speed: float, data_dir: Path | None, api: str, preview_method: str) -> None:
     """Serve a ComfyUI-compatible API (HTTP + WebSocket) with simulated nodes.
 
     It answers /prompt, /queue, /history, /view, /object_info, /ws ... like ComfyUI
@@ -72,6 +79,7 @@ def server(host: str, port: int, speed: float, data_dir: Path | None, api: str) 
             speed=speed,
             data_dir=data_dir,
             api="current" if api == "current" else "0.3.64",
+            preview_method=preview_method,  # type: ignore[arg-type]
         )
     except KeyboardInterrupt:
         click.echo("Server stopped.", err=True)

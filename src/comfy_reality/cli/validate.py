@@ -17,6 +17,7 @@ from ._common import (
     CliError,
     ExitCode,
     conversion_option,
+    echo,
     echo_json,
     json_option,
     run_client_command,
@@ -181,7 +182,7 @@ def validate(
         echo_json({"valid": all(v.valid for v in verdicts), "workflows": [v.as_json() for v in verdicts]})
     else:
         if note:
-            click.echo(f"warning: {note}", err=True)
+            echo(f"warning: {note}", err=True)
         for verdict in verdicts:
             where = (
                 f", checked against {verdict.checked_against}"
@@ -191,14 +192,12 @@ def validate(
             size = f", {verdict.nodes} nodes" if verdict.nodes is not None else ""
             kind = f"{verdict.format.upper()} format" if verdict.format else "unreadable"
             if verdict.valid:
-                click.echo(f"✓ {verdict.path}: valid ({kind}{size}{where})")
+                echo(f"✓ {verdict.path}: valid ({kind}{size}{where})")
             else:
-                click.echo(
-                    f"✗ {verdict.path}: {len(verdict.errors)} problem(s) ({kind}{size}{where})", err=True
-                )
+                echo(f"✗ {verdict.path}: {len(verdict.errors)} problem(s) ({kind}{size}{where})", err=True)
                 for line in verdict.errors:
-                    click.echo(f"  {line}", err=True)
+                    echo(f"  {line}", err=True)
             for line in verdict.notes:
                 if line != note:
-                    click.echo(f"  note: {line}", err=not verdict.valid)
+                    echo(f"  note: {line}", err=not verdict.valid)
     raise SystemExit(ExitCode.OK if all(v.valid for v in verdicts) else ExitCode.INVALID)

@@ -449,6 +449,12 @@ class JournalStore:
                 "Move it aside (for example rename it to journal.sqlite3.bad); "
                 "a fresh journal is created on the next start.",
             )
+        if "disk is full" in lowered or "database or disk is full" in lowered:
+            return JournalError(
+                self.path,
+                f"the disk is full ({text})",
+                "Free some disk space; the app keeps running without a journal meanwhile.",
+            )
         if "readonly" in lowered or "unable to open" in lowered or "disk i/o" in lowered:
             return JournalError(
                 self.path,
@@ -476,8 +482,15 @@ class JournalStore:
                     MIGRATIONS[version](self._conn)
                     self._conn.execute(f"PRAGMA user_version = {version + 1}")
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                # A failed COMMIT (disk full) has already rolled back: ROLLBACK would then fail with
+                # "cannot rollback - no transaction is active" and hide the real cause.
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    raise self._translate(exc) from exc
                 raise
             version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -646,6 +659,22 @@ class JournalStore:
                 (instance,),
             )
             return int(cursor.rowcount)
+
+        return self._transaction(work)
+
+    def forget(self, execution_id: str) -> bool:
+        """Delete an unfinished row (a prompt the server never queued); False if none was deleted."""
+        row_id = self._aliases.pop(execution_id, execution_id)
+        self._own.pop(execution_id, None)
+
+        def work() -> bool:
+            self._conn.execute(
+                f"DELETE FROM nodes WHERE execution_id = ? AND status NOT IN {_FINAL_SQL}", (row_id,)
+            )
+            cursor = self._conn.execute(
+                f"DELETE FROM executions WHERE id = ? AND status NOT IN {_FINAL_SQL}", (row_id,)
+            )
+            return bool(cursor.rowcount)
 
         return self._transaction(work)
 

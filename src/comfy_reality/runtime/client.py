@@ -29,6 +29,7 @@ from ..errors import (
     ServerUnreachableError,
 )
 from ..logs import redact_text, register_secret
+from ..url_secrets import split_credentials
 from .auth import Auth
 from .protocol import feature_flags_frame
 from .tls import verifying_context
@@ -38,6 +39,33 @@ log = structlog.get_logger("comfy_reality.client")
 DEFAULT_SERVER_URL = "http://127.0.0.1:8188"
 WS_MAX_SIZE = 64 * 1024 * 1024  # large previews (type 4 frames of big images) must not kill the socket
 _SECRET_PARAM = re.compile(r"(token|key|auth|secret|password|session)", re.I)
+
+
+MIB = 1024 * 1024
+ERROR_BODY_BYTES = 64 * 1024  # only the start of an error body is ever shown
+# What a real server sends, with a wide margin; anything bigger is refused, not read.
+RESPONSE_CAPS: dict[str, int] = {
+    "/system_stats": 4 * MIB,
+    "/features": 1 * MIB,
+    "/prompt": 16 * MIB,
+    "/interrupt": 1 * MIB,
+    "/api/jobs": 64 * MIB,
+    "/queue": 256 * MIB,
+    "/history": 256 * MIB,
+    "/object_info": 256 * MIB,
+    "/userdata": 64 * MIB,
+    "/upload": 1 * MIB,
+    "/view": 1024 * MIB,
+}
+DEFAULT_RESPONSE_CAP = 16 * MIB
+
+
+def max_response_bytes(path: str) -> int:
+    """The cap for an endpoint (its first path segment(s) decide: ``/history/<id>`` is /history)."""
+    for prefix, cap in RESPONSE_CAPS.items():
+        if path == prefix or path.startswith((prefix + "/", prefix + "?")):
+            return cap
+    return DEFAULT_RESPONSE_CAP
 
 
 def split_server_url(server_url: str | None = None) -> tuple[str, dict[str, str]]:
@@ -56,6 +84,10 @@ def split_server_url(server_url: str | None = None) -> tuple[str, dict[str, str]
             f"Invalid ComfyUI server URL {base!r}: use http://host:port or https://host "
             "(set it with --server or COMFYUI_URL)."
         )
+    if "@" in parts.netloc:
+        # User info is a credential (Basic auth, see ComfyUIClient): never part of the shown URL.
+        _, _, hostport = parts.netloc.rpartition("@")
+        base = urlunsplit((parts.scheme, hostport, parts.path.rstrip("/"), "", ""))
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
     for key, value in params.items():
         if _SECRET_PARAM.search(key):
@@ -194,6 +226,11 @@ class ComfyUIClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.server_url, self._url_params = split_server_url(server_url)
+        raw_url = server_url or os.environ.get("COMFYUI_URL")
+        if auth is None and raw_url and "://" in raw_url:
+            _, username, password = split_credentials(raw_url.strip())
+            if username is not None or password is not None:
+                auth = Auth(username=username or "", password=password or "")
         self.auth = auth
         self.timeout = timeout
         self.verify_tls = verify_tls
@@ -242,19 +279,31 @@ class ComfyUIClient:
         files: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         ok_statuses: tuple[int, ...] = (),
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         url = f"{self.server_url}{path}"
         try:
-            response = await self.http.request(
-                method, path, params=params, json=json_body, content=content, files=files, data=data
+            response = await self._send_bounded(
+                method,
+                path,
+                max_bytes=max_bytes,
+                params=params,
+                json=json_body,
+                content=content,
+                files=files,
+                data=data,
             )
         except httpx.TimeoutException as exc:
             log.warning("http_timeout", method=method, path=path, error=type(exc).__name__)
-            raise ServerTimeoutError(self.server_url, self.timeout) from exc
+            timeout = ServerTimeoutError(self.server_url, self.timeout)
+            timeout.request_sent = request_may_have_arrived(exc)
+            raise timeout from exc
         except httpx.TransportError as exc:
             reason = redact_text(str(exc)) or type(exc).__name__
             log.warning("http_unreachable", method=method, path=path, reason=reason)
-            raise ServerUnreachableError(self.server_url, reason) from exc
+            unreachable = ServerUnreachableError(self.server_url, reason)
+            unreachable.request_sent = request_may_have_arrived(exc)
+            raise unreachable from exc
         log.debug("http", method=method, path=path, status=response.status_code)
         if response.status_code in ok_statuses or response.status_code < 400:
             return response
@@ -275,6 +324,44 @@ class ComfyUIClient:
                 f"{body.strip()[:200] or 'empty body'}"
             )
         raise ServerResponseError(message, url=url, status_code=response.status_code, body=body)
+
+    async def _send_bounded(
+        self, method: str, path: str, *, max_bytes: int | None, **request: Any
+    ) -> httpx.Response:
+        """Send and read the body, at most ``max_bytes`` of it (the endpoint's cap), so that a
+        hostile or broken server cannot make the client hold gigabytes. Error bodies are cut
+        at :data:`ERROR_BODY_BYTES` (only their start is ever shown)."""
+        limit = max_bytes if max_bytes is not None else max_response_bytes(path)
+        response = await self.http.send(self.http.build_request(method, path, **request), stream=True)
+        try:
+            if response.status_code >= 400:
+                limit = min(limit, ERROR_BODY_BYTES)
+            declared = response.headers.get("content-length", "")
+            if response.status_code < 400 and declared.isdigit() and int(declared) > limit:
+                raise self._too_large(method, path, int(declared), limit)
+            chunks: list[bytes] = []
+            total = 0
+            async for chunk in response.aiter_bytes():
+                total += len(chunk)
+                if total > limit:
+                    if response.status_code >= 400:
+                        chunks.append(chunk[: limit - (total - len(chunk))])
+                        break
+                    raise self._too_large(method, path, total, limit)
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        # The body as read, decoded; .content/.text/.json() work on it as on a read response.
+        response._content = b"".join(chunks)
+        return response
+
+    def _too_large(self, method: str, path: str, size: int, limit: int) -> ServerResponseError:
+        return ServerResponseError(
+            f"ComfyUI at {self.server_url} sent more than {limit // 1024 // 1024} MiB for {method} {path} "
+            f"({'at least ' if size > limit else ''}{size} bytes); no real server sends that much, "
+            "so the answer was refused.",
+            url=f"{self.server_url}{path}",
+        )
 
     def _json(self, response: httpx.Response, method: str, path: str) -> Any:
         try:
@@ -576,6 +663,10 @@ class ComfyUIClient:
             ) from exc
         except TimeoutError as exc:
             raise ServerTimeoutError(self.server_url, self.timeout) from exc
+        except ValueError as exc:  # e.g. UnicodeError: a host label longer than 63 characters
+            raise ServerUnreachableError(
+                self.server_url, f"invalid WebSocket URL: {redact_text(str(exc))}"
+            ) from exc
         except OSError as exc:
             raise ServerUnreachableError(
                 self.server_url, redact_text(str(exc)) or type(exc).__name__
@@ -589,6 +680,15 @@ class ComfyUIClient:
             ) from exc
         log.debug("ws_connected", url=redact_text(url))
         return ws
+
+
+def request_may_have_arrived(exc: httpx.TransportError) -> bool:
+    """False only when the request surely never reached the server: no connection was made
+    (refused, DNS, TLS, connect time-out) or none was free. A reset, a close without an answer
+    or a read time-out happen after the request went out: the server may have acted on it."""
+    return not isinstance(
+        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+    )
 
 
 def new_client_id() -> str:

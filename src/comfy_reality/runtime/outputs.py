@@ -23,7 +23,9 @@ from .models import OutputFile, WorkflowExecution
 
 log = structlog.get_logger("comfy_reality.outputs")
 
-MAX_NAME_LENGTH = 255
+MAX_NAME_LENGTH = 255  # bytes, the limit of every common file system
+# Room left under the limit for the "_N" that keeps an existing file from being overwritten.
+SHORTENED_NAME_BYTES = MAX_NAME_LENGTH - 8
 MAX_SUBFOLDER_DEPTH = 16
 MAX_SUFFIX = 10_000
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -33,6 +35,19 @@ _WINDOWS_RESERVED = frozenset(
 )
 # Valid on POSIX but not on Windows; replaced so a saved set of outputs can be copied anywhere.
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*]')
+
+
+def shorten_name(name: str, max_bytes: int = SHORTENED_NAME_BYTES) -> str:
+    """``name`` cut to ``max_bytes`` of UTF-8 (on a character boundary), keeping a short extension."""
+    if len(name.encode("utf-8")) <= max_bytes:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext.encode("utf-8")) > 16:
+        stem, ext = name, ""
+    suffix = f".{ext}" if ext else ""
+    budget = max_bytes - len(suffix.encode("utf-8"))
+    cut = stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    return cut + suffix
 
 
 def _parts(text: str, *, what: str, filename: str, subfolder: str) -> list[str]:
@@ -54,12 +69,11 @@ def _parts(text: str, *, what: str, filename: str, subfolder: str) -> list[str]:
     for part in parts:
         if part == "..":
             raise refuse("climbs out of the folder with '..'")
-        if len(part.encode("utf-8")) > MAX_NAME_LENGTH:
-            raise refuse(f"has a name longer than {MAX_NAME_LENGTH} bytes")
         stem = part.split(".")[0].strip().upper()
         if stem in _WINDOWS_RESERVED:
             raise refuse(f"uses the reserved device name {part!r}")
-    return [_WINDOWS_FORBIDDEN.sub("_", p).rstrip(" .") or "_" for p in parts]
+    # Names over the file system's limit are shortened (log it: the server's name is not kept).
+    return [shorten_name(_WINDOWS_FORBIDDEN.sub("_", p).rstrip(" .") or "_") for p in parts]
 
 
 def safe_output_path(dest_dir: Path | str, filename: str, subfolder: str = "") -> Path:

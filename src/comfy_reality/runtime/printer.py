@@ -30,6 +30,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..safe_text import finite_number, safe_line
 from .manager import AsyncTaskManager, EventSubscription
 from .models import Task, TaskEvent, TaskStatus, TaskType, utc_now
 
@@ -253,7 +254,7 @@ class RichTaskPrinter:
             )
             root_progress = done / len(children)
         table.add_row(
-            Text(root.name, style="bold"),
+            safe_line(root.name, style="bold"),
             self._status_text(root),
             progress_bar(root_progress),
             format_duration(root.elapsed(now)),
@@ -261,7 +262,7 @@ class RichTaskPrinter:
         shown, hidden = self._select_children(children)
         for child in shown:
             table.add_row(
-                Text("  " + child.name),
+                safe_line("  " + child.name),
                 self._status_text(child),
                 self._child_progress(child),
                 format_duration(child.elapsed(now)),
@@ -271,7 +272,9 @@ class RichTaskPrinter:
             for child in hidden:
                 counts[child.label] = counts.get(child.label, 0) + 1
             summary = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
-            table.add_row(Text(f"  … {len(hidden)} more", style="dim"), Text(summary, style="dim"), "", "")
+            table.add_row(
+                Text(f"  … {len(hidden)} more", style="dim"), safe_line(summary, style="dim"), "", ""
+            )
         return table
 
     def _select_children(self, children: list[TaskRow]) -> tuple[list[TaskRow], list[TaskRow]]:
@@ -297,7 +300,7 @@ class RichTaskPrinter:
     def _child_progress(row: TaskRow) -> str:
         bar = progress_bar(row.progress)
         if row.value is not None and row.max and row.status is TaskStatus.RUNNING:
-            return f"{bar} {row.value:g}/{row.max:g}"
+            return f"{bar} {finite_number(row.value)}/{finite_number(row.max)}"
         return bar
 
     @staticmethod
@@ -308,7 +311,7 @@ class RichTaskPrinter:
             text += f": {row.error or 'unknown error'}"
         elif row.status is TaskStatus.CANCELLED and row.detail:
             text += f": {row.detail}"
-        return Text(text, style=_STATUS_STYLE[label])
+        return safe_line(text, style=_STATUS_STYLE[label])
 
     # --------------------------------------------------------------------- run
     def stop(self) -> None:

@@ -57,7 +57,7 @@ def check_prompt(prompt: Any) -> dict[str, Any]:
                 f"Node {node_id!r} ({node['class_type']}): 'inputs' must be an object."
             )
     try:
-        json.dumps(prompt)
+        json.dumps(prompt, allow_nan=False)  # NaN/Infinity are not JSON: the server would refuse them
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidWorkflowError(f"The prompt cannot be sent as JSON: {exc}.") from exc
     return {str(k): v for k, v in prompt.items()}

@@ -35,8 +35,9 @@ import structlog
 from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
 from ..logs import configure_logging
 from .auth import Auth
-from .client import ComfyUIClient, HistoryEntry, QueueState, new_client_id
+from .client import ComfyUIClient, HistoryEntry, PromptResponse, QueueState, new_client_id
 from .connection import Backoff, Connection, deliver
+from .downloads import view_with_retry
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, TaskStatus, WorkflowExecution
 from .observers import Observer, ObserverSet
@@ -46,6 +47,7 @@ from .protocol import (
     StatusMessage,
 )
 from .routing import Router
+from .submission import SubmissionRecorder, post_exactly_once, record_failed_submission
 from .tracker import Tracker, TrackerState
 
 __all__ = ["Backoff", "ComfyUIAsyncRuntime", "PreviewFrame", "check_prompt"]
@@ -85,9 +87,12 @@ class ComfyUIAsyncRuntime:
         backoff: Backoff | None = None,
         poll_interval: float = 2.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        confirm_delay: float | None = None,
     ) -> None:
         """``backoff`` paces reconnects; ``poll_interval`` bounds how late the end of a prompt
-        POSTed under another client_id is noticed; ``transport`` is for httpx test transports."""
+        POSTed under another client_id is noticed; ``transport`` is for httpx test transports;
+        ``confirm_delay`` is how long a prompt whose POST answer was lost must stay unknown to
+        the server before it is POSTed again (see :mod:`.submission`)."""
         self.client = ComfyUIClient(
             server_url, auth=auth, timeout=timeout, verify_tls=verify_tls, transport=transport
         )
@@ -97,6 +102,8 @@ class ComfyUIAsyncRuntime:
         self.timeout = timeout
         self.backoff = backoff or Backoff()
         self.poll_interval = poll_interval
+        self.confirm_delay = confirm_delay
+        self._recorders: list[SubmissionRecorder] = []
         self.executions: dict[str, WorkflowExecution] = {}
         self._trackers: dict[str, Tracker] = {}  # by prompt_id, unfinished only
         self._by_execution: dict[str, Tracker] = {}
@@ -159,6 +166,11 @@ class ComfyUIAsyncRuntime:
 
     def subscribe_previews(self, callback: PreviewCallback) -> Unsubscribe:
         return _listen(self._preview_callbacks, callback)
+
+    def add_submission_recorder(self, recorder: SubmissionRecorder) -> Unsubscribe:
+        """``recorder.submitting`` is awaited before every POST /prompt (the journal writes the
+        row then), ``recorder.not_queued`` when the server surely did not take the prompt."""
+        return _listen(self._recorders, recorder)
 
     def _publish_status(self, status: ServerStatus) -> None:
         previous = self._status
@@ -505,8 +517,10 @@ class ComfyUIAsyncRuntime:
         if partial_execution_targets:
             execution.metadata["partial_execution_targets"] = list(partial_execution_targets)
         tracker = self._new_tracker(execution)  # before the POST: its messages may come first
-        try:
-            answer = await self.client.post_prompt(
+        execution.status_detail = "submitting: not yet confirmed by the server"
+
+        async def post() -> PromptResponse:
+            return await self.client.post_prompt(
                 prompt,
                 client_id=self.client_id,
                 prompt_id=prompt_id,
@@ -514,9 +528,18 @@ class ComfyUIAsyncRuntime:
                 front=front,
                 partial_execution_targets=partial_execution_targets,
             )
-        except BaseException:
+
+        try:
+            for recorder in list(self._recorders):
+                await recorder.submitting(execution)  # on disk before the server can run it
+            answer, found = await post_exactly_once(
+                self.client, post, prompt_id, confirm_delay=self.confirm_delay
+            )
+        except BaseException as exc:
             self._trackers.pop(prompt_id, None)
+            await record_failed_submission(self._recorders, execution, exc)
             raise
+        execution.status_detail = None
         if answer.prompt_id != prompt_id:
             log.warning("server_chose_prompt_id", requested=prompt_id, got=answer.prompt_id)
             del self._trackers[prompt_id]
@@ -532,6 +555,11 @@ class ComfyUIAsyncRuntime:
                 message="only the outputs that validated will run",
             )
         self._register(tracker)
+        if found is not None:  # the answer was lost; the server had it: where is it now?
+            if found.where == "finished":
+                tracker.finish(found.history)
+            elif found.where == "running":
+                tracker.mark_running()
         log.info(
             "prompt_queued",
             execution_id=execution.id,
@@ -687,7 +715,7 @@ class ComfyUIAsyncRuntime:
 
     async def download_output(self, file: OutputFile) -> bytes:
         """The bytes of an output file, from this runtime's server."""
-        return await self.client.view(file.filename, file.subfolder, file.type)
+        return await view_with_retry(self.client, file.filename, file.subfolder, file.type)
 
     def get_execution(self, execution_id: str) -> WorkflowExecution:
         """An execution of this runtime by id (unfinished ones, and the newest finished ones)."""

@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 import structlog
@@ -63,6 +63,9 @@ class ServerConfig(BaseModel):
     echo_logs: bool = Field(default=False, description="print the server's terminal log to stdout")
     api: newer_api.ApiVersion = Field(
         default="0.3.64", description="'current': jobs API, strict prompt ids (jobs.py)"
+    )
+    preview_method: Literal["none", "auto", "latent2rgb", "taesd"] = Field(
+        default="auto", description="sampler previews unless a prompt's extra_data says otherwise"
     )
 
 
@@ -750,6 +753,7 @@ class EmbeddedServer:
 
     def _new_state(self) -> ServerState:
         state = ServerState(self.store, self._speed, self.config.echo_logs)
+        state.executor.default_preview_method = self.config.preview_method
         state.executor.step_delay = lambda: self.faults.step_delay
         return state
 
@@ -774,6 +778,7 @@ def serve(
     *,
     echo_logs: bool = True,
     api: newer_api.ApiVersion = "0.3.64",
+    preview_method: Literal["none", "auto", "latent2rgb", "taesd"] = "auto",
 ) -> None:
     """Run the server until Ctrl+C or SIGTERM. Blocking; for ``comfy-reality server``.
 
@@ -783,7 +788,13 @@ def serve(
 
     async def main() -> None:
         config = ServerConfig(
-            host=host, port=port, speed=speed, data_dir=data_dir, echo_logs=echo_logs, api=api
+            host=host,
+            port=port,
+            speed=speed,
+            data_dir=data_dir,
+            echo_logs=echo_logs,
+            api=api,
+            preview_method=preview_method,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -193,6 +193,19 @@ class _NodeProgress:
     max: float
 
 
+PREVIEW_METHODS = ("none", "auto", "latent2rgb", "taesd")
+
+
+def resolve_preview_method(override: Any, default: str) -> str:
+    """latent_preview.set_preview_method, run per prompt by ComfyUI since late 2025.
+
+    A known method name wins; absent, ``"default"`` or anything unknown gives the server's own.
+    """
+    if isinstance(override, str) and override in PREVIEW_METHODS:
+        return override
+    return default
+
+
 @dataclass
 class RunState:
     """Per-prompt execution state that nodes see through their NodeContext."""
@@ -201,6 +214,7 @@ class RunState:
     client_id: str | None
     prompt: DynamicPrompt
     extra_data: dict[str, Any]
+    preview_method: str = "auto"
     progress: dict[str, _NodeProgress] = field(default_factory=dict)
 
 
@@ -215,6 +229,7 @@ class NodeContext:
         self.prompt_id = run.prompt_id
         self.display_node_id = run.prompt.display_node_id(node_id)
         self.extra_data = run.extra_data
+        self.preview_method = run.preview_method  # what the sampler's latent previews use
         self.store = executor.store
         self.speed = executor.speed
 
@@ -272,6 +287,8 @@ class PromptExecutor:
         self.store = store
         self.behaviour_for = behaviours
         self.speed = speed
+        # The server's --preview-method; a prompt's extra_data.preview_method overrides it.
+        self.default_preview_method = "auto"
         self._cache: dict[str, _CacheEntry] = {}
         self._interrupt = asyncio.Event()
         self.running_prompt_id: str | None = None
@@ -431,7 +448,13 @@ class PromptExecutor:
         self.status_messages = []
         self.success = True
         run = RunState(
-            prompt_id=prompt_id, client_id=client_id, prompt=DynamicPrompt(prompt), extra_data=extra_data
+            prompt_id=prompt_id,
+            client_id=client_id,
+            prompt=DynamicPrompt(prompt),
+            extra_data=extra_data,
+            preview_method=resolve_preview_method(
+                extra_data.get("preview_method"), self.default_preview_method
+            ),
         )
         try:
             return await self._execute(run, execute_outputs)

@@ -344,23 +344,31 @@ async def latent_upscale_by(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     return NodeResult((replace(latent, width=round(latent.width * f), height=round(latent.height * f)),))
 
 
-async def _sample(ctx: NodeContext, latent: LatentValue, steps: int, seed: int) -> LatentValue:
+async def _sample(
+    ctx: NodeContext, latent: LatentValue, steps: int, seed: int, caption: str = ""
+) -> LatentValue:
     pixels = latent.width * latent.height * latent.batch
     step_time = SAMPLER_STEP_S * max(0.25, pixels / (512 * 512))
+    # ComfyUI's latent_preview: no previewer for "none"; latent2rgb (and "auto", which picks it
+    # when no TAESD decoder is installed) projects the latent, about 1/8 of the image; taesd
+    # decodes the whole picture (the server caps it at its preview size).
+    method = ctx.preview_method
+    scale = 1 if method == "taesd" else 8
     for step in range(1, steps + 1):
         await ctx.sleep(step_time)
         preview = None
-        if step % PREVIEW_EVERY == 0 or step == steps:
-            # The latent-space preview: about 1/8 of the image, from noise towards the picture.
+        if method != "none" and (step % PREVIEW_EVERY == 0 or step == steps):
+            # From noise towards the picture as the steps go by.
             preview = ImageValue(
-                max(8, latent.width // 8),
-                max(8, latent.height // 8),
+                max(8, latent.width // scale),
+                max(8, latent.height // scale),
                 pattern="gradient",
                 seed=seed,
                 noise_level=1.0 - step / steps,
+                caption=caption,
             )
         await ctx.progress(step, steps, preview=preview)
-    return replace(latent, seed=seed, denoised=True)
+    return replace(latent, seed=seed, denoised=True, label=caption)
 
 
 @behaviour("KSampler")
@@ -370,7 +378,7 @@ async def ksampler(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     steps = max(1, _int(i.get("steps"), 20))
     if float(i.get("denoise") or 1.0) < 1.0:
         steps = max(1, round(steps * float(i.get("denoise") or 1.0)))
-    return NodeResult((await _sample(ctx, latent, steps, seed),))
+    return NodeResult((await _sample(ctx, latent, steps, seed, f"seed {i.get('seed')}"),))
 
 
 @behaviour("KSamplerAdvanced")
@@ -381,7 +389,7 @@ async def ksampler_advanced(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     end = min(total, _int(i.get("end_at_step"), total))
     steps = max(1, end - start)
     seed = _seed_of(i.get("noise_seed"), str(i.get("positive")))
-    return NodeResult((await _sample(ctx, latent, steps, seed),))
+    return NodeResult((await _sample(ctx, latent, steps, seed, f"seed {i.get('noise_seed')}"),))
 
 
 @behaviour("SamplerCustom", "SamplerCustomAdvanced")
@@ -393,7 +401,7 @@ async def sampler_custom(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     seed = _seed_of(
         i.get("noise_seed"), getattr(noise, "name", ""), str(i.get("guider")), str(i.get("positive"))
     )
-    out = await _sample(ctx, latent, steps, seed)
+    out = await _sample(ctx, latent, steps, seed, f"seed {getattr(noise, 'name', '')}")
     return NodeResult((out, out))
 
 
@@ -416,7 +424,16 @@ async def vae_decode(ctx: NodeContext, i: dict[str, Any]) -> NodeResult:
     await ctx.sleep(VAE_S * max(0.25, latent.width * latent.height / (512 * 512)))
     pattern = "gradient" if latent.denoised else "noise"
     return NodeResult(
-        (ImageValue(latent.width, latent.height, latent.batch, pattern=pattern, seed=latent.seed),)
+        (
+            ImageValue(
+                latent.width,
+                latent.height,
+                latent.batch,
+                pattern=pattern,
+                seed=latent.seed,
+                caption=latent.label,
+            ),
+        )
     )
 
 

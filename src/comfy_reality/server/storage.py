@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from comfy_reality.errors import ComfyError
-from comfy_reality.server.jpeg import encode_jpeg
-from comfy_reality.server.png import encode_png
+from comfy_reality.server.pictures import jpeg_bytes, png_bytes, render
 from comfy_reality.server.values import ImageValue
 
 PREVIEW_MAX_SIZE = 512
@@ -40,8 +39,8 @@ class FileStore:
         """ComfyUI ships input/example.png; LoadImage's default choice."""
         example = self.input_dir / "example.png"
         if not example.exists():
-            image = ImageValue(64, 64, pattern="gradient", seed=7)
-            example.write_bytes(encode_png(64, 64, image.rows()))
+            image = ImageValue(64, 64, pattern="gradient", seed=7, caption="example")
+            example.write_bytes(png_bytes(render(image)))
 
     def dir_for(self, kind: str | None) -> Path | None:
         return {"input": self.input_dir, "output": self.output_dir, "temp": self.temp_dir}.get(
@@ -86,14 +85,7 @@ class FileStore:
             counter = await asyncio.to_thread(self._next_counter, folder, name)
             for index in range(image.batch):
                 filename = f"{name}_{counter:05}_.png"
-                data = await asyncio.to_thread(
-                    encode_png,
-                    image.width,
-                    image.height,
-                    list(image.rows(index)),
-                    text=text,
-                    compress_level=4,
-                )
+                data = await asyncio.to_thread(_encode_png, image, index, text)
                 await asyncio.to_thread((folder / filename).write_bytes, data)
                 results.append({"filename": filename, "subfolder": subfolder, "type": kind})
                 counter += 1
@@ -114,11 +106,7 @@ class FileStore:
         w, h = image.width, image.height
         scale = min(1.0, PREVIEW_MAX_SIZE / max(w, h))
         preview = image.resized(max(1, int(w * scale)), max(1, int(h * scale)))
-        if image_format == "PNG":
-            return await asyncio.to_thread(
-                encode_png, preview.width, preview.height, list(preview.rows()), compress_level=1
-            )
-        return await asyncio.to_thread(encode_jpeg, preview.width, preview.height, list(preview.rows()))
+        return await asyncio.to_thread(_encode_preview, preview, image_format)
 
     def resolve_view(self, filename: str, subfolder: str | None, kind: str | None) -> Path | None:
         """The file GET /view serves, or None; raises PathRejected for traversal attempts."""
@@ -176,6 +164,15 @@ def _store_upload(base: Path, filename: str, data: bytes, subfolder: str, overwr
             i += 1
     target.write_bytes(data)
     return target.name
+
+
+def _encode_png(image: ImageValue, index: int, text: dict[str, str] | None) -> bytes:
+    return png_bytes(render(image, index), text=text, compress_level=4)
+
+
+def _encode_preview(image: ImageValue, image_format: str) -> bytes:
+    picture = render(image)
+    return png_bytes(picture, compress_level=1) if image_format == "PNG" else jpeg_bytes(picture)
 
 
 def _sha256_file(path: Path) -> bytes:

@@ -1,19 +1,14 @@
 """The values that flow between simulated nodes.
 
-Images are recipes, not pixel buffers: a size plus a procedural pattern. Rendering happens
-only when a node writes a file or sends a preview, so a 2048x2048 graph costs nothing until
-it is saved.
+Images are recipes, not pixel buffers: a size plus a procedural pattern. Rendering (in
+``server.pictures``) happens only when a node writes a file or sends a preview, so a 2048x2048
+graph costs nothing until it is saved.
 """
 
 from __future__ import annotations
 
-import math
-import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-_INVERT_TABLE = bytes(255 - v for v in range(256))
 
 
 @dataclass(frozen=True)
@@ -28,6 +23,7 @@ class ImageValue:
     seed: int = 0
     inverted: bool = False
     noise_level: float = 0.0  # 0 = clean, 1 = pure noise (sampler previews)
+    caption: str = ""  # drawn into the picture (the sampler's seed), see server.pictures
 
     def resized(self, width: int, height: int) -> ImageValue:
         return replace(self, width=max(1, width), height=max(1, height))
@@ -39,74 +35,9 @@ class ImageValue:
         c = self.color & 0xFFFFFF
         return (c >> 16) & 0xFF, (c >> 8) & 0xFF, c & 0xFF
 
-    def rows(self, index: int = 0) -> Iterator[bytes]:
-        """RGB rows of batch item ``index``."""
-        w, h = self.width, self.height
-        if self.pattern == "solid":
-            r, g, b = self.rgb()
-            row = bytes((r, g, b)) * w
-            if self.inverted:
-                row = row.translate(_INVERT_TABLE)
-            for _ in range(h):
-                yield row
-            return
-        rng = random.Random(self.seed * 7919 + index)
-        base = _gradient_row(w, rng)
-        noise_rng = random.Random(self.seed * 104729 + index)
-        noisy = self.pattern == "noise" or self.noise_level > 0
-        for y in range(h):
-            shift = int(96 * math.sin((y / max(h, 1)) * math.pi * 2 + self.seed % 17))
-            row = base.translate(_shift_table(shift))
-            if noisy:
-                level = 1.0 if self.pattern == "noise" else self.noise_level
-                row = _blend(row, noise_rng.randbytes(3 * w), level)
-            if self.inverted:
-                row = row.translate(_INVERT_TABLE)
-            yield row
-
     def torch_repr(self) -> str:
         """What ``str(tensor)`` looks like for this image, for execution_error.current_inputs."""
         return _tensor_text(self)
-
-
-def _gradient_row(width: int, rng: random.Random) -> bytes:
-    c1 = [rng.randrange(40, 216) for _ in range(3)]
-    c2 = [rng.randrange(40, 216) for _ in range(3)]
-    out = bytearray(3 * width)
-    for x in range(width):
-        t = x / max(width - 1, 1)
-        for ch in range(3):
-            out[3 * x + ch] = int(c1[ch] + (c2[ch] - c1[ch]) * t)
-    return bytes(out)
-
-
-_SHIFT_CACHE: dict[int, bytes] = {}
-
-
-def _shift_table(shift: int) -> bytes:
-    table = _SHIFT_CACHE.get(shift)
-    if table is None:
-        table = bytes(min(255, max(0, v + shift)) for v in range(256))
-        _SHIFT_CACHE[shift] = table
-    return table
-
-
-def _blend(row: bytes, noise: bytes, level: float) -> bytes:
-    if level >= 1.0:
-        return noise
-    if level <= 0.0:
-        return row
-    # Quantise the blend factor so the per-level tables can be reused.
-    step = round(level * 8) / 8
-    if step <= 0:
-        return row
-    if step >= 1:
-        return noise
-    keep = bytes(int(v * (1 - step)) for v in range(256))
-    add = bytes(int(v * step) for v in range(256))
-    a = row.translate(keep)
-    b = noise.translate(add)
-    return bytes(min(255, x + y) for x, y in zip(a, b, strict=True))
 
 
 def _fmt(v: float) -> str:

@@ -9,6 +9,7 @@ import click
 
 from .. import startup
 from ..errors import ConfigError
+from ..safe_text import safe_str
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +34,12 @@ from ..errors import ConfigError
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
 @click.option(
+    "--images",
+    type=click.Choice(["auto", "kitty", "sixel", "halfblock", "off"]),
+    help="How to draw pictures (previews, outputs): auto asks the terminal; off draws and decodes none. "
+    "Default: config key images, then auto.",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -44,6 +51,7 @@ def main(
     workflow_dirs: tuple[Path, ...],
     demo: bool,
     insecure: bool,
+    images: str | None,
     config_path: Path | None,
 ) -> None:
     """Queue, watch, cancel and retry ComfyUI workflows from the terminal.
@@ -59,19 +67,30 @@ def main(
             server_url=server_url,
             token=token,
             verify_tls=False if insecure else None,
+            images=images,
         )
     except ConfigError as exc:
-        click.echo(f"comfy-reality-tui: {exc}", err=True)
+        click.echo(f"comfy-reality-tui: {safe_str(exc)}", err=True)
         sys.exit(2)
-    log_path = startup.start_logging(settings)
+    try:
+        log_path: Path | None = startup.start_logging(settings)
+    except OSError as exc:
+        # No log file (read-only home, no space): the app runs without one rather than not at all.
+        click.echo(f"comfy-reality-tui: cannot open the log file ({safe_str(exc)}); logging is off", err=True)
+        log_path = None
 
+    from .images import resolve_renderer
+
+    # Ask the terminal what it can draw now: once Textual runs it owns stdin and the answer is lost.
+    settings = settings.model_copy(update={"images": resolve_renderer(settings.images)})
     from .app import ComfyRealityApp
     from .logtap import LogTap
 
     app = ComfyRealityApp(settings, workflow_dirs=list(workflow_dirs), demo=demo, log_tap=LogTap())
     app.run()
     if app.return_code:
-        click.echo(f"comfy-reality-tui stopped with an error; see the log file {log_path}", err=True)
+        where = f"; see the log file {log_path}" if log_path is not None else ""
+        click.echo(f"comfy-reality-tui stopped with an error{where}", err=True)
     sys.exit(app.return_code or 0)
 
 

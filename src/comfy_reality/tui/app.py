@@ -20,18 +20,22 @@ from .. import paths
 from ..config import Settings
 from ..journal import Journal, ReconcileReport
 from ..workflows import ObjectInfo, WorkflowFile
+from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory
 from .commands import ComfyCommands
+from .images import ImageSupport, resolve_renderer
+from .keymap import keymap_problems
 from .library import WorkflowLibrary
 from .logtap import LogTap
-from .messages import LogLine, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import LogLine, PreviewArrived, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .safe_app import SafeTextApp
 from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.main import MainScreen
 from .state import SessionState
 from .widgets import LogPane, TaskTree, WorkflowBrowser
 
 
-class ComfyRealityApp(App[None]):
+class ComfyRealityApp(SafeTextApp[None]):
     """Queue, watch, cancel and retry ComfyUI workflows."""
 
     CSS_PATH = "app.tcss"
@@ -87,6 +91,11 @@ class ComfyRealityApp(App[None]):
             journal_path=journal_path,
             use_journal=use_journal,
         )
+        self.images = ImageSupport(
+            resolve_renderer(self.settings.images), fetch_output=self.backend.fetch_output
+        )
+        """Pictures: "auto" is resolved before Textual starts; without a terminal it is off."""
+        self.backend.previews_wanted = self.images.enabled
         extra = [*self.settings.workflow_dirs, *(workflow_dirs or [])]
         self.library = WorkflowLibrary(
             [
@@ -102,7 +111,12 @@ class ComfyRealityApp(App[None]):
     def get_default_screen(self) -> MainScreen:
         # The default screen: the one the app's own queries (and tests) look into.
         self.main_screen = MainScreen(
-            self.settings, self.backend, self.library, self.session, log_timezone=self.log_timezone
+            self.settings,
+            self.backend,
+            self.library,
+            self.session,
+            log_timezone=self.log_timezone,
+            images=self.images,
         )
         return self.main_screen
 
@@ -115,7 +129,15 @@ class ComfyRealityApp(App[None]):
         if self.log_tap is not None:
             self.log_tap.install()
             self.set_interval(0.25, self._drain_log_tap)
+        self._report_keymap_problems()
         self.backend.start()
+
+    def _report_keymap_problems(self) -> None:
+        """Textual ignores keymap entries it cannot use; say which and where, once."""
+        problems = keymap_problems(self.settings.keymap)
+        if problems:
+            self.write_log([LogLine(fmt.now(), "warning", problem) for problem in problems])
+            self.notify("\n".join(problems), title="Keymap in the config", severity="warning")
 
     async def on_unmount(self) -> None:
         if self.log_tap is not None:
@@ -140,6 +162,9 @@ class ComfyRealityApp(App[None]):
 
     def on_server_status_changed(self, message: ServerStatusChanged) -> None:
         self.main_screen.show_server_status(message.status)
+
+    def on_preview_arrived(self, message: PreviewArrived) -> None:
+        self.main_screen.execution_view.add_preview(message.frame)
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
         self.main_screen.show_system_stats(message.stats)

@@ -34,6 +34,7 @@ from ..runtime.models import (
     LIFECYCLE_EVENTS,
     ConnectionState,
     OutputFile,
+    PreviewFrame,
     ServerStatus,
     Task,
     TaskEvent,
@@ -41,7 +42,7 @@ from ..runtime.models import (
     WorkflowExecution,
 )
 from . import format as fmt
-from .messages import LogLine, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import LogLine, PreviewArrived, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
 from .widgets.status_bar import friendly_reason
 
 if TYPE_CHECKING:
@@ -68,8 +69,15 @@ class AppRuntime(RuntimeLike, Protocol):
 
     def reconnect_now(self) -> None: ...
 
+    def subscribe_previews(self, callback: Callable[[PreviewFrame], None]) -> Callable[[], None]: ...
+
     async def submit(
-        self, prompt: dict[str, Any], *, name: str | None = None, workflow_id: str | None = None
+        self,
+        prompt: dict[str, Any],
+        *,
+        name: str | None = None,
+        workflow_id: str | None = None,
+        extra_data: dict[str, Any] | None = None,
     ) -> WorkflowExecution: ...
 
     async def cancel(self, execution: WorkflowExecution) -> WorkflowExecution: ...
@@ -124,6 +132,8 @@ class Backend:
         self.frame_interval = frame_interval
         self.stats_interval = stats_interval
         self.runtime: AppRuntime | None = None
+        self.previews_wanted = False
+        """Pass live sampler previews on to the app (off when images are off: nothing is decoded)."""
         self.journal: Journal | None = None
         """The execution journal (history, recovery after a restart); None when disabled or unusable."""
         self.journal_note: str | None = (
@@ -281,6 +291,12 @@ class Backend:
     def start_runtime(self) -> None:
         self.run_job(self._runtime_main, name="runtime", group="runtime", exclusive=True)
 
+    async def fetch_output(self, file: OutputFile) -> bytes:
+        """An output's bytes for the gallery and the viewer, through the runtime (never HTTP here)."""
+        if self.runtime is None:
+            raise ComfyError("not connected to a server")
+        return bytes(await self.runtime.download_output(file))
+
     def runtime_worker_stopped(self) -> bool:
         workers = [w for w in self._app.workers if w.group == "runtime"]
         return not workers or all(w.is_finished for w in workers)
@@ -313,6 +329,12 @@ class Backend:
 
             unsubscribe = runtime.subscribe_status(on_status)
             stack.callback(unsubscribe)
+            if self.previews_wanted:
+
+                def on_preview(frame: PreviewFrame) -> None:
+                    self._app.post_message(PreviewArrived(frame))
+
+                stack.callback(runtime.subscribe_previews(on_preview))
             self._app.post_message(ServerStatusChanged(runtime.status))
             log.info("tui_runtime_started", server_url=url)
             async with asyncio.TaskGroup() as group:

@@ -7,6 +7,11 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.markup import escape
+
+from ..safe_text import safe_str
 
 if TYPE_CHECKING:
     from .app import ComfyRealityApp
@@ -27,6 +32,22 @@ APP_COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
+# The preview toggle: what the next prompts ask of the server (extra_data.preview_method).
+PREVIEW_METHODS: list[tuple[str, str]] = [
+    ("auto", "latent2rgb, or TAESD where the server has its decoder"),
+    ("taesd", "the sharpest previews (the server needs models/vae_approx)"),
+    ("latent2rgb", "cheap, blurry previews"),
+    ("none", "no previews: the server does not even compute them"),
+    ("default", "whatever the server was started with (--preview-method)"),
+]
+
+
+def set_preview_method(app: ComfyRealityApp, method: str) -> None:
+    """Used for every prompt queued from now on; the config file keeps its own value."""
+    app.settings.preview_method = method  # type: ignore[assignment]
+    app.notify(f"Previews: {method} for the next runs", timeout=3)
+
+
 class ComfyCommands(Provider):
     @property
     def comfy_app(self) -> ComfyRealityApp:
@@ -37,12 +58,17 @@ class ComfyCommands(Provider):
         commands: list[tuple[str, str, Callable[[], object]]] = [
             (title, text, partial(app.run_action, action)) for title, text, action in APP_COMMANDS
         ]
+        current = app.settings.preview_method
+        for method, text in PREVIEW_METHODS:
+            if method != current:
+                commands.append((f"Previews: {method}", text, partial(set_preview_method, app, method)))
         for workflow in app.workflow_files:
             if workflow.ok:
+                # Names come from files and the server: control characters shown, markup escaped.
                 commands.append(
                     (
-                        f"Run {workflow.name}",
-                        f"{workflow.source}: {workflow.path.name}",
+                        safe_str(f"Run {workflow.name}", one_line=True),
+                        escape(safe_str(f"{workflow.source}: {workflow.path.name}", one_line=True)),
                         partial(app.run_workflow_file, workflow),
                     )
                 )
@@ -57,4 +83,14 @@ class ComfyCommands(Provider):
         for title, text, callback in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=text)
+                yield Hit(score, plain_highlight(matcher, title), callback, help=text)
+
+
+def plain_highlight(matcher: Matcher, title: str) -> Content:
+    """``matcher.highlight`` without parsing ``title`` as markup (a workflow named "[/]" is text)."""
+    content = Content(title)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    for offset in offsets:
+        if not title[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from rich.text import Text
 
 from ..runtime.models import ConnectionState, Task, TaskStatus, utc_now
 from ..runtime.printer import format_duration
+from ..safe_text import safe_line, safe_str, safe_text
 
 _frozen: datetime | None = None
 
@@ -67,7 +69,7 @@ duration = format_duration
 
 
 def size(num_bytes: float | None) -> str:
-    if num_bytes is None:
+    if num_bytes is None or not math.isfinite(num_bytes):
         return "?"
     value = float(num_bytes)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -78,10 +80,18 @@ def size(num_bytes: float | None) -> str:
 
 
 def number(value: float | None) -> str:
-    if value is None:
+    """``?`` for None and for NaN/Infinity a server may send (never ``inf/inf``)."""
+    if value is None or not math.isfinite(value):
         return "?"
     return f"{int(value)}" if float(value).is_integer() else f"{value:.2f}"
 
 
 def short_id(value: str | None, length: int = 8) -> str:
-    return (value or "")[:length]
+    return safe_str((value or "")[:length], one_line=True)
+
+
+# Outside text (server, workflow, journal, log) for labels and cells: control characters
+# made visible, never markup. The one implementation lives in comfy_reality.safe_text.
+plain = safe_str
+line_text = safe_line
+block_text = safe_text

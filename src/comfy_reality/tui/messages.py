@@ -12,6 +12,7 @@ from typing import Any
 
 from textual.message import Message
 
+from ..runtime import PreviewFrame
 from ..runtime.models import ServerStatus, Task, TaskEvent, WorkflowExecution
 
 
@@ -60,3 +61,15 @@ class SystemStatsUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SystemStatsUpdated)
+
+
+class PreviewArrived(Message):
+    """A live preview frame (runtime.subscribe_previews); a newer one of the same execution
+    replaces it in the queue, so a preview flood never backs up the app."""
+
+    def __init__(self, frame: PreviewFrame) -> None:
+        super().__init__()
+        self.frame = frame
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, PreviewArrived) and message.frame.execution_id == self.frame.execution_id

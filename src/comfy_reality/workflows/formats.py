@@ -7,6 +7,9 @@ deeper than ``MAX_DEPTH`` is refused, so a hostile or broken file cannot stall t
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,21 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+class _NonFiniteNumber(ValueError):
+    """NaN / Infinity (or a float too large to hold) in a workflow file."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFiniteNumber(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NonFiniteNumber(text if len(text) <= 40 else text[:40] + "…")
+    return value
+
+
 def parse_json_bytes(raw: bytes, *, source: str | None = None, max_depth: int = MAX_DEPTH) -> Any:
     """Decode and parse, turning every failure into a WorkflowReadError that says what is wrong."""
     if not raw.strip():
@@ -61,7 +79,13 @@ def parse_json_bytes(raw: bytes, *, source: str | None = None, max_depth: int = 
             source=source,
         ) from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NonFiniteNumber as exc:
+        raise WorkflowReadError(
+            f"not valid JSON: it holds the number {exc}, which JSON does not allow and no server "
+            "accepts; replace it with a real number",
+            source=source,
+        ) from None
     except json.JSONDecodeError as exc:
         raise WorkflowReadError(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", source=source
@@ -81,20 +105,30 @@ def read_json_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES, max_depth: in
     """Read one JSON file with the size cap checked before reading."""
     source = str(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        size = info.st_size
     except FileNotFoundError:
         raise WorkflowReadError("no such file", source=source) from None
     except OSError as exc:
         raise WorkflowReadError(f"cannot read the file: {exc.strerror or exc}", source=source) from None
-    if path.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         raise WorkflowReadError("this is a directory, not a workflow file", source=source)
+    if not stat.S_ISREG(info.st_mode):
+        # A FIFO or device named *.json would block the read forever (or never end).
+        raise WorkflowReadError("this is not a regular file (a pipe or a device?); not read", source=source)
     if size > max_bytes:
         raise WorkflowReadError(
             f"the file is {_size(size)}, above the {_size(max_bytes)} limit for workflow files",
             source=source,
         )
     try:
-        with path.open("rb") as fh:
+        # O_NONBLOCK: should a FIFO replace the file after the check, opening it does not hang.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise WorkflowReadError(
+                    "this is not a regular file (a pipe or a device?); not read", source=source
+                )
             raw = fh.read(max_bytes + 1)
     except OSError as exc:
         raise WorkflowReadError(f"cannot read the file: {exc.strerror or exc}", source=source) from None

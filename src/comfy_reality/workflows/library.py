@@ -6,7 +6,6 @@ Scanning never raises for a bad file: the file is listed with its error so the u
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -17,6 +16,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidWorkflowError
+from ..safe_text import safe_json
 from .convert import VIRTUAL_TYPES, find_missing_node_types
 from .formats import (
     MAX_FILE_BYTES,
@@ -331,7 +331,8 @@ def save_workflow(
     target = directory / safe_filename(name)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists; choose another name or allow overwriting")
-    _atomic_write(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n", overwrite=overwrite)
+    # Strict JSON (NaN/Infinity as null): the file must read back, here and in ComfyUI.
+    _atomic_write(target, safe_json(data, indent=2) + "\n", overwrite=overwrite)
     if description is not None:
         _atomic_write(target.with_suffix(".md"), description.rstrip() + "\n", overwrite=True)
     log.info("workflow_saved", path=str(target), format=fmt.value)

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ...safe_text import safe_text
+
 
 class ConfirmQuitScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
@@ -57,10 +59,13 @@ class ConfirmQuitScreen(ModalScreen[bool]):
         noun = "prompt is" if count == 1 else "prompts are"
         with Vertical(id="quit-dialog"):
             yield Static("Quit ComfyReality?", id="quit-title")
+            # Names come from workflow files and the server: Text, never markup.
             yield Static(
-                f"{count} {noun} still queued or running: {names}.\n\n"
-                "Quitting does not interrupt them: they keep running on the server "
-                "and their outputs stay there.",
+                safe_text(
+                    f"{count} {noun} still queued or running: {names}.\n\n"
+                    "Quitting does not interrupt them: they keep running on the server "
+                    "and their outputs stay there."
+                ),
                 id="quit-message",
             )
             with Horizontal(id="quit-buttons"):

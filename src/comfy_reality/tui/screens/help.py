@@ -11,6 +11,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
+from ...safe_text import safe_line
+
 GENERAL = """\
 Quitting never interrupts prompts: they keep running on the server. Remap any key
 in the config file's `[keymap]` table with the id shown above, e.g. `run = "ctrl+r"`.
@@ -25,7 +27,8 @@ def keys_table(title: str, rows: list[KeyRow]) -> Group:
     table.add_column(no_wrap=True, min_width=16)
     table.add_column(style="dim", no_wrap=True)
     for key, description, binding_id in rows:
-        table.add_row(key, description, binding_id)
+        # Keys come from the config's [keymap]: text, never markup ("[" is a key).
+        table.add_row(safe_line(key), safe_line(description), safe_line(binding_id))
     return Group(Text(title, style="bold underline"), table, Text(""))
 
 

@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Select, Static, Switch, TextArea
 
 from ...errors import InvalidWorkflowError
+from ...safe_text import safe_line, safe_str, safe_text
 from ...workflows import EditableInput, ObjectInfo, WorkflowFile, apply_overrides, editable_inputs
 
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
@@ -52,13 +53,18 @@ class InputField(Vertical):
     def compose(self) -> ComposeResult:
         spec = self.item.spec
         with Horizontal(classes="field-row"):
-            label = Text(self.item.name, style="bold", no_wrap=True, overflow="ellipsis")
+            label = Text(
+                safe_str(self.item.name, one_line=True), style="bold", no_wrap=True, overflow="ellipsis"
+            )
             yield Static(label, classes="field-label")
             yield self._editor()
             hint = spec.describe()
             if spec.seed_like:
                 hint = f"^n random · {hint}"
-            yield Static(Text(hint, style="dim", no_wrap=True, overflow="ellipsis"), classes="field-hint")
+            yield Static(
+                Text(safe_str(hint, one_line=True), style="dim", no_wrap=True, overflow="ellipsis"),
+                classes="field-hint",
+            )
         yield Static("", classes="field-error hidden")
 
     def _editor(self) -> Widget:
@@ -66,13 +72,14 @@ class InputField(Vertical):
         if spec.type == "BOOLEAN":
             return Switch(bool(value), classes="field-editor")
         if spec.type == "COMBO":
-            choices = [(str(choice), choice) for choice in spec.choices or []]
+            # Server-given choices: Text prompts (OptionList would parse a str as markup).
+            choices = [(safe_line(str(choice)), choice) for choice in spec.choices or []]
             known = value in (spec.choices or [])
             return Select(
                 choices,
                 value=value if known else Select.NULL,
                 allow_blank=not known,
-                prompt=f"⚠ {value}" if not known else "choose…",
+                prompt=safe_str(f"⚠ {value}", one_line=True) if not known else "choose…",
                 compact=True,
                 classes="field-editor",
             )
@@ -135,7 +142,7 @@ class InputField(Vertical):
             else:
                 self.problem = None
         box = self.query_one(".field-error", Static)
-        box.update(Text(self.problem or "", style="bold red"))
+        box.update(safe_text(self.problem or "", "bold red"))
         box.set_class(self.problem is None, "hidden")
         self.set_class(self.problem is not None, "-invalid")
         return self.problem
@@ -254,7 +261,7 @@ step, choices); a refused value shows its reason under the field.
 
     def compose(self) -> ComposeResult:
         title = Text()
-        title.append(f" Edit inputs · {self.workflow.name} ", style="bold reverse")
+        title.append(f" Edit inputs · {safe_str(self.workflow.name, one_line=True)} ", style="bold reverse")
         title.append(
             f"  {len(self.items)} values in {len({i.node_id for i in self.items})} nodes", style="dim"
         )
@@ -262,10 +269,10 @@ step, choices); a refused value shows its reason under the field.
         with VerticalScroll(id="form-body"):
             if self.unknown:
                 yield Static(
-                    Text(
+                    safe_text(
                         "The server does not know these node types; their inputs cannot be edited "
                         "and the run will be refused: " + ", ".join(self.unknown),
-                        style="bold yellow",
+                        "bold yellow",
                     ),
                     id="form-unknown",
                 )
@@ -278,10 +285,10 @@ step, choices); a refused value shows its reason under the field.
                 if item.node_id != current:
                     current = item.node_id
                     header = Text()
-                    header.append(f"#{item.node_id} ", style="dim")
-                    header.append(item.title, style="bold")
+                    header.append(f"#{safe_str(item.node_id, one_line=True)} ", style="dim")
+                    header.append(safe_str(item.title, one_line=True), style="bold")
                     if item.title != item.class_type:
-                        header.append(f"  {item.class_type}", style="dim")
+                        header.append(f"  {safe_str(item.class_type, one_line=True)}", style="dim")
                     yield Static(header, classes="node-header")
                 yield InputField(item)
         yield Static("", id="form-status")
@@ -323,7 +330,7 @@ step, choices); a refused value shows its reason under the field.
         problems = [p for f in self.fields() if (p := f.check())]
         status = self.query_one("#form-status", Static)
         if problems:
-            status.update(Text(f"{len(problems)} value(s) refused: {problems[0]}", style="bold red"))
+            status.update(safe_text(f"{len(problems)} value(s) refused: {problems[0]}", "bold red"))
             first_bad = next(f for f in self.fields() if f.problem)
             first_bad.editor.focus()
             return None
@@ -331,7 +338,7 @@ step, choices); a refused value shows its reason under the field.
         try:
             return apply_overrides(self.prompt, overrides, self.object_info)
         except InvalidWorkflowError as exc:
-            status.update(Text(str(exc), style="bold red"))
+            status.update(safe_text(exc, "bold red"))
             return None
 
     def action_submit(self, action: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
 from textual import events, on, work
@@ -26,7 +26,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from ...journal import JournalEntry, JournalError
+from ...safe_text import made_safe, safe_str, safe_text
+from ...url_secrets import redact_url
 from .. import format as fmt
+
+if TYPE_CHECKING:
+    from ..images import ImageSupport
+    from ..widgets.gallery import Gallery
 
 LIMIT = 500
 # While a listed execution is still queued or running, the list is read again this often;
@@ -138,7 +144,7 @@ def status_text(state: str) -> Text:
 def short_server(url: str | None) -> str:
     if not url:
         return "?"
-    return url.split("://", 1)[-1].rstrip("/")
+    return safe_str(redact_url(url), one_line=True).split("://", 1)[-1].rstrip("/")
 
 
 class HistoryTable(DataTable[Any]):
@@ -226,10 +232,17 @@ class JournalScreen(Screen[None]):
     ]
 
     def __init__(
-        self, journal: JournalReader, *, tz: tzinfo | None = None, server: str | None = None
+        self,
+        journal: JournalReader,
+        *,
+        tz: tzinfo | None = None,
+        server: str | None = None,
+        images: ImageSupport | None = None,
     ) -> None:
         super().__init__()
         self.journal = journal
+        # Thumbnails of the selected execution's outputs (fetched through the app's runtime); None: off.
+        self.images = images if images is not None and images.enabled else None
         self.tz = tz  # None: local time
         self.server = server
         self.entries: list[JournalEntry] = []
@@ -255,6 +268,12 @@ class JournalScreen(Screen[None]):
             with VerticalScroll(id="history-detail") as detail:
                 detail.border_title = "Details"
                 yield Static("", id="history-detail-body")
+                if self.images is not None:
+                    from ..widgets.gallery import Gallery
+
+                    gallery = Gallery(self.images, id="history-gallery")
+                    gallery.display = False
+                    yield gallery
         # The app's own ctrl+p binding is listed with the others; the footer's extra one would repeat it.
         yield Footer(show_command_palette=False)
 
@@ -377,7 +396,9 @@ class JournalScreen(Screen[None]):
         return {
             "status": status_text(entry.display_status),
             "name": Text(
-                entry.name or entry.workflow_id or fmt.short_id(entry.id), overflow="ellipsis", no_wrap=True
+                safe_str(entry.name or entry.workflow_id or fmt.short_id(entry.id), one_line=True),
+                overflow="ellipsis",
+                no_wrap=True,
             ),
             "prompt": Text(fmt.short_id(entry.prompt_id) or "–", style="dim"),
             "server": Text(short_server(entry.server_url), overflow="ellipsis", no_wrap=True, style="dim"),
@@ -424,6 +445,35 @@ class JournalScreen(Screen[None]):
             return
         self.selected = entry
         self.query_one("#history-detail-body", Static).update(self.describe(entry))
+        if self.images is not None:
+            from ..widgets.gallery import Gallery
+
+            self.query_one("#history-gallery", Gallery).show_outputs(entry.prompt_id, entry.output_files)
+
+    def on_gallery_opened(self, message: Gallery.Opened) -> None:
+        message.stop()
+        if self.images is not None:
+            from .image_viewer import ImageViewerScreen
+
+            self.app.push_screen(ImageViewerScreen(self.images, message.prompt_id, message.file))
+
+    def on_gallery_external_requested(self, message: Gallery.ExternalRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..image_actions import open_externally
+
+            self.run_worker(
+                open_externally(self.app, self.images, message.prompt_id, message.file),
+                group="open-image",
+                exit_on_error=False,
+            )
+
+    def on_gallery_copy_requested(self, message: Gallery.CopyRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..image_actions import copy_path
+
+            copy_path(self.app, self.images, message.prompt_id, message.file)
 
     def describe(self, entry: JournalEntry) -> Text:
         """Everything recorded about one execution, most wanted first: what, when, why it failed, files, nodes."""
@@ -437,7 +487,7 @@ class JournalScreen(Screen[None]):
         out.append(f"  {ago(moment, fmt.now(), self.tz)}\n", style="dim")
         facts = [
             ("prompt", entry.prompt_id or "never confirmed by the server"),
-            ("server", entry.server_url or "?"),
+            ("server", redact_url(entry.server_url or "?")),
             ("execution", entry.id),
         ]
         if entry.retry_of:
@@ -506,10 +556,11 @@ class JournalScreen(Screen[None]):
                     out.append(f"  {extra}", style="dim")
                 out.append("\n")
         out.rstrip()
-        return out
+        # Names, errors, tracebacks and file names come from the server and files: made inert here.
+        return made_safe(out)
 
     def _show_message(self, message: str) -> None:
-        self.query_one("#history-detail-body", Static).update(Text(message, style="italic"))
+        self.query_one("#history-detail-body", Static).update(safe_text(message, "italic"))
 
     # ------------------------------------------------------------------ input
     @on(Input.Changed, "#history-filter")

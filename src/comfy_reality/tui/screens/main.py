@@ -8,7 +8,6 @@ batches, server status); the panes' own messages are handled here.
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
@@ -28,6 +27,7 @@ from ...config import Settings
 from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.models import ConnectionState, ServerStatus, TaskStatus
 from ...runtime.outputs import safe_output_path, save_outputs
+from ...safe_text import safe_json
 from ...workflows import (
     WorkflowFile,
     load_prompt,
@@ -38,6 +38,7 @@ from ...workflows import (
 )
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
+from ..images import ImageSupport
 from ..library import WorkflowLibrary
 from ..messages import LogLine, TaskEventsBatch
 from ..state import ExecutionEntry, SessionState
@@ -82,9 +83,11 @@ class MainScreen(Screen[None]):
         session: SessionState,
         *,
         log_timezone: tzinfo | None = None,
+        images: ImageSupport | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.images = images
         self.backend = backend
         self.library = library
         self.session = session
@@ -113,7 +116,7 @@ class MainScreen(Screen[None]):
         self.task_tree.border_title = "Executions"
         self.preview = WorkflowPreview(titles, id="preview")
         self.preview.border_title = "Workflow"
-        self.execution_view = ExecutionView(id="execution", classes="hidden")
+        self.execution_view = ExecutionView(id="execution", classes="hidden", images=self.images)
         self.execution_view.border_title = "Execution"
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
@@ -338,7 +341,12 @@ class MainScreen(Screen[None]):
         if runtime is None:
             return
         try:
-            execution = await runtime.submit(prompt, name=name, workflow_id=workflow_id)
+            execution = await runtime.submit(
+                prompt,
+                name=name,
+                workflow_id=workflow_id,
+                extra_data=self.settings.prompt_extra_data() or None,
+            )
         except PromptValidationError as exc:
             entry = self.session.add_rejected(name, workflow_id, prompt, exc)
             self.show_rejected(entry)
@@ -554,7 +562,7 @@ class MainScreen(Screen[None]):
             return
         from .journal_screen import JournalScreen  # loaded on first use: faster start-up
 
-        self.app.push_screen(JournalScreen(journal, tz=self.log_timezone))
+        self.app.push_screen(JournalScreen(journal, tz=self.log_timezone, images=self.images))
 
     def action_help(self) -> None:
         pane_help = None
@@ -689,7 +697,7 @@ class MainScreen(Screen[None]):
         if runtime is None:
             return
         path = workflow_userdata_path(name)
-        body = json.dumps(prompt, indent=2, ensure_ascii=False).encode()
+        body = safe_json(prompt, indent=2).encode()
         try:
             await runtime.put_userdata(path, body, overwrite=False)
         except ComfyError as exc:

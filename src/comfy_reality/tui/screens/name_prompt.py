@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from ...safe_text import safe_line, safe_text
+
 
 class NamePromptScreen(ModalScreen[str | None]):
     """``check`` returns an error message for a bad name, or None; the dialog stays open until it passes."""
@@ -51,7 +53,7 @@ class NamePromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="name-dialog", classes="dialog"):
-            yield Static(self.title_text, classes="dialog-title")
+            yield Static(safe_line(self.title_text), classes="dialog-title")
             yield Input(self.default, id="name-input")
             yield Static("enter saves, esc cancels", id="name-note", classes="dialog-note")
 
@@ -60,7 +62,7 @@ class NamePromptScreen(ModalScreen[str | None]):
         value = event.value.strip()
         problem = self.check(value)
         if problem:
-            self.query_one("#name-note", Static).update(f"[b red]{problem}[/]")
+            self.query_one("#name-note", Static).update(safe_text(problem, "bold red"))
             return
         self.dismiss(value)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +16,14 @@ from .. import format as fmt
 from ..state import ExecutionEntry
 from .live_text import LiveText
 from .node_progress import NodeProgressList
+
+if TYPE_CHECKING:
+    from ...runtime import PreviewFrame
+    from ..images import ImageSupport
+    from .gallery import Gallery
+    from .preview import LivePreview
+
+KEPT_PREVIEWS = 64  # newest frame of this many executions, so reselecting one shows its picture at once
 
 OutputKey = tuple[str, str, str, str]
 
@@ -26,7 +37,7 @@ def header_text(entry: ExecutionEntry) -> Text:
     state = entry.state_key
     text = Text()
     text.append_text(fmt.icon_text(state))
-    text.append(f" {entry.title}", style="bold")
+    text.append(f" {fmt.plain(entry.title, one_line=True)}", style="bold")
     verb = {
         "pending": "queued",
         "running": "running",
@@ -53,7 +64,7 @@ def header_text(entry: ExecutionEntry) -> Text:
     if facts:
         text.append("\n" + " · ".join(facts), style="dim")
     if execution.status_detail and state in ("cancelled", "rejected"):
-        text.append(f"\n{execution.status_detail}", style=fmt.RICH_STATUS_STYLE[state])
+        text.append(f"\n{fmt.plain(execution.status_detail)}", style=fmt.RICH_STATUS_STYLE[state])
     return text
 
 
@@ -65,24 +76,26 @@ def error_renderable(entry: ExecutionEntry) -> RenderableType | None:
     if entry.rejected:
         head = Text("The server refused the prompt", style="bold red")
         if error is not None:
-            head.append(f": {error.exception_message}", style="red")
+            head.append(f": {fmt.plain(error.exception_message)}", style="red")
         parts.append(head)
         messages = entry.validation_messages
         if messages:
             for line in messages:
-                parts.append(Text(f"• {line}", style="red"))
+                parts.append(fmt.block_text(f"• {line}", style="red"))
         parts.append(Text("Fix the inputs (e to edit) and run again, or t to resubmit.", style="dim"))
     elif error is not None and execution.status is TaskStatus.FAILED:
         where = ""
         if error.node_id:
             where = f" in node {error.node_id}" + (f" ({error.node_type})" if error.node_type else "")
-        parts.append(Text(f"{error.exception_type}{where}", style="bold red"))
-        parts.append(Text(error.exception_message.strip() or "(no message)", style="red"))
+        parts.append(fmt.line_text(f"{error.exception_type}{where}", style="bold red"))
+        parts.append(fmt.block_text(error.exception_message.strip() or "(no message)", style="red"))
         if error.traceback:
             # The server's traceback entries hold several lines each; the last few say where.
             lines = [ln.rstrip() for entry in error.traceback for ln in entry.splitlines() if ln.strip()]
             for line in lines[-4:]:
-                parts.append(Text(line, style="dim", no_wrap=True, overflow="ellipsis"))
+                parts.append(
+                    Text(fmt.plain(line, one_line=True), style="dim", no_wrap=True, overflow="ellipsis")
+                )
     if execution.node_errors and not entry.rejected:
         parts.append(Text("Some outputs were refused and will not run:", style="bold yellow"))
         for node_id, detail in execution.node_errors.items():
@@ -91,7 +104,9 @@ def error_renderable(entry: ExecutionEntry) -> RenderableType | None:
                 msg = err.get("message", "invalid")
                 details = err.get("details")
                 parts.append(
-                    Text(f"• node {node_id}: {msg}" + (f": {details}" if details else ""), style="yellow")
+                    fmt.block_text(
+                        f"• node {node_id}: {msg}" + (f": {details}" if details else ""), style="yellow"
+                    )
                 )
     return Group(*parts) if parts else None
 
@@ -106,13 +121,18 @@ def outputs_renderable(files: list[OutputFile], sizes: dict[OutputKey, int]) -> 
     table.add_column("size", justify="right", no_wrap=True)
     for file in files:
         size = sizes.get(output_key(file))
+        # Text cells: a real ComfyUI names files "]_00001_.png" in a subfolder "[" (no markup).
         table.add_row(
-            file.node_id,
-            file.filename if not file.subfolder else f"{file.subfolder}/{file.filename}",
-            file.type,
+            fmt.line_text(file.node_id),
+            fmt.line_text(file.filename if not file.subfolder else f"{file.subfolder}/{file.filename}"),
+            fmt.line_text(file.type),
             fmt.size(size) if size is not None else "—",
         )
     return Group(Text(f"Outputs ({len(files)}) · o to save", style="bold"), table)
+
+
+def _node_names(entry: ExecutionEntry) -> dict[str, str]:
+    return {t.node_id: t.class_type or t.name for t in entry.nodes.values() if t.node_id is not None}
 
 
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
@@ -147,12 +167,20 @@ The execution selected in the task tree: how it is going node by node,
 what went wrong, and what it produced.
 
 - **x** cancel · **t** retry · **o** save outputs to a folder
+- Images: **←/→** pick · **Enter** full screen · **v** desktop viewer · **y** copy its path
 """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, classes: str | None = None, images: ImageSupport | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.entry: ExecutionEntry | None = None
         self._details_key: tuple[object, ...] | None = None
+        # None, or images off: no preview widget, no gallery, nothing decoded.
+        self.images = images if images is not None and images.enabled else None
+        self.live_preview: LivePreview | None = None
+        self.gallery: Gallery | None = None
+        self._frames: OrderedDict[str, PreviewFrame] = OrderedDict()
 
     def compose(self) -> ComposeResult:
         self.header = LiveText(EMPTY, id="exec-header")
@@ -164,7 +192,77 @@ what went wrong, and what it produced.
         yield self.header
         yield self.error_box
         yield self.nodes
+        if self.images is not None:
+            from .gallery import Gallery
+            from .preview import LivePreview
+
+            self.live_preview = LivePreview(self.images, id="exec-preview")
+            self.live_preview.display = False
+            yield self.live_preview
+            self.gallery = Gallery(self.images, id="exec-gallery")
+            self.gallery.display = False
+            yield self.gallery
         yield self.outputs
+
+    # ----------------------------------------------------------------- pictures
+    def add_preview(self, frame: PreviewFrame) -> None:
+        """A live preview frame from the runtime; frames of prompts that are not ours are dropped."""
+        if self.live_preview is None or frame.execution_id is None:
+            return
+        self._frames[frame.execution_id] = frame
+        self._frames.move_to_end(frame.execution_id)
+        while len(self._frames) > KEPT_PREVIEWS:
+            self._frames.popitem(last=False)
+        entry = self.entry
+        if entry is not None and entry.id == frame.execution_id and not entry.status.is_final:
+            self.live_preview.node_names = _node_names(entry)
+            self.live_preview.display = True
+            self.live_preview.offer(frame)
+
+    def _show_pictures(self, entry: ExecutionEntry | None) -> None:
+        preview, gallery = self.live_preview, self.gallery
+        if preview is None or gallery is None:
+            return
+        running = entry is not None and not entry.status.is_final and not entry.rejected
+        frame = self._frames.get(entry.id) if entry is not None else None
+        if running and frame is not None:
+            assert entry is not None
+            preview.node_names = _node_names(entry)
+            if preview.latest is not frame:
+                preview.offer(frame)
+            preview.display = True
+        elif preview.display:
+            preview.display = False
+            preview.clear()
+        if entry is not None and entry.status.is_final:
+            gallery.show_outputs(entry.execution.prompt_id, entry.execution.output_files)
+        else:
+            gallery.show_outputs(None, [])
+
+    def on_gallery_opened(self, message: Gallery.Opened) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..screens.image_viewer import ImageViewerScreen
+
+            self.app.push_screen(ImageViewerScreen(self.images, message.prompt_id, message.file))
+
+    def on_gallery_external_requested(self, message: Gallery.ExternalRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..image_actions import open_externally
+
+            self.run_worker(
+                open_externally(self.app, self.images, message.prompt_id, message.file),
+                group="open-image",
+                exit_on_error=False,
+            )
+
+    def on_gallery_copy_requested(self, message: Gallery.CopyRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            from ..image_actions import copy_path
+
+            copy_path(self.app, self.images, message.prompt_id, message.file)
 
     def show(self, entry: ExecutionEntry | None, sizes: dict[OutputKey, int]) -> None:
         """Called once per frame for the selected execution: touch only what changed."""
@@ -175,6 +273,7 @@ what went wrong, and what it produced.
             self.outputs.show(False)
             self.nodes.show(None, [])
             self._details_key = None
+            self._show_pictures(None)
             return
         self.header.set(header_text(entry))
         execution = entry.execution
@@ -198,6 +297,7 @@ what went wrong, and what it produced.
             if files:
                 self.outputs.set(outputs_renderable(files, sizes))
         self.nodes.show(entry.id, list(entry.nodes.values()))
+        self._show_pictures(entry)
 
     def tick(self) -> None:
         """Advance elapsed times while the execution runs."""

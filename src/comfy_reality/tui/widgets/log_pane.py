@@ -9,6 +9,8 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widgets import RichLog
 
+from ...safe_text import safe_str
+from ...url_secrets import redact_url
 from ..messages import LogLine
 
 LEVEL_STYLE: dict[str, str] = {
@@ -28,8 +30,11 @@ def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
     level = line.level.lower()
     text = Text(no_wrap=False)
     text.append(f"{clock} ", style="dim")
-    text.append(f"{level[:4].upper():<4} ", style=LEVEL_STYLE.get(level, "") or "blue")
-    text.append(line.text, style=LEVEL_STYLE.get(level, ""))
+    text.append(
+        f"{safe_str(level[:4].upper(), one_line=True):<4} ", style=LEVEL_STYLE.get(level, "") or "blue"
+    )
+    # Log lines quote server text and URLs: shown inert (no escape reaches the terminal), no credentials.
+    text.append(safe_str(redact_url(line.text)), style=LEVEL_STYLE.get(level, ""))
     return text
 
 

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 
 from ...runtime.models import Task, TaskStatus
+from ...safe_text import finite_number
 from .. import format as fmt
 
 _BAR_STYLE: dict[str, str] = {
@@ -41,7 +42,7 @@ def node_detail(task: Task, *, compact: bool = False) -> Text:
         if task.max:
             text.append(f"{fmt.number(task.value)}/{fmt.number(task.max)}")
         if task.rate and not compact:
-            text.append(f"  {task.rate:.1f} it/s", style="dim")
+            text.append(f"  {finite_number(task.rate, '.1f')} it/s", style="dim")
         if task.eta_seconds is not None:
             text.append(f" ETA {fmt.duration(task.eta_seconds)}", style="yellow")
         elif not task.max:
@@ -111,7 +112,7 @@ class NodeProgress(Widget):
             fraction = float(task.progress)
         line = fmt.icon_text(state)
         line.append(" ")
-        name = task.name or f"{task.class_type} #{task.node_id}"
+        name = fmt.plain(task.name or f"{task.class_type} #{task.node_id}", one_line=True)
         if len(name) > name_width:
             name = name[: name_width - 1] + "…"
         line.append(name.ljust(name_width), style="dim" if state == "pending" else "")
@@ -135,10 +136,12 @@ def _extra_line(task: Task, state: str) -> Text | None:
     if state == "failed":
         message = task.error or "unknown error"
         head = f"{task.error_type}: " if task.error_type else ""
-        line = Text(f"  └ {head}{message}".splitlines()[0], style="red", no_wrap=True, overflow="ellipsis")
+        first = (f"{head}{message}".splitlines() or [""])[0]
+        line = Text(f"  └ {fmt.plain(first, one_line=True)}", style="red", no_wrap=True, overflow="ellipsis")
         return line
     if state == "cancelled" and task.status_detail:
-        return Text(f"  └ {task.status_detail}", style="magenta", no_wrap=True, overflow="ellipsis")
+        detail = fmt.plain(task.status_detail, one_line=True)
+        return Text(f"  └ {detail}", style="magenta", no_wrap=True, overflow="ellipsis")
     return None
 
 

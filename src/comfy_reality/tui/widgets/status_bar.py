@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.text import Text
@@ -9,16 +10,20 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...runtime.models import ConnectionState, ServerStatus
+from ...url_secrets import redact_url
 from .. import format as fmt
 
 
 class StatusBar(Widget):
     """One line that always says whether the app can talk to the server, and why not."""
 
+    # One line: a long server-given device name is cut with an ellipsis, never wrapped out of sight.
     DEFAULT_CSS = """
     StatusBar {
         dock: top;
         height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
@@ -53,7 +58,7 @@ class StatusBar(Widget):
             text.append(" ComfyReality ", style="bold reverse")
         text.append(" ")
         text.append(f"{icon} ", style=colour)
-        url = status.url if status else self.url
+        url = fmt.plain(redact_url(status.url if status else self.url), one_line=True)
         if state is ConnectionState.CONNECTED:
             text.append(url, style="bold")
         else:
@@ -64,7 +69,7 @@ class StatusBar(Widget):
             }[state]
             text.append(f"{verb} {url}", style=f"bold {colour}")
             if status and status.reason:
-                reason = friendly_reason(status.reason)
+                reason = fmt.plain(redact_url(friendly_reason(status.reason)), one_line=True)
                 text.append(f": {reason if len(reason) <= 48 else reason[:47] + '…'}", style=colour)
             remaining = self.retry_remaining()
             if remaining is not None:
@@ -99,21 +104,40 @@ def friendly_reason(reason: str) -> str:
     return reason
 
 
+def _bytes(value: Any) -> float | None:
+    """A memory figure from the server: a finite number, else None (a string, NaN, Infinity...)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _gib(value: float | None) -> str:
+    return "?" if value is None else f"{value / 2**30:.1f}"
+
+
 def _device_summary(stats: dict[str, Any] | None) -> str:
-    """``cuda:0 RTX 4090 · VRAM 3.1/24.0 GiB`` or ``cpu · RAM 8.2/24.0 GiB`` from /system_stats."""
-    if not stats:
+    """``cuda:0 RTX 4090 · VRAM 3.1/24.0 GiB`` or ``cpu · RAM 8.2/24.0 GiB`` from /system_stats.
+
+    Every field is the server's: names are shown inert, numbers that are not numbers as ``?``."""
+    if not isinstance(stats, dict) or not stats:
         return ""
     devices = stats.get("devices") or []
     system = stats.get("system") or {}
-    device = devices[0] if devices and isinstance(devices[0], dict) else {}
-    name = str(device.get("name") or device.get("type") or "?")
+    if not isinstance(system, dict):
+        system = {}
+    device = devices[0] if isinstance(devices, list) and devices and isinstance(devices[0], dict) else {}
+    name = fmt.plain(device.get("name") or device.get("type") or "?", one_line=True)
     vram_total = device.get("vram_total") or 0
     # Memory first: on a narrow terminal the device name is what gets cut.
     if device.get("type") not in (None, "cpu") and vram_total:
-        used = vram_total - (device.get("vram_free") or 0)
-        return f"VRAM {used / 2**30:.1f}/{vram_total / 2**30:.1f} GiB · {name}"
+        total = _bytes(vram_total)
+        free = _bytes(device.get("vram_free") or 0)
+        used = total - free if total is not None and free is not None else None
+        return f"VRAM {_gib(used)}/{_gib(total)} GiB · {name}"
     ram_total = system.get("ram_total") or 0
     if ram_total:
-        used = ram_total - (system.get("ram_free") or 0)
-        return f"RAM {used / 2**30:.1f}/{ram_total / 2**30:.1f} GiB · {name}"
+        total = _bytes(ram_total)
+        free = _bytes(system.get("ram_free") or 0)
+        used = total - free if total is not None and free is not None else None
+        return f"RAM {_gib(used)}/{_gib(total)} GiB · {name}"
     return name

@@ -26,7 +26,7 @@ def execution_label(entry: ExecutionEntry) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append_text(fmt.icon_text(state))
     text.append(" ")
-    text.append(entry.title, style="bold" if state == "running" else "")
+    text.append(fmt.plain(entry.title, one_line=True), style="bold" if state == "running" else "")
     execution = entry.execution
     if entry.rejected:
         text.append("  rejected", style="red")
@@ -46,8 +46,11 @@ def node_label(task: Task) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append_text(fmt.icon_text(state))
     text.append(" ")
-    text.append(f"{task.class_type or task.name} ", style="dim" if state == "pending" else "")
-    text.append(f"#{task.node_id}", style="dim")
+    text.append(
+        f"{fmt.plain(task.class_type or task.name, one_line=True)} ",
+        style="dim" if state == "pending" else "",
+    )
+    text.append(f"#{fmt.plain(task.node_id, one_line=True)}", style="dim")
     if state == "running" and task.max:
         text.append(f"  {fmt.number(task.value)}/{fmt.number(task.max)}", style="yellow")
     elif state in ("cached", "failed", "cancelled"):

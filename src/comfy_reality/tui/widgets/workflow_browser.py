@@ -15,6 +15,8 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...safe_text import safe_line
+from ...safe_text import safe_str as plain
 from ...workflows import WorkflowFile, WorkflowFormat
 from ...workflows.group_nodes import group_type, modernize_type
 
@@ -59,7 +61,9 @@ def workflow_nodes(data: Any) -> list[tuple[str, str, str | None]]:
                 rows.append((str(node_id), str(node.get("class_type", "?")), meta.get("title")))
 
     def key(row: tuple[str, str, str | None]) -> tuple[int, str]:
-        return (int(row[0]), "") if row[0].isdigit() else (1 << 30, row[0])
+        node_id = row[0]
+        # isascii: "²".isdigit() is true but int("²") fails (a hostile id must not crash the preview).
+        return (int(node_id), "") if node_id.isascii() and node_id.isdigit() else (1 << 30, node_id)
 
     return sorted(rows, key=key)
 
@@ -83,12 +87,12 @@ def option_prompt(workflow: WorkflowFile) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     if workflow.error:
         text.append("✗ ", style="bold red")
-        text.append(workflow.name, style="red")
+        text.append(plain(workflow.name, one_line=True), style="red")
         text.append("  invalid", style="dim red")
         return text
     if workflow.missing_node_types:
         text.append("! ", style="bold yellow")
-    text.append(workflow.name)
+    text.append(plain(workflow.name, one_line=True))
     fmt_label = "API" if workflow.format is WorkflowFormat.API else "UI"
     text.append(f"  {workflow.node_count} nodes · {fmt_label}", style="dim")
     return text
@@ -243,19 +247,26 @@ server. Broken files are listed with their error.
             if not indexes and not (note and not query):
                 continue
             header = Text(no_wrap=True, overflow="ellipsis")
-            header.append(title, style="bold")
+            header.append(plain(title, one_line=True), style="bold")
             header.append(f"  {len(indexes)}", style="dim")
             options.append(Option(header, id=f"src-{source}", disabled=True))
             if note and not query:
                 options.append(
                     Option(
-                        Text(f"  {note}", style="dim italic", no_wrap=True, overflow="ellipsis"),
+                        Text(
+                            f"  {plain(note, one_line=True)}",
+                            style="dim italic",
+                            no_wrap=True,
+                            overflow="ellipsis",
+                        ),
                         disabled=True,
                     )
                 )
             options.extend(Option(option_prompt(self._shown[i]), id=f"wf-{i}") for i in indexes)
         if not options:
-            message = f"No workflow matches {query!r}" if query else "No workflows found"
+            message = plain(
+                f"No workflow matches {query!r}" if query else "No workflows found", one_line=True
+            )
             options.append(Option(Text(message, style="dim italic"), disabled=True))
         option_list.add_options(options)
         target = 0
@@ -301,25 +312,28 @@ The highlighted workflow's file, format, description and nodes.
             body.update(Text("No workflow highlighted.", style="dim"))
             return
         text = Text()
-        text.append(workflow.name, style="bold")
+        text.append(plain(workflow.name, one_line=True), style="bold")
         fmt_label = {"api": "API prompt", "ui": "UI workflow (converted before running)"}.get(
             workflow.format.value, "invalid"
         )
         text.append(f"\n{fmt_label} · {workflow.node_count} nodes", style="dim")
         text.append(
-            f"\n{self.source_titles.get(workflow.source, workflow.source)} · {workflow.path.name}",
+            plain(f"\n{self.source_titles.get(workflow.source, workflow.source)} · {workflow.path.name}"),
             style="dim",
         )
         if workflow.error:
             text.append("\n\nThis file cannot be run:\n", style="bold red")
-            text.append(workflow.error, style="red")
+            text.append(plain(workflow.error), style="red")
             body.update(text)
             return
         if workflow.missing_node_types:
             text.append("\n\nThe server does not have these node types:\n", style="bold yellow")
-            text.append("\n".join(f"  {name}" for name in workflow.missing_node_types), style="yellow")
+            text.append(
+                "\n".join(f"  {plain(name, one_line=True)}" for name in workflow.missing_node_types),
+                style="yellow",
+            )
         if workflow.description:
-            text.append(f"\n\n{workflow.description}")
+            text.append(f"\n\n{plain(workflow.description)}")
         if nodes is None:
             body.update(text)
             return
@@ -330,8 +344,9 @@ The highlighted workflow's file, format, description and nodes.
         if titled:
             table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1, style="dim")
         for node_id, class_type, title in nodes:
-            row = [node_id, class_type]
+            # Text cells: a node titled "[/]" is a title, not markup.
+            row = [safe_line(node_id), safe_line(class_type)]
             if titled:
-                row.append(title if title and title != class_type else "")
+                row.append(safe_line(title if title and title != class_type else ""))
             table.add_row(*row)
         body.update(Group(text, Text(""), table))

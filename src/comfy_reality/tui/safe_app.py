@@ -1,0 +1,40 @@
+"""An App whose notifications are plain text: every toast may quote a server or a file.
+
+Textual parses a notification's message as markup by default, so ``notify(f"... {exc}")``
+with ``[/]`` in the server's text raises MarkupError and ``[link=...]`` becomes a link.
+Overriding ``notify`` once covers every call, the app's and its screens' and widgets' alike
+(they all end in ``App.notify``).
+"""
+
+from __future__ import annotations
+
+from textual.app import App, ReturnType
+from textual.notifications import SeverityLevel
+
+from ..safe_text import safe_str
+from ..url_secrets import redact_url
+
+
+class SafeTextApp(App[ReturnType]):
+    """Base class of the app: notifications never interpret markup or escapes, never show URL credentials."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        # ``markup`` is ignored on purpose: no caller may opt outside text back into markup.
+        super().notify(
+            safe_str(redact_url(str(message))),
+            title=safe_str(redact_url(str(title)), one_line=True),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+
+__all__ = ["SafeTextApp"]
