@@ -26,7 +26,6 @@ def register_secret(value: str | None) -> None:
         _secret_values.add(value)
 
 
-
 def redact_text(text: str) -> str:
     for secret in _secret_values:
         if secret in text:
