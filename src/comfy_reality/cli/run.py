@@ -454,6 +454,7 @@ class RunCommand:
                 problems.append(str(exc) if str(job.path) in str(exc) else f"{job.path}: {exc}")
                 continue
             job.prompt = prompt
+            job.data = None  # the parsed file: the prompt is what runs (a batch must not hold both)
         if problems:
             raise CliError("\n".join(problems))
 
@@ -496,6 +497,7 @@ class RunCommand:
                     partial_execution_targets=job.targets,
                     extra_data=self.settings.prompt_extra_data() or None,
                 )
+                job.prompt = None  # the execution holds the prompt it ran
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
                 job.node_errors = exc.node_messages()
