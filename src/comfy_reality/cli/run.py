@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from comfy_reality.runtime import ComfyUIAsyncRuntime, WorkflowExecution
     from comfy_reality.runtime.pool import PoolServer, ServerPool
     from comfy_reality.workflows.batch import Variant
+    from comfy_reality.workflows.object_info import ObjectInfo
 
 PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
 CANCEL_GRACE = 10.0  # seconds to wait for the server to confirm an interrupt
@@ -111,7 +112,7 @@ def warn_web_ui_defects(source: str, defects: list[str]) -> None:
 def read_workflow(path: Path) -> Job:
     """Read and classify one file; every problem becomes a usage error naming the file."""
     from comfy_reality.errors import InvalidWorkflowError
-    from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
+    from comfy_reality.workflows.formats import WorkflowFormat, detect_format, read_json_file
 
     try:
         data = read_json_file(path)
@@ -232,7 +233,9 @@ class RunCommand:
         from comfy_reality.runtime.pool import PoolServer, ServerPool
 
         self._install_sigint()
-        journal = await self._open_journal()
+        # The journal opens on its writer thread while the pool is set up.
+        journal_opening = asyncio.ensure_future(self._open_journal())
+        journal: Journal | None = None
         try:
             servers = self.servers or [PoolServer(self.settings.server_url, auth=make_auth(self.settings))]
             pool = ServerPool(
@@ -242,6 +245,7 @@ class RunCommand:
                 failover_after=self.settings.failover_after,
                 retry_lost=self.settings.retry_lost,
             )
+            journal = await journal_opening  # opened on its thread while the pool was built
             if journal is not None:
                 for member in pool.members:
                     journal.attach(member.runtime)
@@ -259,6 +263,11 @@ class RunCommand:
                     raise error_from_exception(error, self.settings.server_url) from error
                 raise
         finally:
+            if journal is None:
+                # The session failed before the journal was awaited: close it all the same.
+                await asyncio.wait({journal_opening})
+                if not journal_opening.cancelled() and journal_opening.exception() is None:
+                    journal = journal_opening.result()
             if journal is not None:
                 # Even after Ctrl-C: the last states (cancelled, interrupted) belong in the history.
                 await journal.close()
@@ -300,12 +309,11 @@ class RunCommand:
 
     async def _prepare(self, pool: ServerPool) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
-        from comfy_reality.workflows import ObjectInfo, apply_overrides, prepare_workflow
-        from comfy_reality.workflows.partial import resolve_output_targets
+        from comfy_reality.workflows.prepare import prepare_workflow
 
         # Conversion and overrides read the node specs of the pinned server, else the first that answers.
         runtime = pool.member(self.pin).runtime if self.pin else pool.reference_runtime()
-        object_info = None
+        object_info: ObjectInfo | None = None
         if self.only:
             await check_partial_execution(runtime)
         if self.overrides or self.only or self.variants or any(job.is_ui for job in self.jobs):
@@ -322,13 +330,18 @@ class RunCommand:
                 warn_web_ui_defects(str(job.path), prepared.web_ui_defects)
                 prompt = prepared.prompt
                 if self.overrides:
+                    from comfy_reality.workflows.edit import apply_overrides
+
                     prompt = apply_overrides(prompt, self.overrides, object_info)
                 if self.only and object_info is not None:
+                    from comfy_reality.workflows.partial import resolve_output_targets
+
                     job.targets = resolve_output_targets(prompt, object_info, self.only)
             except InvalidWorkflowError as exc:
                 problems.append(str(exc) if str(job.path) in str(exc) else f"{job.path}: {exc}")
                 continue
             job.prompt = prompt
+            job.data = None  # the parsed file: the prompt is what runs (a batch must not hold both)
         if problems:
             raise CliError("\n".join(problems))
         if self.variants:
@@ -378,6 +391,7 @@ class RunCommand:
                     server=self.pin,
                     extra_data={**(job.extra_data or {}), **self.settings.prompt_extra_data()} or None,
                 )
+                job.prompt = None  # the execution holds the prompt it ran
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
                 job.node_errors = exc.node_messages()

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import JournalError
 from ..runtime.models import ErrorReport, OutputFile, TaskStatus, utc_now
@@ -40,6 +40,8 @@ _MAX_UTC_OFFSET = timedelta(hours=14)
 class JournalNode(BaseModel):
     """One node of a recorded execution, as it last stood."""
 
+    model_config = ConfigDict(defer_build=True)  # read back by listings, never by a run: built then
+
     node_id: str
     class_type: str | None = None
     name: str | None = None
@@ -59,6 +61,8 @@ class JournalNode(BaseModel):
 
 class JournalEntry(BaseModel):
     """One recorded execution. ``prompt`` and ``nodes`` are filled only by ``get`` / ``full=True``."""
+
+    model_config = ConfigDict(defer_build=True)  # read back by listings, never by a run: built then
 
     id: str
     prompt_id: str | None = None

@@ -38,7 +38,6 @@ from .auth import Auth
 from .client import ComfyUIClient, HistoryEntry, PromptResponse, new_client_id
 from .connection import Backoff, Connection, deliver
 from .downloads import view_with_retry
-from .jobs import cancel_running
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, TaskStatus, WorkflowExecution
 from .observers import Observer, ObserverSet
@@ -643,6 +642,8 @@ class ComfyUIAsyncRuntime(ServerWide):
                 return execution
             state = state.model_copy(update={"where": found[0]})
         if state.where == "running":
+            from .jobs import cancel_running  # the jobs API and its models only when cancelling
+
             await cancel_running(self.client, prompt_id)  # targeted cancel where the server has it
             log.info("prompt_interrupt_sent", prompt_id=prompt_id)
             if tracker.foreign:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from textual.app import App
@@ -29,7 +29,6 @@ from ..config import Settings
 from ..errors import ComfyError
 from ..journal import Journal, JournalError, ReconcileReport
 from ..journal.journal import RuntimeLike
-from ..runtime import Auth, ComfyUIAsyncRuntime
 from ..runtime.manager import EventSubscription
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
@@ -56,6 +55,9 @@ from .messages import (
     TaskEventsBatch,
 )
 from .widgets.status_bar import friendly_reason
+
+if TYPE_CHECKING:
+    from ..runtime.runtime import ComfyUIAsyncRuntime
 
 log = structlog.get_logger("comfy_reality.tui")
 
@@ -212,16 +214,23 @@ class Backend:
 
     # ---------------------------------------------------------------- start/stop
     def start(self) -> None:
-        """Open the journal and, unless offline, start the runtime worker."""
-        self.run_job(self._open_journal, name="_open_journal", group="journal")
-        if self.connect:
-            self.start_runtime()
-        else:
+        """Open the journal and, unless offline, start the runtime worker, once the first frame is drawn.
+
+        Paint first: the journal's SQLite file and the runtime's HTTP and WebSocket libraries load
+        after the panes are on the screen, not before.
+        """
+        if not self.connect:
             self._app.post_message(
                 ServerStatusChanged(
                     ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason="offline")
                 )
             )
+        self._app.call_after_refresh(self._start_jobs)
+
+    def _start_jobs(self) -> None:
+        self.run_job(self._open_journal, name="_open_journal", group="journal")
+        if self.connect:
+            self.start_runtime()
 
     async def close(self) -> None:
         journal, self.journal = self.journal, None
@@ -310,6 +319,10 @@ class Backend:
 
     # ----------------------------------------------------------------- runtime
     def _default_runtime(self, url: str) -> ComfyUIAsyncRuntime:
+        # The client, its HTTP and WebSocket libraries load here, after the first frame is drawn.
+        from ..runtime.auth import Auth
+        from ..runtime.runtime import ComfyUIAsyncRuntime
+
         s = self.settings
         auth = Auth(
             token=s.token.get_secret_value() if s.token else None,
@@ -515,13 +528,19 @@ def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBa
 
 
 _EVENT_LEVEL = {"failed": "error", "cancelled": "warning"}
+_NODE_EVENTS_LOGGED = frozenset({"failed", "cancelled"})
 
 
 def event_log_line(event: TaskEvent) -> LogLine | None:
-    """Lifecycle events become log lines; progress stays in the progress widgets."""
+    """Lifecycle events become log lines; progress stays in the progress widgets.
+
+    A node's creation, start and success are in the task tree already: one line each would fill
+    the pane (and its memory, a few kilobytes a line) with a big workflow's hundreds of nodes.
+    How a node failed or was cancelled stays in the log.
+    """
     if event.event_type not in LIFECYCLE_EVENTS:
         return None
-    if event.event_type == "created" and event.task_type is TaskType.NODE:
+    if event.task_type is TaskType.NODE and event.event_type not in _NODE_EVENTS_LOGGED:
         return None
     text = event.message or f"{event.event_type} {event.task_id}"
     return LogLine(event.timestamp, _EVENT_LEVEL.get(event.event_type, "info"), text)

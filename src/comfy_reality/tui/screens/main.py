@@ -140,10 +140,14 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
         self.browser.option_list.focus()
+        self.set_interval(1.0, self._tick)
+        # Paint first: the cached node catalogue and the local files are read after the first frame.
+        self.call_after_refresh(self._load_library)
+        self.post_message(self.Ready())
+
+    def _load_library(self) -> None:
         self.library.load_cached_object_info(self.backend.server_url)
         self.scan_local()
-        self.set_interval(1.0, self._tick)
-        self.post_message(self.Ready())
 
     def _tick(self) -> None:
         self.task_tree.refresh_running()
