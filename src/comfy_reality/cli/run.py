@@ -317,6 +317,9 @@ class RunCommand:
         if self.only:
             await check_partial_execution(runtime)
         if self.overrides or self.only or self.variants or any(job.is_ui for job in self.jobs):
+            # The node catalogue (and its models) only when a file needs converting or editing.
+            from comfy_reality.workflows.object_info import ObjectInfo
+
             object_info = ObjectInfo.from_json(await runtime.client.get_object_info())
         problems: list[str] = []
         for job in self.jobs:
