@@ -282,6 +282,9 @@ class RunCommand:
         self.output_dir = output_dir
         self.json_mode = json_mode
         self.interrupted = asyncio.Event()
+        self.quit_now = asyncio.Event()  # a second Ctrl-C: stop our prompts, not awaiting confirmation
+        self._queueing = False  # prompts may be on the server (before that a second Ctrl-C just leaves)
+        self._main_task: asyncio.Task[Any] | None = None
         self._restore_signal: Callable[[], None] | None = None
         self.reporter: JsonReporter | LiveReporter | None = None
 
@@ -315,16 +318,21 @@ class RunCommand:
         self._restore_signal = remove_handler
 
     def _on_sigint(self) -> None:
-        if self.interrupted.is_set():
-            # Second Ctrl-C: stop waiting for the server and leave now.
-            raise KeyboardInterrupt
-        self.interrupted.set()
-        self.notify("Interrupting: stopping this run's prompts on the server (Ctrl-C again to quit at once)…")
+        # Never a KeyboardInterrupt from here: it would abandon an interrupt half-sent.
+        if not self.interrupted.is_set():
+            self.interrupted.set()
+            self.notify("Interrupting: stopping this run's prompts on the server (Ctrl-C: quit sooner)…")
+        elif not self._queueing and self._main_task is not None:
+            self._main_task.cancel()  # nothing queued yet: leaving at once leaves nothing behind
+        elif not self.quit_now.is_set():
+            self.quit_now.set()
+            self.notify("Quitting: asking the server to stop them, not waiting for it to confirm…")
 
     # ------------------------------------------------------------------- main
     async def main(self) -> int:
         from comfy_reality.runtime import ComfyError, ComfyUIAsyncRuntime
 
+        self._main_task = asyncio.current_task()
         self._install_sigint()
         journal = await self._open_journal()
         try:
@@ -447,6 +455,7 @@ class RunCommand:
     async def _submit_and_wait(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import InvalidWorkflowError, PromptValidationError
 
+        self._queueing = True
         for job in self.jobs:
             if self.interrupted.is_set() or job.prompt is None:
                 continue
@@ -485,6 +494,40 @@ class RunCommand:
         await self._interrupt_on_server(runtime)
 
     async def _interrupt_on_server(self, runtime: ComfyUIAsyncRuntime) -> None:
+        """One by one with confirmation; a second Ctrl-C sends what is left in one go instead."""
+        one_by_one = asyncio.ensure_future(self._interrupt_each(runtime))
+        quit_now = asyncio.ensure_future(self.quit_now.wait())
+        try:
+            await asyncio.wait({one_by_one, quit_now}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            quit_now.cancel()
+        if not one_by_one.done():
+            one_by_one.cancel()
+            await asyncio.wait({one_by_one})
+            await self._interrupt_unconfirmed(runtime)
+        elif not one_by_one.cancelled():
+            one_by_one.result()
+        for job in self.jobs:
+            if job.interrupt_note:
+                self.notify(f"Interrupted: {job.interrupt_note}.")
+
+    async def _interrupt_unconfirmed(self, runtime: ComfyUIAsyncRuntime) -> None:
+        from comfy_reality.runtime import ComfyError
+        from comfy_reality.runtime.jobs import cancel_jobs
+
+        jobs = [job for job in self.jobs if job.execution and not job.execution.is_final]
+        left = {job.execution.prompt_id: job for job in jobs if job.execution and job.execution.prompt_id}
+        if not (ids := list(left)):
+            return
+        try:  # repeats nothing harmful: removing or interrupting a prompt twice is a no-op
+            await asyncio.wait_for(cancel_jobs(runtime.client, ids), CANCEL_GRACE)
+            what = "the server was asked to stop it (not waiting for its confirmation)"
+        except (ComfyError, TimeoutError) as exc:
+            what = f"could not be interrupted on the server: {exc}"
+        for prompt_id in ids:
+            left[prompt_id].interrupt_note = f"prompt {prompt_id} ({left[prompt_id].name}) {what}"
+
+    async def _interrupt_each(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import ComfyError, TaskStatus
 
         # Pending prompts first: otherwise each would start running as the one before it stops.
@@ -509,9 +552,6 @@ class RunCommand:
             else:
                 what = f"had already ended on the server ({final.status.value})"
             job.interrupt_note = f"{label} {what}"
-        for job in self.jobs:
-            if job.interrupt_note:
-                self.notify(f"Interrupted: {job.interrupt_note}.")
 
     async def _download_all(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.cli.files import save_new_file
@@ -750,6 +790,9 @@ def run(
     )
     try:
         code = asyncio.run(command.main())
+    except asyncio.CancelledError:  # a second Ctrl-C before anything was queued
+        echo("Interrupted before anything was queued on the server.", err=True)
+        code = ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
         code = ExitCode.INTERRUPTED
