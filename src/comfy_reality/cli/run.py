@@ -39,6 +39,7 @@ from ._common import (
     settings_for,
     setup_logging,
 )
+from .files import usable_output_dir
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -397,7 +398,8 @@ class RunCommand:
 
     async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
-        from comfy_reality.workflows import ObjectInfo, apply_overrides, prepare_workflow
+        from comfy_reality.workflows import ObjectInfo, prepare_workflow
+        from comfy_reality.workflows.edit import apply_overrides_to_each
         from comfy_reality.workflows.partial import resolve_output_targets
 
         object_info = None
@@ -416,14 +418,23 @@ class RunCommand:
                 )
                 warn_web_ui_defects(str(job.path), prepared.web_ui_defects)
                 prompt = prepared.prompt
-                if self.overrides:
-                    prompt = apply_overrides(prompt, self.overrides, object_info)
                 if self.only and object_info is not None:
                     job.targets = resolve_output_targets(prompt, object_info, self.only)
             except InvalidWorkflowError as exc:
                 problems.append(str(exc) if str(job.path) in str(exc) else f"{job.path}: {exc}")
                 continue
             job.prompt = prompt
+        if self.overrides and not problems:  # each --set goes to the workflows that have its node
+            try:
+                named = [(job.path.name, job.prompt or {}) for job in self.jobs]
+                edited, notes = apply_overrides_to_each(named, self.overrides, object_info)
+            except InvalidWorkflowError as exc:
+                problems.append(str(exc))
+            else:
+                for job, prompt in zip(self.jobs, edited, strict=True):
+                    job.prompt = prompt
+                for note in notes:
+                    echo(f"note: {note}", err=True)
         if problems:
             raise CliError("\n".join(problems))
 
@@ -678,26 +689,6 @@ class RunCommand:
         lines.extend(f"  saved {path}" for path in job.saved)
         lines.extend(f"  download failed: {err}" for err in job.download_errors)
         return lines
-
-
-def usable_output_dir(path: Path) -> Path:
-    """The output folder, created now: a folder that cannot hold the outputs is refused before
-    anything is queued, not after the server has spent minutes on the prompt."""
-    import os
-
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(
-            f"cannot create the output folder {path}: {exc.strerror or exc}",
-            hint="pick another with --output-dir (or output_dir in the config)",
-        ) from exc
-    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
-        raise CliError(
-            f"cannot write to the output folder {path}",
-            hint="pick another with --output-dir (or output_dir in the config)",
-        )
-    return path
 
 
 @click.command()
