@@ -252,7 +252,7 @@ class RichTaskPrinter:
         names = max((cell_len(row.name) + (2 if row.parent_id else 0) for row in rows), default=8)
         # What the name does not need, up to a third of the terminal, is the status's (at least its word).
         room = self.console.width - progress - 8 - 13  # duration, and the borders and padding of 4 columns
-        cap = max(len("⊘ cancelled"), min(room - names, self.console.width // 3))
+        cap = max(len("⊘ cancelled…"), min(room - names, self.console.width // 3))
         return max(len("Status"), min(status, cap)), progress
 
     def _render_root(self, root: TaskRow, now: datetime, widths: tuple[int, int]) -> Table:
