@@ -687,8 +687,8 @@ class RunCommand:
             )
             lines.append(f"✗ {job.name} failed{where}: {what}")
         else:
-            detail = f": {execution.status_detail}" if execution.status_detail else ""
-            lines.append(f"⊘ {job.name} {execution.status.value}{detail}")
+            said = execution.status_detail or ("asked to stop, not confirmed" if job.interrupt_note else None)
+            lines.append(f"⊘ {job.name} {execution.status.value}" + (f": {said}" if said else ""))
         lines.extend(f"  saved {path}" for path in job.saved)
         lines.extend(f"  download failed: {err}" for err in job.download_errors)
         return lines
