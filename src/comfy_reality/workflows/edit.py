@@ -18,6 +18,7 @@ from .graph import is_link
 from .object_info import InputSpec, ObjectInfo
 
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
+_CANNOT_APPLY = "cannot apply the values:\n  "
 
 
 class EditableInput(BaseModel):
@@ -168,7 +169,8 @@ def apply_overrides_to_each(
         try:
             edited.append(apply_overrides(prompt, here, object_info))
         except InvalidWorkflowError as exc:
-            problems.append(f"{name}: {exc}")
+            refused = str(exc).removeprefix(_CANNOT_APPLY).split("\n  ")
+            problems.extend(f"{name}: {line}" if len(prompts) > 1 else line for line in refused)
             edited.append(dict(prompt))
     notes: list[str] = []
     for key, where in absent.items():
@@ -179,7 +181,7 @@ def apply_overrides_to_each(
         elif where:
             notes.append(f"--set {key} applies only where the node has it; not set in: {', '.join(where)}")
     if problems:
-        raise InvalidWorkflowError("cannot apply the values:\n  " + "\n  ".join(problems))
+        raise InvalidWorkflowError(_CANNOT_APPLY + "\n  ".join(problems))
     return edited, notes
 
 
@@ -240,5 +242,5 @@ def apply_overrides(
             continue
         inputs[name] = {"__value__": value} if isinstance(value, list) else value
     if problems:
-        raise InvalidWorkflowError("cannot apply the values:\n  " + "\n  ".join(problems))
+        raise InvalidWorkflowError(_CANNOT_APPLY + "\n  ".join(problems))
     return result
