@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from comfy_reality.runtime import AsyncTaskManager, ComfyUIAsyncRuntime, TaskEvent, WorkflowExecution
 
 PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
-CANCEL_GRACE = 10.0  # seconds to wait for the server to confirm an interrupt
 
 
 @dataclass
@@ -508,64 +507,12 @@ class RunCommand:
         await self._interrupt_on_server(runtime)
 
     async def _interrupt_on_server(self, runtime: ComfyUIAsyncRuntime) -> None:
-        """One by one with confirmation; a second Ctrl-C sends what is left in one go instead."""
-        one_by_one = asyncio.ensure_future(self._interrupt_each(runtime))
-        quit_now = asyncio.ensure_future(self.quit_now.wait())
-        try:
-            await asyncio.wait({one_by_one, quit_now}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            quit_now.cancel()
-        if not one_by_one.done():
-            one_by_one.cancel()
-            await asyncio.wait({one_by_one})
-            await self._interrupt_unconfirmed(runtime)
-        elif not one_by_one.cancelled():
-            one_by_one.result()
+        from .stopping import stop_on_server
+
+        await stop_on_server(self.jobs, runtime, self.quit_now)
         for job in self.jobs:
             if job.interrupt_note:
                 self.notify(f"Interrupted: {job.interrupt_note}.")
-
-    async def _interrupt_unconfirmed(self, runtime: ComfyUIAsyncRuntime) -> None:
-        from comfy_reality.runtime import ComfyError
-        from comfy_reality.runtime.jobs import cancel_jobs
-
-        jobs = [job for job in self.jobs if job.execution and not job.execution.is_final]
-        left = {job.execution.prompt_id: job for job in jobs if job.execution and job.execution.prompt_id}
-        if not (ids := list(left)):
-            return
-        try:  # repeats nothing harmful: removing or interrupting a prompt twice is a no-op
-            await asyncio.wait_for(cancel_jobs(runtime.client, ids), CANCEL_GRACE)
-            what = "the server was asked to stop it (not waiting for its confirmation)"
-        except (ComfyError, TimeoutError) as exc:
-            what = f"could not be interrupted on the server: {exc}"
-        for prompt_id in ids:
-            left[prompt_id].interrupt_note = f"prompt {prompt_id} ({left[prompt_id].name}) {what}"
-
-    async def _interrupt_each(self, runtime: ComfyUIAsyncRuntime) -> None:
-        from comfy_reality.runtime import ComfyError, TaskStatus
-
-        # Pending prompts first: otherwise each would start running as the one before it stops.
-        order = sorted(
-            (job for job in self.jobs if job.execution is not None),
-            key=lambda job: job.execution is not None and job.execution.status is TaskStatus.RUNNING,
-        )
-        for job in order:
-            execution = job.execution
-            if execution is None or execution.is_final:
-                continue
-            was_running = execution.status is TaskStatus.RUNNING
-            label = f"prompt {execution.prompt_id} ({job.name})"
-            try:
-                await asyncio.wait_for(runtime.cancel(execution), CANCEL_GRACE)
-                final = await asyncio.wait_for(runtime.wait(execution), CANCEL_GRACE)
-            except (ComfyError, TimeoutError) as exc:
-                job.interrupt_note = f"could not interrupt {label} on the server: {exc}"
-                continue
-            if final.status is TaskStatus.CANCELLED:
-                what = "was interrupted on the server" if was_running else "was removed from the server queue"
-            else:
-                what = f"had already ended on the server ({final.status.value})"
-            job.interrupt_note = f"{label} {what}"
 
     async def _download_all(self, runtime: ComfyUIAsyncRuntime) -> None:
         from comfy_reality.cli.files import save_new_file
