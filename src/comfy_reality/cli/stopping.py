@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from comfy_reality.runtime import ComfyUIAsyncRuntime
+    from comfy_reality.runtime import ComfyUIClient
+    from comfy_reality.runtime.pool import ServerPool
 
     from .run import Job
 
 CANCEL_GRACE = 10.0  # seconds to wait for the server to confirm an interrupt
 
 
-async def stop_on_server(jobs: Sequence[Job], runtime: ComfyUIAsyncRuntime, quit_now: asyncio.Event) -> None:
+async def stop_on_server(jobs: Sequence[Job], runtime: ServerPool, quit_now: asyncio.Event) -> None:
     """One by one with confirmation; once ``quit_now`` is set, what is left in one go instead.
 
     Each job's ``interrupt_note`` says what became of its prompt."""
@@ -37,24 +38,28 @@ async def stop_on_server(jobs: Sequence[Job], runtime: ComfyUIAsyncRuntime, quit
         one_by_one.result()
 
 
-async def _stop_unconfirmed(jobs: Sequence[Job], runtime: ComfyUIAsyncRuntime) -> None:
+async def _stop_unconfirmed(jobs: Sequence[Job], runtime: ServerPool) -> None:
     from comfy_reality.runtime import ComfyError
     from comfy_reality.runtime.jobs import cancel_jobs
 
-    running = [job for job in jobs if job.execution and not job.execution.is_final]
-    left = {job.execution.prompt_id: job for job in running if job.execution and job.execution.prompt_id}
-    if not (ids := list(left)):
-        return
-    try:  # repeats nothing harmful: removing or interrupting a prompt twice is a no-op
-        await asyncio.wait_for(cancel_jobs(runtime.client, ids), CANCEL_GRACE)
-        what = "the server was asked to stop it (not waiting for its confirmation)"
-    except (ComfyError, TimeoutError) as exc:
-        what = f"could not be interrupted on the server: {exc}"
-    for prompt_id in ids:
-        left[prompt_id].interrupt_note = f"prompt {prompt_id} ({left[prompt_id].name}) {what}"
+    by_server: dict[int, tuple[ComfyUIClient, dict[str, Job]]] = {}
+    for job in jobs:
+        execution = job.execution = runtime.current(job.execution) if job.execution else None
+        if execution is None or execution.is_final or not execution.prompt_id:
+            continue
+        client = runtime.runtime_of(execution).client
+        by_server.setdefault(id(client), (client, {}))[1][execution.prompt_id] = job
+    for client, left in by_server.values():
+        try:  # repeats nothing harmful: removing or interrupting a prompt twice is a no-op
+            await asyncio.wait_for(cancel_jobs(client, list(left)), CANCEL_GRACE)
+            what = "the server was asked to stop it (not waiting for its confirmation)"
+        except (ComfyError, TimeoutError) as exc:
+            what = f"could not be interrupted on the server: {exc}"
+        for prompt_id, job in left.items():
+            job.interrupt_note = f"prompt {prompt_id} ({job.name}) {what}"
 
 
-async def _stop_each(jobs: Sequence[Job], runtime: ComfyUIAsyncRuntime) -> None:
+async def _stop_each(jobs: Sequence[Job], runtime: ServerPool) -> None:
     from comfy_reality.runtime import ComfyError, TaskStatus
 
     # Pending prompts first: otherwise each would start running as the one before it stops.
@@ -63,7 +68,7 @@ async def _stop_each(jobs: Sequence[Job], runtime: ComfyUIAsyncRuntime) -> None:
         key=lambda job: job.execution is not None and job.execution.status is TaskStatus.RUNNING,
     )
     for job in order:
-        execution = job.execution
+        execution = job.execution = runtime.current(job.execution) if job.execution else None
         if execution is None or execution.is_final:
             continue
         was_running = execution.status is TaskStatus.RUNNING

@@ -29,6 +29,7 @@ from ...journal import JournalEntry, JournalError
 from ...safe_text import made_safe, safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
+from ..messages import RerunRequested
 
 if TYPE_CHECKING:
     from ..images import ImageSupport
@@ -229,6 +230,7 @@ class JournalScreen(Screen[None]):
         Binding("slash", "focus_filter", "Filter", id="history.filter"),
         Binding("f2", "cycle_status", "Status", id="history.status"),
         Binding("f5", "reload", "Refresh", id="history.reload"),
+        Binding("e", "rerun", "Re-run…", id="history.rerun"),
     ]
 
     def __init__(
@@ -606,6 +608,14 @@ class JournalScreen(Screen[None]):
         """enter on a row: move into its details to scroll them."""
         self.query_one("#history-detail", VerticalScroll).focus()
 
+    def action_rerun(self) -> None:
+        """The selected execution's prompt (values as sent) into the input form, to edit and queue."""
+        entry = self.selected
+        if entry is None or not entry.prompt:
+            self.notify("Pick an execution whose prompt the journal kept.", severity="warning")
+            return
+        self.post_message(RerunRequested(entry.prompt, entry.name or entry.workflow_id or "journal entry"))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # "/" belongs to the filter box while typing there.
-        return not (action == "focus_filter" and isinstance(self.focused, Input))
+        # "/" and "e" belong to the filter box while typing there.
+        return not (action in ("focus_filter", "rerun") and isinstance(self.focused, Input))

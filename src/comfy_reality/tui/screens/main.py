@@ -24,12 +24,14 @@ from textual.widgets import Footer
 
 from ... import paths
 from ...config import Settings
-from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
+from ...errors import ComfyError, InvalidWorkflowError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.models import ConnectionState, ServerStatus, TaskStatus
 from ...runtime.outputs import safe_output_path, save_outputs
 from ...safe_text import safe_json
 from ...workflows import (
     WorkflowFile,
+    WorkflowFormat,
+    apply_overrides,
     load_prompt,
     prepare_workflow,
     safe_filename,
@@ -68,6 +70,9 @@ class MainScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("f5", "reconnect", "Reconnect", id="reconnect"),
         Binding("h", "history", "History", show=False, id="history"),
+        Binding("s", "servers", "Servers", show=False, id="servers"),
+        Binding("q", "server_queue", "Queue", show=False, id="server_queue"),
+        Binding("H", "server_history", "Server history", show=False, id="server_history"),
     ]
     GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
     """The help lists these among the keys that work everywhere on this screen."""
@@ -194,6 +199,37 @@ class MainScreen(Screen[None]):
 
     def show_system_stats(self, stats: dict[str, Any]) -> None:
         self.status_bar.stats = stats
+
+    def show_servers(self, rows: list[dict[str, Any]]) -> None:
+        """A pool's servers: chips in the status bar, and the Servers screen if it is open."""
+        self.status_bar.servers = rows
+        self.backend.reconcile_once()  # a pool's server that just connected: its journal entries
+        from .servers import ServersScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, ServersScreen):
+                screen.update_rows(rows)
+
+    def action_servers(self) -> None:
+        from ...runtime.pool_app import PoolRuntime
+        from .servers import ServersScreen
+
+        runtime = self.backend.runtime
+        if not isinstance(runtime, PoolRuntime):
+            self.notify(
+                "One server. Pool several with --server URL (repeatable) or [[servers]] tables in the config.",
+                timeout=6,
+            )
+            return
+        self.app.push_screen(
+            ServersScreen(
+                runtime.rows(),
+                toggle_enabled=runtime.toggle_enabled,
+                toggle_drain=runtime.toggle_drain,
+                toggle_pin=runtime.toggle_pin,
+                add_server=runtime.add_server,
+            )
+        )
 
     # ---------------------------------------------------------- panes' messages
     @on(TaskTree.ExecutionSelected)
@@ -560,6 +596,53 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(JournalScreen(journal, tz=self.log_timezone, images=self.images))
 
+    def action_server_queue(self) -> None:
+        """Every client's queue on the server, live (moves, deletes, clear)."""
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        from .server_queue import QueueScreen  # loaded on first use: faster start-up
+
+        self.app.push_screen(QueueScreen(runtime, self.backend.server_url))
+
+    def action_server_history(self) -> None:
+        """The server's own history (every client's finished prompts)."""
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        from .server_history import ServerHistoryScreen  # loaded on first use: faster start-up
+
+        self.app.push_screen(ServerHistoryScreen(runtime, self.backend.server_url))
+
+    def open_prompt(self, prompt: dict[str, Any], name: str, *, save: bool = False) -> None:
+        """A prompt from a history (journal or server) in the input form, values as they ran;
+        ``save``: straight to "save as a local workflow"."""
+        from .input_form import FormResult, InputFormScreen  # loaded on first use: faster start-up
+
+        workflow = WorkflowFile(
+            path=Path("history.json"),
+            name=name,
+            source="history",
+            format=WorkflowFormat.API,
+            node_count=len(prompt),
+        )
+        if save:
+            self._form_done(workflow, FormResult("save_local", prompt, name))
+            return
+        object_info = self.library.object_info
+        if object_info is None:
+            self.notify(
+                "The form needs the server's node catalogue (/object_info); connect to the server first.",
+                severity="warning",
+            )
+            return
+
+        def done(result: FormResult | None) -> None:
+            if result is not None:
+                self._form_done(workflow, result)
+
+        self.app.push_screen(InputFormScreen(workflow, prompt, object_info), done)
+
     def action_help(self) -> None:
         pane_help = None
         node: Widget | None = self.focused
@@ -625,14 +708,7 @@ class MainScreen(Screen[None]):
         if result.action == "run":
             if self.backend.connected_runtime() is not None:
                 self.backend.run_job(
-                    partial(
-                        self.submit_prompt,
-                        result.prompt,
-                        name=f"{workflow.name} (edited)",
-                        workflow_id=str(workflow.path),
-                    ),
-                    name="_submit_edited",
-                    group="actions",
+                    partial(self._submit_edited, workflow, result), name="_submit_edited", group="actions"
                 )
             return
         if result.action == "save_local":
@@ -678,6 +754,21 @@ class MainScreen(Screen[None]):
             NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),
             save_server,
         )
+
+    async def _submit_edited(self, workflow: WorkflowFile, result: FormResult) -> None:
+        """The edited prompt once, or once per batch variant (repeat, sweeps) across the servers."""
+        name = f"{workflow.name} (edited)"
+        if not result.variants:
+            await self.submit_prompt(result.prompt, name=name, workflow_id=str(workflow.path))
+            return
+        for variant in result.variants:
+            try:
+                prompt = apply_overrides(result.prompt, variant.overrides, self.library.object_info)
+            except InvalidWorkflowError as exc:
+                self.notify(f"Batch: {exc}", severity="error", timeout=8)
+                return
+            label = f"{name} [{variant.label}]" if variant.label else name
+            await self.submit_prompt(prompt, name=label, workflow_id=str(workflow.path))
 
     async def _save_local(self, prompt: dict[str, Any], name: str) -> None:
         try:
