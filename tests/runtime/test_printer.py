@@ -216,3 +216,25 @@ def test_durations_format() -> None:
     assert format_duration(3 * 3600 + 120) == "3h02m"
     assert progress_bar(1.0).endswith("100%")
     assert progress_bar(-1).startswith("░")
+
+
+async def test_the_name_gets_the_room_and_the_status_what_it_needs_at_80_columns() -> None:
+    manager = AsyncTaskManager()
+    printer = RichTaskPrinter(recording_console(80))
+    printer._manager = manager
+    manager.subscribe(printer.handle_event)
+    root, (first, second, _third) = await workflow(manager)
+    manager.update(root.id, name="a-workflow-named-at-length")
+    manager.start(root.id)
+    manager.finish(first.id, TaskStatus.COMPLETED)
+    manager.finish(
+        second.id, TaskStatus.CANCELLED, status_detail="not run: removed from the queue before it ran"
+    )
+    console = recording_console(80)
+    console.print(printer.render())
+    text = console.export_text()
+    assert "a-workflow-named-at-length" in text  # whole: the long status gives way
+    cancelled = line_of(text, "KSampler #2").split("│")
+    assert cancelled[2].strip().startswith("⊘ cancelled") and cancelled[2].strip().endswith("…")
+    assert len(line_of(text, "KSampler #3").split("│")[2]) <= 20  # not a third of the screen
+    assert all(len(line) <= 80 for line in text.splitlines())

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from typing import Any
 
 import click
 
 from comfy_reality import __version__
+from comfy_reality.url_secrets import redact_url
 
 # command name -> (module, attribute, one-line help shown by `comfy-reality --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -71,11 +73,49 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        started = time.monotonic()
+        code: int | str | None = 1
+        try:
+            result = super().invoke(ctx)
+            code = 0
+            return result
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            raise
+        except (click.ClickException, click.exceptions.Exit) as exc:
+            code = exc.exit_code
+            raise
+        except (KeyboardInterrupt, click.Abort):
+            code = 130
+            raise
+        finally:
+            _log_command_end(ctx, code, time.monotonic() - started)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help must not import every command (and with them the server and TUI).
         rows = [(name, short) for name, (_, _, short) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _log_command_end(ctx: click.Context, code: int | str | None, seconds: float) -> None:
+    """One line per command for whoever reads the log later: which, against what, how it ended.
+
+    Only once the command has set up logging (never on --help, never onto stdout)."""
+    import structlog
+
+    if not structlog.is_configured():
+        return
+    settings = ctx.meta.get("comfy_reality.settings")
+    server = getattr(settings, "server_url", None)
+    structlog.get_logger("comfy_reality.cli").info(
+        "command_ended",
+        command=ctx.invoked_subcommand,
+        server_url=redact_url(server) if isinstance(server, str) else None,
+        exit_code=code,
+        seconds=round(seconds, 2),
+    )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -161,6 +161,9 @@ def settings_for(server_url: str | None = None, token: str | None = None, **flag
 
 def setup_logging(settings: Settings | None = None) -> None:
     """Log to the JSON file only: stdout may be carrying NDJSON for a machine."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and settings is not None:  # the group's "command_ended" line names the server
+        ctx.find_root().meta["comfy_reality.settings"] = settings
     try:
         startup.start_logging(settings)
     except OSError as exc:

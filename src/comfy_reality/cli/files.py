@@ -13,6 +13,8 @@ from pathlib import Path
 
 from comfy_reality.runtime.outputs import shorten_name
 
+from ._common import CliError
+
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"|?*]")
 _RESERVED = {"", ".", ".."}
 MAX_NAME = 200  # bytes: room for "-N" under the file systems' 255
@@ -50,3 +52,21 @@ def save_new_file(directory: Path, name: str, data: bytes) -> Path:
             raise
         return candidate
     raise FileExistsError(f"no free file name for {base!r} in {directory}")
+
+
+def usable_output_dir(path: Path) -> Path:
+    """The output folder, created now: a folder that cannot hold the outputs is refused before
+    anything is queued, not after the server has spent minutes on the prompt."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(
+            f"cannot create the output folder {path}: {exc.strerror or exc}",
+            hint="pick another with --output-dir (or output_dir in the config)",
+        ) from exc
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        raise CliError(
+            f"cannot write to the output folder {path}",
+            hint="pick another with --output-dir (or output_dir in the config)",
+        )
+    return path

@@ -132,8 +132,11 @@ class LiveReporter:
         self._manager = manager
 
     async def run(self) -> None:
+        from .terminal import no_echo
+
         assert self._manager is not None
-        await self.printer.start(self._manager)
+        with no_echo():  # a ^C echoed into the table would leave its border behind
+            await self.printer.start(self._manager)
 
     def notify(self, message: str) -> None:
         """Printed above the live table (Rich keeps the table at the bottom)."""

@@ -37,6 +37,7 @@ from ._common import (
     setup_logging,
 )
 from .batch import expand_variants, pool_options, pool_servers, report_batch, variants
+from .files import usable_output_dir
 from .reporters import JsonReporter, LiveReporter
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from comfy_reality.workflows.object_info import ObjectInfo
 
 PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
-CANCEL_GRACE = 10.0  # seconds to wait for the server to confirm an interrupt
 
 
 @dataclass
@@ -187,6 +187,9 @@ class RunCommand:
         self.output_dir = output_dir
         self.json_mode = json_mode
         self.interrupted = asyncio.Event()
+        self.quit_now = asyncio.Event()  # a second Ctrl-C: stop our prompts, not awaiting confirmation
+        self._queueing = False  # prompts may be on the server (before that a second Ctrl-C just leaves)
+        self._main_task: asyncio.Task[Any] | None = None
         self._restore_signal: Callable[[], None] | None = None
         self.reporter: JsonReporter | LiveReporter | None = None
         self.journaled = False  # a journal records this run (rows written before each POST)
@@ -221,17 +224,22 @@ class RunCommand:
         self._restore_signal = remove_handler
 
     def _on_sigint(self) -> None:
-        if self.interrupted.is_set():
-            # Second Ctrl-C: stop waiting for the server and leave now.
-            raise KeyboardInterrupt
-        self.interrupted.set()
-        self.notify("Interrupting: stopping this run's prompts on the server (Ctrl-C again to quit at once)…")
+        # Never a KeyboardInterrupt from here: it would abandon an interrupt half-sent.
+        if not self.interrupted.is_set():
+            self.interrupted.set()
+            self.notify("Interrupting: stopping this run's prompts on the server (Ctrl-C: quit sooner)…")
+        elif not self._queueing and self._main_task is not None:
+            self._main_task.cancel()  # nothing queued yet: leaving at once leaves nothing behind
+        elif not self.quit_now.is_set():
+            self.quit_now.set()
+            self.notify("Quitting: asking the server to stop them, not waiting for it to confirm…")
 
     # ------------------------------------------------------------------- main
     async def main(self) -> int:
         from comfy_reality.runtime import ComfyError
         from comfy_reality.runtime.pool import PoolServer, ServerPool
 
+        self._main_task = asyncio.current_task()
         self._install_sigint()
         # The journal opens on its writer thread while the pool is set up.
         journal_opening = asyncio.ensure_future(self._open_journal())
@@ -309,6 +317,7 @@ class RunCommand:
 
     async def _prepare(self, pool: ServerPool) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
+        from comfy_reality.workflows.edit import apply_overrides_to_each
         from comfy_reality.workflows.prepare import prepare_workflow
 
         # Conversion and overrides read the node specs of the pinned server, else the first that answers.
@@ -332,10 +341,6 @@ class RunCommand:
                 )
                 warn_web_ui_defects(str(job.path), prepared.web_ui_defects)
                 prompt = prepared.prompt
-                if self.overrides:
-                    from comfy_reality.workflows.edit import apply_overrides
-
-                    prompt = apply_overrides(prompt, self.overrides, object_info)
                 if self.only and object_info is not None:
                     from comfy_reality.workflows.partial import resolve_output_targets
 
@@ -345,6 +350,17 @@ class RunCommand:
                 continue
             job.prompt = prompt
             job.data = None  # the parsed file: the prompt is what runs (a batch must not hold both)
+        if self.overrides and not problems:  # each --set goes to the workflows that have its node
+            try:
+                named = [(job.path.name, job.prompt or {}) for job in self.jobs]
+                edited, notes = apply_overrides_to_each(named, self.overrides, object_info)
+            except InvalidWorkflowError as exc:
+                problems.append(str(exc))
+            else:
+                for job, prompt in zip(self.jobs, edited, strict=True):
+                    job.prompt = prompt
+                for note in notes:
+                    echo(f"note: {note}", err=True)
         if problems:
             raise CliError("\n".join(problems))
         if self.variants:
@@ -382,6 +398,7 @@ class RunCommand:
     async def _submit_and_wait(self, runtime: ServerPool) -> None:
         from comfy_reality.runtime import ComfyError, InvalidWorkflowError, PromptValidationError
 
+        self._queueing = True
         for job in self.jobs:
             if self.interrupted.is_set() or job.prompt is None:
                 continue
@@ -431,30 +448,9 @@ class RunCommand:
         await self._interrupt_on_server(runtime)
 
     async def _interrupt_on_server(self, runtime: ServerPool) -> None:
-        from comfy_reality.runtime import ComfyError, TaskStatus
+        from .stopping import stop_on_server
 
-        # Pending prompts first: otherwise each would start running as the one before it stops.
-        order = sorted(
-            (job for job in self.jobs if job.execution is not None),
-            key=lambda job: job.execution is not None and job.execution.status is TaskStatus.RUNNING,
-        )
-        for job in order:
-            execution = job.execution = runtime.current(job.execution) if job.execution else None
-            if execution is None or execution.is_final:
-                continue
-            was_running = execution.status is TaskStatus.RUNNING
-            label = f"prompt {execution.prompt_id} ({job.name})"
-            try:
-                await asyncio.wait_for(runtime.cancel(execution), CANCEL_GRACE)
-                final = await asyncio.wait_for(runtime.wait(execution), CANCEL_GRACE)
-            except (ComfyError, TimeoutError) as exc:
-                job.interrupt_note = f"could not interrupt {label} on the server: {exc}"
-                continue
-            if final.status is TaskStatus.CANCELLED:
-                what = "was interrupted on the server" if was_running else "was removed from the server queue"
-            else:
-                what = f"had already ended on the server ({final.status.value})"
-            job.interrupt_note = f"{label} {what}"
+        await stop_on_server(self.jobs, runtime, self.quit_now)
         for job in self.jobs:
             if job.interrupt_note:
                 self.notify(f"Interrupted: {job.interrupt_note}.")
@@ -588,31 +584,11 @@ class RunCommand:
             )
             lines.append(f"✗ {job.name} failed{where}: {what}")
         else:
-            detail = f": {execution.status_detail}" if execution.status_detail else ""
-            lines.append(f"⊘ {job.name} {execution.status.value}{detail}")
+            said = execution.status_detail or ("asked to stop, not confirmed" if job.interrupt_note else None)
+            lines.append(f"⊘ {job.name} {execution.status.value}" + (f": {said}" if said else ""))
         lines.extend(f"  saved {path}" for path in job.saved)
         lines.extend(f"  download failed: {err}" for err in job.download_errors)
         return lines
-
-
-def usable_output_dir(path: Path) -> Path:
-    """The output folder, created now: a folder that cannot hold the outputs is refused before
-    anything is queued, not after the server has spent minutes on the prompt."""
-    import os
-
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(
-            f"cannot create the output folder {path}: {exc.strerror or exc}",
-            hint="pick another with --output-dir (or output_dir in the config)",
-        ) from exc
-    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
-        raise CliError(
-            f"cannot write to the output folder {path}",
-            hint="pick another with --output-dir (or output_dir in the config)",
-        )
-    return path
 
 
 @click.command()
@@ -721,6 +697,9 @@ def run(
     )
     try:
         code = asyncio.run(command.main())
+    except asyncio.CancelledError:  # a second Ctrl-C before anything was queued
+        echo("Interrupted before anything was queued on the server.", err=True)
+        code = ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
         code = ExitCode.INTERRUPTED

@@ -1,13 +1,16 @@
 """`comfy-reality validate`: check workflow files before queueing them.
 
 Local checks always run (readable JSON, a known format, links that point at existing nodes,
-no dependency cycle). When a server answers, each prompt is also checked against its
-/object_info with the server's own rules and wording, without queueing anything.
+no dependency cycle). Every input is then checked with the server's own rules and wording,
+without queueing anything, against a catalogue of node types: the server's /object_info when it
+answers (remembered for later), else the last one remembered for that server, else the one
+bundled with comfy-reality. The output says which was used.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +31,54 @@ from ._common import (
 
 if TYPE_CHECKING:
     from comfy_reality.runtime import ComfyUIClient
+    from comfy_reality.workflows import ObjectInfo
+    from comfy_reality.workflows.validate import ValidationReport
+
+
+@dataclass
+class Catalogue:
+    """The node types the inputs were checked against, and where they came from."""
+
+    object_info: ObjectInfo
+    source: str  # "server" (asked now), "cache" (its last known answer) or "bundled"
+    server_url: str | None = None
+    fetched_at: datetime | None = None
+
+    def describe(self) -> str:
+        if self.source == "server":
+            return f"checked against {self.server_url}"
+        if self.source == "cache":
+            when = f", fetched {self.fetched_at:%Y-%m-%d %H:%M} UTC" if self.fetched_at else ""
+            return f"checked against the last known catalogue of {self.server_url}{when}"
+        return "checked against the bundled catalogue (ComfyUI's core nodes; no custom nodes)"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "server_url": self.server_url,
+            "fetched_at": self.fetched_at.isoformat() if self.fetched_at else None,
+            "node_types": len(self.object_info),
+        }
+
+
+def saved_catalogue(server_url: str) -> Catalogue:
+    """Offline: the server's last known /object_info (the app and `validate` remember it), else the bundled one."""
+    from comfy_reality.workflows import ObjectInfo, ObjectInfoCache, packaged_object_info
+
+    entry = ObjectInfoCache().load(server_url)
+    if entry is not None:
+        return Catalogue(ObjectInfo(entry.object_info), "cache", server_url, entry.fetched_at)
+    return Catalogue(packaged_object_info(), "bundled")
+
+
+def remember_catalogue(server_url: str, raw: dict[str, Any]) -> Catalogue:
+    from comfy_reality.workflows import ObjectInfo, ObjectInfoCache
+
+    try:
+        info, _changed = ObjectInfoCache().store(server_url, raw)
+    except OSError:  # no usable cache dir: this check still uses the fresh answer
+        info = ObjectInfo(raw)
+    return Catalogue(info, "server", server_url)
 
 
 @dataclass
@@ -37,7 +88,8 @@ class Verdict:
     nodes: int | None = None
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    checked_against: str | None = None
+    checked_against: str | None = None  # the live server's URL (None: it was not asked)
+    catalogue: Catalogue | None = None
     web_ui_defects: list[str] = field(
         default_factory=list
     )  # where the web UI's conversion differs from the graph
@@ -55,6 +107,7 @@ class Verdict:
             "errors": self.errors,
             "notes": self.notes,
             "checked_against": self.checked_against,
+            "catalogue": self.catalogue.as_json() if self.catalogue else None,
             "web_ui_defects": self.web_ui_defects,
         }
 
@@ -78,14 +131,43 @@ def graph_problems(prompt: dict[str, Any]) -> list[str]:
     return problems
 
 
-def check_file(
-    path: Path, object_info: Any, server_url: str | None, *, correct_frontend_defects: bool = False
-) -> Verdict:
+def for_people(report: ValidationReport, catalogue: Catalogue) -> ValidationReport:
+    """The verdict in words for people (the server's own dicts stay as they are): a bad choice names
+    close matches; with the bundled catalogue, a choice among a server's files (unknown there) is not judged."""
+    from comfy_reality.validation.specs import choice_hint
+
+    node_errors: dict[str, Any] = {}
+    for node_id, entry in report.node_errors.items():
+        class_type = entry.get("class_type") if isinstance(entry, dict) else None
+        if not isinstance(class_type, str) or class_type not in catalogue.object_info:
+            node_errors[node_id] = entry
+            continue
+        kept: list[dict[str, Any]] = []
+        for error in entry.get("errors", []):
+            info = error.get("extra_info") or {}
+            spec = catalogue.object_info.input_spec(class_type, str(info.get("input_name")))
+            if error.get("type") == "value_not_in_list" and spec is not None and spec.choices is not None:
+                if not spec.choices and catalogue.source == "bundled":
+                    continue
+                value = info.get("received_value")
+                words = f"{spec.name}: {value!r} is not a choice; {choice_hint(value, spec.choices)}"
+                error = {**error, "message": words, "details": ""}
+            kept.append(error)
+        if kept:
+            node_errors[node_id] = {**entry, "errors": kept}
+    error = report.error
+    if not node_errors and error is not None and error.get("type") == "prompt_outputs_failed_validation":
+        error = None
+    return report.model_copy(update={"node_errors": node_errors, "error": error})
+
+
+def check_file(path: Path, catalogue: Catalogue | None, *, correct_frontend_defects: bool = False) -> Verdict:
     from comfy_reality.errors import InvalidWorkflowError
     from comfy_reality.workflows import WorkflowFormat, detect_format, prepare_workflow, read_json_file
     from comfy_reality.workflows.validate import validate_prompt
 
     verdict = Verdict(path)
+    object_info = catalogue.object_info if catalogue is not None else None
     try:
         data = read_json_file(path)
     except InvalidWorkflowError as exc:
@@ -119,12 +201,22 @@ def check_file(
         verdict.notes.extend(f"  {defect}" for defect in verdict.web_ui_defects)
     verdict.nodes = len(prompt)
     verdict.errors.extend(graph_problems(prompt))
-    if object_info is not None:
-        verdict.checked_against = server_url
-        report = validate_prompt(prompt, object_info)
-        for line in report.messages():
-            if line not in verdict.errors:
-                verdict.errors.append(line)
+    if catalogue is None or object_info is None:
+        return verdict
+    verdict.catalogue = catalogue
+    verdict.checked_against = catalogue.server_url if catalogue.source == "server" else None
+    report = for_people(validate_prompt(prompt, object_info), catalogue)
+    if catalogue.source == "bundled" and report.unknown_class_types:
+        # Likely custom nodes the bundled catalogue cannot know: not the workflow's fault.
+        names = ", ".join(sorted(report.unknown_class_types))
+        verdict.notes.append(
+            f"node types not in the bundled catalogue: {names}; the inputs were not checked "
+            "(check against the server that has them)"
+        )
+        return verdict
+    for line in report.messages():
+        if line not in verdict.errors:
+            verdict.errors.append(line)
     return verdict
 
 
@@ -132,7 +224,11 @@ def check_file(
 @click.argument("workflows", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="WORKFLOW...")
 @server_options
 @conversion_option
-@click.option("--offline", is_flag=True, help="Only the local checks; do not ask any server.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not ask the server: check against its last known catalogue, else the bundled one.",
+)
 @json_option
 def validate(
     workflows: tuple[Path, ...],
@@ -142,37 +238,36 @@ def validate(
     offline: bool,
     as_json: bool,
 ) -> None:
-    """Check WORKFLOW files: JSON, format, graph links and, if a server answers, every input.
+    """Check WORKFLOW files: JSON, format, graph links and every input.
 
-    The server check uses its /object_info and reports each problem the way the server
-    would reject the prompt (node 3 (KSampler): steps: Value 0 smaller than min of 1),
-    without queueing anything. Exit 0 when every file is valid, 2 otherwise.
+    Inputs are checked against the server's /object_info and each problem is reported the way
+    the server would reject the prompt (node 3 (KSampler): steps: Value 0 smaller than min of 1),
+    without queueing anything. When the server is not asked (--offline) or does not answer, its
+    last known catalogue is used, else the bundled one; the output names which.
+    Exit 0 when every file is valid, 2 otherwise.
     """
     settings = settings_for(server_url, token, correct_frontend_defects=correct_frontend_defects)
     setup_logging(settings)
-    object_info = None
+    catalogue: Catalogue | None = None
     note: str | None = None
     if not offline:
-        from comfy_reality.workflows import ObjectInfo
 
         async def body(client: ComfyUIClient) -> dict[str, Any]:
             return await client.get_object_info()
 
         try:
-            object_info = ObjectInfo.from_json(run_client_command(settings, body))
+            catalogue = remember_catalogue(settings.server_url, run_client_command(settings, body))
         except CliError as exc:
-            # A server that is down or misbehaving is not the workflow's fault: check locally.
+            # A server that is down or misbehaving is not the workflow's fault: check without it.
             if exc.exit_code == ExitCode.UNREACHABLE:
-                note = f"{settings.server_url} is not reachable: checked locally only"
+                note = f"{settings.server_url} is not reachable"
             else:
-                note = f"cannot use the /object_info of {settings.server_url} ({exc.format_message()}): checked locally only"
+                note = f"cannot use the /object_info of {settings.server_url} ({exc.format_message()})"
+    if catalogue is None:
+        catalogue = saved_catalogue(settings.server_url)
+        note = f"{note}: {catalogue.describe()}" if note else None
     verdicts = [
-        check_file(
-            path,
-            object_info,
-            settings.server_url if object_info is not None else None,
-            correct_frontend_defects=settings.correct_frontend_defects,
-        )
+        check_file(path, catalogue, correct_frontend_defects=settings.correct_frontend_defects)
         for path in workflows
     ]
     if note:
@@ -184,11 +279,7 @@ def validate(
         if note:
             echo(f"warning: {note}", err=True)
         for verdict in verdicts:
-            where = (
-                f", checked against {verdict.checked_against}"
-                if verdict.checked_against
-                else ", checked locally"
-            )
+            where = f", {verdict.catalogue.describe()}" if verdict.catalogue else ", checked locally"
             size = f", {verdict.nodes} nodes" if verdict.nodes is not None else ""
             kind = f"{verdict.format.upper()} format" if verdict.format else "unreadable"
             if verdict.valid:

@@ -295,7 +295,7 @@ class Journal:
             raise
         if not store.wal:
             log.warning("journal_not_wal", path=str(target))
-        log.info("journal_opened", path=str(target), schema=store.schema_version)
+        log.debug("journal_opened", path=str(target), schema=store.schema_version)  # routine: every command
         journal = cls(store, executor, progress_interval=progress_interval)
         journal.auto_pruned = pruned
         return journal
@@ -882,7 +882,7 @@ class Journal:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._store.close)
         self._executor.shutdown(wait=False)
-        log.info("journal_closed", path=str(self.path), rows=self.stats.rows, batches=self.stats.batches)
+        log.debug("journal_closed", path=str(self.path), rows=self.stats.rows, batches=self.stats.batches)
 
 
 def _open_store(path: Path, busy_timeout: float, keep_days: float) -> tuple[JournalStore, PruneResult | None]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
@@ -35,6 +36,7 @@ from .manager import AsyncTaskManager, EventSubscription
 from .models import Task, TaskEvent, TaskStatus, TaskType, utc_now
 
 BAR_WIDTH = 20
+NARROW = 100  # columns: below this the bars are half as wide, so the names keep their room
 
 _STATUS_STYLE: dict[str, str] = {
     "pending": "dim",
@@ -231,15 +233,35 @@ class RichTaskPrinter:
         now = self.clock()
         if not self._roots:
             return Panel(Text("Waiting for tasks…", style="dim"), title=self.title, border_style="blue")
-        tables = [self._render_root(self.rows[root_id], now) for root_id in self._roots]
+        widths = self._column_widths()
+        tables = [self._render_root(self.rows[root_id], now, widths) for root_id in self._roots]
         return Group(*tables)
 
-    def _render_root(self, root: TaskRow, now: datetime) -> Table:
+    def _column_widths(self) -> tuple[int, int]:
+        """Status and progress as wide as their longest cell (status capped), the same in every
+        workflow's table so the columns line up; the name takes all the rest."""
+        rows = list(self.rows.values())
+        texts = [self._status_text(row).plain for row in rows]
+        for root_id in self._roots:
+            children = [self.rows[c] for c in self.rows[root_id].children if c in self.rows]
+            texts.append(self._summary(self._select_children(children)[1]))
+        status = max((cell_len(text) for text in texts), default=9)
+        progress = max(
+            self.bar_width + 5, len("Progress"), *(cell_len(self._child_progress(r)) for r in rows)
+        )
+        names = max((cell_len(row.name) + (2 if row.parent_id else 0) for row in rows), default=8)
+        # What the name does not need, up to a third of the terminal, is the status's (at least its word).
+        room = self.console.width - progress - 8 - 13  # duration, and the borders and padding of 4 columns
+        cap = max(len("⊘ cancelled…"), min(room - names, self.console.width // 3))
+        return max(len("Status"), min(status, cap)), progress
+
+    def _render_root(self, root: TaskRow, now: datetime, widths: tuple[int, int]) -> Table:
+        status_width, progress_width = widths
         table = Table(title=None, expand=True, show_edge=True, border_style="blue")
-        table.add_column("Task", style="cyan", no_wrap=True, overflow="ellipsis", ratio=3)
-        table.add_column("Status", no_wrap=True, overflow="ellipsis", ratio=3)
-        table.add_column("Progress", no_wrap=True, min_width=BAR_WIDTH + 5)
-        table.add_column("Duration", justify="right", no_wrap=True, min_width=7)
+        table.add_column("Task", style="cyan", no_wrap=True, overflow="ellipsis", ratio=1, min_width=8)
+        table.add_column("Status", no_wrap=True, overflow="ellipsis", width=status_width)
+        table.add_column("Progress", no_wrap=True, overflow="ellipsis", width=progress_width)
+        table.add_column("Duration", justify="right", no_wrap=True, width=8)
         children = [self.rows[c] for c in root.children if c in self.rows]
         root_progress = root.progress
         if children:
@@ -256,7 +278,7 @@ class RichTaskPrinter:
         table.add_row(
             safe_line(root.name, style="bold"),
             self._status_text(root),
-            progress_bar(root_progress),
+            progress_bar(root_progress, self.bar_width),
             format_duration(root.elapsed(now)),
         )
         shown, hidden = self._select_children(children)
@@ -268,14 +290,20 @@ class RichTaskPrinter:
                 format_duration(child.elapsed(now)),
             )
         if hidden:
-            counts: dict[str, int] = {}
-            for child in hidden:
-                counts[child.label] = counts.get(child.label, 0) + 1
-            summary = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
             table.add_row(
-                Text(f"  … {len(hidden)} more", style="dim"), safe_line(summary, style="dim"), "", ""
+                Text(f"  … {len(hidden)} more", style="dim"),
+                safe_line(self._summary(hidden), style="dim"),
+                "",
+                "",
             )
         return table
+
+    @staticmethod
+    def _summary(hidden: list[TaskRow]) -> str:
+        counts: dict[str, int] = {}
+        for child in hidden:
+            counts[child.label] = counts.get(child.label, 0) + 1
+        return ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
 
     def _select_children(self, children: list[TaskRow]) -> tuple[list[TaskRow], list[TaskRow]]:
         limit = self.max_node_rows
@@ -296,9 +324,12 @@ class RichTaskPrinter:
         hidden = [c for c in children if c.task_id not in keep]
         return shown, hidden
 
-    @staticmethod
-    def _child_progress(row: TaskRow) -> str:
-        bar = progress_bar(row.progress)
+    @property
+    def bar_width(self) -> int:
+        return BAR_WIDTH if self.console.width >= NARROW else BAR_WIDTH // 2
+
+    def _child_progress(self, row: TaskRow) -> str:
+        bar = progress_bar(row.progress, self.bar_width)
         if row.value is not None and row.max and row.status is TaskStatus.RUNNING:
             return f"{bar} {finite_number(row.value)}/{finite_number(row.max)}"
         return bar

@@ -54,6 +54,7 @@ from .tracker import Tracker, TrackerState
 __all__ = ["Backoff", "ComfyUIAsyncRuntime", "PreviewFrame", "check_prompt"]
 
 log = structlog.get_logger("comfy_reality.runtime")
+SESSION_CLOSED = "session closed"  # the status reason when our own session ends (not a server fault)
 
 StatusCallback = Callable[[ServerStatus], None]
 PreviewCallback = Callable[[PreviewFrame], None]
@@ -181,7 +182,9 @@ class ComfyUIAsyncRuntime(ServerWide):
     def _publish_status(self, status: ServerStatus) -> None:
         previous = self._status
         self._status = status
-        if previous.state is not status.state or previous.reason != status.reason:
+        if status.reason == SESSION_CLOSED:
+            log.debug("runtime_session_closed", url=status.url)  # our own normal end: the server is not down
+        elif previous.state is not status.state or previous.reason != status.reason:
             log.info(
                 "server_status",
                 url=status.url,
@@ -249,7 +252,7 @@ class ComfyUIAsyncRuntime(ServerWide):
             self._watchers.clear()
             for tracker in list(self._by_execution.values()):
                 tracker.detach()
-        self._set_state(ConnectionState.DOWN, reason="session closed")
+        self._set_state(ConnectionState.DOWN, reason=SESSION_CLOSED)
         if body_error is not None:
             raise body_error
 

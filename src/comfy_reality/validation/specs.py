@@ -107,16 +107,25 @@ class InputSpec:
             if self.max is not None and value > self.max:
                 raise ValueError(f"Value {value} bigger than max of {self.max}")
         if self.type == "COMBO" and self.choices is not None and value not in self.choices:
-            message = f"Value not in list: {self.name}: '{value}' not in {choice_list_text(self.choices)}"
-            close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=3)
-            if close:
-                message += f" (did you mean {' or '.join(repr(c) for c in close)}?)"
-            raise ValueError(message)
+            raise ValueError(f"{self.name}: {value!r} is not a choice; {choice_hint(value, self.choices)}")
         return value
 
     def validate(self, value: Any) -> Any:
         """Coerce then check: the value to store, or ValueError with the reason."""
         return self.check(self.coerce(value))
+
+
+def choice_hint(value: Any, choices: list[Any], *, shown: int = 5) -> str:
+    """For people (a form, ``--set``, ``validate``), not the server's wording: the close matches, else a few."""
+    texts = [str(c) for c in choices]
+    if not texts:
+        return "the catalogue lists no choices for it"
+    close = difflib.get_close_matches(str(value), texts, n=3, cutoff=0.5)
+    if close:
+        return f"did you mean {' or '.join(repr(c) for c in close)}?"
+    if len(texts) <= shown:
+        return f"the choices are {', '.join(repr(c) for c in texts)}"
+    return f"the {len(texts)} choices include {', '.join(repr(c) for c in texts[:shown])}, …"
 
 
 def choice_list_text(choices: list[Any]) -> str:

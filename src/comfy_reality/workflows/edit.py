@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +18,7 @@ from .graph import is_link
 from .object_info import InputSpec, ObjectInfo
 
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
+_CANNOT_APPLY = "cannot apply the values:\n  "
 
 
 class EditableInput(BaseModel):
@@ -123,6 +124,72 @@ def _coerce_like(current: Any, value: Any) -> Any:
     return value
 
 
+def absent_reason(prompt: Mapping[str, Any], key: str, object_info: ObjectInfo | None = None) -> str | None:
+    """Why ``key`` (``3.seed``) names nothing to set in this prompt: no such node, or no such input on it."""
+    try:
+        node_id, name = _split_key(str(key), prompt)
+    except InvalidWorkflowError as exc:
+        return str(exc)
+    node = prompt[node_id]
+    raw_inputs = node.get("inputs") if isinstance(node, Mapping) else None
+    inputs: Mapping[str, Any] = raw_inputs if isinstance(raw_inputs, Mapping) else {}
+    class_type = str(node.get("class_type")) if isinstance(node, Mapping) else "?"
+    if object_info is not None and class_type in object_info:
+        if object_info.input_spec(class_type, name) is not None:
+            return None
+        names = [s.name for s in object_info.input_specs(class_type) if s.is_widget]
+        return f"{key}: {class_type} has no input {name!r}; settable inputs are: {', '.join(names) or 'none'}"
+    if name in inputs:
+        return None
+    names = [n for n, v in inputs.items() if not is_link(v)]
+    return f"{key}: node {node_id} ({class_type}) has no input {name!r}; inputs are: {', '.join(names) or 'none'}"
+
+
+def apply_overrides_to_each(
+    prompts: Sequence[tuple[str, Mapping[str, Any]]],
+    overrides: Mapping[str, Any],
+    object_info: ObjectInfo | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """``--set`` over several workflows ``(name, prompt)``: each value goes where its node and input exist.
+
+    Returns the new prompts and one note per value that some workflows lack. A value that applies to
+    no workflow, or is refused where it applies, raises InvalidWorkflowError naming the workflow.
+    """
+    edited: list[dict[str, Any]] = []
+    problems: list[str] = []
+    absent: dict[str, dict[str, str]] = {str(key): {} for key in overrides}
+    for name, prompt in prompts:
+        here: dict[str, Any] = {}
+        for key in overrides:
+            reason = absent_reason(prompt, str(key), object_info)
+            if reason is None:
+                here[str(key)] = overrides[key]
+            else:
+                absent[str(key)][name] = reason
+        try:
+            edited.append(apply_overrides(prompt, here, object_info))
+        except InvalidWorkflowError as exc:
+            refused = str(exc).removeprefix(_CANNOT_APPLY).split("\n  ")
+            problems.extend(f"{name}: {line}" if len(prompts) > 1 else line for line in refused)
+            edited.append(dict(prompt))
+    notes: list[str] = []
+    for key, where in absent.items():
+        if len(where) == len(prompts):
+            problems.extend(
+                f"{name}: {reason}" if len(prompts) > 1 else reason for name, reason in where.items()
+            )
+        elif where:
+            notes.append(f"--set {key} applies only where the node has it; not set in: {', '.join(where)}")
+    if problems:
+        raise InvalidWorkflowError(_CANNOT_APPLY + "\n  ".join(problems))
+    return edited, notes
+
+
+def _without_name(reason: str, name: str) -> str:
+    """``steps: expected an integer`` -> ``expected an integer``: the key already names the input."""
+    return reason.removeprefix(f"{name}: ")
+
+
 def apply_overrides(
     prompt: Mapping[str, Any],
     overrides: Mapping[str, Any],
@@ -136,11 +203,11 @@ def apply_overrides(
     result: dict[str, Any] = copy.deepcopy(dict(prompt))
     problems: list[str] = []
     for key, raw in overrides.items():
-        try:
-            node_id, name = _split_key(str(key), result)
-        except InvalidWorkflowError as exc:
-            problems.append(str(exc))
+        reason = absent_reason(result, str(key), object_info)
+        if reason is not None:
+            problems.append(reason)
             continue
+        node_id, name = _split_key(str(key), result)
         node = result[node_id]
         inputs = node.setdefault("inputs", {})
         class_type = str(node.get("class_type"))
@@ -152,18 +219,6 @@ def apply_overrides(
             )
             continue
         spec = object_info.input_spec(class_type, name) if object_info and class_type in object_info else None
-        if object_info is not None and class_type in object_info and spec is None:
-            names = [s.name for s in object_info.input_specs(class_type) if s.is_widget]
-            problems.append(
-                f"{key}: {class_type} has no input {name!r}; settable inputs are: {', '.join(names) or 'none'}"
-            )
-            continue
-        if spec is None and name not in inputs:
-            names = [n for n, v in inputs.items() if not is_link(v)]
-            problems.append(
-                f"{key}: node {node_id} ({class_type}) has no input {name!r}; inputs are: {', '.join(names) or 'none'}"
-            )
-            continue
         if spec is not None and not spec.is_widget:
             problems.append(f"{key}: {name} takes a {spec.type} link from another node, not a value")
             continue
@@ -181,11 +236,11 @@ def apply_overrides(
             else:
                 value = _coerce_like(current, raw)
         except ValueError as exc:
-            reason = str(exc)
+            reason = _without_name(str(exc), name)
             hint = f" (expected {spec.describe()})" if spec is not None and spec.type != "COMBO" else ""
             problems.append(f"{key}: {reason}{hint}")
             continue
         inputs[name] = {"__value__": value} if isinstance(value, list) else value
     if problems:
-        raise InvalidWorkflowError("cannot apply the values:\n  " + "\n  ".join(problems))
+        raise InvalidWorkflowError(_CANNOT_APPLY + "\n  ".join(problems))
     return result
