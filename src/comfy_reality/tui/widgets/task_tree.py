@@ -83,15 +83,24 @@ class TaskTree(Tree[TreeRef]):
 Every run of this session, newest first. Each branch is one prompt on the
 server; its children are the prompt's nodes.
 
-- **↑/↓** move, **→/←** expand/collapse, **enter** toggle
+- **↑/↓** or **j/k** move, **g/G** first/last
+- **→/←** expand/collapse (← on a node goes back to its execution), **enter** toggle
+- **/** filter the executions (fuzzy: letters in order)
 - **x** cancel (interrupt if running, remove from the queue if pending)
 - **t** retry a failed or cancelled run
 - **o** save the outputs of a completed run
+- **y** copy the prompt id · **Y** copy the error · **p** copy the output path
+
+**h** (History) and **l** (Log) keep their meaning here; use ←/→ to fold.
 """
 
     BINDINGS = [
         Binding("right", "expand_node", "Expand", show=False, id="tree.expand"),
         Binding("left", "collapse_node", "Collapse", show=False, id="tree.collapse"),
+        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
+        Binding("g", "scroll_home", "First", show=False, id="tree.first"),
+        Binding("G", "scroll_end", "Last", show=False, id="tree.last"),
     ]
 
     ICON_NODE = "▸ "
@@ -162,6 +171,26 @@ server; its children are the prompt's nodes.
         branch = self._branches.get(execution_id)
         if branch is not None:
             self.move_cursor(branch)
+
+    def action_expand_node(self) -> None:
+        """→: open the execution's branch; on an open branch, step onto its first node."""
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and not node.is_expanded:
+            node.expand()
+        elif node.is_expanded and node.children:
+            self.move_cursor(node.children[0])
+
+    def action_collapse_node(self) -> None:
+        """←: close an open branch; on a node (or a closed branch), step back to its execution."""
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[TreeRef]) -> None:
         event.stop()

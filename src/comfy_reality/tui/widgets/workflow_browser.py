@@ -213,7 +213,9 @@ server. Broken files are listed with their error.
     @on(Input.Changed, "#workflow-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self._rebuild(keep=None)
+        # Typing goes to the best match; clearing (esc) keeps the workflow the person chose.
+        current = self.highlighted
+        self._rebuild(keep=current.path if current is not None and not event.value else None)
 
     @on(Input.Submitted, "#workflow-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

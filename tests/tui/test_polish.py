@@ -1,0 +1,70 @@
+"""Issue 12 (polish): keys, layout and rough edges a user meets, each seen through Pilot."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from comfy_reality.tui.widgets import TaskTree, WorkflowBrowser
+from tests.tui.scenes import apply_scene, scene_app
+
+from .helpers import WORKFLOWS
+from .pilot import screen_text, wait_for
+
+
+async def test_left_right_collapse_and_expand_the_executions_tree() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "completed")
+        tree = app.query_one(TaskTree)
+        branch = tree.cursor_node
+        assert branch is not None and branch.data is not None and branch.data.task_id is None
+        assert not branch.is_expanded
+        await pilot.press("right")
+        await wait_for(pilot, lambda: branch.is_expanded, what="the branch expanded")
+        assert "KSampler" in screen_text(app)
+        await pilot.press("right")  # on an open branch: onto its first node
+        await wait_for(pilot, lambda: tree.cursor_node is not branch, what="the first node")
+        assert tree.cursor_node is not None and tree.cursor_node.parent is branch
+        await pilot.press("left")  # on a node: back to its execution
+        await wait_for(pilot, lambda: tree.cursor_node is branch, what="back on the execution")
+        await pilot.press("left")
+        await wait_for(pilot, lambda: not branch.is_expanded, what="the branch collapsed")
+
+
+async def test_vim_keys_move_in_the_executions_tree() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "completed")
+        tree = app.query_one(TaskTree)
+        assert tree.cursor_line == 0
+        await pilot.press("j")
+        await wait_for(pilot, lambda: tree.cursor_line == 1, what="j moved down")
+        await pilot.press("k")
+        await wait_for(pilot, lambda: tree.cursor_line == 0, what="k moved up")
+        await pilot.press("G")
+        await wait_for(pilot, lambda: tree.cursor_line == tree.last_line, what="G went to the last")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: tree.cursor_line == 0, what="g went to the first")
+
+
+async def test_escape_in_the_workflow_filter_keeps_the_chosen_workflow() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "idle")
+        browser = app.query_one(WorkflowBrowser)
+        browser.option_list.focus()
+        names = [wf.name for wf in app.workflow_files if wf.ok]
+        target = names[-1]
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: browser.filter_input.has_focus, what="the filter")
+        await pilot.press(*target)
+        await wait_for(
+            pilot,
+            lambda: browser.highlighted is not None and browser.highlighted.name == target,
+            what=f"{target} highlighted",
+        )
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not browser.filter_input.value, what="the filter cleared")
+        await pilot.pause()
+        assert browser.highlighted is not None and browser.highlighted.name == target
+        assert isinstance(browser.filter_input, Input)
