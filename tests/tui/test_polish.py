@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from comfy_reality.tui.widgets import TaskTree, WorkflowBrowser
+from comfy_reality.config import Settings
+from comfy_reality.runtime.models import ConnectionState
+from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.widgets import StatusBar, TaskTree, WorkflowBrowser
 from tests.tui.scenes import apply_scene, scene_app
 
 from .helpers import WORKFLOWS
@@ -68,3 +71,24 @@ async def test_escape_in_the_workflow_filter_keeps_the_chosen_workflow() -> None
         await pilot.pause()
         assert browser.highlighted is not None and browser.highlighted.name == target
         assert isinstance(browser.filter_input, Input)
+
+
+async def test_demo_never_shows_the_configured_url() -> None:
+    app = ComfyRealityApp(
+        Settings(server_url="http://127.0.0.1:8188", images="off"),
+        demo=True,
+        bundled_dir=WORKFLOWS,
+        use_journal=False,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        bar = app.query_one(StatusBar)
+        seen: list[str] = []
+
+        def connected() -> bool:
+            seen.append(str(bar.render()))
+            return bar.status is not None and bar.status.state is ConnectionState.CONNECTED
+
+        await wait_for(pilot, connected, timeout=20, what="connected to the demo server")
+        assert "starting the demo server" in seen[0]
+        assert not any("127.0.0.1:8188" in line for line in seen), seen
+        assert app.server_url in seen[-1]

@@ -17,7 +17,8 @@ from ..safe_text import safe_str
     "--server",
     "server_url",
     metavar="URL",
-    help="ComfyUI server URL. Default: config file, then $COMFYUI_URL, then http://127.0.0.1:8188.",
+    help="ComfyUI server URL. Precedence: this flag, then $COMFYUI_URL, then the config file's "
+    "server_url, then http://127.0.0.1:8188.",
 )
 @click.option("--token", metavar="T", help="API token sent as a bearer header (or $COMFYUI_TOKEN).")
 @click.option(
@@ -30,7 +31,13 @@ from ..safe_text import safe_str
 @click.option(
     "--demo",
     is_flag=True,
-    help="Start an embedded ComfyUI look-alike on a free 127.0.0.1 port and connect to it.",
+    help="Start an embedded ComfyUI look-alike on a free 127.0.0.1 port and connect to it. "
+    "What you save to it is kept (in the user data dir, demo-server/) for the next --demo.",
+)
+@click.option(
+    "--fresh-demo",
+    is_flag=True,
+    help="Like --demo, on an empty server that forgets everything when the app quits.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
 @click.option(
@@ -50,6 +57,7 @@ def main(
     token: str | None,
     workflow_dirs: tuple[Path, ...],
     demo: bool,
+    fresh_demo: bool,
     insecure: bool,
     images: str | None,
     config_path: Path | None,
@@ -61,6 +69,10 @@ def main(
     interrupts prompts already on the server. Keys can be remapped in the config
     file's [keymap] table (binding id = key).
     """
+    if config_path is not None and not config_path.is_file():
+        # Named on purpose: running on defaults instead would hide the typo.
+        click.echo(f"comfy-reality-tui: --config {safe_str(config_path)}: no such file", err=True)
+        sys.exit(2)
     try:
         settings = startup.load(
             config_path,
@@ -86,7 +98,15 @@ def main(
     from .app import ComfyRealityApp
     from .logtap import LogTap
 
-    app = ComfyRealityApp(settings, workflow_dirs=list(workflow_dirs), demo=demo, log_tap=LogTap())
+    from .. import paths
+
+    app = ComfyRealityApp(
+        settings,
+        workflow_dirs=list(workflow_dirs),
+        demo=demo or fresh_demo,
+        demo_data_dir=None if fresh_demo or not demo else paths.demo_server_dir(),
+        log_tap=LogTap(),
+    )
     app.run()
     if app.return_code:
         where = f"; see the log file {log_path}" if log_path is not None else ""

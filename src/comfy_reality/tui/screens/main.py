@@ -109,7 +109,7 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         # Kept as attributes: the handlers (and the app) reach the panes directly, with no query per update.
         titles = self.library.source_titles
-        self.status_bar = StatusBar(self.backend.server_url, id="status-bar")
+        self.status_bar = StatusBar(self.backend.server_url, demo=self.backend.demo, id="status-bar")
         self.browser = WorkflowBrowser(titles, id="workflows")
         self.browser.border_title = "Workflows"
         self.task_tree = TaskTree(id="tasks")
