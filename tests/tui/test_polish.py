@@ -8,10 +8,11 @@ from comfy_reality.config import Settings
 from comfy_reality.runtime.models import ConnectionState
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.widgets import StatusBar, TaskTree, WorkflowBrowser
+from comfy_reality.tui.widgets.execution_view import traceback_tail
 from tests.tui.scenes import apply_scene, scene_app
 
 from .helpers import WORKFLOWS
-from .pilot import screen_text, wait_for
+from .pilot import screen_text, wait_for, wait_for_text
 
 
 async def test_left_right_collapse_and_expand_the_executions_tree() -> None:
@@ -92,3 +93,42 @@ async def test_demo_never_shows_the_configured_url() -> None:
         assert "starting the demo server" in seen[0]
         assert not any("127.0.0.1:8188" in line for line in seen), seen
         assert app.server_url in seen[-1]
+        # F5 while connected says so (and refreshes), instead of pretending to reconnect.
+        await pilot.press("f5")
+        await wait_for_text(pilot, f"Already connected to {app.server_url}")
+
+
+async def test_empty_executions_pane_says_which_key_runs_a_workflow() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await apply_scene(pilot, "idle")
+        text = " ".join(screen_text(app).replace("│", " ").split())
+        assert "No runs yet: press r to run the selected workflow" in text
+
+
+def test_the_error_box_traceback_starts_at_a_code_line_never_a_caret() -> None:
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "/opt/ComfyUI/execution.py", line 496, in execute',
+        "    output_data = get_output_data(obj, input_data_all)",
+        '  File "/opt/ComfyUI/nodes.py", line 12, in sample',
+        "    return common_ksampler(model, seed, steps)",
+        "           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        "RuntimeError: boom",
+    ]
+    tail = traceback_tail(lines)
+    assert tail[0].lstrip().startswith("File ")
+    assert tail[-1] == "RuntimeError: boom"
+    assert not set(tail[0].strip()) <= set("^~ ")
+    only_carets = ["    x = f()", "        ^^^", "    y = g()", "        ~~^~~", "ValueError: no"]
+    tail = traceback_tail(only_carets)
+    assert tail[0] == "    y = g()"
+
+
+async def test_output_sizes_say_not_saved_and_no_bare_queue_number() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "completed")
+        text = screen_text(app)
+        assert "not saved" in text and "—" not in text
+        assert "· #3" not in text

@@ -542,7 +542,10 @@ class MainScreen(Screen[None]):
             return
         if runtime.status.state is ConnectionState.CONNECTED:
             self.refresh_server_side()
-            self.notify("Refreshed workflows and server info", timeout=2)
+            self.notify(
+                f"Already connected to {backend.server_url}; refreshed the workflows and server info",
+                timeout=3,
+            )
             return
         runtime.reconnect_now()
         self.notify(f"Retrying {backend.server_url} now…", timeout=2)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.strip import Strip
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -171,6 +172,19 @@ server; its children are the prompt's nodes.
         branch = self._branches.get(execution_id)
         if branch is not None:
             self.move_cursor(branch)
+
+    EMPTY = "No runs yet: press r to run the selected workflow (e edits its inputs first)."
+
+    def render_line(self, y: int) -> Strip:
+        """An empty pane says what to do instead of staying blank."""
+        if self.root.children:
+            return super().render_line(y)
+        width = self.size.width
+        lines = Text(self.EMPTY, style="dim italic").wrap(self.app.console, max(width - 1, 1))
+        if y >= len(lines) or width <= 1:
+            return Strip.blank(width, self.rich_style)
+        line = Text(" ").append_text(lines[y])
+        return Strip(list(line.render(self.app.console))).adjust_cell_length(width).apply_style(self.rich_style)
 
     def action_expand_node(self) -> None:
         """→: open the execution's branch; on an open branch, step onto its first node."""
