@@ -7,6 +7,7 @@ from textual.widgets import Input
 from comfy_reality.config import Settings
 from comfy_reality.runtime.models import ConnectionState
 from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.screens.help import HelpScreen
 from comfy_reality.tui.widgets import StatusBar, TaskTree, WorkflowBrowser
 from comfy_reality.tui.widgets.execution_view import traceback_tail
 from tests.tui.scenes import apply_scene, scene_app
@@ -132,3 +133,66 @@ async def test_output_sizes_say_not_saved_and_no_bare_queue_number() -> None:
         text = screen_text(app)
         assert "not saved" in text and "—" not in text
         assert "· #3" not in text
+
+
+async def test_footer_puts_the_focused_panes_keys_first_and_always_shows_help() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await apply_scene(pilot, "failed")
+        footer = screen_text(app).splitlines()[-1]
+        assert footer.lstrip().startswith("? Help"), footer
+        assert "x Cancel" in footer and "h History" in footer
+        assert footer.index("x Cancel") < footer.index("h History")
+        assert "r Run" not in footer  # a Workflows key, not this pane's
+        app.browser.option_list.focus()
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert footer.lstrip().startswith("? Help") and "r Run" in footer and "/ Filter" in footer
+        app.log_pane.remove_class("hidden")
+        app.log_pane.focus()
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert "/ Filter" not in footer and "f Follow" in footer and "? Help" in footer
+
+
+async def test_copy_keys_put_the_prompt_id_and_the_error_on_the_clipboard() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "failed")
+        entry = app.session.entries["exec_main"]
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.clipboard == entry.execution.prompt_id, what="prompt id copied")
+        await pilot.press("Y")
+        await wait_for(pilot, lambda: app.clipboard.startswith("torch.OutOfMemoryError in node 3"))
+        assert "samplers.py" in app.clipboard
+        await pilot.press("p")
+        await wait_for_text(pilot, "has no output files")
+
+
+async def test_help_lists_this_apps_keys_not_textual_internals() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "completed")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        ids = {row[2] for row in [*screen.global_keys, *screen.pane_keys]}
+        assert {"copy.prompt_id", "tree.expand", "history"} <= ids
+        assert not any(i.startswith(("screen.", "app.")) for i in ids), ids
+        descriptions = {row[1] for row in [*screen.global_keys, *screen.pane_keys]}
+        assert "Cursor to next ancestor" not in descriptions
+        other = screen.query_one("#help-other-panes")
+        assert other is not None
+        await wait_for(pilot, lambda: "Saved workflows, one section per source" in str(screen.other_panes))
+
+
+async def test_the_palette_has_one_quit() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "idle")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Quit" not in titles and "Keys" not in titles
+        from comfy_reality.tui.commands import APP_COMMANDS
+
+        assert [t for t, _, _ in APP_COMMANDS if t == "Quit"] == ["Quit"]

@@ -8,11 +8,14 @@ screen; every background job runs as a worker on the app, so one handler sees ev
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
 from textual import on
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 from textual.binding import Binding
 from textual.worker import Worker
 
@@ -108,6 +111,12 @@ class ComfyRealityApp(SafeTextApp[None]):
         )
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's commands without its own Quit (ours asks about running prompts) and key panel (? is ours)."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Keys"):
+                yield command
 
     # ------------------------------------------------------------------ start-up
     def get_default_screen(self) -> MainScreen:

@@ -8,6 +8,7 @@ batches, server status); the panes' own messages are handled here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -36,6 +37,7 @@ from ...workflows import (
     save_workflow,
     workflow_userdata_path,
 )
+from .. import clipboard
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
 from ..images import ImageSupport
@@ -56,7 +58,6 @@ class MainScreen(Screen[None]):
     """Queue, watch, cancel and retry workflows: the screen the app opens on."""
 
     BINDINGS = [
-        # Listed first so this footer starts like every other screen's (the app's ctrl+q quits from any screen).
         Binding("ctrl+q", "app.quit", "Quit", id="quit"),
         Binding("r", "run", "Run", id="run"),
         Binding("x", "cancel", "Cancel", id="cancel"),
@@ -64,13 +65,37 @@ class MainScreen(Screen[None]):
         Binding("e", "edit", "Edit", id="edit"),
         Binding("o", "save_outputs", "Save", id="save_outputs"),
         Binding("l", "toggle_log", "Log", id="toggle_log"),
-        Binding("f1,question_mark", "help", "Help", id="help"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("f1", "help", "Help", show=False, id="help.f1"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("f5", "reconnect", "Reconnect", id="reconnect"),
-        Binding("h", "history", "History", show=False, id="history"),
+        Binding("h", "history", "History", id="history"),
+        Binding("y", "copy_prompt_id", "Copy id", id="copy.prompt_id"),
+        Binding("Y", "copy_error", "Copy error", id="copy.error"),
+        Binding("p", "copy_output_path", "Copy path", id="copy.output_path"),
     ]
     GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
     """The help lists these among the keys that work everywhere on this screen."""
+
+    PANE_KEYS: dict[str, tuple[str, ...]] = {
+        "workflows": ("run", "edit", "filter"),
+        "preview": ("run", "edit"),
+        "tasks": ("cancel", "retry", "save_outputs", "copy.prompt_id", "filter"),
+        "execution": (
+            "gallery_open",
+            "gallery_viewer",
+            "gallery_copy_path",
+            "cancel",
+            "retry",
+            "save_outputs",
+            "copy.prompt_id",
+            "copy.error",
+            "copy.output_path",
+        ),
+        "log": ("log.follow", "toggle_log"),
+    }
+    """The footer's keys per focused pane (by pane id), after ``?`` and before History and Quit."""
+    FOOTER_ALWAYS = ("history", "quit")
 
     class Ready(Message):
         """The panes are mounted: what the backend reports can be shown from now on."""
@@ -94,6 +119,8 @@ class MainScreen(Screen[None]):
         self.log_timezone = log_timezone
         self.output_sizes: dict[OutputKey, int] = {}
         """Sizes of the outputs saved this session, shown beside each file."""
+        self.saved_paths: dict[OutputKey, Path] = {}
+        """Where each output saved this session was written (p copies it)."""
         self._select_on_arrival: str | None = None
         self._selected_execution: str | None = None
         self._detail_mode = "workflow"
@@ -104,7 +131,44 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ layout
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Off while a dialog or the form is on top: the footer behind it offers none of these.
-        return self.is_active
+        if not self.is_active:
+            return False
+        if action == "filter":
+            # Only the two lists have a filter.
+            return self._focused_pane() in ("workflows", "tasks")
+        return True
+
+    def _focused_pane(self) -> str | None:
+        node: Widget | None = self.focused
+        while node is not None:
+            if node.id in self.PANE_KEYS:
+                return node.id
+            node = node.parent if isinstance(node.parent, Widget) else None
+        return None
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Ordered for the footer: ``?`` first, the focused pane's keys, then History and Quit; the rest hidden.
+
+        Every key still works; only what the footer shows (and its order) depends on the pane,
+        so the keys that matter are never the ones cut off at 80 columns.
+        """
+        bindings = super().active_bindings
+        wanted = ("help", *self.PANE_KEYS.get(self._focused_pane() or "", ()), *self.FOOTER_ALWAYS)
+        rank = {ident: index for index, ident in enumerate(wanted)}
+        shown: list[tuple[int, str, ActiveBinding]] = []
+        hidden: dict[str, ActiveBinding] = {}
+        for key, active in bindings.items():
+            ident = active.binding.id
+            if ident in rank and active.binding.show:
+                shown.append((rank[ident], key, active))
+            elif active.binding.show and active.node is not self.app:
+                hidden[key] = active._replace(binding=dataclasses.replace(active.binding, show=False))
+            else:
+                hidden[key] = active
+        ordered = {key: active for _, key, active in sorted(shown, key=lambda row: row[0])}
+        ordered.update(hidden)
+        return ordered
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: the handlers (and the app) reach the panes directly, with no query per update.
@@ -465,6 +529,34 @@ class MainScreen(Screen[None]):
             self._show_execution(new.id)
         self.notify(f"Retrying {entry.title}", timeout=2)
 
+    # ---------------------------------------------------------------- clipboard
+    def _copy(self, text: str | None, what: str, missing: str) -> None:
+        if text is None:
+            self.notify(missing, severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        shown = text.splitlines()[0] if text else ""
+        self.notify(f"Copied {what}: {shown[:60] + '…' if len(shown) > 60 else shown}", timeout=3)
+
+    def action_copy_prompt_id(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            prompt_id = entry.execution.prompt_id
+            self._copy(
+                prompt_id, "prompt id", f"{entry.title} has no prompt id (the server never queued it)."
+            )
+
+    def action_copy_error(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            self._copy(clipboard.error_text(entry), "the error", f"{entry.title} has no error to copy.")
+
+    def action_copy_output_path(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            text = clipboard.output_path_text(entry, self.saved_paths)
+            self._copy(text, "output path", f"{entry.title} has no output files (yet).")
+
     # ---------------------------------------------------------------- outputs
     def action_save_outputs(self) -> None:
         entry = self._selected_entry()
@@ -512,6 +604,7 @@ class MainScreen(Screen[None]):
                 return
             for path in paths_written:
                 self.output_sizes[output_key(file)] = (await asyncio.to_thread(path.stat)).st_size
+                self.saved_paths[output_key(file)] = path
                 written += 1
         message = f"Saved {written} file(s) to {folder}"
         if refused:
@@ -571,13 +664,16 @@ class MainScreen(Screen[None]):
                 pane_help = type(node).HELP
                 break
             node = node.parent if isinstance(node.parent, Widget) else None
+        from ..keymap import binding_ids
+
+        ours = binding_ids()  # this app's keys only: not Textual's internals (page left, copy_text…)
         pane_keys: list[tuple[str, str, str]] = []
         global_keys: list[tuple[str, str, str]] = []
         seen: set[str] = set()
         for active in self.active_bindings.values():
             binding = active.binding
             ident = binding.id or binding.action
-            if ident in seen or not binding.description:
+            if ident in seen or not binding.description or binding.id not in ours:
                 continue
             seen.add(ident)
             row = (self.app.get_key_display(binding), binding.description, ident)
@@ -585,7 +681,9 @@ class MainScreen(Screen[None]):
             (global_keys if everywhere else pane_keys).append(row)
         from .help import HelpScreen  # loaded on first use (Markdown): faster start-up
 
-        self.app.push_screen(HelpScreen(pane_help, pane_keys, global_keys))
+        panes = (self.browser, self.task_tree, self.execution_view, self.log_pane)
+        others = [help_ for pane in panes if (help_ := getattr(type(pane), "HELP", None)) != pane_help]
+        self.app.push_screen(HelpScreen(pane_help, pane_keys, global_keys, [h for h in others if h]))
 
     # ------------------------------------------------------------- edit inputs
     def action_edit(self) -> None:

@@ -184,7 +184,9 @@ server; its children are the prompt's nodes.
         if y >= len(lines) or width <= 1:
             return Strip.blank(width, self.rich_style)
         line = Text(" ").append_text(lines[y])
-        return Strip(list(line.render(self.app.console))).adjust_cell_length(width).apply_style(self.rich_style)
+        return (
+            Strip(list(line.render(self.app.console))).adjust_cell_length(width).apply_style(self.rich_style)
+        )
 
     def action_expand_node(self) -> None:
         """→: open the execution's branch; on an open branch, step onto its first node."""

@@ -101,8 +101,12 @@ def option_prompt(workflow: WorkflowFile) -> Text:
 class WorkflowList(OptionList):
     """The list itself; the browser owns the filter and the data."""
 
+    # j/k and g/G as in the other lists; / is the screen's filter (it knows which list has focus).
     BINDINGS = [
-        Binding("slash", "app.filter", "Filter", show=False, id="workflows.filter"),
+        Binding("j", "cursor_down", "Down", show=False, id="workflows.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="workflows.up"),
+        Binding("g", "first", "First", show=False, id="workflows.first"),
+        Binding("G", "last", "Last", show=False, id="workflows.last"),
     ]
 
 
