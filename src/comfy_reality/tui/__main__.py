@@ -95,10 +95,9 @@ def main(
 
     # Ask the terminal what it can draw now: once Textual runs it owns stdin and the answer is lost.
     settings = settings.model_copy(update={"images": resolve_renderer(settings.images)})
+    from .. import paths
     from .app import ComfyRealityApp
     from .logtap import LogTap
-
-    from .. import paths
 
     app = ComfyRealityApp(
         settings,

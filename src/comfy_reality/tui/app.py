@@ -15,8 +15,8 @@ from typing import Any
 
 from textual import on
 from textual.app import App, SystemCommand
-from textual.screen import Screen
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker
 
 from .. import paths
