@@ -196,3 +196,28 @@ async def test_the_palette_has_one_quit() -> None:
         from comfy_reality.tui.commands import APP_COMMANDS
 
         assert [t for t, _, _ in APP_COMMANDS if t == "Quit"] == ["Quit"]
+
+
+async def test_executions_rows_cut_the_name_and_keep_status_time_and_node_id_at_80x24() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await apply_scene(pilot, "cancelled")
+        entry = app.session.entries["exec_main"]
+        entry.execution.name = "a-very-long-workflow-name-that-cannot-fit"
+        app.task_tree.update_entries([entry])
+        await pilot.press("right")
+        await pilot.pause()
+        tree_lines = [line.split("││")[0] for line in screen_text(app).splitlines()]
+        branch = next(line for line in tree_lines if "a-very-long" in line)
+        assert branch.rstrip("│ ").endswith("1.4s") and "…" in branch
+        assert any("#6  cached" in line for line in tree_lines)  # the id of the second CLIPTextEncode
+        assert any("#7" in line and "CLIPTextEncode" in line for line in tree_lines)
+        assert any("#3  7/20 cancelled" in line for line in tree_lines)  # where it stopped
+
+
+async def test_node_rows_keep_the_eta_whole_at_120x40() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "running")
+        assert "13/20  6.2 it/s ETA 1.1s" in screen_text(app)
+        assert "CheckpointLoaderSimple #4" in screen_text(app)

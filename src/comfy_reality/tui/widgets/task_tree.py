@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -15,6 +16,9 @@ from ...runtime.models import Task
 from .. import format as fmt
 from ..state import ExecutionEntry
 
+TOGGLE_STYLE = Style.from_meta({"toggle": True})
+"""What makes a click on the ▸ icon fold the branch (as Textual's own labels do)."""
+
 
 @dataclass(frozen=True)
 class TreeRef:
@@ -22,12 +26,21 @@ class TreeRef:
     task_id: str | None = None  # None for the execution's own branch
 
 
-def execution_label(entry: ExecutionEntry) -> Text:
+def fit(name: Text, tail: Text, room: int | None) -> Text:
+    """``name`` + ``tail`` in ``room`` cells: the name is cut (with …) so the tail (status, time, id) stays whole."""
+    if room is not None and name.cell_len + tail.cell_len > room:
+        name = name.copy()
+        name.truncate(max(room - tail.cell_len, 3), overflow="ellipsis")
+    return Text.assemble(name, tail, no_wrap=True, overflow="ellipsis")
+
+
+def execution_label(entry: ExecutionEntry, room: int | None = None) -> Text:
     state = entry.state_key
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append_text(fmt.icon_text(state))
-    text.append(" ")
-    text.append(fmt.plain(entry.title, one_line=True), style="bold" if state == "running" else "")
+    name = Text(no_wrap=True)
+    name.append_text(fmt.icon_text(state))
+    name.append(" ")
+    name.append(fmt.plain(entry.title, one_line=True), style="bold" if state == "running" else "")
+    text = Text(no_wrap=True)
     execution = entry.execution
     if entry.rejected:
         text.append("  rejected", style="red")
@@ -39,24 +52,29 @@ def execution_label(entry: ExecutionEntry) -> Text:
         text.append("  queued", style="dim")
     if execution.retry_of:
         text.append("  ↻", style="dim")
-    return text
+    return fit(name, text, room)
 
 
-def node_label(task: Task) -> Text:
+def node_label(task: Task, room: int | None = None) -> Text:
     state = fmt.task_state(task)
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append_text(fmt.icon_text(state))
-    text.append(" ")
-    text.append(
-        f"{fmt.plain(task.class_type or task.name, one_line=True)} ",
-        style="dim" if state == "pending" else "",
+    name = Text(no_wrap=True)
+    name.append_text(fmt.icon_text(state))
+    name.append(" ")
+    name.append(
+        fmt.plain(task.class_type or task.name, one_line=True), style="dim" if state == "pending" else ""
     )
-    text.append(f"#{fmt.plain(task.node_id, one_line=True)}", style="dim")
+    # The node id stays whole: two "CLIPTextEncode" rows differ only by it.
+    text = Text(no_wrap=True)
+    text.append(f" #{fmt.plain(task.node_id, one_line=True)}", style="dim")
     if state == "running" and task.max:
         text.append(f"  {fmt.number(task.value)}/{fmt.number(task.max)}", style="yellow")
+    elif state == "cancelled" and task.max and task.value:
+        # Where it stopped: "KSampler #3  32/50 cancelled".
+        text.append(f"  {fmt.number(task.value)}/{fmt.number(task.max)}", style="dim")
+        text.append(" cancelled", style=fmt.RICH_STATUS_STYLE[state])
     elif state in ("cached", "failed", "cancelled"):
         text.append(f"  {state}", style=fmt.RICH_STATUS_STYLE[state])
-    return text
+    return fit(name, text, room)
 
 
 def _relabel(node: TreeNode[TreeRef], label: Text) -> None:
@@ -174,6 +192,28 @@ server; its children are the prompt's nodes.
             self.move_cursor(branch)
 
     EMPTY = "No runs yet: press r to run the selected workflow (e edits its inputs first)."
+
+    def render_label(self, node: TreeNode[TreeRef], base_style: Style, style: Style) -> Text:
+        """Labels fitted to the pane's width: names are cut, status, time and node id never."""
+        data = node.data
+        entry = self._entries.get(data.execution_id) if data is not None else None
+        if entry is not None and data is not None:
+            # Branches sit at the left edge after the ▸ icon; nodes after one guide.
+            indent = 2 if data.task_id is None else self.guide_depth
+            room = self.scrollable_content_region.width - indent
+            task = entry.nodes.get(data.task_id) if data.task_id is not None else None
+            if data.task_id is None:
+                label = execution_label(entry, room)
+            elif task is not None:
+                label = node_label(task, room)
+            else:
+                return super().render_label(node, base_style, style)
+            label.stylize(style)
+            if node.allow_expand:
+                icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
+                return Text.assemble((icon, base_style + TOGGLE_STYLE), label)
+            return label
+        return super().render_label(node, base_style, style)
 
     def render_line(self, y: int) -> Strip:
         """An empty pane says what to do instead of staying blank."""
