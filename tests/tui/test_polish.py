@@ -221,3 +221,15 @@ async def test_node_rows_keep_the_eta_whole_at_120x40() -> None:
         await apply_scene(pilot, "running")
         assert "13/20  6.2 it/s ETA 1.1s" in screen_text(app)
         assert "CheckpointLoaderSimple #4" in screen_text(app)
+
+
+async def test_a_too_small_terminal_says_what_size_is_needed() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await apply_scene(pilot, "idle")
+        text = screen_text(app)
+        assert "Terminal too small: 40x12" in text and "Need at least 60x16" in text
+        assert "Workflows" not in text
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: "Workflows" in screen_text(app), what="the panes back")
+        assert "too small" not in screen_text(app)

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from ... import paths
 from ...config import Settings
@@ -52,6 +52,10 @@ from .save_outputs import SaveOutputsScreen
 
 if TYPE_CHECKING:
     from .input_form import FormResult
+
+
+MIN_WIDTH, MIN_HEIGHT = 60, 16
+"""Below this the panes cannot show a workflow name, a status and the keys at once."""
 
 
 class MainScreen(Screen[None]):
@@ -195,6 +199,18 @@ class MainScreen(Screen[None]):
                 yield self.execution_view
         yield self.log_pane
         yield Footer(show_command_palette=False)
+        yield Static(id="too-small")
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below a usable size, one clear sentence instead of panes squeezed into garbage."""
+        width, height = event.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"Terminal too small: {width}x{height}.\n"
+                f"Need at least {MIN_WIDTH}x{MIN_HEIGHT}: enlarge the window (ctrl+q quits)."
+            )
 
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")

@@ -125,7 +125,7 @@ class NodeProgress(Widget):
         name = fmt.plain(task.name or f"{task.class_type} #{task.node_id}", one_line=True)
         if len(name) > name_width:
             # Cut the title, keep its " #id": two nodes of the same title differ only by it.
-            head, sep, node_id = name.rpartition(" #")
+            _title, sep, node_id = name.rpartition(" #")
             keep = f"{sep}{node_id}" if sep and len(node_id) < name_width // 2 else ""
             name = name[: name_width - 1 - len(keep)].rstrip() + "…" + keep
         line.append(name.ljust(name_width), style="dim" if state == "pending" else "")
