@@ -588,6 +588,7 @@ def scene_app(workflows_dir: Path | None = None, journal_path: Path | None = Non
         bundled_dir=workflows_dir,
         journal_path=journal_path,
         use_journal=journal_path is not None,
+        log_settle=0.0,  # lines drawn as they come: the picture does not wait on a timer
     )
     app.sources = app.sources[:1]
     app.log_timezone = UTC  # the same picture in every time zone

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from textual.widgets import Input
 
 from comfy_reality.config import Settings
 from comfy_reality.runtime.models import ConnectionState
 from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.log_order import LogOrder
+from comfy_reality.tui.messages import LogLine
 from comfy_reality.tui.screens.help import HelpScreen
 from comfy_reality.tui.widgets import StatusBar, TaskTree, WorkflowBrowser
 from comfy_reality.tui.widgets.execution_view import traceback_tail
@@ -233,3 +237,48 @@ async def test_a_too_small_terminal_says_what_size_is_needed() -> None:
         await pilot.resize_terminal(80, 24)
         await wait_for(pilot, lambda: "Workflows" in screen_text(app), what="the panes back")
         assert "too small" not in screen_text(app)
+
+
+def test_log_order_releases_settled_lines_oldest_first() -> None:
+    clock = [100.0]
+    order = LogOrder(settle=0.3, clock=lambda: clock[0])
+    t = datetime(2026, 1, 1, 1, 26, 0, tzinfo=UTC)
+    order.add([LogLine(t + timedelta(seconds=2), "error", "node 3 failed")])
+    clock[0] += 0.1
+    order.add([LogLine(t + timedelta(seconds=1), "info", "prompt_queued")])
+    assert order.due() == []  # neither has settled: an earlier line may still be on its way
+    clock[0] += 0.3
+    assert [line.text for line in order.due()] == ["prompt_queued", "node 3 failed"]
+    assert not order.waiting
+
+
+async def test_the_log_pane_shows_lines_in_time_order_whatever_order_they_arrive_in() -> None:
+    app = ComfyRealityApp(
+        Settings(server_url="http://127.0.0.1:9", images="off"),
+        connect=False,
+        bundled_dir=WORKFLOWS,
+        use_journal=False,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        t = datetime(2026, 1, 1, 1, 26, 0, tzinfo=UTC)
+        app.write_log([LogLine(t + timedelta(seconds=3), "info", "server connected")])
+        app.write_log([LogLine(t + timedelta(seconds=4), "error", "KSampler #3 failed")])
+        app.write_log([LogLine(t + timedelta(seconds=1), "info", "embedded server started")])
+        app.write_log([LogLine(t + timedelta(seconds=2), "info", "prompt_queued")])
+        pane = app.log_pane
+
+        def texts() -> list[str]:
+            return ["".join(seg.text for seg in strip) for strip in pane.lines]
+
+        await wait_for(pilot, lambda: any("KSampler" in line for line in texts()), what="the lines")
+        order = [
+            next(i for i, line in enumerate(texts()) if needle in line)
+            for needle in (
+                "embedded server started",
+                "prompt_queued",
+                "server connected",
+                "KSampler #3 failed",
+            )
+        ]
+        assert order == sorted(order), texts()

@@ -29,6 +29,7 @@ from .commands import ComfyCommands
 from .images import ImageSupport, resolve_renderer
 from .keymap import keymap_problems
 from .library import WorkflowLibrary
+from .log_order import LOG_SETTLE
 from .logtap import LogTap
 from .messages import LogLine, PreviewArrived, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
 from .safe_app import SafeTextApp
@@ -73,10 +74,13 @@ class ComfyRealityApp(SafeTextApp[None]):
         log_tap: LogTap | None = None,
         journal_path: Path | None = None,
         use_journal: bool = True,
+        log_settle: float = LOG_SETTLE,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.log_tap = log_tap
+        self.log_settle = log_settle
+        """How long log lines wait for earlier ones still on their way (0: written at once, for scenes)."""
         self.session = SessionState()
         """This session's executions as the screen knows them (filled from the backend's batches)."""
         self.frames = 0
@@ -128,6 +132,7 @@ class ComfyRealityApp(SafeTextApp[None]):
             self.session,
             log_timezone=self.log_timezone,
             images=self.images,
+            log_settle=self.log_settle,
         )
         return self.main_screen
 

@@ -8,7 +8,6 @@ batches, server status); the panes' own messages are handled here.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
@@ -20,6 +19,7 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
@@ -42,11 +42,13 @@ from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
 from ..images import ImageSupport
 from ..library import WorkflowLibrary
+from ..log_order import LOG_SETTLE, LogOrder
 from ..messages import LogLine, TaskEventsBatch
 from ..state import ExecutionEntry, SessionState
 from ..widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
 from ..widgets.execution_view import OutputKey, output_key
 from ..widgets.workflow_browser import workflow_nodes
+from . import main_keys
 from .name_prompt import NamePromptScreen
 from .save_outputs import SaveOutputsScreen
 
@@ -81,26 +83,6 @@ class MainScreen(Screen[None]):
     GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
     """The help lists these among the keys that work everywhere on this screen."""
 
-    PANE_KEYS: dict[str, tuple[str, ...]] = {
-        "workflows": ("run", "edit", "filter"),
-        "preview": ("run", "edit"),
-        "tasks": ("cancel", "retry", "save_outputs", "copy.prompt_id", "filter"),
-        "execution": (
-            "gallery_open",
-            "gallery_viewer",
-            "gallery_copy_path",
-            "cancel",
-            "retry",
-            "save_outputs",
-            "copy.prompt_id",
-            "copy.error",
-            "copy.output_path",
-        ),
-        "log": ("log.follow", "toggle_log"),
-    }
-    """The footer's keys per focused pane (by pane id), after ``?`` and before History and Quit."""
-    FOOTER_ALWAYS = ("history", "quit")
-
     class Ready(Message):
         """The panes are mounted: what the backend reports can be shown from now on."""
 
@@ -113,6 +95,7 @@ class MainScreen(Screen[None]):
         *,
         log_timezone: tzinfo | None = None,
         images: ImageSupport | None = None,
+        log_settle: float = LOG_SETTLE,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -131,6 +114,8 @@ class MainScreen(Screen[None]):
         self._highlighted_path: Path | None = None
         self._last_state: ConnectionState | None = None
         self._preview_cache: dict[Path, list[tuple[str, str, str | None]]] = {}
+        self.log_order = LogOrder(log_settle)
+        self._log_timer: Timer | None = None
 
     # ------------------------------------------------------------------ layout
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -143,36 +128,12 @@ class MainScreen(Screen[None]):
         return True
 
     def _focused_pane(self) -> str | None:
-        node: Widget | None = self.focused
-        while node is not None:
-            if node.id in self.PANE_KEYS:
-                return node.id
-            node = node.parent if isinstance(node.parent, Widget) else None
-        return None
+        return main_keys.focused_pane(self.focused)
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
-        """Ordered for the footer: ``?`` first, the focused pane's keys, then History and Quit; the rest hidden.
-
-        Every key still works; only what the footer shows (and its order) depends on the pane,
-        so the keys that matter are never the ones cut off at 80 columns.
-        """
-        bindings = super().active_bindings
-        wanted = ("help", *self.PANE_KEYS.get(self._focused_pane() or "", ()), *self.FOOTER_ALWAYS)
-        rank = {ident: index for index, ident in enumerate(wanted)}
-        shown: list[tuple[int, str, ActiveBinding]] = []
-        hidden: dict[str, ActiveBinding] = {}
-        for key, active in bindings.items():
-            ident = active.binding.id
-            if ident in rank and active.binding.show:
-                shown.append((rank[ident], key, active))
-            elif active.binding.show and active.node is not self.app:
-                hidden[key] = active._replace(binding=dataclasses.replace(active.binding, show=False))
-            else:
-                hidden[key] = active
-        ordered = {key: active for _, key, active in sorted(shown, key=lambda row: row[0])}
-        ordered.update(hidden)
-        return ordered
+        """Ordered for the footer by :func:`main_keys.footer_order` (``?``, this pane's keys, History, Quit)."""
+        return main_keys.footer_order(super().active_bindings, self._focused_pane(), self.app)
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: the handlers (and the app) reach the panes directly, with no query per update.
@@ -225,7 +186,20 @@ class MainScreen(Screen[None]):
         self.execution_view.tick()
 
     def write_log(self, lines: list[LogLine]) -> None:
-        self.log_pane.add_lines(lines)
+        """Lines go out in time order once settled (see :mod:`..log_order`); at once when settle is 0."""
+        self.log_order.add(lines)
+        if self.log_order.settle <= 0:
+            self._flush_log()
+        elif self._log_timer is None:
+            self._log_timer = self.set_interval(0.1, self._flush_log)
+
+    def _flush_log(self) -> None:
+        lines = self.log_order.due()
+        if lines:
+            self.log_pane.add_lines(lines)
+        if not self.log_order.waiting and self._log_timer is not None:
+            self._log_timer.stop()
+            self._log_timer = None
 
     # ------------------------------------------------------ what the backend reports
     def apply_batch(self, message: TaskEventsBatch) -> None:
@@ -680,21 +654,7 @@ class MainScreen(Screen[None]):
                 pane_help = type(node).HELP
                 break
             node = node.parent if isinstance(node.parent, Widget) else None
-        from ..keymap import binding_ids
-
-        ours = binding_ids()  # this app's keys only: not Textual's internals (page left, copy_text…)
-        pane_keys: list[tuple[str, str, str]] = []
-        global_keys: list[tuple[str, str, str]] = []
-        seen: set[str] = set()
-        for active in self.active_bindings.values():
-            binding = active.binding
-            ident = binding.id or binding.action
-            if ident in seen or not binding.description or binding.id not in ours:
-                continue
-            seen.add(ident)
-            row = (self.app.get_key_display(binding), binding.description, ident)
-            everywhere = active.node is self.app or binding.id in self.GLOBAL_BINDING_IDS
-            (global_keys if everywhere else pane_keys).append(row)
+        pane_keys, global_keys = main_keys.help_rows(self.active_bindings, self.app, self.GLOBAL_BINDING_IDS)
         from .help import HelpScreen  # loaded on first use (Markdown): faster start-up
 
         panes = (self.browser, self.task_tree, self.execution_view, self.log_pane)
