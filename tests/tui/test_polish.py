@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from textual.widgets import Input
 
+from comfy_reality import paths
 from comfy_reality.config import Settings
-from comfy_reality.runtime.models import ConnectionState
+from comfy_reality.runtime.models import ConnectionState, TaskStatus
+from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.log_order import LogOrder
 from comfy_reality.tui.messages import LogLine
@@ -282,3 +285,29 @@ async def test_the_log_pane_shows_lines_in_time_order_whatever_order_they_arrive
             )
         ]
         assert order == sorted(order), texts()
+
+
+@pytest.mark.parametrize("name", ["txt2img-ui", "sample-and-decode-group"])
+async def test_the_bundled_ui_workflows_run_in_the_demo(name: str) -> None:
+    """The web UI's saved format, one with a group node: bundled, listed as UI, and they complete."""
+    async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=200.0)) as server:
+        app = ComfyRealityApp(
+            Settings(server_url=server.url, images="off"),
+            bundled_dir=paths.bundled_workflows_dir(),
+            use_journal=False,
+            frame_interval=0.005,
+        )
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.object_info is not None, timeout=20, what="the catalogue")
+            await wait_for(pilot, lambda: any(wf.name == name for wf in app.workflow_files))
+            workflow = next(wf for wf in app.workflow_files if wf.name == name)
+            assert workflow.format.value == "ui" and not workflow.missing_node_types
+            before = set(app.session.entries)
+            app.browser.option_list.focus()
+            app.browser.highlight(name)
+            await pilot.press("r")
+            await wait_for(pilot, lambda: set(app.session.entries) - before, what="queued")
+            (new_id,) = set(app.session.entries) - before
+            await wait_for(pilot, lambda: app.session.entries[new_id].status.is_final, timeout=30)
+            entry = app.session.entries[new_id]
+            assert entry.status is TaskStatus.COMPLETED, entry.execution.error
