@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rich.style import Style
+from rich.text import Text
 from textual.widgets import Input
 
 from comfy_reality import paths
@@ -311,3 +313,40 @@ async def test_the_bundled_ui_workflows_run_in_the_demo(name: str) -> None:
             await wait_for(pilot, lambda: app.session.entries[new_id].status.is_final, timeout=30)
             entry = app.session.entries[new_id]
             assert entry.status is TaskStatus.COMPLETED, entry.execution.error
+
+
+async def test_the_executions_list_has_a_fuzzy_filter_with_the_matched_letters_lit() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "completed")
+        tree = app.query_one(TaskTree)
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: app.focused is app.main_screen.tasks_filter, what="the filter")
+        await pilot.press(*"upsc")  # letters in order: "upscale-2x"
+        await wait_for(pilot, lambda: len(tree.root.children) == 1, what="one execution left")
+        only = tree.root.children[0].data
+        assert only is not None and app.session.entries[only.execution_id].title == "upscale-2x"
+        label = tree.render_label(tree.root.children[0], Style(), Style())
+        lit = [span for span in label.spans if "underline" in str(span.style)]
+        assert lit, label.spans
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(tree.root.children) == 3, what="all executions back")
+        assert app.focused is tree
+
+
+async def test_the_workflow_filter_matches_letters_in_order_and_lights_them() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "idle")
+        browser = app.query_one(WorkflowBrowser)
+        browser.option_list.focus()
+        await pilot.press("slash", *"tui")
+        await wait_for(
+            pilot,
+            lambda: browser.highlighted is not None and browser.highlighted.name == "txt2img-ui",
+            what="txt2img-ui found by t…u…i",
+        )
+        option = browser.option_list.get_option("wf-0")
+        prompt = option.prompt
+        assert isinstance(prompt, Text)
+        assert any("underline" in str(span.style) for span in prompt.spans)

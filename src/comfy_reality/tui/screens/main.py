@@ -46,6 +46,7 @@ from ..log_order import LOG_SETTLE, LogOrder
 from ..messages import LogLine, TaskEventsBatch
 from ..state import ExecutionEntry, SessionState
 from ..widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
+from ..widgets.execution_filter import ExecutionFilter
 from ..widgets.execution_view import OutputKey, output_key
 from ..widgets.workflow_browser import workflow_nodes
 from . import main_keys
@@ -143,6 +144,7 @@ class MainScreen(Screen[None]):
         self.browser.border_title = "Workflows"
         self.task_tree = TaskTree(id="tasks")
         self.task_tree.border_title = "Executions"
+        self.tasks_filter = ExecutionFilter(self.task_tree, id="tasks-filter")
         self.preview = WorkflowPreview(titles, id="preview")
         self.preview.border_title = "Workflow"
         self.execution_view = ExecutionView(id="execution", classes="hidden", images=self.images)
@@ -154,7 +156,9 @@ class MainScreen(Screen[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self.browser
-                yield self.task_tree
+                with Vertical(id="tasks-box"):
+                    yield self.tasks_filter
+                    yield self.task_tree
             with Vertical(id="detail"):
                 yield self.preview
                 yield self.execution_view
@@ -612,7 +616,10 @@ class MainScreen(Screen[None]):
             self.browser.option_list.focus()
 
     def action_filter(self) -> None:
-        self.browser.start_filter()
+        if self._focused_pane() == "tasks":
+            self.tasks_filter.open()
+        else:
+            self.browser.start_filter()
 
     def action_reconnect(self) -> None:
         self.scan_local()

@@ -40,6 +40,8 @@ def focused_pane(focused: Widget | None) -> str | None:
     """The id of the pane holding the focus (``workflows``, ``tasks``…), None outside them."""
     node = focused
     while node is not None:
+        if node.id == "tasks-filter":
+            return "tasks"
         if node.id in PANE_KEYS:
             return node.id
         node = node.parent if isinstance(node.parent, Widget) else None

@@ -34,12 +34,14 @@ def fit(name: Text, tail: Text, room: int | None) -> Text:
     return Text.assemble(name, tail, no_wrap=True, overflow="ellipsis")
 
 
-def execution_label(entry: ExecutionEntry, room: int | None = None) -> Text:
+def execution_label(entry: ExecutionEntry, room: int | None = None, query: str = "") -> Text:
     state = entry.state_key
     name = Text(no_wrap=True)
     name.append_text(fmt.icon_text(state))
     name.append(" ")
-    name.append(fmt.plain(entry.title, one_line=True), style="bold" if state == "running" else "")
+    title = fmt.plain(entry.title, one_line=True)
+    positions = fmt.fuzzy_positions(query, title) if query else None
+    name.append_text(fmt.highlighted(title, positions, "bold" if state == "running" else ""))
     text = Text(no_wrap=True)
     execution = entry.execution
     if entry.rejected:
@@ -132,6 +134,8 @@ server; its children are the prompt's nodes.
         self._branches: dict[str, TreeNode[TreeRef]] = {}
         self._leaves: dict[str, TreeNode[TreeRef]] = {}
         self._entries: dict[str, ExecutionEntry] = {}
+        self.filter_query = ""
+        """Only executions whose name matches it (letters in order) have a branch; "" shows all."""
 
     @property
     def selected_execution_id(self) -> str | None:
@@ -143,6 +147,8 @@ server; its children are the prompt's nodes.
         added = False
         for entry in entries:
             self._entries[entry.id] = entry
+            if self.filter_query and fmt.fuzzy_positions(self.filter_query, entry.title) is None:
+                continue  # filtered out: kept, and shown again when the filter changes
             branch = self._branches.get(entry.id)
             if branch is None:
                 first = self.root.children[0] if self.root.children else None
@@ -170,6 +176,25 @@ server; its children are the prompt's nodes.
             self._tree_lines  # noqa: B018 - rebuilds the line index so the node knows its line
             self.move_cursor(cursor)
 
+    def set_filter(self, query: str) -> None:
+        """Keep only the executions whose name matches ``query``; the rows are rebuilt newest first."""
+        query = query.strip()
+        if query == self.filter_query:
+            return
+        self.filter_query = query
+        selected = self.selected_execution_id
+        for branch in self._branches.values():
+            branch.remove()
+        self._branches.clear()
+        self._leaves.clear()
+        # Oldest first: each new branch goes on top, so the newest ends up first.
+        self.update_entries(sorted(self._entries.values(), key=lambda e: e.execution.created_at))
+        self.border_subtitle = f"filter: {query}" if query else ""
+        if selected in self._branches:
+            self.select_execution(selected)
+        elif self.root.children:
+            self.move_cursor(self.root.children[0])
+
     def remove_entries(self, execution_ids: list[str]) -> None:
         for execution_id in execution_ids:
             entry = self._entries.pop(execution_id, None)
@@ -183,8 +208,9 @@ server; its children are the prompt's nodes.
     def refresh_running(self) -> None:
         """Redraw the elapsed time of executions that are still going."""
         for execution_id, entry in self._entries.items():
-            if not entry.rejected and not entry.status.is_final:
-                _relabel(self._branches[execution_id], execution_label(entry))
+            branch = self._branches.get(execution_id)
+            if branch is not None and not entry.rejected and not entry.status.is_final:
+                _relabel(branch, execution_label(entry))
 
     def select_execution(self, execution_id: str) -> None:
         branch = self._branches.get(execution_id)
@@ -203,7 +229,7 @@ server; its children are the prompt's nodes.
             room = self.scrollable_content_region.width - indent
             task = entry.nodes.get(data.task_id) if data.task_id is not None else None
             if data.task_id is None:
-                label = execution_label(entry, room)
+                label = execution_label(entry, room, self.filter_query)
             elif task is not None:
                 label = node_label(task, room)
             else:
@@ -220,7 +246,12 @@ server; its children are the prompt's nodes.
         if self.root.children:
             return super().render_line(y)
         width = self.size.width
-        lines = Text(self.EMPTY, style="dim italic").wrap(self.app.console, max(width - 1, 1))
+        empty = (
+            f"No execution matches {self.filter_query!r}: esc clears the filter."
+            if self.filter_query
+            else self.EMPTY
+        )
+        lines = Text(empty, style="dim italic").wrap(self.app.console, max(width - 1, 1))
         if y >= len(lines) or width <= 1:
             return Strip.blank(width, self.rich_style)
         line = Text(" ").append_text(lines[y])
