@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from rich.style import Style
@@ -16,10 +17,12 @@ from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.log_order import LogOrder
 from comfy_reality.tui.messages import LogLine
+from comfy_reality.tui.screens.error_view import ErrorScreen
 from comfy_reality.tui.screens.help import HelpScreen
+from comfy_reality.tui.screens.journal_screen import JournalScreen
 from comfy_reality.tui.widgets import StatusBar, TaskTree, WorkflowBrowser
 from comfy_reality.tui.widgets.execution_view import traceback_tail
-from tests.tui.scenes import apply_scene, scene_app
+from tests.tui.scenes import apply_scene, fill_history_journal, open_history, scene_app
 
 from .helpers import WORKFLOWS
 from .pilot import screen_text, wait_for, wait_for_text
@@ -350,3 +353,27 @@ async def test_the_workflow_filter_matches_letters_in_order_and_lights_them() ->
         prompt = option.prompt
         assert isinstance(prompt, Text)
         assert any("underline" in str(span.style) for span in prompt.spans)
+
+
+async def test_history_opens_the_error_keeps_focus_on_enter_and_offers_retry(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    fill_history_journal(path)
+    app = scene_app(WORKFLOWS, path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_history(pilot)
+        screen = app.screen
+        assert isinstance(screen, JournalScreen)
+        table = screen.query_one("#history-table")
+        assert app.focused is table
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is table  # details shown, focus kept
+        await pilot.press("E")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error")
+        await wait_for_text(pilot, "CUDA out of memory")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.clipboard.startswith("RuntimeError in node 2"))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="back in History")
+        await pilot.press("t")  # the scene's journal keeps no prompt: it says so instead of failing later
+        await wait_for_text(pilot, "has no prompt for upscale")

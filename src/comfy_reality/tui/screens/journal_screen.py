@@ -165,6 +165,17 @@ class HistoryTable(DataTable[Any]):
 class JournalScreen(Screen[None]):
     """Keyboard-first: type to filter, ↑/↓ to pick, details follow the cursor, esc steps back."""
 
+    HELP = """\
+## History
+
+Every run the journal recorded, newest first; the details follow the cursor.
+
+- **↑/↓** or **j/k** move, **g/G** first/last, **enter** details from the top (focus stays here)
+- **t** retry a failed, cancelled or lost run · **r** run it again with the same inputs
+- **o** save its outputs · **E** open its whole error (then **y** copies it)
+- **/** filter by name, id or error text · **F2** status · **F5** refresh · **esc** back
+"""
+
     DEFAULT_CSS = """
     JournalScreen {
         layout: vertical;
@@ -229,6 +240,14 @@ class JournalScreen(Screen[None]):
         Binding("slash", "focus_filter", "Filter", id="history.filter"),
         Binding("f2", "cycle_status", "Status", id="history.status"),
         Binding("f5", "reload", "Refresh", id="history.reload"),
+        Binding("t", "act('retry')", "Retry", id="history.retry"),
+        Binding("r", "act('rerun')", "Run again", id="history.rerun"),
+        Binding("o", "act('save')", "Save", id="history.save"),
+        Binding("E", "act('error')", "Error", id="history.error"),
+        Binding("j", "cursor('down')", "Down", show=False, id="history.down"),
+        Binding("k", "cursor('up')", "Up", show=False, id="history.up"),
+        Binding("g", "cursor('top')", "First", show=False, id="history.first"),
+        Binding("G", "cursor('bottom')", "Last", show=False, id="history.last"),
     ]
 
     def __init__(
@@ -602,10 +621,36 @@ class JournalScreen(Screen[None]):
         self.reload()
 
     @on(DataTable.RowSelected, "#history-table")
-    def _selected(self) -> None:
-        """enter on a row: move into its details to scroll them."""
-        self.query_one("#history-detail", VerticalScroll).focus()
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        """enter on a row: its details, from the top; the cursor stays in the table (tab moves there)."""
+        key = event.row_key.value
+        if key is not None and (self.selected is None or self.selected.id != key):
+            self.show_details(key)
+        self.query_one("#history-detail", VerticalScroll).scroll_home(animate=False)
+
+    def action_act(self, what: str) -> None:
+        entry = self.selected
+        if entry is None:
+            self.notify("No run selected.", severity="warning")
+            return
+        from . import history_actions
+
+        if what in ("retry", "rerun"):
+            history_actions.run_again(self.app, entry, retry=what == "retry")
+        elif what == "save":
+            history_actions.save_outputs(self.app, entry)
+        else:
+            history_actions.open_error(self.app, entry)
+
+    def action_cursor(self, where: str) -> None:
+        table = self.query_one(HistoryTable)
+        {
+            "down": table.action_cursor_down,
+            "up": table.action_cursor_up,
+            "top": table.action_scroll_top,
+            "bottom": table.action_scroll_bottom,
+        }[where]()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # "/" belongs to the filter box while typing there.
-        return not (action == "focus_filter" and isinstance(self.focused, Input))
+        # Letters belong to the filter box while typing there.
+        return not (action in ("focus_filter", "act", "cursor") and isinstance(self.focused, Input))

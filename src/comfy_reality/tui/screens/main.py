@@ -26,7 +26,7 @@ from textual.widgets import Footer, Static
 from ... import paths
 from ...config import Settings
 from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
-from ...runtime.models import ConnectionState, ServerStatus, TaskStatus
+from ...runtime.models import ConnectionState, ServerStatus, TaskStatus, WorkflowExecution
 from ...runtime.outputs import safe_output_path, save_outputs
 from ...safe_text import safe_json
 from ...workflows import (
@@ -576,11 +576,16 @@ class MainScreen(Screen[None]):
 
     async def _save_outputs(self, execution_id: str, folder: Path) -> None:
         runtime = self.backend.connected_runtime()
+        execution = runtime.executions.get(execution_id) if runtime is not None else None
+        if execution is not None:
+            await self.save_execution_outputs(execution, folder)
+
+    async def save_execution_outputs(self, execution: WorkflowExecution, folder: Path) -> None:
+        """Download ``execution``'s output files (this session's, or one from History) into ``folder``."""
+        runtime = self.backend.connected_runtime()
         if runtime is None:
             return
-        execution = runtime.executions.get(execution_id)
-        if execution is None:
-            return
+        execution_id = execution.id
         written = 0
         refused: list[str] = []
         for file in execution.output_files:
