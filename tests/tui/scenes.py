@@ -573,7 +573,7 @@ STATES = [
     "input_form",
     "history",
 ]
-SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+SIZES = {"80x24": (80, 24), "120x40": (120, 40), "160x48": (160, 48)}
 
 
 def scene_app(workflows_dir: Path | None = None, journal_path: Path | None = None) -> ComfyRealityApp:

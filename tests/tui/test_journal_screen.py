@@ -34,6 +34,7 @@ from comfy_reality.tui.screens.journal_screen import (
 from tests.tui.scenes import JOURNAL_NOW as NOW
 from tests.tui.scenes import SERVER_URL as SERVER
 from tests.tui.scenes import (
+    SIZES,
     fill_history_journal,
     fill_journal,
     journal_execution,
@@ -401,7 +402,7 @@ async def test_a_rejected_run_shows_its_rejected_inputs(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- snapshots
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("size", list(SIZES.values()), ids=list(SIZES))
 def test_history_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     """The README's History screenshot: the same journal, app and keys as the screenshots tool."""
     path = tmp_path / "journal.sqlite3"

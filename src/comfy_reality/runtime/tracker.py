@@ -548,6 +548,7 @@ class Tracker:
         if outcome is not None:
             self.outcome = outcome
         execution = self.execution
+        seen_start = execution.started_at is not None  # watched live: our own clock stays consistent
         if history is not None:
             self.apply_history(history)
             outputs = history.outputs
@@ -595,7 +596,12 @@ class Tracker:
         execution.started_at = execution.started_at or now
         execution.completed_at = now
         server_start, server_end = self.server_times
-        if server_start is not None and server_end is not None and server_end >= server_start:
+        if (
+            not seen_start
+            and server_start is not None
+            and server_end is not None
+            and server_end >= server_start
+        ):
             # The server's own clock: right even for a run re-attached long after it ran.
             execution.started_at, execution.completed_at = server_start, server_end
         if detail:

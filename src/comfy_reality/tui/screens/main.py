@@ -375,6 +375,10 @@ class MainScreen(Screen[None]):
 
     async def _prepare_prompt(self, workflow: WorkflowFile) -> dict[str, Any] | None:
         """The API prompt of a workflow (UI format converted); problems become a rejected entry."""
+        runtime = self.backend.runtime
+        if self.library.object_info is None and runtime is not None:
+            # r pressed right after connecting: fetch the catalogue now instead of refusing the run.
+            await self.library.fetch_object_info(runtime)
         object_info = self.library.object_info
         correct = self.settings.correct_frontend_defects
         try:
