@@ -377,3 +377,19 @@ async def test_history_opens_the_error_keeps_focus_on_enter_and_offers_retry(tmp
         await wait_for(pilot, lambda: app.screen is screen, what="back in History")
         await pilot.press("t")  # the scene's journal keeps no prompt: it says so instead of failing later
         await wait_for_text(pilot, "has no prompt for upscale")
+
+
+def test_a_run_removed_from_the_queue_says_so_once_not_under_every_node() -> None:
+    from comfy_reality.runtime.models import Task, TaskType
+    from comfy_reality.tui.widgets.node_progress import _extra_line
+
+    removed = Task(
+        id="n1",
+        type=TaskType.NODE,
+        name="KSampler #3",
+        status=TaskStatus.CANCELLED,
+        status_detail="not run: removed from the queue before it ran",
+    )
+    assert _extra_line(removed, "cancelled") is None
+    interrupted = removed.model_copy(update={"status_detail": "interrupted"})
+    assert _extra_line(interrupted, "cancelled") is not None
