@@ -233,8 +233,10 @@ async def test_details_show_error_nodes_outputs_and_lost_reason(tmp_path: Path) 
             assert "Outputs (1)" in text and "portrait_00001_.png" in text and "(output, node #3)" in text
             assert "completed in 12.4s" in text and "50m ago" in text
             assert "queued 14:39:59 · ran 14:40:00–14:40:12" in text
-            await pilot.press("enter")
-            assert screen.focused is screen.query_one("#history-detail")
+            await pilot.press("enter")  # details from the top; the focus stays in the table
+            await pilot.pause()
+            assert screen.focused is _table(app) and "portrait_00001_.png" in _details(app)
+            screen.query_one("#history-detail").focus()
             await pilot.press("escape")  # back to the table, History stays open
             assert screen.focused is _table(app) and app.screen is screen
 

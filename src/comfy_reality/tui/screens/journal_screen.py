@@ -240,10 +240,12 @@ Every run the journal recorded, newest first; the details follow the cursor.
         Binding("slash", "focus_filter", "Filter", id="history.filter"),
         Binding("f2", "cycle_status", "Status", id="history.status"),
         Binding("f5", "reload", "Refresh", id="history.reload"),
-        Binding("t", "act('retry')", "Retry", id="history.retry"),
-        Binding("r", "act('rerun')", "Run again", id="history.rerun"),
-        Binding("o", "act('save')", "Save", id="history.save"),
-        Binding("E", "act('error')", "Error", id="history.error"),
+        # Listed by ? (the footer keeps to the keys above at 80 columns).
+        Binding("t", "act('retry')", "Retry", show=False, id="history.retry"),
+        Binding("r", "act('rerun')", "Run again", show=False, id="history.rerun"),
+        Binding("o", "act('save')", "Save outputs", show=False, id="history.save"),
+        Binding("E", "act('error')", "Open error", show=False, id="history.error"),
+        Binding("question_mark", "help", "Keys", id="history.help"),
         Binding("j", "cursor('down')", "Down", show=False, id="history.down"),
         Binding("k", "cursor('up')", "Up", show=False, id="history.up"),
         Binding("g", "cursor('top')", "First", show=False, id="history.first"),
@@ -642,6 +644,16 @@ Every run the journal recorded, newest first; the details follow the cursor.
         else:
             history_actions.open_error(self.app, entry)
 
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        rows = [
+            (self.app.get_key_display(b), b.description, b.id or b.action)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
+        self.app.push_screen(HelpScreen(self.HELP, rows, []))
+
     def action_cursor(self, where: str) -> None:
         table = self.query_one(HistoryTable)
         {
@@ -653,4 +665,4 @@ Every run the journal recorded, newest first; the details follow the cursor.
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Letters belong to the filter box while typing there.
-        return not (action in ("focus_filter", "act", "cursor") and isinstance(self.focused, Input))
+        return not (action in ("focus_filter", "act", "cursor", "help") and isinstance(self.focused, Input))
