@@ -71,5 +71,6 @@ def test_the_module_entry_runs_the_click_command(monkeypatch: pytest.MonkeyPatch
         "speed": 2.0,
         "data_dir": Path("somewhere"),
         "api": "0.3.64",
+        "preview_method": "auto",
     }
     assert cli_server.server.name == "server"

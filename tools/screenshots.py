@@ -16,7 +16,15 @@ from pathlib import Path
 
 from comfy_reality.tui import format as fmt
 from tests.tui import scenes
-from tests.tui.scenes import SIZES, STATES, apply_scene, scene_app
+from tests.tui.scenes import (
+    SERVER_SIZES,
+    SERVER_STATES,
+    SIZES,
+    STATES,
+    apply_scene,
+    apply_server_scene,
+    scene_app,
+)
 
 
 async def export(directory: Path, workflows_dir: Path | None = None) -> list[Path]:
@@ -37,6 +45,17 @@ async def export(directory: Path, workflows_dir: Path | None = None) -> list[Pat
                         written.append(directory / name)
                 finally:
                     fmt.freeze_clock(None)
+    for size_name, size in SERVER_SIZES.items():
+        for state in SERVER_STATES:
+            app = scene_app(workflows_dir)
+            try:
+                async with app.run_test(size=size) as pilot:
+                    await apply_server_scene(pilot, state)
+                    name = f"{state}-{size_name}.svg"
+                    app.save_screenshot(filename=name, path=str(directory))
+                    written.append(directory / name)
+            finally:
+                fmt.freeze_clock(None)
     return written
 
 

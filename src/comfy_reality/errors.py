@@ -120,6 +120,13 @@ class PromptValidationError(ServerError):
 
 
 class ServerUnreachableError(ComfyError):
+    # The request may have reached the server before the connection failed (reset, no answer,
+    # time-out after sending), as opposed to a refused connection: the server may have acted on it.
+    request_sent: bool = False
+    # Set when a POST /prompt failed this way and the server could not be asked whether it
+    # queued the prompt: it may run. The journal keeps the row; its reconcile settles it.
+    unconfirmed_prompt_id: str | None = None
+
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = reason

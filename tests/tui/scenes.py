@@ -8,6 +8,7 @@ times, opened with ``h`` as a user would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 import uuid
@@ -650,4 +651,149 @@ async def open_form_scene(pilot: Pilot[None], app: ComfyRealityApp) -> None:
     for editor in app.screen.query(".field-editor"):
         if isinstance(editor, (Input, TextArea)):
             editor.cursor_blink = False
+    await pilot.pause()
+
+
+# ------------------------------------------------------------- whole-server screens
+SERVER_STATES = ["queue", "server_history"]
+SERVER_SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+WEB_UI_CLIENT = "7f3c2a9e51d04b6c8e2f1a0b9c8d7e6f"
+OUR_CLIENT = "c0ffee00c0ffee00c0ffee00c0ffee00"
+
+
+def _queue_entry(position: int, prompt_id: str, owner: Any, name: str | None, nodes: int, age: float) -> Any:
+    from comfy_reality.runtime.server_queue import Owner, QueueEntry
+
+    client = {Owner.THIS_APP: OUR_CLIENT, Owner.OTHER_CLIENT: WEB_UI_CLIENT, Owner.NO_CLIENT: None}.get(
+        owner, "0ld1n57a9ce0000000000000000000000"
+    )
+    return QueueEntry(
+        server_url=SERVER_URL,
+        state="running" if position == 0 else "pending",
+        position=position,
+        prompt_id=prompt_id,
+        number=float(40 + position),
+        client_id=client,
+        owner=owner,
+        workflow_name=name,
+        node_count=nodes,
+        queued_at=None,
+        first_seen=NOW - timedelta(seconds=age),
+    )
+
+
+def queue_snapshot() -> Any:
+    """A busy shared server: the web UI's prompt runs, ours and others wait."""
+    from comfy_reality.runtime.server_queue import Owner, QueueSnapshot
+
+    return QueueSnapshot(
+        server_url=SERVER_URL,
+        taken_at=NOW,
+        running=[
+            _queue_entry(
+                0, "a1b2c3d4-0000-4000-8000-000000000001", Owner.OTHER_CLIENT, "workflow 5e1f0c2a", 23, 95
+            )
+        ],
+        pending=[
+            _queue_entry(1, "b2c3d4e5-0000-4000-8000-000000000002", Owner.THIS_APP, "txt2img-basic", 7, 61),
+            _queue_entry(
+                2, "c3d4e5f6-0000-4000-8000-000000000003", Owner.OTHER_CLIENT, "workflow 5e1f0c2a", 23, 48
+            ),
+            _queue_entry(
+                3, "d4e5f6a7-0000-4000-8000-000000000004", Owner.OTHER_INSTANCE, "upscale-2x", 5, 30
+            ),
+            _queue_entry(4, "e5f6a7b8-0000-4000-8000-000000000005", Owner.NO_CLIENT, None, 3, 4),
+        ],
+    )
+
+
+def server_history_items() -> list[Any]:
+    from comfy_reality.runtime.server_history import ServerHistoryItem
+    from comfy_reality.runtime.server_queue import Owner
+
+    def item(n: int, status: str, owner: Any, name: str | None, took: float, ago: float, **kw: Any) -> Any:
+        ended = NOW - timedelta(seconds=ago)
+        return ServerHistoryItem(
+            prompt_id=f"{n:08x}-1111-4000-8000-00000000000{n}",
+            number=float(30 - n),
+            status=status,  # type: ignore[arg-type]
+            started_at=ended - timedelta(seconds=took),
+            ended_at=ended,
+            client_id={Owner.THIS_APP: OUR_CLIENT, Owner.OTHER_CLIENT: WEB_UI_CLIENT}.get(owner),
+            owner=owner,
+            workflow_name=name,
+            node_count=7,
+            **kw,
+        )
+
+    image = OutputFile(node_id="9", filename="ComfyUI_00042_.png", type="output")
+    return [
+        item(1, "success", Owner.OTHER_CLIENT, "workflow 5e1f0c2a", 14.2, 20, outputs=[image]),
+        item(
+            2,
+            "error",
+            Owner.THIS_APP,
+            "txt2img-basic",
+            3.1,
+            300,
+            error="node 2 (RealityFail): RuntimeError: CUDA out of memory",
+        ),
+        item(3, "interrupted", Owner.OTHER_CLIENT, "workflow 5e1f0c2a", 6.0, 900),
+        item(4, "success", Owner.THIS_APP, "portrait", 12.4, 3600, outputs=[image, image]),
+    ]
+
+
+class FakeServerSide:
+    """Answers the two screens' runtime calls with the fixed scene data (no server)."""
+
+    def __init__(self) -> None:
+        self.snapshot = queue_snapshot()
+        self.items = server_history_items()
+
+    async def follow_queue(self, fallback_interval: float = 10.0) -> Any:
+        yield self.snapshot
+        await asyncio.Event().wait()  # the scene's server never changes
+
+    async def delete_queued(self, prompt_ids: Any) -> Any:
+        raise NotImplementedError
+
+    async def clear_queue(self, *, only_app: bool = False) -> Any:
+        raise NotImplementedError
+
+    async def move_queued(self, prompt_id: str, to: Any, anchor: str | None = None) -> Any:
+        raise NotImplementedError
+
+    async def server_history(self, max_items: int | None = 200) -> list[Any]:
+        return self.items
+
+    async def delete_server_history(self, prompt_ids: Any) -> None:
+        raise NotImplementedError
+
+    async def clear_server_history(self) -> None:
+        raise NotImplementedError
+
+    async def history_prompt(self, prompt_id: str) -> Any:
+        raise NotImplementedError
+
+
+async def apply_server_scene(pilot: Pilot[None], state: str) -> None:
+    """The Queue or Server History screen over fixed data, clock frozen, as drawn after loading."""
+    from comfy_reality.tui.screens.server_history import ServerHistoryScreen
+    from comfy_reality.tui.screens.server_queue import QueueScreen
+
+    app = pilot.app
+    assert isinstance(app, ComfyRealityApp)
+    fmt.freeze_clock(NOW)
+    await wait_for(pilot, lambda: bool(app.workflow_files))
+    source = FakeServerSide()
+    if state == "queue":
+        queue = QueueScreen(source, SERVER_URL)
+        app.push_screen(queue)
+        await wait_for(pilot, lambda: queue.updates > 0, what="queue shown")
+    else:
+        history = ServerHistoryScreen(source, SERVER_URL)
+        app.push_screen(history)
+        await wait_for(pilot, lambda: history.loaded > 0, what="history shown")
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
     await pilot.pause()

@@ -339,9 +339,9 @@ def test_broken_definitions_fail_with_the_group_name() -> None:
 
 
 def _clean(raw: dict[str, Any]) -> dict[str, Any] | None:
-    from comfy_reality.workflows.convert import _clean_node
+    from comfy_reality.workflows.ui_graph import clean_node
 
-    return _clean_node(raw)
+    return clean_node(raw)
 
 
 # -- end to end ------------------------------------------------------------------------------

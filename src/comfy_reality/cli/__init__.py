@@ -24,8 +24,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Check workflow files locally and against a server.",
     ),
     "convert": ("comfy_reality.cli.convert", "convert", "Convert a UI-format workflow to an API prompt."),
-    "queue": ("comfy_reality.cli.queue", "queue", "Show the server's running and pending prompts."),
-    "history": ("comfy_reality.cli.queue", "history", "Show the server's finished prompts."),
+    "queue": (
+        "comfy_reality.cli.queue",
+        "queue",
+        "Every client's queued prompts: list, delete, clear, move.",
+    ),
+    "history": (
+        "comfy_reality.cli.queue",
+        "history",
+        "Show the server's finished prompts (save one's prompt).",
+    ),
+    "rerun": (
+        "comfy_reality.cli.rerun",
+        "rerun",
+        "Run a prompt from the server's history again (with --set edits).",
+    ),
     "journal": (
         "comfy_reality.cli.journal",
         "journal",

@@ -26,9 +26,17 @@ from ._common import (
     settings_for,
     setup_logging,
 )
+from .queue_steer import clear, delete, move, server_queue
+from .rerun import history_save
 
 if TYPE_CHECKING:
-    from comfy_reality.runtime import ComfyUIClient, HistoryEntry, QueueItem, QueueState
+    from comfy_reality.runtime import (
+        ComfyUIClient,
+        HistoryEntry,
+        QueueEntry,
+        QueueItem,
+        QueueSnapshot,
+    )
     from comfy_reality.runtime.jobs import Job, JobsPage
 
 _OUTCOMES = {"completed": "success", "failed": "error", "cancelled": "interrupted"}
@@ -157,25 +165,31 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 
 
 # --------------------------------------------------------------------------- commands
-@click.command()
+@click.group(invoke_without_command=True)
 @server_options
 @json_option
-def queue(server_url: str | None, token: str | None, as_json: bool) -> None:
-    """Show the running and pending prompts of the server."""
+@click.pass_context
+def queue(ctx: click.Context, server_url: str | None, token: str | None, as_json: bool) -> None:
+    """Show every client's running and pending prompts (who queued them: the Owner column);
+    steer them with the subcommands."""
+    ctx.obj = {"server_url": server_url, "token": token}
+    if ctx.invoked_subcommand is not None:
+        return
     settings = settings_for(server_url, token)
     setup_logging(settings)
 
-    async def body(client: ComfyUIClient) -> QueueState | JobsPage:
+    async def body(client: ComfyUIClient) -> tuple[QueueSnapshot, JobsPage | None]:
         from comfy_reality.runtime.capabilities import capabilities
         from comfy_reality.runtime.jobs import list_jobs
 
+        whole = await (await server_queue(client)).snapshot()
         if (await capabilities(client)).jobs_api:
-            return await list_jobs(client, statuses=["in_progress", "pending"])
-        return await client.get_queue()
+            return whole, await list_jobs(client, statuses=["in_progress", "pending"])
+        return whole, None
 
-    raw = run_client_command(settings, body)
-    if hasattr(raw, "jobs"):
-        records = [job_queue_item(job) for job in raw.jobs]
+    whole, jobs = run_client_command(settings, body)
+    if jobs is not None:
+        records = [job_queue_item(job) for job in jobs.jobs]
         running = [r for r in records if r["state"] == "running"]
         pending = sorted(
             (r for r in records if r["state"] == "pending"),
@@ -183,9 +197,10 @@ def queue(server_url: str | None, token: str | None, as_json: bool) -> None:
         )
         source = "jobs"
     else:
-        running = queue_items(raw.running, "running")
-        pending = queue_items(raw.pending, "pending")
+        running = queue_items([], "running")
+        pending = []
         source = "queue"
+    running, pending = _with_owners(whole, running, pending, from_jobs=jobs is not None)
     if as_json:
         echo_json(
             {
@@ -201,30 +216,113 @@ def queue(server_url: str | None, token: str | None, as_json: bool) -> None:
         return
     rows = [
         [
+            str(item["position"]) if item["position"] is not None else "",
             item["state"],
-            str(item["number"]),
             item["prompt_id"],
-            str(item["nodes"]) if source == "queue" else (item["created_at"] or ""),
-            item["client_id"] or "",
+            _owner_cell(item),
+            item["workflow_name"] or "",
+            "" if item["nodes"] is None else str(item["nodes"]),
+            (item["created_at"] or "") if source == "jobs" else _age(item["age"]),
         ]
         for item in running + pending
     ]
     _table(
         f"Queue of {settings.server_url}: {len(running)} running, {len(pending)} pending",
-        ["State", "#", "Prompt id", "Nodes" if source == "queue" else "Queued at", "Client"],
+        [
+            "Pos",
+            "State",
+            "Prompt id",
+            "Owner",
+            "Workflow",
+            "Nodes",
+            "Queued at" if source == "jobs" else "Age",
+        ],
         rows,
     )
 
 
-@click.command()
+def _owner_cell(item: dict[str, Any]) -> str:
+    """The owner, and for another client its id (shortened: the JSON has it whole)."""
+    owner = str(item["owner"] or "")
+    client = item["client_id"]
+    if client and owner == "other client":
+        return f"{owner} {client[:12]}"
+    return owner
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _age(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return ""
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
+    return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
+
+
+def _with_owners(
+    whole: QueueSnapshot, running: list[dict[str, Any]], pending: list[dict[str, Any]], *, from_jobs: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The records with what only /queue has: owner, client id, workflow name, node count, position."""
+    if not from_jobs:
+        running = [_entry_record(e) for e in whole.running]
+        pending = [_entry_record(e) for e in whole.pending]
+        return running, pending
+    by_id = {e.prompt_id: e for e in whole.entries}
+    for position, record in enumerate(running + pending):
+        entry = by_id.get(record["prompt_id"])
+        extra = _entry_record(entry) if entry is not None else {}
+        record.update(
+            position=extra.get("position", 0 if record["state"] == "running" else position),
+            owner=extra.get("owner"),
+            workflow_name=extra.get("workflow_name"),
+            nodes=extra.get("nodes"),
+            client_id=extra.get("client_id"),
+            outputs=extra.get("outputs", []),
+            age=extra.get("age"),
+        )
+    return running, pending
+
+
+def _entry_record(entry: QueueEntry) -> dict[str, Any]:
+    return {
+        "position": entry.position,
+        "state": entry.state,
+        "number": entry.number,
+        "prompt_id": entry.prompt_id,
+        "owner": entry.owner.value,
+        "workflow_name": entry.workflow_name,
+        "nodes": entry.node_count,
+        "client_id": entry.client_id,
+        "outputs": [],
+        "created_at": entry.queued_at.isoformat() if entry.queued_at else None,
+        "workflow_id": None,
+        "age": round(entry.age(), 3),
+    }
+
+
+@click.group(invoke_without_command=True)
 @server_options
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest N entries.")
 @click.option(
     "--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip the newest N entries."
 )
 @json_option
-def history(server_url: str | None, token: str | None, limit: int, offset: int, as_json: bool) -> None:
-    """Show the newest finished prompts of the server, one page at a time."""
+@click.pass_context
+def history(
+    ctx: click.Context, server_url: str | None, token: str | None, limit: int, offset: int, as_json: bool
+) -> None:
+    """Show the newest finished prompts of the server (every client's), one page at a time;
+    `history save` writes one's prompt to a workflow file."""
+    ctx.obj = {"server_url": server_url, "token": token}
+    if ctx.invoked_subcommand is not None:
+        return
     settings = settings_for(server_url, token)
     setup_logging(settings)
 
@@ -386,3 +484,9 @@ def _human(key: str, value: Any) -> str:
     if isinstance(value, (int, float)) and ("ram" in key or "vram" in key) and value > 1024:
         return f"{value / 1024**3:.1f} GiB"
     return "" if value is None else str(value)
+
+
+queue.add_command(delete)
+queue.add_command(clear)
+queue.add_command(move)
+history.add_command(history_save)

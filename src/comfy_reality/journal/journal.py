@@ -57,6 +57,7 @@ from .store import (
     iso,
     normalize_server,
 )
+from .submissions import SubmissionRows
 
 log = structlog.get_logger("comfy_reality.journal")
 RECENT_FINAL = 256
@@ -141,8 +142,11 @@ _OPEN: weakref.WeakValueDictionary[str, Journal] = weakref.WeakValueDictionary()
 class RuntimeLike(Protocol):
     """What the journal needs from ``ComfyUIAsyncRuntime``."""
 
-    task_manager: AsyncTaskManager
-    executions: dict[str, WorkflowExecution]
+    @property
+    def task_manager(self) -> AsyncTaskManager: ...
+
+    @property
+    def executions(self) -> dict[str, WorkflowExecution]: ...
 
     @property
     def server_url(self) -> str: ...
@@ -334,7 +338,15 @@ class Journal:
             if spent > stats.max_loop_slice:
                 stats.max_loop_slice = spent
 
-        unsubscribe = runtime.task_manager.subscribe(on_event)
+        unsubscribe_events = runtime.task_manager.subscribe(on_event)
+        add_recorder = getattr(runtime, "add_submission_recorder", None)
+        unrecord = add_recorder(SubmissionRows(self, runtime)) if callable(add_recorder) else None
+
+        def unsubscribe() -> None:
+            unsubscribe_events()
+            if unrecord is not None:
+                unrecord()
+
         attachment = _Attachment(runtime, unsubscribe)
         self._attachments.append(attachment)
         for execution in list(runtime.executions.values()):
@@ -348,8 +360,17 @@ class Journal:
         return detach
 
     def record(self, runtime: RuntimeLike, execution: WorkflowExecution) -> None:
-        """Write ``execution`` as it stands now (for changes made without a task event)."""
-        self._mark(runtime, execution.id, None, urgent=True)
+        """Write ``execution`` as it stands now (for changes made without a task event, and for
+        one the runtime does not hold yet: a prompt about to be POSTed)."""
+        self._mark(runtime, execution.id, None, urgent=True, execution=execution)
+
+    async def forget(self, execution: WorkflowExecution) -> None:
+        """Remove the row of an execution the server never queued (written before its POST)."""
+        self._dirty.pop(execution.id, None)
+        self._seen.pop(execution.id, None)
+        self._written_prompt.discard(execution.id)
+        if not self._store_closed and self.error is None:
+            await self._run(self._store.forget, execution.id)
 
     def _on_event(self, attachment: _Attachment, event: TaskEvent) -> None:
         if self._closed or self.error is not None:
@@ -358,11 +379,20 @@ class Journal:
         # Every event of an execution's tasks names the execution: no lookup needed.
         if event.execution_id is None or event.task_type not in (TaskType.WORKFLOW, TaskType.NODE):
             return
+        runtime = attachment.runtime
+        if event.execution_id not in runtime.executions and self._seen.get(event.execution_id) is not runtime:
+            return  # another runtime's execution: a pool shares one task manager between its servers
         node_task = event.task_id if event.task_type is TaskType.NODE else None
-        self._mark(attachment.runtime, event.execution_id, node_task, urgent=event.event_type != "progress")
+        self._mark(runtime, event.execution_id, node_task, urgent=event.event_type != "progress")
 
     def _mark(
-        self, runtime: RuntimeLike, execution_id: str, node_task_id: str | None, *, urgent: bool
+        self,
+        runtime: RuntimeLike,
+        execution_id: str,
+        node_task_id: str | None,
+        *,
+        urgent: bool,
+        execution: WorkflowExecution | None = None,
     ) -> None:
         if self._closed or self.error is not None:
             return
@@ -376,11 +406,13 @@ class Journal:
                 time.perf_counter(),
                 self._marked,
                 all_nodes=first,
-                execution=runtime.executions.get(execution_id),
+                execution=execution or runtime.executions.get(execution_id),
             )
             self._dirty[execution_id] = pending
             self._seen[execution_id] = runtime
             self.stats.max_backlog = max(self.stats.max_backlog, len(self._dirty))
+        elif execution is not None and pending.execution is None:
+            pending.execution = execution
         if node_task_id is not None:
             pending.node_task_ids.add(node_task_id)
         self._wake.set()
@@ -812,6 +844,13 @@ class Journal:
 
     async def _mark_lost(self, row: JournalEntry, server: str, report: ReconcileReport) -> None:
         detail = f"lost: the server at {server} no longer knows prompt {row.prompt_id} (it restarted?)"
+        if row.status is TaskStatus.PENDING and (row.status_detail or "").startswith(
+            ("submitting", "unconfirmed")
+        ):
+            # Recorded before its POST, never confirmed: most likely the server never got it.
+            detail = (
+                f"lost: the server at {server} never queued prompt {row.prompt_id} (its POST did not arrive)"
+            )
         if await self._run(self._store.mark_lost, row.id, detail):
             report.lost.append(row.id)
 

@@ -658,6 +658,22 @@ class JournalStore:
 
         return self._transaction(work)
 
+    def forget(self, execution_id: str) -> bool:
+        """Delete an unfinished row (a prompt the server never queued); False if none was deleted."""
+        row_id = self._aliases.pop(execution_id, execution_id)
+        self._own.pop(execution_id, None)
+
+        def work() -> bool:
+            self._conn.execute(
+                f"DELETE FROM nodes WHERE execution_id = ? AND status NOT IN {_FINAL_SQL}", (row_id,)
+            )
+            cursor = self._conn.execute(
+                f"DELETE FROM executions WHERE id = ? AND status NOT IN {_FINAL_SQL}", (row_id,)
+            )
+            return bool(cursor.rowcount)
+
+        return self._transaction(work)
+
     def mark_lost(self, row_id: str, detail: str) -> bool:
         """Record that the server no longer knows an unfinished execution; False if it had finished."""
 

@@ -29,6 +29,7 @@ from .client import (
     split_server_url,
 )
 from .connection import Backoff
+from .dispatch import NoCapableServerError
 from .manager import AsyncTaskManager, EventSubscription, Unsubscribe, current_task_var
 from .models import (
     ConnectionState,
@@ -42,6 +43,7 @@ from .models import (
     TaskType,
     WorkflowExecution,
 )
+from .pool import PoolServer, ServerPool
 from .prompt import check_prompt
 from .protocol import (
     BinaryFrame,
@@ -69,6 +71,8 @@ from .protocol import (
     parse_text,
 )
 from .runtime import ComfyUIAsyncRuntime
+from .server_history import HistoryPrompt, ServerHistoryItem
+from .server_queue import DeleteReport, MoveReport, Owner, QueueEntry, QueueSnapshot, ServerQueue
 from .tree import add_task_tree, build_task_tree
 
 
@@ -90,6 +94,7 @@ __all__ = [
     "ComfyUIAsyncRuntime",
     "ComfyUIClient",
     "ConnectionState",
+    "DeleteReport",
     "ErrorReport",
     "EventSubscription",
     "ExecutedMessage",
@@ -103,9 +108,14 @@ __all__ = [
     "FeatureFlagsMessage",
     "GenericMessage",
     "HistoryEntry",
+    "HistoryPrompt",
     "InvalidWorkflowError",
     "LogsMessage",
+    "MoveReport",
+    "NoCapableServerError",
     "OutputFile",
+    "Owner",
+    "PoolServer",
     "PreviewFrame",
     "PreviewImageFrame",
     "PreviewImageWithMetadataFrame",
@@ -115,10 +125,15 @@ __all__ = [
     "PromptState",
     "PromptValidationError",
     "ProtocolError",
+    "QueueEntry",
     "QueueItem",
+    "QueueSnapshot",
     "QueueState",
     "RichTaskPrinter",
     "ServerError",
+    "ServerHistoryItem",
+    "ServerPool",
+    "ServerQueue",
     "ServerResponseError",
     "ServerStatus",
     "ServerTimeoutError",

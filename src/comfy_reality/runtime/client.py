@@ -13,12 +13,12 @@ import os
 import re
 import ssl
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
@@ -100,18 +100,29 @@ def resolve_server_url(server_url: str | None = None) -> str:
 
 
 # ------------------------------------------------------------------------ response models
+def _whole_number(value: Any) -> Any:
+    """ComfyUI keeps a client-given ``number`` as a float (``float(json["number"])``): 23.0 is 23,
+    23.5 (a prompt moved between 23 and 24) stays a float."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+QueueNumber = Annotated[int | float, BeforeValidator(_whole_number)]
+
+
 class PromptResponse(BaseModel):
     """200 from POST /prompt; ``node_errors`` non-empty means only part of the graph will run."""
 
     prompt_id: str
-    number: int | None = None
+    number: QueueNumber | None = None
     node_errors: dict[str, Any] = Field(default_factory=dict)
 
 
 class QueueItem(BaseModel):
     """``[number, prompt_id, prompt, extra_data, outputs_to_execute]`` from GET /queue."""
 
-    number: int
+    number: QueueNumber
     prompt_id: str
     prompt: dict[str, Any] = Field(default_factory=dict)
     extra_data: dict[str, Any] = Field(default_factory=dict)
@@ -287,11 +298,15 @@ class ComfyUIClient:
             )
         except httpx.TimeoutException as exc:
             log.warning("http_timeout", method=method, path=path, error=type(exc).__name__)
-            raise ServerTimeoutError(self.server_url, self.timeout) from exc
+            timeout = ServerTimeoutError(self.server_url, self.timeout)
+            timeout.request_sent = request_may_have_arrived(exc)
+            raise timeout from exc
         except httpx.TransportError as exc:
             reason = redact_text(str(exc)) or type(exc).__name__
             log.warning("http_unreachable", method=method, path=path, reason=reason)
-            raise ServerUnreachableError(self.server_url, reason) from exc
+            unreachable = ServerUnreachableError(self.server_url, reason)
+            unreachable.request_sent = request_may_have_arrived(exc)
+            raise unreachable from exc
         log.debug("http", method=method, path=path, status=response.status_code)
         if response.status_code in ok_statuses or response.status_code < 400:
             return response
@@ -386,7 +401,7 @@ class ComfyUIClient:
         prompt_id: str | None = None,
         extra_data: dict[str, Any] | None = None,
         front: bool = False,
-        number: int | None = None,
+        number: float | None = None,
         partial_execution_targets: list[str] | None = None,
     ) -> PromptResponse:
         """Queue a prompt. The server accepts a client-chosen ``prompt_id`` (reuse overwrites history)."""
@@ -668,6 +683,15 @@ class ComfyUIClient:
             ) from exc
         log.debug("ws_connected", url=redact_text(url))
         return ws
+
+
+def request_may_have_arrived(exc: httpx.TransportError) -> bool:
+    """False only when the request surely never reached the server: no connection was made
+    (refused, DNS, TLS, connect time-out) or none was free. A reset, a close without an answer
+    or a read time-out happen after the request went out: the server may have acted on it."""
+    return not isinstance(
+        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+    )
 
 
 def new_client_id() -> str:

@@ -35,8 +35,9 @@ import structlog
 from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
 from ..logs import configure_logging
 from .auth import Auth
-from .client import ComfyUIClient, HistoryEntry, QueueState, new_client_id
+from .client import ComfyUIClient, HistoryEntry, PromptResponse, new_client_id
 from .connection import Backoff, Connection, deliver
+from .downloads import view_with_retry
 from .jobs import cancel_running
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, TaskStatus, WorkflowExecution
@@ -47,6 +48,8 @@ from .protocol import (
     StatusMessage,
 )
 from .routing import Router
+from .server_wide import ServerWide
+from .submission import SubmissionRecorder, post_exactly_once, record_failed_submission
 from .tracker import Tracker, TrackerState
 
 __all__ = ["Backoff", "ComfyUIAsyncRuntime", "PreviewFrame", "check_prompt"]
@@ -71,7 +74,7 @@ def _listen(listeners: list[T], callback: T) -> Unsubscribe:
     return Unsubscribe(remove)
 
 
-class ComfyUIAsyncRuntime:
+class ComfyUIAsyncRuntime(ServerWide):
     """Run ComfyUI prompts on one server as observable tasks (see the module docstring)."""
 
     def __init__(
@@ -86,9 +89,12 @@ class ComfyUIAsyncRuntime:
         backoff: Backoff | None = None,
         poll_interval: float = 2.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        confirm_delay: float | None = None,
     ) -> None:
         """``backoff`` paces reconnects; ``poll_interval`` bounds how late the end of a prompt
-        POSTed under another client_id is noticed; ``transport`` is for httpx test transports."""
+        POSTed under another client_id is noticed; ``transport`` is for httpx test transports;
+        ``confirm_delay`` is how long a prompt whose POST answer was lost must stay unknown to
+        the server before it is POSTed again (see :mod:`.submission`)."""
         self.client = ComfyUIClient(
             server_url, auth=auth, timeout=timeout, verify_tls=verify_tls, transport=transport
         )
@@ -98,12 +104,15 @@ class ComfyUIAsyncRuntime:
         self.timeout = timeout
         self.backoff = backoff or Backoff()
         self.poll_interval = poll_interval
+        self.confirm_delay = confirm_delay
+        self._recorders: list[SubmissionRecorder] = []
         self.executions: dict[str, WorkflowExecution] = {}
         self._trackers: dict[str, Tracker] = {}  # by prompt_id, unfinished only
         self._by_execution: dict[str, Tracker] = {}
         self._status = ServerStatus(url=self.server_url, state=ConnectionState.CONNECTING)
         self._status_callbacks: list[StatusCallback] = []
         self._preview_callbacks: list[PreviewCallback] = []
+        self._queue_callbacks: list[Callable[[], None]] = []
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connection: Connection | None = None
@@ -160,6 +169,15 @@ class ComfyUIAsyncRuntime:
 
     def subscribe_previews(self, callback: PreviewCallback) -> Unsubscribe:
         return _listen(self._preview_callbacks, callback)
+
+    def add_submission_recorder(self, recorder: SubmissionRecorder) -> Unsubscribe:
+        """``recorder.submitting`` is awaited before every POST /prompt (the journal writes the
+        row then), ``recorder.not_queued`` when the server surely did not take the prompt."""
+        return _listen(self._recorders, recorder)
+
+    def subscribe_queue_changes(self, callback: Callable[[], None]) -> Unsubscribe:
+        """Called on every ``status`` message: the server's queue (any client's) may have changed."""
+        return _listen(self._queue_callbacks, callback)
 
     def _publish_status(self, status: ServerStatus) -> None:
         previous = self._status
@@ -329,6 +347,11 @@ class ComfyUIAsyncRuntime:
                 self._watchers.check()
         if message.queue_remaining != self._status.queue_remaining:
             self._publish_status(self._status.model_copy(update={"queue_remaining": message.queue_remaining}))
+        for callback in list(self._queue_callbacks):
+            try:
+                callback()
+            except Exception:
+                log.exception("queue_subscriber_failed", subscriber=repr(callback))
 
     # ---------------------------------------------------------------- trackers
     def _new_tracker(self, execution: WorkflowExecution, *, foreign: bool = False) -> Tracker:
@@ -466,9 +489,11 @@ class ComfyUIAsyncRuntime:
         front: bool = False,
         extra_data: dict[str, Any] | None = None,
         partial_execution_targets: list[str] | None = None,
+        retry_of: str | None = None,
     ) -> WorkflowExecution:
         """Queue a prompt; returns once the server accepted it (the execution is live-updated).
-        ``partial_execution_targets``: run only these output nodes (and what they need)."""
+        ``partial_execution_targets``: run only these output nodes (and what they need);
+        ``retry_of``: the execution this one repeats (a pool's failover names the first one)."""
         return await self._submit(
             prompt,
             name=name,
@@ -476,6 +501,7 @@ class ComfyUIAsyncRuntime:
             front=front,
             extra_data=extra_data,
             partial_execution_targets=partial_execution_targets,
+            retry_of=retry_of,
         )
 
     async def _submit(
@@ -506,8 +532,10 @@ class ComfyUIAsyncRuntime:
         if partial_execution_targets:
             execution.metadata["partial_execution_targets"] = list(partial_execution_targets)
         tracker = self._new_tracker(execution)  # before the POST: its messages may come first
-        try:
-            answer = await self.client.post_prompt(
+        execution.status_detail = "submitting: not yet confirmed by the server"
+
+        async def post() -> PromptResponse:
+            return await self.client.post_prompt(
                 prompt,
                 client_id=self.client_id,
                 prompt_id=prompt_id,
@@ -515,15 +543,24 @@ class ComfyUIAsyncRuntime:
                 front=front,
                 partial_execution_targets=partial_execution_targets,
             )
-        except BaseException:
+
+        try:
+            for recorder in list(self._recorders):
+                await recorder.submitting(execution)  # on disk before the server can run it
+            answer, found = await post_exactly_once(
+                self.client, post, prompt_id, confirm_delay=self.confirm_delay
+            )
+        except BaseException as exc:
             self._trackers.pop(prompt_id, None)
+            await record_failed_submission(self._recorders, execution, exc)
             raise
+        execution.status_detail = None
         if answer.prompt_id != prompt_id:
             log.warning("server_chose_prompt_id", requested=prompt_id, got=answer.prompt_id)
             del self._trackers[prompt_id]
             execution.prompt_id = answer.prompt_id
             self._trackers[answer.prompt_id] = tracker
-        execution.number = answer.number
+        execution.number = None if answer.number is None else int(answer.number)
         execution.node_errors = answer.node_errors
         if answer.node_errors:
             log.warning(
@@ -533,6 +570,11 @@ class ComfyUIAsyncRuntime:
                 message="only the outputs that validated will run",
             )
         self._register(tracker)
+        if found is not None:  # the answer was lost; the server had it: where is it now?
+            if found.where == "finished":
+                tracker.finish(found.history)
+            elif found.where == "running":
+                tracker.mark_running()
         log.info(
             "prompt_queued",
             execution_id=execution.id,
@@ -614,6 +656,18 @@ class ComfyUIAsyncRuntime:
         await self._reconcile(tracker)
         return execution
 
+    def abandon(self, execution: WorkflowExecution, *, outcome: TaskStatus, detail: str) -> bool:
+        """End an execution here without asking the server (it stopped answering; a pool moved
+        the prompt elsewhere or reports it lost). False when it had already ended."""
+        tracker = self._by_execution.get(execution.id)
+        if tracker is None or tracker.state in (TrackerState.FINISHED, TrackerState.DETACHED):
+            return False
+        log.info(
+            "execution_abandoned", execution_id=execution.id, prompt_id=execution.prompt_id, detail=detail
+        )
+        tracker.finish(None, outcome=outcome, detail=detail)
+        return True
+
     async def retry(self, execution: WorkflowExecution) -> WorkflowExecution:
         """Queue the same prompt again under a new prompt_id; the new execution names the old one."""
         if not execution.prompt:
@@ -672,7 +726,7 @@ class ComfyUIAsyncRuntime:
         if item is not None:
             execution.prompt = execution.prompt or item.prompt
             execution.client_id = execution.client_id or item.client_id
-            execution.number = execution.number if execution.number is not None else item.number
+            execution.number = execution.number if execution.number is not None else int(item.number)
         tracker.foreign = execution.client_id != self.client_id
         self._register(tracker)
         log.info("prompt_attached", prompt_id=prompt_id, where=state.where, owner_is_us=not tracker.foreign)
@@ -686,7 +740,7 @@ class ComfyUIAsyncRuntime:
 
     async def download_output(self, file: OutputFile) -> bytes:
         """The bytes of an output file, from this runtime's server."""
-        return await self.client.view(file.filename, file.subfolder, file.type)
+        return await view_with_retry(self.client, file.filename, file.subfolder, file.type)
 
     def get_execution(self, execution_id: str) -> WorkflowExecution:
         """An execution of this runtime by id (unfinished ones, and the newest finished ones)."""
@@ -725,34 +779,3 @@ class ComfyUIAsyncRuntime:
         client_id, prompt_id = tracker.execution.client_id, tracker.execution.prompt_id
         if client_id is not None and prompt_id is not None:
             self._watchers.remove(client_id, prompt_id)
-
-    # ------------------------------------------------------------ server reads
-    # Thin public calls for front ends (the TUI makes no HTTP calls of its own); errors are the
-    # client's ComfyError subclasses, unchanged.
-    async def system_stats(self) -> dict[str, Any]:
-        """The server's ``/system_stats`` (versions, RAM, devices)."""
-        return await self.client.get_system_stats()
-
-    async def object_info(self) -> dict[str, Any]:
-        """The server's node catalogue (``/object_info``), as JSON."""
-        return await self.client.get_object_info()
-
-    async def queue(self) -> QueueState:
-        """What the server is running and has pending (``/queue``)."""
-        return await self.client.get_queue()
-
-    async def history(self, prompt_id: str) -> HistoryEntry | None:
-        """The server's history entry of one prompt; None while it is queued or running (or unknown)."""
-        return await self.client.get_history_entry(prompt_id)
-
-    async def list_userdata(self, directory: str) -> list[str]:
-        """Files in one folder of the user's data on the server; [] when it does not exist yet."""
-        return await self.client.list_userdata(directory)
-
-    async def get_userdata(self, path: str) -> bytes:
-        """One file of the user's data on the server."""
-        return await self.client.get_userdata(path)
-
-    async def put_userdata(self, path: str, body: bytes, *, overwrite: bool) -> None:
-        """Write one file of the user's data on the server (``overwrite=False`` refuses an existing one)."""
-        await self.client.put_userdata(path, body, overwrite=overwrite)

@@ -15,10 +15,13 @@ from ..safe_text import safe_str
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--server",
-    "server_url",
+    "server_urls",
     metavar="URL",
-    help="ComfyUI server URL. Precedence: this flag, then $COMFYUI_URL, then the config file's "
-    "server_url, then http://127.0.0.1:8188.",
+    multiple=True,
+    help=(
+        "ComfyUI server URL; repeat it to pool several servers. Precedence: this flag, then "
+        "$COMFYUI_URL, then the config file's server_url, then http://127.0.0.1:8188."
+    ),
 )
 @click.option("--token", metavar="T", help="API token sent as a bearer header (or $COMFYUI_TOKEN).")
 @click.option(
@@ -39,6 +42,13 @@ from ..safe_text import safe_str
     is_flag=True,
     help="Like --demo, on an empty server that forgets everything when the app quits.",
 )
+@click.option(
+    "--servers",
+    "demo_servers",
+    type=click.IntRange(min=1, max=16),
+    default=1,
+    help="With --demo: start N embedded servers of different speeds and pool them.",
+)
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
 @click.option(
     "--images",
@@ -53,11 +63,12 @@ from ..safe_text import safe_str
     help="Config file (TOML). Default: config.toml in the user config dir.",
 )
 def main(
-    server_url: str | None,
+    server_urls: tuple[str, ...],
     token: str | None,
     workflow_dirs: tuple[Path, ...],
     demo: bool,
     fresh_demo: bool,
+    demo_servers: int,
     insecure: bool,
     images: str | None,
     config_path: Path | None,
@@ -73,10 +84,16 @@ def main(
         # Named on purpose: running on defaults instead would hide the typo.
         click.echo(f"comfy-reality-tui: --config {safe_str(config_path)}: no such file", err=True)
         sys.exit(2)
+    pooled = (
+        [{"url": url, **({"token": token} if token else {})} for url in server_urls]
+        if len(server_urls) > 1
+        else None
+    )
     try:
         settings = startup.load(
             config_path,
-            server_url=server_url,
+            server_url=server_urls[0] if len(server_urls) == 1 else None,
+            servers=pooled,
             token=token,
             verify_tls=False if insecure else None,
             images=images,
@@ -104,6 +121,7 @@ def main(
         workflow_dirs=list(workflow_dirs),
         demo=demo or fresh_demo,
         demo_data_dir=None if fresh_demo or not demo else paths.demo_server_dir(),
+        demo_servers=demo_servers,
         log_tap=LogTap(),
     )
     app.run()

@@ -31,7 +31,15 @@ from .keymap import keymap_problems
 from .library import WorkflowLibrary
 from .log_order import LOG_SETTLE
 from .logtap import LogTap
-from .messages import LogLine, PreviewArrived, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import (
+    LogLine,
+    PreviewArrived,
+    RerunRequested,
+    ServersChanged,
+    ServerStatusChanged,
+    SystemStatsUpdated,
+    TaskEventsBatch,
+)
 from .safe_app import SafeTextApp
 from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.main import MainScreen
@@ -75,6 +83,7 @@ class ComfyRealityApp(SafeTextApp[None]):
         journal_path: Path | None = None,
         use_journal: bool = True,
         log_settle: float = LOG_SETTLE,
+        demo_servers: int = 1,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
@@ -99,6 +108,7 @@ class ComfyRealityApp(SafeTextApp[None]):
             stats_interval=stats_interval,
             journal_path=journal_path,
             use_journal=use_journal,
+            demo_servers=demo_servers,
         )
         self.images = ImageSupport(
             resolve_renderer(self.settings.images), fetch_output=self.backend.fetch_output
@@ -184,6 +194,13 @@ class ComfyRealityApp(SafeTextApp[None]):
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
         self.main_screen.show_system_stats(message.stats)
+
+    def on_servers_changed(self, message: ServersChanged) -> None:
+        self.main_screen.show_servers(message.rows)
+
+    def on_rerun_requested(self, message: RerunRequested) -> None:
+        """From either history: the prompt into the input form (or saved as a local workflow)."""
+        self.main_screen.open_prompt(message.prompt, message.name, save=message.save)
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:

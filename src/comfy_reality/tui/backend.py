@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from ..config import Settings
 from ..errors import ComfyError
-from ..journal import Journal, ReconcileReport
+from ..journal import Journal, JournalError, ReconcileReport
 from ..journal.journal import RuntimeLike
 from ..runtime import Auth, ComfyUIAsyncRuntime
 from ..runtime.manager import EventSubscription
@@ -42,8 +42,19 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
+from ..runtime.pool import PoolServer, ServerPool
+from ..runtime.pool_app import PoolRuntime
+from ..runtime.server_history import HistoryPrompt, ServerHistoryItem
+from ..runtime.server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 from . import format as fmt
-from .messages import LogLine, PreviewArrived, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import (
+    LogLine,
+    PreviewArrived,
+    ServersChanged,
+    ServerStatusChanged,
+    SystemStatsUpdated,
+    TaskEventsBatch,
+)
 from .widgets.status_bar import friendly_reason
 
 log = structlog.get_logger("comfy_reality.tui")
@@ -94,6 +105,25 @@ class AppRuntime(RuntimeLike, Protocol):
 
     async def put_userdata(self, path: str, body: bytes, *, overwrite: bool) -> None: ...
 
+    # The whole server (every client's queue and history): runtime/server_wide.py.
+    def follow_queue(self, fallback_interval: float = 10.0) -> AsyncIterator[QueueSnapshot]: ...
+
+    async def delete_queued(self, prompt_ids: Iterable[str]) -> DeleteReport: ...
+
+    async def clear_queue(self, *, only_app: bool = False) -> DeleteReport: ...
+
+    async def move_queued(self, prompt_id: str, to: MoveTo, anchor: str | None = None) -> MoveReport: ...
+
+    async def server_history(self, max_items: int | None = 200) -> list[ServerHistoryItem]: ...
+
+    async def delete_server_history(self, prompt_ids: Iterable[str]) -> None: ...
+
+    async def clear_server_history(self) -> None: ...
+
+    async def history_prompt(self, prompt_id: str) -> HistoryPrompt: ...
+
+    def set_app_client_ids(self, client_ids: Iterable[str]) -> None: ...
+
 
 RuntimeFactory = Callable[[str], AppRuntime]
 LogWriter = Callable[[list[LogLine]], None]
@@ -120,8 +150,11 @@ class Backend:
         stats_interval: float = STATS_INTERVAL,
         journal_path: Path | None = None,
         use_journal: bool = True,
+        demo_servers: int = 1,
     ) -> None:
         self._app = app
+        self.demo_servers = demo_servers
+        """``--demo --servers N``: N embedded servers of different speeds, as a pool."""
         self.settings = settings
         self.server_url = settings.server_url
         """The server's URL; in demo mode, the embedded server's once it runs."""
@@ -147,9 +180,7 @@ class Backend:
         self._write_log = write_log
         self._journal_ready = asyncio.Event()
         self._batch_handled = asyncio.Event()
-        self._reconciled_runtime: AppRuntime | None = (
-            None  # reconcile once per runtime, on its first connection
-        )
+        self._reconciled: list[RuntimeLike] = []  # reconciled once each, on its first connection
 
     # ------------------------------------------------------------------ jobs
     def run_job(
@@ -228,25 +259,39 @@ class Backend:
             self._journal_ready.set()
 
     def reconcile_once(self) -> None:
-        """After a connection: settle last session's unfinished runs, once per runtime."""
+        """After a connection: settle last session's unfinished runs, once per runtime (per server of a
+        pool, each when it first connects)."""
         runtime = self.runtime
-        if self.journal is not None and runtime is not None and runtime is not self._reconciled_runtime:
-            self._reconciled_runtime = runtime
+        if self.journal is None or runtime is None:
+            return
+        pooled = isinstance(runtime, PoolRuntime)
+        todo = [
+            part
+            for part in runtime_parts(runtime)
+            if not any(part is done for done in self._reconciled)
+            and (not pooled or getattr(part, "connected", False))
+        ]
+        if todo:
+            self._reconciled.extend(todo)
             self.run_job(
-                partial(self._reconcile_journal, runtime),
+                partial(self._reconcile_journal, todo),
                 name="_reconcile_journal",
                 group="journal-reconcile",
             )
 
-    async def _reconcile_journal(self, runtime: AppRuntime) -> None:
-        """Follow, settle or mark lost last session's unfinished runs."""
+    async def _reconcile_journal(self, parts: list[RuntimeLike]) -> None:
+        """Follow, settle or mark lost last session's unfinished runs (each server of a pool on its own)."""
         journal = self.journal
         if journal is None:
             return
+        for part in parts:
+            await self._reconcile_part(journal, part)
+
+    async def _reconcile_part(self, journal: Journal, runtime: RuntimeLike) -> None:
         report = await journal.reconcile(runtime)
         self.reconcile_reports.append(report)
         if report.unreachable:
-            self._reconciled_runtime = None  # try again on the next connection
+            self._reconciled = [done for done in self._reconciled if done is not runtime]  # next connection
             self._write_log([LogLine(fmt.now(), "warning", report.summary)])
             return
         if not (report.followed or report.finished or report.lost or report.errors):
@@ -298,28 +343,42 @@ class Backend:
     async def _runtime_main(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
             url = self.server_url
-            if self.demo:
-                from ..server import EmbeddedServer, ServerConfig
-
-                server = await stack.enter_async_context(
-                    EmbeddedServer(
-                        ServerConfig(host="127.0.0.1", port=0, speed=1.0, data_dir=self.demo_data_dir)
-                    )
+            runtime: AppRuntime
+            if self.demo and self.demo_servers > 1:
+                runtime = await start_demo_pool(stack, self.settings, self.demo_servers)
+                self.server_url = runtime.server_url
+            elif not self.demo and len(self.settings.servers) > 1:
+                runtime = pool_runtime(
+                    self.settings, [PoolServer.from_entry(e) for e in self.settings.servers]
                 )
-                url = self.server_url = server.url
-                # The demo's own address from the first moment it is known, not the configured URL.
-                self._app.post_message(ServerStatusChanged(ServerStatus(url=url)))
-            runtime = self.runtime_factory(url)
+                self.server_url = runtime.server_url
+            else:
+                if self.demo:
+                    from ..server import EmbeddedServer, ServerConfig
+
+                    server = await stack.enter_async_context(
+                        EmbeddedServer(
+                            ServerConfig(host="127.0.0.1", port=0, speed=1.0, data_dir=self.demo_data_dir)
+                        )
+                    )
+                    url = self.server_url = server.url
+                    # The demo's own address from the first moment it is known, not the configured URL.
+                    self._app.post_message(ServerStatusChanged(ServerStatus(url=url)))
+                runtime = self.runtime_factory(url)
             self.runtime = runtime
             subscription = runtime.task_manager.events()
             stack.callback(subscription.close)
             await self._journal_ready.wait()
             if self.journal is not None:
-                stack.callback(self.journal.attach(runtime))
+                for part in runtime_parts(runtime):
+                    stack.callback(self.journal.attach(part))
+                await self._tell_app_client_ids(runtime, url)
             await stack.enter_async_context(runtime.session())
 
             def on_status(status: ServerStatus) -> None:
                 self._app.post_message(ServerStatusChanged(status))
+                if isinstance(runtime, PoolRuntime):
+                    self._app.post_message(ServersChanged(runtime.rows()))
 
             unsubscribe = runtime.subscribe_status(on_status)
             stack.callback(unsubscribe)
@@ -334,6 +393,19 @@ class Backend:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pump_events(runtime, subscription))
                 group.create_task(self._poll_stats(runtime))
+
+    async def _tell_app_client_ids(self, runtime: AppRuntime, url: str) -> None:
+        """The client ids this app used before (the journal's): the Queue screen calls their prompts ours."""
+        journal = self.journal
+        setter = getattr(runtime, "set_app_client_ids", None)
+        if journal is None or setter is None:
+            return
+        try:
+            rows = await journal.list_executions(server=url, limit=5000)
+        except JournalError as exc:  # only a nicer Owner column depends on it
+            log.warning("journal_client_ids_unreadable", error=str(exc))
+            return
+        setter({row.client_id for row in rows if row.client_id})
 
     async def _pump_events(self, runtime: AppRuntime, subscription: EventSubscription) -> None:
         """One batch per frame: whatever piled up meanwhile, progress already coalesced per task.
@@ -359,6 +431,8 @@ class Backend:
                     log.debug("system_stats_unavailable", error=str(exc))
                 else:
                     self._app.post_message(SystemStatsUpdated(stats))
+                    if isinstance(runtime, PoolRuntime):
+                        self._app.post_message(ServersChanged(runtime.rows()))
             await asyncio.sleep(self.stats_interval)
 
     async def post_system_stats(self) -> None:
@@ -387,6 +461,42 @@ class Backend:
 
 
 # ---------------------------------------------------------------------- helpers
+DEMO_SPEEDS = (1.0, 2.0, 0.5, 4.0, 1.5, 3.0, 0.75, 6.0)
+
+
+def runtime_parts(runtime: AppRuntime) -> list[RuntimeLike]:
+    """The runtimes the journal records: each server of a pool, or the one runtime."""
+    if isinstance(runtime, PoolRuntime):
+        return list(runtime.parts())
+    return [runtime]
+
+
+def pool_runtime(settings: Settings, servers: list[PoolServer]) -> PoolRuntime:
+    return PoolRuntime(
+        ServerPool(
+            servers,
+            timeout=settings.timeout,
+            verify_tls=settings.verify_tls,
+            failover_after=settings.failover_after,
+            retry_lost=settings.retry_lost,
+        )
+    )
+
+
+async def start_demo_pool(stack: contextlib.AsyncExitStack, settings: Settings, count: int) -> PoolRuntime:
+    """``count`` embedded servers of different speeds on 127.0.0.1, pooled with their speeds as weights."""
+    from ..server import EmbeddedServer, ServerConfig
+
+    servers: list[PoolServer] = []
+    for index in range(count):
+        speed = DEMO_SPEEDS[index % len(DEMO_SPEEDS)]
+        server = await stack.enter_async_context(
+            EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=speed))
+        )
+        servers.append(PoolServer(url=server.url, name=f"demo{index + 1}", weight=speed))
+    return pool_runtime(settings, servers)
+
+
 def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBatch:
     """Copies of the tasks and executions a batch of events touched, taken on the worker side."""
     manager = runtime.task_manager

@@ -26,6 +26,16 @@ APP_COMMANDS: list[tuple[str, str, str]] = [
     ("Toggle log", "Show or hide the log pane", "screen.toggle_log"),
     ("Filter workflows", "Type to narrow the workflow list", "screen.filter"),
     ("History", "Past executions from the journal, with their errors and outputs", "screen.history"),
+    (
+        "Queue (every client)",
+        "The server's running and pending prompts, live: move, delete, clear",
+        "screen.server_queue",
+    ),
+    (
+        "Server history",
+        "The server's finished prompts of every client: re-run, save, delete, clear",
+        "screen.server_history",
+    ),
     ("Reconnect / refresh", "Retry the server now and rescan workflows", "screen.reconnect"),
     ("Help", "Keys and what the focused pane does", "screen.help"),
     ("Copy prompt id", "The selected execution's prompt id, to the clipboard (y)", "screen.copy_prompt_id"),

@@ -54,6 +54,17 @@ class ServerStatusChanged(Message):
         return isinstance(message, ServerStatusChanged) and message.status.state is self.status.state
 
 
+class ServersChanged(Message):
+    """Each server of a pool (state, queue, memory ...), for the status bar and the Servers screen."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ServersChanged)
+
+
 class SystemStatsUpdated(Message):
     def __init__(self, stats: dict[str, Any]) -> None:
         super().__init__()
@@ -73,3 +84,14 @@ class PreviewArrived(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, PreviewArrived) and message.frame.execution_id == self.frame.execution_id
+
+
+class RerunRequested(Message):
+    """A history screen (the journal's or the server's) asks for a prompt in the input form
+    (``save``: saved as a local workflow instead)."""
+
+    def __init__(self, prompt: dict[str, Any], name: str, *, save: bool = False) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.name = name
+        self.save = save

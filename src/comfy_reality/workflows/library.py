@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidWorkflowError
 from ..safe_text import safe_json
-from .convert import VIRTUAL_TYPES, find_missing_node_types
+from .convert import find_missing_node_types
 from .formats import (
     MAX_FILE_BYTES,
     WorkflowFormat,
@@ -30,6 +30,7 @@ from .formats import (
 )
 from .graph import find_cycle
 from .object_info import ObjectInfo
+from .ui_graph import VIRTUAL_TYPES
 
 log = structlog.get_logger(__name__)
 

@@ -29,6 +29,7 @@ from ...journal import JournalEntry, JournalError
 from ...safe_text import made_safe, safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
+from ..messages import RerunRequested
 
 if TYPE_CHECKING:
     from ..images import ImageSupport
@@ -240,9 +241,10 @@ Every run the journal recorded, newest first; the details follow the cursor.
         Binding("slash", "focus_filter", "Filter", id="history.filter"),
         Binding("f2", "cycle_status", "Status", id="history.status"),
         Binding("f5", "reload", "Refresh", id="history.reload"),
+        Binding("e", "rerun", "Re-run…", id="history.rerun"),
         # Listed by ? (the footer keeps to the keys above at 80 columns).
         Binding("t", "act('retry')", "Retry", show=False, id="history.retry"),
-        Binding("r", "act('rerun')", "Run again", show=False, id="history.rerun"),
+        Binding("r", "act('rerun')", "Run again", show=False, id="history.run_again"),
         Binding("o", "act('save')", "Save outputs", show=False, id="history.save"),
         Binding("E", "act('error')", "Open error", show=False, id="history.error"),
         Binding("question_mark", "help", "Keys", id="history.help"),
@@ -663,6 +665,16 @@ Every run the journal recorded, newest first; the details follow the cursor.
             "bottom": table.action_scroll_bottom,
         }[where]()
 
+    def action_rerun(self) -> None:
+        """The selected execution's prompt (values as sent) into the input form, to edit and queue."""
+        entry = self.selected
+        if entry is None or not entry.prompt:
+            self.notify("Pick an execution whose prompt the journal kept.", severity="warning")
+            return
+        self.post_message(RerunRequested(entry.prompt, entry.name or entry.workflow_id or "journal entry"))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Letters belong to the filter box while typing there.
-        return not (action in ("focus_filter", "act", "cursor", "help") and isinstance(self.focused, Input))
+        return not (
+            action in ("focus_filter", "rerun", "act", "cursor", "help") and isinstance(self.focused, Input)
+        )

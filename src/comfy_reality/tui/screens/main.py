@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Static
@@ -28,14 +27,10 @@ from ...config import Settings
 from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.models import ConnectionState, ServerStatus, TaskStatus, WorkflowExecution
 from ...runtime.outputs import safe_output_path, save_outputs
-from ...safe_text import safe_json
 from ...workflows import (
     WorkflowFile,
-    load_prompt,
+    WorkflowFormat,
     prepare_workflow,
-    safe_filename,
-    save_workflow,
-    workflow_userdata_path,
 )
 from .. import clipboard
 from .. import format as fmt
@@ -50,7 +45,7 @@ from ..widgets.execution_filter import ExecutionFilter
 from ..widgets.execution_view import OutputKey, output_key
 from ..widgets.workflow_browser import workflow_nodes
 from . import main_keys
-from .name_prompt import NamePromptScreen
+from .edit_inputs import EditInputsScreen
 from .save_outputs import SaveOutputsScreen
 
 if TYPE_CHECKING:
@@ -61,7 +56,7 @@ MIN_WIDTH, MIN_HEIGHT = 60, 16
 """Below this the panes cannot show a workflow name, a status and the keys at once."""
 
 
-class MainScreen(Screen[None]):
+class MainScreen(EditInputsScreen):
     """Queue, watch, cancel and retry workflows: the screen the app opens on."""
 
     BINDINGS = [
@@ -80,6 +75,9 @@ class MainScreen(Screen[None]):
         Binding("y", "copy_prompt_id", "Copy id", id="copy.prompt_id"),
         Binding("Y", "copy_error", "Copy error", id="copy.error"),
         Binding("p", "copy_output_path", "Copy path", id="copy.output_path"),
+        Binding("s", "servers", "Servers", show=False, id="servers"),
+        Binding("q", "server_queue", "Queue", show=False, id="server_queue"),
+        Binding("H", "server_history", "Server history", show=False, id="server_history"),
     ]
     GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
     """The help lists these among the keys that work everywhere on this screen."""
@@ -252,6 +250,37 @@ class MainScreen(Screen[None]):
 
     def show_system_stats(self, stats: dict[str, Any]) -> None:
         self.status_bar.stats = stats
+
+    def show_servers(self, rows: list[dict[str, Any]]) -> None:
+        """A pool's servers: chips in the status bar, and the Servers screen if it is open."""
+        self.status_bar.servers = rows
+        self.backend.reconcile_once()  # a pool's server that just connected: its journal entries
+        from .servers import ServersScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, ServersScreen):
+                screen.update_rows(rows)
+
+    def action_servers(self) -> None:
+        from ...runtime.pool_app import PoolRuntime
+        from .servers import ServersScreen
+
+        runtime = self.backend.runtime
+        if not isinstance(runtime, PoolRuntime):
+            self.notify(
+                "One server. Pool several with --server URL (repeatable) or [[servers]] tables in the config.",
+                timeout=6,
+            )
+            return
+        self.app.push_screen(
+            ServersScreen(
+                runtime.rows(),
+                toggle_enabled=runtime.toggle_enabled,
+                toggle_drain=runtime.toggle_drain,
+                toggle_pin=runtime.toggle_pin,
+                add_server=runtime.add_server,
+            )
+        )
 
     # ---------------------------------------------------------- panes' messages
     @on(TaskTree.ExecutionSelected)
@@ -662,6 +691,53 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(JournalScreen(journal, tz=self.log_timezone, images=self.images))
 
+    def action_server_queue(self) -> None:
+        """Every client's queue on the server, live (moves, deletes, clear)."""
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        from .server_queue import QueueScreen  # loaded on first use: faster start-up
+
+        self.app.push_screen(QueueScreen(runtime, self.backend.server_url))
+
+    def action_server_history(self) -> None:
+        """The server's own history (every client's finished prompts)."""
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        from .server_history import ServerHistoryScreen  # loaded on first use: faster start-up
+
+        self.app.push_screen(ServerHistoryScreen(runtime, self.backend.server_url))
+
+    def open_prompt(self, prompt: dict[str, Any], name: str, *, save: bool = False) -> None:
+        """A prompt from a history (journal or server) in the input form, values as they ran;
+        ``save``: straight to "save as a local workflow"."""
+        from .input_form import FormResult, InputFormScreen  # loaded on first use: faster start-up
+
+        workflow = WorkflowFile(
+            path=Path("history.json"),
+            name=name,
+            source="history",
+            format=WorkflowFormat.API,
+            node_count=len(prompt),
+        )
+        if save:
+            self._form_done(workflow, FormResult("save_local", prompt, name))
+            return
+        object_info = self.library.object_info
+        if object_info is None:
+            self.notify(
+                "The form needs the server's node catalogue (/object_info); connect to the server first.",
+                severity="warning",
+            )
+            return
+
+        def done(result: FormResult | None) -> None:
+            if result is not None:
+                self._form_done(workflow, result)
+
+        self.app.push_screen(InputFormScreen(workflow, prompt, object_info), done)
+
     def action_help(self) -> None:
         pane_help = None
         node: Widget | None = self.focused
@@ -676,121 +752,3 @@ class MainScreen(Screen[None]):
         panes = (self.browser, self.task_tree, self.execution_view, self.log_pane)
         others = [help_ for pane in panes if (help_ := getattr(type(pane), "HELP", None)) != pane_help]
         self.app.push_screen(HelpScreen(pane_help, pane_keys, global_keys, [h for h in others if h]))
-
-    # ------------------------------------------------------------- edit inputs
-    def action_edit(self) -> None:
-        workflow = self.browser.highlighted
-        if workflow is None:
-            self.notify("No workflow highlighted.", severity="warning")
-            return
-        if workflow.error:
-            self.notify(f"{workflow.name} cannot be edited: {workflow.error}", severity="error")
-            return
-        if self.library.object_info is None:
-            self.notify(
-                "The form needs the server's node catalogue (/object_info); connect to the server first.",
-                severity="warning",
-            )
-            return
-        self.backend.run_job(partial(self._open_form, workflow), name="_open_form", group="actions")
-
-    async def _open_form(self, workflow: WorkflowFile) -> None:
-        object_info = self.library.object_info
-        assert object_info is not None
-        try:
-            data = await self.library.read(workflow)
-            prompt = load_prompt(
-                data, object_info, correct_frontend_defects=self.settings.correct_frontend_defects
-            )
-        except ComfyError as exc:
-            self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
-            return
-
-        from .input_form import InputFormScreen  # loaded on first use: faster start-up
-
-        def done(result: FormResult | None) -> None:
-            if result is not None:
-                self._form_done(workflow, result)
-
-        self.app.push_screen(InputFormScreen(workflow, prompt, object_info), done)
-
-    def _form_done(self, workflow: WorkflowFile, result: FormResult) -> None:
-        if result.action == "run":
-            if self.backend.connected_runtime() is not None:
-                self.backend.run_job(
-                    partial(
-                        self.submit_prompt,
-                        result.prompt,
-                        name=f"{workflow.name} (edited)",
-                        workflow_id=str(workflow.path),
-                    ),
-                    name="_submit_edited",
-                    group="actions",
-                )
-            return
-        if result.action == "save_local":
-            folder = paths.user_workflows_dir()
-
-            def check_local(name: str) -> str | None:
-                try:
-                    safe_filename(name)
-                except ComfyError as exc:
-                    return str(exc)
-                return None
-
-            def save_local(name: str | None) -> None:
-                if name:
-                    self.backend.run_job(
-                        partial(self._save_local, result.prompt, name), name="_save_local", group="actions"
-                    )
-
-            self.app.push_screen(
-                NamePromptScreen(
-                    f"Save as a new workflow in {folder}", f"{workflow.name}-edited", check_local
-                ),
-                save_local,
-            )
-            return
-        if self.backend.connected_runtime() is None:
-            return
-
-        def check_server(name: str) -> str | None:
-            try:
-                workflow_userdata_path(name)
-            except ComfyError as exc:
-                return str(exc)
-            return None
-
-        def save_server(name: str | None) -> None:
-            if name:
-                self.backend.run_job(
-                    partial(self._save_server, result.prompt, name), name="_save_server", group="actions"
-                )
-
-        self.app.push_screen(
-            NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),
-            save_server,
-        )
-
-    async def _save_local(self, prompt: dict[str, Any], name: str) -> None:
-        try:
-            target = await asyncio.to_thread(save_workflow, prompt, paths.user_workflows_dir(), name)
-        except (ComfyError, OSError) as exc:
-            self.notify(f"Not saved: {exc}", severity="error", timeout=8)
-            return
-        self.notify(f"Saved {target.name} in your workflows", timeout=4)
-        self.scan_local()
-
-    async def _save_server(self, prompt: dict[str, Any], name: str) -> None:
-        runtime = self.backend.connected_runtime()
-        if runtime is None:
-            return
-        path = workflow_userdata_path(name)
-        body = safe_json(prompt, indent=2).encode()
-        try:
-            await runtime.put_userdata(path, body, overwrite=False)
-        except ComfyError as exc:
-            self.notify(f"Not saved on the server: {exc}", severity="error", timeout=8)
-            return
-        self.notify(f"Saved {path} on the server", timeout=4)
-        await self._fetch_server_workflows(runtime)

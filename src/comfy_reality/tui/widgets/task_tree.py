@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.control import strip_control_codes
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -54,6 +55,9 @@ def execution_label(entry: ExecutionEntry, room: int | None = None, query: str =
         text.append("  queued", style="dim")
     if execution.retry_of:
         text.append("  ↻", style="dim")
+    server_name = execution.metadata.get("server_name")  # set by a pool of several servers
+    if isinstance(server_name, str):
+        text.append(f"  @{strip_control_codes(server_name)}", style="dim")
     return fit(name, text, room)
 
 

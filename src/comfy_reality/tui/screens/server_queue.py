@@ -1,0 +1,315 @@
+"""The Queue screen: every client's running and pending prompts, live, and steering them.
+
+The list follows the server's ``status`` broadcasts (each one triggers a fresh GET /queue in
+the runtime). Moves keep the prompt id (delete + re-queue, see
+:mod:`comfy_reality.runtime.server_queue`); clearing asks first. A prompt queued by another
+client sends its node progress only to that client's socket: this screen shows its place,
+start and end, and says so instead of drawing a bar that never moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Protocol
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Static
+
+from ...errors import ComfyError
+from ...runtime.server_queue import DeleteReport, MoveReport, MoveTo, Owner, QueueEntry, QueueSnapshot
+from ...url_secrets import redact_url
+from .. import format as fmt
+
+FOREIGN_NOTE = "Other clients' prompts: place, start and end only. Moves keep the prompt id."
+OWNER_LABEL = {
+    Owner.THIS_APP: "this app",
+    Owner.OTHER_INSTANCE: "this app (other)",
+    Owner.OTHER_CLIENT: "other",
+    Owner.NO_CLIENT: "no client id",
+}
+OWNER_STYLE = {
+    Owner.THIS_APP: "green",
+    Owner.OTHER_INSTANCE: "cyan",
+    Owner.OTHER_CLIENT: "yellow",
+    Owner.NO_CLIENT: "dim",
+}
+
+
+def data_text(value: object, limit: int = 60) -> str:
+    """Server data for a cell: no control characters reach the terminal, long text is cut."""
+    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class QueueSource(Protocol):
+    """What the screen uses of the runtime (:class:`comfy_reality.runtime.ComfyUIAsyncRuntime`)."""
+
+    def follow_queue(self, fallback_interval: float = 10.0) -> AsyncIterator[QueueSnapshot]: ...
+
+    async def delete_queued(self, prompt_ids: Iterable[str]) -> DeleteReport: ...
+
+    async def clear_queue(self, *, only_app: bool = False) -> DeleteReport: ...
+
+    async def move_queued(self, prompt_id: str, to: MoveTo, anchor: str | None = None) -> MoveReport: ...
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question before something that cannot be undone (y / n, esc = no)."""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; background: $background 60%; }
+    #confirm-dialog { width: 72; max-width: 95%; height: auto; border: thick $warning; background: $surface; padding: 0 0 1 0; }
+    #confirm-title { text-style: bold; background: $accent 30%; width: 100%; padding: 0 1; }
+    #confirm-message { padding: 1 2 0 2; }
+    #confirm-buttons { height: auto; align: center middle; padding-top: 1; }
+    #confirm-buttons Button { margin: 0 2; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Static(Text(self.title_text), id="confirm-title")
+            yield Static(Text(self.message), id="confirm-message")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes (y)", variant="error", id="confirm-yes")
+                yield Button("No (n)", variant="primary", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class QueueScreen(Screen[None]):
+    """↑/↓ pick a prompt, space marks several; the list follows the server by itself."""
+
+    DEFAULT_CSS = """
+    QueueScreen { layout: vertical; background: $background; }
+    #queue-title { dock: top; height: 1; background: $panel; padding: 0 1; text-style: bold; }
+    #queue-table { height: 1fr; border: round $accent; border-title-style: bold; background: $surface; }
+    #queue-note { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="queue.close"),
+        Binding("d,delete", "delete", "Delete", id="queue.delete"),
+        Binding("space", "mark", "Mark", id="queue.mark"),
+        Binding("f", "move('front')", "Front", id="queue.front"),
+        Binding("u", "move('up')", "Up", id="queue.up"),
+        Binding("n", "move('down')", "Down", id="queue.down"),
+        Binding("c", "clear(False)", "Clear…", id="queue.clear"),
+        Binding("m", "clear(True)", "Clear ours…", id="queue.clear_ours"),
+    ]
+
+    def __init__(self, source: QueueSource, server_url: str) -> None:
+        super().__init__()
+        self.source = source
+        self.server_url = redact_url(server_url)  # credentials in a URL are never shown
+        self.snapshot: QueueSnapshot | None = None
+        self.marked: set[str] = set()
+        self.updates = 0  # snapshots shown so far: tests wait on it
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Text(f"Queue of {data_text(self.server_url)} · waiting for the server…"), id="queue-title"
+        )
+        table: DataTable[Any] = DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("#", "State", "Owner", "Workflow", "Nodes", "Age", "Prompt")
+        table.border_title = "Running and pending prompts of every client"
+        yield table
+        yield Static(Text(FOREIGN_NOTE), id="queue-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        self.follow()
+        self.set_interval(1.0, self._tick)
+
+    @work(exclusive=True, group="queue-follow")
+    async def follow(self) -> None:
+        async for snapshot in self.source.follow_queue():
+            self.show(snapshot)
+
+    def _tick(self) -> None:
+        if self.snapshot is not None and self.snapshot.entries:
+            self.show(self.snapshot)  # ages move on between server messages
+
+    # ------------------------------------------------------------------ drawing
+    def show(self, snapshot: QueueSnapshot) -> None:
+        if snapshot.error is not None and self.snapshot is not None:
+            snapshot = self.snapshot.model_copy(update={"error": snapshot.error})
+        self.snapshot = snapshot
+        self.updates += 1
+        table = self.query_one(DataTable)
+        keep = self.highlighted_id()
+        present = {e.prompt_id for e in snapshot.entries}
+        self.marked &= present
+        table.clear()
+        now = fmt.now()
+        for entry in snapshot.entries:
+            table.add_row(*self._cells(entry, now), key=entry.prompt_id)
+        if keep in present:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+        title = Text(f"Queue of {data_text(self.server_url)} · ", style="bold")
+        title.append(f"{len(snapshot.running)} running, {len(snapshot.pending)} pending")
+        if snapshot.error:
+            title.append(f" · cannot read the queue: {data_text(snapshot.error, 80)}", style="bold red")
+        else:
+            title.append(" · live", style="green")
+        self.query_one("#queue-title", Static).update(title)
+        self.query_one("#queue-note", Static).update(self._note(snapshot))
+
+    def _cells(self, entry: QueueEntry, now: Any) -> list[Any]:
+        mark = "▶ " if entry.prompt_id in self.marked else ""
+        if entry.state == "running":
+            state = Text("● running", style="bold yellow")
+        else:
+            state = Text("○ pending", style="dim")
+        owner = OWNER_LABEL[entry.owner]
+        if entry.owner is Owner.OTHER_CLIENT and entry.client_id:
+            owner = f"other {data_text(entry.client_id, 10)}"
+        return [
+            Text(f"{mark}{entry.position}" if entry.state == "pending" else f"{mark}▸"),
+            state,
+            Text(owner, style=OWNER_STYLE[entry.owner]),
+            Text(data_text(entry.workflow_name or "—", 28)),
+            Text(str(entry.node_count), justify="right"),
+            Text(fmt.duration(entry.age(now)), justify="right"),
+            Text(fmt.short_id(entry.prompt_id)),
+        ]
+
+    def _note(self, snapshot: QueueSnapshot) -> Text:
+        note = Text()
+        running = snapshot.running[0] if snapshot.running else None
+        if running is not None and running.owner is not Owner.THIS_APP:
+            note.append("● Running: another client's prompt; ", style="bold yellow")
+            note.append("its progress goes only to that client.\n")
+        elif running is not None:
+            note.append("● Running: this app's prompt; its progress is on the main screen.\n")
+        note.append(FOREIGN_NOTE, style="dim")
+        return note
+
+    # ------------------------------------------------------------------ actions
+    def highlighted_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return str(key.value) if key.value is not None else None
+
+    def _entry(self, prompt_id: str | None) -> QueueEntry | None:
+        return self.snapshot.find(prompt_id) if self.snapshot is not None and prompt_id else None
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    def action_mark(self) -> None:
+        prompt_id = self.highlighted_id()
+        if prompt_id is None:
+            return
+        self.marked ^= {prompt_id}
+        if self.snapshot is not None:
+            self.show(self.snapshot)
+        table = self.query_one(DataTable)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_delete(self) -> None:
+        targets = sorted(self.marked) or [p for p in [self.highlighted_id()] if p]
+        if not targets:
+            self.notify("The queue is empty.", severity="warning")
+            return
+        self._delete(targets)
+
+    @work(group="queue-action")
+    async def _delete(self, targets: list[str]) -> None:
+        try:
+            report = await self.source.delete_queued(targets)
+        except ComfyError as exc:
+            self.notify(f"Delete failed: {exc}", severity="error", timeout=8)
+            return
+        self.marked -= set(report.deleted)
+        parts = [f"Deleted {len(report.deleted)}"]
+        if report.running:
+            parts.append(f"{len(report.running)} running left alone (x on the main screen interrupts ours)")
+        if report.not_found:
+            parts.append(f"{len(report.not_found)} no longer queued")
+        self.notify("; ".join(parts), severity="warning" if report.running else "information")
+
+    def action_move(self, to: MoveTo) -> None:
+        entry = self._entry(self.highlighted_id())
+        if entry is None:
+            self.notify("No prompt highlighted.", severity="warning")
+            return
+        if entry.state == "running":
+            self.notify("That prompt is already running; only pending prompts move.", severity="warning")
+            return
+        self._move(entry.prompt_id, to)
+
+    @work(group="queue-action")
+    async def _move(self, prompt_id: str, to: MoveTo) -> None:
+        try:
+            report = await self.source.move_queued(prompt_id, to)
+        except ComfyError as exc:
+            self.notify(f"Move failed: {exc}", severity="error", timeout=8)
+            return
+        short = fmt.short_id(prompt_id)
+        if report.outcome == "moved":
+            self.notify(f"Moved {short} to place {report.position} (same prompt id)", timeout=3)
+        elif report.outcome == "unchanged":
+            self.notify(f"{short} stays: {report.detail}", timeout=3)
+        elif report.outcome == "started":
+            self.notify(f"{short} started running during the move; left alone", severity="warning")
+        else:
+            self.notify(f"{short} not moved: {report.detail}", severity="error", timeout=10)
+
+    def action_clear(self, only_app: bool) -> None:
+        whose = "this app's pending prompts" if only_app else "the pending prompts of EVERY client"
+        count = (
+            sum(1 for e in self.snapshot.pending if not only_app or e.owner.is_app) if self.snapshot else 0
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._clear(only_app)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Clear the queue?",
+                f"Remove {whose} ({count} now) from {self.server_url}? The running prompt keeps running. "
+                "This cannot be undone.",
+            ),
+            answered,
+        )
+
+    @work(group="queue-action")
+    async def _clear(self, only_app: bool) -> None:
+        try:
+            report = await self.source.clear_queue(only_app=only_app)
+        except ComfyError as exc:
+            self.notify(f"Clear failed: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Cleared {len(report.deleted)} pending prompt(s)", timeout=3)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()

@@ -1,0 +1,214 @@
+"""The Queue and Server History screens against the embedded server, driven as a user would.
+
+Another client (a "web UI") queues prompts over HTTP; the app shows them with their owner,
+moves/deletes/clears them, and re-runs a finished one through the input form.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from textual.widgets import DataTable
+
+from comfy_reality import paths
+from comfy_reality.runtime.models import TaskStatus
+from comfy_reality.server import EmbeddedServer, ServerConfig
+from comfy_reality.tui.screens.input_form import InputFormScreen
+from comfy_reality.tui.screens.name_prompt import NamePromptScreen
+from comfy_reality.tui.screens.server_history import ServerHistoryScreen
+from comfy_reality.tui.screens.server_queue import ConfirmScreen, QueueScreen
+
+from .helpers import screen_text, wait_for, wait_for_text
+from .test_flows import connected, make_app
+
+WEB_UI = "web-ui-4f1c0d2e"
+SIZE = (120, 36)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[EmbeddedServer]:
+    async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50.0)) as running:
+        yield running
+
+
+def graph(nonce: int, steps: int = 2, delay: float = 0.05) -> dict[str, Any]:
+    return {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": nonce},
+        },
+        "2": {
+            "class_type": "RealityProgress",
+            "inputs": {"image": ["1", 0], "steps": steps, "delay": delay, "preview": False, "nonce": nonce},
+        },
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+    }
+
+
+async def web_ui_post(server: EmbeddedServer, prompt: dict[str, Any]) -> str:
+    body = {
+        "prompt": prompt,
+        "client_id": WEB_UI,
+        "extra_data": {"extra_pnginfo": {"workflow": {"id": "5e1f0c2a-graph", "nodes": []}}},
+    }
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        answer = await http.post("/prompt", json=body)
+        answer.raise_for_status()
+        return str(answer.json()["prompt_id"])
+
+
+async def http(server: EmbeddedServer, method: str, path: str, **kwargs: Any) -> Any:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        answer = await client.request(method, path, **kwargs)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+
+def table_ids(screen: QueueScreen | ServerHistoryScreen) -> list[str]:
+    table = screen.query_one(DataTable)
+    return [str(table.coordinate_to_cell_key((row, 0)).row_key.value) for row in range(table.row_count)]
+
+
+async def test_queue_screen_follows_moves_deletes_and_clears_other_clients_prompts(
+    server: EmbeddedServer,
+) -> None:
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        blocker = await web_ui_post(server, graph(11, steps=5000, delay=1.0))
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="Queue screen")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker], what="the running prompt")
+        first = await web_ui_post(server, graph(12))
+        second = await web_ui_post(server, graph(13))
+        # Followed live: the status broadcasts bring the new prompts without a key press.
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker, first, second], what="live update")
+        text = screen_text(app)
+        assert f"other {WEB_UI[:9]}…" in text and "workflow 5e1f0c2a" in text
+        assert "another client's prompt; its progress goes only to that client" in text
+
+        screen.query_one(DataTable).move_cursor(row=2)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker, second, first], what="moved to front")
+        await wait_for_text(pilot, "(same prompt id)")
+        queue = await http(server, "GET", "/queue")
+        assert [item[1] for item in queue["queue_pending"]] == [second, first]
+        assert all(item[3]["client_id"] == WEB_UI for item in queue["queue_pending"])
+
+        screen.query_one(DataTable).move_cursor(row=1)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker, first], what="deleted")
+
+        await pilot.press("m")  # only ours: none of these are
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for_text(pilot, "Cleared 0 pending prompt(s)")
+        assert table_ids(screen) == [blocker, first]
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "EVERY client" in screen_text(app)
+        await pilot.press("n")  # asked first: no means nothing happens
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert table_ids(screen) == [blocker, first]
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker], what="cleared")
+        await http(server, "POST", "/interrupt", json={"prompt_id": blocker})
+        await wait_for(pilot, lambda: table_ids(screen) == [], what="queue empty")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
+
+
+async def test_server_history_reruns_through_the_form_and_saves_a_workflow(server: EmbeddedServer) -> None:
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app, catalogue=True)
+        original = await web_ui_post(server, graph(21))
+        await wait_for_history(server, original)
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen), what="Server History")
+        screen = app.screen
+        assert isinstance(screen, ServerHistoryScreen)
+        await wait_for(pilot, lambda: table_ids(screen) == [original], what="the web UI's prompt")
+        await wait_for_text(pilot, "✓ success")
+        assert f"queued by other ({WEB_UI})" in screen_text(app)
+
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="input form")
+        form = app.screen
+        assert isinstance(form, InputFormScreen)
+        await wait_for_text(pilot, "steps")
+        before = set(app.session.entries)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: set(app.session.entries) - before, what="a re-run queued")
+        (new_id,) = set(app.session.entries) - before
+        await wait_for(pilot, lambda: app.session.entries[new_id].status.is_final, 20, what="re-run done")
+        rerun = app.session.entries[new_id]
+        assert rerun.status is TaskStatus.COMPLETED
+        body = await http(server, "GET", f"/history/{rerun.execution.prompt_id}")
+        assert body[rerun.execution.prompt_id]["prompt"][2] == graph(21)  # the values as they ran
+
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: len(table_ids(screen)) == 2, what="refreshed")
+        assert table_ids(screen)[0] == rerun.execution.prompt_id  # newest first
+        screen.query_one(DataTable).move_cursor(row=1)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, NamePromptScreen), what="name prompt")
+        await pilot.press("enter")
+        await wait_for_text(pilot, "in your workflows")
+        saved = list(paths.user_workflows_dir().glob("*.json"))
+        assert len(saved) == 1 and json.loads(saved[0].read_text()) == graph(21)
+
+        await wait_for(pilot, lambda: app.screen is screen)
+        screen.query_one(DataTable).move_cursor(row=1)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: table_ids(screen) == [rerun.execution.prompt_id], what="deleted")
+        assert await http(server, "GET", f"/history/{original}") == {}
+
+
+async def wait_for_history(server: EmbeddedServer, prompt_id: str) -> None:
+    import asyncio
+
+    for _ in range(1000):
+        if await http(server, "GET", f"/history/{prompt_id}"):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{prompt_id} never finished")
+
+
+async def test_queue_and_server_history_need_a_connection(tmp_path: Path) -> None:
+    app = make_app("http://127.0.0.1:9", connect=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await wait_for_text(pilot, "Not connected to http://127.0.0.1:9")
+        assert app.screen is app.main_screen
+
+
+async def test_journal_history_reruns_through_the_form(server: EmbeddedServer, tmp_path: Path) -> None:
+    from comfy_reality.tui.screens.journal_screen import JournalScreen
+
+    from .test_flows import final, run_workflow
+
+    app = make_app(server.url, journal_path=tmp_path / "journal.sqlite3")
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app, catalogue=True)
+        entry = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen), what="History")
+        history = app.screen
+        assert isinstance(history, JournalScreen)
+        await wait_for(pilot, lambda: history.selected is not None, what="details")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="input form")
+        form = app.screen
+        assert isinstance(form, InputFormScreen)
+        assert form.prompt == entry.execution.prompt
