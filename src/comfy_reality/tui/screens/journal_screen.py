@@ -247,7 +247,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
         Binding("r", "act('rerun')", "Run again", show=False, id="history.run_again"),
         Binding("o", "act('save')", "Save outputs", show=False, id="history.save"),
         Binding("E", "act('error')", "Open error", show=False, id="history.error"),
-        Binding("question_mark", "help", "Keys", id="history.help"),
+        Binding("question_mark", "help", "Keys", show=False, id="history.help"),  # named in the title bar
         Binding("j", "cursor('down')", "Down", show=False, id="history.down"),
         Binding("k", "cursor('up')", "Up", show=False, id="history.up"),
         Binding("g", "cursor('top')", "First", show=False, id="history.first"),
@@ -276,7 +276,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="history-bar"):
-            yield Static("History", id="history-title")
+            yield Static("History · ? keys", id="history-title")
             yield Input(placeholder="/ to filter: name, id or error text", id="history-filter", compact=True)
             yield Select(
                 [(label, value) for value, label in STATUS_CHOICES],
