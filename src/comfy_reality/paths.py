@@ -52,6 +52,11 @@ def user_workflows_dir() -> Path:
     return data_dir() / "workflows"
 
 
+def demo_server_dir() -> Path:
+    """The ``--demo`` server's input/output/user folders: what is saved to it survives a restart."""
+    return data_dir() / "demo-server"
+
+
 def default_output_dir() -> Path:
     return data_dir() / "outputs"
 

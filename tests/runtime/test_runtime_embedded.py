@@ -255,3 +255,19 @@ async def test_expansion_and_blocker(runtime: ComfyUIAsyncRuntime) -> None:
     assert blocked.status is C and blocked.error is None
     saver = blocked.node_task("3")
     assert saver is not None and saver.status is X and (saver.status_detail or "").startswith("blocked:")
+
+
+async def test_a_run_attached_after_it_finished_keeps_the_servers_duration(server: EmbeddedServer) -> None:
+    """Re-attached after a restart: its times are the server's, not the moment of the attach (issue 12)."""
+    server.faults.step_delay = 0.05  # 10 steps: about half a second of real work
+    first = make_runtime(server.url)
+    async with first.session():
+        execution = await first.submit(graph(steps=10))
+        done = await first.wait(execution, timeout=20)
+    assert done.status is C and done.duration is not None and done.duration >= 0.4
+    second = make_runtime(server.url)
+    async with second.session():
+        attached = await second.attach(execution.prompt_id or "", name="from journal")
+    assert attached.status is C
+    assert attached.duration is not None
+    assert abs(attached.duration - done.duration) < 0.25, (attached.duration, done.duration)

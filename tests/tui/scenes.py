@@ -574,7 +574,7 @@ STATES = [
     "input_form",
     "history",
 ]
-SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+SIZES = {"80x24": (80, 24), "120x40": (120, 40), "160x48": (160, 48)}
 
 
 def scene_app(workflows_dir: Path | None = None, journal_path: Path | None = None) -> ComfyRealityApp:
@@ -589,6 +589,7 @@ def scene_app(workflows_dir: Path | None = None, journal_path: Path | None = Non
         bundled_dir=workflows_dir,
         journal_path=journal_path,
         use_journal=journal_path is not None,
+        log_settle=0.0,  # lines drawn as they come: the picture does not wait on a timer
     )
     app.sources = app.sources[:1]
     app.log_timezone = UTC  # the same picture in every time zone

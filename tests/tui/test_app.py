@@ -122,6 +122,21 @@ def test_cli_reports_a_broken_config_file(tmp_path: Path) -> None:
     assert f"Cannot read config file {config}" in result.output
 
 
+def test_cli_help_states_flags_then_environment_then_config() -> None:
+    result = CliRunner().invoke(main, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "Precedence: this flag, then $COMFYUI_URL, then the config file's server_url" in text
+    assert "--fresh-demo" in text
+
+
+def test_cli_refuses_a_config_file_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    result = CliRunner().invoke(main, ["--config", str(missing)])
+    assert result.exit_code == 2
+    assert f"--config {missing}: no such file" in result.output
+
+
 class _StubRuntime:
     """Just what saving outputs needs: executions, a status and downloads (no server)."""
 

@@ -300,6 +300,8 @@ async def test_ui_workflow_form_edits_seed_and_text_and_the_server_gets_them(ser
         await wait_for_text(pilot, "value(s) refused")
         assert isinstance(app.screen, InputFormScreen)
         steps_input.value = "3"
+        # Corrected: the refusal goes away with the reason under the field.
+        await wait_for(pilot, lambda: "value(s) refused" not in screen_text(app), what="the refusal cleared")
         # ctrl+n randomizes the focused seed; then type a fixed one.
         seed.editor.focus()
         old_seed = seed.raw_value()

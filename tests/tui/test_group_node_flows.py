@@ -109,7 +109,9 @@ async def test_frontend_defect_is_reproduced_unless_corrections_are_on(
     async with corrected.run_test(size=(160, 48)) as pilot:
         entry = await run_file(pilot, corrected, "outer-seed")
         assert entry.status is TaskStatus.COMPLETED, entry.execution.error
-        assert "completed" in log_text(corrected) and "web UI" not in log_text(corrected)
+        # Log lines are written in time order once settled (a fraction of a second).
+        await wait_for(pilot, lambda: "completed" in log_text(corrected), what="the run in the log")
+        assert "web UI" not in log_text(corrected)
         received = await history_prompt(server, entry.execution.prompt_id or "")
         assert received["10:0"]["inputs"]["seed"] == 99
 

@@ -73,8 +73,14 @@ async def test_an_unfinished_execution_is_followed_again_and_shown_in_the_tree(t
                 what="the followed execution in the tree",
             )
             await wait_for_text(pilot, "left running")
-            assert "Journal: followed again 1, finished 0, lost 0" in "\n".join(
-                strip.text for strip in app.log_pane.lines
+            # Log lines are written in time order once settled (a fraction of a second).
+            await wait_for(
+                pilot,
+                lambda: (
+                    "Journal: followed again 1, finished 0, lost 0"
+                    in "\n".join(strip.text for strip in app.log_pane.lines)
+                ),
+                what="the journal's summary in the log",
             )
             runtime = app.runtime
             assert runtime is not None

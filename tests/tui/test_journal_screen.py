@@ -34,6 +34,7 @@ from comfy_reality.tui.screens.journal_screen import (
 from tests.tui.scenes import JOURNAL_NOW as NOW
 from tests.tui.scenes import SERVER_URL as SERVER
 from tests.tui.scenes import (
+    SIZES,
     fill_history_journal,
     fill_journal,
     journal_execution,
@@ -232,8 +233,10 @@ async def test_details_show_error_nodes_outputs_and_lost_reason(tmp_path: Path) 
             assert "Outputs (1)" in text and "portrait_00001_.png" in text and "(output, node #3)" in text
             assert "completed in 12.4s" in text and "50m ago" in text
             assert "queued 14:39:59 · ran 14:40:00–14:40:12" in text
-            await pilot.press("enter")
-            assert screen.focused is screen.query_one("#history-detail")
+            await pilot.press("enter")  # details from the top; the focus stays in the table
+            await pilot.pause()
+            assert screen.focused is _table(app) and "portrait_00001_.png" in _details(app)
+            screen.query_one("#history-detail").focus()
             await pilot.press("escape")  # back to the table, History stays open
             assert screen.focused is _table(app) and app.screen is screen
 
@@ -401,7 +404,7 @@ async def test_a_rejected_run_shows_its_rejected_inputs(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- snapshots
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("size", list(SIZES.values()), ids=list(SIZES))
 def test_history_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     """The README's History screenshot: the same journal, app and keys as the screenshots tool."""
     path = tmp_path / "journal.sqlite3"

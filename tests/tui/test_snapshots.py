@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.tui.scenes import SERVER_STATES, apply_scene, apply_server_scene, scene_app
+from tests.tui.scenes import SERVER_STATES, SIZES, apply_scene, apply_server_scene, scene_app
 
 from .helpers import WORKFLOWS
 
 STATES = ["idle", "running", "completed", "failed", "cancelled", "disconnected", "help", "input_form"]
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("size", list(SIZES.values()), ids=list(SIZES))
 @pytest.mark.parametrize("state", STATES)
 def test_state(snap_compare: Any, state: str, size: tuple[int, int]) -> None:
     async def run_before(pilot: Any) -> None:

@@ -820,6 +820,11 @@ class Journal:
                 client_id=row.client_id,
                 number=row.number,
             )
+            if not execution.status.is_final:
+                # Still going: its times are the recorded ones, not this restart's.
+                execution.created_at = row.created_at or execution.created_at
+                if row.started_at is not None and execution.started_at is not None:
+                    execution.started_at = min(row.started_at, execution.started_at)
             await self._run(self._store.alias, execution.id, row.id)
             self._written_prompt.add(execution.id)
             if self._attachments:

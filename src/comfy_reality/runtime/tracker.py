@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -92,6 +93,8 @@ class Tracker:
         self.done = asyncio.Event()  # set when FINISHED or DETACHED: wakes the waiters
         self.end_signal = asyncio.Event()  # ``executing {node: null}``: history is written by now
         self.outcome: TaskStatus | None = None
+        self.server_times: tuple[datetime | None, datetime | None] = (None, None)
+        """(start, end) from the server's history messages: a re-attached run's real times."""
         self.foreign = foreign  # POSTed under another client_id: only progress reaches us
         self.observed = False  # an observer socket under that client_id feeds it live messages
         self.observe_requested = False  # follow it live again when a new session opens
@@ -505,6 +508,16 @@ class Tracker:
         """Fold a history entry in: what the socket did not tell us (no client_id, reconnects)."""
         for name, data in entry.message_list():
             message = parse_message(name, data)  # a WS message kept as [type, data]
+            stamp = getattr(message, "timestamp", None)
+            if isinstance(stamp, int) and not isinstance(stamp, bool) and 0 < stamp < 10**14:
+                when = datetime.fromtimestamp(stamp / 1000, tz=UTC)
+                start, end = self.server_times
+                if isinstance(message, ExecutionStartMessage):
+                    self.server_times = (when, end)
+                elif isinstance(
+                    message, (ExecutionSuccessMessage, ExecutionErrorMessage, ExecutionInterruptedMessage)
+                ):
+                    self.server_times = (start, when)
             if isinstance(message, ExecutionStartMessage):
                 self.mark_running()
             elif isinstance(message, ExecutionCachedMessage):
@@ -539,6 +552,7 @@ class Tracker:
         if outcome is not None:
             self.outcome = outcome
         execution = self.execution
+        seen_start = execution.started_at is not None  # watched live: our own clock stays consistent
         if history is not None:
             self.apply_history(history)
             outputs = history.outputs
@@ -585,6 +599,15 @@ class Tracker:
         execution.status = outcome
         execution.started_at = execution.started_at or now
         execution.completed_at = now
+        server_start, server_end = self.server_times
+        if (
+            not seen_start
+            and server_start is not None
+            and server_end is not None
+            and server_end >= server_start
+        ):
+            # The server's own clock: right even for a run re-attached long after it ran.
+            execution.started_at, execution.completed_at = server_start, server_end
         if detail:
             execution.status_detail = detail
         elif outcome is TaskStatus.FAILED and execution.error is not None:

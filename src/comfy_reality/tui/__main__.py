@@ -19,8 +19,8 @@ from ..safe_text import safe_str
     metavar="URL",
     multiple=True,
     help=(
-        "ComfyUI server URL; repeat it to pool several servers. "
-        "Default: config file, then $COMFYUI_URL, then http://127.0.0.1:8188."
+        "ComfyUI server URL; repeat it to pool several servers. Precedence: this flag, then "
+        "$COMFYUI_URL, then the config file's server_url, then http://127.0.0.1:8188."
     ),
 )
 @click.option("--token", metavar="T", help="API token sent as a bearer header (or $COMFYUI_TOKEN).")
@@ -34,7 +34,13 @@ from ..safe_text import safe_str
 @click.option(
     "--demo",
     is_flag=True,
-    help="Start an embedded ComfyUI look-alike on a free 127.0.0.1 port and connect to it.",
+    help="Start an embedded ComfyUI look-alike on a free 127.0.0.1 port and connect to it. "
+    "What you save to it is kept (in the user data dir, demo-server/) for the next --demo.",
+)
+@click.option(
+    "--fresh-demo",
+    is_flag=True,
+    help="Like --demo, on an empty server that forgets everything when the app quits.",
 )
 @click.option(
     "--servers",
@@ -61,6 +67,7 @@ def main(
     token: str | None,
     workflow_dirs: tuple[Path, ...],
     demo: bool,
+    fresh_demo: bool,
     demo_servers: int,
     insecure: bool,
     images: str | None,
@@ -73,6 +80,10 @@ def main(
     interrupts prompts already on the server. Keys can be remapped in the config
     file's [keymap] table (binding id = key).
     """
+    if config_path is not None and not config_path.is_file():
+        # Named on purpose: running on defaults instead would hide the typo.
+        click.echo(f"comfy-reality-tui: --config {safe_str(config_path)}: no such file", err=True)
+        sys.exit(2)
     pooled = (
         [{"url": url, **({"token": token} if token else {})} for url in server_urls]
         if len(server_urls) > 1
@@ -101,11 +112,17 @@ def main(
 
     # Ask the terminal what it can draw now: once Textual runs it owns stdin and the answer is lost.
     settings = settings.model_copy(update={"images": resolve_renderer(settings.images)})
+    from .. import paths
     from .app import ComfyRealityApp
     from .logtap import LogTap
 
     app = ComfyRealityApp(
-        settings, workflow_dirs=list(workflow_dirs), demo=demo, demo_servers=demo_servers, log_tap=LogTap()
+        settings,
+        workflow_dirs=list(workflow_dirs),
+        demo=demo or fresh_demo,
+        demo_data_dir=None if fresh_demo or not demo else paths.demo_server_dir(),
+        demo_servers=demo_servers,
+        log_tap=LogTap(),
     )
     app.run()
     if app.return_code:

@@ -8,12 +8,15 @@ screen; every background job runs as a worker on the app, so one handler sees ev
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
 from textual import on
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker
 
 from .. import paths
@@ -26,6 +29,7 @@ from .commands import ComfyCommands
 from .images import ImageSupport, resolve_renderer
 from .keymap import keymap_problems
 from .library import WorkflowLibrary
+from .log_order import LOG_SETTLE
 from .logtap import LogTap
 from .messages import (
     LogLine,
@@ -69,6 +73,7 @@ class ComfyRealityApp(SafeTextApp[None]):
         *,
         workflow_dirs: list[Path] | None = None,
         demo: bool = False,
+        demo_data_dir: Path | None = None,
         connect: bool = True,
         runtime_factory: RuntimeFactory | None = None,
         bundled_dir: Path | None = None,
@@ -77,11 +82,14 @@ class ComfyRealityApp(SafeTextApp[None]):
         log_tap: LogTap | None = None,
         journal_path: Path | None = None,
         use_journal: bool = True,
+        log_settle: float = LOG_SETTLE,
         demo_servers: int = 1,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.log_tap = log_tap
+        self.log_settle = log_settle
+        """How long log lines wait for earlier ones still on their way (0: written at once, for scenes)."""
         self.session = SessionState()
         """This session's executions as the screen knows them (filled from the backend's batches)."""
         self.frames = 0
@@ -93,6 +101,7 @@ class ComfyRealityApp(SafeTextApp[None]):
             self.settings,
             write_log=self.write_log,
             demo=demo,
+            demo_data_dir=demo_data_dir,
             connect=connect,
             runtime_factory=runtime_factory,
             frame_interval=frame_interval,
@@ -117,6 +126,12 @@ class ComfyRealityApp(SafeTextApp[None]):
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's commands without its own Quit (ours asks about running prompts) and key panel (? is ours)."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Keys"):
+                yield command
+
     # ------------------------------------------------------------------ start-up
     def get_default_screen(self) -> MainScreen:
         # The default screen: the one the app's own queries (and tests) look into.
@@ -127,6 +142,7 @@ class ComfyRealityApp(SafeTextApp[None]):
             self.session,
             log_timezone=self.log_timezone,
             images=self.images,
+            log_settle=self.log_settle,
         )
         return self.main_screen
 

@@ -145,6 +145,7 @@ class Backend:
         *,
         write_log: LogWriter,
         demo: bool = False,
+        demo_data_dir: Path | None = None,
         connect: bool = True,
         runtime_factory: RuntimeFactory | None = None,
         frame_interval: float = FRAME_INTERVAL,
@@ -160,6 +161,8 @@ class Backend:
         self.server_url = settings.server_url
         """The server's URL; in demo mode, the embedded server's once it runs."""
         self.demo = demo
+        self.demo_data_dir = demo_data_dir
+        """Where the demo server keeps what is saved to it across launches; None: a fresh temp dir."""
         self.connect = connect
         self.runtime_factory: RuntimeFactory = runtime_factory or self._default_runtime
         self.frame_interval = frame_interval
@@ -367,9 +370,13 @@ class Backend:
                     from ..server import EmbeddedServer, ServerConfig
 
                     server = await stack.enter_async_context(
-                        EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0))
+                        EmbeddedServer(
+                            ServerConfig(host="127.0.0.1", port=0, speed=1.0, data_dir=self.demo_data_dir)
+                        )
                     )
                     url = self.server_url = server.url
+                    # The demo's own address from the first moment it is known, not the configured URL.
+                    self._app.post_message(ServerStatusChanged(ServerStatus(url=url)))
                 runtime = self.runtime_factory(url)
             self.runtime = runtime
             subscription = runtime.task_manager.events()

@@ -38,6 +38,9 @@ APP_COMMANDS: list[tuple[str, str, str]] = [
     ),
     ("Reconnect / refresh", "Retry the server now and rescan workflows", "screen.reconnect"),
     ("Help", "Keys and what the focused pane does", "screen.help"),
+    ("Copy prompt id", "The selected execution's prompt id, to the clipboard (y)", "screen.copy_prompt_id"),
+    ("Copy error", "The selected execution's error and traceback, to the clipboard (Y)", "screen.copy_error"),
+    ("Copy output path", "Where the selected execution's first output is (p)", "screen.copy_output_path"),
     ("Quit", "Leave (running prompts keep running on the server)", "app.quit"),
 ]
 

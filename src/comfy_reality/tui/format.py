@@ -95,3 +95,35 @@ def short_id(value: str | None, length: int = 8) -> str:
 plain = safe_str
 line_text = safe_line
 block_text = safe_text
+
+
+def fuzzy_positions(query: str, text: str) -> list[int] | None:
+    """Where the query's letters occur in order in ``text`` (case-insensitive, spaces ignored); None: no match.
+
+    Prefers a contiguous run (a plain substring) so "ksam" lights up "KSam", not scattered letters.
+    """
+    needle = "".join(query.lower().split())
+    if not needle:
+        return []
+    haystack = text.lower()
+    start = haystack.find(needle)
+    if start >= 0:
+        return list(range(start, start + len(needle)))
+    positions: list[int] = []
+    index = 0
+    for char in needle:
+        index = haystack.find(char, index)
+        if index < 0:
+            return None
+        positions.append(index)
+        index += 1
+    return positions
+
+
+def highlighted(text: str, positions: list[int] | None, style: str = "") -> Text:
+    """``text`` (already made safe) as Text, the matched letters underlined in the accent colour (no markup)."""
+    result = Text(text, style=style)
+    for position in positions or []:
+        if position < len(text):
+            result.stylize("bold underline yellow", position, position + 1)
+    return result

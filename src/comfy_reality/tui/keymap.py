@@ -17,6 +17,8 @@ _MODULES = (
     "comfy_reality.tui.screens.confirm_quit",
     "comfy_reality.tui.screens.help",
     "comfy_reality.tui.screens.history",
+    "comfy_reality.tui.screens.journal_screen",
+    "comfy_reality.tui.screens.main",
     "comfy_reality.tui.screens.input_form",
     "comfy_reality.tui.screens.name_prompt",
     "comfy_reality.tui.screens.save_outputs",

@@ -63,8 +63,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False, id="help.close_q"),
     ]
 
-    def __init__(self, pane_help: str | None, pane_keys: list[KeyRow], global_keys: list[KeyRow]) -> None:
+    def __init__(
+        self,
+        pane_help: str | None,
+        pane_keys: list[KeyRow],
+        global_keys: list[KeyRow],
+        other_panes: list[str] | None = None,
+    ) -> None:
         super().__init__()
+        self.other_panes = other_panes or []
+        """The other panes' help (their keys work once Tab moves there)."""
         self.pane_help = pane_help
         self.pane_keys = pane_keys
         self.global_keys = global_keys
@@ -79,6 +87,11 @@ class HelpScreen(ModalScreen[None]):
                 if self.pane_keys:
                     parts.append(keys_table("Keys in this pane", self.pane_keys))
                 yield Static(Group(*parts), id="help-keys")
+                if self.other_panes:
+                    yield Markdown(
+                        "# Other panes (Tab moves between them)\n\n" + "\n".join(self.other_panes),
+                        id="help-other-panes",
+                    )
                 yield Markdown(GENERAL, id="help-general")
 
     async def action_dismiss(self, result: None = None) -> None:

@@ -262,6 +262,7 @@ step, choices); a refused value shows its reason under the field.
         self.prompt = prompt
         self.object_info = object_info
         self.items = editable_inputs(prompt, object_info)
+        self._refused_shown = False
         self.unknown = sorted(
             {
                 f"{node.get('class_type')} (node {node_id})"
@@ -331,6 +332,19 @@ step, choices); a refused value shows its reason under the field.
             if isinstance(node, InputField):
                 node.check()
                 break
+        self._refresh_refused()
+
+    def _refresh_refused(self) -> None:
+        """Once a refusal was shown, keep the count current: it clears when every value is corrected."""
+        if not self._refused_shown:
+            return
+        problems = [f.problem for f in self.fields() if f.problem]
+        status = self.query_one("#form-status", Static)
+        if problems:
+            status.update(safe_text(f"{len(problems)} value(s) refused: {problems[0]}", "bold red"))
+        else:
+            self._refused_shown = False
+            status.update("")
 
     def action_randomize(self) -> None:
         focused = self.focused
@@ -350,6 +364,7 @@ step, choices); a refused value shows its reason under the field.
         problems = [p for f in self.fields() if (p := f.check())]
         status = self.query_one("#form-status", Static)
         if problems:
+            self._refused_shown = True
             status.update(safe_text(f"{len(problems)} value(s) refused: {problems[0]}", "bold red"))
             first_bad = next(f for f in self.fields() if f.problem)
             first_bad.editor.focus()

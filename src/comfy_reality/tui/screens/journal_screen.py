@@ -167,6 +167,17 @@ class HistoryTable(DataTable[Any]):
 class JournalScreen(Screen[None]):
     """Keyboard-first: type to filter, ↑/↓ to pick, details follow the cursor, esc steps back."""
 
+    HELP = """\
+## History
+
+Every run the journal recorded, newest first; the details follow the cursor.
+
+- **↑/↓** or **j/k** move, **g/G** first/last, **enter** details from the top (focus stays here)
+- **t** retry a failed, cancelled or lost run · **r** run it again with the same inputs
+- **o** save its outputs · **E** open its whole error (then **y** copies it)
+- **/** filter by name, id or error text · **F2** status · **F5** refresh · **esc** back
+"""
+
     DEFAULT_CSS = """
     JournalScreen {
         layout: vertical;
@@ -232,6 +243,16 @@ class JournalScreen(Screen[None]):
         Binding("f2", "cycle_status", "Status", id="history.status"),
         Binding("f5", "reload", "Refresh", id="history.reload"),
         Binding("e", "rerun", "Re-run…", id="history.rerun"),
+        # Listed by ? (the footer keeps to the keys above at 80 columns).
+        Binding("t", "act('retry')", "Retry", show=False, id="history.retry"),
+        Binding("r", "act('rerun')", "Run again", show=False, id="history.run_again"),
+        Binding("o", "act('save')", "Save outputs", show=False, id="history.save"),
+        Binding("E", "act('error')", "Open error", show=False, id="history.error"),
+        Binding("question_mark", "help", "Keys", show=False, id="history.help"),  # named in the title bar
+        Binding("j", "cursor('down')", "Down", show=False, id="history.down"),
+        Binding("k", "cursor('up')", "Up", show=False, id="history.up"),
+        Binding("g", "cursor('top')", "First", show=False, id="history.first"),
+        Binding("G", "cursor('bottom')", "Last", show=False, id="history.last"),
     ]
 
     def __init__(
@@ -256,7 +277,7 @@ class JournalScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="history-bar"):
-            yield Static("History", id="history-title")
+            yield Static("History · ? keys", id="history-title")
             yield Input(placeholder="/ to filter: name, id or error text", id="history-filter", compact=True)
             yield Select(
                 [(label, value) for value, label in STATUS_CHOICES],
@@ -605,9 +626,45 @@ class JournalScreen(Screen[None]):
         self.reload()
 
     @on(DataTable.RowSelected, "#history-table")
-    def _selected(self) -> None:
-        """enter on a row: move into its details to scroll them."""
-        self.query_one("#history-detail", VerticalScroll).focus()
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        """enter on a row: its details, from the top; the cursor stays in the table (tab moves there)."""
+        key = event.row_key.value
+        if key is not None and (self.selected is None or self.selected.id != key):
+            self.show_details(key)
+        self.query_one("#history-detail", VerticalScroll).scroll_home(animate=False)
+
+    def action_act(self, what: str) -> None:
+        entry = self.selected
+        if entry is None:
+            self.notify("No run selected.", severity="warning")
+            return
+        from . import history_actions
+
+        if what in ("retry", "rerun"):
+            history_actions.run_again(self.app, entry, retry=what == "retry")
+        elif what == "save":
+            history_actions.save_outputs(self.app, entry)
+        else:
+            history_actions.open_error(self.app, entry)
+
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        rows = [
+            (self.app.get_key_display(b), b.description, b.id or b.action)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
+        self.app.push_screen(HelpScreen(self.HELP, rows, []))
+
+    def action_cursor(self, where: str) -> None:
+        table = self.query_one(HistoryTable)
+        {
+            "down": table.action_cursor_down,
+            "up": table.action_cursor_up,
+            "top": table.action_scroll_top,
+            "bottom": table.action_scroll_bottom,
+        }[where]()
 
     def action_rerun(self) -> None:
         """The selected execution's prompt (values as sent) into the input form, to edit and queue."""
@@ -618,5 +675,7 @@ class JournalScreen(Screen[None]):
         self.post_message(RerunRequested(entry.prompt, entry.name or entry.workflow_id or "journal entry"))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # "/" and "e" belong to the filter box while typing there.
-        return not (action in ("focus_filter", "rerun") and isinstance(self.focused, Input))
+        # Letters belong to the filter box while typing there.
+        return not (
+            action in ("focus_filter", "rerun", "act", "cursor", "help") and isinstance(self.focused, Input)
+        )

@@ -15,50 +15,52 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
+from textual.widgets import Static
 
 from ... import paths
 from ...config import Settings
-from ...errors import ComfyError, InvalidWorkflowError, PromptValidationError, UnsafeOutputPathError
-from ...runtime.models import ConnectionState, ServerStatus, TaskStatus
+from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
+from ...runtime.models import ConnectionState, ServerStatus, TaskStatus, WorkflowExecution
 from ...runtime.outputs import safe_output_path, save_outputs
-from ...safe_text import safe_json
 from ...workflows import (
     WorkflowFile,
     WorkflowFormat,
-    apply_overrides,
-    load_prompt,
     prepare_workflow,
-    safe_filename,
-    save_workflow,
-    workflow_userdata_path,
 )
+from .. import clipboard
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
 from ..images import ImageSupport
 from ..library import WorkflowLibrary
+from ..log_order import LOG_SETTLE, LogOrder
 from ..messages import LogLine, TaskEventsBatch
 from ..state import ExecutionEntry, SessionState
 from ..widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
+from ..widgets.execution_filter import ExecutionFilter
 from ..widgets.execution_view import OutputKey, output_key
 from ..widgets.steady_footer import SteadyFooter
 from ..widgets.workflow_browser import workflow_nodes
-from .name_prompt import NamePromptScreen
+from . import main_keys
+from .edit_inputs import EditInputsScreen
 from .save_outputs import SaveOutputsScreen
 
 if TYPE_CHECKING:
     from .input_form import FormResult
 
 
-class MainScreen(Screen[None]):
+MIN_WIDTH, MIN_HEIGHT = 60, 16
+"""Below this the panes cannot show a workflow name, a status and the keys at once."""
+
+
+class MainScreen(EditInputsScreen):
     """Queue, watch, cancel and retry workflows: the screen the app opens on."""
 
     BINDINGS = [
-        # Listed first so this footer starts like every other screen's (the app's ctrl+q quits from any screen).
         Binding("ctrl+q", "app.quit", "Quit", id="quit"),
         Binding("r", "run", "Run", id="run"),
         Binding("x", "cancel", "Cancel", id="cancel"),
@@ -66,10 +68,14 @@ class MainScreen(Screen[None]):
         Binding("e", "edit", "Edit", id="edit"),
         Binding("o", "save_outputs", "Save", id="save_outputs"),
         Binding("l", "toggle_log", "Log", id="toggle_log"),
-        Binding("f1,question_mark", "help", "Help", id="help"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("f1", "help", "Help", show=False, id="help.f1"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("f5", "reconnect", "Reconnect", id="reconnect"),
-        Binding("h", "history", "History", show=False, id="history"),
+        Binding("h", "history", "History", id="history"),
+        Binding("y", "copy_prompt_id", "Copy id", id="copy.prompt_id"),
+        Binding("Y", "copy_error", "Copy error", id="copy.error"),
+        Binding("p", "copy_output_path", "Copy path", id="copy.output_path"),
         Binding("s", "servers", "Servers", show=False, id="servers"),
         Binding("q", "server_queue", "Queue", show=False, id="server_queue"),
         Binding("H", "server_history", "Server history", show=False, id="server_history"),
@@ -89,6 +95,7 @@ class MainScreen(Screen[None]):
         *,
         log_timezone: tzinfo | None = None,
         images: ImageSupport | None = None,
+        log_settle: float = LOG_SETTLE,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -99,26 +106,44 @@ class MainScreen(Screen[None]):
         self.log_timezone = log_timezone
         self.output_sizes: dict[OutputKey, int] = {}
         """Sizes of the outputs saved this session, shown beside each file."""
+        self.saved_paths: dict[OutputKey, Path] = {}
+        """Where each output saved this session was written (p copies it)."""
         self._select_on_arrival: str | None = None
         self._selected_execution: str | None = None
         self._detail_mode = "workflow"
         self._highlighted_path: Path | None = None
         self._last_state: ConnectionState | None = None
         self._preview_cache: dict[Path, list[tuple[str, str, str | None]]] = {}
+        self.log_order = LogOrder(log_settle)
+        self._log_timer: Timer | None = None
 
     # ------------------------------------------------------------------ layout
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Off while a dialog or the form is on top: the footer behind it offers none of these.
-        return self.is_active
+        if not self.is_active:
+            return False
+        if action == "filter":
+            # Only the two lists have a filter.
+            return self._focused_pane() in ("workflows", "tasks")
+        return True
+
+    def _focused_pane(self) -> str | None:
+        return main_keys.focused_pane(self.focused)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Ordered for the footer by :func:`main_keys.footer_order` (``?``, this pane's keys, History, Quit)."""
+        return main_keys.footer_order(super().active_bindings, self._focused_pane(), self.app)
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: the handlers (and the app) reach the panes directly, with no query per update.
         titles = self.library.source_titles
-        self.status_bar = StatusBar(self.backend.server_url, id="status-bar")
+        self.status_bar = StatusBar(self.backend.server_url, demo=self.backend.demo, id="status-bar")
         self.browser = WorkflowBrowser(titles, id="workflows")
         self.browser.border_title = "Workflows"
         self.task_tree = TaskTree(id="tasks")
         self.task_tree.border_title = "Executions"
+        self.tasks_filter = ExecutionFilter(self.task_tree, id="tasks-filter")
         self.preview = WorkflowPreview(titles, id="preview")
         self.preview.border_title = "Workflow"
         self.execution_view = ExecutionView(id="execution", classes="hidden", images=self.images)
@@ -130,12 +155,26 @@ class MainScreen(Screen[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self.browser
-                yield self.task_tree
+                with Vertical(id="tasks-box"):
+                    yield self.tasks_filter
+                    yield self.task_tree
             with Vertical(id="detail"):
                 yield self.preview
                 yield self.execution_view
         yield self.log_pane
         yield SteadyFooter(show_command_palette=False)
+        yield Static(id="too-small")
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below a usable size, one clear sentence instead of panes squeezed into garbage."""
+        width, height = event.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"Terminal too small: {width}x{height}.\n"
+                f"Need at least {MIN_WIDTH}x{MIN_HEIGHT}: enlarge the window (ctrl+q quits)."
+            )
 
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
@@ -154,7 +193,20 @@ class MainScreen(Screen[None]):
         self.execution_view.tick()
 
     def write_log(self, lines: list[LogLine]) -> None:
-        self.log_pane.add_lines(lines)
+        """Lines go out in time order once settled (see :mod:`..log_order`); at once when settle is 0."""
+        self.log_order.add(lines)
+        if self.log_order.settle <= 0:
+            self._flush_log()
+        elif self._log_timer is None:
+            self._log_timer = self.set_interval(0.1, self._flush_log)
+
+    def _flush_log(self) -> None:
+        lines = self.log_order.due()
+        if lines:
+            self.log_pane.add_lines(lines)
+        if not self.log_order.waiting and self._log_timer is not None:
+            self._log_timer.stop()
+            self._log_timer = None
 
     # ------------------------------------------------------ what the backend reports
     def apply_batch(self, message: TaskEventsBatch) -> None:
@@ -357,6 +409,10 @@ class MainScreen(Screen[None]):
 
     async def _prepare_prompt(self, workflow: WorkflowFile) -> dict[str, Any] | None:
         """The API prompt of a workflow (UI format converted); problems become a rejected entry."""
+        runtime = self.backend.runtime
+        if self.library.object_info is None and runtime is not None:
+            # r pressed right after connecting: fetch the catalogue now instead of refusing the run.
+            await self.library.fetch_object_info(runtime)
         object_info = self.library.object_info
         correct = self.settings.correct_frontend_defects
         try:
@@ -505,6 +561,34 @@ class MainScreen(Screen[None]):
             self._show_execution(new.id)
         self.notify(f"Retrying {entry.title}", timeout=2)
 
+    # ---------------------------------------------------------------- clipboard
+    def _copy(self, text: str | None, what: str, missing: str) -> None:
+        if text is None:
+            self.notify(missing, severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        shown = text.splitlines()[0] if text else ""
+        self.notify(f"Copied {what}: {shown[:60] + '…' if len(shown) > 60 else shown}", timeout=3)
+
+    def action_copy_prompt_id(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            prompt_id = entry.execution.prompt_id
+            self._copy(
+                prompt_id, "prompt id", f"{entry.title} has no prompt id (the server never queued it)."
+            )
+
+    def action_copy_error(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            self._copy(clipboard.error_text(entry), "the error", f"{entry.title} has no error to copy.")
+
+    def action_copy_output_path(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            text = clipboard.output_path_text(entry, self.saved_paths)
+            self._copy(text, "output path", f"{entry.title} has no output files (yet).")
+
     # ---------------------------------------------------------------- outputs
     def action_save_outputs(self) -> None:
         entry = self._selected_entry()
@@ -530,11 +614,16 @@ class MainScreen(Screen[None]):
 
     async def _save_outputs(self, execution_id: str, folder: Path) -> None:
         runtime = self.backend.connected_runtime()
+        execution = runtime.executions.get(execution_id) if runtime is not None else None
+        if execution is not None:
+            await self.save_execution_outputs(execution, folder)
+
+    async def save_execution_outputs(self, execution: WorkflowExecution, folder: Path) -> None:
+        """Download ``execution``'s output files (this session's, or one from History) into ``folder``."""
+        runtime = self.backend.connected_runtime()
         if runtime is None:
             return
-        execution = runtime.executions.get(execution_id)
-        if execution is None:
-            return
+        execution_id = execution.id
         written = 0
         refused: list[str] = []
         for file in execution.output_files:
@@ -552,6 +641,7 @@ class MainScreen(Screen[None]):
                 return
             for path in paths_written:
                 self.output_sizes[output_key(file)] = (await asyncio.to_thread(path.stat)).st_size
+                self.saved_paths[output_key(file)] = path
                 written += 1
         message = f"Saved {written} file(s) to {folder}"
         if refused:
@@ -569,7 +659,10 @@ class MainScreen(Screen[None]):
             self.browser.option_list.focus()
 
     def action_filter(self) -> None:
-        self.browser.start_filter()
+        if self._focused_pane() == "tasks":
+            self.tasks_filter.open()
+        else:
+            self.browser.start_filter()
 
     def action_reconnect(self) -> None:
         self.scan_local()
@@ -582,7 +675,10 @@ class MainScreen(Screen[None]):
             return
         if runtime.status.state is ConnectionState.CONNECTED:
             self.refresh_server_side()
-            self.notify("Refreshed workflows and server info", timeout=2)
+            self.notify(
+                f"Already connected to {backend.server_url}; refreshed the workflows and server info",
+                timeout=3,
+            )
             return
         runtime.reconnect_now()
         self.notify(f"Retrying {backend.server_url} now…", timeout=2)
@@ -655,144 +751,9 @@ class MainScreen(Screen[None]):
                 pane_help = type(node).HELP
                 break
             node = node.parent if isinstance(node.parent, Widget) else None
-        pane_keys: list[tuple[str, str, str]] = []
-        global_keys: list[tuple[str, str, str]] = []
-        seen: set[str] = set()
-        for active in self.active_bindings.values():
-            binding = active.binding
-            ident = binding.id or binding.action
-            if ident in seen or not binding.description:
-                continue
-            seen.add(ident)
-            row = (self.app.get_key_display(binding), binding.description, ident)
-            everywhere = active.node is self.app or binding.id in self.GLOBAL_BINDING_IDS
-            (global_keys if everywhere else pane_keys).append(row)
+        pane_keys, global_keys = main_keys.help_rows(self.active_bindings, self.app, self.GLOBAL_BINDING_IDS)
         from .help import HelpScreen  # loaded on first use (Markdown): faster start-up
 
-        self.app.push_screen(HelpScreen(pane_help, pane_keys, global_keys))
-
-    # ------------------------------------------------------------- edit inputs
-    def action_edit(self) -> None:
-        workflow = self.browser.highlighted
-        if workflow is None:
-            self.notify("No workflow highlighted.", severity="warning")
-            return
-        if workflow.error:
-            self.notify(f"{workflow.name} cannot be edited: {workflow.error}", severity="error")
-            return
-        if self.library.object_info is None:
-            self.notify(
-                "The form needs the server's node catalogue (/object_info); connect to the server first.",
-                severity="warning",
-            )
-            return
-        self.backend.run_job(partial(self._open_form, workflow), name="_open_form", group="actions")
-
-    async def _open_form(self, workflow: WorkflowFile) -> None:
-        object_info = self.library.object_info
-        assert object_info is not None
-        try:
-            data = await self.library.read(workflow)
-            prompt = load_prompt(
-                data, object_info, correct_frontend_defects=self.settings.correct_frontend_defects
-            )
-        except ComfyError as exc:
-            self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
-            return
-
-        from .input_form import InputFormScreen  # loaded on first use: faster start-up
-
-        def done(result: FormResult | None) -> None:
-            if result is not None:
-                self._form_done(workflow, result)
-
-        self.app.push_screen(InputFormScreen(workflow, prompt, object_info), done)
-
-    def _form_done(self, workflow: WorkflowFile, result: FormResult) -> None:
-        if result.action == "run":
-            if self.backend.connected_runtime() is not None:
-                self.backend.run_job(
-                    partial(self._submit_edited, workflow, result), name="_submit_edited", group="actions"
-                )
-            return
-        if result.action == "save_local":
-            folder = paths.user_workflows_dir()
-
-            def check_local(name: str) -> str | None:
-                try:
-                    safe_filename(name)
-                except ComfyError as exc:
-                    return str(exc)
-                return None
-
-            def save_local(name: str | None) -> None:
-                if name:
-                    self.backend.run_job(
-                        partial(self._save_local, result.prompt, name), name="_save_local", group="actions"
-                    )
-
-            self.app.push_screen(
-                NamePromptScreen(
-                    f"Save as a new workflow in {folder}", f"{workflow.name}-edited", check_local
-                ),
-                save_local,
-            )
-            return
-        if self.backend.connected_runtime() is None:
-            return
-
-        def check_server(name: str) -> str | None:
-            try:
-                workflow_userdata_path(name)
-            except ComfyError as exc:
-                return str(exc)
-            return None
-
-        def save_server(name: str | None) -> None:
-            if name:
-                self.backend.run_job(
-                    partial(self._save_server, result.prompt, name), name="_save_server", group="actions"
-                )
-
-        self.app.push_screen(
-            NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),
-            save_server,
-        )
-
-    async def _submit_edited(self, workflow: WorkflowFile, result: FormResult) -> None:
-        """The edited prompt once, or once per batch variant (repeat, sweeps) across the servers."""
-        name = f"{workflow.name} (edited)"
-        if not result.variants:
-            await self.submit_prompt(result.prompt, name=name, workflow_id=str(workflow.path))
-            return
-        for variant in result.variants:
-            try:
-                prompt = apply_overrides(result.prompt, variant.overrides, self.library.object_info)
-            except InvalidWorkflowError as exc:
-                self.notify(f"Batch: {exc}", severity="error", timeout=8)
-                return
-            label = f"{name} [{variant.label}]" if variant.label else name
-            await self.submit_prompt(prompt, name=label, workflow_id=str(workflow.path))
-
-    async def _save_local(self, prompt: dict[str, Any], name: str) -> None:
-        try:
-            target = await asyncio.to_thread(save_workflow, prompt, paths.user_workflows_dir(), name)
-        except (ComfyError, OSError) as exc:
-            self.notify(f"Not saved: {exc}", severity="error", timeout=8)
-            return
-        self.notify(f"Saved {target.name} in your workflows", timeout=4)
-        self.scan_local()
-
-    async def _save_server(self, prompt: dict[str, Any], name: str) -> None:
-        runtime = self.backend.connected_runtime()
-        if runtime is None:
-            return
-        path = workflow_userdata_path(name)
-        body = safe_json(prompt, indent=2).encode()
-        try:
-            await runtime.put_userdata(path, body, overwrite=False)
-        except ComfyError as exc:
-            self.notify(f"Not saved on the server: {exc}", severity="error", timeout=8)
-            return
-        self.notify(f"Saved {path} on the server", timeout=4)
-        await self._fetch_server_workflows(runtime)
+        panes = (self.browser, self.task_tree, self.execution_view, self.log_pane)
+        others = [help_ for pane in panes if (help_ := getattr(type(pane), "HELP", None)) != pane_help]
+        self.app.push_screen(HelpScreen(pane_help, pane_keys, global_keys, [h for h in others if h]))

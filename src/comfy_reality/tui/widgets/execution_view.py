@@ -58,8 +58,9 @@ def header_text(entry: ExecutionEntry) -> Text:
         facts.append(f"on {strip_control_codes(server_name)}")
     if execution.prompt_id:
         facts.append(f"prompt {fmt.short_id(execution.prompt_id)}")
-    if execution.number is not None:
-        facts.append(f"#{execution.number}")
+    if execution.number is not None and state == "pending":
+        # ComfyUI's running prompt number: only useful while waiting in its queue.
+        facts.append(f"queue no. {execution.number}")
     if entry.nodes:
         done = sum(1 for t in entry.nodes.values() if t.status is TaskStatus.COMPLETED)
         facts.append(f"{done}/{len(entry.nodes)} nodes")
@@ -96,7 +97,7 @@ def error_renderable(entry: ExecutionEntry) -> RenderableType | None:
         if error.traceback:
             # The server's traceback entries hold several lines each; the last few say where.
             lines = [ln.rstrip() for entry in error.traceback for ln in entry.splitlines() if ln.strip()]
-            for line in lines[-4:]:
+            for line in traceback_tail(lines):
                 parts.append(
                     Text(fmt.plain(line, one_line=True), style="dim", no_wrap=True, overflow="ellipsis")
                 )
@@ -115,6 +116,28 @@ def error_renderable(entry: ExecutionEntry) -> RenderableType | None:
     return Group(*parts) if parts else None
 
 
+TRACEBACK_LINES = 4
+
+
+def _is_marker(line: str) -> bool:
+    """A caret/tilde line pointing into the code line above it: meaningless on its own."""
+    stripped = line.strip()
+    return bool(stripped) and set(stripped) <= set("^~ ")
+
+
+def traceback_tail(lines: list[str], room: int = TRACEBACK_LINES) -> list[str]:
+    """The last frame(s) of a traceback, starting at a ``File …`` line (or a code line), never at a caret."""
+    start = max(0, len(lines) - room)
+    # Back up to the frame's own "File" line when it is just above the window.
+    for back in range(start, max(-1, start - 3), -1):
+        if lines[back].lstrip().startswith("File "):
+            start = back
+            break
+    while start < len(lines) - 1 and _is_marker(lines[start]):
+        start += 1
+    return lines[start:]
+
+
 def outputs_renderable(files: list[OutputFile], sizes: dict[OutputKey, int]) -> RenderableType:
     table = Table(
         box=None, expand=True, show_edge=False, pad_edge=False, header_style="bold", title_justify="left"
@@ -130,7 +153,7 @@ def outputs_renderable(files: list[OutputFile], sizes: dict[OutputKey, int]) -> 
             fmt.line_text(file.node_id),
             fmt.line_text(file.filename if not file.subfolder else f"{file.subfolder}/{file.filename}"),
             fmt.line_text(file.type),
-            fmt.size(size) if size is not None else "—",
+            fmt.size(size) if size is not None else Text("not saved", style="dim"),
         )
     return Group(Text(f"Outputs ({len(files)}) · o to save", style="bold"), table)
 

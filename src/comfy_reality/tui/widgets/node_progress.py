@@ -25,6 +25,9 @@ _BAR_STYLE: dict[str, str] = {
 }
 
 
+QUEUE_REMOVAL = "not run: removed from the queue"
+
+
 def bar_text(fraction: float, width: int, style: str) -> Text:
     """A thin progress bar with half-cell resolution (the look of Rich's bar, without its layout cost)."""
     cells = max(0.0, min(1.0, fraction)) * width
@@ -62,6 +65,9 @@ def node_detail(task: Task, *, compact: bool = False) -> Text:
     elif state == "failed":
         text.append("failed" if compact else f"failed after {fmt.duration(task.duration)}", style="bold red")
     elif state == "cancelled":
+        if task.max and task.value:
+            # Where it stopped: "32/50 cancelled".
+            text.append(f"{fmt.number(task.value)}/{fmt.number(task.max)} ")
         text.append("cancelled", style="magenta")
     else:
         text.append("pending", style="dim")
@@ -73,8 +79,12 @@ def row_lines(task: Task, width: int) -> list[Text]:
     # Plain Text, not a Table: this runs for every progress frame of the selected execution.
     state = fmt.task_state(task)
     narrow = width < 60
-    bar_width = 8 if narrow else min(30, width // 4)
-    detail_width = 15 if narrow else min(30, width // 3)
+    # The detail (count, rate, ETA) is kept whole: the rate goes first, then the bar shrinks, the name last.
+    detail = node_detail(task, compact=narrow)
+    detail_width = 15 if narrow else max(24, min(32, width // 3))
+    if detail.cell_len > detail_width:
+        detail = node_detail(task, compact=True)
+    bar_width = 8 if narrow else max(8, min(30, width // 6))
     name_width = max(4, width - 2 - bar_width - detail_width - 2)
     if state in ("completed", "cached"):
         fraction = 1.0
@@ -86,12 +96,14 @@ def row_lines(task: Task, width: int) -> list[Text]:
     line.append(" ")
     name = fmt.plain(task.name or f"{task.class_type} #{task.node_id}", one_line=True)
     if len(name) > name_width:
-        name = name[: name_width - 1] + "…"
+        # Cut the title, keep its " #id": two nodes of the same title differ only by it.
+        _title, sep, node_id = name.rpartition(" #")
+        keep = f"{sep}{node_id}" if sep and len(node_id) < name_width // 2 else ""
+        name = name[: name_width - 1 - len(keep)].rstrip() + "…" + keep
     line.append(name.ljust(name_width), style="dim" if state == "pending" else "")
     line.append(" ")
     line.append_text(bar_text(fraction, bar_width, _BAR_STYLE.get(state, "white")))
     line.append(" ")
-    detail = node_detail(task, compact=narrow)
     detail.truncate(detail_width, overflow="ellipsis")
     line.append(" " * (detail_width - detail.cell_len))
     line.append_text(detail)
@@ -166,7 +178,8 @@ def _extra_line(task: Task, state: str) -> Text | None:
         first = (f"{head}{message}".splitlines() or [""])[0]
         line = Text(f"  └ {fmt.plain(first, one_line=True)}", style="red", no_wrap=True, overflow="ellipsis")
         return line
-    if state == "cancelled" and task.status_detail:
+    if state == "cancelled" and task.status_detail and not task.status_detail.startswith(QUEUE_REMOVAL):
+        # A run removed from the queue says so once, in the header, not under every node.
         detail = fmt.plain(task.status_detail, one_line=True)
         return Text(f"  └ {detail}", style="magenta", no_wrap=True, overflow="ellipsis")
     return None

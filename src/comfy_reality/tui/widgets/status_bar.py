@@ -33,9 +33,11 @@ class StatusBar(Widget):
     servers: reactive[list[dict[str, Any]] | None] = reactive(None, layout=False)
     """A pool's servers (name, state, queue, memory); None with one server."""
 
-    def __init__(self, url: str, *, id: str | None = None) -> None:
+    def __init__(self, url: str, *, demo: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.url = url
+        self.demo = demo
+        """--demo: until its server reports, the address is not known yet (never the configured URL)."""
 
     def on_mount(self) -> None:
         # The retry countdown moves by itself; one cheap tick a second, only while it matters.
@@ -61,6 +63,9 @@ class StatusBar(Widget):
             text.append(" ComfyReality ", style="bold reverse")
         text.append(" ")
         text.append(f"{icon} ", style=colour)
+        if status is None and self.demo:
+            text.append("starting the demo server on 127.0.0.1…", style=f"bold {colour}")
+            return text
         url = fmt.plain(redact_url(status.url if status else self.url), one_line=True)
         if state is ConnectionState.CONNECTED:
             text.append(url, style="bold")

@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.control import strip_control_codes
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from ...runtime.models import Task
 from .. import format as fmt
 from ..state import ExecutionEntry
+
+TOGGLE_STYLE = Style.from_meta({"toggle": True})
+"""What makes a click on the ▸ icon fold the branch (as Textual's own labels do)."""
 
 
 @dataclass(frozen=True)
@@ -22,12 +27,23 @@ class TreeRef:
     task_id: str | None = None  # None for the execution's own branch
 
 
-def execution_label(entry: ExecutionEntry) -> Text:
+def fit(name: Text, tail: Text, room: int | None) -> Text:
+    """``name`` + ``tail`` in ``room`` cells: the name is cut (with …) so the tail (status, time, id) stays whole."""
+    if room is not None and name.cell_len + tail.cell_len > room:
+        name = name.copy()
+        name.truncate(max(room - tail.cell_len, 3), overflow="ellipsis")
+    return Text.assemble(name, tail, no_wrap=True, overflow="ellipsis")
+
+
+def execution_label(entry: ExecutionEntry, room: int | None = None, query: str = "") -> Text:
     state = entry.state_key
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append_text(fmt.icon_text(state))
-    text.append(" ")
-    text.append(fmt.plain(entry.title, one_line=True), style="bold" if state == "running" else "")
+    name = Text(no_wrap=True)
+    name.append_text(fmt.icon_text(state))
+    name.append(" ")
+    title = fmt.plain(entry.title, one_line=True)
+    positions = fmt.fuzzy_positions(query, title) if query else None
+    name.append_text(fmt.highlighted(title, positions, "bold" if state == "running" else ""))
+    text = Text(no_wrap=True)
     execution = entry.execution
     if entry.rejected:
         text.append("  rejected", style="red")
@@ -42,24 +58,29 @@ def execution_label(entry: ExecutionEntry) -> Text:
     server_name = execution.metadata.get("server_name")  # set by a pool of several servers
     if isinstance(server_name, str):
         text.append(f"  @{strip_control_codes(server_name)}", style="dim")
-    return text
+    return fit(name, text, room)
 
 
-def node_label(task: Task) -> Text:
+def node_label(task: Task, room: int | None = None) -> Text:
     state = fmt.task_state(task)
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append_text(fmt.icon_text(state))
-    text.append(" ")
-    text.append(
-        f"{fmt.plain(task.class_type or task.name, one_line=True)} ",
-        style="dim" if state == "pending" else "",
+    name = Text(no_wrap=True)
+    name.append_text(fmt.icon_text(state))
+    name.append(" ")
+    name.append(
+        fmt.plain(task.class_type or task.name, one_line=True), style="dim" if state == "pending" else ""
     )
-    text.append(f"#{fmt.plain(task.node_id, one_line=True)}", style="dim")
+    # The node id stays whole: two "CLIPTextEncode" rows differ only by it.
+    text = Text(no_wrap=True)
+    text.append(f" #{fmt.plain(task.node_id, one_line=True)}", style="dim")
     if state == "running" and task.max:
         text.append(f"  {fmt.number(task.value)}/{fmt.number(task.max)}", style="yellow")
+    elif state == "cancelled" and task.max and task.value:
+        # Where it stopped: "KSampler #3  32/50 cancelled".
+        text.append(f"  {fmt.number(task.value)}/{fmt.number(task.max)}", style="dim")
+        text.append(" cancelled", style=fmt.RICH_STATUS_STYLE[state])
     elif state in ("cached", "failed", "cancelled"):
         text.append(f"  {state}", style=fmt.RICH_STATUS_STYLE[state])
-    return text
+    return fit(name, text, room)
 
 
 def _relabel(node: TreeNode[TreeRef], label: Text) -> None:
@@ -87,15 +108,24 @@ class TaskTree(Tree[TreeRef]):
 Every run of this session, newest first. Each branch is one prompt on the
 server; its children are the prompt's nodes.
 
-- **↑/↓** move, **→/←** expand/collapse, **enter** toggle
+- **↑/↓** or **j/k** move, **g/G** first/last
+- **→/←** expand/collapse (← on a node goes back to its execution), **enter** toggle
+- **/** filter the executions (fuzzy: letters in order)
 - **x** cancel (interrupt if running, remove from the queue if pending)
 - **t** retry a failed or cancelled run
 - **o** save the outputs of a completed run
+- **y** copy the prompt id · **Y** copy the error · **p** copy the output path
+
+**h** (History) and **l** (Log) keep their meaning here; use ←/→ to fold.
 """
 
     BINDINGS = [
         Binding("right", "expand_node", "Expand", show=False, id="tree.expand"),
         Binding("left", "collapse_node", "Collapse", show=False, id="tree.collapse"),
+        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
+        Binding("g", "scroll_home", "First", show=False, id="tree.first"),
+        Binding("G", "scroll_end", "Last", show=False, id="tree.last"),
     ]
 
     ICON_NODE = "▸ "
@@ -110,6 +140,8 @@ server; its children are the prompt's nodes.
         self._labelled: dict[str, Task] = {}
         """The task snapshot each leaf's label was drawn from: a batch brings new snapshots only for what moved."""
         self._entries: dict[str, ExecutionEntry] = {}
+        self.filter_query = ""
+        """Only executions whose name matches it (letters in order) have a branch; "" shows all."""
 
     @property
     def selected_execution_id(self) -> str | None:
@@ -121,6 +153,8 @@ server; its children are the prompt's nodes.
         added = False
         for entry in entries:
             self._entries[entry.id] = entry
+            if self.filter_query and fmt.fuzzy_positions(self.filter_query, entry.title) is None:
+                continue  # filtered out: kept, and shown again when the filter changes
             branch = self._branches.get(entry.id)
             if branch is None:
                 first = self.root.children[0] if self.root.children else None
@@ -152,6 +186,25 @@ server; its children are the prompt's nodes.
             self._tree_lines  # noqa: B018 - rebuilds the line index so the node knows its line
             self.move_cursor(cursor)
 
+    def set_filter(self, query: str) -> None:
+        """Keep only the executions whose name matches ``query``; the rows are rebuilt newest first."""
+        query = query.strip()
+        if query == self.filter_query:
+            return
+        self.filter_query = query
+        selected = self.selected_execution_id
+        for branch in self._branches.values():
+            branch.remove()
+        self._branches.clear()
+        self._leaves.clear()
+        # Oldest first: each new branch goes on top, so the newest ends up first.
+        self.update_entries(sorted(self._entries.values(), key=lambda e: e.execution.created_at))
+        self.border_subtitle = f"filter: {query}" if query else ""
+        if selected in self._branches:
+            self.select_execution(selected)
+        elif self.root.children:
+            self.move_cursor(self.root.children[0])
+
     def remove_entries(self, execution_ids: list[str]) -> None:
         for execution_id in execution_ids:
             entry = self._entries.pop(execution_id, None)
@@ -166,22 +219,69 @@ server; its children are the prompt's nodes.
     def refresh_running(self) -> None:
         """Redraw the elapsed time of executions that are still going."""
         for execution_id, entry in self._entries.items():
-            if not entry.rejected and not entry.status.is_final:
-                _relabel(self._branches[execution_id], execution_label(entry))
+            branch = self._branches.get(execution_id)
+            if branch is not None and not entry.rejected and not entry.status.is_final:
+                _relabel(branch, execution_label(entry))
 
     def select_execution(self, execution_id: str) -> None:
         branch = self._branches.get(execution_id)
         if branch is not None:
             self.move_cursor(branch)
 
+    EMPTY = "No runs yet: press r to run the selected workflow (e edits its inputs first)."
+
+    def render_label(self, node: TreeNode[TreeRef], base_style: Style, style: Style) -> Text:
+        """Labels fitted to the pane's width: names are cut, status, time and node id never."""
+        data = node.data
+        entry = self._entries.get(data.execution_id) if data is not None else None
+        if entry is not None and data is not None:
+            # Branches sit at the left edge after the ▸ icon; nodes after one guide.
+            indent = 2 if data.task_id is None else self.guide_depth
+            room = self.scrollable_content_region.width - indent
+            task = entry.nodes.get(data.task_id) if data.task_id is not None else None
+            if data.task_id is None:
+                label = execution_label(entry, room, self.filter_query)
+            elif task is not None:
+                label = node_label(task, room)
+            else:
+                return super().render_label(node, base_style, style)
+            label.stylize(style)
+            if node.allow_expand:
+                icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
+                return Text.assemble((icon, base_style + TOGGLE_STYLE), label)
+            return label
+        return super().render_label(node, base_style, style)
+
+    def render_line(self, y: int) -> Strip:
+        """An empty pane says what to do instead of staying blank."""
+        if self.root.children:
+            return super().render_line(y)
+        width = self.size.width
+        empty = (
+            f"No execution matches {self.filter_query!r}: esc clears the filter."
+            if self.filter_query
+            else self.EMPTY
+        )
+        lines = Text(empty, style="dim italic").wrap(self.app.console, max(width - 1, 1))
+        if y >= len(lines) or width <= 1:
+            return Strip.blank(width, self.rich_style)
+        line = Text(" ").append_text(lines[y])
+        return (
+            Strip(list(line.render(self.app.console))).adjust_cell_length(width).apply_style(self.rich_style)
+        )
+
     def action_expand_node(self) -> None:
-        """→ opens the branch under the cursor (Textual's Tree has no such action of its own)."""
+        """→: open the execution's branch; on an open branch, step onto its first node."""
         node = self.cursor_node
-        if node is not None and node.allow_expand and not node.is_expanded:
+        if node is None:
+            return
+        if node.allow_expand and not node.is_expanded:
             node.expand()
+        elif node.is_expanded and node.children:
+            self.move_cursor(node.children[0])
 
     def action_collapse_node(self) -> None:
-        """← closes the branch, or from a node goes to its execution's line."""
+        """←: close an open branch; on a node (or a closed branch), step back to its execution."""
         node = self.cursor_node
         if node is None:
             return

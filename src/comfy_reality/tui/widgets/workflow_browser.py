@@ -19,6 +19,7 @@ from ...safe_text import safe_line
 from ...safe_text import safe_str as plain
 from ...workflows import WorkflowFile, WorkflowFormat
 from ...workflows.group_nodes import group_type, modernize_type
+from ..format import fuzzy_positions, highlighted
 
 
 def _container_kinds(data: dict[str, Any]) -> dict[str, str]:
@@ -69,7 +70,10 @@ def workflow_nodes(data: Any) -> list[tuple[str, str, str | None]]:
 
 
 def matches(workflow: WorkflowFile, query: str) -> bool:
+    """Every word is in the name, description, source, file name or node types; or the name matches fuzzily."""
     if not query:
+        return True
+    if fuzzy_positions(query, workflow.name) is not None:
         return True
     haystack = " ".join(
         [
@@ -83,16 +87,18 @@ def matches(workflow: WorkflowFile, query: str) -> bool:
     return all(word in haystack for word in query.lower().split())
 
 
-def option_prompt(workflow: WorkflowFile) -> Text:
+def option_prompt(workflow: WorkflowFile, query: str = "") -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
+    name = plain(workflow.name, one_line=True)
+    positions = fuzzy_positions(query, name) if query else None
     if workflow.error:
         text.append("✗ ", style="bold red")
-        text.append(plain(workflow.name, one_line=True), style="red")
+        text.append_text(highlighted(name, positions, "red"))
         text.append("  invalid", style="dim red")
         return text
     if workflow.missing_node_types:
         text.append("! ", style="bold yellow")
-    text.append(plain(workflow.name, one_line=True))
+    text.append_text(highlighted(name, positions))
     fmt_label = "API" if workflow.format is WorkflowFormat.API else "UI"
     text.append(f"  {workflow.node_count} nodes · {fmt_label}", style="dim")
     return text
@@ -101,8 +107,12 @@ def option_prompt(workflow: WorkflowFile) -> Text:
 class WorkflowList(OptionList):
     """The list itself; the browser owns the filter and the data."""
 
+    # j/k and g/G as in the other lists; / is the screen's filter (it knows which list has focus).
     BINDINGS = [
-        Binding("slash", "app.filter", "Filter", show=False, id="workflows.filter"),
+        Binding("j", "cursor_down", "Down", show=False, id="workflows.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="workflows.up"),
+        Binding("g", "first", "First", show=False, id="workflows.first"),
+        Binding("G", "last", "Last", show=False, id="workflows.last"),
     ]
 
 
@@ -114,7 +124,9 @@ Saved workflows, one section per source: bundled with the app, your
 workflow folder, extra --workflows folders, and workflows saved on the
 server. Broken files are listed with their error.
 
-- **/** filter (type words; **esc** clears, **enter** goes back to the list)
+- **/** filter: words, or letters in order ("tui" finds txt2img-ui); matched letters light up
+  (**esc** clears and keeps the chosen workflow, **enter** goes back to the list)
+- **j/k** or **↑/↓** move, **g/G** first/last
 - **r** run the highlighted workflow · **e** edit its inputs first
 """
 
@@ -213,7 +225,9 @@ server. Broken files are listed with their error.
     @on(Input.Changed, "#workflow-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self._rebuild(keep=None)
+        # Typing goes to the best match; clearing (esc) keeps the workflow the person chose.
+        current = self.highlighted
+        self._rebuild(keep=current.path if current is not None and not event.value else None)
 
     @on(Input.Submitted, "#workflow-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -262,7 +276,7 @@ server. Broken files are listed with their error.
                         disabled=True,
                     )
                 )
-            options.extend(Option(option_prompt(self._shown[i]), id=f"wf-{i}") for i in indexes)
+            options.extend(Option(option_prompt(self._shown[i], query), id=f"wf-{i}") for i in indexes)
         if not options:
             message = plain(
                 f"No workflow matches {query!r}" if query else "No workflows found", one_line=True

@@ -1,0 +1,177 @@
+"""The main screen's edit-inputs flow: e opens the highlighted workflow as a form; run, save or share it.
+
+A base class of :class:`MainScreen` (kept apart so each module stays short): it uses the
+screen's backend, library and submit path, declared here for the type checker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.screen import Screen
+
+from ... import paths
+from ...config import Settings
+from ...errors import ComfyError, InvalidWorkflowError
+from ...safe_text import safe_json
+from ...workflows import (
+    WorkflowFile,
+    apply_overrides,
+    load_prompt,
+    safe_filename,
+    save_workflow,
+    workflow_userdata_path,
+)
+from ..backend import AppRuntime, Backend
+from ..library import WorkflowLibrary
+from ..widgets import WorkflowBrowser
+from .name_prompt import NamePromptScreen
+
+if TYPE_CHECKING:
+    from .input_form import FormResult
+
+
+class EditInputsScreen(Screen[None]):
+    """What ``e`` does on the main screen (see :class:`MainScreen`)."""
+
+    settings: Settings
+    backend: Backend
+    library: WorkflowLibrary
+    browser: WorkflowBrowser
+
+    async def submit_prompt(self, prompt: dict[str, Any], *, name: str, workflow_id: str) -> None:
+        raise NotImplementedError
+
+    def scan_local(self) -> None:
+        raise NotImplementedError
+
+    async def _fetch_server_workflows(self, runtime: AppRuntime) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- edit inputs
+    def action_edit(self) -> None:
+        workflow = self.browser.highlighted
+        if workflow is None:
+            self.notify("No workflow highlighted.", severity="warning")
+            return
+        if workflow.error:
+            self.notify(f"{workflow.name} cannot be edited: {workflow.error}", severity="error")
+            return
+        if self.library.object_info is None:
+            self.notify(
+                "The form needs the server's node catalogue (/object_info); connect to the server first.",
+                severity="warning",
+            )
+            return
+        self.backend.run_job(partial(self._open_form, workflow), name="_open_form", group="actions")
+
+    async def _open_form(self, workflow: WorkflowFile) -> None:
+        object_info = self.library.object_info
+        assert object_info is not None
+        try:
+            data = await self.library.read(workflow)
+            prompt = load_prompt(
+                data, object_info, correct_frontend_defects=self.settings.correct_frontend_defects
+            )
+        except ComfyError as exc:
+            self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
+            return
+
+        from .input_form import InputFormScreen  # loaded on first use: faster start-up
+
+        def done(result: FormResult | None) -> None:
+            if result is not None:
+                self._form_done(workflow, result)
+
+        self.app.push_screen(InputFormScreen(workflow, prompt, object_info), done)
+
+    def _form_done(self, workflow: WorkflowFile, result: FormResult) -> None:
+        if result.action == "run":
+            if self.backend.connected_runtime() is not None:
+                self.backend.run_job(
+                    partial(self._submit_edited, workflow, result), name="_submit_edited", group="actions"
+                )
+            return
+        if result.action == "save_local":
+            folder = paths.user_workflows_dir()
+
+            def check_local(name: str) -> str | None:
+                try:
+                    safe_filename(name)
+                except ComfyError as exc:
+                    return str(exc)
+                return None
+
+            def save_local(name: str | None) -> None:
+                if name:
+                    self.backend.run_job(
+                        partial(self._save_local, result.prompt, name), name="_save_local", group="actions"
+                    )
+
+            self.app.push_screen(
+                NamePromptScreen(
+                    f"Save as a new workflow in {folder}", f"{workflow.name}-edited", check_local
+                ),
+                save_local,
+            )
+            return
+        if self.backend.connected_runtime() is None:
+            return
+
+        def check_server(name: str) -> str | None:
+            try:
+                workflow_userdata_path(name)
+            except ComfyError as exc:
+                return str(exc)
+            return None
+
+        def save_server(name: str | None) -> None:
+            if name:
+                self.backend.run_job(
+                    partial(self._save_server, result.prompt, name), name="_save_server", group="actions"
+                )
+
+        self.app.push_screen(
+            NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),
+            save_server,
+        )
+
+    async def _submit_edited(self, workflow: WorkflowFile, result: FormResult) -> None:
+        """The edited prompt once, or once per batch variant (repeat, sweeps) across the servers."""
+        name = f"{workflow.name} (edited)"
+        if not result.variants:
+            await self.submit_prompt(result.prompt, name=name, workflow_id=str(workflow.path))
+            return
+        for variant in result.variants:
+            try:
+                prompt = apply_overrides(result.prompt, variant.overrides, self.library.object_info)
+            except InvalidWorkflowError as exc:
+                self.notify(f"Batch: {exc}", severity="error", timeout=8)
+                return
+            label = f"{name} [{variant.label}]" if variant.label else name
+            await self.submit_prompt(prompt, name=label, workflow_id=str(workflow.path))
+
+    async def _save_local(self, prompt: dict[str, Any], name: str) -> None:
+        try:
+            target = await asyncio.to_thread(save_workflow, prompt, paths.user_workflows_dir(), name)
+        except (ComfyError, OSError) as exc:
+            self.notify(f"Not saved: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Saved {target.name} in your workflows", timeout=4)
+        self.scan_local()
+
+    async def _save_server(self, prompt: dict[str, Any], name: str) -> None:
+        runtime = self.backend.connected_runtime()
+        if runtime is None:
+            return
+        path = workflow_userdata_path(name)
+        body = safe_json(prompt, indent=2).encode()
+        try:
+            await runtime.put_userdata(path, body, overwrite=False)
+        except ComfyError as exc:
+            self.notify(f"Not saved on the server: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Saved {path} on the server", timeout=4)
+        await self._fetch_server_workflows(runtime)

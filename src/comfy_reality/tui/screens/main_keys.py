@@ -1,0 +1,94 @@
+"""Which of the main screen's keys the footer shows for the focused pane, and what the help lists.
+
+Every key works wherever it makes sense; the footer shows ``?`` first, then the keys of the pane
+in use, then History and Quit, so at 80 columns the keys that matter are never the ones cut off.
+The help lists this app's own keys (by binding id), never Textual's internal ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.app import App
+from textual.binding import ActiveBinding
+from textual.widget import Widget
+
+PANE_KEYS: dict[str, tuple[str, ...]] = {
+    "workflows": ("run", "edit", "filter"),
+    "preview": ("run", "edit"),
+    "tasks": ("cancel", "retry", "save_outputs", "copy.prompt_id", "filter"),
+    "execution": (
+        "gallery_open",
+        "gallery_viewer",
+        "gallery_copy_path",
+        "cancel",
+        "retry",
+        "save_outputs",
+        "copy.prompt_id",
+        "copy.error",
+        "copy.output_path",
+    ),
+    "log": ("log.follow", "toggle_log"),
+}
+"""The footer's keys per focused pane (by pane id), after ``?`` and before History and Quit."""
+FOOTER_ALWAYS = ("history", "quit")
+
+KeyRow = tuple[str, str, str]
+
+
+def focused_pane(focused: Widget | None) -> str | None:
+    """The id of the pane holding the focus (``workflows``, ``tasks``…), None outside them."""
+    node = focused
+    while node is not None:
+        if node.id == "tasks-filter":
+            return "tasks"
+        if node.id in PANE_KEYS:
+            return node.id
+        node = node.parent if isinstance(node.parent, Widget) else None
+    return None
+
+
+def footer_order(
+    bindings: dict[str, ActiveBinding], pane: str | None, app: App[object]
+) -> dict[str, ActiveBinding]:
+    """``bindings`` reordered for the footer; the screen's keys of other panes hidden (they still work)."""
+    wanted = ("help", *PANE_KEYS.get(pane or "", ()), *FOOTER_ALWAYS)
+    rank = {ident: index for index, ident in enumerate(wanted)}
+    shown: list[tuple[int, str, ActiveBinding]] = []
+    hidden: dict[str, ActiveBinding] = {}
+    for key, active in bindings.items():
+        ident = active.binding.id
+        if ident in rank and active.binding.show:
+            shown.append((rank[ident], key, active))
+        elif active.binding.show and active.node is not app:
+            hidden[key] = active._replace(binding=dataclasses.replace(active.binding, show=False))
+        else:
+            hidden[key] = active
+    ordered = {key: active for _, key, active in sorted(shown, key=lambda row: row[0])}
+    ordered.update(hidden)
+    return ordered
+
+
+def help_rows(
+    bindings: dict[str, ActiveBinding], app: App[object], everywhere_ids: frozenset[str | None]
+) -> tuple[list[KeyRow], list[KeyRow]]:
+    """(pane keys, keys everywhere): this app's bindings only, by binding id, each once."""
+    from ..keymap import binding_ids
+
+    ours = binding_ids()  # not Textual's internals (page left, cursor_parent_next_sibling, copy_text…)
+    pane_keys: list[KeyRow] = []
+    global_keys: list[KeyRow] = []
+    seen: set[str] = set()
+    for active in bindings.values():
+        binding = active.binding
+        ident = binding.id or binding.action
+        if ident in seen or not binding.description or binding.id not in ours:
+            continue
+        seen.add(ident)
+        row = (app.get_key_display(binding), binding.description, ident)
+        everywhere = active.node is app or binding.id in everywhere_ids
+        (global_keys if everywhere else pane_keys).append(row)
+    return pane_keys, global_keys
+
+
+__all__ = ["FOOTER_ALWAYS", "PANE_KEYS", "focused_pane", "footer_order", "help_rows"]

@@ -1,0 +1,48 @@
+"""The Executions pane's filter: type to keep only the runs whose name matches (letters in order)."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Input
+
+from .task_tree import TaskTree
+
+
+class ExecutionFilter(Input):
+    """Shown by ``/`` on the Executions pane; esc clears it, enter goes back to the tree."""
+
+    DEFAULT_CSS = """
+    ExecutionFilter {
+        border: none;
+        height: 1;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, tree: TaskTree, *, id: str | None = None) -> None:
+        super().__init__(placeholder="filter executions…", id=id, classes="hidden")
+        self.task_tree = tree
+
+    def open(self) -> None:
+        self.remove_class("hidden")
+        self.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.task_tree.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value:
+            self.add_class("hidden")
+        self.task_tree.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape":
+            event.stop()
+            self.value = ""
+            self.add_class("hidden")
+            self.task_tree.focus()
+        elif event.key == "down":
+            event.stop()
+            self.task_tree.focus()
