@@ -43,7 +43,7 @@ from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.server.pictures import jpeg_bytes, render
 from comfy_reality.server.values import ImageValue
 from comfy_reality.tui.app import ComfyRealityApp
-from comfy_reality.tui.widgets import NodeProgress
+from comfy_reality.tui.widgets import NodeProgressList
 from tests.tui.pilot import wait_for
 
 PREVIEW_IMAGE_WITH_METADATA = 4
@@ -111,16 +111,14 @@ async def flood(images: str, preview_fps: float, duration: float, key_presses: i
             app.task_tree.select_execution(
                 next(e.id for e in app.session.entries.values() if e.execution.prompt_id == selected)
             )
-            await wait_for(
-                pilot, lambda: any(r.task_snapshot.node_id == "2" for r in app.query(NodeProgress))
-            )
-            row = next(r for r in app.query(NodeProgress) if r.task_snapshot.node_id == "2")
+            await wait_for(pilot, lambda: "2" in app.query_one(NodeProgressList).snapshots)
+            rows = app.query_one(NodeProgressList)
             sent_at: dict[int, float] = {}
             lags: list[float] = []
             last = [0.0]
 
             def on_frame(now: float) -> None:
-                value = row.task_snapshot.value or 0
+                value = rows.snapshots["2"].value or 0
                 if value != last[0] and int(value) in sent_at:
                     lags.append((now - sent_at[int(value)]) * 1000)
                     last[0] = value

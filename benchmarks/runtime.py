@@ -9,8 +9,12 @@ Every figure is printed beside a baseline measured in the same run, on the same 
 4. scale     1,000 queued prompts and a 500-node workflow: wall time and peak memory (tracemalloc)
 5. tui       the TUI's flood figures (``benchmarks.tui``)
 6. startup   whole-process time of ``comfy-reality run`` vs a bare script doing the same
+7. memory    RSS curves of the CLI over a 1,000-prompt batch and of the app over 1,000 executions
+             (``benchmarks.memory``)
 
-Targets: e2e overhead <= 1.05, manager >= 100k events/s, memory linear, start-up <= 1.3x bare.
+Targets: e2e overhead <= 1.05x, manager with 10 subscribers <= 6x a bare queue per event, start-up
+<= 1.3x bare, TUI cold start <= 1.2x a minimal Textual app, key p95 < 50 ms under the flood, RSS
+flat after the first hundred and < 150 MB.
 Results go to a Rich table and to JSON (``--json-out``, default ``benchmark-results.json``).
 """
 
@@ -38,7 +42,7 @@ from typing import Any
 from .engine import bench_client, bench_manager
 from .report import Report, Row
 
-SECTIONS = ("manager", "client", "e2e", "scale", "tui", "startup")
+SECTIONS = ("manager", "client", "e2e", "scale", "tui", "startup", "memory")
 SERVER_SPEED = 1000.0
 
 
@@ -393,7 +397,7 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
 
 
 def _bytecode_env(work: Path, extra: dict[str, str]) -> dict[str, str]:
-    """Let children cache bytecode (in a private prefix), as any installed copy does.
+    """Let children use cached bytecode (in a private prefix), as any installed copy does.
 
     With PYTHONDONTWRITEBYTECODE set, every process would compile every module from source,
     which measures the size of the source tree rather than start-up.
@@ -402,6 +406,28 @@ def _bytecode_env(work: Path, extra: dict[str, str]) -> dict[str, str]:
     env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     env.update(extra)
     return env
+
+
+def compile_bytecode(env: dict[str, str]) -> str:
+    """``python -m compileall`` over the environment's site-packages and the package's sources, once.
+
+    Returns what was compiled, for the report: start-up is measured with bytecode present.
+    """
+    import sysconfig
+
+    import comfy_reality
+
+    targets = [sysconfig.get_paths()["purelib"], str(Path(comfy_reality.__file__).parent)]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", *targets],
+        env=env,
+        capture_output=True,
+        check=False,  # a file that does not compile (a test fixture, say) must not stop the benchmark
+        timeout=600,
+    )
+    return (
+        "bytecode present (PYTHONDONTWRITEBYTECODE unset, `python -m compileall` on site-packages + src once)"
+    )
 
 
 def _children_cpu() -> float:
@@ -421,6 +447,7 @@ def bench_startup(report: Report, quick: bool, url: str) -> None:
         script = work / "bare_client.py"
         script.write_text(BARE_SCRIPT, encoding="utf-8")
         env = _bytecode_env(work, {"COMFY_REALITY_HOME": str(work / "home")})
+        bytecode_note = compile_bytecode(env)
         ours_wall: list[float] = []
         bare_wall: list[float] = []
         ratios: list[float] = []
@@ -458,9 +485,10 @@ def bench_startup(report: Report, quick: bool, url: str) -> None:
             bare_cpu.append(bare[1])
             ratios.append(ours[0] / bare[0])
             cpu_ratios.append(ours[1] / bare[1])
-        run_path = "comfy_reality.cli.run, comfy_reality.runtime, comfy_reality.workflows, comfy_reality.logs"
+        run_path = "comfy_reality.cli.run, comfy_reality.runtime, comfy_reality.journal, comfy_reality.workflows.loader"
         ours_imports = _import_time(run_path, env)
         bare_imports = _import_time("httpx, websockets", env)
+        extra_imports = import_profile(run_path, "httpx, websockets.asyncio.client", env)
     ratio = statistics.median(ratios)
     report.add(
         Row(
@@ -473,7 +501,7 @@ def bench_startup(report: Report, quick: bool, url: str) -> None:
             ratio=ratio,
             target="<= 1.3x bare",
             ok=ratio <= 1.3,
-            note=f"median of {runs} alternating pairs (median of per-pair ratios)",
+            note=f"median of {runs} alternating pairs (median of per-pair ratios); {bytecode_note}",
         )
     )
     cpu_ratio = statistics.median(cpu_ratios)
@@ -501,9 +529,46 @@ def bench_startup(report: Report, quick: bool, url: str) -> None:
             baseline=bare_imports,
             baseline_name="import httpx, websockets",
             ratio=ours_imports / bare_imports,
-            note="structlog alone pulls in rich.traceback, pygments and rich.pretty (attrs)",
+            note=f"-X importtime, self time not in the bare imports, by package: {extra_imports}",
         )
     )
+
+
+def _self_times(modules: str, env: dict[str, str]) -> dict[str, int]:
+    """Microseconds of import self time per module, from ``python -X importtime``."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {modules}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    times: dict[str, int] = {}
+    for line in out.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) == 3 and parts[0].strip().isdigit():
+            times[parts[2].strip()] = int(parts[0])
+    return times
+
+
+def import_profile(ours: str, bare: str, env: dict[str, str], top: int = 6) -> str:
+    """Where the run path's extra import time goes: self time of modules the bare script never imports,
+    summed per top-level package (median of three runs each)."""
+    ours_runs = [_self_times(ours, env) for _ in range(3)]
+    bare_modules = set().union(*(_self_times(bare, env) for _ in range(2)))
+    per_package: dict[str, list[int]] = {}
+    for run in ours_runs:
+        sums: dict[str, int] = {}
+        for module, micros in run.items():
+            if module not in bare_modules:
+                package = module.split(".")[0]
+                sums[package] = sums.get(package, 0) + micros
+        for package, micros in sums.items():
+            per_package.setdefault(package, []).append(micros)
+    medians = {p: statistics.median(v + [0] * (3 - len(v))) for p, v in per_package.items()}
+    ranked = sorted(medians.items(), key=lambda item: -item[1])[:top]
+    total = sum(medians.values())
+    return f"{total / 1000:.0f} ms in all; " + ", ".join(f"{p} {m / 1000:.0f} ms" for p, m in ranked)
 
 
 def _import_time(modules: str, env: dict[str, str]) -> float:
@@ -568,7 +633,7 @@ async def _guard(report: Report, name: str, step: Callable[[], Awaitable[None]],
 def run(sections: list[str], quick: bool) -> Report:
     """Run the chosen sections; the embedded server is started once for those that need it."""
     report = Report(quick=quick)
-    needs_server = any(s in sections for s in ("e2e", "scale", "startup"))
+    needs_server = any(s in sections for s in ("e2e", "scale", "startup", "memory"))
     with contextlib.ExitStack() as stack:
         stack.enter_context(_quiet_logging())
         url: str | None = None
@@ -576,7 +641,7 @@ def run(sections: list[str], quick: bool) -> Report:
             try:
                 url = stack.enter_context(server_process())
             except Exception as exc:
-                for section in ("e2e", "scale", "startup"):
+                for section in ("e2e", "scale", "startup", "memory"):
                     if section in sections:
                         report.add(Row(section, "failed to run", None, "", note=f"server: {exc}"[:300]))
         asyncio.run(_run_async(report, sections, quick, url))
@@ -592,6 +657,17 @@ def run(sections: list[str], quick: bool) -> Report:
             except Exception as exc:
                 report.add(
                     Row("startup", "failed to run", None, "", note=f"{type(exc).__name__}: {exc}"[:300])
+                )
+        if "memory" in sections and url is not None:
+            try:
+                from . import memory
+
+                wait_idle(url)
+                for row in memory.run_benchmark(url, quick):
+                    report.add(row)
+            except Exception as exc:
+                report.add(
+                    Row("memory", "failed to run", None, "", note=f"{type(exc).__name__}: {exc}"[:300])
                 )
     return report
 

@@ -33,6 +33,27 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+class ServerEntry(BaseModel):
+    """One server of a pool (a ``[[servers]]`` table); its own credentials, weight and switch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    name: str | None = Field(default=None, description="Short name for --server NAME and the app.")
+    token: SecretStr | None = None
+    token_in_query: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    weight: float = Field(default=1.0, gt=0, description="Relative speed: a server twice as fast gets 2.")
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
 class Settings(BaseModel):
     """Everything a user can set. Secrets are SecretStr so they never print by accident."""
 
@@ -82,6 +103,17 @@ class Settings(BaseModel):
         description="Finished executions older than this many days leave the journal when it opens; 0 keeps all.",
     )
 
+    servers: list[ServerEntry] = Field(
+        default_factory=list,
+        description="Several servers ([[servers]] tables); empty: server_url alone, as ever.",
+    )
+    failover_after: float = Field(
+        default=15.0, gt=0, description="Seconds of failed reconnects before a pooled server counts as down."
+    )
+    retry_lost: bool = Field(
+        default=False, description="Submit a prompt that was running on a server that went down elsewhere."
+    )
+
     def prompt_extra_data(self) -> dict[str, Any]:
         """What goes into every prompt's extra_data: the preview method, unless left to the server."""
         return {} if self.preview_method == "default" else {"preview_method": self.preview_method}
@@ -104,6 +136,21 @@ class Settings(BaseModel):
                 "(at most 63 characters between dots, 253 in all)"
             )
         return value.rstrip("/")
+
+    def pool_entries(self) -> list[ServerEntry]:
+        """The servers to use: the ``[[servers]]`` tables, or ``server_url`` with the top-level credentials."""
+        if self.servers:
+            return list(self.servers)
+        return [
+            ServerEntry(
+                url=self.server_url,
+                token=self.token,
+                token_in_query=self.token_in_query,
+                username=self.username,
+                password=self.password,
+                headers=dict(self.headers),
+            )
+        ]
 
     @field_validator("log_level")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -29,14 +30,23 @@ def redact_text(text: str) -> str:
     for secret in _secret_values:
         if secret in text:
             text = text.replace(secret, "***")
-    return redact_url(text)
+    # The URL patterns need an '@' (user info) or an '=' (a query value): most text has neither.
+    return redact_url(text) if "@" in text or "=" in text else text
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Whether a key names a secret (log records reuse a few key names: remembered per name)."""
+    return _SECRET_KEYS.search(key) is not None
 
 
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
     if isinstance(value, dict):
-        return {k: ("***" if _SECRET_KEYS.search(str(k)) and v else _redact(v)) for k, v in value.items()}
+        return {k: ("***" if v and _secret_key(str(k)) else _redact(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_redact(v) for v in value]
     return value
@@ -47,7 +57,7 @@ def redact_processor(
 ) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         value = event_dict[key]
-        if _SECRET_KEYS.search(key) and value and key != "event":
+        if value and key != "event" and _secret_key(key):
             event_dict[key] = "***"
         else:
             event_dict[key] = _redact(value)

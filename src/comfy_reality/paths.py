@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
-
-import platformdirs
 
 APP_NAME = "comfy-reality"
 
@@ -16,6 +13,8 @@ def _dir(kind: str) -> Path:
     home = os.environ.get("COMFY_REALITY_HOME")
     if home:
         return Path(home) / kind
+    import platformdirs  # imported here: every command starts by asking for a path
+
     getter = {
         "config": platformdirs.user_config_path,
         "data": platformdirs.user_data_path,
@@ -63,6 +62,8 @@ def journal_file() -> Path:
 
 def bundled_workflows_dir() -> Path:
     """The saved workflows shipped with the app: package data in a wheel, ``workflows/`` in a checkout."""
+    from importlib import resources
+
     packaged = resources.files("comfy_reality") / "bundled_workflows"
     if packaged.is_dir():
         return Path(str(packaged))

@@ -108,8 +108,8 @@ def finite_number(value: float | int | None, spec: str = "g") -> str:
 def safe_json(value: Any, **options: Any) -> str:
     """Strict JSON (non-finite numbers as null) whose text holds no terminal control character.
 
-    Strings keep their exact value: C1, DEL and bidi characters are written as ``\\uXXXX``
-    escapes, which every JSON parser reads back as the same character."""
+    Strings keep their exact value: C1, DEL and bidi characters are written as ``\\u`` escapes
+    (``\\u009b`` for CSI), which every JSON parser reads back as the same character."""
     options.setdefault("ensure_ascii", False)
     text = json.dumps(finite(value), allow_nan=False, **options)
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", _SURROGATE.sub("\ufffd", text))

@@ -21,7 +21,10 @@ def load(config_path: Path | None = None, **overrides: Any) -> Settings:
 
 def guard_secrets(settings: Settings) -> None:
     """Mask the token and the password wherever they would show up in a log line."""
-    for secret in (settings.token, settings.password):
+    secrets = [settings.token, settings.password]
+    for server in settings.servers:
+        secrets += [server.token, server.password]
+    for secret in secrets:
         if secret is not None:
             register_secret(secret.get_secret_value())
 

@@ -349,3 +349,12 @@ async def test_the_final_state_is_written_even_if_the_runtime_forgets_the_execut
     await journal.flush()
     entry = await journal.get(execution.id)
     assert entry is not None and entry.status is TaskStatus.COMPLETED
+
+
+def test_an_execution_is_found_by_prompt_id_through_an_index(tmp_path: Path) -> None:
+    store = JournalStore(tmp_path / "journal.sqlite3")
+    plan = store._conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM executions WHERE prompt_id = ?", ("p",)
+    ).fetchall()
+    store.close()
+    assert any("executions_prompt_id" in str(row[-1]) for row in plan)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from comfy_reality.journal import Journal, JournalStore
+from comfy_reality.journal import SCHEMA_VERSION, Journal, JournalStore
 from comfy_reality.journal.journal import InstanceKey, _process_start, process_gone
 from comfy_reality.journal.store import _migrate_to_1
 from comfy_reality.runtime import Backoff, ComfyUIAsyncRuntime, TaskEvent, TaskStatus, WorkflowExecution
@@ -299,7 +299,7 @@ async def test_rows_from_an_older_journal_are_only_polled(server: EmbeddedServer
     journal = await Journal.open(path, progress_interval=0.02)
     runtime = make_runtime(server.url)
     try:
-        assert (await asyncio.to_thread(lambda: JournalStore(path).schema_version)) == 2
+        assert (await asyncio.to_thread(lambda: JournalStore(path).schema_version)) == SCHEMA_VERSION
         journal.attach(runtime)
         async with runtime.session():
             report = await journal.reconcile(runtime)

@@ -251,3 +251,26 @@ def test_task_progress_validated() -> None:
     with pytest.raises(ValueError):
         Task(name="x", progress=1.5)
     assert Task(name="x").duration is None
+
+
+async def test_progress_reaches_each_subscription_at_its_own_pace() -> None:
+    # One shared pending slot per task: a subscription that drained gets the next progress again,
+    # one that did not sees only the newest, and one that joins mid-run gets what follows.
+    manager = AsyncTaskManager()
+    fast, slow = manager.events(), manager.events()
+    task = await manager.create_task("shared")
+    manager.start(task.id)
+    manager.set_progress(task.id, 0.1)
+    assert [e.event_type for e in fast.drain()] == ["created", "started", "progress"]
+    manager.set_progress(task.id, 0.2)
+    late = manager.events()
+    manager.set_progress(task.id, 0.3)
+    assert [(e.data or {}).get("progress") for e in fast.drain()] == [0.3]
+    assert [(e.data or {}).get("progress") for e in late.drain()] == [0.3]
+    manager.set_progress(task.id, 0.4)
+    manager.finish(task.id, TaskStatus.COMPLETED)
+    manager.set_progress(task.id, 0.5)  # ignored: the task is final
+    slow_events = [(e.event_type, (e.data or {}).get("progress")) for e in slow.drain()]
+    assert slow_events == [("created", None), ("started", None), ("progress", 0.4), ("completed", None)]
+    assert [e.event_type for e in fast.drain()] == ["progress", "completed"]
+    assert (fast.coalesced, slow.coalesced, late.coalesced) == (1, 3, 0)

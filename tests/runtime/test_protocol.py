@@ -223,3 +223,25 @@ def test_absurdly_deep_json_is_skipped(text: str) -> None:
     with capture_logs() as logs:
         assert parse_text(text) is None
     assert logs and logs[0]["log_level"] == "warning"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "progress", "data": {"value": 3, "max": 8, "prompt_id": "p", "node": "2"}},
+        {"type": "progress", "data": {"value": 1.5, "max": 2}},
+        {"type": "progress_state", "data": {"prompt_id": "p", "nodes": {"1": {"state": "running"}}}},
+        {"type": "executing", "data": {"node": None, "prompt_id": "p"}},
+        {"type": "executing", "data": {"node": "4", "display_node": "4", "prompt_id": "p"}},
+    ],
+)
+def test_the_hot_path_builds_the_same_message_as_model_construct(frame: dict[str, Any]) -> None:
+    message = protocol.parse_text(json.dumps(frame))
+    assert message is not None
+    fields = {k: v for k, v in message.__dict__.items() if k != "type"}
+    reference = type(message).model_construct(**fields)
+    assert message == reference
+    assert message.model_fields_set == reference.model_fields_set
+    assert message.model_dump() == reference.model_dump()
+    with pytest.raises(ValueError):  # still frozen
+        message.__setattr__("prompt_id", "other")

@@ -102,3 +102,22 @@ def test_progress_is_written_on_the_task_and_the_event_carries_the_same_numbers(
     assert event.data is not None and (event.data["value"], event.data["max"]) == (node.value, node.max)
     assert event.execution_id == tracker.execution.id
     assert all(e.execution_id == tracker.execution.id for e in events)
+
+
+def test_a_progress_state_entry_with_a_non_string_display_id_is_skipped_not_fatal() -> None:
+    # progress_state entries are folded without per-field validation: ids that are not strings name nothing.
+    tracker, _, _, _ = make()
+    tracker.register()
+    tracker.feed(
+        message(
+            "progress_state",
+            nodes={
+                "7.1": {"state": "running", "value": 1, "max": 2, "display_node_id": ["2"]},
+                "8.1": {"state": "running", "value": 1, "max": 2, "parent_node_id": {"id": "2"}},
+            },
+        )
+    )
+    node = tracker.execution.node_task("2")
+    assert node is not None and node.status is TaskStatus.PENDING
+    tracker.feed(message("progress_state", nodes={"2.5": {"state": "running", "display_node_id": "2"}}))
+    assert node.status is TaskStatus.RUNNING

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from comfy_reality.errors import PromptValidationError
-from comfy_reality.runtime.models import ConnectionState, ServerStatus
+from comfy_reality.runtime.models import ConnectionState, ServerStatus, Task
 from comfy_reality.tui import format as fmt
 from comfy_reality.tui.messages import LogLine, ServerStatusChanged
-from comfy_reality.tui.widgets import LogPane, NodeProgress, StatusBar, TaskTree, WorkflowBrowser
+from comfy_reality.tui.widgets import LogPane, NodeProgressList, StatusBar, TaskTree, WorkflowBrowser
 from comfy_reality.tui.widgets.node_progress import node_detail
 from tests.tui import scenes
 from tests.tui.scenes import apply_scene, scene_app
@@ -16,8 +16,9 @@ from tests.tui.scenes import apply_scene, scene_app
 from .helpers import BROKEN, WORKFLOWS, screen_text, wait_for, wait_for_text
 
 
-def _rows(app: object) -> dict[str, NodeProgress]:
-    return {row.task_snapshot.node_id or "": row for row in app.query(NodeProgress)}  # type: ignore[attr-defined]
+def _rows(app: object) -> dict[str, Task]:
+    """The task each progress row of the execution view shows, by node id, in the order shown."""
+    return app.query_one(NodeProgressList).snapshots  # type: ignore[attr-defined,no-any-return]
 
 
 async def test_running_execution_shows_a_progress_row_per_node() -> None:
@@ -26,11 +27,11 @@ async def test_running_execution_shows_a_progress_row_per_node() -> None:
         await apply_scene(pilot, "running")
         rows = _rows(app)
         assert list(rows) == ["4", "6", "7", "5", "3", "8", "9"]
-        sampler = rows["3"].task_snapshot
+        sampler = rows["3"]
         detail = node_detail(sampler).plain
         assert "13/20" in detail and "6.2 it/s" in detail and "ETA 1.1s" in detail
-        assert node_detail(rows["4"].task_snapshot).plain == "cached"
-        assert node_detail(rows["9"].task_snapshot).plain == "pending"
+        assert node_detail(rows["4"]).plain == "cached"
+        assert node_detail(rows["9"]).plain == "pending"
         text = screen_text(app)
         assert "text-to-image  running for 11.0s" in text
         assert "queue 1" in text

@@ -16,11 +16,10 @@ import asyncio
 import signal
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,22 +29,23 @@ from ._common import (
     CliError,
     ExitCode,
     conversion_option,
-    dumps,
     echo,
     error_from_exception,
     json_option,
     make_auth,
-    server_options,
     settings_for,
     setup_logging,
 )
+from .batch import expand_variants, pool_options, pool_servers, report_batch, variants
+from .reporters import JsonReporter, LiveReporter
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from comfy_reality.config import Settings
     from comfy_reality.journal import Journal
-    from comfy_reality.runtime import AsyncTaskManager, ComfyUIAsyncRuntime, TaskEvent, WorkflowExecution
+    from comfy_reality.runtime import ComfyUIAsyncRuntime, WorkflowExecution
+    from comfy_reality.runtime.pool import PoolServer, ServerPool
+    from comfy_reality.workflows.batch import Variant
+    from comfy_reality.workflows.object_info import ObjectInfo
 
 PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
 CANCEL_GRACE = 10.0  # seconds to wait for the server to confirm an interrupt
@@ -66,12 +66,13 @@ class Job:
     download_errors: list[str] = field(default_factory=list)
     interrupt_note: str | None = None
     targets: list[str] | None = None  # --only: the output nodes to run (partial_execution_targets)
+    variant: str | None = None  # --sweep / --repeat: which one of the batch
     not_queued: CliError | None = None  # the POST failed (the server unreachable, or erring)
     extra_data: dict[str, Any] | None = None  # sent with the prompt (a re-run keeps the web UI's graph)
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        return f"{self.path.stem} [{self.variant}]" if self.variant else self.path.stem
 
 
 def _leaf_error(exc: BaseException) -> BaseException:
@@ -111,7 +112,7 @@ def warn_web_ui_defects(source: str, defects: list[str]) -> None:
 def read_workflow(path: Path) -> Job:
     """Read and classify one file; every problem becomes a usage error naming the file."""
     from comfy_reality.errors import InvalidWorkflowError
-    from comfy_reality.workflows import WorkflowFormat, detect_format, read_json_file
+    from comfy_reality.workflows.formats import WorkflowFormat, detect_format, read_json_file
 
     try:
         data = read_json_file(path)
@@ -121,131 +122,6 @@ def read_workflow(path: Path) -> Job:
     if fmt is WorkflowFormat.INVALID:
         raise CliError(f"{path} is not a ComfyUI workflow: {reason}")
     return Job(path=path, data=data, is_ui=fmt is WorkflowFormat.UI)
-
-
-# --------------------------------------------------------------------------- reporters
-class JsonReporter:
-    """NDJSON task events on a stream, progress throttled per task.
-
-    Lines are built inline when an event is emitted (so each carries the task's state at
-    that moment, not a later one) and written by :meth:`run`, off the emitting code path.
-    """
-
-    def __init__(self, stream: IO[str], *, progress_interval: float = PROGRESS_INTERVAL) -> None:
-        self.stream = stream
-        self.progress_interval = progress_interval
-        self._last_progress: dict[str, float] = {}
-        self._manager: AsyncTaskManager | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._pending: deque[dict[str, Any]] = deque()
-        self._ready = asyncio.Event()
-        self._stopped = False
-        self.lines = 0
-
-    def attach(self, manager: AsyncTaskManager) -> None:
-        self._manager = manager
-        self._unsubscribe = manager.subscribe(self.on_event)
-
-    def on_event(self, event: TaskEvent) -> None:
-        if event.event_type == "progress":
-            progress = (event.data or {}).get("progress", 0.0)
-            last = self._last_progress.get(event.task_id)
-            now = time.monotonic()
-            if last is not None and now - last < self.progress_interval and progress < 1.0:
-                return
-            self._last_progress[event.task_id] = now
-        self._pending.append(self.event_line(event))
-        self._ready.set()
-
-    async def run(self) -> None:
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            self._flush()
-            if self._stopped:
-                return
-
-    def _flush(self) -> None:
-        while self._pending:
-            self.write(self._pending.popleft())
-
-    def notify(self, message: str) -> None:
-        """A human message: stderr, so stdout stays machine-readable."""
-        echo(message, err=True)
-
-    def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        self._stopped = True
-        self._ready.set()
-
-    def event_line(self, event: TaskEvent) -> dict[str, Any]:
-        line: dict[str, Any] = {
-            "type": "event",
-            "event": event.event_type,
-            "seq": event.seq,
-            "time": event.timestamp.isoformat(),
-            "task_id": event.task_id,
-            "task_type": event.task_type.value if event.task_type else None,
-            "parent_id": event.parent_id,
-        }
-        manager = self._manager
-        task = manager.get_task(event.task_id) if manager is not None else None
-        if manager is not None and task is not None:
-            root = task if task.parent_id is None else manager.get_task(task.parent_id)
-            line.update(
-                name=task.name,
-                status=task.status.value,
-                execution_id=task.execution_id,
-                prompt_id=(root.prompt_id if root is not None else None),
-                node_id=task.node_id,
-                class_type=task.class_type,
-                progress=round(task.progress, 4),
-                value=task.value,
-                max=task.max,
-                cached=task.cached or None,
-                error=task.error if event.event_type == "failed" else None,
-                error_type=task.error_type if event.event_type == "failed" else None,
-                status_detail=task.status_detail,
-            )
-        elif event.data:
-            line["data"] = event.data
-        if event.message:
-            line["message"] = event.message
-        return {k: v for k, v in line.items() if v is not None}
-
-    def write(self, line: dict[str, Any]) -> None:
-        self.stream.write(dumps(line) + "\n")
-        self.stream.flush()
-        self.lines += 1
-
-
-class LiveReporter:
-    """The Rich live table on a terminal."""
-
-    def __init__(self, console: Console) -> None:
-        from comfy_reality.runtime.printer import RichTaskPrinter
-
-        self.printer = RichTaskPrinter(console)
-        self._manager: AsyncTaskManager | None = None
-
-    def attach(self, manager: AsyncTaskManager) -> None:
-        self._manager = manager
-
-    async def run(self) -> None:
-        assert self._manager is not None
-        await self.printer.start(self._manager)
-
-    def notify(self, message: str) -> None:
-        """Printed above the live table (Rich keeps the table at the bottom)."""
-        from comfy_reality.safe_text import safe_text
-        from comfy_reality.url_secrets import redact_url
-
-        self.printer.console.print(safe_text(redact_url(message)), highlight=False)
-
-    def stop(self) -> None:
-        self.printer.stop()
 
 
 async def check_partial_execution(runtime: ComfyUIAsyncRuntime) -> None:
@@ -293,9 +169,16 @@ class RunCommand:
         json_mode: bool,
         use_journal: bool = True,
         only: tuple[str, ...] = (),
+        servers: list[PoolServer] | None = None,
+        pin: str | None = None,
+        variants: list[Variant] | None = None,
         show: bool = False,
     ) -> None:
         self.jobs = jobs
+        self.servers = servers
+        self.pin = pin
+        self.variants = variants or []
+        self.wall_seconds = 0.0
         self.only = only
         self.show = show and not json_mode  # pictures only for a person at a terminal
         self.use_journal = use_journal
@@ -346,23 +229,31 @@ class RunCommand:
 
     # ------------------------------------------------------------------- main
     async def main(self) -> int:
-        from comfy_reality.runtime import ComfyError, ComfyUIAsyncRuntime
+        from comfy_reality.runtime import ComfyError
+        from comfy_reality.runtime.pool import PoolServer, ServerPool
 
         self._install_sigint()
-        journal = await self._open_journal()
+        # The journal opens on its writer thread while the pool is set up.
+        journal_opening = asyncio.ensure_future(self._open_journal())
+        journal: Journal | None = None
         try:
-            runtime = ComfyUIAsyncRuntime(
-                self.settings.server_url,
-                auth=make_auth(self.settings),
+            servers = self.servers or [PoolServer(self.settings.server_url, auth=make_auth(self.settings))]
+            pool = ServerPool(
+                servers,
                 timeout=self.settings.timeout,
                 verify_tls=self.settings.verify_tls,
+                failover_after=self.settings.failover_after,
+                retry_lost=self.settings.retry_lost,
             )
+            journal = await journal_opening  # opened on its thread while the pool was built
             if journal is not None:
-                journal.attach(runtime)
+                for member in pool.members:
+                    journal.attach(member.runtime)
                 self.journaled = True
             try:
-                async with runtime.session():
-                    return await self._run_in_session(runtime)
+                async with pool.session():
+                    await pool.ready()
+                    return await self._run_in_session(pool)
             except Exception as exc:
                 # Task groups (ours and the session's) wrap errors; report the real one.
                 error = _leaf_error(exc)
@@ -372,6 +263,11 @@ class RunCommand:
                     raise error_from_exception(error, self.settings.server_url) from error
                 raise
         finally:
+            if journal is None:
+                # The session failed before the journal was awaited: close it all the same.
+                await asyncio.wait({journal_opening})
+                if not journal_opening.cancelled() and journal_opening.exception() is None:
+                    journal = journal_opening.result()
             if journal is not None:
                 # Even after Ctrl-C: the last states (cancelled, interrupted) belong in the history.
                 await journal.close()
@@ -411,15 +307,19 @@ class RunCommand:
                 err=True,
             )
 
-    async def _prepare(self, runtime: ComfyUIAsyncRuntime) -> None:
+    async def _prepare(self, pool: ServerPool) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
-        from comfy_reality.workflows import ObjectInfo, apply_overrides, prepare_workflow
-        from comfy_reality.workflows.partial import resolve_output_targets
+        from comfy_reality.workflows.prepare import prepare_workflow
 
-        object_info = None
+        # Conversion and overrides read the node specs of the pinned server, else the first that answers.
+        runtime = pool.member(self.pin).runtime if self.pin else pool.reference_runtime()
+        object_info: ObjectInfo | None = None
         if self.only:
             await check_partial_execution(runtime)
-        if self.overrides or self.only or any(job.is_ui for job in self.jobs):
+        if self.overrides or self.only or self.variants or any(job.is_ui for job in self.jobs):
+            # The node catalogue (and its models) only when a file needs converting or editing.
+            from comfy_reality.workflows.object_info import ObjectInfo
+
             object_info = ObjectInfo.from_json(await runtime.client.get_object_info())
         problems: list[str] = []
         for job in self.jobs:
@@ -433,17 +333,24 @@ class RunCommand:
                 warn_web_ui_defects(str(job.path), prepared.web_ui_defects)
                 prompt = prepared.prompt
                 if self.overrides:
+                    from comfy_reality.workflows.edit import apply_overrides
+
                     prompt = apply_overrides(prompt, self.overrides, object_info)
                 if self.only and object_info is not None:
+                    from comfy_reality.workflows.partial import resolve_output_targets
+
                     job.targets = resolve_output_targets(prompt, object_info, self.only)
             except InvalidWorkflowError as exc:
                 problems.append(str(exc) if str(job.path) in str(exc) else f"{job.path}: {exc}")
                 continue
             job.prompt = prompt
+            job.data = None  # the parsed file: the prompt is what runs (a batch must not hold both)
         if problems:
             raise CliError("\n".join(problems))
+        if self.variants:
+            self.jobs = expand_variants(self.jobs, self.variants, object_info)
 
-    async def _run_in_session(self, runtime: ComfyUIAsyncRuntime) -> int:
+    async def _run_in_session(self, runtime: ServerPool) -> int:
         await self._prepare(runtime)
         reporter: JsonReporter | LiveReporter
         if self.json_mode:
@@ -457,18 +364,22 @@ class RunCommand:
         async with asyncio.TaskGroup() as group:
             display = group.create_task(reporter.run(), name="run-display")
             try:
+                started = time.monotonic()
                 await self._submit_and_wait(runtime)
+                self.wall_seconds = time.monotonic() - started
             finally:
                 reporter.stop()
                 await display
         if not self.interrupted.is_set():
             await self._download_all(runtime)
         self._report(reporter)
+        if not runtime.single or len(self.jobs) > 1:
+            report_batch(self.jobs, runtime, self.wall_seconds, reporter)
         if self.show:
             self._show_pictures()
         return self._exit_code()
 
-    async def _submit_and_wait(self, runtime: ComfyUIAsyncRuntime) -> None:
+    async def _submit_and_wait(self, runtime: ServerPool) -> None:
         from comfy_reality.runtime import ComfyError, InvalidWorkflowError, PromptValidationError
 
         for job in self.jobs:
@@ -480,8 +391,10 @@ class RunCommand:
                     name=job.name,
                     workflow_id=str(job.path.resolve()),
                     partial_execution_targets=job.targets,
+                    server=self.pin,
                     extra_data={**(job.extra_data or {}), **self.settings.prompt_extra_data()} or None,
                 )
+                job.prompt = None  # the execution holds the prompt it ran
             except PromptValidationError as exc:
                 job.rejected = str(exc).splitlines()[0]
                 job.node_errors = exc.node_messages()
@@ -506,7 +419,10 @@ class RunCommand:
         finally:
             interrupted.cancel()
         if waiting.done():
-            waiting.result()
+            for job, final in zip(
+                [j for j in self.jobs if j.execution is not None], waiting.result(), strict=True
+            ):
+                job.execution = final  # the execution that ran last, wherever failover moved it
             return
         waiting.cancel()
         await asyncio.wait({waiting})
@@ -514,7 +430,7 @@ class RunCommand:
             waiting.exception()  # retrieved: the interrupt below reports what happened
         await self._interrupt_on_server(runtime)
 
-    async def _interrupt_on_server(self, runtime: ComfyUIAsyncRuntime) -> None:
+    async def _interrupt_on_server(self, runtime: ServerPool) -> None:
         from comfy_reality.runtime import ComfyError, TaskStatus
 
         # Pending prompts first: otherwise each would start running as the one before it stops.
@@ -523,7 +439,7 @@ class RunCommand:
             key=lambda job: job.execution is not None and job.execution.status is TaskStatus.RUNNING,
         )
         for job in order:
-            execution = job.execution
+            execution = job.execution = runtime.current(job.execution) if job.execution else None
             if execution is None or execution.is_final:
                 continue
             was_running = execution.status is TaskStatus.RUNNING
@@ -543,7 +459,7 @@ class RunCommand:
             if job.interrupt_note:
                 self.notify(f"Interrupted: {job.interrupt_note}.")
 
-    async def _download_all(self, runtime: ComfyUIAsyncRuntime) -> None:
+    async def _download_all(self, runtime: ServerPool) -> None:
         from comfy_reality.cli.files import save_new_file
         from comfy_reality.runtime import ComfyError
 
@@ -555,7 +471,7 @@ class RunCommand:
                 if output.type != "output":
                     continue  # temp previews are not results
                 try:
-                    data = await runtime.download_output(output)
+                    data = await runtime.download_output(execution, output)
                     path = await asyncio.to_thread(save_new_file, self.output_dir, output.filename, data)
                 except (ComfyError, OSError) as exc:
                     job.download_errors.append(f"{output.filename}: {exc}")
@@ -617,6 +533,8 @@ class RunCommand:
     def execution_line(self, job: Job) -> dict[str, Any]:
         execution = job.execution
         line: dict[str, Any] = {"type": "execution", "workflow": str(job.path), "name": job.name}
+        if job.variant:
+            line["variant"] = job.variant
         if execution is None:
             line.update(
                 status="rejected" if job.rejected else "not_submitted",
@@ -699,7 +617,7 @@ def usable_output_dir(path: Path) -> Path:
 
 @click.command()
 @click.argument("workflows", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="WORKFLOW...")
-@server_options
+@pool_options
 @conversion_option
 @click.option(
     "--set",
@@ -739,8 +657,12 @@ def usable_output_dir(path: Path) -> Path:
 @json_option
 def run(
     workflows: tuple[Path, ...],
-    server_url: str | None,
+    server_flags: tuple[str, ...],
     token: str | None,
+    repeat: int,
+    sweeps: tuple[str, ...],
+    failover_after: float | None,
+    retry_lost: bool | None,
     correct_frontend_defects: bool | None,
     assignments: tuple[str, ...],
     only: tuple[str, ...],
@@ -760,10 +682,19 @@ def run(
     Exit codes: 0 all succeeded, 1 an execution failed, 2 invalid workflow or usage,
     3 server unreachable, 130 interrupted.
     """
+    # One URL is the one-server case, exactly as ever (it replaces COMFYUI_URL and the config's URL).
+    single = server_flags[0] if len(server_flags) == 1 and "://" in server_flags[0] else None
     settings = settings_for(
-        server_url, token, correct_frontend_defects=correct_frontend_defects, preview_method=preview_method
+        single,
+        token,
+        correct_frontend_defects=correct_frontend_defects,
+        preview_method=preview_method,
+        failover_after=failover_after,
+        retry_lost=retry_lost,
     )
     setup_logging(settings)
+    servers, pin = pool_servers(settings, server_flags)
+    batch = variants(sweeps, repeat)
     overrides = parse_assignments(assignments)
     jobs: list[Job] = []
     problems: list[str] = []
@@ -783,6 +714,9 @@ def run(
         json_mode=as_json or not sys.stdout.isatty(),
         use_journal=not no_journal,
         only=only,
+        servers=servers,
+        pin=pin,
+        variants=batch if len(batch) > 1 or sweeps else None,
         show=show,
     )
     try:

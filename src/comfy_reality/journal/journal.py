@@ -263,8 +263,11 @@ class Journal(JournalReads, JournalReconciler):
         # Every event of an execution's tasks names the execution: no lookup needed.
         if event.execution_id is None or event.task_type not in (TaskType.WORKFLOW, TaskType.NODE):
             return
+        runtime = attachment.runtime
+        if event.execution_id not in runtime.executions and self._seen.get(event.execution_id) is not runtime:
+            return  # another runtime's execution: a pool shares one task manager between its servers
         node_task = event.task_id if event.task_type is TaskType.NODE else None
-        self._mark(attachment.runtime, event.execution_id, node_task, urgent=event.event_type != "progress")
+        self._mark(runtime, event.execution_id, node_task, urgent=event.event_type != "progress")
 
     def _mark(
         self,

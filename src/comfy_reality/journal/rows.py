@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.models import ErrorReport, OutputFile, TaskStatus
 
@@ -26,6 +26,8 @@ _FINAL_SQL = "('completed', 'failed', 'cancelled')"
 # --------------------------------------------------------------------------- public rows
 class JournalNode(BaseModel):
     """One node of a recorded execution, as it last stood."""
+
+    model_config = ConfigDict(defer_build=True)  # read back by listings, never by a run: built then
 
     node_id: str
     class_type: str | None = None
@@ -46,6 +48,8 @@ class JournalNode(BaseModel):
 
 class JournalEntry(BaseModel):
     """One recorded execution. ``prompt`` and ``nodes`` are filled only by ``get`` / ``full=True``."""
+
+    model_config = ConfigDict(defer_build=True)  # read back by listings, never by a run: built then
 
     id: str
     prompt_id: str | None = None

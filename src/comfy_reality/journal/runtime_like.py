@@ -11,8 +11,11 @@ from ..runtime.models import WorkflowExecution
 class RuntimeLike(Protocol):
     """What the journal needs from ``ComfyUIAsyncRuntime``."""
 
-    task_manager: AsyncTaskManager
-    executions: dict[str, WorkflowExecution]
+    @property
+    def task_manager(self) -> AsyncTaskManager: ...
+
+    @property
+    def executions(self) -> dict[str, WorkflowExecution]: ...
 
     @property
     def server_url(self) -> str: ...

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from .rows import _FINAL_SQL
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 # ------------------------------------------------------------------------ schema
@@ -88,8 +88,15 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    # Looking an execution up by prompt id alone (get, the history's details) scanned the table.
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS executions_prompt_id ON executions(prompt_id) WHERE prompt_id IS NOT NULL"
+    )
+
+
 # Index i migrates from user_version i to i + 1. Append only; never edit a shipped step.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migrate_to_1, _migrate_to_2)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migrate_to_1, _migrate_to_2, _migrate_to_3)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

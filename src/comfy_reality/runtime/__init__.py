@@ -3,84 +3,167 @@
 The errors it raises are defined in :mod:`comfy_reality.errors` and re-exported here.
 """
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ..errors import (
-    ComfyError,
-    ExecutionNotFoundError,
-    InvalidWorkflowError,
-    PromptValidationError,
-    ProtocolError,
-    ServerError,
-    ServerResponseError,
-    ServerTimeoutError,
-    ServerUnreachableError,
-    UnsafeOutputPathError,
-)
-from .auth import Auth
-from .client import (
-    ComfyUIClient,
-    HistoryEntry,
-    PromptResponse,
-    PromptState,
-    QueueItem,
-    QueueState,
-    resolve_server_url,
-    split_server_url,
-)
-from .connection import Backoff
-from .manager import AsyncTaskManager, EventSubscription, Unsubscribe, current_task_var
-from .models import (
-    ConnectionState,
-    ErrorReport,
-    OutputFile,
-    PreviewFrame,
-    ServerStatus,
-    Task,
-    TaskEvent,
-    TaskStatus,
-    TaskType,
-    WorkflowExecution,
-)
-from .prompt import check_prompt
-from .protocol import (
-    BinaryFrame,
-    ExecutedMessage,
-    ExecutingMessage,
-    ExecutionCachedMessage,
-    ExecutionErrorMessage,
-    ExecutionInterruptedMessage,
-    ExecutionStartMessage,
-    ExecutionSuccessMessage,
-    FeatureFlagsMessage,
-    GenericMessage,
-    LogsMessage,
-    PreviewImageFrame,
-    PreviewImageWithMetadataFrame,
-    ProgressMessage,
-    ProgressStateMessage,
-    StatusMessage,
-    TextFrame,
-    UnknownBinaryFrame,
-    WsMessage,
-    parse_binary,
-    parse_frame,
-    parse_message,
-    parse_text,
-)
-from .runtime import ComfyUIAsyncRuntime
-from .server_history import HistoryPrompt, ServerHistoryItem
-from .server_queue import DeleteReport, MoveReport, Owner, QueueEntry, QueueSnapshot, ServerQueue
-from .tree import add_task_tree, build_task_tree
+if TYPE_CHECKING:
+    from ..errors import (
+        ComfyError,
+        ExecutionNotFoundError,
+        InvalidWorkflowError,
+        PromptValidationError,
+        ProtocolError,
+        ServerError,
+        ServerResponseError,
+        ServerTimeoutError,
+        ServerUnreachableError,
+        UnsafeOutputPathError,
+    )
+    from .auth import Auth
+    from .client import (
+        ComfyUIClient,
+        HistoryEntry,
+        PromptResponse,
+        PromptState,
+        QueueItem,
+        QueueState,
+        resolve_server_url,
+        split_server_url,
+    )
+    from .connection import Backoff
+    from .dispatch import NoCapableServerError
+    from .manager import AsyncTaskManager, EventSubscription, Unsubscribe, current_task_var
+    from .models import (
+        ConnectionState,
+        ErrorReport,
+        OutputFile,
+        PreviewFrame,
+        ServerStatus,
+        Task,
+        TaskEvent,
+        TaskStatus,
+        TaskType,
+        WorkflowExecution,
+    )
+    from .pool import PoolServer, ServerPool
+    from .printer import RichTaskPrinter
+    from .prompt import check_prompt
+    from .protocol import (
+        BinaryFrame,
+        ExecutedMessage,
+        ExecutingMessage,
+        ExecutionCachedMessage,
+        ExecutionErrorMessage,
+        ExecutionInterruptedMessage,
+        ExecutionStartMessage,
+        ExecutionSuccessMessage,
+        FeatureFlagsMessage,
+        GenericMessage,
+        LogsMessage,
+        PreviewImageFrame,
+        PreviewImageWithMetadataFrame,
+        ProgressMessage,
+        ProgressStateMessage,
+        StatusMessage,
+        TextFrame,
+        UnknownBinaryFrame,
+        WsMessage,
+        parse_binary,
+        parse_frame,
+        parse_message,
+        parse_text,
+    )
+    from .runtime import ComfyUIAsyncRuntime
+    from .server_history import HistoryPrompt, ServerHistoryItem
+    from .server_queue import DeleteReport, MoveReport, Owner, QueueEntry, QueueSnapshot, ServerQueue
+    from .tree import add_task_tree, build_task_tree
+
+# Each name is imported from its module on first use: the app reads the task models at start-up and must
+# not pay for the HTTP client, WebSocket and protocol modules before its first frame.
+_MODULE_OF: dict[str, str] = {
+    "NoCapableServerError": ".dispatch",
+    "PoolServer": ".pool",
+    "ServerPool": ".pool",
+    "HistoryPrompt": ".server_history",
+    "ServerHistoryItem": ".server_history",
+    "DeleteReport": ".server_queue",
+    "MoveReport": ".server_queue",
+    "Owner": ".server_queue",
+    "QueueEntry": ".server_queue",
+    "QueueSnapshot": ".server_queue",
+    "ServerQueue": ".server_queue",
+    "AsyncTaskManager": ".manager",
+    "Auth": ".auth",
+    "Backoff": ".connection",
+    "BinaryFrame": ".protocol",
+    "ComfyError": "..errors",
+    "ComfyUIAsyncRuntime": ".runtime",
+    "ComfyUIClient": ".client",
+    "ConnectionState": ".models",
+    "ErrorReport": ".models",
+    "EventSubscription": ".manager",
+    "ExecutedMessage": ".protocol",
+    "ExecutingMessage": ".protocol",
+    "ExecutionCachedMessage": ".protocol",
+    "ExecutionErrorMessage": ".protocol",
+    "ExecutionInterruptedMessage": ".protocol",
+    "ExecutionNotFoundError": "..errors",
+    "ExecutionStartMessage": ".protocol",
+    "ExecutionSuccessMessage": ".protocol",
+    "FeatureFlagsMessage": ".protocol",
+    "GenericMessage": ".protocol",
+    "HistoryEntry": ".client",
+    "InvalidWorkflowError": "..errors",
+    "LogsMessage": ".protocol",
+    "OutputFile": ".models",
+    "PreviewFrame": ".models",
+    "PreviewImageFrame": ".protocol",
+    "PreviewImageWithMetadataFrame": ".protocol",
+    "ProgressMessage": ".protocol",
+    "ProgressStateMessage": ".protocol",
+    "PromptResponse": ".client",
+    "PromptState": ".client",
+    "PromptValidationError": "..errors",
+    "ProtocolError": "..errors",
+    "QueueItem": ".client",
+    "QueueState": ".client",
+    "RichTaskPrinter": ".printer",
+    "ServerError": "..errors",
+    "ServerResponseError": "..errors",
+    "ServerStatus": ".models",
+    "ServerTimeoutError": "..errors",
+    "ServerUnreachableError": "..errors",
+    "StatusMessage": ".protocol",
+    "Task": ".models",
+    "TaskEvent": ".models",
+    "TaskStatus": ".models",
+    "TaskType": ".models",
+    "TextFrame": ".protocol",
+    "UnknownBinaryFrame": ".protocol",
+    "UnsafeOutputPathError": "..errors",
+    "Unsubscribe": ".manager",
+    "WorkflowExecution": ".models",
+    "WsMessage": ".protocol",
+    "add_task_tree": ".tree",
+    "build_task_tree": ".tree",
+    "check_prompt": ".prompt",
+    "current_task_var": ".manager",
+    "parse_binary": ".protocol",
+    "parse_frame": ".protocol",
+    "parse_message": ".protocol",
+    "parse_text": ".protocol",
+    "resolve_server_url": ".client",
+    "split_server_url": ".client",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # RichTaskPrinter pulls in Rich's live display: imported on first use, so the engine alone stays light.
-    if name == "RichTaskPrinter":
-        from .printer import RichTaskPrinter
-
-        return RichTaskPrinter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [
@@ -110,8 +193,10 @@ __all__ = [
     "InvalidWorkflowError",
     "LogsMessage",
     "MoveReport",
+    "NoCapableServerError",
     "OutputFile",
     "Owner",
+    "PoolServer",
     "PreviewFrame",
     "PreviewImageFrame",
     "PreviewImageWithMetadataFrame",
@@ -128,6 +213,7 @@ __all__ = [
     "RichTaskPrinter",
     "ServerError",
     "ServerHistoryItem",
+    "ServerPool",
     "ServerQueue",
     "ServerResponseError",
     "ServerStatus",

@@ -21,7 +21,7 @@ _SECRET_HEADER = re.compile(r"(auth|token|cookie|key|secret|session)", re.I)
 class Auth(BaseModel):
     """Bearer token, basic auth, extra headers, or ``?token=`` in the query (ComfyUI-Login)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # most servers need none: built when one does
 
     token: str | None = Field(default=None, repr=False)
     token_in_query: bool = False

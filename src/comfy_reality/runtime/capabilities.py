@@ -37,7 +37,7 @@ def parse_version(text: Any) -> tuple[int, ...] | None:
 class ServerCapabilities(BaseModel):
     """The server's generation, as far as the client needs it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built when a command first asks
 
     comfyui_version: str | None = None
     features: dict[str, Any] = Field(default_factory=dict)

@@ -32,6 +32,7 @@ from ..logs import redact_text, register_secret
 from ..url_secrets import split_credentials
 from .auth import Auth
 from .protocol import feature_flags_frame
+from .tls import verifying_context
 
 log = structlog.get_logger("comfy_reality.client")
 
@@ -122,6 +123,8 @@ class PromptResponse(BaseModel):
 class QueueItem(BaseModel):
     """``[number, prompt_id, prompt, extra_data, outputs_to_execute]`` from GET /queue."""
 
+    model_config = ConfigDict(defer_build=True)  # built on the first queue read, not at start-up
+
     number: QueueNumber
     prompt_id: str
     prompt: dict[str, Any] = Field(default_factory=dict)
@@ -148,6 +151,8 @@ class QueueItem(BaseModel):
 
 
 class QueueState(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on the first queue read, not at start-up
+
     running: list[QueueItem] = Field(default_factory=list)
     pending: list[QueueItem] = Field(default_factory=list)  # sorted by number (the server's order)
 
@@ -210,6 +215,8 @@ class HistoryEntry(BaseModel):
 class PromptState(BaseModel):
     """Where the server has a prompt right now (for reconcile after a reconnect)."""
 
+    model_config = ConfigDict(defer_build=True)  # built on the first queue read, not at start-up
+
     prompt_id: str
     where: Literal["running", "pending", "finished", "unknown"]
     queue_item: QueueItem | None = None
@@ -252,7 +259,8 @@ class ComfyUIClient:
                 headers=self.auth.http_headers() if self.auth else None,
                 params=self._query_params() or None,
                 timeout=httpx.Timeout(self.timeout),
-                verify=self.verify_tls,
+                # Trust is loaded on the first TLS handshake: a plain-http server never pays for it.
+                verify=verifying_context() if self.verify_tls else False,
                 transport=self._transport,
                 follow_redirects=True,
             )

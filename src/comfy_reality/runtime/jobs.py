@@ -43,7 +43,7 @@ def is_canonical_prompt_id(value: Any) -> bool:
 class Job(BaseModel):
     """One prompt in the jobs API's shape (``comfy_execution/jobs.py``); times in ms since epoch."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built on the first jobs listing
 
     id: str
     status: str

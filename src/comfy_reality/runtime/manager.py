@@ -37,6 +37,30 @@ Callback = SyncCallback | AsyncCallback
 
 log = structlog.get_logger("comfy_reality.manager")
 
+_QUIET_EVENTS = frozenset({"created", "started"})
+_PROGRESS_FIELDS = ("progress", "value", "max", "rate", "eta_seconds")
+# The fields an event is built with (its timestamp is the default's, taken at the same moment).
+_EVENT_FIELDS_SET = frozenset(
+    {"task_id", "event_type", "data", "message", "task_type", "parent_id", "execution_id", "seq"}
+)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def _new_event(values: dict[str, Any]) -> TaskEvent:
+    """``TaskEvent(**values)`` for values the manager made itself, without re-validating them.
+
+    The same instance pydantic builds (fields, fields set, frozen); validation is the larger part
+    of an event's cost, and the manager emits one per progress frame.
+    """
+    event = _new_object(TaskEvent)
+    _set_attribute(event, "__dict__", values)
+    _set_attribute(event, "__pydantic_fields_set__", set(_EVENT_FIELDS_SET))
+    _set_attribute(event, "__pydantic_extra__", None)
+    _set_attribute(event, "__pydantic_private__", None)
+    return event
+
+
 _clamp_low = max  # set_progress has a parameter named ``max`` (the name ComfyUI and Task use)
 
 
@@ -49,6 +73,21 @@ class _Slot:
         self.event = event
 
 
+class _SharedSlot(_Slot):
+    """The newest progress of one task, pending in every subscription at once.
+
+    The manager writes each progress event once, here, whatever the number of subscriptions;
+    ``released`` are the subscriptions that delivered it since (or joined later), the only ones
+    the next progress event of the task must be pushed to.
+    """
+
+    __slots__ = ("released",)
+
+    def __init__(self, event: TaskEvent) -> None:
+        super().__init__(event)
+        self.released: list[EventSubscription] = []
+
+
 class EventSubscription:
     """A buffered, coalescing stream of task events; iterate it with ``async for``."""
 
@@ -58,21 +97,54 @@ class EventSubscription:
         self._progress_slots: dict[str, _Slot] = {}
         self._ready = asyncio.Event()
         self._closed = False
-        self.coalesced = 0
         self.delivered = 0
+        # Progress the manager emits while this subscription is open either opens a slot here or
+        # replaces one in place (the manager does that inline, without counting): coalesced is
+        # what was emitted minus the slots opened, plus replacements of events pushed from outside.
+        self._progress_base = manager._progress_emitted
+        self._progress_end: int | None = None
+        self._slots_opened = 0
+        self._pushed_coalesced = 0
+
+    @property
+    def coalesced(self) -> int:
+        """Progress events replaced by a newer one of the same task before they were delivered."""
+        end = self._manager._progress_emitted if self._progress_end is None else self._progress_end
+        return end - self._progress_base - self._slots_opened + self._pushed_coalesced
 
     def __len__(self) -> int:
         return len(self._buffer)
+
+    def _hold(self, slot: _SharedSlot) -> None:
+        """Make the task's shared progress slot pending here (see AsyncTaskManager.emit)."""
+        if self._closed:
+            return
+        self._progress_slots[slot.event.task_id] = slot
+        self._slots_opened += 1
+        self._buffer.append(slot)
+        self._ready.set()
+
+    def _delivered(self, slot: _Slot) -> TaskEvent:
+        """A slot leaves the buffer: a shared one waits for this subscription's next push."""
+        event = slot.event
+        task_id = event.task_id
+        if self._progress_slots.get(task_id) is slot:
+            del self._progress_slots[task_id]
+            if isinstance(slot, _SharedSlot) and self._manager._shared.get(task_id) is slot:
+                slot.released.append(self)
+        return event
 
     def push(self, event: TaskEvent) -> None:
         if self._closed:
             return
         if event.event_type == "progress":
             slot = self._progress_slots.get(event.task_id)
-            if slot is not None:
+            if slot is not None and not isinstance(slot, _SharedSlot):
                 slot.event = event
-                self.coalesced += 1
+                self._pushed_coalesced += 1
                 return
+            if isinstance(slot, _SharedSlot):
+                slot.released.append(self)  # the manager's next progress of the task comes after this one
             slot = _Slot(event)
             self._progress_slots[event.task_id] = slot
         else:
@@ -84,6 +156,8 @@ class EventSubscription:
 
     def close(self) -> None:
         """Stop the stream; the iterator ends once the buffer is drained."""
+        if not self._closed:
+            self._progress_end = self._manager._progress_emitted
         self._closed = True
         self._ready.set()
         self._manager._remove_subscription(self)
@@ -97,18 +171,15 @@ class EventSubscription:
                 raise StopAsyncIteration
             self._ready.clear()
             await self._ready.wait()
-        slot = self._buffer.popleft()
-        event = slot.event
-        if self._progress_slots.get(event.task_id) is slot:
-            del self._progress_slots[event.task_id]
+        event = self._delivered(self._buffer.popleft())
         self.delivered += 1
         return event
 
     def drain(self) -> list[TaskEvent]:
         """Take every buffered event at once (for consumers that render in frames)."""
-        events = [slot.event for slot in self._buffer]
-        self._buffer.clear()
-        self._progress_slots.clear()
+        buffer = self._buffer
+        events = [self._delivered(slot) for slot in buffer]
+        buffer.clear()
         self.delivered += len(events)
         return events
 
@@ -140,6 +211,10 @@ class AsyncTaskManager:
         self._subscriptions: list[EventSubscription] = []
         self._pumps: set[asyncio.Task[None]] = set()
         self._seq = itertools.count(1)
+        self._shared: dict[str, _SharedSlot] = {}  # task id -> its progress pending in subscriptions
+        self._progress_emitted = (
+            0  # progress events fanned out so far (subscriptions count coalescing from it)
+        )
         self.max_finished_roots = max_finished_roots
         self.logger = log
         self.subscriber_errors = 0
@@ -197,6 +272,8 @@ class AsyncTaskManager:
     def _add_subscription(self) -> EventSubscription:
         subscription = EventSubscription(self)
         self._subscriptions.append(subscription)
+        for shared in self._shared.values():
+            shared.released.append(subscription)  # the next progress of each running task reaches it
         return subscription
 
     def _remove_subscription(self, subscription: EventSubscription) -> None:
@@ -222,33 +299,60 @@ class AsyncTaskManager:
 
     # ------------------------------------------------------------------ emitting
     def emit(self, task: Task, event_type: EventType, message: str | None = None, **data: Any) -> TaskEvent:
-        event = TaskEvent(
-            task_id=task.id,
-            event_type=event_type,
-            data=data or None,
-            message=message,
-            task_type=task.type,
-            parent_id=task.parent_id,
-            execution_id=task.execution_id,
-            seq=next(self._seq),
+        event = _new_event(
+            {
+                "task_id": task.id,
+                "event_type": event_type,
+                "timestamp": utc_now(),
+                "data": data or None,
+                "message": message,
+                "task_type": task.type,
+                "parent_id": task.parent_id,
+                "execution_id": task.execution_id,
+                "seq": next(self._seq),
+            }
         )
         if event_type in LIFECYCLE_EVENTS:
-            # Node lifecycles are many and already summed up by their workflow: debug level keeps
-            # the log file (and the hot path) light; workflow and system tasks stay at info.
-            log_method = self.logger.debug if task.type is TaskType.NODE else self.logger.info
+            # Node lifecycles are many and already summed up by their workflow, and a workflow's
+            # creation and start say what the runtime's prompt_queued line says: debug level keeps
+            # the log file (and the hot path) light. How workflow and system tasks end stays at info.
+            quiet = task.type is TaskType.NODE or event_type in _QUIET_EVENTS
+            log_method = self.logger.debug if quiet else self.logger.info
             log_method(event_type, task_id=task.id, task_name=task.name, message=message, data=data or None)
-        for callback in list(self._sync_subscribers):
-            try:
-                callback(event)
-            except Exception:
-                self.subscriber_errors += 1
-                self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=task.id)
-        for subscription in self._subscriptions:
-            subscription.push(event)
+        if self._sync_subscribers:
+            for callback in list(self._sync_subscribers):
+                try:
+                    callback(event)
+                except Exception:
+                    self.subscriber_errors += 1
+                    self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=task.id)
+        if event_type == "progress":
+            # The hot path under a progress flood: most subscriptions already hold a pending progress
+            # slot for this task, and the newer event simply takes its place (what push() would do;
+            # subscriptions in the list are open, a closed one leaves it).
+            self._progress_emitted += 1
+            shared = self._shared.get(task.id)
+            if shared is None:
+                shared = self._shared[task.id] = _SharedSlot(event)
+                for subscription in self._subscriptions:
+                    subscription._hold(shared)
+            else:
+                shared.event = event
+                if shared.released:
+                    released, shared.released = shared.released, []
+                    for subscription in released:
+                        subscription._hold(shared)
+        else:
+            # A state change seals the task's shared progress slot: later progress goes after it.
+            self._shared.pop(task.id, None)
+            for subscription in self._subscriptions:
+                subscription.push(event)
         return event
 
     async def _emit_event(self, event: TaskEvent) -> None:
         """Deliver an event the caller built itself to every subscriber (same rules as the manager's own)."""
+        if event.event_type != "progress":
+            self._shared.pop(event.task_id, None)  # sealed, as for the manager's own state changes
         for callback in list(self._sync_subscribers):
             try:
                 callback(event)
@@ -313,12 +417,18 @@ class AsyncTaskManager:
         task = self._require(task_id)
         if task is None or task.is_final:
             return
-        task.progress = _clamp_low(0.0, min(1.0, progress))
+        # Written as pydantic's own __setattr__ does (no assignment validation on Task), minus its
+        # per-call dispatch: this runs for every progress frame of every node.
+        fields = task.__dict__
+        fields["progress"] = _clamp_low(0.0, min(1.0, progress))
+        changed: tuple[str, ...] = _PROGRESS_FIELDS[:1]
         if value is not None or max is not None:
-            task.value = value
-            task.max = max
-            task.rate = rate
-            task.eta_seconds = eta_seconds
+            fields["value"] = value
+            fields["max"] = max
+            fields["rate"] = rate
+            fields["eta_seconds"] = eta_seconds
+            changed = _PROGRESS_FIELDS
+        task.__pydantic_fields_set__.update(changed)
         data: dict[str, Any] = {"progress": task.progress}
         if task.value is not None or task.max is not None:
             data.update(value=task.value, max=task.max, rate=task.rate, eta_seconds=task.eta_seconds)
@@ -414,6 +524,7 @@ class AsyncTaskManager:
             self.forget(child_id)
         task = self._tasks.pop(task_id, None)
         self._roots.pop(task_id, None)
+        self._shared.pop(task_id, None)
         if task is not None and task.parent_id in self._children:
             siblings = self._children[task.parent_id]
             if task_id in siblings:

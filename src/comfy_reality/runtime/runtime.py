@@ -35,10 +35,9 @@ import structlog
 from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
 from ..logs import configure_logging
 from .auth import Auth
-from .client import ComfyUIClient, HistoryEntry, PromptResponse, QueueState, new_client_id
+from .client import ComfyUIClient, HistoryEntry, PromptResponse, new_client_id
 from .connection import Backoff, Connection, deliver
 from .downloads import view_with_retry
-from .jobs import cancel_running
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, TaskStatus, WorkflowExecution
 from .observers import Observer, ObserverSet
@@ -489,9 +488,11 @@ class ComfyUIAsyncRuntime(ServerWide):
         front: bool = False,
         extra_data: dict[str, Any] | None = None,
         partial_execution_targets: list[str] | None = None,
+        retry_of: str | None = None,
     ) -> WorkflowExecution:
         """Queue a prompt; returns once the server accepted it (the execution is live-updated).
-        ``partial_execution_targets``: run only these output nodes (and what they need)."""
+        ``partial_execution_targets``: run only these output nodes (and what they need);
+        ``retry_of``: the execution this one repeats (a pool's failover names the first one)."""
         return await self._submit(
             prompt,
             name=name,
@@ -499,6 +500,7 @@ class ComfyUIAsyncRuntime(ServerWide):
             front=front,
             extra_data=extra_data,
             partial_execution_targets=partial_execution_targets,
+            retry_of=retry_of,
         )
 
     async def _submit(
@@ -640,6 +642,8 @@ class ComfyUIAsyncRuntime(ServerWide):
                 return execution
             state = state.model_copy(update={"where": found[0]})
         if state.where == "running":
+            from .jobs import cancel_running  # the jobs API and its models only when cancelling
+
             await cancel_running(self.client, prompt_id)  # targeted cancel where the server has it
             log.info("prompt_interrupt_sent", prompt_id=prompt_id)
             if tracker.foreign:
@@ -652,6 +656,18 @@ class ComfyUIAsyncRuntime(ServerWide):
             return execution
         await self._reconcile(tracker)
         return execution
+
+    def abandon(self, execution: WorkflowExecution, *, outcome: TaskStatus, detail: str) -> bool:
+        """End an execution here without asking the server (it stopped answering; a pool moved
+        the prompt elsewhere or reports it lost). False when it had already ended."""
+        tracker = self._by_execution.get(execution.id)
+        if tracker is None or tracker.state in (TrackerState.FINISHED, TrackerState.DETACHED):
+            return False
+        log.info(
+            "execution_abandoned", execution_id=execution.id, prompt_id=execution.prompt_id, detail=detail
+        )
+        tracker.finish(None, outcome=outcome, detail=detail)
+        return True
 
     async def retry(self, execution: WorkflowExecution) -> WorkflowExecution:
         """Queue the same prompt again under a new prompt_id; the new execution names the old one."""
@@ -764,34 +780,3 @@ class ComfyUIAsyncRuntime(ServerWide):
         client_id, prompt_id = tracker.execution.client_id, tracker.execution.prompt_id
         if client_id is not None and prompt_id is not None:
             self._watchers.remove(client_id, prompt_id)
-
-    # ------------------------------------------------------------ server reads
-    # Thin public calls for front ends (the TUI makes no HTTP calls of its own); errors are the
-    # client's ComfyError subclasses, unchanged.
-    async def system_stats(self) -> dict[str, Any]:
-        """The server's ``/system_stats`` (versions, RAM, devices)."""
-        return await self.client.get_system_stats()
-
-    async def object_info(self) -> dict[str, Any]:
-        """The server's node catalogue (``/object_info``), as JSON."""
-        return await self.client.get_object_info()
-
-    async def queue(self) -> QueueState:
-        """What the server is running and has pending (``/queue``)."""
-        return await self.client.get_queue()
-
-    async def history(self, prompt_id: str) -> HistoryEntry | None:
-        """The server's history entry of one prompt; None while it is queued or running (or unknown)."""
-        return await self.client.get_history_entry(prompt_id)
-
-    async def list_userdata(self, directory: str) -> list[str]:
-        """Files in one folder of the user's data on the server; [] when it does not exist yet."""
-        return await self.client.list_userdata(directory)
-
-    async def get_userdata(self, path: str) -> bytes:
-        """One file of the user's data on the server."""
-        return await self.client.get_userdata(path)
-
-    async def put_userdata(self, path: str, body: bytes, *, overwrite: bool) -> None:
-        """Write one file of the user's data on the server (``overwrite=False`` refuses an existing one)."""
-        await self.client.put_userdata(path, body, overwrite=overwrite)

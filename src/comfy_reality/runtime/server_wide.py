@@ -7,13 +7,13 @@ the app calls these methods and never the HTTP client itself.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .server_history import HistoryPrompt, ServerHistoryItem, history_items, history_prompt
 from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot, ServerQueue
 
 if TYPE_CHECKING:
-    from .client import ComfyUIClient
+    from .client import ComfyUIClient, HistoryEntry, QueueState
     from .manager import Unsubscribe
     from .models import WorkflowExecution
 
@@ -28,8 +28,8 @@ class ServerWide:
     executions: dict[str, WorkflowExecution]
     _server_queue: ServerQueue | None = None
 
-    def subscribe_queue_changes(self, callback: Callable[[], None]) -> Unsubscribe:
-        raise NotImplementedError  # provided by ComfyUIAsyncRuntime
+    subscribe_queue_changes: Callable[[Callable[[], None]], Unsubscribe]
+    """Provided by ComfyUIAsyncRuntime: called on every ``status`` message."""
 
     def _name_of(self, prompt_id: str) -> str | None:
         return next((e.name for e in self.executions.values() if e.prompt_id == prompt_id), None)
@@ -77,3 +77,34 @@ class ServerWide:
     async def history_prompt(self, prompt_id: str) -> HistoryPrompt:
         """A prompt as it ran (from /history, or /queue if not finished): for a re-run or a file."""
         return await history_prompt(self.client, prompt_id)
+
+    # ------------------------------------------------------------ server reads
+    # Thin public calls for front ends (the TUI makes no HTTP calls of its own); errors are the
+    # client's ComfyError subclasses, unchanged.
+    async def system_stats(self) -> dict[str, Any]:
+        """The server's ``/system_stats`` (versions, RAM, devices)."""
+        return await self.client.get_system_stats()
+
+    async def object_info(self) -> dict[str, Any]:
+        """The server's node catalogue (``/object_info``), as JSON."""
+        return await self.client.get_object_info()
+
+    async def queue(self) -> QueueState:
+        """What the server is running and has pending (``/queue``)."""
+        return await self.client.get_queue()
+
+    async def history(self, prompt_id: str) -> HistoryEntry | None:
+        """The server's history entry of one prompt; None while it is queued or running (or unknown)."""
+        return await self.client.get_history_entry(prompt_id)
+
+    async def list_userdata(self, directory: str) -> list[str]:
+        """Files in one folder of the user's data on the server; [] when it does not exist yet."""
+        return await self.client.list_userdata(directory)
+
+    async def get_userdata(self, path: str) -> bytes:
+        """One file of the user's data on the server."""
+        return await self.client.get_userdata(path)
+
+    async def put_userdata(self, path: str, body: bytes, *, overwrite: bool) -> None:
+        """Write one file of the user's data on the server (``overwrite=False`` refuses an existing one)."""
+        await self.client.put_userdata(path, body, overwrite=overwrite)

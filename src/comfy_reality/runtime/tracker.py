@@ -214,9 +214,12 @@ class Tracker:
         return needed
 
     # ------------------------------------------------------------- helpers
-    def _resolve(self, node_id: str | None, display: str | None = None) -> str | None:
-        if node_id is None:
+    def _resolve(self, node_id: object, display: object = None) -> str | None:
+        # Ids come from the wire: anything but a string (a list, a number) names no node here.
+        if not isinstance(node_id, str):
             return None
+        if not isinstance(display, str):
+            display = None
         if node_id in self.nodes:
             return node_id
         mapped = self.ephemeral.get(node_id)
@@ -378,11 +381,12 @@ class Tracker:
             if last.get(key) == signature:
                 continue
             direct = key in self.nodes
-            node_id = (
-                key
-                if direct
-                else self._resolve(key, entry.get("display_node_id") or entry.get("parent_node_id"))
-            )
+            if direct:
+                node_id: str | None = key
+            else:
+                # The entry is not validated field by field: a hostile id that is not a string names nothing.
+                display = entry.get("display_node_id") or entry.get("parent_node_id")
+                node_id = self._resolve(key, display if isinstance(display, str) else None)
             if node_id is None:
                 continue
             if len(last) >= MAX_CACHED_IDS:

@@ -99,6 +99,12 @@ class NodeCatalogue:
                     options = spec[1]["options"]
                     spec[1]["options"] = files + [x for x in options if x not in files]
 
+    def remove_node_types(self, *class_types: str) -> None:
+        """Leave node types out (a server without some custom nodes: pool dispatch tests, demos)."""
+        for class_type in class_types:
+            self._base.pop(class_type, None)
+            self._specs.pop(class_type, None)
+
     def input_files(self) -> list[str]:
         if not self.input_dir.is_dir():
             return []

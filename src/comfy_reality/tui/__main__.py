@@ -15,9 +15,13 @@ from ..safe_text import safe_str
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--server",
-    "server_url",
+    "server_urls",
     metavar="URL",
-    help="ComfyUI server URL. Default: config file, then $COMFYUI_URL, then http://127.0.0.1:8188.",
+    multiple=True,
+    help=(
+        "ComfyUI server URL; repeat it to pool several servers. "
+        "Default: config file, then $COMFYUI_URL, then http://127.0.0.1:8188."
+    ),
 )
 @click.option("--token", metavar="T", help="API token sent as a bearer header (or $COMFYUI_TOKEN).")
 @click.option(
@@ -31,6 +35,13 @@ from ..safe_text import safe_str
     "--demo",
     is_flag=True,
     help="Start an embedded ComfyUI look-alike on a free 127.0.0.1 port and connect to it.",
+)
+@click.option(
+    "--servers",
+    "demo_servers",
+    type=click.IntRange(min=1, max=16),
+    default=1,
+    help="With --demo: start N embedded servers of different speeds and pool them.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
 @click.option(
@@ -46,10 +57,11 @@ from ..safe_text import safe_str
     help="Config file (TOML). Default: config.toml in the user config dir.",
 )
 def main(
-    server_url: str | None,
+    server_urls: tuple[str, ...],
     token: str | None,
     workflow_dirs: tuple[Path, ...],
     demo: bool,
+    demo_servers: int,
     insecure: bool,
     images: str | None,
     config_path: Path | None,
@@ -61,10 +73,16 @@ def main(
     interrupts prompts already on the server. Keys can be remapped in the config
     file's [keymap] table (binding id = key).
     """
+    pooled = (
+        [{"url": url, **({"token": token} if token else {})} for url in server_urls]
+        if len(server_urls) > 1
+        else None
+    )
     try:
         settings = startup.load(
             config_path,
-            server_url=server_url,
+            server_url=server_urls[0] if len(server_urls) == 1 else None,
+            servers=pooled,
             token=token,
             verify_tls=False if insecure else None,
             images=images,
@@ -86,7 +104,9 @@ def main(
     from .app import ComfyRealityApp
     from .logtap import LogTap
 
-    app = ComfyRealityApp(settings, workflow_dirs=list(workflow_dirs), demo=demo, log_tap=LogTap())
+    app = ComfyRealityApp(
+        settings, workflow_dirs=list(workflow_dirs), demo=demo, demo_servers=demo_servers, log_tap=LogTap()
+    )
     app.run()
     if app.return_code:
         where = f"; see the log file {log_path}" if log_path is not None else ""

@@ -31,6 +31,7 @@ from .messages import (
     LogLine,
     PreviewArrived,
     RerunRequested,
+    ServersChanged,
     ServerStatusChanged,
     SystemStatsUpdated,
     TaskEventsBatch,
@@ -76,6 +77,7 @@ class ComfyRealityApp(SafeTextApp[None]):
         log_tap: LogTap | None = None,
         journal_path: Path | None = None,
         use_journal: bool = True,
+        demo_servers: int = 1,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
@@ -97,6 +99,7 @@ class ComfyRealityApp(SafeTextApp[None]):
             stats_interval=stats_interval,
             journal_path=journal_path,
             use_journal=use_journal,
+            demo_servers=demo_servers,
         )
         self.images = ImageSupport(
             resolve_renderer(self.settings.images), fetch_output=self.backend.fetch_output
@@ -175,6 +178,9 @@ class ComfyRealityApp(SafeTextApp[None]):
 
     def on_system_stats_updated(self, message: SystemStatsUpdated) -> None:
         self.main_screen.show_system_stats(message.stats)
+
+    def on_servers_changed(self, message: ServersChanged) -> None:
+        self.main_screen.show_servers(message.rows)
 
     def on_rerun_requested(self, message: RerunRequested) -> None:
         """From either history: the prompt into the input form (or saved as a local workflow)."""

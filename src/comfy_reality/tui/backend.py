@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from textual.app import App
@@ -29,7 +29,6 @@ from ..config import Settings
 from ..errors import ComfyError
 from ..journal import Journal, JournalError, ReconcileReport
 from ..journal.journal import RuntimeLike
-from ..runtime import Auth, ComfyUIAsyncRuntime
 from ..runtime.manager import EventSubscription
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
@@ -42,11 +41,23 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
+from ..runtime.pool import PoolServer, ServerPool
+from ..runtime.pool_app import PoolRuntime
 from ..runtime.server_history import HistoryPrompt, ServerHistoryItem
 from ..runtime.server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 from . import format as fmt
-from .messages import LogLine, PreviewArrived, ServerStatusChanged, SystemStatsUpdated, TaskEventsBatch
+from .messages import (
+    LogLine,
+    PreviewArrived,
+    ServersChanged,
+    ServerStatusChanged,
+    SystemStatsUpdated,
+    TaskEventsBatch,
+)
 from .widgets.status_bar import friendly_reason
+
+if TYPE_CHECKING:
+    from ..runtime.runtime import ComfyUIAsyncRuntime
 
 log = structlog.get_logger("comfy_reality.tui")
 
@@ -140,8 +151,11 @@ class Backend:
         stats_interval: float = STATS_INTERVAL,
         journal_path: Path | None = None,
         use_journal: bool = True,
+        demo_servers: int = 1,
     ) -> None:
         self._app = app
+        self.demo_servers = demo_servers
+        """``--demo --servers N``: N embedded servers of different speeds, as a pool."""
         self.settings = settings
         self.server_url = settings.server_url
         """The server's URL; in demo mode, the embedded server's once it runs."""
@@ -165,9 +179,7 @@ class Backend:
         self._write_log = write_log
         self._journal_ready = asyncio.Event()
         self._batch_handled = asyncio.Event()
-        self._reconciled_runtime: AppRuntime | None = (
-            None  # reconcile once per runtime, on its first connection
-        )
+        self._reconciled: list[RuntimeLike] = []  # reconciled once each, on its first connection
 
     # ------------------------------------------------------------------ jobs
     def run_job(
@@ -202,16 +214,23 @@ class Backend:
 
     # ---------------------------------------------------------------- start/stop
     def start(self) -> None:
-        """Open the journal and, unless offline, start the runtime worker."""
-        self.run_job(self._open_journal, name="_open_journal", group="journal")
-        if self.connect:
-            self.start_runtime()
-        else:
+        """Open the journal and, unless offline, start the runtime worker, once the first frame is drawn.
+
+        Paint first: the journal's SQLite file and the runtime's HTTP and WebSocket libraries load
+        after the panes are on the screen, not before.
+        """
+        if not self.connect:
             self._app.post_message(
                 ServerStatusChanged(
                     ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason="offline")
                 )
             )
+        self._app.call_after_refresh(self._start_jobs)
+
+    def _start_jobs(self) -> None:
+        self.run_job(self._open_journal, name="_open_journal", group="journal")
+        if self.connect:
+            self.start_runtime()
 
     async def close(self) -> None:
         journal, self.journal = self.journal, None
@@ -246,25 +265,39 @@ class Backend:
             self._journal_ready.set()
 
     def reconcile_once(self) -> None:
-        """After a connection: settle last session's unfinished runs, once per runtime."""
+        """After a connection: settle last session's unfinished runs, once per runtime (per server of a
+        pool, each when it first connects)."""
         runtime = self.runtime
-        if self.journal is not None and runtime is not None and runtime is not self._reconciled_runtime:
-            self._reconciled_runtime = runtime
+        if self.journal is None or runtime is None:
+            return
+        pooled = isinstance(runtime, PoolRuntime)
+        todo = [
+            part
+            for part in runtime_parts(runtime)
+            if not any(part is done for done in self._reconciled)
+            and (not pooled or getattr(part, "connected", False))
+        ]
+        if todo:
+            self._reconciled.extend(todo)
             self.run_job(
-                partial(self._reconcile_journal, runtime),
+                partial(self._reconcile_journal, todo),
                 name="_reconcile_journal",
                 group="journal-reconcile",
             )
 
-    async def _reconcile_journal(self, runtime: AppRuntime) -> None:
-        """Follow, settle or mark lost last session's unfinished runs."""
+    async def _reconcile_journal(self, parts: list[RuntimeLike]) -> None:
+        """Follow, settle or mark lost last session's unfinished runs (each server of a pool on its own)."""
         journal = self.journal
         if journal is None:
             return
+        for part in parts:
+            await self._reconcile_part(journal, part)
+
+    async def _reconcile_part(self, journal: Journal, runtime: RuntimeLike) -> None:
         report = await journal.reconcile(runtime)
         self.reconcile_reports.append(report)
         if report.unreachable:
-            self._reconciled_runtime = None  # try again on the next connection
+            self._reconciled = [done for done in self._reconciled if done is not runtime]  # next connection
             self._write_log([LogLine(fmt.now(), "warning", report.summary)])
             return
         if not (report.followed or report.finished or report.lost or report.errors):
@@ -286,6 +319,10 @@ class Backend:
 
     # ----------------------------------------------------------------- runtime
     def _default_runtime(self, url: str) -> ComfyUIAsyncRuntime:
+        # The client, its HTTP and WebSocket libraries load here, after the first frame is drawn.
+        from ..runtime.auth import Auth
+        from ..runtime.runtime import ComfyUIAsyncRuntime
+
         s = self.settings
         auth = Auth(
             token=s.token.get_secret_value() if s.token else None,
@@ -316,25 +353,38 @@ class Backend:
     async def _runtime_main(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
             url = self.server_url
-            if self.demo:
-                from ..server import EmbeddedServer, ServerConfig
-
-                server = await stack.enter_async_context(
-                    EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0))
+            runtime: AppRuntime
+            if self.demo and self.demo_servers > 1:
+                runtime = await start_demo_pool(stack, self.settings, self.demo_servers)
+                self.server_url = runtime.server_url
+            elif not self.demo and len(self.settings.servers) > 1:
+                runtime = pool_runtime(
+                    self.settings, [PoolServer.from_entry(e) for e in self.settings.servers]
                 )
-                url = self.server_url = server.url
-            runtime = self.runtime_factory(url)
+                self.server_url = runtime.server_url
+            else:
+                if self.demo:
+                    from ..server import EmbeddedServer, ServerConfig
+
+                    server = await stack.enter_async_context(
+                        EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=1.0))
+                    )
+                    url = self.server_url = server.url
+                runtime = self.runtime_factory(url)
             self.runtime = runtime
             subscription = runtime.task_manager.events()
             stack.callback(subscription.close)
             await self._journal_ready.wait()
             if self.journal is not None:
-                stack.callback(self.journal.attach(runtime))
+                for part in runtime_parts(runtime):
+                    stack.callback(self.journal.attach(part))
                 await self._tell_app_client_ids(runtime, url)
             await stack.enter_async_context(runtime.session())
 
             def on_status(status: ServerStatus) -> None:
                 self._app.post_message(ServerStatusChanged(status))
+                if isinstance(runtime, PoolRuntime):
+                    self._app.post_message(ServersChanged(runtime.rows()))
 
             unsubscribe = runtime.subscribe_status(on_status)
             stack.callback(unsubscribe)
@@ -387,6 +437,8 @@ class Backend:
                     log.debug("system_stats_unavailable", error=str(exc))
                 else:
                     self._app.post_message(SystemStatsUpdated(stats))
+                    if isinstance(runtime, PoolRuntime):
+                        self._app.post_message(ServersChanged(runtime.rows()))
             await asyncio.sleep(self.stats_interval)
 
     async def post_system_stats(self) -> None:
@@ -415,6 +467,42 @@ class Backend:
 
 
 # ---------------------------------------------------------------------- helpers
+DEMO_SPEEDS = (1.0, 2.0, 0.5, 4.0, 1.5, 3.0, 0.75, 6.0)
+
+
+def runtime_parts(runtime: AppRuntime) -> list[RuntimeLike]:
+    """The runtimes the journal records: each server of a pool, or the one runtime."""
+    if isinstance(runtime, PoolRuntime):
+        return list(runtime.parts())
+    return [runtime]
+
+
+def pool_runtime(settings: Settings, servers: list[PoolServer]) -> PoolRuntime:
+    return PoolRuntime(
+        ServerPool(
+            servers,
+            timeout=settings.timeout,
+            verify_tls=settings.verify_tls,
+            failover_after=settings.failover_after,
+            retry_lost=settings.retry_lost,
+        )
+    )
+
+
+async def start_demo_pool(stack: contextlib.AsyncExitStack, settings: Settings, count: int) -> PoolRuntime:
+    """``count`` embedded servers of different speeds on 127.0.0.1, pooled with their speeds as weights."""
+    from ..server import EmbeddedServer, ServerConfig
+
+    servers: list[PoolServer] = []
+    for index in range(count):
+        speed = DEMO_SPEEDS[index % len(DEMO_SPEEDS)]
+        server = await stack.enter_async_context(
+            EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=speed))
+        )
+        servers.append(PoolServer(url=server.url, name=f"demo{index + 1}", weight=speed))
+    return pool_runtime(settings, servers)
+
+
 def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBatch:
     """Copies of the tasks and executions a batch of events touched, taken on the worker side."""
     manager = runtime.task_manager
@@ -440,13 +528,19 @@ def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBa
 
 
 _EVENT_LEVEL = {"failed": "error", "cancelled": "warning"}
+_NODE_EVENTS_LOGGED = frozenset({"failed", "cancelled"})
 
 
 def event_log_line(event: TaskEvent) -> LogLine | None:
-    """Lifecycle events become log lines; progress stays in the progress widgets."""
+    """Lifecycle events become log lines; progress stays in the progress widgets.
+
+    A node's creation, start and success are in the task tree already: one line each would fill
+    the pane (and its memory, a few kilobytes a line) with a big workflow's hundreds of nodes.
+    How a node failed or was cancelled stays in the log.
+    """
     if event.event_type not in LIFECYCLE_EVENTS:
         return None
-    if event.event_type == "created" and event.task_type is TaskType.NODE:
+    if event.task_type is TaskType.NODE and event.event_type not in _NODE_EVENTS_LOGGED:
         return None
     text = event.message or f"{event.event_type} {event.task_id}"
     return LogLine(event.timestamp, _EVENT_LEVEL.get(event.event_type, "info"), text)

@@ -54,6 +54,17 @@ class ServerStatusChanged(Message):
         return isinstance(message, ServerStatusChanged) and message.status.state is self.status.state
 
 
+class ServersChanged(Message):
+    """Each server of a pool (state, queue, memory ...), for the status bar and the Servers screen."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ServersChanged)
+
+
 class SystemStatsUpdated(Message):
     def __init__(self, stats: dict[str, Any]) -> None:
         super().__init__()

@@ -8,15 +8,26 @@ Overriding ``notify`` once covers every call, the app's and its screens' and wid
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import App, ReturnType
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 
 from ..safe_text import safe_str
 from ..url_secrets import redact_url
+from .notices import NoticeFolder
 
 
 class SafeTextApp(App[ReturnType]):
-    """Base class of the app: notifications never interpret markup or escapes, never show URL credentials."""
+    """Base class of the app: notifications never interpret markup or escapes, never show URL credentials.
+
+    They also never start a timer with a non-positive time, and a burst of one kind (one per
+    queued prompt) shows as one summary toast: see :mod:`.notices`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._notice_folder = NoticeFolder()
 
     def notify(
         self,
@@ -28,13 +39,15 @@ class SafeTextApp(App[ReturnType]):
         markup: bool = True,
     ) -> None:
         # ``markup`` is ignored on purpose: no caller may opt outside text back into markup.
-        super().notify(
+        shown, replaced = self._notice_folder.fold(
             safe_str(redact_url(str(message))),
             title=safe_str(redact_url(str(title)), one_line=True),
             severity=severity,
-            timeout=timeout,
-            markup=False,
+            timeout=self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
         )
+        if replaced is not None:
+            self._unnotify(replaced, refresh=False)
+        self.post_message(Notify(shown))
 
 
 __all__ = ["SafeTextApp"]

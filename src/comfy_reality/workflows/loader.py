@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidWorkflowError
-from .convert import convert_ui_to_api
 from .formats import WorkflowFormat, detect_format, read_json_file, unwrap_prompt
-from .object_info import ObjectInfo
+
+if TYPE_CHECKING:
+    from .object_info import ObjectInfo
 
 
 def load_prompt(
@@ -44,6 +45,8 @@ def load_prompt(
             "Connect to the server first, or export it from ComfyUI with 'Export (API)'",
             source=source,
         )
+    from .convert import convert_ui_to_api  # the converter and its models only for UI-format files
+
     return convert_ui_to_api(
         data, object_info, source=source, correct_frontend_defects=correct_frontend_defects
     )

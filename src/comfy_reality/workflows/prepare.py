@@ -9,13 +9,14 @@ front end decides how to show these; none of them repeats the steps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidWorkflowError
-from .convert import frontend_defects
 from .formats import WorkflowFormat, detect_format
 from .loader import load_prompt
-from .object_info import ObjectInfo
+
+if TYPE_CHECKING:
+    from .object_info import ObjectInfo
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def web_ui_defects(data: Any, object_info: ObjectInfo | None, *, correct_fronten
     """Where the web UI's conversion of a UI workflow differs from its graph (nothing when corrected)."""
     if correct_frontend_defects or object_info is None:
         return []
+    from .convert import frontend_defects  # the converter only once there is a catalogue to convert with
+
     try:
         return frontend_defects(data, object_info)
     except InvalidWorkflowError:

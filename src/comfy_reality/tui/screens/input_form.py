@@ -8,6 +8,7 @@ same code the CLI's ``--set`` uses.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from textual.widgets import Footer, Input, Select, Static, Switch, TextArea
 from ...errors import InvalidWorkflowError
 from ...safe_text import safe_line, safe_str, safe_text
 from ...workflows import EditableInput, ObjectInfo, WorkflowFile, apply_overrides, editable_inputs
+from ...workflows.batch import Variant, variants
 
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
 
@@ -35,6 +37,8 @@ class FormResult:
     action: str  # "run" | "save_local" | "save_server"
     prompt: dict[str, Any]
     name: str
+    variants: list[Variant] = dataclasses.field(default_factory=list)
+    """Batch runs (repeat, sweeps): one run per override set; empty: one run as edited."""
 
 
 def _field_id(item: EditableInput) -> str:
@@ -196,6 +200,13 @@ class InputFormScreen(Screen[FormResult | None]):
         .field-editor {
             width: 1fr;
         }
+        .batch-row {
+            padding-left: 2;
+        }
+        .batch-editor {
+            width: 1fr;
+            background: $boost;
+        }
         .field-editor.multiline {
             height: 4;
         }
@@ -291,6 +302,15 @@ step, choices); a refused value shows its reason under the field.
                         header.append(f"  {safe_str(item.class_type, one_line=True)}", style="dim")
                     yield Static(header, classes="node-header")
                 yield InputField(item)
+            yield Static(Text("Batch runs", style="bold"), classes="node-header")
+            with Horizontal(classes="field-row batch-row"):
+                yield Static("Repeat", classes="field-label")
+                yield Input("1", id="batch-repeat", type="integer", classes="batch-editor")
+                yield Static(Text("runs of each variant", style="dim"), classes="field-hint")
+            with Horizontal(classes="field-row batch-row"):
+                yield Static("Sweep", classes="field-label")
+                yield Input(placeholder="3.seed=random; 3.cfg=6,8", id="batch-sweep", classes="batch-editor")
+                yield Static(Text("NODE.INPUT=V1,V2; … (product)", style="dim"), classes="field-hint")
         yield Static("", id="form-status")
         yield Footer(show_command_palette=False)
 
@@ -341,10 +361,26 @@ step, choices); a refused value shows its reason under the field.
             status.update(safe_text(exc, "bold red"))
             return None
 
+    def batch_variants(self) -> list[Variant] | None:
+        """The batch asked for (empty: a single run), or None with the reason shown."""
+        repeat_text = self.query_one("#batch-repeat", Input).value.strip() or "1"
+        sweeps = [
+            part.strip() for part in self.query_one("#batch-sweep", Input).value.split(";") if part.strip()
+        ]
+        try:
+            found = variants(sweeps, int(repeat_text))
+        except ValueError as exc:
+            self.query_one("#form-status", Static).update(Text(f"Batch: {exc}", style="bold red"))
+            return None
+        return found if len(found) > 1 or sweeps else []
+
     def action_submit(self, action: str) -> None:
         prompt = self.edited_prompt()
-        if prompt is not None:
-            self.dismiss(FormResult(action, prompt, self.workflow.name))
+        if prompt is None:
+            return
+        batch = self.batch_variants() if action == "run" else []
+        if batch is not None:
+            self.dismiss(FormResult(action, prompt, self.workflow.name, batch))
 
     def action_back(self) -> None:
         self.dismiss(None)

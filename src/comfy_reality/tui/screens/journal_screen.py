@@ -23,13 +23,14 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from ...journal import JournalEntry, JournalError
 from ...safe_text import made_safe, safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
 from ..messages import RerunRequested
+from ..widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from ..images import ImageSupport
@@ -277,7 +278,7 @@ class JournalScreen(Screen[None]):
                     gallery.display = False
                     yield gallery
         # The app's own ctrl+p binding is listed with the others; the footer's extra one would repeat it.
-        yield Footer(show_command_palette=False)
+        yield SteadyFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self._set_columns(self.columns)

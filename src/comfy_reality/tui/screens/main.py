@@ -20,17 +20,17 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from ... import paths
 from ...config import Settings
-from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
+from ...errors import ComfyError, InvalidWorkflowError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.models import ConnectionState, ServerStatus, TaskStatus
 from ...runtime.outputs import safe_output_path, save_outputs
 from ...safe_text import safe_json
 from ...workflows import (
     WorkflowFile,
     WorkflowFormat,
+    apply_overrides,
     load_prompt,
     prepare_workflow,
     safe_filename,
@@ -45,6 +45,7 @@ from ..messages import LogLine, TaskEventsBatch
 from ..state import ExecutionEntry, SessionState
 from ..widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
 from ..widgets.execution_view import OutputKey, output_key
+from ..widgets.steady_footer import SteadyFooter
 from ..widgets.workflow_browser import workflow_nodes
 from .name_prompt import NamePromptScreen
 from .save_outputs import SaveOutputsScreen
@@ -69,6 +70,7 @@ class MainScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("f5", "reconnect", "Reconnect", id="reconnect"),
         Binding("h", "history", "History", show=False, id="history"),
+        Binding("s", "servers", "Servers", show=False, id="servers"),
         Binding("q", "server_queue", "Queue", show=False, id="server_queue"),
         Binding("H", "server_history", "Server history", show=False, id="server_history"),
     ]
@@ -133,15 +135,19 @@ class MainScreen(Screen[None]):
                 yield self.preview
                 yield self.execution_view
         yield self.log_pane
-        yield Footer(show_command_palette=False)
+        yield SteadyFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
         self.browser.option_list.focus()
+        self.set_interval(1.0, self._tick)
+        # Paint first: the cached node catalogue and the local files are read after the first frame.
+        self.call_after_refresh(self._load_library)
+        self.post_message(self.Ready())
+
+    def _load_library(self) -> None:
         self.library.load_cached_object_info(self.backend.server_url)
         self.scan_local()
-        self.set_interval(1.0, self._tick)
-        self.post_message(self.Ready())
 
     def _tick(self) -> None:
         self.task_tree.refresh_running()
@@ -197,6 +203,37 @@ class MainScreen(Screen[None]):
 
     def show_system_stats(self, stats: dict[str, Any]) -> None:
         self.status_bar.stats = stats
+
+    def show_servers(self, rows: list[dict[str, Any]]) -> None:
+        """A pool's servers: chips in the status bar, and the Servers screen if it is open."""
+        self.status_bar.servers = rows
+        self.backend.reconcile_once()  # a pool's server that just connected: its journal entries
+        from .servers import ServersScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, ServersScreen):
+                screen.update_rows(rows)
+
+    def action_servers(self) -> None:
+        from ...runtime.pool_app import PoolRuntime
+        from .servers import ServersScreen
+
+        runtime = self.backend.runtime
+        if not isinstance(runtime, PoolRuntime):
+            self.notify(
+                "One server. Pool several with --server URL (repeatable) or [[servers]] tables in the config.",
+                timeout=6,
+            )
+            return
+        self.app.push_screen(
+            ServersScreen(
+                runtime.rows(),
+                toggle_enabled=runtime.toggle_enabled,
+                toggle_drain=runtime.toggle_drain,
+                toggle_pin=runtime.toggle_pin,
+                add_server=runtime.add_server,
+            )
+        )
 
     # ---------------------------------------------------------- panes' messages
     @on(TaskTree.ExecutionSelected)
@@ -675,14 +712,7 @@ class MainScreen(Screen[None]):
         if result.action == "run":
             if self.backend.connected_runtime() is not None:
                 self.backend.run_job(
-                    partial(
-                        self.submit_prompt,
-                        result.prompt,
-                        name=f"{workflow.name} (edited)",
-                        workflow_id=str(workflow.path),
-                    ),
-                    name="_submit_edited",
-                    group="actions",
+                    partial(self._submit_edited, workflow, result), name="_submit_edited", group="actions"
                 )
             return
         if result.action == "save_local":
@@ -728,6 +758,21 @@ class MainScreen(Screen[None]):
             NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),
             save_server,
         )
+
+    async def _submit_edited(self, workflow: WorkflowFile, result: FormResult) -> None:
+        """The edited prompt once, or once per batch variant (repeat, sweeps) across the servers."""
+        name = f"{workflow.name} (edited)"
+        if not result.variants:
+            await self.submit_prompt(result.prompt, name=name, workflow_id=str(workflow.path))
+            return
+        for variant in result.variants:
+            try:
+                prompt = apply_overrides(result.prompt, variant.overrides, self.library.object_info)
+            except InvalidWorkflowError as exc:
+                self.notify(f"Batch: {exc}", severity="error", timeout=8)
+                return
+            label = f"{name} [{variant.label}]" if variant.label else name
+            await self.submit_prompt(prompt, name=label, workflow_id=str(workflow.path))
 
     async def _save_local(self, prompt: dict[str, Any], name: str) -> None:
         try:

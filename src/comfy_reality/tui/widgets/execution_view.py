@@ -6,6 +6,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
+from rich.control import strip_control_codes
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -52,6 +53,9 @@ def header_text(entry: ExecutionEntry) -> Text:
     elif execution.started_at is not None and not execution.status.is_final:
         text.append(f" for {fmt.duration((fmt.now() - execution.started_at).total_seconds())}", style="dim")
     facts: list[str] = []
+    server_name = execution.metadata.get("server_name")  # set by a pool of several servers
+    if isinstance(server_name, str):
+        facts.append(f"on {strip_control_codes(server_name)}")
     if execution.prompt_id:
         facts.append(f"prompt {fmt.short_id(execution.prompt_id)}")
     if execution.number is not None:
@@ -303,5 +307,4 @@ what went wrong, and what it produced.
         """Advance elapsed times while the execution runs."""
         if self.entry is not None and not self.entry.status.is_final and not self.entry.rejected:
             self.header.set(header_text(self.entry))
-            for row in self.nodes.running_rows():
-                row.refresh()
+            self.nodes.refresh_running()

@@ -59,8 +59,11 @@ newest line.
         self.tz: tzinfo | None = None
 
     def add_lines(self, lines: list[LogLine]) -> None:
-        for line in lines:
-            self.write(render_line(line, self.tz), scroll_end=self.follow)
+        """All of a frame's lines in one write: each write sets the virtual size (a relayout)."""
+        if not lines:
+            return
+        block = Text("\n", no_wrap=False).join(render_line(line, self.tz) for line in lines)
+        self.write(block, scroll_end=self.follow)
         self.lines_written += len(lines)
 
     def watch_follow(self, follow: bool) -> None:

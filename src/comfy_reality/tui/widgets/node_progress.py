@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from rich.console import Group, RenderableType
 from rich.text import Text
-from textual.containers import Vertical
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from ...runtime.models import Task, TaskStatus
@@ -64,6 +68,58 @@ def node_detail(task: Task, *, compact: bool = False) -> Text:
     return text
 
 
+def row_lines(task: Task, width: int) -> list[Text]:
+    """A node's line (icon, name, bar, detail) and, when it failed or was cancelled, why."""
+    # Plain Text, not a Table: this runs for every progress frame of the selected execution.
+    state = fmt.task_state(task)
+    narrow = width < 60
+    bar_width = 8 if narrow else min(30, width // 4)
+    detail_width = 15 if narrow else min(30, width // 3)
+    name_width = max(4, width - 2 - bar_width - detail_width - 2)
+    if state in ("completed", "cached"):
+        fraction = 1.0
+    elif task.max:
+        fraction = float(task.value or 0.0) / float(task.max)
+    else:
+        fraction = float(task.progress)
+    line = fmt.icon_text(state)
+    line.append(" ")
+    name = fmt.plain(task.name or f"{task.class_type} #{task.node_id}", one_line=True)
+    if len(name) > name_width:
+        name = name[: name_width - 1] + "…"
+    line.append(name.ljust(name_width), style="dim" if state == "pending" else "")
+    line.append(" ")
+    line.append_text(bar_text(fraction, bar_width, _BAR_STYLE.get(state, "white")))
+    line.append(" ")
+    detail = node_detail(task, compact=narrow)
+    detail.truncate(detail_width, overflow="ellipsis")
+    line.append(" " * (detail_width - detail.cell_len))
+    line.append_text(detail)
+    extra = _extra_line(task, state)
+    return [line] if extra is None else [line, extra]
+
+
+def _row_height(task: Task) -> int:
+    return 1 if _extra_line(task, fmt.task_state(task)) is None else 2
+
+
+def _looks_the_same(old: Task, new: Task) -> bool:
+    """What a row shows did not move (a new snapshot of a task often changes nothing on screen)."""
+    fields = (
+        "status",
+        "cached",
+        "value",
+        "max",
+        "rate",
+        "eta_seconds",
+        "progress",
+        "name",
+        "error",
+        "status_detail",
+    )
+    return all(getattr(old, name) == getattr(new, name) for name in fields)
+
+
 class NodeProgress(Widget):
     """One node of the selected execution; redrawn only when its task snapshot changes."""
 
@@ -96,37 +152,8 @@ class NodeProgress(Widget):
             self.refresh(layout=True)
 
     def render(self) -> RenderableType:
-        # Plain Text, not a Table: this runs for every progress frame of the selected execution.
-        task = self.task_snapshot
-        state = fmt.task_state(task)
-        width = self.size.width or 80
-        narrow = width < 60
-        bar_width = 8 if narrow else min(30, width // 4)
-        detail_width = 15 if narrow else min(30, width // 3)
-        name_width = max(4, width - 2 - bar_width - detail_width - 2)
-        if state in ("completed", "cached"):
-            fraction = 1.0
-        elif task.max:
-            fraction = float(task.value or 0.0) / float(task.max)
-        else:
-            fraction = float(task.progress)
-        line = fmt.icon_text(state)
-        line.append(" ")
-        name = fmt.plain(task.name or f"{task.class_type} #{task.node_id}", one_line=True)
-        if len(name) > name_width:
-            name = name[: name_width - 1] + "…"
-        line.append(name.ljust(name_width), style="dim" if state == "pending" else "")
-        line.append(" ")
-        line.append_text(bar_text(fraction, bar_width, _BAR_STYLE.get(state, "white")))
-        line.append(" ")
-        detail = node_detail(task, compact=narrow)
-        detail.truncate(detail_width, overflow="ellipsis")
-        line.append(" " * (detail_width - detail.cell_len))
-        line.append_text(detail)
-        extra = _extra_line(task, state)
-        if extra is None:
-            return line
-        return Group(line, extra)
+        lines = row_lines(self.task_snapshot, self.size.width or 80)
+        return lines[0] if len(lines) == 1 else Group(*lines)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         return 1 if _extra_line(self.task_snapshot, fmt.task_state(self.task_snapshot)) is None else 2
@@ -145,8 +172,13 @@ def _extra_line(task: Task, state: str) -> Text | None:
     return None
 
 
-class NodeProgressList(Vertical):
-    """A :class:`NodeProgress` per node task, kept in graph order, reconciled on each update."""
+class NodeProgressList(Widget):
+    """One line (two when it failed) per node task in graph order, drawn only where visible.
+
+    A line-based widget, not a widget per node: with 500 nodes a layout arranges one widget, a
+    batch repaints only the lines of the nodes whose snapshot changed, and scrolling renders only
+    the rows on screen (each row's lines are kept until its snapshot or the width changes).
+    """
 
     DEFAULT_CSS = """
     NodeProgressList {
@@ -158,25 +190,85 @@ class NodeProgressList(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._rows: dict[str, NodeProgress] = {}
         self._execution_id: str | None = None
+        self._tasks: list[Task] = []
+        self._starts: list[int] = []  # first line of each row
+        self._lines = 0
+        self._drawn: dict[int, tuple[Task, int, list[Strip]]] = {}  # row -> (snapshot, width, lines)
+
+    @property
+    def snapshots(self) -> dict[str, Task]:
+        """The task each row shows, by node id, in graph order."""
+        return {task.node_id or task.id: task for task in self._tasks}
 
     def show(self, execution_id: str | None, tasks: list[Task]) -> None:
-        if execution_id != self._execution_id:
+        same_rows = (
+            execution_id == self._execution_id
+            and len(tasks) == len(self._tasks)
+            and all(old.id == new.id for old, new in zip(self._tasks, tasks, strict=True))
+        )
+        if not same_rows:
             self._execution_id = execution_id
-            self._rows.clear()
-            self.remove_children()
-        new_rows: list[NodeProgress] = []
-        for task in tasks:
-            row = self._rows.get(task.id)
-            if row is None:
-                row = NodeProgress(task)
-                self._rows[task.id] = row
-                new_rows.append(row)
-            else:
-                row.update_task(task)
-        if new_rows:
-            self.mount_all(new_rows)
+            self._tasks = list(tasks)
+            self._relayout()
+            return
+        heights_moved = False
+        for index, task in enumerate(tasks):
+            old = self._tasks[index]
+            if old is task:
+                continue
+            self._tasks[index] = task
+            if _row_height(old) != _row_height(task):
+                heights_moved = True
+            elif not _looks_the_same(old, task):
+                self._repaint(index)
+        if heights_moved:
+            self._relayout()
 
-    def running_rows(self) -> list[NodeProgress]:
-        return [r for r in self._rows.values() if r.task_snapshot.status is TaskStatus.RUNNING]
+    def _relayout(self) -> None:
+        self._starts = []
+        line = 0
+        for task in self._tasks:
+            self._starts.append(line)
+            line += _row_height(task)
+        self._lines = line
+        self._drawn.clear()
+        self.refresh(layout=True)
+
+    def _repaint(self, index: int) -> None:
+        self._drawn.pop(index, None)
+        width = self.size.width
+        if width:
+            self.refresh(Region(0, self._starts[index], width, _row_height(self._tasks[index])))
+
+    def refresh_running(self) -> None:
+        """Elapsed times and rates of running nodes move on with the clock."""
+        for index, task in enumerate(self._tasks):
+            if task.status is TaskStatus.RUNNING:
+                self._repaint(index)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return self._lines
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        style = self.rich_style
+        if not self._tasks or y < 0 or y >= self._lines:
+            return Strip.blank(width, style)
+        index = bisect_right(self._starts, y) - 1
+        task = self._tasks[index]
+        drawn = self._drawn.get(index)
+        if drawn is None or drawn[0] is not task or drawn[1] != width:
+            # Through Textual's visuals, as a widget's render() is: the same colours as before.
+            lines = row_lines(task, width)
+            for text in lines:
+                text.truncate(width, overflow="ellipsis")
+            visual = visualize(self, lines[0] if len(lines) == 1 else Group(*lines))
+            strips = Visual.to_strips(self, visual, width, len(lines), self.visual_style)
+            drawn = (task, width, strips)
+            self._drawn[index] = drawn
+        offset = y - self._starts[index]
+        return drawn[2][offset] if offset < len(drawn[2]) else Strip.blank(width, style)
+
+    def on_resize(self) -> None:
+        self._drawn.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.control import strip_control_codes
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -29,6 +30,8 @@ class StatusBar(Widget):
 
     status: reactive[ServerStatus | None] = reactive(None, layout=False)
     stats: reactive[dict[str, Any] | None] = reactive(None, layout=False)
+    servers: reactive[list[dict[str, Any]] | None] = reactive(None, layout=False)
+    """A pool's servers (name, state, queue, memory); None with one server."""
 
     def __init__(self, url: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -75,6 +78,10 @@ class StatusBar(Widget):
             if remaining is not None:
                 text.append(f" · retry in {remaining:.0f}s", style="dim")
             text.append(" · F5 now", style="dim")
+        if self.servers:
+            text.append(" │ ", style="dim")
+            text.append_text(server_chips(self.servers, wide=self.size.width >= 140))
+            return text
         if state is ConnectionState.CONNECTED:
             queue = status.queue_remaining if status else None
             text.append(" │ ", style="dim")
@@ -84,6 +91,35 @@ class StatusBar(Widget):
                 text.append(" │ ", style="dim")
                 text.append(device)
         return text
+
+
+_CHIP_STYLE = {
+    "connected": ("●", "green"),
+    "connecting": ("◌", "yellow"),
+    "reconnecting": ("◌", "yellow"),
+    "down": ("●", "red"),
+    "disabled": ("○", "dim"),
+    "draining": ("◐", "yellow"),
+}
+
+
+def server_chips(rows: list[dict[str, Any]], *, wide: bool = False) -> Text:
+    """``● gpu1 q2 VRAM 3.1/24G  ● gpu2 q0`` : each server's state, queue (and memory when wide).
+
+    Names come from the config or the user: data, added as plain text, never markup.
+    """
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for index, row in enumerate(rows):
+        if index:
+            text.append("  ")
+        icon, colour = _CHIP_STYLE.get(str(row.get("state")), ("?", "dim"))
+        text.append(f"{icon} ", style=colour)
+        text.append(strip_control_codes(str(row.get("name"))), style="bold" if row.get("pinned") else "")
+        queue = row.get("queue_remaining")
+        text.append(f" q{queue if queue is not None else '?'}", style="dim")
+        if wide and row.get("memory"):
+            text.append(f" {row['memory']}", style="dim")
+    return text
 
 
 _REASONS = (

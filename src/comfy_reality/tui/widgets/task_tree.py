@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.control import strip_control_codes
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -38,6 +39,9 @@ def execution_label(entry: ExecutionEntry) -> Text:
         text.append("  queued", style="dim")
     if execution.retry_of:
         text.append("  ↻", style="dim")
+    server_name = execution.metadata.get("server_name")  # set by a pool of several servers
+    if isinstance(server_name, str):
+        text.append(f"  @{strip_control_codes(server_name)}", style="dim")
     return text
 
 
@@ -103,6 +107,8 @@ server; its children are the prompt's nodes.
         self.guide_depth = 2
         self._branches: dict[str, TreeNode[TreeRef]] = {}
         self._leaves: dict[str, TreeNode[TreeRef]] = {}
+        self._labelled: dict[str, Task] = {}
+        """The task snapshot each leaf's label was drawn from: a batch brings new snapshots only for what moved."""
         self._entries: dict[str, ExecutionEntry] = {}
 
     @property
@@ -131,7 +137,11 @@ server; its children are the prompt's nodes.
                 _relabel(branch, execution_label(entry))
             if entry.nodes:
                 branch.allow_expand = True
+            labelled = self._labelled
             for task in entry.nodes.values():
+                if labelled.get(task.id) is task:
+                    continue  # the same snapshot as last time: its line has not changed
+                labelled[task.id] = task
                 leaf = self._leaves.get(task.id)
                 if leaf is None:
                     self._leaves[task.id] = branch.add_leaf(node_label(task), TreeRef(entry.id, task.id))
@@ -149,6 +159,7 @@ server; its children are the prompt's nodes.
             if entry is not None:
                 for task_id in entry.nodes:
                     self._leaves.pop(task_id, None)
+                    self._labelled.pop(task_id, None)
             if branch is not None:
                 branch.remove()
 
@@ -162,6 +173,22 @@ server; its children are the prompt's nodes.
         branch = self._branches.get(execution_id)
         if branch is not None:
             self.move_cursor(branch)
+
+    def action_expand_node(self) -> None:
+        """→ opens the branch under the cursor (Textual's Tree has no such action of its own)."""
+        node = self.cursor_node
+        if node is not None and node.allow_expand and not node.is_expanded:
+            node.expand()
+
+    def action_collapse_node(self) -> None:
+        """← closes the branch, or from a node goes to its execution's line."""
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[TreeRef]) -> None:
         event.stop()

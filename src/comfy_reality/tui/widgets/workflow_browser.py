@@ -302,11 +302,17 @@ The highlighted workflow's file, format, description and nodes.
     def __init__(self, source_titles: dict[str, str], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.source_titles = source_titles
+        self._shown: tuple[WorkflowFile | None, object, dict[str, str]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="preview-body")
 
     def show(self, workflow: WorkflowFile | None, nodes: list[tuple[str, str, str | None]] | None) -> None:
+        # Going back to the Workflows pane re-shows the same workflow: no table of every node rebuilt.
+        last = self._shown
+        if last is not None and last[0] is workflow and last[1] is nodes and last[2] == self.source_titles:
+            return
+        self._shown = (workflow, nodes, dict(self.source_titles))
         body = self.query_one("#preview-body", Static)
         if workflow is None:
             body.update(Text("No workflow highlighted.", style="dim"))

@@ -1,0 +1,179 @@
+"""The Servers screen: each server of the pool in detail; add one for this session, disable, drain, pin.
+
+The screen only shows rows and asks the backend's pool runtime to act; it makes no server call
+of its own. Names, URLs and reasons come from the config, the user or the server: plain text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rich.control import strip_control_codes
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
+
+COLUMNS = ("Server", "State", "Queue", "Ours", "Weight", "Sent", "Nodes", "Memory", "URL")
+
+
+def _cell(value: Any) -> Text:
+    return Text(strip_control_codes("" if value is None else str(value)), no_wrap=True)
+
+
+class ServersScreen(ModalScreen[None]):
+    """Pool details and switches (see the module docstring)."""
+
+    DEFAULT_CSS = """
+    ServersScreen {
+        align: center middle;
+        background: $background 60%;
+    }
+    #servers-dialog {
+        width: 110;
+        max-width: 98%;
+        height: auto;
+        max-height: 90%;
+        border: thick $accent;
+        background: $surface;
+    }
+    #servers-title {
+        text-style: bold;
+        background: $accent 30%;
+        width: 100%;
+        padding: 0 1;
+    }
+    #servers-table {
+        height: auto;
+        max-height: 20;
+        margin: 1 1 0 1;
+    }
+    #servers-add {
+        margin: 1 1 0 1;
+    }
+    #servers-help {
+        padding: 1 1 0 1;
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="servers.close"),
+        Binding("a", "add", "Add", id="servers.add"),
+        Binding("d", "toggle_enabled", "Disable/enable", id="servers.disable"),
+        Binding("n", "toggle_drain", "Drain", id="servers.drain"),
+        Binding("p", "toggle_pin", "Pin runs", id="servers.pin"),
+    ]
+
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        *,
+        toggle_enabled: Callable[[str], object],
+        toggle_drain: Callable[[str], object],
+        toggle_pin: Callable[[str], object],
+        add_server: Callable[[str], Awaitable[object]],
+    ) -> None:
+        super().__init__()
+        self.rows = rows
+        self._toggle_enabled = toggle_enabled
+        self._toggle_drain = toggle_drain
+        self._toggle_pin = toggle_pin
+        self._add_server = add_server
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="servers-dialog"):
+            yield Static("Servers of the pool", id="servers-title")
+            table: DataTable[Text] = DataTable(id="servers-table", cursor_type="row", zebra_stripes=True)
+            table.add_columns(*COLUMNS)
+            yield table
+            yield Input(
+                placeholder="http://host:8188 (enter adds it for this session, esc closes)", id="servers-add"
+            )
+            yield Static(
+                "a add · d disable/enable · n drain (finish what it has, take nothing new) · "
+                "p pin runs to it (again: best server) · esc close",
+                id="servers-help",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#servers-add", Input).display = False
+        self.update_rows(self.rows)
+        self.query_one("#servers-table", DataTable).focus()
+
+    def update_rows(self, rows: list[dict[str, Any]]) -> None:
+        """New figures from the backend; the cursor stays on its row."""
+        self.rows = rows
+        table: DataTable[Text] = self.query_one("#servers-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for row in rows:
+            name = str(row.get("name"))
+            table.add_row(
+                _cell(f"{name} (pinned)" if row.get("pinned") else name),
+                _cell(row.get("state")),
+                _cell(row.get("queue_remaining", "?")),
+                _cell(row.get("in_flight")),
+                _cell(row.get("weight")),
+                _cell(row.get("submitted")),
+                _cell(row.get("node_types")),
+                _cell(row.get("memory")),
+                _cell(row.get("url")),
+                key=name,
+            )
+        if rows:
+            table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
+
+    def selected(self) -> str | None:
+        table: DataTable[Text] = self.query_one("#servers-table", DataTable)
+        if not self.rows or table.cursor_row < 0:
+            return None
+        return str(self.rows[min(table.cursor_row, len(self.rows) - 1)].get("name"))
+
+    def _act(self, action: Callable[[str], object], what: str) -> None:
+        name = self.selected()
+        if name is None:
+            return
+        try:
+            action(name)
+        except Exception as exc:  # a name that went away meanwhile: say so, keep the screen
+            self.notify(f"{what} {name}: {exc}", severity="error")
+
+    def action_toggle_enabled(self) -> None:
+        self._act(self._toggle_enabled, "disable/enable")
+
+    def action_toggle_drain(self) -> None:
+        self._act(self._toggle_drain, "drain")
+
+    def action_toggle_pin(self) -> None:
+        self._act(self._toggle_pin, "pin")
+
+    def action_add(self) -> None:
+        field = self.query_one("#servers-add", Input)
+        field.display = True
+        field.focus()
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        url = event.value.strip()
+        event.input.value = ""
+        event.input.display = False
+        self.query_one("#servers-table", DataTable).focus()
+        if not url:
+            return
+        try:
+            await self._add_server(url)
+        except Exception as exc:
+            self.notify(f"Could not add {strip_control_codes(url)}: {exc}", severity="error")
+        else:
+            self.notify(f"Added {strip_control_codes(url)} for this session.")
+
+    def action_close(self) -> None:
+        field = self.query_one("#servers-add", Input)
+        if field.display:
+            field.display = False
+            self.query_one("#servers-table", DataTable).focus()
+            return
+        self.dismiss(None)
