@@ -332,9 +332,9 @@ def test_journal_disk_full_is_reported_not_cannot_rollback(
         def __getattr__(self, name: str) -> Any:
             return getattr(self.conn, name)
 
-    import comfy_reality.journal.store as store
+    import comfy_reality.journal.connection as connection
 
-    monkeypatch.setattr(store.sqlite3, "connect", lambda *a, **k: FullOnCommit(real_connect(*a, **k)))
+    monkeypatch.setattr(connection.sqlite3, "connect", lambda *a, **k: FullOnCommit(real_connect(*a, **k)))
     with pytest.raises(JournalError) as info:
         JournalStore(tmp_path / "journal.sqlite3")
     assert "disk is full" in str(info.value)

@@ -12,6 +12,9 @@ submits are recorded with that instance as their owner; closing releases them. O
 a prompt whose owner is gone (released, or its process no longer runs) is followed live
 through an observer socket under its recorded client_id. A live owner is never robbed: ComfyUI
 sends a client_id's messages to its newest socket only, so that prompt is polled instead.
+
+Reconcile lives in :mod:`.reconcile`, history reads in :mod:`.reads`, instance ownership in
+:mod:`.owners`; the names they define stay importable from here.
 """
 
 from __future__ import annotations
@@ -19,24 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
-import socket
 import time
-import uuid
-import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
 from .. import paths
-from ..errors import ComfyError, JournalError
-from ..runtime.manager import AsyncTaskManager
+from ..errors import JournalError
 from ..runtime.models import (
     Task,
     TaskEvent,
@@ -44,12 +42,13 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
-from .server_history import server_history_result
-from .store import (
-    DEFAULT_BUSY_TIMEOUT,
+from .owners import _OPEN, InstanceKey, process_gone
+from .owners import _process_start as _process_start  # tests probe it here
+from .reads import JournalReads
+from .reconcile import JournalReconciler, ReconcileReport, queue_prompt_ids
+from .rows import (
     ExecutionSnapshot,
     JournalEntry,
-    JournalStore,
     NodeSnapshot,
     PruneResult,
     dumps,
@@ -57,6 +56,8 @@ from .store import (
     iso,
     normalize_server,
 )
+from .runtime_like import RuntimeLike
+from .store import DEFAULT_BUSY_TIMEOUT, JournalStore
 from .submissions import SubmissionRows
 
 log = structlog.get_logger("comfy_reality.journal")
@@ -64,105 +65,19 @@ RECENT_FINAL = 256
 MAX_BATCH = 100  # executions per write: bounds the time one snapshot pass holds the loop
 T = TypeVar("T")
 
-
-# ------------------------------------------------------------------ app instances
-def _process_start(pid: int) -> str | None:
-    """When a process started (Linux /proc), to tell a live pid from a reused one. None: no such
-    process; "": this system cannot say."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            text = stat.read().decode("ascii", "replace")
-    except FileNotFoundError:
-        return None if os.path.exists("/proc/self/stat") else ""
-    except OSError:
-        return ""
-    fields = text.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ")"
-    return fields[19] if len(fields) > 19 else ""
-
-
-_OWN_START: dict[int, str] = {}
-
-
-@dataclass(frozen=True)
-class InstanceKey:
-    """One open journal = one app instance: ``host|pid|process start|random token``."""
-
-    host: str
-    pid: int
-    started: str
-    token: str
-
-    def __str__(self) -> str:
-        return f"{self.host}|{self.pid}|{self.started}|{self.token}"
-
-    @classmethod
-    def parse(cls, text: str) -> InstanceKey | None:
-        parts = text.rsplit("|", 3)
-        if len(parts) != 4 or not parts[1].isdigit():
-            return None
-        return cls(parts[0], int(parts[1]), parts[2], parts[3])
-
-    @classmethod
-    def current(cls) -> InstanceKey:
-        pid = os.getpid()
-        if pid not in _OWN_START:  # read once per process (a forked child reads its own)
-            _OWN_START[pid] = _process_start(pid) or ""
-        return cls(socket.gethostname(), pid, _OWN_START[pid], uuid.uuid4().hex)
-
-    def same_process(self, other: InstanceKey) -> bool:
-        return (self.host, self.pid, self.started) == (other.host, other.pid, other.started)
-
-
-def process_gone(host: str, pid: int, started: str) -> bool:
-    """True only when sure that process no longer runs: same host, and the pid is free or now
-    belongs to a process started later. Another host, or no way to check: assume it runs."""
-    if host != socket.gethostname() or pid <= 0:
-        return False
-    now = _process_start(pid)
-    if now is None:
-        return True
-    if now and started:
-        return now != started
-    if os.name == "nt":
-        return False  # os.kill(pid, 0) is no probe on Windows
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # it exists (EPERM: another user's) or cannot be asked
-    return False
-
-
-# Journals open in this process, by instance token: whether one of them still holds a
-# client_id's socket is a question for it, not for the pid.
-_OPEN: weakref.WeakValueDictionary[str, Journal] = weakref.WeakValueDictionary()
-
-
-class RuntimeLike(Protocol):
-    """What the journal needs from ``ComfyUIAsyncRuntime``."""
-
-    @property
-    def task_manager(self) -> AsyncTaskManager: ...
-
-    @property
-    def executions(self) -> dict[str, WorkflowExecution]: ...
-
-    @property
-    def server_url(self) -> str: ...
-
-    @property
-    def client(self) -> Any: ...
-
-    async def attach(
-        self,
-        prompt_id: str,
-        *,
-        prompt: dict[str, Any] | None = None,
-        name: str | None = None,
-        client_id: str | None = None,
-        number: int | None = None,
-    ) -> WorkflowExecution: ...
+# Historic import path: these names were defined here before the split.
+__all__ = [
+    "MAX_BATCH",
+    "RECENT_FINAL",
+    "InstanceKey",
+    "Journal",
+    "JournalEntry",
+    "JournalStats",
+    "ReconcileReport",
+    "RuntimeLike",
+    "process_gone",
+    "queue_prompt_ids",
+]
 
 
 @dataclass
@@ -188,37 +103,6 @@ class JournalStats:
 
 
 @dataclass
-class ReconcileReport:
-    """What reconcile found for the unfinished executions of one server."""
-
-    server_url: str
-    followed: list[WorkflowExecution] = field(default_factory=list)
-    finished: list[str] = field(default_factory=list)
-    lost: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    unreachable: str | None = None
-    # Followed executions whose live messages come through an observer socket (their recording
-    # instance is gone); the others are followed by polling /history.
-    live: list[WorkflowExecution] = field(default_factory=list)
-
-    @property
-    def summary(self) -> str:
-        if self.unreachable:
-            return f"Journal: could not check unfinished executions: {self.unreachable}"
-        parts = []
-        if self.followed:
-            live = f" ({len(self.live)} with live progress)" if self.live else ""
-            parts.append(f"{len(self.followed)} followed again{live}")
-        if self.finished:
-            parts.append(f"{len(self.finished)} finished while away")
-        if self.lost:
-            parts.append(f"{len(self.lost)} lost")
-        if self.errors:
-            parts.append(f"{len(self.errors)} could not be checked")
-        return "Journal: " + (", ".join(parts) if parts else "nothing to recover")
-
-
-@dataclass
 class _Pending:
     runtime: RuntimeLike
     node_task_ids: set[str]
@@ -235,7 +119,7 @@ class _Attachment:
         self.unsubscribe = unsubscribe
 
 
-class Journal:
+class Journal(JournalReads, JournalReconciler):
     """Records executions of attached runtimes; open with ``await Journal.open(path)``."""
 
     def __init__(
@@ -598,262 +482,6 @@ class Journal:
 
         await asyncio.wait_for(wait(), timeout)
 
-    # ------------------------------------------------------------------- queries
-    async def list_executions(
-        self,
-        status: TaskStatus | str | Iterable[TaskStatus | str] | None = None,
-        text: str | None = None,
-        server: str | None = None,
-        limit: int = 200,
-        *,
-        full: bool = False,
-    ) -> list[JournalEntry]:
-        """History, newest first. ``status="lost"`` selects executions the server forgot."""
-        await self.flush()
-        return await self._run(
-            self._store.list_executions, status=status, text=text, server=server, limit=limit, full=full
-        )
-
-    async def get(self, key: str) -> JournalEntry | None:
-        """One execution with its prompt and nodes, by execution id or prompt_id."""
-        await self.flush()
-        return await self._run(self._store.get, key)
-
-    async def unfinished_count(self, server: str | None) -> int:
-        """Executions of ``server`` left unfinished by app instances that are gone: what a
-        reconcile would settle. Those of an instance still running (a parallel `run`, an open
-        TUI) are its business. A local read, no server round trip."""
-
-        def count() -> int:
-            total = 0
-            for owner, rows in self._store.count_unfinished(server).items():
-                key = InstanceKey.parse(owner) if owner is not None else None
-                if key is not None and (
-                    key.same_process(self.instance) or not process_gone(key.host, key.pid, key.started)
-                ):
-                    continue
-                total += rows
-            return total
-
-        return await self._run(count)
-
-    async def unfinished(self, server: str | None) -> list[JournalEntry]:
-        """Executions of ``server`` recorded as not finished (what :meth:`reconcile` settles), oldest first."""
-        await self.flush()
-        return await self._run(self._store.unfinished, server)
-
-    # ------------------------------------------------------------------- pruning
-    async def prune(
-        self, *, older_than: timedelta | None = None, keep: int | None = None, dry_run: bool = False
-    ) -> PruneResult:
-        """Forget finished executions older than ``older_than`` or beyond the newest ``keep``.
-
-        Unfinished executions always stay. Space is not given back until :meth:`vacuum`.
-        """
-        await self.flush()
-        result = await self._run(self._store.prune, older_than=older_than, keep=keep, dry_run=dry_run)
-        log.info(
-            "journal_pruned",
-            path=str(self.path),
-            executions=result.executions,
-            nodes=result.nodes,
-            dry_run=dry_run,
-        )
-        return result
-
-    async def vacuum(self) -> None:
-        """Shrink the file after a prune (rewrites it on the writer thread; can take seconds)."""
-        await self._run(self._store.vacuum)
-
-    async def file_size(self) -> int:
-        """Bytes the journal takes on disk (database plus write-ahead log)."""
-        return await self._run(self._store.file_size)
-
-    # ----------------------------------------------------------------- reconcile
-    async def reconcile(self, runtime: RuntimeLike, *, follow_live: bool = True) -> ReconcileReport:
-        """Settle the executions this server had unfinished when the app last stopped.
-
-        Still queued or running: followed again (``runtime.attach`` with the recorded
-        client_id); with ``follow_live``, live through an observer socket when the instance
-        that queued them is gone (``report.live``), else by polling. Finished: status and
-        outputs read from /history. Unknown to the server (it restarted and lost its queue):
-        marked lost with that reason. Call it inside ``runtime.session()``, after
-        :meth:`attach`, so the re-attached executions are recorded. A one-shot check that does
-        not wait for the prompts passes ``follow_live=False``.
-        """
-        server = normalize_server(runtime.server_url) or ""
-        report = ReconcileReport(server_url=server)
-        await self.flush()
-        rows = await self._run(self._store.unfinished, server)
-        followed_here = {
-            e.prompt_id for e in list(runtime.executions.values()) if e.prompt_id and not e.is_final
-        }
-        rows = [row for row in rows if row.prompt_id not in followed_here or row.prompt_id is None]
-        if not rows:
-            return report
-        try:
-            queue = await runtime.client.get_queue()
-        except ComfyError as exc:
-            report.unreachable = str(exc)
-            log.warning("journal_reconcile_unreachable", server=server, reason=str(exc))
-            return report
-        active = queue_prompt_ids(queue)
-        missing: list[JournalEntry] = []
-        for row in rows:
-            try:
-                if not await self._reconcile_one(runtime, row, active, report):
-                    missing.append(row)
-            except JournalError:
-                raise  # the journal itself failed: not a per-prompt problem
-            except ComfyError as exc:
-                report.errors.append(f"{row.prompt_id}: {exc}")
-                log.warning("journal_reconcile_failed", prompt_id=row.prompt_id, reason=str(exc))
-        if missing:
-            # A prompt taken off the queue is briefly in neither /queue nor /history: look again
-            # before calling it lost.
-            try:
-                active = queue_prompt_ids(await runtime.client.get_queue())
-            except ComfyError as exc:
-                report.errors.extend(f"{row.prompt_id}: {exc}" for row in missing)
-                missing = []
-            for row in missing:
-                try:
-                    if not await self._reconcile_one(runtime, row, active, report):
-                        await self._mark_lost(row, server, report)
-                except JournalError:
-                    raise  # the journal itself failed: not a per-prompt problem
-                except ComfyError as exc:
-                    report.errors.append(f"{row.prompt_id}: {exc}")
-        if report.followed and follow_live:
-            await self._follow_live(runtime, server, report)
-        log.info(
-            "journal_reconciled",
-            server=server,
-            followed=len(report.followed),
-            live=len(report.live),
-            finished=len(report.finished),
-            lost=len(report.lost),
-            errors=len(report.errors),
-        )
-        return report
-
-    async def _follow_live(self, runtime: RuntimeLike, server: str, report: ReconcileReport) -> None:
-        """Observer sockets for followed prompts this app queued under a client_id whose instance
-        is gone; a runtime without ``observe`` (or a live owner) leaves them to polling."""
-        observe = getattr(runtime, "observe", None)
-        if not callable(observe):
-            return
-        own_client = getattr(runtime, "client_id", None)
-        by_client: dict[str, list[WorkflowExecution]] = {}
-        for execution in report.followed:
-            client_id = execution.client_id
-            if client_id and client_id != own_client and execution.prompt_id and not execution.is_final:
-                by_client.setdefault(client_id, []).append(execution)
-        for client_id, executions in by_client.items():
-            try:
-                owners = await self._run(self._store.owners, server, client_id)
-                gone = [await self._owner_gone(owner, client_id) for owner in owners]
-                if not owners or not all(gone):
-                    log.info(
-                        "journal_follow_polling",
-                        client=client_id[:8],
-                        prompts=len(executions),
-                        reason="not queued by this app"
-                        if not owners
-                        else "the instance that queued them still runs",
-                    )
-                    continue
-                if not await self._run(
-                    self._store.claim_client, server, client_id, str(self.instance), set(owners)
-                ):
-                    log.info(
-                        "journal_follow_polling",
-                        client=client_id[:8],
-                        reason="another instance took them over",
-                    )
-                    continue
-            except JournalError as exc:
-                log.warning("journal_follow_live_failed", client=client_id[:8], reason=str(exc))
-                continue
-            self._observing[client_id] = runtime
-            for execution in executions:
-                if observe(execution.prompt_id):
-                    report.live.append(execution)
-
-    async def _owner_gone(self, owner: str | None, client_id: str) -> bool:
-        """Whether the instance recorded as holding ``client_id``'s socket no longer does."""
-        if owner is None:
-            return True  # released by a clean close
-        key = InstanceKey.parse(owner)
-        if key is None:
-            return False
-        if key.same_process(self.instance):
-            journal = _OPEN.get(key.token)
-            return journal is None or not journal._holds(client_id)
-        return await self._run(process_gone, key.host, key.pid, key.started)
-
-    def _holds(self, client_id: str) -> bool:
-        """Whether a runtime of this (open) journal may still have a socket under ``client_id``."""
-        if self._closed:
-            return False
-        runtimes = [
-            a.runtime for a in self._attachments if getattr(a.runtime, "client_id", None) == client_id
-        ]
-        if client_id in self._observing:
-            runtimes.append(self._observing[client_id])
-        return any(getattr(runtime, "session_open", True) for runtime in runtimes)
-
-    async def _reconcile_one(
-        self, runtime: RuntimeLike, row: JournalEntry, active: set[str], report: ReconcileReport
-    ) -> bool:
-        """Settle one row; False when the server knows nothing about it (yet)."""
-        if not row.prompt_id:
-            detail = "lost: the app stopped before the server confirmed the prompt, so it cannot be found"
-            if await self._run(self._store.mark_lost, row.id, detail):
-                report.lost.append(row.id)
-            return True
-        if row.prompt_id in active:
-            execution = await runtime.attach(
-                row.prompt_id,
-                prompt=row.prompt or None,
-                name=row.name,
-                client_id=row.client_id,
-                number=row.number,
-            )
-            if not execution.status.is_final:
-                # Still going: its times are the recorded ones, not this restart's.
-                execution.created_at = row.created_at or execution.created_at
-                if row.started_at is not None and execution.started_at is not None:
-                    execution.started_at = min(row.started_at, execution.started_at)
-            await self._run(self._store.alias, execution.id, row.id)
-            self._written_prompt.add(execution.id)
-            if self._attachments:
-                self.record(runtime, execution)
-            report.followed.append(execution)
-            return True
-        history = await runtime.client.get_history(row.prompt_id)
-        entry = history.get(row.prompt_id) if isinstance(history, dict) else None
-        if entry is not None and hasattr(entry, "model_dump"):
-            entry = entry.model_dump()
-        result = server_history_result(entry, row.prompt_id) if entry is not None else None
-        if result is None:
-            return False
-        if await self._run(self._store.apply_server_history, row.id, result):
-            report.finished.append(row.id)
-        return True
-
-    async def _mark_lost(self, row: JournalEntry, server: str, report: ReconcileReport) -> None:
-        detail = f"lost: the server at {server} no longer knows prompt {row.prompt_id} (it restarted?)"
-        if row.status is TaskStatus.PENDING and (row.status_detail or "").startswith(
-            ("submitting", "unconfirmed")
-        ):
-            # Recorded before its POST, never confirmed: most likely the server never got it.
-            detail = (
-                f"lost: the server at {server} never queued prompt {row.prompt_id} (its POST did not arrive)"
-            )
-        if await self._run(self._store.mark_lost, row.id, detail):
-            report.lost.append(row.id)
-
     # ------------------------------------------------------------------- closing
     async def close(self) -> None:
         """Write the last state of every execution seen, then close the file."""
@@ -927,19 +555,3 @@ def _node_snapshot(execution_id: str, task: Task) -> NodeSnapshot:
         traceback_json=dumps(task.traceback),
         outputs_json=dumps(task.outputs),
     )
-
-
-def queue_prompt_ids(queue: Any) -> set[str]:
-    """Prompt ids in a /queue answer: raw JSON, or the client's QueueState (running / pending)."""
-    ids: set[str] = set()
-    keys = ("queue_running", "queue_pending") if isinstance(queue, dict) else ("running", "pending")
-    for key in keys:
-        items = queue.get(key) if isinstance(queue, dict) else getattr(queue, key, None)
-        if not isinstance(items, (list, tuple)):
-            continue
-        for item in items:
-            if isinstance(item, (list, tuple)) and len(item) > 1 and isinstance(item[1], str):
-                ids.add(item[1])
-            elif isinstance(getattr(item, "prompt_id", None), str):
-                ids.add(item.prompt_id)
-    return ids

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..runtime.models import ErrorReport, TaskStatus, output_files_from
-from .store import ServerHistoryResult
+from .rows import ServerHistoryResult
 
 
 def _ms(value: Any) -> datetime | None:

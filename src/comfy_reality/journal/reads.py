@@ -1,0 +1,109 @@
+"""The journal's history reads and retention, run on its writer thread after a flush.
+
+A mixin of :class:`~comfy_reality.journal.journal.Journal`: the async face of the store's
+queries and prune, kept apart from recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import structlog
+
+from ..runtime.models import TaskStatus
+from .owners import InstanceKey, process_gone
+from .rows import JournalEntry, PruneResult
+
+if TYPE_CHECKING:
+    from .store import JournalStore
+
+log = structlog.get_logger("comfy_reality.journal")
+T = TypeVar("T")
+
+
+class JournalReads:
+    """History queries, prune and file size of a :class:`Journal`."""
+
+    path: Path
+    instance: InstanceKey
+    _store: JournalStore
+
+    if TYPE_CHECKING:
+
+        async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+
+        async def flush(self, timeout: float | None = 10.0) -> None: ...
+
+    # ------------------------------------------------------------------- queries
+    async def list_executions(
+        self,
+        status: TaskStatus | str | Iterable[TaskStatus | str] | None = None,
+        text: str | None = None,
+        server: str | None = None,
+        limit: int = 200,
+        *,
+        full: bool = False,
+    ) -> list[JournalEntry]:
+        """History, newest first. ``status="lost"`` selects executions the server forgot."""
+        await self.flush()
+        return await self._run(
+            self._store.list_executions, status=status, text=text, server=server, limit=limit, full=full
+        )
+
+    async def get(self, key: str) -> JournalEntry | None:
+        """One execution with its prompt and nodes, by execution id or prompt_id."""
+        await self.flush()
+        return await self._run(self._store.get, key)
+
+    async def unfinished_count(self, server: str | None) -> int:
+        """Executions of ``server`` left unfinished by app instances that are gone: what a
+        reconcile would settle. Those of an instance still running (a parallel `run`, an open
+        TUI) are its business. A local read, no server round trip."""
+
+        def count() -> int:
+            total = 0
+            for owner, rows in self._store.count_unfinished(server).items():
+                key = InstanceKey.parse(owner) if owner is not None else None
+                if key is not None and (
+                    key.same_process(self.instance) or not process_gone(key.host, key.pid, key.started)
+                ):
+                    continue
+                total += rows
+            return total
+
+        return await self._run(count)
+
+    async def unfinished(self, server: str | None) -> list[JournalEntry]:
+        """Executions of ``server`` recorded as not finished (what :meth:`reconcile` settles), oldest first."""
+        await self.flush()
+        return await self._run(self._store.unfinished, server)
+
+    # ------------------------------------------------------------------- pruning
+    async def prune(
+        self, *, older_than: timedelta | None = None, keep: int | None = None, dry_run: bool = False
+    ) -> PruneResult:
+        """Forget finished executions older than ``older_than`` or beyond the newest ``keep``.
+
+        Unfinished executions always stay. Space is not given back until :meth:`vacuum`.
+        """
+        await self.flush()
+        result = await self._run(self._store.prune, older_than=older_than, keep=keep, dry_run=dry_run)
+        log.info(
+            "journal_pruned",
+            path=str(self.path),
+            executions=result.executions,
+            nodes=result.nodes,
+            dry_run=dry_run,
+        )
+        return result
+
+    async def vacuum(self) -> None:
+        """Shrink the file after a prune (rewrites it on the writer thread; can take seconds)."""
+        await self._run(self._store.vacuum)
+
+    async def file_size(self) -> int:
+        """Bytes the journal takes on disk (database plus write-ahead log)."""
+        return await self._run(self._store.file_size)
