@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from .images import ImageSupport
+    from .widgets.gallery import Gallery
 
 
 def has_display() -> bool:
@@ -108,3 +109,39 @@ def copy_path(app: App[object], images: ImageSupport, prompt_id: str | None, fil
     app.copy_to_clipboard(text)
     app.notify(f"Copied {text}", timeout=3)
     return text
+
+
+class GalleryActions:
+    """What a gallery's keys do, for any widget or screen that shows one (Enter, v, y).
+
+    A mixin: Textual finds ``on_gallery_*`` handlers through the class's MRO, so the execution
+    view and the History screen share one copy. ``images`` is None when pictures are off.
+    """
+
+    images: ImageSupport | None
+
+    if TYPE_CHECKING:  # provided by the Textual widget or screen this is mixed into
+
+        @property
+        def app(self) -> App[object]: ...
+
+    def on_gallery_opened(self, message: Gallery.Opened) -> None:
+        message.stop()
+        if self.images is not None:
+            from .screens.image_viewer import ImageViewerScreen
+
+            self.app.push_screen(ImageViewerScreen(self.images, message.prompt_id, message.file))
+
+    def on_gallery_external_requested(self, message: Gallery.ExternalRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            self.app.run_worker(  # the viewer outlives this screen: the app owns the job
+                open_externally(self.app, self.images, message.prompt_id, message.file),
+                group="open-image",
+                exit_on_error=False,
+            )
+
+    def on_gallery_copy_requested(self, message: Gallery.CopyRequested) -> None:
+        message.stop()
+        if self.images is not None:
+            copy_path(self.app, self.images, message.prompt_id, message.file)

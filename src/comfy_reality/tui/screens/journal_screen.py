@@ -29,12 +29,12 @@ from ...journal import JournalEntry, JournalError
 from ...safe_text import made_safe, safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
+from ..image_actions import GalleryActions
 from ..messages import RerunRequested
 from ..widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from ..images import ImageSupport
-    from ..widgets.gallery import Gallery
 
 LIMIT = 500
 # While a listed execution is still queued or running, the list is read again this often;
@@ -164,7 +164,7 @@ class HistoryTable(DataTable[Any]):
         )
 
 
-class JournalScreen(Screen[None]):
+class JournalScreen(Screen[None], GalleryActions):
     """Keyboard-first: type to filter, ↑/↓ to pick, details follow the cursor, esc steps back."""
 
     HELP = """\
@@ -473,31 +473,6 @@ Every run the journal recorded, newest first; the details follow the cursor.
             from ..widgets.gallery import Gallery
 
             self.query_one("#history-gallery", Gallery).show_outputs(entry.prompt_id, entry.output_files)
-
-    def on_gallery_opened(self, message: Gallery.Opened) -> None:
-        message.stop()
-        if self.images is not None:
-            from .image_viewer import ImageViewerScreen
-
-            self.app.push_screen(ImageViewerScreen(self.images, message.prompt_id, message.file))
-
-    def on_gallery_external_requested(self, message: Gallery.ExternalRequested) -> None:
-        message.stop()
-        if self.images is not None:
-            from ..image_actions import open_externally
-
-            self.run_worker(
-                open_externally(self.app, self.images, message.prompt_id, message.file),
-                group="open-image",
-                exit_on_error=False,
-            )
-
-    def on_gallery_copy_requested(self, message: Gallery.CopyRequested) -> None:
-        message.stop()
-        if self.images is not None:
-            from ..image_actions import copy_path
-
-            copy_path(self.app, self.images, message.prompt_id, message.file)
 
     def describe(self, entry: JournalEntry) -> Text:
         """Everything recorded about one execution, most wanted first: what, when, why it failed, files, nodes."""

@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 
 from ...runtime.models import OutputFile, TaskStatus
 from .. import format as fmt
+from ..image_actions import GalleryActions
 from ..state import ExecutionEntry
 from .live_text import LiveText
 from .node_progress import NodeProgressList
@@ -165,7 +166,7 @@ def _node_names(entry: ExecutionEntry) -> dict[str, str]:
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
 
 
-class ExecutionView(VerticalScroll):
+class ExecutionView(VerticalScroll, GalleryActions):
     """Shows the execution the task tree's cursor is on."""
 
     DEFAULT_CSS = """
@@ -265,31 +266,6 @@ what went wrong, and what it produced.
             gallery.show_outputs(entry.execution.prompt_id, entry.execution.output_files)
         else:
             gallery.show_outputs(None, [])
-
-    def on_gallery_opened(self, message: Gallery.Opened) -> None:
-        message.stop()
-        if self.images is not None:
-            from ..screens.image_viewer import ImageViewerScreen
-
-            self.app.push_screen(ImageViewerScreen(self.images, message.prompt_id, message.file))
-
-    def on_gallery_external_requested(self, message: Gallery.ExternalRequested) -> None:
-        message.stop()
-        if self.images is not None:
-            from ..image_actions import open_externally
-
-            self.run_worker(
-                open_externally(self.app, self.images, message.prompt_id, message.file),
-                group="open-image",
-                exit_on_error=False,
-            )
-
-    def on_gallery_copy_requested(self, message: Gallery.CopyRequested) -> None:
-        message.stop()
-        if self.images is not None:
-            from ..image_actions import copy_path
-
-            copy_path(self.app, self.images, message.prompt_id, message.file)
 
     def show(self, entry: ExecutionEntry | None, sizes: dict[OutputKey, int]) -> None:
         """Called once per frame for the selected execution: touch only what changed."""
