@@ -41,14 +41,13 @@ class EditInputsScreen(Screen[None]):
     library: WorkflowLibrary
     browser: WorkflowBrowser
 
-    async def submit_prompt(self, prompt: dict[str, Any], *, name: str, workflow_id: str) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # defined by MainScreen, which this flow is a base class of
 
-    def scan_local(self) -> None:
-        raise NotImplementedError
+        async def submit_prompt(self, prompt: dict[str, Any], *, name: str, workflow_id: str) -> None: ...
 
-    async def _fetch_server_workflows(self, runtime: AppRuntime) -> None:
-        raise NotImplementedError
+        def scan_local(self) -> None: ...
+
+        async def _fetch_server_workflows(self, runtime: AppRuntime) -> None: ...
 
     # ------------------------------------------------------------- edit inputs
     def action_edit(self) -> None:
