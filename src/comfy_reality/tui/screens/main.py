@@ -268,25 +268,9 @@ class MainScreen(EditInputsScreen):
                 screen.update_rows(rows)
 
     def action_servers(self) -> None:
-        from ...runtime.pool_app import PoolRuntime
-        from .servers import ServersScreen
+        from .servers import open_servers
 
-        runtime = self.backend.runtime
-        if not isinstance(runtime, PoolRuntime):
-            self.notify(
-                "One server. Pool several with --server URL (repeatable) or [[servers]] tables in the config.",
-                timeout=6,
-            )
-            return
-        self.app.push_screen(
-            ServersScreen(
-                runtime.rows(),
-                toggle_enabled=runtime.toggle_enabled,
-                toggle_drain=runtime.toggle_drain,
-                toggle_pin=runtime.toggle_pin,
-                add_server=runtime.add_server,
-            )
-        )
+        open_servers(self)
 
     # ---------------------------------------------------------- panes' messages
     @on(TaskTree.ExecutionSelected)
