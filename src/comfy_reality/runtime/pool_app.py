@@ -137,9 +137,15 @@ class PoolRuntime:
         name: str | None = None,
         workflow_id: str | None = None,
         extra_data: dict[str, Any] | None = None,
+        partial_execution_targets: list[str] | None = None,
     ) -> WorkflowExecution:
         return await self.pool.submit(
-            prompt, server=self.pinned, name=name, workflow_id=workflow_id, extra_data=extra_data
+            prompt,
+            server=self.pinned,
+            name=name,
+            workflow_id=workflow_id,
+            extra_data=extra_data,
+            partial_execution_targets=partial_execution_targets,
         )
 
     def subscribe_previews(self, callback: Callable[[PreviewFrame], None]) -> Unsubscribe:
@@ -197,6 +203,14 @@ class PoolRuntime:
 
     async def object_info(self) -> dict[str, Any]:
         return await self.reference.object_info()
+
+    async def server_capabilities(self, *, refresh: bool = False) -> dict[str, Any]:
+        """The reference server's (where a pooled run would be checked first); per server: :meth:`member_capabilities`."""
+        return await self.reference.server_capabilities(refresh=refresh)
+
+    async def member_capabilities(self, name: str) -> dict[str, Any]:
+        """One server's capabilities, by name (the Servers screen's details)."""
+        return await self.pool.member(name).runtime.server_capabilities()
 
     async def list_userdata(self, directory: str) -> list[str]:
         return await self.reference.list_userdata(directory)

@@ -85,6 +85,13 @@ class ServerWide:
         """The server's ``/system_stats`` (versions, RAM, devices)."""
         return await self.client.get_system_stats()
 
+    async def server_capabilities(self, *, refresh: bool = False) -> dict[str, Any]:
+        """What this server offers (version, jobs API, targeted cancel, partial execution…), detected
+        once per client: :meth:`.capabilities.ServerCapabilities.summary`."""
+        from .capabilities import capabilities
+
+        return (await capabilities(self.client, refresh=refresh)).summary()
+
     async def object_info(self) -> dict[str, Any]:
         """The server's node catalogue (``/object_info``), as JSON."""
         return await self.client.get_object_info()

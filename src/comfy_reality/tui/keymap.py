@@ -21,6 +21,7 @@ _MODULES = (
     "comfy_reality.tui.screens.main",
     "comfy_reality.tui.screens.input_form",
     "comfy_reality.tui.screens.name_prompt",
+    "comfy_reality.tui.screens.run_outputs",
     "comfy_reality.tui.screens.save_outputs",
     "comfy_reality.tui.widgets",
 )

@@ -63,6 +63,7 @@ class MainScreen(EditInputsScreen):
     BINDINGS = [
         Binding("ctrl+q", "app.quit", "Quit", id="quit"),
         Binding("r", "run", "Run", id="run"),
+        Binding("R", "run_outputs", "Run selected outputs", id="run_outputs"),
         Binding("x", "cancel", "Cancel", id="cancel"),
         Binding("t", "retry", "Retry", id="retry"),
         Binding("e", "edit", "Edit", id="edit"),
@@ -267,25 +268,9 @@ class MainScreen(EditInputsScreen):
                 screen.update_rows(rows)
 
     def action_servers(self) -> None:
-        from ...runtime.pool_app import PoolRuntime
-        from .servers import ServersScreen
+        from .servers import open_servers
 
-        runtime = self.backend.runtime
-        if not isinstance(runtime, PoolRuntime):
-            self.notify(
-                "One server. Pool several with --server URL (repeatable) or [[servers]] tables in the config.",
-                timeout=6,
-            )
-            return
-        self.app.push_screen(
-            ServersScreen(
-                runtime.rows(),
-                toggle_enabled=runtime.toggle_enabled,
-                toggle_drain=runtime.toggle_drain,
-                toggle_pin=runtime.toggle_pin,
-                add_server=runtime.add_server,
-            )
-        )
+        open_servers(self)
 
     # ---------------------------------------------------------- panes' messages
     @on(TaskTree.ExecutionSelected)
@@ -402,6 +387,16 @@ class MainScreen(EditInputsScreen):
             partial(self._submit_workflow, workflow), name="_submit_workflow", group="actions"
         )
 
+    def action_run_outputs(self) -> None:
+        """Run only some output nodes of the highlighted workflow: see :mod:`.run_outputs`."""
+        from .run_outputs import pick_outputs
+
+        workflow = self.browser.highlighted
+        if workflow is None or workflow.error:
+            self.action_run()  # says why it cannot
+        elif self.backend.connected_runtime() is not None:
+            self.backend.run_job(partial(pick_outputs, self, workflow), name="_pick_outputs", group="actions")
+
     async def _submit_workflow(self, workflow: WorkflowFile) -> None:
         prompt = await self._prepare_prompt(workflow)
         if prompt is not None:
@@ -427,7 +422,14 @@ class MainScreen(EditInputsScreen):
             return None
         return prepared.prompt
 
-    async def submit_prompt(self, prompt: dict[str, Any], *, name: str, workflow_id: str) -> None:
+    async def submit_prompt(
+        self,
+        prompt: dict[str, Any],
+        *,
+        name: str,
+        workflow_id: str,
+        partial_execution_targets: list[str] | None = None,
+    ) -> None:
         """Queue a prompt; a refusal by the server becomes a 'rejected' branch with every node's errors."""
         runtime = self.backend.connected_runtime()
         if runtime is None:
@@ -438,6 +440,7 @@ class MainScreen(EditInputsScreen):
                 name=name,
                 workflow_id=workflow_id,
                 extra_data=self.settings.prompt_extra_data() or None,
+                partial_execution_targets=partial_execution_targets,
             )
         except PromptValidationError as exc:
             entry = self.session.add_rejected(name, workflow_id, prompt, exc)

@@ -7,7 +7,7 @@ of its own. Names, URLs and reasons come from the config, the user or the server
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.control import strip_control_codes
 from rich.text import Text
@@ -17,7 +17,28 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
+from ...errors import ComfyError
+
+if TYPE_CHECKING:
+    from .main import MainScreen
+
 COLUMNS = ("Server", "State", "Queue", "Ours", "Weight", "Sent", "Nodes", "Memory", "URL")
+
+
+def capability_line(name: str, found: dict[str, Any]) -> Text:
+    """One server's version and what it offers, e.g. for the Servers screen's details."""
+
+    def yes(key: str) -> str:
+        return "yes" if found.get(key) else "no"
+
+    line = Text(no_wrap=False)
+    line.append(strip_control_codes(name), style="bold")
+    line.append(f": ComfyUI {strip_control_codes(str(found.get('comfyui_version') or 'version unknown'))}")
+    line.append(
+        f" · jobs API {yes('jobs_api')} · targeted cancel {yes('targeted_cancel')}"
+        f" · partial execution {yes('partial_execution')} · preview metadata {yes('preview_metadata')}"
+    )
+    return line
 
 
 def _cell(value: Any) -> Text:
@@ -51,6 +72,9 @@ class ServersScreen(ModalScreen[None]):
         max-height: 20;
         margin: 1 1 0 1;
     }
+    #servers-details {
+        padding: 1 1 0 1;
+    }
     #servers-add {
         margin: 1 1 0 1;
     }
@@ -83,6 +107,8 @@ class ServersScreen(ModalScreen[None]):
         self._toggle_drain = toggle_drain
         self._toggle_pin = toggle_pin
         self._add_server = add_server
+        self.capabilities: dict[str, dict[str, Any] | str] = {}
+        """Each server's capability summary by name, or why it could not be read."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="servers-dialog"):
@@ -90,6 +116,7 @@ class ServersScreen(ModalScreen[None]):
             table: DataTable[Text] = DataTable(id="servers-table", cursor_type="row", zebra_stripes=True)
             table.add_columns(*COLUMNS)
             yield table
+            yield Static("Capabilities: asking each server…", id="servers-details")
             yield Input(
                 placeholder="http://host:8188 (enter adds it for this session, esc closes)", id="servers-add"
             )
@@ -126,6 +153,21 @@ class ServersScreen(ModalScreen[None]):
             )
         if rows:
             table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
+
+    def show_capabilities(self, name: str, found: dict[str, Any] | str) -> None:
+        """A server's capabilities (or why they are unknown), from the backend's job."""
+        self.capabilities[name] = found
+        lines = Text("Capabilities\n", style="bold")
+        for row in self.rows:
+            row_name = str(row.get("name"))
+            value = self.capabilities.get(row_name)
+            if isinstance(value, dict):
+                lines.append_text(capability_line(row_name, value))
+            else:
+                lines.append(f"{strip_control_codes(row_name)}: {strip_control_codes(value or 'asking…')}")
+            lines.append("\n")
+        lines.rstrip()
+        self.query_one("#servers-details", Static).update(lines)
 
     def selected(self) -> str | None:
         table: DataTable[Text] = self.query_one("#servers-table", DataTable)
@@ -177,3 +219,44 @@ class ServersScreen(ModalScreen[None]):
             self.query_one("#servers-table", DataTable).focus()
             return
         self.dismiss(None)
+
+
+def open_servers(main: MainScreen) -> None:
+    """The ``s`` key: a pool's Servers screen (capabilities read in the background); one server: a notice."""
+    from ...runtime.pool_app import PoolRuntime
+
+    runtime = main.backend.runtime
+    if runtime is None:
+        main.notify("Not connected yet. Pool several with --server URL (repeatable).")
+        return
+    if not isinstance(runtime, PoolRuntime):
+        single = runtime
+
+        async def tell() -> None:
+            line = capability_line(main.backend.server_url, await single.server_capabilities())
+            main.notify(
+                f"{line.plain}. Pool several with --server URL (repeatable) or [[servers]] tables in the config.",
+                timeout=8,
+            )
+
+        main.backend.run_job(tell, name="_server_capabilities", group="actions")
+        return
+    screen = ServersScreen(
+        runtime.rows(),
+        toggle_enabled=runtime.toggle_enabled,
+        toggle_drain=runtime.toggle_drain,
+        toggle_pin=runtime.toggle_pin,
+        add_server=runtime.add_server,
+    )
+    main.app.push_screen(screen)
+    pool = runtime
+
+    async def read_capabilities() -> None:
+        for row in pool.rows():
+            name = str(row.get("name"))
+            try:
+                screen.show_capabilities(name, await pool.member_capabilities(name))
+            except ComfyError as exc:
+                screen.show_capabilities(name, f"unknown ({exc})")
+
+    main.backend.run_job(read_capabilities, name="_server_capabilities", group="actions")
