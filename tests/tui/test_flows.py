@@ -246,6 +246,43 @@ async def test_help_describes_the_focused_pane_and_every_key(server: EmbeddedSer
         await wait_for_text(pilot, "Saved workflows, one section per source")
 
 
+async def test_help_has_a_key_table_per_pane_the_focused_one_first(server: EmbeddedServer) -> None:
+    app = make_app(server.url)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await connected(pilot, app)
+        app.query_one(TaskTree).focus()
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        titles = [title for title, _rows in help_screen.sections]
+        assert titles[0] == "Executions"
+        for title in ("Workflows", "Execution detail", "Log", "History (h)"):
+            assert title in titles
+        keys = {title: [row[2] for row in rows] for title, rows in help_screen.sections}
+        assert "tree.expand" in keys["Executions"] and "tree.collapse" in keys["Executions"]
+        assert "workflows.down" in keys["Workflows"] and "run" not in keys["Workflows"]  # run: everywhere
+        assert "log.follow" in keys["Log"]
+        every_id = [ident for rows in keys.values() for ident in rows]
+        assert not [
+            ident for ident in every_id if ident.startswith(("screen.", "app.")) or "cursor_" in ident
+        ]
+        await wait_for_text(pilot, "Keys everywhere")
+        text = screen_text(app)
+        assert text.index("  Executions") < text.index("Keys everywhere")  # the focused pane first
+        help_screen.query_one("#help-body").scroll_end(animate=False)
+        await wait_for_text(pilot, "History (h)")
+        text += screen_text(app)
+        assert "gallery_open" in keys["Execution detail"]
+        assert "Page Left" not in text and "copy_text" not in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        app.query_one(WorkflowBrowser).option_list.focus()
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert isinstance(app.screen, HelpScreen) and app.screen.sections[0][0] == "Workflows"
+
+
 async def test_quit_asks_while_running_and_leaves_the_prompt_on_the_server(server: EmbeddedServer) -> None:
     app = make_app(server.url)
     async with app.run_test(size=SIZE) as pilot:
