@@ -485,3 +485,23 @@ async def test_connection_lost_mid_session_reconnects_and_says_so(server: Embedd
         assert f"server {server.url} connected" in screen_text(app)
         entry = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
         assert entry.status is TaskStatus.COMPLETED
+
+
+async def test_history_r_runs_the_recorded_prompt_again(server: EmbeddedServer) -> None:
+    from comfy_reality.tui.screens.journal_screen import JournalScreen
+
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        first = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
+        assert first.status is TaskStatus.COMPLETED
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen) and app.screen.loaded > 0)
+        await wait_for_text(pilot, "progress")
+        before = set(app.session.entries)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: set(app.session.entries) - before, what="the run again")
+        (again_id,) = set(app.session.entries) - before
+        again = await final(pilot, app, again_id)
+        assert again.status is TaskStatus.COMPLETED
+        assert again.execution.prompt == first.execution.prompt
