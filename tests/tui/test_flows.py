@@ -505,3 +505,24 @@ async def test_history_r_runs_the_recorded_prompt_again(server: EmbeddedServer) 
         again = await final(pilot, app, again_id)
         assert again.status is TaskStatus.COMPLETED
         assert again.execution.prompt == first.execution.prompt
+
+
+async def test_history_o_saves_the_recorded_outputs(server: EmbeddedServer, tmp_path: Path) -> None:
+    from comfy_reality.tui.screens.journal_screen import JournalScreen
+
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        entry = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
+        assert entry.status is TaskStatus.COMPLETED
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen) and app.screen.loaded > 0)
+        await wait_for_text(pilot, "progress")
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, SaveOutputsScreen))
+        folder = tmp_path / "from-history"
+        app.screen.query_one(Input).value = str(folder)
+        await pilot.press("enter")
+        await wait_for_text(pilot, f"Saved 1 file(s) to {folder}")
+        saved = list(folder.glob("tui_progress_*.png"))
+        assert len(saved) == 1 and saved[0].read_bytes().startswith(b"\x89PNG")
