@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -450,5 +451,45 @@ async def test_a_prompt_that_ended_before_the_restart_opens_no_observer(
         recorded = await journal.get(left.id)
         assert recorded is not None and recorded.status is TaskStatus.COMPLETED and recorded.output_files
         assert all(n.status is TaskStatus.COMPLETED for n in recorded.nodes)
+    finally:
+        await journal.close()
+
+
+async def test_durations_after_a_restart_come_from_the_server_not_the_reattach(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """A run still going when the app restarted, then finishing: its times are the run's, not the re-attach's."""
+    path = tmp_path / "journal.sqlite3"
+    left, _old_client = await previous_session(server, path)
+    assert left.started_at is not None
+    first_start = left.started_at
+
+    journal = await Journal.open(path, progress_interval=0.02)
+    runtime = make_runtime(server.url)
+    try:
+        journal.attach(runtime)
+        async with runtime.session():
+            reattached_at = datetime.now(UTC)
+            report = await journal.reconcile(runtime)
+            execution = report.followed[0]
+            await follow_to_the_end(server, runtime, execution)
+        assert execution.started_at is not None and execution.completed_at is not None
+        assert execution.started_at < reattached_at
+        assert abs((execution.started_at - first_start).total_seconds()) < 0.5
+        duration = execution.duration
+        assert duration is not None and duration > (reattached_at - first_start).total_seconds()
+        workflow_task = runtime.task_manager.get_task(execution.workflow_task_id or "")
+        assert workflow_task is not None and workflow_task.duration == duration
+        nodes = {node_id: execution.node_task(node_id) for node_id in ("1", "2", "3")}
+        # Nodes 1 and 2 started before the re-attach: no invented start, no fake ~0 s duration.
+        for node_id in ("1", "2"):
+            node = nodes[node_id]
+            assert node is not None and node.status is TaskStatus.COMPLETED and node.duration is None
+        saved = nodes["3"]
+        assert saved is not None and saved.started_at is not None and saved.started_at >= reattached_at
+
+        recorded = await journal.get(left.prompt_id or "")
+        assert recorded is not None and recorded.started_at is not None
+        assert recorded.started_at < reattached_at
     finally:
         await journal.close()

@@ -228,7 +228,7 @@ async def test_the_name_gets_the_room_and_the_status_what_it_needs_at_80_columns
     manager.start(root.id)
     manager.finish(first.id, TaskStatus.COMPLETED)
     manager.finish(
-        second.id, TaskStatus.CANCELLED, status_detail="not run: removed from the queue before it ran"
+        second.id, TaskStatus.CANCELLED, status_detail="not run: node 7 (KSamplerAdvanced) failed upstream"
     )
     console = recording_console(80)
     console.print(printer.render())
@@ -238,3 +238,20 @@ async def test_the_name_gets_the_room_and_the_status_what_it_needs_at_80_columns
     assert cancelled[2].strip().startswith("⊘ cancelled") and cancelled[2].strip().endswith("…")
     assert len(line_of(text, "KSampler #3").split("│")[2]) <= 20  # not a third of the screen
     assert all(len(line) <= 80 for line in text.splitlines())
+
+
+async def test_a_run_removed_from_the_queue_says_so_once_on_the_workflow_row() -> None:
+    manager = AsyncTaskManager()
+    printer = attached(manager)
+    root, children = await workflow(manager)
+    for child in children:
+        manager.finish(
+            child.id, TaskStatus.CANCELLED, status_detail="not run: removed from the queue before it ran"
+        )
+    manager.finish(root.id, TaskStatus.CANCELLED, status_detail="removed from the queue before it ran")
+    text = frame(printer)
+    assert "⊘ cancelled: removed from the queue" in line_of(text, "txt2img")
+    assert text.count("removed from the queue") == 1
+    for child in children:
+        row = line_of(text, child.name)
+        assert "⊘ cancelled" in row and "removed" not in row

@@ -246,6 +246,43 @@ async def test_help_describes_the_focused_pane_and_every_key(server: EmbeddedSer
         await wait_for_text(pilot, "Saved workflows, one section per source")
 
 
+async def test_help_has_a_key_table_per_pane_the_focused_one_first(server: EmbeddedServer) -> None:
+    app = make_app(server.url)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await connected(pilot, app)
+        app.query_one(TaskTree).focus()
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        titles = [title for title, _rows in help_screen.sections]
+        assert titles[0] == "Executions"
+        for title in ("Workflows", "Execution detail", "Log", "History (h)"):
+            assert title in titles
+        keys = {title: [row[2] for row in rows] for title, rows in help_screen.sections}
+        assert "tree.expand" in keys["Executions"] and "tree.collapse" in keys["Executions"]
+        assert "workflows.down" in keys["Workflows"] and "run" not in keys["Workflows"]  # run: everywhere
+        assert "log.follow" in keys["Log"]
+        every_id = [ident for rows in keys.values() for ident in rows]
+        assert not [
+            ident for ident in every_id if ident.startswith(("screen.", "app.")) or "cursor_" in ident
+        ]
+        await wait_for_text(pilot, "Keys everywhere")
+        text = screen_text(app)
+        assert text.index("  Executions") < text.index("Keys everywhere")  # the focused pane first
+        help_screen.query_one("#help-body").scroll_end(animate=False)
+        await wait_for_text(pilot, "History (h)")
+        text += screen_text(app)
+        assert "gallery_open" in keys["Execution detail"]
+        assert "Page Left" not in text and "copy_text" not in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        app.query_one(WorkflowBrowser).option_list.focus()
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert isinstance(app.screen, HelpScreen) and app.screen.sections[0][0] == "Workflows"
+
+
 async def test_quit_asks_while_running_and_leaves_the_prompt_on_the_server(server: EmbeddedServer) -> None:
     app = make_app(server.url)
     async with app.run_test(size=SIZE) as pilot:
@@ -448,3 +485,44 @@ async def test_connection_lost_mid_session_reconnects_and_says_so(server: Embedd
         assert f"server {server.url} connected" in screen_text(app)
         entry = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
         assert entry.status is TaskStatus.COMPLETED
+
+
+async def test_history_r_runs_the_recorded_prompt_again(server: EmbeddedServer) -> None:
+    from comfy_reality.tui.screens.journal_screen import JournalScreen
+
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        first = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
+        assert first.status is TaskStatus.COMPLETED
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen) and app.screen.loaded > 0)
+        await wait_for_text(pilot, "progress")
+        before = set(app.session.entries)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: set(app.session.entries) - before, what="the run again")
+        (again_id,) = set(app.session.entries) - before
+        again = await final(pilot, app, again_id)
+        assert again.status is TaskStatus.COMPLETED
+        assert again.execution.prompt == first.execution.prompt
+
+
+async def test_history_o_saves_the_recorded_outputs(server: EmbeddedServer, tmp_path: Path) -> None:
+    from comfy_reality.tui.screens.journal_screen import JournalScreen
+
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        entry = await final(pilot, app, (await run_workflow(pilot, app, "progress")).id)
+        assert entry.status is TaskStatus.COMPLETED
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen) and app.screen.loaded > 0)
+        await wait_for_text(pilot, "progress")
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, SaveOutputsScreen))
+        folder = tmp_path / "from-history"
+        app.screen.query_one(Input).value = str(folder)
+        await pilot.press("enter")
+        await wait_for_text(pilot, f"Saved 1 file(s) to {folder}")
+        saved = list(folder.glob("tui_progress_*.png"))
+        assert len(saved) == 1 and saved[0].read_bytes().startswith(b"\x89PNG")

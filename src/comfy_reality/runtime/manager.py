@@ -448,9 +448,15 @@ class AsyncTaskManager:
         task_id: str,
         status: TaskStatus,
         message: str | None = None,
+        *,
+        unknown_start: bool = False,
         **fields: Any,
     ) -> None:
-        """Move a task to a final state once; later calls are ignored."""
+        """Move a task to a final state once; later calls are ignored.
+
+        ``unknown_start``: it ran before anyone watched (a re-attached run), so no start time is
+        invented and no fake duration shown. ``completed_at`` in ``fields`` is kept (the server's).
+        """
         task = self._require(task_id)
         if task is None or task.is_final:
             return
@@ -460,9 +466,9 @@ class AsyncTaskManager:
         for key, value in fields.items():
             setattr(task, key, value)
         task.status = status
-        if task.started_at is None:
+        if task.started_at is None and not unknown_start:
             task.started_at = now
-        task.completed_at = now
+        task.completed_at = fields.get("completed_at") or now
         if status is TaskStatus.COMPLETED:
             task.progress = 1.0
         data: dict[str, Any] = {k: v for k, v in fields.items() if _small(v)}

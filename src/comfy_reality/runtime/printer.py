@@ -37,6 +37,7 @@ from .models import Task, TaskEvent, TaskStatus, TaskType, utc_now
 
 BAR_WIDTH = 20
 NARROW = 100  # columns: below this the bars are half as wide, so the names keep their room
+QUEUE_REMOVAL_NODE_DETAIL = "not run: removed from the queue"  # what the tracker gives each node
 
 _STATUS_STYLE: dict[str, str] = {
     "pending": "dim",
@@ -340,7 +341,12 @@ class RichTaskPrinter:
         text = f"{_STATUS_ICON[label]} {label}"
         if row.status is TaskStatus.FAILED:
             text += f": {row.error or 'unknown error'}"
-        elif row.status is TaskStatus.CANCELLED and row.detail:
+        elif (
+            row.status is TaskStatus.CANCELLED
+            and row.detail
+            # A run removed from the queue says so once, on its workflow row, not on every node.
+            and not (row.parent_id and row.detail.startswith(QUEUE_REMOVAL_NODE_DETAIL))
+        ):
             text += f": {row.detail}"
         return safe_line(text, style=_STATUS_STYLE[label])
 

@@ -737,6 +737,7 @@ class ComfyUIAsyncRuntime(ServerWide):
         if state.where == "finished":
             tracker.finish(state.history)
         elif state.where == "running":
+            tracker.joined_late = True
             tracker.mark_running()
         if tracker.foreign and not tracker.ended:
             self._ensure_poller()

@@ -99,6 +99,10 @@ class Tracker:
         self.observed = False  # an observer socket under that client_id feeds it live messages
         self.observe_requested = False  # follow it live again when a new session opens
         self.seen_progress_state = False
+        self.joined_late = False
+        """Attached while already running: our clock saw neither its start nor its nodes' starts."""
+        self.witnessed_starts: set[str] = set()  # nodes whose start we saw happen after joining
+        self._heard_live = False  # the first node message after joining only restates what already ran
         self.last_entry: dict[str, tuple[Any, Any, Any]] = {}
         self.ephemeral: dict[str, str] = {}
         self.with_children: set[str] = set()
@@ -266,15 +270,36 @@ class Tracker:
         if task.max and task.value is not None and not cached:
             fields["value"] = task.max
         fields["eta_seconds"] = None
-        self.manager.finish(task.id, TaskStatus.COMPLETED, **fields)
+        unknown = self._start_unknown(node_id)
+        if unknown:
+            fields["started_at"] = None  # it began before the re-attach: the re-attach is not its start
+        self.manager.finish(task.id, TaskStatus.COMPLETED, unknown_start=unknown, **fields)
         self._node_final()
 
     def _cancel_node(self, node_id: str, detail: str) -> None:
         task = self.nodes.get(node_id)
         if task is None or task.is_final:
             return
-        self.manager.finish(task.id, TaskStatus.CANCELLED, status_detail=detail, eta_seconds=None)
+        fields: dict[str, Any] = {"status_detail": detail, "eta_seconds": None}
+        unknown = self._start_unknown(node_id)
+        if unknown:
+            fields["started_at"] = None
+        self.manager.finish(task.id, TaskStatus.CANCELLED, unknown_start=unknown, **fields)
         self._node_final()
+
+    def _witnessing(self) -> bool:
+        """Whether this node message shows starts as they happen (not the re-attach's first restatement)."""
+        heard, self._heard_live = self._heard_live, True
+        return heard or not self.joined_late
+
+    def _witness(self, node_id: str) -> None:
+        task = self.nodes.get(node_id)
+        if task is not None and task.status is TaskStatus.PENDING:
+            self.witnessed_starts.add(node_id)
+
+    def _start_unknown(self, node_id: str) -> bool:
+        """A node of a run joined late whose start we did not see: its duration is unknown, not ~0."""
+        return self.joined_late and node_id not in self.witnessed_starts
 
     def _node_final(self) -> None:
         self._completed_nodes += 1
@@ -362,6 +387,8 @@ class Tracker:
             if previous is not None and previous.status is TaskStatus.RUNNING:
                 self._complete_node(self.current)
         self.current = node_id
+        if self._witnessing():
+            self._witness(node_id)
         self._start_node(node_id)
 
     def on_progress(self, message: ProgressMessage) -> None:
@@ -373,6 +400,7 @@ class Tracker:
 
     def on_progress_state(self, message: ProgressStateMessage) -> None:
         self.seen_progress_state = True
+        witnessing = self._witnessing()
         last = self.last_entry
         for key, entry in message.nodes.items():
             if not isinstance(entry, dict):
@@ -401,6 +429,8 @@ class Tracker:
                 continue
             if state != "running":
                 continue
+            if witnessing:
+                self._witness(node_id)
             self._start_node(node_id)
             if not isinstance(value, (int, float)) or not isinstance(maximum, (int, float)):
                 continue
@@ -601,7 +631,7 @@ class Tracker:
         execution.completed_at = now
         server_start, server_end = self.server_times
         if (
-            not seen_start
+            (not seen_start or self.joined_late)
             and server_start is not None
             and server_end is not None
             and server_end >= server_start
@@ -616,6 +646,9 @@ class Tracker:
             execution.status_detail = execution.status_detail or "interrupted"
         if self.workflow_task is not None:
             fields: dict[str, Any] = {"outputs": execution.outputs, "status_detail": execution.status_detail}
+            if self.joined_late:  # its task started at the re-attach: give it the run's real times
+                fields["started_at"] = execution.started_at
+                fields["completed_at"] = execution.completed_at
             if outcome is TaskStatus.FAILED:
                 error = execution.error
                 fields["error"] = (

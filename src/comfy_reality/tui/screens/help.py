@@ -69,8 +69,12 @@ class HelpScreen(ModalScreen[None]):
         pane_keys: list[KeyRow],
         global_keys: list[KeyRow],
         other_panes: list[str] | None = None,
+        *,
+        sections: list[tuple[str, list[KeyRow]]] | None = None,
     ) -> None:
         super().__init__()
+        self.sections = sections or []
+        """(pane title, its keys), the focused pane first: one table per pane."""
         self.other_panes = other_panes or []
         """The other panes' help (their keys work once Tab moves there)."""
         self.pane_help = pane_help
@@ -83,9 +87,13 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll(id="help-body"):
                 if self.pane_help:
                     yield Markdown(self.pane_help, id="help-pane")
-                parts = [keys_table("Keys everywhere", self.global_keys)]
-                if self.pane_keys:
+                # The focused pane's keys, then the keys that work everywhere, then the other panes'.
+                parts = [keys_table(title, rows) for title, rows in self.sections[:1]]
+                if not self.sections and self.pane_keys:
                     parts.append(keys_table("Keys in this pane", self.pane_keys))
+                if self.global_keys:
+                    parts.append(keys_table("Keys everywhere", self.global_keys))
+                parts += [keys_table(title, rows) for title, rows in self.sections[1:]]
                 yield Static(Group(*parts), id="help-keys")
                 if self.other_panes:
                     yield Markdown(

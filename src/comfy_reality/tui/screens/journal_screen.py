@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
 from textual import events, on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
 from textual.message import Message
@@ -622,15 +622,20 @@ Every run the journal recorded, newest first; the details follow the cursor.
         else:
             history_actions.open_error(self.app, entry)
 
+    @classmethod
+    def key_rows(cls, app: App[object]) -> list[tuple[str, str, str]]:
+        """This screen's keys, for its help and the main screen's History section."""
+        return [
+            (app.get_key_display(b), b.description, b.id or b.action)
+            for b in cls.BINDINGS
+            if isinstance(b, Binding) and b.description
+        ]
+
     def action_help(self) -> None:
         from .help import HelpScreen
 
-        rows = [
-            (self.app.get_key_display(b), b.description, b.id or b.action)
-            for b in self.BINDINGS
-            if isinstance(b, Binding)
-        ]
-        self.app.push_screen(HelpScreen(self.HELP, rows, []))
+        rows = self.key_rows(self.app)
+        self.app.push_screen(HelpScreen(self.HELP, rows, [], sections=[("History", rows)]))
 
     def action_cursor(self, where: str) -> None:
         table = self.query_one(HistoryTable)

@@ -756,7 +756,18 @@ class MainScreen(EditInputsScreen):
             node = node.parent if isinstance(node.parent, Widget) else None
         pane_keys, global_keys = main_keys.help_rows(self.active_bindings, self.app, self.GLOBAL_BINDING_IDS)
         from .help import HelpScreen  # loaded on first use (Markdown): faster start-up
+        from .journal_screen import JournalScreen
 
         panes = (self.browser, self.task_tree, self.execution_view, self.log_pane)
         others = [help_ for pane in panes if (help_ := getattr(type(pane), "HELP", None)) != pane_help]
-        self.app.push_screen(HelpScreen(pane_help, pane_keys, global_keys, [h for h in others if h]))
+        sections = main_keys.pane_sections(
+            list(panes),
+            self.active_bindings,
+            self.app,
+            main_keys.focused_pane(self.focused),
+            JournalScreen.key_rows(self.app),
+            frozenset(row[2] for row in global_keys),
+        )
+        self.app.push_screen(
+            HelpScreen(pane_help, pane_keys, global_keys, [h for h in others if h], sections=sections)
+        )

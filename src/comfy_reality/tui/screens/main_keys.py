@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from textual.app import App
-from textual.binding import ActiveBinding
+from textual.binding import ActiveBinding, Binding
 from textual.widget import Widget
 
 PANE_KEYS: dict[str, tuple[str, ...]] = {
@@ -91,4 +91,85 @@ def help_rows(
     return pane_keys, global_keys
 
 
-__all__ = ["FOOTER_ALWAYS", "PANE_KEYS", "focused_pane", "footer_order", "help_rows"]
+PANE_TITLES: dict[str, str] = {
+    "workflows": "Workflows",
+    "tasks": "Executions",
+    "execution": "Execution detail",
+    "log": "Log",
+}
+"""The help's sections, one per pane, in screen order (the focused one goes first)."""
+
+
+def _late_widgets() -> dict[str, tuple[type[Widget], ...]]:
+    from ..widgets.gallery import Gallery
+
+    return {"execution": (Gallery,)}
+
+
+def pane_sections(
+    panes: list[Widget],
+    bindings: dict[str, ActiveBinding],
+    app: App[object],
+    focused: str | None,
+    history: list[KeyRow],
+    everywhere: frozenset[str] = frozenset(),
+) -> list[tuple[str, list[KeyRow]]]:
+    """(title, keys) per pane, the focused pane first, History last: this app's keys only.
+
+    A pane's keys are those its widgets declare plus the screen's keys that act on it, less
+    those listed once under "Keys everywhere" (``everywhere``).
+    """
+    from ..keymap import binding_ids
+
+    ours = binding_ids()
+    late = _late_widgets()
+    by_id = {active.binding.id: active.binding for active in bindings.values() if active.binding.id}
+    sections: list[tuple[str, list[KeyRow]]] = []
+    for pane in panes:
+        title = PANE_TITLES.get(pane.id or "")
+        if title is None:
+            continue
+        rows: list[KeyRow] = []
+        seen: set[str] = set()
+        # Widgets not mounted yet (the gallery before an execution is shown) still have their keys.
+        classes = [type(node) for node in (pane, *pane.walk_children(Widget))]
+        classes += late.get(pane.id or "", ())
+        declared = [
+            binding
+            for cls in dict.fromkeys(classes)
+            for binding in cls.__dict__.get("BINDINGS", [])
+            if isinstance(binding, Binding)
+        ]
+        own = PANE_KEYS.get(pane.id or "", ())
+        declared += [by_id[ident] for ident in own if ident in by_id]
+        # A screen key that acts on this pane only is listed here even if it works everywhere.
+        only_here = {ident for ident in own if sum(ident in keys for keys in PANE_KEYS.values()) == 1}
+        for binding in declared:
+            ident = binding.id
+            if (
+                not ident
+                or ident in seen
+                or (ident in everywhere and ident not in only_here)
+                or ident not in ours
+                or not binding.description
+            ):
+                continue
+            seen.add(ident)
+            rows.append((app.get_key_display(binding), binding.description, ident))
+        if rows:
+            sections.append((title, rows))
+    sections.sort(key=lambda section: section[0] != PANE_TITLES.get(focused or ""))
+    if history:
+        sections.append(("History (h)", history))
+    return sections
+
+
+__all__ = [
+    "FOOTER_ALWAYS",
+    "PANE_KEYS",
+    "PANE_TITLES",
+    "focused_pane",
+    "footer_order",
+    "help_rows",
+    "pane_sections",
+]
