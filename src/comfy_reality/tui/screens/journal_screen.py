@@ -542,9 +542,11 @@ Every run the journal recorded, newest first; the details follow the cursor.
     # ------------------------------------------------------------------ details
     @on(DataTable.RowHighlighted, "#history-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if not self.at_tail and event.cursor_row >= len(self.entries) - MARGIN:
+        # Where the cursor is now: a rebuilt window posts highlights of rows it has since moved past.
+        row = self.query_one(HistoryTable).cursor_row
+        if not self.at_tail and row >= len(self.entries) - MARGIN:
             self.load_page("older")
-        elif not self.at_head and event.cursor_row < MARGIN:
+        elif not self.at_head and row < MARGIN:
             self.load_page("newer")
         if event.row_key.value is not None and (
             self.selected is None or self.selected.id != event.row_key.value
