@@ -40,7 +40,7 @@ from ..widgets.steady_footer import SteadyFooter
 if TYPE_CHECKING:
     from ..images import ImageSupport
 
-PAGE = 200  # rows read at a time
+PAGE = 100  # rows read at a time: twice a tall terminal's rows
 MARGIN = 20  # rows from the window's edge at which the next page is read
 # While a listed execution is still queued or running, the list is read again this often;
 # otherwise only the relative times are redrawn.
@@ -388,7 +388,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self.loaded += 1
             return
         self.at_head = True
-        self.at_tail = len(entries) < limit
+        self.at_tail = len(entries) < limit or self.total <= len(entries)
         self._fill(entries)
         self.loaded += 1
 
