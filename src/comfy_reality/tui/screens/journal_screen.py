@@ -16,6 +16,7 @@ everything dropped is still in the details.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from ..images import ImageSupport
 
 PAGE = 100  # rows read at a time: twice a tall terminal's rows
+# A filter keystroke waits this long before querying; the next keystroke cancels the wait (and the query).
+DEBOUNCE_SECONDS = 0.02
 MARGIN = 20  # rows from the window's edge at which the next page is read
 # While a listed execution is still queued or running, the list is read again this often;
 # otherwise only the relative times are redrawn.
@@ -367,8 +370,10 @@ Every run the journal recorded, newest first; the details follow the cursor.
         return self.query_one("#history-filter", Input).value.strip() or None
 
     @work(exclusive=True, group="history-load")
-    async def reload(self, keep_extent: bool = False) -> None:
+    async def reload(self, keep_extent: bool = False, debounce: bool = False) -> None:
         """The newest page (or, refreshing, as many rows as the window already holds)."""
+        if debounce:
+            await asyncio.sleep(DEBOUNCE_SECONDS)
         self.workers.cancel_group(self, "history-page")
         limit = max(PAGE, len(self.entries)) if keep_extent else PAGE
         text = self.text_filter
@@ -660,7 +665,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
     # ------------------------------------------------------------------ input
     @on(Input.Changed, "#history-filter")
     def _filter_changed(self) -> None:
-        self.reload()
+        self.reload(debounce=True)
 
     @on(Input.Submitted, "#history-filter")
     def _filter_submitted(self) -> None:
