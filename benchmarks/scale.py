@@ -316,8 +316,16 @@ async def history_scenario(workdir: Path, rows: int, presses: int) -> dict[str, 
         open_ms = await press(app, frames, "h", opened)
         found = table()
         assert found is not None
-        end_ms = await press(app, frames, "end", lambda: found.cursor_row >= rows - 1)
-        end_reached = found.cursor_row >= rows - 1
+        oldest = "exec-000000"  # the table holds a window of the journal: the cursor's row, not its index
+
+        def on_oldest() -> bool:
+            return (
+                found.row_count > 0
+                and found.coordinate_to_cell_key(found.cursor_coordinate).row_key == oldest
+            )
+
+        end_ms = await press(app, frames, "end", on_oldest)
+        end_reached = on_oldest()
         home_ms = await press(app, frames, "home", lambda: found.cursor_row == 0)
         filter_box = app.screen.query_one("#history-filter", Input)
         filter_box.focus()

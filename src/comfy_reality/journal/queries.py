@@ -120,16 +120,12 @@ class StoreQueries(StoreConnection):
         entry.nodes.sort(key=lambda n: _node_sort_key(n.node_id))
         return entry
 
-    def list_executions(
+    def _filters(
         self,
-        *,
-        status: TaskStatus | str | Iterable[TaskStatus | str] | None = None,
-        text: str | None = None,
-        server: str | None = None,
-        limit: int = 200,
-        full: bool = False,
-    ) -> list[JournalEntry]:
-        """Newest first. ``status`` may include ``"lost"``; ``text`` matches name, ids, errors."""
+        status: TaskStatus | str | Iterable[TaskStatus | str] | None,
+        text: str | None,
+        server: str | None,
+    ) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         args: list[Any] = []
         if status is not None:
@@ -156,13 +152,58 @@ class StoreQueries(StoreConnection):
                 + ")"
             )
             args.extend([pattern] * 6)
+        return where, args
+
+    def list_executions(
+        self,
+        *,
+        status: TaskStatus | str | Iterable[TaskStatus | str] | None = None,
+        text: str | None = None,
+        server: str | None = None,
+        limit: int = 200,
+        full: bool = False,
+        before: str | None = None,
+        after: str | None = None,
+        oldest: bool = False,
+    ) -> list[JournalEntry]:
+        """Newest first. ``status`` may include ``"lost"``; ``text`` matches name, ids, errors.
+
+        Pages by key, not offset, so a page deep in 20,000 rows costs what the first does:
+        ``before``/``after`` an execution id give the page older/newer than that row,
+        ``oldest`` the oldest page. Order is (created_at, id), which an index covers.
+        """
+        where, args = self._filters(status, text, server)
+        ascending = oldest or after is not None
+        anchor = before if before is not None else after
+        if anchor is not None:
+            op = "<" if before is not None else ">"
+            # The anchor's own key, read by id: no datetime text round trip to get wrong.
+            where.append(f"(created_at, id) {op} (SELECT created_at, id FROM executions WHERE id = ?)")
+            args.append(anchor)
         sql = f"SELECT {_LIST_COLUMNS} FROM executions"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        sql += " ORDER BY created_at ASC, id ASC" if ascending else " ORDER BY created_at DESC, id DESC"
+        sql += " LIMIT ?"
         args.append(max(0, int(limit)))
         entries = [self._entry(row) for row in self._conn.execute(sql, args)]
+        if ascending:
+            entries.reverse()
         return [self._fill(e) for e in entries] if full else entries
+
+    def count_executions(
+        self,
+        *,
+        status: TaskStatus | str | Iterable[TaskStatus | str] | None = None,
+        text: str | None = None,
+        server: str | None = None,
+    ) -> int:
+        """How many executions :meth:`list_executions` would page through with these filters."""
+        where, args = self._filters(status, text, server)
+        sql = "SELECT COUNT(*) FROM executions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return int(self._conn.execute(sql, args).fetchone()[0])
 
     def get(self, key: str) -> JournalEntry | None:
         """An entry by execution id (or an id folded into it) or by prompt_id, with prompt and nodes."""

@@ -46,12 +46,35 @@ class JournalReads:
         limit: int = 200,
         *,
         full: bool = False,
+        before: str | None = None,
+        after: str | None = None,
+        oldest: bool = False,
     ) -> list[JournalEntry]:
-        """History, newest first. ``status="lost"`` selects executions the server forgot."""
+        """History, newest first. ``status="lost"`` selects executions the server forgot.
+
+        ``before``/``after`` (an execution id) and ``oldest`` page through it by key."""
         await self.flush()
         return await self._run(
-            self._store.list_executions, status=status, text=text, server=server, limit=limit, full=full
+            self._store.list_executions,
+            status=status,
+            text=text,
+            server=server,
+            limit=limit,
+            full=full,
+            before=before,
+            after=after,
+            oldest=oldest,
         )
+
+    async def count_executions(
+        self,
+        status: TaskStatus | str | Iterable[TaskStatus | str] | None = None,
+        text: str | None = None,
+        server: str | None = None,
+    ) -> int:
+        """How many executions match these filters (the History's total)."""
+        await self.flush()
+        return await self._run(self._store.count_executions, status=status, text=text, server=server)
 
     async def get(self, key: str) -> JournalEntry | None:
         """One execution with its prompt and nodes, by execution id or prompt_id."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from .rows import _FINAL_SQL
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 # ------------------------------------------------------------------------ schema
@@ -95,8 +95,18 @@ def _migrate_to_3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_4(conn: sqlite3.Connection) -> None:
+    # History pages by key on (created_at, id): one index walk per page, however deep.
+    conn.execute("CREATE INDEX IF NOT EXISTS executions_created_id ON executions(created_at, id)")
+
+
 # Index i migrates from user_version i to i + 1. Append only; never edit a shipped step.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migrate_to_1, _migrate_to_2, _migrate_to_3)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
+    _migrate_to_1,
+    _migrate_to_2,
+    _migrate_to_3,
+    _migrate_to_4,
+)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -5,6 +5,10 @@ Reads go through the journal's writer thread (``list_executions`` / ``get``), so
 loop never blocks on SQLite. Each reload is an exclusive worker: typing in the filter
 cancels the previous query instead of queueing them up.
 
+The table holds a window of the journal, paged by key as the cursor nears either edge: a
+page older when it nears the bottom, a page newer near the top; End jumps to the oldest page,
+Home back to the newest. 20,000 executions open as fast as 200.
+
 The table fits its width: the name column takes what the fixed columns leave, and the
 least needed columns (server, prompt id, node count) are dropped first on narrow terminals;
 everything dropped is still in the details.
@@ -12,6 +16,7 @@ everything dropped is still in the details.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,7 +41,10 @@ from ..widgets.steady_footer import SteadyFooter
 if TYPE_CHECKING:
     from ..images import ImageSupport
 
-LIMIT = 500
+PAGE = 100  # rows read at a time: twice a tall terminal's rows
+# A filter keystroke waits this long before querying; the next keystroke cancels the wait (and the query).
+DEBOUNCE_SECONDS = 0.02
+MARGIN = 20  # rows from the window's edge at which the next page is read
 # While a listed execution is still queued or running, the list is read again this often;
 # otherwise only the relative times are redrawn.
 TICK_SECONDS = 5.0
@@ -133,8 +141,20 @@ class JournalReader(Protocol):
     """What the screen reads from :class:`comfy_reality.journal.Journal`."""
 
     async def list_executions(
-        self, status: Any = None, text: str | None = None, server: str | None = None, limit: int = 200
+        self,
+        status: Any = None,
+        text: str | None = None,
+        server: str | None = None,
+        limit: int = 200,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        oldest: bool = False,
     ) -> list[JournalEntry]: ...
+
+    async def count_executions(
+        self, status: Any = None, text: str | None = None, server: str | None = None
+    ) -> int: ...
 
     async def get(self, key: str) -> JournalEntry | None: ...
 
@@ -151,6 +171,12 @@ def short_server(url: str | None) -> str:
 
 class HistoryTable(DataTable[Any]):
     """The executions table; says when its width changes so the columns can be fitted again."""
+
+    # The table holds a window of the journal: first and last mean the journal's, which the screen pages in.
+    BINDINGS = [
+        Binding("home,ctrl+home", "screen.cursor('top')", "First", show=False),
+        Binding("end,ctrl+end", "screen.cursor('bottom')", "Last", show=False),
+    ]
 
     class Resized(Message):
         def __init__(self, width: int) -> None:
@@ -269,7 +295,10 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self.images = images if images is not None and images.enabled else None
         self.tz = tz  # None: local time
         self.server = server
-        self.entries: list[JournalEntry] = []
+        self.entries: list[JournalEntry] = []  # the window the table holds, newest first
+        self.at_head = True  # the window starts at the newest matching execution
+        self.at_tail = True  # the window ends at the oldest matching execution
+        self.total = 0  # executions matching the filters
         self.selected: JournalEntry | None = None
         self.columns: list[Column] = fit_columns(80)
         self.loaded = 0  # reloads finished: tests wait on it instead of guessing times
@@ -336,19 +365,87 @@ Every run the journal recorded, newest first; the details follow the cursor.
         value = self.query_one("#history-status", Select).value
         return value if isinstance(value, str) else None
 
+    @property
+    def text_filter(self) -> str | None:
+        return self.query_one("#history-filter", Input).value.strip() or None
+
     @work(exclusive=True, group="history-load")
-    async def reload(self) -> None:
-        text = self.query_one("#history-filter", Input).value.strip() or None
+    async def reload(self, keep_extent: bool = False, debounce: bool = False) -> None:
+        """The newest page (or, refreshing, as many rows as the window already holds)."""
+        if debounce:
+            await asyncio.sleep(DEBOUNCE_SECONDS)
+        self.workers.cancel_group(self, "history-page")
+        limit = max(PAGE, len(self.entries)) if keep_extent else PAGE
+        text = self.text_filter
         try:
             entries = await self.journal.list_executions(
-                status=self.status_filter, text=text, server=self.server, limit=LIMIT
+                status=self.status_filter, text=text, server=self.server, limit=limit
+            )
+            self.total = (
+                len(entries)
+                if len(entries) < limit
+                else await self.journal.count_executions(
+                    status=self.status_filter, text=text, server=self.server
+                )
             )
         except JournalError as exc:
             self._show_message(str(exc))
             self.loaded += 1
             return
+        self.at_head = True
+        self.at_tail = len(entries) < limit or self.total <= len(entries)
         self._fill(entries)
         self.loaded += 1
+
+    @work(exclusive=True, group="history-page")
+    async def load_page(self, where: str) -> None:
+        """The page ``older`` or ``newer`` than the window, or the ``oldest`` page (the window then jumps there)."""
+        table = self.query_one(HistoryTable)
+        query: dict[str, Any] = {
+            "status": self.status_filter,
+            "text": self.text_filter,
+            "server": self.server,
+        }
+        try:
+            if where == "older" and self.entries:
+                page = await self.journal.list_executions(**query, limit=PAGE, before=self.entries[-1].id)
+            elif where == "newer" and self.entries:
+                page = await self.journal.list_executions(**query, limit=PAGE, after=self.entries[0].id)
+            else:
+                page = await self.journal.list_executions(**query, limit=PAGE, oldest=True)
+        except JournalError as exc:
+            self._show_message(str(exc))
+            return
+        known = {e.id for e in self.entries}
+        page = [e for e in page if e.id not in known]
+        cells = {e.id: self._cells_of(e) for e in page}
+        if where == "older":
+            self.at_tail = len(page) < PAGE
+            self.entries = [*self.entries, *page]
+            self._cells.update(cells)
+            for entry in page:
+                table.add_row(*self._row(cells[entry.id]), key=entry.id)
+        elif where == "newer":
+            self.at_head = len(page) < PAGE
+            cursor = table.cursor_row + len(page)
+            self.entries = [*page, *self.entries]
+            self._cells.update(cells)
+            self._rebuild_rows(cursor)
+        else:
+            self.at_tail = True
+            self.at_head = len(page) < PAGE
+            self.entries = page
+            self._cells = cells
+            self._rebuild_rows(len(page) - 1)
+        self.loaded += 1
+
+    def _rebuild_rows(self, cursor: int) -> None:
+        table = self.query_one(HistoryTable)
+        table.clear()
+        for entry in self.entries:
+            table.add_row(*self._row(self._cells[entry.id]), key=entry.id)
+        if self.entries:
+            table.move_cursor(row=max(0, min(cursor, len(self.entries) - 1)), animate=False)
 
     def _fill(self, entries: list[JournalEntry]) -> None:
         table = self.query_one(HistoryTable)
@@ -365,9 +462,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             table.clear()
             for entry in entries:
                 table.add_row(*self._row(cells[entry.id]), key=entry.id)
-        count = len(entries)
-        more = f" (newest {LIMIT})" if count >= LIMIT else ""
-        table.border_title = f"Executions: {count}{more}"
+        table.border_title = f"Executions: {self.total}"
         if not entries:
             self.selected = None
             filtered = bool(self.query_one("#history-filter", Input).value.strip() or self.status_filter)
@@ -400,8 +495,8 @@ Every run the journal recorded, newest first; the details follow the cursor.
 
     def _tick(self) -> None:
         """Relative times age; queued and running executions may have moved on in the journal."""
-        if any(not e.is_final and not e.lost for e in self.entries):
-            self.reload()
+        if self.at_head and any(not e.is_final and not e.lost for e in self.entries):
+            self.reload(keep_extent=True)
             return
         self._update_cells({entry.id: self._cells_of(entry) for entry in self.entries})
         if self.selected is not None:
@@ -452,6 +547,12 @@ Every run the journal recorded, newest first; the details follow the cursor.
     # ------------------------------------------------------------------ details
     @on(DataTable.RowHighlighted, "#history-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # Where the cursor is now: a rebuilt window posts highlights of rows it has since moved past.
+        row = self.query_one(HistoryTable).cursor_row
+        if not self.at_tail and row >= len(self.entries) - MARGIN:
+            self.load_page("older")
+        elif not self.at_head and row < MARGIN:
+            self.load_page("newer")
         if event.row_key.value is not None and (
             self.selected is None or self.selected.id != event.row_key.value
         ):
@@ -564,7 +665,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
     # ------------------------------------------------------------------ input
     @on(Input.Changed, "#history-filter")
     def _filter_changed(self) -> None:
-        self.reload()
+        self.reload(debounce=True)
 
     @on(Input.Submitted, "#history-filter")
     def _filter_submitted(self) -> None:
@@ -639,12 +740,15 @@ Every run the journal recorded, newest first; the details follow the cursor.
 
     def action_cursor(self, where: str) -> None:
         table = self.query_one(HistoryTable)
-        {
-            "down": table.action_cursor_down,
-            "up": table.action_cursor_up,
-            "top": table.action_scroll_top,
-            "bottom": table.action_scroll_bottom,
-        }[where]()
+        if where == "top" and not self.at_head:
+            self.reload()
+        elif where == "bottom" and not self.at_tail:
+            self.load_page("oldest")
+        elif where in ("top", "bottom"):
+            if self.entries:
+                table.move_cursor(row=0 if where == "top" else len(self.entries) - 1, animate=False)
+        else:
+            (table.action_cursor_down if where == "down" else table.action_cursor_up)()
 
     def action_rerun(self) -> None:
         """The selected execution's prompt (values as sent) into the input form, to edit and queue."""

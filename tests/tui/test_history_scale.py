@@ -1,0 +1,165 @@
+"""History over a journal of 20,000 executions: paged by key, End reaches the oldest row, the filter finds
+rows far beyond the first page (issue 19)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.widgets import DataTable, Input, Static
+
+from comfy_reality.journal import Journal, JournalStore
+from comfy_reality.tui import format as fmt
+from comfy_reality.tui.screens.journal_screen import MARGIN, PAGE, JournalScreen
+
+from .helpers import wait_for
+from .test_journal_screen import HistoryApp
+
+ROWS = 20_000
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def big_journal(path: Path, rows: int = ROWS, *, tie_every: int = 1) -> None:
+    """``rows`` finished executions, ``exec-000000`` the oldest; ``tie_every`` rows share a created_at."""
+    JournalStore(path).close()  # the schema, by the store's own migrations
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO executions (id, prompt_id, server_url, workflow_id, name, number, status, "
+            "created_at, started_at, completed_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    f"exec-{i:06d}",
+                    f"prompt-{i:06d}",
+                    "http://127.0.0.1:8188",
+                    f"workflows/wf-{i % 37}.json",
+                    f"run {i:05d}",
+                    i,
+                    "completed",
+                    (START + timedelta(seconds=(i // tie_every) * 30)).isoformat(),
+                    (START + timedelta(seconds=(i // tie_every) * 30 + 1)).isoformat(),
+                    (START + timedelta(seconds=(i // tie_every) * 30 + 9)).isoformat(),
+                    (START + timedelta(seconds=(i // tie_every) * 30 + 9)).isoformat(),
+                )
+                for i in range(rows)
+            ],
+        )
+
+
+def _table(app: App[Any]) -> DataTable[Any]:
+    return app.screen.query_one("#history-table", DataTable)
+
+
+def _name_at(app: App[Any], index: int) -> str:
+    table = _table(app)
+    column = [c.key.value for c in table.ordered_columns].index("name")
+    return str(table.get_row_at(index)[column])
+
+
+def _cursor_name(app: App[Any]) -> str:
+    return _name_at(app, _table(app).cursor_row)
+
+
+def _details(app: App[Any]) -> str:
+    return str(app.screen.query_one("#history-detail-body", Static).render())
+
+
+async def _open(pilot: Any, app: App[Any]) -> JournalScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen) and app.screen.loaded > 0)
+    screen = app.screen
+    assert isinstance(screen, JournalScreen)
+    return screen
+
+
+def test_key_pages_cover_every_row_once_even_with_tied_times(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 1_000, tie_every=7)
+    store = JournalStore(path)
+    try:
+        seen: list[str] = []
+        page = store.list_executions(limit=90)
+        while page:
+            seen.extend(e.id for e in page)
+            page = store.list_executions(limit=90, before=page[-1].id)
+        assert seen == [f"exec-{i:06d}" for i in reversed(range(1_000))]
+        oldest = store.list_executions(limit=50, oldest=True)
+        assert [e.id for e in oldest] == [f"exec-{i:06d}" for i in reversed(range(50))]
+        newer = store.list_executions(limit=50, after=oldest[0].id)
+        assert [e.id for e in newer] == [f"exec-{i:06d}" for i in reversed(range(50, 100))]
+        assert store.count_executions(text="run 0099") == 10
+        plan = " ".join(
+            str(row[-1])
+            for row in store._conn.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM executions ORDER BY created_at DESC, id DESC LIMIT 5"
+            )
+        )
+        assert "executions_created_id" in plan and "TEMP B-TREE" not in plan
+    finally:
+        store.close()
+
+
+async def test_twenty_thousand_rows_open_newest_first_and_end_reaches_the_oldest(tmp_path: Path) -> None:
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path)
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            table = _table(app)
+            assert _name_at(app, 0) == "run 19999"
+            assert table.row_count == PAGE  # a page, not the whole journal
+            assert table.border_title == f"Executions: {ROWS}"
+            await wait_for(pilot, lambda: "exec-019999" in _details(app), what="details of the newest")
+
+            # Moving down near the window's edge reads the next page in: the list goes on.
+            table.move_cursor(row=PAGE - 1, animate=False)
+            await wait_for(pilot, lambda: table.row_count == 2 * PAGE, what="the next page")
+            assert _name_at(app, 2 * PAGE - 1) == f"run {ROWS - 2 * PAGE:05d}"
+
+            # End: the cursor on the real last row, the oldest execution.
+            await pilot.press("end")
+            await wait_for(pilot, lambda: _cursor_name(app) == "run 00000", what="End on the oldest row")
+            assert table.cursor_row == table.row_count - 1
+            await wait_for(pilot, lambda: "exec-000000" in _details(app), what="details of the oldest")
+
+            # Up from the bottom of the journal: newer pages come in above, the cursor stays on its row.
+            table.move_cursor(row=MARGIN, animate=False)
+            await pilot.press("up")
+            await wait_for(pilot, lambda: table.row_count == 2 * PAGE, what="a newer page above")
+            assert _cursor_name(app) == f"run {PAGE - MARGIN:05d}"
+            assert _name_at(app, 0) == f"run {2 * PAGE - 1:05d}"
+
+            # g / Home: back to the newest; G from there reaches the oldest again.
+            await pilot.press("g")
+            await wait_for(pilot, lambda: _cursor_name(app) == "run 19999", what="g on the newest row")
+            assert table.cursor_row == 0
+            await pilot.press("G")
+            await wait_for(pilot, lambda: _cursor_name(app) == "run 00000", what="G on the oldest row")
+            await pilot.press("home")
+            await wait_for(pilot, lambda: _cursor_name(app) == "run 19999", what="Home on the newest row")
+            assert screen.at_head
+
+
+async def test_a_filter_keystroke_finds_a_row_far_beyond_the_first_page(tmp_path: Path) -> None:
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path)
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            await pilot.press("slash")
+            assert isinstance(screen.focused, Input)
+            await pilot.press(*"run 0004")
+            await wait_for(pilot, lambda: _table(app).row_count == 10, what="ten matches")
+            await pilot.press("2")
+            await wait_for(
+                pilot,
+                lambda: _table(app).row_count == 1 and _name_at(app, 0) == "run 00042",
+                what="the one match, 19,957 rows below the first page",
+            )
+            assert _table(app).border_title == "Executions: 1"
+            await wait_for(pilot, lambda: "exec-000042" in _details(app), what="its details")
