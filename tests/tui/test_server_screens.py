@@ -127,6 +127,55 @@ async def test_queue_screen_follows_moves_deletes_and_clears_other_clients_promp
         await wait_for(pilot, lambda: app.screen is app.main_screen)
 
 
+async def test_queue_screen_moves_before_and_after_a_picked_row(server: EmbeddedServer) -> None:
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        blocker = await web_ui_post(server, graph(21, steps=5000, delay=1.0))
+        first = await web_ui_post(server, graph(22))
+        second = await web_ui_post(server, graph(23))
+        third = await web_ui_post(server, graph(24))
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="Queue screen")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker, first, second, third], what="the queue")
+
+        table.move_cursor(row=3)
+        await pilot.press("b")
+        await wait_for_text(pilot, "pick the row with ↑/↓ and press Enter")
+        await pilot.press("up", "up", "enter")  # before the first pending one
+        await wait_for(
+            pilot, lambda: table_ids(screen) == [blocker, third, first, second], what="moved before"
+        )
+        await wait_for_text(pilot, "(same prompt id)")
+
+        table.move_cursor(row=2)  # first
+        await pilot.press("a")
+        await pilot.press("down", "enter")  # after second
+        await wait_for(
+            pilot, lambda: table_ids(screen) == [blocker, third, second, first], what="moved after"
+        )
+        queue = await http(server, "GET", "/queue")
+        assert [item[1] for item in queue["queue_pending"]] == [third, second, first]
+        assert all(item[3]["client_id"] == WEB_UI for item in queue["queue_pending"])
+
+        # Esc leaves the pick without moving anything, and a second Esc leaves the screen.
+        table.move_cursor(row=1)
+        await pilot.press("a")
+        await pilot.press("escape")
+        await wait_for_text(pilot, "Move cancelled.")
+        assert app.screen is screen and screen.picking is None
+        await pilot.press("enter")
+        assert table_ids(screen) == [blocker, third, second, first]
+        await http(server, "POST", "/queue", json={"clear": True})
+        await http(server, "POST", "/interrupt", json={"prompt_id": blocker})
+        await wait_for(pilot, lambda: table_ids(screen) == [], what="queue empty")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
+
+
 async def test_server_history_reruns_through_the_form_and_saves_a_workflow(server: EmbeddedServer) -> None:
     app = make_app(server.url)
     async with app.run_test(size=SIZE) as pilot:

@@ -113,6 +113,8 @@ class QueueScreen(Screen[None]):
         Binding("f", "move('front')", "Front", id="queue.front"),
         Binding("u", "move('up')", "Up", id="queue.up"),
         Binding("n", "move('down')", "Down", id="queue.down"),
+        Binding("b", "pick_anchor('before')", "Before…", show=False, id="queue.before"),
+        Binding("a", "pick_anchor('after')", "After…", show=False, id="queue.after"),
         Binding("c", "clear(False)", "Clear…", id="queue.clear"),
         Binding("m", "clear(True)", "Clear ours…", id="queue.clear_ours"),
     ]
@@ -124,6 +126,8 @@ class QueueScreen(Screen[None]):
         self.snapshot: QueueSnapshot | None = None
         self.marked: set[str] = set()
         self.updates = 0  # snapshots shown so far: tests wait on it
+        # b/a: (the prompt to move, before or after) until Enter picks the anchor row or Esc cancels.
+        self.picking: tuple[str, MoveTo] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -220,7 +224,26 @@ class QueueScreen(Screen[None]):
         return self.snapshot.find(prompt_id) if self.snapshot is not None and prompt_id else None
 
     def action_close(self) -> None:
+        if self.picking is not None:  # Esc first leaves the anchor pick, then the screen
+            self.picking = None
+            self.notify("Move cancelled.", timeout=2)
+            return
         self.dismiss()
+
+    def action_pick_anchor(self, to: MoveTo) -> None:
+        """b/a: move the highlighted prompt before/after a row picked next (↑/↓ then Enter)."""
+        entry = self._entry(self.highlighted_id())
+        if entry is None:
+            self.notify("No prompt highlighted.", severity="warning")
+            return
+        if entry.state == "running":
+            self.notify("That prompt is already running; only pending prompts move.", severity="warning")
+            return
+        self.picking = (entry.prompt_id, to)
+        self.notify(
+            f"Move {fmt.short_id(entry.prompt_id)} {to}: pick the row with ↑/↓ and press Enter (Esc cancels)",
+            timeout=6,
+        )
 
     def action_mark(self) -> None:
         prompt_id = self.highlighted_id()
@@ -266,9 +289,9 @@ class QueueScreen(Screen[None]):
         self._move(entry.prompt_id, to)
 
     @work(group="queue-action")
-    async def _move(self, prompt_id: str, to: MoveTo) -> None:
+    async def _move(self, prompt_id: str, to: MoveTo, anchor: str | None = None) -> None:
         try:
-            report = await self.source.move_queued(prompt_id, to)
+            report = await self.source.move_queued(prompt_id, to, anchor)
         except ComfyError as exc:
             self.notify(f"Move failed: {exc}", severity="error", timeout=8)
             return
@@ -313,3 +336,18 @@ class QueueScreen(Screen[None]):
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
+        if self.picking is None:
+            return
+        prompt_id, to = self.picking
+        anchor = self.highlighted_id()
+        anchor_entry = self._entry(anchor)
+        if anchor is None or anchor_entry is None:
+            return
+        if anchor == prompt_id:
+            self.notify("Pick another row as the anchor (Esc cancels).", severity="warning")
+            return
+        if anchor_entry.state == "running":
+            self.notify("Pick a pending prompt: the running one stays first.", severity="warning")
+            return
+        self.picking = None
+        self._move(prompt_id, to, anchor)
