@@ -206,3 +206,60 @@ async def test_the_preview_method_goes_with_each_prompt_and_the_palette_changes_
                 entry = (await http.get(f"/history/{prompt_id}")).json()[prompt_id]
                 methods.append(entry["prompt"][3].get("preview_method"))
         assert methods == ["auto", "none"]
+
+
+async def test_server_history_shows_the_outputs_as_thumbnails(server: EmbeddedServer) -> None:
+    from comfy_reality.tui.screens.server_history import ServerHistoryScreen
+
+    app = make_app(server.url, "halfblock")
+    async with app.run_test(size=SIZE) as pilot:
+        entry_id = await start_run(pilot, app)
+        await wait_for(pilot, lambda: app.session.entries[entry_id].status.is_final, 30, what="the end")
+        app.task_tree.focus()
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen), what="server history")
+        history = app.screen
+        assert isinstance(history, ServerHistoryScreen)
+        await wait_for(
+            pilot, lambda: history.loaded >= 1 and bool(history.items), what="the server's history"
+        )
+        gallery = history.query_one(Gallery)
+        await wait_for(
+            pilot,
+            lambda: len(gallery.thumbnails) == 2 and all(t.loaded for t in gallery.thumbnails),
+            what="thumbnails",
+        )
+        await wait_for_text(pilot, "Images (2)")
+        assert gallery.display and gallery.prompt_id == history.items[0].prompt_id
+        assert all(
+            cell == (OUTPUT_RGB, OUTPUT_RGB)
+            for t in gallery.thumbnails
+            for cell in half_block_colours(t.picture)
+        )
+        gallery.focus()
+        await pilot.press("right", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImageViewerScreen), what="the viewer")
+        await wait_for_text(pilot, "tui_pictures_00002_.png")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is history, what="back to the server history")
+
+
+async def test_server_history_without_pictures_shows_no_thumbnails(server: EmbeddedServer) -> None:
+    from comfy_reality.tui.screens.server_history import ServerHistoryScreen
+
+    app = make_app(server.url, "off")
+    async with app.run_test(size=SIZE) as pilot:
+        entry_id = await start_run(pilot, app)
+        await wait_for(pilot, lambda: app.session.entries[entry_id].status.is_final, 30, what="the end")
+        app.task_tree.focus()
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen), what="server history")
+        history = app.screen
+        assert isinstance(history, ServerHistoryScreen)
+        await wait_for(
+            pilot, lambda: history.loaded >= 1 and bool(history.items), what="the server's history"
+        )
+        await wait_for_text(pilot, "tui_pictures_00001_.png")  # named in the details, not drawn
+        assert not history.query(Gallery) and not history.query(Thumbnail)
+        assert "Images (" not in screen_text(app)
+        assert app.images.loader.decodes == 0

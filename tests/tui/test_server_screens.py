@@ -16,14 +16,22 @@ import pytest
 from textual.widgets import DataTable
 
 from comfy_reality import paths
+from comfy_reality.config import ServerEntry, Settings
 from comfy_reality.runtime.models import TaskStatus
+from comfy_reality.runtime.pool_app import PoolRuntime
 from comfy_reality.server import EmbeddedServer, ServerConfig
+from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.input_form import InputFormScreen
 from comfy_reality.tui.screens.name_prompt import NamePromptScreen
 from comfy_reality.tui.screens.server_history import ServerHistoryScreen
-from comfy_reality.tui.screens.server_queue import ConfirmScreen, QueueScreen
+from comfy_reality.tui.screens.server_queue import (
+    ConfirmScreen,
+    QueueScreen,
+    ServerChoiceScreen,
+    server_label,
+)
 
-from .helpers import screen_text, wait_for, wait_for_text
+from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
 from .test_flows import connected, make_app
 
 WEB_UI = "web-ui-4f1c0d2e"
@@ -127,6 +135,55 @@ async def test_queue_screen_follows_moves_deletes_and_clears_other_clients_promp
         await wait_for(pilot, lambda: app.screen is app.main_screen)
 
 
+async def test_queue_screen_moves_before_and_after_a_picked_row(server: EmbeddedServer) -> None:
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        blocker = await web_ui_post(server, graph(21, steps=5000, delay=1.0))
+        first = await web_ui_post(server, graph(22))
+        second = await web_ui_post(server, graph(23))
+        third = await web_ui_post(server, graph(24))
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="Queue screen")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker, first, second, third], what="the queue")
+
+        table.move_cursor(row=3)
+        await pilot.press("b")
+        await wait_for_text(pilot, "pick the row with ↑/↓ and press Enter")
+        await pilot.press("up", "up", "enter")  # before the first pending one
+        await wait_for(
+            pilot, lambda: table_ids(screen) == [blocker, third, first, second], what="moved before"
+        )
+        await wait_for_text(pilot, "(same prompt id)")
+
+        table.move_cursor(row=2)  # first
+        await pilot.press("a")
+        await pilot.press("down", "enter")  # after second
+        await wait_for(
+            pilot, lambda: table_ids(screen) == [blocker, third, second, first], what="moved after"
+        )
+        queue = await http(server, "GET", "/queue")
+        assert [item[1] for item in queue["queue_pending"]] == [third, second, first]
+        assert all(item[3]["client_id"] == WEB_UI for item in queue["queue_pending"])
+
+        # Esc leaves the pick without moving anything, and a second Esc leaves the screen.
+        table.move_cursor(row=1)
+        await pilot.press("a")
+        await pilot.press("escape")
+        await wait_for_text(pilot, "Move cancelled.")
+        assert app.screen is screen and screen.picking is None
+        await pilot.press("enter")
+        assert table_ids(screen) == [blocker, third, second, first]
+        await http(server, "POST", "/queue", json={"clear": True})
+        await http(server, "POST", "/interrupt", json={"prompt_id": blocker})
+        await wait_for(pilot, lambda: table_ids(screen) == [], what="queue empty")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
+
+
 async def test_server_history_reruns_through_the_form_and_saves_a_workflow(server: EmbeddedServer) -> None:
     app = make_app(server.url)
     async with app.run_test(size=SIZE) as pilot:
@@ -212,3 +269,53 @@ async def test_journal_history_reruns_through_the_form(server: EmbeddedServer, t
         form = app.screen
         assert isinstance(form, InputFormScreen)
         assert form.prompt == entry.execution.prompt
+
+
+async def test_queue_screen_over_a_pool_names_each_server_and_moves_to_another(
+    server: EmbeddedServer,
+) -> None:
+    async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50.0)) as other:
+        settings = Settings(
+            servers=[ServerEntry(url=server.url, name="a"), ServerEntry(url=other.url, name="b")]
+        )
+        app = ComfyRealityApp(settings, bundled_dir=WORKFLOWS, frame_interval=0.005, use_journal=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.runtime, PoolRuntime), what="the pool")
+            runtime = app.runtime
+            assert isinstance(runtime, PoolRuntime)
+            await wait_for(pilot, lambda: all(m.connected for m in runtime.pool.members), what="servers")
+            blocker_a = await web_ui_post(server, graph(31, steps=5000, delay=1.0))
+            blocker_b = await web_ui_post(other, graph(32, steps=5000, delay=1.0))
+            mover = await web_ui_post(server, graph(33))
+            app.task_tree.focus()
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="Queue screen")
+            screen = app.screen
+            assert isinstance(screen, QueueScreen)
+            await wait_for(
+                pilot, lambda: set(table_ids(screen)) == {blocker_a, blocker_b, mover}, what="both queues"
+            )
+            text = screen_text(app)
+            assert "Server" in text and server_label(server.url) in text and server_label(other.url) in text
+
+            table = screen.query_one(DataTable)
+            table.move_cursor(row=table_ids(screen).index(mover))
+            await pilot.press("s")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, ServerChoiceScreen), what="the server choice"
+            )
+            assert "NEW prompt id" in screen_text(app)
+            await pilot.press("enter")  # the only other server
+            await wait_for_text(pilot, "NEW prompt id")
+            await wait_for(pilot, lambda: mover not in table_ids(screen), what="gone from the first server")
+            moved = [i for i in table_ids(screen) if i not in (blocker_a, blocker_b)]
+            assert len(moved) == 1 and moved[0] != mover
+            queue = await http(other, "GET", "/queue")
+            assert [item[1] for item in queue["queue_pending"]] == moved
+            assert queue["queue_pending"][0][3]["client_id"] == WEB_UI
+            assert queue["queue_pending"][0][2] == graph(33)
+
+            await http(server, "POST", "/interrupt", json={"prompt_id": blocker_a})
+            await http(other, "POST", "/queue", json={"clear": True})
+            await http(other, "POST", "/interrupt", json={"prompt_id": blocker_b})
+            await wait_for(pilot, lambda: table_ids(screen) == [], what="queues empty")

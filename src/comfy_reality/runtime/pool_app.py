@@ -22,6 +22,7 @@ from .client import ComfyUIClient
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, WorkflowExecution
 from .pool import PoolMember, PoolServer, ServerPool
+from .pool_queue import PoolQueue
 from .runtime import ComfyUIAsyncRuntime
 from .server_history import HistoryPrompt, ServerHistoryItem
 from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
@@ -222,24 +223,49 @@ class PoolRuntime:
         await self.reference.put_userdata(path, body, overwrite=overwrite)
 
     # ------------------------------------------- the whole server (reference)
-    # The Queue and Server History screens show one server's queue and history: the reference
-    # server's (the first enabled one that answered). Per-server screens are not built yet.
+    # The Queue screen shows every server's queue when the pool has several (see pool_queue);
+    # the Server History screen shows the reference server's (the first enabled one that answered).
     def set_app_client_ids(self, client_ids: Iterable[str]) -> None:
         ids = list(client_ids)
         for member in self.pool.members:
             member.runtime.set_app_client_ids(ids)
 
+    def pool_queue(self) -> PoolQueue | None:
+        """Every server's queue as one, when the pool has several (None: one server)."""
+        runtimes = self.parts()
+        return PoolQueue(runtimes, self.label()) if len(runtimes) > 1 else None
+
+    def queue_servers(self) -> list[str]:
+        """The servers a queued prompt can move to (one: none to move to)."""
+        return [r.server_url for r in self.parts()]
+
     def follow_queue(self, fallback_interval: float = 10.0) -> AsyncIterator[QueueSnapshot]:
+        pool = self.pool_queue()
+        if pool is not None:
+            return pool.follow(fallback_interval)
         return self.reference.follow_queue(fallback_interval)
 
     async def delete_queued(self, prompt_ids: Iterable[str]) -> DeleteReport:
+        pool = self.pool_queue()
+        if pool is not None:
+            return await pool.delete(prompt_ids)
         return await self.reference.delete_queued(prompt_ids)
 
     async def clear_queue(self, *, only_app: bool = False) -> DeleteReport:
+        pool = self.pool_queue()
+        if pool is not None:
+            return await pool.clear(only_app=only_app)
         return await self.reference.clear_queue(only_app=only_app)
 
     async def move_queued(self, prompt_id: str, to: MoveTo, anchor: str | None = None) -> MoveReport:
+        pool = self.pool_queue()
+        if pool is not None:
+            return await pool.move(prompt_id, to, anchor)
         return await self.reference.move_queued(prompt_id, to, anchor)
+
+    async def move_to_server(self, prompt_id: str, server_url: str) -> MoveReport:
+        """Delete on its server, queue on ``server_url`` with the same prompt (a new prompt id)."""
+        return await PoolQueue(self.parts(), self.label()).move_to(prompt_id, server_url)
 
     async def server_history(self, max_items: int | None = 200) -> list[ServerHistoryItem]:
         return await self.reference.server_history(max_items)

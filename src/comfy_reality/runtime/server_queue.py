@@ -165,6 +165,8 @@ class MoveReport(BaseModel):
     position: int | None = None
     prompt: dict[str, Any] | None = None
     extra_data: dict[str, Any] | None = None
+    new_prompt_id: str | None = None  # moved to another server of a pool: ids do not cross servers
+    server_url: str | None = None  # that other server
 
     @property
     def ok(self) -> bool:

@@ -715,7 +715,7 @@ class MainScreen(EditInputsScreen):
             return
         from .server_history import ServerHistoryScreen  # loaded on first use: faster start-up
 
-        self.app.push_screen(ServerHistoryScreen(runtime, self.backend.server_url))
+        self.app.push_screen(ServerHistoryScreen(runtime, self.backend.server_url, images=self.images))
 
     def open_prompt(self, prompt: dict[str, Any], name: str, *, save: bool = False) -> None:
         """A prompt from a history (journal or server) in the input form, values as they ran;

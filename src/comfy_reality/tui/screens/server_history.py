@@ -8,7 +8,7 @@ can be re-run through the input form (values as they ran) or saved as a local wo
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
 from textual import on, work
@@ -22,8 +22,12 @@ from ...errors import ComfyError
 from ...runtime.server_history import HistoryPrompt, ServerHistoryItem
 from ...url_secrets import redact_url
 from .. import format as fmt
+from ..image_actions import GalleryActions
 from ..messages import RerunRequested
 from .server_queue import OWNER_LABEL, OWNER_STYLE, ConfirmScreen, data_text
+
+if TYPE_CHECKING:
+    from ..images import ImageSupport
 
 STATUS_LOOK = {
     "success": ("✓ success", "green"),
@@ -46,14 +50,15 @@ class HistorySource(Protocol):
     async def history_prompt(self, prompt_id: str) -> HistoryPrompt: ...
 
 
-class ServerHistoryScreen(Screen[None]):
-    """↑/↓ pick an entry; its outputs and error show below."""
+class ServerHistoryScreen(Screen[None], GalleryActions):
+    """↑/↓ pick an entry; its outputs and error show below, images as thumbnails (pictures on)."""
 
     DEFAULT_CSS = """
     ServerHistoryScreen { layout: vertical; background: $background; }
     #server-history-title { dock: top; height: 1; background: $panel; padding: 0 1; text-style: bold; }
     #server-history-table { height: 1fr; border: round $accent; background: $surface; }
     #server-history-detail { height: 8; border: round $panel-lighten-2; padding: 0 1; background: $surface; }
+    ServerHistoryScreen.-pictures #server-history-detail { height: 50%; min-height: 8; }
     """
     BINDINGS = [
         Binding("escape", "close", "Back", id="server_history.close"),
@@ -64,9 +69,11 @@ class ServerHistoryScreen(Screen[None]):
         Binding("f5", "reload", "Refresh", id="server_history.reload"),
     ]
 
-    def __init__(self, source: HistorySource, server_url: str) -> None:
+    def __init__(self, source: HistorySource, server_url: str, *, images: ImageSupport | None = None) -> None:
         super().__init__()
         self.source = source
+        # Thumbnails of the highlighted entry's image outputs (fetched through the app's runtime); None: off.
+        self.images = images if images is not None and images.enabled else None
         self.server_url = redact_url(server_url)  # credentials in a URL are never shown
         self.items: list[ServerHistoryItem] = []
         self.loaded = 0  # loads finished: tests wait on it
@@ -81,6 +88,12 @@ class ServerHistoryScreen(Screen[None]):
         yield table
         with VerticalScroll(id="server-history-detail"):
             yield Static("", id="server-history-body")
+            if self.images is not None:
+                from ..widgets.gallery import Gallery
+
+                gallery = Gallery(self.images, id="server-history-gallery")
+                gallery.display = False
+                yield gallery
         yield Footer()
 
     def on_mount(self) -> None:
@@ -158,6 +171,14 @@ class ServerHistoryScreen(Screen[None]):
             body.update(Text("The server has no history yet." if not self.items else ""))
         else:
             body.update(self.describe(item))
+        if self.images is not None:
+            from ..widgets.gallery import Gallery, is_image
+
+            files = item.outputs if item is not None else []
+            self.query_one("#server-history-gallery", Gallery).show_outputs(
+                item.prompt_id if item is not None else None, files
+            )
+            self.set_class(any(is_image(f) for f in files), "-pictures")
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

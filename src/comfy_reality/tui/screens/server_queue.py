@@ -10,7 +10,8 @@ start and end, and says so instead of drawing a bar that never moves.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual import on, work
@@ -18,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.widgets import Button, DataTable, Footer, OptionList, Static
 
 from ...errors import ComfyError
 from ...runtime.server_queue import DeleteReport, MoveReport, MoveTo, Owner, QueueEntry, QueueSnapshot
@@ -56,6 +57,64 @@ class QueueSource(Protocol):
     async def clear_queue(self, *, only_app: bool = False) -> DeleteReport: ...
 
     async def move_queued(self, prompt_id: str, to: MoveTo, anchor: str | None = None) -> MoveReport: ...
+
+
+@runtime_checkable
+class PoolQueueSource(Protocol):
+    """A pool's runtime also moves a pending prompt to another of its servers."""
+
+    def queue_servers(self) -> list[str]: ...
+
+    async def move_to_server(self, prompt_id: str, server_url: str) -> MoveReport: ...
+
+
+def server_label(url: str) -> str:
+    """``http://gpu1.lab:8188/x`` -> ``gpu1.lab:8188``: host and port only, never credentials."""
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    host = parts.hostname or "?"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return data_text(f"{host}:{port}" if port else host, 24)
+
+
+class ServerChoiceScreen(ModalScreen[str | None]):
+    """Which server of the pool a pending prompt moves to (Enter picks, Esc cancels)."""
+
+    DEFAULT_CSS = """
+    ServerChoiceScreen { align: center middle; }
+    #server-choice { width: 64; height: auto; max-height: 80%; border: thick $accent; background: $surface; padding: 1 2; }
+    #server-choice > OptionList { height: auto; max-height: 12; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="server_choice.cancel")]
+
+    def __init__(self, prompt_id: str, servers: list[str]) -> None:
+        super().__init__()
+        self.prompt_id = prompt_id
+        self.servers = servers
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="server-choice"):
+            yield Static(
+                Text(
+                    f"Move {fmt.short_id(self.prompt_id)} to which server? It is deleted here and queued "
+                    "there with the same prompt and client id, under a NEW prompt id (ids do not cross "
+                    "servers)."
+                )
+            )
+            yield OptionList(*[server_label(url) for url in self.servers])
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(self.servers[event.option_index])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -113,6 +172,9 @@ class QueueScreen(Screen[None]):
         Binding("f", "move('front')", "Front", id="queue.front"),
         Binding("u", "move('up')", "Up", id="queue.up"),
         Binding("n", "move('down')", "Down", id="queue.down"),
+        Binding("b", "pick_anchor('before')", "Before…", show=False, id="queue.before"),
+        Binding("a", "pick_anchor('after')", "After…", show=False, id="queue.after"),
+        Binding("s", "move_to_server", "Server…", show=False, id="queue.move_to_server"),
         Binding("c", "clear(False)", "Clear…", id="queue.clear"),
         Binding("m", "clear(True)", "Clear ours…", id="queue.clear_ours"),
     ]
@@ -124,13 +186,21 @@ class QueueScreen(Screen[None]):
         self.snapshot: QueueSnapshot | None = None
         self.marked: set[str] = set()
         self.updates = 0  # snapshots shown so far: tests wait on it
+        # b/a: (the prompt to move, before or after) until Enter picks the anchor row or Esc cancels.
+        self.picking: tuple[str, MoveTo] | None = None
+        # Several servers (a pool): a Server column and "move to another server".
+        self.servers = source.queue_servers() if isinstance(source, PoolQueueSource) else []
+        self.pooled = len(self.servers) > 1
 
     def compose(self) -> ComposeResult:
         yield Static(
             Text(f"Queue of {data_text(self.server_url)} · waiting for the server…"), id="queue-title"
         )
         table: DataTable[Any] = DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("#", "State", "Owner", "Workflow", "Nodes", "Age", "Prompt")
+        if self.pooled:
+            table.add_columns("#", "State", "Server", "Owner", "Workflow", "Nodes", "Age", "Prompt")
+        else:
+            table.add_columns("#", "State", "Owner", "Workflow", "Nodes", "Age", "Prompt")
         table.border_title = "Running and pending prompts of every client"
         yield table
         yield Static(Text(FOREIGN_NOTE), id="queue-note")
@@ -184,9 +254,11 @@ class QueueScreen(Screen[None]):
         owner = OWNER_LABEL[entry.owner]
         if entry.owner is Owner.OTHER_CLIENT and entry.client_id:
             owner = f"other {data_text(entry.client_id, 10)}"
+        server = [Text(server_label(entry.server_url), style="blue")] if self.pooled else []
         return [
             Text(f"{mark}{entry.position}" if entry.state == "pending" else f"{mark}▸"),
             state,
+            *server,
             Text(owner, style=OWNER_STYLE[entry.owner]),
             Text(data_text(entry.workflow_name or "—", 28)),
             Text(str(entry.node_count), justify="right"),
@@ -220,7 +292,26 @@ class QueueScreen(Screen[None]):
         return self.snapshot.find(prompt_id) if self.snapshot is not None and prompt_id else None
 
     def action_close(self) -> None:
+        if self.picking is not None:  # Esc first leaves the anchor pick, then the screen
+            self.picking = None
+            self.notify("Move cancelled.", timeout=2)
+            return
         self.dismiss()
+
+    def action_pick_anchor(self, to: MoveTo) -> None:
+        """b/a: move the highlighted prompt before/after a row picked next (↑/↓ then Enter)."""
+        entry = self._entry(self.highlighted_id())
+        if entry is None:
+            self.notify("No prompt highlighted.", severity="warning")
+            return
+        if entry.state == "running":
+            self.notify("That prompt is already running; only pending prompts move.", severity="warning")
+            return
+        self.picking = (entry.prompt_id, to)
+        self.notify(
+            f"Move {fmt.short_id(entry.prompt_id)} {to}: pick the row with ↑/↓ and press Enter (Esc cancels)",
+            timeout=6,
+        )
 
     def action_mark(self) -> None:
         prompt_id = self.highlighted_id()
@@ -266,9 +357,9 @@ class QueueScreen(Screen[None]):
         self._move(entry.prompt_id, to)
 
     @work(group="queue-action")
-    async def _move(self, prompt_id: str, to: MoveTo) -> None:
+    async def _move(self, prompt_id: str, to: MoveTo, anchor: str | None = None) -> None:
         try:
-            report = await self.source.move_queued(prompt_id, to)
+            report = await self.source.move_queued(prompt_id, to, anchor)
         except ComfyError as exc:
             self.notify(f"Move failed: {exc}", severity="error", timeout=8)
             return
@@ -281,6 +372,47 @@ class QueueScreen(Screen[None]):
             self.notify(f"{short} started running during the move; left alone", severity="warning")
         else:
             self.notify(f"{short} not moved: {report.detail}", severity="error", timeout=10)
+
+    def action_move_to_server(self) -> None:
+        """s: delete here, queue on another server of the pool (a new prompt id there)."""
+        if not self.pooled or not isinstance(self.source, PoolQueueSource):
+            self.notify("One server: there is no other server to move to.", severity="warning")
+            return
+        entry = self._entry(self.highlighted_id())
+        if entry is None:
+            self.notify("No prompt highlighted.", severity="warning")
+            return
+        if entry.state == "running":
+            self.notify("That prompt is already running; only pending prompts move.", severity="warning")
+            return
+        others = [url for url in self.servers if url != entry.server_url]
+        prompt_id = entry.prompt_id
+
+        def picked(url: str | None) -> None:
+            if url is not None:
+                self._move_to_server(prompt_id, url)
+
+        self.app.push_screen(ServerChoiceScreen(prompt_id, others), picked)
+
+    @work(group="queue-action")
+    async def _move_to_server(self, prompt_id: str, server_url: str) -> None:
+        assert isinstance(self.source, PoolQueueSource)
+        try:
+            report = await self.source.move_to_server(prompt_id, server_url)
+        except ComfyError as exc:
+            self.notify(f"Move failed: {exc}", severity="error", timeout=8)
+            return
+        short = fmt.short_id(prompt_id)
+        if report.outcome == "moved" and report.new_prompt_id:
+            self.notify(
+                f"Moved {short} to {server_label(server_url)}: NEW prompt id "
+                f"{fmt.short_id(report.new_prompt_id)} (ids do not cross servers)",
+                timeout=6,
+            )
+        elif report.outcome in ("started", "running"):
+            self.notify(f"{short} started running before the move; left alone", severity="warning")
+        else:
+            self.notify(f"{short} not moved: {data_text(report.detail, 120)}", severity="error", timeout=10)
 
     def action_clear(self, only_app: bool) -> None:
         whose = "this app's pending prompts" if only_app else "the pending prompts of EVERY client"
@@ -313,3 +445,18 @@ class QueueScreen(Screen[None]):
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
+        if self.picking is None:
+            return
+        prompt_id, to = self.picking
+        anchor = self.highlighted_id()
+        anchor_entry = self._entry(anchor)
+        if anchor is None or anchor_entry is None:
+            return
+        if anchor == prompt_id:
+            self.notify("Pick another row as the anchor (Esc cancels).", severity="warning")
+            return
+        if anchor_entry.state == "running":
+            self.notify("Pick a pending prompt: the running one stays first.", severity="warning")
+            return
+        self.picking = None
+        self._move(prompt_id, to, anchor)
