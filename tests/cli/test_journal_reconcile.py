@@ -203,7 +203,80 @@ def test_nothing_unfinished_needs_no_server(down_url: str) -> None:
     result = invoke("journal", "reconcile", "--server", down_url)
     assert result.exit_code == 0 and f"No unfinished executions recorded for {down_url}." in result.stdout
     as_json = invoke("journal", "reconcile", "--server", down_url, "--json")
-    assert json.loads(as_json.stdout) == {"server": down_url, "executions": [], "counts": {}}
+    assert json.loads(as_json.stdout) == {
+        "server": down_url,
+        "servers": [down_url],
+        "unreachable": {},
+        "executions": [],
+        "counts": {},
+        "other_servers": {},
+    }
+
+
+def test_each_server_of_a_pool_settles_its_own(server_url: str, down_url: str) -> None:
+    journal = paths.journal_file()
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    record(journal, "forgotten-here", days=0.02, status="running", server=server_url)
+    record(journal, "stranded-there", days=0.01, status="running", server=down_url)
+    record(journal, "elsewhere", days=0.01, status="pending", server="http://127.0.0.1:9")
+    # The credentials in a URL are a login, not part of the server's name (and never shown).
+    with_login = server_url.replace("http://", "http://alice:s3cret@")
+
+    table = invoke("journal", "reconcile", "--server", with_login, "--server", down_url)
+    assert table.exit_code == 1  # one server could not be asked
+    assert f"error: cannot check 1 unfinished execution: {down_url} is unreachable" in table.stderr
+    assert "forgotten-here" in table.stdout and "Reconciled 1: 1 lost." in table.stdout
+    assert "stranded-there" not in table.stdout
+    assert (
+        "1 unfinished execution recorded for other servers: http://127.0.0.1:9 (1); "
+        "reconcile them with --server URL."
+    ) in table.stdout
+    assert "s3cret" not in table.stdout + table.stderr and "alice" not in table.stdout + table.stderr
+    rows = journal_rows()
+    assert rows["forgotten-here"]["status"] == "lost"
+    assert rows["stranded-there"]["status"] == "running" and rows["elsewhere"]["status"] == "pending"
+
+    record(journal, "forgotten-again", days=0.01, status="running", server=server_url)
+    code, report, stderr = reconcile(server_url, "--server", down_url)
+    assert code == 1, stderr
+    assert "server" not in report and report["servers"] == [server_url, down_url]
+    assert list(report["unreachable"]) == [down_url]
+    by_name = {item["name"]: item for item in report["executions"]}
+    assert by_name["forgotten-again"]["outcome"] == "lost"
+    assert by_name["forgotten-again"]["server_url"] == server_url
+    assert by_name["stranded-there"]["outcome"] == "unchecked"
+    assert by_name["stranded-there"]["server_url"] == down_url
+    assert report["counts"] == {"lost": 1, "unchecked": 1}
+    assert report["other_servers"] == {"http://127.0.0.1:9": 1}
+
+
+def test_the_configured_servers_are_asked_by_default(server_url: str, down_url: str) -> None:
+    config = paths.config_file()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'[[servers]]\nurl = "{server_url}"\nname = "near"\n\n[[servers]]\nurl = "{down_url}"\nname = "far"\n',
+        encoding="utf-8",
+    )
+    journal = paths.journal_file()
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    record(journal, "on-near", days=0.01, status="running", server=server_url)
+    record(journal, "on-far", days=0.01, status="running", server=down_url)
+
+    # By name: only that server; the other's execution is counted, not touched.
+    code, report, stderr = reconcile("near")
+    assert code == 0, stderr
+    assert report["servers"] == [server_url]
+    assert [item["name"] for item in report["executions"]] == ["on-near"]
+    assert report["other_servers"] == {down_url: 1}
+
+    # No --server: every configured server; the unreachable one is the only one still waiting.
+    result = invoke("journal", "reconcile", "--json")
+    assert result.exit_code == 3, result.stderr  # every server with something to settle was down
+    assert "no server with unfinished executions answered (1 unreachable)" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["servers"] == [server_url, down_url]
+    assert [item["name"] for item in report["executions"]] == ["on-far"]
+    assert journal_rows()["on-far"]["status"] == "running"
 
 
 def test_bad_server_url_is_a_usage_error() -> None:
@@ -212,7 +285,7 @@ def test_bad_server_url_is_a_usage_error() -> None:
 
 
 def test_each_outcome_is_read_from_the_rows_as_now_recorded() -> None:
-    from comfy_reality.cli.journal import _settled
+    from comfy_reality.cli.journal_reconcile import _settled
     from comfy_reality.journal import JournalEntry, ReconcileReport
     from comfy_reality.runtime import TaskStatus
     from comfy_reality.runtime.models import ErrorReport, OutputFile, WorkflowExecution, utc_now
@@ -270,3 +343,18 @@ def test_each_outcome_is_read_from_the_rows_as_now_recorded() -> None:
     assert (unchecked.outcome, unchecked.detail) == ("unchecked", "p-1: HTTP 500 from /history")
     assert _settled(before, before, {}, ReconcileReport(server_url="http://s")).outcome == "unchanged"
     assert unchecked.record()["was"] == "running" and unchecked.record()["prompt_id"] == "p-1"
+
+
+def test_run_names_the_server_as_recorded_never_its_login(server_url: str, tmp_path: Path) -> None:
+    journal = paths.journal_file()
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    record(journal, "left-behind", days=0.01, status="running", server=server_url)
+    quick = write_workflow(tmp_path, "quick", save_image_prompt(unique()))
+    with_login = server_url.replace("http://", "http://alice:s3cret@")
+    result = invoke("run", "--server", with_login, "--output-dir", str(tmp_path / "out"), str(quick))
+    assert result.exit_code == 0, result.stderr
+    assert (
+        f"1 earlier run is unfinished in the journal for {server_url}; "
+        f"see `comfy-reality journal reconcile --server {server_url}`"
+    ) in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,22 +21,17 @@ from comfy_reality.url_secrets import redact_url
 
 from ._common import (
     CliError,
-    ExitCode,
     echo,
     echo_json,
-    error_from_exception,
     json_option,
-    make_auth,
-    server_options,
-    settings_for,
     setup_logging,
 )
+from .journal_files import existing_path, open_journal, path_option
+from .journal_reconcile import reconcile
 
 if TYPE_CHECKING:
-    from comfy_reality.config import Settings
-    from comfy_reality.journal import Journal, JournalEntry, ReconcileReport
+    from comfy_reality.journal import JournalEntry
     from comfy_reality.journal.store import PruneResult
-    from comfy_reality.runtime import WorkflowExecution
 
 STATUSES = ["pending", "running", "completed", "failed", "cancelled", "lost"]
 _UNITS = {
@@ -146,31 +139,6 @@ def configured_keep_days() -> int:
         return startup.load().journal_keep_days
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
-
-
-async def open_journal(path: Path | None, *, keep_days: float = 0) -> Journal:
-    """Open the journal for a command; an unusable file is a usage error naming it."""
-    from comfy_reality.journal import Journal, JournalError
-
-    try:
-        return await Journal.open(path, keep_days=keep_days)
-    except JournalError as exc:
-        raise CliError(str(exc)) from None
-
-
-def existing_path(path: Path | None) -> Path | None:
-    """An explicit --path must name a journal: a typo would otherwise create an empty one."""
-    if path is not None and not path.is_file():
-        raise CliError(f"no journal at {path}", hint="leave out --path to use the app's journal")
-    return path
-
-
-path_option = click.option(
-    "--path",
-    "path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Journal file to use (default: journal.sqlite3 in the app's data directory).",
-)
 
 
 # ------------------------------------------------------------------------------ listing
@@ -398,171 +366,6 @@ def prune(
         )
 
 
-# ---------------------------------------------------------------------------- reconcile
-@dataclass
-class Settled:
-    """What reconcile made of one execution the journal had as unfinished."""
-
-    entry: JournalEntry  # as recorded before reconcile
-    outcome: str  # finished | lost | running | queued | unchecked | unchanged
-    status: str  # the status now recorded (or the server's, for a prompt still on its queue)
-    detail: str
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "id": self.entry.id,
-            "prompt_id": self.entry.prompt_id,
-            "name": self.entry.name,
-            "was": self.entry.status.value,
-            "outcome": self.outcome,
-            "status": self.status,
-            "detail": self.detail or None,
-        }
-
-
-def _settled(
-    before: JournalEntry,
-    after: JournalEntry | None,
-    followed: dict[str, WorkflowExecution],
-    report: ReconcileReport,
-) -> Settled:
-    """Classified by the rows as now recorded, so it holds whatever path reconcile took."""
-    from comfy_reality.runtime import TaskStatus
-
-    if after is not None and after.is_final:
-        if after.lost:
-            return Settled(before, "lost", "lost", after.status_detail or "")
-        detail = after.status_detail or ""
-        if after.error is not None:
-            where = f"node {after.error.node_id}: " if after.error.node_id else ""
-            detail = f"{where}{after.error.exception_type}: {after.error.exception_message}"
-        elif after.status is TaskStatus.COMPLETED:
-            count = len(after.output_files)
-            files = f"{count} output file{'s' if count != 1 else ''}"
-            detail = f"{files}; {detail}" if detail else files
-        return Settled(before, "finished", after.status.value, detail)
-    execution = followed.get(before.prompt_id or "")
-    if execution is not None:
-        running = execution.status is TaskStatus.RUNNING
-        where = "running" if running else "queued"
-        return Settled(before, where, execution.status.value, f"still {where} on the server")
-    problems = [e for e in report.errors if before.prompt_id and before.prompt_id in e]
-    if problems or report.unreachable:
-        return Settled(before, "unchecked", before.status.value, (problems or [report.unreachable or ""])[0])
-    return Settled(before, "unchanged", before.status.value, "left as recorded")
-
-
-async def _reconcile(
-    settings: Settings, path: Path | None
-) -> tuple[str, list[Settled], ReconcileReport | None]:
-    """Settle the server's unfinished executions; no connection at all when there are none."""
-    from comfy_reality.runtime import ComfyUIAsyncRuntime
-
-    server = settings.server_url
-    journal = await open_journal(path, keep_days=settings.journal_keep_days if path is None else 0)
-    try:
-        pending = await journal.unfinished(server)
-        if not pending:
-            return server, [], None
-        runtime = ComfyUIAsyncRuntime(
-            server, auth=make_auth(settings), timeout=settings.timeout, verify_tls=settings.verify_tls
-        )
-        detach = journal.attach(runtime)
-        try:
-            async with runtime.session():
-                # One-shot: prompts still on the server are left running, not followed live.
-                report = await journal.reconcile(runtime, follow_live=False)
-                followed = {e.prompt_id: e for e in report.followed if e.prompt_id}
-                settled = [_settled(row, await journal.get(row.id), followed, report) for row in pending]
-        finally:
-            detach()
-        return server, settled, report
-    finally:
-        await journal.close()
-
-
-_OUTCOME_STYLE = {
-    "finished": "green",
-    "lost": "yellow",
-    "running": "cyan",
-    "queued": "cyan",
-    "unchecked": "red",
-    "unchanged": "dim",
-}
-
-
-@journal.command(short_help="Ask the server about executions still recorded as queued or running.")
-@server_options
-@path_option
-@json_option
-@click.pass_context
-def reconcile(
-    ctx: click.Context, server_url: str | None, token: str | None, path: Path | None, as_json: bool
-) -> None:
-    """Settle executions the journal still has as queued or running on a server.
-
-    Earlier runs that stopped before their prompt ended (a killed `run`, a closed TUI) stay
-    unfinished in the journal. This asks the server about each: finished ones get their
-    status and outputs from /history, ones the server no longer knows (it restarted) are
-    marked lost with the reason, and ones still queued or running are left to finish (run
-    reconcile again later). Only the server given by --server / COMFYUI_URL / the config is
-    asked.
-
-    Exit codes: 0 all checked, 1 some could not be checked, 2 invalid usage, 3 server
-    unreachable.
-    """
-    from comfy_reality.runtime import ComfyError
-
-    settings = settings_for(server_url, token)
-    setup_logging(settings)
-    if path is None and isinstance(ctx.obj, Path):
-        path = ctx.obj
-    try:
-        server, settled, report = asyncio.run(_reconcile(settings, existing_path(path)))
-    except ComfyError as exc:
-        raise error_from_exception(exc, settings.server_url) from exc
-    if report is not None and report.unreachable:
-        raise CliError(
-            f"cannot check {len(settled)} unfinished execution{'s' if len(settled) != 1 else ''}: "
-            f"{server} is unreachable ({report.unreachable})",
-            ExitCode.UNREACHABLE,
-            hint="start the server, or point --server / COMFYUI_URL at the one those runs used",
-        )
-    counts = {outcome: sum(1 for s in settled if s.outcome == outcome) for outcome in _OUTCOME_STYLE}
-    if as_json:
-        echo_json(
-            {
-                "server": server,
-                "executions": [s.record() for s in settled],
-                "counts": {k: v for k, v in counts.items() if v},
-            }
-        )
-    elif not settled:
-        echo(f"No unfinished executions recorded for {server}.")
-    else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=safe_line(f"Unfinished executions on {redact_url(server)}"), title_justify="left")
-        for column in ("Workflow", "Prompt", "Was", "Now", "Detail"):
-            table.add_column(column, overflow="fold", no_wrap=column != "Detail")
-        for item in settled:
-            now = item.status if item.outcome in ("finished", "lost") else item.outcome
-            # Text, not markup: names and server messages may contain [brackets].
-            table.add_row(
-                safe_line(item.entry.name or item.entry.workflow_id or item.entry.id[:8]),
-                safe_line((item.entry.prompt_id or "-")[:8]),  # --json has the whole id
-                item.entry.status.value,
-                safe_line(now, style=_OUTCOME_STYLE[item.outcome]),
-                safe_text(redact_url(item.detail)),
-            )
-        Console().print(table)
-        summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
-        echo(f"Reconciled {len(settled)}: {summary}.")
-        if counts["running"] or counts["queued"]:
-            echo("Prompts still on the server stay unfinished in the journal; run reconcile again later.")
-    if counts["unchecked"]:
-        sys.exit(int(ExitCode.FAILED))
-
+journal.add_command(reconcile)
 
 __all__ = ["entry_record", "human_size", "journal", "open_journal", "parse_duration"]

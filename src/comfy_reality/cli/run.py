@@ -299,21 +299,24 @@ class RunCommand:
         return journal
 
     async def _mention_unfinished(self, journal: Journal) -> None:
-        """One line when earlier runs on this server never ended in the journal (a local read only)."""
+        """One line per server of this run whose earlier runs never ended in the journal (local reads only)."""
         from comfy_reality.journal import JournalError
+        from comfy_reality.runtime.pool import without_userinfo
 
-        try:
-            count = await journal.unfinished_count(self.settings.server_url)
-        except JournalError:
-            return  # the run records anyway; reading the count is not worth a warning
-        if count:
-            server = self.settings.server_url
-            runs = f"{count} earlier run{'s are' if count != 1 else ' is'}"
-            echo(
-                f"{runs} unfinished in the journal for {server}; "
-                f"see `comfy-reality journal reconcile --server {server}`",
-                err=True,
-            )
+        urls = [s.url for s in self.servers] if self.servers else [self.settings.server_url]
+        for url in urls:
+            server = without_userinfo(url, None)[0].rstrip("/")  # as recorded: no credentials
+            try:
+                count = await journal.unfinished_count(server)
+            except JournalError:
+                return  # the run records anyway; reading the count is not worth a warning
+            if count:
+                runs = f"{count} earlier run{'s are' if count != 1 else ' is'}"
+                echo(
+                    f"{runs} unfinished in the journal for {server}; "
+                    f"see `comfy-reality journal reconcile --server {server}`",
+                    err=True,
+                )
 
     async def _prepare(self, pool: ServerPool) -> None:
         from comfy_reality.runtime import InvalidWorkflowError

@@ -224,6 +224,16 @@ class StoreQueries(StoreConnection):
         ).fetchall()
         return [self._fill(self._entry(row)) for row in rows]
 
+    def unfinished_by_server(self) -> dict[str | None, int]:
+        """Executions not final when last written, counted by server."""
+        open_statuses = [s.value for s in TaskStatus if not s.is_final]
+        rows = self._conn.execute(
+            f"SELECT server_url, COUNT(*) FROM executions WHERE status IN ({', '.join('?' * len(open_statuses))}) "
+            "GROUP BY server_url",
+            open_statuses,
+        ).fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM executions").fetchone()[0])
 

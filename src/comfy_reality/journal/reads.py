@@ -104,6 +104,11 @@ class JournalReads:
         await self.flush()
         return await self._run(self._store.unfinished, server)
 
+    async def unfinished_by_server(self) -> dict[str | None, int]:
+        """How many executions each server has recorded as not finished (a local read)."""
+        await self.flush()
+        return await self._run(self._store.unfinished_by_server)
+
     # ------------------------------------------------------------------- pruning
     async def prune(
         self, *, older_than: timedelta | None = None, keep: int | None = None, dry_run: bool = False
