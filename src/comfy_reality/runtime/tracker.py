@@ -651,8 +651,11 @@ class Tracker:
                 fields["completed_at"] = execution.completed_at
             if outcome is TaskStatus.FAILED:
                 error = execution.error
+                # No error from the server (a lost prompt): the reason it ended is the message.
                 fields["error"] = (
-                    (error.exception_message or error.exception_type) if error else "the prompt failed"
+                    (error.exception_message or error.exception_type)
+                    if error
+                    else (execution.status_detail or "the prompt failed")
                 )
                 fields["error_type"] = error.exception_type if error else "ExecutionError"
                 fields["traceback"] = list(error.traceback) if error else []

@@ -108,6 +108,14 @@ _CHIP_STYLE = {
 }
 
 
+_STATE_WORD = {
+    "down": "down",
+    "disabled": "disabled",
+    "connecting": "connecting",
+    "reconnecting": "reconnecting",
+}
+
+
 def server_chips(rows: list[dict[str, Any]], *, wide: bool = False) -> Text:
     """``● gpu1 q2 VRAM 3.1/24G  ● gpu2 q0`` : each server's state, queue (and memory when wide).
 
@@ -120,6 +128,12 @@ def server_chips(rows: list[dict[str, Any]], *, wide: bool = False) -> Text:
         icon, colour = _CHIP_STYLE.get(str(row.get("state")), ("?", "dim"))
         text.append(f"{icon} ", style=colour)
         text.append(strip_control_codes(str(row.get("name"))), style="bold" if row.get("pinned") else "")
+        state = str(row.get("state"))
+        if state in _STATE_WORD:  # a down or disabled server's last queue length is stale: say why instead
+            text.append(f" {_STATE_WORD[state]}", style=colour)
+            continue
+        if state == "draining":
+            text.append(" draining", style=colour)
         queue = row.get("queue_remaining")
         text.append(f" q{queue if queue is not None else '?'}", style="dim")
         if wide and row.get("memory"):
