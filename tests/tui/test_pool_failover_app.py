@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,26 +18,10 @@ from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.journal_screen import JournalScreen
 
+from ..pool.conftest import quick_prompt
 from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
 
 SIZE = (160, 40)
-
-
-def prompt(nonce: int, steps: int = 2) -> dict[str, Any]:
-    return {
-        "1": {
-            "class_type": "EmptyImage",
-            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": nonce},
-        },
-        "2": {
-            "class_type": "RealityProgress",
-            "inputs": {"image": ["1", 0], "steps": steps, "delay": 0.0, "nonce": nonce},
-        },
-        "3": {
-            "class_type": "SaveImage",
-            "inputs": {"images": ["2", 0], "filename_prefix": f"failover_{nonce}"},
-        },
-    }
 
 
 @pytest.fixture
@@ -74,8 +57,10 @@ async def test_a_server_dying_mid_batch_in_the_app_then_history_after_a_restart(
         await wait_for_text(pilot, "● s1 q")
 
         s0.faults.step_delay = 0.2  # s0's first prompt runs long; two more wait behind it
-        on_s0 = [await pool.submit(prompt(n, steps=50), server="s0", name=f"on-s0-{n}") for n in range(3)]
-        on_s1 = await pool.submit(prompt(10), server="s1", name="on-s1")
+        on_s0 = [
+            await pool.submit(quick_prompt(n, steps=50), server="s0", name=f"on-s0-{n}") for n in range(3)
+        ]
+        on_s1 = await pool.submit(quick_prompt(10), server="s1", name="on-s1")
         running, waiting = on_s0[0], on_s0[1:]
         await wait_for(pilot, lambda: running.status is TaskStatus.RUNNING, what="s0's first prompt running")
 
