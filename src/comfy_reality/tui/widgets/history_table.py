@@ -1,0 +1,210 @@
+"""The History screen's executions table: a DataTable that pages cheaply.
+
+Every column has a set width and every row one line, which DataTable does not assume: it
+measures each cell of each new row (to learn widths it then ignores) and draws each visible
+cell through Rich's general layout (Padding, Styled, render_lines). Both cost more than the
+journal query behind a keystroke: a page of 100 rows took ~50 ms to measure and a 44-row
+frame ~50 ms to draw. Here neither is done: the size is set from the fixed widths at once,
+and a one-line text cell is cut, padded and styled directly, segment for segment what
+DataTable would have drawn (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import zip_longest
+from typing import Any
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import DuplicateKey, Row, RowKey
+
+_NULL = Style.null()
+
+
+class HistoryTable(DataTable[Any]):
+    """The executions table; says when its width changes so the columns can be fitted again."""
+
+    # The table holds a window of the journal: first and last mean the journal's, which the screen pages in.
+    BINDINGS = [
+        Binding("home,ctrl+home", "screen.cursor('top')", "First", show=False),
+        Binding("end,ctrl+end", "screen.cursor('bottom')", "Last", show=False),
+    ]
+
+    class Resized(Message):
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.width = width
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Content width less the vertical scrollbar, which appears once rows overflow.
+        self.post_message(
+            self.Resized(max(0, self.content_region.width - self.styles.scrollbar_size_vertical))
+        )
+
+    # ------------------------------------------------------------------ rows
+    def replace_rows(self, rows: Iterable[tuple[str, list[Any]]], cursor: int, scroll_y: int = 0) -> None:
+        """Show these rows instead, the cursor on row ``cursor`` and the view ``scroll_y`` rows down
+        (then moved as little as shows the cursor), all before the next frame."""
+        self.clear()
+        self._add_rows(rows)
+        if self.row_count:
+            self.scroll_to(y=scroll_y, animate=False, immediate=True)
+            self.move_cursor(row=max(0, min(cursor, self.row_count - 1)), animate=False)
+
+    def append_rows(self, rows: Iterable[tuple[str, list[Any]]]) -> None:
+        self._add_rows(rows)
+
+    def _add_rows(self, rows: Iterable[tuple[str, list[Any]]]) -> None:
+        """``add_row`` for each, without its per-row cursor check and refresh (a page is ~100 rows),
+        then the virtual size now rather than on idle: the cursor can scroll into view at once."""
+        was_empty = self.row_count == 0
+        columns = [column.key for column in self.ordered_columns]
+        added: list[RowKey] = []
+        for key, cells in rows:
+            row_key = RowKey(key)
+            if row_key in self._row_locations:
+                raise DuplicateKey(f"The row key {row_key!r} already exists.")
+            if len(cells) > len(columns):
+                raise ValueError("More values provided than there are columns.")
+            self._row_locations[row_key] = self.row_count
+            self._data[row_key] = dict(zip_longest(columns, cells))
+            self.rows[row_key] = Row(row_key, 1, None, False)
+            added.append(row_key)
+        self._update_count += 1
+        self.cursor_coordinate = self.cursor_coordinate
+        if was_empty and self.row_count and self.columns and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()
+        self.refresh()
+        self._require_update_dimensions = False
+        self._update_dimensions(added)
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        rows = [self.rows.get(key) for key in new_rows]
+        fixed = all(not column.auto_width for column in self.columns.values()) and all(
+            row is None or (row.height == 1 and row.label is None) for row in rows
+        )
+        if not fixed:
+            super()._update_dimensions(new_rows)
+            return
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        header = self.header_height if self.show_header else 0
+        self.virtual_size = Size(width, self._total_row_height + header)
+
+    def _scroll_cursor_into_view(self, animate: bool = False) -> None:
+        # At once, so the frame that first shows the cursor's row shows it in view; and once more
+        # after the refresh, in case that frame's layout resized the table (the rows grew or shrank).
+        if self.cursor_type == "row" and self.is_valid_row_index(self.cursor_row):
+            offset = self._get_fixed_offset()
+            _, y, width, height = self._get_row_region(self.cursor_row)
+            region = Region(int(self.scroll_x) + offset.left, y, width - offset.left, height)
+            self.scroll_to_region(region, animate=animate, spacing=offset, force=True, immediate=True)
+        self.call_after_refresh(super()._scroll_cursor_into_view, animate=animate)
+
+    # ------------------------------------------------------------------ drawing
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        cell = self._one_line_cell(row_index, column_index)
+        if cell is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        cache_key = (
+            row_key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cached = self._cell_render_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        options = self.app.console_options
+        inner = text_segments(
+            cell, width - 2 * self.cell_padding, options.justify, options.overflow, self.app.console
+        )
+        if inner is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
+        pad = [Segment(" " * self.cell_padding, _NULL)] if self.cell_padding else []
+        lines = [list(Segment.apply_style([*pad, *inner, *pad], style=pre_style, post_style=post_style))]
+        self._cell_render_cache[cache_key] = lines
+        return lines
+
+    def _one_line_cell(self, row_index: int, column_index: int) -> Text | None:
+        """The cell's text when it is a data cell of a one-line row (not the header, not fixed)."""
+        if row_index < self.fixed_rows or column_index < self.fixed_columns:
+            return None  # also the header (-1) and row labels (-1)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return None
+        row = self.rows.get(row_key)
+        if row is None or row.height != 1:
+            return None
+        cell = self._data.get(row_key, {}).get(column_key)
+        return cell if isinstance(cell, Text) else None
+
+
+def text_segments(
+    cell: Text, width: int, justify: str | None, overflow: str | None, console: Console
+) -> list[Segment] | None:
+    """A one-line text cut and padded to ``width`` cells as Rich renders it without wrapping, for
+    the plain case (one style, no spans, no tabs, one cell per character); None otherwise."""
+    plain = cell.plain
+    if (
+        width <= 0
+        or not plain
+        or cell.spans
+        or cell.no_wrap is False
+        or "\n" in plain
+        or "\t" in plain
+        or cell_len(plain) != len(plain)
+    ):
+        return None
+    justify = cell.justify or justify or "default"
+    overflow = cell.overflow or overflow or "fold"
+    if justify not in ("default", "left", "right") or overflow not in ("fold", "crop", "ellipsis"):
+        return None
+    if justify == "right":
+        plain = plain.rstrip()
+    if len(plain) > width:
+        plain = plain[: width - 1] + "…" if overflow == "ellipsis" else plain[:width]
+    if justify == "right":
+        plain = plain.rjust(width)
+    elif justify == "left":
+        plain = plain.ljust(width)
+    style = console.get_style(cell.style) if cell.style else None
+    segments = [Segment(plain, style)] if plain else []
+    if len(plain) < width:
+        segments.append(Segment(" " * (width - len(plain)), _NULL))
+    return segments
