@@ -108,8 +108,10 @@ SEARCH_TEXT_SQL = (
     "char(10) || coalesce({p}error_json, ''))"
 )
 _SEARCH_ROW = "({p}created_at, {p}id, {p}status, {p}lost, {p}server_url, " + SEARCH_TEXT_SQL + ")"
-_SEARCHED = ("created_at", "id", "status", "lost", "server_url", "name", "workflow_id", "prompt_id")
-_SEARCHED += ("status_detail", "error_json")
+_SEARCHED = (
+    *("created_at", "id", "status", "lost", "server_url"),
+    *("name", "workflow_id", "prompt_id", "status_detail", "error_json"),
+)
 
 
 def _migrate_to_5(conn: sqlite3.Connection) -> None:

@@ -25,7 +25,7 @@ from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import DuplicateKey, Row, RowKey
+from textual.widgets.data_table import ColumnKey, DuplicateKey, Row, RowKey
 
 _NULL = Style.null()
 
@@ -119,11 +119,10 @@ class HistoryTable(DataTable[Any]):
         cursor: bool = False,
         hover: bool = False,
     ) -> list[list[Segment]]:
-        cell = self._one_line_cell(row_index, column_index)
-        if cell is None:
+        found = self._one_line_cell(row_index, column_index)
+        if found is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
+        row_key, column_key, cell = found
         cache_key = (
             row_key,
             column_key,
@@ -160,7 +159,7 @@ class HistoryTable(DataTable[Any]):
         self._cell_render_cache[cache_key] = lines
         return lines
 
-    def _one_line_cell(self, row_index: int, column_index: int) -> Text | None:
+    def _one_line_cell(self, row_index: int, column_index: int) -> tuple[RowKey, ColumnKey, Text] | None:
         """The cell's text when it is a data cell of a one-line row (not the header, not fixed)."""
         if row_index < self.fixed_rows or column_index < self.fixed_columns:
             return None  # also the header (-1) and row labels (-1)
@@ -172,7 +171,7 @@ class HistoryTable(DataTable[Any]):
         if row is None or row.height != 1:
             return None
         cell = self._data.get(row_key, {}).get(column_key)
-        return cell if isinstance(cell, Text) else None
+        return (row_key, column_key, cell) if isinstance(cell, Text) else None
 
 
 def text_segments(
