@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import zip_longest
-from typing import Any
+from typing import Any, cast
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -22,8 +22,10 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.color import Color
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, DuplicateKey, Row, RowKey
 
@@ -110,6 +112,44 @@ class HistoryTable(DataTable[Any]):
         self.call_after_refresh(super()._scroll_cursor_into_view, animate=animate)
 
     # ------------------------------------------------------------------ drawing
+    # DataTable asks for its own style, background and row style once per line drawn; each walks
+    # the widget's ancestors. Within one render_lines call they cannot change: asked once there.
+    _frame: dict[Any, Any] | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    @property
+    def rich_style(self) -> Style:
+        frame = self._frame
+        if frame is None:
+            return super().rich_style
+        if "rich_style" not in frame:
+            frame["rich_style"] = super().rich_style
+        return cast(Style, frame["rich_style"])
+
+    @property
+    def background_colors(self) -> tuple[Color, Color]:
+        frame = self._frame
+        if frame is None:
+            return super().background_colors
+        if "background_colors" not in frame:
+            frame["background_colors"] = super().background_colors
+        return cast("tuple[Color, Color]", frame["background_colors"])
+
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        frame = self._frame
+        if frame is None or row_index < self.fixed_rows:
+            return super()._get_row_style(row_index, base_style)
+        key = ("row_style", row_index % 2, base_style)
+        if key not in frame:
+            frame[key] = super()._get_row_style(row_index, base_style)
+        return cast(Style, frame[key])
+
     def _render_cell(
         self,
         row_index: int,
@@ -136,10 +176,8 @@ class HistoryTable(DataTable[Any]):
         cached = self._cell_render_cache.get(cache_key)
         if cached is not None:
             return cached
-        options = self.app.console_options
-        inner = text_segments(
-            cell, width - 2 * self.cell_padding, options.justify, options.overflow, self.app.console
-        )
+        justify, overflow = self._text_defaults()
+        inner = text_segments(cell, width - 2 * self.cell_padding, justify, overflow, self.app.console)
         if inner is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         component_style, post_style = self._get_styles_to_render_cell(
@@ -154,10 +192,29 @@ class HistoryTable(DataTable[Any]):
             self.cursor_background_priority == "css",
         )
         pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
+        # Segment.apply_style(segments, pre_style, post_style), one style sum per distinct style.
+        styles: dict[Style | None, Style | None] = {}
+
+        def styled(style: Style | None) -> Style | None:
+            if style not in styles:
+                combined = pre_style + style if pre_style else style
+                styles[style] = (
+                    (combined + post_style if combined else post_style) if post_style else combined
+                )
+            return styles[style]
+
         pad = [Segment(" " * self.cell_padding, _NULL)] if self.cell_padding else []
-        lines = [list(Segment.apply_style([*pad, *inner, *pad], style=pre_style, post_style=post_style))]
+        lines = [[Segment(text, styled(style)) for text, style, _ in (*pad, *inner, *pad)]]
         self._cell_render_cache[cache_key] = lines
         return lines
+
+    def _text_defaults(self) -> tuple[str | None, str | None]:
+        """The console's justify and overflow, which a text without its own uses (once per frame)."""
+        frame = self._frame if self._frame is not None else {}
+        if "text_defaults" not in frame:
+            options = self.app.console_options
+            frame["text_defaults"] = (options.justify, options.overflow)
+        return cast("tuple[str | None, str | None]", frame["text_defaults"])
 
     def _one_line_cell(self, row_index: int, column_index: int) -> tuple[RowKey, ColumnKey, Text] | None:
         """The cell's text when it is a data cell of a one-line row (not the header, not fixed)."""
