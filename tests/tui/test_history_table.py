@@ -76,3 +76,47 @@ async def test_rows_are_sized_without_measuring_and_the_cursor_shown_at_once() -
         await pilot.pause()
         assert table.scroll_y == table.max_scroll_y
         assert str(table.get_row_at(99)[0]) == "run 99"
+
+
+class BothApp(App[None]):
+    """The same rows in a HistoryTable and a plain DataTable, one above the other."""
+
+    CSS = "DataTable { height: 12; }"
+
+    def compose(self) -> ComposeResult:
+        yield HistoryTable(id="fast", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="plain", cursor_type="row", zebra_stripes=True)
+
+
+async def test_whole_lines_are_drawn_exactly_as_data_table_draws_them() -> None:
+    app = BothApp()
+    async with app.run_test(size=(150, 30)) as pilot:
+        fast, plain = app.query_one("#fast", DataTable), app.query_one("#plain", DataTable)
+        rows = [(f"row-{r}", [CELLS[(r + c) % len(CELLS)] for c in range(len(WIDTHS))]) for r in range(40)]
+        for table in (fast, plain):
+            for index, width in enumerate(WIDTHS):
+                table.add_column(
+                    Text(f"c{index}", justify="right" if index % 2 else "left"), key=f"c{index}", width=width
+                )
+        assert isinstance(fast, HistoryTable)
+        fast.replace_rows(rows, cursor=0)
+        for key, cells in rows:
+            plain.add_row(*cells, key=key)
+        region = fast.size.region
+        for cursor, hover in ((0, 3), (7, 2), (20, 20), (35, 0)):
+            for table in (fast, plain):
+                table.move_cursor(row=cursor, animate=False)
+                table.hover_coordinate = Coordinate(hover, 0)
+                table._set_hover_cursor(hover % 2 == 0)
+            drawn: dict[str, list[list[Any]]] = {}
+            for focused in (None, fast, plain):
+                app.set_focus(focused)
+                await pilot.pause()
+                await pilot.pause()
+                assert fast.scroll_y == plain.scroll_y
+                for table in (fast, plain) if focused is None else (focused,):
+                    state = "focused" if focused is not None else "unfocused"
+                    drawn[f"{table.id} {state}"] = [list(strip) for strip in table.render_lines(region)]
+            assert drawn["fast unfocused"] == drawn["plain unfocused"]
+            assert drawn["fast focused"] == drawn["plain focused"]
+            assert drawn["fast focused"] != drawn["fast unfocused"]  # the focus shows

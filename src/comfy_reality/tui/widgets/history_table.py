@@ -23,6 +23,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.color import Color
+from textual.coordinate import Coordinate
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
@@ -115,6 +116,12 @@ class HistoryTable(DataTable[Any]):
     # DataTable asks for its own style, background and row style once per line drawn; each walks
     # the widget's ancestors. Within one render_lines call they cannot change: asked once there.
     _frame: dict[Any, Any] | None = None
+    # Style sums of cells, without their meta: (row style, cursor style, post style, text style) -> sum.
+    _style_sums: dict[tuple[Style, Style, Style, Style | None], Style]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._style_sums = {}
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._frame = {}
@@ -191,22 +198,94 @@ class HistoryTable(DataTable[Any]):
             self.cursor_foreground_priority == "css",
             self.cursor_background_priority == "css",
         )
-        pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
-        # Segment.apply_style(segments, pre_style, post_style), one style sum per distinct style.
-        styles: dict[Style | None, Style | None] = {}
-
-        def styled(style: Style | None) -> Style | None:
-            if style not in styles:
-                combined = pre_style + style if pre_style else style
-                styles[style] = (
-                    (combined + post_style if combined else post_style) if post_style else combined
-                )
-            return styles[style]
-
+        # Segment.apply_style(segments, base + meta + component, post): the sums without the meta
+        # (the same for every cell of a row's stripe and state) are kept; the meta, the cell's own
+        # row and column for mouse clicks, is added last, which gives equal styles.
+        meta = Style.from_meta({"row": row_index, "column": column_index})
+        sums = self._style_sums
+        if len(sums) > 4096:
+            sums.clear()
+        styled: dict[Style | None, Style] = {}
+        line: list[Segment] = []
         pad = [Segment(" " * self.cell_padding, _NULL)] if self.cell_padding else []
-        lines = [[Segment(text, styled(style)) for text, style, _ in (*pad, *inner, *pad)]]
+        for text, style, _ in (*pad, *inner, *pad):
+            if style not in styled:
+                key = (base_style, component_style, post_style, style)
+                if key not in sums:
+                    combined = base_style + component_style + style
+                    sums[key] = combined + post_style if post_style else combined
+                styled[style] = sums[key] + meta
+            line.append(Segment(text, styled[style]))
+        lines = [line]
         self._cell_render_cache[cache_key] = lines
         return lines
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[list[list[Segment]], list[list[Segment]]]:
+        """A row's cells and the space right of them, as DataTable lays them out for a row cursor
+        without fixed columns or row labels; the column widths and header style asked once a frame."""
+        if (
+            self.cursor_type != "row"
+            or self.fixed_columns
+            or (self._labelled_row_exists and self.show_row_labels)
+        ):
+            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        cache_key = (
+            row_key,
+            line_no,
+            base_style,
+            cursor_location,
+            hover_location,
+            self.cursor_type,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cached = self._row_render_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        found = self._row_locations.get(row_key) if row_key in self._row_locations else None
+        row_index = -1 if found is None else found
+        row_style = self._get_row_style(row_index, base_style)
+        cursor, hover = cursor_location.row == row_index, hover_location.row == row_index
+        widths, space = self._column_widths()
+        cells = [
+            self._render_cell(row_index, index, row_style, width, cursor=cursor, hover=hover)[line_no]
+            for index, width in enumerate(widths)
+        ]
+        extend_style, _ = self._get_styles_to_render_cell(
+            row_index == -1,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = (
+            row_style + extend_style + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        )
+        cells.append([Segment(" " * space, extend_style)])
+        row_pair: tuple[list[list[Segment]], list[list[Segment]]] = ([], cells)
+        self._row_render_cache[cache_key] = row_pair
+        return row_pair
+
+    def _column_widths(self) -> tuple[list[int], int]:
+        """Each column's drawn width, and the space right of the last (once per frame)."""
+        frame = self._frame if self._frame is not None else {}
+        if "widths" not in frame:
+            widths = [column.get_render_width(self) for column in self.ordered_columns]
+            frame["widths"] = (widths, max(0, self.size.width - sum(widths) - self._row_label_column_width))
+        return cast("tuple[list[int], int]", frame["widths"])
 
     def _text_defaults(self) -> tuple[str | None, str | None]:
         """The console's justify and overflow, which a text without its own uses (once per frame)."""
