@@ -119,9 +119,12 @@ class HistoryTable(DataTable[Any]):
     # Style sums of cells, without their meta: (row style, cursor style, post style, text style) -> sum.
     _style_sums: dict[tuple[Style, Style, Style, Style | None], Style]
 
+    _metas: dict[tuple[int, int, bool], Style]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._style_sums = {}
+        self._metas = {}
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._frame = {}
@@ -201,7 +204,7 @@ class HistoryTable(DataTable[Any]):
         # Segment.apply_style(segments, base + meta + component, post): the sums without the meta
         # (the same for every cell of a row's stripe and state) are kept; the meta, the cell's own
         # row and column for mouse clicks, is added last, which gives equal styles.
-        meta = Style.from_meta({"row": row_index, "column": column_index})
+        meta = self._meta(row_index, column_index)
         sums = self._style_sums
         if len(sums) > 4096:
             sums.clear()
@@ -278,6 +281,20 @@ class HistoryTable(DataTable[Any]):
         row_pair: tuple[list[list[Segment]], list[list[Segment]]] = ([], cells)
         self._row_render_cache[cache_key] = row_pair
         return row_pair
+
+    def _meta(self, row: int, column: int, out_of_bounds: bool = False) -> Style:
+        """The style that tells a mouse click its cell: made once per cell position, as Rich pickles
+        the meta of each new one (that was a third of a frame's time)."""
+        key = (row, column, out_of_bounds)
+        style = self._metas.get(key)
+        if style is None:
+            if len(self._metas) > 8192:
+                self._metas.clear()
+            meta: dict[str, Any] = {"row": row, "column": column}
+            if out_of_bounds:
+                meta["out_of_bounds"] = True
+            style = self._metas[key] = Style.from_meta(meta)
+        return style
 
     def _column_widths(self) -> tuple[list[int], int]:
         """Each column's drawn width, and the space right of the last (once per frame)."""
