@@ -1,12 +1,14 @@
-"""The History screen's executions table: a DataTable that pages cheaply.
+"""The History screen's executions table: a DataTable that pages and draws cheaply.
 
-Every column has a set width and every row one line, which DataTable does not assume: it
-measures each cell of each new row (to learn widths it then ignores) and draws each visible
-cell through Rich's general layout (Padding, Styled, render_lines). Both cost more than the
-journal query behind a keystroke: a page of 100 rows took ~50 ms to measure and a 44-row
-frame ~50 ms to draw. Here neither is done: the size is set from the fixed widths at once,
-and a one-line text cell is cut, padded and styled directly, segment for segment what
-DataTable would have drawn (a test compares the two).
+Every column has a set width and every row one line, which DataTable does not assume. It
+measures each cell of each new row (to learn widths it then ignores), adds rows one reactive
+update at a time, draws each cell through Rich's general layout (Padding, Styled,
+render_lines), asks for its own styles once per line and pickles a new click-meta style per
+cell. Over 20,000 executions that, not the journal, was the cost of a keystroke: ~50 ms to
+measure a page of 100 rows and ~45 ms to draw a 44-row frame. Here a page is added at once
+and sized from the fixed widths, and a one-line text cell is cut, padded and styled directly
+(a frame in ~15 ms), segment for segment what DataTable would have drawn: tests compare the
+two, cell by cell and whole table against whole table. Anything else falls back to DataTable.
 """
 
 from __future__ import annotations
