@@ -528,6 +528,9 @@ Every run the journal recorded, newest first; the details follow the cursor.
 
     @work(exclusive=True, group="history-detail")
     async def show_details(self, key: str) -> None:
+        # After the frame that shows the table's answer: a key's effect is not held back by the
+        # details (a journal read and a layout), and while ↓ is held only the last row's are read.
+        await self.wait_for_refresh()
         try:
             entry = await self.journal.get(key)
         except JournalError as exc:
