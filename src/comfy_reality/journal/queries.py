@@ -21,10 +21,6 @@ _LIST_COLUMNS = (
 )
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 class StoreQueries(StoreConnection):
     """History reads on the store's connection."""
 
@@ -142,16 +138,10 @@ class StoreQueries(StoreConnection):
             where.append("server_url = ?")
             args.append(normalize_server(server))
         if text:
-            pattern = f"%{_escape_like(text)}%"
-            where.append(
-                "("
-                + " OR ".join(
-                    f"{col} LIKE ? ESCAPE '\\'"
-                    for col in ("name", "workflow_id", "prompt_id", "id", "status_detail", "error_json")
-                )
-                + ")"
-            )
-            args.extend([pattern] * 6)
+            # The search copy's one lowercased text (schema v5): a substring anywhere in name,
+            # workflow, ids, status detail or error, as the six LIKEs it replaces found it.
+            where.append("instr(text, lower(?)) > 0")
+            args.append(text)
         return where, args
 
     def list_executions(
@@ -180,12 +170,15 @@ class StoreQueries(StoreConnection):
             # The anchor's own key, read by id: no datetime text round trip to get wrong.
             where.append(f"(created_at, id) {op} (SELECT created_at, id FROM executions WHERE id = ?)")
             args.append(anchor)
-        sql = f"SELECT {_LIST_COLUMNS} FROM executions"
+        order = " ORDER BY created_at ASC, id ASC" if ascending else " ORDER BY created_at DESC, id DESC"
+        # The page's ids from the narrow search copy, walked in its key order and stopped at the
+        # limit; then only those rows read whole.
+        ids = "SELECT id FROM execution_search"
         if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at ASC, id ASC" if ascending else " ORDER BY created_at DESC, id DESC"
-        sql += " LIMIT ?"
+            ids += " WHERE " + " AND ".join(where)
+        ids += order + " LIMIT ?"
         args.append(max(0, int(limit)))
+        sql = f"SELECT {_LIST_COLUMNS} FROM executions WHERE id IN ({ids})" + order
         entries = [self._entry(row) for row in self._conn.execute(sql, args)]
         if ascending:
             entries.reverse()
@@ -200,7 +193,7 @@ class StoreQueries(StoreConnection):
     ) -> int:
         """How many executions :meth:`list_executions` would page through with these filters."""
         where, args = self._filters(status, text, server)
-        sql = "SELECT COUNT(*) FROM executions"
+        sql = "SELECT COUNT(*) FROM execution_search"
         if where:
             sql += " WHERE " + " AND ".join(where)
         return int(self._conn.execute(sql, args).fetchone()[0])

@@ -16,17 +16,15 @@ everything dropped is still in the details.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Select, Static
 
@@ -36,14 +34,13 @@ from ...url_secrets import redact_url
 from .. import format as fmt
 from ..image_actions import GalleryActions
 from ..messages import RerunRequested
+from ..widgets.history_table import HistoryTable
 from ..widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from ..images import ImageSupport
 
 PAGE = 100  # rows read at a time: twice a tall terminal's rows
-# A filter keystroke waits this long before querying; the next keystroke cancels the wait (and the query).
-DEBOUNCE_SECONDS = 0.02
 MARGIN = 20  # rows from the window's edge at which the next page is read
 # While a listed execution is still queued or running, the list is read again this often;
 # otherwise only the relative times are redrawn.
@@ -167,27 +164,6 @@ def short_server(url: str | None) -> str:
     if not url:
         return "?"
     return safe_str(redact_url(url), one_line=True).split("://", 1)[-1].rstrip("/")
-
-
-class HistoryTable(DataTable[Any]):
-    """The executions table; says when its width changes so the columns can be fitted again."""
-
-    # The table holds a window of the journal: first and last mean the journal's, which the screen pages in.
-    BINDINGS = [
-        Binding("home,ctrl+home", "screen.cursor('top')", "First", show=False),
-        Binding("end,ctrl+end", "screen.cursor('bottom')", "Last", show=False),
-    ]
-
-    class Resized(Message):
-        def __init__(self, width: int) -> None:
-            super().__init__()
-            self.width = width
-
-    def on_resize(self, event: events.Resize) -> None:
-        # Content width less the vertical scrollbar, which appears once rows overflow.
-        self.post_message(
-            self.Resized(max(0, self.content_region.width - self.styles.scrollbar_size_vertical))
-        )
 
 
 class JournalScreen(Screen[None], GalleryActions):
@@ -347,17 +323,18 @@ Every run the journal recorded, newest first; the details follow the cursor.
         table = self.query_one(HistoryTable)
         cursor = table.cursor_row
         self.columns = columns
+        scroll_y = round(table.scroll_y)
         table.clear(columns=True)
         for column in columns:
             label = Text(column.label, justify="right" if column.key in RIGHT_ALIGNED else "left")
             table.add_column(label, key=column.key, width=column.width)
-        for entry in self.entries:
-            table.add_row(*self._row(self._cells[entry.id]), key=entry.id)
-        if self.entries:
-            table.move_cursor(row=min(cursor, len(self.entries) - 1), animate=False)
+        table.replace_rows(self._rows(self.entries), cursor, scroll_y)
 
     def _row(self, cells: dict[str, Any]) -> list[Any]:
         return [cells[column.key] for column in self.columns]
+
+    def _rows(self, entries: list[JournalEntry]) -> list[tuple[str, list[Any]]]:
+        return [(entry.id, self._row(self._cells[entry.id])) for entry in entries]
 
     # ------------------------------------------------------------------ loading
     @property
@@ -370,10 +347,11 @@ Every run the journal recorded, newest first; the details follow the cursor.
         return self.query_one("#history-filter", Input).value.strip() or None
 
     @work(exclusive=True, group="history-load")
-    async def reload(self, keep_extent: bool = False, debounce: bool = False) -> None:
-        """The newest page (or, refreshing, as many rows as the window already holds)."""
-        if debounce:
-            await asyncio.sleep(DEBOUNCE_SECONDS)
+    async def reload(self, keep_extent: bool = False) -> None:
+        """The newest page (or, refreshing, as many rows as the window already holds).
+
+        No debounce: a query takes a few ms (schema v5's search copy), and the next keystroke
+        cancels this worker, so a stale answer is never shown."""
         self.workers.cancel_group(self, "history-page")
         limit = max(PAGE, len(self.entries)) if keep_extent else PAGE
         text = self.text_filter
@@ -423,29 +401,22 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self.at_tail = len(page) < PAGE
             self.entries = [*self.entries, *page]
             self._cells.update(cells)
-            for entry in page:
-                table.add_row(*self._row(cells[entry.id]), key=entry.id)
+            table.append_rows(self._rows(page))
         elif where == "newer":
             self.at_head = len(page) < PAGE
+            # The rows above grow by a page: the view and the cursor move down with their rows.
             cursor = table.cursor_row + len(page)
+            scroll_y = round(table.scroll_y) + len(page)
             self.entries = [*page, *self.entries]
             self._cells.update(cells)
-            self._rebuild_rows(cursor)
+            table.replace_rows(self._rows(self.entries), cursor, scroll_y)
         else:
             self.at_tail = True
             self.at_head = len(page) < PAGE
             self.entries = page
             self._cells = cells
-            self._rebuild_rows(len(page) - 1)
+            table.replace_rows(self._rows(page), len(page) - 1, len(page))
         self.loaded += 1
-
-    def _rebuild_rows(self, cursor: int) -> None:
-        table = self.query_one(HistoryTable)
-        table.clear()
-        for entry in self.entries:
-            table.add_row(*self._row(self._cells[entry.id]), key=entry.id)
-        if self.entries:
-            table.move_cursor(row=max(0, min(cursor, len(self.entries) - 1)), animate=False)
 
     def _fill(self, entries: list[JournalEntry]) -> None:
         table = self.query_one(HistoryTable)
@@ -459,9 +430,8 @@ Every run the journal recorded, newest first; the details follow the cursor.
         else:
             keep = self.selected.id if self.selected else None
             self._cells = cells
-            table.clear()
-            for entry in entries:
-                table.add_row(*self._row(cells[entry.id]), key=entry.id)
+            index = next((i for i, e in enumerate(entries) if e.id == keep), 0)
+            table.replace_rows(self._rows(entries), index)
         table.border_title = f"Executions: {self.total}"
         if not entries:
             self.selected = None
@@ -479,8 +449,6 @@ Every run the journal recorded, newest first; the details follow the cursor.
                 if fresh.updated_at != previous[selected.id].updated_at:
                     self.show_details(selected.id)
             return
-        index = next((i for i, e in enumerate(entries) if e.id == keep), 0)
-        table.move_cursor(row=index, animate=False)
         self.show_details(entries[index].id)
 
     def _update_cells(self, cells: dict[str, dict[str, Any]]) -> None:
@@ -521,7 +489,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             ),
             "prompt": Text(fmt.short_id(entry.prompt_id) or "–", style="dim"),
             "server": Text(short_server(entry.server_url), overflow="ellipsis", no_wrap=True, style="dim"),
-            "when": ago(entry.started_at or entry.created_at, fmt.now(), self.tz),
+            "when": Text(ago(entry.started_at or entry.created_at, fmt.now(), self.tz), end=""),
             "duration": Text(self._duration(entry), justify="right"),
             "nodes": Text(str(entry.node_count), justify="right"),
             "outputs": Text(
@@ -560,6 +528,9 @@ Every run the journal recorded, newest first; the details follow the cursor.
 
     @work(exclusive=True, group="history-detail")
     async def show_details(self, key: str) -> None:
+        # After the frame that shows the table's answer: a key's effect is not held back by the
+        # details (a journal read and a layout), and while ↓ is held only the last row's are read.
+        await self.wait_for_refresh()
         try:
             entry = await self.journal.get(key)
         except JournalError as exc:
@@ -665,7 +636,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
     # ------------------------------------------------------------------ input
     @on(Input.Changed, "#history-filter")
     def _filter_changed(self) -> None:
-        self.reload(debounce=True)
+        self.reload()
 
     @on(Input.Submitted, "#history-filter")
     def _filter_submitted(self) -> None:
