@@ -64,6 +64,64 @@ def redact_processor(
     return event_dict
 
 
+# What ``structlog.configure`` replaces (``get_config()`` would copy it into a new dict per call).
+_STRUCTLOG_CONFIG = structlog._config._CONFIG
+
+
+class _ModuleLogger:
+    """A module's logger: structlog's lazy logger, but bound once per structlog configuration.
+
+    structlog is configured with ``cache_logger_on_first_use=False`` so that a reconfiguration
+    (tests, the TUI's log tap) reaches module-level loggers; its lazy proxy then assembles a new
+    bound logger on *every* call, even a filtered-out ``debug``. This keeps the bound logger and
+    assembles it again only when the configuration objects changed (what ``configure`` does).
+    """
+
+    __slots__ = ("_bound", "_key", "_proxy")
+
+    def __init__(self, name: str | None) -> None:
+        self._proxy: Any = structlog.get_logger(name) if name is not None else structlog.get_logger()
+        self._key: tuple[Any, ...] = ()
+        self._bound: Any = None
+
+    def _logger(self) -> Any:
+        config = _STRUCTLOG_CONFIG
+        key = self._key
+        if (
+            not key
+            or key[0] is not config.default_processors
+            or key[1] is not config.default_wrapper_class
+            or key[2] is not config.logger_factory
+            or key[3] is not config.default_context_class
+        ):
+            self._bound = self._proxy.bind()
+            self._key = (
+                config.default_processors,
+                config.default_wrapper_class,
+                config.logger_factory,
+                config.default_context_class,
+            )
+        return self._bound
+
+    # The level methods directly (the hot ones); anything else goes through __getattr__.
+    def debug(self, event: str, *args: Any, **kw: Any) -> Any:
+        return self._logger().debug(event, *args, **kw)
+
+    def info(self, event: str, *args: Any, **kw: Any) -> Any:
+        return self._logger().info(event, *args, **kw)
+
+    def warning(self, event: str, *args: Any, **kw: Any) -> Any:
+        return self._logger().warning(event, *args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger(), name)
+
+
+def get_logger(name: str | None = None) -> Any:
+    """The logger for a module (``log = get_logger("comfy_reality.x")``); see :class:`_ModuleLogger`."""
+    return _ModuleLogger(name)
+
+
 def _drop(_logger: Any, _name: str, _event_dict: MutableMapping[str, Any]) -> Any:
     raise structlog.DropEvent
 

@@ -25,8 +25,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-import structlog
-
+from ..logs import get_logger
 from .models import LIFECYCLE_EVENTS, EventType, Task, TaskEvent, TaskStatus, TaskType, new_id, utc_now
 
 current_task_var: ContextVar[Task | None] = ContextVar("current_task", default=None)
@@ -35,7 +34,7 @@ SyncCallback = Callable[[TaskEvent], None]
 AsyncCallback = Callable[[TaskEvent], Awaitable[None]]
 Callback = SyncCallback | AsyncCallback
 
-log = structlog.get_logger("comfy_reality.manager")
+log = get_logger("comfy_reality.manager")
 
 _QUIET_EVENTS = frozenset({"created", "started"})
 _PROGRESS_FIELDS = ("progress", "value", "max", "rate", "eta_seconds")
@@ -519,6 +518,8 @@ class AsyncTaskManager:
 
     # ----------------------------------------------------------------- memory
     def _evict_finished_roots(self) -> None:
+        if len(self._roots) <= self.max_finished_roots:
+            return  # no more roots than may be kept finished: nothing to evict (O(1) per finish)
         finished = [rid for rid in self._roots if self._tasks[rid].is_final]
         excess = len(finished) - self.max_finished_roots
         for root_id in finished[: max(0, excess)]:

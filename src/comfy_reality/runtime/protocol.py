@@ -15,13 +15,13 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
 from ..errors import ProtocolError
+from ..logs import get_logger
 
-log = structlog.get_logger("comfy_reality.protocol")
+log = get_logger("comfy_reality.protocol")
 
 # Binary frame event types (first 4 bytes, big endian).
 PREVIEW_IMAGE = 1

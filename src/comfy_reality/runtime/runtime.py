@@ -33,7 +33,7 @@ import httpx
 import structlog
 
 from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
-from ..logs import configure_logging
+from ..logs import configure_logging, get_logger
 from .auth import Auth
 from .client import ComfyUIClient, HistoryEntry, PromptResponse, new_client_id
 from .connection import Backoff, Connection, deliver
@@ -53,7 +53,7 @@ from .tracker import Tracker, TrackerState
 
 __all__ = ["Backoff", "ComfyUIAsyncRuntime", "PreviewFrame", "check_prompt"]
 
-log = structlog.get_logger("comfy_reality.runtime")
+log = get_logger("comfy_reality.runtime")
 SESSION_CLOSED = "session closed"  # the status reason when our own session ends (not a server fault)
 
 StatusCallback = Callable[[ServerStatus], None]
