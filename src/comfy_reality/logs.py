@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import sys
@@ -52,16 +53,32 @@ def _redact(value: Any) -> Any:
     return value
 
 
+_PLAIN_TYPES = frozenset({bool, int, float, type(None)})
+
+
 def redact_processor(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key in list(event_dict):
-        value = event_dict[key]
+    for key, value in list(event_dict.items()):
         if value and key != "event" and _secret_key(key):
             event_dict[key] = "***"
-        else:
+        elif type(value) not in _PLAIN_TYPES:  # numbers and None are never redacted: skip the call
             event_dict[key] = _redact(value)
     return event_dict
+
+
+def _json_fallback(obj: Any) -> Any:
+    """What structlog's JSONRenderer does with a value JSON cannot hold: its ``__structlog__``, else repr."""
+    structlog_repr = getattr(obj, "__structlog__", None)
+    return structlog_repr() if callable(structlog_repr) else repr(obj)
+
+
+# One encoder for every line: ``json.dumps(..., default=...)`` builds a new one per call.
+_encode_json = json.JSONEncoder(default=_json_fallback).encode
+
+
+def _serialize(obj: Any, **_kw: Any) -> str:
+    return _encode_json(obj)
 
 
 # What ``structlog.configure`` replaces (``get_config()`` would copy it into a new dict per call).
@@ -200,7 +217,7 @@ def configure_logging(*, level: str = "info", console: bool = False, log_path: P
     file_logger = structlog.WriteLoggerFactory(file=_WriteNeverFails(_configured_file))  # type: ignore[arg-type]
     if console:
         console_renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-        json_renderer = structlog.processors.JSONRenderer()
+        json_renderer = structlog.processors.JSONRenderer(serializer=_serialize)
 
         class _Tee:
             def __init__(self) -> None:
@@ -225,7 +242,7 @@ def configure_logging(*, level: str = "info", console: bool = False, log_path: P
         )
     else:
         structlog.configure(
-            processors=[*shared, structlog.processors.JSONRenderer()],
+            processors=[*shared, structlog.processors.JSONRenderer(serializer=_serialize)],
             wrapper_class=structlog.make_filtering_bound_logger(numeric),
             logger_factory=file_logger,
             cache_logger_on_first_use=False,

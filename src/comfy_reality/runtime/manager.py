@@ -28,7 +28,7 @@ from types import CoroutineType
 from typing import Any
 
 from ..logs import get_logger
-from .models import LIFECYCLE_EVENTS, EventType, Task, TaskEvent, TaskStatus, TaskType, new_id, utc_now
+from .models import LIFECYCLE_EVENTS, EventType, Task, TaskEvent, TaskStatus, TaskType, new_id
 
 current_task_var: ContextVar[Task | None] = ContextVar("current_task", default=None)
 
@@ -50,6 +50,21 @@ _set_attribute = object.__setattr__
 
 _now = datetime.now
 _FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+_TASK_FIELDS = frozenset(Task.model_fields)
+
+
+def _assign(task: Task, fields: dict[str, Any]) -> None:
+    """``setattr(task, key, value)`` for each field, as pydantic's own __setattr__ does for a
+    model without assignment validation (value in ``__dict__``, name in the fields set), minus
+    its per-call dispatch; a name that is not a field still goes through pydantic (its error)."""
+    values = task.__dict__
+    fields_set = task.__pydantic_fields_set__
+    for key, value in fields.items():
+        if key in _TASK_FIELDS:
+            values[key] = value
+            fields_set.add(key)
+        else:
+            setattr(task, key, value)
 
 
 class _Slot:
@@ -325,10 +340,15 @@ class AsyncTaskManager:
         _set_attribute(event, "__pydantic_extra__", None)
         _set_attribute(event, "__pydantic_private__", None)
         if event_type in LIFECYCLE_EVENTS:
-            # Node lifecycles are many and already summed up by their workflow, and a workflow's
-            # creation and start say what the runtime's prompt_queued line says: debug level keeps
-            # the log file (and the hot path) light. How workflow and system tasks end stays at info.
-            quiet = task.type is TaskType.NODE or event_type in _QUIET_EVENTS
+            # Node lifecycles are many and already summed up by their workflow, a workflow's
+            # creation and start say what the runtime's prompt_queued line says, and the end of an
+            # execution's workflow what its execution_finished line says: debug level keeps the log
+            # file (and the hot path) light. How other workflow and system tasks end stays at info.
+            quiet = (
+                task.type is TaskType.NODE
+                or event_type in _QUIET_EVENTS
+                or fields["execution_id"] is not None
+            )
             log_method = self.logger.debug if quiet else self.logger.info
             log_method(event_type, task_id=task.id, task_name=task.name, message=message, data=data)
         if self._sync_subscribers:
@@ -412,8 +432,7 @@ class AsyncTaskManager:
         task = self._require(task_id)
         if task is None or task.status is not TaskStatus.PENDING:
             return
-        task.status = TaskStatus.RUNNING
-        task.started_at = utc_now()
+        _assign(task, {"status": TaskStatus.RUNNING, "started_at": _now(UTC)})
         self.emit(task, "started", message or f"Task '{task.name}' started")
 
     def set_progress(
@@ -478,9 +497,8 @@ class AsyncTaskManager:
         task = self._require(task_id)
         if task is None:
             return
-        for key, value in fields.items():
-            setattr(task, key, value)
-        self.emit(task, "updated", message, **{k: v for k, v in fields.items() if _small(v)})
+        _assign(task, fields)
+        self._emit(task, "updated", message, {k: v for k, v in fields.items() if _small(v)} or None)
 
     def finish(
         self,
@@ -501,22 +519,22 @@ class AsyncTaskManager:
             return
         if not status.is_final:
             raise ValueError(f"{status} is not a final status")
-        now = utc_now()
-        for key, value in fields.items():
-            setattr(task, key, value)
-        task.status = status
+        now = _now(UTC)
+        _assign(task, fields)
+        final: dict[str, Any] = {"status": status}
         if task.started_at is None and not unknown_start:
-            task.started_at = now
-        task.completed_at = fields.get("completed_at") or now
+            final["started_at"] = now
+        final["completed_at"] = fields.get("completed_at") or now
         if status is TaskStatus.COMPLETED:
-            task.progress = 1.0
+            final["progress"] = 1.0
+        _assign(task, final)
         data: dict[str, Any] = {k: v for k, v in fields.items() if _small(v)}
         if status is TaskStatus.FAILED:
             data.setdefault("error", task.error or "unknown error")
             data.setdefault("error_type", task.error_type or "Error")
         if message is None:
             message = _final_message(task)
-        self.emit(task, _EVENT_FOR_STATUS[status], message, **data)
+        self._emit(task, _EVENT_FOR_STATUS[status], message, data or None)
         if task.parent_id is None:
             self._evict_finished_roots()
 

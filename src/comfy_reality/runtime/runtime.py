@@ -394,7 +394,8 @@ class ComfyUIAsyncRuntime(ServerWide):
         # A foreign prompt's end message reaches us only through an observer socket.
         if not tracker.end_signal.is_set() and (not tracker.foreign or tracker.observed):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(tracker.end_signal.wait(), timeout=2.0)
+                async with asyncio.timeout(2.0):  # no extra task, unlike wait_for
+                    await tracker.end_signal.wait()
         entry: HistoryEntry | None = None
         delay = 0.05
         for _ in range(8):
