@@ -41,7 +41,7 @@ from .downloads import view_with_retry
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, TaskStatus, WorkflowExecution
 from .observers import Observer, ObserverSet
-from .prompt import check_prompt
+from .prompt import check_prompt, checked_prompt
 from .protocol import (
     Frame,
     StatusMessage,
@@ -519,7 +519,7 @@ class ComfyUIAsyncRuntime(ServerWide):
         partial_execution_targets: list[str] | None = None,
     ) -> WorkflowExecution:
         self._require_session()
-        prompt = check_prompt(prompt)
+        prompt, encoded_prompt = checked_prompt(prompt)
         await self._ensure_connected()
         prompt_id = str(uuid.uuid4())
         execution = WorkflowExecution(
@@ -545,6 +545,7 @@ class ComfyUIAsyncRuntime(ServerWide):
                 extra_data=extra_data,
                 front=front,
                 partial_execution_targets=partial_execution_targets,
+                encoded_prompt=encoded_prompt,
             )
 
         try:
