@@ -316,9 +316,10 @@ async def test_events_built_without_validation_equal_validated_ones() -> None:
 async def test_progress_clamp_matches_min_max_for_every_input() -> None:
     manager = AsyncTaskManager()
     task = await manager.create_task("clamp")
-    for raw in (-1.0, 0.0, 0.3, 1.0, 2.0, float("nan"), float("inf"), float("-inf")):
+    for raw in (-1.0, 0.0, 0.3, 1.0, 2.0, 0, 1, -3, 5, float("nan"), float("inf"), float("-inf")):
         manager.set_progress(task.id, raw)
         assert task.progress == max(0.0, min(1.0, raw)), raw
+        assert type(task.progress) is float, raw
 
 
 async def test_roots_under_the_bound_are_never_scanned_for_eviction() -> None:
