@@ -82,7 +82,8 @@ def _serialize(obj: Any, **_kw: Any) -> str:
 
 
 # What ``structlog.configure`` replaces (``get_config()`` would copy it into a new dict per call).
-_STRUCTLOG_CONFIG = structlog._config._CONFIG
+# A structlog without it gets no caching: every call binds, as structlog's own proxy does.
+_STRUCTLOG_CONFIG: Any = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
 
 
 class _ModuleLogger:
@@ -103,6 +104,8 @@ class _ModuleLogger:
 
     def _logger(self) -> Any:
         config = _STRUCTLOG_CONFIG
+        if config is None:
+            return self._proxy
         key = self._key
         if (
             not key
