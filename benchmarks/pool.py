@@ -232,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
             child.wait()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     result["servers_process_cpu_s"] = round(children.ru_utime + children.ru_stime, 2)
+    # Which side bounds the makespan: each side is one process on one core, so a share near 1.0
+    # says that side was busy the whole run (the client's, from first submit to the end).
+    result["client_cpu_ms_per_prompt"] = round(result["client_cpu_s"] / result["prompts"] * 1000, 2)
+    result["client_cpu_share_of_one_core"] = round(result["client_cpu_s"] / result["makespan_s"], 2)
+    result["servers_cpu_share_of_one_core"] = round(result["servers_process_cpu_s"] / result["makespan_s"], 2)
     result["dispatch_us_per_prompt_tight_16_full_catalogues"] = round(tight_dispatch_us(16), 1)
     for key, value in result.items():
         print(f"{key:>48}: {value}")

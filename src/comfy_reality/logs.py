@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import sys
@@ -52,16 +53,93 @@ def _redact(value: Any) -> Any:
     return value
 
 
+_PLAIN_TYPES = frozenset({bool, int, float, type(None)})
+
+
 def redact_processor(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key in list(event_dict):
-        value = event_dict[key]
+    for key, value in list(event_dict.items()):
         if value and key != "event" and _secret_key(key):
             event_dict[key] = "***"
-        else:
+        elif type(value) not in _PLAIN_TYPES:  # numbers and None are never redacted: skip the call
             event_dict[key] = _redact(value)
     return event_dict
+
+
+def _json_fallback(obj: Any) -> Any:
+    """What structlog's JSONRenderer does with a value JSON cannot hold: its ``__structlog__``, else repr."""
+    structlog_repr = getattr(obj, "__structlog__", None)
+    return structlog_repr() if callable(structlog_repr) else repr(obj)
+
+
+# One encoder for every line: ``json.dumps(..., default=...)`` builds a new one per call.
+_encode_json = json.JSONEncoder(default=_json_fallback).encode
+
+
+def _serialize(obj: Any, **_kw: Any) -> str:
+    return _encode_json(obj)
+
+
+# What ``structlog.configure`` replaces (``get_config()`` would copy it into a new dict per call).
+# A structlog without it gets no caching: every call binds, as structlog's own proxy does.
+_STRUCTLOG_CONFIG: Any = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
+
+
+class _ModuleLogger:
+    """A module's logger: structlog's lazy logger, but bound once per structlog configuration.
+
+    structlog is configured with ``cache_logger_on_first_use=False`` so that a reconfiguration
+    (tests, the TUI's log tap) reaches module-level loggers; its lazy proxy then assembles a new
+    bound logger on *every* call, even a filtered-out ``debug``. This keeps the bound logger and
+    assembles it again only when the configuration objects changed (what ``configure`` does).
+    """
+
+    __slots__ = ("_bound", "_key", "_proxy")
+
+    def __init__(self, name: str | None) -> None:
+        self._proxy: Any = structlog.get_logger(name) if name is not None else structlog.get_logger()
+        self._key: tuple[Any, ...] = ()
+        self._bound: Any = None
+
+    def _logger(self) -> Any:
+        config = _STRUCTLOG_CONFIG
+        if config is None:
+            return self._proxy
+        key = self._key
+        if (
+            not key
+            or key[0] is not config.default_processors
+            or key[1] is not config.default_wrapper_class
+            or key[2] is not config.logger_factory
+            or key[3] is not config.default_context_class
+        ):
+            self._bound = self._proxy.bind()
+            self._key = (
+                config.default_processors,
+                config.default_wrapper_class,
+                config.logger_factory,
+                config.default_context_class,
+            )
+        return self._bound
+
+    # The level methods directly (the hot ones); anything else goes through __getattr__.
+    def debug(self, event: str, *args: Any, **kw: Any) -> Any:
+        return self._logger().debug(event, *args, **kw)
+
+    def info(self, event: str, *args: Any, **kw: Any) -> Any:
+        return self._logger().info(event, *args, **kw)
+
+    def warning(self, event: str, *args: Any, **kw: Any) -> Any:
+        return self._logger().warning(event, *args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger(), name)
+
+
+def get_logger(name: str | None = None) -> Any:
+    """The logger for a module (``log = get_logger("comfy_reality.x")``); see :class:`_ModuleLogger`."""
+    return _ModuleLogger(name)
 
 
 def _drop(_logger: Any, _name: str, _event_dict: MutableMapping[str, Any]) -> Any:
@@ -142,7 +220,7 @@ def configure_logging(*, level: str = "info", console: bool = False, log_path: P
     file_logger = structlog.WriteLoggerFactory(file=_WriteNeverFails(_configured_file))  # type: ignore[arg-type]
     if console:
         console_renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-        json_renderer = structlog.processors.JSONRenderer()
+        json_renderer = structlog.processors.JSONRenderer(serializer=_serialize)
 
         class _Tee:
             def __init__(self) -> None:
@@ -167,7 +245,7 @@ def configure_logging(*, level: str = "info", console: bool = False, log_path: P
         )
     else:
         structlog.configure(
-            processors=[*shared, structlog.processors.JSONRenderer()],
+            processors=[*shared, structlog.processors.JSONRenderer(serializer=_serialize)],
             wrapper_class=structlog.make_filtering_bound_logger(numeric),
             logger_factory=file_logger,
             cache_logger_on_first_use=False,

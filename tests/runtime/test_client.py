@@ -103,6 +103,34 @@ async def test_post_prompt_sends_ids_and_options() -> None:
     assert seen[0].url.path == "/prompt"
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"client_id": "cid"},
+        {"client_id": "cid", "prompt_id": "p-1", "extra_data": {"k": "ü"}, "front": True},
+    ],
+)
+async def test_a_prompt_encoded_once_makes_the_same_body(options: dict[str, Any]) -> None:
+    """The runtime passes the JSON text check_prompt made: the body is the one a dict would give."""
+    from comfy_reality.runtime.prompt import checked_prompt
+
+    prompt = {
+        "1": {"class_type": "X", "inputs": {"text": "ünïcode \u2028", "n": 1.5}},
+        2: {"class_type": "Y"},
+    }
+    checked, encoded = checked_prompt(prompt)
+    client, seen = client_with(lambda r: httpx.Response(200, json={"prompt_id": "p-1"}))
+    async with client:
+        await client.post_prompt(checked, **options)
+        await client.post_prompt(checked, encoded_prompt=encoded, **options)
+    plain, once = (json.loads(request.content) for request in seen)
+    assert once == plain == {"prompt": checked, **options}
+    assert list(once) == list(plain)  # same key order
+    assert seen[1].headers["content-type"] == "application/json"
+    assert int(seen[1].headers["content-length"]) == len(seen[1].content)
+
+
 async def test_400_raises_prompt_validation_error() -> None:
     entry = recorded("03_validation_errors", "missing_required_input")
     client, _ = client_with(lambda r: httpx.Response(400, json=entry["json"]))

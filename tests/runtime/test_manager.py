@@ -274,3 +274,73 @@ async def test_progress_reaches_each_subscription_at_its_own_pace() -> None:
     assert slow_events == [("created", None), ("started", None), ("progress", 0.4), ("completed", None)]
     assert [e.event_type for e in fast.drain()] == ["progress", "completed"]
     assert (fast.coalesced, slow.coalesced, late.coalesced) == (1, 3, 0)
+
+
+async def test_events_built_without_validation_equal_validated_ones() -> None:
+    """The manager builds events without pydantic validation (the hot path): the result must be
+    the instance validation builds, for every kind of event and payload."""
+    manager = AsyncTaskManager()
+    seen: list[TaskEvent] = []
+    manager.subscribe(seen.append)
+    wf = await manager.create_task("wf", TaskType.WORKFLOW)
+    node = await manager.create_task("node", TaskType.NODE, parent_id=wf.id)
+    manager.start(node.id)
+    manager.set_progress(node.id, 0.25)
+    manager.set_progress(node.id, 0.5, "half", value=4, max=8, rate=2.0, eta_seconds=2.0)
+    manager.set_progress(node.id, 0.75)  # value/max kept from the previous call
+    manager.update(node.id, "outputs", outputs={"images": []})
+    manager.finish(node.id, TaskStatus.COMPLETED)
+    assert [e.event_type for e in seen] == [
+        "created",
+        "created",
+        "started",
+        "progress",
+        "progress",
+        "progress",
+        "updated",
+        "completed",
+    ]
+    assert seen[3].data == {"progress": 0.25}
+    assert seen[5].data == {"progress": 0.75, "value": 4, "max": 8, "rate": 2.0, "eta_seconds": 2.0}
+    for event in seen:
+        assert event == TaskEvent.model_validate(event.model_dump())
+        # Built as TaskEvent(**fields) with the timestamp left to its default factory.
+        reference = TaskEvent(**event.model_dump(exclude={"timestamp"}))
+        assert event.model_fields_set == reference.model_fields_set
+        assert event.model_dump(exclude={"timestamp"}) == reference.model_dump(exclude={"timestamp"})
+        assert event.timestamp.tzinfo is not None
+        with pytest.raises(ValueError):  # still frozen
+            event.__setattr__("task_id", "other")
+
+
+async def test_progress_clamp_matches_min_max_for_every_input() -> None:
+    manager = AsyncTaskManager()
+    task = await manager.create_task("clamp")
+    for raw in (-1.0, 0.0, 0.3, 1.0, 2.0, 0, 1, -3, 5, float("nan"), float("inf"), float("-inf")):
+        manager.set_progress(task.id, raw)
+        assert task.progress == max(0.0, min(1.0, raw)), raw
+        assert type(task.progress) is float, raw
+
+
+async def test_roots_under_the_bound_are_never_scanned_for_eviction() -> None:
+    """Finishing a root while there are fewer roots than the bound costs O(1): no root's status is read."""
+    manager = AsyncTaskManager(max_finished_roots=10)
+    roots = [await manager.create_task(f"wf{i}", TaskType.WORKFLOW) for i in range(10)]
+    reads = 0
+    original = TaskStatus.is_final
+
+    def counting(self: TaskStatus) -> bool:
+        nonlocal reads
+        reads += 1
+        return original.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    try:
+        TaskStatus.is_final = property(counting)  # type: ignore[assignment,method-assign]
+        for root in roots:
+            manager.finish(root.id, TaskStatus.COMPLETED)
+        assert reads <= 3 * len(roots)  # each finish checks its own task only
+    finally:
+        TaskStatus.is_final = original  # type: ignore[method-assign]
+    extra = await manager.create_task("wf10", TaskType.WORKFLOW)
+    manager.finish(extra.id, TaskStatus.COMPLETED)
+    assert manager.get_task(roots[0].id) is None  # over the bound: the oldest finished root goes

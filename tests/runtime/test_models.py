@@ -104,3 +104,35 @@ def test_an_unusable_log_folder_turns_logging_off_instead_of_crashing(tmp_path) 
     # Configured (to drop), so nothing later tries the broken path again or prints to the terminal.
     assert structlog.is_configured()
     structlog.get_logger().info("goes nowhere")
+
+
+def test_module_loggers_follow_every_reconfiguration(tmp_path) -> None:
+    """logs.get_logger keeps its bound logger only while structlog's configuration is unchanged."""
+    import json
+
+    import structlog
+    from structlog.testing import capture_logs
+
+    from comfy_reality import logs
+
+    log = logs.get_logger("comfy_reality.test")
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    try:
+        logs.configure_logging(level="info", log_path=first)
+        log.info("one", n=1)
+        log.debug("filtered out at info")
+        logs.configure_logging(level="debug", log_path=second)
+        log.debug("two", n=2)
+        with capture_logs() as captured:  # mutates the processor list in place
+            log.info("three", n=3)
+        log.warning("four", token="s3cret-value")
+        structlog.configure(processors=[structlog.testing.LogCapture()])
+        log.info("five")  # a new processor list: not written to the file
+    finally:
+        structlog.reset_defaults()
+        logs.close_log_file()
+    assert [json.loads(line)["event"] for line in first.read_text().splitlines()] == ["one"]
+    lines = [json.loads(line) for line in second.read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["two", "four"]
+    assert lines[1]["token"] == "***"  # still redacted
+    assert [entry["event"] for entry in captured] == ["three"]

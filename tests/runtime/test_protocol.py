@@ -245,3 +245,39 @@ def test_the_hot_path_builds_the_same_message_as_model_construct(frame: dict[str
     assert message.model_dump() == reference.model_dump()
     with pytest.raises(ValueError):  # still frozen
         message.__setattr__("prompt_id", "other")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 2}}, "sid": "abc"}},
+        {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}}},
+        {"type": "execution_start", "data": {"prompt_id": "p", "timestamp": 1796192924136}},
+        {"type": "execution_start", "data": {"prompt_id": "p"}},
+        {"type": "execution_start", "data": {"prompt_id": "p", "timestamp": None, "extra": 1}},
+        {"type": "execution_start", "data": {"prompt_id": "p", "timestamp": 12.0}},  # validated: 12
+        {"type": "execution_success", "data": {"prompt_id": "p", "timestamp": 5}},
+        {"type": "execution_success", "data": {"prompt_id": "p", "timestamp": True}},  # validated
+    ],
+)
+def test_fast_built_messages_equal_validated_ones(frame: dict[str, Any]) -> None:
+    """Messages built without validation (exact types from the server) are the validated instance."""
+    message = protocol.parse_text(json.dumps(frame))
+    assert message is not None
+    if frame["type"] == "status":
+        status = frame["data"]
+        reference: Any = protocol.StatusMessage(
+            queue_remaining=status["status"]["exec_info"]["queue_remaining"], sid=status.get("sid")
+        )
+    else:
+        reference = type(message).model_validate(frame["data"])
+    assert message == reference
+    assert message.model_fields_set == reference.model_fields_set
+    assert message.model_dump() == reference.model_dump()
+    with pytest.raises(ValueError):  # still frozen
+        message.__setattr__("type", "other")
+
+
+def test_a_prompt_end_with_a_wrong_prompt_id_type_is_still_rejected() -> None:
+    with capture_logs():
+        assert protocol.parse_text(json.dumps({"type": "execution_start", "data": {"prompt_id": 3}})) is None

@@ -9,6 +9,7 @@ quirks follow the real server's recorded transcripts in ``tests/fixtures/protoco
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import ssl
@@ -17,7 +18,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
-import structlog
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
@@ -28,13 +28,13 @@ from ..errors import (
     ServerTimeoutError,
     ServerUnreachableError,
 )
-from ..logs import redact_text, register_secret
+from ..logs import get_logger, redact_text, register_secret
 from ..url_secrets import split_credentials
 from .auth import Auth
 from .protocol import feature_flags_frame
 from .tls import verifying_context
 
-log = structlog.get_logger("comfy_reality.client")
+log = get_logger("comfy_reality.client")
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8188"
 WS_MAX_SIZE = 64 * 1024 * 1024  # large previews (type 4 frames of big images) must not kill the socket
@@ -58,6 +58,7 @@ RESPONSE_CAPS: dict[str, int] = {
     "/view": 1024 * MIB,
 }
 DEFAULT_RESPONSE_CAP = 16 * MIB
+_JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def max_response_bytes(path: str) -> int:
@@ -289,6 +290,7 @@ class ComfyUIClient:
         content: bytes | None = None,
         files: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
         ok_statuses: tuple[int, ...] = (),
         max_bytes: int | None = None,
     ) -> httpx.Response:
@@ -303,6 +305,7 @@ class ComfyUIClient:
                 content=content,
                 files=files,
                 data=data,
+                headers=headers,
             )
         except httpx.TimeoutException as exc:
             log.warning("http_timeout", method=method, path=path, error=type(exc).__name__)
@@ -411,8 +414,12 @@ class ComfyUIClient:
         front: bool = False,
         number: float | None = None,
         partial_execution_targets: list[str] | None = None,
+        encoded_prompt: str | None = None,
     ) -> PromptResponse:
-        """Queue a prompt. The server accepts a client-chosen ``prompt_id`` (reuse overwrites history)."""
+        """Queue a prompt. The server accepts a client-chosen ``prompt_id`` (reuse overwrites history).
+
+        ``encoded_prompt``: ``prompt`` already as JSON text (from :func:`.prompt.checked_prompt`),
+        embedded in the body as it is instead of being encoded again."""
         body: dict[str, Any] = {"prompt": prompt}
         if client_id is not None:
             body["client_id"] = client_id
@@ -426,7 +433,15 @@ class ComfyUIClient:
             body["number"] = number
         if partial_execution_targets:
             body["partial_execution_targets"] = partial_execution_targets
-        response = await self._request("POST", "/prompt", json_body=body, ok_statuses=(400,))
+        if encoded_prompt is None:
+            response = await self._request("POST", "/prompt", json_body=body, ok_statuses=(400,))
+        else:
+            del body["prompt"]
+            rest = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            text = '{"prompt":' + encoded_prompt + ("," + rest[1:] if len(rest) > 2 else "}")
+            response = await self._request(
+                "POST", "/prompt", content=text.encode("utf-8"), headers=_JSON_HEADERS, ok_statuses=(400,)
+            )
         payload = self._json(response, "POST", "/prompt")
         if response.status_code == 400:
             if isinstance(payload, dict) and isinstance(payload.get("error"), (dict, str)):

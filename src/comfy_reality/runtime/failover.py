@@ -14,16 +14,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import structlog
-
 from ..errors import ComfyError
+from ..logs import get_logger
 from .jobs import cancel_running
 from .models import TaskStatus, WorkflowExecution
 
 if TYPE_CHECKING:
     from .pool import PoolMember, ServerPool
 
-log = structlog.get_logger("comfy_reality.pool")
+log = get_logger("comfy_reality.pool")
 
 MOVED = "moved"
 RETRIED = "retried"

@@ -23,11 +23,12 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
+from types import CoroutineType
 from typing import Any
 
-import structlog
-
-from .models import LIFECYCLE_EVENTS, EventType, Task, TaskEvent, TaskStatus, TaskType, new_id, utc_now
+from ..logs import get_logger
+from .models import LIFECYCLE_EVENTS, EventType, Task, TaskEvent, TaskStatus, TaskType, new_id
 
 current_task_var: ContextVar[Task | None] = ContextVar("current_task", default=None)
 
@@ -35,7 +36,7 @@ SyncCallback = Callable[[TaskEvent], None]
 AsyncCallback = Callable[[TaskEvent], Awaitable[None]]
 Callback = SyncCallback | AsyncCallback
 
-log = structlog.get_logger("comfy_reality.manager")
+log = get_logger("comfy_reality.manager")
 
 _QUIET_EVENTS = frozenset({"created", "started"})
 _PROGRESS_FIELDS = ("progress", "value", "max", "rate", "eta_seconds")
@@ -47,21 +48,52 @@ _new_object = object.__new__
 _set_attribute = object.__setattr__
 
 
-def _new_event(values: dict[str, Any]) -> TaskEvent:
-    """``TaskEvent(**values)`` for values the manager made itself, without re-validating them.
+_now = datetime.now
+_FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+_TASK_FIELDS = frozenset(Task.model_fields)
 
-    The same instance pydantic builds (fields, fields set, frozen); validation is the larger part
-    of an event's cost, and the manager emits one per progress frame.
+
+def _event(
+    task_fields: dict[str, Any], event_type: EventType, message: str | None, data: Any, seq: int
+) -> TaskEvent:
+    """``TaskEvent(**values)`` for values the manager made itself (from the task's ``__dict__``),
+    without re-validating them: the same instance pydantic builds (fields, fields set, frozen).
+    Validation was the larger part of an event's cost, and the manager emits one per progress frame.
     """
     event = _new_object(TaskEvent)
-    _set_attribute(event, "__dict__", values)
+    _set_attribute(
+        event,
+        "__dict__",
+        {
+            "task_id": task_fields["id"],
+            "event_type": event_type,
+            "timestamp": _now(UTC),
+            "data": data,
+            "message": message,
+            "task_type": task_fields["type"],
+            "parent_id": task_fields["parent_id"],
+            "execution_id": task_fields["execution_id"],
+            "seq": seq,
+        },
+    )
     _set_attribute(event, "__pydantic_fields_set__", set(_EVENT_FIELDS_SET))
     _set_attribute(event, "__pydantic_extra__", None)
     _set_attribute(event, "__pydantic_private__", None)
     return event
 
 
-_clamp_low = max  # set_progress has a parameter named ``max`` (the name ComfyUI and Task use)
+def _assign(task: Task, fields: dict[str, Any]) -> None:
+    """``setattr(task, key, value)`` for each field, as pydantic's own __setattr__ does for a
+    model without assignment validation (value in ``__dict__``, name in the fields set), minus
+    its per-call dispatch; a name that is not a field still goes through pydantic (its error)."""
+    values = task.__dict__
+    fields_set = task.__pydantic_fields_set__
+    for key, value in fields.items():
+        if key in _TASK_FIELDS:
+            values[key] = value
+            fields_set.add(key)
+        else:
+            setattr(task, key, value)
 
 
 class _Slot:
@@ -166,12 +198,24 @@ class EventSubscription:
         return self
 
     async def __anext__(self) -> TaskEvent:
-        while not self._buffer:
+        buffer = self._buffer
+        while not buffer:
             if self._closed:
                 raise StopAsyncIteration
             self._ready.clear()
             await self._ready.wait()
-        event = self._delivered(self._buffer.popleft())
+        return self._pop()
+
+    def _pop(self) -> TaskEvent:
+        """Deliver the oldest buffered event (the buffer is not empty)."""
+        # What _delivered does, inlined: this runs for every event a subscription delivers.
+        slot = self._buffer.popleft()
+        event = slot.event
+        task_id = event.task_id
+        if self._progress_slots.get(task_id) is slot:
+            del self._progress_slots[task_id]
+            if type(slot) is _SharedSlot and self._manager._shared.get(task_id) is slot:
+                slot.released.append(self)
         self.delivered += 1
         return event
 
@@ -281,10 +325,18 @@ class AsyncTaskManager:
             self._subscriptions.remove(subscription)
 
     async def _pump(self, subscription: EventSubscription, callback: Callback) -> None:
-        async for event in subscription:
+        buffer = subscription._buffer
+        while True:
+            if buffer:
+                event = subscription._pop()  # no __anext__ coroutine per event while some are ready
+            else:
+                try:
+                    event = await subscription.__anext__()
+                except StopAsyncIteration:
+                    return
             try:
                 result = callback(event)
-                if inspect.isawaitable(result):
+                if type(result) is CoroutineType or inspect.isawaitable(result):
                     await result
             except Exception:
                 self.subscriber_errors += 1
@@ -299,66 +351,73 @@ class AsyncTaskManager:
 
     # ------------------------------------------------------------------ emitting
     def emit(self, task: Task, event_type: EventType, message: str | None = None, **data: Any) -> TaskEvent:
-        event = _new_event(
-            {
-                "task_id": task.id,
-                "event_type": event_type,
-                "timestamp": utc_now(),
-                "data": data or None,
-                "message": message,
-                "task_type": task.type,
-                "parent_id": task.parent_id,
-                "execution_id": task.execution_id,
-                "seq": next(self._seq),
-            }
-        )
+        return self._emit(task, event_type, message, data or None)
+
+    def _emit(
+        self, task: Task, event_type: EventType, message: str | None, data: dict[str, Any] | None
+    ) -> TaskEvent:
+        """Build the event once and deliver it (``data``: the payload, None when empty)."""
+        fields = task.__dict__
+        event = _event(fields, event_type, message, data, next(self._seq))
         if event_type in LIFECYCLE_EVENTS:
-            # Node lifecycles are many and already summed up by their workflow, and a workflow's
-            # creation and start say what the runtime's prompt_queued line says: debug level keeps
-            # the log file (and the hot path) light. How workflow and system tasks end stays at info.
-            quiet = task.type is TaskType.NODE or event_type in _QUIET_EVENTS
+            # Node lifecycles are many and already summed up by their workflow, a workflow's
+            # creation and start say what the runtime's prompt_queued line says, and the end of an
+            # execution's workflow what its execution_finished line says: debug level keeps the log
+            # file (and the hot path) light. How other workflow and system tasks end stays at info.
+            quiet = (
+                task.type is TaskType.NODE
+                or event_type in _QUIET_EVENTS
+                or fields["execution_id"] is not None
+            )
             log_method = self.logger.debug if quiet else self.logger.info
-            log_method(event_type, task_id=task.id, task_name=task.name, message=message, data=data or None)
+            log_method(event_type, task_id=task.id, task_name=task.name, message=message, data=data)
         if self._sync_subscribers:
-            for callback in list(self._sync_subscribers):
-                try:
-                    callback(event)
-                except Exception:
-                    self.subscriber_errors += 1
-                    self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=task.id)
+            self._call_sync(event)
         if event_type == "progress":
-            # The hot path under a progress flood: most subscriptions already hold a pending progress
-            # slot for this task, and the newer event simply takes its place (what push() would do;
-            # subscriptions in the list are open, a closed one leaves it).
-            self._progress_emitted += 1
-            shared = self._shared.get(task.id)
-            if shared is None:
-                shared = self._shared[task.id] = _SharedSlot(event)
-                for subscription in self._subscriptions:
-                    subscription._hold(shared)
-            else:
-                shared.event = event
-                if shared.released:
-                    released, shared.released = shared.released, []
-                    for subscription in released:
-                        subscription._hold(shared)
+            self._fan_out_progress(event)
         else:
             # A state change seals the task's shared progress slot: later progress goes after it.
-            self._shared.pop(task.id, None)
+            self._shared.pop(event.task_id, None)
             for subscription in self._subscriptions:
                 subscription.push(event)
         return event
 
-    async def _emit_event(self, event: TaskEvent) -> None:
-        """Deliver an event the caller built itself to every subscriber (same rules as the manager's own)."""
-        if event.event_type != "progress":
-            self._shared.pop(event.task_id, None)  # sealed, as for the manager's own state changes
+    def _call_sync(self, event: TaskEvent) -> None:
         for callback in list(self._sync_subscribers):
             try:
                 callback(event)
             except Exception:
                 self.subscriber_errors += 1
                 self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=event.task_id)
+
+    def _fan_out_progress(self, event: TaskEvent) -> None:
+        """The hot path under a progress flood: most subscriptions already hold a pending progress
+        slot for this task, and the newer event simply takes its place (what push() would do;
+        subscriptions in the list are open, a closed one leaves it)."""
+        self._progress_emitted += 1
+        task_id = event.task_id
+        shared = self._shared.get(task_id)
+        if shared is None:
+            shared = self._shared[task_id] = _SharedSlot(event)
+            for subscription in self._subscriptions:
+                subscription._hold(shared)
+        else:
+            shared.event = event
+            if shared.released:
+                released, shared.released = shared.released, []
+                for subscription in released:
+                    if not subscription._closed:  # _hold, inlined: once per delivered progress event
+                        subscription._progress_slots[task_id] = shared
+                        subscription._slots_opened += 1
+                        subscription._buffer.append(shared)
+                        subscription._ready.set()
+
+    async def _emit_event(self, event: TaskEvent) -> None:
+        """Deliver an event the caller built itself to every subscriber (same rules as the manager's own)."""
+        if event.event_type != "progress":
+            self._shared.pop(event.task_id, None)  # sealed, as for the manager's own state changes
+        if self._sync_subscribers:
+            self._call_sync(event)
         for subscription in self._subscriptions:
             subscription.push(event)
 
@@ -393,8 +452,7 @@ class AsyncTaskManager:
         task = self._require(task_id)
         if task is None or task.status is not TaskStatus.PENDING:
             return
-        task.status = TaskStatus.RUNNING
-        task.started_at = utc_now()
+        _assign(task, {"status": TaskStatus.RUNNING, "started_at": _now(UTC)})
         self.emit(task, "started", message or f"Task '{task.name}' started")
 
     def set_progress(
@@ -414,34 +472,57 @@ class AsyncTaskManager:
         given; the event carries a copy of the task's progress fields, so readers of the task
         and readers of the event see the same numbers.
         """
-        task = self._require(task_id)
-        if task is None or task.is_final:
+        task = self._tasks.get(task_id)
+        if task is None:
             return
         # Written as pydantic's own __setattr__ does (no assignment validation on Task), minus its
         # per-call dispatch: this runs for every progress frame of every node.
         fields = task.__dict__
-        fields["progress"] = _clamp_low(0.0, min(1.0, progress))
-        changed: tuple[str, ...] = _PROGRESS_FIELDS[:1]
+        if fields["status"] in _FINAL_STATUSES:
+            return
+        # Clamped to [0, 1] as max(0.0, min(1.0, progress)) does (NaN becomes 1.0), always a float.
+        fields["progress"] = progress = (
+            progress + 0.0 if 0.0 <= progress <= 1.0 else (0.0 if progress < 0.0 else 1.0)
+        )
         if value is not None or max is not None:
             fields["value"] = value
             fields["max"] = max
             fields["rate"] = rate
             fields["eta_seconds"] = eta_seconds
-            changed = _PROGRESS_FIELDS
-        task.__pydantic_fields_set__.update(changed)
-        data: dict[str, Any] = {"progress": task.progress}
-        if task.value is not None or task.max is not None:
-            data.update(value=task.value, max=task.max, rate=task.rate, eta_seconds=task.eta_seconds)
-        self.emit(task, "progress", message, **data)
+            task.__pydantic_fields_set__.update(_PROGRESS_FIELDS)
+            data: dict[str, Any] = {
+                "progress": progress,
+                "value": value,
+                "max": max,
+                "rate": rate,
+                "eta_seconds": eta_seconds,
+            }
+        else:
+            task.__pydantic_fields_set__.add("progress")
+            value, maximum = fields["value"], fields["max"]
+            if value is None and maximum is None:
+                data = {"progress": progress}
+            else:
+                data = {
+                    "progress": progress,
+                    "value": value,
+                    "max": maximum,
+                    "rate": fields["rate"],
+                    "eta_seconds": fields["eta_seconds"],
+                }
+        # What _emit does for a progress event (it has no log line), without the detour: the flood's path.
+        event = _event(fields, "progress", message, data, next(self._seq))
+        if self._sync_subscribers:
+            self._call_sync(event)
+        self._fan_out_progress(event)
 
     def update(self, task_id: str, message: str | None = None, **fields: Any) -> None:
         """Change fields of a task (prompt_id, outputs, ...) and announce it."""
         task = self._require(task_id)
         if task is None:
             return
-        for key, value in fields.items():
-            setattr(task, key, value)
-        self.emit(task, "updated", message, **{k: v for k, v in fields.items() if _small(v)})
+        _assign(task, fields)
+        self._emit(task, "updated", message, {k: v for k, v in fields.items() if _small(v)} or None)
 
     def finish(
         self,
@@ -462,22 +543,22 @@ class AsyncTaskManager:
             return
         if not status.is_final:
             raise ValueError(f"{status} is not a final status")
-        now = utc_now()
-        for key, value in fields.items():
-            setattr(task, key, value)
-        task.status = status
+        now = _now(UTC)
+        _assign(task, fields)
+        final: dict[str, Any] = {"status": status}
         if task.started_at is None and not unknown_start:
-            task.started_at = now
-        task.completed_at = fields.get("completed_at") or now
+            final["started_at"] = now
+        final["completed_at"] = fields.get("completed_at") or now
         if status is TaskStatus.COMPLETED:
-            task.progress = 1.0
+            final["progress"] = 1.0
+        _assign(task, final)
         data: dict[str, Any] = {k: v for k, v in fields.items() if _small(v)}
         if status is TaskStatus.FAILED:
             data.setdefault("error", task.error or "unknown error")
             data.setdefault("error_type", task.error_type or "Error")
         if message is None:
             message = _final_message(task)
-        self.emit(task, _EVENT_FOR_STATUS[status], message, **data)
+        self._emit(task, _EVENT_FOR_STATUS[status], message, data or None)
         if task.parent_id is None:
             self._evict_finished_roots()
 
@@ -519,6 +600,8 @@ class AsyncTaskManager:
 
     # ----------------------------------------------------------------- memory
     def _evict_finished_roots(self) -> None:
+        if len(self._roots) <= self.max_finished_roots:
+            return  # no more roots than may be kept finished: nothing to evict (O(1) per finish)
         finished = [rid for rid in self._roots if self._tasks[rid].is_final]
         excess = len(finished) - self.max_finished_roots
         for root_id in finished[: max(0, excess)]:

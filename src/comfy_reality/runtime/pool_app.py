@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import structlog
-
 from ..errors import ComfyError, ExecutionNotFoundError
+from ..logs import get_logger
 from .client import ComfyUIClient
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, WorkflowExecution
@@ -29,7 +28,7 @@ from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 
 __all__ = ["PoolRuntime", "memory_summary"]
 
-log = structlog.get_logger("comfy_reality.pool")
+log = get_logger("comfy_reality.pool")
 
 _BEST_FIRST = (
     ConnectionState.CONNECTED,

@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 
-import structlog
-
 from ..errors import ComfyError
+from ..logs import get_logger
 from .runtime import ComfyUIAsyncRuntime
 from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 
 __all__ = ["PoolQueue", "merge_snapshots", "move_to_server"]
 
-log = structlog.get_logger("comfy_reality.pool_queue")
+log = get_logger("comfy_reality.pool_queue")
 UPDATES_BUFFER = 32  # snapshots waiting to be merged: bounded, the newest matter
 
 

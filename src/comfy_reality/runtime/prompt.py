@@ -31,6 +31,12 @@ def input_links(inputs: Any) -> Iterable[str]:
 
 def check_prompt(prompt: Any) -> dict[str, Any]:
     """Refuse anything that is not an API-format prompt, with a message saying what to do."""
+    return checked_prompt(prompt)[0]
+
+
+def checked_prompt(prompt: Any) -> tuple[dict[str, Any], str]:
+    """:func:`check_prompt`, plus the prompt as the JSON text it was checked with: the POST body
+    embeds that text, so a prompt is encoded once per submission, not twice."""
     if not isinstance(prompt, dict) or not prompt:
         raise InvalidWorkflowError(
             "The prompt must be a non-empty JSON object of nodes ({node_id: {class_type, inputs}}); "
@@ -57,7 +63,8 @@ def check_prompt(prompt: Any) -> dict[str, Any]:
                 f"Node {node_id!r} ({node['class_type']}): 'inputs' must be an object."
             )
     try:
-        json.dumps(prompt, allow_nan=False)  # NaN/Infinity are not JSON: the server would refuse them
+        # NaN/Infinity are not JSON: the server would refuse them.
+        encoded = json.dumps(prompt, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidWorkflowError(f"The prompt cannot be sent as JSON: {exc}.") from exc
-    return {str(k): v for k, v in prompt.items()}
+    return {str(k): v for k, v in prompt.items()}, encoded

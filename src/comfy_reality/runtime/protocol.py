@@ -15,13 +15,13 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
 from ..errors import ProtocolError
+from ..logs import get_logger
 
-log = structlog.get_logger("comfy_reality.protocol")
+log = get_logger("comfy_reality.protocol")
 
 # Binary frame event types (first 4 bytes, big endian).
 PREVIEW_IMAGE = 1
@@ -37,6 +37,7 @@ class _Message(BaseModel):
 
 
 _M = TypeVar("_M", bound=_Message)
+_Stamped = TypeVar("_Stamped", "ExecutionStartMessage", "ExecutionSuccessMessage")
 
 
 # --------------------------------------------------------------------------- text messages
@@ -249,19 +250,6 @@ def _number(value: Any, name: str) -> float:
     raise ProtocolError(f"{name} is not a number: {value!r}")
 
 
-def _parse_status(data: dict[str, Any]) -> StatusMessage:
-    status = data.get("status")
-    remaining: int | None = None
-    if isinstance(status, dict):
-        exec_info = status.get("exec_info")
-        if isinstance(exec_info, dict):
-            raw = exec_info.get("queue_remaining")
-            if isinstance(raw, int) and not isinstance(raw, bool):
-                remaining = raw
-    sid = data.get("sid")
-    return StatusMessage(queue_remaining=remaining, sid=sid if isinstance(sid, str) else None)
-
-
 _new_object = object.__new__
 _set_attribute = object.__setattr__
 
@@ -280,6 +268,22 @@ def _built(cls: type[_M], values: dict[str, Any]) -> _M:
     _set_attribute(message, "__pydantic_extra__", None)
     _set_attribute(message, "__pydantic_private__", None)
     return message
+
+
+def _parse_status(data: dict[str, Any]) -> StatusMessage:
+    status = data.get("status")
+    remaining: int | None = None
+    if isinstance(status, dict):
+        exec_info = status.get("exec_info")
+        if isinstance(exec_info, dict):
+            raw = exec_info.get("queue_remaining")
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                remaining = raw
+    sid = data.get("sid")
+    return _built(
+        StatusMessage,
+        {"type": "status", "queue_remaining": remaining, "sid": sid if isinstance(sid, str) else None},
+    )
 
 
 def _parse_progress(data: dict[str, Any]) -> ProgressMessage:
@@ -329,6 +333,24 @@ def _parse_execution_error(data: dict[str, Any]) -> ExecutionErrorMessage:
     return ExecutionErrorMessage.model_validate(fixed)
 
 
+def _prompt_end(model: type[_Stamped], type_name: str) -> Callable[[dict[str, Any]], _Stamped]:
+    """``execution_start`` / ``execution_success``: built directly when the values already have the
+    exact types (the real server's case), validated otherwise. The same instance either way."""
+
+    def parse(data: dict[str, Any]) -> _Stamped:
+        prompt_id = data.get("prompt_id")
+        stamp = data.get("timestamp")
+        if type(prompt_id) is not str or (stamp is not None and type(stamp) is not int):
+            return model.model_validate(data)
+        values: dict[str, Any] = {"type": type_name, "prompt_id": prompt_id, "timestamp": stamp}
+        message = _built(model, values)
+        if "timestamp" not in data:
+            message.__pydantic_fields_set__.discard("timestamp")  # left to its default
+        return message
+
+    return parse
+
+
 def _validator(model: type[_Message]) -> Callable[[dict[str, Any]], _Message]:
     def parse(data: dict[str, Any]) -> _Message:
         return model.model_validate(data)
@@ -339,13 +361,13 @@ def _validator(model: type[_Message]) -> Callable[[dict[str, Any]], _Message]:
 _PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "status": _parse_status,
     "feature_flags": lambda data: FeatureFlagsMessage(flags=data),
-    "execution_start": _validator(ExecutionStartMessage),
+    "execution_start": _prompt_end(ExecutionStartMessage, "execution_start"),
     "execution_cached": _validator(ExecutionCachedMessage),
     "executing": _parse_executing,
     "progress": _parse_progress,
     "progress_state": _parse_progress_state,
     "executed": _validator(ExecutedMessage),
-    "execution_success": _validator(ExecutionSuccessMessage),
+    "execution_success": _prompt_end(ExecutionSuccessMessage, "execution_success"),
     "execution_error": _parse_execution_error,
     "execution_interrupted": _validator(ExecutionInterruptedMessage),
     "logs": _validator(LogsMessage),

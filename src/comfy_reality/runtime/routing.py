@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import structlog
-
+from ..logs import get_logger
 from .models import PreviewFrame, TaskStatus
 from .observers import Observer
 from .protocol import (
@@ -26,7 +25,7 @@ from .protocol import (
 )
 from .tracker import Tracker
 
-log = structlog.get_logger("comfy_reality.runtime")
+log = get_logger("comfy_reality.runtime")
 
 
 class Router:
@@ -56,11 +55,6 @@ class Router:
         """``observer`` None: the main socket, which reaches every tracker and handles the
         broadcasts; else an observer socket, which reaches only that observer's prompts."""
 
-        def tracker_of(prompt_id: str | None) -> Tracker | None:
-            if prompt_id is None or (observer is not None and prompt_id not in observer.prompt_ids):
-                return None
-            return self.trackers.get(prompt_id)
-
         # Ordered by frequency: the progress flood first.
         if isinstance(message, (ProgressStateMessage, ProgressMessage)):
             if isinstance(message, ProgressMessage):
@@ -68,7 +62,7 @@ class Router:
                     self.last_progress = (message.prompt_id, message.node)
                 else:
                     observer.last_progress = (message.prompt_id, message.node)
-            if (tracker := tracker_of(message.prompt_id)) is not None:
+            if (tracker := self._tracker_of(message.prompt_id, observer)) is not None:
                 tracker.feed(message)
         elif isinstance(message, StatusMessage):
             self.queue_changed()
@@ -97,8 +91,14 @@ class Router:
                 self._broadcast(message)
         else:
             prompt_id = getattr(message, "prompt_id", None)
-            if isinstance(prompt_id, str) and (tracker := tracker_of(prompt_id)) is not None:
+            if isinstance(prompt_id, str) and (tracker := self._tracker_of(prompt_id, observer)) is not None:
                 tracker.feed(message)
+
+    def _tracker_of(self, prompt_id: str | None, observer: Observer | None) -> Tracker | None:
+        """The tracker a message of ``prompt_id`` goes to on this socket (an observer's: only its prompts)."""
+        if prompt_id is None or (observer is not None and prompt_id not in observer.prompt_ids):
+            return None
+        return self.trackers.get(prompt_id)
 
     def _bare_executing(self, node: str, observer: Observer | None) -> None:
         """Sent without a prompt_id on (re)connect while a prompt runs: the node it is on now.

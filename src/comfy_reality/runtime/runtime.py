@@ -33,7 +33,7 @@ import httpx
 import structlog
 
 from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
-from ..logs import configure_logging
+from ..logs import configure_logging, get_logger
 from .auth import Auth
 from .client import ComfyUIClient, HistoryEntry, PromptResponse, new_client_id
 from .connection import Backoff, Connection, deliver
@@ -41,7 +41,7 @@ from .downloads import view_with_retry
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, TaskStatus, WorkflowExecution
 from .observers import Observer, ObserverSet
-from .prompt import check_prompt
+from .prompt import check_prompt, checked_prompt
 from .protocol import (
     Frame,
     StatusMessage,
@@ -53,7 +53,7 @@ from .tracker import Tracker, TrackerState
 
 __all__ = ["Backoff", "ComfyUIAsyncRuntime", "PreviewFrame", "check_prompt"]
 
-log = structlog.get_logger("comfy_reality.runtime")
+log = get_logger("comfy_reality.runtime")
 SESSION_CLOSED = "session closed"  # the status reason when our own session ends (not a server fault)
 
 StatusCallback = Callable[[ServerStatus], None]
@@ -394,7 +394,8 @@ class ComfyUIAsyncRuntime(ServerWide):
         # A foreign prompt's end message reaches us only through an observer socket.
         if not tracker.end_signal.is_set() and (not tracker.foreign or tracker.observed):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(tracker.end_signal.wait(), timeout=2.0)
+                async with asyncio.timeout(2.0):  # no extra task, unlike wait_for
+                    await tracker.end_signal.wait()
         entry: HistoryEntry | None = None
         delay = 0.05
         for _ in range(8):
@@ -518,7 +519,7 @@ class ComfyUIAsyncRuntime(ServerWide):
         partial_execution_targets: list[str] | None = None,
     ) -> WorkflowExecution:
         self._require_session()
-        prompt = check_prompt(prompt)
+        prompt, encoded_prompt = checked_prompt(prompt)
         await self._ensure_connected()
         prompt_id = str(uuid.uuid4())
         execution = WorkflowExecution(
@@ -544,6 +545,7 @@ class ComfyUIAsyncRuntime(ServerWide):
                 extra_data=extra_data,
                 front=front,
                 partial_execution_targets=partial_execution_targets,
+                encoded_prompt=encoded_prompt,
             )
 
         try:

@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ComfyError
+from ..logs import get_logger
 
 if TYPE_CHECKING:
     from .client import ComfyUIClient, QueueItem, QueueState
@@ -44,7 +44,7 @@ __all__ = [
     "workflow_name_of",
 ]
 
-log = structlog.get_logger("comfy_reality.runtime.server_queue")
+log = get_logger("comfy_reality.runtime.server_queue")
 
 
 class Owner(StrEnum):
