@@ -703,4 +703,7 @@ def run(
     except KeyboardInterrupt:
         echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
         code = ExitCode.INTERRUPTED
+    from comfy_reality.cli import request_fast_exit
+
+    request_fast_exit()  # the journal, sockets and threads are closed: nothing left to tear down
     sys.exit(int(code))

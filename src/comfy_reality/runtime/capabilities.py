@@ -12,15 +12,16 @@ import re
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field
+
+from comfy_reality.logs import get_logger
 
 from ..errors import ServerResponseError
 
 if TYPE_CHECKING:
     from .client import ComfyUIClient
 
-log = structlog.get_logger("comfy_reality.capabilities")
+log = get_logger("comfy_reality.capabilities")
 
 PARTIAL_EXECUTION_SINCE = (0, 3, 48)
 _CACHE: WeakKeyDictionary[ComfyUIClient, ServerCapabilities] = WeakKeyDictionary()

@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
-import structlog
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
@@ -28,13 +27,13 @@ from ..errors import (
     ServerTimeoutError,
     ServerUnreachableError,
 )
-from ..logs import redact_text, register_secret
+from ..logs import get_logger, redact_text, register_secret
 from ..url_secrets import split_credentials
 from .auth import Auth
 from .protocol import feature_flags_frame
 from .tls import verifying_context
 
-log = structlog.get_logger("comfy_reality.client")
+log = get_logger("comfy_reality.client")
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8188"
 WS_MAX_SIZE = 64 * 1024 * 1024  # large previews (type 4 frames of big images) must not kill the socket

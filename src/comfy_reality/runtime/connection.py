@@ -15,15 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import structlog
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+
+from comfy_reality.logs import get_logger
 
 from ..errors import ServerUnreachableError
 from .client import ComfyUIClient
 from .protocol import Frame, parse_frame
 
-log = structlog.get_logger("comfy_reality.runtime")
+log = get_logger("comfy_reality.runtime")
 
 # A connection that dies sooner than this after opening counts as a failed attempt (a proxy
 # bouncing us, or a server that accepts then drops), so the reconnects back off.

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import ServerResponseError, ServerUnreachableError
 from .client import ComfyUIClient
 
 __all__ = ["DOWNLOAD_ATTEMPTS", "view_with_retry"]
 
-log = structlog.get_logger("comfy_reality.runtime.downloads")
+log = get_logger("comfy_reality.runtime.downloads")
 
 DOWNLOAD_ATTEMPTS = 4
 FIRST_PAUSE = 0.25  # then 0.5 s, 1 s: under two seconds in all before an output is called missing

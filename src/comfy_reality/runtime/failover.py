@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import ComfyError
 from .jobs import cancel_running
@@ -23,7 +23,7 @@ from .models import TaskStatus, WorkflowExecution
 if TYPE_CHECKING:
     from .pool import PoolMember, ServerPool
 
-log = structlog.get_logger("comfy_reality.pool")
+log = get_logger("comfy_reality.pool")
 
 MOVED = "moved"
 RETRIED = "retried"

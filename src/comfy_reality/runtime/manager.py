@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from .models import LIFECYCLE_EVENTS, EventType, Task, TaskEvent, TaskStatus, TaskType, new_id, utc_now
 
@@ -35,7 +35,7 @@ SyncCallback = Callable[[TaskEvent], None]
 AsyncCallback = Callable[[TaskEvent], Awaitable[None]]
 Callback = SyncCallback | AsyncCallback
 
-log = structlog.get_logger("comfy_reality.manager")
+log = get_logger("comfy_reality.manager")
 
 _QUIET_EVENTS = frozenset({"created", "started"})
 _PROGRESS_FIELDS = ("progress", "value", "max", "rate", "eta_seconds")

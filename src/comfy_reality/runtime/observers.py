@@ -11,8 +11,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import structlog
 from websockets.asyncio.client import ClientConnection
+
+from comfy_reality.logs import get_logger
 
 from ..errors import ComfyError
 from .client import ComfyUIClient
@@ -20,7 +21,7 @@ from .connection import Backoff, Connection
 from .protocol import Frame
 from .tracker import Tracker
 
-log = structlog.get_logger("comfy_reality.runtime")
+log = get_logger("comfy_reality.runtime")
 
 # An observer socket that cannot connect (or keeps dropping at once) this many times in a row
 # gives up: the /history poller still finishes its prompts.

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import UnsafeOutputPathError
 from .models import OutputFile, WorkflowExecution
 
-log = structlog.get_logger("comfy_reality.outputs")
+log = get_logger("comfy_reality.outputs")
 
 MAX_NAME_LENGTH = 255  # bytes, the limit of every common file system
 # Room left under the limit for the "_N" that keeps an existing file from being overwritten.

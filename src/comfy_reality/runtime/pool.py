@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import ComfyError, ExecutionNotFoundError, ServerUnreachableError
 from .auth import Auth
@@ -45,7 +45,7 @@ from .runtime import ComfyUIAsyncRuntime
 
 __all__ = ["PoolMember", "PoolServer", "ServerPool", "UnknownServerError"]
 
-log = structlog.get_logger("comfy_reality.pool")
+log = get_logger("comfy_reality.pool")
 
 _FINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 CATALOGUE_REFRESH_EVERY = 5.0  # seconds: node lists are read again at most this often when none fits

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import ComfyError, ExecutionNotFoundError
 from .client import ComfyUIClient
@@ -29,7 +29,7 @@ from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 
 __all__ = ["PoolRuntime", "memory_summary"]
 
-log = structlog.get_logger("comfy_reality.pool")
+log = get_logger("comfy_reality.pool")
 
 _BEST_FIRST = (
     ConnectionState.CONNECTED,

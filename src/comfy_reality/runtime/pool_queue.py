@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import ComfyError
 from .runtime import ComfyUIAsyncRuntime
@@ -20,7 +20,7 @@ from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 
 __all__ = ["PoolQueue", "merge_snapshots", "move_to_server"]
 
-log = structlog.get_logger("comfy_reality.pool_queue")
+log = get_logger("comfy_reality.pool_queue")
 UPDATES_BUFFER = 32  # snapshots waiting to be merged: bounded, the newest matter
 
 

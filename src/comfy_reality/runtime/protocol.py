@@ -15,13 +15,14 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
+from comfy_reality.logs import get_logger
+
 from ..errors import ProtocolError
 
-log = structlog.get_logger("comfy_reality.protocol")
+log = get_logger("comfy_reality.protocol")
 
 # Binary frame event types (first 4 bytes, big endian).
 PREVIEW_IMAGE = 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from .models import PreviewFrame, TaskStatus
 from .observers import Observer
@@ -26,7 +26,7 @@ from .protocol import (
 )
 from .tracker import Tracker
 
-log = structlog.get_logger("comfy_reality.runtime")
+log = get_logger("comfy_reality.runtime")
 
 
 class Router:

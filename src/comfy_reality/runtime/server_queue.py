@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field
+
+from comfy_reality.logs import get_logger
 
 from ..errors import ComfyError
 
@@ -44,7 +45,7 @@ __all__ = [
     "workflow_name_of",
 ]
 
-log = structlog.get_logger("comfy_reality.runtime.server_queue")
+log = get_logger("comfy_reality.runtime.server_queue")
 
 
 class Owner(StrEnum):

@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import ServerError, ServerTimeoutError, ServerUnreachableError
 from .client import ComfyUIClient, PromptResponse, PromptState
@@ -25,7 +25,7 @@ from .models import WorkflowExecution
 
 __all__ = ["SubmissionRecorder", "find_prompt", "post_exactly_once", "record_failed_submission"]
 
-log = structlog.get_logger("comfy_reality.runtime.submission")
+log = get_logger("comfy_reality.runtime.submission")
 
 CONFIRM_DELAY = 0.5  # seconds a prompt must stay unknown (asked twice) before it is POSTed again
 MAX_POSTS = 3  # the first POST and at most two more, each only after the server said "not here"

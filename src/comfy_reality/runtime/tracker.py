@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from .client import HistoryEntry
 from .manager import AsyncTaskManager
@@ -36,7 +36,7 @@ from .protocol import (
 )
 from .tree import add_task_tree
 
-log = structlog.get_logger("comfy_reality.runtime")
+log = get_logger("comfy_reality.runtime")
 
 # Per-prompt caches keyed by ids the server names are bounded: a buggy or hostile server can
 # name endless fresh (ephemeral) node ids, and a long run must not grow without limit.

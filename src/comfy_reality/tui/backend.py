@@ -21,9 +21,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import structlog
 from textual.app import App
 from textual.worker import Worker, WorkerState
+
+from comfy_reality.logs import get_logger
 
 from ..config import Settings
 from ..errors import ComfyError
@@ -59,7 +60,7 @@ from .widgets.status_bar import friendly_reason
 if TYPE_CHECKING:
     from ..runtime.runtime import ComfyUIAsyncRuntime
 
-log = structlog.get_logger("comfy_reality.tui")
+log = get_logger("comfy_reality.tui")
 
 FRAME_INTERVAL = 1 / 30
 STATS_INTERVAL = 5.0

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from ..logs import ensure_structlog
 from ..runtime.models import LIFECYCLE_EVENTS, utc_now
 from .messages import LogLine
 
@@ -51,6 +52,7 @@ class LogTap:
         """Insert the tap just before the final renderer of the current configuration."""
         if self.installed:
             return
+        ensure_structlog()  # the file log's configuration, if it was waiting for structlog
         processors = list(structlog.get_config()["processors"])
         processors.insert(max(0, len(processors) - 1), self)
         structlog.configure(processors=processors)
