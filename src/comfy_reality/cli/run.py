@@ -325,7 +325,6 @@ class RunCommand:
 
     async def _prepare(self, pool: ServerPool) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
-        from comfy_reality.workflows.edit import apply_overrides_to_each
         from comfy_reality.workflows.prepare import prepare_workflow
 
         # Conversion and overrides read the node specs of the pinned server, else the first that answers.
@@ -359,6 +358,8 @@ class RunCommand:
             job.prompt = prompt
             job.data = None  # the parsed file: the prompt is what runs (a batch must not hold both)
         if self.overrides and not problems:  # each --set goes to the workflows that have its node
+            from comfy_reality.workflows.edit import apply_overrides_to_each
+
             try:
                 named = [(job.path.name, job.prompt or {}) for job in self.jobs]
                 edited, notes = apply_overrides_to_each(named, self.overrides, object_info)
