@@ -181,3 +181,23 @@ def test_structlog_users_get_the_file_log_once_structlog_is_wanted(tmp_path: Pat
     lines = _without_timestamps(path)
     assert [line["event"] for line in lines] == ["before", "direct", "after"]
     assert lines[1]["token"] == "***"
+
+
+def test_the_tui_app_imports_no_http_stack_journal_or_structlog_before_its_first_frame() -> None:
+    """Paint first: the runtime's HTTP and WebSocket libraries, the journal (SQLite) and structlog
+    load once the panes are on the screen (the backend's jobs, the log tap), not with the app."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from comfy_reality.tui.app import ComfyRealityApp\n"
+        "heavy = ('httpx', 'websockets', 'structlog', 'sqlite3', 'aiohttp', 'comfy_reality.journal',\n"
+        "         'comfy_reality.runtime.pool', 'comfy_reality.runtime.client')\n"
+        "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == []
