@@ -201,3 +201,21 @@ def test_the_tui_app_imports_no_http_stack_journal_or_structlog_before_its_first
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(done.stdout) == []
+
+
+def test_modules_log_through_logs_get_logger_not_structlog() -> None:
+    """structlog imported directly after the file log is set up would be unconfigured (lines on the
+    terminal); every module logs through ``logs.get_logger``, which installs the configuration."""
+    import re
+
+    import comfy_reality
+
+    root = Path(comfy_reality.__file__).parent
+    allowed = {root / "logs.py", root / "tui" / "logtap.py"}  # both call logs.ensure_structlog() first
+    direct = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path not in allowed
+        and re.search(r"^\s*(import structlog|from structlog)", path.read_text("utf-8"), re.M)
+    ]
+    assert direct == []
