@@ -74,3 +74,148 @@ def test_the_module_entry_runs_the_click_command(monkeypatch: pytest.MonkeyPatch
         "preview_method": "auto",
     }
     assert cli_server.server.name == "server"
+
+
+LOG_CALLS = r"""
+import sys
+from pathlib import Path
+
+from comfy_reality import logs
+
+logs.register_secret("tok-secret-1234")
+logs.configure_logging(level="info", log_path=Path(sys.argv[1]))
+log = logs.get_logger("comfy_reality.test")
+log.debug("hidden", detail="below the level")
+log.info("plain", count=3, ratio=0.5, flag=True, missing=None, items=[1, "two"], nested={"token": "x", "n": 1})
+log.warning("leak", token="tok-secret-1234", url="http://user:pw@example.invalid:8188/x", note="has tok-secret-1234")
+log.warning("formatted %s of %d", "three", 4)
+log.info("odd value", path=Path("/tmp/example"), obj=object.__new__(type("Odd", (), {"__repr__": lambda s: "<odd>"})))
+try:
+    raise ValueError("boom")
+except ValueError:
+    log.exception("failed", where="here")
+log.error("no traceback", exc_info=False)
+log.critical("end")
+print("STRUCTLOG" if "structlog" in sys.modules else "NO-STRUCTLOG")
+"""
+
+
+def _without_timestamps(path: Path) -> list[dict[str, object]]:
+    import json
+
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        assert str(line.pop("timestamp")).endswith("Z")
+    return lines
+
+
+def test_the_file_log_without_structlog_writes_what_structlog_writes(tmp_path: Path) -> None:
+    """The run path logs without importing structlog; its lines must be structlog's, byte for byte
+    apart from the time (same keys, order, level names, redaction, exception text)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "log_calls.py"
+    script.write_text(LOG_CALLS, encoding="utf-8")
+    fast, slow = tmp_path / "fast.jsonl", tmp_path / "slow.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(script), str(fast)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "NO-STRUCTLOG"
+    # The same calls with structlog imported first: the configuration goes to structlog.
+    forced = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import structlog, runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+            str(script),
+            str(slow),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert forced.stdout.strip() == "STRUCTLOG"
+    fast_lines, slow_lines = _without_timestamps(fast), _without_timestamps(slow)
+    assert fast_lines == slow_lines
+    assert [line["event"] for line in fast_lines] == [
+        "plain",
+        "leak",
+        "formatted three of 4",
+        "odd value",
+        "failed",
+        "no traceback",
+        "end",
+    ]
+    text = fast.read_text(encoding="utf-8")
+    assert "tok-secret-1234" not in text and "user:pw" not in text
+    assert "ValueError: boom" in fast_lines[4]["exception"]  # type: ignore[operator]
+    # Key order is part of the format: the call's keys, then event, level, timestamp.
+    first = fast.read_text(encoding="utf-8").splitlines()[0]
+    assert (
+        first.index('"count"') < first.index('"event"') < first.index('"level"') < first.index('"timestamp"')
+    )
+
+
+def test_structlog_users_get_the_file_log_once_structlog_is_wanted(tmp_path: Path) -> None:
+    """Code that uses structlog directly (the TUI's log tap) asks for the configuration first."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "app.jsonl"
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from comfy_reality import logs\n"
+        "logs.configure_logging(log_path=Path(sys.argv[1]))\n"
+        "logs.get_logger('a').info('before')\n"
+        "assert 'structlog' not in sys.modules\n"
+        "logs.ensure_structlog()\n"
+        "import structlog\n"
+        "assert structlog.is_configured() and logs.is_configured()\n"
+        "structlog.get_logger('b').info('direct', token='tok-secret-9999')\n"
+        "logs.get_logger('a').info('after')\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=60)
+    lines = _without_timestamps(path)
+    assert [line["event"] for line in lines] == ["before", "direct", "after"]
+    assert lines[1]["token"] == "***"
+
+
+def test_the_tui_app_imports_no_http_stack_journal_or_structlog_before_its_first_frame() -> None:
+    """Paint first: the runtime's HTTP and WebSocket libraries, the journal (SQLite) and structlog
+    load once the panes are on the screen (the backend's jobs, the log tap), not with the app."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from comfy_reality.tui.app import ComfyRealityApp\n"
+        "heavy = ('httpx', 'websockets', 'structlog', 'sqlite3', 'aiohttp', 'comfy_reality.journal',\n"
+        "         'comfy_reality.runtime.pool', 'comfy_reality.runtime.client')\n"
+        "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == []
+
+
+def test_modules_log_through_logs_get_logger_not_structlog() -> None:
+    """structlog imported directly after the file log is set up would be unconfigured (lines on the
+    terminal); every module logs through ``logs.get_logger``, which installs the configuration."""
+    import re
+
+    import comfy_reality
+
+    root = Path(comfy_reality.__file__).parent
+    allowed = {root / "logs.py", root / "tui" / "logtap.py"}  # both call logs.ensure_structlog() first
+    direct = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path not in allowed
+        and re.search(r"^\s*(import structlog|from structlog)", path.read_text("utf-8"), re.M)
+    ]
+    assert direct == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -203,6 +202,8 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings
     path = config_path or paths.config_file()
     values: dict[str, Any] = {}
     if path.exists():
+        import tomllib  # only with a config file to read
+
         try:
             values.update(tomllib.loads(path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

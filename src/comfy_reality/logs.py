@@ -1,24 +1,30 @@
-"""structlog set-up: JSON lines to a file under the platformdirs log dir, secrets redacted."""
+"""Logging: JSON lines to a file under the platformdirs log dir, secrets redacted.
+
+Modules log through :func:`get_logger`. Until something imports structlog, a configured file
+log is written by a small writer here that renders exactly what the structlog chain renders
+(level, ISO UTC timestamp, redaction, exception text, JSON): importing structlog pulls in
+attrs, Rich's traceback and pretty printers and Pygments, which ``comfy-reality run`` would
+pay for on every start. Once structlog is imported (the TUI's log tap, tests, a library user),
+the same configuration is installed in structlog and every logger forwards to it.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import re
 import sys
-from collections.abc import MutableMapping
+import threading
+from collections.abc import Callable, MutableMapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
-
-import structlog
 
 from . import paths
 from .url_secrets import redact_url
 
 _SECRET_KEYS = re.compile(r"(token|authorization|password|passwd|secret|api[_-]?key|cookie|auth)", re.I)
 _secret_values: set[str] = set()
-_configured_file: TextIO | None = None
 
 
 def register_secret(value: str | None) -> None:
@@ -67,82 +73,9 @@ def redact_processor(
     return event_dict
 
 
-def _json_fallback(obj: Any) -> Any:
-    """What structlog's JSONRenderer does with a value JSON cannot hold: its ``__structlog__``, else repr."""
-    structlog_repr = getattr(obj, "__structlog__", None)
-    return structlog_repr() if callable(structlog_repr) else repr(obj)
-
-
-# One encoder for every line: ``json.dumps(..., default=...)`` builds a new one per call.
-_encode_json = json.JSONEncoder(default=_json_fallback).encode
-
-
-def _serialize(obj: Any, **_kw: Any) -> str:
-    return _encode_json(obj)
-
-
-# What ``structlog.configure`` replaces (``get_config()`` would copy it into a new dict per call).
-# A structlog without it gets no caching: every call binds, as structlog's own proxy does.
-_STRUCTLOG_CONFIG: Any = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
-
-
-class _ModuleLogger:
-    """A module's logger: structlog's lazy logger, but bound once per structlog configuration.
-
-    structlog is configured with ``cache_logger_on_first_use=False`` so that a reconfiguration
-    (tests, the TUI's log tap) reaches module-level loggers; its lazy proxy then assembles a new
-    bound logger on *every* call, even a filtered-out ``debug``. This keeps the bound logger and
-    assembles it again only when the configuration objects changed (what ``configure`` does).
-    """
-
-    __slots__ = ("_bound", "_key", "_proxy")
-
-    def __init__(self, name: str | None) -> None:
-        self._proxy: Any = structlog.get_logger(name) if name is not None else structlog.get_logger()
-        self._key: tuple[Any, ...] = ()
-        self._bound: Any = None
-
-    def _logger(self) -> Any:
-        config = _STRUCTLOG_CONFIG
-        if config is None:
-            return self._proxy
-        key = self._key
-        if (
-            not key
-            or key[0] is not config.default_processors
-            or key[1] is not config.default_wrapper_class
-            or key[2] is not config.logger_factory
-            or key[3] is not config.default_context_class
-        ):
-            self._bound = self._proxy.bind()
-            self._key = (
-                config.default_processors,
-                config.default_wrapper_class,
-                config.logger_factory,
-                config.default_context_class,
-            )
-        return self._bound
-
-    # The level methods directly (the hot ones); anything else goes through __getattr__.
-    def debug(self, event: str, *args: Any, **kw: Any) -> Any:
-        return self._logger().debug(event, *args, **kw)
-
-    def info(self, event: str, *args: Any, **kw: Any) -> Any:
-        return self._logger().info(event, *args, **kw)
-
-    def warning(self, event: str, *args: Any, **kw: Any) -> Any:
-        return self._logger().warning(event, *args, **kw)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._logger(), name)
-
-
-def get_logger(name: str | None = None) -> Any:
-    """The logger for a module (``log = get_logger("comfy_reality.x")``); see :class:`_ModuleLogger`."""
-    return _ModuleLogger(name)
-
-
 def _drop(_logger: Any, _name: str, _event_dict: MutableMapping[str, Any]) -> Any:
+    import structlog
+
     raise structlog.DropEvent
 
 
@@ -173,42 +106,226 @@ class _WriteNeverFails:
             self.failures += 1
 
 
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+_LOCK = threading.Lock()
+_configured_file: TextIO | None = None
+_sink: _JsonLines | None = None
+"""The file writer while structlog is not imported (None: structlog does the writing)."""
+_structlog_setup: Callable[[], None] | None = None
+"""How to configure structlog like the file log, run once structlog is wanted."""
+
+
+def _json_fallback(value: Any) -> Any:
+    """What structlog's JSONRenderer does with a value json cannot encode."""
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+# One encoder for every line: ``json.dumps(..., default=...)`` builds a new one per call.
+_encode_json = json.JSONEncoder(default=_json_fallback).encode
+
+
+def _serialize(obj: Any, **_kw: Any) -> str:
+    """structlog's JSONRenderer serializer, with the one encoder."""
+    return _encode_json(obj)
+
+
+def _exception_text(exc_info: Any) -> str | None:
+    """An ``exc_info`` value (True, an exception or a sys.exc_info() tuple) as structlog formats it."""
+    import traceback
+
+    if isinstance(exc_info, BaseException):
+        info: Any = (type(exc_info), exc_info, exc_info.__traceback__)
+    elif isinstance(exc_info, tuple) and len(exc_info) == 3 and isinstance(exc_info[1], BaseException):
+        info = exc_info
+    elif exc_info:
+        info = sys.exc_info()
+        if info[1] is None:
+            return None
+    else:
+        return None
+    return "".join(traceback.format_exception(info[0], info[1], info[2])).removesuffix("\n")
+
+
+class _JsonLines:
+    """Renders a log call as the configured structlog chain would and appends it to the file.
+
+    The chain it stands for: add_log_level, TimeStamper(fmt="iso", utc=True), redact_processor,
+    format_exc_info, JSONRenderer, behind make_filtering_bound_logger(level).
+    """
+
+    def __init__(self, file: _WriteNeverFails | None, level: int) -> None:
+        self.file = file  # None: logging is off (drop every line)
+        self.level = level
+
+    def log(self, method: str, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+        if self.file is None or LEVELS[method] < self.level:
+            return
+        if args:
+            event = event % (args[0] if len(args) == 1 and isinstance(args[0], dict) and args[0] else args)
+        event_dict: dict[str, Any] = {**kw, "event": event, "level": method}
+        event_dict["timestamp"] = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
+        redact_processor(None, method, event_dict)
+        if "exc_info" in event_dict:
+            text = _exception_text(event_dict.pop("exc_info"))
+            if text is not None:
+                event_dict["exception"] = text
+        line = _encode_json(event_dict)
+        with _LOCK:
+            self.file.write(line + "\n")
+            self.file.flush()
+
+
+class Logger:
+    """A named logger that imports structlog only when structlog is in use (see the module doc)."""
+
+    __slots__ = ("_bound", "_key", "_proxy", "name")
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self._proxy: Any = None
+        self._bound: Any = None
+        self._key: tuple[Any, ...] = (None, None, None, None)
+
+    def _log(self, method: str, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        sink = _sink
+        if sink is not None and "structlog" not in sys.modules:
+            sink.log(method, event, args, kw)
+            return None
+        if _structlog_setup is not None or self._proxy is None:
+            ensure_structlog()
+        return getattr(self._structlog_logger(), method)(event, *args, **kw)
+
+    def _structlog_logger(self) -> Any:
+        """structlog's logger, bound once per structlog configuration.
+
+        structlog is configured with ``cache_logger_on_first_use=False`` so that a
+        reconfiguration (tests, the TUI's log tap) reaches module-level loggers; its lazy proxy
+        then assembles a new bound logger on every call, even a filtered-out ``debug``. This
+        keeps the bound one until the configuration objects change (what ``configure`` does).
+        """
+        import structlog
+
+        if self._proxy is None:
+            self._proxy = structlog.get_logger(self.name) if self.name is not None else structlog.get_logger()
+        config = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
+        if config is None:  # a structlog without it: no caching, as structlog's own proxy
+            return self._proxy
+        key = (
+            config.default_processors,
+            config.default_wrapper_class,
+            config.logger_factory,
+            config.default_context_class,
+        )
+        if self._bound is None or any(a is not b for a, b in zip(key, self._key, strict=True)):
+            self._bound = self._proxy.bind()
+            self._key = key
+        return self._bound
+
+    def debug(self, event: Any, *args: Any, **kw: Any) -> Any:
+        return self._log("debug", event, args, kw)
+
+    def info(self, event: Any, *args: Any, **kw: Any) -> Any:
+        return self._log("info", event, args, kw)
+
+    def warning(self, event: Any, *args: Any, **kw: Any) -> Any:
+        return self._log("warning", event, args, kw)
+
+    warn = warning
+
+    def error(self, event: Any, *args: Any, **kw: Any) -> Any:
+        return self._log("error", event, args, kw)
+
+    def exception(self, event: Any, *args: Any, **kw: Any) -> Any:
+        kw.setdefault("exc_info", True)
+        return self._log("error", event, args, kw)
+
+    def critical(self, event: Any, *args: Any, **kw: Any) -> Any:
+        return self._log("critical", event, args, kw)
+
+
+def get_logger(name: str | None = None) -> Logger:
+    """The logger every module uses (``log = get_logger("comfy_reality.x")``)."""
+    return Logger(name)
+
+
+def ensure_structlog() -> None:
+    """Install the file log's configuration in structlog, for code that uses structlog itself.
+
+    A no-op when structlog was imported before the log was configured (it is configured then)."""
+    global _sink, _structlog_setup
+    with _LOCK:
+        setup, _structlog_setup = _structlog_setup, None
+        if setup is not None:
+            _sink = None
+            setup()
+
+
+def is_configured() -> bool:
+    """Whether a log destination was chosen (by :func:`configure_logging` or by structlog's own set-up)."""
+    if _sink is not None or _structlog_setup is not None:
+        return True
+    structlog = sys.modules.get("structlog")
+    return structlog is not None and bool(structlog.is_configured())
+
+
 def close_log_file() -> None:
     """Close the log file opened by :func:`configure_logging` (at exit, or between tests)."""
-    global _configured_file
+    global _configured_file, _sink, _structlog_setup
+    _sink = None
+    _structlog_setup = None
     if _configured_file is not None:
         try:
             _configured_file.close()
         except OSError:
             pass  # the last buffered line could not be written (disk full): nothing to do
         _configured_file = None
+
+
+def _install(setup: Callable[[], None], sink: _JsonLines | None) -> None:
+    """Configure structlog now if it is imported (or must be), else keep ``sink`` until it is."""
+    global _sink, _structlog_setup
+    if sink is None or "structlog" in sys.modules:
+        _sink, _structlog_setup = None, None
+        setup()
+    else:
+        _sink, _structlog_setup = sink, setup
 
 
 def configure_logging(*, level: str = "info", console: bool = False, log_path: Path | None = None) -> Path:
-    """Send structlog (and stdlib logging) to a JSON-lines file; optionally also to stderr."""
+    """Send log lines to a JSON-lines file; optionally also to stderr (structlog's console renderer)."""
     global _configured_file
     path = log_path or paths.log_file()
-    if _configured_file is not None:
-        try:
-            _configured_file.close()
-        except OSError:
-            pass  # the last buffered line could not be written (disk full): nothing to do
-        _configured_file = None
+    close_log_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _configured_file = path.open("a", encoding="utf-8", buffering=1)
     except OSError:
         # No usable log file: log nowhere rather than onto a terminal that may carry NDJSON or
         # a Textual screen, and let the caller say so once.
-        structlog.configure(
-            processors=[_drop],
-            logger_factory=structlog.ReturnLoggerFactory(),
-            cache_logger_on_first_use=False,
-        )
+        _install(_configure_dropping, _JsonLines(None, 0))
         raise
-    numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        numeric = logging.INFO
+    numeric = {**LEVELS, "warn": 30, "fatal": 50, "notset": 0}.get(level.lower(), LEVELS["info"])
+    writer = _WriteNeverFails(_configured_file)
+    setup = functools.partial(_configure_structlog, writer, numeric, console)
+    _install(setup, None if console else _JsonLines(writer, numeric))
+    return path
+
+
+def _configure_dropping() -> None:
+    import structlog
+
+    structlog.configure(
+        processors=[_drop],
+        logger_factory=structlog.ReturnLoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _configure_structlog(writer: _WriteNeverFails, numeric: int, console: bool) -> None:
+    import structlog
 
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -217,7 +334,7 @@ def configure_logging(*, level: str = "info", console: bool = False, log_path: P
         redact_processor,
         structlog.processors.format_exc_info,
     ]
-    file_logger = structlog.WriteLoggerFactory(file=_WriteNeverFails(_configured_file))  # type: ignore[arg-type]
+    file_logger = structlog.WriteLoggerFactory(file=writer)  # type: ignore[arg-type]
     if console:
         console_renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
         json_renderer = structlog.processors.JSONRenderer(serializer=_serialize)
@@ -250,4 +367,3 @@ def configure_logging(*, level: str = "info", console: bool = False, log_path: P
             logger_factory=file_logger,
             cache_logger_on_first_use=False,
         )
-    return path

@@ -211,7 +211,7 @@ def test_ctrl_c_interrupts_the_prompt_on_the_server(server_url: str, tmp_path: P
     assert httpx.get(f"{server_url}/queue").json()["queue_running"] == []
 
 
-def test_run_path_imports_no_textual_and_no_aiohttp(server_url: str, tmp_path: Path) -> None:
+def test_run_path_imports_no_textual_no_aiohttp_and_no_structlog(server_url: str, tmp_path: Path) -> None:
     workflow = write_workflow(tmp_path, "lean", save_image_prompt(unique()))
     probe = (
         "import sys, json\n"
@@ -220,7 +220,7 @@ def test_run_path_imports_no_textual_and_no_aiohttp(server_url: str, tmp_path: P
         f"    main(['run', '--json', '--server', {server_url!r}, '--output-dir', {str(tmp_path)!r}, {str(workflow)!r}])\n"
         "except SystemExit as exc:\n"
         "    code = exc.code\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'aiohttp')\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'aiohttp', 'structlog')\n"
         "               or m.startswith(('comfy_reality.tui', 'comfy_reality.server')))\n"
         "sys.stderr.write('PROBE ' + json.dumps({'code': code, 'heavy': heavy}) + '\\n')\n"
     )

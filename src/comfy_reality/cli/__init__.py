@@ -103,13 +103,13 @@ def _log_command_end(ctx: click.Context, code: int | str | None, seconds: float)
     """One line per command for whoever reads the log later: which, against what, how it ended.
 
     Only once the command has set up logging (never on --help, never onto stdout)."""
-    import structlog
+    from comfy_reality import logs
 
-    if not structlog.is_configured():
+    if not logs.is_configured():
         return
     settings = ctx.meta.get("comfy_reality.settings")
     server = getattr(settings, "server_url", None)
-    structlog.get_logger("comfy_reality.cli").info(
+    logs.get_logger("comfy_reality.cli").info(
         "command_ended",
         command=ctx.invoked_subcommand,
         server_url=redact_url(server) if isinstance(server, str) else None,
@@ -132,9 +132,51 @@ def cli() -> None:
     """
 
 
+_fast_exit_requested = False
+
+
+def request_fast_exit() -> None:
+    """Called by a command whose ending needs no interpreter teardown (``run``: it closed its
+    journal, sockets and threads itself). When the command is the whole process, :func:`main`
+    then ends it at once instead of spending a tenth of a second freeing every module's objects."""
+    global _fast_exit_requested
+    _fast_exit_requested = True
+
+
+def _exit_now(code: int) -> None:
+    """Flush what the user is owed (stdout, stderr, the log file), then end the process.
+
+    Returns (and the caller exits the ordinary way) when anything could still need teardown: a
+    flush that fails (a closed pipe) or a thread that is still running."""
+    import os
+    import threading
+
+    from comfy_reality.logs import close_log_file
+
+    if threading.active_count() > 1:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return  # the ordinary exit reports it as Python always does
+    close_log_file()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point (``comfy-reality = comfy_reality.cli:main``)."""
-    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="comfy-reality")
+    """Console-script entry point (``comfy-reality = comfy_reality.cli:main``).
+
+    With ``argv`` given the caller embeds the command (a test, a script): it always returns or
+    raises ``SystemExit`` as click does, never ends the process itself."""
+    if argv is not None:
+        return cli.main(args=argv, prog_name="comfy-reality")
+    try:
+        return cli.main(args=sys.argv[1:], prog_name="comfy-reality")
+    except SystemExit as exc:
+        if _fast_exit_requested and (exc.code is None or isinstance(exc.code, int)):
+            _exit_now(exc.code or 0)
+        raise
 
 
 __all__ = ["COMMANDS", "cli", "main"]

@@ -13,6 +13,7 @@ exits 130. Imports no Textual and no aiohttp: start-up time is measured.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import signal
 import sys
 import time
@@ -193,6 +194,7 @@ class RunCommand:
         self._restore_signal: Callable[[], None] | None = None
         self.reporter: JsonReporter | LiveReporter | None = None
         self.journaled = False  # a journal records this run (rows written before each POST)
+        self._journal_opening: asyncio.Future[Journal | None] | None = None
 
     def notify(self, message: str) -> None:
         if self.reporter is not None:
@@ -241,8 +243,9 @@ class RunCommand:
 
         self._main_task = asyncio.current_task()
         self._install_sigint()
-        # The journal opens on its writer thread while the pool is set up.
-        journal_opening = asyncio.ensure_future(self._open_journal())
+        # The journal imports and opens on threads while the pool connects and the prompts are
+        # prepared; it is attached before the first POST (a runtime holds no execution before then).
+        journal_opening = self._journal_opening = asyncio.ensure_future(self._open_journal())
         journal: Journal | None = None
         try:
             servers = self.servers or [PoolServer(self.settings.server_url, auth=make_auth(self.settings))]
@@ -253,11 +256,6 @@ class RunCommand:
                 failover_after=self.settings.failover_after,
                 retry_lost=self.settings.retry_lost,
             )
-            journal = await journal_opening  # opened on its thread while the pool was built
-            if journal is not None:
-                for member in pool.members:
-                    journal.attach(member.runtime)
-                self.journaled = True
             try:
                 async with pool.session():
                     await pool.ready()
@@ -271,11 +269,10 @@ class RunCommand:
                     raise error_from_exception(error, self.settings.server_url) from error
                 raise
         finally:
-            if journal is None:
-                # The session failed before the journal was awaited: close it all the same.
-                await asyncio.wait({journal_opening})
-                if not journal_opening.cancelled() and journal_opening.exception() is None:
-                    journal = journal_opening.result()
+            # Opened whether or not the run got as far as attaching it: close it all the same.
+            await asyncio.wait({journal_opening})
+            if not journal_opening.cancelled() and journal_opening.exception() is None:
+                journal = journal_opening.result()
             if journal is not None:
                 # Even after Ctrl-C: the last states (cancelled, interrupted) belong in the history.
                 await journal.close()
@@ -284,10 +281,21 @@ class RunCommand:
             if self._restore_signal is not None:
                 self._restore_signal()
 
+    async def _attach_journal(self, pool: ServerPool) -> None:
+        """Wait for the journal (opening since the start) and let it record every member's executions."""
+        assert self._journal_opening is not None
+        journal = await self._journal_opening
+        if journal is not None:
+            for member in pool.members:
+                journal.attach(member.runtime)
+            self.journaled = True
+
     async def _open_journal(self) -> Journal | None:
         """The execution journal (``comfy-reality journal`` lists it), or None with a warning on stderr."""
         if not self.use_journal:
             return None
+        # Imported on a worker thread while the main thread connects (then the import below is free).
+        await asyncio.to_thread(importlib.import_module, "comfy_reality.journal")
         from comfy_reality.journal import Journal
 
         # The config's journal_keep_days bound is applied here, on the journal's writer thread.
@@ -320,7 +328,6 @@ class RunCommand:
 
     async def _prepare(self, pool: ServerPool) -> None:
         from comfy_reality.runtime import InvalidWorkflowError
-        from comfy_reality.workflows.edit import apply_overrides_to_each
         from comfy_reality.workflows.prepare import prepare_workflow
 
         # Conversion and overrides read the node specs of the pinned server, else the first that answers.
@@ -354,6 +361,8 @@ class RunCommand:
             job.prompt = prompt
             job.data = None  # the parsed file: the prompt is what runs (a batch must not hold both)
         if self.overrides and not problems:  # each --set goes to the workflows that have its node
+            from comfy_reality.workflows.edit import apply_overrides_to_each
+
             try:
                 named = [(job.path.name, job.prompt or {}) for job in self.jobs]
                 edited, notes = apply_overrides_to_each(named, self.overrides, object_info)
@@ -371,6 +380,7 @@ class RunCommand:
 
     async def _run_in_session(self, runtime: ServerPool) -> int:
         await self._prepare(runtime)
+        await self._attach_journal(runtime)
         reporter: JsonReporter | LiveReporter
         if self.json_mode:
             reporter = JsonReporter(sys.stdout)
@@ -706,4 +716,7 @@ def run(
     except KeyboardInterrupt:
         echo("Interrupted: stopped waiting; prompts may still be running on the server.", err=True)
         code = ExitCode.INTERRUPTED
+    from comfy_reality.cli import request_fast_exit
+
+    request_fast_exit()  # the journal, sockets and threads are closed: nothing left to tear down
     sys.exit(int(code))

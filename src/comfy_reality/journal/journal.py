@@ -31,7 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from .. import paths
 from ..errors import JournalError
@@ -60,7 +60,7 @@ from .runtime_like import RuntimeLike
 from .store import DEFAULT_BUSY_TIMEOUT, JournalStore
 from .submissions import SubmissionRows
 
-log = structlog.get_logger("comfy_reality.journal")
+log = get_logger("comfy_reality.journal")
 RECENT_FINAL = 256
 MAX_BATCH = 100  # executions per write: bounds the time one snapshot pass holds the loop
 T = TypeVar("T")

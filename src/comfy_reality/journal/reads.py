@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..runtime.models import TaskStatus
 from .owners import InstanceKey, process_gone
@@ -20,7 +20,7 @@ from .rows import JournalEntry, PruneResult
 if TYPE_CHECKING:
     from .store import JournalStore
 
-log = structlog.get_logger("comfy_reality.journal")
+log = get_logger("comfy_reality.journal")
 T = TypeVar("T")
 
 

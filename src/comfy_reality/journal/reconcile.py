@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import ComfyError, JournalError
 from ..runtime.models import TaskStatus, WorkflowExecution
@@ -23,7 +23,7 @@ from .server_history import server_history_result
 if TYPE_CHECKING:
     from .store import JournalStore
 
-log = structlog.get_logger("comfy_reality.journal")
+log = get_logger("comfy_reality.journal")
 T = TypeVar("T")
 
 

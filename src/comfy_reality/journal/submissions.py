@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import JournalError
 from ..runtime.models import WorkflowExecution
@@ -18,7 +18,7 @@ from ..runtime.models import WorkflowExecution
 if TYPE_CHECKING:
     from .journal import Journal, RuntimeLike
 
-log = structlog.get_logger("comfy_reality.journal")
+log = get_logger("comfy_reality.journal")
 
 __all__ = ["SubmissionRows"]
 

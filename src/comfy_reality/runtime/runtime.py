@@ -30,10 +30,9 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
-import structlog
 
 from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, ServerUnreachableError
-from ..logs import configure_logging, get_logger
+from ..logs import configure_logging, get_logger, is_configured
 from .auth import Auth
 from .client import ComfyUIClient, HistoryEntry, PromptResponse, new_client_id
 from .connection import Backoff, Connection, deliver
@@ -217,7 +216,7 @@ class ComfyUIAsyncRuntime(ServerWide):
         """Open HTTP + the WebSocket (reconnecting in the background); closing leaves prompts running."""
         if self._tg is not None:
             raise RuntimeError("This runtime's session is already open; use one session per runtime.")
-        if not structlog.is_configured():
+        if not is_configured():
             # Used as a library without the app's set-up: JSON lines to the log file, not the console.
             with contextlib.suppress(OSError):  # no usable log dir: logging is off, the run goes on
                 configure_logging()

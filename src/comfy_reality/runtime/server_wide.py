@@ -1,7 +1,8 @@
 """The runtime's view of the whole server: every client's queue and history (a mixin of the runtime).
 
 Kept apart from :mod:`.runtime` (which follows this app's own executions) so each stays one job;
-the app calls these methods and never the HTTP client itself.
+the app calls these methods and never the HTTP client itself. The queue and history modules (and
+their models) are imported on first use: ``comfy-reality run`` never needs them.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .server_history import HistoryPrompt, ServerHistoryItem, history_items, history_prompt
-from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot, ServerQueue
-
 if TYPE_CHECKING:
     from .client import ComfyUIClient, HistoryEntry, QueueState
     from .manager import Unsubscribe
     from .models import WorkflowExecution
+    from .server_history import HistoryPrompt, ServerHistoryItem
+    from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot, ServerQueue
 
 __all__ = ["ServerWide"]
 
@@ -38,6 +38,8 @@ class ServerWide:
     def server_queue(self) -> ServerQueue:
         """The whole-queue reader/steerer for this server, owner = this instance's client_id."""
         if self._server_queue is None:
+            from .server_queue import ServerQueue
+
             self._server_queue = ServerQueue(self.client, own_client_id=self.client_id, name_of=self._name_of)
         return self._server_queue
 
@@ -63,6 +65,8 @@ class ServerWide:
 
     async def server_history(self, max_items: int | None = 200) -> list[ServerHistoryItem]:
         """The server's history (every client), newest first."""
+        from .server_history import history_items
+
         entries = await self.client.get_history(max_items=max_items)
         return history_items(
             entries, own_client_id=self.client_id, app_client_ids=self.server_queue.app_client_ids
@@ -76,6 +80,8 @@ class ServerWide:
 
     async def history_prompt(self, prompt_id: str) -> HistoryPrompt:
         """A prompt as it ran (from /history, or /queue if not finished): for a re-run or a file."""
+        from .server_history import history_prompt
+
         return await history_prompt(self.client, prompt_id)
 
     # ------------------------------------------------------------ server reads

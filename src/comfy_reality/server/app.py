@@ -17,10 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from comfy_reality.logs import get_logger
 from comfy_reality.server import jobs as newer_api
 from comfy_reality.server.routes.files import FileRoutes
 from comfy_reality.server.routes.prompts import PromptRoutes
@@ -29,7 +29,7 @@ from comfy_reality.server.routes.websocket import WebSocketRoutes
 from comfy_reality.server.state import ServerState
 from comfy_reality.server.storage import FileStore
 
-log = structlog.get_logger("comfy_reality.server")
+log = get_logger("comfy_reality.server")
 
 # ComfyUI's queue is unbounded; this one refuses new prompts past a generous limit instead of
 # growing without end under a runaway client.

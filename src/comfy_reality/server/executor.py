@@ -24,8 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from comfy_reality.logs import get_logger
 from comfy_reality.server.catalogue import NodeCatalogue
 from comfy_reality.server.values import ExecutionBlocker, ImageValue, format_value
 
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from comfy_reality.server.hub import Hub
     from comfy_reality.server.storage import FileStore
 
-log = structlog.get_logger("comfy_reality.server.executor")
+log = get_logger("comfy_reality.server.executor")
 
 PREVIEW_IMAGE = 1
 TEXT = 3

@@ -14,12 +14,12 @@ import threading
 from collections import deque
 from typing import Any
 
-import structlog
 from aiohttp import WSCloseCode, web
 
+from comfy_reality.logs import get_logger
 from comfy_reality.runtime.models import utc_now
 
-log = structlog.get_logger("comfy_reality.server.hub")
+log = get_logger("comfy_reality.server.hub")
 
 SERVER_FEATURES: dict[str, Any] = {"supports_preview_metadata": True, "max_upload_size": 104857600}
 

@@ -6,8 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-import structlog
-
+from comfy_reality.logs import get_logger
 from comfy_reality.server.catalogue import NodeCatalogue
 from comfy_reality.server.executor import PromptExecutor
 from comfy_reality.server.hub import Hub, LogBuffer
@@ -16,7 +15,7 @@ from comfy_reality.server.prompt_queue import PromptQueue
 from comfy_reality.server.storage import FileStore
 from comfy_reality.server.validation import Validator
 
-log = structlog.get_logger("comfy_reality.server")
+log = get_logger("comfy_reality.server")
 
 SENSITIVE_EXTRA_DATA_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
 

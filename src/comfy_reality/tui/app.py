@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -21,8 +21,6 @@ from textual.worker import Worker
 
 from .. import paths
 from ..config import Settings
-from ..journal import Journal, ReconcileReport
-from ..workflows import ObjectInfo, WorkflowFile
 from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory
 from .commands import ComfyCommands
@@ -45,6 +43,11 @@ from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.main import MainScreen
 from .state import SessionState
 from .widgets import LogPane, TaskTree, WorkflowBrowser
+
+if TYPE_CHECKING:
+    # Named in annotations only: the journal (SQLite) and the workflow modules load after the first frame.
+    from ..journal import Journal, ReconcileReport
+    from ..workflows import ObjectInfo, WorkflowFile
 
 
 class ComfyRealityApp(SafeTextApp[None]):
@@ -160,6 +163,8 @@ class ComfyRealityApp(SafeTextApp[None]):
 
     def _report_keymap_problems(self) -> None:
         """Textual ignores keymap entries it cannot use; say which and where, once."""
+        if not self.settings.keymap:
+            return  # nothing to check: the screens opened later are not imported for it
         problems = keymap_problems(self.settings.keymap)
         if problems:
             self.write_log([LogLine(fmt.now(), "warning", problem) for problem in problems])

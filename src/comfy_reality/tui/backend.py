@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
-import structlog
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
+from comfy_reality.logs import get_logger
+
 from ..config import Settings
-from ..errors import ComfyError
-from ..journal import Journal, JournalError, ReconcileReport
-from ..journal.journal import RuntimeLike
+from ..errors import ComfyError, JournalError
 from ..runtime.manager import EventSubscription
 from ..runtime.models import (
     LIFECYCLE_EVENTS,
@@ -41,10 +41,6 @@ from ..runtime.models import (
     TaskType,
     WorkflowExecution,
 )
-from ..runtime.pool import PoolServer, ServerPool
-from ..runtime.pool_app import PoolRuntime
-from ..runtime.server_history import HistoryPrompt, ServerHistoryItem
-from ..runtime.server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 from . import format as fmt
 from .messages import (
     LogLine,
@@ -57,15 +53,30 @@ from .messages import (
 from .widgets.status_bar import friendly_reason
 
 if TYPE_CHECKING:
+    from ..journal import Journal, ReconcileReport
+    from ..journal.runtime_like import RuntimeLike
+    from ..runtime.pool import PoolServer
+    from ..runtime.pool_app import PoolRuntime
     from ..runtime.runtime import ComfyUIAsyncRuntime
+    from ..runtime.server_history import HistoryPrompt, ServerHistoryItem
+    from ..runtime.server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 
-log = structlog.get_logger("comfy_reality.tui")
+log = get_logger("comfy_reality.tui")
 
 FRAME_INTERVAL = 1 / 30
 STATS_INTERVAL = 5.0
 
 
-class AppRuntime(RuntimeLike, Protocol):
+if TYPE_CHECKING:
+    _JournalRuntime = RuntimeLike
+else:
+
+    class _JournalRuntime(Protocol):
+        """Stands for the journal's RuntimeLike at run time (a protocol is only a type): importing
+        the journal package (SQLite, its models) for a base class would delay the first frame."""
+
+
+class AppRuntime(_JournalRuntime, Protocol):
     """What the app uses of :class:`ComfyUIAsyncRuntime`, on top of what its journal needs.
 
     The app never reaches the runtime's HTTP client: server reads go through these methods.
@@ -250,6 +261,8 @@ class Backend:
             if self.use_journal:
                 # Only the user's own journal ages out; a file named explicitly is kept whole (as the CLI does).
                 keep_days = self.settings.journal_keep_days if self.journal_path is None else 0
+                from ..journal import Journal
+
                 self.journal, note = await Journal.open_or_disabled(self.journal_path, keep_days=keep_days)
                 pruned = self.journal.auto_pruned if self.journal is not None else None
                 if pruned is not None and pruned.executions:
@@ -276,7 +289,7 @@ class Backend:
         runtime = self.runtime
         if self.journal is None or runtime is None:
             return
-        pooled = isinstance(runtime, PoolRuntime)
+        pooled = is_pool(runtime)
         todo = [
             part
             for part in runtime_parts(runtime)
@@ -364,6 +377,8 @@ class Backend:
                 runtime = await start_demo_pool(stack, self.settings, self.demo_servers)
                 self.server_url = runtime.server_url
             elif not self.demo and len(self.settings.servers) > 1:
+                from ..runtime.pool import PoolServer
+
                 runtime = pool_runtime(
                     self.settings, [PoolServer.from_entry(e) for e in self.settings.servers]
                 )
@@ -393,7 +408,7 @@ class Backend:
 
             def on_status(status: ServerStatus) -> None:
                 self._app.post_message(ServerStatusChanged(status))
-                if isinstance(runtime, PoolRuntime):
+                if is_pool(runtime):
                     self._app.post_message(ServersChanged(runtime.rows()))
 
             unsubscribe = runtime.subscribe_status(on_status)
@@ -447,7 +462,7 @@ class Backend:
                     log.debug("system_stats_unavailable", error=str(exc))
                 else:
                     self._app.post_message(SystemStatsUpdated(stats))
-                    if isinstance(runtime, PoolRuntime):
+                    if is_pool(runtime):
                         self._app.post_message(ServersChanged(runtime.rows()))
             await asyncio.sleep(self.stats_interval)
 
@@ -480,14 +495,24 @@ class Backend:
 DEMO_SPEEDS = (1.0, 2.0, 0.5, 4.0, 1.5, 3.0, 0.75, 6.0)
 
 
+def is_pool(runtime: AppRuntime) -> TypeGuard[PoolRuntime]:
+    """Whether ``runtime`` is a pool of servers (without importing the pool before there is one)."""
+    pool_app = sys.modules.get("comfy_reality.runtime.pool_app")
+    return pool_app is not None and isinstance(runtime, pool_app.PoolRuntime)
+
+
 def runtime_parts(runtime: AppRuntime) -> list[RuntimeLike]:
     """The runtimes the journal records: each server of a pool, or the one runtime."""
-    if isinstance(runtime, PoolRuntime):
+    if is_pool(runtime):
         return list(runtime.parts())
     return [runtime]
 
 
 def pool_runtime(settings: Settings, servers: list[PoolServer]) -> PoolRuntime:
+    # Imported when a pool is made: the first frame never waits for the runtime's HTTP stack.
+    from ..runtime.pool import ServerPool
+    from ..runtime.pool_app import PoolRuntime
+
     return PoolRuntime(
         ServerPool(
             servers,
@@ -501,6 +526,7 @@ def pool_runtime(settings: Settings, servers: list[PoolServer]) -> PoolRuntime:
 
 async def start_demo_pool(stack: contextlib.AsyncExitStack, settings: Settings, count: int) -> PoolRuntime:
     """``count`` embedded servers of different speeds on 127.0.0.1, pooled with their speeds as weights."""
+    from ..runtime.pool import PoolServer
     from ..server import EmbeddedServer, ServerConfig
 
     servers: list[PoolServer] = []

@@ -13,7 +13,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import structlog
+from comfy_reality.logs import get_logger
 
 from ..errors import ComfyError
 from ..workflows import (
@@ -30,7 +30,7 @@ from ..workflows import (
 from ..workflows.library import inspect_workflow_bytes
 from .backend import AppRuntime
 
-log = structlog.get_logger("comfy_reality.tui")
+log = get_logger("comfy_reality.tui")
 
 SERVER_SOURCE = "server"
 

@@ -10,8 +10,7 @@ from collections import deque
 from collections.abc import MutableMapping
 from typing import Any
 
-import structlog
-
+from ..logs import ensure_structlog
 from ..runtime.models import LIFECYCLE_EVENTS, utc_now
 from .messages import LogLine
 
@@ -51,6 +50,9 @@ class LogTap:
         """Insert the tap just before the final renderer of the current configuration."""
         if self.installed:
             return
+        ensure_structlog()  # the file log's configuration, if it was waiting for structlog
+        import structlog  # installed once the panes exist: the first frame never waits for it
+
         processors = list(structlog.get_config()["processors"])
         processors.insert(max(0, len(processors) - 1), self)
         structlog.configure(processors=processors)
@@ -59,6 +61,8 @@ class LogTap:
     def uninstall(self) -> None:
         if not self.installed:
             return
+        import structlog
+
         processors = [p for p in structlog.get_config()["processors"] if p is not self]
         structlog.configure(processors=processors)
         self.installed = False

@@ -12,8 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field
+
+from comfy_reality.logs import get_logger
 
 from ..errors import InvalidWorkflowError
 from ..safe_text import safe_json
@@ -32,7 +33,7 @@ from .graph import find_cycle
 from .object_info import ObjectInfo
 from .ui_graph import VIRTUAL_TYPES
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DESCRIPTION_LIMIT = 400
 

@@ -17,8 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import structlog
 from pydantic import BaseModel
+
+from comfy_reality.logs import get_logger
 
 from .. import paths
 from ..runtime.models import utc_now
@@ -44,7 +45,7 @@ __all__ = [
     "parse_input_spec",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class ObjectInfo:

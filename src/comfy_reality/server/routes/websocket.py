@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 
-import structlog
 from aiohttp import WSMsgType, web
 
+from comfy_reality.logs import get_logger
 from comfy_reality.server.hub import SERVER_FEATURES
 from comfy_reality.server.routes.base import Routes
 
-log = structlog.get_logger("comfy_reality.server")
+log = get_logger("comfy_reality.server")
 
 
 class WebSocketRoutes(Routes):
