@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
@@ -35,6 +36,7 @@ from ...workflows import (
 from .. import clipboard
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
+from ..gc_tuning import freeze_long_lived
 from ..images import ImageSupport
 from ..library import WorkflowLibrary
 from ..log_order import LOG_SETTLE, LogOrder
@@ -84,6 +86,9 @@ class MainScreen(EditInputsScreen):
     GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
     """The help lists these among the keys that work everywhere on this screen."""
 
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    """As Screen's, without repainting the whole screen on every Tab: the panes restyle themselves."""
+
     class Ready(Message):
         """The panes are mounted: what the backend reports can be shown from now on."""
 
@@ -97,8 +102,10 @@ class MainScreen(EditInputsScreen):
         log_timezone: tzinfo | None = None,
         images: ImageSupport | None = None,
         log_settle: float = LOG_SETTLE,
+        freeze_long_lived: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_long_lived = freeze_long_lived
         self.settings = settings
         self.images = images
         self.backend = backend
@@ -362,6 +369,8 @@ class MainScreen(EditInputsScreen):
 
     async def _fetch_object_info(self, runtime: AppRuntime) -> None:
         if await self.library.fetch_object_info(runtime):
+            if self.freeze_long_lived:
+                freeze_long_lived()  # the catalogue lives as long as the connection
             # Rescan so each workflow lists the node types this server lacks.
             self.scan_local()
 

@@ -285,3 +285,8 @@ class NodeProgressList(Widget):
 
     def on_resize(self) -> None:
         self._drawn.clear()
+
+    def notify_style_update(self) -> None:
+        """The kept lines hold the old colours (a theme change): draw them again."""
+        super().notify_style_update()
+        self._drawn.clear()

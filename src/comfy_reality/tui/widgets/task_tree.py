@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -229,6 +230,16 @@ server; its children are the prompt's nodes.
             self.move_cursor(branch)
 
     EMPTY = "No runs yet: press r to run the selected workflow (e edits its inputs first)."
+
+    def notify_style_update(self) -> None:
+        """A restyle (focus moving in or out, a theme) changes colours, not rows: repaint the lines.
+
+        Tree's own rebuilds the line index and re-lays out, which with hundreds of executions was
+        most of what a Tab cost. Rules that change a size re-lay out through the styles themselves.
+        """
+        Widget.notify_style_update(self)
+        self._clear_line_cache()
+        self.refresh()
 
     def render_label(self, node: TreeNode[TreeRef], base_style: Style, style: Style) -> Text:
         """Labels fitted to the pane's width: names are cut, status, time and node id never."""
