@@ -294,9 +294,16 @@ class MainScreen(EditInputsScreen):
         if self._detail_mode == "workflow" or (moved and self.browser.has_focus_within):
             self._show_workflow(message.workflow)
 
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """The detail pane follows the pane in use: workflow preview or execution details."""
-        widget = event.widget
+    def _watch_focused(self) -> None:
+        """The detail pane follows the pane in use: workflow preview or execution details.
+
+        Switched as the focus moves, not on the DescendantFocus message that follows: the
+        focus and the detail pane then change in one layout and one frame, not two.
+        """
+        super()._watch_focused()  # type: ignore[no-untyped-call]
+        widget = self.focused
+        if widget is None or not self.is_mounted:
+            return
         if widget is self.task_tree:
             selected = self.task_tree.selected_execution_id or self._selected_execution
             if selected:

@@ -205,6 +205,7 @@ class NodeProgressList(Widget):
         super().__init__(id=id)
         self._execution_id: str | None = None
         self._tasks: list[Task] = []
+        self._ids: tuple[str, ...] = ()
         self._starts: list[int] = []  # first line of each row
         self._lines = 0
         self._drawn: dict[int, tuple[Task, int, list[Strip]]] = {}  # row -> (snapshot, width, lines)
@@ -215,13 +216,11 @@ class NodeProgressList(Widget):
         return {task.node_id or task.id: task for task in self._tasks}
 
     def show(self, execution_id: str | None, tasks: list[Task]) -> None:
-        same_rows = (
-            execution_id == self._execution_id
-            and len(tasks) == len(self._tasks)
-            and all(old.id == new.id for old, new in zip(self._tasks, tasks, strict=True))
-        )
-        if not same_rows:
+        # Called every frame: the rows are compared by their ids' tuple (one C-level comparison).
+        ids = tuple([task.id for task in tasks])
+        if execution_id != self._execution_id or ids != self._ids:
             self._execution_id = execution_id
+            self._ids = ids
             self._tasks = list(tasks)
             self._relayout()
             return
@@ -251,8 +250,21 @@ class NodeProgressList(Widget):
     def _repaint(self, index: int) -> None:
         self._drawn.pop(index, None)
         width = self.size.width
-        if width:
-            self.refresh(Region(0, self._starts[index], width, _row_height(self._tasks[index])))
+        start = self._starts[index]
+        if width and self._on_screen(start):
+            self.refresh(Region(0, start, width, _row_height(self._tasks[index])))
+
+    def _on_screen(self, line: int) -> bool:
+        """Whether ``line`` is within the scrolled view: rows off it are drawn when scrolled to.
+
+        With hundreds of nodes the rows that move are mostly off screen; a refresh of them only
+        woke the compositor to find nothing to draw.
+        """
+        parent = self.parent
+        if not isinstance(parent, Widget) or not parent.is_scrollable:
+            return True
+        top = int(parent.scroll_offset.y) - self.virtual_region.y
+        return top - 2 <= line < top + parent.size.height + 2
 
     def refresh_running(self) -> None:
         """Elapsed times and rates of running nodes move on with the clock."""

@@ -79,6 +79,8 @@ class SteadyFooter(Footer):
             return False  # not what this footer composed (grouped keys, labels): rebuild
         for widget, row in zip(keys, rows, strict=False):
             _rewrite_key(widget, row)
+            if not widget.display:
+                widget.display = True
         if len(rows) > len(keys):
             self.mount_all(
                 FooterKey(key, display, description, action, disabled=disabled, tooltip=tooltip).data_bind(
@@ -87,7 +89,9 @@ class SteadyFooter(Footer):
                 for key, display, description, action, disabled, tooltip in rows[len(keys) :]
             )
         for extra in keys[len(rows) :]:
-            extra.remove()
+            # Kept, hidden, for a pane with more keys: mounting one is a second layout later on.
+            if extra.display:
+                extra.display = False
         return True
 
 
