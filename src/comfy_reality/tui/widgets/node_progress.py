@@ -209,6 +209,9 @@ class NodeProgressList(Widget):
         self._starts: list[int] = []  # first line of each row
         self._lines = 0
         self._drawn: dict[int, tuple[Task, int, list[Strip]]] = {}  # row -> (snapshot, width, lines)
+        self._drawn_style: object = None  # the visual style the kept lines were drawn with
+        self._other: tuple[object, dict[int, tuple[Task, int, list[Strip]]]] | None = None
+        """The lines kept for the previous visual style: the pane's focus toggles between two."""
 
     @property
     def snapshots(self) -> dict[str, Task]:
@@ -245,10 +248,13 @@ class NodeProgressList(Widget):
             line += _row_height(task)
         self._lines = line
         self._drawn.clear()
+        self._other = None
         self.refresh(layout=True)
 
     def _repaint(self, index: int) -> None:
         self._drawn.pop(index, None)
+        if self._other is not None:
+            self._other[1].pop(index, None)
         width = self.size.width
         start = self._starts[index]
         if width and self._on_screen(start):
@@ -277,6 +283,14 @@ class NodeProgressList(Widget):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
+        visual_style = self.visual_style
+        if visual_style != self._drawn_style:
+            # Kept lines hold the colours they were drawn with: those of the other style are kept
+            # too, as moving the focus in and out of the pane switches between two styles.
+            other = self._other
+            self._other = (self._drawn_style, self._drawn)
+            self._drawn = other[1] if other is not None and other[0] == visual_style else {}
+            self._drawn_style = visual_style
         style = self.rich_style
         if not self._tasks or y < 0 or y >= self._lines:
             return Strip.blank(width, style)
@@ -295,10 +309,5 @@ class NodeProgressList(Widget):
         offset = y - self._starts[index]
         return drawn[2][offset] if offset < len(drawn[2]) else Strip.blank(width, style)
 
-    def on_resize(self) -> None:
-        self._drawn.clear()
-
-    def notify_style_update(self) -> None:
-        """The kept lines hold the old colours (a theme change): draw them again."""
-        super().notify_style_update()
-        self._drawn.clear()
+    # No clearing on resize: each kept row holds the width it was drawn for (being shown again
+    # after the workflow preview sends a Resize of the same width).
