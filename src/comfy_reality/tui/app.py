@@ -26,7 +26,7 @@ from ..workflows import ObjectInfo, WorkflowFile
 from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory
 from .commands import ComfyCommands
-from .gc_tuning import freeze_long_lived
+from .gc_tuning import freeze_long_lived, thaw
 from .images import ImageSupport, resolve_renderer
 from .keymap import keymap_problems
 from .library import WorkflowLibrary
@@ -176,6 +176,8 @@ class ComfyRealityApp(SafeTextApp[None]):
         if self.log_tap is not None:
             self.log_tap.uninstall()
         await self.backend.close()
+        if self.freeze_long_lived:
+            thaw()
 
     def _drain_log_tap(self) -> None:
         if self.log_tap is not None and self.log_tap.buffer:

@@ -19,4 +19,10 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
-__all__ = ["freeze_long_lived"]
+def thaw() -> None:
+    """When the app ends: what was frozen can be collected again (another app may follow in this
+    process, as in tests and benchmarks; frozen, the old one's panes would never be freed)."""
+    gc.unfreeze()
+
+
+__all__ = ["freeze_long_lived", "thaw"]

@@ -258,7 +258,7 @@ server; its children are the prompt's nodes.
         most of what a Tab cost. Rules that change a size re-lay out through the styles themselves.
         """
         Widget.notify_style_update(self)
-        self._clear_line_cache()
+        self._line_cache.clear()  # the drawn lines; the line index (Tree._clear_line_cache drops it too) stays
         self.refresh()
 
     def render_label(self, node: TreeNode[TreeRef], base_style: Style, style: Style) -> Text:
