@@ -154,7 +154,8 @@ class MainScreen(EditInputsScreen):
         self.tasks_filter = ExecutionFilter(self.task_tree, id="tasks-filter")
         self.preview = WorkflowPreview(titles, id="preview")
         self.preview.border_title = "Workflow"
-        self.execution_view = ExecutionView(id="execution", classes="hidden", images=self.images)
+        self.execution_view = ExecutionView(id="execution", images=self.images)
+        self.execution_view.display = False  # the detail panes swap by display, not a class (no restyle)
         self.execution_view.border_title = "Execution"
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
@@ -315,16 +316,14 @@ class MainScreen(EditInputsScreen):
     def _show_execution(self, execution_id: str) -> None:
         self._selected_execution = execution_id
         self._detail_mode = "execution"
-        self.preview.add_class("hidden")
         view = self.execution_view
-        view.remove_class("hidden")
+        self.preview.display, view.display = False, True
         view.show(self.session.get(execution_id), self.output_sizes)
 
     def _show_workflow(self, workflow: WorkflowFile | None) -> None:
         self._detail_mode = "workflow"
-        self.execution_view.add_class("hidden")
         preview = self.preview
-        preview.remove_class("hidden")
+        self.execution_view.display, preview.display = False, True
         if workflow is None or workflow.error:
             preview.show(workflow, None)
             return
