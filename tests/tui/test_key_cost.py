@@ -117,3 +117,37 @@ def test_task_tree_label_widths_come_from_the_stored_labels() -> None:
     tree = TaskTree()
     node = tree.root.add("a label", expand=False)
     assert tree.get_label_width(node) == len("a label") + 2
+
+
+async def test_a_row_that_changed_off_screen_shows_its_new_state_when_scrolled_to() -> None:
+    from textual.app import App, ComposeResult
+    from textual.containers import VerticalScroll
+
+    from comfy_reality.runtime.models import Task
+    from comfy_reality.tui.widgets import NodeProgressList
+
+    tasks = [Task(name=f"Step #{index}", node_id=str(index), class_type="Step") for index in range(60)]
+
+    class Rows(App[None]):
+        def compose(self) -> ComposeResult:
+            with VerticalScroll(id="view"):
+                yield NodeProgressList(id="rows")
+
+    app = Rows()
+    async with app.run_test(size=(80, 12)) as pilot:
+        rows = app.query_one(NodeProgressList)
+        view = app.query_one("#view", VerticalScroll)
+        rows.show("exec", tasks)
+        await pilot.pause()
+        view.scroll_end(animate=False)  # the last rows drawn once, pending
+        await pilot.pause()
+        assert "Step #59" in screen_text(app) and "pending" in screen_text(app)
+        view.scroll_home(animate=False)
+        await pilot.pause()
+        done = tasks[59].model_copy(update={"status": TaskStatus.COMPLETED})
+        rows.show("exec", [*tasks[:59], done])  # changes while off screen
+        await pilot.pause()
+        view.scroll_end(animate=False)
+        await pilot.pause()
+        last = next(line for line in screen_text(app).splitlines() if "Step #59" in line)
+        assert "pending" not in last and "✓" in last

@@ -257,11 +257,18 @@ class NodeProgressList(Widget):
             self._other[1].pop(index, None)
         width = self.size.width
         start = self._starts[index]
-        if width and self._on_screen(start):
-            self.refresh(Region(0, start, width, _row_height(self._tasks[index])))
+        if not width:
+            return
+        region = Region(0, start, width, _row_height(self._tasks[index]))
+        if self._on_screen(start):
+            self.refresh(region)
+        else:
+            # Marked stale (a line drawn before is not shown again when scrolled to), without
+            # waking the compositor to find nothing on screen to draw.
+            self._set_dirty(region)
 
     def _on_screen(self, line: int) -> bool:
-        """Whether ``line`` is within the scrolled view: rows off it are drawn when scrolled to.
+        """Whether ``line`` is within the scrolled view (or near it).
 
         With hundreds of nodes the rows that move are mostly off screen; a refresh of them only
         woke the compositor to find nothing to draw.
