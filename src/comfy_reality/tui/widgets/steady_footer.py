@@ -74,7 +74,12 @@ class SteadyFooter(Footer):
         if rows is None or (self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE):
             return False
         children = list(self.children)
-        keys = [child for child in children if type(child) is FooterKey and not child.classes]
+        keys = [
+            child
+            for child in children
+            if type(child) is FooterKey  # a disabled key has the -disabled class: still one of ours
+            and not (child.has_class("-grouped") or child.has_class("-command-palette"))
+        ]
         if len(keys) != len(children):
             return False  # not what this footer composed (grouped keys, labels): rebuild
         for widget, row in zip(keys, rows, strict=False):
