@@ -103,6 +103,8 @@ class Tracker:
         self.witnessed_starts: set[str] = set()  # nodes whose start we saw happen after joining
         self._heard_live = False  # the first node message after joining only restates what already ran
         self.last_entry: dict[str, tuple[Any, Any, Any]] = {}
+        self.finished_keys: set[str] = set()
+        """progress_state keys seen finished: later messages repeat them unchanged."""
         self.ephemeral: dict[str, str] = {}
         self.with_children: set[str] = set()
         self.current: str | None = None
@@ -401,7 +403,11 @@ class Tracker:
         self.seen_progress_state = True
         witnessing = self._witnessing()
         last = self.last_entry
-        for key, entry in message.nodes.items():
+        nodes = message.nodes
+        finished = self.finished_keys
+        # Every message restates every node that has started: skip the finished ones in one pass.
+        for key in [key for key in nodes if key not in finished] if finished else nodes:
+            entry = nodes[key]
             if not isinstance(entry, dict):
                 continue
             state = entry.get("state")
@@ -423,6 +429,8 @@ class Tracker:
                 last.clear()  # only a de-duplication cache
             last[key] = signature
             if state == "finished":
+                if len(finished) < MAX_CACHED_IDS:
+                    finished.add(key)  # a finished node never changes again
                 if direct:
                     self._complete_node(node_id)
                 continue

@@ -123,6 +123,7 @@ def main(
         demo_data_dir=None if fresh_demo or not demo else paths.demo_server_dir(),
         demo_servers=demo_servers,
         log_tap=LogTap(),
+        freeze_long_lived=True,
     )
     app.run()
     if app.return_code:

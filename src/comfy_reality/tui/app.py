@@ -24,6 +24,7 @@ from ..config import Settings
 from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory
 from .commands import ComfyCommands
+from .gc_tuning import freeze_long_lived, thaw
 from .images import ImageSupport, resolve_renderer
 from .keymap import keymap_problems
 from .library import WorkflowLibrary
@@ -87,8 +88,11 @@ class ComfyRealityApp(SafeTextApp[None]):
         use_journal: bool = True,
         log_settle: float = LOG_SETTLE,
         demo_servers: int = 1,
+        freeze_long_lived: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_long_lived = freeze_long_lived
+        """Exempt start-up objects from full garbage collections (see :mod:`.gc_tuning`); off in tests."""
         self.settings = settings or Settings()
         self.log_tap = log_tap
         self.log_settle = log_settle
@@ -146,6 +150,7 @@ class ComfyRealityApp(SafeTextApp[None]):
             log_timezone=self.log_timezone,
             images=self.images,
             log_settle=self.log_settle,
+            freeze_long_lived=self.freeze_long_lived,
         )
         return self.main_screen
 
@@ -160,6 +165,8 @@ class ComfyRealityApp(SafeTextApp[None]):
             self.set_interval(0.25, self._drain_log_tap)
         self._report_keymap_problems()
         self.backend.start()
+        if self.freeze_long_lived:
+            self.call_after_refresh(freeze_long_lived)
 
     def _report_keymap_problems(self) -> None:
         """Textual ignores keymap entries it cannot use; say which and where, once."""
@@ -174,6 +181,8 @@ class ComfyRealityApp(SafeTextApp[None]):
         if self.log_tap is not None:
             self.log_tap.uninstall()
         await self.backend.close()
+        if self.freeze_long_lived:
+            thaw()
 
     def _drain_log_tap(self) -> None:
         if self.log_tap is not None and self.log_tap.buffer:

@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
@@ -35,6 +36,7 @@ from ...workflows import (
 from .. import clipboard
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
+from ..gc_tuning import freeze_long_lived
 from ..images import ImageSupport
 from ..library import WorkflowLibrary
 from ..log_order import LOG_SETTLE, LogOrder
@@ -84,6 +86,9 @@ class MainScreen(EditInputsScreen):
     GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
     """The help lists these among the keys that work everywhere on this screen."""
 
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    """As Screen's, without repainting the whole screen on every Tab: the panes restyle themselves."""
+
     class Ready(Message):
         """The panes are mounted: what the backend reports can be shown from now on."""
 
@@ -97,8 +102,10 @@ class MainScreen(EditInputsScreen):
         log_timezone: tzinfo | None = None,
         images: ImageSupport | None = None,
         log_settle: float = LOG_SETTLE,
+        freeze_long_lived: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_long_lived = freeze_long_lived
         self.settings = settings
         self.images = images
         self.backend = backend
@@ -147,7 +154,8 @@ class MainScreen(EditInputsScreen):
         self.tasks_filter = ExecutionFilter(self.task_tree, id="tasks-filter")
         self.preview = WorkflowPreview(titles, id="preview")
         self.preview.border_title = "Workflow"
-        self.execution_view = ExecutionView(id="execution", classes="hidden", images=self.images)
+        self.execution_view = ExecutionView(id="execution", images=self.images)
+        self.execution_view.display = False  # the detail panes swap by display, not a class (no restyle)
         self.execution_view.border_title = "Execution"
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
@@ -287,9 +295,16 @@ class MainScreen(EditInputsScreen):
         if self._detail_mode == "workflow" or (moved and self.browser.has_focus_within):
             self._show_workflow(message.workflow)
 
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """The detail pane follows the pane in use: workflow preview or execution details."""
-        widget = event.widget
+    def _watch_focused(self) -> None:
+        """The detail pane follows the pane in use: workflow preview or execution details.
+
+        Switched as the focus moves, not on the DescendantFocus message that follows: the
+        focus and the detail pane then change in one layout and one frame, not two.
+        """
+        super()._watch_focused()  # type: ignore[no-untyped-call]
+        widget = self.focused
+        if widget is None or not self.is_mounted:
+            return
         if widget is self.task_tree:
             selected = self.task_tree.selected_execution_id or self._selected_execution
             if selected:
@@ -301,16 +316,14 @@ class MainScreen(EditInputsScreen):
     def _show_execution(self, execution_id: str) -> None:
         self._selected_execution = execution_id
         self._detail_mode = "execution"
-        self.preview.add_class("hidden")
         view = self.execution_view
-        view.remove_class("hidden")
+        self.preview.display, view.display = False, True
         view.show(self.session.get(execution_id), self.output_sizes)
 
     def _show_workflow(self, workflow: WorkflowFile | None) -> None:
         self._detail_mode = "workflow"
-        self.execution_view.add_class("hidden")
         preview = self.preview
-        preview.remove_class("hidden")
+        self.execution_view.display, preview.display = False, True
         if workflow is None or workflow.error:
             preview.show(workflow, None)
             return
@@ -362,6 +375,8 @@ class MainScreen(EditInputsScreen):
 
     async def _fetch_object_info(self, runtime: AppRuntime) -> None:
         if await self.library.fetch_object_info(runtime):
+            if self.freeze_long_lived:
+                freeze_long_lived()  # the catalogue lives as long as the connection
             # Rescan so each workflow lists the node types this server lacks.
             self.scan_local()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from .preview import LivePreview
 
 KEPT_PREVIEWS = 64  # newest frame of this many executions, so reselecting one shows its picture at once
+HEADER_INTERVAL = 0.25
+"""While an execution runs, its header (node count, elapsed time) is redrawn at most this often:
+with hundreds of fast nodes every frame moved the count, and that line was most of the frames."""
 
 OutputKey = tuple[str, str, str, str]
 
@@ -209,6 +213,9 @@ what went wrong, and what it produced.
         self.live_preview: LivePreview | None = None
         self.gallery: Gallery | None = None
         self._frames: OrderedDict[str, PreviewFrame] = OrderedDict()
+        self._header_key: tuple[str, str] | None = None  # (execution, state) the header shows
+        self._header_at = 0.0
+        self._header_due = False
 
     def compose(self) -> ComposeResult:
         self.header = LiveText(EMPTY, id="exec-header")
@@ -271,6 +278,7 @@ what went wrong, and what it produced.
         """Called once per frame for the selected execution: touch only what changed."""
         self.entry = entry
         if entry is None:
+            self._header_key = None
             self.header.set(EMPTY)
             self.error_box.show(False)
             self.outputs.show(False)
@@ -278,7 +286,7 @@ what went wrong, and what it produced.
             self._details_key = None
             self._show_pictures(None)
             return
-        self.header.set(header_text(entry))
+        self._update_header(entry)
         execution = entry.execution
         key = (
             entry.id,
@@ -302,8 +310,24 @@ what went wrong, and what it produced.
         self.nodes.show(entry.id, list(entry.nodes.values()))
         self._show_pictures(entry)
 
+    def _update_header(self, entry: ExecutionEntry) -> None:
+        """At once for another execution or state; otherwise at most every HEADER_INTERVAL."""
+        key = (entry.id, entry.state_key)
+        now = time.monotonic()
+        if key != self._header_key or now - self._header_at >= HEADER_INTERVAL:
+            self._header_key, self._header_at = key, now
+            self.header.set(header_text(entry))
+        elif not self._header_due:
+            self._header_due = True
+            self.set_timer(self._header_at + HEADER_INTERVAL - now, self._header_timer)
+
+    def _header_timer(self) -> None:
+        self._header_due = False
+        if self.entry is not None:
+            self._update_header(self.entry)
+
     def tick(self) -> None:
         """Advance elapsed times while the execution runs."""
         if self.entry is not None and not self.entry.status.is_final and not self.entry.rejected:
-            self.header.set(header_text(self.entry))
+            self._update_header(self.entry)
             self.nodes.refresh_running()

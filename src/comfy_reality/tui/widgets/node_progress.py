@@ -205,9 +205,13 @@ class NodeProgressList(Widget):
         super().__init__(id=id)
         self._execution_id: str | None = None
         self._tasks: list[Task] = []
+        self._ids: tuple[str, ...] = ()
         self._starts: list[int] = []  # first line of each row
         self._lines = 0
         self._drawn: dict[int, tuple[Task, int, list[Strip]]] = {}  # row -> (snapshot, width, lines)
+        self._drawn_style: object = None  # the visual style the kept lines were drawn with
+        self._other: tuple[object, dict[int, tuple[Task, int, list[Strip]]]] | None = None
+        """The lines kept for the previous visual style: the pane's focus toggles between two."""
 
     @property
     def snapshots(self) -> dict[str, Task]:
@@ -215,13 +219,11 @@ class NodeProgressList(Widget):
         return {task.node_id or task.id: task for task in self._tasks}
 
     def show(self, execution_id: str | None, tasks: list[Task]) -> None:
-        same_rows = (
-            execution_id == self._execution_id
-            and len(tasks) == len(self._tasks)
-            and all(old.id == new.id for old, new in zip(self._tasks, tasks, strict=True))
-        )
-        if not same_rows:
+        # Called every frame: the rows are compared by their ids' tuple (one C-level comparison).
+        ids = tuple([task.id for task in tasks])
+        if execution_id != self._execution_id or ids != self._ids:
             self._execution_id = execution_id
+            self._ids = ids
             self._tasks = list(tasks)
             self._relayout()
             return
@@ -246,13 +248,36 @@ class NodeProgressList(Widget):
             line += _row_height(task)
         self._lines = line
         self._drawn.clear()
+        self._other = None
         self.refresh(layout=True)
 
     def _repaint(self, index: int) -> None:
         self._drawn.pop(index, None)
+        if self._other is not None:
+            self._other[1].pop(index, None)
         width = self.size.width
-        if width:
-            self.refresh(Region(0, self._starts[index], width, _row_height(self._tasks[index])))
+        start = self._starts[index]
+        if not width:
+            return
+        region = Region(0, start, width, _row_height(self._tasks[index]))
+        if self._on_screen(start):
+            self.refresh(region)
+        else:
+            # Marked stale (a line drawn before is not shown again when scrolled to), without
+            # waking the compositor to find nothing on screen to draw.
+            self._set_dirty(region)
+
+    def _on_screen(self, line: int) -> bool:
+        """Whether ``line`` is within the scrolled view (or near it).
+
+        With hundreds of nodes the rows that move are mostly off screen; a refresh of them only
+        woke the compositor to find nothing to draw.
+        """
+        parent = self.parent
+        if not isinstance(parent, Widget) or not parent.is_scrollable:
+            return True
+        top = int(parent.scroll_offset.y) - self.virtual_region.y
+        return top - 2 <= line < top + parent.size.height + 2
 
     def refresh_running(self) -> None:
         """Elapsed times and rates of running nodes move on with the clock."""
@@ -265,6 +290,14 @@ class NodeProgressList(Widget):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
+        visual_style = self.visual_style
+        if visual_style != self._drawn_style:
+            # Kept lines hold the colours they were drawn with: those of the other style are kept
+            # too, as moving the focus in and out of the pane switches between two styles.
+            other = self._other
+            self._other = (self._drawn_style, self._drawn)
+            self._drawn = other[1] if other is not None and other[0] == visual_style else {}
+            self._drawn_style = visual_style
         style = self.rich_style
         if not self._tasks or y < 0 or y >= self._lines:
             return Strip.blank(width, style)
@@ -283,5 +316,5 @@ class NodeProgressList(Widget):
         offset = y - self._starts[index]
         return drawn[2][offset] if offset < len(drawn[2]) else Strip.blank(width, style)
 
-    def on_resize(self) -> None:
-        self._drawn.clear()
+    # No clearing on resize: each kept row holds the width it was drawn for (being shown again
+    # after the workflow preview sends a Resize of the same width).

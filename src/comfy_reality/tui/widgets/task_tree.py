@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -83,6 +84,19 @@ def node_label(task: Task, room: int | None = None) -> Text:
     return fit(name, text, room)
 
 
+def branch_key(entry: ExecutionEntry) -> tuple[object, ...]:
+    """What an execution's line shows but its running clock, which the 1 s tick advances."""
+    execution = entry.execution
+    return (
+        entry.state_key,
+        entry.title,
+        execution.duration if execution.status.is_final else None,
+        execution.started_at is None,
+        execution.retry_of,
+        execution.metadata.get("server_name"),
+    )
+
+
 def _relabel(node: TreeNode[TreeRef], label: Text) -> None:
     """Set a label only when it differs: every set_label repaints the line."""
     if node.label != label:
@@ -137,6 +151,9 @@ server; its children are the prompt's nodes.
         self.guide_depth = 2
         self._branches: dict[str, TreeNode[TreeRef]] = {}
         self._leaves: dict[str, TreeNode[TreeRef]] = {}
+        self._branch_keys: dict[str, tuple[object, ...]] = {}
+        """What each branch's label was drawn from (see :func:`branch_key`): a batch moving only the
+        clock does not redraw it (the clock alone ticked it ten times a second)."""
         self._labelled: dict[str, Task] = {}
         """The task snapshot each leaf's label was drawn from: a batch brings new snapshots only for what moved."""
         self._entries: dict[str, ExecutionEntry] = {}
@@ -166,8 +183,10 @@ server; its children are the prompt's nodes.
                     allow_expand=bool(entry.nodes),
                 )
                 self._branches[entry.id] = branch
+                self._branch_keys[entry.id] = branch_key(entry)
                 added = True
-            else:
+            elif self._branch_keys.get(entry.id) != (key := branch_key(entry)):
+                self._branch_keys[entry.id] = key
                 _relabel(branch, execution_label(entry))
             if entry.nodes:
                 branch.allow_expand = True
@@ -196,6 +215,7 @@ server; its children are the prompt's nodes.
         for branch in self._branches.values():
             branch.remove()
         self._branches.clear()
+        self._branch_keys.clear()
         self._leaves.clear()
         # Oldest first: each new branch goes on top, so the newest ends up first.
         self.update_entries(sorted(self._entries.values(), key=lambda e: e.execution.created_at))
@@ -209,6 +229,7 @@ server; its children are the prompt's nodes.
         for execution_id in execution_ids:
             entry = self._entries.pop(execution_id, None)
             branch = self._branches.pop(execution_id, None)
+            self._branch_keys.pop(execution_id, None)
             if entry is not None:
                 for task_id in entry.nodes:
                     self._leaves.pop(task_id, None)
@@ -229,6 +250,16 @@ server; its children are the prompt's nodes.
             self.move_cursor(branch)
 
     EMPTY = "No runs yet: press r to run the selected workflow (e edits its inputs first)."
+
+    def notify_style_update(self) -> None:
+        """A restyle (focus moving in or out, a theme) changes colours, not rows: repaint the lines.
+
+        Tree's own rebuilds the line index and re-lays out, which with hundreds of executions was
+        most of what a Tab cost. Rules that change a size re-lay out through the styles themselves.
+        """
+        Widget.notify_style_update(self)
+        self._line_cache.clear()  # the drawn lines; the line index (Tree._clear_line_cache drops it too) stays
+        self.refresh()
 
     def render_label(self, node: TreeNode[TreeRef], base_style: Style, style: Style) -> Text:
         """Labels fitted to the pane's width: names are cut, status, time and node id never."""
@@ -251,6 +282,15 @@ server; its children are the prompt's nodes.
                 return Text.assemble((icon, base_style + TOGGLE_STYLE), label)
             return label
         return super().render_label(node, base_style, style)
+
+    def get_label_width(self, node: TreeNode[TreeRef]) -> int:
+        """The stored label's width: labels are fitted to the pane when drawn (and x never scrolls).
+
+        Tree's own renders every label of every open line each time the line index is rebuilt
+        (a branch added, one opened): with hundreds of rows that was most of an expand.
+        """
+        label = node.label
+        return (label.cell_len if isinstance(label, Text) else len(label)) + 2
 
     def render_line(self, y: int) -> Strip:
         """An empty pane says what to do instead of staying blank."""

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from ...safe_text import safe_line
@@ -20,6 +20,7 @@ from ...safe_text import safe_str as plain
 from ...workflows import WorkflowFile, WorkflowFormat
 from ...workflows.group_nodes import group_type, modernize_type
 from ..format import fuzzy_positions, highlighted
+from .kept_lines import KeptLines
 
 
 def _container_kinds(data: dict[str, Any]) -> dict[str, str]:
@@ -319,7 +320,7 @@ The highlighted workflow's file, format, description and nodes.
         self._shown: tuple[WorkflowFile | None, object, dict[str, str]] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="preview-body")
+        yield KeptLines(id="preview-body")
 
     def show(self, workflow: WorkflowFile | None, nodes: list[tuple[str, str, str | None]] | None) -> None:
         # Going back to the Workflows pane re-shows the same workflow: no table of every node rebuilt.
@@ -327,7 +328,7 @@ The highlighted workflow's file, format, description and nodes.
         if last is not None and last[0] is workflow and last[1] is nodes and last[2] == self.source_titles:
             return
         self._shown = (workflow, nodes, dict(self.source_titles))
-        body = self.query_one("#preview-body", Static)
+        body = self.query_one("#preview-body", KeptLines)
         if workflow is None:
             body.update(Text("No workflow highlighted.", style="dim"))
             return

@@ -1,0 +1,153 @@
+"""What keeps keys cheap with big graphs: what a Tab or a batch leaves untouched stays untouched."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+from datetime import UTC, datetime, timedelta
+
+from textual.widgets._footer import FooterKey
+
+from comfy_reality.runtime.models import TaskStatus, WorkflowExecution
+from comfy_reality.tui import format as fmt
+from comfy_reality.tui.gc_tuning import freeze_long_lived
+from comfy_reality.tui.state import ExecutionEntry
+from comfy_reality.tui.widgets import TaskTree
+from comfy_reality.tui.widgets.kept_lines import KeptLines
+from comfy_reality.tui.widgets.task_tree import branch_key, execution_label
+from tests.tui.scenes import apply_scene, scene_app
+
+from .helpers import WORKFLOWS, screen_text, wait_for
+
+
+def _footer_keys(app: object) -> list[FooterKey]:
+    return list(app.screen.query(FooterKey))  # type: ignore[attr-defined]
+
+
+def _footer(app: object) -> str:
+    return screen_text(app).splitlines()[-1]
+
+
+async def test_tab_rewrites_the_footer_keys_in_place_and_keeps_the_tree_lines() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "running")
+        app.browser.option_list.focus()
+        await pilot.pause()
+        tree = app.main_screen.task_tree
+        # Once every pane has been visited, the footer has a key widget for the longest list.
+        for _ in range(5):
+            await pilot.press("tab")
+        await pilot.pause()
+        keys = set(_footer_keys(app))
+        lines = tree._tree_lines
+        seen: dict[str, str] = {}
+        for _ in range(5):
+            await pilot.press("tab")
+            await pilot.pause()
+            seen[type(app.focused).__name__] = _footer(app)
+            assert set(_footer_keys(app)) == keys  # the same widgets, rewritten
+        assert tree._tree_lines is lines  # focus in and out of the tree: its line index not rebuilt
+        assert "x Cancel" in seen["TaskTree"] and "r Run" not in seen["TaskTree"]
+        assert "r Run" in seen["WorkflowList"] and "x Cancel" not in seen["WorkflowList"]
+        assert all(footer.lstrip().startswith("? Help") for footer in seen.values())
+
+
+async def test_the_workflow_preview_is_drawn_once_for_a_width() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "idle")
+        body = app.main_screen.preview.query_one("#preview-body", KeptLines)
+        await wait_for(pilot, lambda: body._kept is not None and "RealityFail" in screen_text(app))
+        kept = body._kept
+        app.main_screen.task_tree.focus()
+        await pilot.pause()
+        app.browser.option_list.focus()  # the preview is shown again
+        await pilot.pause()
+        body.refresh()
+        await pilot.pause()
+        assert body._kept is kept
+        assert "RealityFail" in screen_text(app)
+
+
+async def test_a_running_header_catches_up_with_the_node_count_within_its_interval() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "running")
+        view = app.main_screen.execution_view
+        entry = view.entry
+        assert entry is not None and not entry.status.is_final
+        done = sum(1 for task in entry.nodes.values() if task.status is TaskStatus.COMPLETED)
+        pending = next(key for key, task in entry.nodes.items() if task.status is TaskStatus.PENDING)
+        nodes = dict(entry.nodes)
+        nodes[pending] = nodes[pending].model_copy(update={"status": TaskStatus.COMPLETED})
+        view.show(entry, {})  # drawn now: the next one falls within the interval
+        view.show(dataclasses.replace(entry, nodes=nodes), {})
+        await wait_for(pilot, lambda: f"{done + 1}/{len(nodes)} nodes" in screen_text(app), timeout=5)
+
+
+def test_a_branch_key_ignores_the_running_clock_but_not_the_state() -> None:
+    """A batch that only moved the clock does not redraw the branch (the 1 s tick does)."""
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    execution = WorkflowExecution(workflow_id="wf.json", name="wf", status=TaskStatus.RUNNING)
+    running = ExecutionEntry(execution.model_copy(update={"started_at": started}))
+    try:
+        fmt.freeze_clock(started + timedelta(seconds=3))
+        label, key = execution_label(running), branch_key(running)
+        fmt.freeze_clock(started + timedelta(seconds=4.2))
+        assert execution_label(running) != label  # the clock moves the label...
+        assert branch_key(running) == key  # ...not what a batch compares
+    finally:
+        fmt.freeze_clock(None)
+    done = dataclasses.replace(
+        running, execution=running.execution.model_copy(update={"status": TaskStatus.COMPLETED})
+    )
+    assert branch_key(done) != key
+
+
+def test_freezing_moves_the_survivors_out_of_the_collectors_way() -> None:
+    try:
+        freeze_long_lived()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_task_tree_label_widths_come_from_the_stored_labels() -> None:
+    tree = TaskTree()
+    node = tree.root.add("a label", expand=False)
+    assert tree.get_label_width(node) == len("a label") + 2
+
+
+async def test_a_row_that_changed_off_screen_shows_its_new_state_when_scrolled_to() -> None:
+    from textual.app import App, ComposeResult
+    from textual.containers import VerticalScroll
+
+    from comfy_reality.runtime.models import Task
+    from comfy_reality.tui.widgets import NodeProgressList
+
+    tasks = [Task(name=f"Step #{index}", node_id=str(index), class_type="Step") for index in range(60)]
+
+    class Rows(App[None]):
+        def compose(self) -> ComposeResult:
+            with VerticalScroll(id="view"):
+                yield NodeProgressList(id="rows")
+
+    app = Rows()
+    async with app.run_test(size=(80, 12)) as pilot:
+        rows = app.query_one(NodeProgressList)
+        view = app.query_one("#view", VerticalScroll)
+        rows.show("exec", tasks)
+        await pilot.pause()
+        view.scroll_end(animate=False)  # the last rows drawn once, pending
+        await pilot.pause()
+        assert "Step #59" in screen_text(app) and "pending" in screen_text(app)
+        view.scroll_home(animate=False)
+        await pilot.pause()
+        done = tasks[59].model_copy(update={"status": TaskStatus.COMPLETED})
+        rows.show("exec", [*tasks[:59], done])  # changes while off screen
+        await pilot.pause()
+        view.scroll_end(animate=False)
+        await pilot.pause()
+        last = next(line for line in screen_text(app).splitlines() if "Step #59" in line)
+        assert "pending" not in last and "✓" in last
