@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from ...safe_text import safe_str
@@ -38,6 +41,25 @@ def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
     return text
 
 
+class StoredLine(Strip):
+    """A written line kept as its segments alone; the full Strip is built when the line is drawn.
+
+    A Strip carries seven caches of its own (about a kilobyte before anything is cached), and the
+    pane holds up to MAX_LINES of them for the whole session. RichLog only ever crops its stored
+    lines to draw them (and keeps the drawn results in its own bounded cache), so the stored line
+    needs its segments and nothing else.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, strip: Strip) -> None:  # no super().__init__(): no caches for a stored line
+        self._segments = list(strip)
+        self._cell_length = strip.cell_length
+
+    def crop_extend(self, start: int, end: int, style: Style | None) -> Strip:
+        return Strip(self._segments, self._cell_length).crop_extend(start, end, style)
+
+
 class LogPane(RichLog):
     HELP = """\
 ## Log
@@ -65,6 +87,16 @@ newest line.
         block = Text("\n", no_wrap=False).join(render_line(line, self.tz) for line in lines)
         self.write(block, scroll_end=self.follow)
         self.lines_written += len(lines)
+
+    def write(self, content: Any, *args: Any, **kwargs: Any) -> LogPane:
+        """RichLog's write, then the lines it stored are kept compact (see :class:`StoredLine`)."""
+        super().write(content, *args, **kwargs)
+        stored = self.lines
+        index = len(stored) - 1
+        while index >= 0 and type(stored[index]) is Strip:
+            stored[index] = StoredLine(stored[index])
+            index -= 1
+        return self
 
     def watch_follow(self, follow: bool) -> None:
         self.auto_scroll = follow
