@@ -75,6 +75,24 @@ class Job:
         return f"{self.path.stem} [{self.variant}]" if self.variant else self.path.stem
 
 
+def execution_summary(execution: WorkflowExecution) -> WorkflowExecution:
+    """What the end-of-run report and the downloads read of a finished execution, and no more.
+
+    A batch holds one per workflow until it ends; its task tree, prompt, raw outputs and extra
+    data (the web UI's graph) stay with the runtime, which lets them go with its oldest finished
+    executions, and in the journal.
+    """
+    server_name = execution.metadata.get("server_name")
+    return execution.model_copy(
+        update={
+            "tasks": [],
+            "prompt": {},
+            "outputs": {},
+            "metadata": {"server_name": server_name} if server_name is not None else {},
+        }
+    )
+
+
 def _leaf_error(exc: BaseException) -> BaseException:
     """The first user-meaningful error inside (possibly nested) exception groups."""
     while isinstance(exc, BaseExceptionGroup):
@@ -428,7 +446,9 @@ class RunCommand:
             if failed is not None:
                 raise failed  # nothing runs: the error alone, as for a single workflow
             return
-        waiting = asyncio.ensure_future(asyncio.gather(*(runtime.wait(e) for e in executions)))
+        waiting = asyncio.ensure_future(
+            asyncio.gather(*(self._settle(runtime, job) for job in self.jobs if job.execution is not None))
+        )
         interrupted = asyncio.ensure_future(self.interrupted.wait())
         watched: set[asyncio.Future[Any]] = {waiting, interrupted}
         try:
@@ -436,16 +456,19 @@ class RunCommand:
         finally:
             interrupted.cancel()
         if waiting.done():
-            for job, final in zip(
-                [j for j in self.jobs if j.execution is not None], waiting.result(), strict=True
-            ):
-                job.execution = final  # the execution that ran last, wherever failover moved it
+            waiting.result()  # each job already holds the summary of the execution that ran last
             return
         waiting.cancel()
         await asyncio.wait({waiting})
         if not waiting.cancelled():
             waiting.exception()  # retrieved: the interrupt below reports what happened
         await self._interrupt_on_server(runtime)
+
+    @staticmethod
+    async def _settle(runtime: ServerPool, job: Job) -> None:
+        """Wait for a job's execution (wherever failover moved it), then keep only its summary."""
+        assert job.execution is not None
+        job.execution = execution_summary(await runtime.wait(job.execution))
 
     async def _interrupt_on_server(self, runtime: ServerPool) -> None:
         from .stopping import stop_on_server
