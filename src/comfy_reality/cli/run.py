@@ -417,38 +417,46 @@ class RunCommand:
         from comfy_reality.runtime import ComfyError, InvalidWorkflowError, PromptValidationError
 
         self._queueing = True
-        for job in self.jobs:
-            if self.interrupted.is_set() or job.prompt is None:
-                continue
-            try:
-                job.execution = await runtime.submit(
-                    job.prompt,
-                    name=job.name,
-                    workflow_id=str(job.path.resolve()),
-                    partial_execution_targets=job.targets,
-                    server=self.pin,
-                    extra_data={**(job.extra_data or {}), **self.settings.prompt_extra_data()} or None,
-                )
-                job.prompt = None  # the execution holds the prompt it ran
-            except PromptValidationError as exc:
-                job.rejected = str(exc).splitlines()[0]
-                job.node_errors = exc.node_messages()
-            except InvalidWorkflowError as exc:
-                job.rejected = str(exc)
-            except ComfyError as exc:
-                # The prompts already queued go on; this one is reported, and sets the exit code.
-                job.not_queued = submit_error(exc, self.settings.server_url, journaled=self.journaled)
-        executions = [job.execution for job in self.jobs if job.execution is not None]
-        if not executions:
+        # Each job is followed from its submission on, so a long batch holds a summary of every
+        # execution that ended, not the whole execution, while the rest are still being queued.
+        settling: list[asyncio.Future[None]] = []
+        try:
+            for job in self.jobs:
+                if self.interrupted.is_set() or job.prompt is None:
+                    continue
+                try:
+                    job.execution = await runtime.submit(
+                        job.prompt,
+                        name=job.name,
+                        workflow_id=str(job.path.resolve()),
+                        partial_execution_targets=job.targets,
+                        server=self.pin,
+                        extra_data={**(job.extra_data or {}), **self.settings.prompt_extra_data()} or None,
+                    )
+                    job.prompt = None  # the execution holds the prompt it ran
+                except PromptValidationError as exc:
+                    job.rejected = str(exc).splitlines()[0]
+                    job.node_errors = exc.node_messages()
+                except InvalidWorkflowError as exc:
+                    job.rejected = str(exc)
+                except ComfyError as exc:
+                    # The prompts already queued go on; this one is reported, and sets the exit code.
+                    job.not_queued = submit_error(exc, self.settings.server_url, journaled=self.journaled)
+                else:
+                    settling.append(asyncio.ensure_future(self._settle(runtime, job)))
+        except BaseException:
+            for future in settling:
+                future.cancel()
+            await asyncio.gather(*settling, return_exceptions=True)
+            raise
+        if not settling:
             if self.interrupted.is_set():
                 self.notify("Interrupted before anything was queued on the server.")
             failed = next((job.not_queued for job in self.jobs if job.not_queued is not None), None)
             if failed is not None:
                 raise failed  # nothing runs: the error alone, as for a single workflow
             return
-        waiting = asyncio.ensure_future(
-            asyncio.gather(*(self._settle(runtime, job) for job in self.jobs if job.execution is not None))
-        )
+        waiting = asyncio.ensure_future(asyncio.gather(*settling))
         interrupted = asyncio.ensure_future(self.interrupted.wait())
         watched: set[asyncio.Future[Any]] = {waiting, interrupted}
         try:
