@@ -380,14 +380,11 @@ class ComfyUIAsyncRuntime(ServerWide):
         self._spawn(self._finalize(tracker), f"finalize-{tracker.execution.prompt_id}")
 
     def _tracker_finished(self, tracker: Tracker) -> None:
-        execution = tracker.execution
-        prompt_id = execution.prompt_id
+        prompt_id, execution_id = tracker.execution.prompt_id, tracker.execution.id
         if prompt_id is not None and self._trackers.get(prompt_id) is tracker:
             del self._trackers[prompt_id]
-        if self._by_execution.get(execution.id) is tracker:
-            # Its work is done (the execution is final): a finished tracker's state (events, per-node
-            # dicts, a few KB) is not kept for each of the hundreds of executions a session holds.
-            del self._by_execution[execution.id]
+        if self._by_execution.get(execution_id) is tracker:  # final now: its few KB of state go
+            del self._by_execution[execution_id]
         if tracker.observed or tracker.observe_requested:
             self._unobserve(tracker)
         self._forget_old_executions()
