@@ -246,7 +246,8 @@ async def burst_scenario(server: EmbeddedServer, workflows: Path, runs: int, pre
             await wait_for(pilot, lambda: not app.session.active(), 180, "all finished")
             await asyncio.sleep(0.5)
             gc.collect()
-            marks[len(app.session.entries)] = rss_kib()
+            # RSS less what tracemalloc itself keeps for its traces (on during the burst).
+            marks[len(app.session.entries)] = rss_kib() - tracemalloc.get_tracemalloc_memory() // 1024
             traced[len(app.session.entries)] = app_traced_bytes()
 
         first = runs // 3
