@@ -8,6 +8,7 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import RichLog
@@ -24,6 +25,8 @@ LEVEL_STYLE: dict[str, str] = {
     "critical": "bold white on red",
 }
 MAX_LINES = 5000
+DRAWN_LINES_CACHED = 256
+"""Drawn lines RichLog keeps ready (a screen's worth several times over; Textual's default is 1,024)."""
 
 
 def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
@@ -77,6 +80,9 @@ newest line.
         super().__init__(
             id=id, max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, auto_scroll=True
         )
+        # RichLog keeps 1,024 drawn lines (each a Strip with its own caches, over a kilobyte) for a
+        # pane that shows a few dozen: a long session filled it with lines long scrolled away.
+        self._line_cache = LRUCache(DRAWN_LINES_CACHED)
         self.lines_written = 0
         self.tz: tzinfo | None = None
 
