@@ -420,6 +420,7 @@ class ComfyUIAsyncRuntime(ServerWide):
         for execution in finished[: max(0, len(finished) - keep)]:
             del self.executions[execution.id]
             self._by_execution.pop(execution.id, None)
+            self._remember_name(execution)
 
     async def _reconcile_all(self) -> None:
         for tracker in list(self._trackers.values()):
