@@ -12,8 +12,8 @@ Scenarios:
   with no key pressed; Tab, cursor and expand latency while it runs and once it is idle;
 * 300 runs queued from the keyboard at once: key latency with them in the tree; the memory each
   held execution costs, from the first hundred finished to all of them, counted by tracemalloc
-  (objects still allocated after gc, the in-process server's excepted) and by RSS (whole pages,
-  freed arenas reused: a noisy figure, printed beside it);
+  (objects still allocated after gc, the in-process server's excepted; RSS, which moves by whole
+  pages and reuses freed arenas, and is inflated while tracing, is ``benchmarks.memory``'s curve);
 * History over a journal of 20,000 executions: open, End (the cursor on the oldest row), one
   filter keystroke, beside the same over 200 rows.
 
@@ -246,8 +246,7 @@ async def burst_scenario(server: EmbeddedServer, workflows: Path, runs: int, pre
             await wait_for(pilot, lambda: not app.session.active(), 180, "all finished")
             await asyncio.sleep(0.5)
             gc.collect()
-            # RSS less what tracemalloc itself keeps for its traces (on during the burst).
-            marks[len(app.session.entries)] = rss_kib() - tracemalloc.get_tracemalloc_memory() // 1024
+            marks[len(app.session.entries)] = rss_kib()  # under tracing: see benchmarks.memory for RSS
             traced[len(app.session.entries)] = app_traced_bytes()
 
         first = runs // 3
@@ -442,16 +441,6 @@ async def run(quick: bool) -> list[str]:
                     None,
                     "< 20 KiB",
                     burst["traced_per_execution_kib"] < 20,
-                )
-            )
-            out.append(
-                line(
-                    "RSS growth per held execution (pages: noisy)",
-                    burst["per_execution_kib"],
-                    "KiB",
-                    None,
-                    "< 20 KiB",
-                    burst["per_execution_kib"] < 20,
                 )
             )
         small = await history_scenario(workdir, 200, presses)
