@@ -65,9 +65,14 @@ async def test_finished_executions_are_forgotten_like_finished_workflows(replay:
     server = await replay("14_latency_trivial")
     runtime = make_runtime(server.url, task_manager=AsyncTaskManager(max_finished_roots=3))
     async with runtime.session():
-        done = [await runtime.execute_workflow(server.transcripts[0].prompt(i)) for i in range(6)]
+        done = [
+            await runtime.execute_workflow(server.transcripts[0].prompt(i), name=f"run {i}") for i in range(6)
+        ]
     assert list(runtime.executions) == [e.id for e in done[-3:]]
     assert all(e.status.is_final for e in done)
+    # Their trackers went with the end; the names stay for the Queue and History screens.
+    assert not runtime._by_execution
+    assert [runtime._name_of(e.prompt_id or "") for e in done] == [f"run {i}" for i in range(6)]
 
 
 def test_node_tasks_are_in_natural_order_whatever_the_ids() -> None:

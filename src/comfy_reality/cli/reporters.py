@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from comfy_reality.runtime import AsyncTaskManager, TaskEvent
 
 PROGRESS_INTERVAL = 0.25  # seconds between NDJSON progress lines of one task (4 per second)
+_FINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 
 
 class JsonReporter:
@@ -52,6 +53,8 @@ class JsonReporter:
             if last is not None and now - last < self.progress_interval and progress < 1.0:
                 return
             self._last_progress[event.task_id] = now
+        elif event.event_type in _FINAL_EVENTS:
+            self._last_progress.pop(event.task_id, None)  # a long batch keeps no entry per ended task
         self._pending.append(self.event_line(event))
         self._ready.set()
 

@@ -76,6 +76,24 @@ class Job:
         return f"{self.path.stem} [{self.variant}]" if self.variant else self.path.stem
 
 
+def execution_summary(execution: WorkflowExecution) -> WorkflowExecution:
+    """What the end-of-run report and the downloads read of a finished execution, and no more.
+
+    A batch holds one per workflow until it ends; its task tree, prompt, raw outputs and extra
+    data (the web UI's graph) stay with the runtime, which lets them go with its oldest finished
+    executions, and in the journal.
+    """
+    server_name = execution.metadata.get("server_name")
+    return execution.model_copy(
+        update={
+            "tasks": [],
+            "prompt": {},
+            "outputs": {},
+            "metadata": {"server_name": server_name} if server_name is not None else {},
+        }
+    )
+
+
 def _leaf_error(exc: BaseException) -> BaseException:
     """The first user-meaningful error inside (possibly nested) exception groups."""
     while isinstance(exc, BaseExceptionGroup):
@@ -412,36 +430,46 @@ class RunCommand:
         from comfy_reality.runtime import ComfyError, InvalidWorkflowError, PromptValidationError
 
         self._queueing = True
-        for job in self.jobs:
-            if self.interrupted.is_set() or job.prompt is None:
-                continue
-            try:
-                job.execution = await runtime.submit(
-                    job.prompt,
-                    name=job.name,
-                    workflow_id=str(job.path.resolve()),
-                    partial_execution_targets=job.targets,
-                    server=self.pin,
-                    extra_data={**(job.extra_data or {}), **self.settings.prompt_extra_data()} or None,
-                )
-                job.prompt = None  # the execution holds the prompt it ran
-            except PromptValidationError as exc:
-                job.rejected = str(exc).splitlines()[0]
-                job.node_errors = exc.node_messages()
-            except InvalidWorkflowError as exc:
-                job.rejected = str(exc)
-            except ComfyError as exc:
-                # The prompts already queued go on; this one is reported, and sets the exit code.
-                job.not_queued = submit_error(exc, self.settings.server_url, journaled=self.journaled)
-        executions = [job.execution for job in self.jobs if job.execution is not None]
-        if not executions:
+        # Each job is followed from its submission on, so a long batch holds a summary of every
+        # execution that ended, not the whole execution, while the rest are still being queued.
+        settling: list[asyncio.Future[None]] = []
+        try:
+            for job in self.jobs:
+                if self.interrupted.is_set() or job.prompt is None:
+                    continue
+                try:
+                    job.execution = await runtime.submit(
+                        job.prompt,
+                        name=job.name,
+                        workflow_id=str(job.path.resolve()),
+                        partial_execution_targets=job.targets,
+                        server=self.pin,
+                        extra_data={**(job.extra_data or {}), **self.settings.prompt_extra_data()} or None,
+                    )
+                    job.prompt = None  # the execution holds the prompt it ran
+                except PromptValidationError as exc:
+                    job.rejected = str(exc).splitlines()[0]
+                    job.node_errors = exc.node_messages()
+                except InvalidWorkflowError as exc:
+                    job.rejected = str(exc)
+                except ComfyError as exc:
+                    # The prompts already queued go on; this one is reported, and sets the exit code.
+                    job.not_queued = submit_error(exc, self.settings.server_url, journaled=self.journaled)
+                else:
+                    settling.append(asyncio.ensure_future(self._settle(runtime, job)))
+        except BaseException:
+            for future in settling:
+                future.cancel()
+            await asyncio.gather(*settling, return_exceptions=True)
+            raise
+        if not settling:
             if self.interrupted.is_set():
                 self.notify("Interrupted before anything was queued on the server.")
             failed = next((job.not_queued for job in self.jobs if job.not_queued is not None), None)
             if failed is not None:
                 raise failed  # nothing runs: the error alone, as for a single workflow
             return
-        waiting = asyncio.ensure_future(asyncio.gather(*(runtime.wait(e) for e in executions)))
+        waiting = asyncio.ensure_future(asyncio.gather(*settling))
         interrupted = asyncio.ensure_future(self.interrupted.wait())
         watched: set[asyncio.Future[Any]] = {waiting, interrupted}
         try:
@@ -449,16 +477,19 @@ class RunCommand:
         finally:
             interrupted.cancel()
         if waiting.done():
-            for job, final in zip(
-                [j for j in self.jobs if j.execution is not None], waiting.result(), strict=True
-            ):
-                job.execution = final  # the execution that ran last, wherever failover moved it
+            waiting.result()  # each job already holds the summary of the execution that ran last
             return
         waiting.cancel()
         await asyncio.wait({waiting})
         if not waiting.cancelled():
             waiting.exception()  # retrieved: the interrupt below reports what happened
         await self._interrupt_on_server(runtime)
+
+    @staticmethod
+    async def _settle(runtime: ServerPool, job: Job) -> None:
+        """Wait for a job's execution (wherever failover moved it), then keep only its summary."""
+        assert job.execution is not None
+        job.execution = execution_summary(await runtime.wait(job.execution))
 
     async def _interrupt_on_server(self, runtime: ServerPool) -> None:
         from .stopping import stop_on_server

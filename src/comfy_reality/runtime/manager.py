@@ -38,6 +38,8 @@ Callback = SyncCallback | AsyncCallback
 
 log = get_logger("comfy_reality.manager")
 
+KEEP_FINISHED = 100
+"""Finished workflow tasks (and the runtime's finished executions) kept in memory, newest first."""
 _QUIET_EVENTS = frozenset({"created", "started"})
 _PROGRESS_FIELDS = ("progress", "value", "max", "rate", "eta_seconds")
 # The fields an event is built with (its timestamp is the default's, taken at the same moment).
@@ -244,10 +246,13 @@ class AsyncTaskManager:
     """The task tree plus ordered event fan-out.
 
     ``max_finished_roots`` bounds memory in long sessions: once more finished root tasks
-    (workflows) exist than that, the oldest are forgotten together with their children.
+    (workflows) exist than that, the oldest are forgotten together with their children. The
+    runtime keeps as many finished executions. Their detail stays in the journal, and the app's
+    session holds the finished executions it shows (the same objects, not copies): past the
+    first hundred, a long batch or session holds no more task trees.
     """
 
-    def __init__(self, *, max_finished_roots: int = 500) -> None:
+    def __init__(self, *, max_finished_roots: int = KEEP_FINISHED) -> None:
         self._tasks: dict[str, Task] = {}
         self._children: dict[str, list[str]] = {}
         self._roots: dict[str, None] = {}  # insertion-ordered set

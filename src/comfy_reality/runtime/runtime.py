@@ -379,9 +379,11 @@ class ComfyUIAsyncRuntime(ServerWide):
         self._spawn(self._finalize(tracker), f"finalize-{tracker.execution.prompt_id}")
 
     def _tracker_finished(self, tracker: Tracker) -> None:
-        prompt_id = tracker.execution.prompt_id
+        prompt_id, execution_id = tracker.execution.prompt_id, tracker.execution.id
         if prompt_id is not None and self._trackers.get(prompt_id) is tracker:
             del self._trackers[prompt_id]
+        if self._by_execution.get(execution_id) is tracker:  # final now: its few KB of state go
+            del self._by_execution[execution_id]
         if tracker.observed or tracker.observe_requested:
             self._unobserve(tracker)
         self._forget_old_executions()
@@ -418,6 +420,7 @@ class ComfyUIAsyncRuntime(ServerWide):
         for execution in finished[: max(0, len(finished) - keep)]:
             del self.executions[execution.id]
             self._by_execution.pop(execution.id, None)
+            self._remember_name(execution)
 
     async def _reconcile_all(self) -> None:
         for tracker in list(self._trackers.values()):

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerWide"]
 
+PAST_NAMES = 2000
+
 
 class ServerWide:
     """Queue and history of every client of this runtime's server (see :mod:`.server_queue`)."""
@@ -31,8 +33,22 @@ class ServerWide:
     subscribe_queue_changes: Callable[[Callable[[], None]], Unsubscribe]
     """Provided by ComfyUIAsyncRuntime: called on every ``status`` message."""
 
+    _past_names: dict[str, str] | None = None
+    """Names of prompts whose executions the runtime let go (newest PAST_NAMES), for these screens."""
+
     def _name_of(self, prompt_id: str) -> str | None:
-        return next((e.name for e in self.executions.values() if e.prompt_id == prompt_id), None)
+        found = next((e.name for e in self.executions.values() if e.prompt_id == prompt_id), None)
+        return found if found is not None else (self._past_names or {}).get(prompt_id)
+
+    def _remember_name(self, execution: WorkflowExecution) -> None:
+        """The runtime lets an old finished execution go: its name (a few bytes) stays for the screens."""
+        if execution.prompt_id is None or execution.name is None:
+            return
+        if self._past_names is None:
+            self._past_names = {}
+        self._past_names[execution.prompt_id] = execution.name
+        if len(self._past_names) > PAST_NAMES:
+            del self._past_names[next(iter(self._past_names))]
 
     @property
     def server_queue(self) -> ServerQueue:

@@ -540,7 +540,13 @@ async def start_demo_pool(stack: contextlib.AsyncExitStack, settings: Settings, 
 
 
 def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBatch:
-    """Copies of the tasks and executions a batch of events touched, taken on the worker side."""
+    """Copies of the tasks and executions a batch of events touched, taken on the worker side.
+
+    A task or an execution that has reached its final state no longer changes: the batch carries
+    the runtime's own object instead of a copy, so a finished execution is held once in the
+    session, not once in the runtime and again in the app (the screen tells a new snapshot from
+    the last one by identity, and a final object is new to it exactly once).
+    """
     manager = runtime.task_manager
     tasks: dict[str, Task] = {}
     executions: dict[str, WorkflowExecution] = {}
@@ -551,16 +557,22 @@ def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBa
         task = manager.get_task(event.task_id)
         if task is None:
             continue
-        tasks[task.id] = task.model_copy()
+        tasks[task.id] = _snapshot_task(task)
         execution = live.get(task.execution_id) if task.execution_id else None
         if execution is None:
             continue
         if execution.id not in executions:
-            executions[execution.id] = execution.model_copy(update={"tasks": []})
+            executions[execution.id] = (
+                execution if execution.is_final else execution.model_copy(update={"tasks": []})
+            )
         workflow_task = manager.get_task(execution.workflow_task_id or "")
         if workflow_task is not None and workflow_task.id not in tasks:
-            tasks[workflow_task.id] = workflow_task.model_copy()
+            tasks[workflow_task.id] = _snapshot_task(workflow_task)
     return TaskEventsBatch(events, tasks, executions)
+
+
+def _snapshot_task(task: Task) -> Task:
+    return task if task.is_final else task.model_copy()
 
 
 _EVENT_LEVEL = {"failed": "error", "cancelled": "warning"}

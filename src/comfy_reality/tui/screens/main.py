@@ -557,10 +557,8 @@ class MainScreen(EditInputsScreen):
                 entry.execution.prompt, name=entry.title, workflow_id=entry.execution.workflow_id
             )
             return
-        execution = runtime.executions.get(entry.id)
-        if execution is None:
-            self.notify("That execution is no longer tracked by the runtime.", severity="warning")
-            return
+        # The session holds the finished execution itself (prompt included) after the runtime let it go.
+        execution = runtime.executions.get(entry.id) or entry.execution
         try:
             new = await runtime.retry(execution)
         except PromptValidationError as exc:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from ...safe_text import safe_str
@@ -21,6 +25,8 @@ LEVEL_STYLE: dict[str, str] = {
     "critical": "bold white on red",
 }
 MAX_LINES = 5000
+DRAWN_LINES_CACHED = 256
+"""Drawn lines RichLog keeps ready (a screen's worth several times over; Textual's default is 1,024)."""
 
 
 def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
@@ -36,6 +42,25 @@ def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
     # Log lines quote server text and URLs: shown inert (no escape reaches the terminal), no credentials.
     text.append(safe_str(redact_url(line.text)), style=LEVEL_STYLE.get(level, ""))
     return text
+
+
+class StoredLine(Strip):
+    """A written line kept as its segments alone; the full Strip is built when the line is drawn.
+
+    A Strip carries seven caches of its own (about a kilobyte before anything is cached), and the
+    pane holds up to MAX_LINES of them for the whole session. RichLog only ever crops its stored
+    lines to draw them (and keeps the drawn results in its own bounded cache), so the stored line
+    needs its segments and nothing else.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, strip: Strip) -> None:  # no super().__init__(): no caches for a stored line
+        self._segments = list(strip)
+        self._cell_length = strip.cell_length
+
+    def crop_extend(self, start: int, end: int, style: Style | None) -> Strip:
+        return Strip(self._segments, self._cell_length).crop_extend(start, end, style)
 
 
 class LogPane(RichLog):
@@ -55,6 +80,9 @@ newest line.
         super().__init__(
             id=id, max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, auto_scroll=True
         )
+        # RichLog keeps 1,024 drawn lines (each a Strip with its own caches, over a kilobyte) for a
+        # pane that shows a few dozen: a long session filled it with lines long scrolled away.
+        self._line_cache = LRUCache(DRAWN_LINES_CACHED)
         self.lines_written = 0
         self.tz: tzinfo | None = None
 
@@ -65,6 +93,16 @@ newest line.
         block = Text("\n", no_wrap=False).join(render_line(line, self.tz) for line in lines)
         self.write(block, scroll_end=self.follow)
         self.lines_written += len(lines)
+
+    def write(self, content: Any, *args: Any, **kwargs: Any) -> LogPane:
+        """RichLog's write, then the lines it stored are kept compact (see :class:`StoredLine`)."""
+        super().write(content, *args, **kwargs)
+        stored = self.lines
+        index = len(stored) - 1
+        while index >= 0 and type(stored[index]) is Strip:
+            stored[index] = StoredLine(stored[index])
+            index -= 1
+        return self
 
     def watch_follow(self, follow: bool) -> None:
         self.auto_scroll = follow
