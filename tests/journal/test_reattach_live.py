@@ -460,7 +460,7 @@ async def test_durations_after_a_restart_come_from_the_server_not_the_reattach(
 ) -> None:
     """A run still going when the app restarted, then finishing: its times are the run's, not the re-attach's."""
     path = tmp_path / "journal.sqlite3"
-    left, _old_client = await previous_session(server, path)
+    left, old_client = await previous_session(server, path)
     assert left.started_at is not None
     first_start = left.started_at
 
@@ -472,6 +472,8 @@ async def test_durations_after_a_restart_come_from_the_server_not_the_reattach(
             reattached_at = datetime.now(UTC)
             report = await journal.reconcile(runtime)
             execution = report.followed[0]
+            # The rest of the run must be watched live: let it go on only once the observer is on.
+            await until(runtime, lambda: runtime.observers.get(old_client) is True)
             await follow_to_the_end(server, runtime, execution)
         assert execution.started_at is not None and execution.completed_at is not None
         assert execution.started_at < reattached_at
