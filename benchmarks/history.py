@@ -58,7 +58,11 @@ async def scenario(workdir: Path, rows: int, presses: int) -> Figures:
     path = workdir / f"journal-{rows}.sqlite3"
     make_journal(path, rows)
     app = ComfyRealityApp(
-        Settings(server_url="http://127.0.0.1:9"), connect=False, bundled_dir=workdir, journal_path=path
+        Settings(server_url="http://127.0.0.1:9"),
+        connect=False,
+        bundled_dir=workdir,
+        journal_path=path,
+        freeze_long_lived=True,  # as the comfy-reality-tui command runs the app
     )
     figures = Figures()
     async with app.run_test(size=SIZE) as pilot:
@@ -115,6 +119,7 @@ async def scenario(workdir: Path, rows: int, presses: int) -> Figures:
 
 
 async def run(rows: int, presses: int) -> list[str]:
+    """The figures' lines (``benchmarks.scale`` prints them too)."""
     with tempfile.TemporaryDirectory() as tmp:
         small = await scenario(Path(tmp), 200, presses)
         big = await scenario(Path(tmp), rows, presses)

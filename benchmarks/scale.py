@@ -385,55 +385,6 @@ def make_journal(path: Path, rows: int) -> None:
     conn.close()
 
 
-async def history_scenario(workdir: Path, rows: int, presses: int) -> dict[str, Any]:
-    from textual.widgets import DataTable, Input
-
-    path = workdir / f"journal-{rows}.sqlite3"
-    make_journal(path, rows)
-    app = ComfyRealityApp(
-        Settings(server_url="http://127.0.0.1:9"), connect=False, bundled_dir=workdir, journal_path=path
-    )
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.journal is not None, 20, "journal")
-        frames = Frames(app)
-        await pilot.pause()
-
-        def table() -> DataTable[Any] | None:
-            try:
-                return app.screen.query_one("#history-table", DataTable)
-            except Exception:
-                return None
-
-        def opened() -> bool:
-            found = table()
-            return found is not None and found.row_count > 0
-
-        open_ms = await press(app, frames, "h", opened)
-        found = table()
-        assert found is not None
-        oldest = "exec-000000"  # the table holds a window of the journal: the cursor's row, not its index
-
-        def on_oldest() -> bool:
-            return (
-                found.row_count > 0
-                and found.coordinate_to_cell_key(found.cursor_coordinate).row_key == oldest
-            )
-
-        end_ms = await press(app, frames, "end", on_oldest)
-        end_reached = on_oldest()
-        home_ms = await press(app, frames, "home", lambda: found.cursor_row == 0)
-        filter_box = app.screen.query_one("#history-filter", Input)
-        filter_box.focus()
-        await pilot.pause()
-        typed: list[float] = []
-        for index in range(presses):
-            key = "backspace" if index % 2 else "1"
-            before = getattr(app.screen, "loaded", 0)
-            typed.append(await press(app, frames, key, lambda b=before: getattr(app.screen, "loaded", 0) > b))
-            await asyncio.sleep(0.03)
-        return {"open": open_ms, "end": end_ms, "end_reached": end_reached, "home": home_ms, "filter": typed}
-
-
 # ---------------------------------------------------------------------------- report
 def line(name: str, value: float, unit: str, baseline: float | None, target: str, ok: bool) -> str:
     base = f"{baseline:9.1f}" if baseline is not None else " " * 9
@@ -529,24 +480,10 @@ async def run(quick: bool, server_in_process: bool = False) -> list[str]:
                     burst["traced_per_execution_kib"] < 20,
                 )
             )
-        small = await history_scenario(workdir, 200, presses)
-        big = await history_scenario(workdir, 2_000 if quick else 20_000, presses)
-        out.append(f"History over {2_000 if quick else 20_000} executions (baseline: 200):")
-        out.append(line("open", big["open"], "ms", small["open"], "< 200 ms", big["open"] < 200))
-        out.append(
-            line(
-                "End: cursor on the oldest row" + ("" if big["end_reached"] else " (NOT reached)"),
-                big["end"],
-                "ms",
-                small["end"],
-                "reaches it, < 50 ms",
-                big["end_reached"] and big["end"] < 50,
-            )
-        )
-        f95 = pct(big["filter"], 0.95)
-        out.append(
-            line("filter keystroke p95", f95, "ms", pct(small["filter"], 0.95), "< 50 ms p95", f95 < 50)
-        )
+        # The History figures: the same scenario as ``python -m benchmarks.history``.
+        from benchmarks import history
+
+        out.extend(await history.run(2_000 if quick else 20_000, presses))
     return out
 
 
