@@ -38,7 +38,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -398,6 +398,10 @@ class Printed(list[str]):
     def append(self, line: str) -> None:
         super().append(line)
         print(line, flush=True)
+
+    def extend(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.append(line)
 
 
 async def run(quick: bool, server_in_process: bool = False) -> list[str]:
