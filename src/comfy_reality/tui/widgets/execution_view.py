@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.control import strip_control_codes
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 KEPT_PREVIEWS = 64  # newest frame of this many executions, so reselecting one shows its picture at once
 HEADER_INTERVAL = 0.25
+FOLLOW_CONTEXT = 3  # finished rows kept in view above the running node
 """While an execution runs, its header (node count, elapsed time) is redrawn at most this often:
 with hundreds of fast nodes every frame moved the count, and that line was most of the frames."""
 
@@ -176,7 +178,9 @@ class ExecutionView(VerticalScroll, GalleryActions):
     DEFAULT_CSS = """
     ExecutionView {
         #exec-header {
-            margin-bottom: 1;
+            /* Docked: it stays in view while the nodes below scroll (or follow the running one). */
+            dock: top;
+            padding-bottom: 1;
         }
         #exec-error {
             border-left: tall $error;
@@ -216,6 +220,9 @@ what went wrong, and what it produced.
         self._header_key: tuple[str, str] | None = None  # (execution, state) the header shows
         self._header_at = 0.0
         self._header_due = False
+        # Follow the running node down a long graph until the user scrolls the pane themselves.
+        self._following: str | None = None  # the execution followed; None: the user took over
+        self._execution_shown: str | None = None
 
     def compose(self) -> ComposeResult:
         self.header = LiveText(EMPTY, id="exec-header")
@@ -278,6 +285,7 @@ what went wrong, and what it produced.
         """Called once per frame for the selected execution: touch only what changed."""
         self.entry = entry
         if entry is None:
+            self._execution_shown = self._following = None
             self._header_key = None
             self.header.set(EMPTY)
             self.error_box.show(False)
@@ -309,6 +317,64 @@ what went wrong, and what it produced.
                 self.outputs.set(outputs_renderable(files, sizes))
         self.nodes.show(entry.id, list(entry.nodes.values()))
         self._show_pictures(entry)
+        self._follow_running(entry)
+
+    # ---------------------------------------------------------------- following
+    def _follow_running(self, entry: ExecutionEntry) -> None:
+        """Keep the running node in view, as the log follows its last line.
+
+        With hundreds of nodes the one running is soon far below the pane; scrolling by hand
+        (keys or wheel) stops it for this execution, End starts it again.
+        """
+        if entry.id != self._execution_shown:
+            self._execution_shown = entry.id
+            self._following = entry.id
+            self.scroll_home(animate=False, immediate=True)
+        if self._following != entry.id or entry.status.is_final:
+            return
+        line = self.nodes.first_running_line()
+        if line is None:
+            return
+        y = self.nodes.virtual_region.y + line
+        top, height = int(self.scroll_y), self.scrollable_content_region.height
+        if height and not top <= y < top + height - 1:
+            # A few finished rows stay above it, so the run's progress reads in context.
+            self.scroll_to(y=max(0, y - FOLLOW_CONTEXT), animate=False, immediate=True)
+
+    def _user_scrolled(self) -> None:
+        self._following = None
+
+    def action_scroll_up(self) -> None:
+        self._user_scrolled()
+        super().action_scroll_up()
+
+    def action_scroll_down(self) -> None:
+        self._user_scrolled()
+        super().action_scroll_down()
+
+    def action_page_up(self) -> None:
+        self._user_scrolled()
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self._user_scrolled()
+        super().action_page_down()
+
+    def action_scroll_home(self) -> None:
+        self._user_scrolled()
+        super().action_scroll_home()
+
+    def action_scroll_end(self) -> None:
+        self._following = self._execution_shown
+        super().action_scroll_end()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._user_scrolled()
+        super()._on_mouse_scroll_up(event)
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._user_scrolled()
+        super()._on_mouse_scroll_down(event)
 
     def _update_header(self, entry: ExecutionEntry) -> None:
         """At once for another execution or state; otherwise at most every HEADER_INTERVAL."""

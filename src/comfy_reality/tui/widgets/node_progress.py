@@ -279,6 +279,13 @@ class NodeProgressList(Widget):
         top = int(parent.scroll_offset.y) - self.virtual_region.y
         return top - 2 <= line < top + parent.size.height + 2
 
+    def first_running_line(self) -> int | None:
+        """The first line of the first running node (graph order), or None when none runs."""
+        for index, task in enumerate(self._tasks):
+            if task.status is TaskStatus.RUNNING:
+                return self._starts[index]
+        return None
+
     def refresh_running(self) -> None:
         """Elapsed times and rates of running nodes move on with the clock."""
         for index, task in enumerate(self._tasks):
