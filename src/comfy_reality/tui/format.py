@@ -68,6 +68,11 @@ def icon_text(state: str) -> Text:
 duration = format_duration
 
 
+def elapsed(seconds: float) -> str:
+    """A running clock redrawn once a second: ``7s``, ``1m05s`` (no tenths it could not keep up)."""
+    return f"{max(0, int(seconds))}s" if seconds < 60 else format_duration(seconds)
+
+
 def size(num_bytes: float | None) -> str:
     if num_bytes is None or not math.isfinite(num_bytes):
         return "?"

@@ -51,7 +51,8 @@ def execution_label(entry: ExecutionEntry, room: int | None = None, query: str =
     elif execution.status.is_final:
         text.append(f"  {fmt.duration(execution.duration)}", style="dim")
     elif execution.started_at is not None:
-        text.append(f"  {fmt.duration((fmt.now() - execution.started_at).total_seconds())}", style="yellow")
+        # Whole seconds: the label moves on with the one-second tick, so tenths would lag behind.
+        text.append(f"  {fmt.elapsed((fmt.now() - execution.started_at).total_seconds())}", style="yellow")
     else:
         text.append("  queued", style="dim")
     if execution.retry_of:
