@@ -40,7 +40,7 @@ from .models import (
     TaskType,
     WorkflowExecution,
 )
-from .runtime import ComfyUIAsyncRuntime
+from .runtime import ComfyUIAsyncRuntime, logged_job
 
 __all__ = ["PoolMember", "PoolServer", "ServerPool", "UnknownServerError"]
 
@@ -310,16 +310,7 @@ class ServerPool:
         if self._tg is None or self._closing:
             coro.close()
             return None
-
-        async def guarded() -> None:
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pool_job_failed", job=name)
-
-        return self._tg.create_task(guarded(), name=name)
+        return self._tg.create_task(logged_job(coro, "pool_job_failed", name), name=name)
 
     def _watch(self, member: PoolMember) -> None:
         self._unsubscribe.append(

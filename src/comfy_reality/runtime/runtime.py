@@ -62,6 +62,16 @@ PreviewCallback = Callable[[PreviewFrame], None]
 T = TypeVar("T")
 
 
+async def logged_job(coro: Coroutine[Any, Any, Any], event: str, name: str) -> None:
+    """A background job whose failure is logged (as ``event``), never raised into its task group."""
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception(event, job=name)
+
+
 def _listen(listeners: list[T], callback: T) -> Unsubscribe:
     """Add a callback to a listener list; the returned handle removes it again."""
     listeners.append(callback)
@@ -265,16 +275,7 @@ class ComfyUIAsyncRuntime(ServerWide):
         if self._tg is None or self._closing:
             coro.close()
             return None
-
-        async def guarded() -> None:
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background_job_failed", job=name)
-
-        task = self._tg.create_task(guarded(), name=name)
+        task = self._tg.create_task(logged_job(coro, "background_job_failed", name), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

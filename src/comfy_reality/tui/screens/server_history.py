@@ -24,7 +24,7 @@ from ...url_secrets import redact_url
 from .. import format as fmt
 from ..image_actions import GalleryActions
 from ..messages import RerunRequested
-from .server_queue import OWNER_LABEL, OWNER_STYLE, ConfirmScreen, data_text
+from .server_queue import OWNER_LABEL, OWNER_STYLE, ConfirmScreen, cursor_key, data_text
 
 if TYPE_CHECKING:
     from ..images import ImageSupport
@@ -186,14 +186,7 @@ class ServerHistoryScreen(Screen[None], GalleryActions):
 
     # ------------------------------------------------------------------ actions
     def highlighted_id(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return str(key.value) if key.value is not None else None
+        return cursor_key(self.query_one(DataTable))
 
     def _item(self, prompt_id: str | None) -> ServerHistoryItem | None:
         return next((i for i in self.items if i.prompt_id == prompt_id), None)

@@ -47,6 +47,17 @@ def data_text(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def cursor_key(table: DataTable[Any]) -> str | None:
+    """The row key under a table's cursor (None for an empty table)."""
+    if table.row_count == 0:
+        return None
+    try:
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+    except Exception:
+        return None
+    return str(key.value) if key.value is not None else None
+
+
 class QueueSource(Protocol):
     """What the screen uses of the runtime (:class:`comfy_reality.runtime.ComfyUIAsyncRuntime`)."""
 
@@ -279,17 +290,20 @@ class QueueScreen(Screen[None]):
 
     # ------------------------------------------------------------------ actions
     def highlighted_id(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return str(key.value) if key.value is not None else None
+        return cursor_key(self.query_one(DataTable))
 
     def _entry(self, prompt_id: str | None) -> QueueEntry | None:
         return self.snapshot.find(prompt_id) if self.snapshot is not None and prompt_id else None
+
+    def _movable_entry(self) -> QueueEntry | None:
+        """The highlighted prompt if it may move (pending); else None, with the reason shown."""
+        entry = self._entry(self.highlighted_id())
+        if entry is None:
+            self.notify("No prompt highlighted.", severity="warning")
+        elif entry.state == "running":
+            self.notify("That prompt is already running; only pending prompts move.", severity="warning")
+            return None
+        return entry
 
     def action_close(self) -> None:
         if self.picking is not None:  # Esc first leaves the anchor pick, then the screen
@@ -300,12 +314,8 @@ class QueueScreen(Screen[None]):
 
     def action_pick_anchor(self, to: MoveTo) -> None:
         """b/a: move the highlighted prompt before/after a row picked next (↑/↓ then Enter)."""
-        entry = self._entry(self.highlighted_id())
+        entry = self._movable_entry()
         if entry is None:
-            self.notify("No prompt highlighted.", severity="warning")
-            return
-        if entry.state == "running":
-            self.notify("That prompt is already running; only pending prompts move.", severity="warning")
             return
         self.picking = (entry.prompt_id, to)
         self.notify(
@@ -347,12 +357,8 @@ class QueueScreen(Screen[None]):
         self.notify("; ".join(parts), severity="warning" if report.running else "information")
 
     def action_move(self, to: MoveTo) -> None:
-        entry = self._entry(self.highlighted_id())
+        entry = self._movable_entry()
         if entry is None:
-            self.notify("No prompt highlighted.", severity="warning")
-            return
-        if entry.state == "running":
-            self.notify("That prompt is already running; only pending prompts move.", severity="warning")
             return
         self._move(entry.prompt_id, to)
 
@@ -378,12 +384,8 @@ class QueueScreen(Screen[None]):
         if not self.pooled or not isinstance(self.source, PoolQueueSource):
             self.notify("One server: there is no other server to move to.", severity="warning")
             return
-        entry = self._entry(self.highlighted_id())
+        entry = self._movable_entry()
         if entry is None:
-            self.notify("No prompt highlighted.", severity="warning")
-            return
-        if entry.state == "running":
-            self.notify("That prompt is already running; only pending prompts move.", severity="warning")
             return
         others = [url for url in self.servers if url != entry.server_url]
         prompt_id = entry.prompt_id
