@@ -31,10 +31,10 @@ from benchmarks.tui import (
     SIZE,
     TARGET_RATE,
     FrameMeter,
+    StepFeeder,
     flood_prompt,
     measure_keys,
     opening_frames,
-    step_frames,
 )
 from comfy_reality.config import Settings
 from comfy_reality.paths import bundled_workflows_dir
@@ -113,7 +113,8 @@ async def flood(images: str, preview_fps: float, duration: float, key_presses: i
             )
             await wait_for(pilot, lambda: "2" in app.query_one(NodeProgressList).snapshots)
             rows = app.query_one(NodeProgressList)
-            sent_at: dict[int, float] = {}
+            feeder = StepFeeder(runtime, prompt_ids, selected, 10**6)
+            sent_at = feeder.sent_at
             lags: list[float] = []
             last = [0.0]
 
@@ -123,52 +124,39 @@ async def flood(images: str, preview_fps: float, duration: float, key_presses: i
                     lags.append((now - sent_at[int(value)]) * 1000)
                     last[0] = value
 
-            sent = [0, 0]  # text messages, preview frames
+            previews_sent = [0]
             done = asyncio.Event()
 
             async def feed() -> None:
-                step = 0
                 start = time.perf_counter()
                 while (elapsed := time.perf_counter() - start) < duration:
-                    due = int(TARGET_RATE * elapsed) - sent[0]
-                    while due >= 2 * EXECUTIONS:
-                        step += 1
-                        now = time.perf_counter()
-                        for prompt_id in prompt_ids:
-                            if prompt_id == selected:
-                                sent_at[step] = now
-                            for text in step_frames(prompt_id, step, 10**6):
-                                runtime._on_frame(text)
-                        sent[0] += 2 * EXECUTIONS
-                        due -= 2 * EXECUTIONS
-                        if step % 32 == 0:
-                            await asyncio.sleep(0)
+                    await feeder.catch_up(int(TARGET_RATE * elapsed) - feeder.sent)
                     if previews:
-                        due_previews = int(preview_fps * elapsed) * EXECUTIONS - sent[1]
+                        due_previews = int(preview_fps * elapsed) * EXECUTIONS - previews_sent[0]
                         for index in range(max(0, due_previews)):
                             prompt_id = prompt_ids[index % EXECUTIONS]
                             frames = previews[prompt_id]
-                            runtime._on_frame(frames[(sent[1] // EXECUTIONS) % len(frames)])
-                            sent[1] += 1
+                            runtime._on_frame(frames[(previews_sent[0] // EXECUTIONS) % len(frames)])
+                            previews_sent[0] += 1
                     await asyncio.sleep(0.002)
                 done.set()
 
             frames_before = meter.frames
             start = time.perf_counter()
             meter.watchers.append(on_frame)
-            feeder = asyncio.create_task(feed())
+            feeding = asyncio.create_task(feed())
             await asyncio.sleep(min(0.3, duration / 4))
             keys = await measure_keys(pilot, app, meter, key_presses, 0.05)
             await done.wait()
-            await feeder
+            await feeding
             meter.watchers.remove(on_frame)
             elapsed = time.perf_counter() - start
-            preview_widget = app.execution_view.live_preview
+            preview_widget = app.main_screen.execution_view.live_preview
             return {
                 "images": images,
                 "fps": (meter.frames - frames_before) / elapsed,
-                "messages_per_s": sent[0] / elapsed,
-                "previews_sent": sent[1],
+                "messages_per_s": feeder.sent / elapsed,
+                "previews_sent": previews_sent[0],
                 "previews_drawn": preview_widget.frames_drawn if preview_widget else 0,
                 "decodes": app.images.loader.decodes,
                 "lag_p50_ms": pct(lags, 0.5),

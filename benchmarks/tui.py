@@ -112,6 +112,37 @@ def step_frames(prompt_id: str, step: int, steps: int) -> tuple[str, str]:
     )
 
 
+class StepFeeder:
+    """Feeds every execution one progress step at a time, straight into the runtime's frame handler,
+    and notes when each step of the ``selected`` prompt went out (for the event-to-screen lag)."""
+
+    def __init__(self, runtime: Any, prompt_ids: list[str], selected: str, steps: int) -> None:
+        self.runtime = runtime
+        self.prompt_ids = prompt_ids
+        self.selected = selected
+        self.steps = steps
+        self.step = 0
+        self.sent = 0  # frames handed to the runtime
+        self.sent_at: dict[int, float] = {}
+
+    async def catch_up(self, due: int) -> None:
+        """Send whole steps (two frames per execution) until fewer than ``due`` frames are left.
+
+        When the loop was slow they go out in a burst, as a socket's receive buffer hands them over."""
+        while due >= 2 * EXECUTIONS:
+            self.step += 1
+            now = time.perf_counter()
+            for prompt_id in self.prompt_ids:
+                if prompt_id == self.selected:
+                    self.sent_at[self.step] = now
+                for text in step_frames(prompt_id, self.step, self.steps):
+                    self.runtime._on_frame(text)
+            self.sent += 2 * EXECUTIONS
+            due -= 2 * EXECUTIONS
+            if self.step % 32 == 0:
+                await asyncio.sleep(0)  # the runtime's reader yields every 256 frames
+
+
 class FrameMeter:
     """Counts the screen updates the app composes (what a terminal would be sent), with hooks per frame.
 
@@ -225,7 +256,8 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
 
             # ---- flood
             steps = 10**6
-            sent_at: dict[int, float] = {}
+            feeder = StepFeeder(runtime, prompt_ids, selected_prompt, steps)
+            sent_at = feeder.sent_at
             lags: list[float] = []
             rows = app.query_one(NodeProgressList)
             last_shown = [0.0]
@@ -236,28 +268,13 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
                     lags.append((now - sent_at[int(value)]) * 1000)
                     last_shown[0] = value
 
-            sent = [0]
             flood_done = asyncio.Event()
 
             async def feed() -> None:
-                """Keep the total at ``rate`` msgs/s of wall time: when the loop is slow, frames
-                pile up and are handled in a burst, as a socket's receive buffer would hand them over."""
-                step = 0
+                """Keep the total at ``rate`` msgs/s of wall time."""
                 start = time.perf_counter()
                 while (elapsed := time.perf_counter() - start) < duration:
-                    due = int(rate * elapsed) - sent[0]
-                    while due >= 2 * EXECUTIONS:
-                        step += 1
-                        now = time.perf_counter()
-                        for prompt_id in prompt_ids:
-                            if prompt_id == selected_prompt:
-                                sent_at[step] = now
-                            for text in step_frames(prompt_id, step, steps):
-                                runtime._on_frame(text)
-                        sent[0] += 2 * EXECUTIONS
-                        due -= 2 * EXECUTIONS
-                        if step % 32 == 0:
-                            await asyncio.sleep(0)  # the runtime's reader yields every 256 frames
+                    await feeder.catch_up(int(rate * elapsed) - feeder.sent)
                     await asyncio.sleep(0.002)
                 flood_done.set()
 
@@ -265,20 +282,20 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
             events_before = app.frames
             flood_start = time.perf_counter()
             meter.watchers.append(on_frame_lag)
-            feeder = asyncio.create_task(feed())
+            feeding = asyncio.create_task(feed())
             # Keys pressed while the flood runs: latency measured on the frames that show them.
             await asyncio.sleep(min(0.3, duration / 4))
             flood_keys = await measure_keys(pilot, app, meter, key_presses, 0.05)
             await flood_done.wait()
-            await feeder
+            await feeding
             meter.watchers.remove(on_frame_lag)
             flood_elapsed = time.perf_counter() - flood_start
             await pilot.pause()
             flood_fps = (meter.frames - frames_before) / flood_elapsed
             return {
-                "sent": sent[0],
+                "sent": feeder.sent,
                 "elapsed": flood_elapsed,
-                "rate": sent[0] / flood_elapsed,
+                "rate": feeder.sent / flood_elapsed,
                 "batches": app.frames - events_before,
                 "flood_fps": flood_fps,
                 "idle_fps": idle_fps,
