@@ -24,6 +24,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.color import Color
 from textual.coordinate import Coordinate
 from textual.geometry import Region, Size
@@ -33,6 +34,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, DuplicateKey, Row, RowKey
 
 _NULL = Style.null()
+DRAWN_ROWS = 512  # a few screens of rows in each cursor state
 
 
 class HistoryTable(DataTable[Any]):
@@ -122,11 +124,73 @@ class HistoryTable(DataTable[Any]):
     _style_sums: dict[tuple[Style, Style, Style, Style | None], Style]
 
     _metas: dict[tuple[int, int, bool], Style]
+    # Drawn rows by what they show, kept across clear(): a window refilled with rows it held before
+    # (Home after End, a filter erased) draws from here instead of cell by cell.
+    _drawn: LRUCache[tuple[Any, ...], Strip]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._style_sums = {}
         self._metas = {}
+        self._drawn = LRUCache(DRAWN_ROWS)
+
+    def notify_style_update(self) -> None:
+        # A theme or focus style changed what a row looks like: the rows drawn before are stale.
+        self._drawn.clear()
+        super().notify_style_update()
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """A data row's line from ``_drawn`` when a row with the same cells was drawn at the same
+        index in the same state, whichever window held it; anything else as DataTable draws it."""
+        frame = self._frame
+        if frame is None or not self._plain_rows():
+            return super()._render_line(y, x1, x2, base_style)
+        try:
+            row_key, line_no = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
+        if row_index is None or line_no:
+            return super()._render_line(y, x1, x2, base_style)
+        state = self._frame_state()
+        shown = row_shows(self._data.get(row_key), state[0])
+        if shown is None:
+            return super()._render_line(y, x1, x2, base_style)
+        cursor, hover = self.cursor_coordinate.row, self.hover_coordinate.row
+        key = (shown, row_index, x1, x2, base_style, cursor == row_index, hover == row_index, state)
+        strip = self._drawn.get(key)
+        if strip is None:
+            strip = super()._render_line(y, x1, x2, base_style)
+            self._drawn.set(key, strip)
+        return strip
+
+    def _plain_rows(self) -> bool:
+        """Rows laid out as the fast paths assume: a row cursor, no fixed rows or columns, no labels."""
+        return (
+            self.cursor_type == "row"
+            and not self.fixed_columns
+            and not self.fixed_rows
+            and not (self._labelled_row_exists and self.show_row_labels)
+        )
+
+    def _frame_state(self) -> tuple[Any, ...]:
+        """All else a data row's drawing depends on (asked once a frame)."""
+        frame = self._frame if self._frame is not None else {}
+        if "state" not in frame:
+            frame["state"] = (
+                tuple(column.key for column in self.ordered_columns),
+                tuple(self._column_widths()[0]),
+                self.size.width,
+                self.show_cursor,
+                self._show_hover_cursor,
+                self._pseudo_class_state,
+                self.cursor_foreground_priority,
+                self.cursor_background_priority,
+                self.cell_padding,
+                self.zebra_stripes,
+                self._text_defaults(),
+            )
+        return cast("tuple[Any, ...]", frame["state"])
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._frame = {}
@@ -327,6 +391,30 @@ class HistoryTable(DataTable[Any]):
             return None
         cell = self._data.get(row_key, {}).get(column_key)
         return (row_key, column_key, cell) if isinstance(cell, Text) else None
+
+
+def row_shows(cells: dict[ColumnKey, Any] | None, columns: tuple[ColumnKey, ...]) -> tuple[Any, ...] | None:
+    """What a row's text cells show, as a key; None when a cell is not a Text (drawn every time)."""
+    if cells is None:
+        return None
+    shown: list[Any] = []
+    for column in columns:
+        cell = cells.get(column)
+        if not isinstance(cell, Text):
+            return None
+        shown.append(
+            (
+                cell.plain,
+                cell.style,
+                cell.justify,
+                cell.overflow,
+                cell.no_wrap,
+                cell.end,
+                cell.tab_size,
+                *cell.spans,
+            )
+        )
+    return tuple(shown)
 
 
 def text_segments(
