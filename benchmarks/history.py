@@ -6,7 +6,8 @@ the same over 200 rows (the baseline) and its target (issue 19):
 
 * open (h) until the first rows show: < 200 ms;
 * idle keys, < 30 ms p95: End (the cursor on the oldest row, a page read by key), Home (back on the
-  newest), cursor down, page down (which reads the next page in as it nears the window's edge);
+  newest), cursor down, page down (which reads the next page in as it nears the window's edge), page
+  up from the oldest row (which reads the newer page in above the window);
 * filter keystrokes, < 50 ms p95, each until its answer is on screen: many matches (a digit typed
   and erased: the rows shown change each time), and no match (``z`` typed and erased: the query
   reads every row, then all rows come back).
@@ -105,6 +106,19 @@ async def scenario(workdir: Path, rows: int, presses: int) -> Figures:
                 await wait_for(pilot, on_row(newest), 20, "home")
             row = found.cursor_row
             await figures.press("pagedown", app, frames, "pagedown", lambda r=row: found.cursor_row > r)
+        for index in range(presses):
+            if index == 0 or (found.cursor_row < 60 and getattr(app.screen, "at_head", True)):
+                await pilot.press("end")  # from the oldest: a page up at the first row moves nothing
+                await wait_for(pilot, on_row(oldest), 20, "end")
+            key = found.coordinate_to_cell_key(found.cursor_coordinate).row_key
+
+            def moved_up(k: Any = key) -> bool:
+                # The window grows by a page above as the cursor nears its top: the row, not the index.
+                return (
+                    found.row_count > 0 and found.coordinate_to_cell_key(found.cursor_coordinate).row_key != k
+                )
+
+            await figures.press("pageup", app, frames, "pageup", moved_up)
         app.screen.query_one("#history-filter", Input).focus()
         await pilot.pause()
         for name, typed in (("filter", "5"), ("no match", "z")):
@@ -131,6 +145,7 @@ async def run(rows: int, presses: int) -> list[str]:
         ("home", "Home (on the newest)", IDLE_MS),
         ("down", "cursor down", IDLE_MS),
         ("pagedown", "page down", IDLE_MS),
+        ("pageup", "page up (from the oldest)", IDLE_MS),
         ("filter", "filter key (many match)", FILTER_MS),
         ("no match", "filter key (none, then all)", FILTER_MS),
     ]

@@ -256,7 +256,15 @@ class HistoryTable(DataTable[Any]):
         inner = text_segments(cell, width - 2 * self.cell_padding, justify, overflow, self.app.console)
         if inner is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        component_style, post_style = self._get_styles_to_render_cell(
+        component_style, post_style = self._cell_styles(cursor, hover)
+        line = self._styled_cell(inner, row_index, column_index, base_style, component_style, post_style)
+        lines = [line]
+        self._cell_render_cache[cache_key] = lines
+        return lines
+
+    def _cell_styles(self, cursor: bool, hover: bool) -> tuple[Style, Style]:
+        """A data cell's component and post styles in this cursor and hover state."""
+        return self._get_styles_to_render_cell(
             False,
             False,
             False,
@@ -267,6 +275,17 @@ class HistoryTable(DataTable[Any]):
             self.cursor_foreground_priority == "css",
             self.cursor_background_priority == "css",
         )
+
+    def _styled_cell(
+        self,
+        inner: list[Segment],
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        component_style: Style,
+        post_style: Style,
+    ) -> list[Segment]:
+        """A cell's text segments padded and styled as DataTable styles them."""
         # Segment.apply_style(segments, base + meta + component, post): the sums without the meta
         # (the same for every cell of a row's stripe and state) are kept; the meta, the cell's own
         # row and column for mouse clicks, is added last, which gives equal styles.
@@ -285,9 +304,41 @@ class HistoryTable(DataTable[Any]):
                     sums[key] = combined + post_style if post_style else combined
                 styled[style] = sums[key] + meta
             line.append(Segment(text, styled[style]))
-        lines = [line]
-        self._cell_render_cache[cache_key] = lines
-        return lines
+        return line
+
+    def _data_row_cells(
+        self, row_key: RowKey, row_index: int, row_style: Style, widths: list[int], cursor: bool, hover: bool
+    ) -> list[list[Segment]]:
+        """A one-line data row's cells, drawn in one pass: the row's state and the frame's
+        constants asked once, not once per cell as ``_render_cell`` must."""
+        row = self.rows.get(row_key)
+        if row is None or row.height != 1 or row_index < self.fixed_rows:
+            return [
+                self._render_cell(row_index, index, row_style, width, cursor=cursor, hover=hover)[0]
+                for index, width in enumerate(widths)
+            ]
+        data = self._data.get(row_key, {})
+        justify, overflow = self._text_defaults()
+        console = self.app.console
+        padding = 2 * self.cell_padding
+        component_style, post_style = self._cell_styles(cursor, hover)
+        cells: list[list[Segment]] = []
+        for index, (column, width) in enumerate(zip(self.ordered_columns, widths, strict=True)):
+            cell = data.get(column.key)
+            inner = (
+                text_segments(cell, width - padding, justify, overflow, console)
+                if isinstance(cell, Text)
+                else None
+            )
+            if inner is None:
+                cells.append(
+                    self._render_cell(row_index, index, row_style, width, cursor=cursor, hover=hover)[0]
+                )
+            else:
+                cells.append(
+                    self._styled_cell(inner, row_index, index, row_style, component_style, post_style)
+                )
+        return cells
 
     def _render_line_in_row(
         self,
@@ -325,10 +376,13 @@ class HistoryTable(DataTable[Any]):
         row_style = self._get_row_style(row_index, base_style)
         cursor, hover = cursor_location.row == row_index, hover_location.row == row_index
         widths, space = self._column_widths()
-        cells = [
-            self._render_cell(row_index, index, row_style, width, cursor=cursor, hover=hover)[line_no]
-            for index, width in enumerate(widths)
-        ]
+        if row_index >= 0 and line_no == 0:
+            cells = self._data_row_cells(row_key, row_index, row_style, widths, cursor, hover)
+        else:
+            cells = [
+                self._render_cell(row_index, index, row_style, width, cursor=cursor, hover=hover)[line_no]
+                for index, width in enumerate(widths)
+            ]
         extend_style, _ = self._get_styles_to_render_cell(
             row_index == -1,
             False,
