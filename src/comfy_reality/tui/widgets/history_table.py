@@ -30,11 +30,13 @@ from textual.coordinate import Coordinate
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, DuplicateKey, Row, RowKey
 
 _NULL = Style.null()
 DRAWN_ROWS = 512  # a few screens of rows in each cursor state
+AHEAD_CHUNK = 8  # lines drawn ahead per idle callback: about a millisecond
 
 
 class HistoryTable(DataTable[Any]):
@@ -104,7 +106,21 @@ class HistoryTable(DataTable[Any]):
             return
         width = sum(column.get_render_width(self) for column in self.columns.values())
         header = self.header_height if self.show_header else 0
-        self.virtual_size = Size(width, self._total_row_height + header)
+        self._set_virtual_size(Size(width, self._total_row_height + header))
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """The scrollable size, laying the screen out again only when that can change it: a page
+        added to (or a window swapped in) a table already taller than its view leaves the table's
+        own size and its scrollbars as they were, and a layout of the screen is a frame's time."""
+        old, view = self.virtual_size, self.container_size.height
+        if size == old:
+            return
+        if size.width == old.width and view > 0 and old.height > view and size.height > view:
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
+        else:
+            self.virtual_size = size
 
     def _scroll_cursor_into_view(self, animate: bool = False) -> None:
         # At once, so the frame that first shows the cursor's row shows it in view; and once more
@@ -133,6 +149,7 @@ class HistoryTable(DataTable[Any]):
         self._style_sums = {}
         self._metas = {}
         self._drawn = LRUCache(DRAWN_ROWS)
+        self._ahead_lines = []
 
     def notify_style_update(self) -> None:
         # A theme or focus style changed what a row looks like: the rows drawn before are stale.
@@ -198,6 +215,58 @@ class HistoryTable(DataTable[Any]):
             return super().render_lines(crop)
         finally:
             self._frame = None
+            self._schedule_draw_ahead()
+
+    # ------------------------------------------------------------------ drawing ahead
+    # A page key shows a page of rows never drawn (a frame's cost is drawing them). While idle
+    # after a frame that moved the view, the page below it and the page above are drawn into
+    # ``_drawn``, a few lines per callback so a key is never queued behind more than that.
+    _ahead_view: tuple[Any, ...] | None = None
+    _ahead_lines: list[int]
+
+    def _schedule_draw_ahead(self) -> None:
+        if not self._plain_rows() or not self.row_count:
+            return
+        view = (
+            round(self.scroll_y),
+            round(self.scroll_x),
+            self.size,
+            self.row_count,
+            self._update_count,
+            self.get_pseudo_class_state(),
+        )
+        if view == self._ahead_view:
+            return
+        first_scheduled = self._ahead_view is None or not self._ahead_lines
+        self._ahead_view = view
+        top, height = view[0], self.scrollable_content_region.height - self._header_rows()
+        below = range(top + height, min(self.row_count, top + 2 * height))
+        above = range(max(0, top - height), top)
+        self._ahead_lines = [*below, *reversed(above)]
+        if first_scheduled:
+            self.call_later(self._draw_ahead)
+
+    def _draw_ahead(self) -> None:
+        """Draw the next few lines ahead of the view (their cursor and hover as they are now)."""
+        lines, self._ahead_lines = self._ahead_lines[:AHEAD_CHUNK], self._ahead_lines[AHEAD_CHUNK:]
+        if not lines or not self.is_mounted or not self._plain_rows():
+            self._ahead_lines = []
+            return
+        self._pseudo_class_state = self.get_pseudo_class_state()
+        self._frame = {}
+        try:
+            base_style, header = self.rich_style, self._header_rows()
+            x1 = round(self.scroll_x)
+            for line in lines:
+                if line < self.row_count:
+                    self._render_line(line + header, x1, x1 + self.size.width, base_style)
+        finally:
+            self._frame = None
+        if self._ahead_lines:
+            self.call_later(self._draw_ahead)
+
+    def _header_rows(self) -> int:
+        return self.header_height if self.show_header else 0
 
     @property
     def rich_style(self) -> Style:
