@@ -8,9 +8,12 @@ from typing import Any
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 from comfy_reality.tui.widgets.history_table import HistoryTable
+from tests.tui.pilot import wait_for
 
 CELLS: list[Text] = [
     Text("✓", style="bold green"),
@@ -120,3 +123,146 @@ async def test_whole_lines_are_drawn_exactly_as_data_table_draws_them() -> None:
             assert drawn["fast unfocused"] == drawn["plain unfocused"]
             assert drawn["fast focused"] == drawn["plain focused"]
             assert drawn["fast focused"] != drawn["fast unfocused"]  # the focus shows
+
+
+async def _plain_lines(
+    pilot: Any, rows: list[tuple[str, list[Any]]], cursor: int, scroll_y: int
+) -> list[list[Any]]:
+    """What a plain DataTable beside it draws for these rows, cursor and scroll."""
+    plain = pilot.app.query_one("#plain", DataTable)
+    plain.clear()
+    for key, cells in rows:
+        plain.add_row(*cells, key=key)
+    await pilot.pause()  # it sizes itself when idle
+    plain.move_cursor(row=cursor, animate=False)
+    plain.scroll_to(y=scroll_y, animate=False, immediate=True)
+    await pilot.pause()
+    assert (plain.cursor_row, plain.scroll_y) == (cursor, scroll_y)
+    return [list(strip) for strip in plain.render_lines(plain.size.region)]
+
+
+class CountingTable(HistoryTable):
+    """Counts the data rows drawn cell by cell (not taken from the rows already drawn)."""
+
+    drawn_rows = 0
+    frame_rows = 0  # drawn by the last frame (not ahead of it)
+
+    def _data_row_cells(self, *args: Any, **kwargs: Any) -> list[list[Any]]:
+        self.drawn_rows += 1
+        return super()._data_row_cells(*args, **kwargs)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        before = self.drawn_rows
+        try:
+            return super().render_lines(crop)
+        finally:
+            self.frame_rows = self.drawn_rows - before
+
+
+class CountingApp(App[None]):
+    CSS = "DataTable { height: 12; }"
+
+    def compose(self) -> ComposeResult:
+        yield CountingTable(id="fast", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="plain", cursor_type="row", zebra_stripes=True)
+
+
+def _rows(first: int, count: int) -> list[tuple[str, list[Any]]]:
+    return [
+        (f"row-{r}", [Text(f"run {r}"), Text(f"{r % 7}s", justify="right")])
+        for r in range(first, first + count)
+    ]
+
+
+async def _mounted(pilot: Any, app: App[None]) -> CountingTable:
+    fast = app.query_one(CountingTable)
+    for table in (fast, app.query_one("#plain", DataTable)):
+        table.add_column("name", key="name", width=12)
+        table.add_column("took", key="took", width=4)
+    app.set_focus(None)  # both drawn unfocused, to compare them
+    await pilot.pause()
+    return fast
+
+
+async def test_a_window_refilled_with_rows_drawn_before_draws_none_again_and_changed_cells_anew() -> None:
+    app = CountingApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        fast = await _mounted(pilot, app)
+        newest, oldest = _rows(0, 40), _rows(960, 40)
+        fast.replace_rows(newest, cursor=0)
+        await pilot.pause()
+        fast.replace_rows(oldest, cursor=39, scroll_y=40)  # End
+        await pilot.pause()
+        fast.replace_rows(newest, cursor=0)  # Home: the same rows as first shown
+        fast.drawn_rows = 0
+        region = fast.size.region
+        home = [list(strip) for strip in fast.render_lines(region)]
+        assert fast.drawn_rows == 0
+        assert home == await _plain_lines(pilot, newest, 0, 0)
+        # The same key with other cells: drawn again, as a plain table draws them.
+        changed = [(key, [Text(f"renamed {key}"), cells[1]]) for key, cells in newest]
+        fast.replace_rows(changed, cursor=0)
+        lines = [list(strip) for strip in fast.render_lines(region)]
+        assert fast.drawn_rows == 11  # every data row in view
+        assert lines == await _plain_lines(pilot, changed, 0, 0)
+        assert "renamed" in "".join(segment.text for segment in lines[1])
+
+
+async def test_the_page_below_the_view_is_drawn_while_idle_and_a_page_down_draws_only_the_cursor_row() -> (
+    None
+):
+    app = CountingApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        fast = await _mounted(pilot, app)
+        rows = _rows(0, 100)
+        fast.replace_rows(rows, cursor=0)
+        await pilot.pause()
+        await pilot.pause()  # the idle callbacks that draw ahead
+        fast.action_page_down()
+        await pilot.pause()
+        assert fast.cursor_row > 0 and fast.scroll_y > 0
+        # The new cursor row is the one row of the new page not drawn ahead in the state it shows.
+        assert fast.frame_rows == 1
+        drawn = [list(strip) for strip in fast.render_lines(fast.size.region)]
+        assert drawn == await _plain_lines(pilot, rows, fast.cursor_row, round(fast.scroll_y))
+
+
+async def test_a_page_added_below_a_scrolling_table_sizes_it_without_a_layout_and_few_rows_lay_it_out() -> (
+    None
+):
+    app = CountingApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        fast = await _mounted(pilot, app)
+        fast.replace_rows(_rows(0, 100), cursor=0)
+        screen = app.screen
+
+        def settled() -> bool:  # the layouts the first rows asked for (the scrollbar's too) are done
+            return not screen._layout_required and not any(w._layout_required for w in screen.walk_children())
+
+        for _ in range(2):
+            await wait_for(pilot, settled, what="the first layouts")
+            await pilot.pause()
+        assert fast.show_vertical_scrollbar
+        layouts: list[object] = []
+        refresh_layout = screen._refresh_layout
+
+        def counted(*args: Any, **kwargs: Any) -> None:
+            if screen._layout_required:  # not a scroll's reflow: a layout of the screen
+                layouts.append(args)
+            refresh_layout(*args, **kwargs)
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        fast.append_rows(_rows(100, 100))
+        assert fast.virtual_size.height == 201
+        assert fast.max_scroll_y == 201 - fast.scrollable_content_region.height
+        assert fast.vertical_scrollbar.window_virtual_size == 201
+        fast.move_cursor(row=199, animate=False)
+        await pilot.pause()
+        assert fast.scroll_y == fast.max_scroll_y
+        assert layouts == []
+        # Fewer rows than the view holds: the scrollbar goes, which needs the layout.
+        fast.replace_rows(_rows(0, 3), cursor=0)
+        await pilot.pause()
+        assert fast.virtual_size.height == 4
+        assert not fast.show_vertical_scrollbar
+        assert layouts

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 PAGE = 100  # rows read at a time: twice a tall terminal's rows
 MARGIN = 20  # rows from the window's edge at which the next page is read
+KEPT_CELLS = 2000  # rows' cells kept for reuse: several windows' worth
 # While a listed execution is still queued or running, the list is read again this often;
 # otherwise only the relative times are redrawn.
 TICK_SECONDS = 5.0
@@ -279,6 +280,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self.columns: list[Column] = fit_columns(80)
         self.loaded = 0  # reloads finished: tests wait on it instead of guessing times
         self._cells: dict[str, dict[str, Any]] = {}  # what each row shows, to update only what changed
+        self._kept_cells: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # by entry id
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="history-bar"):
@@ -480,6 +482,31 @@ Every run the journal recorded, newest first; the details follow the cursor.
         return "–"
 
     def _cells_of(self, entry: JournalEntry) -> dict[str, Any]:
+        """What the entry's row shows; the same cells again while what they show is unchanged
+        (the table then finds the row already drawn and the refresh has no cell to update)."""
+        when = ago(entry.started_at or entry.created_at, fmt.now(), self.tz)
+        duration = self._duration(entry)
+        shows = (
+            entry.display_status,
+            entry.name,
+            entry.workflow_id,
+            entry.prompt_id,
+            entry.server_url,
+            when,
+            duration,
+            entry.node_count,
+            len(entry.output_files),
+        )
+        kept = self._kept_cells.get(entry.id)
+        if kept is not None and kept[0] == shows:
+            return kept[1]
+        if len(self._kept_cells) >= KEPT_CELLS:
+            self._kept_cells.clear()
+        cells = self._new_cells(entry, when, duration)
+        self._kept_cells[entry.id] = (shows, cells)
+        return cells
+
+    def _new_cells(self, entry: JournalEntry, when: str, duration: str) -> dict[str, Any]:
         return {
             "status": status_text(entry.display_status),
             "name": Text(
@@ -489,8 +516,8 @@ Every run the journal recorded, newest first; the details follow the cursor.
             ),
             "prompt": Text(fmt.short_id(entry.prompt_id) or "–", style="dim"),
             "server": Text(short_server(entry.server_url), overflow="ellipsis", no_wrap=True, style="dim"),
-            "when": Text(ago(entry.started_at or entry.created_at, fmt.now(), self.tz), end=""),
-            "duration": Text(self._duration(entry), justify="right"),
+            "when": Text(when, end=""),
+            "duration": Text(duration, justify="right"),
             "nodes": Text(str(entry.node_count), justify="right"),
             "outputs": Text(
                 str(len(entry.output_files)), justify="right", style="green" if entry.output_files else "dim"
