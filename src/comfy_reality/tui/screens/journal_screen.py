@@ -36,6 +36,7 @@ from ..image_actions import GalleryActions
 from ..messages import RerunRequested
 from ..widgets.history_table import HistoryTable
 from ..widgets.steady_footer import SteadyFooter
+from ..widgets.steady_input import SteadyInput
 
 if TYPE_CHECKING:
     from ..images import ImageSupport
@@ -285,7 +286,9 @@ Every run the journal recorded, newest first; the details follow the cursor.
     def compose(self) -> ComposeResult:
         with Horizontal(id="history-bar"):
             yield Static("History · ? keys", id="history-title")
-            yield Input(placeholder="/ to filter: name, id or error text", id="history-filter", compact=True)
+            yield SteadyInput(
+                placeholder="/ to filter: name, id or error text", id="history-filter", compact=True
+            )
             yield Select(
                 [(label, value) for value, label in STATUS_CHOICES],
                 prompt="Any status",
