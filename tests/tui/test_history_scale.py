@@ -163,3 +163,32 @@ async def test_a_filter_keystroke_finds_a_row_far_beyond_the_first_page(tmp_path
             )
             assert _table(app).border_title == "Executions: 1"
             await wait_for(pilot, lambda: "exec-000042" in _details(app), what="its details")
+
+
+async def test_page_down_moves_a_whole_page_every_time_the_next_page_read_a_screen_ahead(
+    tmp_path: Path,
+) -> None:
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 1000)
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = await _open(pilot, app)
+            table = _table(app)
+
+            def settled() -> bool:  # no page being read
+                return all(w.is_finished for w in screen.workers if w.group == "history-page")
+
+            moves: list[int] = []
+            for _ in range(12):  # about 500 rows: across the window's edge several times
+                name = _cursor_name(app)
+                await pilot.press("pagedown")
+                await wait_for(pilot, lambda n=name: _cursor_name(app) != n, what="page down")
+                await wait_for(pilot, settled, what="the page read ahead")
+                moves.append(int(name.split()[1]) - int(_cursor_name(app).split()[1]))
+            # Never stopped short at the window's last row, waiting for the next page.
+            # (DataTable's first page from the top row may be a row shorter than the rest.)
+            assert max(moves) - min(moves) <= 1, moves
+            assert min(moves) >= 30
+            assert table.row_count >= sum(moves)

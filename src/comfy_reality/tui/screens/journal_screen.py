@@ -282,6 +282,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self.loaded = 0  # reloads finished: tests wait on it instead of guessing times
         self._cells: dict[str, dict[str, Any]] = {}  # what each row shows, to update only what changed
         self._kept_cells: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # by entry id
+        self._loading: tuple[str, str] | None = None  # the page being read: where, and next to which row
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="history-bar"):
@@ -389,16 +390,20 @@ Every run the journal recorded, newest first; the details follow the cursor.
             "text": self.text_filter,
             "server": self.server,
         }
+        anchor = self._anchor(where)
+        self._loading = (where, anchor)
         try:
             if where == "older" and self.entries:
-                page = await self.journal.list_executions(**query, limit=PAGE, before=self.entries[-1].id)
+                page = await self.journal.list_executions(**query, limit=PAGE, before=anchor)
             elif where == "newer" and self.entries:
-                page = await self.journal.list_executions(**query, limit=PAGE, after=self.entries[0].id)
+                page = await self.journal.list_executions(**query, limit=PAGE, after=anchor)
             else:
                 page = await self.journal.list_executions(**query, limit=PAGE, oldest=True)
         except JournalError as exc:
             self._show_message(str(exc))
             return
+        finally:
+            self._loading = None
         known = {e.id for e in self.entries}
         page = [e for e in page if e.id not in known]
         cells = {e.id: self._cells_of(e) for e in page}
@@ -422,6 +427,12 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self._cells = cells
             table.replace_rows(self._rows(page), len(page) - 1, len(page))
         self.loaded += 1
+
+    def _anchor(self, where: str) -> str:
+        """The row a page ``older`` or ``newer`` than the window is read next to."""
+        if not self.entries:
+            return ""
+        return self.entries[-1].id if where == "older" else self.entries[0].id
 
     def _fill(self, entries: list[JournalEntry]) -> None:
         table = self.query_one(HistoryTable)
@@ -546,11 +557,19 @@ Every run the journal recorded, newest first; the details follow the cursor.
     @on(DataTable.RowHighlighted, "#history-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         # Where the cursor is now: a rebuilt window posts highlights of rows it has since moved past.
-        row = self.query_one(HistoryTable).cursor_row
-        if not self.at_tail and row >= len(self.entries) - MARGIN:
-            self.load_page("older")
-        elif not self.at_head and row < MARGIN:
-            self.load_page("newer")
+        # The next page is read while the cursor is still a screen away from the window's edge, so
+        # a page key never stops at the edge waiting for it; one read per edge at a time.
+        table = self.query_one(HistoryTable)
+        row, ahead = table.cursor_row, MARGIN + table.scrollable_content_region.height
+        where = (
+            "older"
+            if not self.at_tail and row >= len(self.entries) - ahead
+            else "newer"
+            if not self.at_head and row < ahead
+            else None
+        )
+        if where is not None and self.entries and self._loading != (where, self._anchor(where)):
+            self.load_page(where)
         if event.row_key.value is not None and (
             self.selected is None or self.selected.id != event.row_key.value
         ):
