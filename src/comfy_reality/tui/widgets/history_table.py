@@ -9,6 +9,13 @@ measure a page of 100 rows and ~45 ms to draw a 44-row frame. Here a page is add
 and sized from the fixed widths, and a one-line text cell is cut, padded and styled directly
 (a frame in ~15 ms), segment for segment what DataTable would have drawn: tests compare the
 two, cell by cell and whole table against whole table. Anything else falls back to DataTable.
+
+A page key then still drew every line in view anew. Drawn lines are now kept by what their row
+shows (not by DataTable's window-wide update count, which any refill resets), so a window
+refilled with rows drawn before (Home after End, a filter typed and erased) draws none again;
+while idle after a frame that moved the view, the page below and the page above are drawn
+ahead into the same cache; and a page added to a table already taller than its view sets the
+scroll extent without laying the whole screen out.
 """
 
 from __future__ import annotations
@@ -167,7 +174,8 @@ class HistoryTable(DataTable[Any]):
         except LookupError:
             return super()._render_line(y, x1, x2, base_style)
         row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
-        if row_index is None or line_no:
+        row = self.rows.get(row_key)
+        if row_index is None or line_no or row is None or row.height != 1:
             return super()._render_line(y, x1, x2, base_style)
         state = self._frame_state()
         shown = row_shows(self._data.get(row_key), state[0])
