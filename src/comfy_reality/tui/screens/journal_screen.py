@@ -6,8 +6,9 @@ loop never blocks on SQLite. Each reload is an exclusive worker: typing in the f
 cancels the previous query instead of queueing them up.
 
 The table holds a window of the journal, paged by key as the cursor nears either edge: a
-page older when it nears the bottom, a page newer near the top; End jumps to the oldest page,
-Home back to the newest. 20,000 executions open as fast as 200.
+page older once it is a screen from the bottom, a page newer a screen from the top (so a page
+key never waits at the edge); End jumps to the oldest page, Home back to the newest. 20,000
+executions open as fast as 200.
 
 The table fits its width: the name column takes what the fixed columns leave, and the
 least needed columns (server, prompt id, node count) are dropped first on narrow terminals;
