@@ -49,8 +49,8 @@ class SelectedExecutionScreen(EditInputsScreen):
     def compact_session(self) -> None:
         """Summaries for the finished executions beyond the newest whole ones; never the one shown.
 
-        Only with a journal to read them back from: without one (``--no-journal``, or its writes
-        failed) every listed execution stays whole, up to the session's bound.
+        Only with a journal to read them back from: without one (it could not be opened, it is
+        off, or its writes failed) every listed execution stays whole, up to the session's bound.
         """
         journal = self.backend.journal
         if journal is None or journal.error is not None:

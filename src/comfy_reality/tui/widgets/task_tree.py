@@ -23,7 +23,7 @@ TOGGLE_STYLE = Style.from_meta({"toggle": True})
 """What makes a click on the ▸ icon fold the branch (as Textual's own labels do)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TreeRef:
     execution_id: str
     task_id: str | None = None  # None for the execution's own branch
