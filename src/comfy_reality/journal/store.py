@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 
-OWN_RESOLUTIONS_KEPT = 1024
+OWN_RESOLUTIONS_KEPT = 256
 """Executions whose own row the store remembers resolving (the newest): a long session's writes
 would otherwise keep every execution id and prompt id of the session."""
 
