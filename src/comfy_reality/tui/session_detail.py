@@ -39,7 +39,7 @@ async def read_detail(journal: Journal | None, summary: ExecutionSummary) -> Exe
 
 def entry_from_journal(summary: ExecutionSummary, row: JournalEntry) -> ExecutionEntry:
     """The summary's facts (what the tree showed) with the journal's detail, nodes in graph order."""
-    execution = summary.execution(
+    execution = summary.whole_execution(
         server_url=row.server_url,
         client_id=row.client_id,
         prompt=row.prompt,

@@ -153,7 +153,7 @@ class ExecutionSummary:
     def server_name(self) -> object:
         return self.metadata.get("server_name") if self.metadata else None
 
-    def execution(self, **detail: Any) -> WorkflowExecution:
+    def whole_execution(self, **detail: Any) -> WorkflowExecution:
         """The execution again, with ``detail`` (from the journal) or as a header-only stand-in."""
         return WorkflowExecution(
             id=self.id,
@@ -173,7 +173,7 @@ class ExecutionSummary:
 
     def placeholder(self) -> ExecutionEntry:
         """What the detail pane shows while the journal is read: the header's facts, no nodes yet."""
-        return ExecutionEntry(execution=self.execution())
+        return ExecutionEntry(execution=self.whole_execution())
 
 
 SessionEntry = ExecutionEntry | ExecutionSummary
