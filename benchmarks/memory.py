@@ -20,7 +20,8 @@ quiet machine): a client that keeps nothing per prompt but bounded caches still 
 CLI does. Memory per listed execution under 20 KiB. Each child runs with bytecode present (see
 ``benchmarks.runtime``).
 
-``python -m benchmarks.memory [--quick] [--only cli|app|held ...]``
+``python -m benchmarks.memory [--quick] [--only cli|app|held ...] [--app-executions N]`` (2,000 shows the
+app's bounded stores full: its curve levels off)
 """
 
 from __future__ import annotations
@@ -273,9 +274,16 @@ ALL = ("cli", "app", "held")
 
 
 def run_benchmark(
-    url: str, quick: bool, env: dict[str, str] | None = None, only: tuple[str, ...] = ALL
+    url: str,
+    quick: bool,
+    env: dict[str, str] | None = None,
+    only: tuple[str, ...] = ALL,
+    app_executions: int | None = None,
 ) -> list[Row]:
+    """``app_executions``: the app's curve that long (default the batch's length), e.g. 2,000 to see
+    its bounded stores (SQLite's page cache, the log pane's 5,000 lines) full."""
     prompts = 300 if quick else 1000
+    executions = app_executions or prompts
     env = env if env is not None else dict(os.environ)
     rows: list[Row] = []
     if "cli" in only:
@@ -297,7 +305,7 @@ def run_benchmark(
             )
     if "app" in only:
         try:
-            rss, sqlite = app_curve(url, prompts, env)
+            rss, sqlite = app_curve(url, executions, env)
             of_sqlite = (
                 f"; of it SQLite's heap (the journal's page cache, bounded at 2 MB by SQLite) "
                 f"{sqlite[-1][1] - sqlite[0][1]:+.1f} MB, {curve_text(sqlite)}"
@@ -306,7 +314,7 @@ def run_benchmark(
             )
             rows.append(
                 curve_row(
-                    f"app RSS over {prompts:,} executions",
+                    f"app RSS over {executions:,} executions",
                     rss,
                     "headless TUI, prompts queued through the main screen one after another" + of_sqlite,
                 )
@@ -347,11 +355,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="300 prompts instead of 1,000")
     parser.add_argument("--only", action="append", choices=ALL, help="one figure (repeatable); default all")
+    parser.add_argument(
+        "--app-executions", type=int, default=None, help="the app's curve this long (default: as the batch)"
+    )
     args = parser.parse_args(argv)
     report = Report(quick=args.quick)
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(server_process())
-        for row in run_benchmark(url, args.quick, only=tuple(args.only or ALL)):
+        for row in run_benchmark(
+            url, args.quick, only=tuple(args.only or ALL), app_executions=args.app_executions
+        ):
             report.add(row)
             verdict = "pass" if row.ok else "MISS"
             print(
