@@ -12,8 +12,10 @@ Scenarios:
 * a chain workflow of 6, 50, 200 and 500 nodes (each node a few progress steps, about 10 s of
   running in all): time from pressing r to a frame with every node shown; app CPU while it runs
   with no key pressed; Tab, cursor and expand latency while it runs and once it is idle;
-* 300 runs queued from the keyboard at once: key latency with them in the tree; the memory each
-  held execution costs, from the first hundred finished to all of them, counted by tracemalloc
+* 300 runs queued from the keyboard at once, recorded in a journal as a user's app records them
+  (so past the newest 100 finished, executions are compacted to summaries): key latency with them
+  in the tree; the memory each held execution costs, from the first hundred finished to all of
+  them, counted by tracemalloc
   (objects still allocated after gc, the in-process server's excepted; RSS, which moves by whole
   pages and reuses freed arenas, and is inflated while tracing, is ``benchmarks.memory``'s curve);
 * History over a journal of 20,000 executions: open, End (the cursor on the oldest row), one
@@ -299,8 +301,12 @@ async def graph_scenario(server: ServerHandle, workflows: Path, nodes: int, pres
         }
 
 
-async def burst_scenario(server: ServerHandle, workflows: Path, runs: int, presses: int) -> dict[str, Any]:
-    app = await connected_app(server.url, workflows, use_journal=False)
+async def burst_scenario(
+    server: ServerHandle, workflows: Path, runs: int, presses: int, journal: Path | None = None
+) -> dict[str, Any]:
+    """``journal``: the app records to it, as a user's app does (and then keeps only the newest 100
+    finished executions whole, reading older ones back from it); None runs without one."""
+    app = await connected_app(server.url, workflows, use_journal=journal is not None, journal_path=journal)
     async with app.run_test(size=SIZE) as pilot:
         await wait_connected(pilot, app)
         frames = Frames(app)
@@ -467,7 +473,9 @@ async def run(quick: bool, server_in_process: bool = False) -> list[str]:
                                 p95 < limit,
                             )
                         )
-            burst = await burst_scenario(server, workflows, 150 if quick else 300, presses)
+            burst = await burst_scenario(
+                server, workflows, 150 if quick else 300, presses, journal=workdir / "burst-journal.sqlite3"
+            )
             out.append(f"{burst['held']} executions held in the tree:")
             for key in ("tab", "cursor", "expand"):
                 p95 = pct(burst["keys"][key], 0.95)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from comfy_reality.journal import Journal, JournalStore
+from comfy_reality.journal import store as store_module
 from comfy_reality.journal.journal import InstanceKey
 from comfy_reality.journal.store import ExecutionSnapshot, NodeSnapshot, PruneResult
 
@@ -295,3 +296,23 @@ async def test_auto_prune_on_a_locked_journal_opens_anyway(tmp_path: Path) -> No
         assert ids(reopened) == {"ancient"}
     finally:
         reopened.close()
+
+
+def test_the_store_remembers_a_bounded_number_of_own_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long session does not keep every execution id it wrote; a forgotten one still writes its own row."""
+    monkeypatch.setattr(store_module, "OWN_RESOLUTIONS_KEPT", 2)
+    store = JournalStore(tmp_path / "journal.sqlite3")
+    try:
+        for id_ in ("a", "b", "c"):
+            store.write_batch([snapshot(id_, age=timedelta(0), status="running")], [])
+        assert list(store._own) == ["b", "c"]
+        store.write_batch(
+            [snapshot("a", age=timedelta(0), status="completed")], []
+        )  # resolved again by its prompt
+        assert store.count() == 3 and not store._aliases
+        entry = store.get("a")
+        assert entry is not None and entry.status.value == "completed"
+    finally:
+        store.close()

@@ -61,6 +61,11 @@ __all__ = [
 ]
 
 
+OWN_RESOLUTIONS_KEPT = 256
+"""Executions whose own row the store remembers resolving (the newest): a long session's writes
+would otherwise keep every execution id and prompt id of the session."""
+
+
 class JournalStore(StoreQueries, StorePruning):
     """One connection to the journal file. Not thread-safe: use it from one thread."""
 
@@ -80,7 +85,11 @@ class JournalStore(StoreQueries, StorePruning):
             if row is not None and row[0] != execution_id:
                 self._aliases[execution_id] = row[0]
                 return str(row[0])
-        self._own[execution_id] = prompt_id
+        own = self._own
+        own[execution_id] = prompt_id
+        if len(own) > OWN_RESOLUTIONS_KEPT:
+            # A cache, bounded for a long session: a forgotten resolution costs one SELECT, no more.
+            del own[next(iter(own))]
         return execution_id
 
     def resolve(self, execution_id: str) -> str:

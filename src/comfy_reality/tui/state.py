@@ -3,17 +3,31 @@
 Filled only from :class:`~comfy_reality.tui.messages.TaskEventsBatch` messages (and from
 submissions the server refused, which never became executions on the server), so every
 widget draws from one consistent copy instead of the runtime's live objects.
+
+A long session keeps its memory flat: only the newest finished executions keep their whole
+model (nodes, outputs, errors, prompt); older ones are compacted to an :class:`ExecutionSummary`
+(what the tree's line shows) and their detail is read back from the journal when wanted
+(:mod:`.session_detail`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from ..errors import PromptValidationError
 from ..runtime.models import ErrorReport, Task, TaskStatus, TaskType, WorkflowExecution, new_id, utc_now
 
 REJECTED = "rejected"
+KEEP_DETAIL = 100
+"""Finished executions that keep their whole model in memory (the newest, or the last looked at)."""
+RETRY_METADATA = ("server_name", "extra_data", "front", "partial_execution_targets")
+"""What a summary keeps of an execution's metadata: the pool's server name (shown) and what a
+retry sends again (the journal does not record them)."""
+_NO_NODES: Mapping[str, Task] = MappingProxyType({})
 
 
 @dataclass
@@ -47,25 +61,183 @@ class ExecutionEntry:
     def validation_messages(self) -> list[str]:
         return list(self.execution.metadata.get("validation_messages", []))
 
+    # What a summary has too (the tree's line reads these, whatever the entry is).
+    @property
+    def created_at(self) -> datetime:
+        return self.execution.created_at
+
+    @property
+    def started_at(self) -> datetime | None:
+        return self.execution.started_at
+
+    @property
+    def duration(self) -> float | None:
+        return self.execution.duration
+
+    @property
+    def retry_of(self) -> str | None:
+        return self.execution.retry_of
+
+    @property
+    def prompt_id(self) -> str | None:
+        return self.execution.prompt_id
+
+    @property
+    def server_name(self) -> object:
+        return self.execution.metadata.get("server_name")
+
+    @property
+    def node_count(self) -> int:
+        return len(self.nodes)
+
+
+@dataclass(slots=True)
+class ExecutionSummary:
+    """A finished execution compacted: what its tree line and header show, and what a retry needs
+    beyond the journal. Its nodes, outputs, errors and prompt are in the journal (read back by
+    :func:`~comfy_reality.tui.session_detail.read_detail`); a few hundred bytes instead of kilobytes."""
+
+    id: str
+    workflow_id: str
+    name: str | None
+    title: str
+    status: TaskStatus
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    prompt_id: str | None
+    number: int | None
+    retry_of: str | None
+    status_detail: str | None
+    metadata: dict[str, Any] | None
+    node_count: int
+    nodes_done: int
+
+    rejected: ClassVar[bool] = False
+    nodes: ClassVar[Mapping[str, Task]] = _NO_NODES
+    """None held: :attr:`node_count` and :attr:`nodes_done` say what the header and tree need."""
+
+    @classmethod
+    def of(cls, entry: ExecutionEntry) -> ExecutionSummary:
+        execution = entry.execution
+        kept = {key: execution.metadata[key] for key in RETRY_METADATA if key in execution.metadata}
+        return cls(
+            id=execution.id,
+            workflow_id=execution.workflow_id,
+            name=execution.name,
+            title=entry.title,
+            status=execution.status,
+            created_at=execution.created_at,
+            started_at=execution.started_at,
+            completed_at=execution.completed_at,
+            prompt_id=execution.prompt_id,
+            number=execution.number,
+            retry_of=execution.retry_of,
+            status_detail=execution.status_detail,
+            metadata=kept or None,
+            node_count=len(entry.nodes),
+            nodes_done=sum(1 for t in entry.nodes.values() if t.status is TaskStatus.COMPLETED),
+        )
+
+    @property
+    def state_key(self) -> str:
+        return self.status.value
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is not None and self.completed_at is not None:
+            return (self.completed_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def server_name(self) -> object:
+        return self.metadata.get("server_name") if self.metadata else None
+
+    def whole_execution(self, **detail: Any) -> WorkflowExecution:
+        """The execution again, with ``detail`` (from the journal) or as a header-only stand-in."""
+        return WorkflowExecution(
+            id=self.id,
+            workflow_id=self.workflow_id,
+            name=self.name,
+            status=self.status,
+            created_at=self.created_at,
+            started_at=self.started_at,
+            completed_at=self.completed_at,
+            metadata=dict(self.metadata or {}),
+            prompt_id=self.prompt_id,
+            number=self.number,
+            retry_of=self.retry_of,
+            status_detail=self.status_detail,
+            **detail,
+        )
+
+    def placeholder(self) -> ExecutionEntry:
+        """What the detail pane shows while the journal is read: the header's facts, no nodes yet."""
+        return ExecutionEntry(execution=self.whole_execution())
+
+
+SessionEntry = ExecutionEntry | ExecutionSummary
+
 
 class SessionState:
     """Executions of this session by id, newest last.
 
     Each task names its execution (``Task.execution_id``), so a task snapshot goes straight to
-    its entry. ``max_finished`` bounds a long session's memory the way the task manager bounds
-    its own: beyond it the oldest finished executions are forgotten.
+    its entry. ``max_finished`` bounds how many finished executions the session lists (the task
+    manager bounds its own likewise): beyond it the oldest are forgotten. :meth:`compact` turns
+    finished executions beyond the newest (or last looked at) few into summaries; the app does
+    so only when a journal can give their detail back.
     """
 
     def __init__(self, max_finished: int = 500) -> None:
-        self.entries: dict[str, ExecutionEntry] = {}
+        self.entries: dict[str, SessionEntry] = {}
         self.max_finished = max_finished
+        self._detailed: dict[str, None] = {}
+        """Finished, whole, compactable entries, least recently finished or looked at first."""
 
-    def get(self, execution_id: str | None) -> ExecutionEntry | None:
+    def get(self, execution_id: str | None) -> SessionEntry | None:
         return self.entries.get(execution_id) if execution_id else None
+
+    def touch(self, execution_id: str) -> None:
+        """Looked at: a whole finished entry stays whole the longest."""
+        if execution_id in self._detailed:
+            self._detailed[execution_id] = self._detailed.pop(execution_id)
+
+    def restore(self, entry: ExecutionEntry) -> None:
+        """A compacted execution's whole model, read back: kept as the one looked at last."""
+        if not isinstance(self.entries.get(entry.id), ExecutionSummary):
+            return  # forgotten meanwhile, or already whole again
+        self.entries[entry.id] = entry
+        self._detailed[entry.id] = None
+
+    def compact(self, keep: int = KEEP_DETAIL, pinned: Container[str] = ()) -> list[ExecutionSummary]:
+        """Summaries for the whole finished entries beyond the ``keep`` newest or last looked at
+        (never a ``pinned`` one); returns them (the tree drops their node lines)."""
+        if len(self._detailed) <= keep:
+            return []
+        compacted: list[ExecutionSummary] = []
+        skipped: list[str] = []
+        while len(self._detailed) > keep:
+            execution_id = next(iter(self._detailed))
+            del self._detailed[execution_id]
+            entry = self.entries.get(execution_id)
+            if execution_id in pinned:
+                skipped.append(execution_id)
+            elif isinstance(entry, ExecutionEntry):
+                summary = ExecutionSummary.of(entry)
+                self.entries[execution_id] = summary
+                compacted.append(summary)
+        for execution_id in skipped:  # stays whole, as the most recently looked at
+            self._detailed[execution_id] = None
+        return compacted
 
     def active(self) -> list[ExecutionEntry]:
         """Executions still queued or running on the server."""
-        return [e for e in self.entries.values() if not e.rejected and not e.status.is_final]
+        return [
+            e
+            for e in self.entries.values()
+            if isinstance(e, ExecutionEntry) and not e.rejected and not e.status.is_final
+        ]
 
     def apply(self, tasks: dict[str, Task], executions: dict[str, WorkflowExecution]) -> set[str]:
         """Take new snapshots in; return the ids of the executions that changed."""
@@ -74,12 +246,19 @@ class SessionState:
             entry = self.entries.get(execution.id)
             if entry is None:
                 self.entries[execution.id] = ExecutionEntry(execution=execution)
+            elif isinstance(entry, ExecutionSummary):
+                # News of a compacted execution (rare: a late fold of its history): whole again,
+                # from the runtime's final object and its node tasks.
+                self.entries[execution.id] = ExecutionEntry(
+                    execution=execution,
+                    nodes={t.id: t for t in execution.tasks if t.type is TaskType.NODE},
+                )
             else:
                 entry.execution = execution
             changed.add(execution.id)
         for task in tasks.values():
             entry = self.get(task.execution_id)
-            if entry is None:
+            if not isinstance(entry, ExecutionEntry):
                 continue
             if task.type is TaskType.WORKFLOW:
                 entry.workflow_task = task
@@ -88,6 +267,11 @@ class SessionState:
             else:
                 continue
             changed.add(entry.id)
+        detailed = self._detailed
+        for execution_id in changed:
+            entry = self.entries[execution_id]
+            if entry.status.is_final and not entry.rejected and execution_id not in detailed:
+                detailed[execution_id] = None
         return changed
 
     def forget_oldest_finished(self) -> list[str]:
@@ -96,6 +280,7 @@ class SessionState:
         excess = finished[: max(0, len(finished) - self.max_finished)]
         for execution_id in excess:
             del self.entries[execution_id]
+            self._detailed.pop(execution_id, None)
         return excess
 
     def add_rejected(

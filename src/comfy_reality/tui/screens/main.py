@@ -23,7 +23,6 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ... import paths
 from ...config import Settings
 from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.models import ConnectionState, ServerStatus, TaskStatus, WorkflowExecution
@@ -33,7 +32,6 @@ from ...workflows import (
     WorkflowFormat,
     prepare_workflow,
 )
-from .. import clipboard
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
 from ..gc_tuning import freeze_long_lived
@@ -41,15 +39,14 @@ from ..images import ImageSupport
 from ..library import WorkflowLibrary
 from ..log_order import LOG_SETTLE, LogOrder
 from ..messages import LogLine, TaskEventsBatch
-from ..state import ExecutionEntry, SessionState
+from ..state import ExecutionEntry, SessionEntry, SessionState
 from ..widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
 from ..widgets.execution_filter import ExecutionFilter
 from ..widgets.execution_view import OutputKey, output_key
 from ..widgets.steady_footer import SteadyFooter
 from ..widgets.workflow_browser import workflow_nodes
 from . import main_keys
-from .edit_inputs import EditInputsScreen
-from .save_outputs import SaveOutputsScreen
+from .selected_execution import SelectedExecutionScreen
 
 if TYPE_CHECKING:
     from .input_form import FormResult
@@ -59,7 +56,7 @@ MIN_WIDTH, MIN_HEIGHT = 60, 16
 """Below this the panes cannot show a workflow name, a status and the keys at once."""
 
 
-class MainScreen(EditInputsScreen):
+class MainScreen(SelectedExecutionScreen):
     """Queue, watch, cancel and retry workflows: the screen the app opens on."""
 
     BINDINGS = [
@@ -229,6 +226,7 @@ class MainScreen(EditInputsScreen):
         forgotten = self.session.forget_oldest_finished()
         if forgotten:
             tree.remove_entries(forgotten)
+        self.compact_session()
         if self._select_on_arrival in changed:
             tree.select_execution(self._select_on_arrival)
             self._show_execution(self._select_on_arrival)
@@ -241,7 +239,7 @@ class MainScreen(EditInputsScreen):
 
     def _order(self, execution_id: str) -> float:
         entry = self.session.entries.get(execution_id)
-        return entry.execution.created_at.timestamp() if entry else 0.0
+        return entry.created_at.timestamp() if entry else 0.0
 
     def show_server_status(self, status: ServerStatus) -> None:
         """The status bar and, on a change of state, the log; on connecting, what the server holds."""
@@ -318,7 +316,7 @@ class MainScreen(EditInputsScreen):
         self._detail_mode = "execution"
         view = self.execution_view
         self.preview.display, view.display = False, True
-        view.show(self.session.get(execution_id), self.output_sizes)
+        view.show(self.entry_to_show(execution_id), self.output_sizes)
 
     def _show_workflow(self, workflow: WorkflowFile | None) -> None:
         self._detail_mode = "workflow"
@@ -505,7 +503,7 @@ class MainScreen(EditInputsScreen):
             timeout=8,
         )
 
-    def _selected_entry(self) -> ExecutionEntry | None:
+    def _selected_entry(self) -> SessionEntry | None:
         entry = self.session.get(self.task_tree.selected_execution_id)
         if entry is None:
             self.notify("No execution selected. Pick one in the Executions pane.", severity="warning")
@@ -551,7 +549,10 @@ class MainScreen(EditInputsScreen):
             return
         self.backend.run_job(partial(self._retry, runtime, entry), name="_retry", group="actions")
 
-    async def _retry(self, runtime: AppRuntime, entry: ExecutionEntry) -> None:
+    async def _retry(self, runtime: AppRuntime, selected: SessionEntry) -> None:
+        entry = await self.whole_entry(selected)  # the prompt, read back if it was compacted
+        if entry is None:
+            return
         if entry.rejected:
             await self.submit_prompt(
                 entry.execution.prompt, name=entry.title, workflow_id=entry.execution.workflow_id
@@ -577,63 +578,7 @@ class MainScreen(EditInputsScreen):
             self._show_execution(new.id)
         self.notify(f"Retrying {entry.title}", timeout=2)
 
-    # ---------------------------------------------------------------- clipboard
-    def _copy(self, text: str | None, what: str, missing: str) -> None:
-        if text is None:
-            self.notify(missing, severity="warning")
-            return
-        self.app.copy_to_clipboard(text)
-        shown = text.splitlines()[0] if text else ""
-        self.notify(f"Copied {what}: {shown[:60] + '…' if len(shown) > 60 else shown}", timeout=3)
-
-    def action_copy_prompt_id(self) -> None:
-        entry = self._selected_entry()
-        if entry is not None:
-            prompt_id = entry.execution.prompt_id
-            self._copy(
-                prompt_id, "prompt id", f"{entry.title} has no prompt id (the server never queued it)."
-            )
-
-    def action_copy_error(self) -> None:
-        entry = self._selected_entry()
-        if entry is not None:
-            self._copy(clipboard.error_text(entry), "the error", f"{entry.title} has no error to copy.")
-
-    def action_copy_output_path(self) -> None:
-        entry = self._selected_entry()
-        if entry is not None:
-            text = clipboard.output_path_text(entry, self.saved_paths)
-            self._copy(text, "output path", f"{entry.title} has no output files (yet).")
-
     # ---------------------------------------------------------------- outputs
-    def action_save_outputs(self) -> None:
-        entry = self._selected_entry()
-        if entry is None:
-            return
-        files = entry.execution.output_files
-        if not files:
-            self.notify(f"{entry.title} has no output files (yet).", severity="warning")
-            return
-        default = self.settings.output_dir or paths.default_output_dir()
-
-        def chosen(folder: Path | None) -> None:
-            if folder is not None:
-                self.save_outputs_to(entry.id, folder)
-
-        self.app.push_screen(SaveOutputsScreen(len(files), default), chosen)
-
-    def save_outputs_to(self, execution_id: str, folder: Path) -> None:
-        """Download an execution's output files into ``folder`` (in the background)."""
-        self.backend.run_job(
-            partial(self._save_outputs, execution_id, folder), name="_save_outputs", group="actions"
-        )
-
-    async def _save_outputs(self, execution_id: str, folder: Path) -> None:
-        runtime = self.backend.connected_runtime()
-        execution = runtime.executions.get(execution_id) if runtime is not None else None
-        if execution is not None:
-            await self.save_execution_outputs(execution, folder)
-
     async def save_execution_outputs(self, execution: WorkflowExecution, folder: Path) -> None:
         """Download ``execution``'s output files (this session's, or one from History) into ``folder``."""
         runtime = self.backend.connected_runtime()

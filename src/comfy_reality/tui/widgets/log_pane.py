@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -45,22 +47,50 @@ def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
 
 
 class StoredLine(Strip):
-    """A written line kept as its segments alone; the full Strip is built when the line is drawn.
+    """A written line kept as its text, its run lengths and its styles; drawn as a Strip when shown.
 
-    A Strip carries seven caches of its own (about a kilobyte before anything is cached), and the
-    pane holds up to MAX_LINES of them for the whole session. RichLog only ever crops its stored
-    lines to draw them (and keeps the drawn results in its own bounded cache), so the stored line
-    needs its segments and nothing else.
+    A Strip carries seven caches of its own, and a Segment (a tuple) per run with its own
+    string: about 630 bytes for a typical line, for up to MAX_LINES lines a session. RichLog
+    only ever crops its stored lines to draw them (keeping the drawn results in its own bounded
+    cache), so a stored line needs one string, the cut points and the styles (one tuple shared
+    by every line of the same look): about 300 bytes.
     """
 
-    __slots__ = ()
+    __slots__ = ("_cuts", "_styles", "_text")
+
+    _LOOKS: ClassVar[dict[tuple[Style | None, ...], tuple[Style | None, ...]]] = {}
+    """The style sequences of lines (a handful: one per log level and shape), shared."""
 
     def __init__(self, strip: Strip) -> None:  # no super().__init__(): no caches for a stored line
-        self._segments = list(strip)
+        segments = list(strip)
         self._cell_length = strip.cell_length
+        self._text = "".join(segment.text for segment in segments)
+        self._cuts = tuple(len(segment.text) for segment in segments)
+        styles = tuple(segment.style for segment in segments)
+        looks = StoredLine._LOOKS
+        if len(looks) < 1024:  # bounded: a hostile stream of distinct styles is kept per line instead
+            styles = looks.setdefault(styles, styles)
+        self._styles = styles
+
+    def _rebuilt(self) -> list[Segment]:
+        segments, start, text = [], 0, self._text
+        for cut, style in zip(self._cuts, self._styles, strict=True):
+            segments.append(Segment(text[start : start + cut], style))
+            start += cut
+        return segments
+
+    def __iter__(self) -> Iterator[Segment]:
+        return iter(self._rebuilt())
+
+    def __len__(self) -> int:
+        return len(self._cuts)
+
+    @property
+    def text(self) -> str:
+        return self._text
 
     def crop_extend(self, start: int, end: int, style: Style | None) -> Strip:
-        return Strip(self._segments, self._cell_length).crop_extend(start, end, style)
+        return Strip(self._rebuilt(), self._cell_length).crop_extend(start, end, style)
 
 
 class LogPane(RichLog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.control import strip_control_codes
@@ -16,13 +17,13 @@ from textual.widgets.tree import TreeNode
 
 from ...runtime.models import Task
 from .. import format as fmt
-from ..state import ExecutionEntry
+from ..state import ExecutionSummary, SessionEntry
 
 TOGGLE_STYLE = Style.from_meta({"toggle": True})
 """What makes a click on the ▸ icon fold the branch (as Textual's own labels do)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TreeRef:
     execution_id: str
     task_id: str | None = None  # None for the execution's own branch
@@ -36,7 +37,7 @@ def fit(name: Text, tail: Text, room: int | None) -> Text:
     return Text.assemble(name, tail, no_wrap=True, overflow="ellipsis")
 
 
-def execution_label(entry: ExecutionEntry, room: int | None = None, query: str = "") -> Text:
+def execution_label(entry: SessionEntry, room: int | None = None, query: str = "") -> Text:
     state = entry.state_key
     name = Text(no_wrap=True)
     name.append_text(fmt.icon_text(state))
@@ -45,19 +46,18 @@ def execution_label(entry: ExecutionEntry, room: int | None = None, query: str =
     positions = fmt.fuzzy_positions(query, title) if query else None
     name.append_text(fmt.highlighted(title, positions, "bold" if state == "running" else ""))
     text = Text(no_wrap=True)
-    execution = entry.execution
     if entry.rejected:
         text.append("  rejected", style="red")
-    elif execution.status.is_final:
-        text.append(f"  {fmt.duration(execution.duration)}", style="dim")
-    elif execution.started_at is not None:
+    elif entry.status.is_final:
+        text.append(f"  {fmt.duration(entry.duration)}", style="dim")
+    elif entry.started_at is not None:
         # Whole seconds: the label moves on with the one-second tick, so tenths would lag behind.
-        text.append(f"  {fmt.elapsed((fmt.now() - execution.started_at).total_seconds())}", style="yellow")
+        text.append(f"  {fmt.elapsed((fmt.now() - entry.started_at).total_seconds())}", style="yellow")
     else:
         text.append("  queued", style="dim")
-    if execution.retry_of:
+    if entry.retry_of:
         text.append("  ↻", style="dim")
-    server_name = execution.metadata.get("server_name")  # set by a pool of several servers
+    server_name = entry.server_name  # set by a pool of several servers
     if isinstance(server_name, str):
         text.append(f"  @{strip_control_codes(server_name)}", style="dim")
     return fit(name, text, room)
@@ -85,16 +85,15 @@ def node_label(task: Task, room: int | None = None) -> Text:
     return fit(name, text, room)
 
 
-def branch_key(entry: ExecutionEntry) -> tuple[object, ...]:
+def branch_key(entry: SessionEntry) -> tuple[object, ...]:
     """What an execution's line shows but its running clock, which the 1 s tick advances."""
-    execution = entry.execution
     return (
         entry.state_key,
         entry.title,
-        execution.duration if execution.status.is_final else None,
-        execution.started_at is None,
-        execution.retry_of,
-        execution.metadata.get("server_name"),
+        entry.duration if entry.status.is_final else None,
+        entry.started_at is None,
+        entry.retry_of,
+        entry.server_name,
     )
 
 
@@ -157,7 +156,7 @@ server; its children are the prompt's nodes.
         clock does not redraw it (the clock alone ticked it ten times a second)."""
         self._labelled: dict[str, Task] = {}
         """The task snapshot each leaf's label was drawn from: a batch brings new snapshots only for what moved."""
-        self._entries: dict[str, ExecutionEntry] = {}
+        self._entries: dict[str, SessionEntry] = {}
         self.filter_query = ""
         """Only executions whose name matches it (letters in order) have a branch; "" shows all."""
 
@@ -166,7 +165,7 @@ server; its children are the prompt's nodes.
         node = self.cursor_node
         return node.data.execution_id if node is not None and node.data is not None else None
 
-    def update_entries(self, entries: list[ExecutionEntry]) -> None:
+    def update_entries(self, entries: Sequence[SessionEntry]) -> None:
         cursor = self.cursor_node
         added = False
         for entry in entries:
@@ -181,7 +180,7 @@ server; its children are the prompt's nodes.
                     TreeRef(entry.id),
                     before=first,
                     expand=False,
-                    allow_expand=bool(entry.nodes),
+                    allow_expand=entry.node_count > 0,
                 )
                 self._branches[entry.id] = branch
                 self._branch_keys[entry.id] = branch_key(entry)
@@ -189,7 +188,7 @@ server; its children are the prompt's nodes.
             elif self._branch_keys.get(entry.id) != (key := branch_key(entry)):
                 self._branch_keys[entry.id] = key
                 _relabel(branch, execution_label(entry))
-            if entry.nodes:
+            if entry.node_count:
                 branch.allow_expand = True
             labelled = self._labelled
             for task in entry.nodes.values():
@@ -219,7 +218,7 @@ server; its children are the prompt's nodes.
         self._branch_keys.clear()
         self._leaves.clear()
         # Oldest first: each new branch goes on top, so the newest ends up first.
-        self.update_entries(sorted(self._entries.values(), key=lambda e: e.execution.created_at))
+        self.update_entries(sorted(self._entries.values(), key=lambda e: e.created_at))
         self.border_subtitle = f"filter: {query}" if query else ""
         if selected in self._branches:
             self.select_execution(selected)
@@ -237,6 +236,21 @@ server; its children are the prompt's nodes.
                     self._labelled.pop(task_id, None)
             if branch is not None:
                 branch.remove()
+
+    def compact_entries(self, summaries: list[ExecutionSummary]) -> None:
+        """Executions compacted by the session: their node lines go (read back when one is selected)."""
+        for summary in summaries:
+            old = self._entries.get(summary.id)
+            if old is None:
+                continue
+            self._entries[summary.id] = summary
+            for task_id in old.nodes:
+                self._leaves.pop(task_id, None)
+                self._labelled.pop(task_id, None)
+            branch = self._branches.get(summary.id)
+            if branch is not None and branch.children:
+                branch.collapse()
+                branch.remove_children()
 
     def refresh_running(self) -> None:
         """Redraw the elapsed time of executions that are still going."""

@@ -1,0 +1,45 @@
+"""The log pane's stored lines: compact in memory, drawn exactly as the lines RichLog rendered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
+from comfy_reality.tui.messages import LogLine
+from comfy_reality.tui.widgets.log_pane import StoredLine, render_line
+
+
+def rendered(line: LogLine, width: int = 40) -> list[Strip]:
+    console = Console(width=width + 2)
+    segments = console.render(render_line(line, UTC), console.options.update_width(width))
+    return Strip.from_lines(list(Segment.split_lines(segments)))
+
+
+def test_a_stored_line_draws_as_the_strip_it_was_made_from() -> None:
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    lines = [
+        LogLine(
+            stamp, "error", "node 2 failed: [bold]not markup[/] and a long tail that wraps onto more lines"
+        ),
+        LogLine(stamp, "info", ""),
+        LogLine(stamp, "warning", "ünïcödé 漢字 wide cells"),
+    ]
+    for line in lines:
+        for strip in rendered(line):
+            stored = StoredLine(strip)
+            assert list(stored) == list(strip)
+            assert stored.text == strip.text and stored.cell_length == strip.cell_length
+            assert len(stored) == len(list(strip))
+            for start, end in ((0, 40), (3, 25), (10, 60)):
+                style = Style(bgcolor="black")
+                assert stored.crop_extend(start, end, style) == strip.crop_extend(start, end, style)
+
+
+def test_lines_of_the_same_look_share_one_style_sequence() -> None:
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first, second = (StoredLine(rendered(LogLine(stamp, "info", f"run {i} done"))[0]) for i in range(2))
+    assert first._styles is second._styles
