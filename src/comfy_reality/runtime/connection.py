@@ -22,6 +22,7 @@ from ..errors import ServerUnreachableError
 from ..logs import get_logger
 from .client import ComfyUIClient
 from .protocol import Frame, parse_frame
+from .snapshots import SnapshotHold
 
 log = get_logger("comfy_reality.runtime")
 
@@ -84,6 +85,7 @@ class Connection:
         on_connect_failed: FailCallback = _ignore,
         on_drop: DropCallback = _ignore,
         on_frame: Callable[[], None] = _ignore,
+        snapshots: SnapshotHold | None = None,
     ) -> None:
         self.client = client
         self.client_id = client_id
@@ -95,6 +97,7 @@ class Connection:
         self.on_connect_failed = on_connect_failed
         self.on_drop = on_drop
         self.on_frame = on_frame
+        self.snapshots = snapshots  # coalesces progress_state frames before they are parsed
         self.ws: ClientConnection | None = None
         self.task: asyncio.Task[None] | None = None
         self.connections = 0  # sockets opened so far
@@ -204,14 +207,21 @@ class Connection:
 
     async def _read(self, ws: ClientConnection) -> str:
         """Route every frame until the socket closes; returns why it closed."""
+        snapshots = self.snapshots
         try:
             async for frame in ws:
                 self.frames_received += 1
                 self.on_frame()
-                deliver(frame, self.route, self.label)
+                if snapshots is not None:
+                    snapshots.feed(frame)
+                else:
+                    deliver(frame, self.route, self.label)
                 if self.frames_received % YIELD_EVERY_FRAMES == 0:
                     await asyncio.sleep(0)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
             return f"connection lost (close code {code})" if code else "connection lost"
+        finally:
+            if snapshots is not None:
+                snapshots.release()  # what the socket said before it closed is folded in
         return "the server closed the connection"

@@ -1,0 +1,131 @@
+"""Superseded ``progress_state`` snapshots are dropped before anyone decodes them.
+
+A ``progress_state`` restates every started node of its prompt: with 500 nodes it is ~100 KB,
+and a fast node sends one per step. Each is a full snapshot, so when several of one prompt
+arrive with nothing between them but ``progress`` messages (which a tracker ignores once it
+folds snapshots) and previews, only the newest one changes anything. :class:`SnapshotHold`
+sits between the socket and the parser: it reads the prompt id from the frame's first bytes,
+keeps the newest undecoded text per prompt, and folds it
+
+* before any other frame (order is kept exactly: progress and preview frames pass, as they
+  never read what a snapshot changes), and before the first progress frame of a node, so a
+  node's first step shows at once and starts its rate,
+* when ``HOLD_SECONDS`` have passed since the first one was held, so progress bars still move
+  during a long node,
+* when the socket closes, or a tracker is about to be finished or detached (``release``).
+
+Only frames in the exact layout ComfyUI writes (``json.dumps`` of ``{"type", "data":
+{"prompt_id", "nodes"}}``, or the same without spaces) and only prompts whose tracker may skip
+intermediate snapshots (``may_hold``) are held; everything else takes the usual path at once.
+A held frame that is superseded is never decoded, so a malformed one is not logged either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+# The frames that may pass a held snapshot: they change nothing a snapshot is folded into.
+_PROGRESS_PREFIXES = ('{"type": "progress", ', '{"type":"progress",')
+_PREVIEW_TYPES = (b"\x00\x00\x00\x01", b"\x00\x00\x00\x04")  # PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA
+_LAYOUTS = (
+    ('{"type": "progress_state", "data": {"prompt_id": "', '", "nodes": {'),
+    ('{"type":"progress_state","data":{"prompt_id":"', '","nodes":{'),
+)
+_MAX_PROMPT_ID = 256
+HOLD_SECONDS = 0.05
+
+
+def snapshot_prompt_id(text: str) -> str | None:
+    """The prompt id of a ``progress_state`` frame in the exact expected layout; None otherwise."""
+    for head, middle in _LAYOUTS:
+        if text.startswith(head):
+            start = len(head)
+            end = text.find('"', start, start + _MAX_PROMPT_ID)
+            if end < 0 or not text.startswith(middle, end) or not text.endswith("}}}"):
+                return None
+            prompt_id = text[start:end]
+            return None if "\\" in prompt_id else prompt_id
+    return None
+
+
+class SnapshotHold:
+    """Holds the newest undecoded snapshot per prompt for one socket (see the module docstring).
+
+    ``deliver`` parses and routes one frame (the usual path); ``may_hold`` says whether a
+    prompt's snapshots may be coalesced (its tracker follows it and already folds snapshots).
+    """
+
+    def __init__(
+        self,
+        deliver: Callable[[str | bytes], None],
+        may_hold: Callable[[str], bool],
+        *,
+        hold_seconds: float = HOLD_SECONDS,
+    ) -> None:
+        self._deliver = deliver
+        self._may_hold = may_hold
+        self.hold_seconds = hold_seconds
+        self._held: dict[str, str] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._stepping = ""  # the prompt and node of the last progress frame (its text)
+        self.superseded = 0  # snapshots dropped undecoded, for benchmarks and tests
+
+    @property
+    def holding(self) -> int:
+        return len(self._held)
+
+    def feed(self, frame: str | bytes) -> None:
+        """One frame from the socket, in order."""
+        if isinstance(frame, str):
+            prompt_id = snapshot_prompt_id(frame)
+            if prompt_id is not None:
+                if self._hold(prompt_id, frame):
+                    return
+                self.release()  # another prompt's snapshots first, as they came
+            elif frame.startswith(_PROGRESS_PREFIXES):
+                # A node's first step is shown at once (and starts its rate): fold what is held
+                # when the progress frames move to another node (or prompt).
+                stepping = frame[frame.find('"prompt_id"') :]
+                if stepping != self._stepping:
+                    self._stepping = stepping
+                    self.release()
+            elif self._held:
+                self.release()
+        elif self._held and frame[:4] not in _PREVIEW_TYPES:
+            self.release()
+        self._deliver(frame)
+
+    def release(self) -> None:
+        """Fold every held snapshot now (idempotent)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._held:
+            return
+        held, self._held = self._held, {}
+        for text in held.values():
+            self._deliver(text)
+
+    def _hold(self, prompt_id: str, text: str) -> bool:
+        held = self._held
+        if prompt_id in held:
+            del held[prompt_id]  # re-inserted: prompts fold in the order of their newest snapshot
+            held[prompt_id] = text
+            self.superseded += 1
+            return True
+        if not self._may_hold(prompt_id) or not self._arm():
+            return False
+        held[prompt_id] = text
+        return True
+
+    def _arm(self) -> bool:
+        """Start the latency bound for the first held snapshot; False (do not hold) without a loop."""
+        if self._timer is not None:
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        self._timer = loop.call_later(self.hold_seconds, self.release)
+        return True
