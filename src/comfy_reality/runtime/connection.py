@@ -21,8 +21,8 @@ from websockets.exceptions import ConnectionClosed
 from ..errors import ServerUnreachableError
 from ..logs import get_logger
 from .client import ComfyUIClient
-from .protocol import Frame, parse_frame
-from .snapshots import SnapshotHold
+from .protocol import Frame
+from .snapshots import SnapshotHold, deliver
 
 log = get_logger("comfy_reality.runtime")
 
@@ -49,16 +49,6 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         base = min(self.maximum, self.initial * self.factor ** min(attempt, 32))
         return base * (1.0 - self.jitter * random.random())
-
-
-def deliver(frame: str | bytes, route: Route, label: str) -> None:
-    """Parse one frame and route it; a frame that breaks parsing or routing is logged, never fatal."""
-    try:
-        message = parse_frame(frame)
-        if message is not None:
-            route(message)
-    except Exception:
-        log.exception("ws_frame_failed", client=label)
 
 
 def _ignore(*_args: object) -> None:

@@ -35,7 +35,7 @@ from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, S
 from ..logs import configure_logging, get_logger, is_configured
 from .auth import Auth
 from .client import ComfyUIClient, HistoryEntry, PromptResponse, new_client_id
-from .connection import Backoff, Connection, deliver
+from .connection import Backoff, Connection
 from .downloads import view_with_retry
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, TaskStatus, WorkflowExecution
@@ -44,7 +44,7 @@ from .prompt import check_prompt, checked_prompt
 from .protocol import Frame, StatusMessage
 from .routing import Router
 from .server_wide import ServerWide
-from .snapshots import SnapshotHold
+from .snapshots import SnapshotHold, deliver
 from .submission import SubmissionRecorder, post_exactly_once, record_failed_submission
 from .tracker import Tracker, TrackerState
 
@@ -145,7 +145,7 @@ class ComfyUIAsyncRuntime(ServerWide):
             gave_up=self._ensure_poller,
         )
         self._snapshots = SnapshotHold(
-            lambda frame: deliver(frame, self._route, self.client_id[:8]), self._router.may_hold
+            lambda message: self._route(message), self._router.may_hold, label=self.client_id[:8]
         )
         self._status_count = 0  # status broadcasts seen on the main socket
         self.messages_received = 0

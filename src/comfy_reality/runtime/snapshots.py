@@ -18,55 +18,88 @@ Only frames in the exact layout ComfyUI writes (``json.dumps`` of ``{"type", "da
 {"prompt_id", "nodes"}}``, or the same without spaces) and only prompts whose tracker may skip
 intermediate snapshots (``may_hold``) are held; everything else takes the usual path at once.
 A held frame that is superseded is never decoded, so a malformed one is not logged either.
+The snapshots that are folded are decoded by :class:`.snapshot_decode.SnapshotDecoder`, which
+reuses the previous snapshot's entries that did not change.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import NamedTuple
+
+from ..logs import get_logger
+from .protocol import Frame, parse_frame, progress_state_message
+from .snapshot_decode import SnapshotDecoder
+
+log = get_logger("comfy_reality.runtime")
+
+Route = Callable[[Frame], None]
 
 # The frames that may pass a held snapshot: they change nothing a snapshot is folded into.
 _PROGRESS_PREFIXES = ('{"type": "progress", ', '{"type":"progress",')
 _PREVIEW_TYPES = (b"\x00\x00\x00\x01", b"\x00\x00\x00\x04")  # PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA
+# (message head up to the prompt id, what follows the id up to the nodes, entry and key separators)
 _LAYOUTS = (
-    ('{"type": "progress_state", "data": {"prompt_id": "', '", "nodes": {'),
-    ('{"type":"progress_state","data":{"prompt_id":"', '","nodes":{'),
+    ('{"type": "progress_state", "data": {"prompt_id": "', '", "nodes": {', ", ", ": "),
+    ('{"type":"progress_state","data":{"prompt_id":"', '","nodes":{', ",", ":"),
 )
 _MAX_PROMPT_ID = 256
 HOLD_SECONDS = 0.05
 
 
-def snapshot_prompt_id(text: str) -> str | None:
-    """The prompt id of a ``progress_state`` frame in the exact expected layout; None otherwise."""
-    for head, middle in _LAYOUTS:
+def deliver(frame: str | bytes, route: Route, label: str) -> None:
+    """Parse one frame and route it; a frame that breaks parsing or routing is logged, never fatal."""
+    try:
+        message = parse_frame(frame)
+        if message is not None:
+            route(message)
+    except Exception:
+        log.exception("ws_frame_failed", client=label)
+
+
+class SnapshotHead(NamedTuple):
+    prompt_id: str
+    nodes_start: int  # offset of the first entry of ``nodes`` (or of its closing brace)
+    layout: int
+
+
+def peek_snapshot(text: str) -> SnapshotHead | None:
+    """The prompt id of a ``progress_state`` frame in an exact expected layout; None otherwise."""
+    for layout, (head, middle, _item, _key) in enumerate(_LAYOUTS):
         if text.startswith(head):
             start = len(head)
             end = text.find('"', start, start + _MAX_PROMPT_ID)
             if end < 0 or not text.startswith(middle, end) or not text.endswith("}}}"):
                 return None
             prompt_id = text[start:end]
-            return None if "\\" in prompt_id else prompt_id
+            if "\\" in prompt_id:
+                return None
+            return SnapshotHead(prompt_id, end + len(middle), layout)
     return None
 
 
 class SnapshotHold:
     """Holds the newest undecoded snapshot per prompt for one socket (see the module docstring).
 
-    ``deliver`` parses and routes one frame (the usual path); ``may_hold`` says whether a
-    prompt's snapshots may be coalesced (its tracker follows it and already folds snapshots).
+    ``route`` takes parsed messages (the usual path); ``may_hold`` says whether a prompt's
+    snapshots may be coalesced (its tracker follows it and already folds snapshots).
     """
 
     def __init__(
         self,
-        deliver: Callable[[str | bytes], None],
+        route: Route,
         may_hold: Callable[[str], bool],
         *,
+        label: str,
         hold_seconds: float = HOLD_SECONDS,
     ) -> None:
-        self._deliver = deliver
+        self._route = route
         self._may_hold = may_hold
+        self.label = label
         self.hold_seconds = hold_seconds
-        self._held: dict[str, str] = {}
+        self.decoder = SnapshotDecoder()
+        self._held: dict[str, tuple[str, SnapshotHead]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._stepping = ""  # the prompt and node of the last progress frame (its text)
         self.superseded = 0  # snapshots dropped undecoded, for benchmarks and tests
@@ -78,12 +111,14 @@ class SnapshotHold:
     def feed(self, frame: str | bytes) -> None:
         """One frame from the socket, in order."""
         if isinstance(frame, str):
-            prompt_id = snapshot_prompt_id(frame)
-            if prompt_id is not None:
-                if self._hold(prompt_id, frame):
+            head = peek_snapshot(frame)
+            if head is not None:
+                if self._hold(head, frame):
                     return
                 self.release()  # another prompt's snapshots first, as they came
-            elif frame.startswith(_PROGRESS_PREFIXES):
+                self._fold(frame, head)
+                return
+            if frame.startswith(_PROGRESS_PREFIXES):
                 # A node's first step is shown at once (and starts its rate): fold what is held
                 # when the progress frames move to another node (or prompt).
                 stepping = frame[frame.find('"prompt_id"') :]
@@ -94,7 +129,7 @@ class SnapshotHold:
                 self.release()
         elif self._held and frame[:4] not in _PREVIEW_TYPES:
             self.release()
-        self._deliver(frame)
+        deliver(frame, self._route, self.label)
 
     def release(self) -> None:
         """Fold every held snapshot now (idempotent)."""
@@ -104,19 +139,32 @@ class SnapshotHold:
         if not self._held:
             return
         held, self._held = self._held, {}
-        for text in held.values():
-            self._deliver(text)
+        for text, head in held.values():
+            self._fold(text, head)
 
-    def _hold(self, prompt_id: str, text: str) -> bool:
+    def _fold(self, text: str, head: SnapshotHead) -> None:
+        """Decode a snapshot (reusing the previous one's unchanged entries) and route it."""
+        _head, _middle, item_sep, key_sep = _LAYOUTS[head.layout]
+        nodes = self.decoder.nodes(text, head.prompt_id, head.nodes_start, item_sep, key_sep)
+        if nodes is None:
+            deliver(text, self._route, self.label)  # not exactly a snapshot: the usual path decides
+            return
+        try:
+            self._route(progress_state_message(head.prompt_id, nodes))
+        except Exception:
+            log.exception("ws_frame_failed", client=self.label)
+
+    def _hold(self, head: SnapshotHead, text: str) -> bool:
         held = self._held
+        prompt_id = head.prompt_id
         if prompt_id in held:
             del held[prompt_id]  # re-inserted: prompts fold in the order of their newest snapshot
-            held[prompt_id] = text
+            held[prompt_id] = (text, head)
             self.superseded += 1
             return True
         if not self._may_hold(prompt_id) or not self._arm():
             return False
-        held[prompt_id] = text
+        held[prompt_id] = (text, head)
         return True
 
     def _arm(self) -> bool:

@@ -324,10 +324,12 @@ class Tracker:
         task = self.workflow_task
         if task is None or task.is_final or not self.nodes:
             return
-        value = min(1.0, (self._completed_nodes + running_fraction) / len(self.nodes))
-        if abs(value - self._last_workflow_progress) >= 0.01 or value >= 1.0:
-            self._last_workflow_progress = value
-            self.manager.set_progress(task.id, value)
+        value = (self._completed_nodes + running_fraction) / len(self.nodes)
+        # Whole percents: the figure depends on the state, not on which snapshots were folded.
+        shown = 1.0 if value >= 1.0 else int(value * 100) / 100
+        if shown != self._last_workflow_progress:
+            self._last_workflow_progress = shown
+            self.manager.set_progress(task.id, shown)
 
     def _set_node_progress(self, node_id: str, value: float, maximum: float) -> None:
         task = self.nodes.get(node_id)
