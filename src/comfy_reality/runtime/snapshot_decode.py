@@ -53,10 +53,9 @@ class SnapshotDecoder:
         reused = 0
         if previous is not None:
             kept = reused = _unchanged(previous, text)
-            if kept:
-                keys = previous.keys[:kept]
-                values = previous.values[:kept]
-                ends = previous.ends[:kept]
+            if kept:  # the previous lists are this prompt's alone and dropped: cut them in place
+                keys, values, ends = previous.keys, previous.values, previous.ends
+                del keys[kept:], values[kept:], ends[kept:]
                 position = ends[-1]
                 if text[position] != "}":
                     if not text.startswith(item_sep, position):
