@@ -3,7 +3,8 @@
 The runtime holds one for its own ``client_id`` and one per observed foreign ``client_id``; both
 are this class, told apart only by the client id, the routing function and the callbacks.
 Reads are bounded: the client caps a frame's size, and the reader yields to the event loop every
-256 frames so a flood of buffered frames never starves the rest of the program.
+256 frames so a flood of buffered frames never starves the rest of the program. The main socket
+hands its frames to a :class:`.snapshots.SnapshotHold`, which drops superseded progress snapshots.
 """
 
 from __future__ import annotations
