@@ -13,6 +13,10 @@ Both end in the same folded state (checked, as ``tests/runtime/test_snapshot_hol
 every frame). Printed: CPU per path, frames, snapshots decoded, task events sent to subscribers.
 Frames are fed back to back, so every snapshot a real socket could hold is held: a live run holds
 fewer when frames arrive more than ``HOLD_SECONDS`` apart.
+
+``--live`` also measures the runtime alone (no TUI) following the 6- and the 500-node chain as
+they run, the server in its own process as in ``benchmarks.scale``: the runtime's share of the
+app's CPU in that benchmark.
 """
 
 from __future__ import annotations
@@ -138,13 +142,40 @@ async def run(nodes: int, repeat: int, speed: float) -> None:
     print("  folded states: identical")
 
 
+async def live(rounds: int) -> None:
+    """The runtime's own CPU while it follows the chains live (the app's share, without Textual)."""
+    from benchmarks.scale import serving
+    from comfy_reality.runtime import ComfyUIAsyncRuntime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        async with serving(Path(tmp), in_process=False) as server:
+            for _ in range(rounds):
+                figures: dict[int, float] = {}
+                for nodes in (6, 500):
+                    runtime = ComfyUIAsyncRuntime(server.url)
+                    async with runtime.session():
+                        execution = await runtime.submit(chain_prompt(nodes, 10.0), name=f"chain {nodes}")
+                        await asyncio.sleep(1.0)  # past the start, into the flood (as scale's window)
+                        cpu, wall = time.process_time(), time.perf_counter()
+                        await asyncio.sleep(3.0)
+                        figures[nodes] = (time.process_time() - cpu) / (time.perf_counter() - wall) * 100
+                        await runtime.cancel(execution)
+                print(
+                    f"  live, runtime alone: 6 nodes {figures[6]:.1f}% CPU, 500 nodes {figures[500]:.1f}% CPU"
+                    f" (server in its own process)"
+                )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--nodes", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--speed", type=float, default=20.0, help="divides the server's step delays")
+    parser.add_argument("--live", type=int, default=0, metavar="ROUNDS", help="also measure the runtime live")
     args = parser.parse_args(argv)
     asyncio.run(run(args.nodes, args.repeat, args.speed))
+    if args.live:
+        asyncio.run(live(args.live))
 
 
 if __name__ == "__main__":
