@@ -156,19 +156,16 @@ def is_passing(frame: str | bytes) -> bool:
     return frame.startswith(('{"type": "progress', '{"type":"progress'))
 
 
-def compare_paths(
-    frames: Sequence[str | bytes], prompts: dict[str, dict[str, Any]], *, every_frame: bool = True
-) -> SnapshotHold:
+def compare_paths(frames: Sequence[str | bytes], prompts: dict[str, dict[str, Any]]) -> SnapshotHold:
     """Feed ``frames`` through both paths (in a running loop); assert the folded states are equal
-    after every frame that no snapshot may be held behind (unless ``every_frame`` is False), and
-    at the end. Returns the hold."""
+    after every frame that no snapshot may be held behind, and at the end. Returns the hold."""
     usual_runtime, usual = followed(prompts)
     fast_runtime, fast = followed(prompts)
     hold = SnapshotHold(fast_runtime._route, fast_runtime._router.may_hold, label="test")
     for index, frame in enumerate(frames):
         usual_runtime._on_frame(frame)
         hold.feed(frame)
-        if every_frame and not is_passing(frame):
+        if not is_passing(frame):
             assert fold_state(fast) == fold_state(usual), f"differs after frame {index}: {str(frame)[:200]}"
     hold.release()
     assert fold_state(fast) == fold_state(usual)

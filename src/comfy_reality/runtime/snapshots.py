@@ -17,7 +17,8 @@ keeps the newest undecoded text per prompt, and folds it
 Only frames in the exact layout ComfyUI writes (``json.dumps`` of ``{"type", "data":
 {"prompt_id", "nodes"}}``, or the same without spaces) and only prompts whose tracker may skip
 intermediate snapshots (``may_hold``) are held; everything else takes the usual path at once.
-A held frame that is superseded is never decoded, so a malformed one is not logged either.
+A held frame that is superseded is never decoded, so a malformed one is not logged either; when
+the newest turns out to be broken JSON, the one it superseded is folded instead.
 The snapshots that are folded are decoded by :class:`.snapshot_decode.SnapshotDecoder`, which
 reuses the previous snapshot's entries that did not change.
 """
@@ -79,6 +80,12 @@ def peek_snapshot(text: str) -> SnapshotHead | None:
     return None
 
 
+class _Held(NamedTuple):
+    text: str
+    head: SnapshotHead
+    superseded: str | None  # the one before it: folded instead if this one turns out malformed
+
+
 class SnapshotHold:
     """Holds the newest undecoded snapshot per prompt for one socket (see the module docstring).
 
@@ -99,7 +106,7 @@ class SnapshotHold:
         self.label = label
         self.hold_seconds = hold_seconds
         self.decoder = SnapshotDecoder()
-        self._held: dict[str, tuple[str, SnapshotHead]] = {}
+        self._held: dict[str, _Held] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._stepping = ""  # the prompt and node of the last progress frame (its text)
         self.superseded = 0  # snapshots dropped undecoded, for benchmarks and tests
@@ -139,32 +146,40 @@ class SnapshotHold:
         if not self._held:
             return
         held, self._held = self._held, {}
-        for text, head in held.values():
-            self._fold(text, head)
+        for text, head, superseded in held.values():
+            if not self._fold(text, head) and superseded is not None:
+                # Broken JSON: the usual path would have folded the one before it and dropped this.
+                self._fold(superseded, peek_snapshot(superseded) or head)
 
-    def _fold(self, text: str, head: SnapshotHead) -> None:
-        """Decode a snapshot (reusing the previous one's unchanged entries) and route it."""
+    def _fold(self, text: str, head: SnapshotHead) -> bool:
+        """Decode a snapshot (reusing the previous one's unchanged entries) and route it; False
+        when the text is not a usable message at all (logged, as the usual path logs it)."""
         _head, _middle, item_sep, key_sep = _LAYOUTS[head.layout]
         nodes = self.decoder.nodes(text, head.prompt_id, head.nodes_start, item_sep, key_sep)
-        if nodes is None:
-            deliver(text, self._route, self.label)  # not exactly a snapshot: the usual path decides
-            return
         try:
-            self._route(progress_state_message(head.prompt_id, nodes))
+            if nodes is None:  # not exactly a snapshot: the usual path decides
+                message = parse_frame(text)
+                if message is None:
+                    return False
+            else:
+                message = progress_state_message(head.prompt_id, nodes)
+            self._route(message)
         except Exception:
             log.exception("ws_frame_failed", client=self.label)
+        return True
 
     def _hold(self, head: SnapshotHead, text: str) -> bool:
         held = self._held
         prompt_id = head.prompt_id
         if prompt_id in held:
-            del held[prompt_id]  # re-inserted: prompts fold in the order of their newest snapshot
-            held[prompt_id] = (text, head)
+            # Re-inserted: prompts fold in the order of their newest snapshot.
+            before = held.pop(prompt_id).text
+            held[prompt_id] = _Held(text, head, before)
             self.superseded += 1
             return True
         if not self._may_hold(prompt_id) or not self._arm():
             return False
-        held[prompt_id] = (text, head)
+        held[prompt_id] = _Held(text, head, None)
         return True
 
     def _arm(self) -> bool:
