@@ -14,9 +14,10 @@ every frame). Printed: CPU per path, frames, snapshots decoded, task events sent
 Frames are fed back to back, so every snapshot a real socket could hold is held: a live run holds
 fewer when frames arrive more than ``HOLD_SECONDS`` apart.
 
-``--live`` also measures the runtime alone (no TUI) following the 6- and the 500-node chain as
-they run, the server in its own process as in ``benchmarks.scale``: the runtime's share of the
-app's CPU in that benchmark.
+``--live N`` also measures, N times, the runtime alone (no TUI) following the 6- and the 500-node
+chain as they run, the server in its own process as in ``benchmarks.scale``: the runtime's share of
+the app's CPU in that benchmark. ``--live-only`` skips the recording, and runs on a tree without
+``SnapshotHold`` too (copy this file there to measure before/after).
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ import websockets
 
 from benchmarks.scale import chain_prompt
 from comfy_reality.logs import configure_logging
-from comfy_reality.runtime.snapshots import SnapshotHold
 from comfy_reality.server import EmbeddedServer, ServerConfig
-from tests.runtime.snapshot_folding import fold_state, followed
 
 
 async def record(nodes: int, speed: float) -> tuple[str, dict[str, Any], list[str | bytes]]:
@@ -64,6 +63,8 @@ async def record(nodes: int, speed: float) -> tuple[str, dict[str, Any], list[st
 
 
 def fold_usual(prompt_id: str, prompt: dict[str, Any], frames: list[str | bytes]) -> dict[str, Any]:
+    from tests.runtime.snapshot_folding import fold_state, followed
+
     runtime, trackers = followed({prompt_id: prompt})
     events = 0
 
@@ -81,6 +82,9 @@ def fold_usual(prompt_id: str, prompt: dict[str, Any], frames: list[str | bytes]
 
 
 async def fold_held(prompt_id: str, prompt: dict[str, Any], frames: list[str | bytes]) -> dict[str, Any]:
+    from comfy_reality.runtime.snapshots import SnapshotHold
+    from tests.runtime.snapshot_folding import fold_state, followed
+
     runtime, trackers = followed({prompt_id: prompt})
     hold = SnapshotHold(runtime._route, runtime._router.may_hold, label="bench")
     events = 0
@@ -106,11 +110,14 @@ async def fold_held(prompt_id: str, prompt: dict[str, Any], frames: list[str | b
     }
 
 
-async def run(nodes: int, repeat: int, speed: float) -> None:
-    # As the app and the CLI run: info and up to a file (debug lines are not written).
+def quiet_logging() -> None:
+    """As the app and the CLI run: info and up to a file (debug lines are not written)."""
     configure_logging(
         level="info", log_path=Path(tempfile.gettempdir()) / "comfy-reality-bench-snapshots.log"
     )
+
+
+async def run(nodes: int, repeat: int, speed: float) -> None:
     prompt_id, prompt, frames = await record(nodes, speed)
     snapshots = sum(1 for f in frames if isinstance(f, str) and f.startswith('{"type": "progress_state"'))
     size = sum(len(f) for f in frames)
@@ -172,10 +179,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--speed", type=float, default=20.0, help="divides the server's step delays")
     parser.add_argument("--live", type=int, default=0, metavar="ROUNDS", help="also measure the runtime live")
+    parser.add_argument("--live-only", action="store_true", help="only the live figure")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.nodes, args.repeat, args.speed))
-    if args.live:
-        asyncio.run(live(args.live))
+    quiet_logging()
+    if not args.live_only:
+        asyncio.run(run(args.nodes, args.repeat, args.speed))
+    if args.live or args.live_only:
+        asyncio.run(live(max(1, args.live)))
 
 
 if __name__ == "__main__":
