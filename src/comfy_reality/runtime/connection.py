@@ -3,7 +3,8 @@
 The runtime holds one for its own ``client_id`` and one per observed foreign ``client_id``; both
 are this class, told apart only by the client id, the routing function and the callbacks.
 Reads are bounded: the client caps a frame's size, and the reader yields to the event loop every
-256 frames so a flood of buffered frames never starves the rest of the program.
+256 frames so a flood of buffered frames never starves the rest of the program. The main socket
+hands its frames to a :class:`.snapshots.SnapshotHold`, which drops superseded progress snapshots.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from websockets.exceptions import ConnectionClosed
 from ..errors import ServerUnreachableError
 from ..logs import get_logger
 from .client import ComfyUIClient
-from .protocol import Frame, parse_frame
+from .protocol import Frame
+from .snapshots import SnapshotHold, deliver
 
 log = get_logger("comfy_reality.runtime")
 
@@ -50,16 +52,6 @@ class Backoff:
         return base * (1.0 - self.jitter * random.random())
 
 
-def deliver(frame: str | bytes, route: Route, label: str) -> None:
-    """Parse one frame and route it; a frame that breaks parsing or routing is logged, never fatal."""
-    try:
-        message = parse_frame(frame)
-        if message is not None:
-            route(message)
-    except Exception:
-        log.exception("ws_frame_failed", client=label)
-
-
 def _ignore(*_args: object) -> None:
     return None
 
@@ -84,6 +76,7 @@ class Connection:
         on_connect_failed: FailCallback = _ignore,
         on_drop: DropCallback = _ignore,
         on_frame: Callable[[], None] = _ignore,
+        snapshots: SnapshotHold | None = None,
     ) -> None:
         self.client = client
         self.client_id = client_id
@@ -95,6 +88,7 @@ class Connection:
         self.on_connect_failed = on_connect_failed
         self.on_drop = on_drop
         self.on_frame = on_frame
+        self.snapshots = snapshots  # coalesces progress_state frames before they are parsed
         self.ws: ClientConnection | None = None
         self.task: asyncio.Task[None] | None = None
         self.connections = 0  # sockets opened so far
@@ -204,14 +198,21 @@ class Connection:
 
     async def _read(self, ws: ClientConnection) -> str:
         """Route every frame until the socket closes; returns why it closed."""
+        snapshots = self.snapshots
         try:
             async for frame in ws:
                 self.frames_received += 1
                 self.on_frame()
-                deliver(frame, self.route, self.label)
+                if snapshots is not None:
+                    snapshots.feed(frame)
+                else:
+                    deliver(frame, self.route, self.label)
                 if self.frames_received % YIELD_EVERY_FRAMES == 0:
                     await asyncio.sleep(0)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
             return f"connection lost (close code {code})" if code else "connection lost"
+        finally:
+            if snapshots is not None:
+                snapshots.release()  # what the socket said before it closed is folded in
         return "the server closed the connection"

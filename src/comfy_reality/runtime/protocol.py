@@ -309,6 +309,11 @@ def _parse_progress_state(data: dict[str, Any]) -> ProgressStateMessage:
     )
 
 
+def progress_state_message(prompt_id: str, nodes: dict[str, Any]) -> ProgressStateMessage:
+    """What :func:`parse_text` makes of a snapshot already split up (snapshot_decode.py)."""
+    return _built(ProgressStateMessage, {"type": "progress_state", "prompt_id": prompt_id, "nodes": nodes})
+
+
 def _parse_executing(data: dict[str, Any]) -> ExecutingMessage:
     return _built(
         ExecutingMessage,

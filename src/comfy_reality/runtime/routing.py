@@ -94,6 +94,11 @@ class Router:
             if isinstance(prompt_id, str) and (tracker := self._tracker_of(prompt_id, observer)) is not None:
                 tracker.feed(message)
 
+    def may_hold(self, prompt_id: str) -> bool:
+        """Whether the main socket may coalesce this prompt's snapshots (see snapshots.py)."""
+        tracker = self.trackers.get(prompt_id)
+        return tracker is not None and tracker.may_hold
+
     def _tracker_of(self, prompt_id: str | None, observer: Observer | None) -> Tracker | None:
         """The tracker a message of ``prompt_id`` goes to on this socket (an observer's: only its prompts)."""
         if prompt_id is None or (observer is not None and prompt_id not in observer.prompt_ids):

@@ -35,18 +35,16 @@ from ..errors import ComfyError, ExecutionNotFoundError, InvalidWorkflowError, S
 from ..logs import configure_logging, get_logger, is_configured
 from .auth import Auth
 from .client import ComfyUIClient, HistoryEntry, PromptResponse, new_client_id
-from .connection import Backoff, Connection, deliver
+from .connection import Backoff, Connection
 from .downloads import view_with_retry
 from .manager import AsyncTaskManager, Unsubscribe
 from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, TaskStatus, WorkflowExecution
 from .observers import Observer, ObserverSet
 from .prompt import check_prompt, checked_prompt
-from .protocol import (
-    Frame,
-    StatusMessage,
-)
+from .protocol import Frame, StatusMessage
 from .routing import Router
 from .server_wide import ServerWide
+from .snapshots import SnapshotHold, deliver
 from .submission import SubmissionRecorder, post_exactly_once, record_failed_submission
 from .tracker import Tracker, TrackerState
 
@@ -145,6 +143,9 @@ class ComfyUIAsyncRuntime(ServerWide):
             active=lambda: not self._closing,
             reconcile=self._reconcile,
             gave_up=self._ensure_poller,
+        )
+        self._snapshots = SnapshotHold(
+            lambda message: self._route(message), self._router.may_hold, label=self.client_id[:8]
         )
         self._status_count = 0  # status broadcasts seen on the main socket
         self.messages_received = 0
@@ -310,6 +311,7 @@ class ComfyUIAsyncRuntime(ServerWide):
             on_connect_failed=connect_failed,
             on_drop=dropped,
             on_frame=counted,
+            snapshots=self._snapshots,
         )
 
     def reconnect_now(self) -> None:
@@ -364,6 +366,7 @@ class ComfyUIAsyncRuntime(ServerWide):
             on_ending=self._tracker_ending,
             on_finished=self._tracker_finished,
             foreign=foreign,
+            release_held=self._snapshots.release,
         )
         if execution.prompt_id is not None:
             self._trackers[execution.prompt_id] = tracker

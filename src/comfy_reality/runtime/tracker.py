@@ -79,11 +79,14 @@ class Tracker:
         on_ending: TrackerCallback = _ignore,
         on_finished: TrackerCallback = _ignore,
         foreign: bool = False,
+        release_held: Callable[[], None] = lambda: None,
     ) -> None:
         self.execution = execution
         self.manager = manager
         self.on_ending = on_ending
         self.on_finished = on_finished
+        self.release_held = release_held
+        """Folds the snapshots the socket holds back (snapshots.py) before the tracker ends or detaches."""
         self.state = TrackerState.BUFFERING
         self._resume_state = TrackerState.FOLLOWING
         self.workflow_task: Task | None = None
@@ -127,10 +130,21 @@ class Tracker:
         """An end message arrived, or every task is final."""
         return self.state in (TrackerState.ENDING, TrackerState.FINISHED)
 
+    @property
+    def may_hold(self) -> bool:
+        """Whether the socket may coalesce this prompt's snapshots: it follows them, ignores ``progress``
+        once it has folded one, and a run joined late has already had its restatement folded."""
+        return (
+            self.state is TrackerState.FOLLOWING
+            and self.seen_progress_state
+            and (self._heard_live or not self.joined_late)
+        )
+
     def detach(self) -> None:
         """The session closed before the prompt finished: wake the waiters, keep the state to resume."""
         if self.state in (TrackerState.FINISHED, TrackerState.DETACHED):
             return
+        self.release_held()
         self._resume_state = self.state
         self.state = TrackerState.DETACHED
         self.done.set()
@@ -310,10 +324,12 @@ class Tracker:
         task = self.workflow_task
         if task is None or task.is_final or not self.nodes:
             return
-        value = min(1.0, (self._completed_nodes + running_fraction) / len(self.nodes))
-        if abs(value - self._last_workflow_progress) >= 0.01 or value >= 1.0:
-            self._last_workflow_progress = value
-            self.manager.set_progress(task.id, value)
+        value = (self._completed_nodes + running_fraction) / len(self.nodes)
+        # Whole percents: the figure depends on the state, not on which snapshots were folded.
+        shown = 1.0 if value >= 1.0 else int(value * 100) / 100
+        if shown != self._last_workflow_progress:
+            self._last_workflow_progress = shown
+            self.manager.set_progress(task.id, shown)
 
     def _set_node_progress(self, node_id: str, value: float, maximum: float) -> None:
         task = self.nodes.get(node_id)
@@ -586,6 +602,7 @@ class Tracker:
         """
         if self.state is TrackerState.FINISHED:
             return
+        self.release_held()
         if outcome is not None:
             self.outcome = outcome
         execution = self.execution
