@@ -36,6 +36,7 @@ from ...workflows import (
 from .. import clipboard
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
+from ..dirty_lines import DirtyLinesCompositor
 from ..gc_tuning import freeze_long_lived
 from ..images import ImageSupport
 from ..library import WorkflowLibrary
@@ -105,6 +106,8 @@ class MainScreen(EditInputsScreen):
         freeze_long_lived: bool = False,
     ) -> None:
         super().__init__()
+        # Frames redraw the lines that changed, not every pane around them (see dirty_lines).
+        self._compositor = DirtyLinesCompositor()
         self.freeze_long_lived = freeze_long_lived
         self.settings = settings
         self.images = images
