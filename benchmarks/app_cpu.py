@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ from benchmarks.scale import (
 )
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.main import MainScreen
+from comfy_reality.tui.widgets import NodeProgressList
 from tests.tui.pilot import wait_for
 
 
@@ -71,6 +73,31 @@ class Counted:
         self.calls, self.seconds = 0, 0.0
 
 
+class Collections:
+    """Garbage collections (by generation) and the time they paused the app, while active."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def __enter__(self) -> Collections:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        full = self.pauses[2]
+        return f"{len(full)} full, longest {max(full, default=0.0):.0f} ms"
+
+
 @contextmanager
 def profiled(path: Path | None) -> Iterator[None]:
     if path is None:
@@ -86,9 +113,15 @@ def profiled(path: Path | None) -> Iterator[None]:
 
 
 async def scenario(
-    server: ServerHandle, workflows: Path, nodes: int, seconds: float, tabs: int, profile_dir: Path | None
+    server: ServerHandle,
+    workflows: Path,
+    nodes: int,
+    seconds: float,
+    tabs: int,
+    profile_dir: Path | None,
+    **app_options: Any,
 ) -> dict[str, Any]:
-    app = await connected_app(server.url, workflows, use_journal=False)
+    app = await connected_app(server.url, workflows, use_journal=False, **app_options)
     async with app.run_test(size=SIZE) as pilot:
         await wait_connected(pilot, app)
         frames = Frames(app)
@@ -112,6 +145,7 @@ async def scenario(
             Counted(Screen, "_refresh_layout") as layouts,
             Counted(MainScreen, "apply_batch") as batches,
             Counted(Screen, "_compositor_refresh") as composes,
+            Counted(NodeProgressList, "render_line") as rows,
         ):
             frames_before = frames.count
             cpu_start, server_start, wall_start = (
@@ -133,6 +167,9 @@ async def scenario(
                 "layouts_per_s": layouts.calls / wall,
                 "layout_ms": layouts.seconds / max(1, layouts.calls) * 1000,
                 "compose_ms": composes.seconds / max(1, composes.calls) * 1000,
+                "compose_share": composes.seconds / wall * 100,
+                "batch_share": batches.seconds / wall * 100,
+                "rows_share": rows.seconds / wall * 100,
                 "ran_long": not app.session.entries[execution_id].status.is_final,
             }
         runtime = app.runtime
@@ -141,12 +178,15 @@ async def scenario(
         await wait_for(pilot, lambda: app.session.entries[execution_id].status.is_final, 120, "the run's end")
         await asyncio.sleep(0.5)
         tab: list[float] = []
-        with profiled(profile_dir / f"idle-{nodes}.prof" if profile_dir else None):
+        with (
+            Collections() as collections,
+            profiled(profile_dir / f"idle-{nodes}.prof" if profile_dir else None),
+        ):
             for _ in range(tabs):
                 before = app.focused
                 tab.append(await press(app, frames, "tab", lambda b=before: app.focused is not b))
                 await asyncio.sleep(0.03)
-        return {"running": running, "tab": tab}
+        return {"running": running, "tab": tab, "gc": collections.summary()}
 
 
 def report(results: dict[int, dict[str, Any]]) -> list[str]:
@@ -162,7 +202,10 @@ def report(results: dict[int, dict[str, Any]]) -> list[str]:
         ("server_cpu", "server process CPU %"),
         ("frames_per_s", "frames composed /s"),
         ("compose_ms", "ms per compositor refresh"),
+        ("compose_share", "  % of a core composing frames"),
+        ("rows_share", "  % of a core drawing node rows"),
         ("batches_per_s", "task batches folded /s"),
+        ("batch_share", "  % of a core folding batches"),
         ("batch_ms", "ms per batch (apply_batch)"),
         ("layouts_per_s", "layouts /s"),
         ("layout_ms", "ms per layout"),
@@ -170,6 +213,7 @@ def report(results: dict[int, dict[str, Any]]) -> list[str]:
         row(name, [r["running"][key] for r in results.values()])
     for q in (0.5, 0.95):
         row(f"Tab idle p{round(q * 100)} ms", [pct(r["tab"], q) for r in results.values()])
+    lines.append("  collections during the Tabs: " + " | ".join(r["gc"] for r in results.values()))
     cpu = [r["running"]["cpu"] for r in results.values()]
     lines.append(
         f"  CPU target: 500 nodes <= 2x 6 nodes: {'pass' if cpu[-1] <= 2 * base['running']['cpu'] else 'MISS'}"
@@ -177,7 +221,9 @@ def report(results: dict[int, dict[str, Any]]) -> list[str]:
     return lines
 
 
-async def run(nodes: tuple[int, ...], seconds: float, tabs: int, profile_dir: Path | None) -> list[str]:
+async def run(
+    nodes: tuple[int, ...], seconds: float, tabs: int, profile_dir: Path | None, **app_options: Any
+) -> list[str]:
     results: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -186,7 +232,9 @@ async def run(nodes: tuple[int, ...], seconds: float, tabs: int, profile_dir: Pa
         write_workflows(workflows)
         async with serving(workdir, in_process=False) as server:
             for count in nodes:
-                results[count] = await scenario(server, workflows, count, seconds, tabs, profile_dir)
+                results[count] = await scenario(
+                    server, workflows, count, seconds, tabs, profile_dir, **app_options
+                )
     return report(results)
 
 
@@ -198,11 +246,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of the no-key window")
     parser.add_argument("--tabs", type=int, default=30, help="Tab presses once idle")
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile files to this folder")
+    parser.add_argument(
+        "--frame-interval", type=float, default=None, help="the app's batch interval (default: the app's own)"
+    )
     args = parser.parse_args(argv)
+    options = {} if args.frame_interval is None else {"frame_interval": args.frame_interval}
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     counts = tuple(int(n) for n in args.nodes.split(","))
-    for line in asyncio.run(run(counts, args.seconds, args.tabs, args.profile)):
+    for line in asyncio.run(run(counts, args.seconds, args.tabs, args.profile, **options)):
         print(line)
     _ = ComfyRealityApp  # the app under test (imported through benchmarks.scale)
 

@@ -15,8 +15,10 @@ spans are written, and every chop in them is covered by a widget that overlaps a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from rich.console import RenderableType
 from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
 from textual.strip import Strip
@@ -29,6 +31,15 @@ class DirtyLinesCompositor(Compositor):
         super().__init__()
         self._updating: list[Region] | None = None
         """The dirty regions of the partial update in progress; None outside one (full renders)."""
+        self.on_frame: Callable[[], None] | None = None
+        """Called as each frame is composed (the app's quiet moments are those without one)."""
+
+    def render_update(
+        self, full: bool = False, screen_stack: list[Any] | None = None, simplify: bool = False
+    ) -> RenderableType | None:
+        if self.on_frame is not None:
+            self.on_frame()
+        return super().render_update(full, screen_stack, simplify)
 
     def render_partial_update(self) -> ChopsUpdate | None:
         self._updating = list(self._dirty_regions)
