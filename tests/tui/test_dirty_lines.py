@@ -123,3 +123,39 @@ async def test_a_progress_step_redraws_its_row_and_not_the_panes_around_it() -> 
         assert len(frame.get("MainScreen", ())) <= 1, frame
         for pane in ("StatusBar", "LogPane", "TaskTree", "WorkflowBrowser"):
             assert pane not in frame, frame
+
+
+async def test_a_folded_branch_is_not_relabelled_until_it_opens() -> None:
+    from textual.widgets.tree import TreeNode
+
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        await running_chain(pilot, 5, 1)
+        tree = app.main_screen.task_tree
+        branch = tree._branches["exec_chain"]
+        assert not branch.is_expanded
+        relabelled: list[str] = []
+        original = TreeNode.set_label
+
+        def set_label(node: TreeNode[Any], label: Any) -> None:
+            relabelled.append(str(label))
+            original(node, label)
+
+        TreeNode.set_label = set_label  # type: ignore[method-assign]
+        try:
+            await running_chain(pilot, 5, 3)  # node 5 moves while its branch is folded
+            assert relabelled == []
+            tree.focus()
+            tree.select_execution("exec_chain")
+            await pilot.press("right")  # open it
+            await wait_for(pilot, lambda: any("#5  3/4" in label for label in relabelled))
+            leaf = tree._leaves["node_chain_5"]
+            assert "#5  3/4" in str(leaf.label)
+            await wait_for(
+                pilot, lambda: any("#5  3/4" in line for line in screen_text(app).splitlines()[:33])
+            )
+            await running_chain(pilot, 5, 4)  # open: relabelled as it moves
+            assert "#5  4/4" in str(leaf.label)
+        finally:
+            TreeNode.set_label = original  # type: ignore[method-assign]
