@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from textual import events
+from textual.geometry import Region
 from textual.screen import Screen
+from textual.strip import Strip
+from textual.widget import Widget
 
 from benchmarks.scale import (
     SIZE,
@@ -98,6 +101,28 @@ class Collections:
         return f"{len(full)} full, longest {max(full, default=0.0):.0f} ms"
 
 
+class LinesDrawn:
+    """Lines the widgets render for the screen (each line a widget draws, cached or not): the
+    compositor's work, counted, so it compares across runs on a busy machine."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self._original = Widget.render_lines
+
+    def __enter__(self) -> LinesDrawn:
+        original = self._original
+
+        def render_lines(widget: Widget, crop: Region) -> list[Strip]:
+            self.lines += crop.height
+            return original(widget, crop)
+
+        Widget.render_lines = render_lines  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        Widget.render_lines = self._original  # type: ignore[method-assign]
+
+
 @contextmanager
 def profiled(path: Path | None) -> Iterator[None]:
     if path is None:
@@ -146,6 +171,7 @@ async def scenario(
             Counted(MainScreen, "apply_batch") as batches,
             Counted(Screen, "_compositor_refresh") as composes,
             Counted(NodeProgressList, "render_line") as rows,
+            LinesDrawn() as drawn,
         ):
             frames_before = frames.count
             cpu_start, server_start, wall_start = (
@@ -168,6 +194,7 @@ async def scenario(
                 "layout_ms": layouts.seconds / max(1, layouts.calls) * 1000,
                 "compose_ms": composes.seconds / max(1, composes.calls) * 1000,
                 "compose_share": composes.seconds / wall * 100,
+                "lines_per_frame": drawn.lines / max(1, composes.calls),
                 "batch_share": batches.seconds / wall * 100,
                 "rows_share": rows.seconds / wall * 100,
                 "ran_long": not app.session.entries[execution_id].status.is_final,
@@ -202,6 +229,7 @@ def report(results: dict[int, dict[str, Any]]) -> list[str]:
         ("server_cpu", "server process CPU %"),
         ("frames_per_s", "frames composed /s"),
         ("compose_ms", "ms per compositor refresh"),
+        ("lines_per_frame", "  widget lines rendered per frame"),
         ("compose_share", "  % of a core composing frames"),
         ("rows_share", "  % of a core drawing node rows"),
         ("batches_per_s", "task batches folded /s"),
