@@ -11,6 +11,19 @@ then walks only what was made since. Garbage is collected first, as frozen garba
 from __future__ import annotations
 
 import gc
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
+
+QUIET = 1.0
+"""Seconds without a frame that count as a quiet moment for a full collection."""
+LONGEST = 60.0
+"""A full collection that is due waits at most this long for a quiet moment (a long run never has one)."""
+
+_saved_threshold: tuple[int, int, int] | None = None
 
 
 def freeze_long_lived() -> None:
@@ -21,8 +34,68 @@ def freeze_long_lived() -> None:
 
 def thaw() -> None:
     """When the app ends: what was frozen can be collected again (another app may follow in this
-    process, as in tests and benchmarks; frozen, the old one's panes would never be freed)."""
+    process, as in tests and benchmarks; frozen, the old one's panes would never be freed), and
+    full collections run by themselves again."""
+    global _saved_threshold
     gc.unfreeze()
+    if _saved_threshold is not None:
+        gc.set_threshold(*_saved_threshold)
+        _saved_threshold = None
 
 
-__all__ = ["freeze_long_lived", "thaw"]
+class QuietCollector:
+    """Full collections at quiet moments, not in the middle of a key.
+
+    What a big run leaves (its tasks, tree rows, drawn lines) is not frozen: it is freed as the
+    session forgets old executions. A full collection walks it all, 30-40 ms after a 500-node run,
+    and CPython starts one whenever enough objects have survived, often in the middle of a Tab.
+    Here CPython's full collections are off; one that is due (by CPython's own count) runs once no
+    frame has been drawn for QUIET seconds, or after LONGEST seconds whatever happens.
+    Younger generations are collected as before.
+    """
+
+    def __init__(
+        self, quiet: float = QUIET, longest: float = LONGEST, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.quiet = quiet
+        self.longest = longest
+        self._clock = clock
+        self.drawn_at = clock()
+        self.collected_at = clock()
+        self.collections = 0
+        self._due_after = gc.get_threshold()[2]
+
+    def start(self) -> None:
+        """Take full collections over from CPython (until :func:`thaw`)."""
+        global _saved_threshold
+        threshold = gc.get_threshold()
+        if _saved_threshold is None:
+            _saved_threshold = threshold
+        self._due_after = _saved_threshold[2]
+        gc.set_threshold(threshold[0], threshold[1], 1 << 30)
+
+    def frame_drawn(self) -> None:
+        self.drawn_at = self._clock()
+
+    def check(self) -> bool:
+        """Run a due full collection if now is a quiet moment (or it waited too long); True if it ran."""
+        if gc.get_count()[2] < self._due_after:
+            return False
+        now = self._clock()
+        if now - self.drawn_at < self.quiet and now - self.collected_at < self.longest:
+            return False
+        gc.collect()
+        self.collected_at = self._clock()
+        self.collections += 1
+        return True
+
+
+def collect_when_quiet(owner: MessagePump) -> QuietCollector:
+    """A started QuietCollector, checked on ``owner``'s timer; tell it of each frame (``frame_drawn``)."""
+    collector = QuietCollector()
+    collector.start()
+    owner.set_interval(collector.quiet / 2, collector.check)
+    return collector
+
+
+__all__ = ["QuietCollector", "collect_when_quiet", "freeze_long_lived", "thaw"]

@@ -34,7 +34,8 @@ from ...workflows import (
 )
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
-from ..gc_tuning import freeze_long_lived
+from ..dirty_lines import DirtyLinesCompositor
+from ..gc_tuning import collect_when_quiet, freeze_long_lived
 from ..images import ImageSupport
 from ..library import WorkflowLibrary
 from ..log_order import LOG_SETTLE, LogOrder
@@ -102,6 +103,8 @@ class MainScreen(SelectedExecutionScreen):
         freeze_long_lived: bool = False,
     ) -> None:
         super().__init__()
+        # Frames redraw the lines that changed, not every pane around them (see dirty_lines).
+        self._compositor = self._dirty_lines = DirtyLinesCompositor()
         self.freeze_long_lived = freeze_long_lived
         self.settings = settings
         self.images = images
@@ -186,6 +189,8 @@ class MainScreen(SelectedExecutionScreen):
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
         self.browser.option_list.focus()
         self.set_interval(1.0, self._tick)
+        if self.freeze_long_lived:  # full garbage collections wait for a moment without frames
+            self._dirty_lines.on_frame = collect_when_quiet(self).frame_drawn
         # Paint first: the cached node catalogue and the local files are read after the first frame.
         self.call_after_refresh(self._load_library)
         self.post_message(self.Ready())

@@ -29,9 +29,13 @@ if TYPE_CHECKING:
 
 KEPT_PREVIEWS = 64  # newest frame of this many executions, so reselecting one shows its picture at once
 HEADER_INTERVAL = 0.25
-FOLLOW_CONTEXT = 3  # finished rows kept in view above the running node
 """While an execution runs, its header (node count, elapsed time) is redrawn at most this often:
 with hundreds of fast nodes every frame moved the count, and that line was most of the frames."""
+HEADER_LATE = 0.05
+"""A header update still due this long after its interval is drawn by a timer of its own; until
+then the next batch draws it, in the frame it draws anyway (a timer on the interval itself made
+a frame of its own four times a second while batches came thirty times a second)."""
+FOLLOW_CONTEXT = 3  # finished rows kept in view above the running node
 
 OutputKey = tuple[str, str, str, str]
 
@@ -385,7 +389,7 @@ what went wrong, and what it produced.
             self.header.set(header_text(entry))
         elif not self._header_due:
             self._header_due = True
-            self.set_timer(self._header_at + HEADER_INTERVAL - now, self._header_timer)
+            self.set_timer(self._header_at + HEADER_INTERVAL + HEADER_LATE - now, self._header_timer)
 
     def _header_timer(self) -> None:
         self._header_due = False

@@ -191,15 +191,18 @@ server; its children are the prompt's nodes.
             if entry.node_count:
                 branch.allow_expand = True
             labelled = self._labelled
+            shown = branch.is_expanded
             for task in entry.nodes.values():
                 if labelled.get(task.id) is task:
                     continue  # the same snapshot as last time: its line has not changed
-                labelled[task.id] = task
                 leaf = self._leaves.get(task.id)
                 if leaf is None:
+                    labelled[task.id] = task
                     self._leaves[task.id] = branch.add_leaf(node_label(task), TreeRef(entry.id, task.id))
-                else:
+                elif shown:
+                    labelled[task.id] = task
                     _relabel(leaf, node_label(task))
+                # A folded branch's rows are not on screen: relabelled when it opens (on_tree_node_expanded).
         if added and cursor is not None:
             # New branches go on top; keep the cursor on the node it was on, not on its old line.
             self._tree_lines  # noqa: B018 - rebuilds the line index so the node knows its line
@@ -344,6 +347,19 @@ server; its children are the prompt's nodes.
             node.collapse()
         elif node.parent is not None and node.parent is not self.root:
             self.move_cursor(node.parent)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[TreeRef]) -> None:
+        """The rows of a branch that changed while it was folded get their labels now."""
+        data = event.node.data
+        entry = self._entries.get(data.execution_id) if data is not None else None
+        if entry is None or data is None or data.task_id is not None:
+            return
+        labelled = self._labelled
+        for task in entry.nodes.values():
+            leaf = self._leaves.get(task.id)
+            if leaf is not None and labelled.get(task.id) is not task:
+                labelled[task.id] = task
+                _relabel(leaf, node_label(task))
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[TreeRef]) -> None:
         event.stop()
