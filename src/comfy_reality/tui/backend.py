@@ -145,6 +145,13 @@ RuntimeFactory = Callable[[str], AppRuntime]
 LogWriter = Callable[[list[LogLine]], None]
 
 
+def _journal_class() -> type[Journal]:
+    """The journal's class, its module (and SQLite) loaded by whoever calls this."""
+    from ..journal import Journal
+
+    return Journal
+
+
 class Backend:
     """Owns the runtime and the journal for the app; tells the app what happened through messages.
 
@@ -261,9 +268,11 @@ class Backend:
             if self.use_journal:
                 # Only the user's own journal ages out; a file named explicitly is kept whole (as the CLI does).
                 keep_days = self.settings.journal_keep_days if self.journal_path is None else 0
-                from ..journal import Journal
-
-                self.journal, note = await Journal.open_or_disabled(self.journal_path, keep_days=keep_days)
+                # Imported on a thread as well as opened there: the loop keeps drawing and answering keys.
+                journal_class = await asyncio.to_thread(_journal_class)
+                self.journal, note = await journal_class.open_or_disabled(
+                    self.journal_path, keep_days=keep_days
+                )
                 pruned = self.journal.auto_pruned if self.journal is not None else None
                 if pruned is not None and pruned.executions:
                     self._write_log(
