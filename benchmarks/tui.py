@@ -306,12 +306,14 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
             }
 
 
-# The app started as ``comfy-reality-tui`` starts it (settings, the file log, the log tap, long-lived
-# objects frozen), headless. FIRST: the first frame handed to the terminal driver (what a user first
+# The app started as ``comfy-reality-tui`` starts it (collections held, settings, the file log, the
+# log tap, long-lived objects frozen), headless. FIRST: the first frame handed to the terminal driver (what a user first
 # sees); READY: the screen has handled its events and the process went idle (as Pilot waits).
 COLD_CHILD = r"""
 import asyncio, sys, time
 from pathlib import Path
+from comfy_reality.tui.gc_tuning import hold_collections
+hold_collections()  # as comfy-reality-tui's main does, before the settings and the app load
 from comfy_reality import startup
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.logtap import LogTap

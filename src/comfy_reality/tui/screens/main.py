@@ -128,7 +128,8 @@ class MainScreen(EditInputsScreen):
     # ------------------------------------------------------------------ layout
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Off while a dialog or the form is on top: the footer behind it offers none of these.
-        if not self.is_active:
+        # (Not yet on the stack: composing, the first frame's footer is being built.)
+        if not self.is_active and self in self.app.screen_stack:
             return False
         if action == "filter":
             # Only the two lists have a filter.
@@ -136,6 +137,10 @@ class MainScreen(EditInputsScreen):
         return True
 
     def _focused_pane(self) -> str | None:
+        if self.focused is None and not self.is_mounted:
+            return (
+                "workflows"  # composing: the list gets the focus on mount, so the first frame shows its keys
+            )
         return main_keys.focused_pane(self.focused)
 
     @property

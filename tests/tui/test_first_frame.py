@@ -1,0 +1,70 @@
+"""The first frame: what it shows, and that keys pressed the moment it is up already act.
+
+The panes, the footer's keys and the workflow list (or its "reading" line) are on the very first
+update the app hands the terminal; the folders are read, the journal opened and the server
+connected after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from comfy_reality.config import Settings
+from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.screens.help import HelpScreen
+
+from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
+
+
+def _on_first_frame(app: ComfyRealityApp) -> tuple[asyncio.Event, list[str]]:
+    """An event set, and the screen's text kept, when the app hands the driver its first frame."""
+    shown = asyncio.Event()
+    text: list[str] = []
+    display = app._display
+
+    def first_frame(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        if renderable is not None and not shown.is_set():
+            text.append(screen_text(app))
+            shown.set()
+
+    app._display = first_frame  # type: ignore[method-assign]
+    return shown, text
+
+
+async def test_the_first_frame_shows_the_panes_the_footer_keys_and_the_workflow_list_or_its_reading_line() -> (
+    None
+):
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False)
+    shown, text = _on_first_frame(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(shown.wait(), 10)
+        first = text[0]
+        for title in ("ComfyReality", "Workflows", "Executions", "Workflow", "Log"):
+            assert title in first, first
+        # The footer's keys for the focused pane (the workflow list), not an empty bar filled in later.
+        for key in ("? Help", "r Run", "e Edit", "/ Filter", "h History", "^q Quit"):
+            assert key in first, first
+        assert "Reading the workflow folders…" in first or "progress" in first, first
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        await wait_for_text(pilot, "progress")
+        assert "Reading the workflow folders…" not in screen_text(app)
+
+
+async def test_keys_pressed_as_the_first_frame_appears_act() -> None:
+    """Tab, ? and q typed before the folders are read and the journal is open still do their job."""
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False)
+    shown, _ = _on_first_frame(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(shown.wait(), 10)
+        await pilot.press("tab")
+        assert app.screen.focused is app.task_tree
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
+        await pilot.press("q")  # the server's queue: offline, it says why
+        await wait_for_text(pilot, "Not connected to http://127.0.0.1:9")
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running)
