@@ -49,7 +49,21 @@ async def test_the_first_frame_shows_the_panes_the_footer_keys_and_the_workflow_
         assert "Reading the workflow folders…" in first or "progress" in first, first
         await wait_for(pilot, lambda: bool(app.workflow_files))
         await wait_for_text(pilot, "progress")
-        assert "Reading the workflow folders…" not in screen_text(app)
+        settled = screen_text(app)
+        assert "Reading the workflow folders…" not in settled
+        # No layout jump: every pane's frame is where the first frame drew it (120 columns: the wide layout).
+        assert _pane_tops(first) == _pane_tops(settled)
+        assert _pane_tops(first)["Log"] == 40 - 1 - 14
+
+
+def _pane_tops(text: str) -> dict[str, int]:
+    """The line each pane's top border is on, by its title."""
+    tops: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines()):
+        for title in ("Workflows", "Executions", "Workflow", "Log"):
+            if f"╭─ {title} ─" in line:
+                tops[title] = number
+    return tops
 
 
 async def test_keys_pressed_as_the_first_frame_appears_act() -> None:
@@ -68,3 +82,20 @@ async def test_keys_pressed_as_the_first_frame_appears_act() -> None:
         await wait_for_text(pilot, "Not connected to http://127.0.0.1:9")
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_the_runtime_libraries_load_on_a_thread(tmp_path: Any, monkeypatch: Any) -> None:
+    """After the first frame the backend imports the HTTP/WebSocket stack off the loop (tens of ms)."""
+    import sys
+    import threading
+
+    from comfy_reality.tui.backend import load_off_loop
+
+    (tmp_path / "slow_stack_probe.py").write_text(
+        "import threading\nLOADED_ON = threading.current_thread().name\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_stack_probe", raising=False)
+    await load_off_loop("slow_stack_probe")
+    assert threading.main_thread().name != sys.modules["slow_stack_probe"].LOADED_ON
+    await load_off_loop("slow_stack_probe")  # loaded: nothing to do

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -186,6 +187,9 @@ class Backend:
         """Where the demo server keeps what is saved to it across launches; None: a fresh temp dir."""
         self.connect = connect
         self.runtime_factory: RuntimeFactory = runtime_factory or self._default_runtime
+        self._runtime_modules = (
+            () if runtime_factory else ("comfy_reality.runtime.runtime", "comfy_reality.runtime.auth")
+        )
         self.frame_interval = frame_interval
         self.stats_interval = stats_interval
         self.runtime: AppRuntime | None = None
@@ -383,9 +387,11 @@ class Backend:
             url = self.server_url
             runtime: AppRuntime
             if self.demo and self.demo_servers > 1:
+                await load_off_loop(*_POOL_MODULES, "comfy_reality.server")
                 runtime = await start_demo_pool(stack, self.settings, self.demo_servers)
                 self.server_url = runtime.server_url
             elif not self.demo and len(self.settings.servers) > 1:
+                await load_off_loop(*_POOL_MODULES)
                 from ..runtime.pool import PoolServer
 
                 runtime = pool_runtime(
@@ -394,6 +400,7 @@ class Backend:
                 self.server_url = runtime.server_url
             else:
                 if self.demo:
+                    await load_off_loop("comfy_reality.server")
                     from ..server import EmbeddedServer, ServerConfig
 
                     server = await stack.enter_async_context(
@@ -404,6 +411,7 @@ class Backend:
                     url = self.server_url = server.url
                     # The demo's own address from the first moment it is known, not the configured URL.
                     self._app.post_message(ServerStatusChanged(ServerStatus(url=url)))
+                await load_off_loop(*self._runtime_modules)
                 runtime = self.runtime_factory(url)
             self.runtime = runtime
             subscription = runtime.task_manager.events()
@@ -515,6 +523,17 @@ def runtime_parts(runtime: AppRuntime) -> list[RuntimeLike]:
     if is_pool(runtime):
         return list(runtime.parts())
     return [runtime]
+
+
+_POOL_MODULES = ("comfy_reality.runtime.pool", "comfy_reality.runtime.pool_app")
+
+
+async def load_off_loop(*modules: str) -> None:
+    """Import ``modules`` on a thread: the HTTP, WebSocket and server libraries take tens of
+    milliseconds to load, and the loop meanwhile keeps drawing and answering keys."""
+    missing = [name for name in modules if name not in sys.modules]
+    if missing:
+        await asyncio.to_thread(lambda: [importlib.import_module(name) for name in missing])
 
 
 def pool_runtime(settings: Settings, servers: list[PoolServer]) -> PoolRuntime:

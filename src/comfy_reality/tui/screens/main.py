@@ -49,14 +49,11 @@ from ..widgets.steady_footer import SteadyFooter
 from ..widgets.workflow_browser import workflow_nodes
 from . import main_keys
 from .edit_inputs import EditInputsScreen
+from .main_size import fit_to_size
 from .save_outputs import SaveOutputsScreen
 
 if TYPE_CHECKING:
     from .input_form import FormResult
-
-
-MIN_WIDTH, MIN_HEIGHT = 60, 16
-"""Below this the panes cannot show a workflow name, a status and the keys at once."""
 
 
 class MainScreen(EditInputsScreen):
@@ -177,18 +174,12 @@ class MainScreen(EditInputsScreen):
                 yield self.execution_view
         yield self.log_pane
         yield SteadyFooter(show_command_palette=False)
-        yield Static(id="too-small")
+        self.too_small = Static(id="too-small")
+        yield self.too_small
+        fit_to_size(self, self.app.size, self.too_small)  # the first frame laid out for this width
 
     def on_resize(self, event: events.Resize) -> None:
-        """Below a usable size, one clear sentence instead of panes squeezed into garbage."""
-        width, height = event.size
-        small = width < MIN_WIDTH or height < MIN_HEIGHT
-        self.set_class(small, "-too-small")
-        if small:
-            self.query_one("#too-small", Static).update(
-                f"Terminal too small: {width}x{height}.\n"
-                f"Need at least {MIN_WIDTH}x{MIN_HEIGHT}: enlarge the window (ctrl+q quits)."
-            )
+        fit_to_size(self, event.size, self.too_small)
 
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
