@@ -99,3 +99,19 @@ async def test_the_runtime_libraries_load_on_a_thread(tmp_path: Any, monkeypatch
     await load_off_loop("slow_stack_probe")
     assert threading.main_thread().name != sys.modules["slow_stack_probe"].LOADED_ON
     await load_off_loop("slow_stack_probe")  # loaded: nothing to do
+
+
+async def test_last_sessions_node_catalogue_is_read_after_the_first_frame() -> None:
+    """The cached catalogue (megabytes for a real server) is read off the loop once the frame is up,
+    and the list is scanned with it."""
+    from comfy_reality.workflows import ObjectInfoCache
+
+    ObjectInfoCache().store(
+        "http://127.0.0.1:9", {"EmptyImage": {"input": {"required": {}}, "output": ["IMAGE"]}}
+    )
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False)
+    shown, _ = _on_first_frame(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(shown.wait(), 10)
+        await wait_for(pilot, lambda: app.object_info is not None and bool(app.workflow_files))
+        assert app.object_info is not None and "EmptyImage" in app.object_info.class_types

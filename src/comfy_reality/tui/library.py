@@ -75,10 +75,14 @@ class WorkflowLibrary:
         return await asyncio.to_thread(read_json_file, workflow.path)
 
     # ------------------------------------------------------------ node catalogue
-    def load_cached_object_info(self, server_url: str) -> None:
-        """Last session's node catalogue of this server: forms and conversion work before it answers."""
+    async def load_cached_object_info(self, server_url: str) -> None:
+        """Last session's node catalogue of this server: forms and conversion work before it answers.
+
+        Read and validated on a thread: a real server's catalogue is megabytes of JSON."""
         if self.object_info is None:
-            self.object_info = ObjectInfoCache().get(server_url)
+            cached = await asyncio.to_thread(ObjectInfoCache().get, server_url)
+            if self.object_info is None:  # unless the server's own answer came first
+                self.object_info = cached
 
     async def fetch_object_info(self, runtime: AppRuntime) -> bool:
         """Take the server's catalogue; True when it is new or changed (the list should be rescanned)."""

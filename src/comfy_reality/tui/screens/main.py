@@ -190,8 +190,11 @@ class MainScreen(EditInputsScreen):
         self.post_message(self.Ready())
 
     def _load_library(self) -> None:
-        self.library.load_cached_object_info(self.backend.server_url)
-        self.scan_local()
+        self.backend.run_job(self._read_library, name="_read_library", group="scan", exclusive=True)
+
+    async def _read_library(self) -> None:
+        await self.library.load_cached_object_info(self.backend.server_url)
+        await self._scan_local()
 
     def _tick(self) -> None:
         self.task_tree.refresh_running()
