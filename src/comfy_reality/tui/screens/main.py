@@ -24,15 +24,11 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ... import paths
+from ... import workflows as wf  # its modules load on first use, not with the first frame
 from ...config import Settings
 from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.models import ConnectionState, ServerStatus, TaskStatus, WorkflowExecution
 from ...runtime.outputs import safe_output_path, save_outputs
-from ...workflows import (
-    WorkflowFile,
-    WorkflowFormat,
-    prepare_workflow,
-)
 from .. import clipboard
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
@@ -53,6 +49,7 @@ from .main_size import fit_to_size
 from .save_outputs import SaveOutputsScreen
 
 if TYPE_CHECKING:
+    from ...workflows import WorkflowFile
     from .input_form import FormResult
 
 
@@ -426,7 +423,7 @@ class MainScreen(EditInputsScreen):
         correct = self.settings.correct_frontend_defects
         try:
             data = await self.library.read(workflow)
-            prepared = prepare_workflow(data, object_info, correct_frontend_defects=correct)
+            prepared = wf.prepare_workflow(data, object_info, correct_frontend_defects=correct)
             self._warn_frontend_defects(workflow.name, prepared.web_ui_defects)
             prepared.require_known_node_types()
         except ComfyError as exc:
@@ -734,11 +731,11 @@ class MainScreen(EditInputsScreen):
         ``save``: straight to "save as a local workflow"."""
         from .input_form import FormResult, InputFormScreen  # loaded on first use: faster start-up
 
-        workflow = WorkflowFile(
+        workflow = wf.WorkflowFile(
             path=Path("history.json"),
             name=name,
             source="history",
-            format=WorkflowFormat.API,
+            format=wf.WorkflowFormat.API,
             node_count=len(prompt),
         )
         if save:
