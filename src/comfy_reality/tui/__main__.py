@@ -139,13 +139,18 @@ def _open_app(
         click.echo(f"comfy-reality-tui: cannot open the log file ({safe_str(exc)}); logging is off", err=True)
         log_path = None
 
-    from .images import resolve_renderer
+    from .images import probe_terminal, resolve_renderer
 
-    # Ask the terminal what it can draw now: once Textual runs it owns stdin and the answer is lost.
+    # Ask the terminal what it can draw now (once Textual runs it owns stdin and the answer is lost),
+    # on a thread: its answers (or their 0.1 s time-outs) arrive while Textual and the app load.
+    answered = probe_terminal(settings.images)
+    try:
+        from .. import paths
+        from .app import ComfyRealityApp
+        from .logtap import LogTap
+    finally:
+        answered()  # the terminal is back in its normal mode before anything else happens
     settings = settings.model_copy(update={"images": resolve_renderer(settings.images)})
-    from .. import paths
-    from .app import ComfyRealityApp
-    from .logtap import LogTap
 
     app = ComfyRealityApp(
         settings,
