@@ -312,7 +312,10 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
 COLD_CHILD = r"""
 import asyncio, sys, time
 from pathlib import Path
-from comfy_reality.tui.gc_tuning import hold_collections
+try:
+    from comfy_reality.tui.gc_tuning import hold_collections
+except ImportError:  # a tree from before it (PYTHONPATH=OLD/src measures one with this benchmark)
+    hold_collections = lambda: None
 hold_collections()  # as comfy-reality-tui's main does, before the settings and the app load
 from comfy_reality import startup
 from comfy_reality.tui.app import ComfyRealityApp
