@@ -39,7 +39,8 @@ def test_both_commands_go_through_the_start_up_module() -> None:
     from comfy_reality.tui import __main__ as tui_main
 
     assert "startup.start_logging" in inspect.getsource(_common.setup_logging)
-    assert "startup.start_logging" in inspect.getsource(tui_main.main.callback)  # type: ignore[arg-type]
+    assert "_open_app(" in inspect.getsource(tui_main.main.callback)  # type: ignore[arg-type]
+    assert "startup.start_logging" in inspect.getsource(tui_main._open_app)
 
 
 def test_python_m_server_is_the_comfy_reality_server_command() -> None:
@@ -203,6 +204,101 @@ def test_the_tui_app_imports_no_http_stack_journal_or_structlog_before_its_first
     assert json.loads(done.stdout) == []
 
 
+_FIRST_FRAME_CHILD = r"""
+import asyncio, json, sys
+from pathlib import Path
+from comfy_reality.tui.gc_tuning import hold_collections
+hold_collections()
+from comfy_reality import startup
+from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.logtap import LogTap
+
+HEAVY = ('httpx', 'websockets', 'structlog', 'sqlite3', 'aiohttp', 'comfy_reality.journal',
+         'comfy_reality.runtime.pool', 'comfy_reality.runtime.client', 'comfy_reality.runtime.printer',
+         'comfy_reality.workflows.convert', 'rich.traceback', 'pygments')
+seen = {}
+
+async def main():
+    settings = startup.load(None, server_url="http://127.0.0.1:9")
+    startup.start_logging(settings)
+    app = ComfyRealityApp(settings, connect=False, bundled_dir=Path(sys.argv[1]), log_tap=LogTap(),
+                          freeze_long_lived=True)
+    display = app._display
+
+    def first_frame(screen, renderable):
+        display(screen, renderable)
+        if renderable is not None and "first" not in seen:
+            seen["first"] = sorted(m for m in HEAVY if m in sys.modules)
+
+    app._display = first_frame
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not app.workflow_files or app.journal is None:
+            await pilot.pause(0.01)
+        await pilot.pause()
+        seen["settled"] = sorted(m for m in ("structlog", "rich.traceback", "pygments") if m in sys.modules)
+        seen["journal"] = "comfy_reality.journal" in sys.modules
+
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+
+
+def test_the_tui_first_frame_is_drawn_before_the_http_stack_journal_and_converter_load(
+    tmp_path: Path,
+) -> None:
+    """Started as ``comfy-reality-tui`` starts it (settings, file log, log tap): the first frame
+    is on the screen before the HTTP and WebSocket libraries, the journal (SQLite) and the UI
+    converter load; structlog (with Rich's traceback and Pygments) never loads for the log pane."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COMFY_REALITY_HOME": str(tmp_path)}
+    bundled = Path(__file__).parent / "tui" / "fixtures" / "workflows"
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_FRAME_CHILD, str(bundled)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["first"] == []
+    assert seen["journal"] is True  # opened after the first frame, as it should be
+    assert seen["settled"] == []
+
+
+def test_the_log_tap_sees_the_file_log_without_structlog_and_with_it(tmp_path: Path) -> None:
+    """The TUI's log pane taps the file log's writer (no structlog import), and keeps tapping once
+    structlog is in use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from comfy_reality import logs\n"
+        "from comfy_reality.tui.logtap import LogTap\n"
+        "logs.configure_logging(log_path=Path(sys.argv[1]))\n"
+        "tap = LogTap()\n"
+        "tap.install()\n"
+        "logs.get_logger('a').info('before', token='tok-secret-1234')\n"
+        "logs.get_logger('a').debug('hidden')\n"
+        "assert 'structlog' not in sys.modules\n"
+        "assert [line.text for line in tap.drain()] == ['before token=***'], 'fast path'\n"
+        "logs.ensure_structlog()\n"
+        "import structlog\n"
+        "structlog.get_logger('b').warning('direct', free='2 GiB')\n"
+        "assert [line.text for line in tap.drain()] == ['direct free=2 GiB'], 'structlog chain'\n"
+        "tap.uninstall()\n"
+        "logs.get_logger('a').info('after')\n"
+        "assert tap.drain() == []\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "app.jsonl")], check=True, timeout=60)
+
+
 def test_modules_log_through_logs_get_logger_not_structlog() -> None:
     """structlog imported directly after the file log is set up would be unconfigured (lines on the
     terminal); every module logs through ``logs.get_logger``, which installs the configuration."""
@@ -211,7 +307,7 @@ def test_modules_log_through_logs_get_logger_not_structlog() -> None:
     import comfy_reality
 
     root = Path(comfy_reality.__file__).parent
-    allowed = {root / "logs.py", root / "tui" / "logtap.py"}  # both call logs.ensure_structlog() first
+    allowed = {root / "logs.py"}  # it installs the file log's configuration first
     direct = [
         str(path.relative_to(root))
         for path in root.rglob("*.py")

@@ -113,6 +113,28 @@ _sink: _JsonLines | None = None
 """The file writer while structlog is not imported (None: structlog does the writing)."""
 _structlog_setup: Callable[[], None] | None = None
 """How to configure structlog like the file log, run once structlog is wanted."""
+Tap = Callable[[Any, str, MutableMapping[str, Any]], Any]
+"""A structlog-style processor that only looks: (logger, method, event dict)."""
+_taps: list[Tap] = []
+
+
+def add_tap(tap: Tap) -> None:
+    """Show ``tap`` every line logged from now on (redacted, not yet rendered), from the file writer
+    and from the structlog chain alike: the TUI's log pane reads the log without importing structlog."""
+    if tap not in _taps:
+        _taps.append(tap)
+
+
+def remove_tap(tap: Tap) -> None:
+    if tap in _taps:
+        _taps.remove(tap)
+
+
+def tap_processor(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The taps as one structlog processor, placed just before the renderer."""
+    for tap in list(_taps):
+        tap(logger, method, event_dict)
+    return event_dict
 
 
 def _json_fallback(value: Any) -> Any:
@@ -161,7 +183,7 @@ class _JsonLines:
         self.level = level
 
     def log(self, method: str, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
-        if self.file is None or LEVELS[method] < self.level:
+        if LEVELS[method] < self.level or (self.file is None and not _taps):
             return
         if args:
             event = event % (args[0] if len(args) == 1 and isinstance(args[0], dict) and args[0] else args)
@@ -172,6 +194,10 @@ class _JsonLines:
             text = _exception_text(event_dict.pop("exc_info"))
             if text is not None:
                 event_dict["exception"] = text
+        for tap in list(_taps):
+            tap(None, method, event_dict)
+        if self.file is None:
+            return
         line = _encode_json(event_dict)
         with _LOCK:
             self.file.write(line + "\n")
@@ -318,7 +344,7 @@ def _configure_dropping() -> None:
     import structlog
 
     structlog.configure(
-        processors=[_drop],
+        processors=[tap_processor, _drop],
         logger_factory=structlog.ReturnLoggerFactory(),
         cache_logger_on_first_use=False,
     )
@@ -355,14 +381,14 @@ def _configure_structlog(writer: _WriteNeverFails, numeric: int, console: bool) 
             return str(json_renderer(logger, name, event_dict))
 
         structlog.configure(
-            processors=[*shared, both],
+            processors=[*shared, tap_processor, both],
             wrapper_class=structlog.make_filtering_bound_logger(numeric),
             logger_factory=lambda *_: _Tee(),
             cache_logger_on_first_use=False,
         )
     else:
         structlog.configure(
-            processors=[*shared, structlog.processors.JSONRenderer(serializer=_serialize)],
+            processors=[*shared, tap_processor, structlog.processors.JSONRenderer(serializer=_serialize)],
             wrapper_class=structlog.make_filtering_bound_logger(numeric),
             logger_factory=file_logger,
             cache_logger_on_first_use=False,

@@ -122,6 +122,18 @@ def test_cli_reports_a_broken_config_file(tmp_path: Path) -> None:
     assert f"Cannot read config file {config}" in result.output
 
 
+def test_cli_gives_the_garbage_collector_back_when_it_stops_before_the_app(tmp_path: Path) -> None:
+    """Collections are held while the app starts (until its first freeze); an early exit ends the hold."""
+    import gc
+
+    config = tmp_path / "config.toml"
+    config.write_text("server_url = [", encoding="utf-8")
+    assert gc.isenabled()
+    result = CliRunner().invoke(main, ["--config", str(config)])
+    assert result.exit_code == 2
+    assert gc.isenabled()
+
+
 def test_cli_help_states_flags_then_environment_then_config() -> None:
     result = CliRunner().invoke(main, ["--help"], terminal_width=200)
     assert result.exit_code == 0

@@ -89,3 +89,65 @@ def test_images_off_loads_neither_pillow_nor_textual_image() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.split() == ["off", "False", "False"]
+
+
+_PROBE_CHILD = r"""
+import termios, sys
+from comfy_reality.tui.images import probe_terminal, resolve_renderer
+before = termios.tcgetattr(sys.__stdin__.fileno())
+answered = probe_terminal("auto")
+import textual.app  # what the app loads meanwhile
+answered()
+restored = termios.tcgetattr(sys.__stdin__.fileno()) == before
+renderer = resolve_renderer("auto")
+from textual_image._terminal import get_cell_size
+print("RESULT", renderer, tuple(get_cell_size()), restored, flush=True)
+"""
+
+
+def test_the_terminal_is_asked_while_the_app_loads_and_asked_once() -> None:
+    """On a terminal (a pty here, answering as a Sixel terminal would): the early probe's answers
+    decide the renderer and the cell size, nothing is asked twice, and the terminal mode is restored."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # no pixel size: it asks
+    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_CELL_WIDTH"}
+    env["TERM"] = "xterm-256color"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _PROBE_CHILD], stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env
+    )
+    os.close(slave)
+    seen = b""
+    answers = {b"\x1b[c": b"\x1b[?62;4;22c", b"\x1b[16t": b"\x1b[6;20;10t"}
+    asked = dict.fromkeys(answers, 0)
+    deadline = time.monotonic() + 60
+    try:
+        while b"RESULT" not in seen or not seen.endswith(b"\n"):
+            assert time.monotonic() < deadline, seen
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            seen += chunk
+            for query, answer in answers.items():
+                if query in chunk:
+                    asked[query] += chunk.count(query)
+                    os.write(master, answer)
+    finally:
+        child.wait(timeout=30)
+        os.close(master)
+    line = seen[seen.index(b"RESULT") :].decode().split("\r\n")[0]
+    assert line == "RESULT sixel (10, 20) True", (line, child.stderr.read() if child.stderr else "")
+    assert asked == {b"\x1b[c": 1, b"\x1b[16t": 1}

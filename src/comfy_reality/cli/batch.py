@@ -149,7 +149,7 @@ def batch_summary(
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The batch summary for people."""
-    from comfy_reality.runtime.printer import format_duration
+    from comfy_reality.durations import format_duration
 
     lines = [
         f"batch: {summary['executions']} executions in {format_duration(summary['wall_seconds'])} wall time, "

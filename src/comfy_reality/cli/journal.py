@@ -218,7 +218,7 @@ def journal(
     from rich.console import Console
     from rich.table import Table
 
-    from comfy_reality.runtime.printer import format_duration
+    from comfy_reality.durations import format_duration
 
     table = Table(title=f"Journal (newest {len(records)})", title_justify="left")  # no outside text
     for column in ("Status", "Workflow", "Started", "Duration", "Outputs", "Server / error"):

@@ -604,8 +604,8 @@ class RunCommand:
         return line
 
     def summary_lines(self, job: Job) -> list[str]:
+        from comfy_reality.durations import format_duration
         from comfy_reality.runtime import TaskStatus
-        from comfy_reality.runtime.printer import format_duration
 
         execution = job.execution
         if execution is None:

@@ -49,10 +49,12 @@ EventType = Literal["created", "started", "progress", "updated", "completed", "f
 LIFECYCLE_EVENTS: frozenset[str] = frozenset({"created", "started", "completed", "failed", "cancelled"})
 
 
+# defer_build: a model's validator is built on its first use, not on import. The app's first frame
+# needs none of these; a session that never runs a prompt never builds the task models.
 class TaskEvent(BaseModel):
     """One change of one task. Frozen: subscribers share the same instance."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     task_id: str
     event_type: EventType
@@ -70,7 +72,7 @@ class TaskEvent(BaseModel):
 class Task(BaseModel):
     """A unit of work: a whole workflow execution, one ComfyUI node of it, or a system job."""
 
-    model_config = ConfigDict(validate_assignment=False)
+    model_config = ConfigDict(validate_assignment=False, defer_build=True)
 
     id: str = Field(default_factory=lambda: new_id("task"))
     type: TaskType = TaskType.NODE
@@ -126,6 +128,8 @@ class Task(BaseModel):
 class OutputFile(BaseModel):
     """A file a node produced, as ComfyUI reports it (names are untrusted server data)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     node_id: str
     filename: str
     subfolder: str = ""
@@ -167,6 +171,8 @@ def output_files_from(outputs: Any) -> list[OutputFile]:
 class ErrorReport(BaseModel):
     """What the server said about a failed prompt, kept whole for the error panes (data, not an exception)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     node_id: str | None = None
     node_type: str | None = None
     exception_type: str
@@ -184,6 +190,8 @@ class WorkflowExecution(BaseModel):
     its task tree (built once by :func:`~comfy_reality.runtime.tree.build_task_tree`); every
     task of it names this execution back in ``Task.execution_id``.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str = Field(default_factory=lambda: new_id("exec"))
     workflow_id: str
@@ -229,7 +237,7 @@ class WorkflowExecution(BaseModel):
 class PreviewFrame(BaseModel):
     """A live preview image (sampler preview, SaveImageWebsocket) for the TUI to show."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     execution_id: str | None = None
     prompt_id: str | None = None

@@ -31,6 +31,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..durations import format_duration
 from ..safe_text import finite_number, safe_line
 from .manager import AsyncTaskManager, EventSubscription
 from .models import Task, TaskEvent, TaskStatus, TaskType, utc_now
@@ -109,18 +110,6 @@ def progress_bar(progress: float, width: int = BAR_WIDTH) -> str:
     progress = max(0.0, min(1.0, progress))
     filled = int(progress * width + 1e-9)
     return f"{'█' * filled}{'░' * (width - filled)} {progress * 100:3.0f}%"
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 class RichTaskPrinter:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .. import startup
 from ..errors import ConfigError
 from ..safe_text import safe_str
+from .gc_tuning import hold_collections, release_collections
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,6 +80,37 @@ def main(
     interrupts prompts already on the server. Keys can be remapped in the config
     file's [keymap] table (binding id = key).
     """
+    # The collector's automatic passes are held until the first frame's objects are frozen (gc_tuning).
+    hold_collections()
+    try:
+        _open_app(
+            server_urls,
+            token,
+            workflow_dirs,
+            demo,
+            fresh_demo,
+            demo_servers,
+            insecure,
+            images,
+            config_path,
+        )
+    finally:
+        release_collections()
+
+
+def _open_app(
+    server_urls: tuple[str, ...],
+    token: str | None,
+    workflow_dirs: tuple[Path, ...],
+    demo: bool,
+    fresh_demo: bool,
+    demo_servers: int,
+    insecure: bool,
+    images: str | None,
+    config_path: Path | None,
+) -> None:
+    from .. import startup  # pydantic and the settings load with the collector held
+
     if config_path is not None and not config_path.is_file():
         # Named on purpose: running on defaults instead would hide the typo.
         click.echo(f"comfy-reality-tui: --config {safe_str(config_path)}: no such file", err=True)
@@ -108,13 +139,18 @@ def main(
         click.echo(f"comfy-reality-tui: cannot open the log file ({safe_str(exc)}); logging is off", err=True)
         log_path = None
 
-    from .images import resolve_renderer
+    from .images import probe_terminal, resolve_renderer
 
-    # Ask the terminal what it can draw now: once Textual runs it owns stdin and the answer is lost.
+    # Ask the terminal what it can draw now (once Textual runs it owns stdin and the answer is lost),
+    # on a thread: its answers (or their 0.1 s time-outs) arrive while Textual and the app load.
+    answered = probe_terminal(settings.images)
+    try:
+        from .. import paths
+        from .app import ComfyRealityApp
+        from .logtap import LogTap
+    finally:
+        answered()  # the terminal is back in its normal mode before anything else happens
     settings = settings.model_copy(update={"images": resolve_renderer(settings.images)})
-    from .. import paths
-    from .app import ComfyRealityApp
-    from .logtap import LogTap
 
     app = ComfyRealityApp(
         settings,

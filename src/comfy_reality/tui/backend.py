@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -145,6 +146,13 @@ RuntimeFactory = Callable[[str], AppRuntime]
 LogWriter = Callable[[list[LogLine]], None]
 
 
+def _journal_class() -> type[Journal]:
+    """The journal's class, its module (and SQLite) loaded by whoever calls this."""
+    from ..journal import Journal
+
+    return Journal
+
+
 class Backend:
     """Owns the runtime and the journal for the app; tells the app what happened through messages.
 
@@ -179,6 +187,9 @@ class Backend:
         """Where the demo server keeps what is saved to it across launches; None: a fresh temp dir."""
         self.connect = connect
         self.runtime_factory: RuntimeFactory = runtime_factory or self._default_runtime
+        self._runtime_modules = (
+            () if runtime_factory else ("comfy_reality.runtime.runtime", "comfy_reality.runtime.auth")
+        )
         self.frame_interval = frame_interval
         self.stats_interval = stats_interval
         self.runtime: AppRuntime | None = None
@@ -261,9 +272,11 @@ class Backend:
             if self.use_journal:
                 # Only the user's own journal ages out; a file named explicitly is kept whole (as the CLI does).
                 keep_days = self.settings.journal_keep_days if self.journal_path is None else 0
-                from ..journal import Journal
-
-                self.journal, note = await Journal.open_or_disabled(self.journal_path, keep_days=keep_days)
+                # Imported on a thread as well as opened there: the loop keeps drawing and answering keys.
+                journal_class = await asyncio.to_thread(_journal_class)
+                self.journal, note = await journal_class.open_or_disabled(
+                    self.journal_path, keep_days=keep_days
+                )
                 pruned = self.journal.auto_pruned if self.journal is not None else None
                 if pruned is not None and pruned.executions:
                     self._write_log(
@@ -374,9 +387,11 @@ class Backend:
             url = self.server_url
             runtime: AppRuntime
             if self.demo and self.demo_servers > 1:
+                await load_off_loop(*_POOL_MODULES, "comfy_reality.server")
                 runtime = await start_demo_pool(stack, self.settings, self.demo_servers)
                 self.server_url = runtime.server_url
             elif not self.demo and len(self.settings.servers) > 1:
+                await load_off_loop(*_POOL_MODULES)
                 from ..runtime.pool import PoolServer
 
                 runtime = pool_runtime(
@@ -385,6 +400,7 @@ class Backend:
                 self.server_url = runtime.server_url
             else:
                 if self.demo:
+                    await load_off_loop("comfy_reality.server")
                     from ..server import EmbeddedServer, ServerConfig
 
                     server = await stack.enter_async_context(
@@ -395,6 +411,7 @@ class Backend:
                     url = self.server_url = server.url
                     # The demo's own address from the first moment it is known, not the configured URL.
                     self._app.post_message(ServerStatusChanged(ServerStatus(url=url)))
+                await load_off_loop(*self._runtime_modules)
                 runtime = self.runtime_factory(url)
             self.runtime = runtime
             subscription = runtime.task_manager.events()
@@ -506,6 +523,17 @@ def runtime_parts(runtime: AppRuntime) -> list[RuntimeLike]:
     if is_pool(runtime):
         return list(runtime.parts())
     return [runtime]
+
+
+_POOL_MODULES = ("comfy_reality.runtime.pool", "comfy_reality.runtime.pool_app")
+
+
+async def load_off_loop(*modules: str) -> None:
+    """Import ``modules`` on a thread: the HTTP, WebSocket and server libraries take tens of
+    milliseconds to load, and the loop meanwhile keeps drawing and answering keys."""
+    missing = [name for name in modules if name not in sys.modules]
+    if missing:
+        await asyncio.to_thread(lambda: [importlib.import_module(name) for name in missing])
 
 
 def pool_runtime(settings: Settings, servers: list[PoolServer]) -> PoolRuntime:

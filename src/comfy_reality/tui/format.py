@@ -10,8 +10,8 @@ from datetime import datetime
 
 from rich.text import Text
 
+from ..durations import format_duration
 from ..runtime.models import ConnectionState, Task, TaskStatus, utc_now
-from ..runtime.printer import format_duration
 from ..safe_text import safe_line, safe_str, safe_text
 
 _frozen: datetime | None = None

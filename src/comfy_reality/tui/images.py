@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
@@ -71,6 +72,47 @@ def _ask_terminal() -> None:
 
         _terminal.get_cell_size._result = _terminal.CellSize(*FALLBACK_CELL)  # type: ignore[attr-defined]
         from textual_image import widget  # noqa: F401
+
+
+def probe_terminal(mode: str) -> Callable[[], None]:
+    """Ask the terminal its questions (graphics protocols, pixels per cell) on a thread now; returns
+    the wait for the answers.
+
+    :func:`resolve_renderer` asks the same while textual-image loads, and a terminal without the
+    Kitty protocol (most, tmux too) never answers that question: it times out after 0.1 s, most of
+    the wall time before the first frame. Asked here while Textual and the app load, the wait is
+    spent loading them. Call the result before :func:`resolve_renderer`, and before Textual starts
+    (it then reads stdin itself, and answers would be lost).
+    """
+    stdout = sys.__stdout__
+    terminal = stdout is not None and stdout.isatty() and os.environ.get("TERM") != "dumb"
+    if mode == "off" or not terminal:
+        return lambda: None
+    # Rich's modules the probe imports, loaded here first: the two threads never import one module.
+    import rich.color
+    import rich.console
+    import rich.control
+    import rich.measure
+    import rich.segment
+    import rich.style  # noqa: F401
+
+    thread = threading.Thread(target=_ask_terminal_early, name="terminal-probe", daemon=True)
+    thread.start()
+    return thread.join
+
+
+def _ask_terminal_early() -> None:
+    """textual-image's questions without Textual (its widgets import Textual, which the app's thread loads)."""
+    logging.getLogger("textual_image").setLevel(logging.ERROR)
+    try:
+        from textual_image import _terminal, renderable  # noqa: F401 - importing renderable asks
+
+        try:
+            _terminal.get_cell_size()
+        except ZeroDivisionError:  # a terminal reporting 0 columns: textual-image cannot measure cells
+            _terminal.get_cell_size._result = _terminal.CellSize(*FALLBACK_CELL)  # type: ignore[attr-defined]
+    except Exception:
+        return
 
 
 def cell_size() -> tuple[int, int]:

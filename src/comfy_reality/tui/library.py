@@ -11,24 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from comfy_reality.logs import get_logger
 
+from .. import workflows as wf  # its modules load with the first scan, after the first frame
 from ..errors import ComfyError
-from ..workflows import (
-    ObjectInfo,
-    ObjectInfoCache,
-    WorkflowFile,
-    parse_json_bytes,
-    parse_workflow_listing,
-    read_json_file,
-    safe_filename,
-    scan_workflows,
-    workflow_name,
-)
-from ..workflows.library import inspect_workflow_bytes
 from .backend import AppRuntime
+
+if TYPE_CHECKING:
+    from ..workflows import ObjectInfo, WorkflowFile
 
 log = get_logger("comfy_reality.tui")
 
@@ -64,21 +56,25 @@ class WorkflowLibrary:
     async def scan_local(self) -> None:
         """Rescan the local folders (off the loop), marking node types the server lacks."""
         self._local_files = await asyncio.to_thread(
-            scan_workflows, self.sources, object_info=self.object_info
+            wf.scan_workflows, self.sources, object_info=self.object_info
         )
 
     async def read(self, workflow: WorkflowFile) -> Any:
         """A workflow's parsed JSON: a server workflow from memory, a local one from its file."""
         raw = self._server_data.get(workflow.path) if workflow.source == SERVER_SOURCE else None
         if raw is not None:
-            return parse_json_bytes(raw, source=str(workflow.path))
-        return await asyncio.to_thread(read_json_file, workflow.path)
+            return wf.parse_json_bytes(raw, source=str(workflow.path))
+        return await asyncio.to_thread(wf.read_json_file, workflow.path)
 
     # ------------------------------------------------------------ node catalogue
-    def load_cached_object_info(self, server_url: str) -> None:
-        """Last session's node catalogue of this server: forms and conversion work before it answers."""
+    async def load_cached_object_info(self, server_url: str) -> None:
+        """Last session's node catalogue of this server: forms and conversion work before it answers.
+
+        Read and validated on a thread: a real server's catalogue is megabytes of JSON."""
         if self.object_info is None:
-            self.object_info = ObjectInfoCache().get(server_url)
+            cached = await asyncio.to_thread(wf.ObjectInfoCache().get, server_url)
+            if self.object_info is None:  # unless the server's own answer came first
+                self.object_info = cached
 
     async def fetch_object_info(self, runtime: AppRuntime) -> bool:
         """Take the server's catalogue; True when it is new or changed (the list should be rescanned)."""
@@ -87,7 +83,7 @@ class WorkflowLibrary:
         except ComfyError as exc:
             log.warning("object_info_unavailable", error=str(exc))
             return False
-        info, changed = await asyncio.to_thread(ObjectInfoCache().store, runtime.server_url, raw)
+        info, changed = await asyncio.to_thread(wf.ObjectInfoCache().store, runtime.server_url, raw)
         first = self.object_info is None
         self.object_info = info
         return changed or first
@@ -96,8 +92,8 @@ class WorkflowLibrary:
     async def fetch_server_workflows(self, runtime: AppRuntime) -> None:
         """The workflows saved on the server, listed and read into memory."""
         try:
-            listing = parse_workflow_listing(await runtime.list_userdata("workflows"))
-            blobs = [(workflow_name(p), await runtime.get_userdata(p)) for p in listing]
+            listing = wf.parse_workflow_listing(await runtime.list_userdata("workflows"))
+            blobs = [(wf.workflow_name(p), await runtime.get_userdata(p)) for p in listing]
         except ComfyError as exc:
             self.server_note = f"cannot list: {exc}"
             return
@@ -106,7 +102,7 @@ class WorkflowLibrary:
         for name, raw in blobs:
             try:
                 # One flat list of names, as a folder of files would show them.
-                data[Path(safe_filename(name.replace("/", "_")))] = raw
+                data[Path(wf.safe_filename(name.replace("/", "_")))] = raw
             except ComfyError:
                 continue
         self._server_files = await asyncio.to_thread(_describe_server_workflows, data, self.object_info)
@@ -115,6 +111,8 @@ class WorkflowLibrary:
 
 def _describe_server_workflows(data: dict[Path, bytes], object_info: ObjectInfo | None) -> list[WorkflowFile]:
     """Library entries of the server's workflows, sorted by name (conversion checks: off the loop)."""
+    from ..workflows.library import inspect_workflow_bytes
+
     return [
         inspect_workflow_bytes(raw, path, SERVER_SOURCE, object_info=object_info)
         for path, raw in sorted(data.items(), key=lambda item: item[0].name.lower())

@@ -1,16 +1,19 @@
-"""Copy this session's structlog records into the log pane (the file log stays the record).
+"""Copy this session's log records into the log pane (the file log stays the record).
 
-A processor placed before the renderer of whatever structlog configuration is active; it
-keeps a bounded buffer the app drains once per frame, so logging never blocks on the UI.
+A tap on :mod:`..logs` (its file writer and its structlog chain call it before rendering), and
+placed in structlog's chain too when structlog runs under another configuration (tests, a
+library user). It keeps a bounded buffer the app drains four times a second, so logging never
+blocks on the UI. Installing it imports nothing: the app does not load structlog for it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import MutableMapping
 from typing import Any
 
-from ..logs import ensure_structlog
+from ..logs import add_tap, remove_tap, tap_processor
 from ..runtime.models import LIFECYCLE_EVENTS, utc_now
 from .messages import LogLine
 
@@ -32,6 +35,7 @@ class LogTap:
     def __init__(self, maxlen: int = 2000) -> None:
         self.buffer: deque[LogLine] = deque(maxlen=maxlen)
         self.installed = False
+        self._inserted = False  # tap_processor put into a structlog configuration not the file log's
 
     def __call__(
         self, _logger: Any, method: str, event_dict: MutableMapping[str, Any]
@@ -47,24 +51,28 @@ class LogTap:
         return event_dict
 
     def install(self) -> None:
-        """Insert the tap just before the final renderer of the current configuration."""
+        """Tap the log; if structlog already runs without the file log's chain, tap its chain too."""
         if self.installed:
             return
-        ensure_structlog()  # the file log's configuration, if it was waiting for structlog
-        import structlog  # installed once the panes exist: the first frame never waits for it
-
-        processors = list(structlog.get_config()["processors"])
-        processors.insert(max(0, len(processors) - 1), self)
-        structlog.configure(processors=processors)
+        add_tap(self)
+        structlog = sys.modules.get("structlog")
+        if structlog is not None:
+            processors = list(structlog.get_config()["processors"])
+            if tap_processor not in processors:
+                processors.insert(max(0, len(processors) - 1), tap_processor)
+                structlog.configure(processors=processors)
+                self._inserted = True
         self.installed = True
 
     def uninstall(self) -> None:
         if not self.installed:
             return
-        import structlog
-
-        processors = [p for p in structlog.get_config()["processors"] if p is not self]
-        structlog.configure(processors=processors)
+        remove_tap(self)
+        structlog = sys.modules.get("structlog")
+        if self._inserted and structlog is not None:
+            processors = [p for p in structlog.get_config()["processors"] if p is not tap_processor]
+            structlog.configure(processors=processors)
+        self._inserted = False
         self.installed = False
 
     def drain(self) -> list[LogLine]:

@@ -24,7 +24,7 @@ _CANNOT_APPLY = "cannot apply the values:\n  "
 class EditableInput(BaseModel):
     """One value a user may change: a widget input that is not fed by a link."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built when a form opens, not on import
 
     node_id: str
     class_type: str

@@ -18,7 +18,6 @@ from comfy_reality.logs import get_logger
 
 from ..errors import InvalidWorkflowError
 from ..safe_text import safe_json
-from .convert import find_missing_node_types
 from .formats import (
     MAX_FILE_BYTES,
     WorkflowFormat,
@@ -220,6 +219,8 @@ def describe_workflow(
     if entry.format is WorkflowFormat.API:
         missing = [t for t in entry.class_types if t not in object_info]
     else:
+        from .convert import find_missing_node_types  # UI workflows only, with a catalogue: loaded on need
+
         try:
             missing = [m.describe() for m in find_missing_node_types(data, object_info)]
         except InvalidWorkflowError as exc:

@@ -13,23 +13,17 @@ from typing import TYPE_CHECKING, Any
 from textual.screen import Screen
 
 from ... import paths
+from ... import workflows as wf  # its modules load on first use, not with the first frame
 from ...config import Settings
 from ...errors import ComfyError, InvalidWorkflowError
 from ...safe_text import safe_json
-from ...workflows import (
-    WorkflowFile,
-    apply_overrides,
-    load_prompt,
-    safe_filename,
-    save_workflow,
-    workflow_userdata_path,
-)
 from ..backend import AppRuntime, Backend
 from ..library import WorkflowLibrary
 from ..widgets import WorkflowBrowser
 from .name_prompt import NamePromptScreen
 
 if TYPE_CHECKING:
+    from ...workflows import WorkflowFile
     from .input_form import FormResult
 
 
@@ -71,7 +65,7 @@ class EditInputsScreen(Screen[None]):
         assert object_info is not None
         try:
             data = await self.library.read(workflow)
-            prompt = load_prompt(
+            prompt = wf.load_prompt(
                 data, object_info, correct_frontend_defects=self.settings.correct_frontend_defects
             )
         except ComfyError as exc:
@@ -98,7 +92,7 @@ class EditInputsScreen(Screen[None]):
 
             def check_local(name: str) -> str | None:
                 try:
-                    safe_filename(name)
+                    wf.safe_filename(name)
                 except ComfyError as exc:
                     return str(exc)
                 return None
@@ -121,7 +115,7 @@ class EditInputsScreen(Screen[None]):
 
         def check_server(name: str) -> str | None:
             try:
-                workflow_userdata_path(name)
+                wf.workflow_userdata_path(name)
             except ComfyError as exc:
                 return str(exc)
             return None
@@ -145,7 +139,7 @@ class EditInputsScreen(Screen[None]):
             return
         for variant in result.variants:
             try:
-                prompt = apply_overrides(result.prompt, variant.overrides, self.library.object_info)
+                prompt = wf.apply_overrides(result.prompt, variant.overrides, self.library.object_info)
             except InvalidWorkflowError as exc:
                 self.notify(f"Batch: {exc}", severity="error", timeout=8)
                 return
@@ -154,7 +148,7 @@ class EditInputsScreen(Screen[None]):
 
     async def _save_local(self, prompt: dict[str, Any], name: str) -> None:
         try:
-            target = await asyncio.to_thread(save_workflow, prompt, paths.user_workflows_dir(), name)
+            target = await asyncio.to_thread(wf.save_workflow, prompt, paths.user_workflows_dir(), name)
         except (ComfyError, OSError) as exc:
             self.notify(f"Not saved: {exc}", severity="error", timeout=8)
             return
@@ -165,7 +159,7 @@ class EditInputsScreen(Screen[None]):
         runtime = self.backend.connected_runtime()
         if runtime is None:
             return
-        path = workflow_userdata_path(name)
+        path = wf.workflow_userdata_path(name)
         body = safe_json(prompt, indent=2).encode()
         try:
             await runtime.put_userdata(path, body, overwrite=False)

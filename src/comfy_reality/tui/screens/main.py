@@ -23,15 +23,11 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ... import workflows as wf  # its modules load on first use, not with the first frame
 from ...config import Settings
 from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.models import ConnectionState, ServerStatus, TaskStatus, WorkflowExecution
 from ...runtime.outputs import safe_output_path, save_outputs
-from ...workflows import (
-    WorkflowFile,
-    WorkflowFormat,
-    prepare_workflow,
-)
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
 from ..dirty_lines import DirtyLinesCompositor
@@ -47,14 +43,12 @@ from ..widgets.execution_view import OutputKey, output_key
 from ..widgets.steady_footer import SteadyFooter
 from ..widgets.workflow_browser import workflow_nodes
 from . import main_keys
+from .main_size import fit_to_size
 from .selected_execution import SelectedExecutionScreen
 
 if TYPE_CHECKING:
+    from ...workflows import WorkflowFile
     from .input_form import FormResult
-
-
-MIN_WIDTH, MIN_HEIGHT = 60, 16
-"""Below this the panes cannot show a workflow name, a status and the keys at once."""
 
 
 class MainScreen(SelectedExecutionScreen):
@@ -128,7 +122,8 @@ class MainScreen(SelectedExecutionScreen):
     # ------------------------------------------------------------------ layout
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Off while a dialog or the form is on top: the footer behind it offers none of these.
-        if not self.is_active:
+        # (Not yet on the stack: composing, the first frame's footer is being built.)
+        if not self.is_active and self in self.app.screen_stack:
             return False
         if action == "filter":
             # Only the two lists have a filter.
@@ -136,6 +131,10 @@ class MainScreen(SelectedExecutionScreen):
         return True
 
     def _focused_pane(self) -> str | None:
+        if self.focused is None and not self.is_mounted:
+            return (
+                "workflows"  # composing: the list gets the focus on mount, so the first frame shows its keys
+            )
         return main_keys.focused_pane(self.focused)
 
     @property
@@ -172,18 +171,12 @@ class MainScreen(SelectedExecutionScreen):
                 yield self.execution_view
         yield self.log_pane
         yield SteadyFooter(show_command_palette=False)
-        yield Static(id="too-small")
+        self.too_small = Static(id="too-small")
+        yield self.too_small
+        fit_to_size(self, self.app.size, self.too_small)  # the first frame laid out for this width
 
     def on_resize(self, event: events.Resize) -> None:
-        """Below a usable size, one clear sentence instead of panes squeezed into garbage."""
-        width, height = event.size
-        small = width < MIN_WIDTH or height < MIN_HEIGHT
-        self.set_class(small, "-too-small")
-        if small:
-            self.query_one("#too-small", Static).update(
-                f"Terminal too small: {width}x{height}.\n"
-                f"Need at least {MIN_WIDTH}x{MIN_HEIGHT}: enlarge the window (ctrl+q quits)."
-            )
+        fit_to_size(self, event.size, self.too_small)
 
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
@@ -196,8 +189,11 @@ class MainScreen(SelectedExecutionScreen):
         self.post_message(self.Ready())
 
     def _load_library(self) -> None:
-        self.library.load_cached_object_info(self.backend.server_url)
-        self.scan_local()
+        self.backend.run_job(self._read_library, name="_read_library", group="scan", exclusive=True)
+
+    async def _read_library(self) -> None:
+        await self.library.load_cached_object_info(self.backend.server_url)
+        await self._scan_local()
 
     def _tick(self) -> None:
         self.task_tree.refresh_running()
@@ -430,7 +426,7 @@ class MainScreen(SelectedExecutionScreen):
         correct = self.settings.correct_frontend_defects
         try:
             data = await self.library.read(workflow)
-            prepared = prepare_workflow(data, object_info, correct_frontend_defects=correct)
+            prepared = wf.prepare_workflow(data, object_info, correct_frontend_defects=correct)
             self._warn_frontend_defects(workflow.name, prepared.web_ui_defects)
             prepared.require_known_node_types()
         except ComfyError as exc:
@@ -685,11 +681,11 @@ class MainScreen(SelectedExecutionScreen):
         ``save``: straight to "save as a local workflow"."""
         from .input_form import FormResult, InputFormScreen  # loaded on first use: faster start-up
 
-        workflow = WorkflowFile(
+        workflow = wf.WorkflowFile(
             path=Path("history.json"),
             name=name,
             source="history",
-            format=WorkflowFormat.API,
+            format=wf.WorkflowFormat.API,
             node_count=len(prompt),
         )
         if save:

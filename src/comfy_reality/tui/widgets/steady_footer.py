@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -55,6 +56,28 @@ class SteadyFooter(Footer):
     def __init__(self, *, show_command_palette: bool = True) -> None:
         super().__init__(show_command_palette=show_command_palette)
         self._shown: FooterKeys | None = None
+        self._rebuild_due = False  # a recompose is scheduled: it reads the keys as they are then
+
+    def compose(self) -> ComposeResult:
+        """The screen's keys from the start: the first frame shows them (Footer waits for a binding
+        change, then rebuilds, so its first frame is empty)."""
+        self._bindings_ready = True
+        self._shown = shown_keys(self.screen)
+        yield from super().compose()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # The keys follow the focus in the same frame: the screen's binding signal comes a frame later,
+        # so the first frame (focus set on mount) would show the keys of no pane.
+        self.watch(self.screen, "focused", self._focus_moved, init=False)
+
+    def _focus_moved(self) -> None:
+        if self.screen.is_active:
+            self.bindings_changed(self.screen)
+
+    async def recompose(self) -> None:
+        self._rebuild_due = False
+        await super().recompose()
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
@@ -65,7 +88,10 @@ class SteadyFooter(Footer):
             return
         first = self._shown is None
         self._shown = keys
+        if self._rebuild_due:
+            return
         if first or not self._rewrite(screen):
+            self._rebuild_due = True
             super().bindings_changed(screen)
 
     def _rewrite(self, screen: Screen[object]) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -17,14 +17,18 @@ from textual.widgets.option_list import Option
 
 from ...safe_text import safe_line
 from ...safe_text import safe_str as plain
-from ...workflows import WorkflowFile, WorkflowFormat
-from ...workflows.group_nodes import group_type, modernize_type
+from ...workflows.formats import WorkflowFormat
 from ..format import fuzzy_positions, highlighted
 from .kept_lines import KeptLines
+
+if TYPE_CHECKING:
+    from ...workflows import WorkflowFile
 
 
 def _container_kinds(data: dict[str, Any]) -> dict[str, str]:
     """Readable names for node types that stand for other nodes: subgraph ids and group node types."""
+    from ...workflows.group_nodes import group_type  # a preview's job: not loaded for the first frame
+
     kinds: dict[str, str] = {}
     definitions = data.get("definitions")
     subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
@@ -46,6 +50,8 @@ def workflow_nodes(data: Any) -> list[tuple[str, str, str | None]]:
     """(node id, class_type, title) for an API prompt or a UI workflow, in id order."""
     rows: list[tuple[str, str, str | None]] = []
     if isinstance(data, dict) and isinstance(data.get("nodes"), list):
+        from ...workflows.group_nodes import modernize_type
+
         kinds = _container_kinds(data)
         for node in data["nodes"]:
             if isinstance(node, dict):
@@ -177,7 +183,9 @@ server. Broken files are listed with their error.
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter workflows…", id="workflow-filter", classes="hidden")
-        yield WorkflowList(id="workflow-list")
+        # The first frame is drawn before the folders are read: say so rather than show an empty list.
+        reading = Text("Reading the workflow folders…", style="dim italic", no_wrap=True, overflow="ellipsis")
+        yield WorkflowList(Option(reading, disabled=True), id="workflow-list")
 
     @property
     def option_list(self) -> WorkflowList:
