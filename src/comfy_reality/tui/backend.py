@@ -43,6 +43,7 @@ from ..runtime.models import (
     WorkflowExecution,
 )
 from . import format as fmt
+from .batch_pace import batch_spacing
 from .messages import (
     LogLine,
     PreviewArrived,
@@ -456,18 +457,27 @@ class Backend:
         setter({row.client_id for row in rows if row.client_id})
 
     async def _pump_events(self, runtime: AppRuntime, subscription: EventSubscription) -> None:
-        """One batch per frame: whatever piled up meanwhile, progress already coalesced per task.
+        """One batch per frame (per two under a flood): whatever piled up meanwhile, progress
+        already coalesced per task.
 
         At most one batch is in the app's queue at a time: a key press queued behind a pile of
         stale batches would wait for all of them, so the next batch is built only once the
         previous one was handled (the subscription keeps coalescing meanwhile).
         """
+        loop = asyncio.get_running_loop()
         async for first in subscription:
             self._batch_handled.clear()
-            self._app.post_message(snapshot_batch(runtime, [first, *subscription.drain()]))
+            events = [first, *subscription.drain()]
+            posted = loop.time()
+            self._app.post_message(snapshot_batch(runtime, events))
             await asyncio.sleep(self.frame_interval)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._batch_handled.wait(), timeout=1.0)
+            # Under a flood the next batch waits a second frame (see batch_pace).
+            spacing = batch_spacing(self.frame_interval, len(events), len(subscription))
+            rest = posted + spacing - loop.time()
+            if rest > 0:
+                await asyncio.sleep(rest)
 
     async def _poll_stats(self, runtime: AppRuntime) -> None:
         while True:
