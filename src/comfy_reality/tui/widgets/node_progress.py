@@ -8,12 +8,14 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.strip import Strip
+from textual.style import Style as VisualStyle
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from ...runtime.models import Task, TaskStatus
 from ...safe_text import finite_number
 from .. import format as fmt
+from .text_strips import TextStrips
 
 _BAR_STYLE: dict[str, str] = {
     "running": "yellow",
@@ -212,6 +214,7 @@ class NodeProgressList(Widget):
         self._drawn_style: object = None  # the visual style the kept lines were drawn with
         self._other: tuple[object, dict[int, tuple[Task, int, list[Strip]]]] | None = None
         """The lines kept for the previous visual style: the pane's focus toggles between two."""
+        self._text_strips: TextStrips | None = None
 
     @property
     def snapshots(self) -> dict[str, Task]:
@@ -305,23 +308,35 @@ class NodeProgressList(Widget):
             self._other = (self._drawn_style, self._drawn)
             self._drawn = other[1] if other is not None and other[0] == visual_style else {}
             self._drawn_style = visual_style
-        style = self.rich_style
         if not self._tasks or y < 0 or y >= self._lines:
-            return Strip.blank(width, style)
+            return Strip.blank(width, self.rich_style)
         index = bisect_right(self._starts, y) - 1
         task = self._tasks[index]
         drawn = self._drawn.get(index)
         if drawn is None or drawn[0] is not task or drawn[1] != width:
-            # Through Textual's visuals, as a widget's render() is: the same colours as before.
-            lines = row_lines(task, width)
-            for text in lines:
-                text.truncate(width, overflow="ellipsis")
-            visual = visualize(self, lines[0] if len(lines) == 1 else Group(*lines))
-            strips = Visual.to_strips(self, visual, width, len(lines), self.visual_style)
-            drawn = (task, width, strips)
+            drawn = (task, width, self._row_strips(task, width, visual_style))
             self._drawn[index] = drawn
         offset = y - self._starts[index]
-        return drawn[2][offset] if offset < len(drawn[2]) else Strip.blank(width, style)
+        return drawn[2][offset] if offset < len(drawn[2]) else Strip.blank(width, self.rich_style)
+
+    def _row_strips(self, task: Task, width: int, visual_style: VisualStyle) -> list[Strip]:
+        """A row's lines: a plain one-line row straight to segments, anything else through Textual."""
+        lines = row_lines(task, width)
+        for text in lines:
+            text.truncate(width, overflow="ellipsis")
+        if len(lines) == 1 and self.text_selection is None:
+            maker = self._text_strips
+            if maker is None or maker.base != visual_style:
+                maker = self._text_strips = TextStrips(self, visual_style)
+            strip = maker.strip(lines[0])
+            if strip is not None:
+                return [strip]
+        return self._visual_strips(lines, width, visual_style)
+
+    def _visual_strips(self, lines: list[Text], width: int, visual_style: VisualStyle) -> list[Strip]:
+        """Through Textual's visuals, as a widget's render() is (the reference the fast path matches)."""
+        visual = visualize(self, lines[0] if len(lines) == 1 else Group(*lines))
+        return Visual.to_strips(self, visual, width, len(lines), visual_style)
 
     # No clearing on resize: each kept row holds the width it was drawn for (being shown again
     # after the workflow preview sends a Resize of the same width).

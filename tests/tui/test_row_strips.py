@@ -1,0 +1,97 @@
+"""Node rows drawn straight to segments equal what Textual's visual pipeline draws, segment by segment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.app import App, ComposeResult
+from textual.strip import Strip
+
+from comfy_reality.runtime.models import Task, TaskStatus
+from comfy_reality.tui import format as fmt
+from comfy_reality.tui.widgets import NodeProgressList
+from comfy_reality.tui.widgets.node_progress import row_lines
+
+
+def tasks() -> list[Task]:
+    now = fmt.now()
+    started = now - timedelta(seconds=3)
+    ended = now - timedelta(seconds=1)
+    return [
+        Task(name="Load Checkpoint #1", node_id="1", class_type="CheckpointLoader"),
+        Task(name="KSampler #3", node_id="3", status=TaskStatus.RUNNING, started_at=started, value=7, max=20),
+        Task(
+            name="KSampler #4",
+            node_id="4",
+            status=TaskStatus.RUNNING,
+            started_at=started,
+            value=12,
+            max=20,
+            rate=3.5,
+            eta_seconds=2.4,
+        ),
+        Task(name="Wait #5", node_id="5", status=TaskStatus.RUNNING, started_at=started, progress=0.55),
+        Task(name="Decode #6", node_id="6", status=TaskStatus.RUNNING, started_at=started),
+        Task(
+            name="Save #7", node_id="7", status=TaskStatus.COMPLETED, started_at=started, completed_at=ended
+        ),
+        Task(
+            name="Steps #8",
+            node_id="8",
+            status=TaskStatus.COMPLETED,
+            started_at=started,
+            completed_at=ended,
+            value=20,
+            max=20,
+        ),
+        Task(name="Cached #9", node_id="9", status=TaskStatus.COMPLETED, cached=True),
+        Task(name="Stopped #10", node_id="10", status=TaskStatus.CANCELLED, value=3, max=9),
+        Task(name="[bold]not markup[/] #11", node_id="11", status=TaskStatus.RUNNING, value=1, max=3),
+        Task(name="A very long node title that will not fit in the row at all #12345", node_id="12345"),
+        Task(
+            name="Broke #13",
+            node_id="13",
+            status=TaskStatus.FAILED,
+            error="it broke",
+            error_type="ValueError",
+        ),
+    ]
+
+
+class Rows(App[None]):
+    def compose(self) -> ComposeResult:
+        yield NodeProgressList(id="nodes")
+
+
+def segments(strip: Strip) -> list[tuple[str, object, object]]:
+    return [(segment.text, segment.style, segment.control) for segment in strip]
+
+
+async def test_row_segments_equal_textuals_drawing() -> None:
+    app = Rows()
+    async with app.run_test(size=(120, 20)) as pilot:
+        nodes = app.query_one(NodeProgressList)
+        await pilot.pause()
+        fast_rows = 0
+        for focused in (False, True):
+            if focused:
+                nodes.can_focus = True
+                nodes.focus()
+                await pilot.pause()
+            style = nodes.visual_style
+            for width in (24, 40, 59, 60, 80, 119, 160):
+                for task in tasks():
+                    lines = row_lines(task, width)
+                    for text in lines:
+                        text.truncate(width, overflow="ellipsis")
+                    reference = nodes._visual_strips(lines, width, style)
+                    drawn = nodes._row_strips(task, width, style)
+                    assert [segments(s) for s in drawn] == [segments(s) for s in reference], (
+                        task.name,
+                        width,
+                    )
+                    assert [s.cell_length for s in drawn] == [s.cell_length for s in reference]
+                    if len(lines) == 1:
+                        maker = nodes._text_strips
+                        fast_rows += maker is not None and maker.strip(lines[0]) is not None
+        assert fast_rows > 100  # the fast path was taken (the failed row goes through Textual)
