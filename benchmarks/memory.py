@@ -170,7 +170,7 @@ def rss():
             return int(line.split()[1]) / 1024
 
 def sqlite_mb():
-    # SQLite's own heap (the journal's page cache, bounded by SQLite's default cache_size of 2 MB).
+    # SQLite's own heap (mostly the journal's page cache, bounded by its cache_size).
     import ctypes, ctypes.util
     try:
         lib = ctypes.CDLL(ctypes.util.find_library("sqlite3"))
@@ -307,7 +307,7 @@ def run_benchmark(
         try:
             rss, sqlite = app_curve(url, executions, env)
             of_sqlite = (
-                f"; of it SQLite's heap (the journal's page cache, bounded at 2 MB by SQLite) "
+                f"; of it SQLite's heap (mostly the journal's page cache, bounded by its cache_size) "
                 f"{sqlite[-1][1] - sqlite[0][1]:+.1f} MB, {curve_text(sqlite)}"
                 if len(sqlite) >= 2
                 else ""

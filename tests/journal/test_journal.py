@@ -358,3 +358,16 @@ def test_an_execution_is_found_by_prompt_id_through_an_index(tmp_path: Path) -> 
     ).fetchall()
     store.close()
     assert any("executions_prompt_id" in str(row[-1]) for row in plan)
+
+
+def test_the_page_cache_is_bounded_below_sqlites_default(tmp_path: Path) -> None:
+    # A long session writes new pages all the time: the cache fills to its bound (SQLite's default
+    # is 2,000 KiB, most of the app's memory growth over 1,000 executions).
+    from comfy_reality.journal.connection import PAGE_CACHE_KIB
+
+    store = JournalStore(tmp_path / "journal.sqlite3")
+    try:
+        assert store._conn.execute("PRAGMA cache_size").fetchone()[0] == -PAGE_CACHE_KIB
+        assert PAGE_CACHE_KIB < 2000
+    finally:
+        store.close()

@@ -86,6 +86,18 @@ def test_the_101st_newest_finished_execution_is_compacted_to_a_summary() -> None
     assert session.compact(100) == []
 
 
+def test_a_summary_keeps_front_only_when_it_was_asked_for() -> None:
+    # "front": False is what a retry assumes when it is missing: such a summary keeps no dict.
+    summaries = []
+    for front in (False, True):
+        execution = WorkflowExecution(
+            id=f"front-{front}", workflow_id="w", status=TaskStatus.COMPLETED, metadata={"front": front}
+        )
+        summaries.append(ExecutionSummary.of(ExecutionEntry(execution=execution)))
+    assert [s.metadata for s in summaries] == [None, {"front": True}]
+    assert [bool(s.whole_execution().metadata.get("front", False)) for s in summaries] == [False, True]
+
+
 def test_the_last_looked_at_and_the_pinned_stay_whole() -> None:
     session = session_of(102)
     session.touch("exec_0000")  # looked at: now the most recent

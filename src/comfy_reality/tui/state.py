@@ -121,6 +121,8 @@ class ExecutionSummary:
     def of(cls, entry: ExecutionEntry) -> ExecutionSummary:
         execution = entry.execution
         kept = {key: execution.metadata[key] for key in RETRY_METADATA if key in execution.metadata}
+        if kept.get("front") is False:
+            del kept["front"]  # what a retry assumes when it is missing: most summaries keep no dict
         return cls(
             id=execution.id,
             workflow_id=execution.workflow_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rich.segment import Segment
 from rich.style import Style
@@ -46,26 +46,28 @@ def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
     return text
 
 
-class StoredLine(Strip):
+class StoredLine:
     """A written line kept as its text, its run lengths and its styles; drawn as a Strip when shown.
 
-    A Strip carries seven caches of its own, and a Segment (a tuple) per run with its own
-    string: about 630 bytes for a typical line, for up to MAX_LINES lines a session. RichLog
-    only ever crops its stored lines to draw them (keeping the drawn results in its own bounded
-    cache), so a stored line needs one string, the cut points and the styles (one tuple shared
-    by every line of the same look): about 300 bytes.
+    A Strip carries seven caches of its own (twelve slots, about 150 bytes empty), and a Segment
+    (a tuple) per run with its own string: about 630 bytes for a typical line, for up to
+    MAX_LINES lines a session. RichLog only ever crops its stored lines to draw them (keeping
+    the drawn results in its own bounded cache), so a stored line is not a Strip: it holds one
+    string, the cut points (bytes while every run is under 256 characters) and the styles (one
+    tuple shared by every line of the same look): about 200 bytes.
     """
 
-    __slots__ = ("_cuts", "_styles", "_text")
+    __slots__ = ("_cell_length", "_cuts", "_styles", "_text")
 
     _LOOKS: ClassVar[dict[tuple[Style | None, ...], tuple[Style | None, ...]]] = {}
     """The style sequences of lines (a handful: one per log level and shape), shared."""
 
-    def __init__(self, strip: Strip) -> None:  # no super().__init__(): no caches for a stored line
+    def __init__(self, strip: Strip) -> None:
         segments = list(strip)
         self._cell_length = strip.cell_length
         self._text = "".join(segment.text for segment in segments)
-        self._cuts = tuple(len(segment.text) for segment in segments)
+        cuts = [len(segment.text) for segment in segments]
+        self._cuts: bytes | tuple[int, ...] = bytes(cuts) if max(cuts, default=0) < 256 else tuple(cuts)
         styles = tuple(segment.style for segment in segments)
         looks = StoredLine._LOOKS
         if len(looks) < 1024:  # bounded: a hostile stream of distinct styles is kept per line instead
@@ -88,6 +90,10 @@ class StoredLine(Strip):
     @property
     def text(self) -> str:
         return self._text
+
+    @property
+    def cell_length(self) -> int:
+        return self._cell_length
 
     def crop_extend(self, start: int, end: int, style: Style | None) -> Strip:
         return Strip(self._rebuilt(), self._cell_length).crop_extend(start, end, style)
@@ -127,10 +133,11 @@ newest line.
     def write(self, content: Any, *args: Any, **kwargs: Any) -> LogPane:
         """RichLog's write, then the lines it stored are kept compact (see :class:`StoredLine`)."""
         super().write(content, *args, **kwargs)
-        stored = self.lines
+        # RichLog reads its lines only through crop_extend: a StoredLine stands in for a Strip.
+        stored = cast(list[Strip | StoredLine], self.lines)
         index = len(stored) - 1
-        while index >= 0 and type(stored[index]) is Strip:
-            stored[index] = StoredLine(stored[index])
+        while index >= 0 and isinstance(line := stored[index], Strip):
+            stored[index] = StoredLine(line)
             index -= 1
         return self
 
