@@ -410,3 +410,21 @@ def test_history_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, in
     path = tmp_path / "journal.sqlite3"
     fill_history_journal(path)
     assert snap_compare(scene_app(WORKFLOWS, path), terminal_size=size, run_before=open_history)
+
+
+@pytest.mark.parametrize(("width", "layout"), [(140, "-split"), (100, "-stacked")])
+async def test_first_listing_is_laid_out_as_it_stays(tmp_path: Path, width: int, layout: str) -> None:
+    """The split/stacked layout is set when the screen composes, not on its first Resize: the rows
+    first shown keep their columns (a wide first layout had shown a Server column, then dropped it)."""
+    fmt.freeze_clock(NOW)
+    fill_journal(tmp_path / "journal.sqlite")
+    async with await Journal.open(tmp_path / "journal.sqlite") as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(width, 40)) as pilot:
+            screen = await _open(pilot, app)
+            first = list(_row(app, 0))
+            assert screen.has_class(layout)
+            for _ in range(3):
+                await pilot.pause()
+            assert list(_row(app, 0)) == first
+            assert screen.has_class(layout)

@@ -38,6 +38,7 @@ from ..messages import RerunRequested
 from ..widgets.history_table import HistoryTable
 from ..widgets.steady_footer import SteadyFooter
 from ..widgets.steady_input import SteadyInput
+from .breakpoints import apply_breakpoints
 
 if TYPE_CHECKING:
     from ..images import ImageSupport
@@ -286,6 +287,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self._loading: tuple[str, str] | None = None  # the page being read: where, and next to which row
 
     def compose(self) -> ComposeResult:
+        apply_breakpoints(self, self.app.size.width)  # the first frame split or stacked as it stays
         with Horizontal(id="history-bar"):
             yield Static("History · ? keys", id="history-title")
             yield SteadyInput(
