@@ -11,7 +11,8 @@ from textual.widget import Widget
 
 from comfy_reality.runtime import TaskStatus
 from comfy_reality.tui.dirty_lines import DirtyLinesCompositor
-from tests.tui.scenes import ExecutionSpec, NodeSpec, batch, scene_app
+from tests.tui.chains import running_chain_spec
+from tests.tui.scenes import ExecutionSpec, batch, scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for
 
@@ -20,17 +21,7 @@ NODES = 60
 
 def chain(running: int, value: int) -> ExecutionSpec:
     """A chain of NODES nodes: those before ``running`` done, it at ``value``/4, the rest waiting."""
-    nodes = []
-    for index in range(1, NODES + 1):
-        if index < running:
-            nodes.append(NodeSpec(str(index), "RealityProgress", TaskStatus.COMPLETED, start=0.0, end=0.1))
-        elif index == running:
-            nodes.append(
-                NodeSpec(str(index), "RealityProgress", TaskStatus.RUNNING, start=1.0, value=value, max=4)
-            )
-        else:
-            nodes.append(NodeSpec(str(index), "RealityProgress"))
-    return ExecutionSpec("chain", "chain", TaskStatus.RUNNING, created=0.0, start=0.0, nodes=nodes)
+    return running_chain_spec("chain", "chain", NODES, running, value)
 
 
 async def running_chain(pilot: Any, running: int, value: int) -> None:

@@ -6,7 +6,8 @@ from textual.pilot import Pilot
 
 from comfy_reality.runtime import TaskStatus
 from comfy_reality.tui.widgets import ExecutionView, TaskTree
-from tests.tui.scenes import ExecutionSpec, NodeSpec, batch, scene_app
+from tests.tui.chains import running_chain_spec
+from tests.tui.scenes import ExecutionSpec, batch, scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for
 
@@ -15,17 +16,7 @@ NODES = 200
 
 def long_run(running: int) -> ExecutionSpec:
     """A chain of NODES nodes: those before ``running`` done, it running, the rest waiting."""
-    nodes = []
-    for index in range(1, NODES + 1):
-        if index < running:
-            nodes.append(NodeSpec(str(index), "RealityProgress", TaskStatus.COMPLETED, start=0.0, end=0.1))
-        elif index == running:
-            nodes.append(
-                NodeSpec(str(index), "RealityProgress", TaskStatus.RUNNING, start=1.0, value=1, max=4)
-            )
-        else:
-            nodes.append(NodeSpec(str(index), "RealityProgress"))
-    return ExecutionSpec("long", "long-chain", TaskStatus.RUNNING, created=0.0, start=0.0, nodes=nodes)
+    return running_chain_spec("long", "long-chain", NODES, running, 1)
 
 
 async def show_running(pilot: Pilot[None], running: int) -> None:
