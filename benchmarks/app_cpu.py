@@ -31,13 +31,12 @@ from textual.widget import Widget
 
 from benchmarks.scale import (
     SIZE,
-    Frames,
     ServerHandle,
+    chain_highlighted,
     connected_app,
     pct,
     press,
     serving,
-    wait_connected,
     write_workflows,
 )
 from comfy_reality.tui.app import ComfyRealityApp
@@ -148,12 +147,7 @@ async def scenario(
 ) -> dict[str, Any]:
     app = await connected_app(server.url, workflows, use_journal=False, **app_options)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_connected(pilot, app)
-        frames = Frames(app)
-        browser = app.main_screen.browser
-        browser.option_list.focus()
-        assert browser.highlight(f"chain-{nodes:03d}") is not None
-        await pilot.pause()
+        frames = await chain_highlighted(pilot, app, nodes)
         app.post_message(events.Key("r", "r"))
         await wait_for(
             pilot,

@@ -255,15 +255,21 @@ async def wait_connected(pilot: Any, app: ComfyRealityApp) -> None:
 
 
 # ---------------------------------------------------------------------------- scenarios
+async def chain_highlighted(pilot: Any, app: ComfyRealityApp, nodes: int) -> Frames:
+    """Connected, the workflow list focused on the ``nodes``-node chain: ready for ``r``; frames counted."""
+    await wait_connected(pilot, app)
+    frames = Frames(app)
+    browser = app.main_screen.browser
+    browser.option_list.focus()
+    assert browser.highlight(f"chain-{nodes:03d}") is not None
+    await pilot.pause()
+    return frames
+
+
 async def graph_scenario(server: ServerHandle, workflows: Path, nodes: int, presses: int) -> dict[str, Any]:
     app = await connected_app(server.url, workflows, use_journal=False)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_connected(pilot, app)
-        frames = Frames(app)
-        browser = app.main_screen.browser
-        browser.option_list.focus()
-        assert browser.highlight(f"chain-{nodes:03d}") is not None
-        await pilot.pause()
+        frames = await chain_highlighted(pilot, app, nodes)
 
         def all_shown() -> bool:
             entry = app.main_screen.execution_view.entry
