@@ -24,7 +24,7 @@ from ..config import Settings
 from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory
 from .commands import ComfyCommands
-from .gc_tuning import freeze_long_lived, thaw
+from .gc_tuning import FREEZE_AFTER, freeze_long_lived, thaw
 from .images import ImageSupport, resolve_renderer
 from .keymap import keymap_problems
 from .library import WorkflowLibrary
@@ -166,7 +166,8 @@ class ComfyRealityApp(SafeTextApp[None]):
         self._report_keymap_problems()
         self.backend.start()
         if self.freeze_long_lived:
-            self.call_after_refresh(freeze_long_lived)
+            # Not at once: its full collection would stand between the first frame and the first key.
+            self.set_timer(FREEZE_AFTER, freeze_long_lived)
 
     def _report_keymap_problems(self) -> None:
         """Textual ignores keymap entries it cannot use; say which and where, once."""

@@ -3,9 +3,9 @@
 CPython's full (generation 2) collection walks every object it tracks. Textual, pydantic, the
 panes and the server's node catalogue are well over 100,000 objects that live as long as the
 app; walking them took 60-150 ms, and it came in the middle of key presses (the slowest Tabs
-of the scale benchmark were these pauses). Once they exist (after the first frame, and again
-when the node catalogue has arrived) they are moved to the permanent generation: the collector
-then walks only what was made since. Garbage is collected first, as frozen garbage would stay.
+of the scale benchmark were these pauses). Once they exist (a second after the first frame, and
+again when the node catalogue has arrived) they are moved to the permanent generation: the
+collector then walks only what was made since. Garbage is collected first, as frozen garbage would stay.
 
 Before that, while the modules load and the first frame is built, the collector's automatic
 passes only walk objects that all survive (two full passes, about 20 ms of a cold start):
@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
 
+FREEZE_AFTER = 1.0
+"""Seconds after the first frame before start-up's objects are frozen: the collection first (about
+25 ms) then falls after the journal, the workflow scan and the first keys, not before them."""
 QUIET = 1.0
 """Seconds without a frame that count as a quiet moment for a full collection."""
 LONGEST = 60.0
@@ -124,6 +127,7 @@ def collect_when_quiet(owner: MessagePump) -> QuietCollector:
 
 
 __all__ = [
+    "FREEZE_AFTER",
     "QuietCollector",
     "collect_when_quiet",
     "freeze_long_lived",
