@@ -55,8 +55,10 @@ class WorkflowLibrary:
 
     async def scan_local(self) -> None:
         """Rescan the local folders (off the loop), marking node types the server lacks."""
+        sources, object_info = self.sources, self.object_info
+        # The name is looked up on the thread too: the first lookup imports the scanner's modules.
         self._local_files = await asyncio.to_thread(
-            wf.scan_workflows, self.sources, object_info=self.object_info
+            lambda: wf.scan_workflows(sources, object_info=object_info)
         )
 
     async def read(self, workflow: WorkflowFile) -> Any:
@@ -72,7 +74,8 @@ class WorkflowLibrary:
 
         Read and validated on a thread: a real server's catalogue is megabytes of JSON."""
         if self.object_info is None:
-            cached = await asyncio.to_thread(wf.ObjectInfoCache().get, server_url)
+            # The first use of the name imports the catalogue's modules: on the thread as well.
+            cached = await asyncio.to_thread(lambda: wf.ObjectInfoCache().get(server_url))
             if self.object_info is None:  # unless the server's own answer came first
                 self.object_info = cached
 
