@@ -146,7 +146,9 @@ server; its children are the prompt's nodes.
     ICON_NODE_EXPANDED = "▾ "
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("executions", id=id)
+        # A Text, not a str: a str root label is parsed as markup, which loads Rich's markup and
+        # emoji tables (about 3 ms) before the first frame for a label that is never shown.
+        super().__init__(Text("executions"), id=id)
         self.show_root = False
         self.guide_depth = 2
         self._branches: dict[str, TreeNode[TreeRef]] = {}
