@@ -215,7 +215,7 @@ from comfy_reality.tui.logtap import LogTap
 
 HEAVY = ('httpx', 'websockets', 'structlog', 'sqlite3', 'aiohttp', 'comfy_reality.journal',
          'comfy_reality.runtime.pool', 'comfy_reality.runtime.client', 'comfy_reality.runtime.printer',
-         'comfy_reality.workflows.convert', 'rich.traceback', 'pygments')
+         'comfy_reality.workflows.convert', 'rich.traceback', 'pygments', 'rich._emoji_codes')
 seen = {}
 
 async def main():
@@ -248,7 +248,8 @@ def test_the_tui_first_frame_is_drawn_before_the_http_stack_journal_and_converte
 ) -> None:
     """Started as ``comfy-reality-tui`` starts it (settings, file log, log tap): the first frame
     is on the screen before the HTTP and WebSocket libraries, the journal (SQLite) and the UI
-    converter load; structlog (with Rich's traceback and Pygments) never loads for the log pane."""
+    converter load, and before Rich's emoji table (a str label parsed as markup loads it); structlog
+    (with Rich's traceback and Pygments) never loads for the log pane."""
     import json
     import os
     import subprocess

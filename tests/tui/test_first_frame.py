@@ -115,3 +115,39 @@ async def test_last_sessions_node_catalogue_is_read_after_the_first_frame() -> N
         await asyncio.wait_for(shown.wait(), 10)
         await wait_for(pilot, lambda: app.object_info is not None and bool(app.workflow_files))
         assert app.object_info is not None and "EmptyImage" in app.object_info.class_types
+
+
+async def test_the_start_up_freeze_comes_after_the_first_keys(monkeypatch: Any) -> None:
+    """Freezing the start-up objects begins with a full collection (about 25 ms): it waits a moment
+    after the first frame instead of standing between the first frame and the first key."""
+    import gc
+    import time
+
+    from comfy_reality.tui import app as app_module
+    from comfy_reality.tui.gc_tuning import freeze_long_lived
+
+    frozen_at: list[float] = []
+
+    def recorded_freeze() -> None:
+        frozen_at.append(time.monotonic())
+        freeze_long_lived()
+
+    monkeypatch.setattr(app_module, "freeze_long_lived", recorded_freeze)
+    monkeypatch.setattr(app_module, "FREEZE_AFTER", 2.0)
+    app = ComfyRealityApp(
+        Settings(server_url="http://127.0.0.1:9"),
+        bundled_dir=WORKFLOWS,
+        connect=False,
+        freeze_long_lived=True,
+    )
+    shown, _ = _on_first_frame(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(shown.wait(), 10)
+        await pilot.press("tab")
+        assert app.screen.focused is app.task_tree
+        acted = time.monotonic()
+        assert frozen_at == []  # the key did not wait for a collection
+        await wait_for(pilot, lambda: bool(frozen_at), timeout=15)
+        assert frozen_at[0] > acted
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0  # thawed when the app ended
