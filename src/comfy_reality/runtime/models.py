@@ -6,47 +6,19 @@ Every datetime is timezone-aware UTC and every id is a string (ComfyUI node ids 
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-def utc_now() -> datetime:
-    """The one clock of the project: aware UTC (``datetime.utcnow`` is naive and deprecated)."""
-    return datetime.now(UTC)
-
-
-def new_id(prefix: str) -> str:
-    """A globally unique id (asyncio task names are not unique, so ids built from them would collide)."""
-    return f"{prefix}_{uuid.uuid4().hex}"
-
-
-class TaskStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self in _FINAL
-
-
-_FINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
-
-
-class TaskType(StrEnum):
-    WORKFLOW = "workflow"
-    NODE = "node"
-    SYSTEM = "system"
-
-
-EventType = Literal["created", "started", "progress", "updated", "completed", "failed", "cancelled"]
-LIFECYCLE_EVENTS: frozenset[str] = frozenset({"created", "started", "completed", "failed", "cancelled"})
+# Re-exported: every module that names them through models keeps working.
+from .kinds import LIFECYCLE_EVENTS as LIFECYCLE_EVENTS
+from .kinds import ConnectionState as ConnectionState
+from .kinds import EventType as EventType
+from .kinds import TaskStatus as TaskStatus
+from .kinds import TaskType as TaskType
+from .kinds import new_id as new_id
+from .kinds import utc_now as utc_now
 
 
 # defer_build: a model's validator is built on its first use, not on import. The app's first frame
@@ -246,13 +218,6 @@ class PreviewFrame(BaseModel):
     image_type: str
     image: bytes = Field(repr=False)
     received_at: datetime = Field(default_factory=utc_now)
-
-
-class ConnectionState(StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    DOWN = "down"
 
 
 class ServerStatus(BaseModel):

@@ -14,11 +14,13 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsafeOutputPathError
 from ..logs import get_logger
-from .models import OutputFile, WorkflowExecution
+
+if TYPE_CHECKING:
+    from .models import OutputFile, WorkflowExecution
 
 log = get_logger("comfy_reality.outputs")
 

@@ -28,20 +28,8 @@ from textual.worker import Worker, WorkerState
 
 from comfy_reality.logs import get_logger
 
-from ..config import Settings
 from ..errors import ComfyError, JournalError
-from ..runtime.manager import EventSubscription
-from ..runtime.models import (
-    LIFECYCLE_EVENTS,
-    ConnectionState,
-    OutputFile,
-    PreviewFrame,
-    ServerStatus,
-    Task,
-    TaskEvent,
-    TaskType,
-    WorkflowExecution,
-)
+from ..runtime.kinds import LIFECYCLE_EVENTS, ConnectionState, TaskType
 from . import format as fmt
 from .batch_pace import batch_spacing
 from .messages import (
@@ -55,8 +43,12 @@ from .messages import (
 from .widgets.status_bar import friendly_reason
 
 if TYPE_CHECKING:
+    # The models (and pydantic) load once the first frame is up: with the settings, the journal or the runtime.
+    from ..config import Settings
     from ..journal import Journal, ReconcileReport
     from ..journal.runtime_like import RuntimeLike
+    from ..runtime.manager import EventSubscription
+    from ..runtime.models import OutputFile, PreviewFrame, ServerStatus, Task, TaskEvent, WorkflowExecution
     from ..runtime.pool import PoolServer
     from ..runtime.pool_app import PoolRuntime
     from ..runtime.runtime import ComfyUIAsyncRuntime
@@ -230,6 +222,8 @@ class Backend:
         log.error("tui_worker_failed", worker=worker.name, error=str(error), error_type=type(error).__name__)
         self._write_log([LogLine(fmt.now(), "error", message)])
         if worker.group == "runtime":
+            from ..runtime.models import ServerStatus
+
             self._app.post_message(
                 ServerStatusChanged(
                     ServerStatus(
@@ -245,10 +239,13 @@ class Backend:
     def start(self) -> None:
         """Open the journal and, unless offline, start the runtime worker, once the first frame is drawn.
 
-        Paint first: the journal's SQLite file and the runtime's HTTP and WebSocket libraries load
-        after the panes are on the screen, not before.
+        Paint first: the journal's SQLite file, the runtime's HTTP and WebSocket libraries and the
+        task models (pydantic) load after the panes are on the screen, not before (offline, as in
+        tests, the status says so at once).
         """
         if not self.connect:
+            from ..runtime.models import ServerStatus
+
             self._app.post_message(
                 ServerStatusChanged(
                     ServerStatus(url=self.server_url, state=ConnectionState.DOWN, reason="offline")
@@ -384,6 +381,8 @@ class Backend:
         self._batch_handled.set()
 
     async def _runtime_main(self) -> None:
+        from ..runtime.models import ServerStatus
+
         async with contextlib.AsyncExitStack() as stack:
             url = self.server_url
             runtime: AppRuntime

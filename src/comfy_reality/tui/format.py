@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from ..durations import format_duration
-from ..runtime.models import ConnectionState, Task, TaskStatus, utc_now
+from ..runtime.kinds import ConnectionState, TaskStatus, utc_now
 from ..safe_text import safe_line, safe_str, safe_text
+
+if TYPE_CHECKING:
+    from ..runtime.models import Task
 
 _frozen: datetime | None = None
 

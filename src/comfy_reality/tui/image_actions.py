@@ -14,11 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..runtime.models import OutputFile
-
 if TYPE_CHECKING:
     from textual.app import App
 
+    from ..runtime.models import OutputFile
     from .images import ImageSupport
     from .widgets.gallery import Gallery
 

@@ -14,7 +14,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from ..logs import add_tap, remove_tap, tap_processor
-from ..runtime.models import LIFECYCLE_EVENTS, utc_now
+from ..runtime.kinds import LIFECYCLE_EVENTS, utc_now
 from .messages import LogLine
 
 _SKIP_KEYS = {"event", "level", "timestamp", "log_level", "exc_info", "execution_id", "task_id", "client_id"}

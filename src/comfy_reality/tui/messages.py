@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from ..runtime import PreviewFrame
-from ..runtime.models import ServerStatus, Task, TaskEvent, WorkflowExecution
+if TYPE_CHECKING:
+    from ..runtime.models import PreviewFrame, ServerStatus, Task, TaskEvent, WorkflowExecution
 
 
 @dataclass

@@ -16,10 +16,13 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import PromptValidationError
-from ..runtime.models import ErrorReport, Task, TaskStatus, TaskType, WorkflowExecution, new_id, utc_now
+from ..runtime.kinds import TaskStatus, TaskType, new_id, utc_now
+
+if TYPE_CHECKING:  # the models (and pydantic) load with the first execution, after the first frame
+    from ..runtime.models import Task, WorkflowExecution
 
 REJECTED = "rejected"
 KEEP_DETAIL = 100
@@ -157,6 +160,8 @@ class ExecutionSummary:
 
     def whole_execution(self, **detail: Any) -> WorkflowExecution:
         """The execution again, with ``detail`` (from the journal) or as a header-only stand-in."""
+        from ..runtime.models import WorkflowExecution
+
         return WorkflowExecution(
             id=self.id,
             workflow_id=self.workflow_id,
@@ -289,6 +294,8 @@ class SessionState:
         self, name: str, workflow_id: str, prompt: dict[str, Any], error: Exception
     ) -> ExecutionEntry:
         """Record a submission the server refused, so it shows in the tree with its reasons."""
+        from ..runtime.models import ErrorReport, WorkflowExecution
+
         now = utc_now()
         messages = error.node_messages() if isinstance(error, PromptValidationError) else []
         if isinstance(error, PromptValidationError):

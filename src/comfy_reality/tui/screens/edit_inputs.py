@@ -14,7 +14,6 @@ from textual.screen import Screen
 
 from ... import paths
 from ... import workflows as wf  # its modules load on first use, not with the first frame
-from ...config import Settings
 from ...errors import ComfyError, InvalidWorkflowError
 from ...safe_text import safe_json
 from ..backend import AppRuntime, Backend
@@ -23,6 +22,7 @@ from ..widgets import WorkflowBrowser
 from .name_prompt import NamePromptScreen
 
 if TYPE_CHECKING:
+    from ...config import Settings
     from ...workflows import WorkflowFile
     from .input_form import FormResult
 

@@ -24,9 +24,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ... import workflows as wf  # its modules load on first use, not with the first frame
-from ...config import Settings
 from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
-from ...runtime.models import ConnectionState, ServerStatus, TaskStatus, WorkflowExecution
+from ...runtime.kinds import ConnectionState, TaskStatus
 from ...runtime.outputs import safe_output_path, save_outputs
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
@@ -47,6 +46,8 @@ from .main_size import fit_to_size
 from .selected_execution import SelectedExecutionScreen
 
 if TYPE_CHECKING:
+    from ...config import Settings
+    from ...runtime.models import ServerStatus, WorkflowExecution
     from ...workflows import WorkflowFile
     from .input_form import FormResult
 

@@ -14,7 +14,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
-from ...runtime.models import OutputFile, TaskStatus
+from ...runtime.kinds import TaskStatus
 from .. import format as fmt
 from ..image_actions import GalleryActions
 from ..state import ExecutionEntry
@@ -23,6 +23,7 @@ from .node_progress import NodeProgressList
 
 if TYPE_CHECKING:
     from ...runtime import PreviewFrame
+    from ...runtime.models import OutputFile
     from ..images import ImageSupport
     from .gallery import Gallery
     from .preview import LivePreview

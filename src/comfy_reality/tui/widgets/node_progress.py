@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -12,10 +13,13 @@ from textual.style import Style as VisualStyle
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
-from ...runtime.models import Task, TaskStatus
+from ...runtime.kinds import TaskStatus
 from ...safe_text import finite_number
 from .. import format as fmt
 from .text_strips import TextStrips
+
+if TYPE_CHECKING:
+    from ...runtime.models import Task
 
 _BAR_STYLE: dict[str, str] = {
     "running": "yellow",

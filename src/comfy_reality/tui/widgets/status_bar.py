@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.control import strip_control_codes
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ...runtime.models import ConnectionState, ServerStatus
+from ...runtime.kinds import ConnectionState
 from ...url_secrets import redact_url
 from .. import format as fmt
+
+if TYPE_CHECKING:
+    from ...runtime.models import ServerStatus
 
 
 class StatusBar(Widget):

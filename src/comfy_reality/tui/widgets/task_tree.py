@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.control import strip_control_codes
 from rich.style import Style
@@ -15,9 +16,11 @@ from textual.widget import Widget
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ...runtime.models import Task
 from .. import format as fmt
 from ..state import ExecutionSummary, SessionEntry
+
+if TYPE_CHECKING:
+    from ...runtime.models import Task
 
 TOGGLE_STYLE = Style.from_meta({"toggle": True})
 """What makes a click on the ▸ icon fold the branch (as Textual's own labels do)."""
