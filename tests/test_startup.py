@@ -215,12 +215,13 @@ from comfy_reality.tui.logtap import LogTap
 
 HEAVY = ('httpx', 'websockets', 'structlog', 'sqlite3', 'aiohttp', 'comfy_reality.journal',
          'comfy_reality.runtime.pool', 'comfy_reality.runtime.client', 'comfy_reality.runtime.printer',
-         'comfy_reality.workflows.convert', 'rich.traceback', 'pygments', 'rich._emoji_codes')
+         'comfy_reality.workflows.convert', 'rich.traceback', 'pygments', 'rich._emoji_codes',
+         'pydantic', 'importlib.metadata', 'comfy_reality.config', 'comfy_reality.runtime.models')
 seen = {}
 
 async def main():
-    settings = startup.load(None, server_url="http://127.0.0.1:9")
-    startup.start_logging(settings)
+    settings = startup.read(None, server_url="http://127.0.0.1:9")
+    startup.start_logging(settings.first_frame)
     app = ComfyRealityApp(settings, connect=False, bundled_dir=Path(sys.argv[1]), log_tap=LogTap(),
                           freeze_long_lived=True)
     display = app._display
@@ -237,6 +238,7 @@ async def main():
         await pilot.pause()
         seen["settled"] = sorted(m for m in ("structlog", "rich.traceback", "pygments") if m in sys.modules)
         seen["journal"] = "comfy_reality.journal" in sys.modules
+        seen["validated"] = app._settings is not None  # by the app itself, once the first frame was up
 
 asyncio.run(main())
 print(json.dumps(seen))
@@ -246,10 +248,11 @@ print(json.dumps(seen))
 def test_the_tui_first_frame_is_drawn_before_the_http_stack_journal_and_converter_load(
     tmp_path: Path,
 ) -> None:
-    """Started as ``comfy-reality-tui`` starts it (settings, file log, log tap): the first frame
-    is on the screen before the HTTP and WebSocket libraries, the journal (SQLite) and the UI
-    converter load, and before Rich's emoji table (a str label parsed as markup loads it); structlog
-    (with Rich's traceback and Pygments) never loads for the log pane."""
+    """Started as ``comfy-reality-tui`` starts it in a terminal (settings' sources read, file log, log
+    tap): the first frame is on the screen before pydantic with the settings and task models, the
+    HTTP and WebSocket libraries, the journal (SQLite) and the UI converter load, and before Rich's
+    emoji table (a str label parsed as markup loads it); structlog (with Rich's traceback and
+    Pygments) never loads for the log pane."""
     import json
     import os
     import subprocess
@@ -268,6 +271,7 @@ def test_the_tui_first_frame_is_drawn_before_the_http_stack_journal_and_converte
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["first"] == []
     assert seen["journal"] is True  # opened after the first frame, as it should be
+    assert seen["validated"] is True
     assert seen["settled"] == []
 
 

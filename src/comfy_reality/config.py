@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -18,16 +17,12 @@ from pydantic import (
     model_validator,
 )
 
-from . import paths
+from .config_sources import DEFAULT_SERVER_URL, check_keymap, check_log_level, read_sources
 from .errors import ConfigError
 from .safe_text import safe_str
 from .url_secrets import redact_url, split_credentials
 
-DEFAULT_SERVER_URL = "http://127.0.0.1:8188"
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 MAX_KEEP_DAYS = 36_500  # a hundred years: beyond it a date cannot be computed
-_BINDING_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-_KEY = re.compile(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -154,26 +149,12 @@ class Settings(BaseModel):
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
-        if value.lower() not in LOG_LEVELS:
-            raise ValueError(f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}")
-        return value.lower()
+        return check_log_level(value)
 
     @field_validator("keymap")
     @classmethod
     def _keymap_syntax(cls, value: dict[str, str]) -> dict[str, str]:
-        for binding_id, keys in value.items():
-            if not _BINDING_ID.fullmatch(binding_id):
-                raise ValueError(
-                    f"{binding_id!r} is not a binding id (the ids are listed in the help screen, F1)"
-                )
-            tokens = [token.strip() for token in keys.split(",")]
-            for token in tokens:
-                if not (_KEY.fullmatch(token) or (len(token) == 1 and token.isprintable() and token != " ")):
-                    raise ValueError(
-                        f"{binding_id} = {keys!r}: {token!r} is not a key; write keys like 'ctrl+r', 'f5' or "
-                        "'r', several separated by commas"
-                    )
-        return value
+        return check_keymap(value)
 
     @field_validator("headers")
     @classmethod
@@ -199,20 +180,11 @@ class Settings(BaseModel):
 
 def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings:
     """Build settings from every source; ``overrides`` are flags (None means 'not given')."""
-    path = config_path or paths.config_file()
-    values: dict[str, Any] = {}
-    if path.exists():
-        import tomllib  # only with a config file to read
+    return validate_settings(*read_sources(config_path, **overrides))
 
-        try:
-            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"Cannot read config file {path}: {exc}. Fix or remove it.") from exc
-    if url := os.environ.get("COMFYUI_URL"):
-        values["server_url"] = url
-    if token := os.environ.get("COMFYUI_TOKEN"):
-        values["token"] = token
-    values.update({k: v for k, v in overrides.items() if v is not None and v != () and v != []})
+
+def validate_settings(path: Path, values: dict[str, Any]) -> Settings:
+    """The model over the sources' values; ``ConfigError`` names the file and every problem."""
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from comfy_reality.config import Settings
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.help import HelpScreen
@@ -151,3 +153,51 @@ async def test_the_start_up_freeze_comes_after_the_first_keys(monkeypatch: Any) 
         assert frozen_at[0] > acted
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0  # thawed when the app ended
+
+
+async def test_settings_read_for_the_first_frame_are_validated_right_after_it(tmp_path: Any) -> None:
+    """As comfy-reality-tui starts in a terminal: the first frame draws from the sources (the URL as
+    the model leaves it, never its password), the model validates them once it is up, and the
+    config file's workflow folder is listed from the first scan."""
+    import shutil
+
+    from comfy_reality import startup
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(WORKFLOWS / "progress.json", folder / "from-config.json")
+    config = tmp_path / "config.toml"
+    config.write_text(f'workflow_dirs = ["{folder.as_posix()}"]\n', encoding="utf-8")
+    pending = startup.read(config, server_url="http://alice:pw-1234@127.0.0.1:9/")
+    app = ComfyRealityApp(pending, bundled_dir=WORKFLOWS, connect=False)
+    shown, text = _on_first_frame(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(shown.wait(), 10)
+        assert "http://127.0.0.1:9" in text[0] and "pw-1234" not in text[0] and "alice" not in text[0]
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        assert app.settings.server_url == "http://127.0.0.1:9" and app.settings.username == "alice"
+        assert "from-config" in [w.path.stem for w in app.workflow_files]
+        await wait_for_text(pilot, "Folder mine")
+
+
+async def test_settings_the_model_refuses_after_the_first_frame_stop_the_app_with_its_message(
+    tmp_path: Any,
+) -> None:
+    from comfy_reality import startup
+    from comfy_reality.config import load_settings
+    from comfy_reality.errors import ConfigError
+
+    config = tmp_path / "config.toml"
+    config.write_text("timeout = -1\n", encoding="utf-8")
+    pending = startup.read(config)
+    assert pending.first_frame is not None
+    app = ComfyRealityApp(pending, bundled_dir=WORKFLOWS, connect=False)
+    shown, _ = _on_first_frame(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(shown.wait(), 10)
+        await wait_for(pilot, lambda: not app.is_running)
+    assert app.return_code == 2
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config)
+    assert app.config_error == str(refused.value)
+    assert app.journal is None  # nothing was opened or connected with settings the model refused

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import ConfigError
 from ..safe_text import safe_str
 from .gc_tuning import hold_collections, release_collections
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..config_sources import FirstFrameSettings, PendingSettings
+
+
+def _on_a_terminal() -> bool:
+    """The app draws to a terminal (not a pipe or a test runner): there is a first frame to hurry."""
+    stdout = sys.__stdout__
+    return stdout is not None and stdout.isatty()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,7 +121,7 @@ def _open_app(
     images: str | None,
     config_path: Path | None,
 ) -> None:
-    from .. import startup  # pydantic and the settings load with the collector held
+    from .. import startup
 
     if config_path is not None and not config_path.is_file():
         # Named on purpose: running on defaults instead would hide the typo.
@@ -121,7 +133,7 @@ def _open_app(
         else None
     )
     try:
-        settings = startup.load(
+        pending = startup.read(
             config_path,
             server_url=server_urls[0] if len(server_urls) == 1 else None,
             servers=pooled,
@@ -129,11 +141,15 @@ def _open_app(
             verify_tls=False if insecure else None,
             images=images,
         )
+        # In a terminal the settings model (pydantic, about 60 ms) is loaded after the first frame, and
+        # the values that frame needs passed the model's own rules; otherwise it validates them now.
+        first = pending.first_frame if _on_a_terminal() else None
+        early: Settings | FirstFrameSettings = first if first is not None else pending.validate()
     except ConfigError as exc:
         click.echo(f"comfy-reality-tui: {safe_str(exc)}", err=True)
         sys.exit(2)
     try:
-        log_path: Path | None = startup.start_logging(settings)
+        log_path: Path | None = startup.start_logging(early)
     except OSError as exc:
         # No log file (read-only home, no space): the app runs without one rather than not at all.
         click.echo(f"comfy-reality-tui: cannot open the log file ({safe_str(exc)}); logging is off", err=True)
@@ -143,14 +159,20 @@ def _open_app(
 
     # Ask the terminal what it can draw now (once Textual runs it owns stdin and the answer is lost),
     # on a thread: its answers (or their 0.1 s time-outs) arrive while Textual and the app load.
-    answered = probe_terminal(settings.images)
+    answered = probe_terminal(early.images)
     try:
         from .. import paths
         from .app import ComfyRealityApp
         from .logtap import LogTap
     finally:
         answered()  # the terminal is back in its normal mode before anything else happens
-    settings = settings.model_copy(update={"images": resolve_renderer(settings.images)})
+    renderer = resolve_renderer(early.images)
+    settings: Settings | PendingSettings
+    if first is not None:
+        pending.first_frame = dataclasses.replace(first, images=renderer)
+        settings = pending
+    else:
+        settings = pending.validate().model_copy(update={"images": renderer})
 
     app = ComfyRealityApp(
         settings,
@@ -162,6 +184,9 @@ def _open_app(
         freeze_long_lived=True,
     )
     app.run()
+    if app.config_error is not None:  # found right after the first frame: said as it would be before it
+        click.echo(f"comfy-reality-tui: {safe_str(app.config_error)}", err=True)
+        sys.exit(2)
     if app.return_code:
         where = f"; see the log file {log_path}" if log_path is not None else ""
         click.echo(f"comfy-reality-tui stopped with an error{where}", err=True)

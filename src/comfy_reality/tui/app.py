@@ -19,8 +19,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker
 
-from .. import paths
-from ..config import Settings
+from .. import paths, startup
+from ..config_sources import PendingSettings
+from ..errors import ConfigError
 from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory
 from .commands import ComfyCommands
@@ -46,7 +47,9 @@ from .state import SessionState
 from .widgets import LogPane, TaskTree, WorkflowBrowser
 
 if TYPE_CHECKING:
-    # Named in annotations only: the journal (SQLite) and the workflow modules load after the first frame.
+    # Named in annotations only: the settings model (pydantic), the journal (SQLite) and the workflow
+    # modules load after the first frame.
+    from ..config import Settings
     from ..journal import Journal, ReconcileReport
     from ..workflows import ObjectInfo, WorkflowFile
 
@@ -73,7 +76,7 @@ class ComfyRealityApp(SafeTextApp[None]):
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Settings | PendingSettings | None = None,
         *,
         workflow_dirs: list[Path] | None = None,
         demo: bool = False,
@@ -93,7 +96,23 @@ class ComfyRealityApp(SafeTextApp[None]):
         super().__init__()
         self.freeze_long_lived = freeze_long_lived
         """Exempt start-up objects from full garbage collections (see :mod:`.gc_tuning`); off in tests."""
-        self.settings = settings or Settings()
+        if isinstance(settings, PendingSettings) and settings.first_frame is None:
+            settings = settings.validate()  # nothing to draw the first frame from without the model
+        self._pending = settings if isinstance(settings, PendingSettings) else None
+        """The sources ``comfy-reality-tui`` read, validated once the first frame is up (see :attr:`settings`)."""
+        self._settings: Settings | None = None
+        if settings is None:
+            from ..config import Settings
+
+            settings = Settings()
+        if not isinstance(settings, PendingSettings):
+            self._settings = settings
+        first = self._pending.first_frame if self._pending is not None else self._settings
+        assert first is not None
+        self.config_error: str | None = None
+        """Why the settings did not validate (the app then stops with exit code 2), or None."""
+        self._workflow_dirs = [*(workflow_dirs or [])]
+        self._bundled_dir = bundled_dir
         self.log_tap = log_tap
         self.log_settle = log_settle
         """How long log lines wait for earlier ones still on their way (0: written at once, for scenes)."""
@@ -105,7 +124,7 @@ class ComfyRealityApp(SafeTextApp[None]):
         """Time zone of the log and history times; None: local time."""
         self.backend = Backend(
             self,
-            self.settings,
+            self._settings if self._settings is not None else (lambda: self.settings),
             write_log=self.write_log,
             demo=demo,
             demo_data_dir=demo_data_dir,
@@ -116,22 +135,48 @@ class ComfyRealityApp(SafeTextApp[None]):
             journal_path=journal_path,
             use_journal=use_journal,
             demo_servers=demo_servers,
+            shown_url=self._pending.first_frame.server_url
+            if self._pending and self._pending.first_frame
+            else None,
         )
-        self.images = ImageSupport(
-            resolve_renderer(self.settings.images), fetch_output=self.backend.fetch_output
-        )
+        self.images = ImageSupport(resolve_renderer(first.images), fetch_output=self.backend.fetch_output)
         """Pictures: "auto" is resolved before Textual starts; without a terminal it is off."""
         self.backend.previews_wanted = self.images.enabled
-        extra = [*self.settings.workflow_dirs, *(workflow_dirs or [])]
-        self.library = WorkflowLibrary(
-            [
-                ("bundled", bundled_dir or paths.bundled_workflows_dir()),
-                ("user", paths.user_workflows_dir()),
-                *((f"dir:{d}", Path(d).expanduser()) for d in dict.fromkeys(extra)),
-            ]
-        )
-        if self.settings.keymap:
-            self.set_keymap(self.settings.keymap)
+        # The config file's folders join the list once the settings are validated (before the first scan).
+        config_dirs = self._settings.workflow_dirs if self._settings is not None else []
+        self.library = WorkflowLibrary(self._library_sources(config_dirs))
+        if first.keymap:  # checked by the model's own rule (config_sources.check_keymap)
+            self.set_keymap(first.keymap)
+
+    def _library_sources(self, config_dirs: list[Path]) -> list[tuple[str, Path]]:
+        """The bundled workflows, the user's, then the config file's folders and the ``--workflows`` ones."""
+        extra = [*config_dirs, *self._workflow_dirs]
+        return [
+            ("bundled", self._bundled_dir or paths.bundled_workflows_dir()),
+            ("user", paths.user_workflows_dir()),
+            *((f"dir:{d}", Path(d).expanduser()) for d in dict.fromkeys(extra)),
+        ]
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings. Started from pending sources (``comfy-reality-tui``), the app validates
+        them right after its first frame, or at the first use of one of their values if that comes first;
+        invalid, the app stops with exit code 2 and :attr:`config_error` says why."""
+        if self._settings is None:
+            assert self._pending is not None
+            try:
+                settings = self._pending.validate()
+            except ConfigError as exc:
+                self.config_error = str(exc)
+                self.exit(return_code=2)
+                raise
+            startup.guard_secrets(settings)
+            first = self._pending.first_frame
+            if first is not None:  # the renderer "auto" was resolved to before Textual started
+                settings = settings.model_copy(update={"images": first.images})
+            self._settings = settings
+            self.library.use_sources(self._library_sources(settings.workflow_dirs))
+        return self._settings
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's commands without its own Quit (ours asks about running prompts) and key panel (? is ours)."""
@@ -143,7 +188,6 @@ class ComfyRealityApp(SafeTextApp[None]):
     def get_default_screen(self) -> MainScreen:
         # The default screen: the one the app's own queries (and tests) look into.
         self.main_screen = MainScreen(
-            self.settings,
             self.backend,
             self.library,
             self.session,
@@ -160,6 +204,10 @@ class ComfyRealityApp(SafeTextApp[None]):
     @on(MainScreen.Ready)
     def _start(self) -> None:
         """Once the panes exist (they show what the backend reports): the log tap, journal and runtime."""
+        try:
+            self.settings  # noqa: B018 - validated now, before any of their values is used
+        except ConfigError:
+            return  # the app is stopping; the command prints why
         if self.log_tap is not None:
             self.log_tap.install()
             self.set_interval(0.25, self._drain_log_tap)

@@ -156,7 +156,7 @@ class Backend:
     def __init__(
         self,
         app: App[None],
-        settings: Settings,
+        settings: Settings | Callable[[], Settings],
         *,
         write_log: LogWriter,
         demo: bool = False,
@@ -168,13 +168,16 @@ class Backend:
         journal_path: Path | None = None,
         use_journal: bool = True,
         demo_servers: int = 1,
+        shown_url: str | None = None,
     ) -> None:
         self._app = app
         self.demo_servers = demo_servers
         """``--demo --servers N``: N embedded servers of different speeds, as a pool."""
-        self.settings = settings
-        self.server_url = settings.server_url
-        """The server's URL; in demo mode, the embedded server's once it runs."""
+        self._settings_of: Callable[[], Settings] = settings if callable(settings) else (lambda: settings)
+        """The validated settings (a callable: ``comfy-reality-tui`` validates them after its first frame)."""
+        self._server_url: str | None = None if callable(settings) else settings.server_url
+        self._shown_url = shown_url
+        """The URL the first frame draws while the settings are not validated yet."""
         self.demo = demo
         self.demo_data_dir = demo_data_dir
         """Where the demo server keeps what is saved to it across launches; None: a fresh temp dir."""
@@ -201,6 +204,29 @@ class Backend:
         self._journal_ready = asyncio.Event()
         self._batch_handled = asyncio.Event()
         self._reconciled: list[RuntimeLike] = []  # reconciled once each, on its first connection
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings_of()
+
+    @property
+    def server_url(self) -> str:
+        """The server's URL; in demo mode, the embedded server's once it runs."""
+        if self._server_url is None:
+            self._server_url = self.settings.server_url
+        return self._server_url
+
+    @server_url.setter
+    def server_url(self, url: str) -> None:
+        self._server_url = url
+
+    @property
+    def shown_server_url(self) -> str:
+        """The URL to draw: :attr:`server_url`, or before the settings are validated (the first frame),
+        the sources' URL as the model would leave it."""
+        if self._server_url is None and self._shown_url is not None:
+            return self._shown_url
+        return self.server_url
 
     # ------------------------------------------------------------------ jobs
     def run_job(

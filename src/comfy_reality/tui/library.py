@@ -31,15 +31,11 @@ class WorkflowLibrary:
     """Workflows by source (bundled, the user's, extra folders, the server) and the node catalogue."""
 
     def __init__(self, sources: list[tuple[str, Path]]) -> None:
-        self.sources = sources
+        self.sources: list[tuple[str, Path]] = []
         """(label, folder) of each local source, in the order they are listed."""
-        self.source_titles = {
-            "bundled": "Bundled",
-            "user": "My workflows",
-            **{label: f"Folder {path.name}" for label, path in sources[2:]},
-            SERVER_SOURCE: "On the server",
-        }
+        self.source_titles: dict[str, str] = {}
         """The heading of each source in the list."""
+        self.use_sources(sources)
         self.object_info: ObjectInfo | None = None
         """The server's node catalogue (the cached one until the server answers)."""
         self.server_note: str | None = None
@@ -47,6 +43,19 @@ class WorkflowLibrary:
         self._local_files: list[WorkflowFile] = []
         self._server_files: list[WorkflowFile] = []
         self._server_data: dict[Path, bytes] = {}
+
+    def use_sources(self, sources: list[tuple[str, Path]]) -> None:
+        """List these folders (bundled, the user's, then extra ones) from the next scan on."""
+        self.sources = sources
+        titles = {
+            "bundled": "Bundled",
+            "user": "My workflows",
+            **{label: f"Folder {path.name}" for label, path in sources[2:]},
+            SERVER_SOURCE: "On the server",
+        }
+        # The same dict, changed in place: the workflow list holds it.
+        self.source_titles.clear()
+        self.source_titles.update(titles)
 
     @property
     def files(self) -> list[WorkflowFile]:

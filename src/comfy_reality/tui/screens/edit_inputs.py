@@ -30,10 +30,14 @@ if TYPE_CHECKING:
 class EditInputsScreen(Screen[None]):
     """What ``e`` does on the main screen (see :class:`MainScreen`)."""
 
-    settings: Settings
     backend: Backend
     library: WorkflowLibrary
     browser: WorkflowBrowser
+
+    @property
+    def settings(self) -> Settings:
+        """The backend's settings: ``comfy-reality-tui`` validates them once its first frame is up."""
+        return self.backend.settings
 
     if TYPE_CHECKING:  # defined by MainScreen, which this flow is a base class of
 

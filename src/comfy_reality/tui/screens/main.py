@@ -46,7 +46,6 @@ from .main_size import fit_to_size
 from .selected_execution import SelectedExecutionScreen
 
 if TYPE_CHECKING:
-    from ...config import Settings
     from ...runtime.models import ServerStatus, WorkflowExecution
     from ...workflows import WorkflowFile
     from .input_form import FormResult
@@ -87,7 +86,6 @@ class MainScreen(SelectedExecutionScreen):
 
     def __init__(
         self,
-        settings: Settings,
         backend: Backend,
         library: WorkflowLibrary,
         session: SessionState,
@@ -101,7 +99,6 @@ class MainScreen(SelectedExecutionScreen):
         # Frames redraw the lines that changed, not every pane around them (see dirty_lines).
         self._compositor = self._dirty_lines = DirtyLinesCompositor()
         self.freeze_long_lived = freeze_long_lived
-        self.settings = settings
         self.images = images
         self.backend = backend
         self.library = library
@@ -146,7 +143,7 @@ class MainScreen(SelectedExecutionScreen):
     def compose(self) -> ComposeResult:
         # Kept as attributes: the handlers (and the app) reach the panes directly, with no query per update.
         titles = self.library.source_titles
-        self.status_bar = StatusBar(self.backend.server_url, demo=self.backend.demo, id="status-bar")
+        self.status_bar = StatusBar(self.backend.shown_server_url, demo=self.backend.demo, id="status-bar")
         self.browser = WorkflowBrowser(titles, id="workflows")
         self.browser.border_title = "Workflows"
         self.task_tree = TaskTree(id="tasks")
