@@ -211,6 +211,9 @@ async def test_page_up_from_the_oldest_moves_a_whole_page_every_time_and_the_win
 
             await pilot.press("end")
             await wait_for(pilot, lambda: _cursor_name(app) == "run 00000", what="End on the oldest row")
+            await wait_for(pilot, settled, what="End's page")
+            await pilot.pause()
+            assert (table.row_count, screen.at_tail) == (PAGE, True)  # the page above waits for a move
             moves: list[int] = []
             for _ in range(30):  # about 1,300 rows up: a page read in above many times
                 name = _cursor_name(app)

@@ -244,6 +244,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self._cells: dict[str, dict[str, Any]] = {}  # what each row shows, to update only what changed
         self._kept_cells: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # by entry id
         self._loading: tuple[str, str] | None = None  # the page being read: where, and next to which row
+        self._jumped_to: str | None = None  # the oldest row, where End put the cursor
 
     def compose(self) -> ComposeResult:
         apply_breakpoints(self, self.app.size.width)  # the first frame split or stacked as it stays
@@ -393,6 +394,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self.at_head = len(page) < PAGE
             self.entries = page
             self._cells = cells
+            self._jumped_to = page[-1].id if page else None
             table.replace_rows(self._rows(page), len(page) - 1, len(page))
         self.loaded += 1
 
@@ -514,6 +516,8 @@ Every run the journal recorded, newest first; the details follow the cursor.
             if not self.at_head and row < MARGIN + 2 * screen
             else None
         )
+        if where == "newer" and row < len(self.entries) and self.entries[row].id == self._jumped_to:
+            where = None  # on End's row: read once the cursor moves up, not with End's own frame
         if where is not None and self.entries and self._loading != (where, self._anchor(where)):
             self.load_page(where)
         if event.row_key.value is not None and (
