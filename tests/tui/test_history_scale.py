@@ -192,3 +192,42 @@ async def test_page_down_moves_a_whole_page_every_time_the_next_page_read_a_scre
             assert max(moves) - min(moves) <= 1, moves
             assert min(moves) >= 30
             assert table.row_count >= sum(moves)
+
+
+async def test_page_up_from_the_oldest_moves_a_whole_page_every_time_and_the_window_stays_bounded(
+    tmp_path: Path,
+) -> None:
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 2000)
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = await _open(pilot, app)
+            table = _table(app)
+
+            def settled() -> bool:  # no page being read
+                return all(w.is_finished for w in screen.workers if w.group == "history-page")
+
+            await pilot.press("end")
+            await wait_for(pilot, lambda: _cursor_name(app) == "run 00000", what="End on the oldest row")
+            await wait_for(pilot, settled, what="End's page")
+            await pilot.pause()
+            assert (table.row_count, screen.at_tail) == (PAGE, True)  # the page above waits for a move
+            moves: list[int] = []
+            for _ in range(30):  # about 1,300 rows up: a page read in above many times
+                name = _cursor_name(app)
+                await pilot.press("pageup")
+                await wait_for(pilot, lambda n=name: _cursor_name(app) != n, what="page up")
+                await wait_for(pilot, settled, what="the page read ahead")
+                moves.append(int(_cursor_name(app).split()[1]) - int(name.split()[1]))
+                # The window is the journal's rows in order, newest first, with no gap or repeat.
+                numbers = [int(_name_at(app, i).split()[1]) for i in range(table.row_count)]
+                assert numbers == list(range(numbers[0], numbers[0] - len(numbers), -1))
+                assert table.row_count <= 6 * PAGE
+            assert max(moves) - min(moves) <= 1, moves  # never stopped short at the window's top
+            assert min(moves) >= 30
+            assert not screen.at_tail  # the oldest rows left the window as newer pages came in
+            # Down again to the oldest: the rows let go are read back as the cursor nears them.
+            await pilot.press("end")
+            await wait_for(pilot, lambda: _cursor_name(app) == "run 00000", what="End on the oldest again")

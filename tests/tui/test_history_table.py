@@ -266,3 +266,34 @@ async def test_a_page_added_below_a_scrolling_table_sizes_it_without_a_layout_an
         assert fast.virtual_size.height == 4
         assert not fast.show_vertical_scrollbar
         assert layouts
+
+
+async def test_a_page_read_in_above_the_window_draws_no_row_again_and_each_keeps_its_own_click_row() -> None:
+    """History prepends a page as the cursor nears the window's top: every row moves down a page.
+    A row drawn before is reused with its cells' click rows renumbered, as a plain table draws it."""
+    app = CountingApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        fast = await _mounted(pilot, app)
+        window = _rows(100, 40)
+        cursor, scroll_y = 15, 10  # the view's rows 10 to 20 (row 0 has the hover, out of view)
+        fast.replace_rows(window, cursor=cursor, scroll_y=scroll_y)
+        await pilot.pause()  # sized: from now on the table scrolls where it is told
+        fast.replace_rows(window, cursor=cursor, scroll_y=scroll_y)
+        assert (fast.cursor_row, fast.scroll_y) == (cursor, scroll_y)
+        fast.render_lines(fast.size.region)
+        for page in (20, 7):  # an even page keeps each row's stripe; an odd one swaps them all
+            first = int(window[0][0].split("-")[1]) - page
+            window = _rows(first, page) + window
+            cursor, scroll_y = cursor + page, scroll_y + page
+            fast.replace_rows(window, cursor=cursor, scroll_y=scroll_y)
+            assert (fast.cursor_row, fast.scroll_y) == (cursor, scroll_y)
+            fast.drawn_rows = 0
+            lines = [list(strip) for strip in fast.render_lines(fast.size.region)]
+            assert fast.drawn_rows == (0 if page % 2 == 0 else 11)
+            assert lines == await _plain_lines(pilot, window, cursor, scroll_y)
+            rows_clicked = {
+                segment.style.meta.get("row")
+                for segment in lines[3]
+                if segment.style is not None and segment.style.meta
+            }
+            assert rows_clicked == {scroll_y + 2}  # the third data row in view (the header is line 0)

@@ -23,13 +23,12 @@ from comfy_reality.runtime import ComfyUIAsyncRuntime
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui import format as fmt
 from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.screens.history_details import ago, traceback_tail
 from comfy_reality.tui.screens.journal_screen import (
     COLUMNS,
     NAME_MIN,
     JournalScreen,
-    ago,
     fit_columns,
-    traceback_tail,
 )
 from tests.tui.scenes import JOURNAL_NOW as NOW
 from tests.tui.scenes import SERVER_URL as SERVER

@@ -18,7 +18,7 @@ everything dropped is still in the details.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
@@ -30,7 +30,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Select, Static
 
 from ...journal import JournalEntry, JournalError
-from ...safe_text import made_safe, safe_str, safe_text
+from ...safe_text import safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
 from ..image_actions import GalleryActions
@@ -39,12 +39,16 @@ from ..widgets.history_table import HistoryTable
 from ..widgets.steady_footer import SteadyFooter
 from ..widgets.steady_input import SteadyInput
 from .breakpoints import apply_breakpoints
+from .history_details import ago, describe, duration_text, status_text
 
 if TYPE_CHECKING:
     from ..images import ImageSupport
 
 PAGE = 100  # rows read at a time: twice a tall terminal's rows
 MARGIN = 20  # rows from the window's edge at which the next page is read
+# The most rows the window keeps when a page is read in above it (the rows furthest below go):
+# each such page redraws the table's row index, which costs what the window holds.
+WINDOW_ROWS = 5 * PAGE
 KEPT_CELLS = 2000  # rows' cells kept for reuse: several windows' worth
 # While a listed execution is still queued or running, the list is read again this often;
 # otherwise only the relative times are redrawn.
@@ -59,16 +63,6 @@ STATUS_CHOICES: list[tuple[str, str]] = [
     ("pending", "Queued"),
     ("lost", "Lost"),
 ]
-HISTORY_ICON = {**fmt.STATUS_ICON, "lost": "?"}
-HISTORY_STYLE = {**fmt.RICH_STATUS_STYLE, "lost": "bold magenta"}
-HEADLINE = {
-    "completed": "completed in {duration}",
-    "failed": "failed after {duration}",
-    "cancelled": "cancelled after {duration}",
-    "running": "running for {duration}",
-    "pending": "queued",
-    "lost": "lost",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,37 +101,6 @@ def fit_columns(width: int, padding: int = 1) -> list[Column]:
     return [Column("name", NAME.label, name_width) if c is NAME else c for c in COLUMNS if c.key in chosen]
 
 
-def ago(moment: datetime | None, now: datetime, tz: tzinfo | None = None) -> str:
-    """At most 8 characters: ``12s ago``, ``5m ago``, ``3h ago``, ``6d ago``, ``Mar 14``, ``Mar 2025``.
-
-    Older than a week, the date (in ``tz``, None: local time) says more than a count of days.
-    """
-    if moment is None:
-        return "–"
-    seconds = max(0, int((now - moment).total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 86400:
-        return f"{seconds // 3600}h ago"
-    if seconds < 7 * 86400:
-        return f"{seconds // 86400}d ago"
-    local = moment.astimezone(tz)
-    return local.strftime("%b %d") if local.year == now.astimezone(tz).year else local.strftime("%b %Y")
-
-
-def traceback_tail(traceback: list[str], lines: int = 6) -> list[str]:
-    """The last lines of a server traceback, without the ``^^^^`` markers that only fill the narrow pane."""
-    kept = [
-        line.rstrip()
-        for item in traceback
-        for line in item.splitlines()
-        if line.strip() and not set(line.strip()) <= set("^~")
-    ]
-    return kept[-lines:]
-
-
 class JournalReader(Protocol):
     """What the screen reads from :class:`comfy_reality.journal.Journal`."""
 
@@ -158,10 +121,6 @@ class JournalReader(Protocol):
     ) -> int: ...
 
     async def get(self, key: str) -> JournalEntry | None: ...
-
-
-def status_text(state: str) -> Text:
-    return Text(HISTORY_ICON.get(state, "?"), style=HISTORY_STYLE.get(state, ""))
 
 
 def short_server(url: str | None) -> str:
@@ -285,6 +244,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self._cells: dict[str, dict[str, Any]] = {}  # what each row shows, to update only what changed
         self._kept_cells: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # by entry id
         self._loading: tuple[str, str] | None = None  # the page being read: where, and next to which row
+        self._jumped_to: str | None = None  # the oldest row, where End put the cursor
 
     def compose(self) -> ComposeResult:
         apply_breakpoints(self, self.app.size.width)  # the first frame split or stacked as it stays
@@ -420,7 +380,13 @@ Every run the journal recorded, newest first; the details follow the cursor.
             # The rows above grow by a page: the view and the cursor move down with their rows.
             cursor = table.cursor_row + len(page)
             scroll_y = round(table.scroll_y) + len(page)
-            self.entries = [*page, *self.entries]
+            entries, kept = [*page, *self.entries], max(WINDOW_ROWS, cursor + 2 * PAGE)
+            if len(entries) > kept:
+                for gone in entries[kept:]:
+                    self._cells.pop(gone.id, None)
+                entries = entries[:kept]
+                self.at_tail = False
+            self.entries = entries
             self._cells.update(cells)
             table.replace_rows(self._rows(self.entries), cursor, scroll_y)
         else:
@@ -428,6 +394,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self.at_head = len(page) < PAGE
             self.entries = page
             self._cells = cells
+            self._jumped_to = page[-1].id if page else None
             table.replace_rows(self._rows(page), len(page) - 1, len(page))
         self.loaded += 1
 
@@ -487,22 +454,13 @@ Every run the journal recorded, newest first; the details follow the cursor.
             return
         self._update_cells({entry.id: self._cells_of(entry) for entry in self.entries})
         if self.selected is not None:
-            self.query_one("#history-detail-body", Static).update(self.describe(self.selected))
-
-    def _duration(self, entry: JournalEntry) -> str:
-        if entry.lost:
-            return "–"  # its end is when we noticed, not when it stopped
-        if entry.duration is not None:
-            return fmt.duration(entry.duration)
-        if not entry.is_final and entry.started_at is not None:
-            return fmt.duration(max(0.0, (fmt.now() - entry.started_at).total_seconds())) + "…"
-        return "–"
+            self.query_one("#history-detail-body", Static).update(describe(self.selected, self.tz))
 
     def _cells_of(self, entry: JournalEntry) -> dict[str, Any]:
         """What the entry's row shows; the same cells again while what they show is unchanged
         (the table then finds the row already drawn and the refresh has no cell to update)."""
         when = ago(entry.started_at or entry.created_at, fmt.now(), self.tz)
-        duration = self._duration(entry)
+        duration = duration_text(entry)
         shows = (
             entry.display_status,
             entry.name,
@@ -541,36 +499,25 @@ Every run the journal recorded, newest first; the details follow the cursor.
             ),
         }
 
-    def _when(self, moment: datetime | None) -> str:
-        if moment is None:
-            return "–"
-        local = moment.astimezone(self.tz)
-        today = fmt.now().astimezone(self.tz).date()
-        return local.strftime("%H:%M:%S") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")
-
-    def _span(self, start: datetime, end: datetime) -> str:
-        """``14:40:00–14:40:12``: the end's date only when it differs from the start's."""
-        first, last = start.astimezone(self.tz), end.astimezone(self.tz)
-        if first.date() != last.date():
-            return f"{self._when(start)}–{self._when(end)}"
-        today = first.date() == fmt.now().astimezone(self.tz).date()
-        return f"{self._when(start)}–{last.strftime('%H:%M:%S' if today else '%H:%M')}"
-
     # ------------------------------------------------------------------ details
     @on(DataTable.RowHighlighted, "#history-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         # Where the cursor is now: a rebuilt window posts highlights of rows it has since moved past.
         # The next page is read while the cursor is still a screen away from the window's edge, so
-        # a page key never stops at the edge waiting for it; one read per edge at a time.
+        # a page key never stops at the edge waiting for it; one read per edge at a time. A page
+        # above is read two screens ahead: it renumbers every row, and the rows it brings are drawn
+        # ahead while idle before a page key reaches them.
         table = self.query_one(HistoryTable)
-        row, ahead = table.cursor_row, MARGIN + table.scrollable_content_region.height
+        row, screen = table.cursor_row, table.scrollable_content_region.height
         where = (
             "older"
-            if not self.at_tail and row >= len(self.entries) - ahead
+            if not self.at_tail and row >= len(self.entries) - MARGIN - screen
             else "newer"
-            if not self.at_head and row < ahead
+            if not self.at_head and row < MARGIN + 2 * screen
             else None
         )
+        if where == "newer" and row < len(self.entries) and self.entries[row].id == self._jumped_to:
+            where = None  # on End's row: read once the cursor moves up, not with End's own frame
         if where is not None and self.entries and self._loading != (where, self._anchor(where)):
             self.load_page(where)
         if event.row_key.value is not None and (
@@ -592,95 +539,11 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self._show_message("This execution is no longer in the journal.")
             return
         self.selected = entry
-        self.query_one("#history-detail-body", Static).update(self.describe(entry))
+        self.query_one("#history-detail-body", Static).update(describe(entry, self.tz))
         if self.images is not None:
             from ..widgets.gallery import Gallery
 
             self.query_one("#history-gallery", Gallery).show_outputs(entry.prompt_id, entry.output_files)
-
-    def describe(self, entry: JournalEntry) -> Text:
-        """Everything recorded about one execution, most wanted first: what, when, why it failed, files, nodes."""
-        state = entry.display_status
-        out = Text()
-        out.append_text(status_text(state))
-        out.append(f" {entry.name or entry.workflow_id or 'untitled'}", style="bold")
-        headline = HEADLINE.get(state, state).format(duration=self._duration(entry).rstrip("…"))
-        out.append(f"  {headline}", style=HISTORY_STYLE.get(state, ""))
-        moment = entry.started_at or entry.created_at
-        out.append(f"  {ago(moment, fmt.now(), self.tz)}\n", style="dim")
-        facts = [
-            ("prompt", entry.prompt_id or "never confirmed by the server"),
-            ("server", redact_url(entry.server_url or "?")),
-            ("execution", entry.id),
-        ]
-        if entry.retry_of:
-            facts.append(("retry of", entry.retry_of))
-        times = f"queued {self._when(entry.created_at)}"
-        if entry.started_at is not None and entry.completed_at is not None and not entry.lost:
-            times += f" · ran {self._span(entry.started_at, entry.completed_at)}"
-        elif entry.started_at is not None:
-            times += f" · started {self._when(entry.started_at)}"
-        facts.append(("times", times))
-        for label, value in facts:
-            out.append(f"{label:>9} ", style="dim")
-            out.append(f"{value}\n")
-        if entry.lost:
-            detail = entry.status_detail or "lost: the server no longer knows this prompt"
-            out.append("\n")
-            out.append(detail if detail.startswith("lost") else f"lost: {detail}", style="bold magenta")
-            out.append("\n")
-        elif entry.status_detail and entry.error is None:
-            out.append(f"\n{entry.status_detail}\n", style="italic")
-        if entry.error is not None:
-            error = entry.error
-            out.append("\nError: ", style="bold red")
-            out.append(f"{error.exception_type}: {error.exception_message}\n", style="red")
-            if error.node_id is not None:
-                failing = next((n for n in entry.nodes if n.node_id == error.node_id), None)
-                name = (
-                    failing.name if failing and failing.name else f"{error.node_type or '?'} #{error.node_id}"
-                )
-                out.append(f"  failing node: {name}\n", style="red")
-            for line in traceback_tail(error.traceback):
-                out.append(f"  {line}\n", style="dim")
-        if entry.node_errors:
-            out.append("\nRejected inputs:\n", style="bold red")
-            for node_id, info in entry.node_errors.items():
-                errors = info.get("errors", []) if isinstance(info, dict) else []
-                for err in errors or [{}]:
-                    message = err.get("message", "invalid") if isinstance(err, dict) else str(err)
-                    details = err.get("details", "") if isinstance(err, dict) else ""
-                    out.append(f"  #{node_id}: {message}{(': ' + details) if details else ''}\n", style="red")
-        if entry.output_files:
-            out.append(f"\nOutputs ({len(entry.output_files)}):\n", style="bold green")
-            for file in entry.output_files:
-                where = f"{file.subfolder}/{file.filename}" if file.subfolder else file.filename
-                out.append(f"  {where}", style="green")
-                out.append(f"  ({file.type}, node #{file.node_id})\n", style="dim")
-        elif entry.is_final and not entry.lost:
-            out.append("\nNo output files.\n", style="dim")
-        if entry.nodes:
-            out.append(f"\nNodes ({len(entry.nodes)}):\n", style="bold")
-            for node in entry.nodes:
-                node_state = (
-                    "cached" if node.cached and node.status.value == "completed" else node.status.value
-                )
-                out.append("  ")
-                out.append_text(status_text(node_state))
-                out.append(f" {node.name or f'{node.class_type} #{node.node_id}'}")
-                extra = node.error or node.status_detail
-                if node_state == "cached":
-                    extra = "cached"
-                elif node.max and node.value is not None and node.status.value != "completed":
-                    extra = f"{fmt.number(node.value)}/{fmt.number(node.max)}" + (
-                        f"  {extra}" if extra else ""
-                    )
-                if extra:
-                    out.append(f"  {extra}", style="dim")
-                out.append("\n")
-        out.rstrip()
-        # Names, errors, tracebacks and file names come from the server and files: made inert here.
-        return made_safe(out)
 
     def _show_message(self, message: str) -> None:
         self.query_one("#history-detail-body", Static).update(safe_text(message, "italic"))

@@ -20,7 +20,7 @@ scroll extent without laying the whole screen out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import zip_longest
 from typing import Any, cast
 
@@ -73,8 +73,11 @@ class HistoryTable(DataTable[Any]):
         self.clear()
         self._add_rows(rows)
         if self.row_count:
+            # The cursor first: move_cursor scrolls the cursor it replaces (row 0 after clear) into
+            # view, which would undo the scroll and leave the new cursor's row at the view's edge.
+            self.move_cursor(row=max(0, min(cursor, self.row_count - 1)), animate=False, scroll=False)
             self.scroll_to(y=scroll_y, animate=False, immediate=True)
-            self.move_cursor(row=max(0, min(cursor, self.row_count - 1)), animate=False)
+            self._scroll_cursor_into_view()
 
     def append_rows(self, rows: Iterable[tuple[str, list[Any]]]) -> None:
         self._add_rows(rows)
@@ -149,7 +152,7 @@ class HistoryTable(DataTable[Any]):
     _metas: dict[tuple[int, int, bool], Style]
     # Drawn rows by what they show, kept across clear(): a window refilled with rows it held before
     # (Home after End, a filter erased) draws from here instead of cell by cell.
-    _drawn: LRUCache[tuple[Any, ...], Strip]
+    _drawn: LRUCache[tuple[Any, ...], tuple[int, Strip]]  # by what the row shows: its index then, its line
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -182,11 +185,20 @@ class HistoryTable(DataTable[Any]):
         if shown is None:
             return super()._render_line(y, x1, x2, base_style)
         cursor, hover = self.cursor_coordinate.row, self.hover_coordinate.row
-        key = (shown, row_index, x1, x2, base_style, cursor == row_index, hover == row_index, state)
-        strip = self._drawn.get(key)
+        # Only the row's parity (its zebra stripe) in the key: a page read in above the window moves
+        # every row down by a page, and a row drawn before at another index only needs its cells'
+        # click meta renumbered, not drawing again.
+        key = (shown, row_index % 2, x1, x2, base_style, cursor == row_index, hover == row_index, state)
+        drawn = self._drawn.get(key)
+        strip = None
+        if drawn is not None:
+            strip = (
+                drawn[1] if drawn[0] == row_index else renumbered(drawn[1], drawn[0], row_index, self._meta)
+            )
         if strip is None:
             strip = super()._render_line(y, x1, x2, base_style)
-            self._drawn.set(key, strip)
+        if drawn is None or drawn[1] is not strip:
+            self._drawn.set(key, (row_index, strip))
         return strip
 
     def _plain_rows(self) -> bool:
@@ -471,9 +483,7 @@ class HistoryTable(DataTable[Any]):
             False,
             False,
         )
-        extend_style = (
-            row_style + extend_style + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
-        )
+        extend_style = row_style + extend_style + self._meta(row_index, 0, out_of_bounds=True)
         cells.append([Segment(" " * space, extend_style)])
         row_pair: tuple[list[list[Segment]], list[list[Segment]]] = ([], cells)
         self._row_render_cache[cache_key] = row_pair
@@ -522,6 +532,37 @@ class HistoryTable(DataTable[Any]):
             return None
         cell = self._data.get(row_key, {}).get(column_key)
         return (row_key, column_key, cell) if isinstance(cell, Text) else None
+
+
+def renumbered(
+    strip: Strip, old_row: int, new_row: int, meta_of: Callable[[int, int, bool], Style]
+) -> Strip | None:
+    """A row's drawn line with the click meta of each cell (``row``, ``column``, ``out_of_bounds``)
+    moved from row ``old_row`` to ``new_row``; None when a segment carries anything else (a link,
+    other meta), which is then drawn anew."""
+    renamed: dict[Style, Style] = {}
+    segments: list[Segment] = []
+    for text, style, control in strip:
+        if style is not None:
+            new_style = renamed.get(style)
+            if new_style is None:
+                meta = style.meta
+                column, out_of_bounds = meta.get("column"), meta.get("out_of_bounds", False)
+                if not meta:
+                    new_style = style
+                elif (
+                    style.link
+                    or meta.get("row") != old_row
+                    or not isinstance(column, int)
+                    or set(meta) - {"row", "column", "out_of_bounds"}
+                ):
+                    return None
+                else:
+                    new_style = style.clear_meta_and_links() + meta_of(new_row, column, out_of_bounds is True)
+                renamed[style] = new_style
+            style = new_style
+        segments.append(Segment(text, style, control))
+    return Strip(segments, strip.cell_length)
 
 
 def row_shows(cells: dict[ColumnKey, Any] | None, columns: tuple[ColumnKey, ...]) -> tuple[Any, ...] | None:
