@@ -1,4 +1,5 @@
-"""The event pump's pace: batches at the frame rate, half of it under a flood, a lone event at once."""
+"""The event pump's pace: batches at the frame rate, a quarter of it under a flood of node events,
+half of it when a run changes state in a flood, a lone event at once."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from typing import Any
 
 from comfy_reality.config import Settings
 from comfy_reality.runtime.manager import AsyncTaskManager
-from comfy_reality.runtime.models import TaskEvent
+from comfy_reality.runtime.models import TaskEvent, TaskType
 from comfy_reality.tui.backend import Backend
-from comfy_reality.tui.batch_pace import FLOOD_EVENTS, FLOOD_FACTOR, batch_spacing
+from comfy_reality.tui.batch_pace import (
+    FLOOD_EVENTS,
+    FLOOD_FACTOR,
+    SLOW_FACTOR,
+    batch_spacing,
+    is_urgent,
+)
 from comfy_reality.tui.messages import TaskEventsBatch
 
 
@@ -46,7 +53,19 @@ def pump(frame_interval: float) -> tuple[PostedBatches, AsyncTaskManager, Any, B
 
 
 def event(number: int) -> TaskEvent:
-    return TaskEvent(task_id=f"task_{number}", event_type="started")
+    return TaskEvent(task_id=f"task_{number}", event_type="started", task_type=TaskType.NODE)
+
+
+def test_only_a_run_changing_state_or_a_failure_is_urgent() -> None:
+    def one(kind: str, task_type: TaskType) -> list[TaskEvent]:
+        return [TaskEvent(task_id="t", event_type=kind, task_type=task_type)]  # type: ignore[arg-type]
+
+    for kind in ("started", "completed", "progress", "updated", "cancelled"):
+        assert not is_urgent(one(kind, TaskType.NODE)), kind
+    assert is_urgent(one("failed", TaskType.NODE))
+    for kind in ("created", "started", "completed", "failed", "cancelled"):
+        assert is_urgent(one(kind, TaskType.WORKFLOW)), kind
+    assert not is_urgent(one("progress", TaskType.WORKFLOW))
 
 
 async def test_a_lone_event_after_a_quiet_spell_is_posted_at_once() -> None:
@@ -70,23 +89,56 @@ async def test_a_lone_event_after_a_quiet_spell_is_posted_at_once() -> None:
         await task
 
 
-async def test_a_flood_is_folded_at_half_the_frame_rate() -> None:
+async def flood(
+    subscription: Any, seconds: float, extra: dict[int, TaskEvent] | None = None
+) -> tuple[int, dict[int, float]]:
+    """An event every 5 ms, as a busy run sends; ``extra``: events pushed after that many (and when)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    number = 0
+    pushed_at: dict[int, float] = {}
+    while loop.time() - started < seconds:
+        subscription.push(event(number))
+        number += 1
+        if extra and number in extra:
+            pushed_at[number] = loop.time()
+            subscription.push(extra[number])
+        await asyncio.sleep(0.005)
+    return number, pushed_at
+
+
+async def test_a_flood_of_node_events_is_folded_at_a_quarter_of_the_frame_rate() -> None:
     frame = 0.05
     app, manager, runtime, backend = pump(frame_interval=frame)
     subscription = manager.events()
     task = asyncio.create_task(backend._pump_events(runtime, subscription))
-    loop = asyncio.get_running_loop()
     try:
-        started = loop.time()
-        number = 0
-        while loop.time() - started < 1.0:  # an event every 5 ms, as a busy run sends
-            subscription.push(event(number))
-            number += 1
-            await asyncio.sleep(0.005)
+        number, _ = await flood(subscription, 1.5)
     finally:
         subscription.close()
         await task
     gaps = [b[0] - a[0] for a, b in zip(app.posted, app.posted[1:], strict=False)]
-    assert gaps and min(gaps) >= frame * FLOOD_FACTOR - 0.005
-    assert len(app.posted) <= 1.0 / (frame * FLOOD_FACTOR) + 2
+    # The first batch goes at once; under the flood they are SLOW_FACTOR frames apart.
+    assert len(gaps) >= 3 and min(gaps[1:-1]) >= frame * SLOW_FACTOR - 0.005
+    assert len(app.posted) <= 1.5 / (frame * SLOW_FACTOR) + 3
     assert sum(count for _, count in app.posted) == number  # nothing lost, only folded later
+
+
+async def test_a_run_changing_state_in_a_flood_is_posted_at_the_flood_mark() -> None:
+    frame = 0.1
+    app, manager, runtime, backend = pump(frame_interval=frame)
+    subscription = manager.events()
+    task = asyncio.create_task(backend._pump_events(runtime, subscription))
+    ended = TaskEvent(task_id="workflow", event_type="completed", task_type=TaskType.WORKFLOW)
+    try:
+        # Well into the flood: its batches are SLOW_FACTOR frames apart by then.
+        number, pushed_at = await flood(subscription, 1.6, extra={150: ended})
+    finally:
+        subscription.close()
+        await task
+    carrying = next(when for when, _count in app.posted if when >= pushed_at[150])
+    before = [when for when, _count in app.posted if when < pushed_at[150]][-1]
+    # Not held to the slow pace: posted by the flood mark after the batch before it.
+    assert carrying - before <= frame * FLOOD_FACTOR + frame / 2
+    assert carrying - before < frame * SLOW_FACTOR - frame / 2
+    assert sum(count for _, count in app.posted) == number + 1
