@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.strip import Strip
@@ -129,10 +128,10 @@ def segments(strip: Strip) -> list[tuple[str, object, object]]:
     return [(segment.text, segment.style, segment.control) for segment in strip]
 
 
-async def test_row_segments_equal_textuals_drawing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A running clock (a node without steps) reads the time: one moment for both drawings.
-    frozen = fmt.now()
-    monkeypatch.setattr(fmt, "now", lambda: frozen)
+async def test_row_segments_equal_textuals_drawing() -> None:
+    # A running clock (a node without steps) reads the time: one moment for both drawings
+    # (the tests' conftest lets it run again afterwards).
+    fmt.freeze_clock(fmt.now())
     app = Rows()
     async with app.run_test(size=(120, 20)) as pilot:
         nodes = app.query_one(NodeProgressList)

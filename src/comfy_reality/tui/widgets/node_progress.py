@@ -202,6 +202,11 @@ def _plain_detail(task: Task, state: str, *, compact: bool) -> list[tuple[str, s
     return pieces
 
 
+def shows_clock(task: Task) -> bool:
+    """Whether the node's row shows its running time (see :func:`node_detail`)."""
+    return task.status is TaskStatus.RUNNING and not task.max and task.eta_seconds is None
+
+
 def _row_height(task: Task) -> int:
     return 1 if _extra_line(task, fmt.task_state(task)) is None else 2
 
@@ -379,9 +384,13 @@ class NodeProgressList(Widget):
         return None
 
     def refresh_running(self) -> None:
-        """Elapsed times and rates of running nodes move on with the clock."""
+        """The elapsed time of a running node without steps moves on with the clock.
+
+        A node with steps or an ETA shows what the server reported, not the clock: it is
+        redrawn when its snapshot changes, not every second.
+        """
         for index, task in enumerate(self._tasks):
-            if task.status is TaskStatus.RUNNING:
+            if shows_clock(task):
                 self._repaint(index)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
