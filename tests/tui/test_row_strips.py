@@ -161,3 +161,53 @@ async def test_row_segments_equal_textuals_drawing() -> None:
                         plain_rows += plain_row(task, width) is not None
         assert fast_rows > 100  # the fast path was taken (the failed row goes through Textual)
         assert plain_rows > 100  # and the pieces' path
+
+
+async def test_the_lists_lines_equal_textuals_styled_lines() -> None:
+    from textual.containers import VerticalScroll
+    from textual.geometry import Region
+    from textual.widget import Widget
+
+    fmt.freeze_clock(fmt.now())
+
+    class Pane(App[None]):
+        CSS = "VerticalScroll { background: $panel; } VerticalScroll:focus-within { background: $boost; }"
+
+        def compose(self) -> ComposeResult:
+            with VerticalScroll():
+                yield NodeProgressList(id="nodes")
+
+    app = Pane()
+    async with app.run_test(size=(100, 30)) as pilot:
+        nodes = app.query_one(NodeProgressList)
+        nodes.show("exec", tasks()[:60])
+        await pilot.pause()
+        width = nodes.size.width
+        crops = [
+            Region(0, 0, width, 30),
+            Region(0, 57, width, 10),  # past the last line
+            Region(5, 3, 40, 7),
+            Region(0, 14, width, 1),
+        ]
+        for framed in ("", "padding", "tint"):
+            if framed == "padding":
+                nodes.styles.padding = (0, 1)
+            elif framed == "tint":
+                nodes.styles.padding = 0
+                nodes.styles.tint = "red 20%"
+            if framed:
+                await pilot.pause()
+                assert not nodes._unframed()
+            for focused in (False, True):
+                nodes.can_focus = focused
+                if focused:
+                    nodes.focus()
+                await pilot.pause()
+                if not framed:
+                    assert nodes._unframed()
+                for crop in crops:
+                    drawn = nodes.render_lines(crop)
+                    nodes._styles_cache.clear()
+                    reference = Widget.render_lines(nodes, crop)
+                    assert [segments(s) for s in drawn] == [segments(s) for s in reference], (crop, focused)
+                    assert [s.cell_length for s in drawn] == [s.cell_length for s in reference]

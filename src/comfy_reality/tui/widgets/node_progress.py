@@ -299,6 +299,7 @@ class NodeProgressList(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.set_reactive(Widget.auto_links, False)  # rows hold no links (nothing to restyle on hover)
         self._execution_id: str | None = None
         self._tasks: list[Task] = []
         self._ids: tuple[str, ...] = ()
@@ -395,6 +396,49 @@ class NodeProgressList(Widget):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return self._lines
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The kept row lines as the screen takes them, when nothing frames them.
+
+        Textual's styles cache wraps each line it has not drawn before in a new Strip (and so
+        passes it through the line filters again) and applies border, padding, tint and opacity;
+        this list has none of them, so each kept line goes out as it is, filtered once (the
+        filtered line is kept on the line). Anything that frames or tints the list takes
+        Textual's way (a test compares both).
+        """
+        if not self._unframed():
+            return super().render_lines(crop)
+        width = self.size.width
+        base_background, background = self.background_colors
+        inner = self._styles_cache.get_inner_outer(base_background, background)[0].rich_style
+        filters = self.get_line_filters()
+        render_line = self.render_line
+        strips: list[Strip] = []
+        for y in crop.line_range:
+            strip = render_line(y).adjust_cell_length(width, inner)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _unframed(self) -> bool:
+        """No border, outline, padding, title, tint, hatch or opacity: the lines are the content."""
+        styles = self.styles
+        return not (
+            self.BLANK
+            or self.auto_links
+            or self._border_title is not None
+            or self._border_subtitle is not None
+            or any(styles.gutter)
+            or any(edge for edge, _color in styles.outline)
+            or styles.tint.a
+            or styles.has_rule("hatch")
+            or styles.text_opacity != 1.0
+            or self.opacity != 1.0
+        )
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
