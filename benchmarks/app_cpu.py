@@ -27,7 +27,6 @@ from textual import events
 from textual.geometry import Region
 from textual.screen import Screen
 from textual.strip import Strip
-from textual.widget import Widget
 
 from benchmarks.scale import (
     SIZE,
@@ -40,6 +39,7 @@ from benchmarks.scale import (
     write_workflows,
 )
 from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.dirty_lines import DirtyLinesCompositor
 from comfy_reality.tui.screens.main import MainScreen
 from comfy_reality.tui.widgets import NodeProgressList
 from tests.tui.pilot import wait_for
@@ -106,24 +106,29 @@ class Collections:
 
 class LinesDrawn:
     """Lines the widgets render for the screen (each line a widget draws, cached or not): the
-    compositor's work, counted, so it compares across runs on a busy machine."""
+    compositor's work, counted, so it compares across runs on a busy machine.
+
+    Counted where the compositor takes them (a widget may draw its lines its own way)."""
 
     def __init__(self) -> None:
         self.lines = 0
-        self._original = Widget.render_lines
+        self._original = DirtyLinesCompositor._get_renders
 
     def __enter__(self) -> LinesDrawn:
         original = self._original
 
-        def render_lines(widget: Widget, crop: Region) -> list[Strip]:
-            self.lines += crop.height
-            return original(widget, crop)
+        def get_renders(
+            compositor: DirtyLinesCompositor, crop: Region | None = None
+        ) -> Iterator[tuple[Region, Region, list[Strip]]]:
+            for render in original(compositor, crop):
+                self.lines += len(render[2])
+                yield render
 
-        Widget.render_lines = render_lines  # type: ignore[method-assign]
+        DirtyLinesCompositor._get_renders = get_renders  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        Widget.render_lines = self._original  # type: ignore[method-assign]
+        DirtyLinesCompositor._get_renders = self._original  # type: ignore[method-assign]
 
 
 @contextmanager
