@@ -187,3 +187,45 @@ def test_full_collections_wait_for_a_quiet_moment() -> None:
         gc.callbacks.remove(seen)
         thaw()
     assert gc.get_threshold() == before
+
+
+async def test_the_second_tick_redraws_only_the_rows_that_show_a_clock() -> None:
+    from textual.app import App, ComposeResult
+
+    from comfy_reality.runtime.models import Task
+    from comfy_reality.tui.widgets import NodeProgressList
+
+    start = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    fmt.freeze_clock(start + timedelta(seconds=3))
+    tasks = [
+        Task(name="Steps #1", node_id="1", status=TaskStatus.RUNNING, started_at=start, value=2, max=4),
+        Task(name="Clock #2", node_id="2", status=TaskStatus.RUNNING, started_at=start),
+        Task(name="Eta #3", node_id="3", status=TaskStatus.RUNNING, started_at=start, eta_seconds=9.0),
+        Task(name="Done #4", node_id="4", status=TaskStatus.COMPLETED, started_at=start, completed_at=start),
+    ]
+
+    class Rows(App[None]):
+        def compose(self) -> ComposeResult:
+            yield NodeProgressList(id="rows")
+
+    app = Rows()
+    async with app.run_test(size=(100, 8)) as pilot:
+        rows = app.query_one(NodeProgressList)
+        rows.show("exec", tasks)
+        await pilot.pause()
+        clock_line = next(line for line in screen_text(app).splitlines() if "Clock #2" in line)
+        assert clock_line.rstrip().endswith("3.0s")
+        drawn: list[str] = []
+        original = rows._row_strips
+
+        def row_strips(task: Task, width: int, style: object) -> object:
+            drawn.append(task.name)
+            return original(task, width, style)  # type: ignore[arg-type]
+
+        rows._row_strips = row_strips  # type: ignore[method-assign]
+        fmt.freeze_clock(start + timedelta(seconds=5))
+        rows.refresh_running()
+        await pilot.pause()
+        clock_line = next(line for line in screen_text(app).splitlines() if "Clock #2" in line)
+        assert clock_line.rstrip().endswith("5.0s")
+        assert drawn == ["Clock #2"]  # the step count and the ETA do not move with the clock

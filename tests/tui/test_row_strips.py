@@ -1,16 +1,19 @@
-"""Node rows drawn straight to segments equal what Textual's visual pipeline draws, segment by segment."""
+"""Node rows drawn straight to segments equal what Textual's visual pipeline draws, segment by segment;
+the plain rows built as pieces, without a Text, equal the Text rows."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.strip import Strip
 
 from comfy_reality.runtime.models import Task, TaskStatus
 from comfy_reality.tui import format as fmt
 from comfy_reality.tui.widgets import NodeProgressList
-from comfy_reality.tui.widgets.node_progress import row_lines
+from comfy_reality.tui.widgets.node_progress import plain_row, row_lines
 
 
 def tasks() -> list[Task]:
@@ -18,6 +21,7 @@ def tasks() -> list[Task]:
     started = now - timedelta(seconds=3)
     ended = now - timedelta(seconds=1)
     return [
+        *chain_tasks(),
         Task(name="Load Checkpoint #1", node_id="1", class_type="CheckpointLoader"),
         Task(name="KSampler #3", node_id="3", status=TaskStatus.RUNNING, started_at=started, value=7, max=20),
         Task(
@@ -58,6 +62,63 @@ def tasks() -> list[Task]:
     ]
 
 
+def chain_tasks() -> list[Task]:
+    """Rows as a long run shows them, and the odd ones the plain path must leave to Text."""
+    now = fmt.now()
+    rng = random.Random(19)
+    made: list[Task] = []
+    names = [
+        "RealityProgress #{n}",
+        "",
+        "Étape #{n}",
+        "宽字符节点 #{n}",
+        "x" * 90 + " #{n}",
+        "tab\there #{n}",
+    ]
+    for n in range(1, 121):
+        status = rng.choice(list(TaskStatus))
+        maximum = rng.choice([None, 0, 4, 20, 1000, 123456789, float("nan")])
+        value = None if maximum is None else rng.choice([None, 0, 1, 3, maximum])
+        started = now - timedelta(seconds=rng.choice([0.4, 3, 75, 8000]))
+        made.append(
+            Task(
+                name=rng.choice(names).format(n=n),
+                node_id=str(n),
+                class_type="RealityProgress",
+                status=status,
+                cached=rng.random() < 0.2,
+                value=value,
+                max=maximum,
+                rate=rng.choice([None, 0.0, 2.25, 1234.5]),
+                eta_seconds=rng.choice([None, 0.0, 3.5, 4000.0]),
+                progress=rng.choice([0.0, 0.25, 0.5, 0.99]),
+                started_at=started,
+                completed_at=now if status is TaskStatus.COMPLETED else None,
+            )
+        )
+    return made
+
+
+def test_plain_rows_are_the_text_rows_piece_for_piece() -> None:
+    plain_rows = 0
+    for width in (20, 24, 40, 59, 60, 80, 119, 160, 240):
+        for task in tasks():
+            plain = plain_row(task, width)
+            if plain is None:
+                continue
+            plain_rows += 1
+            whole, pieces = plain
+            built = Text(style=whole)
+            for piece, style in pieces:
+                built.append(piece, style=style)
+            (reference,) = row_lines(task, width)
+            assert built.plain == reference.plain, (task.name, width)
+            assert built.spans == reference.spans, (task.name, width)
+            assert built.style == reference.style
+            assert built.cell_len == len(built.plain) <= width
+    assert plain_rows > 150
+
+
 class Rows(App[None]):
     def compose(self) -> ComposeResult:
         yield NodeProgressList(id="nodes")
@@ -68,11 +129,14 @@ def segments(strip: Strip) -> list[tuple[str, object, object]]:
 
 
 async def test_row_segments_equal_textuals_drawing() -> None:
+    # A running clock (a node without steps) reads the time: one moment for both drawings
+    # (the tests' conftest lets it run again afterwards).
+    fmt.freeze_clock(fmt.now())
     app = Rows()
     async with app.run_test(size=(120, 20)) as pilot:
         nodes = app.query_one(NodeProgressList)
         await pilot.pause()
-        fast_rows = 0
+        fast_rows = plain_rows = 0
         for focused in (False, True):
             if focused:
                 nodes.can_focus = True
@@ -94,4 +158,56 @@ async def test_row_segments_equal_textuals_drawing() -> None:
                     if len(lines) == 1:
                         maker = nodes._text_strips
                         fast_rows += maker is not None and maker.strip(lines[0]) is not None
+                        plain_rows += plain_row(task, width) is not None
         assert fast_rows > 100  # the fast path was taken (the failed row goes through Textual)
+        assert plain_rows > 100  # and the pieces' path
+
+
+async def test_the_lists_lines_equal_textuals_styled_lines() -> None:
+    from textual.containers import VerticalScroll
+    from textual.geometry import Region
+    from textual.widget import Widget
+
+    fmt.freeze_clock(fmt.now())
+
+    class Pane(App[None]):
+        CSS = "VerticalScroll { background: $panel; } VerticalScroll:focus-within { background: $boost; }"
+
+        def compose(self) -> ComposeResult:
+            with VerticalScroll():
+                yield NodeProgressList(id="nodes")
+
+    app = Pane()
+    async with app.run_test(size=(100, 30)) as pilot:
+        nodes = app.query_one(NodeProgressList)
+        nodes.show("exec", tasks()[:60])
+        await pilot.pause()
+        width = nodes.size.width
+        crops = [
+            Region(0, 0, width, 30),
+            Region(0, 57, width, 10),  # past the last line
+            Region(5, 3, 40, 7),
+            Region(0, 14, width, 1),
+        ]
+        for framed in ("", "padding", "tint"):
+            if framed == "padding":
+                nodes.styles.padding = (0, 1)
+            elif framed == "tint":
+                nodes.styles.padding = 0
+                nodes.styles.tint = "red 20%"
+            if framed:
+                await pilot.pause()
+                assert not nodes._unframed()
+            for focused in (False, True):
+                nodes.can_focus = focused
+                if focused:
+                    nodes.focus()
+                await pilot.pause()
+                if not framed:
+                    assert nodes._unframed()
+                for crop in crops:
+                    drawn = nodes.render_lines(crop)
+                    nodes._styles_cache.clear()
+                    reference = Widget.render_lines(nodes, crop)
+                    assert [segments(s) for s in drawn] == [segments(s) for s in reference], (crop, focused)
+                    assert [s.cell_length for s in drawn] == [s.cell_length for s in reference]

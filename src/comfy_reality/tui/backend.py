@@ -31,7 +31,7 @@ from comfy_reality.logs import get_logger
 from ..errors import ComfyError, JournalError
 from ..runtime.kinds import LIFECYCLE_EVENTS, ConnectionState, TaskType
 from . import format as fmt
-from .batch_pace import batch_spacing
+from .batch_pace import batch_spacing, is_flood, is_urgent, slow_spacing
 from .messages import (
     LogLine,
     PreviewArrived,
@@ -482,27 +482,44 @@ class Backend:
         setter({row.client_id for row in rows if row.client_id})
 
     async def _pump_events(self, runtime: AppRuntime, subscription: EventSubscription) -> None:
-        """One batch per frame (per two under a flood): whatever piled up meanwhile, progress
-        already coalesced per task.
+        """One batch per frame (fewer under a flood, see batch_pace): whatever piled up meanwhile,
+        progress already coalesced per task.
 
         At most one batch is in the app's queue at a time: a key press queued behind a pile of
         stale batches would wait for all of them, so the next batch is built only once the
         previous one was handled (the subscription keeps coalescing meanwhile).
         """
         loop = asyncio.get_running_loop()
-        async for first in subscription:
+        frame = self.frame_interval
+        held: list[TaskEvent] = []  # taken from the subscription while a flood's batch waited
+        while True:
+            if not held:
+                try:
+                    held = [await anext(subscription)]
+                except StopAsyncIteration:
+                    return
+            events = [*held, *subscription.drain()]
+            held = []
             self._batch_handled.clear()
-            events = [first, *subscription.drain()]
             posted = loop.time()
             self._app.post_message(snapshot_batch(runtime, events))
-            await asyncio.sleep(self.frame_interval)
+            await asyncio.sleep(frame)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._batch_handled.wait(), timeout=1.0)
-            # Under a flood the next batch waits a second frame (see batch_pace).
-            spacing = batch_spacing(self.frame_interval, len(events), len(subscription))
-            rest = posted + spacing - loop.time()
+            if not is_flood(len(events), len(subscription)):
+                continue
+            rest = posted + batch_spacing(frame, len(events), 1) - loop.time()
             if rest > 0:
                 await asyncio.sleep(rest)
+            # Progress only: wait up to the slow spacing, unless a run changes state meanwhile.
+            slow_until = posted + slow_spacing(frame)
+            while True:
+                arrived = subscription.drain()
+                held.extend(arrived)
+                rest = slow_until - loop.time()
+                if rest <= 0 or is_urgent(arrived):
+                    break
+                await asyncio.sleep(min(frame, rest))
 
     async def _poll_stats(self, runtime: AppRuntime) -> None:
         while True:

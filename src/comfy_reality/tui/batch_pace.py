@@ -1,26 +1,61 @@
-"""How soon the event pump may post its next batch: at the frame rate, at half of it under a flood.
+"""How soon the event pump may post its next batch: at the frame rate, slower under a flood.
 
 Every batch costs the app a fold, a redraw of what moved and a composed frame. While a big graph
 floods the runtime (hundreds of nodes restated many times a second) the screen cannot show more
-than the eye follows, so batches are spaced twice as far; a lone event after a quiet spell (a
-node starting, a run ending) still goes out at once. Keys never wait on this: Textual handles
-them as its own messages, between batches.
+than the eye follows, so batches are spaced further apart:
+
+* a lone event after a quiet spell (a node starting, a run ending) goes out at once;
+* under a flood a batch waits at least ``FLOOD_FACTOR`` frames after the last one, and up to
+  ``SLOW_FACTOR`` frames (about 7.5 batches a second at 30 frames a second) while what piled up
+  is only node progress and node states;
+* a run's own change of state (created, started, ended) or a failure ends that wait at the
+  ``FLOOD_FACTOR`` mark: what the user acts on is not held back.
+
+Keys never wait on this: Textual handles them as its own messages, between batches, and draws
+their effect in its next frame.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from ..runtime.models import TaskEvent, TaskType
+
 FLOOD_EVENTS = 32
 """A batch of this many task events is a flood by itself."""
 FLOOD_FACTOR = 2.0
-"""Under a flood, batches are this many frame intervals apart (about 15 a second)."""
+"""Under a flood, batches are at least this many frame intervals apart (about 15 a second)."""
+SLOW_FACTOR = 4.0
+"""Under a flood of progress only, batches are this many frame intervals apart (about 7.5 a second)."""
+
+_RUN_STATES = frozenset({"created", "started", "completed", "failed", "cancelled"})
 
 
 def batch_spacing(frame_interval: float, batch_events: int, waiting: int) -> float:
-    """Seconds from one batch's post to the next.
+    """Seconds from one batch's post to the next, at the soonest.
 
     ``batch_events``: events in the batch just posted; ``waiting``: events already buffered one
     frame later (the stream did not pause, so the next batch would follow within a frame).
     """
-    if batch_events >= FLOOD_EVENTS or waiting > 0:
+    if is_flood(batch_events, waiting):
         return frame_interval * FLOOD_FACTOR
     return frame_interval
+
+
+def is_flood(batch_events: int, waiting: int) -> bool:
+    """Whether the stream floods: a big batch, or more events already waiting a frame later."""
+    return batch_events >= FLOOD_EVENTS or waiting > 0
+
+
+def slow_spacing(frame_interval: float) -> float:
+    """Seconds from one batch's post to the next under a flood of progress only."""
+    return frame_interval * SLOW_FACTOR
+
+
+def is_urgent(events: Iterable[TaskEvent]) -> bool:
+    """Whether any event changes what a run is (its own state) or reports a failure."""
+    for event in events:
+        kind = event.event_type
+        if kind == "failed" or (kind in _RUN_STATES and event.task_type is not TaskType.NODE):
+            return True
+    return False

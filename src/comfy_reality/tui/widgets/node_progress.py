@@ -34,16 +34,25 @@ _BAR_STYLE: dict[str, str] = {
 QUEUE_REMOVAL = "not run: removed from the queue"
 
 
-def bar_text(fraction: float, width: int, style: str) -> Text:
-    """A thin progress bar with half-cell resolution (the look of Rich's bar, without its layout cost)."""
+def bar_pieces(fraction: float, width: int, style: str) -> list[tuple[str, str]]:
+    """The bar's (text, style) pieces, empty ones left out: done cells, a half cell, the rest."""
     cells = max(0.0, min(1.0, fraction)) * width
     full = int(cells)
     half = full < width and cells - full >= 0.5
-    text = Text(no_wrap=True)
-    text.append("━" * full, style=style)
+    rest = width - full - (1 if half else 0)
+    pieces = [("━" * full, style)] if full > 0 else []
     if half:
-        text.append("╸", style=style)
-    text.append("━" * (width - full - (1 if half else 0)), style="grey23")
+        pieces.append(("╸", style))
+    if rest > 0:
+        pieces.append(("━" * rest, "grey23"))
+    return pieces
+
+
+def bar_text(fraction: float, width: int, style: str) -> Text:
+    """A thin progress bar with half-cell resolution (the look of Rich's bar, without its layout cost)."""
+    text = Text(no_wrap=True)
+    for piece, piece_style in bar_pieces(fraction, width, style):
+        text.append(piece, style=piece_style)
     return text
 
 
@@ -80,6 +89,25 @@ def node_detail(task: Task, *, compact: bool = False) -> Text:
     return text
 
 
+def _fraction(task: Task, state: str) -> float:
+    if state in ("completed", "cached"):
+        return 1.0
+    if task.max:
+        return float(task.value or 0.0) / float(task.max)
+    return float(task.progress)
+
+
+def _fit_name(task: Task, name_width: int) -> str:
+    """The node's title (made safe), cut to ``name_width`` characters keeping its " #id"."""
+    name = fmt.plain(task.name or f"{task.class_type} #{task.node_id}", one_line=True)
+    if len(name) > name_width:
+        # Cut the title, keep its " #id": two nodes of the same title differ only by it.
+        _title, sep, node_id = name.rpartition(" #")
+        keep = f"{sep}{node_id}" if sep and len(node_id) < name_width // 2 else ""
+        name = name[: name_width - 1 - len(keep)].rstrip() + "…" + keep
+    return name
+
+
 def row_lines(task: Task, width: int) -> list[Text]:
     """A node's line (icon, name, bar, detail) and, when it failed or was cancelled, why."""
     # Plain Text, not a Table: this runs for every progress frame of the selected execution.
@@ -92,20 +120,10 @@ def row_lines(task: Task, width: int) -> list[Text]:
         detail = node_detail(task, compact=True)
     bar_width = 8 if narrow else max(8, min(30, width // 6))
     name_width = max(4, width - 2 - bar_width - detail_width - 2)
-    if state in ("completed", "cached"):
-        fraction = 1.0
-    elif task.max:
-        fraction = float(task.value or 0.0) / float(task.max)
-    else:
-        fraction = float(task.progress)
+    fraction = _fraction(task, state)
     line = fmt.icon_text(state)
     line.append(" ")
-    name = fmt.plain(task.name or f"{task.class_type} #{task.node_id}", one_line=True)
-    if len(name) > name_width:
-        # Cut the title, keep its " #id": two nodes of the same title differ only by it.
-        _title, sep, node_id = name.rpartition(" #")
-        keep = f"{sep}{node_id}" if sep and len(node_id) < name_width // 2 else ""
-        name = name[: name_width - 1 - len(keep)].rstrip() + "…" + keep
+    name = _fit_name(task, name_width)
     line.append(name.ljust(name_width), style="dim" if state == "pending" else "")
     line.append(" ")
     line.append_text(bar_text(fraction, bar_width, _BAR_STYLE.get(state, "white")))
@@ -115,6 +133,82 @@ def row_lines(task: Task, width: int) -> list[Text]:
     line.append_text(detail)
     extra = _extra_line(task, state)
     return [line] if extra is None else [line, extra]
+
+
+_PLAIN_STATES = frozenset({"pending", "running", "completed", "cached"})
+
+
+def plain_row(task: Task, width: int) -> tuple[str, list[tuple[str, str]]] | None:
+    """The common one-line row as its Text's style and (text, style) pieces, without building a Text.
+
+    Equal, piece for piece, to what :func:`row_lines` appends (a test compares the strips); None
+    when the row is not plain: two lines, an end other than completed, a running clock, anything
+    to cut (a long count, a name of wide characters) or a character wider than one cell.
+    """
+    state = fmt.task_state(task)
+    if state not in _PLAIN_STATES:
+        return None
+    narrow = width < 60
+    detail_width = 15 if narrow else max(24, min(32, width // 3))
+    detail = _plain_detail(task, state, compact=narrow)
+    if detail is None:
+        return None
+    detail_len = sum(len(piece) for piece, _ in detail)
+    if detail_len > detail_width:
+        detail = _plain_detail(task, state, compact=True)
+        if detail is None:
+            return None
+        detail_len = sum(len(piece) for piece, _ in detail)
+        if detail_len > detail_width:
+            return None
+    bar_width = 8 if narrow else max(8, min(30, width // 6))
+    name_width = max(4, width - 2 - bar_width - detail_width - 2)
+    if 4 + name_width + bar_width + detail_width > width:
+        return None  # cut by the row's width
+    name = _fit_name(task, name_width)
+    if not name.isascii():
+        return None
+    whole = fmt.RICH_STATUS_STYLE.get(state, "")
+    pieces = [
+        (f"{fmt.STATUS_ICON.get(state, '?')} ", ""),
+        (name.ljust(name_width), "dim" if state == "pending" else ""),
+        (" ", ""),
+        *bar_pieces(_fraction(task, state), bar_width, _BAR_STYLE.get(state, "white")),
+        (" " + " " * (detail_width - detail_len), ""),
+        *detail,
+    ]
+    return whole, pieces
+
+
+def _plain_detail(task: Task, state: str, *, compact: bool) -> list[tuple[str, str]] | None:
+    """:func:`node_detail`'s pieces for the plain states; None for a running clock or a wide character."""
+    pieces: list[tuple[str, str]] = []
+    if state == "running":
+        if task.max:
+            pieces.append((f"{fmt.number(task.value)}/{fmt.number(task.max)}", ""))
+        if task.rate and not compact:
+            pieces.append((f"  {finite_number(task.rate, '.1f')} it/s", "dim"))
+        if task.eta_seconds is not None:
+            pieces.append((f" ETA {fmt.duration(task.eta_seconds)}", "yellow"))
+        elif not task.max:
+            return None  # a clock: drawn through Text at the moment it is drawn
+    elif state == "cached":
+        pieces.append(("cached", "cyan"))
+    elif state == "completed":
+        if task.max:
+            value = task.value if task.value is not None else task.max
+            pieces.append((f"{fmt.number(value)}/{fmt.number(task.max)}  ", ""))
+        pieces.append((fmt.duration(task.duration), "green"))
+    else:
+        pieces.append(("pending", "dim"))
+    if not all(piece.isascii() for piece, _ in pieces):
+        return None
+    return pieces
+
+
+def shows_clock(task: Task) -> bool:
+    """Whether the node's row shows its running time (see :func:`node_detail`)."""
+    return task.status is TaskStatus.RUNNING and not task.max and task.eta_seconds is None
 
 
 def _row_height(task: Task) -> int:
@@ -209,6 +303,7 @@ class NodeProgressList(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.set_reactive(Widget.auto_links, False)  # rows hold no links (nothing to restyle on hover)
         self._execution_id: str | None = None
         self._tasks: list[Task] = []
         self._ids: tuple[str, ...] = ()
@@ -294,13 +389,60 @@ class NodeProgressList(Widget):
         return None
 
     def refresh_running(self) -> None:
-        """Elapsed times and rates of running nodes move on with the clock."""
+        """The elapsed time of a running node without steps moves on with the clock.
+
+        A node with steps or an ETA shows what the server reported, not the clock: it is
+        redrawn when its snapshot changes, not every second.
+        """
         for index, task in enumerate(self._tasks):
-            if task.status is TaskStatus.RUNNING:
+            if shows_clock(task):
                 self._repaint(index)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return self._lines
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The kept row lines as the screen takes them, when nothing frames them.
+
+        Textual's styles cache wraps each line it has not drawn before in a new Strip (and so
+        passes it through the line filters again) and applies border, padding, tint and opacity;
+        this list has none of them, so each kept line goes out as it is, filtered once (the
+        filtered line is kept on the line). Anything that frames or tints the list takes
+        Textual's way (a test compares both).
+        """
+        if not self._unframed():
+            return super().render_lines(crop)
+        width = self.size.width
+        base_background, background = self.background_colors
+        inner = self._styles_cache.get_inner_outer(base_background, background)[0].rich_style
+        filters = self.get_line_filters()
+        render_line = self.render_line
+        strips: list[Strip] = []
+        for y in crop.line_range:
+            strip = render_line(y).adjust_cell_length(width, inner)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _unframed(self) -> bool:
+        """No border, outline, padding, title, tint, hatch or opacity: the lines are the content."""
+        styles = self.styles
+        return not (
+            self.BLANK
+            or self.auto_links
+            or self._border_title is not None
+            or self._border_subtitle is not None
+            or any(styles.gutter)
+            or any(edge for edge, _color in styles.outline)
+            or styles.tint.a
+            or styles.has_rule("hatch")
+            or styles.text_opacity != 1.0
+            or self.opacity != 1.0
+        )
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -325,16 +467,24 @@ class NodeProgressList(Widget):
 
     def _row_strips(self, task: Task, width: int, visual_style: VisualStyle) -> list[Strip]:
         """A row's lines: a plain one-line row straight to segments, anything else through Textual."""
-        lines = row_lines(task, width)
-        for text in lines:
-            text.truncate(width, overflow="ellipsis")
-        if len(lines) == 1 and self.text_selection is None:
+        if self.text_selection is None:
             maker = self._text_strips
             if maker is None or maker.base != visual_style:
                 maker = self._text_strips = TextStrips(self, visual_style)
-            strip = maker.strip(lines[0])
-            if strip is not None:
-                return [strip]
+            plain = plain_row(task, width)
+            if plain is not None:
+                return [maker.pieces_strip(*plain)]
+            lines = row_lines(task, width)
+            for text in lines:
+                text.truncate(width, overflow="ellipsis")
+            if len(lines) == 1:
+                strip = maker.strip(lines[0])
+                if strip is not None:
+                    return [strip]
+        else:
+            lines = row_lines(task, width)
+            for text in lines:
+                text.truncate(width, overflow="ellipsis")
         return self._visual_strips(lines, width, visual_style)
 
     def _visual_strips(self, lines: list[Text], width: int, visual_style: VisualStyle) -> list[Strip]:

@@ -85,3 +85,32 @@ class TextStrips:
         if x < len(plain):
             add(Segment(plain[x:], self._style(whole, "", x)))
         return Strip(segments, text.cell_len)
+
+    def pieces_strip(self, whole: str, pieces: list[tuple[str, str]]) -> Strip:
+        """The Strip of the Text that appending ``pieces`` to an empty Text of style ``whole`` makes.
+
+        For pieces of one-cell characters (no newline, no tab): runs of unstyled pieces make one
+        segment, as the gaps between a Text's spans do; each styled piece is a span of its own.
+        """
+        segments: list[Segment] = []
+        add = segments.append
+        style_of = self._style
+        x = 0
+        gap: list[str] = []  # the current run of unstyled pieces
+        gap_start = 0
+        for text, span_style in pieces:
+            if not text:
+                continue
+            if span_style:
+                if gap:
+                    add(Segment("".join(gap), style_of(whole, "", gap_start)))
+                    gap = []
+                add(Segment(text, style_of(whole, span_style, x)))
+            else:
+                if not gap:
+                    gap_start = x
+                gap.append(text)
+            x += len(text)
+        if gap:
+            add(Segment("".join(gap), style_of(whole, "", gap_start)))
+        return Strip(segments, x)
