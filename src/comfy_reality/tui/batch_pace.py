@@ -18,8 +18,12 @@ their effect in its next frame.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..runtime.models import TaskEvent, TaskType
+from ..runtime.kinds import TaskType
+
+if TYPE_CHECKING:
+    from ..runtime.models import TaskEvent
 
 FLOOD_EVENTS = 32
 """A batch of this many task events is a flood by itself."""
