@@ -32,6 +32,7 @@ from ..logs import get_logger, redact_text, register_secret
 from ..url_secrets import split_credentials
 from .auth import Auth
 from .protocol import feature_flags_frame
+from .read_coalescing import CoalescingConnection
 from .tls import verifying_context
 
 log = get_logger("comfy_reality.client")
@@ -672,6 +673,7 @@ class ComfyUIClient:
                 **options,
                 additional_headers=self.auth.http_headers() if self.auth else None,
                 max_size=WS_MAX_SIZE,
+                create_connection=CoalescingConnection,
                 open_timeout=self.timeout,
                 ping_interval=20,
                 ping_timeout=20,

@@ -3,7 +3,9 @@
 The runtime holds one for its own ``client_id`` and one per observed foreign ``client_id``; both
 are this class, told apart only by the client id, the routing function and the callbacks.
 Reads are bounded: the client caps a frame's size, and the reader yields to the event loop every
-256 frames so a flood of buffered frames never starves the rest of the program. The main socket
+256 frames so a flood of buffered frames never starves the rest of the program. The client's
+sockets are :class:`.read_coalescing.CoalescingConnection`: during a progress flood they read a
+few frames at a time and hand each to :meth:`Connection._take` as they parse it. The main socket
 hands its frames to a :class:`.snapshots.SnapshotHold`, which drops superseded progress snapshots.
 """
 
@@ -23,6 +25,7 @@ from ..errors import ServerUnreachableError
 from ..logs import get_logger
 from .client import ComfyUIClient
 from .protocol import Frame
+from .read_coalescing import CoalescingConnection
 from .snapshots import SnapshotHold, deliver
 
 log = get_logger("comfy_reality.runtime")
@@ -197,22 +200,33 @@ class Connection:
             self._attempted.notify_all()
 
     async def _read(self, ws: ClientConnection) -> str:
-        """Route every frame until the socket closes; returns why it closed."""
-        snapshots = self.snapshots
+        """Route every frame until the socket closes; returns why it closed.
+
+        A :class:`.read_coalescing.CoalescingConnection` hands frames to :meth:`_take` as it parses
+        them; the ``async for`` then only takes what was queued before (and sees the close)."""
+        direct = ws if isinstance(ws, CoalescingConnection) else None
+        if direct is not None:
+            direct.deliver_to(self._take, self.label)
         try:
             async for frame in ws:
-                self.frames_received += 1
-                self.on_frame()
-                if snapshots is not None:
-                    snapshots.feed(frame)
-                else:
-                    deliver(frame, self.route, self.label)
+                self._take(frame)
                 if self.frames_received % YIELD_EVERY_FRAMES == 0:
                     await asyncio.sleep(0)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
             return f"connection lost (close code {code})" if code else "connection lost"
         finally:
-            if snapshots is not None:
-                snapshots.release()  # what the socket said before it closed is folded in
+            if direct is not None:
+                direct.deliver_to(None)
+            if self.snapshots is not None:
+                self.snapshots.release()  # what the socket said before it closed is folded in
         return "the server closed the connection"
+
+    def _take(self, frame: str | bytes) -> None:
+        """One frame, in the order the socket brought it."""
+        self.frames_received += 1
+        self.on_frame()
+        if self.snapshots is not None:
+            self.snapshots.feed(frame)
+        else:
+            deliver(frame, self.route, self.label)
