@@ -236,3 +236,27 @@ async def test_runtime_fold_over_a_coalescing_socket_equals_the_usual_path(
     assert connection.frames_received == len(frames)
     assert ws.pauses > 0
     assert fold_state(trackers) == fold_state(usual)
+
+
+async def test_a_library_without_the_queue_hooks_reads_as_the_plain_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a websockets release whose message queue lacks the hooks, nothing is handed over or
+    paused: every frame still arrives, in order, through the library's own queue."""
+    frames = [step(n, 100) for n in range(1, 40)] + [json.dumps({"type": "end"})]
+
+    async def script(ws: ServerConnection) -> None:
+        for frame in frames:
+            await ws.send(frame)
+        await ws.close()
+
+    seen: list[str | bytes] = []
+    async with socket_pair(script) as ws:
+        ws.supported = False
+        ws.flood_gap = math.inf
+        connection = reader(ws, seen, monkeypatch)
+        reason = await asyncio.wait_for(connection._read(ws), 10)
+    assert reason == "the server closed the connection"
+    assert seen == frames
+    assert ws.handed_over == 0
+    assert ws.pauses == 0

@@ -75,15 +75,20 @@ class CoalescingConnection(ClientConnection):
         self._handed_this_read = 0
         self._pause: asyncio.Handle | None = None
         self._queue_full = False
-        # The library pauses reading when its message queue is full: route that through here so
-        # the two pauses never undo each other.
-        self.recv_messages.pause = self._pause_for_full_queue
-        self.recv_messages.resume = self._resume_for_drained_queue
+        # Both tricks lean on the library's message queue (its pause/resume hooks and its frame
+        # queue, websockets 13 to 17): on a release without them this socket reads as the plain one.
+        queue = self.recv_messages
+        self.supported = all(hasattr(queue, name) for name in ("pause", "resume", "frames"))
+        if self.supported:
+            # The library pauses reading when its message queue is full: route that through here
+            # so the two pauses never undo each other.
+            queue.pause = self._pause_for_full_queue
+            queue.resume = self._resume_for_drained_queue
 
     def deliver_to(self, sink: FrameSink | None, label: str = "") -> None:
         """Hand every later whole message to ``sink`` (None: back to the library's queue).
         A sink that raises is logged under ``label`` and reading goes on."""
-        self._sink = sink
+        self._sink = sink if self.supported else None
         self._label = label
 
     @property
@@ -120,7 +125,7 @@ class CoalescingConnection(ClientConnection):
         now = self.loop.time()
         flood = now - self._last_read < self.flood_gap
         self._last_read = now
-        if self._pause is not None:
+        if self._pause is not None or not self.supported:
             return
         if self._handed_this_read > YIELD_FRAMES:  # a backlog: let the loop run before the next read
             self._pause = self.loop.call_soon(self._end_pause)
