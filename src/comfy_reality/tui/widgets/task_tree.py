@@ -312,8 +312,8 @@ server; its children are the prompt's nodes.
         """What a node stores: its label's first line as text alone, without spans or styles.
 
         Every line is drawn from its entry (:meth:`render_label`); the stored label only gives the
-        line's width and tells a changed line (:func:`_relabel`). A styled label (a list of
-        spans, each with its style) was about half of what a listed execution's branch kept.
+        line's width and tells a changed line (:func:`_relabel`). A styled label's spans were
+        about a quarter of a listed execution's branch (1,165 -> 885 bytes by tracemalloc).
         """
         first_line = super().process_label(label)
         return Text(first_line.plain) if first_line.spans or first_line.style else first_line
