@@ -5,10 +5,10 @@
 * App: the TUI, headless, against an embedded server, queues 1,000 trivial prompts one after
   another through the main screen (as a user's key presses do); its RSS after every 100.
 * Listed execution: the same app with tracemalloc on, sampled every 100 executions up to 500 (all
-  still listed in the tree: the session lists 500 finished ones, the newest 100 whole, the older
+  still listed in the tree: the session lists 500 finished ones, the newest 30 whole, the older
   ones compacted to a summary whose nodes, outputs and errors are read back from the journal
   when selected): the net bytes still allocated, after ``gc.collect()``, from 300 to 500, per
-  execution. Past the first 100 each new execution turns the oldest whole one into a summary, so
+  execution. Past the first 30 each new execution turns the oldest whole one into a summary, so
   this is what a summary costs, plus the execution's lines in the log pane (bounded by its
   5,000 lines). RSS moves in pages and arenas; this counts objects.
 
@@ -256,7 +256,7 @@ def held_execution_kib(url: str, env: dict[str, str]) -> tuple[float, list[tuple
     """Net bytes allocated (tracemalloc, after gc) per execution listed, in KiB, from 300 to 500.
 
     Every sample lies within the session's bound (500 finished executions listed): each execution
-    counted is still listed, the newest 100 whole and the rest as summaries. The window starts at
+    counted is still listed, the newest 30 whole and the rest as summaries. The window starts at
     300, once the app's bounded render caches (1,024 lines each for the tree and the log) are
     full: what grows after that is what each execution keeps. The note gives every window of 100,
     the first ones with the caches still filling (and, to 100, every execution whole).
@@ -334,7 +334,7 @@ def run_benchmark(
                     "KiB",
                     target=f"< {HELD_LIMIT_KIB:.0f} KiB",
                     ok=per < HELD_LIMIT_KIB,
-                    note="net bytes allocated after gc, 300 -> 500 executions listed (the newest 100 "
+                    note="net bytes allocated after gc, 300 -> 500 executions listed (the newest 30 "
                     "whole, the rest summaries read back from the journal); per window of 100 "
                     "(listed at its end: KiB per execution) " + curve_text(traced),
                 )

@@ -13,7 +13,7 @@ Scenarios:
   running in all): time from pressing r to a frame with every node shown; app CPU while it runs
   with no key pressed; Tab, cursor and expand latency while it runs and once it is idle;
 * 300 runs queued from the keyboard at once, recorded in a journal as a user's app records them
-  (so past the newest 100 finished, executions are compacted to summaries): key latency with them
+  (so past the newest 30 finished, executions are compacted to summaries): key latency with them
   in the tree; the memory each held execution costs, from the first hundred finished to all of
   them, counted by tracemalloc
   (objects still allocated after gc, the in-process server's excepted; RSS, which moves by whole
@@ -310,7 +310,7 @@ async def graph_scenario(server: ServerHandle, workflows: Path, nodes: int, pres
 async def burst_scenario(
     server: ServerHandle, workflows: Path, runs: int, presses: int, journal: Path | None = None
 ) -> dict[str, Any]:
-    """``journal``: the app records to it, as a user's app does (and then keeps only the newest 100
+    """``journal``: the app records to it, as a user's app does (and then keeps only the newest 30
     finished executions whole, reading older ones back from it); None runs without one."""
     app = await connected_app(server.url, workflows, use_journal=journal is not None, journal_path=journal)
     async with app.run_test(size=SIZE) as pilot:

@@ -43,3 +43,33 @@ def test_lines_of_the_same_look_share_one_style_sequence() -> None:
     stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     first, second = (StoredLine(rendered(LogLine(stamp, "info", f"run {i} done"))[0]) for i in range(2))
     assert first._styles is second._styles
+
+
+async def test_a_long_log_keeps_rich_cell_width_cache_from_filling() -> None:
+    from rich.cells import cached_cell_len
+    from textual.app import App, ComposeResult
+
+    from comfy_reality.tui.widgets import LogPane
+    from comfy_reality.tui.widgets.log_pane import CELL_WIDTHS_KEPT_FOR
+
+    class LogApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LogPane(id="log")
+
+    app = LogApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        log = app.query_one(LogPane)
+        stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        cached_cell_len.cache_clear()
+        # Every line brings new words (ids), as a session's lines do: 3,000 lines, four at a time.
+        for start in range(0, 3000, 4):
+            log.add_lines(
+                [
+                    LogLine(stamp, "info", f"prompt {i:08x} done in task_{i:06d}")
+                    for i in range(start, start + 4)
+                ]
+            )
+        await pilot.pause()
+        # Without the clears it held 4,096 widths (full); now what the last few hundred lines brought.
+        assert cached_cell_len.cache_info().currsize < 4 * CELL_WIDTHS_KEPT_FOR + 200
+        assert "prompt 00000bb7 done in task_002999" in "\n".join(line.text for line in log.lines[-5:])

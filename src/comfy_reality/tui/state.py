@@ -25,15 +25,18 @@ if TYPE_CHECKING:  # the models (and pydantic) load with the first execution, af
     from ..runtime.models import Task, WorkflowExecution
 
 REJECTED = "rejected"
-KEEP_DETAIL = 100
-"""Finished executions that keep their whole model in memory (the newest, or the last looked at)."""
+KEEP_DETAIL = 30
+"""Finished executions that keep their whole model in memory (the newest, or the last looked at):
+about a tall pane's worth of the tree. Older ones are off screen until scrolled to, and reading
+one back from the journal takes a few milliseconds off the loop; a whole 6-node execution's
+session side (its entry and the tree's node rows) is several kilobytes, a summary a few hundred bytes."""
 RETRY_METADATA = ("server_name", "extra_data", "front", "partial_execution_targets")
 """What a summary keeps of an execution's metadata: the pool's server name (shown) and what a
 retry sends again (the journal does not record them)."""
 _NO_NODES: Mapping[str, Task] = MappingProxyType({})
 
 
-@dataclass
+@dataclass(slots=True)
 class ExecutionEntry:
     """One execution: its snapshot, its workflow task and its node tasks in graph order."""
 

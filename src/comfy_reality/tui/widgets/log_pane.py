@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar, cast
 
+from rich.cells import cached_cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -29,6 +30,8 @@ LEVEL_STYLE: dict[str, str] = {
 MAX_LINES = 5000
 DRAWN_LINES_CACHED = 256
 """Drawn lines RichLog keeps ready (a screen's worth several times over; Textual's default is 1,024)."""
+CELL_WIDTHS_KEPT_FOR = 300
+"""Lines written between two clears of Rich's cell-width cache (see :meth:`LogPane.add_lines`)."""
 
 
 def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
@@ -128,7 +131,15 @@ newest line.
             return
         block = Text("\n", no_wrap=False).join(render_line(line, self.tz) for line in lines)
         self.write(block, scroll_end=self.follow)
+        written = self.lines_written
         self.lines_written += len(lines)
+        if written // CELL_WIDTHS_KEPT_FOR != self.lines_written // CELL_WIDTHS_KEPT_FOR:
+            # Rich measures every word it wraps through one process-wide cache of 4,096 strings
+            # (Textual shares it). Log lines bring new words all the time (ids, times), so it filled
+            # over a session's first few hundred executions, each entry keeping its word alive. A
+            # width costs little to measure again (one set check for plain text): it is emptied
+            # every few hundred lines, and stays at what those lines and the screen bring.
+            cached_cell_len.cache_clear()
 
     def write(self, content: Any, *args: Any, **kwargs: Any) -> LogPane:
         """RichLog's write, then the lines it stored are kept compact (see :class:`StoredLine`)."""
