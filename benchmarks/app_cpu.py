@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import gc
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from textual.geometry import Region
 from textual.screen import Screen
 from textual.strip import Strip
 
+from benchmarks.profiling import profiled
 from benchmarks.scale import (
     SIZE,
     ServerHandle,
@@ -129,20 +128,6 @@ class LinesDrawn:
 
     def __exit__(self, *exc: object) -> None:
         DirtyLinesCompositor._get_renders = self._original  # type: ignore[method-assign]
-
-
-@contextmanager
-def profiled(path: Path | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    profile = cProfile.Profile()
-    profile.enable()
-    try:
-        yield
-    finally:
-        profile.disable()
-        profile.dump_stats(path)
 
 
 async def scenario(

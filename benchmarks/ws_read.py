@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import cProfile
 import itertools
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,6 +34,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from benchmarks.profiling import profiled
 from benchmarks.scale import chain_prompt, serving
 from comfy_reality.logs import configure_logging
 from comfy_reality.runtime import ComfyUIAsyncRuntime
@@ -52,20 +52,6 @@ class CountedReads(ClientConnection):
     def data_received(self, data: bytes) -> None:
         self.reads += 1
         super().data_received(data)
-
-
-@contextlib.contextmanager
-def profiled(path: Path | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    profile = cProfile.Profile()
-    profile.enable()
-    try:
-        yield
-    finally:
-        profile.disable()
-        profile.dump_stats(path)
 
 
 async def window(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args
 
@@ -16,16 +15,6 @@ from comfy_reality import logs, startup
 from comfy_reality.config import Settings, load_settings
 from comfy_reality.config_sources import IMAGE_MODES, FirstFrameSettings, first_frame_settings, read_pending
 from comfy_reality.errors import ConfigError
-
-
-@pytest.fixture(autouse=True)
-def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("COMFY_REALITY_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("COMFYUI_URL", raising=False)
-    monkeypatch.delenv("COMFYUI_TOKEN", raising=False)
-    yield tmp_path
-    logs.close_log_file()
-    structlog.reset_defaults()
 
 
 def test_the_image_modes_are_the_models() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,6 @@ import structlog
 from click.testing import CliRunner
 
 from comfy_reality import logs, startup
-
-
-@pytest.fixture(autouse=True)
-def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("COMFY_REALITY_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("COMFYUI_URL", raising=False)
-    monkeypatch.delenv("COMFYUI_TOKEN", raising=False)
-    yield tmp_path
-    logs.close_log_file()
-    structlog.reset_defaults()
 
 
 def test_start_up_masks_the_token_and_the_password_in_the_log(tmp_path: Path) -> None:

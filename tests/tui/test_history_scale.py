@@ -165,6 +165,11 @@ async def test_a_filter_keystroke_finds_a_row_far_beyond_the_first_page(tmp_path
             await wait_for(pilot, lambda: "exec-000042" in _details(app), what="its details")
 
 
+def _pages_read(screen: JournalScreen) -> bool:
+    """No page of the history is being read."""
+    return all(w.is_finished for w in screen.workers if w.group == "history-page")
+
+
 async def test_page_down_moves_a_whole_page_every_time_the_next_page_read_a_screen_ahead(
     tmp_path: Path,
 ) -> None:
@@ -177,15 +182,12 @@ async def test_page_down_moves_a_whole_page_every_time_the_next_page_read_a_scre
             screen = await _open(pilot, app)
             table = _table(app)
 
-            def settled() -> bool:  # no page being read
-                return all(w.is_finished for w in screen.workers if w.group == "history-page")
-
             moves: list[int] = []
             for _ in range(12):  # about 500 rows: across the window's edge several times
                 name = _cursor_name(app)
                 await pilot.press("pagedown")
                 await wait_for(pilot, lambda n=name: _cursor_name(app) != n, what="page down")
-                await wait_for(pilot, settled, what="the page read ahead")
+                await wait_for(pilot, lambda: _pages_read(screen), what="the page read ahead")
                 moves.append(int(name.split()[1]) - int(_cursor_name(app).split()[1]))
             # Never stopped short at the window's last row, waiting for the next page.
             # (DataTable's first page from the top row may be a row shorter than the rest.)
@@ -206,12 +208,9 @@ async def test_page_up_from_the_oldest_moves_a_whole_page_every_time_and_the_win
             screen = await _open(pilot, app)
             table = _table(app)
 
-            def settled() -> bool:  # no page being read
-                return all(w.is_finished for w in screen.workers if w.group == "history-page")
-
             await pilot.press("end")
             await wait_for(pilot, lambda: _cursor_name(app) == "run 00000", what="End on the oldest row")
-            await wait_for(pilot, settled, what="End's page")
+            await wait_for(pilot, lambda: _pages_read(screen), what="End's page")
             await pilot.pause()
             assert (table.row_count, screen.at_tail) == (PAGE, True)  # the page above waits for a move
             moves: list[int] = []
@@ -219,7 +218,7 @@ async def test_page_up_from_the_oldest_moves_a_whole_page_every_time_and_the_win
                 name = _cursor_name(app)
                 await pilot.press("pageup")
                 await wait_for(pilot, lambda n=name: _cursor_name(app) != n, what="page up")
-                await wait_for(pilot, settled, what="the page read ahead")
+                await wait_for(pilot, lambda: _pages_read(screen), what="the page read ahead")
                 moves.append(int(_cursor_name(app).split()[1]) - int(name.split()[1]))
                 # The window is the journal's rows in order, newest first, with no gap or repeat.
                 numbers = [int(_name_at(app, i).split()[1]) for i in range(table.row_count)]
