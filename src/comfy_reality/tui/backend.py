@@ -506,9 +506,10 @@ class Backend:
             await asyncio.sleep(frame)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._batch_handled.wait(), timeout=1.0)
-            if not is_flood(len(events), len(subscription)):
+            waiting = len(subscription)
+            if not is_flood(len(events), waiting):
                 continue
-            rest = posted + batch_spacing(frame, len(events), 1) - loop.time()
+            rest = posted + batch_spacing(frame, len(events), waiting) - loop.time()
             if rest > 0:
                 await asyncio.sleep(rest)
             # Progress only: wait up to the slow spacing, unless a run changes state meanwhile.

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..runtime.kinds import TaskType
+from ..runtime.kinds import LIFECYCLE_EVENTS, TaskType
 
 if TYPE_CHECKING:
     from ..runtime.models import TaskEvent
@@ -31,8 +31,6 @@ FLOOD_FACTOR = 2.0
 """Under a flood, batches are at least this many frame intervals apart (about 15 a second)."""
 SLOW_FACTOR = 4.0
 """Under a flood of progress only, batches are this many frame intervals apart (about 7.5 a second)."""
-
-_RUN_STATES = frozenset({"created", "started", "completed", "failed", "cancelled"})
 
 
 def batch_spacing(frame_interval: float, batch_events: int, waiting: int) -> float:
@@ -60,6 +58,6 @@ def is_urgent(events: Iterable[TaskEvent]) -> bool:
     """Whether any event changes what a run is (its own state) or reports a failure."""
     for event in events:
         kind = event.event_type
-        if kind == "failed" or (kind in _RUN_STATES and event.task_type is not TaskType.NODE):
+        if kind == "failed" or (kind in LIFECYCLE_EVENTS and event.task_type is not TaskType.NODE):
             return True
     return False

@@ -56,36 +56,42 @@ def bar_text(fraction: float, width: int, style: str) -> Text:
     return text
 
 
-def node_detail(task: Task, *, compact: bool = False) -> Text:
-    """The right-hand column: counts and speed while running, how it ended otherwise."""
-    state = fmt.task_state(task)
-    text = Text(no_wrap=True, overflow="ellipsis")
+def detail_pieces(task: Task, state: str, *, compact: bool = False) -> list[tuple[str, str]]:
+    """The right-hand column's (text, style) pieces: counts and speed while running, how it ended otherwise."""
+    pieces: list[tuple[str, str]] = []
     if state == "running":
         if task.max:
-            text.append(f"{fmt.number(task.value)}/{fmt.number(task.max)}")
+            pieces.append((f"{fmt.number(task.value)}/{fmt.number(task.max)}", ""))
         if task.rate and not compact:
-            text.append(f"  {finite_number(task.rate, '.1f')} it/s", style="dim")
+            pieces.append((f"  {finite_number(task.rate, '.1f')} it/s", "dim"))
         if task.eta_seconds is not None:
-            text.append(f" ETA {fmt.duration(task.eta_seconds)}", style="yellow")
+            pieces.append((f" ETA {fmt.duration(task.eta_seconds)}", "yellow"))
         elif not task.max:
-            text.append(f"{fmt.duration(task.elapsed(fmt.now()))}", style="yellow")
+            pieces.append((f"{fmt.duration(task.elapsed(fmt.now()))}", "yellow"))
     elif state == "cached":
-        text.append("cached", style="cyan")
+        pieces.append(("cached", "cyan"))
     elif state == "completed":
         if task.max:
-            text.append(
-                f"{fmt.number(task.value if task.value is not None else task.max)}/{fmt.number(task.max)}  "
-            )
-        text.append(fmt.duration(task.duration), style="green")
+            value = task.value if task.value is not None else task.max
+            pieces.append((f"{fmt.number(value)}/{fmt.number(task.max)}  ", ""))
+        pieces.append((fmt.duration(task.duration), "green"))
     elif state == "failed":
-        text.append("failed" if compact else f"failed after {fmt.duration(task.duration)}", style="bold red")
+        pieces.append(("failed" if compact else f"failed after {fmt.duration(task.duration)}", "bold red"))
     elif state == "cancelled":
         if task.max and task.value:
             # Where it stopped: "32/50 cancelled".
-            text.append(f"{fmt.number(task.value)}/{fmt.number(task.max)} ")
-        text.append("cancelled", style="magenta")
+            pieces.append((f"{fmt.number(task.value)}/{fmt.number(task.max)} ", ""))
+        pieces.append(("cancelled", "magenta"))
     else:
-        text.append("pending", style="dim")
+        pieces.append(("pending", "dim"))
+    return pieces
+
+
+def node_detail(task: Task, *, compact: bool = False) -> Text:
+    """The right-hand column as a Text (see :func:`detail_pieces`)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for piece, style in detail_pieces(task, fmt.task_state(task), compact=compact):
+        text.append(piece, style=style)
     return text
 
 
@@ -108,18 +114,23 @@ def _fit_name(task: Task, name_width: int) -> str:
     return name
 
 
+def _row_widths(width: int) -> tuple[bool, int, int, int]:
+    """A row's layout at ``width``: whether it is narrow, then the detail's, the bar's and the name's widths."""
+    narrow = width < 60
+    detail_width = 15 if narrow else max(24, min(32, width // 3))
+    bar_width = 8 if narrow else max(8, min(30, width // 6))
+    return narrow, detail_width, bar_width, max(4, width - 2 - bar_width - detail_width - 2)
+
+
 def row_lines(task: Task, width: int) -> list[Text]:
     """A node's line (icon, name, bar, detail) and, when it failed or was cancelled, why."""
     # Plain Text, not a Table: this runs for every progress frame of the selected execution.
     state = fmt.task_state(task)
-    narrow = width < 60
+    narrow, detail_width, bar_width, name_width = _row_widths(width)
     # The detail (count, rate, ETA) is kept whole: the rate goes first, then the bar shrinks, the name last.
     detail = node_detail(task, compact=narrow)
-    detail_width = 15 if narrow else max(24, min(32, width // 3))
     if detail.cell_len > detail_width:
         detail = node_detail(task, compact=True)
-    bar_width = 8 if narrow else max(8, min(30, width // 6))
-    name_width = max(4, width - 2 - bar_width - detail_width - 2)
     fraction = _fraction(task, state)
     line = fmt.icon_text(state)
     line.append(" ")
@@ -148,8 +159,7 @@ def plain_row(task: Task, width: int) -> tuple[str, list[tuple[str, str]]] | Non
     state = fmt.task_state(task)
     if state not in _PLAIN_STATES:
         return None
-    narrow = width < 60
-    detail_width = 15 if narrow else max(24, min(32, width // 3))
+    narrow, detail_width, bar_width, name_width = _row_widths(width)
     detail = _plain_detail(task, state, compact=narrow)
     if detail is None:
         return None
@@ -161,8 +171,6 @@ def plain_row(task: Task, width: int) -> tuple[str, list[tuple[str, str]]] | Non
         detail_len = sum(len(piece) for piece, _ in detail)
         if detail_len > detail_width:
             return None
-    bar_width = 8 if narrow else max(8, min(30, width // 6))
-    name_width = max(4, width - 2 - bar_width - detail_width - 2)
     if 4 + name_width + bar_width + detail_width > width:
         return None  # cut by the row's width
     name = _fit_name(task, name_width)
@@ -181,26 +189,10 @@ def plain_row(task: Task, width: int) -> tuple[str, list[tuple[str, str]]] | Non
 
 
 def _plain_detail(task: Task, state: str, *, compact: bool) -> list[tuple[str, str]] | None:
-    """:func:`node_detail`'s pieces for the plain states; None for a running clock or a wide character."""
-    pieces: list[tuple[str, str]] = []
-    if state == "running":
-        if task.max:
-            pieces.append((f"{fmt.number(task.value)}/{fmt.number(task.max)}", ""))
-        if task.rate and not compact:
-            pieces.append((f"  {finite_number(task.rate, '.1f')} it/s", "dim"))
-        if task.eta_seconds is not None:
-            pieces.append((f" ETA {fmt.duration(task.eta_seconds)}", "yellow"))
-        elif not task.max:
-            return None  # a clock: drawn through Text at the moment it is drawn
-    elif state == "cached":
-        pieces.append(("cached", "cyan"))
-    elif state == "completed":
-        if task.max:
-            value = task.value if task.value is not None else task.max
-            pieces.append((f"{fmt.number(value)}/{fmt.number(task.max)}  ", ""))
-        pieces.append((fmt.duration(task.duration), "green"))
-    else:
-        pieces.append(("pending", "dim"))
+    """:func:`detail_pieces` for the plain states; None for a running clock or a wide character."""
+    if state == "running" and not task.max and task.eta_seconds is None:
+        return None  # a clock: drawn through Text at the moment it is drawn
+    pieces = detail_pieces(task, state, compact=compact)
     if not all(piece.isascii() for piece, _ in pieces):
         return None
     return pieces
