@@ -104,22 +104,24 @@ def first_frame_settings(values: dict[str, Any]) -> FirstFrameSettings | None:
     ):
         return None
     url = values.get("server_url", DEFAULT_SERVER_URL)
-    secrets = _secrets(values)
-    if secrets is None or not isinstance(url, str):
+    if not isinstance(url, str):
         return None
     try:
         # As the model leaves it: spaces and the trailing slash gone, the user info out of the URL.
-        shown_url = split_credentials(url.strip().rstrip("/"))[0]
+        shown_url, _user, password = split_credentials(url.strip().rstrip("/"))
+        secrets = _secrets(values, password)
+        if secrets is None:
+            return None
         return FirstFrameSettings(
             shown_url, images, check_keymap(dict(keymap)), check_log_level(log_level), secrets
         )
     except ValueError:
-        return None
+        return None  # not a URL, or a key or level the model refuses: it will say so
 
 
-def _secrets(values: dict[str, Any]) -> tuple[str, ...] | None:
-    """Every token and password (the pool's too, and the password in the server URL); None when
-    one is not a string (the model will say so)."""
+def _secrets(values: dict[str, Any], url_password: str | None) -> tuple[str, ...] | None:
+    """Every token and password (the pool's too, and ``url_password``, the server URL's); None
+    when one is not a string (the model will say so)."""
     tables = [values, *(values.get("servers") or [])]
     if not isinstance(values.get("servers", []), list) or not all(isinstance(t, dict) for t in tables):
         return None
@@ -132,16 +134,8 @@ def _secrets(values: dict[str, Any]) -> tuple[str, ...] | None:
             if not isinstance(secret, str):
                 return None
             found.append(secret)
-    url = values.get("server_url")
-    if url is not None:
-        if not isinstance(url, str):
-            return None
-        try:
-            password = split_credentials(url.strip().rstrip("/"))[2]
-        except ValueError:
-            return None  # not a URL: the model will say so
-        if password:
-            found.append(password)
+    if url_password:
+        found.append(url_password)
     return tuple(found)
 
 
