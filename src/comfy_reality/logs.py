@@ -207,13 +207,15 @@ class _JsonLines:
 class Logger:
     """A named logger that imports structlog only when structlog is in use (see the module doc)."""
 
-    __slots__ = ("_bound", "_key", "_proxy", "name")
+    __slots__ = ("_bound", "_filtered", "_key", "_proxy", "name")
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name
         self._proxy: Any = None
         self._bound: Any = None
         self._key: tuple[Any, ...] = (None, None, None, None)
+        self._filtered: frozenset[str] = frozenset()
+        """Methods the bound logger drops (below its level): such a call returns at once."""
 
     def _log(self, method: str, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
         sink = _sink
@@ -222,7 +224,10 @@ class Logger:
             return None
         if _structlog_setup is not None or self._proxy is None:
             ensure_structlog()
-        return getattr(self._structlog_logger(), method)(event, *args, **kw)
+        bound = self._structlog_logger()
+        if method in self._filtered:
+            return None  # what the filtering bound logger's method does, without the call
+        return getattr(bound, method)(event, *args, **kw)
 
     def _structlog_logger(self) -> Any:
         """structlog's logger, bound once per structlog configuration.
@@ -230,25 +235,39 @@ class Logger:
         structlog is configured with ``cache_logger_on_first_use=False`` so that a
         reconfiguration (tests, the TUI's log tap) reaches module-level loggers; its lazy proxy
         then assembles a new bound logger on every call, even a filtered-out ``debug``. This
-        keeps the bound one until the configuration objects change (what ``configure`` does).
+        keeps the bound one until the configuration objects change (what ``configure`` does),
+        checked by identity on every call: a filtered-out call costs a few attribute reads.
         """
-        import structlog
-
         if self._proxy is None:
+            import structlog
+
             self._proxy = structlog.get_logger(self.name) if self.name is not None else structlog.get_logger()
-        config = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
+        config = _structlog_config()
         if config is None:  # a structlog without it: no caching, as structlog's own proxy
             return self._proxy
-        key = (
+        key = self._key
+        if (
+            self._bound is not None
+            and key[0] is config.default_processors
+            and key[1] is config.default_wrapper_class
+            and key[2] is config.logger_factory
+            and key[3] is config.default_context_class
+        ):
+            return self._bound
+        bound = self._bound = self._proxy.bind()
+        self._key = (
             config.default_processors,
             config.default_wrapper_class,
             config.logger_factory,
             config.default_context_class,
         )
-        if self._bound is None or any(a is not b for a, b in zip(key, self._key, strict=True)):
-            self._bound = self._proxy.bind()
-            self._key = key
-        return self._bound
+        enabled = getattr(bound, "is_enabled_for", None)  # structlog's filtering bound loggers have it
+        self._filtered = (
+            frozenset(m for m, level in LEVELS.items() if not enabled(level))
+            if callable(enabled)
+            else frozenset()
+        )
+        return bound
 
     def debug(self, event: Any, *args: Any, **kw: Any) -> Any:
         return self._log("debug", event, args, kw)
@@ -270,6 +289,18 @@ class Logger:
 
     def critical(self, event: Any, *args: Any, **kw: Any) -> Any:
         return self._log("critical", event, args, kw)
+
+
+_STRUCTLOG_CONFIG: list[Any] = []
+"""structlog's configuration object, found once (``configure`` changes its attributes, never the object)."""
+
+
+def _structlog_config() -> Any:
+    if not _STRUCTLOG_CONFIG:
+        import structlog
+
+        _STRUCTLOG_CONFIG.append(getattr(getattr(structlog, "_config", None), "_CONFIG", None))
+    return _STRUCTLOG_CONFIG[0]
 
 
 def get_logger(name: str | None = None) -> Logger:
