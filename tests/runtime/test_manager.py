@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
 
 from comfy_reality.runtime import AsyncTaskManager, Task, TaskEvent, TaskStatus, TaskType, current_task_var
+from comfy_reality.runtime import manager as manager_module
 
 
 async def test_ids_are_unique_across_tasks_created_from_one_asyncio_task() -> None:
@@ -311,6 +312,60 @@ async def test_events_built_without_validation_equal_validated_ones() -> None:
         assert event.timestamp.tzinfo is not None
         with pytest.raises(ValueError):  # still frozen
             event.__setattr__("task_id", "other")
+
+
+async def test_progress_built_on_delivery_equals_the_event_built_at_emit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without sync subscribers a progress event is built when a subscription first delivers it:
+    the same event (fields, fields set, emit-time timestamp, frozen) as the one built at once for
+    a sync subscriber, one instance for every subscription, and none for progress replaced unseen."""
+    built: list[TaskEvent] = []
+    original = manager_module._progress_event
+
+    def counting(recipe: manager_module.ProgressRecipe) -> TaskEvent:
+        built.append(original(recipe))
+        return built[-1]
+
+    monkeypatch.setattr(manager_module, "_progress_event", counting)
+
+    async def run(manager: AsyncTaskManager) -> tuple[list[TaskEvent], list[TaskEvent]]:
+        first, second = manager.events(), manager.events()
+        wf = await manager.create_task("wf", TaskType.WORKFLOW)
+        node = await manager.create_task("node", TaskType.NODE, parent_id=wf.id)
+        manager.start(node.id)
+        manager.set_progress(node.id, 0.1)  # replaced before anyone reads it
+        manager.set_progress(node.id, 0.25, "quarter", value=2, max=8)
+        manager.set_progress(wf.id, 0.5)
+        delivered = first.drain()
+        manager.set_progress(node.id, 0.75)
+        delivered += first.drain()
+        return delivered, second.drain()
+
+    lazy = AsyncTaskManager()
+    before = datetime.now(UTC)
+    lazy_first, lazy_second = await run(lazy)
+    after = datetime.now(UTC)
+    eager = AsyncTaskManager()
+    eager.subscribe(lambda _event: None)  # a sync subscriber: every event is built when emitted
+    eager_first, _ = await run(eager)
+
+    lazy_progress = [e for e in lazy_first if e.event_type == "progress"]
+    assert len(built) == len(lazy_progress)  # the 0.1 event was replaced unseen: never built
+    assert [(e.data or {}).get("progress") for e in lazy_progress] == [0.25, 0.5, 0.75]
+    shape = [e.model_dump(exclude={"timestamp", "task_id", "parent_id", "seq"}) for e in lazy_first]
+    assert shape == [e.model_dump(exclude={"timestamp", "task_id", "parent_id", "seq"}) for e in eager_first]
+    assert [e.seq for e in lazy_first] == [e.seq for e in eager_first]
+    for event in lazy_progress:
+        assert before <= event.timestamp <= after and event.timestamp.tzinfo is UTC
+        assert event == TaskEvent.model_validate(event.model_dump())
+        reference = TaskEvent(**event.model_dump(exclude={"timestamp"}))
+        assert event.model_fields_set == reference.model_fields_set
+        with pytest.raises(ValueError):  # still frozen
+            event.__setattr__("task_id", "other")
+    # The second subscription got the newest progress of each task: the very objects the first got.
+    second_progress = [e for e in lazy_second if e.event_type == "progress"]
+    assert [id(e) for e in second_progress] == [id(lazy_progress[2]), id(lazy_progress[1])]
 
 
 async def test_progress_clamp_matches_min_max_for_every_input() -> None:

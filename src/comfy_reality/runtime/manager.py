@@ -23,7 +23,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from time import time_ns
 from types import CoroutineType
 from typing import Any
 
@@ -55,17 +56,23 @@ _FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus
 _TASK_FIELDS = frozenset(Task.model_fields)
 
 
+def _built_event(values: dict[str, Any]) -> TaskEvent:
+    """``TaskEvent(**values)`` for values the manager made itself (``values``: every field, in field
+    order), without re-validating them: the same instance pydantic builds (fields, fields set,
+    frozen). Validation was the larger part of an event's cost, and progress frames are many."""
+    event = _new_object(TaskEvent)
+    _set_attribute(event, "__dict__", values)
+    _set_attribute(event, "__pydantic_fields_set__", set(_EVENT_FIELDS_SET))
+    _set_attribute(event, "__pydantic_extra__", None)
+    _set_attribute(event, "__pydantic_private__", None)
+    return event
+
+
 def _event(
     task_fields: dict[str, Any], event_type: EventType, message: str | None, data: Any, seq: int
 ) -> TaskEvent:
-    """``TaskEvent(**values)`` for values the manager made itself (from the task's ``__dict__``),
-    without re-validating them: the same instance pydantic builds (fields, fields set, frozen).
-    Validation was the larger part of an event's cost, and the manager emits one per progress frame.
-    """
-    event = _new_object(TaskEvent)
-    _set_attribute(
-        event,
-        "__dict__",
+    """The event of a task (``task_fields``: its ``__dict__``), stamped now."""
+    return _built_event(
         {
             "task_id": task_fields["id"],
             "event_type": event_type,
@@ -76,12 +83,33 @@ def _event(
             "parent_id": task_fields["parent_id"],
             "execution_id": task_fields["execution_id"],
             "seq": seq,
-        },
+        }
     )
-    _set_attribute(event, "__pydantic_fields_set__", set(_EVENT_FIELDS_SET))
-    _set_attribute(event, "__pydantic_extra__", None)
-    _set_attribute(event, "__pydantic_private__", None)
-    return event
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ProgressRecipe = tuple[str, TaskType, str | None, str | None, str | None, dict[str, Any], int, int]
+"""What a progress event is made of, taken when it is emitted: (task_id, task_type, parent_id,
+execution_id, message, data, seq, time_ns)."""
+
+
+def _progress_event(recipe: ProgressRecipe) -> TaskEvent:
+    """The progress event ``recipe`` describes, as :func:`_event` builds it at the moment it was
+    emitted (``datetime.now`` reads the same clock, floored to the microsecond as here)."""
+    task_id, task_type, parent_id, execution_id, message, data, seq, emitted_ns = recipe
+    return _built_event(
+        {
+            "task_id": task_id,
+            "event_type": "progress",
+            "timestamp": _EPOCH + timedelta(microseconds=emitted_ns // 1000),
+            "data": data,
+            "message": message,
+            "task_type": task_type,
+            "parent_id": parent_id,
+            "execution_id": execution_id,
+            "seq": seq,
+        }
+    )
 
 
 def _assign(task: Task, fields: dict[str, Any]) -> None:
@@ -99,12 +127,22 @@ def _assign(task: Task, fields: dict[str, Any]) -> None:
 
 
 class _Slot:
-    """A mutable box in the buffer so a newer progress event can replace a stale one in place."""
+    """A mutable box in the buffer so a newer progress event can replace a stale one in place.
 
-    __slots__ = ("event",)
+    It keeps its task's id: delivery reads it here, not from the event (a pydantic attribute read).
+    """
 
-    def __init__(self, event: TaskEvent) -> None:
+    __slots__ = ("event", "task_id")
+
+    def __init__(self, event: TaskEvent | None, task_id: str) -> None:
         self.event = event
+        self.task_id = task_id
+
+    def take(self) -> TaskEvent:
+        """The event this slot holds now (a shared slot builds it on the first delivery)."""
+        event = self.event
+        assert event is not None  # only a shared slot holds none until delivered
+        return event
 
 
 class _SharedSlot(_Slot):
@@ -115,11 +153,21 @@ class _SharedSlot(_Slot):
     the next progress event of the task must be pushed to.
     """
 
-    __slots__ = ("released",)
+    __slots__ = ("recipe", "released")
 
-    def __init__(self, event: TaskEvent) -> None:
-        super().__init__(event)
+    def __init__(self, task_id: str) -> None:
+        super().__init__(None, task_id)
+        self.recipe: ProgressRecipe | None = None
         self.released: list[EventSubscription] = []
+
+    def take(self) -> TaskEvent:
+        """Progress mostly replaces progress before anyone reads it: the event is built from its
+        recipe when a subscription first delivers it, once for all of them."""
+        event = self.event
+        if event is None:
+            assert self.recipe is not None
+            event = self.event = _progress_event(self.recipe)
+        return event
 
 
 class EventSubscription:
@@ -153,38 +201,38 @@ class EventSubscription:
         """Make the task's shared progress slot pending here (see AsyncTaskManager.emit)."""
         if self._closed:
             return
-        self._progress_slots[slot.event.task_id] = slot
+        self._progress_slots[slot.task_id] = slot
         self._slots_opened += 1
         self._buffer.append(slot)
         self._ready.set()
 
     def _delivered(self, slot: _Slot) -> TaskEvent:
         """A slot leaves the buffer: a shared one waits for this subscription's next push."""
-        event = slot.event
-        task_id = event.task_id
+        task_id = slot.task_id
         if self._progress_slots.get(task_id) is slot:
             del self._progress_slots[task_id]
             if isinstance(slot, _SharedSlot) and self._manager._shared.get(task_id) is slot:
                 slot.released.append(self)
-        return event
+        return slot.take()
 
     def push(self, event: TaskEvent) -> None:
         if self._closed:
             return
+        task_id = event.task_id
         if event.event_type == "progress":
-            slot = self._progress_slots.get(event.task_id)
+            slot = self._progress_slots.get(task_id)
             if slot is not None and not isinstance(slot, _SharedSlot):
                 slot.event = event
                 self._pushed_coalesced += 1
                 return
             if isinstance(slot, _SharedSlot):
                 slot.released.append(self)  # the manager's next progress of the task comes after this one
-            slot = _Slot(event)
-            self._progress_slots[event.task_id] = slot
+            slot = _Slot(event, task_id)
+            self._progress_slots[task_id] = slot
         else:
             # A state change seals the task's pending progress slot, keeping per-task order.
-            self._progress_slots.pop(event.task_id, None)
-            slot = _Slot(event)
+            self._progress_slots.pop(task_id, None)
+            slot = _Slot(event, task_id)
         self._buffer.append(slot)
         self._ready.set()
 
@@ -200,26 +248,31 @@ class EventSubscription:
         return self
 
     async def __anext__(self) -> TaskEvent:
+        if not await self._wait():
+            raise StopAsyncIteration
+        return self._pop()
+
+    async def _wait(self) -> bool:
+        """Wait until an event is buffered (True), or the stream is closed and drained (False)."""
         buffer = self._buffer
         while not buffer:
             if self._closed:
-                raise StopAsyncIteration
+                return False
             self._ready.clear()
             await self._ready.wait()
-        return self._pop()
+        return True
 
     def _pop(self) -> TaskEvent:
         """Deliver the oldest buffered event (the buffer is not empty)."""
         # What _delivered does, inlined: this runs for every event a subscription delivers.
         slot = self._buffer.popleft()
-        event = slot.event
-        task_id = event.task_id
+        task_id = slot.task_id
         if self._progress_slots.get(task_id) is slot:
             del self._progress_slots[task_id]
             if type(slot) is _SharedSlot and self._manager._shared.get(task_id) is slot:
                 slot.released.append(self)
         self.delivered += 1
-        return event
+        return slot.take()
 
     def drain(self) -> list[TaskEvent]:
         """Take every buffered event at once (for consumers that render in frames)."""
@@ -331,14 +384,20 @@ class AsyncTaskManager:
 
     async def _pump(self, subscription: EventSubscription, callback: Callback) -> None:
         buffer = subscription._buffer
+        pending = subscription._progress_slots
+        shared = self._shared
         while True:
-            if buffer:
-                event = subscription._pop()  # no __anext__ coroutine per event while some are ready
-            else:
-                try:
-                    event = await subscription.__anext__()
-                except StopAsyncIteration:
-                    return
+            if not buffer and not await subscription._wait():
+                return
+            # _pop, inlined: this runs once per event per async subscriber.
+            slot = buffer.popleft()
+            event = slot.take()
+            task_id = slot.task_id
+            if pending.get(task_id) is slot:
+                del pending[task_id]
+                if type(slot) is _SharedSlot and shared.get(task_id) is slot:
+                    slot.released.append(subscription)
+            subscription.delivered += 1
             try:
                 result = callback(event)
                 if type(result) is CoroutineType or inspect.isawaitable(result):
@@ -379,7 +438,7 @@ class AsyncTaskManager:
         if self._sync_subscribers:
             self._call_sync(event)
         if event_type == "progress":
-            self._fan_out_progress(event)
+            self._fan_out_progress(fields["id"], event, None)
         else:
             # A state change seals the task's shared progress slot: later progress goes after it.
             self._shared.pop(event.task_id, None)
@@ -395,19 +454,19 @@ class AsyncTaskManager:
                 self.subscriber_errors += 1
                 self.logger.exception("subscriber_failed", subscriber=repr(callback), task_id=event.task_id)
 
-    def _fan_out_progress(self, event: TaskEvent) -> None:
+    def _fan_out_progress(self, task_id: str, event: TaskEvent | None, recipe: ProgressRecipe | None) -> None:
         """The hot path under a progress flood: most subscriptions already hold a pending progress
         slot for this task, and the newer event simply takes its place (what push() would do;
         subscriptions in the list are open, a closed one leaves it)."""
         self._progress_emitted += 1
-        task_id = event.task_id
         shared = self._shared.get(task_id)
         if shared is None:
-            shared = self._shared[task_id] = _SharedSlot(event)
+            shared = self._shared[task_id] = _SharedSlot(task_id)
+            shared.event, shared.recipe = event, recipe
             for subscription in self._subscriptions:
                 subscription._hold(shared)
         else:
-            shared.event = event
+            shared.event, shared.recipe = event, recipe
             if shared.released:
                 released, shared.released = shared.released, []
                 for subscription in released:
@@ -515,11 +574,25 @@ class AsyncTaskManager:
                     "rate": fields["rate"],
                     "eta_seconds": fields["eta_seconds"],
                 }
-        # What _emit does for a progress event (it has no log line), without the detour: the flood's path.
-        event = _event(fields, "progress", message, data, next(self._seq))
+        # What _emit does for a progress event (it has no log line), without the detour: the flood's
+        # path. The event itself is built when first delivered (most are replaced before that).
+        seq = next(self._seq)
         if self._sync_subscribers:
+            event = _event(fields, "progress", message, data, seq)
             self._call_sync(event)
-        self._fan_out_progress(event)
+            self._fan_out_progress(task_id, event, None)
+            return
+        recipe: ProgressRecipe = (
+            task_id,
+            fields["type"],
+            fields["parent_id"],
+            fields["execution_id"],
+            message,
+            data,
+            seq,
+            time_ns(),
+        )
+        self._fan_out_progress(task_id, None, recipe)
 
     def update(self, task_id: str, message: str | None = None, **fields: Any) -> None:
         """Change fields of a task (prompt_id, outputs, ...) and announce it."""
