@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from comfy_reality.runtime import (
     TaskStatus,
     TaskType,
     WorkflowExecution,
+    kinds,
 )
 from comfy_reality.runtime.models import ConnectionState, utc_now
 
@@ -136,3 +138,10 @@ def test_module_loggers_follow_every_reconfiguration(tmp_path) -> None:
     assert [line["event"] for line in lines] == ["two", "four"]
     assert lines[1]["token"] == "***"  # still redacted
     assert [entry["event"] for entry in captured] == ["three"]
+
+
+def test_new_id_is_uuid4_hex_of_the_same_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """new_id skips the UUID object: it must still be ``uuid4().hex`` of the same 16 random bytes."""
+    for raw in (bytes(16), b"\xff" * 16, bytes(range(16)), bytes(range(240, 256))):
+        monkeypatch.setattr(kinds, "urandom", lambda _n, raw=raw: raw)
+        assert kinds.new_id("node") == "node_" + uuid.UUID(bytes=raw, version=4).hex

@@ -6,9 +6,9 @@ task's status or a connection's state without loading pydantic.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from os import urandom
 from typing import Literal
 
 
@@ -17,9 +17,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# uuid4's version (4) and variant (RFC 4122) bits, as uuid.UUID(bytes=..., version=4) sets them.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+
+
 def new_id(prefix: str) -> str:
-    """A globally unique id (asyncio task names are not unique, so ids built from them would collide)."""
-    return f"{prefix}_{uuid.uuid4().hex}"
+    """A globally unique id (asyncio task names are not unique, so ids built from them would collide).
+
+    ``uuid.uuid4().hex`` computed directly, without building a UUID object (a third of the cost)."""
+    return f"{prefix}_{int.from_bytes(urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
 class TaskStatus(StrEnum):
