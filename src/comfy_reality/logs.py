@@ -68,6 +68,10 @@ def redact_processor(
     for key, value in list(event_dict.items()):
         if value and key != "event" and _secret_key(key):
             event_dict[key] = "***"
+        elif type(value) is str:
+            # redact_text, whose answer is the text itself without secrets, '@' and '=': most lines.
+            if _secret_values or "@" in value or "=" in value:
+                event_dict[key] = redact_text(value)
         elif type(value) not in _PLAIN_TYPES:  # numbers and None are never redacted: skip the call
             event_dict[key] = _redact(value)
     return event_dict
