@@ -368,6 +368,32 @@ async def test_progress_built_on_delivery_equals_the_event_built_at_emit(
     assert [id(e) for e in second_progress] == [id(lazy_progress[2]), id(lazy_progress[1])]
 
 
+async def test_state_changes_nobody_hears_are_not_built_but_keep_their_seq(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without subscribers a state change builds no event; its seq is used all the same, so a
+    subscriber that joins later sees the numbers it would have seen, and emit() still answers."""
+    built: list[str] = []
+    original = manager_module._event
+
+    def counting(fields: dict[str, object], event_type: str, *rest: object) -> TaskEvent:
+        built.append(event_type)
+        return original(fields, event_type, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(manager_module, "_event", counting)
+    manager = AsyncTaskManager()
+    task = await manager.create_task("quiet")  # seq 1
+    manager.start(task.id)  # seq 2
+    assert built == []
+    assert manager.emit(task, "updated", "asked for").seq == 3
+    seen: list[TaskEvent] = []
+    manager.subscribe(seen.append)
+    manager.finish(task.id, TaskStatus.COMPLETED)
+    assert [(e.event_type, e.seq) for e in seen] == [("completed", 4)]
+    assert built == ["updated", "completed"]
+    assert task.status is TaskStatus.COMPLETED and task.started_at is not None
+
+
 async def test_progress_clamp_matches_min_max_for_every_input() -> None:
     manager = AsyncTaskManager()
     task = await manager.create_task("clamp")

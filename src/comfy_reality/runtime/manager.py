@@ -415,33 +415,51 @@ class AsyncTaskManager:
 
     # ------------------------------------------------------------------ emitting
     def emit(self, task: Task, event_type: EventType, message: str | None = None, **data: Any) -> TaskEvent:
-        return self._emit(task, event_type, message, data or None)
+        event = self._emit(task, event_type, message, data or None, build=True)
+        assert event is not None  # built when asked for
+        return event
 
     def _emit(
-        self, task: Task, event_type: EventType, message: str | None, data: dict[str, Any] | None
-    ) -> TaskEvent:
-        """Build the event once and deliver it (``data``: the payload, None when empty)."""
+        self,
+        task: Task,
+        event_type: EventType,
+        message: str | None,
+        data: dict[str, Any] | None,
+        *,
+        build: bool = False,
+    ) -> TaskEvent | None:
+        """Build the event once and deliver it (``data``: the payload, None when empty).
+
+        A state change nobody subscribed to is not built (a library run without subscribers
+        changes its tasks 12 times a prompt), unless ``build``: None then. Its seq is used all the same.
+        """
         fields = task.__dict__
-        event = _event(fields, event_type, message, data, next(self._seq))
+        seq = next(self._seq)
+        listened = build or event_type == "progress" or self._sync_subscribers or self._subscriptions
+        event = _event(fields, event_type, message, data, seq) if listened else None
         if event_type in LIFECYCLE_EVENTS:
             # Node lifecycles are many and already summed up by their workflow, a workflow's
             # creation and start say what the runtime's prompt_queued line says, and the end of an
             # execution's workflow what its execution_finished line says: debug level keeps the log
             # file (and the hot path) light. How other workflow and system tasks end stays at info.
+            # (The task's fields are read from its __dict__: a pydantic attribute read costs more.)
             quiet = (
-                task.type is TaskType.NODE
+                fields["type"] is TaskType.NODE
                 or event_type in _QUIET_EVENTS
                 or fields["execution_id"] is not None
             )
             log_method = self.logger.debug if quiet else self.logger.info
-            log_method(event_type, task_id=task.id, task_name=task.name, message=message, data=data)
+            log_method(event_type, task_id=fields["id"], task_name=fields["name"], message=message, data=data)
+        if event is None:
+            self._shared.pop(fields["id"], None)  # sealed, as below
+            return None
         if self._sync_subscribers:
             self._call_sync(event)
         if event_type == "progress":
             self._fan_out_progress(fields["id"], event, None)
         else:
             # A state change seals the task's shared progress slot: later progress goes after it.
-            self._shared.pop(event.task_id, None)
+            self._shared.pop(fields["id"], None)
             for subscription in self._subscriptions:
                 subscription.push(event)
         return event
@@ -493,7 +511,7 @@ class AsyncTaskManager:
             self._children.setdefault(task.parent_id, []).append(task.id)
         else:
             self._roots[task.id] = None
-        self.emit(task, "created", f"Task '{task.name}' created", name=task.name)
+        self._emit(task, "created", f"Task '{task.name}' created", {"name": task.name})
         return task
 
     async def create_task(
@@ -517,7 +535,7 @@ class AsyncTaskManager:
         if task is None or task.status is not TaskStatus.PENDING:
             return
         _assign(task, {"status": TaskStatus.RUNNING, "started_at": _now(UTC)})
-        self.emit(task, "started", message or f"Task '{task.name}' started")
+        self._emit(task, "started", message or f"Task '{task.name}' started", None)
 
     def set_progress(
         self,
