@@ -113,6 +113,8 @@ async def test_a_progress_step_redraws_its_row_and_not_the_panes_around_it() -> 
                 return type(widget).render_lines(widget, crop)
 
             widget.render_lines = counted  # type: ignore[method-assign]
+        for timer in screen.status_bar._timers:
+            timer.pause()  # its one-second tick (while not connected) is not this step's doing
         await running_chain(pilot, 5, 3)
         # Which lines each drew (the one-second tick may redraw the running row once more).
         frame = {name: set(lines) for name, lines in drawn.items()}  # before reading the screen back
