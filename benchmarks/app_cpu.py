@@ -4,8 +4,9 @@ A focused companion to ``benchmarks.scale``: the same chain workflows, the same 
 160x48, the server in its own process. For 6 and 500 nodes it measures, over a window with no key
 pressed, the app's CPU, how many frames it composes a second, how many batches it folds, how many
 layouts it runs, and what a frame and a batch cost; then Tab's latency once the run is over (the
-idle tail). ``--profile DIR`` writes a cProfile of each window (``running-N.prof``, ``idle-N.prof``)
-to read with ``python -m pstats``.
+idle tail). Last, the floor: a bare websockets client that only reads and json-parses the biggest
+graph's flood (``benchmarks.ws_read``), on this process's CPU. ``--profile DIR`` writes a cProfile
+of each window (``running-N.prof``, ``idle-N.prof``) to read with ``python -m pstats``.
 
 The machine is shared: compare the 500-node figures with the 6-node ones of the same run.
 """
@@ -37,6 +38,7 @@ from benchmarks.scale import (
     serving,
     write_workflows,
 )
+from benchmarks.ws_read import bare, until_idle
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.dirty_lines import DirtyLinesCompositor
 from comfy_reality.tui.screens.main import MainScreen
@@ -251,7 +253,15 @@ async def run(
                 results[count] = await scenario(
                     server, workflows, count, seconds, tabs, profile_dir, **app_options
                 )
-    return report(results)
+            # The floor: what only reading and json-parsing the biggest flood costs, in this process.
+            floor = await bare(server.url, max(nodes), seconds, None, parse=True)
+            await until_idle(server.url)
+    base = results[min(results)]["running"]["cpu"]
+    return [
+        *report(results),
+        f"  floor: a bare websockets client json-parsing the {max(nodes)}-node flood:"
+        f" {floor['cpu']:.2f} % of a core = ×{floor['cpu'] / base:.2f} the {min(results)}-node app",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

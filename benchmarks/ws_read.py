@@ -5,14 +5,17 @@ The embedded server runs in its own process (as in ``benchmarks.app_cpu``) the 5
 Three clients follow it in turn, on this process's CPU time, over the same window of the run:
 
 * ``bare``: a websockets client doing ``async for frame in ws`` and nothing else, the floor;
+* ``parsing``: the same client, ``json.loads`` of each text frame: what any real client must at
+  least do with what it reads (the runtime does less: superseded snapshots are never decoded);
 * the runtime (:class:`ComfyUIAsyncRuntime` following its prompt) reading as it did before
   ``CoalescingConnection``: the library's queue, one read per arrival and one awaited ``recv`` per
   frame;
 * the runtime with frames handed over as they are parsed, reads not coalesced;
 * the runtime as shipped: frames handed over, reads coalesced during the flood.
 
-Printed per client (median of the rounds): frames a second, CPU µs per frame, frames per socket
-read, and the CPU % of a core. The machine is shared: compare rows of the same run.
+Printed per client (median of the rounds): frames a second, CPU µs per frame (and the part of it
+spent in the kernel: receiving on the socket, waking up), frames per socket read, and the CPU % of
+a core. The machine is shared: compare rows of the same run.
 ``--profile DIR`` writes a cProfile of each client's window.
 """
 
@@ -22,6 +25,8 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import json
+import resource
 import statistics
 import tempfile
 import time
@@ -61,13 +66,16 @@ async def window(
     await asyncio.sleep(WARM_SECONDS)
     frames_before, reads_before = frames(), reads()
     cpu, wall = time.process_time(), time.perf_counter()
+    kernel = resource.getrusage(resource.RUSAGE_SELF).ru_stime
     with profiled(profile):
         await asyncio.sleep(seconds)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    kernel = resource.getrusage(resource.RUSAGE_SELF).ru_stime - kernel
     count = frames() - frames_before
     return {
         "frames_per_s": count / wall,
         "us_per_frame": cpu / max(1, count) * 1e6,
+        "kernel_us_per_frame": kernel / max(1, count) * 1e6,
         "frames_per_read": count / max(1, reads() - reads_before),
         "cpu": cpu / wall * 100,
     }
@@ -83,7 +91,10 @@ def fresh_chain(nodes: int) -> dict[str, Any]:
 _colors = itertools.count(int(time.time()) % 1_000_000)
 
 
-async def bare(url: str, nodes: int, seconds: float, profile: Path | None) -> dict[str, float]:
+async def bare(
+    url: str, nodes: int, seconds: float, profile: Path | None, parse: bool = False
+) -> dict[str, float]:
+    """The floor: read every frame (``parse``: and ``json.loads`` each text frame)."""
     client_id = uuid.uuid4().hex
     ws_url = url.replace("http://", "ws://") + f"/ws?clientId={client_id}"
     count = 0
@@ -91,8 +102,10 @@ async def bare(url: str, nodes: int, seconds: float, profile: Path | None) -> di
 
         async def read() -> None:
             nonlocal count
-            async for _frame in ws:
+            async for frame in ws:
                 count += 1
+                if parse and isinstance(frame, str):
+                    json.loads(frame)
 
         reader = asyncio.create_task(read())
         async with httpx.AsyncClient(base_url=url) as http:
@@ -181,12 +194,12 @@ async def run(
     def prof(name: str, r: int) -> Path | None:
         return profile_dir / f"{name}-{r}.prof" if profile_dir is not None else None
 
-    names = {"bare": "bare websockets client", **MODES}
+    names = {"bare": "bare websockets client", "parsing": "bare client + json.loads", **MODES}
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
 
     async def step(url: str, name: str, r: int) -> dict[str, float]:
-        if name == "bare":
-            return await bare(url, nodes, seconds, prof(name, r))
+        if name in ("bare", "parsing"):
+            return await bare(url, nodes, seconds, prof(name, r), parse=name == "parsing")
         return await runtime(url, nodes, seconds, prof(name, r), name, coalesce_seconds)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,7 +214,8 @@ async def run(
     lines = [
         f"{nodes}-node chain, server in its own process; median of {rounds} rounds of {seconds:.0f} s;"
         f" reads coalesced for at most {coalesce_seconds * 1000:.0f} ms",
-        f"  {'client':<40} {'frames/s':>9} {'CPU µs/frame':>13} {'frames/read':>12} {'CPU %':>7}",
+        f"  {'client':<40} {'frames/s':>9} {'CPU µs/frame':>13} {'of it kernel':>13} {'frames/read':>12}"
+        f" {'CPU %':>7}",
     ]
 
     def median(key: str, field: str) -> float:
@@ -210,11 +224,16 @@ async def run(
     for key, label in names.items():
         lines.append(
             f"  {label:<40} {median(key, 'frames_per_s'):>9.0f} {median(key, 'us_per_frame'):>13.1f}"
+            f" {median(key, 'kernel_us_per_frame'):>13.1f}"
             f" {median(key, 'frames_per_read'):>12.2f} {median(key, 'cpu'):>7.2f}"
         )
-    floor = median("bare", "us_per_frame")
+    floor, parsing = median("bare", "us_per_frame"), median("parsing", "us_per_frame")
     for key, label in MODES.items():
-        lines.append(f"  {label}: {median(key, 'us_per_frame') / floor:.2f}x the bare client's CPU per frame")
+        mine = median(key, "us_per_frame")
+        lines.append(
+            f"  {label}: {mine / floor:.2f}x the bare client's CPU per frame,"
+            f" {mine / parsing:.2f}x the parsing client's"
+        )
     return lines
 
 

@@ -14,7 +14,7 @@ from tests.tui.scenes import apply_scene, scene_app
 
 from .helpers import WORKFLOWS, wait_for
 
-FRAME = 0.2  # the pump's frame: batches 0.8 s apart under the flood (SLOW_FACTOR), far from a key's frame
+FRAME = 0.2  # the pump's frame: batches 1.2 s apart under the flood (SLOW_FACTOR), far from a key's frame
 
 
 async def test_a_key_is_drawn_before_the_next_batch_of_a_slowed_down_flood() -> None:

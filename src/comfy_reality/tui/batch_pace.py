@@ -6,8 +6,9 @@ than the eye follows, so batches are spaced further apart:
 
 * a lone event after a quiet spell (a node starting, a run ending) goes out at once;
 * under a flood a batch waits at least ``FLOOD_FACTOR`` frames after the last one, and up to
-  ``SLOW_FACTOR`` frames (about 7.5 batches a second at 30 frames a second) while what piled up
-  is only node progress and node states;
+  ``SLOW_FACTOR`` frames (5 batches a second at 30 frames a second) while what piled up is only
+  node progress and node states: the node list and the tree move five times a second, in steps
+  of several nodes when hundreds run fast (a 500-node chain finishes about 8 nodes a step);
 * a run's own change of state (created, started, ended) or a failure ends that wait at the
   ``FLOOD_FACTOR`` mark: what the user acts on is not held back.
 
@@ -29,8 +30,10 @@ FLOOD_EVENTS = 32
 """A batch of this many task events is a flood by itself."""
 FLOOD_FACTOR = 2.0
 """Under a flood, batches are at least this many frame intervals apart (about 15 a second)."""
-SLOW_FACTOR = 4.0
-"""Under a flood of progress only, batches are this many frame intervals apart (about 7.5 a second)."""
+SLOW_FACTOR = 6.0
+"""Under a flood of progress only, batches are this many frame intervals apart (5 a second).
+benchmarks.app_cpu, 500-node chain, two runs each: 4 frames (7.5 a second): app 11.8, 10.0 % of a
+core; 6 frames: 9.1, 7.8 % (folding 0.9 -> 0.5 %, composing 2.7 -> 2.0 %)."""
 
 
 def batch_spacing(frame_interval: float, batch_events: int, waiting: int) -> float:

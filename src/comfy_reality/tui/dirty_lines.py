@@ -8,7 +8,9 @@ screen background, the status bar, the log pane, the footer and every container 
 graph runs, that was most of the app's CPU.
 
 This compositor gives each widget only the lines of the dirty regions that touch what it shows,
-and skips widgets no dirty region touches. What reaches the terminal is the same: only the dirty
+and skips widgets no dirty region touches, and widgets whose dirty part is wholly covered by
+widgets in front of it (the screen and the containers behind a changed row: their lines would be
+drawn only to be hidden, as the first strip for a cut wins). What reaches the terminal is the same: only the dirty
 spans are written, and every chop in them is covered by a widget that overlaps a dirty region
 (a test compares the written updates with Textual's own).
 """
@@ -54,6 +56,7 @@ class DirtyLinesCompositor(Compositor):
             yield from super()._get_renders(crop)
             return
         intersection = Region.intersection
+        drawn: list[Region] = []  # what the widgets drawn so far (in front) show
         # Front to back, as Textual's: the first strip for a cut wins.
         for widget, (region, clip) in self.visible_widgets.items():
             shown = intersection(region, clip)
@@ -61,19 +64,53 @@ class DirtyLinesCompositor(Compositor):
                 continue
             top, bottom = shown.bottom, shown.y
             shown_overlaps = shown.overlaps
+            needed: list[Region] = []
             for area in dirty:
                 if shown_overlaps(area):
                     top = min(top, area.y)
                     bottom = max(bottom, area.bottom)
+                    needed.append(intersection(area, shown))
             top, bottom = max(top, shown.y), min(bottom, shown.bottom)
             if top >= bottom:
                 continue  # no dirty region touches what this widget shows
+            if drawn and _covered(needed, drawn):
+                continue  # every dirty cell it shows is drawn by a widget in front of it
+            drawn.append(shown)
             band = Region(shown.x, top, shown.width, bottom - top)
             yield (
                 region,
                 band,
                 widget.render_lines(Region(band.x - region.x, band.y - region.y, band.width, band.height)),
             )
+
+
+def _covered(areas: list[Region], covers: list[Region]) -> bool:
+    """Whether the union of ``covers`` contains every cell of ``areas``."""
+    for cover in covers:
+        areas = [piece for area in areas for piece in _subtract(area, cover)]
+        if not areas:
+            return True
+    return False
+
+
+def _subtract(area: Region, cover: Region) -> list[Region]:
+    """The parts of ``area`` outside ``cover``: at most four regions (above, below, left, right)."""
+    if not area.overlaps(cover):
+        return [area]
+    x, y, width, height = area
+    right, bottom = x + width, y + height
+    top, low = max(y, cover.y), min(bottom, cover.bottom)
+    left, end = max(x, cover.x), min(right, cover.right)
+    pieces = []
+    if top > y:
+        pieces.append(Region(x, y, width, top - y))
+    if bottom > low:
+        pieces.append(Region(x, low, width, bottom - low))
+    if left > x:
+        pieces.append(Region(x, top, left - x, low - top))
+    if right > end:
+        pieces.append(Region(end, top, right - end, low - top))
+    return pieces
 
 
 __all__ = ["DirtyLinesCompositor"]

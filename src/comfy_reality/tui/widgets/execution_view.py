@@ -29,13 +29,15 @@ if TYPE_CHECKING:
     from .preview import LivePreview
 
 KEPT_PREVIEWS = 64  # newest frame of this many executions, so reselecting one shows its picture at once
-HEADER_INTERVAL = 0.25
+HEADER_INTERVAL = 0.2
 """While an execution runs, its header (node count, elapsed time) is redrawn at most this often:
-with hundreds of fast nodes every frame moved the count, and that line was most of the frames."""
-HEADER_LATE = 0.05
+with hundreds of fast nodes every frame moved the count, and that line was most of the frames.
+Under a flood, batches come 0.2 s apart (batch_pace), so each one redraws it in its own frame."""
+HEADER_LATE = 0.1
 """A header update still due this long after its interval is drawn by a timer of its own; until
 then the next batch draws it, in the frame it draws anyway (a timer on the interval itself made
-a frame of its own four times a second while batches came thirty times a second)."""
+a frame of its own four times a second while batches came thirty times a second; 0.05 s made
+one about three times a second while a flood's batches came 0.2 s apart)."""
 FOLLOW_CONTEXT = 3  # finished rows kept in view above the running node
 
 OutputKey = tuple[str, str, str, str]

@@ -322,6 +322,7 @@ class NodeProgressList(Widget):
             self._relayout()
             return
         heights_moved = False
+        moved: list[int] = []
         for index, task in enumerate(tasks):
             old = self._tasks[index]
             if old is task:
@@ -330,9 +331,11 @@ class NodeProgressList(Widget):
             if _row_height(old) != _row_height(task):
                 heights_moved = True
             elif not _looks_the_same(old, task):
-                self._repaint(index)
+                moved.append(index)
         if heights_moved:
             self._relayout()
+        elif moved:
+            self._repaint(moved)
 
     def _relayout(self) -> None:
         self._starts = []
@@ -345,33 +348,41 @@ class NodeProgressList(Widget):
         self._other = None
         self.refresh(layout=True)
 
-    def _repaint(self, index: int) -> None:
-        self._drawn.pop(index, None)
-        if self._other is not None:
-            self._other[1].pop(index, None)
+    def _repaint(self, indexes: list[int]) -> None:
+        """Redraw these rows: one refresh for those in view, whatever their number."""
+        other = self._other[1] if self._other is not None else None
+        for index in indexes:
+            self._drawn.pop(index, None)
+            if other is not None:
+                other.pop(index, None)
         width = self.size.width
-        start = self._starts[index]
         if not width:
             return
-        region = Region(0, start, width, _row_height(self._tasks[index]))
-        if self._on_screen(start):
-            self.refresh(region)
-        else:
+        shown: list[Region] = []
+        hidden: list[Region] = []
+        view = self._view_lines()
+        for index in indexes:
+            start = self._starts[index]
+            region = Region(0, start, width, _row_height(self._tasks[index]))
+            (shown if view is None or view[0] <= start < view[1] else hidden).append(region)
+        if shown:
+            self.refresh(*shown)
+        if hidden:
             # Marked stale (a line drawn before is not shown again when scrolled to), without
             # waking the compositor to find nothing on screen to draw.
-            self._set_dirty(region)
+            self._set_dirty(*hidden)
 
-    def _on_screen(self, line: int) -> bool:
-        """Whether ``line`` is within the scrolled view (or near it).
+    def _view_lines(self) -> tuple[int, int] | None:
+        """The lines within the scrolled view (or near it); None when the list does not scroll.
 
         With hundreds of nodes the rows that move are mostly off screen; a refresh of them only
         woke the compositor to find nothing to draw.
         """
         parent = self.parent
         if not isinstance(parent, Widget) or not parent.is_scrollable:
-            return True
+            return None
         top = int(parent.scroll_offset.y) - self.virtual_region.y
-        return top - 2 <= line < top + parent.size.height + 2
+        return top - 2, top + parent.size.height + 2
 
     def first_running_line(self) -> int | None:
         """The first line of the first running node (graph order), or None when none runs."""
@@ -386,9 +397,9 @@ class NodeProgressList(Widget):
         A node with steps or an ETA shows what the server reported, not the clock: it is
         redrawn when its snapshot changes, not every second.
         """
-        for index, task in enumerate(self._tasks):
-            if shows_clock(task):
-                self._repaint(index)
+        clocks = [index for index, task in enumerate(self._tasks) if shows_clock(task)]
+        if clocks:
+            self._repaint(clocks)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return self._lines
