@@ -351,6 +351,22 @@ async def test_the_final_state_is_written_even_if_the_runtime_forgets_the_execut
     assert entry is not None and entry.status is TaskStatus.COMPLETED
 
 
+async def test_how_a_run_ended_is_written_even_if_its_task_tree_was_forgotten_first(journal: Journal) -> None:
+    # The runtime keeps only its newest few finished runs: a burst can end many before a write.
+    runtime = FakeRuntime()
+    journal.attach(runtime)
+    execution = runtime.new_execution()
+    workflow = runtime.workflow(execution)
+    runtime.task_manager.set_progress(workflow.id, 0.5)
+    runtime.fail(execution, "3", "out of memory")
+    del runtime.executions[execution.id]
+    runtime.task_manager.forget(workflow.id)
+    await journal.flush()
+    entry = await journal.get(execution.id)
+    assert entry is not None and entry.status is TaskStatus.FAILED
+    assert (entry.progress, entry.status_detail) == (0.5, "out of memory")  # the workflow task's
+
+
 def test_an_execution_is_found_by_prompt_id_through_an_index(tmp_path: Path) -> None:
     store = JournalStore(tmp_path / "journal.sqlite3")
     plan = store._conn.execute(

@@ -70,3 +70,20 @@ async def test_the_queue_of_every_server_and_a_move_to_another_server(
         assert deleted.deleted == [report.new_prompt_id]
         for client, prompt_id in ((first, running0), (second, running1)):
             await client.interrupt(prompt_id)
+
+
+async def test_an_output_of_a_run_the_pool_let_go_comes_from_the_server_that_made_it(
+    servers: Servers, pool_session: PoolSession
+) -> None:
+    embedded = await servers(2)
+    pool = await pool_session([s.url for s in embedded])
+    runtime = PoolRuntime(pool)
+    pool.task_manager.max_finished_roots = 1  # as after many runs
+    old = await pool.wait(await pool.submit(quick_prompt(7), server="s1"))
+    newer = await pool.wait(await pool.submit(quick_prompt(8), server="s1"))
+    assert old.output_files and newer.output_files
+    assert all(old.id not in m.runtime.executions for m in pool.members)  # let go
+    data = await runtime.download_output(old.output_files[0])
+    async with ComfyUIClient(embedded[1].url) as maker:
+        file = old.output_files[0]
+        assert data == await maker.view(file.filename, file.subfolder, file.type)

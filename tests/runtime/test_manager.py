@@ -237,6 +237,44 @@ async def test_finished_roots_are_retained_up_to_a_bound() -> None:
     assert manager.get_task(roots[0].id) is None and manager.get_task(running.id) is not None
 
 
+async def test_a_root_s_end_is_told_before_retention_forgets_it() -> None:
+    # The moment a reader that folds events later (the app's batches) keeps the final objects.
+    manager = AsyncTaskManager(max_finished_roots=0)
+    told: list[tuple[str, bool, bool]] = []
+
+    def keep(root: Task) -> None:
+        told.append((root.name, manager.get_task(root.id) is root, root.is_final))
+
+    stop = manager.on_root_final(keep)
+    wf = await manager.create_task("wf", TaskType.WORKFLOW)
+    node = await manager.create_task("n", TaskType.NODE, parent_id=wf.id)
+    manager.finish(node.id, TaskStatus.COMPLETED)
+    assert told == []  # a child's end is not a root's
+    manager.finish(wf.id, TaskStatus.FAILED, error="boom")
+    assert told == [("wf", True, True)]
+    assert manager.get_task(wf.id) is None and manager.get_task(node.id) is None  # forgotten after
+    manager.finish(wf.id, TaskStatus.COMPLETED)  # ignored: told once
+    stop()
+    other = await manager.create_task("other", TaskType.WORKFLOW)
+    manager.finish(other.id, TaskStatus.COMPLETED)
+    assert [name for name, _, _ in told] == ["wf"]
+
+
+async def test_a_failing_root_final_listener_is_logged_and_skipped() -> None:
+    manager = AsyncTaskManager(max_finished_roots=0)
+    seen: list[str] = []
+
+    def broken(root: Task) -> None:
+        raise RuntimeError("listener bug")
+
+    manager.on_root_final(broken)
+    manager.on_root_final(lambda root: seen.append(root.name))
+    wf = await manager.create_task("wf", TaskType.WORKFLOW)
+    manager.finish(wf.id, TaskStatus.COMPLETED)
+    assert seen == ["wf"] and manager.subscriber_errors == 1
+    assert manager.get_task(wf.id) is None  # retention still ran
+
+
 async def test_datetimes_are_timezone_aware() -> None:
     manager = AsyncTaskManager()
     events: list[TaskEvent] = []

@@ -111,6 +111,7 @@ class _Pending:
     all_nodes: bool = False
     # Held so a final state is still written if the runtime forgets the execution first.
     execution: WorkflowExecution | None = None
+    workflow_task: Task | None = None  # likewise its workflow task (progress, how it ended)
 
 
 class _Attachment:
@@ -284,13 +285,17 @@ class Journal(JournalReads, JournalReconciler):
         pending = self._dirty.get(execution_id)
         if pending is None:
             first = execution_id not in self._seen
+            held = execution or runtime.executions.get(execution_id)
             pending = _Pending(
                 runtime,
                 set(),
                 time.perf_counter(),
                 self._marked,
                 all_nodes=first,
-                execution=execution or runtime.executions.get(execution_id),
+                execution=held,
+                workflow_task=runtime.task_manager.get_task(held.workflow_task_id)
+                if held is not None and held.workflow_task_id
+                else None,
             )
             self._dirty[execution_id] = pending
             self._seen[execution_id] = runtime
@@ -409,6 +414,8 @@ class Journal(JournalReads, JournalReconciler):
             return None
         manager = runtime.task_manager
         workflow_task = manager.get_task(execution.workflow_task_id) if execution.workflow_task_id else None
+        if workflow_task is None and pending.workflow_task is not None:
+            workflow_task = pending.workflow_task  # the runtime let the execution go before this write
         if workflow_task is not None:
             progress = workflow_task.progress
         else:

@@ -39,8 +39,13 @@ Callback = SyncCallback | AsyncCallback
 
 log = get_logger("comfy_reality.manager")
 
-KEEP_FINISHED = 100
-"""Finished workflow tasks (and the runtime's finished executions) kept in memory, newest first."""
+KEEP_FINISHED = 20
+"""Finished workflow tasks (and the runtime's finished executions) kept in memory, newest first.
+
+Few: a finished execution's detail is in the journal, the app's session holds the ones it shows
+(the same final objects; its newest 30 whole) and the CLI needs none once printed. A consumer that
+reads tasks later than their events (the app builds a batch a frame after) takes the final ones
+when they end, through :meth:`AsyncTaskManager.on_root_final`, before retention can drop them."""
 _QUIET_EVENTS = frozenset({"created", "started"})
 _PROGRESS_FIELDS = ("progress", "value", "max", "rate", "eta_seconds")
 # The fields an event is built with (its timestamp is the default's, taken at the same moment).
@@ -302,7 +307,7 @@ class AsyncTaskManager:
     (workflows) exist than that, the oldest are forgotten together with their children. The
     runtime keeps as many finished executions. Their detail stays in the journal, and the app's
     session holds the finished executions it shows (the same objects, not copies): past the
-    first hundred, a long batch or session holds no more task trees.
+    first few, a long batch or session holds no more task trees.
     """
 
     def __init__(self, *, max_finished_roots: int = KEEP_FINISHED) -> None:
@@ -318,6 +323,7 @@ class AsyncTaskManager:
             0  # progress events fanned out so far (subscriptions count coalescing from it)
         )
         self.max_finished_roots = max_finished_roots
+        self._root_final_listeners: list[Callable[[Task], None]] = []
         self.logger = log
         self.subscriber_errors = 0
 
@@ -364,6 +370,19 @@ class AsyncTaskManager:
         def remove() -> None:
             if sync_callback in self._sync_subscribers:
                 self._sync_subscribers.remove(sync_callback)
+
+        return Unsubscribe(remove)
+
+    def on_root_final(self, callback: Callable[[Task], None]) -> Unsubscribe:
+        """Call ``callback(task)`` as a root task (a workflow) reaches its final state, after its
+        final event and before retention may forget it or older ones: the moment to keep the
+        final objects a later reader needs. Called once per root, inline; it must be quick."""
+        listeners = self._root_final_listeners
+        listeners.append(callback)
+
+        def remove() -> None:
+            if callback in listeners:
+                listeners.remove(callback)
 
         return Unsubscribe(remove)
 
@@ -656,6 +675,14 @@ class AsyncTaskManager:
             message = _final_message(task)
         self._emit(task, _EVENT_FOR_STATUS[status], message, data or None)
         if task.parent_id is None:
+            for callback in list(self._root_final_listeners):
+                try:
+                    callback(task)
+                except Exception:
+                    self.subscriber_errors += 1
+                    self.logger.exception(
+                        "root_final_listener_failed", listener=repr(callback), task_id=task_id
+                    )
             self._evict_finished_roots()
 
     async def update_progress(self, task_id: str, progress: float, message: str | None = None) -> None:

@@ -19,7 +19,7 @@ from ..errors import ComfyError, ExecutionNotFoundError
 from ..logs import get_logger
 from .client import ComfyUIClient
 from .manager import AsyncTaskManager, Unsubscribe
-from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, WorkflowExecution
+from .models import ConnectionState, OutputFile, PreviewFrame, ServerStatus, Task, WorkflowExecution
 from .pool import PoolMember, PoolServer, ServerPool
 from .pool_queue import PoolQueue
 from .runtime import ComfyUIAsyncRuntime
@@ -29,6 +29,10 @@ from .server_queue import DeleteReport, MoveReport, MoveTo, QueueSnapshot
 __all__ = ["PoolRuntime", "memory_summary"]
 
 log = get_logger("comfy_reality.pool")
+
+OUTPUTS_REMEMBERED = 2048
+"""Output files of finished runs whose server the pool remembers (newest kept): its runtimes keep
+only their newest few finished runs, and the gallery of an older one must still ask the right server."""
 
 _BEST_FIRST = (
     ConnectionState.CONNECTED,
@@ -66,6 +70,23 @@ class PoolRuntime:
         self.stats: dict[str, dict[str, Any]] = {}
         """Each server's last /system_stats, by name."""
         self._preview_callbacks: list[Callable[[PreviewFrame], None]] = []
+        self._made_by: dict[tuple[str, str, str], str] = {}
+        """(filename, subfolder, type) of an output -> the name of the server that made it."""
+        pool.task_manager.on_root_final(self._remember_outputs)
+
+    def _remember_outputs(self, root: Task) -> None:
+        """A run ended (before its runtime may let it go): note which server made its outputs."""
+        made_by = self._made_by
+        for member in self.pool.members:
+            execution = member.runtime.executions.get(root.execution_id or "")
+            if execution is not None:
+                for file in execution.output_files:
+                    key = (file.filename, file.subfolder, file.type)
+                    made_by.pop(key, None)
+                    made_by[key] = member.name
+                while len(made_by) > OUTPUTS_REMEMBERED:
+                    del made_by[next(iter(made_by))]
+                return
 
     # ------------------------------------------------------------ runtime-like
     @property
@@ -173,6 +194,10 @@ class PoolRuntime:
             for execution in member.runtime.executions.values():
                 if file in execution.output_files:
                     return await member.runtime.download_output(file)
+        name = self._made_by.get((file.filename, file.subfolder, file.type))
+        maker = next((m for m in self.pool.members if m.name == name), None)
+        if maker is not None:
+            return await maker.runtime.download_output(file)
         raise ExecutionNotFoundError(f"No execution of this pool made {file.filename!r}.")
 
     async def attach(

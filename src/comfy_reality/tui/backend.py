@@ -204,6 +204,8 @@ class Backend:
         self._journal_ready = asyncio.Event()
         self._batch_handled = asyncio.Event()
         self._reconciled: list[RuntimeLike] = []  # reconciled once each, on its first connection
+        self._ended: dict[str, EndedRun] = {}
+        """Executions that ended and are not in a batch yet: the runtime may let them go first."""
 
     @property
     def settings(self) -> Settings:
@@ -442,6 +444,8 @@ class Backend:
             self.runtime = runtime
             subscription = runtime.task_manager.events()
             stack.callback(subscription.close)
+            self._ended.clear()
+            stack.callback(runtime.task_manager.on_root_final(partial(keep_ended, runtime, self._ended)))
             await self._journal_ready.wait()
             if self.journal is not None:
                 for part in runtime_parts(runtime):
@@ -502,7 +506,7 @@ class Backend:
             held = []
             self._batch_handled.clear()
             posted = loop.time()
-            self._app.post_message(snapshot_batch(runtime, events))
+            self._app.post_message(snapshot_batch(runtime, events, self._ended))
             await asyncio.sleep(frame)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._batch_handled.wait(), timeout=1.0)
@@ -620,26 +624,66 @@ async def start_demo_pool(stack: contextlib.AsyncExitStack, settings: Settings, 
     return pool_runtime(settings, servers)
 
 
-def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBatch:
+class EndedRun:
+    """An execution that reached its final state, with its workflow task, kept from that moment
+    until a batch carries it: the runtime keeps only its newest few finished executions, and a
+    batch is built a frame (under a flood, several) after the events it folds."""
+
+    __slots__ = ("_tasks", "execution", "workflow_task")
+
+    def __init__(self, execution: WorkflowExecution, workflow_task: Task) -> None:
+        self.execution = execution
+        self.workflow_task = workflow_task
+        self._tasks: dict[str, Task] | None = None
+
+    def task(self, task_id: str) -> Task | None:
+        if task_id == self.workflow_task.id:
+            return self.workflow_task
+        if self._tasks is None:
+            self._tasks = {task.id: task for task in self.execution.tasks}
+        return self._tasks.get(task_id)
+
+
+def keep_ended(runtime: AppRuntime, ended: dict[str, EndedRun], root: Task) -> None:
+    """The task manager's root-final hook: keep the execution that ``root`` (its workflow task)
+    ended, before the runtime's retention can drop it (see :func:`snapshot_batch`)."""
+    execution = runtime.executions.get(root.execution_id) if root.execution_id else None
+    if execution is not None and execution.is_final:
+        ended[execution.id] = EndedRun(execution, root)
+
+
+def snapshot_batch(
+    runtime: AppRuntime, events: list[TaskEvent], ended: dict[str, EndedRun] | None = None
+) -> TaskEventsBatch:
     """Copies of the tasks and executions a batch of events touched, taken on the worker side.
 
     A task or an execution that has reached its final state no longer changes: the batch carries
     the runtime's own object instead of a copy, so a finished execution is held once in the
     session, not once in the runtime and again in the app (the screen tells a new snapshot from
     the last one by identity, and a final object is new to it exactly once).
+
+    ``ended`` (filled by :func:`keep_ended`) has the executions that ended since the last batch:
+    one the runtime let go of meanwhile is taken from there, so its row still ends as it did.
+    Those this batch carries leave it.
     """
     manager = runtime.task_manager
     tasks: dict[str, Task] = {}
     executions: dict[str, WorkflowExecution] = {}
     live = runtime.executions
+    kept = ended or {}
     for event in events:
         if event.task_id in tasks:
             continue
         task = manager.get_task(event.task_id)
+        run = kept.get(event.execution_id) if kept and event.execution_id else None
+        if task is None and run is not None:
+            task = run.task(event.task_id)
         if task is None:
             continue
         tasks[task.id] = _snapshot_task(task)
         execution = live.get(task.execution_id) if task.execution_id else None
+        if execution is None and run is not None:
+            execution = run.execution
         if execution is None:
             continue
         if execution.id not in executions:
@@ -647,8 +691,14 @@ def snapshot_batch(runtime: AppRuntime, events: list[TaskEvent]) -> TaskEventsBa
                 execution if execution.is_final else execution.model_copy(update={"tasks": []})
             )
         workflow_task = manager.get_task(execution.workflow_task_id or "")
+        if workflow_task is None and run is not None:
+            workflow_task = run.workflow_task
         if workflow_task is not None and workflow_task.id not in tasks:
             tasks[workflow_task.id] = _snapshot_task(workflow_task)
+    if kept:
+        for execution_id, execution in executions.items():
+            if execution.is_final:
+                kept.pop(execution_id, None)
     return TaskEventsBatch(events, tasks, executions)
 
 

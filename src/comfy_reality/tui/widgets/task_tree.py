@@ -10,6 +10,7 @@ from rich.control import strip_control_codes
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
     from ...runtime.models import Task
 
 TOGGLE_STYLE = Style.from_meta({"toggle": True})
+DRAWN_LINES_CACHED = 256
+"""Drawn lines kept ready (several tall panes' worth; a resize grows it to the height): Tree keeps
+1,024, and every batch that relabels a row makes the kept ones stale, so a long session filled it
+with lines no longer shown, each a Strip of about a kilobyte."""
 """What makes a click on the ▸ icon fold the branch (as Textual's own labels do)."""
 
 
@@ -158,6 +163,7 @@ server; its children are the prompt's nodes.
         super().__init__(Text("executions"), id=id)
         self.show_root = False
         self.guide_depth = 2
+        self._line_cache = LRUCache(DRAWN_LINES_CACHED)
         self._branches: dict[str, TreeNode[TreeRef]] = {}
         self._leaves: dict[str, TreeNode[TreeRef]] = {}
         self._branch_keys: dict[str, tuple[object, ...]] = {}
