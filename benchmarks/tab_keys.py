@@ -224,9 +224,14 @@ async def held_scenario(
         for _ in range(held):
             app.post_message(events.Key("r", "r"))
         await wait_for(pilot, lambda: len(app.session.entries) >= held, 120, "queued")
-        await wait_for(pilot, lambda: not app.session.active(), 240, "all finished")
+        try:
+            await wait_for(pilot, lambda: not app.session.active(), 60, "all finished")
+        except AssertionError:
+            pass  # reported: a row left "running" whose execution the runtime has let go
+        stuck = len(app.session.active())
         await asyncio.sleep(1.5)
         result = await timed_tabs(app, frames, tabs, profile)
+        result["stuck"] = stuck
         result["expand"] = await expand_round(app, frames, max(8, tabs // 2))
         return result
 
@@ -251,6 +256,11 @@ def report(results: dict[str, dict[str, Any]]) -> list[str]:
             f" ({len(laid_out):2d}) {result['sized']:6.1f} {result['lines']:6.1f} {result['restyled']:9.1f}"
             f"   {expand_text}"
         )
+    for name, result in results.items():
+        if result.get("stuck"):
+            lines.append(
+                f"  {name}: {result['stuck']} executions still shown running 60 s after the last ended"
+            )
     lines.append("  targets: idle Tab and expand p95 < 30 ms; held Tab p95 < 50 ms (ms, wall)")
     lines.append(
         "  cpu: CPU ms from the key to its frame; layouts, sized (widgets resized), lines (widget lines"

@@ -90,7 +90,8 @@ class KeyLine(Widget):
             self.entries = entries
             self._hovered = None
             self._scrolled = 0
-            self.tooltip = None
+            if self.tooltip is not None:
+                self.tooltip = None
             self.refresh()
 
     def render(self) -> Text:
