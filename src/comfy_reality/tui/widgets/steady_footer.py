@@ -1,147 +1,222 @@
-"""A Footer that changes its keys in place instead of rebuilding them.
+"""A Footer whose keys are one line of text: a change of keys repaints one line, with no layout.
 
-Textual's Footer recomposes (unmounts and mounts a widget per key, then restyles each one) on
-every change of focus. Moving between panes shows the same keys or a few different ones: that
-rebuild was most of the time a Tab took. This footer does nothing when the keys it shows did not
-change, and otherwise rewrites the keys it already has (adding or removing only the difference).
+Textual's Footer is a row of ``FooterKey`` widgets, each as wide as its text. On every change of
+focus it recomposes them (unmount, mount, restyle), and keys of new widths need a layout of the
+whole screen, then a second one after the frame: resizing a key sets the footer's virtual size,
+a reactive that asks for another layout. Each Tab paid for both, however few keys changed.
+
+Here the footer holds a single :class:`KeyLine` as wide as the footer. It draws the keys itself,
+with the same text, styles and order as Textual's FooterKeys (same component classes and CSS
+variables), so the screen looks the same; new keys are a repaint of that line, never a layout.
+Clicking a key presses it, hovering highlights it (and shows its tooltip) and the mouse wheel
+scrolls keys that do not fit, as in Textual's Footer. Key groups are not drawn as groups (the
+app's screens define none).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from typing import NamedTuple
 
+from rich.style import Style
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
-
-FooterKeys = tuple[tuple[str, str, str, bool, str], ...]
-KeyRow = tuple[str, str, str, str, bool, str]
-"""What one FooterKey shows: key, key display, description, action, disabled, tooltip."""
 
 
-def shown_keys(screen: Screen[object]) -> FooterKeys:
-    """What the footer would show: each listed key, its action, label, whether enabled, its tooltip."""
-    return tuple(
-        (binding.key, binding.action, binding.description, enabled, tooltip)
-        for (_, binding, enabled, tooltip) in screen.active_bindings.values()
-        if binding.show or binding.key == screen.app.COMMAND_PALETTE_BINDING
-    )
+class FooterEntry(NamedTuple):
+    """One key the footer shows (the first binding of its action, as Textual's Footer shows it)."""
+
+    key: str
+    display: str
+    description: str
+    enabled: bool
+    tooltip: str
 
 
-def key_rows(screen: Screen[object]) -> list[KeyRow] | None:
-    """The keys as Footer.compose lays them out (one per action); None when it would group some."""
-    by_action: defaultdict[str, list[tuple[str, str, str, bool, str]]] = defaultdict(list)
+def footer_entries(screen: Screen[object]) -> tuple[FooterEntry, ...]:
+    """The screen's keys as Footer.compose lists them: shown bindings, one per action, in order."""
+    entries: dict[str, FooterEntry] = {}
     for _, binding, enabled, tooltip in screen.active_bindings.values():
-        if not binding.show:
-            continue
-        if binding.group is not None:
-            return None  # grouped keys are laid out differently: left to Footer.compose
-        display = screen.app.get_key_display(binding)
-        by_action[binding.action].append((binding.key, display, binding.description, enabled, tooltip))
-    return [
-        (key, display, description, action, not enabled, tooltip)
-        for action, rows in by_action.items()
-        for key, display, description, enabled, tooltip in rows[:1]
-    ]
+        if binding.show and binding.action not in entries:
+            display = screen.app.get_key_display(binding)
+            entries[binding.action] = FooterEntry(binding.key, display, binding.description, enabled, tooltip)
+    return tuple(entries.values())
+
+
+class KeyLine(Widget):
+    """The footer's keys drawn as one line, cell for cell as Textual's FooterKeys draw them."""
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES = {"footer-key--key", "footer-key--description", "key-line--hover"}
+    # FooterKey's own CSS: the styles and variables a theme sets for footer keys.
+    DEFAULT_CSS = """
+    KeyLine {
+        width: 1fr;
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: clip;
+        background: $footer-item-background;
+        .footer-key--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+            padding: 0 1;
+        }
+        .footer-key--description {
+            padding: 0 1 0 0;
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        .key-line--hover {
+            color: $footer-key-foreground;
+            background: $block-hover-background;
+        }
+    }
+    """
+
+    def __init__(self, entries: tuple[FooterEntry, ...] = ()) -> None:
+        super().__init__()
+        self.entries = entries
+        self._hovered: int | None = None
+        self._scrolled = 0
+        self._spans: list[tuple[int, int]] = []  # each key's cells, from the line's start
+
+    def show(self, entries: tuple[FooterEntry, ...]) -> None:
+        """Draw these keys instead (a repaint of the line)."""
+        if entries != self.entries:
+            self.entries = entries
+            self._hovered = None
+            self._scrolled = 0
+            if self.tooltip is not None:
+                self.tooltip = None
+            self.refresh()
+
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("footer-key--key")
+        description_style = self.get_component_rich_style("footer-key--description")
+        key_padding = self.get_component_styles("footer-key--key").padding
+        description_padding = self.get_component_styles("footer-key--description").padding
+        base = self.rich_style
+        line = Text(no_wrap=True, overflow="crop", end="")
+        spans: list[tuple[int, int]] = []
+        for index, entry in enumerate(self.entries):
+            start = line.cell_len
+            styles = (base, key_style, description_style)
+            if index == self._hovered:
+                styles = _hovered(styles, self.get_component_rich_style("key-line--hover"))
+            key_text = _entry_text(entry, styles, key_padding.left, key_padding.right, description_padding)
+            line.append_text(key_text)
+            spans.append((start, line.cell_len))
+        self._spans = spans
+        if self._scrolled:
+            line = line[self._scrolled :]
+        return line
+
+    def _entry_at(self, x: int) -> int | None:
+        cell = x + self._scrolled
+        return next((index for index, (start, end) in enumerate(self._spans) if start <= cell < end), None)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        hovered = self._entry_at(event.x)
+        if hovered != self._hovered:
+            self._hovered = hovered
+            self.tooltip = self.entries[hovered].tooltip or None if hovered is not None else None
+            self.refresh()
+
+    def on_leave(self, event: events.Leave) -> None:
+        if self._hovered is not None:
+            self._hovered = None
+            self.tooltip = None
+            self.refresh()
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        index = self._entry_at(event.x)
+        if index is None:
+            return
+        entry = self.entries[index]
+        if entry.enabled:
+            self.app.simulate_key(entry.key)
+        else:
+            self.app.bell()
+
+    def _scroll_keys(self, cells: int) -> bool:
+        overflow = max(0, (self._spans[-1][1] if self._spans else 0) - self.size.width)
+        scrolled = min(overflow, max(0, self._scrolled + cells))
+        if scrolled == self._scrolled:
+            return False
+        self._scrolled = scrolled
+        self.refresh()
+        return True
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        if self._scroll_keys(2):
+            event.stop()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if self._scroll_keys(-2):
+            event.stop()
+
+
+def _hovered(styles: tuple[Style, Style, Style], hover: Style) -> tuple[Style, Style, Style]:
+    """A hovered key: FooterKey:hover's colour and background under the key's own styles."""
+    base, key_style, description_style = styles
+    background = Style(bgcolor=hover.bgcolor)
+    return base + hover, key_style + background, description_style + background
+
+
+def _entry_text(
+    entry: FooterEntry,
+    styles: tuple[Style, Style, Style],
+    key_left: int,
+    key_right: int,
+    description_padding: tuple[int, int, int, int],
+) -> Text:
+    """One key as FooterKey.render draws it (a disabled key dimmed, as its -disabled class does)."""
+    base, key_style, description_style = styles
+    if entry.description:
+        _, description_right, _, description_left = description_padding
+        text = Text.assemble(
+            (" " * key_left + entry.display + " " * key_right, key_style),
+            (" " * description_left + entry.description + " " * description_right, description_style),
+        )
+    else:
+        text = Text.assemble((entry.display, key_style))
+    text.stylize_before(base if entry.enabled else base + Style(dim=True))
+    return text
 
 
 class SteadyFooter(Footer):
-    """The app's footer: its keys rewritten in place, and only when what it lists changes.
+    """The app's footer: its keys one :class:`KeyLine`, redrawn only when what it lists changes.
 
-    Used without the command palette key (``show_command_palette=False``): every child is a plain
-    FooterKey, in the order Footer.compose would yield them.
+    The keys follow the focus in the frame that moves it (Footer waits for the screen's binding
+    signal, a frame later, then rebuilds). Used without the command palette key.
     """
 
     def __init__(self, *, show_command_palette: bool = True) -> None:
         super().__init__(show_command_palette=show_command_palette)
-        self._shown: FooterKeys | None = None
-        self._rebuild_due = False  # a recompose is scheduled: it reads the keys as they are then
+        self.key_line = KeyLine()
 
     def compose(self) -> ComposeResult:
-        """The screen's keys from the start: the first frame shows them (Footer waits for a binding
-        change, then rebuilds, so its first frame is empty)."""
+        """The screen's keys from the start: the first frame shows them (Footer's first is empty)."""
         self._bindings_ready = True
-        self._shown = shown_keys(self.screen)
-        yield from super().compose()
+        self.key_line.entries = footer_entries(self.screen)
+        yield self.key_line
 
     def on_mount(self) -> None:
         super().on_mount()
-        # The keys follow the focus in the same frame: the screen's binding signal comes a frame later,
-        # so the first frame (focus set on mount) would show the keys of no pane.
         self.watch(self.screen, "focused", self._focus_moved, init=False)
 
     def _focus_moved(self) -> None:
         if self.screen.is_active:
             self.bindings_changed(self.screen)
 
-    async def recompose(self) -> None:
-        self._rebuild_due = False
-        await super().recompose()
-
     def bindings_changed(self, screen: Screen[object]) -> None:
-        if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
-            super().bindings_changed(screen)
-            return
-        keys = shown_keys(screen)
-        if keys == self._shown:
-            return
-        first = self._shown is None
-        self._shown = keys
-        if self._rebuild_due:
-            return
-        if first or not self._rewrite(screen):
-            self._rebuild_due = True
-            super().bindings_changed(screen)
-
-    def _rewrite(self, screen: Screen[object]) -> bool:
-        """Show the screen's keys in the FooterKeys already mounted; False when only a recompose can."""
-        rows = key_rows(screen)
-        if rows is None or (self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE):
-            return False
-        children = list(self.children)
-        keys = [
-            child
-            for child in children
-            if type(child) is FooterKey  # a disabled key has the -disabled class: still one of ours
-            and not (child.has_class("-grouped") or child.has_class("-command-palette"))
-        ]
-        if len(keys) != len(children):
-            return False  # not what this footer composed (grouped keys, labels): rebuild
-        for widget, row in zip(keys, rows, strict=False):
-            _rewrite_key(widget, row)
-            if not widget.display:
-                widget.display = True
-        if len(rows) > len(keys):
-            self.mount_all(
-                FooterKey(key, display, description, action, disabled=disabled, tooltip=tooltip).data_bind(
-                    compact=Footer.compact
-                )
-                for key, display, description, action, disabled, tooltip in rows[len(keys) :]
-            )
-        for extra in keys[len(rows) :]:
-            # Kept, hidden, for a pane with more keys: mounting one is a second layout later on.
-            if extra.display:
-                extra.display = False
-        return True
+        self._bindings_ready = True
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self.key_line.show(footer_entries(screen))
 
 
-def _rewrite_key(widget: FooterKey, row: KeyRow) -> None:
-    key, display, description, action, disabled, tooltip = row
-    if (widget.key, widget.key_display, widget.description, widget.action) != (
-        key,
-        display,
-        description,
-        action,
-    ):
-        resized = (widget.key_display, widget.description) != (display, description)
-        widget.key, widget.key_display, widget.description, widget.action = key, display, description, action
-        widget.refresh(layout=resized)
-    if widget._disabled != disabled:
-        widget._disabled = disabled
-        widget.set_class(disabled, "-disabled")
-    if (widget.tooltip or "") != tooltip:
-        widget.tooltip = tooltip or None
-
-
-__all__ = ["SteadyFooter"]
+__all__ = ["FooterEntry", "KeyLine", "SteadyFooter", "footer_entries"]
