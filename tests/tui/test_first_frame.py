@@ -236,3 +236,31 @@ async def test_a_key_pressed_at_the_first_frame_is_answered_before_the_deferred_
         release.set()
         await wait_for(pilot, lambda: bool(app.workflow_files) and app.journal is not None)
         assert app.settings.server_url == "http://127.0.0.1:9"
+
+
+async def test_the_footers_keys_mount_as_their_binding_leaves_them_without_a_restyle(
+    monkeypatch: Any,
+) -> None:
+    """A FooterKey starts compact and its binding to the footer undoes that on mount: a restyle each
+    way for every key before the first frame. The app's footer composes them in the footer's state."""
+    from textual.widgets._footer import FooterKey
+
+    restyled: list[FooterKey] = []
+    update_node_styles = FooterKey.update_node_styles
+
+    def counted(self: FooterKey, animate: bool = True) -> None:
+        restyled.append(self)
+        update_node_styles(self, animate)
+
+    monkeypatch.setattr(FooterKey, "update_node_styles", counted)
+    app = ComfyRealityApp(Settings(server_url="http://127.0.0.1:9"), bundled_dir=WORKFLOWS, connect=False)
+    shown, text = _on_first_frame(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(shown.wait(), 10)
+        keys = list(app.screen.query(FooterKey))
+        assert len(keys) >= 5 and restyled == []
+        assert not any(key.compact or key.has_class("-compact") for key in keys)  # the footer is not compact
+        assert "? Help" in text[0] and "r Run" in text[0]
+        await pilot.press("tab")  # keys rewritten or added for the Executions pane: the same state
+        assert "x Cancel" in screen_text(app)
+        assert not any(key.compact or key.has_class("-compact") for key in app.screen.query(FooterKey))
