@@ -10,7 +10,8 @@ A measurement, not a test. In one process and one event loop, as in real use:
 * it reports frames drawn, event-to-screen lag (when a step value reached the terminal, from
   when its frame arrived) and key-press latency (key event posted to the frame showing the
   cursor moved), beside an idle baseline measured the same way in the same run;
-* cold start: a fresh interpreter until the first frame with the workflow list drawn.
+* cold start (:mod:`.cold_start`): fresh interpreters, ours beside a minimal Textual app, until the
+  first frame, the frame answering a key pressed at it, and the process idle.
 
 Frames are fed in small chunks every few milliseconds rather than all at once, as a socket
 delivers them; the runtime's reader yields to the loop every 256 frames in the same way.
@@ -22,14 +23,10 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from textual import events
@@ -43,6 +40,7 @@ from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.widgets import NodeProgressList
 from tests.tui.pilot import wait_for
 
+from .cold_start import cold_rows, cold_start
 from .report import Row
 
 TARGET_RATE = 13_000.0
@@ -306,188 +304,9 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
             }
 
 
-# The app started as ``comfy-reality-tui`` starts it in a terminal (collections held, the settings'
-# sources read and validated after the first frame, the file log, the log tap, long-lived objects
-# frozen a second after the first frame, outside these marks), headless. FIRST: the first frame handed to the terminal driver (what a user first
-# sees); READY: the screen has handled its events and the process went idle (as Pilot waits).
-COLD_CHILD = r"""
-import asyncio, sys, time
-from pathlib import Path
-try:
-    from comfy_reality.tui.gc_tuning import hold_collections
-except ImportError:  # a tree from before it (PYTHONPATH=OLD/src measures one with this benchmark)
-    hold_collections = lambda: None
-hold_collections()  # as comfy-reality-tui's main does, before the settings and the app load
-from comfy_reality import startup
-from comfy_reality.tui.app import ComfyRealityApp
-from comfy_reality.tui.logtap import LogTap
-
-async def main():
-    if hasattr(startup, "read"):  # read now, validated by the model after the first frame, as in a terminal
-        settings = startup.read(None, server_url="http://127.0.0.1:9")
-        startup.start_logging(settings.first_frame)
-    else:  # a tree from before it
-        settings = startup.load(None, server_url="http://127.0.0.1:9")
-        startup.start_logging(settings)
-    app = ComfyRealityApp(
-        settings, connect=False, bundled_dir=Path(sys.argv[1]), log_tap=LogTap(), freeze_long_lived=True
-    )
-    display = app._display
-
-    def first_frame(screen, renderable):
-        display(screen, renderable)
-        if renderable is not None and app._display is first_frame:
-            app._display = display
-            print("FIRST", time.time(), time.process_time(), flush=True)
-
-    app._display = first_frame
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        print("READY", time.time(), time.process_time(), flush=True)
-        while not app.workflow_files:
-            await pilot.pause(0.001)
-        await pilot.pause()
-        print("LISTED", time.time(), flush=True)
-
-asyncio.run(main())
-"""
-
-# The floor: a minimal Textual app with the same kinds of panes, measured the same way.
-MINIMAL_CHILD = r"""
-import asyncio, time
-from textual.app import App
-from textual.widgets import Footer, Header, RichLog, Tree
-
-class Minimal(App[None]):
-    def compose(self):
-        yield Header()
-        yield Tree("workflows")
-        yield RichLog()
-        yield Footer()
-
-async def main():
-    app = Minimal()
-    display = app._display
-
-    def first_frame(screen, renderable):
-        display(screen, renderable)
-        if renderable is not None and app._display is first_frame:
-            app._display = display
-            print("FIRST", time.time(), time.process_time(), flush=True)
-
-    app._display = first_frame
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        print("READY", time.time(), time.process_time(), flush=True)
-
-asyncio.run(main())
-"""
-COLD_TARGET = 1.2
-
-
-def _child_times(code: str, args: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Milliseconds from spawning a fresh interpreter to each mark the child prints (FIRST, READY, LISTED)."""
-    start = time.time()
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env
-    )
-    marks: dict[str, float] = {}
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) in (2, 3) and parts[0] in ("FIRST", "READY", "LISTED"):
-            marks[parts[0]] = (float(parts[1]) - start) * 1000
-            if len(parts) == 3:  # the child's CPU time so far (all threads): steadier on a shared machine
-                marks[parts[0] + "_CPU"] = float(parts[2]) * 1000
-    return marks
-
-
-def cold_start(repeats: int) -> dict[str, list[float]]:
-    """Spawn-to-first-frame and spawn-to-ready of the app and of a minimal Textual app, in alternating pairs.
-
-    Bytecode present: PYTHONDONTWRITEBYTECODE unset and a private cache prefix, warmed by one
-    unmeasured pair (a user's install has its bytecode).
-    """
-    keys = ("ours", "first", "listed", "minimal", "minimal_first", "ratios", "first_ratios")
-    keys += ("cpu", "first_cpu", "minimal_cpu", "minimal_first_cpu", "cpu_ratios", "first_cpu_ratios")
-    result: dict[str, list[float]] = {key: [] for key in keys}
-    with tempfile.TemporaryDirectory(prefix="comfy-reality-bench-") as home:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        # A private app home: the benchmark never opens the user's journal, log or config.
-        env.update(COMFY_REALITY_HOME=home, PYTHONPYCACHEPREFIX=str(Path(home) / "pycache"))
-        ours_args = [str(bundled_workflows_dir())]
-        for i in range(repeats + 1):
-            if i % 2:
-                ours = _child_times(COLD_CHILD, ours_args, env)
-                minimal = _child_times(MINIMAL_CHILD, [], env)
-            else:
-                minimal = _child_times(MINIMAL_CHILD, [], env)
-                ours = _child_times(COLD_CHILD, ours_args, env)
-            if i == 0:
-                continue  # warm-up: bytecode written, files in the OS cache
-            result["ours"].append(ours["READY"])
-            result["first"].append(ours["FIRST"])
-            result["listed"].append(ours.get("LISTED", float("nan")))
-            result["minimal"].append(minimal["READY"])
-            result["minimal_first"].append(minimal["FIRST"])
-            result["ratios"].append(ours["READY"] / minimal["READY"])
-            result["first_ratios"].append(ours["FIRST"] / minimal["FIRST"])
-            for mark, key in (("READY", "cpu"), ("FIRST", "first_cpu")):
-                result[key].append(ours[mark + "_CPU"])
-                result["minimal_" + key].append(minimal[mark + "_CPU"])
-                result[key + "_ratios"].append(ours[mark + "_CPU"] / minimal[mark + "_CPU"])
-    return result
-
-
-def _cpu_note(cold: dict[str, list[float]], key: str) -> str:
-    """The same mark in CPU time (the child's, all threads), which others on the machine disturb less."""
-    median = statistics.median
-    return (
-        f"; CPU {median(cold[key]):.0f} ms vs {median(cold['minimal_' + key]):.0f} ms, per-pair ratio "
-        f"{median(cold[key + '_ratios']):.2f}"
-    )
-
-
-def cold_rows(cold: dict[str, list[float]]) -> list[Row]:
-    """The two cold-start figures: first frame painted, and ready (events handled, process idle)."""
-    median = statistics.median
-    return [
-        figure(
-            "cold start to the first frame painted",
-            round(median(cold["first"])),
-            "ms",
-            baseline=round(median(cold["minimal_first"])),
-            baseline_name="minimal Textual app (Header, Tree, RichLog, Footer)",
-            ratio=round(median(cold["first_ratios"]), 2),
-            target=f"<= {COLD_TARGET}x",
-            ok=median(cold["first_ratios"]) <= COLD_TARGET,
-            note="spawn to the first screen update handed to the driver; per-pair ratios: "
-            + ", ".join(f"{r:.2f}" for r in cold["first_ratios"])
-            + _cpu_note(cold, "first_cpu"),
-        ),
-        figure(
-            "cold start to first interactive frame",
-            round(median(cold["ours"])),
-            "ms",
-            baseline=round(median(cold["minimal"])),
-            baseline_name="minimal Textual app (Header, Tree, RichLog, Footer)",
-            ratio=round(median(cold["ratios"]), 2),
-            target=f"<= {COLD_TARGET}x",
-            ok=median(cold["ratios"]) <= COLD_TARGET,
-            note="spawn to events handled and the process idle (Pilot's pause); fresh interpreter, headless "
-            "driver, started as comfy-reality-tui starts in a terminal (settings validated after the first frame, "
-            "file log, log tap; the freeze a second later is outside it), bytecode present; "
-            f"median of {len(cold['ratios'])} alternating pairs; per-pair ratios: "
-            + ", ".join(f"{r:.2f}" for r in cold["ratios"])
-            + f"; workflow list drawn at {median(cold['listed']):.0f} ms; runs: "
-            + ", ".join(f"{t:.0f}" for t in cold["ours"])
-            + _cpu_note(cold, "cpu"),
-        ),
-    ]
-
-
-def run_benchmark(quick: bool = False, cold_only: bool = False) -> list[Row]:
+def run_benchmark(quick: bool = False, cold_only: bool = False, compare: str | None = None) -> list[Row]:
     if cold_only:
-        return cold_rows(cold_start(3 if quick else 7))
+        return cold_rows(cold_start(3 if quick else 7, compare))
     duration = 1.5 if quick else 4.0
     presses = 10 if quick else 20
     previous_home = os.environ.get("COMFY_REALITY_HOME")
@@ -500,7 +319,7 @@ def run_benchmark(quick: bool = False, cold_only: bool = False) -> list[Row]:
                 os.environ.pop("COMFY_REALITY_HOME", None)
             else:
                 os.environ["COMFY_REALITY_HOME"] = previous_home
-    cold = cold_start(3 if quick else 7)
+    cold = cold_start(3 if quick else 7, compare)
     lags, idle_keys, flood_keys = result["lags"], result["idle_keys"], result["flood_keys"]
     key_p95 = _pct(flood_keys, 0.95)
     return [
@@ -548,12 +367,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a shorter flood and fewer key presses")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--cold-only", action="store_true", help="only the cold-start figures")
+    parser.add_argument(
+        "--compare",
+        metavar="SRC",
+        help="also cold-start the app from another tree's src folder (e.g. main's) in the same rounds",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     # Log lines go to the usual file, never to this report.
     configure_logging(level="info")
     as_json = args.json
-    figures = run_benchmark(quick=quick, cold_only=args.cold_only)
+    figures = run_benchmark(quick=quick, cold_only=args.cold_only, compare=args.compare)
     if as_json:
         print(json.dumps([asdict(f) for f in figures], indent=2))
         return

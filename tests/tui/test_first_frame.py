@@ -201,3 +201,38 @@ async def test_settings_the_model_refuses_after_the_first_frame_stop_the_app_wit
         load_settings(config)
     assert app.config_error == str(refused.value)
     assert app.journal is None  # nothing was opened or connected with settings the model refused
+
+
+async def test_a_key_pressed_at_the_first_frame_is_answered_before_the_deferred_start_up_work(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """As comfy-reality-tui starts: the settings model loads off the loop after the first frame; a
+    Tab typed meanwhile moves the focus (and the footer's keys) at once, and the settings, the folders'
+    scan and the journal follow once that load is done."""
+    from comfy_reality import startup
+    from comfy_reality.tui import app as app_module
+
+    loading, release = asyncio.Event(), asyncio.Event()
+    load_off_loop = app_module.load_off_loop
+
+    async def held_load(*modules: str) -> None:
+        loading.set()
+        await release.wait()
+        await load_off_loop(*modules)
+
+    monkeypatch.setattr(app_module, "load_off_loop", held_load)
+    pending = startup.read(tmp_path / "absent.toml", server_url="http://127.0.0.1:9")
+    app = ComfyRealityApp(pending, bundled_dir=WORKFLOWS, connect=False)
+    shown, text = _on_first_frame(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(shown.wait(), 10)
+        await asyncio.wait_for(loading.wait(), 10)
+        assert "x Cancel" not in text[0]
+        await pilot.press("tab")
+        assert app.screen.focused is app.task_tree
+        assert "x Cancel" in screen_text(app)
+        # Still waiting: nothing validated, scanned or opened yet.
+        assert app._settings is None and not app.workflow_files and app.journal is None
+        release.set()
+        await wait_for(pilot, lambda: bool(app.workflow_files) and app.journal is not None)
+        assert app.settings.server_url == "http://127.0.0.1:9"

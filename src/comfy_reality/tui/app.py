@@ -8,6 +8,7 @@ screen; every background job runs as a worker on the app, so one handler sees ev
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import tzinfo
 from pathlib import Path
@@ -23,7 +24,7 @@ from .. import paths, startup
 from ..config_sources import PendingSettings
 from ..errors import ConfigError
 from . import format as fmt
-from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory
+from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory, load_off_loop
 from .commands import ComfyCommands
 from .gc_tuning import FREEZE_AFTER, freeze_long_lived, thaw
 from .images import ImageSupport, resolve_renderer
@@ -203,11 +204,28 @@ class ComfyRealityApp(SafeTextApp[None]):
 
     @on(MainScreen.Ready)
     def _start(self) -> None:
-        """Once the panes exist (they show what the backend reports): the log tap, journal and runtime."""
+        """Once the panes exist (they show what the backend reports): the settings validated, then the
+        log tap, journal and runtime.
+
+        As a job, not in this handler: a key pressed as the first frame appears is answered before the
+        settings model (pydantic, tens of milliseconds) loads, and that load runs on a thread.
+        """
+        self.backend.run_job(self._start_backend, name="_start_backend", group="start-up")
+
+    async def _start_backend(self) -> None:
+        if self._settings is None:
+            # The first frame drawn, then what was queued by then (a key typed as it appeared) handled
+            # and drawn: the load's thread would otherwise take half the interpreter's time while the key
+            # is handled. (Not App.wait_for_refresh: under App.run the app has no task of its own.)
+            drawn = asyncio.Event()
+            self.call_after_refresh(self.call_after_refresh, drawn.set)
+            await drawn.wait()
+            await load_off_loop("comfy_reality.config")
         try:
             self.settings  # noqa: B018 - validated now, before any of their values is used
         except ConfigError:
             return  # the app is stopping; the command prints why
+        self.backend.settings_checked()
         if self.log_tap is not None:
             self.log_tap.install()
             self.set_interval(0.25, self._drain_log_tap)

@@ -202,6 +202,9 @@ class Backend:
         self.reconcile_reports: list[ReconcileReport] = []
         self._write_log = write_log
         self._journal_ready = asyncio.Event()
+        self._settings_valid = asyncio.Event()
+        if not callable(settings):
+            self._settings_valid.set()
         self._batch_handled = asyncio.Event()
         self._reconciled: list[RuntimeLike] = []  # reconciled once each, on its first connection
         self._ended: dict[str, EndedRun] = {}
@@ -210,6 +213,15 @@ class Backend:
     @property
     def settings(self) -> Settings:
         return self._settings_of()
+
+    def settings_checked(self) -> None:
+        """The app validated its settings (``comfy-reality-tui`` does so after its first frame)."""
+        self._settings_valid.set()
+
+    async def wait_for_settings(self) -> None:
+        """Until the settings are validated: jobs that read them wait here rather than load the model
+        on the loop (and never start with settings the model refuses: the app stops then)."""
+        await self._settings_valid.wait()
 
     @property
     def server_url(self) -> str:

@@ -190,6 +190,7 @@ class MainScreen(SelectedExecutionScreen):
         self.backend.run_job(self._read_library, name="_read_library", group="scan", exclusive=True)
 
     async def _read_library(self) -> None:
+        await self.backend.wait_for_settings()  # the config file's folders are listed from the first scan
         await self.library.load_cached_object_info(self.backend.server_url)
         await self._scan_local()
 
