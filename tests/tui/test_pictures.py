@@ -92,8 +92,13 @@ async def test_live_preview_then_gallery_then_full_screen(server: EmbeddedServer
         shown = preview.frame
         assert shown is not None and shown.execution_id == entry_id and shown.node_id == "2"
         # What is on screen is the frame's pixels, scaled to the widget: the same average colour.
+        # (The picture is sized by the layout that follows the frame, so wait for that layout.)
+        await wait_for(
+            pilot,
+            lambda: len(half_block_colours(preview.picture)) >= 10 * 10,
+            what="the preview's half blocks",
+        )
         cells = half_block_colours(preview.picture)
-        assert len(cells) >= 10 * 10, "the preview draws half blocks"
         pixels = [colour for cell in cells for colour in cell]
         on_screen = [sum(p[c] for p in pixels) / len(pixels) for c in range(3)]
         expected = ImageStat.Stat(Image.open(io.BytesIO(shown.image)).convert("RGB")).mean
