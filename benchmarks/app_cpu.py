@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,8 +34,7 @@ from benchmarks.scale import (
     connected_app,
     pct,
     press,
-    serving,
-    write_workflows,
+    workflows_served,
 )
 from benchmarks.ws_read import bare, until_idle
 from comfy_reality.tui.app import ComfyRealityApp
@@ -243,19 +241,14 @@ async def run(
     nodes: tuple[int, ...], seconds: float, tabs: int, profile_dir: Path | None, **app_options: Any
 ) -> list[str]:
     results: dict[int, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        workflows = workdir / "workflows"
-        workflows.mkdir()
-        write_workflows(workflows)
-        async with serving(workdir, in_process=False) as server:
-            for count in nodes:
-                results[count] = await scenario(
-                    server, workflows, count, seconds, tabs, profile_dir, **app_options
-                )
-            # The floor: what only reading and json-parsing the biggest flood costs, in this process.
-            floor = await bare(server.url, max(nodes), seconds, None, parse=True)
-            await until_idle(server.url)
+    async with workflows_served(in_process=False) as (server, workflows, _):
+        for count in nodes:
+            results[count] = await scenario(
+                server, workflows, count, seconds, tabs, profile_dir, **app_options
+            )
+        # The floor: what only reading and json-parsing the biggest flood costs, in this process.
+        floor = await bare(server.url, max(nodes), seconds, None, parse=True)
+        await until_idle(server.url)
     base = results[min(results)]["running"]["cpu"]
     return [
         *report(results),

@@ -104,6 +104,18 @@ class ServerHandle:
 
 
 @contextlib.asynccontextmanager
+async def workflows_served(in_process: bool) -> AsyncIterator[tuple[ServerHandle, Path, Path]]:
+    """The scale workflows in a temporary folder and a server to run them: (server, workflows, that folder)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        workflows = workdir / "workflows"
+        workflows.mkdir()
+        write_workflows(workflows)
+        async with serving(workdir, in_process) as server:
+            yield server, workflows, workdir
+
+
+@contextlib.asynccontextmanager
 async def serving(workdir: Path, in_process: bool) -> AsyncIterator[ServerHandle]:
     """The embedded server: in its own process (as in real use), or on this loop."""
     if in_process:
@@ -255,15 +267,20 @@ async def wait_connected(pilot: Any, app: ComfyRealityApp) -> None:
 
 
 # ---------------------------------------------------------------------------- scenarios
-async def chain_highlighted(pilot: Any, app: ComfyRealityApp, nodes: int) -> Frames:
-    """Connected, the workflow list focused on the ``nodes``-node chain: ready for ``r``; frames counted."""
+async def workflow_highlighted(pilot: Any, app: ComfyRealityApp, name: str) -> Frames:
+    """Connected, the workflow list focused on workflow ``name``: ready for ``r``; frames counted."""
     await wait_connected(pilot, app)
     frames = Frames(app)
     browser = app.main_screen.browser
     browser.option_list.focus()
-    assert browser.highlight(f"chain-{nodes:03d}") is not None
+    assert browser.highlight(name) is not None
     await pilot.pause()
     return frames
+
+
+async def chain_highlighted(pilot: Any, app: ComfyRealityApp, nodes: int) -> Frames:
+    """The ``nodes``-node chain highlighted (see :func:`workflow_highlighted`)."""
+    return await workflow_highlighted(pilot, app, f"chain-{nodes:03d}")
 
 
 async def graph_scenario(server: ServerHandle, workflows: Path, nodes: int, presses: int) -> dict[str, Any]:
@@ -314,12 +331,7 @@ async def burst_scenario(
     finished executions whole, reading older ones back from it); None runs without one."""
     app = await connected_app(server.url, workflows, use_journal=journal is not None, journal_path=journal)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_connected(pilot, app)
-        frames = Frames(app)
-        browser = app.main_screen.browser
-        browser.option_list.focus()
-        assert browser.highlight("quick") is not None
-        await pilot.pause()
+        frames = await workflow_highlighted(pilot, app, "quick")
         marks: dict[int, int] = {}
         traced: dict[int, int] = {}
 
@@ -422,82 +434,77 @@ async def run(quick: bool, server_in_process: bool = False) -> list[str]:
     where = "on the app's loop (CPU: app + server)" if server_in_process else "in its own process"
     out.append(f"server {where}")
     out.append(f"  {'figure':<44} {'value':>9} {'':<4} {'baseline':>9} {'ratio':>6}  {'target':<22} verdict")
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        workflows = workdir / "workflows"
-        workflows.mkdir()
-        write_workflows(workflows)
-        async with serving(workdir, server_in_process) as server:
-            graphs: dict[int, dict[str, Any]] = {}
-            for nodes in NODE_COUNTS if not quick else (6, 500):
-                graphs[nodes] = result = await graph_scenario(server, workflows, nodes, presses)
-                base = graphs[6]
-                out.append(f"{nodes} nodes{'' if result['ran_long'] else ' (run ended before the keys)'}:")
-                out.append(
-                    line(
-                        "run -> all nodes shown",
-                        result["shown"],
-                        "ms",
-                        base["shown"],
-                        "< 150 ms",
-                        result["shown"] < 150,
-                    )
-                )
-                out.append(
-                    line(
-                        "CPU while running, no keys" + (" (app+server)" if server_in_process else " (app)"),
-                        result["cpu"],
-                        "%",
-                        base["cpu"],
-                        "<= 2x 6-node",
-                        result["cpu"] <= 2 * base["cpu"] + 1e-9,
-                    )
-                )
-                if not server_in_process:
-                    out.append(
-                        line(
-                            "  the server process meanwhile (not the app's)",
-                            result["server_cpu"],
-                            "%",
-                            base["server_cpu"],
-                            "(information)",
-                            True,
-                        )
-                    )
-                for phase, limit in (("running", 50.0), ("idle", 30.0)):
-                    for key in ("tab", "cursor", "expand"):
-                        values = result[phase][key]
-                        p50, p95 = pct(values, 0.5), pct(values, 0.95)
-                        b95 = pct(base[phase][key], 0.95)
-                        out.append(
-                            line(
-                                f"{key} p95 ({phase}; p50 {p50:.1f})",
-                                p95,
-                                "ms",
-                                b95,
-                                f"< {limit:.0f} ms p95",
-                                p95 < limit,
-                            )
-                        )
-            burst = await burst_scenario(
-                server, workflows, 150 if quick else 300, presses, journal=workdir / "burst-journal.sqlite3"
-            )
-            out.append(f"{burst['held']} executions held in the tree:")
-            for key in ("tab", "cursor", "expand"):
-                p95 = pct(burst["keys"][key], 0.95)
-                out.append(
-                    line(f"{key} p95", p95, "ms", pct(graphs[6]["idle"][key], 0.95), "< 50 ms p95", p95 < 50)
-                )
+    async with workflows_served(server_in_process) as (server, workflows, workdir):
+        graphs: dict[int, dict[str, Any]] = {}
+        for nodes in NODE_COUNTS if not quick else (6, 500):
+            graphs[nodes] = result = await graph_scenario(server, workflows, nodes, presses)
+            base = graphs[6]
+            out.append(f"{nodes} nodes{'' if result['ran_long'] else ' (run ended before the keys)'}:")
             out.append(
                 line(
-                    "memory per held execution (tracemalloc)",
-                    burst["traced_per_execution_kib"],
-                    "KiB",
-                    None,
-                    "< 20 KiB",
-                    burst["traced_per_execution_kib"] < 20,
+                    "run -> all nodes shown",
+                    result["shown"],
+                    "ms",
+                    base["shown"],
+                    "< 150 ms",
+                    result["shown"] < 150,
                 )
             )
+            out.append(
+                line(
+                    "CPU while running, no keys" + (" (app+server)" if server_in_process else " (app)"),
+                    result["cpu"],
+                    "%",
+                    base["cpu"],
+                    "<= 2x 6-node",
+                    result["cpu"] <= 2 * base["cpu"] + 1e-9,
+                )
+            )
+            if not server_in_process:
+                out.append(
+                    line(
+                        "  the server process meanwhile (not the app's)",
+                        result["server_cpu"],
+                        "%",
+                        base["server_cpu"],
+                        "(information)",
+                        True,
+                    )
+                )
+            for phase, limit in (("running", 50.0), ("idle", 30.0)):
+                for key in ("tab", "cursor", "expand"):
+                    values = result[phase][key]
+                    p50, p95 = pct(values, 0.5), pct(values, 0.95)
+                    b95 = pct(base[phase][key], 0.95)
+                    out.append(
+                        line(
+                            f"{key} p95 ({phase}; p50 {p50:.1f})",
+                            p95,
+                            "ms",
+                            b95,
+                            f"< {limit:.0f} ms p95",
+                            p95 < limit,
+                        )
+                    )
+        burst = await burst_scenario(
+            server, workflows, 150 if quick else 300, presses, journal=workdir / "burst-journal.sqlite3"
+        )
+        out.append(f"{burst['held']} executions held in the tree:")
+        for key in ("tab", "cursor", "expand"):
+            p95 = pct(burst["keys"][key], 0.95)
+            out.append(
+                line(f"{key} p95", p95, "ms", pct(graphs[6]["idle"][key], 0.95), "< 50 ms p95", p95 < 50)
+            )
+        out.append(
+            line(
+                "memory per held execution (tracemalloc)",
+                burst["traced_per_execution_kib"],
+                "KiB",
+                None,
+                "< 20 KiB",
+                burst["traced_per_execution_kib"] < 20,
+            )
+        )
         # The History figures: the same scenario as ``python -m benchmarks.history``.
         from benchmarks import history
 

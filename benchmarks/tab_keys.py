@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -41,9 +40,8 @@ from benchmarks.scale import (
     chain_highlighted,
     connected_app,
     pct,
-    serving,
-    wait_connected,
-    write_workflows,
+    workflow_highlighted,
+    workflows_served,
 )
 from tests.tui.pilot import wait_for
 
@@ -215,12 +213,7 @@ async def held_scenario(
 ) -> dict[str, Any]:
     app = await connected_app(server.url, workflows, use_journal=True, journal_path=journal)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_connected(pilot, app)
-        frames = Frames(app)
-        browser = app.main_screen.browser
-        browser.option_list.focus()
-        assert browser.highlight("quick") is not None
-        await pilot.pause()
+        frames = await workflow_highlighted(pilot, app, "quick")
         for _ in range(held):
             app.post_message(events.Key("r", "r"))
         await wait_for(pilot, lambda: len(app.session.entries) >= held, 120, "queued")
@@ -274,21 +267,16 @@ async def run(tabs: int, held: int, profile_dir: Path | None, only: set[str]) ->
         return profile_dir / f"tab-{name}.prof" if profile_dir else None
 
     results: dict[str, dict[str, Any]] = {"floor": await floor_scenario(tabs, profile("floor"))}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        workflows = workdir / "workflows"
-        workflows.mkdir()
-        write_workflows(workflows)
-        async with serving(workdir, in_process=False) as server:
-            for nodes in (6, 500):
-                if f"idle{nodes}" in only:
-                    results[f"idle, {nodes} nodes"] = await idle_scenario(
-                        server, workflows, nodes, tabs, profile(f"idle{nodes}")
-                    )
-            if "held" in only:
-                results[f"{held} held"] = await held_scenario(
-                    server, workflows, held, tabs, profile("held"), workdir / "held.sqlite3"
+    async with workflows_served(in_process=False) as (server, workflows, workdir):
+        for nodes in (6, 500):
+            if f"idle{nodes}" in only:
+                results[f"idle, {nodes} nodes"] = await idle_scenario(
+                    server, workflows, nodes, tabs, profile(f"idle{nodes}")
                 )
+        if "held" in only:
+            results[f"{held} held"] = await held_scenario(
+                server, workflows, held, tabs, profile("held"), workdir / "held.sqlite3"
+            )
     return report(results)
 
 
