@@ -170,6 +170,16 @@ def _pages_read(screen: JournalScreen) -> bool:
     return all(w.is_finished for w in screen.workers if w.group == "history-page")
 
 
+async def _press_page(pilot: Any, app: HistoryApp, screen: JournalScreen, key: str) -> tuple[int, int]:
+    """``key`` pressed until the cursor moved and the page read ahead is in: the run numbers under
+    the cursor before and after (the newest run has the highest)."""
+    name = _cursor_name(app)
+    await pilot.press(key)
+    await wait_for(pilot, lambda: _cursor_name(app) != name, what=key)
+    await wait_for(pilot, lambda: _pages_read(screen), what="the page read ahead")
+    return int(name.split()[1]), int(_cursor_name(app).split()[1])
+
+
 async def test_page_down_moves_a_whole_page_every_time_the_next_page_read_a_screen_ahead(
     tmp_path: Path,
 ) -> None:
@@ -184,11 +194,8 @@ async def test_page_down_moves_a_whole_page_every_time_the_next_page_read_a_scre
 
             moves: list[int] = []
             for _ in range(12):  # about 500 rows: across the window's edge several times
-                name = _cursor_name(app)
-                await pilot.press("pagedown")
-                await wait_for(pilot, lambda n=name: _cursor_name(app) != n, what="page down")
-                await wait_for(pilot, lambda: _pages_read(screen), what="the page read ahead")
-                moves.append(int(name.split()[1]) - int(_cursor_name(app).split()[1]))
+                before, after = await _press_page(pilot, app, screen, "pagedown")
+                moves.append(before - after)
             # Never stopped short at the window's last row, waiting for the next page.
             # (DataTable's first page from the top row may be a row shorter than the rest.)
             assert max(moves) - min(moves) <= 1, moves
@@ -215,11 +222,8 @@ async def test_page_up_from_the_oldest_moves_a_whole_page_every_time_and_the_win
             assert (table.row_count, screen.at_tail) == (PAGE, True)  # the page above waits for a move
             moves: list[int] = []
             for _ in range(30):  # about 1,300 rows up: a page read in above many times
-                name = _cursor_name(app)
-                await pilot.press("pageup")
-                await wait_for(pilot, lambda n=name: _cursor_name(app) != n, what="page up")
-                await wait_for(pilot, lambda: _pages_read(screen), what="the page read ahead")
-                moves.append(int(_cursor_name(app).split()[1]) - int(name.split()[1]))
+                before, after = await _press_page(pilot, app, screen, "pageup")
+                moves.append(after - before)
                 # The window is the journal's rows in order, newest first, with no gap or repeat.
                 numbers = [int(_name_at(app, i).split()[1]) for i in range(table.row_count)]
                 assert numbers == list(range(numbers[0], numbers[0] - len(numbers), -1))
