@@ -472,8 +472,14 @@ async def test_durations_after_a_restart_come_from_the_server_not_the_reattach(
             reattached_at = datetime.now(UTC)
             report = await journal.reconcile(runtime)
             execution = report.followed[0]
-            # The rest of the run must be watched live: let it go on only once the observer is on.
+            # The rest of the run must be watched live: let it go on only once the observer is on
+            # and a step of node 2 has come through it. The first node message after joining only
+            # restates the run, so a node 3 that started in it would rightly have no known start.
             await until(runtime, lambda: runtime.observers.get(old_client) is True)
+            sampler = execution.node_task("2")
+            assert sampler is not None
+            heard = sampler.value or 0.0
+            await until(runtime, lambda: (sampler.value or 0.0) > heard)
             await follow_to_the_end(server, runtime, execution)
         assert execution.started_at is not None and execution.completed_at is not None
         assert execution.started_at < reattached_at
