@@ -274,6 +274,27 @@ def test_log_order_releases_settled_lines_oldest_first() -> None:
     assert not order.waiting
 
 
+def test_log_order_holds_a_settled_line_stamped_after_one_still_settling() -> None:
+    """Lines that arrive a moment apart straddle a release: the settled one, stamped later than one
+    still settling, waits for it instead of going out above it."""
+    clock = [100.0]
+    order = LogOrder(settle=0.3, clock=lambda: clock[0])
+    t = datetime(2026, 1, 1, 1, 26, 0, tzinfo=UTC)
+    order.add([LogLine(t + timedelta(seconds=3), "info", "server connected")])
+    clock[0] += 0.01
+    order.add([LogLine(t + timedelta(seconds=1), "info", "embedded server started")])
+    order.add([LogLine(t + timedelta(seconds=4), "error", "KSampler #3 failed")])
+    clock[0] += 0.295  # the first line has settled, the others not yet
+    assert order.due() == []
+    clock[0] += 0.01
+    assert [line.text for line in order.due()] == [
+        "embedded server started",
+        "server connected",
+        "KSampler #3 failed",
+    ]
+    assert not order.waiting
+
+
 async def test_the_log_pane_shows_lines_in_time_order_whatever_order_they_arrive_in() -> None:
     app = ComfyRealityApp(
         Settings(server_url="http://127.0.0.1:9", images="off"),

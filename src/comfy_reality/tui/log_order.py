@@ -43,12 +43,18 @@ class LogOrder:
         if self._pending[-1][0] <= cutoff:
             ready, self._pending = self._pending, []
         else:
-            # Everything that arrived before the newest unsettled line's predecessors settle waits too:
-            # releasing only the old part keeps a late earlier-timestamped line in order.
-            ready = [item for item in self._pending if item[0] <= cutoff]
+            # Only the settled part goes out, and of it only lines no older than every line still
+            # settling: a settled line stamped after one still on hold waits for it, so the two go
+            # out in order (a wait bounded by that line's settle).
+            settling = [item for item in self._pending if item[0] > cutoff]
+            oldest_settling = min(item[2].timestamp for item in settling)
+            ready = [
+                item for item in self._pending if item[0] <= cutoff and item[2].timestamp <= oldest_settling
+            ]
             if not ready:
                 return []
-            self._pending = [item for item in self._pending if item[0] > cutoff]
+            released = {id(item) for item in ready}
+            self._pending = [item for item in self._pending if id(item) not in released]
         ready.sort(key=lambda item: (item[2].timestamp, item[1]))
         return [item[2] for item in ready]
 
