@@ -196,6 +196,7 @@ class ComfyRealityApp(SafeTextApp[None]):
             images=self.images,
             log_settle=self.log_settle,
             freeze_long_lived=self.freeze_long_lived,
+            defer_execution_view=self._pending is not None,
         )
         return self.main_screen
 
@@ -215,11 +216,13 @@ class ComfyRealityApp(SafeTextApp[None]):
     async def _start_backend(self) -> None:
         if self._settings is None:
             # The first frame drawn, then what was queued by then (a key typed as it appeared) handled
-            # and drawn: the load's thread would otherwise take half the interpreter's time while the key
-            # is handled. (Not App.wait_for_refresh: under App.run the app has no task of its own.)
+            # and drawn: the execution view's mount and the settings load's thread (which would take
+            # half the interpreter's time) come after that key. (Not App.wait_for_refresh: under
+            # App.run the app has no task of its own.)
             drawn = asyncio.Event()
             self.call_after_refresh(self.call_after_refresh, drawn.set)
             await drawn.wait()
+            await self.main_screen.mount_hidden_panes()  # before the backend: its batches are shown there
             await load_off_loop("comfy_reality.config")
         try:
             self.settings  # noqa: B018 - validated now, before any of their values is used

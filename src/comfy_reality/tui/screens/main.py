@@ -78,6 +78,8 @@ class MainScreen(SelectedExecutionScreen):
     GLOBAL_BINDING_IDS = frozenset(b.id for b in BINDINGS if isinstance(b, Binding))
     """The help lists these among the keys that work everywhere on this screen."""
 
+    _tasks_box: Vertical
+    _detail: Vertical
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
     """As Screen's, without repainting the whole screen on every Tab: the panes restyle themselves."""
 
@@ -94,6 +96,7 @@ class MainScreen(SelectedExecutionScreen):
         images: ImageSupport | None = None,
         log_settle: float = LOG_SETTLE,
         freeze_long_lived: bool = False,
+        defer_execution_view: bool = False,
     ) -> None:
         super().__init__()
         # Frames redraw the lines that changed, not every pane around them (see dirty_lines).
@@ -116,6 +119,11 @@ class MainScreen(SelectedExecutionScreen):
         self._preview_cache: dict[Path, list[tuple[str, str, str | None]]] = {}
         self.log_order = LogOrder(log_settle)
         self._log_timer: Timer | None = None
+        self.too_small: Static | None = None
+        """The notice shown instead of the panes in a terminal too small for them (built when first needed)."""
+        self._execution_view_mounted = not defer_execution_view
+        """False until :meth:`mount_hidden_panes` has mounted the execution view (when deferred: the
+        first frame in a terminal, settings still pending, has no use for it)."""
 
     # ------------------------------------------------------------------ layout
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -142,13 +150,17 @@ class MainScreen(SelectedExecutionScreen):
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: the handlers (and the app) reach the panes directly, with no query per update.
+        # What the first frame does not show is built here but mounted later (the filters by their first /,
+        # the execution view by mount_hidden_panes): each widget mounted before the first frame is styled,
+        # composed and restyled as the screen resumes before that frame.
         titles = self.library.source_titles
+        notice = fit_to_size(self, self.app.size)  # the first frame laid out for this width
         self.status_bar = StatusBar(self.backend.shown_server_url, demo=self.backend.demo, id="status-bar")
         self.browser = WorkflowBrowser(titles, id="workflows")
         self.browser.border_title = "Workflows"
         self.task_tree = TaskTree(id="tasks")
         self.task_tree.border_title = "Executions"
-        self.tasks_filter = ExecutionFilter(self.task_tree, id="tasks-filter")
+        self.tasks_filter = ExecutionFilter(self.task_tree, id="tasks-filter")  # mounted by its first /
         self.preview = WorkflowPreview(titles, id="preview")
         self.preview.border_title = "Workflow"
         self.execution_view = ExecutionView(id="execution", images=self.images)
@@ -161,20 +173,46 @@ class MainScreen(SelectedExecutionScreen):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self.browser
-                with Vertical(id="tasks-box"):
-                    yield self.tasks_filter
+                with Vertical(id="tasks-box") as self._tasks_box:
                     yield self.task_tree
-            with Vertical(id="detail"):
+            with Vertical(id="detail") as self._detail:
                 yield self.preview
-                yield self.execution_view
+                if self._execution_view_mounted:
+                    yield self.execution_view
         yield self.log_pane
         yield SteadyFooter(show_command_palette=False)
-        self.too_small = Static(id="too-small")
-        yield self.too_small
-        fit_to_size(self, self.app.size, self.too_small)  # the first frame laid out for this width
+        if notice is not None:
+            yield self._too_small_notice(notice)
+
+    def _too_small_notice(self, text: str) -> Static:
+        """The too-small sentence, built when the terminal is first too small (most sessions never are)."""
+        if self.too_small is None:
+            self.too_small = Static(text, id="too-small")
+        else:
+            self.too_small.update(text)
+        return self.too_small
 
     def on_resize(self, event: events.Resize) -> None:
-        fit_to_size(self, event.size, self.too_small)
+        notice = fit_to_size(self, event.size)
+        if notice is not None and self.too_small is None:
+            self.mount(self._too_small_notice(notice))
+        elif notice is not None:
+            self._too_small_notice(notice)
+        if event.size == self._compositor.size:
+            # Textual sends the screen its size again after it first lays out (from the app's resize, its
+            # idle check and the first layout: three in all); each would lay out the same screen again.
+            event.prevent_default()
+
+    async def mount_hidden_panes(self) -> None:
+        """The execution view, hidden until an execution is shown, when its mount was deferred: the app
+        mounts it once the first frame and a key typed with it are drawn, before the backend starts
+        (its batches, previews and the tick are shown there)."""
+        if self._execution_view_mounted:
+            return
+        await self._detail.mount(self.execution_view)
+        self._execution_view_mounted = True
+        if self._detail_mode == "execution" and self._selected_execution is not None:
+            self._show_execution(self._selected_execution)
 
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
@@ -196,7 +234,8 @@ class MainScreen(SelectedExecutionScreen):
 
     def _tick(self) -> None:
         self.task_tree.refresh_running()
-        self.execution_view.tick()
+        if self._execution_view_mounted:
+            self.execution_view.tick()
 
     def write_log(self, lines: list[LogLine]) -> None:
         """Lines go out in time order once settled (see :mod:`..log_order`); at once when settle is 0."""
@@ -314,6 +353,8 @@ class MainScreen(SelectedExecutionScreen):
     def _show_execution(self, execution_id: str) -> None:
         self._selected_execution = execution_id
         self._detail_mode = "execution"
+        if not self._execution_view_mounted:
+            return  # shown as soon as it is (mount_hidden_panes)
         view = self.execution_view
         self.preview.display, view.display = False, True
         view.show(self.entry_to_show(execution_id), self.output_sizes)
@@ -621,6 +662,8 @@ class MainScreen(SelectedExecutionScreen):
 
     def action_filter(self) -> None:
         if self._focused_pane() == "tasks":
+            if self.tasks_filter.parent is None:  # mounted by the first / on the Executions pane
+                self._tasks_box.mount(self.tasks_filter, before=self.task_tree)
             self.tasks_filter.open()
         else:
             self.browser.start_filter()

@@ -11,7 +11,6 @@ from typing import Any
 
 from textual.geometry import Size
 from textual.screen import Screen
-from textual.widgets import Static
 
 from .breakpoints import apply_breakpoints
 
@@ -19,15 +18,16 @@ MIN_WIDTH, MIN_HEIGHT = 60, 16
 """Below this the panes cannot show a workflow name, a status and the keys at once."""
 
 
-def fit_to_size(screen: Screen[Any], size: Size, notice: Static | None) -> None:
-    """The breakpoint classes for ``size`` and, below a usable size, one clear sentence instead of
-    panes squeezed into garbage (``notice``: the screen's ``#too-small`` Static, None before it exists)."""
+def fit_to_size(screen: Screen[Any], size: Size) -> str | None:
+    """The breakpoint classes for ``size``; below a usable size, the one clear sentence to show
+    instead of panes squeezed into garbage (None: the size is usable)."""
     width, height = size
     apply_breakpoints(screen, width)
     small = width < MIN_WIDTH or height < MIN_HEIGHT
     screen.set_class(small, "-too-small")
-    if small and notice is not None:
-        notice.update(
-            f"Terminal too small: {width}x{height}.\n"
-            f"Need at least {MIN_WIDTH}x{MIN_HEIGHT}: enlarge the window (ctrl+q quits)."
-        )
+    if not small:
+        return None
+    return (
+        f"Terminal too small: {width}x{height}.\n"
+        f"Need at least {MIN_WIDTH}x{MIN_HEIGHT}: enlarge the window (ctrl+q quits)."
+    )

@@ -180,9 +180,10 @@ server. Broken files are listed with their error.
         self.files: list[WorkflowFile] = []
         self.server_note: str | None = None
         self._shown: list[WorkflowFile] = []
+        self.filter_input = Input(placeholder="filter workflows…", id="workflow-filter")
+        """Mounted by the first / (an Input costs the first frame its styling and a restyle after it)."""
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter workflows…", id="workflow-filter", classes="hidden")
         # The first frame is drawn before the folders are read: say so rather than show an empty list.
         reading = Text("Reading the workflow folders…", style="dim italic", no_wrap=True, overflow="ellipsis")
         yield WorkflowList(Option(reading, disabled=True), id="workflow-list")
@@ -190,10 +191,6 @@ server. Broken files are listed with their error.
     @property
     def option_list(self) -> WorkflowList:
         return self.query_one(WorkflowList)
-
-    @property
-    def filter_input(self) -> Input:
-        return self.query_one("#workflow-filter", Input)
 
     @property
     def highlighted(self) -> WorkflowFile | None:
@@ -223,12 +220,15 @@ server. Broken files are listed with their error.
         self._rebuild(keep=current.path if current else None)
 
     def start_filter(self) -> None:
+        if self.filter_input.parent is None:
+            self.mount(self.filter_input, before=self.option_list)
         self.filter_input.remove_class("hidden")
         self.filter_input.focus()
 
     def action_clear_filter(self) -> None:
-        self.filter_input.value = ""
-        self.filter_input.add_class("hidden")
+        if self.filter_input.parent is not None:
+            self.filter_input.value = ""
+            self.filter_input.add_class("hidden")
         self.option_list.focus()
 
     @on(Input.Changed, "#workflow-filter")

@@ -1,0 +1,158 @@
+"""What the first frame mounts: only what it shows; the rest follows without being seen to.
+
+Every widget mounted before the first frame is styled, composed and restyled as the screen resumes
+before that frame. The execution view (hidden until an execution is shown), the two filters (hidden
+until /) and the too-small notice are mounted when they are first needed, and the screen's own size
+sent again after its first layout lays nothing out again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from textual import events
+from textual.geometry import Size
+
+from comfy_reality import startup
+from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.screens.main import MainScreen
+
+from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
+from .scenes import scene
+
+
+def _pending_app(tmp_path: Path) -> ComfyRealityApp:
+    """Started as comfy-reality-tui starts in a terminal: the settings validated after the first frame."""
+    pending = startup.read(tmp_path / "absent.toml", server_url="http://127.0.0.1:9")
+    return ComfyRealityApp(pending, bundled_dir=WORKFLOWS, connect=False, log_settle=0.0)
+
+
+def _ids_at_first_frame(app: ComfyRealityApp) -> tuple[asyncio.Event, list[set[str]]]:
+    """An event set, and the ids of the screen's widgets kept, when the app hands the driver its first frame."""
+    shown = asyncio.Event()
+    ids: list[set[str]] = []
+    display = app._display
+
+    def first_frame(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        if renderable is not None and not shown.is_set():
+            ids.append({w.id for w in app.main_screen.walk_children() if w.id is not None})
+            shown.set()
+
+    app._display = first_frame  # type: ignore[method-assign]
+    return shown, ids
+
+
+async def test_in_a_terminal_the_first_frame_mounts_what_it_shows_and_the_execution_view_follows(
+    tmp_path: Path,
+) -> None:
+    app = _pending_app(tmp_path)
+    shown, ids = _ids_at_first_frame(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(shown.wait(), 10)
+        first = ids[0]
+        assert {"status-bar", "workflows", "workflow-list", "tasks", "preview", "log"} <= first
+        assert (
+            not {"execution", "exec-header", "exec-nodes", "workflow-filter", "tasks-filter", "too-small"}
+            & first
+        )
+        await wait_for(pilot, lambda: bool(app.workflow_files) and app.main_screen.execution_view.is_mounted)
+        batch, _, _ = scene("completed")
+        assert batch is not None
+        app.post_message(batch)
+        await wait_for(pilot, lambda: "exec_main" in app.session.entries)
+        app.task_tree.focus()
+        app.task_tree.select_execution("exec_main")
+        await wait_for(pilot, lambda: app.main_screen.execution_view.display, what="the execution view shown")
+        entry = app.main_screen.execution_view.entry
+        assert entry is not None and entry.id == "exec_main"
+        await wait_for_text(pilot, "Outputs (")
+
+
+async def test_an_execution_selected_before_the_view_is_mounted_is_shown_once_it_is(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    held, release = asyncio.Event(), asyncio.Event()
+    mount_hidden_panes = MainScreen.mount_hidden_panes
+
+    async def held_mount(self: MainScreen) -> None:
+        held.set()
+        await release.wait()
+        await mount_hidden_panes(self)
+
+    monkeypatch.setattr(MainScreen, "mount_hidden_panes", held_mount)
+    app = _pending_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(held.wait(), 10)
+        batch, _, _ = scene("completed")
+        assert batch is not None
+        app.post_message(batch)
+        await wait_for(pilot, lambda: "exec_main" in app.session.entries)
+        app.task_tree.focus()
+        app.task_tree.select_execution("exec_main")
+        await pilot.pause()
+        view = app.main_screen.execution_view
+        assert not view.is_mounted and view.entry is None  # remembered, not shown into a view not yet there
+        release.set()
+        await wait_for(pilot, lambda: view.display and view.entry is not None, what="the execution shown")
+        assert view.entry is not None and view.entry.id == "exec_main"
+        assert not app.main_screen.preview.display
+
+
+async def test_the_filters_are_mounted_by_their_first_slash(tmp_path: Path) -> None:
+    app = _pending_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        browser, screen = app.browser, app.main_screen
+        assert browser.filter_input.parent is None and screen.tasks_filter.parent is None
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: browser.filter_input.has_focus, what="the workflow filter")
+        assert browser.children[0] is browser.filter_input  # above the list
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.focused is browser.option_list)
+        await pilot.press("tab", "slash")
+        await wait_for(pilot, lambda: app.focused is screen.tasks_filter, what="the executions filter")
+        box = screen.query_one("#tasks-box")
+        assert list(box.children) == [screen.tasks_filter, app.task_tree]
+
+
+async def test_the_screens_size_sent_again_lays_nothing_out_and_a_new_size_does(tmp_path: Path) -> None:
+    app = _pending_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        screen = app.main_screen
+        await pilot.pause()
+        resized: list[Size] = []
+        screen_resized = screen._screen_resized
+
+        def counted(size: Size) -> None:
+            resized.append(size)
+            screen_resized(size)
+
+        screen._screen_resized = counted  # type: ignore[method-assign]
+        for _ in range(3):
+            screen.post_message(events.Resize(Size(120, 40), Size(120, 40)))
+        await pilot.pause()
+        assert resized == []
+        await pilot.resize_terminal(100, 40)
+        await wait_for(pilot, lambda: resized == [Size(100, 40)], what="the new size laid out")
+        assert screen.has_class("-narrow") and not screen.has_class("-wide")
+
+
+async def test_a_terminal_made_too_small_after_start_up_says_so_and_the_panes_come_back(
+    tmp_path: Path,
+) -> None:
+    app = _pending_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        assert app.main_screen.too_small is None
+        await pilot.resize_terminal(40, 12)
+        await wait_for_text(pilot, "Terminal too small: 40x12")
+        assert "Workflows" not in screen_text(app)
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: "Workflows" in screen_text(app), what="the panes back")
+        assert "too small" not in screen_text(app)
+        await pilot.resize_terminal(50, 20)
+        await wait_for_text(pilot, "Terminal too small: 50x20")
