@@ -84,6 +84,41 @@ async def test_partial_updates_write_what_textuals_compositor_writes() -> None:
             assert ours  # something was written: the comparison is not between two empty updates
 
 
+async def test_full_updates_write_what_textuals_compositor_writes_without_drawing_hidden_widgets() -> None:
+    """The first frame and every resize: the same update as Textual's, with the screen and the
+    containers wholly behind the panes never drawn."""
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        screen = app.main_screen
+        compositor = screen._compositor
+        assert isinstance(compositor, DirtyLinesCompositor)
+        hidden = [screen, *screen.query("#main, #left, #tasks-box, #detail").results()]
+        for size in ((120, 40), (80, 24), (160, 48)):
+            await pilot.resize_terminal(*size)
+            await wait_for(pilot, lambda size=size: compositor.size == size, what=f"laid out at {size}")
+            if size == (160, 48):
+                await running_chain(pilot, 5, 1)
+                screen.task_tree.focus()
+                screen.task_tree.select_execution("exec_chain")
+                await pilot.pause()
+            drawn: list[str] = []
+            for widget in compositor.visible_widgets:
+
+                def counted(crop: Region, widget: Widget = widget, drawn: list[str] = drawn) -> Any:
+                    drawn.append(type(widget).__name__ + (f"#{widget.id}" if widget.id else ""))
+                    return type(widget).render_lines(widget, crop)
+
+                widget.render_lines = counted  # type: ignore[method-assign]
+            ours = _written(compositor.render_full_update(), app.console)
+            assert not {type(w).__name__ + (f"#{w.id}" if w.id else "") for w in hidden} & set(drawn), drawn
+            assert "StatusBar#status-bar" in drawn and "TaskTree#tasks" in drawn, drawn
+            textuals = _written(Compositor.render_full_update(compositor), app.console)
+            assert ours == textuals, size
+            for widget in compositor.visible_widgets:
+                del widget.render_lines
+
+
 async def test_a_progress_step_redraws_its_row_and_not_the_panes_around_it() -> None:
     app = scene_app(WORKFLOWS)
     async with app.run_test(size=(160, 48)) as pilot:

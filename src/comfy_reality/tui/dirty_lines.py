@@ -12,7 +12,8 @@ and skips widgets no dirty region touches, and widgets whose dirty part is wholl
 widgets in front of it (the screen and the containers behind a changed row: their lines would be
 drawn only to be hidden, as the first strip for a cut wins). What reaches the terminal is the same: only the dirty
 spans are written, and every chop in them is covered by a widget that overlaps a dirty region
-(a test compares the written updates with Textual's own).
+(a test compares the written updates with Textual's own). A full render (the first frame, a
+resize) skips the widgets wholly hidden the same way.
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ class DirtyLinesCompositor(Compositor):
 
     def _get_renders(self, crop: Region | None = None) -> Iterable[tuple[Region, Region, list[Strip]]]:
         dirty = self._updating
-        if crop is None or not dirty:
+        if crop is None:
             yield from super()._get_renders(crop)
+            return
+        if not dirty:
+            yield from self._front_renders(crop)
             return
         intersection = Region.intersection
         drawn: list[Region] = []  # what the widgets drawn so far (in front) show
@@ -81,6 +85,28 @@ class DirtyLinesCompositor(Compositor):
                 region,
                 band,
                 widget.render_lines(Region(band.x - region.x, band.y - region.y, band.width, band.height)),
+            )
+
+    def _front_renders(self, crop: Region) -> Iterable[tuple[Region, Region, list[Strip]]]:
+        """A full render: every widget in ``crop`` but those wholly hidden behind widgets in front of
+        them (the screen and the containers behind the panes: on the first frame, five of nineteen)."""
+        intersection = Region.intersection
+        drawn: list[Region] = []
+        for widget, (region, clip) in self.visible_widgets.items():
+            if not crop.overlaps(clip):
+                continue
+            shown = intersection(region, clip)
+            if not shown:
+                continue
+            if drawn and _covered([shown], [cover for cover in drawn if cover.overlaps(shown)]):
+                continue
+            drawn.append(shown)
+            yield (
+                region,
+                clip,
+                widget.render_lines(
+                    Region(shown.x - region.x, shown.y - region.y, shown.width, shown.height)
+                ),
             )
 
 
