@@ -1,9 +1,9 @@
-"""What the first frame mounts: only what it shows; the rest follows without being seen to.
+"""What the first frame costs: only what it shows is mounted, and nothing is styled or laid out twice.
 
-Every widget mounted before the first frame is styled, composed and restyled as the screen resumes
-before that frame. The execution view (hidden until an execution is shown), the two filters (hidden
-until /) and the too-small notice are mounted when they are first needed, and the screen's own size
-sent again after its first layout lays nothing out again.
+Every widget mounted before the first frame is styled and composed before that frame. The execution
+view (hidden until an execution is shown), the two filters (hidden until /) and the too-small notice
+are mounted when they are first needed; the first resume does not restyle what mounting styled, and
+the screen's own size sent again after its first layout lays nothing out again.
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual import events
 from textual.geometry import Size
+from textual.widget import Widget
 
 from comfy_reality import startup
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.main import MainScreen
 
 from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
-from .scenes import scene
+from .scenes import scene, scene_app
 
 
 def _pending_app(tmp_path: Path) -> ComfyRealityApp:
@@ -156,3 +158,49 @@ async def test_a_terminal_made_too_small_after_start_up_says_so_and_the_panes_co
         assert "too small" not in screen_text(app)
         await pilot.resize_terminal(50, 20)
         await wait_for_text(pilot, "Terminal too small: 50x20")
+
+
+def _styles(screen: Widget) -> dict[str, dict[str, object]]:
+    """Every widget's rules from the stylesheet, its component classes' and its scrollbars', by widget."""
+    styles: dict[str, dict[str, object]] = {}
+    for node in screen.walk_children(with_self=True):
+        assert isinstance(node, Widget)
+        rules: dict[str, object] = {
+            "rules": node.styles.base.get_rules(),
+            "flags": (node._has_focus_within, node._has_hover_style, node._has_order_style),
+        }
+        for name, component in node._component_styles.items():
+            rules[name] = component.base.get_rules()
+        for bar in (node._vertical_scrollbar, node._horizontal_scrollbar):
+            if bar is not None:
+                rules[type(bar).__name__ + str(bar.vertical)] = bar.styles.base.get_rules()
+        styles[repr(node)] = rules
+    return styles
+
+
+@pytest.mark.parametrize("pending", [True, False], ids=["terminal", "validated"])
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+async def test_the_first_frames_styles_are_those_a_full_restyle_gives(
+    tmp_path: Path, pending: bool, size: tuple[int, int]
+) -> None:
+    """The first resume skips Textual's restyle of the whole screen: what mounting styled must be final."""
+    app = _pending_app(tmp_path) if pending else scene_app(WORKFLOWS)
+    shown = asyncio.Event()
+    compared: list[tuple[dict[str, dict[str, object]], dict[str, dict[str, object]]]] = []
+    display = app._display
+
+    def first_frame(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        if renderable is not None and not shown.is_set():
+            drawn = _styles(app.main_screen)
+            app.stylesheet.update(app.main_screen)
+            compared.append((drawn, _styles(app.main_screen)))
+            shown.set()
+
+    app._display = first_frame  # type: ignore[method-assign]
+    async with app.run_test(size=size):
+        await asyncio.wait_for(shown.wait(), 10)
+    drawn, restyled = compared[0]
+    assert len(drawn) >= 14
+    assert any(key.startswith("ScrollBar") for rules in drawn.values() for key in rules)
+    assert drawn == restyled

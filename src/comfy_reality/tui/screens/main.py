@@ -121,6 +121,7 @@ class MainScreen(SelectedExecutionScreen):
         self._log_timer: Timer | None = None
         self.too_small: Static | None = None
         """The notice shown instead of the panes in a terminal too small for them (built when first needed)."""
+        self._resumed = False
         self._execution_view_mounted = not defer_execution_view
         """False until :meth:`mount_hidden_panes` has mounted the execution view (when deferred: the
         first frame in a terminal, settings still pending, has no use for it)."""
@@ -213,6 +214,25 @@ class MainScreen(SelectedExecutionScreen):
         self._execution_view_mounted = True
         if self._detail_mode == "execution" and self._selected_execution is not None:
             self._show_execution(self._selected_execution)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """The first resume restyles nothing but the scrollbars: every widget was styled as it mounted.
+
+        Textual restyles the whole screen on each resume (its styles may have changed while another
+        screen was on top). On the first one that only repeats what mounting did, before the first
+        frame; a test checks the first frame's styles equal a full restyle's.
+        """
+        if self._resumed:
+            return
+        self._resumed = True
+        event.refresh_styles = False
+        apply = self.app.stylesheet.apply
+        for node in self.walk_children(Widget):
+            if node.is_scrollable:  # as Textual's restyle does: the scrollbars it shows (made on first use)
+                if node.show_vertical_scrollbar and node.scrollbar_size_vertical:
+                    apply(node.vertical_scrollbar)
+                if node.show_horizontal_scrollbar and node.scrollbar_size_horizontal:
+                    apply(node.horizontal_scrollbar)
 
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
