@@ -205,7 +205,10 @@ from comfy_reality.tui.logtap import LogTap
 HEAVY = ('httpx', 'websockets', 'structlog', 'sqlite3', 'aiohttp', 'comfy_reality.journal',
          'comfy_reality.runtime.pool', 'comfy_reality.runtime.client', 'comfy_reality.runtime.printer',
          'comfy_reality.workflows.convert', 'rich.traceback', 'pygments', 'rich._emoji_codes',
-         'pydantic', 'importlib.metadata', 'comfy_reality.config', 'comfy_reality.runtime.models')
+         'pydantic', 'importlib.metadata', 'comfy_reality.config', 'comfy_reality.runtime.models',
+         # dialogs and helpers of actions, loaded on their first use
+         'comfy_reality.tui.screens.confirm_quit', 'comfy_reality.tui.screens.name_prompt',
+         'comfy_reality.tui.screens.save_outputs', 'comfy_reality.tui.clipboard', 'comfy_reality.runtime.outputs')
 seen = {}
 
 async def main():

@@ -42,7 +42,6 @@ from .messages import (
     TaskEventsBatch,
 )
 from .safe_app import SafeTextApp
-from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.main import MainScreen
 from .state import SessionState
 from .widgets import LogPane, TaskTree, WorkflowBrowser
@@ -292,6 +291,8 @@ class ComfyRealityApp(SafeTextApp[None]):
 
     # ------------------------------------------------------------------ commands
     async def action_quit(self) -> None:
+        from .screens.confirm_quit import ConfirmQuitScreen  # loaded on first use: faster start-up
+
         active = self.session.active()
         if not active or isinstance(self.screen, ConfirmQuitScreen):
             self.exit()

@@ -19,7 +19,6 @@ from ...safe_text import safe_json
 from ..backend import AppRuntime, Backend
 from ..library import WorkflowLibrary
 from ..widgets import WorkflowBrowser
-from .name_prompt import NamePromptScreen
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -107,6 +106,8 @@ class EditInputsScreen(Screen[None]):
                         partial(self._save_local, result.prompt, name), name="_save_local", group="actions"
                     )
 
+            from .name_prompt import NamePromptScreen  # loaded on first use: faster start-up
+
             self.app.push_screen(
                 NamePromptScreen(
                     f"Save as a new workflow in {folder}", f"{workflow.name}-edited", check_local
@@ -129,6 +130,8 @@ class EditInputsScreen(Screen[None]):
                 self.backend.run_job(
                     partial(self._save_server, result.prompt, name), name="_save_server", group="actions"
                 )
+
+        from .name_prompt import NamePromptScreen
 
         self.app.push_screen(
             NamePromptScreen("Save to the server's workflows as", f"{workflow.name}-edited", check_server),

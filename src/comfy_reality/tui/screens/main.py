@@ -26,7 +26,6 @@ from textual.widgets import Static
 from ... import workflows as wf  # its modules load on first use, not with the first frame
 from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.kinds import ConnectionState, TaskStatus
-from ...runtime.outputs import safe_output_path, save_outputs
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
 from ..dirty_lines import DirtyLinesCompositor
@@ -645,6 +644,8 @@ class MainScreen(SelectedExecutionScreen):
         runtime = self.backend.connected_runtime()
         if runtime is None:
             return
+        from ...runtime.outputs import safe_output_path, save_outputs  # loaded on first use: faster start-up
+
         execution_id = execution.id
         written = 0
         refused: list[str] = []

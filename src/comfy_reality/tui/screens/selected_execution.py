@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ... import paths
-from .. import clipboard
 from ..state import KEEP_DETAIL, ExecutionEntry, ExecutionSummary, SessionEntry, SessionState
 from ..widgets import ExecutionView, TaskTree
 from ..widgets.execution_view import OutputKey
 from .edit_inputs import EditInputsScreen
-from .save_outputs import SaveOutputsScreen
 
 if TYPE_CHECKING:
     from ...runtime.models import WorkflowExecution
@@ -131,6 +129,8 @@ class SelectedExecutionScreen(EditInputsScreen):
             )
 
     def action_copy_error(self) -> None:
+        from .. import clipboard  # loaded on first use: faster start-up
+
         self.with_whole_selected(
             lambda entry: self._copy(
                 clipboard.error_text(entry), "the error", f"{entry.title} has no error to copy."
@@ -138,6 +138,8 @@ class SelectedExecutionScreen(EditInputsScreen):
         )
 
     def action_copy_output_path(self) -> None:
+        from .. import clipboard
+
         self.with_whole_selected(
             lambda entry: self._copy(
                 clipboard.output_path_text(entry, self.saved_paths),
@@ -160,6 +162,8 @@ class SelectedExecutionScreen(EditInputsScreen):
         def chosen(folder: Path | None) -> None:
             if folder is not None:
                 self.save_outputs_to(entry.id, folder, entry.execution)
+
+        from .save_outputs import SaveOutputsScreen  # loaded on first use: faster start-up
 
         self.app.push_screen(SaveOutputsScreen(len(files), default), chosen)
 
