@@ -41,6 +41,7 @@ from ..widgets.execution_view import OutputKey, output_key
 from ..widgets.steady_footer import SteadyFooter
 from ..widgets.workflow_browser import workflow_nodes
 from . import main_keys
+from .first_resume import resume_without_restyle
 from .main_size import fit_to_size
 from .selected_execution import SelectedExecutionScreen
 
@@ -215,23 +216,9 @@ class MainScreen(SelectedExecutionScreen):
             self._show_execution(self._selected_execution)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        """The first resume restyles nothing but the scrollbars: every widget was styled as it mounted.
-
-        Textual restyles the whole screen on each resume (its styles may have changed while another
-        screen was on top). On the first one that only repeats what mounting did, before the first
-        frame; a test checks the first frame's styles equal a full restyle's.
-        """
-        if self._resumed:
-            return
-        self._resumed = True
-        event.refresh_styles = False
-        apply = self.app.stylesheet.apply
-        for node in self.walk_children(Widget):
-            if node.is_scrollable:  # as Textual's restyle does: the scrollbars it shows (made on first use)
-                if node.show_vertical_scrollbar and node.scrollbar_size_vertical:
-                    apply(node.vertical_scrollbar)
-                if node.show_horizontal_scrollbar and node.scrollbar_size_horizontal:
-                    apply(node.horizontal_scrollbar)
+        if not self._resumed:  # every widget was styled as it mounted, just before (see first_resume)
+            self._resumed = True
+            resume_without_restyle(self, event)
 
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
