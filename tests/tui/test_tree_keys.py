@@ -1,0 +1,98 @@
+"""Keys in the Executions pane with a 500-node execution listed: one layout at most, and the screen right.
+
+A cursor key that shows another execution lays the screen out once (it ran three layouts, three
+frames); opening a branch and a filter keystroke lay nothing out, yet show what they changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.screen import Screen
+
+from comfy_reality.runtime import TaskStatus
+from comfy_reality.tui.app import ComfyRealityApp
+from tests.tui.chains import running_chain_spec
+from tests.tui.scenes import ExecutionSpec, batch, scene_app
+
+from .helpers import WORKFLOWS, screen_text, wait_for
+
+BIG = 500
+SMALL = 24  # more than the pane's height: its scrollbar is there before a branch opens
+
+
+def finished(key: str, name: str, nodes: int, created: float) -> ExecutionSpec:
+    return replace(
+        running_chain_spec(key, name, nodes, nodes, 1), status=TaskStatus.COMPLETED, created=created
+    )
+
+
+def layouts(screen: Screen[Any]) -> list[int]:
+    """Counts the screen's layouts (not the scroll-only reflows) from now on."""
+    counted: list[int] = []
+    refresh_layout = screen._refresh_layout
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        if screen._layout_required:
+            counted.append(1)
+        refresh_layout(*args, **kwargs)
+
+    screen._refresh_layout = counting  # type: ignore[method-assign]
+    return counted
+
+
+async def listed(pilot: Pilot[None]) -> ComfyRealityApp:
+    """Small executions, then a finished 500-node one on top; the tree focused on it."""
+    app = pilot.app
+    assert isinstance(app, ComfyRealityApp)
+    await wait_for(pilot, lambda: bool(app.workflow_files))
+    for index in reversed(range(SMALL)):
+        app.post_message(batch([finished(f"s{index}", f"small-{index}", 6, -10.0 - index)]))
+    app.post_message(batch([finished("big", "chain", BIG, 0.0)]))
+    await wait_for(pilot, lambda: len(app.session.entries) == SMALL + 1, what="executions")
+    tree = app.main_screen.task_tree
+    tree.focus()
+    tree.select_execution("exec_big")
+    await pilot.pause()
+    await wait_for(pilot, lambda: "/500 nodes" in screen_text(app), what="the big execution shown")
+    await settled(pilot)
+    assert tree.show_vertical_scrollbar
+    return app
+
+
+def tree_text(app: ComfyRealityApp) -> str:
+    """What the Executions pane shows (the left column of the screen, from its top)."""
+    region = app.main_screen.task_tree.region
+    lines = screen_text(app).splitlines()[region.y : region.bottom]
+    return "\n".join(line[region.x : region.right] for line in lines)
+
+
+async def settled(pilot: Pilot[None]) -> None:
+    """Every frame the key asked for (and any it led to) is drawn."""
+    for _ in range(4):
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+
+
+async def test_a_cursor_key_onto_another_execution_lays_the_screen_out_once() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        view = app.main_screen.execution_view
+        assert view.show_vertical_scrollbar  # 500 rows: the pane scrolls
+        counted = layouts(app.screen)
+        await pilot.press("down")
+        await settled(pilot)
+        assert len(counted) == 1
+        assert view.entry is not None and view.entry.id == "exec_s0"
+        assert "/6 nodes" in screen_text(app)
+        assert not view.show_vertical_scrollbar and not view.vertical_scrollbar.display
+        await pilot.press("up")
+        await settled(pilot)
+        assert len(counted) == 2
+        assert "/500 nodes" in screen_text(app)
+        assert view.show_vertical_scrollbar and view.vertical_scrollbar.display
+        # The scrollbar Textual would have chosen after laying the pane out.
+        assert view.virtual_size.height > view.container_size.height
