@@ -96,3 +96,51 @@ async def test_a_cursor_key_onto_another_execution_lays_the_screen_out_once() ->
         assert view.show_vertical_scrollbar and view.vertical_scrollbar.display
         # The scrollbar Textual would have chosen after laying the pane out.
         assert view.virtual_size.height > view.container_size.height
+
+
+async def test_opening_a_big_branch_lays_nothing_out_and_its_rows_scroll() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        tree = app.main_screen.task_tree
+        counted = layouts(app.screen)
+        await pilot.press("right")
+        await settled(pilot)
+        assert not counted
+        assert "RealityProgress #1 " in tree_text(app)
+        assert tree.virtual_size.height == 1 + BIG + SMALL
+        await pilot.press("G")  # the last row: the scroll extent followed the rows
+        await settled(pilot)
+        assert f"small-{SMALL - 1}" in tree_text(app)
+        assert tree.scroll_y == tree.max_scroll_y > 0
+        await pilot.press("g", "left")
+        await settled(pilot)
+        assert tree.virtual_size.height == 1 + SMALL
+        assert "RealityProgress #1 " not in tree_text(app)
+
+
+async def test_a_filter_keystroke_keeps_the_rows_that_still_match() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        tree = app.main_screen.task_tree
+        branches = dict(tree._branches)
+        await pilot.press("slash")
+        await settled(pilot)
+        counted = layouts(app.screen)
+        await pilot.press("a")  # "chain" and every "small-N" match
+        await settled(pilot)
+        assert tree._branches == branches  # the same rows, not rebuilt
+        assert not counted
+        await pilot.press("l")  # "small-N" only (the letters in order)
+        await settled(pilot)
+        assert tree._branches.keys() == branches.keys() - {"exec_big"}
+        assert all(tree._branches[key] is branches[key] for key in tree._branches)
+        assert "chain" not in tree_text(app) and "small-0" in tree_text(app)
+        await pilot.press("backspace", "backspace")  # all again, newest first
+        await settled(pilot)
+        assert [node.data.execution_id for node in tree.root.children if node.data] == [
+            "exec_big",
+            *(f"exec_s{index}" for index in range(SMALL)),
+        ]
+        assert tree.filter_query == ""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from textual import events
 from textual.widgets import Input
 
+from .steady_input import SteadyInput
 from .task_tree import TaskTree
 
 
-class ExecutionFilter(Input):
+class ExecutionFilter(SteadyInput):
     """Shown by ``/`` on the Executions pane; esc clears it, enter goes back to the tree."""
 
     DEFAULT_CSS = """
