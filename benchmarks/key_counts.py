@@ -37,6 +37,7 @@ from textual.widget import Widget
 from benchmarks.app_cpu import Counted, LinesDrawn
 from benchmarks.tab_keys import Restyled
 from comfy_reality.runtime import TaskStatus
+from comfy_reality.tui.dirty_lines import DirtyLinesCompositor
 from tests.tui.chains import running_chain_spec
 from tests.tui.helpers import WORKFLOWS, wait_for
 from tests.tui.scenes import batch, scene_app
@@ -68,6 +69,7 @@ def counting() -> Iterator[dict[str, Any]]:
         counts["sized"] = stack.enter_context(Counted(Widget, "_size_updated"))
         counts["drawn"] = stack.enter_context(LinesDrawn())
         counts["restyled"] = stack.enter_context(Restyled())
+        counts["frames"] = stack.enter_context(Counted(DirtyLinesCompositor, "render_update"))
         counts["render"] = stack.enter_context(Counted(Widget, "render_lines"))
         counts["restyle"] = stack.enter_context(Counted(Stylesheet, "update_nodes"))
         yield counts
@@ -93,6 +95,7 @@ async def press_counted(pilot: Pilot[Any], keys: list[str]) -> dict[str, float]:
         presses = len(keys)
         return {
             "layouts": counts["layouts"] / presses,
+            "frames": counts["frames"].calls / presses,
             "sized": counts["sized"].calls / presses,
             "lines": counts["drawn"].lines / presses,
             "restyled": counts["restyled"].nodes / presses,
@@ -148,7 +151,7 @@ async def run(presses: int) -> dict[str, dict[str, dict[str, float]]]:
     return {f"{nodes} nodes": await scenario(nodes, presses) for nodes in (6, 500)}
 
 
-FIELDS = ("layouts", "sized", "lines", "restyled", "cpu", "render", "restyle")
+FIELDS = ("layouts", "frames", "sized", "lines", "restyled", "cpu", "render", "restyle")
 
 
 def report(results: dict[str, dict[str, dict[str, dict[str, float]]]]) -> list[str]:
@@ -167,7 +170,7 @@ def report(results: dict[str, dict[str, dict[str, dict[str, float]]]]) -> list[s
                 row += " | " + " ".join(f"{values[field]:8.1f}" for field in FIELDS)
             lines.append(row)
     lines.append(
-        "  per key: layouts (of the screen), sized (widgets resized), lines (widget lines drawn),"
+        "  per key: layouts (of the screen), frames (composed), sized (widgets resized), lines (widget lines drawn),"
         " restyled (widgets); cpu, render, restyle: CPU ms, median"
     )
     return lines

@@ -144,3 +144,49 @@ async def test_a_filter_keystroke_keeps_the_rows_that_still_match() -> None:
             *(f"exec_s{index}" for index in range(SMALL)),
         ]
         assert tree.filter_query == ""
+
+
+def frames_seen(app: ComfyRealityApp, state: Any) -> list[Any]:
+    """``state()`` as each frame is composed, from now on."""
+    seen: list[Any] = []
+    display = app._display
+
+    def recording(screen: Any, renderable: Any) -> None:
+        if renderable is not None:
+            seen.append(state())
+        display(screen, renderable)
+
+    app._display = recording  # type: ignore[method-assign]
+    return seen
+
+
+async def test_the_detail_pane_changes_in_the_frame_that_moves_the_cursor() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        tree, view = app.main_screen.task_tree, app.main_screen.execution_view
+        seen = frames_seen(app, lambda: (tree.selected_execution_id, view.entry.id if view.entry else None))
+        await pilot.press("down")
+        await settled(pilot)
+        await pilot.press("up")
+        await settled(pilot)
+        assert ("exec_s0", "exec_s0") in seen and seen[-1] == ("exec_big", "exec_big")
+        assert all(cursor == shown for cursor, shown in seen)  # never a frame with the pane behind
+
+
+async def test_the_rows_follow_the_filter_value_before_its_next_frame() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        screen = app.main_screen
+        await pilot.press("slash")
+        await settled(pilot)
+        seen = frames_seen(app, lambda: (screen.tasks_filter.value, screen.task_tree.filter_query))
+        screen.tasks_filter.value = "l"  # as a keystroke sets it
+        # No message handled yet, so no frame drawn: the rows already follow (not on Changed).
+        assert screen.task_tree.filter_query == "l"
+        assert "exec_big" not in screen.task_tree._branches
+        await pilot.press("backspace")
+        await settled(pilot)
+        assert ("l", "l") in seen and seen[-1] == ("", "")
+        assert all(value == query for value, query in seen)

@@ -28,9 +28,15 @@ class ExecutionFilter(SteadyInput):
         self.remove_class("hidden")
         self.focus()
 
+    def _watch_value(self, value: str) -> None:
+        # The rows follow the keystroke at once, not on the Changed message that follows it:
+        # the field and the rows then change in one frame, not in two a frame interval apart.
+        super()._watch_value(value)
+        self.task_tree.set_filter(value)
+
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.task_tree.set_filter(event.value)
+        self.task_tree.set_filter(event.value)  # already done as the value changed: nothing to do
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
