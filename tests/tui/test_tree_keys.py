@@ -190,3 +190,30 @@ async def test_the_rows_follow_the_filter_value_before_its_next_frame() -> None:
         await settled(pilot)
         assert ("l", "l") in seen and seen[-1] == ("", "")
         assert all(value == query for value, query in seen)
+
+
+async def test_a_layout_that_leaves_the_tree_as_it_was_does_not_redraw_its_scrollbar() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        tree = app.main_screen.task_tree
+        scrollbar = tree.vertical_scrollbar
+        redrawn: list[int] = []
+        refresh = scrollbar.refresh
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            redrawn.append(1)
+            return refresh(*args, **kwargs)
+
+        scrollbar.refresh = counting  # type: ignore[method-assign]
+        counted = layouts(app.screen)
+        await pilot.press("down")  # the detail pane shows a smaller execution: one layout
+        await settled(pilot)
+        assert len(counted) == 1 and not redrawn
+        await pilot.resize_terminal(150, 46)  # a real change of size still updates it
+        await settled(pilot)
+        assert redrawn
+        await pilot.press("G")
+        await settled(pilot)
+        assert tree.scroll_y == tree.max_scroll_y > 0
+        assert f"small-{SMALL - 1}" in tree_text(app)

@@ -328,6 +328,20 @@ server; its children are the prompt's nodes.
         self.root._reset()
         self.refresh()
 
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        """As ScrollView's, without redrawing the scrollbar when a layout leaves the pane as it was.
+
+        ScrollView compares the size of the pane's parent with its own content size, which always
+        differ: every layout (a detail pane swapped by Tab, another execution shown) redrew the
+        scrollbar in a frame of its own after the layout's. Rows that change the scroll extent
+        update it themselves (:meth:`watch_virtual_size`).
+        """
+        if self._size == size and self._container_size == size - self.styles.gutter.totals:
+            return False
+        return super()._size_updated(size, virtual_size, container_size, layout)
+
     def watch_virtual_size(self, size: Size) -> None:
         """The rows changed: the scrollbar follows; a layout only if it appears or goes."""
         if self.is_mounted:
