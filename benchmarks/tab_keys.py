@@ -209,7 +209,9 @@ async def tree_rounds(
     pairs = max(1, presses // 2)
 
     def folded(before: Any) -> Any:
-        return big.is_expanded if before is None else big.is_expanded != before
+        # Its rows shown or gone: the line index rebuilt (the tree's height in rows changed).
+        now = (big.is_expanded, tree.virtual_size.height)
+        return now if before is None else now[0] != before[0] and now[1] != before[1]
 
     results = {"expand": await timed_presses(app, frames, ["right", "left"] * pairs, folded, settle)}
 
