@@ -223,6 +223,7 @@ class MainScreen(SelectedExecutionScreen):
     def on_mount(self) -> None:
         self.log_pane.set_class(self.app.size.height < 40, "hidden")
         self.browser.option_list.focus()
+        self.watch(self.task_tree, "cursor_line", self._tree_cursor_moved, init=False)
         self.set_interval(1.0, self._tick)
         if self.freeze_long_lived:  # full garbage collections wait for a moment without frames
             self._dirty_lines.on_frame = collect_when_quiet(self).frame_drawn
@@ -328,6 +329,18 @@ class MainScreen(SelectedExecutionScreen):
     def _execution_selected(self, message: TaskTree.ExecutionSelected) -> None:
         if message.execution_id is not None:
             self._show_execution(message.execution_id)
+
+    def _tree_cursor_moved(self) -> None:
+        """The detail pane follows the tree's cursor as it moves, not on the message that follows.
+
+        Through the message, a frame showed the cursor moved and the pane followed a frame
+        interval later; now both change in one frame (ExecutionSelected then finds it shown).
+        """
+        execution_id = self.task_tree.selected_execution_id
+        if execution_id is not None and (
+            execution_id != self._selected_execution or self._detail_mode != "execution"
+        ):
+            self._show_execution(execution_id)
 
     @on(WorkflowBrowser.WorkflowHighlighted)
     def _workflow_highlighted(self, message: WorkflowBrowser.WorkflowHighlighted) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from textual import events
 from textual.widgets import Input
 
+from .steady_input import SteadyInput
 from .task_tree import TaskTree
 
 
-class ExecutionFilter(Input):
+class ExecutionFilter(SteadyInput):
     """Shown by ``/`` on the Executions pane; esc clears it, enter goes back to the tree."""
 
     DEFAULT_CSS = """
@@ -27,9 +28,15 @@ class ExecutionFilter(Input):
         self.remove_class("hidden")
         self.focus()
 
+    def _watch_value(self, value: str) -> None:
+        # The rows follow the keystroke at once, not on the Changed message that follows it:
+        # the field and the rows then change in one frame, not in two a frame interval apart.
+        super()._watch_value(value)
+        self.task_tree.set_filter(value)
+
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.task_tree.set_filter(event.value)
+        self.task_tree.set_filter(event.value)  # already done as the value changed: nothing to do
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

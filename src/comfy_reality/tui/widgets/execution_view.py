@@ -6,6 +6,7 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.control import strip_control_codes
 from rich.table import Table
@@ -20,6 +21,7 @@ from ..image_actions import GalleryActions
 from ..state import ExecutionEntry
 from .live_text import LiveText
 from .node_progress import NodeProgressList
+from .one_layout import SizedInOneLayout
 
 if TYPE_CHECKING:
     from ...runtime import PreviewFrame
@@ -39,6 +41,7 @@ then the next batch draws it, in the frame it draws anyway (a timer on the inter
 a frame of its own four times a second while batches came thirty times a second; 0.05 s made
 one about three times a second while a flood's batches came 0.2 s apart)."""
 FOLLOW_CONTEXT = 3  # finished rows kept in view above the running node
+HEADER_GAP = 1  # the header's padding-bottom (DEFAULT_CSS)
 
 OutputKey = tuple[str, str, str, str]
 
@@ -179,7 +182,7 @@ def _node_names(entry: ExecutionEntry) -> dict[str, str]:
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
 
 
-class ExecutionView(VerticalScroll, GalleryActions):
+class ExecutionView(VerticalScroll, SizedInOneLayout, GalleryActions):
     """Shows the execution the task tree's cursor is on."""
 
     DEFAULT_CSS = """
@@ -322,9 +325,43 @@ what went wrong, and what it produced.
             self.outputs.show(bool(files))
             if files:
                 self.outputs.set(outputs_renderable(files, sizes))
+        shown_before = self._execution_shown
         self.nodes.show(entry.id, list(entry.nodes.values()))
         self._show_pictures(entry)
         self._follow_running(entry)
+        if entry.id != shown_before:
+            self._expect_scrollbar(entry)
+
+    def _expect_scrollbar(self, entry: ExecutionEntry) -> None:
+        """Another execution: show or hide the scrollbar before the layout, when it is sure.
+
+        Textual decides it after laying the pane out, then lays the screen out again at the new
+        width, a frame later. Between a 500-node execution and a 6-node one that was a second
+        layout and frame for every cursor key; when unsure (errors, outputs, pictures), it still does.
+        """
+        height = self.container_size.height
+        width = self.nodes.size.width or self.container_size.width
+        if not height or not width or self.styles.overflow_y != "auto":
+            return
+        rows = self.nodes.get_content_height(self.container_size, self.size, width)
+        if rows > height:
+            needed = True
+        elif self.error_box.display or self.outputs.display or self._pictures_shown():
+            return  # their heights are only known after the layout
+        else:
+            header = sum(max(1, -(-cell_len(line) // width)) for line in header_text(entry).plain.split("\n"))
+            needed = header + HEADER_GAP + rows > height
+            if needed:
+                return  # near the edge: left to the layout
+        if self.show_vertical_scrollbar != needed:
+            self.show_vertical_scrollbar = needed
+            self.vertical_scrollbar.display = needed
+
+    def _pictures_shown(self) -> bool:
+        return bool(
+            (self.live_preview is not None and self.live_preview.display)
+            or (self.gallery is not None and self.gallery.display)
+        )
 
     # ---------------------------------------------------------------- following
     def _follow_running(self, entry: ExecutionEntry) -> None:

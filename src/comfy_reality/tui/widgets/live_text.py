@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 from rich.text import Text
-from textual.widget import Widget
+
+from .one_layout import SizedInOneLayout
 
 
-class LiveText(Widget):
+class LiveText(SizedInOneLayout):
     """Like Static, for content replaced many times a second (Static.update always re-lays out)."""
 
     DEFAULT_CSS = """

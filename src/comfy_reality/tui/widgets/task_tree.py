@@ -11,7 +11,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Tree
@@ -157,6 +159,9 @@ server; its children are the prompt's nodes.
     ICON_NODE = "▸ "
     ICON_NODE_EXPANDED = "▾ "
 
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+    """As Widget's, without a layout of the screen when the rows change (see :meth:`watch_virtual_size`)."""
+
     def __init__(self, *, id: str | None = None) -> None:
         # A Text, not a str: a str root label is parsed as markup, which loads Rich's markup and
         # emoji tables (about 3 ms) before the first frame for a label that is never shown.
@@ -233,18 +238,42 @@ server; its children are the prompt's nodes.
             return
         self.filter_query = query
         selected = self.selected_execution_id
-        for branch in self._branches.values():
-            branch.remove()
-        self._branches.clear()
-        self._branch_keys.clear()
-        self._leaves.clear()
-        # Oldest first: each new branch goes on top, so the newest ends up first.
-        self.update_entries(sorted(self._entries.values(), key=lambda e: e.created_at))
+        matching = {
+            execution_id
+            for execution_id, entry in self._entries.items()
+            if not query or fmt.fuzzy_positions(query, entry.title) is not None
+        }
+        if matching <= self._branches.keys():
+            # A keystroke that keeps or narrows the list: the rows that stay are not rebuilt
+            # (with a 500-node execution listed, that was 500 rows and two layouts a keystroke).
+            for execution_id in self._branches.keys() - matching:
+                self._drop_branch(execution_id)
+            self._line_cache.clear()  # the query's letters are highlighted in the names
+            self.refresh()
+        else:
+            for branch in self._branches.values():
+                branch.remove()
+            self._branches.clear()
+            self._branch_keys.clear()
+            self._leaves.clear()
+            # Oldest first: each new branch goes on top, so the newest ends up first.
+            self.update_entries(sorted(self._entries.values(), key=lambda e: e.created_at))
         self.border_subtitle = f"filter: {query}" if query else ""
         if selected in self._branches:
             self.select_execution(selected)
         elif self.root.children:
             self.move_cursor(self.root.children[0])
+
+    def _drop_branch(self, execution_id: str) -> None:
+        """Take an execution's branch off the tree (its entry stays: a filter may show it again)."""
+        branch = self._branches.pop(execution_id)
+        self._branch_keys.pop(execution_id, None)
+        entry = self._entries.get(execution_id)
+        if entry is not None:
+            for task_id in entry.nodes:
+                self._leaves.pop(task_id, None)
+                self._labelled.pop(task_id, None)
+        branch.remove()
 
     def remove_entries(self, execution_ids: list[str]) -> None:
         for execution_id in execution_ids:
@@ -286,6 +315,38 @@ server; its children are the prompt's nodes.
             self.move_cursor(branch)
 
     EMPTY = "No runs yet: press r to run the selected workflow (e edits its inputs first)."
+
+    def _invalidate(self) -> None:
+        """As Tree's (a branch opened or closed, rows added or removed), without a layout.
+
+        The pane's size comes from the stylesheet, not from its rows: the rows are rebuilt on
+        idle and only the scroll extent follows them (:meth:`watch_virtual_size`). Opening a
+        500-node branch laid out the whole screen, then drew the tree a frame later.
+        """
+        self._clear_line_cache()
+        self._updates += 1
+        self.root._reset()
+        self.refresh()
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        """As ScrollView's, without redrawing the scrollbar when a layout leaves the pane as it was.
+
+        ScrollView compares the size of the pane's parent with its own content size, which always
+        differ: every layout (a detail pane swapped by Tab, another execution shown) redrew the
+        scrollbar in a frame of its own after the layout's. Rows that change the scroll extent
+        update it themselves (:meth:`watch_virtual_size`).
+        """
+        if self._size == size and self._container_size == size - self.styles.gutter.totals:
+            return False
+        return super()._size_updated(size, virtual_size, container_size, layout)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        """The rows changed: the scrollbar follows; a layout only if it appears or goes."""
+        if self.is_mounted:
+            self._scroll_update(size)
+            self.refresh()
 
     def notify_style_update(self) -> None:
         """A restyle (focus moving in or out, a theme) changes colours, not rows: repaint the lines.
