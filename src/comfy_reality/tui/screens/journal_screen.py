@@ -62,6 +62,7 @@ STATUS_CHOICES: list[tuple[str, str]] = [
     ("running", "Running"),
     ("pending", "Queued"),
     ("lost", "Lost"),
+    ("interrupted", "Interrupted"),
 ]
 
 
@@ -138,7 +139,7 @@ class JournalScreen(Screen[None], GalleryActions):
 Every run the journal recorded, newest first; the details follow the cursor.
 
 - **↑/↓** or **j/k** move, **g/G** first/last, **enter** details from the top (focus stays here)
-- **t** retry a failed, cancelled or lost run · **r** run it again with the same inputs
+- **t** retry a failed, cancelled, lost or interrupted run · **r** run it again with the same inputs
 - **o** save its outputs · **E** open its whole error (then **y** copies it)
 - **/** filter by name, id or error text · **F2** status · **F5** refresh · **esc** back
 """
@@ -449,7 +450,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
 
     def _tick(self) -> None:
         """Relative times age; queued and running executions may have moved on in the journal."""
-        if self.at_head and any(not e.is_final and not e.lost for e in self.entries):
+        if self.at_head and any(not e.is_final and not e.lost and not e.interrupted for e in self.entries):
             self.reload(keep_extent=True)
             return
         self._update_cells({entry.id: self._cells_of(entry) for entry in self.entries})
