@@ -234,3 +234,47 @@ async def test_page_up_from_the_oldest_moves_a_whole_page_every_time_and_the_win
             # Down again to the oldest: the rows let go are read back as the cursor nears them.
             await pilot.press("end")
             await wait_for(pilot, lambda: _cursor_name(app) == "run 00000", what="End on the oldest again")
+
+
+async def test_end_and_home_answer_from_the_pages_read_before_without_waiting_on_the_journal(
+    tmp_path: Path,
+) -> None:
+    """The oldest page is read ahead while idle and the newest kept from the last reload: End and
+    Home move the window at once, before any journal read; each is checked against the journal
+    after its frame, so a change written since still shows."""
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 1_000)
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        # Each read, with the row the cursor was on when it was asked for.
+        reads: list[tuple[str, str]] = []
+        listing = journal.list_executions
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            shown = (
+                _cursor_name(app) if isinstance(app.screen, JournalScreen) and _table(app).row_count else ""
+            )
+            reads.append(("oldest" if kwargs.get("oldest") else "newest", shown))
+            return await listing(*args, **kwargs)
+
+        journal.list_executions = counted  # type: ignore[method-assign]
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            await wait_for(pilot, lambda: ("oldest", "run 00999") in reads, what="the oldest page read ahead")
+            await wait_for(pilot, lambda: screen._remembered("tail") is not None, what="kept")
+            table = _table(app)
+
+            reads.clear()
+            await pilot.press("end")
+            await wait_for(pilot, lambda: len(reads) == 1 and screen.loaded > 1, what="End's check")
+            assert _cursor_name(app) == "run 00000" and table.row_count == PAGE
+            assert reads == [("oldest", "run 00000")]  # read after the cursor was there, not before
+
+            # Written meanwhile: Home shows the page it knew at once, then the check shows the change.
+            with sqlite3.connect(path) as conn:
+                conn.execute("UPDATE executions SET name = 'renamed 00999' WHERE id = 'exec-000999'")
+            reads.clear()
+            await pilot.press("home")
+            await wait_for(pilot, lambda: _cursor_name(app) == "renamed 00999", what="Home's page checked")
+            assert reads == [("newest", "run 00999")] and table.cursor_row == 0

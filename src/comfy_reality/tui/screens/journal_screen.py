@@ -7,8 +7,9 @@ cancels the previous query instead of queueing them up.
 
 The table holds a window of the journal, paged by key as the cursor nears either edge: a
 page older once it is a screen from the bottom, a page newer a screen from the top (so a page
-key never waits at the edge); End jumps to the oldest page, Home back to the newest. 20,000
-executions open as fast as 200.
+key never waits at the edge); End jumps to the oldest page, Home back to the newest, both at
+once from the pages last read (the oldest is read ahead while idle), then checked against the
+journal after their frame. 20,000 executions open as fast as 200.
 
 The table fits its width: the name column takes what the fixed columns leave, and the
 least needed columns (server, prompt id, node count) are dropped first on narrow terminals;
@@ -17,6 +18,7 @@ everything dropped is still in the details.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
@@ -50,6 +52,7 @@ MARGIN = 20  # rows from the window's edge at which the next page is read
 # each such page redraws the table's row index, which costs what the window holds.
 WINDOW_ROWS = 5 * PAGE
 KEPT_CELLS = 2000  # rows' cells kept for reuse: several windows' worth
+TAIL_AFTER = 0.3  # seconds the filter stays still before the oldest page is read ahead for End
 # While a listed execution is still queued or running, the list is read again this often;
 # otherwise only the relative times are redrawn.
 TICK_SECONDS = 5.0
@@ -246,6 +249,8 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self._kept_cells: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # by entry id
         self._loading: tuple[str, str] | None = None  # the page being read: where, and next to which row
         self._jumped_to: str | None = None  # the oldest row, where End put the cursor
+        # The newest and oldest pages last read, by filters: Home and End show them at once.
+        self._ends: dict[str, tuple[tuple[Any, ...], list[JournalEntry]]] = {}
 
     def compose(self) -> ComposeResult:
         apply_breakpoints(self, self.app.size.width)  # the first frame split or stacked as it stays
@@ -316,15 +321,27 @@ Every run the journal recorded, newest first; the details follow the cursor.
     def text_filter(self) -> str | None:
         return self.query_one("#history-filter", Input).value.strip() or None
 
+    def _filter_key(self) -> tuple[Any, ...]:
+        return (self.status_filter, self.text_filter, self.server)
+
+    def _remembered(self, end: str) -> list[JournalEntry] | None:
+        """The newest (``head``) or oldest (``tail``) page last read under the current filters."""
+        kept = self._ends.get(end)
+        return kept[1] if kept is not None and kept[0] == self._filter_key() else None
+
     @work(exclusive=True, group="history-load")
-    async def reload(self, keep_extent: bool = False) -> None:
+    async def reload(self, keep_extent: bool = False, after_frame: bool = False) -> None:
         """The newest page (or, refreshing, as many rows as the window already holds).
 
         No debounce: a query takes a few ms (schema v5's search copy), and the next keystroke
-        cancels this worker, so a stale answer is never shown."""
+        cancels this worker, so a stale answer is never shown. ``after_frame``: read once the
+        frame in progress is drawn (Home showed the remembered newest page; this checks it)."""
         self.workers.cancel_group(self, "history-page")
+        if after_frame:
+            await self.wait_for_refresh()
         limit = max(PAGE, len(self.entries)) if keep_extent else PAGE
         text = self.text_filter
+        key = self._filter_key()
         try:
             entries = await self.journal.list_executions(
                 status=self.status_filter, text=text, server=self.server, limit=limit
@@ -340,14 +357,39 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self._show_message(str(exc))
             self.loaded += 1
             return
+        self._ends["head"] = (key, entries[:PAGE])
+        if after_frame and not self.at_head:
+            self.loaded += 1
+            return  # End moved the window away while this checked Home's page
         self.at_head = True
         self.at_tail = len(entries) < limit or self.total <= len(entries)
         self._fill(entries)
         self.loaded += 1
+        if not self.at_tail and self._remembered("tail") is None:
+            self.read_tail()
+
+    @work(exclusive=True, group="history-tail")
+    async def read_tail(self) -> None:
+        """The oldest page, read ahead once the filter has been still for a moment: End then shows
+        it at once instead of waiting on SQLite (and checks it after its frame)."""
+        key = self._filter_key()
+        await asyncio.sleep(TAIL_AFTER)
+        try:
+            page = await self.journal.list_executions(
+                status=key[0], text=key[1], server=key[2], limit=PAGE, oldest=True
+            )
+        except JournalError:
+            return  # End reads it itself
+        if key == self._filter_key():
+            for entry in page:
+                self._cells_of(entry)  # its cells made now, not on End's frame
+            self._ends["tail"] = (key, page)
 
     @work(exclusive=True, group="history-page")
     async def load_page(self, where: str) -> None:
-        """The page ``older`` or ``newer`` than the window, or the ``oldest`` page (the window then jumps there)."""
+        """The page ``older`` or ``newer`` than the window, or the ``oldest`` page (the window then
+        jumps there). A page read ahead (older, newer) or a check of the remembered oldest page
+        (``recheck``) is read after the frame in progress, which it would otherwise hold back."""
         table = self.query_one(HistoryTable)
         query: dict[str, Any] = {
             "status": self.status_filter,
@@ -357,6 +399,8 @@ Every run the journal recorded, newest first; the details follow the cursor.
         anchor = self._anchor(where)
         self._loading = (where, anchor)
         try:
+            if where != "oldest":
+                await self.wait_for_refresh()
             if where == "older" and self.entries:
                 page = await self.journal.list_executions(**query, limit=PAGE, before=anchor)
             elif where == "newer" and self.entries:
@@ -368,7 +412,12 @@ Every run the journal recorded, newest first; the details follow the cursor.
             return
         finally:
             self._loading = None
-        known = {e.id for e in self.entries}
+        if where == "recheck":
+            self._recheck_tail(page)
+            return
+        if where == "oldest":
+            self._ends["tail"] = (self._filter_key(), page)
+        known = {e.id for e in self.entries} if where != "oldest" else set()
         page = [e for e in page if e.id not in known]
         cells = {e.id: self._cells_of(e) for e in page}
         if where == "older":
@@ -391,12 +440,29 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self._cells.update(cells)
             table.replace_rows(self._rows(self.entries), cursor, scroll_y)
         else:
-            self.at_tail = True
-            self.at_head = len(page) < PAGE
+            self._show_oldest(page)
+        self.loaded += 1
+
+    def _show_oldest(self, page: list[JournalEntry]) -> None:
+        """The window jumps to the oldest page, the cursor on its last row."""
+        self.at_tail = True
+        self.at_head = len(page) < PAGE
+        self.entries = page
+        self._cells = {e.id: self._cells_of(e) for e in page}
+        self._jumped_to = page[-1].id if page else None
+        self.query_one(HistoryTable).replace_rows(self._rows(page), len(page) - 1, len(page))
+
+    def _recheck_tail(self, page: list[JournalEntry]) -> None:
+        """The oldest page read again after End showed the remembered one: changed cells redrawn,
+        the window replaced only if its rows changed (the cursor then on the oldest again)."""
+        self._ends["tail"] = (self._filter_key(), page)
+        if not self.at_tail or self.at_head:
+            return  # the window moved on since End
+        if [e.id for e in page] == [e.id for e in self.entries]:
             self.entries = page
-            self._cells = cells
-            self._jumped_to = page[-1].id if page else None
-            table.replace_rows(self._rows(page), len(page) - 1, len(page))
+            self._update_cells({e.id: self._cells_of(e) for e in page})
+        else:
+            self._show_oldest(page)
         self.loaded += 1
 
     def _anchor(self, where: str) -> str:
@@ -628,9 +694,25 @@ Every run the journal recorded, newest first; the details follow the cursor.
     def action_cursor(self, where: str) -> None:
         table = self.query_one(HistoryTable)
         if where == "top" and not self.at_head:
-            self.reload()
+            head = self._remembered("head")
+            if head:
+                # The newest page as last read, at once; read again after this frame (runs that
+                # arrived since, changed cells), the window's extent kept so the cursor stays.
+                self.at_head = True
+                self.at_tail = len(head) < PAGE or self.total <= len(head)
+                self.selected = None  # the cursor on the newest row
+                self._fill(head)
+                self.reload(keep_extent=True, after_frame=True)
+            else:
+                self.reload()
         elif where == "bottom" and not self.at_tail:
-            self.load_page("oldest")
+            tail = self._remembered("tail")
+            if tail:
+                self.workers.cancel_group(self, "history-page")
+                self._show_oldest(tail)
+                self.load_page("recheck")
+            else:
+                self.load_page("oldest")
         elif where in ("top", "bottom"):
             if self.entries:
                 table.move_cursor(row=0 if where == "top" else len(self.entries) - 1, animate=False)
