@@ -19,13 +19,15 @@ time.
 
 Then the work each key did up to that frame (medians over its presses; counts do not depend on the
 machine's load): frames composed, screen layouts, table lines drawn anew for a frame and drawn
-ahead while idle, and journal reads (list / count / get) the key waited on.
+ahead while idle, journal reads (list / count / get) the key waited on, and full garbage
+collections (their mean: they are rare, and long).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import tempfile
 import time
@@ -49,7 +51,7 @@ FILTER_MS = 50.0
 PAUSE = 0.05  # between presses: each is measured on an idle app
 
 
-WORK = ("frames", "layouts", "lines drawn", "drawn ahead", "list", "count", "get")
+WORK = ("frames", "layouts", "lines drawn", "drawn ahead", "list", "count", "get", "full gc")
 
 
 class Work(Counter[str]):
@@ -105,6 +107,12 @@ class Work(Counter[str]):
 
             return wrap
 
+        def collected(phase: str, info: dict[str, int]) -> None:
+            if phase == "start" and info.get("generation") == 2:
+                work["full gc"] += 1
+
+        gc.callbacks.append(collected)
+        self._undo.append(lambda: gc.callbacks.remove(collected))
         patch(Screen, "_refresh_layout", counted("layouts"))
         patch(DataTable, "_render_line", drawn)  # the table's cache missed: a line drawn cell by cell
         patch(HistoryTable, "_draw_ahead", ahead)
@@ -156,10 +164,12 @@ class Figures(dict[str, list[float]]):
 
     def work_p50(self, name: str) -> str:
         counts = self.done.get(name, [])
-        return "  ".join(
-            f"{what} {statistics.median(c[what] for c in counts):g}" if counts else f"{what} ?"
-            for what in WORK
-        )
+
+        def typical(what: str) -> float:
+            values = [c[what] for c in counts]
+            return statistics.fmean(values) if what == "full gc" else statistics.median(values)
+
+        return "  ".join(f"{what} {typical(what):.3g}" if counts else f"{what} ?" for what in WORK)
 
 
 async def scenario(workdir: Path, rows: int, presses: int) -> Figures:

@@ -278,3 +278,36 @@ async def test_end_and_home_answer_from_the_pages_read_before_without_waiting_on
             await pilot.press("home")
             await wait_for(pilot, lambda: _cursor_name(app) == "renamed 00999", what="Home's page checked")
             assert reads == [("newest", "run 00999")] and table.cursor_row == 0
+
+
+async def test_history_frames_hold_full_collections_off_like_the_main_screens(tmp_path: Path) -> None:
+    """The quiet-moment collector heard only of the main screen's frames: one second into History
+    it ran a full collection (20-50 ms) in the middle of its keys. History's frames count too."""
+    from comfy_reality.config import Settings
+    from comfy_reality.tui import gc_tuning
+    from comfy_reality.tui.app import ComfyRealityApp
+
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 300)
+    app = ComfyRealityApp(
+        Settings(server_url="http://127.0.0.1:9"),
+        connect=False,
+        bundled_dir=tmp_path,
+        journal_path=path,
+        freeze_long_lived=True,
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.journal is not None, what="app")
+        # The collector the main screen started, which its frames tell of themselves.
+        on_frame = app.main_screen._dirty_lines.on_frame
+        collector = getattr(on_frame, "__self__", None)
+        assert isinstance(collector, gc_tuning.QuietCollector)
+        await pilot.press("h")
+        screen = await _open(pilot, app)
+        for _ in range(3):
+            collector.drawn_at = 0.0  # as if the main screen drew nothing for a long time
+            before = _table(app).cursor_row
+            await pilot.press("down")
+            await wait_for(pilot, lambda b=before: _table(app).cursor_row == b + 1, what="cursor moved")
+            await wait_for(pilot, lambda: collector.drawn_at > 0.0, what="History's frame heard")
+        assert app.screen is screen

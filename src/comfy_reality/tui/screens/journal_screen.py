@@ -35,6 +35,7 @@ from ...journal import JournalEntry, JournalError
 from ...safe_text import safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
+from .. import gc_tuning
 from ..image_actions import GalleryActions
 from ..messages import RerunRequested
 from ..widgets.history_table import HistoryTable
@@ -280,6 +281,11 @@ Every run the journal recorded, newest first; the details follow the cursor.
                     yield gallery
         # The app's own ctrl+p binding is listed with the others; the footer's extra one would repeat it.
         yield SteadyFooter(show_command_palette=False)
+
+    def _compositor_refresh(self) -> None:
+        # Each frame of this screen tells the quiet-moment garbage collector the app is busy.
+        gc_tuning.frame_drawn()
+        super()._compositor_refresh()
 
     def on_mount(self) -> None:
         self._set_columns(self.columns)
