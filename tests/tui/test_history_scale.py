@@ -111,7 +111,8 @@ async def test_twenty_thousand_rows_open_newest_first_and_end_reaches_the_oldest
             table = _table(app)
             assert _name_at(app, 0) == "run 19999"
             assert table.row_count == PAGE  # a page, not the whole journal
-            assert table.border_title == f"Executions: {ROWS}"
+            # Counted once the first rows are drawn: 20,000 rows read, which the rows need not wait for.
+            await wait_for(pilot, lambda: table.border_title == f"Executions: {ROWS}", what="the count")
             await wait_for(pilot, lambda: "exec-019999" in _details(app), what="details of the newest")
 
             # Moving down near the window's edge reads the next page in: the list goes on.
@@ -311,3 +312,31 @@ async def test_history_frames_hold_full_collections_off_like_the_main_screens(tm
             await wait_for(pilot, lambda b=before: _table(app).cursor_row == b + 1, what="cursor moved")
             await wait_for(pilot, lambda: collector.drawn_at > 0.0, what="History's frame heard")
         assert app.screen is screen
+
+
+async def test_a_filter_keystroke_shows_its_rows_before_counting_every_match(tmp_path: Path) -> None:
+    """The count reads every matching row; the rows a keystroke asks for are shown first, the
+    total (said as "100+" meanwhile) right after."""
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 1_000)
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        # The first rows' names when each count was asked for.
+        counted_over: list[list[str]] = []
+        count = journal.count_executions
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            table = _table(app)
+            counted_over.append([_name_at(app, i) for i in range(min(3, table.row_count))])
+            return await count(*args, **kwargs)
+
+        journal.count_executions = counted  # type: ignore[method-assign]
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            table = _table(app)
+            await wait_for(pilot, lambda: table.border_title == "Executions: 1000", what="the count")
+            counted_over.clear()
+            screen.query_one("#history-filter", Input).value = "run 005"
+            await wait_for(pilot, lambda: table.border_title == "Executions: 100", what="the filter's count")
+            assert counted_over == [["run 00599", "run 00598", "run 00597"]]

@@ -243,6 +243,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self.at_head = True  # the window starts at the newest matching execution
         self.at_tail = True  # the window ends at the oldest matching execution
         self.total = 0  # executions matching the filters
+        self._total_key: tuple[Any, ...] | None = None  # the filters ``total`` counted
         self.selected: JournalEntry | None = None
         self.columns: list[Column] = fit_columns(80)
         self.loaded = 0  # reloads finished: tests wait on it instead of guessing times
@@ -352,13 +353,6 @@ Every run the journal recorded, newest first; the details follow the cursor.
             entries = await self.journal.list_executions(
                 status=self.status_filter, text=text, server=self.server, limit=limit
             )
-            self.total = (
-                len(entries)
-                if len(entries) < limit
-                else await self.journal.count_executions(
-                    status=self.status_filter, text=text, server=self.server
-                )
-            )
         except JournalError as exc:
             self._show_message(str(exc))
             self.loaded += 1
@@ -367,12 +361,34 @@ Every run the journal recorded, newest first; the details follow the cursor.
         if after_frame and not self.at_head:
             self.loaded += 1
             return  # End moved the window away while this checked Home's page
+        counted = len(entries) < limit  # else: counted after the frame that shows these rows
+        if counted:
+            self.total, self._total_key = len(entries), key
         self.at_head = True
-        self.at_tail = len(entries) < limit or self.total <= len(entries)
-        self._fill(entries)
+        self.at_tail = counted
+        # The last count stands until the new one while the filters are those it counted (a refresh).
+        self._fill(entries, counted or key == self._total_key)
         self.loaded += 1
+        if not counted:
+            self.count_matches(key)
         if not self.at_tail and self._remembered("tail") is None:
             self.read_tail()
+
+    @work(exclusive=True, group="history-count")
+    async def count_matches(self, key: tuple[Any, ...]) -> None:
+        """How many executions match, once the frame with the first rows is drawn: a count reads
+        every matching row (20,000 with no filter), which a keystroke's answer need not wait for."""
+        await self.wait_for_refresh()
+        try:
+            total = await self.journal.count_executions(status=key[0], text=key[1], server=key[2])
+        except JournalError:
+            return
+        if key != self._filter_key():
+            return
+        self.total, self._total_key = total, key
+        if self.at_head and total <= len(self.entries):
+            self.at_tail = True
+        self.query_one(HistoryTable).border_title = f"Executions: {total}"
 
     @work(exclusive=True, group="history-tail")
     async def read_tail(self) -> None:
@@ -477,7 +493,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             return ""
         return self.entries[-1].id if where == "older" else self.entries[0].id
 
-    def _fill(self, entries: list[JournalEntry]) -> None:
+    def _fill(self, entries: list[JournalEntry], counted: bool = True) -> None:
         table = self.query_one(HistoryTable)
         same_rows = [e.id for e in entries] == [e.id for e in self.entries]
         previous = {e.id: e for e in self.entries}
@@ -491,15 +507,17 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self._cells = cells
             index = next((i for i, e in enumerate(entries) if e.id == keep), 0)
             table.replace_rows(self._rows(entries), index)
-        table.border_title = f"Executions: {self.total}"
+        table.border_title = f"Executions: {self.total if counted else f'{len(entries)}+'}"
         if not entries:
             self.selected = None
             filtered = bool(self.query_one("#history-filter", Input).value.strip() or self.status_filter)
-            self._show_message(
+            message = (
                 "Nothing matches this filter."
                 if filtered
                 else "No executions recorded yet: runs appear here as soon as they are queued."
             )
+            # After the frame that shows the empty table: the details' new height lays the screen out.
+            self.call_after_refresh(lambda: None if self.entries else self._show_message(message))
             return
         if same_rows:
             selected = self.selected
