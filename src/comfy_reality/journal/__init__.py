@@ -12,7 +12,6 @@ if journal:
 from ..errors import JournalError
 from ..runtime.models import output_files_from
 from .journal import Journal, JournalStats, ReconcileReport, queue_prompt_ids
-from .rows import interrupted_text
 from .server_history import server_history_result
 from .store import SCHEMA_VERSION, JournalEntry, JournalNode, JournalStore
 
@@ -25,7 +24,6 @@ __all__ = [
     "JournalStats",
     "JournalStore",
     "ReconcileReport",
-    "interrupted_text",
     "output_files_from",
     "queue_prompt_ids",
     "server_history_result",

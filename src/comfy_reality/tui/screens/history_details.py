@@ -7,7 +7,8 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
-from ...journal import JournalEntry, interrupted_text
+from ...journal import JournalEntry
+from ...journal.rows import interrupted_text
 from ...safe_text import made_safe
 from ...url_secrets import redact_url
 from .. import format as fmt
