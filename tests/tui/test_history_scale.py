@@ -340,3 +340,47 @@ async def test_a_filter_keystroke_shows_its_rows_before_counting_every_match(tmp
             screen.query_one("#history-filter", Input).value = "run 005"
             await wait_for(pilot, lambda: table.border_title == "Executions: 100", what="the filter's count")
             assert counted_over == [["run 00599", "run 00598", "run 00597"]]
+
+
+async def test_details_of_the_same_height_lay_nothing_out_and_a_taller_one_is_shown_whole(
+    tmp_path: Path,
+) -> None:
+    """The details pane's text changes with each cursor move; the screen is laid out again only
+    when that changes its height, so moving between runs of the same shape costs no layout."""
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 300)
+    with sqlite3.connect(path) as conn:  # the newest run failed: its details say more
+        conn.execute(
+            "UPDATE executions SET status = 'failed', status_detail = ? WHERE id = 'exec-000299'",
+            ("a failure\nexplained\nover several\nlines",),
+        )
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            await wait_for(pilot, lambda: "exec-000299" in _details(app), what="the newest's details")
+            body = screen.query_one("#history-detail-body", Static)
+            tall = body.size.height
+            layouts = [0]
+            original = screen._refresh_layout
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                layouts[0] += 1
+                return original(*args, **kwargs)
+
+            screen._refresh_layout = counted  # type: ignore[method-assign]
+            await pilot.press("down")  # to a completed run: fewer lines, laid out
+            await wait_for(pilot, lambda: "exec-000298" in _details(app), what="second details")
+            await wait_for(pilot, lambda: layouts[0] > 0 and body.size.height < tall, what="shorter")
+            short = body.size.height
+            layouts[0] = 0
+            for index in (297, 296, 295):  # the same shape: no layout
+                await pilot.press("down")
+                await wait_for(pilot, lambda i=index: f"exec-{i:06d}" in _details(app), what="details")
+                await pilot.pause()
+            assert layouts[0] == 0 and body.size.height == short
+            await pilot.press("home")  # back to the failed run: taller again, shown whole
+            await wait_for(pilot, lambda: "exec-000299" in _details(app), what="the newest again")
+            await wait_for(pilot, lambda: body.size.height == tall, what="laid out taller")
+            assert "over several" in _details(app)

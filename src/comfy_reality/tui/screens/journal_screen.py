@@ -545,7 +545,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             return
         self._update_cells({entry.id: self._cells_of(entry) for entry in self.entries})
         if self.selected is not None:
-            self.query_one("#history-detail-body", Static).update(describe(self.selected, self.tz))
+            self._set_details(describe(self.selected, self.tz))
 
     def _cells_of(self, entry: JournalEntry) -> dict[str, Any]:
         """What the entry's row shows; the same cells again while what they show is unchanged
@@ -630,14 +630,23 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self._show_message("This execution is no longer in the journal.")
             return
         self.selected = entry
-        self.query_one("#history-detail-body", Static).update(describe(entry, self.tz))
+        self._set_details(describe(entry, self.tz))
         if self.images is not None:
             from ..widgets.gallery import Gallery
 
             self.query_one("#history-gallery", Gallery).show_outputs(entry.prompt_id, entry.output_files)
 
     def _show_message(self, message: str) -> None:
-        self.query_one("#history-detail-body", Static).update(safe_text(message, "italic"))
+        self._set_details(safe_text(message, "italic"))
+
+    def _set_details(self, text: Text) -> None:
+        """The details pane's text; the screen is laid out again only when its height changed (a
+        cursor move between runs of the same shape otherwise laid the whole screen out)."""
+        body = self.query_one("#history-detail-body", Static)
+        height, width = body.size.height, body.size.width
+        body.update(text, layout=False)
+        if not width or body.get_content_height(body.size, self.app.size, width) != height:
+            body.refresh(layout=True)
 
     # ------------------------------------------------------------------ input
     @on(Input.Changed, "#history-filter")
