@@ -16,23 +16,34 @@ A key's time runs from posting it, as the terminal driver does, to the first fra
 its effect is visible. Beside each p95 the CPU time of the process over the same presses (up to that
 frame: not the work the app does while idle after it), which a shared machine disturbs less than wall
 time.
+
+Then the work each key did up to that frame (medians over its presses; counts do not depend on the
+machine's load): frames composed, screen layouts, table lines drawn anew for a frame and drawn
+ahead while idle, journal reads (list / count / get) the key waited on, and full garbage
+collections (their mean: they are rare, and long).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual.screen import Screen
 from textual.widgets import DataTable, Input
 
 from benchmarks.scale import SIZE, Frames, line, make_journal, pct, press
 from comfy_reality.config import Settings
+from comfy_reality.journal.reads import JournalReads
 from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.widgets.history_table import HistoryTable
 from tests.tui.pilot import wait_for
 
 IDLE_MS = 30.0
@@ -40,29 +51,125 @@ FILTER_MS = 50.0
 PAUSE = 0.05  # between presses: each is measured on an idle app
 
 
-class Figures(dict[str, list[float]]):
-    """Milliseconds per press, and the process CPU time they took, by figure."""
+WORK = ("frames", "layouts", "lines drawn", "drawn ahead", "list", "count", "get", "full gc")
+
+
+class Work(Counter[str]):
+    """What the app does, counted by patching the few places that do it (undone on exit)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self._undo: list[Callable[[], None]] = []
+        self._ahead = False
+
+    def __enter__(self) -> Work:
+        work = self
+
+        def patch(owner: Any, name: str, wrap: Callable[[Any], Any]) -> None:
+            original = owner.__dict__[name]
+            setattr(owner, name, wrap(original))
+            self._undo.append(lambda: setattr(owner, name, original))
+
+        def counted(what: str) -> Callable[[Any], Any]:
+            def wrap(original: Any) -> Any:
+                def call(*args: Any, **kwargs: Any) -> Any:
+                    work[what] += 1
+                    return original(*args, **kwargs)
+
+                return call
+
+            return wrap
+
+        def drawn(original: Any) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                work["drawn ahead" if work._ahead else "lines drawn"] += 1
+                return original(*args, **kwargs)
+
+            return call
+
+        def ahead(original: Any) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                work._ahead = True
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    work._ahead = False
+
+            return call
+
+        def read(what: str) -> Callable[[Any], Any]:
+            def wrap(original: Any) -> Any:
+                async def call(*args: Any, **kwargs: Any) -> Any:
+                    work[what] += 1
+                    return await original(*args, **kwargs)
+
+                return call
+
+            return wrap
+
+        def collected(phase: str, info: dict[str, int]) -> None:
+            if phase == "start" and info.get("generation") == 2:
+                work["full gc"] += 1
+
+        gc.callbacks.append(collected)
+        self._undo.append(lambda: gc.callbacks.remove(collected))
+        patch(Screen, "_refresh_layout", counted("layouts"))
+        patch(DataTable, "_render_line", drawn)  # the table's cache missed: a line drawn cell by cell
+        patch(HistoryTable, "_draw_ahead", ahead)
+        for name in ("list", "count", "get"):
+            patch(
+                JournalReads,
+                {"list": "list_executions", "count": "count_executions"}.get(name, name),
+                read(name),
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for undo in reversed(self._undo):
+            undo()
+
+
+class Figures(dict[str, list[float]]):
+    """Milliseconds per press, the process CPU time they took, and the work done, by figure."""
+
+    def __init__(self, work: Work) -> None:
+        super().__init__()
         self.cpu: dict[str, list[float]] = {}
+        self.work = work
+        self.done: dict[str, list[Counter[str]]] = {}
 
     async def press(
         self, name: str, app: ComfyRealityApp, frames: Frames, key: str, effect: Callable[[], bool]
     ) -> None:
         await asyncio.sleep(PAUSE)
         shown: list[float] = []
+        done: list[Counter[str]] = []
 
         def check() -> bool:
             # The CPU time up to the frame that shows the effect, not what the app does after it.
-            done = effect()
-            if done and not shown:
+            result = effect()
+            if result and not shown:
                 shown.append(time.process_time())
-            return done
+                done.append(Counter({**self.work, "frames": frames.count}))
+            return result
 
+        self.work.clear()
+        first_frame = frames.count
         started = time.process_time()
         self.setdefault(name, []).append(await press(app, frames, key, check))
         self.cpu.setdefault(name, []).append((shown[0] - started) * 1000)
+        if done:
+            done[0]["frames"] -= first_frame
+            self.done.setdefault(name, []).append(done[0])
+
+    def work_p50(self, name: str) -> str:
+        counts = self.done.get(name, [])
+
+        def typical(what: str) -> float:
+            values = [c[what] for c in counts]
+            return statistics.fmean(values) if what == "full gc" else statistics.median(values)
+
+        return "  ".join(f"{what} {typical(what):.3g}" if counts else f"{what} ?" for what in WORK)
 
 
 async def scenario(workdir: Path, rows: int, presses: int) -> Figures:
@@ -75,7 +182,11 @@ async def scenario(workdir: Path, rows: int, presses: int) -> Figures:
         journal_path=path,
         freeze_long_lived=True,  # as the comfy-reality-tui command runs the app
     )
-    figures = Figures()
+    with Work() as work:
+        return await _scenario(app, rows, presses, Figures(work))
+
+
+async def _scenario(app: ComfyRealityApp, rows: int, presses: int, figures: Figures) -> Figures:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.journal is not None, 20, "journal")
         frames = Frames(app)
@@ -164,6 +275,9 @@ async def run(rows: int, presses: int) -> list[str]:
         cpu = pct(big.cpu[key], 0.5)
         label = f"{name} p95; cpu p50 {cpu:.0f}"
         out.append(line(label, p95, "ms", pct(small[key], 0.95), f"< {limit:.0f} ms p95", p95 < limit))
+    out.append(f"Work per key up to its frame, median over the presses ({rows} executions):")
+    for key, name, _limit in [("open", "open", 0.0), *rows_of]:
+        out.append(f"  {name:<28} {big.work_p50(key)}")
     return out
 
 

@@ -131,3 +131,25 @@ def test_ctrl_c_still_exits_130_and_the_journal_has_the_cancelled_run(
     assert listing.returncode == 0, listing.stderr
     [record] = json.loads(listing.stdout)["executions"]
     assert record["name"] == "slow-journal" and record["status"] == "cancelled"
+
+
+def test_a_run_whose_app_stopped_is_listed_as_interrupted(isolated_home: Path) -> None:
+    """Recorded as running by an app that quit during it (on a --demo server that is gone):
+    listed as interrupted, with why, not as running; the row itself still says running."""
+    from comfy_reality import paths
+
+    from .test_journal_prune import record
+
+    journal = paths.journal_file()
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    record(journal, "demo-run", days=0.1, status="running", server="http://127.0.0.1:9")
+    [row] = json.loads(invoke("journal", "--json").stdout)["executions"]
+    assert row["name"] == "demo-run" and row["status"] == "interrupted" and row["duration"] is None
+    only = json.loads(invoke("journal", "--json", "--status", "interrupted").stdout)["executions"]
+    assert [r["name"] for r in only] == ["demo-run"]
+    assert json.loads(invoke("journal", "--json", "--status", "running").stdout)["executions"] == []
+
+    table = invoke("journal")
+    assert table.exit_code == 0, table.stderr
+    assert "│ interrupted │" in table.stdout and "running" not in table.stdout
+    assert "its app stopped during it" in " ".join(table.stdout.replace("│", " ").split())

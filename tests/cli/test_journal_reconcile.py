@@ -185,7 +185,8 @@ def test_finished_and_lost_runs_are_settled(server_url: str, tmp_path: Path) -> 
     assert rows["finished-away"]["status"] == "completed"
     assert rows["finished-away"]["outputs"][0]["filename"].startswith("away")
     assert rows["forgotten"]["status"] == "lost"
-    assert rows["other-server"]["status"] == "running"  # not asked about
+    # Not asked about: still recorded as running, listed as interrupted (its app is gone).
+    assert rows["other-server"]["status"] == "interrupted" and recorded_status("other-server") == "running"
 
 
 def test_unreachable_server_is_exit_3_and_changes_nothing(down_url: str) -> None:
@@ -196,7 +197,9 @@ def test_unreachable_server_is_exit_3_and_changes_nothing(down_url: str) -> None
     assert result.exit_code == 3
     assert f"cannot check 1 unfinished execution: {down_url} is unreachable" in result.stderr
     assert "hint:" in result.stderr
-    assert journal_rows()["stranded"]["status"] == "running"
+    # Unchanged: still recorded as running; listed as interrupted, since its app is gone and
+    # its server did not answer.
+    assert journal_rows()["stranded"]["status"] == "interrupted" and recorded_status("stranded") == "running"
 
 
 def test_nothing_unfinished_needs_no_server(down_url: str) -> None:
@@ -234,7 +237,8 @@ def test_each_server_of_a_pool_settles_its_own(server_url: str, down_url: str) -
     assert "s3cret" not in table.stdout + table.stderr and "alice" not in table.stdout + table.stderr
     rows = journal_rows()
     assert rows["forgotten-here"]["status"] == "lost"
-    assert rows["stranded-there"]["status"] == "running" and rows["elsewhere"]["status"] == "pending"
+    assert rows["stranded-there"]["status"] == "interrupted" and rows["elsewhere"]["status"] == "interrupted"
+    assert recorded_status("stranded-there") == "running" and recorded_status("elsewhere") == "pending"
 
     record(journal, "forgotten-again", days=0.01, status="running", server=server_url)
     code, report, stderr = reconcile(server_url, "--server", down_url)
@@ -276,7 +280,7 @@ def test_the_configured_servers_are_asked_by_default(server_url: str, down_url: 
     report = json.loads(result.stdout)
     assert report["servers"] == [server_url, down_url]
     assert [item["name"] for item in report["executions"]] == ["on-far"]
-    assert journal_rows()["on-far"]["status"] == "running"
+    assert journal_rows()["on-far"]["status"] == "interrupted" and recorded_status("on-far") == "running"
 
 
 def test_bad_server_url_is_a_usage_error() -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from textual.widgets import Input, TextArea
 
 from comfy_reality.config import Settings
 from comfy_reality.journal import JournalStore
+from comfy_reality.journal.owners import InstanceKey, _process_start
 from comfy_reality.journal.store import ExecutionSnapshot, NodeSnapshot
 from comfy_reality.runtime.models import (
     ConnectionState,
@@ -344,8 +347,12 @@ def journal_execution(
     server: str = SERVER_URL,
     node_errors: dict[str, Any] | None = None,
     started: bool = True,
+    followed: bool = True,
 ) -> ExecutionSnapshot:
-    """One execution as the recorder writes it: queued a second before it started ``minutes_ago``."""
+    """One execution as the recorder writes it: queued a second before it started ``minutes_ago``.
+
+    An unfinished one is recorded by an app that still runs (``followed``), or else by one that
+    stopped during it (a clean close released it), which History shows as interrupted."""
     start = JOURNAL_NOW - timedelta(minutes=minutes_ago)
     queued = start - timedelta(seconds=1)
     completed = start + timedelta(seconds=seconds) if seconds is not None else None
@@ -369,7 +376,15 @@ def journal_execution(
         created_at=queued.isoformat(),
         started_at=start.isoformat() if started else None,
         completed_at=completed.isoformat() if completed else None,
+        own=followed and not TaskStatus(status).is_final,
+        owner=live_owner() if followed and not TaskStatus(status).is_final else None,
     )
+
+
+def live_owner() -> str:
+    """The instance key of an app that still runs and follows its runs: this test's parent process."""
+    parent = os.getppid()
+    return str(InstanceKey(socket.gethostname(), parent, _process_start(parent) or "", "a-live-app"))
 
 
 def journal_node(

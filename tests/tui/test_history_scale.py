@@ -111,7 +111,8 @@ async def test_twenty_thousand_rows_open_newest_first_and_end_reaches_the_oldest
             table = _table(app)
             assert _name_at(app, 0) == "run 19999"
             assert table.row_count == PAGE  # a page, not the whole journal
-            assert table.border_title == f"Executions: {ROWS}"
+            # Counted once the first rows are drawn: 20,000 rows read, which the rows need not wait for.
+            await wait_for(pilot, lambda: table.border_title == f"Executions: {ROWS}", what="the count")
             await wait_for(pilot, lambda: "exec-019999" in _details(app), what="details of the newest")
 
             # Moving down near the window's edge reads the next page in: the list goes on.
@@ -234,3 +235,152 @@ async def test_page_up_from_the_oldest_moves_a_whole_page_every_time_and_the_win
             # Down again to the oldest: the rows let go are read back as the cursor nears them.
             await pilot.press("end")
             await wait_for(pilot, lambda: _cursor_name(app) == "run 00000", what="End on the oldest again")
+
+
+async def test_end_and_home_answer_from_the_pages_read_before_without_waiting_on_the_journal(
+    tmp_path: Path,
+) -> None:
+    """The oldest page is read ahead while idle and the newest kept from the last reload: End and
+    Home move the window at once, before any journal read; each is checked against the journal
+    after its frame, so a change written since still shows."""
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 1_000)
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        # Each read, with the row the cursor was on when it was asked for.
+        reads: list[tuple[str, str]] = []
+        listing = journal.list_executions
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            shown = (
+                _cursor_name(app) if isinstance(app.screen, JournalScreen) and _table(app).row_count else ""
+            )
+            reads.append(("oldest" if kwargs.get("oldest") else "newest", shown))
+            return await listing(*args, **kwargs)
+
+        journal.list_executions = counted  # type: ignore[method-assign]
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            await wait_for(pilot, lambda: ("oldest", "run 00999") in reads, what="the oldest page read ahead")
+            await wait_for(pilot, lambda: screen._remembered("tail") is not None, what="kept")
+            table = _table(app)
+
+            reads.clear()
+            await pilot.press("end")
+            await wait_for(pilot, lambda: len(reads) == 1 and screen.loaded > 1, what="End's check")
+            assert _cursor_name(app) == "run 00000" and table.row_count == PAGE
+            assert reads == [("oldest", "run 00000")]  # read after the cursor was there, not before
+
+            # Written meanwhile: Home shows the page it knew at once, then the check shows the change.
+            with sqlite3.connect(path) as conn:
+                conn.execute("UPDATE executions SET name = 'renamed 00999' WHERE id = 'exec-000999'")
+            reads.clear()
+            await pilot.press("home")
+            await wait_for(pilot, lambda: _cursor_name(app) == "renamed 00999", what="Home's page checked")
+            assert reads == [("newest", "run 00999")] and table.cursor_row == 0
+
+
+async def test_history_frames_hold_full_collections_off_like_the_main_screens(tmp_path: Path) -> None:
+    """The quiet-moment collector heard only of the main screen's frames: one second into History
+    it ran a full collection (20-50 ms) in the middle of its keys. History's frames count too."""
+    from comfy_reality.config import Settings
+    from comfy_reality.tui import gc_tuning
+    from comfy_reality.tui.app import ComfyRealityApp
+
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 300)
+    app = ComfyRealityApp(
+        Settings(server_url="http://127.0.0.1:9"),
+        connect=False,
+        bundled_dir=tmp_path,
+        journal_path=path,
+        freeze_long_lived=True,
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.journal is not None, what="app")
+        # The collector the main screen started, which its frames tell of themselves.
+        on_frame = app.main_screen._dirty_lines.on_frame
+        collector = getattr(on_frame, "__self__", None)
+        assert isinstance(collector, gc_tuning.QuietCollector)
+        await pilot.press("h")
+        screen = await _open(pilot, app)
+        for _ in range(3):
+            collector.drawn_at = 0.0  # as if the main screen drew nothing for a long time
+            before = _table(app).cursor_row
+            await pilot.press("down")
+            await wait_for(pilot, lambda b=before: _table(app).cursor_row == b + 1, what="cursor moved")
+            await wait_for(pilot, lambda: collector.drawn_at > 0.0, what="History's frame heard")
+        assert app.screen is screen
+
+
+async def test_a_filter_keystroke_shows_its_rows_before_counting_every_match(tmp_path: Path) -> None:
+    """The count reads every matching row; the rows a keystroke asks for are shown first, the
+    total (said as "100+" meanwhile) right after."""
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 1_000)
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        # The first rows' names when each count was asked for.
+        counted_over: list[list[str]] = []
+        count = journal.count_executions
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            table = _table(app)
+            counted_over.append([_name_at(app, i) for i in range(min(3, table.row_count))])
+            return await count(*args, **kwargs)
+
+        journal.count_executions = counted  # type: ignore[method-assign]
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            table = _table(app)
+            await wait_for(pilot, lambda: table.border_title == "Executions: 1000", what="the count")
+            counted_over.clear()
+            screen.query_one("#history-filter", Input).value = "run 005"
+            await wait_for(pilot, lambda: table.border_title == "Executions: 100", what="the filter's count")
+            assert counted_over == [["run 00599", "run 00598", "run 00597"]]
+
+
+async def test_details_of_the_same_height_lay_nothing_out_and_a_taller_one_is_shown_whole(
+    tmp_path: Path,
+) -> None:
+    """The details pane's text changes with each cursor move; the screen is laid out again only
+    when that changes its height, so moving between runs of the same shape costs no layout."""
+    fmt.freeze_clock(START + timedelta(days=30))
+    path = tmp_path / "journal.sqlite"
+    big_journal(path, 300)
+    with sqlite3.connect(path) as conn:  # the newest run failed: its details say more
+        conn.execute(
+            "UPDATE executions SET status = 'failed', status_detail = ? WHERE id = 'exec-000299'",
+            ("a failure\nexplained\nover several\nlines",),
+        )
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            await wait_for(pilot, lambda: "exec-000299" in _details(app), what="the newest's details")
+            body = screen.query_one("#history-detail-body", Static)
+            tall = body.size.height
+            layouts = [0]
+            original = screen._refresh_layout
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                layouts[0] += 1
+                return original(*args, **kwargs)
+
+            screen._refresh_layout = counted  # type: ignore[method-assign]
+            await pilot.press("down")  # to a completed run: fewer lines, laid out
+            await wait_for(pilot, lambda: "exec-000298" in _details(app), what="second details")
+            await wait_for(pilot, lambda: layouts[0] > 0 and body.size.height < tall, what="shorter")
+            short = body.size.height
+            layouts[0] = 0
+            for index in (297, 296, 295):  # the same shape: no layout
+                await pilot.press("down")
+                await wait_for(pilot, lambda i=index: f"exec-{i:06d}" in _details(app), what="details")
+                await pilot.pause()
+            assert layouts[0] == 0 and body.size.height == short
+            await pilot.press("home")  # back to the failed run: taller again, shown whole
+            await wait_for(pilot, lambda: "exec-000299" in _details(app), what="the newest again")
+            await wait_for(pilot, lambda: body.size.height == tall, what="laid out taller")
+            assert "over several" in _details(app)

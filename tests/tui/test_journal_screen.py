@@ -182,6 +182,8 @@ async def test_lists_newest_first_and_filters_by_text_and_status(tmp_path: Path)
             for _ in range(4):  # cancelled, running, pending, lost
                 await pilot.press("f2")
             await wait_for(pilot, lambda: _names(app) == ["night city"], what="lost filter")
+            await pilot.press("f2")  # interrupted: the running one's app still runs
+            await wait_for(pilot, lambda: _names(app) == [], what="interrupted filter")
             await pilot.press("f2")  # back to any status
             await wait_for(pilot, lambda: len(_names(app)) == 4, what="any status")
 
@@ -427,3 +429,46 @@ async def test_first_listing_is_laid_out_as_it_stays(tmp_path: Path, width: int,
                 await pilot.pause()
             assert list(_row(app, 0)) == first
             assert screen.has_class(layout)
+
+
+async def test_a_run_whose_app_stopped_reads_as_interrupted_not_running(tmp_path: Path) -> None:
+    """The app quit during a run on a --demo server that is gone: History says interrupted (the
+    table, the details, the status filter), not "running for 2h19m"; a run another app still
+    follows stays running."""
+    path = tmp_path / "journal.sqlite"
+    fmt.freeze_clock(NOW)
+    store = JournalStore(path)
+    try:
+        store.write_batch(
+            [
+                journal_execution("ex-gone", "demo run", "running", 139, None, followed=False),
+                journal_execution("ex-live", "live run", "running", 5, None),
+            ],
+            [journal_node("ex-gone", "1", "KSampler", "running")],
+        )
+    finally:
+        store.close()
+    async with await Journal.open(path) as journal:
+        app = HistoryApp(journal)
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await _open(pilot, app)
+            assert _names(app) == ["live run", "demo run"]
+            assert _row(app, 0)["status"] == "●" and _row(app, 0)["duration"] == "5m00s…"
+            assert _row(app, 1)["status"] == "◌" and _row(app, 1)["duration"] == "–"
+            await pilot.press("down")
+            await wait_for(pilot, lambda: "demo run" in _details(app), what="interrupted details")
+            text = _details(app)
+            assert "demo run  interrupted" in text and "running for" not in text
+            assert "interrupted: it was running when the app following it stopped" in text
+            assert f"the next start connected to {SERVER} asks that server" in text
+            assert "last heard" in text
+
+            for _ in range(7):  # completed, failed, cancelled, running, pending, lost, interrupted
+                await pilot.press("f2")
+            await wait_for(pilot, lambda: _names(app) == ["demo run"], what="interrupted filter")
+            assert _row(app, 0)["status"] == "◌"
+            # Nothing reads the journal again for it every few seconds: it no longer moves on.
+            before = screen.loaded
+            screen._tick()
+            await pilot.pause()
+            assert screen.loaded == before

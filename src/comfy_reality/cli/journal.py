@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from comfy_reality.journal import JournalEntry
     from comfy_reality.journal.store import PruneResult
 
-STATUSES = ["pending", "running", "completed", "failed", "cancelled", "lost"]
+STATUSES = ["pending", "running", "completed", "failed", "cancelled", "lost", "interrupted"]
 _UNITS = {
     "w": timedelta(weeks=1),
     "d": timedelta(days=1),
@@ -185,7 +185,9 @@ def journal(
     """List past executions from the local journal, newest first.
 
     Recorded by `comfy-reality run` and the TUI, including runs whose server has since
-    restarted (shown as lost). Needs no server. Finished executions older than the config's
+    restarted (shown as lost) and runs whose app stopped while they ran, which nothing has
+    settled since (shown as interrupted until `journal reconcile` or the next start asks
+    their server). Needs no server. Finished executions older than the config's
     journal_keep_days (default 90, 0 keeps everything) are forgotten when the journal opens;
     `journal prune` forgets more.
     """
@@ -231,6 +233,10 @@ def journal(
             note += f"\nnode {r['error']['node_id']}: {r['error']['exception_type']}: {r['error']['exception_message']}"
         elif r["status"] == "lost" and e.status_detail:
             note += f"\n{e.status_detail}"
+        elif r["status"] == "interrupted":
+            note += (
+                "\ninterrupted: its app stopped during it; `journal reconcile` asks this server how it ended"
+            )
         # Text, never markup; control characters from the server or file made visible.
         table.add_row(
             safe_line(r["status"]),

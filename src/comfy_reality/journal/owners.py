@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -90,3 +91,33 @@ def process_gone(host: str, pid: int, started: str) -> bool:
 # Journals open in this process, by instance token: whether one of them still holds a
 # client_id's socket is a question for it, not for the pid.
 _OPEN: weakref.WeakValueDictionary[str, Journal] = weakref.WeakValueDictionary()
+
+
+def owner_gone(owner: str | None, gone_cache: dict[str, bool] | None = None) -> bool:
+    """Whether no running app holds an unfinished row recorded with ``owner``: released by a
+    clean close (None), its journal closed in this process, or its process no longer runs. An
+    owner on another host, or one that cannot be read, is taken to run."""
+    if owner is None:
+        return True
+    if gone_cache is not None and owner in gone_cache:
+        return gone_cache[owner]
+    key = InstanceKey.parse(owner)
+    if key is None:
+        gone = False
+    elif key.same_process(InstanceKey.current()):
+        gone = _OPEN.get(key.token) is None
+    else:
+        gone = process_gone(key.host, key.pid, key.started)
+    if gone_cache is not None:
+        gone_cache[owner] = gone
+    return gone
+
+
+def unsettled_rows(open_rows: Iterable[tuple[str, str | None]], followed: Iterable[str]) -> frozenset[str]:
+    """Of the unfinished rows (id, owner), those nothing follows: neither their owner (see
+    :func:`owner_gone`) nor a runtime of a journal open in this process (``followed``: row ids)."""
+    followed = set(followed)
+    cache: dict[str, bool] = {}
+    return frozenset(
+        row_id for row_id, owner in open_rows if row_id not in followed and owner_gone(owner, cache)
+    )

@@ -5,13 +5,14 @@ Reads only (no transaction): a mixin of :class:`~comfy_reality.journal.store.Jou
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from ..runtime.models import ErrorReport, OutputFile, TaskStatus, utc_now
 from .connection import StoreConnection
-from .rows import _FINAL_SQL, JournalEntry, JournalNode, _dt, _loads, normalize_server
+from .rows import _FINAL_SQL, CHECKED_ON_SERVER, JournalEntry, JournalNode, _dt, _loads, normalize_server
 
 _LIST_COLUMNS = (
     "id, prompt_id, server_url, client_id, workflow_id, name, number, status, status_detail, lost, "
@@ -121,18 +122,28 @@ class StoreQueries(StoreConnection):
         status: TaskStatus | str | Iterable[TaskStatus | str] | None,
         text: str | None,
         server: str | None,
+        unsettled: frozenset[str] = frozenset(),
     ) -> tuple[list[str], list[Any]]:
+        """``unsettled``: the ids of unfinished rows nothing follows (shown as ``interrupted``,
+        which the status ``"interrupted"`` selects and the running and pending ones leave out)."""
         where: list[str] = []
         args: list[Any] = []
         if status is not None:
             wanted = [status] if isinstance(status, str) else list(status)
             clauses = []
-            plain = [str(TaskStatus(s).value) for s in wanted if str(s) != "lost"]
+            plain = [str(TaskStatus(s).value) for s in wanted if str(s) not in ("lost", "interrupted")]
             if plain:
-                clauses.append(f"(status IN ({', '.join('?' * len(plain))}) AND lost = 0)")
+                clause = f"status IN ({', '.join('?' * len(plain))}) AND lost = 0"
                 args.extend(plain)
+                if unsettled and any(not TaskStatus(s).is_final for s in plain):
+                    clause += " AND id NOT IN (SELECT value FROM json_each(?))"
+                    args.append(json.dumps(sorted(unsettled)))
+                clauses.append(f"({clause})")
             if any(str(s) == "lost" for s in wanted):
                 clauses.append("lost = 1")
+            if any(str(s) == "interrupted" for s in wanted):
+                clauses.append("id IN (SELECT value FROM json_each(?))")
+                args.append(json.dumps(sorted(unsettled)))
             where.append("(" + " OR ".join(clauses) + ")")
         if server:
             where.append("server_url = ?")
@@ -155,14 +166,16 @@ class StoreQueries(StoreConnection):
         before: str | None = None,
         after: str | None = None,
         oldest: bool = False,
+        unsettled: frozenset[str] = frozenset(),
     ) -> list[JournalEntry]:
-        """Newest first. ``status`` may include ``"lost"``; ``text`` matches name, ids, errors.
+        """Newest first. ``status`` may include ``"lost"`` and ``"interrupted"`` (the rows in
+        ``unsettled``, which the entries then say); ``text`` matches name, ids, errors.
 
         Pages by key, not offset, so a page deep in 20,000 rows costs what the first does:
         ``before``/``after`` an execution id give the page older/newer than that row,
         ``oldest`` the oldest page. Order is (created_at, id), which an index covers.
         """
-        where, args = self._filters(status, text, server)
+        where, args = self._filters(status, text, server, unsettled)
         ascending = oldest or after is not None
         anchor = before if before is not None else after
         if anchor is not None:
@@ -180,6 +193,8 @@ class StoreQueries(StoreConnection):
         args.append(max(0, int(limit)))
         sql = f"SELECT {_LIST_COLUMNS} FROM executions WHERE id IN ({ids})" + order
         entries = [self._entry(row) for row in self._conn.execute(sql, args)]
+        for entry in entries:
+            entry.interrupted = entry.id in unsettled
         if ascending:
             entries.reverse()
         return [self._fill(e) for e in entries] if full else entries
@@ -190,15 +205,16 @@ class StoreQueries(StoreConnection):
         status: TaskStatus | str | Iterable[TaskStatus | str] | None = None,
         text: str | None = None,
         server: str | None = None,
+        unsettled: frozenset[str] = frozenset(),
     ) -> int:
         """How many executions :meth:`list_executions` would page through with these filters."""
-        where, args = self._filters(status, text, server)
+        where, args = self._filters(status, text, server, unsettled)
         sql = "SELECT COUNT(*) FROM execution_search"
         if where:
             sql += " WHERE " + " AND ".join(where)
         return int(self._conn.execute(sql, args).fetchone()[0])
 
-    def get(self, key: str) -> JournalEntry | None:
+    def get(self, key: str, unsettled: frozenset[str] = frozenset()) -> JournalEntry | None:
         """An entry by execution id (or an id folded into it) or by prompt_id, with prompt and nodes."""
         row_id = self._aliases.get(key, key)
         row = self._conn.execute(
@@ -206,7 +222,24 @@ class StoreQueries(StoreConnection):
             "ORDER BY (id = ?) DESC LIMIT 1",
             (row_id, key, row_id),
         ).fetchone()
-        return self._fill(self._entry(row)) if row else None
+        if not row:
+            return None
+        entry = self._fill(self._entry(row))
+        entry.interrupted = entry.id in unsettled
+        return entry
+
+    def open_rows(self) -> list[tuple[str, str | None]]:
+        """The unfinished rows not marked lost, with their owners: few, found by the status index.
+        Those a reconcile last found on their server's queue are left out (that server has them)."""
+        open_statuses = [s.value for s in TaskStatus if not s.is_final]
+        return [
+            (str(row[0]), row[1])
+            for row in self._conn.execute(
+                f"SELECT id, owner FROM executions WHERE status IN ({', '.join('?' * len(open_statuses))}) "
+                "AND lost = 0 AND coalesce(status_detail, '') != ?",
+                (*open_statuses, CHECKED_ON_SERVER),
+            )
+        ]
 
     def unfinished(self, server: str | None) -> list[JournalEntry]:
         """Executions of a server that were not final when last written, oldest first."""

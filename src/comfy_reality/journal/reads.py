@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from comfy_reality.logs import get_logger
 
 from ..runtime.models import TaskStatus
-from .owners import InstanceKey, process_gone
+from .owners import InstanceKey, process_gone, unsettled_rows
 from .rows import JournalEntry, PruneResult
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ class JournalReads:
     path: Path
     instance: InstanceKey
     _store: JournalStore
+    _attachments: list[Any]  # journal._Attachment: each has .runtime
 
     if TYPE_CHECKING:
 
@@ -50,21 +51,27 @@ class JournalReads:
         after: str | None = None,
         oldest: bool = False,
     ) -> list[JournalEntry]:
-        """History, newest first. ``status="lost"`` selects executions the server forgot.
+        """History, newest first. ``status="lost"`` selects executions the server forgot,
+        ``status="interrupted"`` unfinished ones nothing follows any more (see :meth:`unsettled`).
 
         ``before``/``after`` (an execution id) and ``oldest`` page through it by key."""
         await self.flush()
-        return await self._run(
-            self._store.list_executions,
-            status=status,
-            text=text,
-            server=server,
-            limit=limit,
-            full=full,
-            before=before,
-            after=after,
-            oldest=oldest,
-        )
+        followed = self._followed_here()
+
+        def read() -> list[JournalEntry]:
+            return self._store.list_executions(
+                status=status,
+                text=text,
+                server=server,
+                limit=limit,
+                full=full,
+                before=before,
+                after=after,
+                oldest=oldest,
+                unsettled=self._unsettled(followed),
+            )
+
+        return await self._run(read)
 
     async def count_executions(
         self,
@@ -74,12 +81,41 @@ class JournalReads:
     ) -> int:
         """How many executions match these filters (the History's total)."""
         await self.flush()
-        return await self._run(self._store.count_executions, status=status, text=text, server=server)
+        followed = self._followed_here()
+        return await self._run(
+            lambda: self._store.count_executions(
+                status=status, text=text, server=server, unsettled=self._unsettled(followed)
+            )
+        )
 
     async def get(self, key: str) -> JournalEntry | None:
         """One execution with its prompt and nodes, by execution id or prompt_id."""
         await self.flush()
-        return await self._run(self._store.get, key)
+        followed = self._followed_here()
+        return await self._run(lambda: self._store.get(key, self._unsettled(followed)))
+
+    async def unsettled(self) -> frozenset[str]:
+        """Ids of the unfinished rows that nothing follows any more: the app that recorded them
+        stopped (quit or crashed) during them, no running app holds them, and no server has
+        settled them since. Listings show them as ``interrupted``; their rows still say running,
+        so a reconcile against their server, whenever it answers, settles them for real."""
+        await self.flush()
+        followed = self._followed_here()
+        return await self._run(self._unsettled, followed)
+
+    def _followed_here(self) -> set[str]:
+        """Execution ids the runtimes attached to this journal still follow (on the event loop)."""
+        return {
+            execution.id
+            for attachment in list(getattr(self, "_attachments", ()))
+            for execution in list(attachment.runtime.executions.values())
+            if not execution.is_final
+        }
+
+    def _unsettled(self, followed: set[str]) -> frozenset[str]:
+        # On the writer thread: followed execution ids resolved to the rows they write.
+        rows = {self._store.resolve(execution_id) for execution_id in followed}
+        return unsettled_rows(self._store.open_rows(), rows)
 
     async def unfinished_count(self, server: str | None) -> int:
         """Executions of ``server`` left unfinished by app instances that are gone: what a

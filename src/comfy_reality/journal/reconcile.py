@@ -16,7 +16,7 @@ from comfy_reality.logs import get_logger
 from ..errors import ComfyError, JournalError
 from ..runtime.models import TaskStatus, WorkflowExecution
 from .owners import _OPEN, InstanceKey, process_gone
-from .rows import JournalEntry, normalize_server
+from .rows import CHECKED_ON_SERVER, JournalEntry, normalize_server
 from .runtime_like import RuntimeLike
 from .server_history import server_history_result
 
@@ -108,7 +108,7 @@ class JournalReconciler:
         missing: list[JournalEntry] = []
         for row in rows:
             try:
-                if not await self._reconcile_one(runtime, row, active, report):
+                if not await self._reconcile_one(runtime, row, active, report, follow_live=follow_live):
                     missing.append(row)
             except JournalError:
                 raise  # the journal itself failed: not a per-prompt problem
@@ -125,7 +125,7 @@ class JournalReconciler:
                 missing = []
             for row in missing:
                 try:
-                    if not await self._reconcile_one(runtime, row, active, report):
+                    if not await self._reconcile_one(runtime, row, active, report, follow_live=follow_live):
                         await self._mark_lost(row, server, report)
                 except JournalError:
                     raise  # the journal itself failed: not a per-prompt problem
@@ -211,7 +211,13 @@ class JournalReconciler:
         return any(getattr(runtime, "session_open", True) for runtime in runtimes)
 
     async def _reconcile_one(
-        self, runtime: RuntimeLike, row: JournalEntry, active: set[str], report: ReconcileReport
+        self,
+        runtime: RuntimeLike,
+        row: JournalEntry,
+        active: set[str],
+        report: ReconcileReport,
+        *,
+        follow_live: bool = True,
     ) -> bool:
         """Settle one row; False when the server knows nothing about it (yet)."""
         if not row.prompt_id:
@@ -232,6 +238,10 @@ class JournalReconciler:
                 execution.created_at = row.created_at or execution.created_at
                 if row.started_at is not None and execution.started_at is not None:
                     execution.started_at = min(row.started_at, execution.started_at)
+                if not follow_live:
+                    # A one-shot check: the server has it, though nothing will follow it from here
+                    # (not interrupted: see JournalReads.unsettled).
+                    execution.status_detail = CHECKED_ON_SERVER
             await self._run(self._store.alias, execution.id, row.id)
             self._written_prompt.add(execution.id)
             if self._attachments:

@@ -61,6 +61,10 @@ class JournalEntry(BaseModel):
     status: TaskStatus = TaskStatus.PENDING
     status_detail: str | None = None
     lost: bool = False
+    # Not final, and no running app follows it: its app stopped (quit or crashed) during it and no
+    # server has settled it since. Worked out when read (the row itself still says running, so a
+    # reconcile against a server that answers later settles it with the real result).
+    interrupted: bool = False
     retry_of: str | None = None
     progress: float = 0.0
     prompt: dict[str, Any] = Field(default_factory=dict)
@@ -77,8 +81,11 @@ class JournalEntry(BaseModel):
 
     @property
     def display_status(self) -> str:
-        """What a history view shows: the status, or ``lost`` when the server forgot the prompt."""
-        return "lost" if self.lost else self.status.value
+        """What a history view shows: the status, ``lost`` when the server forgot the prompt, or
+        ``interrupted`` when it is unfinished and nothing follows it any more."""
+        if self.lost:
+            return "lost"
+        return "interrupted" if self.interrupted and not self.is_final else self.status.value
 
     @property
     def is_final(self) -> bool:
@@ -89,6 +96,23 @@ class JournalEntry(BaseModel):
         if self.started_at and self.completed_at:
             return (self.completed_at - self.started_at).total_seconds()
         return None
+
+
+# The detail of an unfinished row a one-shot reconcile found on its server's queue: that server
+# still has it, so it reads as queued or running, not interrupted, though nothing follows it.
+CHECKED_ON_SERVER = "checked: still on the server's queue when last checked; the next start follows it"
+
+
+def interrupted_text(entry: JournalEntry, server: str) -> str:
+    """Why an unfinished run nothing follows is not shown as running, and what would still
+    settle it (``server``: its URL as it may be shown, without credentials)."""
+    was = "running" if entry.status is TaskStatus.RUNNING else "queued"
+    return (
+        f"interrupted: it was {was} when the app following it stopped, and nothing has followed it "
+        f"since. Its outcome is unknown: the next start connected to {server} asks that server and "
+        "settles it with the real result; a server that is gone (a --demo server ends with its "
+        "app) never will."
+    )
 
 
 # ------------------------------------------------------------------ snapshots to write

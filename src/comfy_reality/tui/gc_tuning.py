@@ -63,7 +63,8 @@ def thaw() -> None:
     """When the app ends: what was frozen can be collected again (another app may follow in this
     process, as in tests and benchmarks; frozen, the old one's panes would never be freed), and
     full collections run by themselves again."""
-    global _saved_threshold
+    global _saved_threshold, _active
+    _active = None
     gc.unfreeze()
     if _saved_threshold is not None:
         gc.set_threshold(*_saved_threshold)
@@ -118,18 +119,33 @@ class QuietCollector:
         return True
 
 
+_active: QuietCollector | None = None
+"""The collector :func:`collect_when_quiet` started, which every screen's frames concern."""
+
+
 def collect_when_quiet(owner: MessagePump) -> QuietCollector:
     """A started QuietCollector, checked on ``owner``'s timer; tell it of each frame (``frame_drawn``)."""
+    global _active
     collector = QuietCollector()
     collector.start()
     owner.set_interval(collector.quiet / 2, collector.check)
+    _active = collector
     return collector
+
+
+def frame_drawn() -> None:
+    """A frame of another screen than the one that started the collector (History): the app is
+    not quiet. Without this a full collection (20-50 ms) ran in the middle of History's keys,
+    one second after the main screen's last frame."""
+    if _active is not None:
+        _active.frame_drawn()
 
 
 __all__ = [
     "FREEZE_AFTER",
     "QuietCollector",
     "collect_when_quiet",
+    "frame_drawn",
     "freeze_long_lived",
     "hold_collections",
     "release_collections",

@@ -31,9 +31,10 @@ def _main(app: App[object]) -> MainScreen | None:
 def run_again(app: App[object], entry: JournalEntry, *, retry: bool) -> None:
     """Queue the recorded prompt again on the server the app is connected to (same inputs)."""
     name = entry.name or entry.workflow_id or "run"
-    if retry and not (entry.lost or entry.status in (TaskStatus.FAILED, TaskStatus.CANCELLED)):
+    retriable = entry.lost or entry.display_status == "interrupted"
+    if retry and not (retriable or entry.status in (TaskStatus.FAILED, TaskStatus.CANCELLED)):
         app.notify(
-            f"Only failed, cancelled or lost runs are retried; {name} is {entry.display_status}. "
+            f"Only failed, cancelled, lost or interrupted runs are retried; {name} is {entry.display_status}. "
             "r runs it again with the same inputs.",
             severity="warning",
         )

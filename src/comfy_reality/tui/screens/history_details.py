@@ -8,12 +8,13 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 
 from ...journal import JournalEntry
+from ...journal.rows import interrupted_text
 from ...safe_text import made_safe
 from ...url_secrets import redact_url
 from .. import format as fmt
 
-HISTORY_ICON = {**fmt.STATUS_ICON, "lost": "?"}
-HISTORY_STYLE = {**fmt.RICH_STATUS_STYLE, "lost": "bold magenta"}
+HISTORY_ICON = {**fmt.STATUS_ICON, "lost": "?", "interrupted": "◌"}
+HISTORY_STYLE = {**fmt.RICH_STATUS_STYLE, "lost": "bold magenta", "interrupted": "magenta"}
 HEADLINE = {
     "completed": "completed in {duration}",
     "failed": "failed after {duration}",
@@ -21,6 +22,7 @@ HEADLINE = {
     "running": "running for {duration}",
     "pending": "queued",
     "lost": "lost",
+    "interrupted": "interrupted",
 }
 
 
@@ -60,9 +62,9 @@ def status_text(state: str) -> Text:
 
 
 def duration_text(entry: JournalEntry) -> str:
-    """How long it ran (``…`` while it still runs); ``–`` when unknown or lost."""
-    if entry.lost:
-        return "–"  # its end is when we noticed, not when it stopped
+    """How long it ran (``…`` while it still runs); ``–`` when unknown, lost or interrupted."""
+    if entry.lost or (entry.interrupted and not entry.is_final):
+        return "–"  # its end is when we noticed (or unknown), not when it stopped
     if entry.duration is not None:
         return fmt.duration(entry.duration)
     if not entry.is_final and entry.started_at is not None:
@@ -110,6 +112,8 @@ def describe(entry: JournalEntry, tz: tzinfo | None) -> Text:
         times += f" · ran {span_text(entry.started_at, entry.completed_at, tz)}"
     elif entry.started_at is not None:
         times += f" · started {when_text(entry.started_at, tz)}"
+    if state == "interrupted":
+        times += f" · last heard {when_text(entry.updated_at, tz)}"
     facts.append(("times", times))
     for label, value in facts:
         out.append(f"{label:>9} ", style="dim")
@@ -118,6 +122,10 @@ def describe(entry: JournalEntry, tz: tzinfo | None) -> Text:
         detail = entry.status_detail or "lost: the server no longer knows this prompt"
         out.append("\n")
         out.append(detail if detail.startswith("lost") else f"lost: {detail}", style="bold magenta")
+        out.append("\n")
+    elif state == "interrupted":
+        out.append("\n")
+        out.append(interrupted_text(entry, redact_url(entry.server_url or "?")), style="magenta")
         out.append("\n")
     elif entry.status_detail and entry.error is None:
         out.append(f"\n{entry.status_detail}\n", style="italic")

@@ -7,8 +7,9 @@ cancels the previous query instead of queueing them up.
 
 The table holds a window of the journal, paged by key as the cursor nears either edge: a
 page older once it is a screen from the bottom, a page newer a screen from the top (so a page
-key never waits at the edge); End jumps to the oldest page, Home back to the newest. 20,000
-executions open as fast as 200.
+key never waits at the edge); End jumps to the oldest page, Home back to the newest, both at
+once from the pages last read (the oldest is read ahead while idle), then checked against the
+journal after their frame. 20,000 executions open as fast as 200.
 
 The table fits its width: the name column takes what the fixed columns leave, and the
 least needed columns (server, prompt id, node count) are dropped first on narrow terminals;
@@ -17,6 +18,7 @@ everything dropped is still in the details.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,6 +35,7 @@ from ...journal import JournalEntry, JournalError
 from ...safe_text import safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
+from .. import gc_tuning
 from ..image_actions import GalleryActions
 from ..messages import RerunRequested
 from ..widgets.history_table import HistoryTable
@@ -50,6 +53,7 @@ MARGIN = 20  # rows from the window's edge at which the next page is read
 # each such page redraws the table's row index, which costs what the window holds.
 WINDOW_ROWS = 5 * PAGE
 KEPT_CELLS = 2000  # rows' cells kept for reuse: several windows' worth
+TAIL_AFTER = 0.3  # seconds the filter stays still before the oldest page is read ahead for End
 # While a listed execution is still queued or running, the list is read again this often;
 # otherwise only the relative times are redrawn.
 TICK_SECONDS = 5.0
@@ -62,6 +66,7 @@ STATUS_CHOICES: list[tuple[str, str]] = [
     ("running", "Running"),
     ("pending", "Queued"),
     ("lost", "Lost"),
+    ("interrupted", "Interrupted"),
 ]
 
 
@@ -138,7 +143,7 @@ class JournalScreen(Screen[None], GalleryActions):
 Every run the journal recorded, newest first; the details follow the cursor.
 
 - **↑/↓** or **j/k** move, **g/G** first/last, **enter** details from the top (focus stays here)
-- **t** retry a failed, cancelled or lost run · **r** run it again with the same inputs
+- **t** retry a failed, cancelled, lost or interrupted run · **r** run it again with the same inputs
 - **o** save its outputs · **E** open its whole error (then **y** copies it)
 - **/** filter by name, id or error text · **F2** status · **F5** refresh · **esc** back
 """
@@ -238,6 +243,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self.at_head = True  # the window starts at the newest matching execution
         self.at_tail = True  # the window ends at the oldest matching execution
         self.total = 0  # executions matching the filters
+        self._total_key: tuple[Any, ...] | None = None  # the filters ``total`` counted
         self.selected: JournalEntry | None = None
         self.columns: list[Column] = fit_columns(80)
         self.loaded = 0  # reloads finished: tests wait on it instead of guessing times
@@ -245,6 +251,8 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self._kept_cells: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # by entry id
         self._loading: tuple[str, str] | None = None  # the page being read: where, and next to which row
         self._jumped_to: str | None = None  # the oldest row, where End put the cursor
+        # The newest and oldest pages last read, by filters: Home and End show them at once.
+        self._ends: dict[str, tuple[tuple[Any, ...], list[JournalEntry]]] = {}
 
     def compose(self) -> ComposeResult:
         apply_breakpoints(self, self.app.size.width)  # the first frame split or stacked as it stays
@@ -274,6 +282,11 @@ Every run the journal recorded, newest first; the details follow the cursor.
                     yield gallery
         # The app's own ctrl+p binding is listed with the others; the footer's extra one would repeat it.
         yield SteadyFooter(show_command_palette=False)
+
+    def _compositor_refresh(self) -> None:
+        # Each frame of this screen tells the quiet-moment garbage collector the app is busy.
+        gc_tuning.frame_drawn()
+        super()._compositor_refresh()
 
     def on_mount(self) -> None:
         self._set_columns(self.columns)
@@ -315,38 +328,90 @@ Every run the journal recorded, newest first; the details follow the cursor.
     def text_filter(self) -> str | None:
         return self.query_one("#history-filter", Input).value.strip() or None
 
+    def _filter_key(self) -> tuple[Any, ...]:
+        return (self.status_filter, self.text_filter, self.server)
+
+    def _remembered(self, end: str) -> list[JournalEntry] | None:
+        """The newest (``head``) or oldest (``tail``) page last read under the current filters."""
+        kept = self._ends.get(end)
+        return kept[1] if kept is not None and kept[0] == self._filter_key() else None
+
     @work(exclusive=True, group="history-load")
-    async def reload(self, keep_extent: bool = False) -> None:
+    async def reload(self, keep_extent: bool = False, after_frame: bool = False) -> None:
         """The newest page (or, refreshing, as many rows as the window already holds).
 
         No debounce: a query takes a few ms (schema v5's search copy), and the next keystroke
-        cancels this worker, so a stale answer is never shown."""
+        cancels this worker, so a stale answer is never shown. ``after_frame``: read once the
+        frame in progress is drawn (Home showed the remembered newest page; this checks it)."""
         self.workers.cancel_group(self, "history-page")
+        if after_frame:
+            await self.wait_for_refresh()
         limit = max(PAGE, len(self.entries)) if keep_extent else PAGE
         text = self.text_filter
+        key = self._filter_key()
         try:
             entries = await self.journal.list_executions(
                 status=self.status_filter, text=text, server=self.server, limit=limit
-            )
-            self.total = (
-                len(entries)
-                if len(entries) < limit
-                else await self.journal.count_executions(
-                    status=self.status_filter, text=text, server=self.server
-                )
             )
         except JournalError as exc:
             self._show_message(str(exc))
             self.loaded += 1
             return
+        self._ends["head"] = (key, entries[:PAGE])
+        if after_frame and not self.at_head:
+            self.loaded += 1
+            return  # End moved the window away while this checked Home's page
+        counted = len(entries) < limit  # else: counted after the frame that shows these rows
+        if counted:
+            self.total, self._total_key = len(entries), key
         self.at_head = True
-        self.at_tail = len(entries) < limit or self.total <= len(entries)
-        self._fill(entries)
+        self.at_tail = counted
+        # The last count stands until the new one while the filters are those it counted (a refresh).
+        self._fill(entries, counted or key == self._total_key)
         self.loaded += 1
+        if not counted:
+            self.count_matches(key)
+        if not self.at_tail and self._remembered("tail") is None:
+            self.read_tail()
+
+    @work(exclusive=True, group="history-count")
+    async def count_matches(self, key: tuple[Any, ...]) -> None:
+        """How many executions match, once the frame with the first rows is drawn: a count reads
+        every matching row (20,000 with no filter), which a keystroke's answer need not wait for."""
+        await self.wait_for_refresh()
+        try:
+            total = await self.journal.count_executions(status=key[0], text=key[1], server=key[2])
+        except JournalError:
+            return
+        if key != self._filter_key():
+            return
+        self.total, self._total_key = total, key
+        if self.at_head and total <= len(self.entries):
+            self.at_tail = True
+        self.query_one(HistoryTable).border_title = f"Executions: {total}"
+
+    @work(exclusive=True, group="history-tail")
+    async def read_tail(self) -> None:
+        """The oldest page, read ahead once the filter has been still for a moment: End then shows
+        it at once instead of waiting on SQLite (and checks it after its frame)."""
+        key = self._filter_key()
+        await asyncio.sleep(TAIL_AFTER)
+        try:
+            page = await self.journal.list_executions(
+                status=key[0], text=key[1], server=key[2], limit=PAGE, oldest=True
+            )
+        except JournalError:
+            return  # End reads it itself
+        if key == self._filter_key():
+            for entry in page:
+                self._cells_of(entry)  # its cells made now, not on End's frame
+            self._ends["tail"] = (key, page)
 
     @work(exclusive=True, group="history-page")
     async def load_page(self, where: str) -> None:
-        """The page ``older`` or ``newer`` than the window, or the ``oldest`` page (the window then jumps there)."""
+        """The page ``older`` or ``newer`` than the window, or the ``oldest`` page (the window then
+        jumps there). A page read ahead (older, newer) or a check of the remembered oldest page
+        (``recheck``) is read after the frame in progress, which it would otherwise hold back."""
         table = self.query_one(HistoryTable)
         query: dict[str, Any] = {
             "status": self.status_filter,
@@ -356,6 +421,8 @@ Every run the journal recorded, newest first; the details follow the cursor.
         anchor = self._anchor(where)
         self._loading = (where, anchor)
         try:
+            if where != "oldest":
+                await self.wait_for_refresh()
             if where == "older" and self.entries:
                 page = await self.journal.list_executions(**query, limit=PAGE, before=anchor)
             elif where == "newer" and self.entries:
@@ -367,7 +434,12 @@ Every run the journal recorded, newest first; the details follow the cursor.
             return
         finally:
             self._loading = None
-        known = {e.id for e in self.entries}
+        if where == "recheck":
+            self._recheck_tail(page)
+            return
+        if where == "oldest":
+            self._ends["tail"] = (self._filter_key(), page)
+        known = {e.id for e in self.entries} if where != "oldest" else set()
         page = [e for e in page if e.id not in known]
         cells = {e.id: self._cells_of(e) for e in page}
         if where == "older":
@@ -390,12 +462,29 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self._cells.update(cells)
             table.replace_rows(self._rows(self.entries), cursor, scroll_y)
         else:
-            self.at_tail = True
-            self.at_head = len(page) < PAGE
+            self._show_oldest(page)
+        self.loaded += 1
+
+    def _show_oldest(self, page: list[JournalEntry]) -> None:
+        """The window jumps to the oldest page, the cursor on its last row."""
+        self.at_tail = True
+        self.at_head = len(page) < PAGE
+        self.entries = page
+        self._cells = {e.id: self._cells_of(e) for e in page}
+        self._jumped_to = page[-1].id if page else None
+        self.query_one(HistoryTable).replace_rows(self._rows(page), len(page) - 1, len(page))
+
+    def _recheck_tail(self, page: list[JournalEntry]) -> None:
+        """The oldest page read again after End showed the remembered one: changed cells redrawn,
+        the window replaced only if its rows changed (the cursor then on the oldest again)."""
+        self._ends["tail"] = (self._filter_key(), page)
+        if not self.at_tail or self.at_head:
+            return  # the window moved on since End
+        if [e.id for e in page] == [e.id for e in self.entries]:
             self.entries = page
-            self._cells = cells
-            self._jumped_to = page[-1].id if page else None
-            table.replace_rows(self._rows(page), len(page) - 1, len(page))
+            self._update_cells({e.id: self._cells_of(e) for e in page})
+        else:
+            self._show_oldest(page)
         self.loaded += 1
 
     def _anchor(self, where: str) -> str:
@@ -404,7 +493,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             return ""
         return self.entries[-1].id if where == "older" else self.entries[0].id
 
-    def _fill(self, entries: list[JournalEntry]) -> None:
+    def _fill(self, entries: list[JournalEntry], counted: bool = True) -> None:
         table = self.query_one(HistoryTable)
         same_rows = [e.id for e in entries] == [e.id for e in self.entries]
         previous = {e.id: e for e in self.entries}
@@ -418,15 +507,17 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self._cells = cells
             index = next((i for i, e in enumerate(entries) if e.id == keep), 0)
             table.replace_rows(self._rows(entries), index)
-        table.border_title = f"Executions: {self.total}"
+        table.border_title = f"Executions: {self.total if counted else f'{len(entries)}+'}"
         if not entries:
             self.selected = None
             filtered = bool(self.query_one("#history-filter", Input).value.strip() or self.status_filter)
-            self._show_message(
+            message = (
                 "Nothing matches this filter."
                 if filtered
                 else "No executions recorded yet: runs appear here as soon as they are queued."
             )
+            # After the frame that shows the empty table: the details' new height lays the screen out.
+            self.call_after_refresh(lambda: None if self.entries else self._show_message(message))
             return
         if same_rows:
             selected = self.selected
@@ -449,12 +540,12 @@ Every run the journal recorded, newest first; the details follow the cursor.
 
     def _tick(self) -> None:
         """Relative times age; queued and running executions may have moved on in the journal."""
-        if self.at_head and any(not e.is_final and not e.lost for e in self.entries):
+        if self.at_head and any(not e.is_final and not e.lost and not e.interrupted for e in self.entries):
             self.reload(keep_extent=True)
             return
         self._update_cells({entry.id: self._cells_of(entry) for entry in self.entries})
         if self.selected is not None:
-            self.query_one("#history-detail-body", Static).update(describe(self.selected, self.tz))
+            self._set_details(describe(self.selected, self.tz))
 
     def _cells_of(self, entry: JournalEntry) -> dict[str, Any]:
         """What the entry's row shows; the same cells again while what they show is unchanged
@@ -539,14 +630,23 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self._show_message("This execution is no longer in the journal.")
             return
         self.selected = entry
-        self.query_one("#history-detail-body", Static).update(describe(entry, self.tz))
+        self._set_details(describe(entry, self.tz))
         if self.images is not None:
             from ..widgets.gallery import Gallery
 
             self.query_one("#history-gallery", Gallery).show_outputs(entry.prompt_id, entry.output_files)
 
     def _show_message(self, message: str) -> None:
-        self.query_one("#history-detail-body", Static).update(safe_text(message, "italic"))
+        self._set_details(safe_text(message, "italic"))
+
+    def _set_details(self, text: Text) -> None:
+        """The details pane's text; the screen is laid out again only when its height changed (a
+        cursor move between runs of the same shape otherwise laid the whole screen out)."""
+        body = self.query_one("#history-detail-body", Static)
+        height, width = body.size.height, body.size.width
+        body.update(text, layout=False)
+        if not width or body.get_content_height(body.size, self.app.size, width) != height:
+            body.refresh(layout=True)
 
     # ------------------------------------------------------------------ input
     @on(Input.Changed, "#history-filter")
@@ -627,9 +727,25 @@ Every run the journal recorded, newest first; the details follow the cursor.
     def action_cursor(self, where: str) -> None:
         table = self.query_one(HistoryTable)
         if where == "top" and not self.at_head:
-            self.reload()
+            head = self._remembered("head")
+            if head:
+                # The newest page as last read, at once; read again after this frame (runs that
+                # arrived since, changed cells), the window's extent kept so the cursor stays.
+                self.at_head = True
+                self.at_tail = len(head) < PAGE or self.total <= len(head)
+                self.selected = None  # the cursor on the newest row
+                self._fill(head)
+                self.reload(keep_extent=True, after_frame=True)
+            else:
+                self.reload()
         elif where == "bottom" and not self.at_tail:
-            self.load_page("oldest")
+            tail = self._remembered("tail")
+            if tail:
+                self.workers.cancel_group(self, "history-page")
+                self._show_oldest(tail)
+                self.load_page("recheck")
+            else:
+                self.load_page("oldest")
         elif where in ("top", "bottom"):
             if self.entries:
                 table.move_cursor(row=0 if where == "top" else len(self.entries) - 1, animate=False)
