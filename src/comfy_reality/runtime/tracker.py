@@ -372,7 +372,16 @@ class Tracker:
             ):
                 self.buffer.append(message)
             return
-        self.handle(message)
+        # handle(), inlined: once per message of every prompt.
+        if (
+            self.state is not TrackerState.FOLLOWING
+            and self.ended
+            and not isinstance(message, ExecutingMessage)
+        ):
+            return
+        handler = _HANDLERS.get(type(message))
+        if handler is not None:
+            handler(self, message)
 
     def handle(self, message: Frame) -> None:
         if self.ended and not isinstance(message, ExecutingMessage):
