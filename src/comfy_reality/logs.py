@@ -233,6 +233,17 @@ class Logger:
             return None  # what the filtering bound logger's method does, without the call
         return getattr(bound, method)(event, *args, **kw)
 
+    def enabled(self, method: str) -> bool:
+        """Whether a ``method`` call (``"debug"``, ``"info"``...) would reach the file or a tap: a hot
+        path asks first and skips building a line that would be dropped."""
+        sink = _sink
+        if sink is not None and "structlog" not in sys.modules:
+            return LEVELS[method] >= sink.level and (sink.file is not None or bool(_taps))
+        if _structlog_setup is not None or self._proxy is None:
+            ensure_structlog()
+        self._structlog_logger()
+        return method not in self._filtered
+
     def _structlog_logger(self) -> Any:
         """structlog's logger, bound once per structlog configuration.
 

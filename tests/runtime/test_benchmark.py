@@ -129,3 +129,27 @@ def test_the_entry_point_outside_a_checkout_says_where_the_benchmarks_are(
     assert entry.source_root(installed) is None
     assert entry.main(["--quick"], package_file=installed) == 2
     assert "benchmarks live in the source repository" in capsys.readouterr().err
+
+
+def test_the_instruction_figure_is_the_difference_of_two_runs_per_prompt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(45 prompts - 5 prompts) / 40 for each client; the row holds both, the ratio and pass/miss."""
+    from benchmarks import e2e_instructions
+
+    counts = {
+        ("bare", 5): 1_000,
+        ("bare", 45): 1_000 + 40 * 6_000_000,
+        ("ours", 5): 9_999,
+        ("ours", 45): 9_999 + 40 * 6_600_000,
+    }
+    monkeypatch.setattr(e2e_instructions.shutil, "which", lambda _name: "/usr/bin/valgrind")
+    monkeypatch.setattr(
+        e2e_instructions, "_instructions", lambda kind, _url, count, _work: counts[kind, count]
+    )
+    report = benchmark.Report(quick=True)
+    e2e_instructions.bench_e2e_instructions(report, "http://127.0.0.1:9")
+    (row,) = report.rows
+    assert (row.value, row.baseline) == (6.6, 6.0)
+    assert row.ratio == pytest.approx(1.1) and row.ok is False and row.target == "overhead <= 1.05x"
+    assert "e2e-instructions" in benchmark.OPT_IN and "e2e-instructions" not in benchmark.SECTIONS

@@ -463,3 +463,50 @@ async def test_roots_under_the_bound_are_never_scanned_for_eviction() -> None:
     extra = await manager.create_task("wf10", TaskType.WORKFLOW)
     manager.finish(extra.id, TaskStatus.COMPLETED)
     assert manager.get_task(roots[0].id) is None  # over the bound: the oldest finished root goes
+
+
+async def test_lifecycle_messages_are_made_only_for_a_listener_or_a_written_log_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """A state change's message ("Task 'x' completed in 0.20s") is made only when an event is built
+    or a log line written; when it is, it reads as before."""
+    import json
+
+    from comfy_reality import logs
+
+    made: list[str] = []
+    for name in ("_created_message", "_started_message", "_final_message"):
+        original = getattr(manager_module, name)
+
+        def counting(task: Task, original=original, name=name) -> str:  # type: ignore[no-untyped-def]
+            made.append(name)
+            return original(task)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(manager_module, name, counting)
+    path = tmp_path / "log.jsonl"
+    try:
+        logs.configure_logging(level="info", log_path=path)
+        manager = AsyncTaskManager()
+        quiet = await manager.create_task("quiet", TaskType.NODE)
+        manager.start(quiet.id)
+        manager.finish(quiet.id, TaskStatus.COMPLETED)
+        assert made == []  # nobody listens and node lifecycles log at debug: nothing made
+        system = await manager.create_task("job", TaskType.SYSTEM)
+        manager.finish(system.id, TaskStatus.FAILED, error="boom")  # logged at info: made once
+        assert made == ["_final_message"]
+        events: list[TaskEvent] = []
+        manager.subscribe(events.append)
+        heard = await manager.create_task("heard", TaskType.NODE)
+        manager.start(heard.id)
+        manager.start(heard.id)  # already running: no event, nothing made
+        manager.finish(heard.id, TaskStatus.CANCELLED, status_detail="stopped")
+    finally:
+        logs.close_log_file()
+    assert made == ["_final_message", "_created_message", "_started_message", "_final_message"]
+    assert [e.message for e in events] == [
+        "Task 'heard' created",
+        "Task 'heard' started",
+        "Task 'heard' cancelled: stopped",
+    ]
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(line["event"], line["message"]) for line in lines] == [("failed", "Task 'job' failed: boom")]

@@ -145,3 +145,86 @@ def test_new_id_is_uuid4_hex_of_the_same_random_bytes(monkeypatch: pytest.Monkey
     for raw in (bytes(16), b"\xff" * 16, bytes(range(16)), bytes(range(240, 256))):
         monkeypatch.setattr(kinds, "urandom", lambda _n, raw=raw: raw)
         assert kinds.new_id("node") == "node_" + uuid.UUID(bytes=raw, version=4).hex
+
+
+def test_tasks_built_without_validation_equal_validated_ones() -> None:
+    """construct_task (the task trees' builder) makes what Task(**values) makes: same fields in the
+    same order, same fields set, fresh default containers per task."""
+    from comfy_reality.runtime.models import construct_task
+
+    samples: list[dict[str, object]] = [
+        {"id": "workflow_1", "type": TaskType.WORKFLOW, "name": "run", "prompt_id": "p", "execution_id": "e",
+         "metadata": {"workflow_id": "w", "server_url": "http://127.0.0.1:9", "client_id": "c"}},
+        {"id": "node_1", "type": TaskType.NODE, "name": "KSampler #3", "parent_id": "workflow_1",
+         "node_id": "3", "class_type": "KSampler", "prompt_id": "p", "execution_id": "e"},
+        {"name": "only a name"},
+    ]  # fmt: skip
+    for values in samples:
+        built, validated = construct_task(dict(values)), Task(**values)  # type: ignore[arg-type]
+        if "id" not in values:  # a default factory: a fresh id each, the rest alike
+            assert built.id != validated.id and built.id.startswith("task_")
+            built.__dict__["id"] = validated.id
+        built.__dict__["created_at"] = validated.created_at  # (not setattr: that adds to the fields set)
+        assert built == validated
+        assert list(built.__dict__) == list(validated.__dict__)
+        assert built.model_fields_set == validated.model_fields_set
+        assert built.model_dump() == validated.model_dump()
+    first, second = construct_task({"name": "a"}), construct_task({"name": "b"})
+    first.metadata["k"] = 1
+    first.traceback.append("x")
+    first.outputs["o"] = 1
+    assert second.metadata == {} and second.traceback == [] and second.outputs == {}
+
+
+def test_output_files_built_without_validation_equal_validated_ones() -> None:
+    from comfy_reality.runtime.models import output_files_from
+
+    outputs = {
+        "9": {"images": [{"filename": "a.png", "subfolder": "s", "type": "temp"}, {"filename": "b.png"}]},
+        "10": {"gifs": [{"filename": "c.gif", "subfolder": 3, "type": ""}, {"nope": 1}], "text": ["x"]},
+    }
+    files = output_files_from(outputs)
+    assert [(f.node_id, f.filename, f.subfolder, f.type, f.kind) for f in files] == [
+        ("9", "a.png", "s", "temp", "images"),
+        ("9", "b.png", "", "output", "images"),
+        ("10", "c.gif", "", "output", "gifs"),
+    ]
+    for file in files:
+        validated = OutputFile(**file.model_dump())
+        assert file == validated and file.model_fields_set == validated.model_fields_set
+        assert list(file.__dict__) == list(validated.__dict__)
+
+
+@pytest.mark.parametrize("with_structlog", [False, True])
+def test_a_logger_says_which_calls_would_be_written(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, with_structlog: bool
+) -> None:
+    """Logger.enabled(method) is True exactly for the calls that reach the file, with the file
+    writer (no structlog imported) and with structlog's chain alike, at every level."""
+    import json
+    import sys
+
+    from comfy_reality import logs
+
+    if with_structlog:
+        import structlog
+    else:
+        monkeypatch.delitem(sys.modules, "structlog", raising=False)
+    log = logs.get_logger("comfy_reality.test_enabled")
+    try:
+        for level in ("debug", "info", "warning"):
+            path = tmp_path / f"{level}.jsonl"
+            logs.configure_logging(level=level, log_path=path)
+            answers = {method: log.enabled(method) for method in ("debug", "info", "warning", "error")}
+            for method in answers:
+                getattr(log, method)(f"{method}_line")
+            logs.close_log_file()
+            written = {json.loads(line)["event"] for line in path.read_text().splitlines()}
+            assert answers == {method: f"{method}_line" in written for method in answers}, level
+            assert ("structlog" in sys.modules) is with_structlog
+    finally:
+        logs.close_log_file()
+        if with_structlog:
+            import structlog
+
+            structlog.reset_defaults()

@@ -121,3 +121,51 @@ def test_a_progress_state_entry_with_a_non_string_display_id_is_skipped_not_fata
     assert node is not None and node.status is TaskStatus.PENDING
     tracker.feed(message("progress_state", nodes={"2.5": {"state": "running", "display_node_id": "2"}}))
     assert node.status is TaskStatus.RUNNING
+
+
+def _history(*names: str) -> object:
+    from comfy_reality.runtime.client import HistoryEntry
+
+    messages = [
+        [name, {"prompt_id": "p", "timestamp": 1_700_000_000_000 + i, "nodes": []}]
+        for i, name in enumerate(names)
+    ]
+    return HistoryEntry.model_validate(
+        {
+            "prompt": [1, "p", PROMPT, {}, ["10"]],
+            "outputs": {},
+            "status": {"status_str": "success", "messages": messages},
+        }
+    )
+
+
+def test_a_run_watched_live_does_not_parse_the_history_messages_it_already_folded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Start, cached and success entries of the history tell a run watched from its start only the
+    server's times, which it does not use: they are not parsed again. A run joined late still reads them."""
+    from comfy_reality.runtime import tracker as tracker_module
+
+    parsed: list[str] = []
+    original = tracker_module.parse_message
+
+    def counting(name: str, data: dict[str, object]) -> object:
+        parsed.append(name)
+        return original(name, data)
+
+    monkeypatch.setattr(tracker_module, "parse_message", counting)
+    names = ("execution_start", "execution_cached", "execution_success")
+    tracker, _, _, _ = make()
+    tracker.register()
+    for name in names:
+        tracker.feed(message(name, nodes=[]) if name == "execution_cached" else message(name))
+    tracker.finish(_history(*names))  # type: ignore[arg-type]
+    assert parsed == []
+    assert tracker.execution.status is TaskStatus.COMPLETED
+    late, _, _, _ = make()
+    late.register()
+    late.joined_late = True
+    late.mark_running()
+    late.finish(_history(*names))  # type: ignore[arg-type]
+    assert parsed == list(names)
+    start, end = late.server_times
+    assert start is not None and end is not None and (end - start).total_seconds() == 0.002
+    assert late.execution.started_at == start  # a late run takes the server's times

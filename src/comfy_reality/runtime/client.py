@@ -319,7 +319,8 @@ class ComfyUIClient:
             unreachable = ServerUnreachableError(self.server_url, reason)
             unreachable.request_sent = request_may_have_arrived(exc)
             raise unreachable from exc
-        log.debug("http", method=method, path=path, status=response.status_code)
+        if log.enabled("debug"):  # asked first: two requests a prompt, and debug is mostly off
+            log.debug("http", method=method, path=path, status=response.status_code)
         if response.status_code in ok_statuses or response.status_code < 400:
             return response
         body = redact_text(response.text[:500])

@@ -446,16 +446,18 @@ class AsyncTaskManager:
         data: dict[str, Any] | None,
         *,
         build: bool = False,
+        describe: Callable[[Task], str] | None = None,
     ) -> TaskEvent | None:
         """Build the event once and deliver it (``data``: the payload, None when empty).
 
         A state change nobody subscribed to is not built (a library run without subscribers
         changes its tasks 12 times a prompt), unless ``build``: None then. Its seq is used all the same.
+        ``describe`` makes the message when none is given, only if an event or a log line needs it.
         """
         fields = task.__dict__
         seq = next(self._seq)
         listened = build or event_type == "progress" or self._sync_subscribers or self._subscriptions
-        event = _event(fields, event_type, message, data, seq) if listened else None
+        log_method: str | None = None
         if event_type in LIFECYCLE_EVENTS:
             # Node lifecycles are many and already summed up by their workflow, a workflow's
             # creation and start say what the runtime's prompt_queued line says, and the end of an
@@ -467,8 +469,16 @@ class AsyncTaskManager:
                 or event_type in _QUIET_EVENTS
                 or fields["execution_id"] is not None
             )
-            log_method = self.logger.debug if quiet else self.logger.info
-            log_method(event_type, task_id=fields["id"], task_name=fields["name"], message=message, data=data)
+            log_method = "debug" if quiet else "info"
+            if not self.logger.enabled(log_method):
+                log_method = None  # asked first: a dropped line is never built
+        if message is None and describe is not None and (listened or log_method is not None):
+            message = describe(task)
+        event = _event(fields, event_type, message, data, seq) if listened else None
+        if log_method is not None:
+            getattr(self.logger, log_method)(
+                event_type, task_id=fields["id"], task_name=fields["name"], message=message, data=data
+            )
         if event is None:
             self._shared.pop(fields["id"], None)  # sealed, as below
             return None
@@ -530,7 +540,7 @@ class AsyncTaskManager:
             self._children.setdefault(task.parent_id, []).append(task.id)
         else:
             self._roots[task.id] = None
-        self._emit(task, "created", f"Task '{task.name}' created", {"name": task.name})
+        self._emit(task, "created", None, {"name": task.name}, describe=_created_message)
         return task
 
     async def create_task(
@@ -554,7 +564,7 @@ class AsyncTaskManager:
         if task is None or task.status is not TaskStatus.PENDING:
             return
         _assign(task, {"status": TaskStatus.RUNNING, "started_at": _now(UTC)})
-        self._emit(task, "started", message or f"Task '{task.name}' started", None)
+        self._emit(task, "started", message or None, None, describe=_started_message)
 
     def set_progress(
         self,
@@ -653,28 +663,29 @@ class AsyncTaskManager:
         ``unknown_start``: it ran before anyone watched (a re-attached run), so no start time is
         invented and no fake duration shown. ``completed_at`` in ``fields`` is kept (the server's).
         """
-        task = self._require(task_id)
-        if task is None or task.is_final:
+        task = self._tasks.get(task_id)
+        if task is None:
             return
-        if not status.is_final:
+        values = task.__dict__  # read as in set_progress: a pydantic attribute read costs more
+        if values["status"] in _FINAL_STATUSES:
+            return
+        if status not in _FINAL_STATUSES:
             raise ValueError(f"{status} is not a final status")
         now = _now(UTC)
-        _assign(task, fields)
         final: dict[str, Any] = {"status": status}
-        if task.started_at is None and not unknown_start:
+        started_at = fields["started_at"] if "started_at" in fields else values["started_at"]
+        if started_at is None and not unknown_start:
             final["started_at"] = now
         final["completed_at"] = fields.get("completed_at") or now
         if status is TaskStatus.COMPLETED:
             final["progress"] = 1.0
-        _assign(task, final)
+        _assign(task, {**fields, **final} if fields else final)  # the given fields, then the final ones
         data: dict[str, Any] = {k: v for k, v in fields.items() if _small(v)}
         if status is TaskStatus.FAILED:
-            data.setdefault("error", task.error or "unknown error")
-            data.setdefault("error_type", task.error_type or "Error")
-        if message is None:
-            message = _final_message(task)
-        self._emit(task, _EVENT_FOR_STATUS[status], message, data or None)
-        if task.parent_id is None:
+            data.setdefault("error", values["error"] or "unknown error")
+            data.setdefault("error_type", values["error_type"] or "Error")
+        self._emit(task, _EVENT_FOR_STATUS[status], message, data or None, describe=_final_message)
+        if values["parent_id"] is None:
             for callback in list(self._root_final_listeners):
                 try:
                     callback(task)
@@ -725,7 +736,8 @@ class AsyncTaskManager:
     def _evict_finished_roots(self) -> None:
         if len(self._roots) <= self.max_finished_roots:
             return  # no more roots than may be kept finished: nothing to evict (O(1) per finish)
-        finished = [rid for rid in self._roots if self._tasks[rid].is_final]
+        tasks = self._tasks
+        finished = [rid for rid in self._roots if tasks[rid].__dict__["status"] in _FINAL_STATUSES]
         excess = len(finished) - self.max_finished_roots
         for root_id in finished[: max(0, excess)]:
             self.forget(root_id)
@@ -748,6 +760,14 @@ _EVENT_FOR_STATUS: dict[TaskStatus, EventType] = {
     TaskStatus.FAILED: "failed",
     TaskStatus.CANCELLED: "cancelled",
 }
+
+
+def _created_message(task: Task) -> str:
+    return f"Task '{task.name}' created"
+
+
+def _started_message(task: Task) -> str:
+    return f"Task '{task.name}' started"
 
 
 def _final_message(task: Task) -> str:

@@ -6,8 +6,9 @@ Every datetime is timezone-aware UTC and every id is a string (ComfyUI node ids 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,9 +21,11 @@ from .kinds import TaskType as TaskType
 from .kinds import new_id as new_id
 from .kinds import utc_now as utc_now
 
-
 # defer_build: a model's validator is built on its first use, not on import. The app's first frame
 # needs none of these; a session that never runs a prompt never builds the task models.
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
 class TaskEvent(BaseModel):
     """One change of one task. Frozen: subscribers share the same instance."""
 
@@ -97,6 +100,41 @@ class Task(BaseModel):
         return self.status.is_final
 
 
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def _constructor(cls: type[_Model]) -> Callable[[dict[str, Any]], _Model]:
+    """``cls(**values)`` for values the runtime made itself, already of their fields' types, without
+    validating them again: the instance pydantic builds (every field in field order, defaults
+    and fresh default factories for the rest, the given names as the fields set)."""
+    template: dict[str, Any] = {}
+    factories: list[tuple[str, Callable[[], Any]]] = []
+    for name, field in cls.model_fields.items():
+        template[name] = None if field.default_factory is not None else field.default
+        if field.default_factory is not None:
+            factories.append((name, field.default_factory))  # type: ignore[arg-type]
+
+    def construct(values: dict[str, Any]) -> _Model:
+        fields = template.copy()
+        fields.update(values)
+        for name, factory in factories:
+            if name not in values:
+                fields[name] = factory()
+        instance = _new_object(cls)
+        _set_attribute(instance, "__dict__", fields)
+        _set_attribute(instance, "__pydantic_fields_set__", set(values))
+        _set_attribute(instance, "__pydantic_extra__", None)
+        _set_attribute(instance, "__pydantic_private__", None)
+        return instance
+
+    return construct
+
+
+construct_task = _constructor(Task)
+"""``Task(**values)`` for a task the runtime builds itself (its task trees): see :func:`_constructor`."""
+
+
 class OutputFile(BaseModel):
     """A file a node produced, as ComfyUI reports it (names are untrusted server data)."""
 
@@ -107,6 +145,9 @@ class OutputFile(BaseModel):
     subfolder: str = ""
     type: str = "output"
     kind: str = "images"
+
+
+_construct_output_file = _constructor(OutputFile)
 
 
 def output_files_from(outputs: Any) -> list[OutputFile]:
@@ -128,13 +169,16 @@ def output_files_from(outputs: Any) -> list[OutputFile]:
                     continue
                 subfolder = item.get("subfolder")
                 file_type = item.get("type")
+                # Every value is a str by now: built as OutputFile(...) builds it, without validating again.
                 files.append(
-                    OutputFile(
-                        node_id=str(node_id),
-                        filename=item["filename"],
-                        subfolder=subfolder if isinstance(subfolder, str) else "",
-                        type=file_type if isinstance(file_type, str) and file_type else "output",
-                        kind=str(kind),
+                    _construct_output_file(
+                        {
+                            "node_id": str(node_id),
+                            "filename": item["filename"],
+                            "subfolder": subfolder if isinstance(subfolder, str) else "",
+                            "type": file_type if isinstance(file_type, str) and file_type else "output",
+                            "kind": str(kind),
+                        }
                     )
                 )
     return files

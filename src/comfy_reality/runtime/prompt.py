@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -10,8 +11,11 @@ from typing import Any
 from ..errors import InvalidWorkflowError
 
 
+@functools.lru_cache(maxsize=4096)
 def natural_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
-    """ "2" < "10" < "10:3" < "a": numbers as numbers, never comparing a number with text."""
+    """ "2" < "10" < "10:3" < "a": numbers as numbers, never comparing a number with text.
+
+    Remembered per id: every prompt of a batch (and every tree the app draws) sorts the same ids."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", node_id) if p)
 
 

@@ -12,7 +12,13 @@ from ..logs import get_logger
 from .models import PreviewFrame, TaskStatus
 from .observers import Observer
 from .protocol import (
+    ExecutedMessage,
     ExecutingMessage,
+    ExecutionCachedMessage,
+    ExecutionErrorMessage,
+    ExecutionInterruptedMessage,
+    ExecutionStartMessage,
+    ExecutionSuccessMessage,
     FeatureFlagsMessage,
     Frame,
     LogsMessage,
@@ -26,6 +32,19 @@ from .protocol import (
 from .tracker import Tracker
 
 log = get_logger("comfy_reality.runtime")
+# Messages that belong to the prompt they name and go to its tracker as they are (an ``executing``
+# without a prompt id is the reconnect hint: it takes the long way).
+_PROMPT_MESSAGES: frozenset[type] = frozenset(
+    {
+        ExecutingMessage,
+        ExecutionStartMessage,
+        ExecutionCachedMessage,
+        ExecutedMessage,
+        ExecutionSuccessMessage,
+        ExecutionErrorMessage,
+        ExecutionInterruptedMessage,
+    }
+)
 
 
 class Router:
@@ -55,6 +74,15 @@ class Router:
         """``observer`` None: the main socket, which reaches every tracker and handles the
         broadcasts; else an observer socket, which reaches only that observer's prompts."""
 
+        if type(message) in _PROMPT_MESSAGES and (prompt_id := message.prompt_id) is not None:  # type: ignore[union-attr]
+            # A prompt's own message (what the last branch below does), found by its exact type first:
+            # most of a prompt's messages are these.
+            tracker = (
+                self.trackers.get(prompt_id) if observer is None else self._tracker_of(prompt_id, observer)
+            )
+            if tracker is not None:
+                tracker.feed(message)
+            return
         # Ordered by frequency: the progress flood first.
         if isinstance(message, (ProgressStateMessage, ProgressMessage)):
             if isinstance(message, ProgressMessage):

@@ -58,6 +58,7 @@ PreviewCallback = Callable[[PreviewFrame], None]
 
 
 T = TypeVar("T")
+_FINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 
 async def logged_job(coro: Coroutine[Any, Any, Any], event: str, name: str) -> None:
@@ -420,7 +421,8 @@ class ComfyUIAsyncRuntime(ServerWide):
         keep = self.task_manager.max_finished_roots
         if len(self.executions) <= keep:
             return
-        finished = [e for e in self.executions.values() if e.is_final]
+        # The status read from __dict__: a pydantic attribute read per kept execution, per prompt, costs more.
+        finished = [e for e in self.executions.values() if e.__dict__["status"] in _FINAL]
         for execution in finished[: max(0, len(finished) - keep)]:
             del self.executions[execution.id]
             self._by_execution.pop(execution.id, None)

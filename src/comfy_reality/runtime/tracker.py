@@ -58,6 +58,8 @@ class TrackerState(StrEnum):
 
 
 TrackerCallback = Callable[["Tracker"], None]
+# History messages that tell a run watched live from its start only the server's times of it.
+_TIMES_ONLY = frozenset({"execution_start", "execution_success"})
 
 
 def _ignore(_tracker: Tracker) -> None:
@@ -118,6 +120,7 @@ class Tracker:
         self.ws_outputs: dict[str, Any] = {}
         self._completed_nodes = 0
         self._last_workflow_progress = -1.0
+        self._cached_folded = False  # an execution_cached was folded: its history copy says nothing new
 
     # --------------------------------------------------------------- state
     @property
@@ -369,7 +372,16 @@ class Tracker:
             ):
                 self.buffer.append(message)
             return
-        self.handle(message)
+        # handle(), inlined: once per message of every prompt.
+        if (
+            self.state is not TrackerState.FOLLOWING
+            and self.ended
+            and not isinstance(message, ExecutingMessage)
+        ):
+            return
+        handler = _HANDLERS.get(type(message))
+        if handler is not None:
+            handler(self, message)
 
     def handle(self, message: Frame) -> None:
         if self.ended and not isinstance(message, ExecutingMessage):
@@ -382,6 +394,7 @@ class Tracker:
         self.mark_running()
 
     def on_cached(self, message: ExecutionCachedMessage) -> None:
+        self._cached_folded = True
         self.mark_running()
         for node_id in message.nodes:
             if node_id in self.nodes:
@@ -559,7 +572,17 @@ class Tracker:
 
     def apply_history(self, entry: HistoryEntry) -> None:
         """Fold a history entry in: what the socket did not tell us (no client_id, reconnects)."""
+        # A run watched live from its start needs neither the server's times (see finish) nor the
+        # start and cached messages it already folded: those entries are not parsed again.
+        workflow = self.workflow_task
+        watched = (
+            not self.joined_late
+            and self.execution.started_at is not None
+            and (workflow is None or workflow.status is not TaskStatus.PENDING)
+        )
         for name, data in entry.message_list():
+            if watched and (name in _TIMES_ONLY or (name == "execution_cached" and self._cached_folded)):
+                continue
             message = parse_message(name, data)  # a WS message kept as [type, data]
             stamp = getattr(message, "timestamp", None)
             if isinstance(stamp, int) and not isinstance(stamp, bool) and 0 < stamp < 10**14:

@@ -7,7 +7,7 @@ tree (``workflow_task_id``, ``tasks``), so nothing downstream joins them by meta
 from __future__ import annotations
 
 from .manager import AsyncTaskManager
-from .models import Task, TaskType, WorkflowExecution, new_id
+from .models import Task, TaskType, WorkflowExecution, construct_task, new_id
 from .prompt import natural_key
 
 
@@ -17,34 +17,42 @@ def build_task_tree(execution: WorkflowExecution) -> tuple[Task, list[Task]]:
     Node names are the node's title when the prompt carries one (``_meta.title``), else its
     class type, followed by its id (``"KSampler #3"``): ids alone tell a user nothing.
     """
-    workflow = Task(
-        id=new_id("workflow"),
-        type=TaskType.WORKFLOW,
-        name=execution.name or execution.workflow_id,
-        prompt_id=execution.prompt_id,
-        execution_id=execution.id,
-        metadata={
-            "workflow_id": execution.workflow_id,
-            "server_url": execution.server_url,
-            "client_id": execution.client_id,
-        },
+    # Every value below is already of its field's type (the execution is a validated model, node
+    # ids are its prompt's str keys): the tasks are built without validating them again.
+    workflow_id = new_id("workflow")
+    workflow = construct_task(
+        {
+            "id": workflow_id,
+            "type": TaskType.WORKFLOW,
+            "name": execution.name or execution.workflow_id,
+            "prompt_id": execution.prompt_id,
+            "execution_id": execution.id,
+            "metadata": {
+                "workflow_id": execution.workflow_id,
+                "server_url": execution.server_url,
+                "client_id": execution.client_id,
+            },
+        }
     )
     nodes: list[Task] = []
-    for node_id in sorted(execution.prompt, key=natural_key):
-        node = execution.prompt[node_id]
+    prompt = execution.prompt
+    for node_id in sorted(prompt, key=natural_key):
+        node = prompt[node_id]
         class_type = str(node.get("class_type", "?")) if isinstance(node, dict) else "?"
         meta = node.get("_meta") if isinstance(node, dict) else None
         title = meta.get("title") if isinstance(meta, dict) and isinstance(meta.get("title"), str) else None
         nodes.append(
-            Task(
-                id=new_id("node"),
-                type=TaskType.NODE,
-                name=f"{title or class_type} #{node_id}",
-                parent_id=workflow.id,
-                node_id=node_id,
-                class_type=class_type,
-                prompt_id=execution.prompt_id,
-                execution_id=execution.id,
+            construct_task(
+                {
+                    "id": new_id("node"),
+                    "type": TaskType.NODE,
+                    "name": f"{title or class_type} #{node_id}",
+                    "parent_id": workflow_id,
+                    "node_id": str(node_id),
+                    "class_type": class_type,
+                    "prompt_id": execution.prompt_id,
+                    "execution_id": execution.id,
+                }
             )
         )
     execution.workflow_task_id = workflow.id
