@@ -7,10 +7,15 @@ finds the longest run of leading entries whose text is unchanged (compared in C)
 decoded values and decodes only the rest, entry by entry with the json module's own scanner.
 The ``nodes`` it returns equal ``json.loads(text)["data"]["nodes"]`` (same keys, order, values);
 anything that is not in the exact layout gives ``None`` and the caller takes the full path.
+
+They come as :class:`SnapshotNodes`, which also say which entries changed since the previous
+snapshot of the prompt, so a tracker that folded that one can fold only those (O(changed), not
+O(nodes)).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +25,22 @@ from typing import Any
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _DECODE_ERRORS = (StopIteration, ValueError, RecursionError, IndexError)
 MAX_PROMPTS = 4  # a socket runs one prompt at a time; a few more cover interleaved ones
+_serials = itertools.count(1)
+
+
+class SnapshotNodes(dict[str, Any]):
+    """A snapshot's ``nodes``, equal to the plain dict json.loads gives, plus what changed.
+
+    ``serial`` names this snapshot. When ``after`` is not None, every entry but those named in
+    ``changed`` (in their order) has exactly the text it had in snapshot ``after``, the one the
+    decoder gave before for the same prompt; the keys are all distinct.
+    """
+
+    __slots__ = ("after", "changed", "serial")
+
+    serial: int
+    after: int | None
+    changed: list[str]
 
 
 @dataclass(frozen=True)
@@ -28,6 +49,7 @@ class _Decoded:
     keys: list[str]
     values: list[Any]
     ends: list[int]  # offset just past each entry's value in ``text``
+    nodes: SnapshotNodes  # what was returned for it (keys all distinct)
 
 
 class SnapshotDecoder:
@@ -40,7 +62,7 @@ class SnapshotDecoder:
 
     def nodes(
         self, text: str, prompt_id: str, start: int, item_sep: str, key_sep: str
-    ) -> dict[str, Any] | None:
+    ) -> SnapshotNodes | None:
         """The ``nodes`` object of ``text``, whose first entry (or closing brace) is at ``start``;
         ``None`` if the text is not exactly a snapshot in this layout."""
         if not prompt_id.isprintable():
@@ -51,10 +73,12 @@ class SnapshotDecoder:
         ends: list[int] = []
         position = start
         reused = 0
+        dropped: list[str] = []  # the previous snapshot's keys after the unchanged ones
         if previous is not None:
             kept = reused = _unchanged(previous, text)
             if kept:  # the previous lists are this prompt's alone and dropped: cut them in place
                 keys, values, ends = previous.keys, previous.values, previous.ends
+                dropped = keys[kept:]
                 del keys[kept:], values[kept:], ends[kept:]
                 position = ends[-1]
                 if text[position] != "}":
@@ -69,10 +93,29 @@ class SnapshotDecoder:
             return None
         self.entries_reused += reused
         self.entries_decoded += len(keys) - reused
+        changed = keys[reused:]
+        if previous is not None and reused and changed[: len(dropped)] == dropped:
+            # The previous dict copied (a C clone of its table), its changed entries set again in
+            # place and the new ones added after them: the same keys, order and values as
+            # dict(zip(keys, values)), in O(changed).
+            nodes = SnapshotNodes(previous.nodes)
+            for key, value in zip(changed, values[reused:], strict=True):
+                nodes[key] = value
+        else:
+            nodes = SnapshotNodes(zip(keys, values, strict=True))
+        nodes.serial = next(_serials)
+        nodes.changed = changed
+        nodes.after = None
+        if len(nodes) != len(keys):
+            # A key twice in one object (json.loads keeps the last value at the first place):
+            # no hint, and nothing remembered for the next one.
+            return nodes
+        if previous is not None:
+            nodes.after = previous.nodes.serial
         if len(self._last) >= MAX_PROMPTS:
             del self._last[next(iter(self._last))]
-        self._last[prompt_id] = _Decoded(text, keys, values, ends)
-        return dict(zip(keys, values, strict=True))
+        self._last[prompt_id] = _Decoded(text, keys, values, ends, nodes)
+        return nodes
 
     def forget(self) -> None:
         self._last.clear()
@@ -88,12 +131,12 @@ def _unchanged(previous: _Decoded, text: str) -> int:
         return len(text) > end and text.startswith(old[:end])
 
     count = len(ends)
-    if count == 0:
-        return 0
-    if same(count):
-        return count
-    if count > 1 and same(count - 1):
-        return count - 1
+    if count <= 1:
+        return count if count and same(count) else 0
+    if same(count - 1):
+        # Usually only the last entry (the running node) changed: compare just that one now.
+        begin, end = ends[count - 2], ends[count - 1]
+        return count if len(text) > end and text[begin:end] == old[begin:end] else count - 1
     low, high = 0, count - 2  # same(low) holds (0 trivially), same(high + 1) does not
     while low < high:
         middle = (low + high + 1) // 2

@@ -20,7 +20,8 @@ intermediate snapshots (``may_hold``) are held; everything else takes the usual 
 A held frame that is superseded is never decoded, so a malformed one is not logged either; when
 the newest turns out to be broken JSON, the one it superseded is folded instead.
 The snapshots that are folded are decoded by :class:`.snapshot_decode.SnapshotDecoder`, which
-reuses the previous snapshot's entries that did not change.
+reuses the previous snapshot's entries that did not change and says which did, so the tracker
+folds only those.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from .protocol import (
     TextFrame,
     parse_message,
 )
+from .snapshot_decode import SnapshotNodes
 from .tree import add_task_tree
 
 log = get_logger("comfy_reality.runtime")
@@ -110,6 +111,9 @@ class Tracker:
         self.last_entry: dict[str, tuple[Any, Any, Any]] = {}
         self.finished_keys: set[str] = set()
         """progress_state keys seen finished: later messages repeat them unchanged."""
+        self.folded_snapshot: int | None = None
+        """The serial of the decoded snapshot (snapshot_decode.py) folded last, if after it every
+        entry it held is in ``finished_keys`` or ``last_entry`` (or is not an object)."""
         self.ephemeral: dict[str, str] = {}
         self.with_children: set[str] = set()
         self.current: str | None = None
@@ -434,8 +438,15 @@ class Tracker:
         last = self.last_entry
         nodes = message.nodes
         finished = self.finished_keys
+        folded, self.folded_snapshot = self.folded_snapshot, None
+        keys: Iterable[str] = nodes
+        if type(nodes) is SnapshotNodes and nodes.after is not None and nodes.after == folded:
+            # The entries that did not change since the snapshot folded last would all be
+            # skipped below (finished, or the same signature): fold only those that changed.
+            keys = nodes.changed
+        clean = True  # every entry's outcome is remembered (see folded_snapshot)
         # Every message restates every node that has started: skip the finished ones in one pass.
-        for key in [key for key in nodes if key not in finished] if finished else nodes:
+        for key in [key for key in keys if key not in finished] if finished else keys:
             entry = nodes[key]
             if not isinstance(entry, dict):
                 continue
@@ -453,9 +464,11 @@ class Tracker:
                 display = entry.get("display_node_id") or entry.get("parent_node_id")
                 node_id = self._resolve(key, display if isinstance(display, str) else None)
             if node_id is None:
+                clean = False  # it may resolve later (an executing message can map it)
                 continue
             if len(last) >= MAX_CACHED_IDS:
                 last.clear()  # only a de-duplication cache
+                clean = False
             last[key] = signature
             if state == "finished":
                 if len(finished) < MAX_CACHED_IDS:
@@ -477,6 +490,8 @@ class Tracker:
             if not direct and maximum <= 1:
                 continue  # an expanded child without a progress bar must not hide a sibling's
             self._set_node_progress(node_id, float(value), float(maximum))
+        if clean and type(nodes) is SnapshotNodes:
+            self.folded_snapshot = nodes.serial
 
     def on_executed(self, message: ExecutedMessage) -> None:
         node_id = self._resolve(message.node, message.display_node)
