@@ -217,3 +217,15 @@ async def test_a_layout_that_leaves_the_tree_as_it_was_does_not_redraw_its_scrol
         await settled(pilot)
         assert tree.scroll_y == tree.max_scroll_y > 0
         assert f"small-{SMALL - 1}" in tree_text(app)
+
+
+async def test_the_focused_filter_stays_one_readable_row() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        await pilot.press("slash", "s", "m")
+        await settled(pilot)
+        field = app.main_screen.tasks_filter
+        assert field.has_focus
+        assert field.size.height == 1  # Input's focus border would make it a box with no room for text
+        assert "sm" in screen_text(app)

@@ -18,6 +18,9 @@ class ExecutionFilter(SteadyInput):
         height: 1;
         padding: 0 1;
     }
+    ExecutionFilter:focus {
+        border: none;  /* Input's own focus rule would draw a box two rows too tall for the field */
+    }
     """
 
     def __init__(self, tree: TaskTree, *, id: str | None = None) -> None:
