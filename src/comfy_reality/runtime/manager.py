@@ -29,7 +29,7 @@ from types import CoroutineType
 from typing import Any
 
 from ..logs import get_logger
-from .models import LIFECYCLE_EVENTS, EventType, Task, TaskEvent, TaskStatus, TaskType, new_id
+from .models import LIFECYCLE_EVENTS, EventType, Task, TaskEvent, TaskStatus, TaskType, assembled, new_id
 
 current_task_var: ContextVar[Task | None] = ContextVar("current_task", default=None)
 
@@ -52,8 +52,6 @@ _PROGRESS_FIELDS = ("progress", "value", "max", "rate", "eta_seconds")
 _EVENT_FIELDS_SET = frozenset(
     {"task_id", "event_type", "data", "message", "task_type", "parent_id", "execution_id", "seq"}
 )
-_new_object = object.__new__
-_set_attribute = object.__setattr__
 
 
 _now = datetime.now
@@ -65,12 +63,7 @@ def _built_event(values: dict[str, Any]) -> TaskEvent:
     """``TaskEvent(**values)`` for values the manager made itself (``values``: every field, in field
     order), without re-validating them: the same instance pydantic builds (fields, fields set,
     frozen). Validation was the larger part of an event's cost, and progress frames are many."""
-    event = _new_object(TaskEvent)
-    _set_attribute(event, "__dict__", values)
-    _set_attribute(event, "__pydantic_fields_set__", set(_EVENT_FIELDS_SET))
-    _set_attribute(event, "__pydantic_extra__", None)
-    _set_attribute(event, "__pydantic_private__", None)
-    return event
+    return assembled(TaskEvent, values, set(_EVENT_FIELDS_SET))
 
 
 def _event(

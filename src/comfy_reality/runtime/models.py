@@ -104,6 +104,17 @@ _new_object = object.__new__
 _set_attribute = object.__setattr__
 
 
+def assembled(cls: type[_Model], fields: dict[str, Any], fields_set: set[str]) -> _Model:
+    """The instance pydantic would build from ``fields`` (every field, in field order, already of
+    its type), put together without validating it again."""
+    instance = _new_object(cls)
+    _set_attribute(instance, "__dict__", fields)
+    _set_attribute(instance, "__pydantic_fields_set__", fields_set)
+    _set_attribute(instance, "__pydantic_extra__", None)
+    _set_attribute(instance, "__pydantic_private__", None)
+    return instance
+
+
 def _constructor(cls: type[_Model]) -> Callable[[dict[str, Any]], _Model]:
     """``cls(**values)`` for values the runtime made itself, already of their fields' types, without
     validating them again: the instance pydantic builds (every field in field order, defaults
@@ -121,12 +132,7 @@ def _constructor(cls: type[_Model]) -> Callable[[dict[str, Any]], _Model]:
         for name, factory in factories:
             if name not in values:
                 fields[name] = factory()
-        instance = _new_object(cls)
-        _set_attribute(instance, "__dict__", fields)
-        _set_attribute(instance, "__pydantic_fields_set__", set(values))
-        _set_attribute(instance, "__pydantic_extra__", None)
-        _set_attribute(instance, "__pydantic_private__", None)
-        return instance
+        return assembled(cls, fields, set(values))
 
     return construct
 
