@@ -110,7 +110,9 @@ async def test_the_input_form_queues_a_batch_across_the_pool(extra_server: Embed
             await wait_for(pilot, lambda: app.object_info is not None, what="object_info")
             browser = app.query_one(WorkflowBrowser)
             browser.option_list.focus()
-            assert browser.highlight("txt2img-ui") is not None
+            await wait_for(
+                pilot, lambda: browser.highlight("txt2img-ui") is not None, what="txt2img-ui listed"
+            )
             await pilot.press("e")
             await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
             form = app.screen
@@ -135,7 +137,7 @@ async def test_a_bad_sweep_in_the_form_is_refused_with_the_reason(extra_server: 
         await wait_for(pilot, lambda: app.object_info is not None, what="object_info")
         browser = app.query_one(WorkflowBrowser)
         browser.option_list.focus()
-        assert browser.highlight("txt2img-ui") is not None
+        await wait_for(pilot, lambda: browser.highlight("txt2img-ui") is not None, what="txt2img-ui listed")
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
         app.screen.query_one("#batch-sweep", Input).value = "3.seed"

@@ -53,7 +53,8 @@ async def open_picker(app: ComfyRealityApp, pilot: Any) -> RunOutputsScreen:
     await wait_for(pilot, lambda: app.object_info is not None, what="object_info")
     browser = app.query_one(WorkflowBrowser)
     browser.option_list.focus()
-    assert browser.highlight("two-outputs") is not None
+    # The library scan and /object_info arrive in either order: wait for the workflow to be listed.
+    await wait_for(pilot, lambda: browser.highlight("two-outputs") is not None, what="two-outputs listed")
     await pilot.press("R")
     await wait_for(pilot, lambda: isinstance(app.screen, RunOutputsScreen), what="the picker")
     screen = app.screen
@@ -108,7 +109,8 @@ async def test_an_older_server_says_it_cannot(server: EmbeddedServer, workflows:
         runtime.server_capabilities = old  # type: ignore[method-assign]
         browser = app.query_one(WorkflowBrowser)
         browser.option_list.focus()
-        assert browser.highlight("two-outputs") is not None
+        # The library scan and /object_info arrive in either order: wait for the workflow to be listed.
+        await wait_for(pilot, lambda: browser.highlight("two-outputs") is not None, what="two-outputs listed")
         await pilot.press("R")
         await wait_for_text(pilot, "needs ComfyUI 0.3.48")
         assert not isinstance(app.screen, RunOutputsScreen)
