@@ -8,10 +8,10 @@ import pytest
 from rich.segment import Segment
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, OptionList
 
 from comfy_reality.tui.widgets.steady_footer import KeyLine, SteadyFooter, footer_entries
+from tests.tui.helpers import count_layouts
 from tests.tui.scenes import apply_scene, scene_app
 
 from .helpers import WORKFLOWS, screen_text
@@ -119,20 +119,6 @@ async def test_clicking_a_key_presses_it_and_a_disabled_key_rings() -> None:
         assert line.entries == footer_entries(app.screen)
 
 
-def _layouts(screen: Screen[Any]) -> list[int]:
-    """Counts the screen's layouts (not the scroll-only reflows) from now on."""
-    layouts: list[int] = []
-    refresh_layout = screen._refresh_layout
-
-    def counted(*args: Any, **kwargs: Any) -> None:
-        if screen._layout_required:
-            layouts.append(1)
-        refresh_layout(*args, **kwargs)
-
-    screen._refresh_layout = counted  # type: ignore[method-assign]
-    return layouts
-
-
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_a_tab_lays_the_screen_out_at_most_once_and_shows_every_key_whole(
     size: tuple[int, int],
@@ -143,7 +129,7 @@ async def test_a_tab_lays_the_screen_out_at_most_once_and_shows_every_key_whole(
         screen = app.main_screen
         screen.browser.option_list.focus()
         await pilot.pause()
-        layouts = _layouts(app.screen)
+        layouts = count_layouts(app.screen)
         footers: set[str] = set()
         swaps = 0
         for _ in range(6):

@@ -10,14 +10,13 @@ from dataclasses import replace
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.screen import Screen
 
 from comfy_reality.runtime import TaskStatus
 from comfy_reality.tui.app import ComfyRealityApp
 from tests.tui.chains import running_chain_spec
 from tests.tui.scenes import ExecutionSpec, batch, scene_app
 
-from .helpers import WORKFLOWS, screen_text, wait_for
+from .helpers import WORKFLOWS, count_layouts, screen_text, wait_for
 
 BIG = 500
 SMALL = 24  # more than the pane's height: its scrollbar is there before a branch opens
@@ -27,20 +26,6 @@ def finished(key: str, name: str, nodes: int, created: float) -> ExecutionSpec:
     return replace(
         running_chain_spec(key, name, nodes, nodes, 1), status=TaskStatus.COMPLETED, created=created
     )
-
-
-def layouts(screen: Screen[Any]) -> list[int]:
-    """Counts the screen's layouts (not the scroll-only reflows) from now on."""
-    counted: list[int] = []
-    refresh_layout = screen._refresh_layout
-
-    def counting(*args: Any, **kwargs: Any) -> None:
-        if screen._layout_required:
-            counted.append(1)
-        refresh_layout(*args, **kwargs)
-
-    screen._refresh_layout = counting  # type: ignore[method-assign]
-    return counted
 
 
 async def listed(pilot: Pilot[None]) -> ComfyRealityApp:
@@ -82,7 +67,7 @@ async def test_a_cursor_key_onto_another_execution_lays_the_screen_out_once() ->
         await listed(pilot)
         view = app.main_screen.execution_view
         assert view.show_vertical_scrollbar  # 500 rows: the pane scrolls
-        counted = layouts(app.screen)
+        counted = count_layouts(app.screen)
         await pilot.press("down")
         await settled(pilot)
         assert len(counted) == 1
@@ -103,7 +88,7 @@ async def test_opening_a_big_branch_lays_nothing_out_and_its_rows_scroll() -> No
     async with app.run_test(size=(160, 48)) as pilot:
         await listed(pilot)
         tree = app.main_screen.task_tree
-        counted = layouts(app.screen)
+        counted = count_layouts(app.screen)
         await pilot.press("right")
         await settled(pilot)
         assert not counted
@@ -127,7 +112,7 @@ async def test_a_filter_keystroke_keeps_the_rows_that_still_match() -> None:
         branches = dict(tree._branches)
         await pilot.press("slash")
         await settled(pilot)
-        counted = layouts(app.screen)
+        counted = count_layouts(app.screen)
         await pilot.press("a")  # "chain" and every "small-N" match
         await settled(pilot)
         assert tree._branches == branches  # the same rows, not rebuilt
@@ -206,7 +191,7 @@ async def test_a_layout_that_leaves_the_tree_as_it_was_does_not_redraw_its_scrol
             return refresh(*args, **kwargs)
 
         scrollbar.refresh = counting  # type: ignore[method-assign]
-        counted = layouts(app.screen)
+        counted = count_layouts(app.screen)
         await pilot.press("down")  # the detail pane shows a smaller execution: one layout
         await settled(pilot)
         assert len(counted) == 1 and not redrawn
