@@ -426,7 +426,7 @@ async def test_08_two_runtimes_do_not_share_messages(replay: Any, session: Any) 
     assert a.client_id != b.client_id
     t = server.transcripts[0]
     seen_by_a: list[str] = []
-    original = a._route
+    original = a._snapshots._route  # every parsed message of a's socket goes through it
 
     def spy(message: Any) -> None:
         prompt_id = getattr(message, "prompt_id", None)
@@ -434,7 +434,7 @@ async def test_08_two_runtimes_do_not_share_messages(replay: Any, session: Any) 
             seen_by_a.append(prompt_id)
         original(message)
 
-    a._route = spy  # type: ignore[method-assign]
+    a._snapshots._route = spy
     server.pause()
     long_a = await a.submit(t.recorded(label="A_long").prompt)
     after_b = await b.submit(t.recorded(label="B_after_A").prompt)

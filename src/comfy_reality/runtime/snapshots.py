@@ -46,6 +46,7 @@ _LAYOUTS = (
     ('{"type": "progress_state", "data": {"prompt_id": "', '", "nodes": {', ", ", ": "),
     ('{"type":"progress_state","data":{"prompt_id":"', '","nodes":{', ",", ":"),
 )
+_SNAPSHOT_HEADS = tuple(head for head, _middle, _item, _key in _LAYOUTS)
 _MAX_PROMPT_ID = 256
 HOLD_SECONDS = 0.05
 
@@ -119,7 +120,8 @@ class SnapshotHold:
     def feed(self, frame: str | bytes) -> None:
         """One frame from the socket, in order."""
         if isinstance(frame, str):
-            head = peek_snapshot(frame)
+            # One C call rules out most frames before the snapshot's layout is read.
+            head = peek_snapshot(frame) if frame.startswith(_SNAPSHOT_HEADS) else None
             if head is not None:
                 if self._hold(head, frame):
                     return
