@@ -281,3 +281,12 @@ class ServerStatus(BaseModel):
     reason: str | None = None
     retry_in: float | None = None
     changed_at: datetime = Field(default_factory=utc_now)
+
+    def with_queue(self, remaining: int | None) -> ServerStatus:
+        """``model_copy(update={"queue_remaining": remaining})``, the same instance, built without
+        pydantic's generic copy: status messages come twice a prompt."""
+        return assembled(
+            ServerStatus,
+            {**self.__dict__, "queue_remaining": remaining},
+            {*self.__pydantic_fields_set__, "queue_remaining"},
+        )

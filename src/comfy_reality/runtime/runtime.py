@@ -350,7 +350,7 @@ class ComfyUIAsyncRuntime(ServerWide):
             if self._watchers.by_client:
                 self._watchers.check()
         if message.queue_remaining != self._status.queue_remaining:
-            self._publish_status(self._status.model_copy(update={"queue_remaining": message.queue_remaining}))
+            self._publish_status(self._status.with_queue(message.queue_remaining))
         for callback in list(self._queue_callbacks):
             try:
                 callback()
