@@ -228,3 +228,17 @@ def test_a_logger_says_which_calls_would_be_written(
             import structlog
 
             structlog.reset_defaults()
+
+
+@pytest.mark.parametrize("remaining", [0, 3, None])
+def test_status_with_queue_is_what_model_copy_builds(remaining: int | None) -> None:
+    status = ServerStatus(url="http://127.0.0.1:8188", state=ConnectionState.CONNECTED, queue_remaining=1)
+    expected = status.model_copy(update={"queue_remaining": remaining})
+    copied = status.with_queue(remaining)
+    assert copied == expected
+    assert copied.__dict__ == expected.__dict__
+    assert copied.model_fields_set == expected.model_fields_set
+    assert copied.changed_at == status.changed_at  # a copy: the same moment, not a new one
+    assert status.queue_remaining == 1  # the original is left as it was
+    with pytest.raises(ValidationError):
+        copied.queue_remaining = 5  # still frozen
