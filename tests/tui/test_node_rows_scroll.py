@@ -129,3 +129,19 @@ async def test_keys_scroll_the_rows_and_end_follows_again() -> None:
         await pilot.press("home")
         await wait_for(pilot, lambda: row(app, 1) is not None, what="the first row")
         assert counts.reflows == 0
+
+
+async def test_the_wheel_over_the_rows_scrolls_them_and_stops_following() -> None:
+    from textual import events
+
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await shown(pilot)
+        await running(pilot, 120)
+        nodes = app.main_screen.execution_view.nodes
+        top = round(nodes.scroll_y)
+        nodes.post_message(events.MouseScrollDown(nodes, 5, 5, 0, 1, 0, False, False, False))
+        await wait_for(pilot, lambda: round(nodes.scroll_y) > top, what="the rows scrolled by the wheel")
+        scrolled = round(nodes.scroll_y)
+        await running(pilot, 300)  # the user took over: the rows stay where the wheel put them
+        assert round(nodes.scroll_y) == scrolled and row(app, 300) is None
