@@ -128,17 +128,18 @@ async def test_a_row_that_changed_off_screen_shows_its_new_state_when_scrolled_t
     async with app.run_test(size=(80, 12)) as pilot:
         rows = app.query_one(NodeProgressList)
         view = app.query_one("#view", VerticalScroll)
+        assert rows.outer_size.height <= view.size.height  # the rows scroll themselves
         rows.show("exec", tasks)
         await pilot.pause()
-        view.scroll_end(animate=False)  # the last rows drawn once, pending
+        rows.scroll_end(animate=False)  # the last rows drawn once, pending
         await pilot.pause()
         assert "Step #59" in screen_text(app) and "pending" in screen_text(app)
-        view.scroll_home(animate=False)
+        rows.scroll_home(animate=False)
         await pilot.pause()
         done = tasks[59].model_copy(update={"status": TaskStatus.COMPLETED})
         rows.show("exec", [*tasks[:59], done])  # changes while off screen
         await pilot.pause()
-        view.scroll_end(animate=False)
+        rows.scroll_end(animate=False)
         await pilot.pause()
         last = next(line for line in screen_text(app).splitlines() if "Step #59" in line)
         assert "pending" not in last and "✓" in last

@@ -182,28 +182,31 @@ async def test_the_lists_lines_equal_textuals_styled_lines() -> None:
         nodes = app.query_one(NodeProgressList)
         nodes.show("exec", tasks()[:60])
         await pilot.pause()
-        width = nodes.size.width
+        width = nodes.scrollable_content_region.width  # beside the rows' own scrollbar
         crops = [
             Region(0, 0, width, 30),
-            Region(0, 57, width, 10),  # past the last line
+            Region(0, 24, width, 6),  # the last lines shown
             Region(5, 3, 40, 7),
             Region(0, 14, width, 1),
         ]
-        for framed in ("", "padding", "tint"):
+        for framed in ("", "padding", "tint", "scrolled"):
             if framed == "padding":
                 nodes.styles.padding = (0, 1)
             elif framed == "tint":
                 nodes.styles.padding = 0
                 nodes.styles.tint = "red 20%"
+            elif framed == "scrolled":  # the rows' own offset: the last rows in view
+                nodes.styles.tint = "red 0%"
+                nodes.scroll_end(animate=False)
             if framed:
                 await pilot.pause()
-                assert not nodes._unframed()
+                assert nodes._unframed() == (framed == "scrolled")
             for focused in (False, True):
                 nodes.can_focus = focused
                 if focused:
                     nodes.focus()
                 await pilot.pause()
-                if not framed:
+                if framed in ("", "scrolled"):
                     assert nodes._unframed()
                 for crop in crops:
                     drawn = nodes.render_lines(crop)

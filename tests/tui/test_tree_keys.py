@@ -66,21 +66,23 @@ async def test_a_cursor_key_onto_another_execution_lays_the_screen_out_once() ->
     async with app.run_test(size=(160, 48)) as pilot:
         await listed(pilot)
         view = app.main_screen.execution_view
-        assert view.show_vertical_scrollbar  # 500 rows: the pane scrolls
+        rows = view.nodes
+        assert rows.show_vertical_scrollbar and not view.show_vertical_scrollbar  # 500 rows scroll themselves
         counted = count_layouts(app.screen)
         await pilot.press("down")
         await settled(pilot)
         assert len(counted) == 1
         assert view.entry is not None and view.entry.id == "exec_s0"
         assert "/6 nodes" in screen_text(app)
-        assert not view.show_vertical_scrollbar and not view.vertical_scrollbar.display
+        assert not rows.show_vertical_scrollbar and not rows.vertical_scrollbar.display
+        assert not view.show_vertical_scrollbar
         await pilot.press("up")
         await settled(pilot)
         assert len(counted) == 2
         assert "/500 nodes" in screen_text(app)
-        assert view.show_vertical_scrollbar and view.vertical_scrollbar.display
-        # The scrollbar Textual would have chosen after laying the pane out.
-        assert view.virtual_size.height > view.container_size.height
+        assert rows.show_vertical_scrollbar and rows.vertical_scrollbar.display
+        # The scrollbar Textual would have chosen after laying the rows out.
+        assert rows.virtual_size.height > rows.container_size.height
 
 
 async def test_opening_a_big_branch_lays_nothing_out_and_its_rows_scroll() -> None:

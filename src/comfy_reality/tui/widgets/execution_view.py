@@ -338,24 +338,25 @@ what went wrong, and what it produced.
         Textual decides it after laying the pane out, then lays the screen out again at the new
         width, a frame later. Between a 500-node execution and a 6-node one that was a second
         layout and frame for every cursor key; when unsure (errors, outputs, pictures), it still does.
+        The node rows are at most the pane's height below the header: past it they scroll
+        themselves, with their own scrollbar.
         """
         height = self.container_size.height
-        width = self.nodes.size.width or self.container_size.width
+        nodes = self.nodes
+        width = nodes.size.width or self.container_size.width
         if not height or not width or self.styles.overflow_y != "auto":
             return
-        rows = self.nodes.get_content_height(self.container_size, self.size, width)
-        if rows > height:
-            needed = True
-        elif self.error_box.display or self.outputs.display or self._pictures_shown():
+        rows = nodes.get_content_height(self.container_size, self.size, width)
+        header = sum(max(1, -(-cell_len(line) // width)) for line in header_text(entry).plain.split("\n"))
+        room = height - header - HEADER_GAP  # the rows' most: below it they scroll themselves
+        if rows != room and nodes.show_vertical_scrollbar != (rows > room):
+            nodes.show_vertical_scrollbar = rows > room
+            nodes.vertical_scrollbar.display = rows > room
+        if self.error_box.display or self.outputs.display or self._pictures_shown():
             return  # their heights are only known after the layout
-        else:
-            header = sum(max(1, -(-cell_len(line) // width)) for line in header_text(entry).plain.split("\n"))
-            needed = header + HEADER_GAP + rows > height
-            if needed:
-                return  # near the edge: left to the layout
-        if self.show_vertical_scrollbar != needed:
-            self.show_vertical_scrollbar = needed
-            self.vertical_scrollbar.display = needed
+        if self.show_vertical_scrollbar:  # the header and the rows fit: the pane does not scroll
+            self.show_vertical_scrollbar = False
+            self.vertical_scrollbar.display = False
 
     def _pictures_shown(self) -> bool:
         return bool(
@@ -368,17 +369,21 @@ what went wrong, and what it produced.
         """Keep the running node in view, as the log follows its last line.
 
         With hundreds of nodes the one running is soon far below the pane; scrolling by hand
-        (keys or wheel) stops it for this execution, End starts it again.
+        (keys or wheel) stops it for this execution, End starts it again. The node rows scroll
+        themselves (no layout); the pane scrolls only when they fit and something pushes them down.
         """
         if entry.id != self._execution_shown:
             self._execution_shown = entry.id
             self._following = entry.id
             self.scroll_home(animate=False, immediate=True)
+            self.nodes.scroll_home(animate=False)
         if self._following != entry.id or entry.status.is_final:
             return
         line = self.nodes.first_running_line()
         if line is None:
             return
+        if self.nodes.follow(line, FOLLOW_CONTEXT):
+            line -= round(self.nodes.scroll_y)
         y = self.nodes.virtual_region.y + line
         top, height = int(self.scroll_y), self.scrollable_content_region.height
         if height and not top <= y < top + height - 1:
@@ -388,28 +393,57 @@ what went wrong, and what it produced.
     def _user_scrolled(self) -> None:
         self._following = None
 
+    def on_node_progress_list_user_scrolled(self, _message: NodeProgressList.UserScrolled) -> None:
+        self._user_scrolled()
+
+    def _rows_in_view(self) -> bool:
+        """Whether the node rows are wholly in the pane's view: keys scroll them, not the pane."""
+        nodes = self.nodes
+        if nodes.max_scroll_y <= 0:
+            return False
+        top = int(self.scroll_y)
+        start = nodes.virtual_region.y
+        return top <= start and start + nodes.outer_size.height <= top + self.scrollable_content_region.height
+
+    def _scroll_rows(self, lines: int) -> bool:
+        """Scroll the node rows by ``lines`` when they are in view and can move that way."""
+        nodes = self.nodes
+        if not self._rows_in_view():
+            return False
+        target = max(0, min(nodes.max_scroll_y, round(nodes.scroll_y) + lines))
+        if target == round(nodes.scroll_y):
+            return False
+        nodes.scroll_to(y=target, animate=False)
+        return True
+
     def action_scroll_up(self) -> None:
         self._user_scrolled()
-        super().action_scroll_up()
+        if not self._scroll_rows(-1):
+            super().action_scroll_up()
 
     def action_scroll_down(self) -> None:
         self._user_scrolled()
-        super().action_scroll_down()
+        if not self._scroll_rows(1):
+            super().action_scroll_down()
 
     def action_page_up(self) -> None:
         self._user_scrolled()
-        super().action_page_up()
+        if not self._scroll_rows(-self.nodes.size.height):
+            super().action_page_up()
 
     def action_page_down(self) -> None:
         self._user_scrolled()
-        super().action_page_down()
+        if not self._scroll_rows(self.nodes.size.height):
+            super().action_page_down()
 
     def action_scroll_home(self) -> None:
         self._user_scrolled()
+        self.nodes.scroll_home(animate=False)
         super().action_scroll_home()
 
     def action_scroll_end(self) -> None:
         self._following = self._execution_shown
+        self.nodes.scroll_end(animate=False)
         super().action_scroll_end()
 
     def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.text import Text
+from textual import events
 from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.visual import Visual, visualize
@@ -16,7 +19,6 @@ from textual.widget import Widget
 from ...runtime.kinds import TaskStatus
 from ...safe_text import finite_number
 from .. import format as fmt
-from .one_layout import SizedInOneLayout
 from .text_strips import TextStrips
 
 if TYPE_CHECKING:
@@ -278,21 +280,31 @@ def _extra_line(task: Task, state: str) -> Text | None:
     return None
 
 
-class NodeProgressList(SizedInOneLayout):
+class NodeProgressList(ScrollView, can_focus=False):
     """One line (two when it failed) per node task in graph order, drawn only where visible.
 
     A line-based widget, not a widget per node: with 500 nodes a layout arranges one widget, a
     batch repaints only the lines of the nodes whose snapshot changed, and scrolling renders only
     the rows on screen (each row's lines are kept until its snapshot or the width changes).
+
+    It is at most as tall as its pane and scrolls its own rows: following the running node down
+    a long graph moves its own offset and repaints its lines, where scrolling the pane laid the
+    whole screen out (5-10 ms, once a second at 500 nodes).
     """
 
     DEFAULT_CSS = """
     NodeProgressList {
         height: auto;
+        max-height: 100%;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
     }
     """
 
     DEFAULT_CLASSES = "node-progress-list"
+
+    class UserScrolled(Message):
+        """The user scrolled the rows with the mouse wheel: following stops."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -347,43 +359,57 @@ class NodeProgressList(SizedInOneLayout):
         self._lines = line
         self._drawn.clear()
         self._other = None
+        self.virtual_size = Size(0, line)
         self.refresh(layout=True)
 
     def _repaint(self, indexes: list[int]) -> None:
-        """Redraw these rows: one refresh for those in view, whatever their number."""
+        """Redraw these rows: one refresh for those in view, whatever their number.
+
+        Rows out of view are only forgotten (drawn again when scrolled to): with hundreds of
+        nodes the rows that move are mostly off screen.
+        """
         other = self._other[1] if self._other is not None else None
         for index in indexes:
             self._drawn.pop(index, None)
             if other is not None:
                 other.pop(index, None)
-        width = self.size.width
+        width = self.scrollable_content_region.width
         if not width:
             return
+        top = round(self.scroll_y)
+        bottom = top + self.size.height
         shown: list[Region] = []
-        hidden: list[Region] = []
-        view = self._view_lines()
         for index in indexes:
             start = self._starts[index]
-            region = Region(0, start, width, _row_height(self._tasks[index]))
-            (shown if view is None or view[0] <= start < view[1] else hidden).append(region)
+            height = _row_height(self._tasks[index])
+            if start < bottom and start + height > top:
+                shown.append(Region(0, start - top, width, height))
         if shown:
             self.refresh(*shown)
-        if hidden:
-            # Marked stale (a line drawn before is not shown again when scrolled to), without
-            # waking the compositor to find nothing on screen to draw.
-            self._set_dirty(*hidden)
 
-    def _view_lines(self) -> tuple[int, int] | None:
-        """The lines within the scrolled view (or near it); None when the list does not scroll.
+    def follow(self, line: int, context: int) -> bool:
+        """Keep ``line`` in view by scrolling the rows themselves, ``context`` rows above it.
 
-        With hundreds of nodes the rows that move are mostly off screen; a refresh of them only
-        woke the compositor to find nothing to draw.
+        A jump, not a step per node: every scroll repaints all the rows in view, so jumping when
+        the line reaches the bottom draws each row about once. False when the rows do not scroll
+        (they all fit): then the pane around them must.
         """
-        parent = self.parent
-        if not isinstance(parent, Widget) or not parent.is_scrollable:
-            return None
-        top = int(parent.scroll_offset.y) - self.virtual_region.y
-        return top - 2, top + parent.size.height + 2
+        if self.max_scroll_y <= 0:
+            return False
+        top, height = round(self.scroll_y), self.size.height
+        if height and not top <= line < top + height - 1:
+            self.scroll_to(y=max(0, line - context), animate=False)
+        return True
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if self.scroll_y > 0:
+            self.post_message(self.UserScrolled())
+        super()._on_mouse_scroll_up(event)
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        if self.scroll_y < self.max_scroll_y:
+            self.post_message(self.UserScrolled())
+        super()._on_mouse_scroll_down(event)
 
     def first_running_line(self) -> int | None:
         """The first line of the first running node (graph order), or None when none runs."""
@@ -416,7 +442,7 @@ class NodeProgressList(SizedInOneLayout):
         """
         if not self._unframed():
             return super().render_lines(crop)
-        width = self.size.width
+        width = self.scrollable_content_region.width
         base_background, background = self.background_colors
         inner = self._styles_cache.get_inner_outer(base_background, background)[0].rich_style
         filters = self.get_line_filters()
@@ -449,7 +475,8 @@ class NodeProgressList(SizedInOneLayout):
         )
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        y += round(self.scroll_y)  # a line of the view: its row is that many lines further down
+        width = self.scrollable_content_region.width
         visual_style = self.visual_style
         if visual_style != self._drawn_style:
             # Kept lines hold the colours they were drawn with: those of the other style are kept
