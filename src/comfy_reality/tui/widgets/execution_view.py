@@ -256,6 +256,14 @@ what went wrong, and what it produced.
             yield self.gallery
         yield self.outputs
 
+    def watch_has_focus(self, _has_focus: bool) -> None:
+        """Restyle the pane alone: no rule of the widgets inside depends on its focus.
+
+        (Textual's restyles the whole subtree: header, error, rows, outputs, on every Tab in or out.)
+        """
+        if self.is_attached:
+            self.app.stylesheet.update_nodes([self], animate=True)
+
     # ----------------------------------------------------------------- pictures
     def add_preview(self, frame: PreviewFrame) -> None:
         """A live preview frame from the runtime; frames of prompts that are not ours are dropped."""

@@ -1,0 +1,121 @@
+"""Tab round the panes with a 500-node execution shown: the panes it moves between are restyled once,
+nothing inside them; the pane in use is lit and the footer shows its keys.
+
+The execution view's borders were lit by ``:focus-within``: Textual then restyled its five widgets
+on the focus change, and again as the view's own focus changed (twelve restyles for one Tab).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.color import Color as RichColor
+from textual.color import Color
+from textual.widget import Widget
+
+from comfy_reality.tui.app import ComfyRealityApp
+from tests.tui.scenes import scene_app
+
+from .helpers import WORKFLOWS, screen_text
+from .test_tree_keys import listed, settled
+
+PANES = ("workflows", "tasks", "execution", "log")
+FOOTER = {
+    "workflows": ("r Run", "x Cancel"),
+    "tasks": ("x Cancel", "r Run"),
+    "execution": ("Y Copy error", "r Run"),
+    "log": ("f Follow", "x Cancel"),
+}
+"""Per pane: a key the footer shows while it is in use, and one it does not show then."""
+
+
+def restyles(app: ComfyRealityApp) -> Counter[str]:
+    """Counts, by widget, the restyles from now on (Stylesheet.update_nodes, as Textual calls it)."""
+    counted: Counter[str] = Counter()
+    sheet = app.stylesheet
+    update_nodes = sheet.update_nodes
+
+    def counting(nodes: Any, animate: bool = False) -> None:
+        listed_nodes = list(nodes)
+        counted.update(repr(node) for node in listed_nodes)
+        update_nodes(listed_nodes, animate=animate)
+
+    sheet.update_nodes = counting  # type: ignore[method-assign]
+    return counted
+
+
+def border_colour(app: ComfyRealityApp, pane: Widget) -> RichColor | None:
+    """The colour drawn at the pane's top-left corner (its border), as the terminal shows it."""
+    region = pane.region
+    line = app.screen._compositor.render_strips()[region.y]
+    x = 0
+    for segment in line:
+        if x <= region.x < x + segment.cell_length:
+            return segment.style.color if segment.style else None
+        x += segment.cell_length
+    return None
+
+
+def styles_by_widget(screen: Widget) -> dict[str, object]:
+    return {
+        repr(node): (node.styles.base.get_rules(), sorted(node._component_styles.items(), key=str))
+        for node in screen.walk_children(Widget, with_self=True)
+    }
+
+
+async def test_a_tab_restyles_only_the_panes_it_moves_between_once_each() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        screen = app.main_screen
+        screen.browser.option_list.focus()
+        await settled(pilot)
+        inside_view = {repr(node) for node in screen.execution_view.walk_children(Widget)}
+        seen: list[str] = []
+        for _ in range(8):
+            counted = restyles(app)
+            await pilot.press("tab")
+            await settled(pilot)
+            del app.stylesheet.update_nodes  # the class's own again
+            pane = screen._focused_pane()
+            assert pane is not None
+            seen.append(pane)
+            assert not inside_view & set(counted), (pane, counted)
+            assert max(counted.values()) == 1, (pane, counted)  # each widget once
+            assert sum(counted.values()) <= 3, (pane, counted)  # the pane left, the pane entered, the list
+        assert set(seen) == set(PANES)
+
+
+async def test_after_each_tab_the_styles_are_those_a_full_restyle_gives() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        screen = app.main_screen
+        for _ in range(5):
+            await pilot.press("tab")
+            await settled(pilot)
+            shown = styles_by_widget(screen)
+            app.stylesheet.update(screen)
+            assert styles_by_widget(screen) == shown, screen._focused_pane()
+
+
+async def test_tab_lights_the_pane_in_use_and_the_footer_shows_its_keys() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        screen = app.main_screen
+        screen.browser.option_list.focus()
+        await settled(pilot)
+        accent = Color.parse(app.theme_variables["accent"]).rich_color
+        panes = {name: screen.query_one(f"#{name}") for name in PANES}
+        for _ in range(4):
+            await pilot.press("tab")
+            await settled(pilot)
+            in_use = screen._focused_pane()
+            assert in_use in PANES
+            lit = {name for name, pane in panes.items() if border_colour(app, pane) == accent}
+            assert lit == {in_use}
+            footer = screen_text(app).splitlines()[-1]
+            shown, not_shown = FOOTER[in_use]
+            assert shown in footer and not_shown not in footer, (in_use, footer)
