@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
 from rich.color import Color as RichColor
 from textual.color import Color
 from textual.widget import Widget
@@ -21,11 +22,14 @@ from .helpers import WORKFLOWS, screen_text
 from .test_tree_keys import listed, settled
 
 PANES = ("workflows", "tasks", "execution", "log")
+FRESH_PANES = ("workflows", "tasks", "preview", "log")
+"""Before anything runs, the preview is the detail pane Tab goes through."""
 FOOTER = {
     "workflows": ("r Run", "x Cancel"),
     "tasks": ("x Cancel", "r Run"),
     "execution": ("Y Copy error", "r Run"),
     "log": ("f Follow", "x Cancel"),
+    "preview": ("r Run", "x Cancel"),
 }
 """Per pane: a key the footer shows while it is in use, and one it does not show then."""
 
@@ -64,14 +68,29 @@ def styles_by_widget(screen: Widget) -> dict[str, object]:
     }
 
 
-async def test_a_tab_restyles_only_the_panes_it_moves_between_once_each() -> None:
+async def ready(pilot: Any, executions: bool) -> ComfyRealityApp:
+    """The app with the 500-node execution listed (the execution view in the Tab round), or fresh."""
+    if executions:
+        return await listed(pilot)
+    app = pilot.app
+    assert isinstance(app, ComfyRealityApp)
+    await settled(pilot)
+    return app
+
+
+@pytest.mark.parametrize("executions", [True, False], ids=["500 nodes", "fresh"])
+async def test_a_tab_restyles_only_the_panes_it_moves_between_once_each(executions: bool) -> None:
     app = scene_app(WORKFLOWS)
     async with app.run_test(size=(160, 48)) as pilot:
-        await listed(pilot)
+        await ready(pilot, executions)
         screen = app.main_screen
         screen.browser.option_list.focus()
         await settled(pilot)
-        inside_view = {repr(node) for node in screen.execution_view.walk_children(Widget)}
+        inside_view = {
+            repr(node)
+            for pane in (screen.execution_view, screen.preview)
+            for node in pane.walk_children(Widget)
+        }
         seen: list[str] = []
         for _ in range(8):
             counted = restyles(app)
@@ -84,13 +103,14 @@ async def test_a_tab_restyles_only_the_panes_it_moves_between_once_each() -> Non
             assert not inside_view & set(counted), (pane, counted)
             assert max(counted.values()) == 1, (pane, counted)  # each widget once
             assert sum(counted.values()) <= 3, (pane, counted)  # the pane left, the pane entered, the list
-        assert set(seen) == set(PANES)
+        assert set(seen) == set(PANES if executions else FRESH_PANES)
 
 
-async def test_after_each_tab_the_styles_are_those_a_full_restyle_gives() -> None:
+@pytest.mark.parametrize("executions", [True, False], ids=["500 nodes", "fresh"])
+async def test_after_each_tab_the_styles_are_those_a_full_restyle_gives(executions: bool) -> None:
     app = scene_app(WORKFLOWS)
     async with app.run_test(size=(160, 48)) as pilot:
-        await listed(pilot)
+        await ready(pilot, executions)
         screen = app.main_screen
         for _ in range(5):
             await pilot.press("tab")
@@ -100,20 +120,22 @@ async def test_after_each_tab_the_styles_are_those_a_full_restyle_gives() -> Non
             assert styles_by_widget(screen) == shown, screen._focused_pane()
 
 
-async def test_tab_lights_the_pane_in_use_and_the_footer_shows_its_keys() -> None:
+@pytest.mark.parametrize("executions", [True, False], ids=["500 nodes", "fresh"])
+async def test_tab_lights_the_pane_in_use_and_the_footer_shows_its_keys(executions: bool) -> None:
     app = scene_app(WORKFLOWS)
     async with app.run_test(size=(160, 48)) as pilot:
-        await listed(pilot)
+        await ready(pilot, executions)
         screen = app.main_screen
         screen.browser.option_list.focus()
         await settled(pilot)
         accent = Color.parse(app.theme_variables["accent"]).rich_color
-        panes = {name: screen.query_one(f"#{name}") for name in PANES}
+        names = PANES if executions else FRESH_PANES
+        panes = {name: screen.query_one(f"#{name}") for name in names}
         for _ in range(4):
             await pilot.press("tab")
             await settled(pilot)
             in_use = screen._focused_pane()
-            assert in_use in PANES
+            assert in_use in names
             lit = {name for name, pane in panes.items() if border_colour(app, pane) == accent}
             assert lit == {in_use}
             footer = screen_text(app).splitlines()[-1]

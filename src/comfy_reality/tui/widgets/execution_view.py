@@ -22,6 +22,7 @@ from ..state import ExecutionEntry
 from .live_text import LiveText
 from .node_progress import NodeProgressList
 from .one_layout import SizedInOneLayout
+from .pane_focus import FocusRestylesPane
 
 if TYPE_CHECKING:
     from ...runtime import PreviewFrame
@@ -182,7 +183,7 @@ def _node_names(entry: ExecutionEntry) -> dict[str, str]:
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
 
 
-class ExecutionView(VerticalScroll, SizedInOneLayout, GalleryActions):
+class ExecutionView(VerticalScroll, FocusRestylesPane, SizedInOneLayout, GalleryActions):
     """Shows the execution the task tree's cursor is on."""
 
     DEFAULT_CSS = """
@@ -255,14 +256,6 @@ what went wrong, and what it produced.
             self.gallery.display = False
             yield self.gallery
         yield self.outputs
-
-    def watch_has_focus(self, _has_focus: bool) -> None:
-        """Restyle the pane alone: no rule of the widgets inside depends on its focus.
-
-        (Textual's restyles the whole subtree: header, error, rows, outputs, on every Tab in or out.)
-        """
-        if self.is_attached:
-            self.app.stylesheet.update_nodes([self], animate=True)
 
     # ----------------------------------------------------------------- pictures
     def add_preview(self, frame: PreviewFrame) -> None:
