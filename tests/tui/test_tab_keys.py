@@ -61,6 +61,14 @@ def border_colour(app: ComfyRealityApp, pane: Widget) -> RichColor | None:
     return None
 
 
+def lit_panes(app: ComfyRealityApp) -> set[str]:
+    """The main screen's panes whose border is drawn in the accent colour (the one in use)."""
+    accent = Color.parse(app.theme_variables["accent"]).rich_color
+    screen = app.main_screen
+    panes = (screen.browser, screen.task_tree, screen.preview, screen.execution_view, screen.log_pane)
+    return {str(pane.id) for pane in panes if pane.display and border_colour(app, pane) == accent}
+
+
 def styles_by_widget(screen: Widget) -> dict[str, object]:
     return {
         repr(node): (node.styles.base.get_rules(), sorted(node._component_styles.items(), key=str))
@@ -128,16 +136,13 @@ async def test_tab_lights_the_pane_in_use_and_the_footer_shows_its_keys(executio
         screen = app.main_screen
         screen.browser.option_list.focus()
         await settled(pilot)
-        accent = Color.parse(app.theme_variables["accent"]).rich_color
         names = PANES if executions else FRESH_PANES
-        panes = {name: screen.query_one(f"#{name}") for name in names}
         for _ in range(4):
             await pilot.press("tab")
             await settled(pilot)
             in_use = screen._focused_pane()
             assert in_use in names
-            lit = {name for name, pane in panes.items() if border_colour(app, pane) == accent}
-            assert lit == {in_use}
+            assert lit_panes(app) == {in_use}
             footer = screen_text(app).splitlines()[-1]
             shown, not_shown = FOOTER[in_use]
             assert shown in footer and not_shown not in footer, (in_use, footer)
