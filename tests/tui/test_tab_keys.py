@@ -49,6 +49,21 @@ def restyles(app: ComfyRealityApp) -> Counter[str]:
     return counted
 
 
+def updates_of(app: ComfyRealityApp, widgets: set[Widget]) -> list[int]:
+    """From now on, one entry per screen update (a frame's worth of dirty widgets) that includes any of ``widgets``."""
+    updates: list[int] = []
+    compositor = app.screen._compositor
+    update_widgets = compositor.update_widgets
+
+    def counting(dirty: set[Widget]) -> None:
+        if dirty & widgets:
+            updates.append(len(dirty & widgets))
+        update_widgets(dirty)
+
+    compositor.update_widgets = counting  # type: ignore[method-assign]
+    return updates
+
+
 def border_colour(app: ComfyRealityApp, pane: Widget) -> RichColor | None:
     """The colour drawn at the pane's top-left corner (its border), as the terminal shows it."""
     region = pane.region
@@ -112,6 +127,24 @@ async def test_a_tab_restyles_only_the_panes_it_moves_between_once_each(executio
             assert max(counted.values()) == 1, (pane, counted)  # each widget once
             assert sum(counted.values()) <= 3, (pane, counted)  # the pane left, the pane entered, the list
         assert set(seen) == set(PANES if executions else FRESH_PANES)
+
+
+async def test_a_tab_in_or_out_of_the_execution_view_draws_it_in_one_frame() -> None:
+    """Its border, rows and scrollbar change in the Tab's first frame; a second one drew them again."""
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await listed(pilot)
+        screen = app.main_screen
+        view = screen.execution_view
+        assert view.show_vertical_scrollbar
+        pane = {view, view.vertical_scrollbar, *view.walk_children(Widget)}
+        for expected in ("execution", "log"):  # from the tree into the view, then out of it
+            updates = updates_of(app, pane)
+            await pilot.press("tab")
+            await settled(pilot)
+            del app.screen._compositor.update_widgets  # the class's own again
+            assert screen._focused_pane() == expected
+            assert len(updates) == 1, (expected, updates)
 
 
 @pytest.mark.parametrize("executions", [True, False], ids=["500 nodes", "fresh"])

@@ -171,7 +171,7 @@ class MainScreen(SelectedExecutionScreen):
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
         self.log_pane.border_title = "Log"
-        self._pane_light = PaneLight(self.browser, self.execution_view)
+        self._pane_light = PaneLight(self.browser, self.preview, self.execution_view)
         yield self.status_bar
         with Horizontal(id="main"):
             with Vertical(id="left"):
