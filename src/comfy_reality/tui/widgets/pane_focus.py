@@ -12,8 +12,8 @@ from __future__ import annotations
 from textual.widget import Widget
 
 
-class FocusRestylesPane(Widget):
-    """No restyle as it gains or loses the focus: no rule of its own or its contents depends on ``:focus``."""
+class PaneLitByScreen(Widget):
+    """Not restyled as it gains or loses the focus: no rule of its own or its contents depends on ``:focus``."""
 
     def watch_has_focus(self, _has_focus: bool) -> None:
         """Textual's restyles the subtree; the screen's class has already lit or dimmed the pane."""
