@@ -129,17 +129,27 @@ async def test_a_tab_restyles_only_the_panes_it_moves_between_once_each(executio
         assert set(seen) == set(PANES if executions else FRESH_PANES)
 
 
-async def test_a_tab_in_or_out_of_the_execution_view_draws_it_in_one_frame() -> None:
-    """Its border, rows and scrollbar change in the Tab's first frame; a second one drew them again."""
+async def test_a_tab_draws_the_panes_it_moves_between_in_one_frame() -> None:
+    """Borders, rows and scrollbars change in the Tab's first frame; a second one drew them again.
+
+    (Tabs that swap the detail pane lay the screen out, and may draw a scrollbar once more after.)
+    """
     app = scene_app(WORKFLOWS)
     async with app.run_test(size=(160, 48)) as pilot:
         await listed(pilot)
         screen = app.main_screen
-        view = screen.execution_view
-        assert view.show_vertical_scrollbar
-        pane = {view, view.vertical_scrollbar, *view.walk_children(Widget)}
+        view, tree, log = screen.execution_view, screen.task_tree, screen.log_pane
+        assert view.show_vertical_scrollbar and tree.show_vertical_scrollbar
+        panes: set[Widget] = {view, *view.walk_children(Widget), tree, log}
+        panes |= {pane.vertical_scrollbar for pane in (view, tree, log) if pane.show_vertical_scrollbar}
+        for _ in (
+            PANES
+        ):  # once round first: the view's new scrollbar is styled (and laid out) by its first restyle
+            await pilot.press("tab")
+            await settled(pilot)
+        assert screen._focused_pane() == "tasks"
         for expected in ("execution", "log"):  # from the tree into the view, then out of it
-            updates = updates_of(app, pane)
+            updates = updates_of(app, panes)
             await pilot.press("tab")
             await settled(pilot)
             del app.screen._compositor.update_widgets  # the class's own again

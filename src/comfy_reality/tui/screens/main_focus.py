@@ -1,11 +1,13 @@
-"""The border of the pane holding the focus, lit by a class on that pane alone.
+"""The screen's focus styles, changed as the focus moves: the pane in use lit by a class on that pane alone.
 
 A ``:focus-within`` rule makes Textual restyle the pane's whole subtree each time the focus enters
 or leaves it, and the focused widget's own ``:focus`` restyles its subtree again: a Tab in and out
 of the execution view restyled its five widgets twice each. Only the pane's border and title
-change, so only the pane is restyled, once, as the focus moves (before the widgets hear of it:
-what the restyle redraws, the pane's rows and scrollbar included, then goes into the Tab's first
-frame, not a second one).
+change, so only the pane is restyled, once.
+
+Textual restyles the widgets that gain and lose the focus when they hear of it, a message later:
+what those restyles redraw (a pane's scrollbar, the rows inside it) then came a frame after the
+Tab's first. Here every restyle happens as the focus moves, so a Tab draws one frame.
 """
 
 from __future__ import annotations
@@ -25,9 +27,16 @@ class PaneLight:
     def __init__(self, *panes: Widget) -> None:
         self.panes = panes
         self._lit: Widget | None = None
+        self._focused: Widget | None = None
 
     def follow(self, focused: Widget | None) -> None:
-        """Called as the screen's focus moves."""
+        """Called as the screen's focus moves (before the widgets get their Focus and Blur events)."""
+        blurred, self._focused = self._focused, focused
+        # Their events set the same values again later: no second restyle.
+        if blurred is not None and blurred is not focused and blurred.is_attached:
+            blurred.has_focus = False
+        if focused is not None and focused.is_attached:
+            focused.has_focus = True
         lit = None
         if focused is not None:
             lit = next((pane for pane in self.panes if pane in focused.ancestors_with_self), None)
