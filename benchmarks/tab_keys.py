@@ -6,7 +6,8 @@ terminal driver posts them, each timed to the first frame composed after the foc
 
 * the floor: a minimal Textual app (two focusable panes with their own keys and Textual's Footer),
   Tab timed the same way: what this machine gives any Textual app;
-* the app idle after a 6-node and a 500-node run (Tab, then expand/collapse of the newest execution);
+* the app idle after a 6-node and a 500-node run (Tab, then expand/collapse of the newest execution),
+  and while one runs;
 * the app with ``--held`` executions held in the tree (a burst of quick runs, recorded in a journal).
 
 Per Tab it also counts the layouts the screen ran, the widget lines drawn, the widgets restyled
@@ -415,8 +416,9 @@ async def run(tabs: int, held: int, profile_dir: Path | None, only: set[str]) ->
                 results[f"idle, {nodes} nodes"] = await idle_scenario(
                     server, workflows, nodes, tabs, profile(f"idle{nodes}")
                 )
-        if "running500" in only:
-            results["running, 500 nodes"] = await running_scenario(server, workflows, 500, tabs)
+        for nodes in (6, 500):
+            if f"running{nodes}" in only:
+                results[f"running, {nodes} nodes"] = await running_scenario(server, workflows, nodes, tabs)
         if "held" in only:
             results[f"{held} held"] = await held_scenario(
                 server, workflows, held, tabs, profile("held"), workdir / "held.sqlite3"
@@ -428,7 +430,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tabs", type=int, default=30, help="Tab presses per scenario")
     parser.add_argument("--held", type=int, default=150, help="executions held in the held scenario")
-    parser.add_argument("--only", default="idle6,idle500,running500,held", help="scenarios besides the floor")
+    parser.add_argument(
+        "--only", default="idle6,idle500,running6,running500,held", help="scenarios besides the floor"
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile files to this folder")
     args = parser.parse_args(argv)
     if args.profile is not None:

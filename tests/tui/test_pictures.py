@@ -25,6 +25,7 @@ from comfy_reality.tui.widgets.gallery import Gallery, Thumbnail
 from comfy_reality.tui.widgets.preview import LivePreview
 
 from .helpers import FIXTURES, screen_text, wait_for, wait_for_text
+from .test_tab_keys import lit_panes
 
 PICTURES = FIXTURES / "pictures"
 SIZE = (120, 40)
@@ -128,6 +129,7 @@ async def test_live_preview_then_gallery_then_full_screen(server: EmbeddedServer
         gallery.focus()
         await pilot.press("right")
         assert gallery.selected == 1 and gallery.thumbnails[1].has_class("-selected")
+        assert lit_panes(app) == {"execution"}  # the gallery's pane is the one in use
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ImageViewerScreen), what="the viewer")
         viewer = app.screen

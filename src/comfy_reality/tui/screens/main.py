@@ -42,6 +42,7 @@ from ..widgets.steady_footer import SteadyFooter
 from ..widgets.workflow_browser import workflow_nodes
 from . import main_keys
 from .first_resume import resume_without_restyle
+from .main_focus import PaneLight
 from .main_size import fit_to_size
 from .selected_execution import SelectedExecutionScreen
 
@@ -170,6 +171,7 @@ class MainScreen(SelectedExecutionScreen):
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
         self.log_pane.border_title = "Log"
+        self._pane_light = PaneLight(self.browser, self.preview, self.execution_view)
         yield self.status_bar
         with Horizontal(id="main"):
             with Vertical(id="left"):
@@ -359,6 +361,7 @@ class MainScreen(SelectedExecutionScreen):
         """
         super()._watch_focused()  # type: ignore[no-untyped-call]
         widget = self.focused
+        self._pane_light.follow(widget)
         if widget is None or not self.is_mounted:
             return
         if widget is self.task_tree:

@@ -22,6 +22,7 @@ from ..state import ExecutionEntry
 from .live_text import LiveText
 from .node_progress import NodeProgressList
 from .one_layout import SizedInOneLayout
+from .pane_focus import PaneLitByScreen
 
 if TYPE_CHECKING:
     from ...runtime import PreviewFrame
@@ -182,7 +183,7 @@ def _node_names(entry: ExecutionEntry) -> dict[str, str]:
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
 
 
-class ExecutionView(VerticalScroll, SizedInOneLayout, GalleryActions):
+class ExecutionView(VerticalScroll, PaneLitByScreen, SizedInOneLayout, GalleryActions):
     """Shows the execution the task tree's cursor is on."""
 
     DEFAULT_CSS = """

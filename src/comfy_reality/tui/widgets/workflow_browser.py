@@ -20,6 +20,7 @@ from ...safe_text import safe_str as plain
 from ...workflows.formats import WorkflowFormat
 from ..format import fuzzy_positions, highlighted
 from .kept_lines import KeptLines
+from .pane_focus import PaneLitByScreen
 
 if TYPE_CHECKING:
     from ...workflows import WorkflowFile
@@ -312,7 +313,7 @@ server. Broken files are listed with their error.
         self.post_message(self.WorkflowHighlighted(self.highlighted))
 
 
-class WorkflowPreview(VerticalScroll):
+class WorkflowPreview(VerticalScroll, PaneLitByScreen):
     """What the highlighted workflow is: where it lives, what it does, which nodes it has."""
 
     HELP = """\
