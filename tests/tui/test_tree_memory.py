@@ -140,8 +140,8 @@ async def test_each_new_execution_leaves_no_old_line_index_for_the_collector() -
     """
     from textual.widgets._tree import _TreeLine
 
-    def line_objects() -> int:
-        return sum(1 for o in gc.get_objects() if isinstance(o, _TreeLine))
+    def line_objects(tree: TaskTree) -> int:
+        return sum(1 for o in gc.get_objects() if isinstance(o, _TreeLine) and o.node.tree is tree)
 
     app = TreeApp()
     async with app.run_test(size=(80, 12)) as pilot:
@@ -154,7 +154,7 @@ async def test_each_new_execution_leaves_no_old_line_index_for_the_collector() -
             for index in range(200, 210):
                 tree.update_entries([ExecutionSummary.of(ExecutionEntry(execution=execution(index)))])
                 assert len(tree._tree_lines) == index + 1  # the index rebuilt with the new row
-            kept = line_objects()
+            kept = line_objects(tree)
         finally:
             gc.enable()
         assert "✓ run 209  1.5s" in screen_text(app)  # newest first, as before
