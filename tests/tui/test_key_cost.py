@@ -156,7 +156,7 @@ def test_full_collections_wait_for_a_quiet_moment() -> None:
             full.append(1)
 
     before = gc.get_threshold()
-    collector = QuietCollector(quiet=1.0, longest=60.0, clock=lambda: now[0])
+    collector = QuietCollector(quiet=1.0, longest=60.0, clock=lambda: now[0], backlog=1 << 30)
     gc.callbacks.append(seen)
     try:
         collector.start()

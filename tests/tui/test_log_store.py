@@ -73,3 +73,23 @@ async def test_a_long_log_keeps_rich_cell_width_cache_from_filling() -> None:
         # Without the clears it held 4,096 widths (full); now what the last few hundred lines brought.
         assert cached_cell_len.cache_info().currsize < 4 * CELL_WIDTHS_KEPT_FOR + 200
         assert "prompt 00000bb7 done in task_002999" in "\n".join(line.text for line in log.lines[-5:])
+
+
+def test_drawing_stored_lines_leaves_no_garbage_for_the_collector() -> None:
+    """A line drawn whole (the pane as wide as the line) was a strip caching itself: a cycle of
+    about 1.5 KB per line drawn, freed only by a full collection."""
+    import gc
+
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    stored = [StoredLine(rendered(LogLine(stamp, "info", f"run {i} done"))[0]) for i in range(100)]
+    expected = rendered(LogLine(stamp, "info", "run 7 done"))[0]
+    gc.collect()
+    gc.disable()
+    try:
+        drawn = [line.crop_extend(0, line.cell_length, None) for line in stored]
+        assert drawn[7].text == expected.text and list(drawn[7]) == list(expected)
+        del drawn
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert left == 0, left

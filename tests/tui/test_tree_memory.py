@@ -129,3 +129,34 @@ def test_finished_executions_beyond_a_panes_worth_are_compacted() -> None:
     assert [s.id for s in session.compact()] == ["exec_0000"]
     assert sum(isinstance(e, ExecutionEntry) for e in session.entries.values()) == KEEP_DETAIL
     assert KEEP_DETAIL <= 40  # a tall pane's worth: the rest are off screen until scrolled to
+
+
+async def test_each_new_execution_leaves_no_old_line_index_for_the_collector() -> None:
+    """Every execution added rebuilds the tree's line index; the old one is freed at once.
+
+    Tree's index (a line object and a path list per row) was kept alive by a reference cycle
+    until a full collection: with 200 listed, each new run left about 200 rows of garbage, and
+    the app's memory grew between collections (which wait for a quiet moment).
+    """
+    from textual.widgets._tree import _TreeLine
+
+    def line_objects(tree: TaskTree) -> int:
+        return sum(1 for o in gc.get_objects() if isinstance(o, _TreeLine) and o.node.tree is tree)
+
+    app = TreeApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        tree = app.query_one(TaskTree)
+        tree.update_entries([ExecutionSummary.of(ExecutionEntry(execution=execution(i))) for i in range(200)])
+        await pilot.pause()
+        gc.collect()
+        gc.disable()
+        try:
+            for index in range(200, 210):
+                tree.update_entries([ExecutionSummary.of(ExecutionEntry(execution=execution(index)))])
+                assert len(tree._tree_lines) == index + 1  # the index rebuilt with the new row
+            kept = line_objects(tree)
+        finally:
+            gc.enable()
+        assert "✓ run 209  1.5s" in screen_text(app)  # newest first, as before
+        # One index of 210 rows; ten rebuilds left about 2,000 rows for the collector before.
+        assert kept <= 210 + 10, kept
