@@ -204,3 +204,67 @@ async def test_the_first_frames_styles_are_those_a_full_restyle_gives(
     assert len(drawn) >= 14
     assert any(key.startswith("ScrollBar") for rules in drawn.values() for key in rules)
     assert drawn == restyled
+
+
+# A fresh interpreter started as comfy-reality-tui starts in a terminal: which of the modules only the
+# execution view and the Executions filter use are loaded at the first frame, and once the view is mounted.
+_LOADED_CHILD = r"""
+import asyncio, json, sys
+from pathlib import Path
+from comfy_reality import startup
+from comfy_reality.tui.app import ComfyRealityApp
+
+LATER = json.loads(sys.argv[3])
+loaded = lambda: sorted(name for name in LATER if name in sys.modules)
+
+async def main():
+    pending = startup.read(Path(sys.argv[2]), server_url="http://127.0.0.1:9")
+    app = ComfyRealityApp(pending, bundled_dir=Path(sys.argv[1]), connect=False, log_settle=0.0)
+    at_first_frame = []
+    display = app._display
+
+    def first_frame(screen, renderable):
+        display(screen, renderable)
+        if renderable is not None and not at_first_frame:
+            at_first_frame.append(loaded())
+
+    app._display = first_frame
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not (at_first_frame and app.main_screen.execution_view.is_mounted):
+            await pilot.pause(0.01)
+    print(json.dumps([at_first_frame[0], loaded()]))
+
+asyncio.run(main())
+"""
+
+LOADED_AFTER_THE_FIRST_FRAME = [
+    "comfy_reality.tui.image_actions",
+    "comfy_reality.tui.widgets.execution_filter",
+    "comfy_reality.tui.widgets.execution_view",
+    "comfy_reality.tui.widgets.live_text",
+    "comfy_reality.tui.widgets.node_progress",
+]
+
+
+def test_the_execution_views_modules_load_after_the_first_frame(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _LOADED_CHILD,
+            str(WORKFLOWS),
+            str(tmp_path / "absent.toml"),
+            json.dumps(LOADED_AFTER_THE_FIRST_FRAME),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    at_first_frame, once_mounted = json.loads(done.stdout.splitlines()[-1])
+    assert at_first_frame == []
+    assert "comfy_reality.tui.widgets.execution_view" in once_mounted
