@@ -268,3 +268,20 @@ def test_the_execution_views_modules_load_after_the_first_frame(tmp_path: Path) 
     at_first_frame, once_mounted = json.loads(done.stdout.splitlines()[-1])
     assert at_first_frame == []
     assert "comfy_reality.tui.widgets.execution_view" in once_mounted
+
+
+def test_the_task_tree_builds_no_lines_before_it_is_mounted(monkeypatch: Any) -> None:
+    """Its settings are set as it is built, not through the watchers that rebuild a mounted tree's lines."""
+    from comfy_reality.tui.widgets import TaskTree
+
+    built: list[int] = []
+    build = TaskTree._build
+
+    def counted(self: TaskTree) -> None:
+        built.append(1)
+        build(self)
+
+    monkeypatch.setattr(TaskTree, "_build", counted)
+    tree = TaskTree(id="tasks")
+    assert built == []
+    assert tree.show_root is False and tree.guide_depth == 2
