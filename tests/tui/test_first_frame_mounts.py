@@ -207,16 +207,25 @@ async def test_the_first_frames_styles_are_those_a_full_restyle_gives(
 
 
 # A fresh interpreter started as comfy-reality-tui starts in a terminal: which of the modules the first
-# frame has no use for (the execution view's, the Executions filter's, json) are loaded at that frame, and
-# once the execution view is mounted.
+# frame has no use for (the execution view's, the Executions filter's, json) are loaded at that frame, which
+# once the execution view is mounted, and whether the view's own module loaded on the loop's thread.
 _LOADED_CHILD = r"""
-import asyncio, sys
+import asyncio, sys, threading
 from pathlib import Path
 from comfy_reality import startup
 from comfy_reality.tui.app import ComfyRealityApp
 
 LATER = sys.argv[3].split(",")  # not json: it is one of them
 loaded = lambda: sorted(name for name in LATER if name in sys.modules)
+on_the_loop = []
+
+class Watch:  # first on the import path: sees the view's module looked for, on whichever thread
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "comfy_reality.tui.widgets.execution_view":
+            on_the_loop.append(threading.current_thread() is threading.main_thread())
+
+sys.meta_path.insert(0, Watch)
 
 async def main():
     pending = startup.read(Path(sys.argv[2]), server_url="http://127.0.0.1:9")
@@ -231,9 +240,9 @@ async def main():
 
     app._display = first_frame
     async with app.run_test(size=(120, 40)) as pilot:
-        while not (at_first_frame and app.main_screen.execution_view.is_mounted):
+        while not (at_first_frame and app.main_screen._execution_view_mounted):  # the property would build it
             await pilot.pause(0.01)
-    print(",".join(at_first_frame[0]), ",".join(loaded()), sep="|")
+    print(",".join(at_first_frame[0]), ",".join(loaded()), on_the_loop[0], sep="|")
 
 asyncio.run(main())
 """
@@ -266,9 +275,10 @@ def test_modules_the_first_frame_does_not_use_load_after_it(tmp_path: Path) -> N
         timeout=60,
         check=True,
     )
-    at_first_frame, once_mounted = done.stdout.splitlines()[-1].split("|")
+    at_first_frame, once_mounted, on_the_loop = done.stdout.splitlines()[-1].split("|")
     assert at_first_frame == ""
     assert "comfy_reality.tui.widgets.execution_view" in once_mounted.split(",")
+    assert on_the_loop == "False"  # on a thread: a key's frame still to be drawn is not held up by it
 
 
 def test_the_task_tree_builds_no_lines_before_it_is_mounted(monkeypatch: Any) -> None:

@@ -216,11 +216,13 @@ class ComfyRealityApp(SafeTextApp[None]):
         if self._settings is None:
             # The first frame drawn, then what was queued by then (a key typed as it appeared) handled
             # and drawn: the execution view's mount and the settings load's thread (which would take
-            # half the interpreter's time) come after that key. (Not App.wait_for_refresh: under
-            # App.run the app has no task of its own.)
+            # half the interpreter's time) come after that key; the view's modules load on a thread
+            # too, so a key's frame still to be drawn is not held up by them. (Not App.wait_for_refresh:
+            # under App.run the app has no task of its own.)
             drawn = asyncio.Event()
             self.call_after_refresh(self.call_after_refresh, drawn.set)
             await drawn.wait()
+            await load_off_loop("comfy_reality.tui.widgets.execution_view")
             await self.main_screen.mount_hidden_panes()  # before the backend: its batches are shown there
             await load_off_loop("comfy_reality.config")
         try:
