@@ -25,7 +25,6 @@ from ..config_sources import PendingSettings
 from ..errors import ConfigError
 from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory, load_off_loop
-from .commands import ComfyCommands
 from .gc_tuning import FREEZE_AFTER, freeze_long_lived, thaw
 from .images import ImageSupport, resolve_renderer
 from .keymap import keymap_problems
@@ -47,11 +46,20 @@ from .state import SessionState
 from .widgets import LogPane, TaskTree, WorkflowBrowser
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+
     # Named in annotations only: the settings model (pydantic), the journal (SQLite) and the workflow
     # modules load after the first frame.
     from ..config import Settings
     from ..journal import Journal, ReconcileReport
     from ..workflows import ObjectInfo, WorkflowFile
+
+
+def _comfy_commands() -> type[Provider]:
+    """The palette's own commands, loaded when the palette first opens (Textual takes a callable)."""
+    from .commands import ComfyCommands
+
+    return ComfyCommands
 
 
 class ComfyRealityApp(SafeTextApp[None]):
@@ -60,7 +68,7 @@ class ComfyRealityApp(SafeTextApp[None]):
     CSS_PATH = "app.tcss"
     TITLE = "ComfyReality"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    COMMANDS = App.COMMANDS | {ComfyCommands}
+    COMMANDS = App.COMMANDS | {_comfy_commands}
     ENABLE_COMMAND_PALETTE = True
 
     # Keys that work on every screen; the main screen's own keys are in MainScreen.BINDINGS.
