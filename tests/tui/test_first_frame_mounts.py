@@ -207,9 +207,9 @@ async def test_the_first_frames_styles_are_those_a_full_restyle_gives(
 
 
 # A fresh interpreter started as comfy-reality-tui starts in a terminal: which of the modules the first
-# frame has no use for (the execution view's, the Executions filter's, the palette's, the toasts', json)
-# are loaded at that frame, which once the execution view is mounted, and whether the view's own module
-# loaded on the loop's thread.
+# frame has no use for (the execution view's, the Executions filter's, the palette's, the toasts', the
+# workflow formats', json) are loaded at that frame, which once the execution view is mounted, and
+# whether the view's own module loaded on the loop's thread.
 _LOADED_CHILD = r"""
 import asyncio, sys, threading
 from pathlib import Path
@@ -252,11 +252,13 @@ LOADED_AFTER_THE_FIRST_FRAME = [
     "json",
     "comfy_reality.tui.commands",
     "comfy_reality.tui.image_actions",
+    "comfy_reality.tui.keymap",
     "comfy_reality.tui.notices",
     "comfy_reality.tui.widgets.execution_filter",
     "comfy_reality.tui.widgets.execution_view",
     "comfy_reality.tui.widgets.live_text",
     "comfy_reality.tui.widgets.node_progress",
+    "comfy_reality.workflows.formats",
 ]
 
 

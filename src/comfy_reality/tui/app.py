@@ -27,7 +27,6 @@ from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory, load_off_loop
 from .gc_tuning import FREEZE_AFTER, freeze_long_lived, thaw
 from .images import ImageSupport, resolve_renderer
-from .keymap import keymap_problems
 from .library import WorkflowLibrary
 from .log_order import LOG_SETTLE
 from .logtap import LogTap
@@ -251,6 +250,8 @@ class ComfyRealityApp(SafeTextApp[None]):
         """Textual ignores keymap entries it cannot use; say which and where, once."""
         if not self.settings.keymap:
             return  # nothing to check: the screens opened later are not imported for it
+        from .keymap import keymap_problems
+
         problems = keymap_problems(self.settings.keymap)
         if problems:
             self.write_log([LogLine(fmt.now(), "warning", problem) for problem in problems])
