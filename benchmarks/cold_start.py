@@ -13,11 +13,18 @@ prints, with the wall clock and its CPU time (all threads) at that moment:
 
 Tab is the key because its effect is visible in both apps whatever has loaded: the focus moves
 to the next pane and the footer's keys follow it (ours lists no workflow before the folders are read).
+
+Wall clock on a shared machine swings with the load, so each round runs the apps back to back in
+a rotating order and the figure is the median of the per-round ratios, with the load average
+before and after. :func:`cold_instructions` is the repeatable form: each child under callgrind,
+stopped at FIRST or KEY, its instructions counted (``--cold-instructions``, a couple of minutes).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,11 +43,15 @@ MARKS = ("FIRST", "KEY", "IDLE", "LISTED")
 # Shared by both children: the first update is marked and Tab posted with it; the update after the
 # focus moved is the answer.
 _MARKING = r"""
-import asyncio, sys, time
+import asyncio, os, sys, time
 from textual import events
+
+STOP_AT = os.environ.get("COLD_STOP_AT")  # under callgrind: the process ends at this mark
 
 def mark(name):
     print(name, time.time(), time.process_time(), flush=True)
+    if name == STOP_AT:
+        os._exit(0)
 
 def watch_frames(app):
     display = app._display
@@ -162,6 +173,16 @@ class ColdRuns:
     ours: list[dict[str, tuple[float, float]]] = field(default_factory=list)
     other: list[dict[str, tuple[float, float]]] = field(default_factory=list)
     other_src: str | None = None
+    load: tuple[float, float] = (0.0, 0.0)
+    """The 1-minute load average before the rounds and after them."""
+
+
+def _child_env(home: str) -> dict[str, str]:
+    """Bytecode written and read (a private cache prefix), a private app home (the benchmark never
+    opens the user's journal, log or config)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(COMFY_REALITY_HOME=home, PYTHONPYCACHEPREFIX=str(Path(home) / "pycache"))
+    return env
 
 
 def cold_start(repeats: int, other_src: str | None = None) -> ColdRuns:
@@ -171,10 +192,9 @@ def cold_start(repeats: int, other_src: str | None = None) -> ColdRuns:
     unmeasured round.
     """
     runs = ColdRuns(other_src=other_src)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="comfy-reality-bench-") as home:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        # A private app home: the benchmark never opens the user's journal, log or config.
-        env.update(COMFY_REALITY_HOME=home, PYTHONPYCACHEPREFIX=str(Path(home) / "pycache"))
+        env = _child_env(home)
         other_env = {**env, "PYTHONPATH": other_src} if other_src else None
         ours_args = [str(bundled_workflows_dir())]
         for i in range(repeats + 1):
@@ -191,7 +211,82 @@ def cold_start(repeats: int, other_src: str | None = None) -> ColdRuns:
             runs.ours.append(measured["ours"])
             if other_env is not None:
                 runs.other.append(measured["other"])
+    runs.load = (load_before, os.getloadavg()[0])
     return runs
+
+
+@dataclass
+class ColdInstructions:
+    """Instructions from spawn to each mark (callgrind), per app: minimal, ours, and the compared tree's."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    other_src: str | None = None
+
+
+def _instructions(code: str, args: list[str], env: dict[str, str], stop_at: str, work: Path) -> int:
+    out = work / "child.callgrind"
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c", code, *args],
+        capture_output=True,
+        check=True,
+        env={**env, "COLD_STOP_AT": stop_at, "PYTHONHASHSEED": "0"},
+        timeout=900,
+    )
+    found = re.search(r"^(?:totals|summary): (\d+)", out.read_text(), re.M)
+    if found is None:
+        raise RuntimeError(f"no instruction total in {out}")
+    return int(found[1])
+
+
+def cold_instructions(other_src: str | None = None) -> ColdInstructions | None:
+    """Each app's instructions from spawn to FIRST and to KEY under callgrind (None: no valgrind).
+
+    Bytecode present, written by one unmeasured run of each; a fixed hash seed. Counts repeat to
+    about 0.1%, whatever the load.
+    """
+    if shutil.which("valgrind") is None:
+        return None
+    result = ColdInstructions(other_src=other_src)
+    with tempfile.TemporaryDirectory(prefix="comfy-reality-bench-") as home:
+        env = _child_env(home)
+        ours_args = [str(bundled_workflows_dir())]
+        jobs = [("minimal", MINIMAL_CHILD, [], env), ("ours", OURS_CHILD, ours_args, env)]
+        if other_src:
+            jobs.append(("other", OURS_CHILD, ours_args, {**env, "PYTHONPATH": other_src}))
+        for name, code, args, e in jobs:
+            subprocess.run([sys.executable, "-c", code, *args], capture_output=True, check=True, env=e)
+            result.counts[name] = {
+                mark: _instructions(code, args, e, mark, Path(home)) for mark in ("FIRST", "KEY")
+            }
+    return result
+
+
+def instruction_rows(result: ColdInstructions | None) -> list[Row]:
+    """Spawn to the first frame and to the first interactive frame, in instructions, against the minimal app."""
+    if result is None:
+        return [Row("tui", "cold start in instructions", None, "", note="not available (no valgrind)")]
+    rows: list[Row] = []
+    minimal = result.counts["minimal"]
+    for which in [name for name in ("ours", "other") if name in result.counts]:
+        for mark, what in (("FIRST", "the first frame painted"), ("KEY", "the first interactive frame")):
+            count = result.counts[which][mark]
+            ratio = count / minimal[mark]
+            name = f"cold start to {what}, instructions"
+            rows.append(
+                Row(
+                    "tui",
+                    name + (f" [{result.other_src}]" if which == "other" else ""),
+                    round(count / 1e6, 1),
+                    "M",
+                    baseline=round(minimal[mark] / 1e6, 1),
+                    baseline_name="minimal Textual app (Header, Tree, RichLog, Footer)",
+                    ratio=round(ratio, 3),
+                    target=f"<= {COLD_TARGET}x",
+                    ok=ratio <= COLD_TARGET,
+                    note="callgrind, spawn to the mark (the process ends there); bytecode present",
+                )
+            )
+    return rows
 
 
 def _ratios(
@@ -221,6 +316,7 @@ def _row(runs: ColdRuns, which: str, mark: str, name: str, what: str, primary: b
         note += f"; first frame to the key's frame {latency:.0f} ms vs {floor:.0f} ms"
     if mark == "IDLE" and all("LISTED" in o for o in ours):
         note += f"; workflow list drawn at {median(o['LISTED'][0] for o in ours):.0f} ms"
+    note += f"; 1-minute load {runs.load[0]:.1f} before, {runs.load[1]:.1f} after"
     if which == "other":
         name += f" [{runs.other_src}]"
     return Row(

@@ -40,7 +40,7 @@ from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.widgets import NodeProgressList
 from tests.tui.pilot import wait_for
 
-from .cold_start import cold_rows, cold_start
+from .cold_start import cold_instructions, cold_rows, cold_start, instruction_rows
 from .report import Row
 
 TARGET_RATE = 13_000.0
@@ -304,9 +304,17 @@ async def flood_run(duration: float, rate: float, key_presses: int) -> dict[str,
             }
 
 
-def run_benchmark(quick: bool = False, cold_only: bool = False, compare: str | None = None) -> list[Row]:
+def run_benchmark(
+    quick: bool = False,
+    cold_only: bool = False,
+    compare: str | None = None,
+    cold_rounds: int | None = None,
+    instructions: bool = False,
+) -> list[Row]:
+    rounds = cold_rounds or (3 if quick else 7)
     if cold_only:
-        return cold_rows(cold_start(3 if quick else 7, compare))
+        extra = instruction_rows(cold_instructions(compare)) if instructions else []
+        return [*cold_rows(cold_start(rounds, compare)), *extra]
     duration = 1.5 if quick else 4.0
     presses = 10 if quick else 20
     previous_home = os.environ.get("COMFY_REALITY_HOME")
@@ -319,7 +327,7 @@ def run_benchmark(quick: bool = False, cold_only: bool = False, compare: str | N
                 os.environ.pop("COMFY_REALITY_HOME", None)
             else:
                 os.environ["COMFY_REALITY_HOME"] = previous_home
-    cold = cold_start(3 if quick else 7, compare)
+    cold = cold_start(rounds, compare)
     lags, idle_keys, flood_keys = result["lags"], result["idle_keys"], result["flood_keys"]
     key_p95 = _pct(flood_keys, 0.95)
     return [
@@ -359,6 +367,7 @@ def run_benchmark(quick: bool = False, cold_only: bool = False, compare: str | N
             f"{len(flood_keys)} presses each",
         ),
         *cold_rows(cold),
+        *(instruction_rows(cold_instructions(compare)) if instructions else []),
     ]
 
 
@@ -372,12 +381,29 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SRC",
         help="also cold-start the app from another tree's src folder (e.g. main's) in the same rounds",
     )
+    parser.add_argument(
+        "--cold-rounds",
+        type=int,
+        metavar="N",
+        help="cold-start rounds (default 7, 3 with --quick): more give a steadier median on a loaded machine",
+    )
+    parser.add_argument(
+        "--cold-instructions",
+        action="store_true",
+        help="also count cold-start instructions under callgrind (repeatable whatever the load; minutes)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     # Log lines go to the usual file, never to this report.
     configure_logging(level="info")
     as_json = args.json
-    figures = run_benchmark(quick=quick, cold_only=args.cold_only, compare=args.compare)
+    figures = run_benchmark(
+        quick=quick,
+        cold_only=args.cold_only,
+        compare=args.compare,
+        cold_rounds=args.cold_rounds,
+        instructions=args.cold_instructions,
+    )
     if as_json:
         print(json.dumps([asdict(f) for f in figures], indent=2))
         return

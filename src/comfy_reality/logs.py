@@ -11,7 +11,6 @@ the same configuration is installed in structlog and every logger forwards to it
 from __future__ import annotations
 
 import functools
-import json
 import re
 import sys
 import threading
@@ -149,13 +148,18 @@ def _json_fallback(value: Any) -> Any:
         return repr(value)
 
 
-# One encoder for every line: ``json.dumps(..., default=...)`` builds a new one per call.
-_encode_json = json.JSONEncoder(default=_json_fallback).encode
+@functools.cache
+def _json_encoder() -> Callable[[Any], str]:
+    """One encoder for every line (``json.dumps(..., default=...)`` builds one per call), made with the
+    first line: the json modules are not on the way to the app's first frame."""
+    import json
+
+    return json.JSONEncoder(default=_json_fallback).encode
 
 
 def _serialize(obj: Any, **_kw: Any) -> str:
     """structlog's JSONRenderer serializer, with the one encoder."""
-    return _encode_json(obj)
+    return _json_encoder()(obj)
 
 
 def _exception_text(exc_info: Any) -> str | None:
@@ -202,7 +206,7 @@ class _JsonLines:
             tap(None, method, event_dict)
         if self.file is None:
             return
-        line = _encode_json(event_dict)
+        line = _json_encoder()(event_dict)
         with _LOCK:
             self.file.write(line + "\n")
             self.file.flush()

@@ -10,7 +10,6 @@ the terminal (clipboard, title, clear screen) nor hide text. Results are plain s
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from typing import Any
@@ -110,6 +109,8 @@ def safe_json(value: Any, **options: Any) -> str:
 
     Strings keep their exact value: C1, DEL and bidi characters are written as ``\\u`` escapes
     (``\\u009b`` for CSI), which every JSON parser reads back as the same character."""
+    import json  # on first use: not on the way to the app's first frame
+
     options.setdefault("ensure_ascii", False)
     text = json.dumps(finite(value), allow_nan=False, **options)
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", _SURROGATE.sub("\ufffd", text))

@@ -204,3 +204,100 @@ async def test_the_first_frames_styles_are_those_a_full_restyle_gives(
     assert len(drawn) >= 14
     assert any(key.startswith("ScrollBar") for rules in drawn.values() for key in rules)
     assert drawn == restyled
+
+
+# A fresh interpreter started as comfy-reality-tui starts in a terminal: which of the modules the first
+# frame has no use for (the execution view's, the Executions filter's, the palette's, the toasts', the
+# workflow formats', json) are loaded at that frame, which once the execution view is mounted, and
+# whether the view's own module loaded on the loop's thread.
+_LOADED_CHILD = r"""
+import asyncio, sys, threading
+from pathlib import Path
+from comfy_reality import startup
+from comfy_reality.tui.app import ComfyRealityApp
+
+LATER = sys.argv[3].split(",")  # not json: it is one of them
+loaded = lambda: sorted(name for name in LATER if name in sys.modules)
+on_the_loop = []
+
+class Watch:  # first on the import path: sees the view's module looked for, on whichever thread
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "comfy_reality.tui.widgets.execution_view":
+            on_the_loop.append(threading.current_thread() is threading.main_thread())
+
+sys.meta_path.insert(0, Watch)
+
+async def main():
+    pending = startup.read(Path(sys.argv[2]), server_url="http://127.0.0.1:9")
+    app = ComfyRealityApp(pending, bundled_dir=Path(sys.argv[1]), connect=False, log_settle=0.0)
+    at_first_frame = []
+    display = app._display
+
+    def first_frame(screen, renderable):
+        display(screen, renderable)
+        if renderable is not None and not at_first_frame:
+            at_first_frame.append(loaded())
+
+    app._display = first_frame
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not (at_first_frame and app.main_screen._execution_view_mounted):  # the property would build it
+            await pilot.pause(0.01)
+    print(",".join(at_first_frame[0]), ",".join(loaded()), on_the_loop[0], sep="|")
+
+asyncio.run(main())
+"""
+
+LOADED_AFTER_THE_FIRST_FRAME = [
+    "json",
+    "comfy_reality.tui.commands",
+    "comfy_reality.tui.image_actions",
+    "comfy_reality.tui.keymap",
+    "comfy_reality.tui.notices",
+    "comfy_reality.tui.widgets.execution_filter",
+    "comfy_reality.tui.widgets.execution_view",
+    "comfy_reality.tui.widgets.live_text",
+    "comfy_reality.tui.widgets.node_progress",
+    "comfy_reality.workflows.formats",
+]
+
+
+def test_modules_the_first_frame_does_not_use_load_after_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _LOADED_CHILD,
+            str(WORKFLOWS),
+            str(tmp_path / "absent.toml"),
+            ",".join(LOADED_AFTER_THE_FIRST_FRAME),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    at_first_frame, once_mounted, on_the_loop = done.stdout.splitlines()[-1].split("|")
+    assert at_first_frame == ""
+    assert "comfy_reality.tui.widgets.execution_view" in once_mounted.split(",")
+    assert on_the_loop == "False"  # on a thread: a key's frame still to be drawn is not held up by it
+
+
+def test_the_task_tree_builds_no_lines_before_it_is_mounted(monkeypatch: Any) -> None:
+    """Its settings are set as it is built, not through the watchers that rebuild a mounted tree's lines."""
+    from comfy_reality.tui.widgets import TaskTree
+
+    built: list[int] = []
+    build = TaskTree._build
+
+    def counted(self: TaskTree) -> None:
+        built.append(1)
+        build(self)
+
+    monkeypatch.setattr(TaskTree, "_build", counted)
+    tree = TaskTree(id="tasks")
+    assert built == []
+    assert tree.show_root is False and tree.guide_depth == 2

@@ -25,10 +25,8 @@ from ..config_sources import PendingSettings
 from ..errors import ConfigError
 from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory, load_off_loop
-from .commands import ComfyCommands
 from .gc_tuning import FREEZE_AFTER, freeze_long_lived, thaw
 from .images import ImageSupport, resolve_renderer
-from .keymap import keymap_problems
 from .library import WorkflowLibrary
 from .log_order import LOG_SETTLE
 from .logtap import LogTap
@@ -47,11 +45,20 @@ from .state import SessionState
 from .widgets import LogPane, TaskTree, WorkflowBrowser
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+
     # Named in annotations only: the settings model (pydantic), the journal (SQLite) and the workflow
     # modules load after the first frame.
     from ..config import Settings
     from ..journal import Journal, ReconcileReport
     from ..workflows import ObjectInfo, WorkflowFile
+
+
+def _comfy_commands() -> type[Provider]:
+    """The palette's own commands, loaded when the palette first opens (Textual takes a callable)."""
+    from .commands import ComfyCommands
+
+    return ComfyCommands
 
 
 class ComfyRealityApp(SafeTextApp[None]):
@@ -60,7 +67,7 @@ class ComfyRealityApp(SafeTextApp[None]):
     CSS_PATH = "app.tcss"
     TITLE = "ComfyReality"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    COMMANDS = App.COMMANDS | {ComfyCommands}
+    COMMANDS = App.COMMANDS | {_comfy_commands}
     ENABLE_COMMAND_PALETTE = True
 
     # Keys that work on every screen; the main screen's own keys are in MainScreen.BINDINGS.
@@ -216,11 +223,13 @@ class ComfyRealityApp(SafeTextApp[None]):
         if self._settings is None:
             # The first frame drawn, then what was queued by then (a key typed as it appeared) handled
             # and drawn: the execution view's mount and the settings load's thread (which would take
-            # half the interpreter's time) come after that key. (Not App.wait_for_refresh: under
-            # App.run the app has no task of its own.)
+            # half the interpreter's time) come after that key; the view's modules load on a thread
+            # too, so a key's frame still to be drawn is not held up by them. (Not App.wait_for_refresh:
+            # under App.run the app has no task of its own.)
             drawn = asyncio.Event()
             self.call_after_refresh(self.call_after_refresh, drawn.set)
             await drawn.wait()
+            await load_off_loop("comfy_reality.tui.widgets.execution_view")
             await self.main_screen.mount_hidden_panes()  # before the backend: its batches are shown there
             await load_off_loop("comfy_reality.config")
         try:
@@ -241,6 +250,8 @@ class ComfyRealityApp(SafeTextApp[None]):
         """Textual ignores keymap entries it cannot use; say which and where, once."""
         if not self.settings.keymap:
             return  # nothing to check: the screens opened later are not imported for it
+        from .keymap import keymap_problems
+
         problems = keymap_problems(self.settings.keymap)
         if problems:
             self.write_log([LogLine(fmt.now(), "warning", problem) for problem in problems])

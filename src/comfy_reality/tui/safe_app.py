@@ -8,14 +8,16 @@ Overriding ``notify`` once covers every call, the app's and its screens' and wid
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, ReturnType
 from textual.notifications import Notify, SeverityLevel
 
 from ..safe_text import safe_str
 from ..url_secrets import redact_url
-from .notices import NoticeFolder
+
+if TYPE_CHECKING:
+    from .notices import NoticeFolder
 
 
 class SafeTextApp(App[ReturnType]):
@@ -27,7 +29,7 @@ class SafeTextApp(App[ReturnType]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._notice_folder = NoticeFolder()
+        self._notice_folder: NoticeFolder | None = None  # made by the first notification
 
     def notify(
         self,
@@ -39,6 +41,10 @@ class SafeTextApp(App[ReturnType]):
         markup: bool = True,
     ) -> None:
         # ``markup`` is ignored on purpose: no caller may opt outside text back into markup.
+        if self._notice_folder is None:
+            from .notices import NoticeFolder  # not on the way to the first frame
+
+            self._notice_folder = NoticeFolder()
         shown, replaced = self._notice_folder.fold(
             safe_str(redact_url(str(message))),
             title=safe_str(redact_url(str(title)), one_line=True),

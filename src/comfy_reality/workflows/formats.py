@@ -6,7 +6,6 @@ deeper than ``MAX_DEPTH`` is refused, so a hostile or broken file cannot stall t
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import stat
@@ -69,6 +68,8 @@ def _finite_float(text: str) -> float:
 
 def parse_json_bytes(raw: bytes, *, source: str | None = None, max_depth: int = MAX_DEPTH) -> Any:
     """Decode and parse, turning every failure into a WorkflowReadError that says what is wrong."""
+    import json  # on first use: not on the way to the app's first frame
+
     if not raw.strip():
         raise WorkflowReadError("the file is empty; expected a JSON workflow", source=source)
     try:

@@ -35,9 +35,7 @@ from ..library import WorkflowLibrary
 from ..log_order import LOG_SETTLE, LogOrder
 from ..messages import LogLine, TaskEventsBatch
 from ..state import ExecutionEntry, SessionEntry, SessionState
-from ..widgets import ExecutionView, LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
-from ..widgets.execution_filter import ExecutionFilter
-from ..widgets.execution_view import OutputKey, output_key
+from ..widgets import LogPane, StatusBar, TaskTree, WorkflowBrowser, WorkflowPreview
 from ..widgets.steady_footer import SteadyFooter
 from ..widgets.workflow_browser import workflow_nodes
 from . import main_keys
@@ -49,6 +47,8 @@ from .selected_execution import SelectedExecutionScreen
 if TYPE_CHECKING:
     from ...runtime.models import ServerStatus, WorkflowExecution
     from ...workflows import WorkflowFile
+    from ..widgets.execution_filter import ExecutionFilter
+    from ..widgets.execution_view import ExecutionView, OutputKey
     from .input_form import FormResult
 
 
@@ -126,6 +126,8 @@ class MainScreen(SelectedExecutionScreen):
         self._execution_view_mounted = not defer_execution_view
         """False until :meth:`mount_hidden_panes` has mounted the execution view (when deferred: the
         first frame in a terminal, settings still pending, has no use for it)."""
+        self._execution_view: ExecutionView | None = None
+        self._tasks_filter: ExecutionFilter | None = None
 
     # ------------------------------------------------------------------ layout
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -162,12 +164,8 @@ class MainScreen(SelectedExecutionScreen):
         self.browser.border_title = "Workflows"
         self.task_tree = TaskTree(id="tasks")
         self.task_tree.border_title = "Executions"
-        self.tasks_filter = ExecutionFilter(self.task_tree, id="tasks-filter")  # mounted by its first /
         self.preview = WorkflowPreview(titles, id="preview")
         self.preview.border_title = "Workflow"
-        self.execution_view = ExecutionView(id="execution", images=self.images)
-        self.execution_view.display = False  # the detail panes swap by display, not a class (no restyle)
-        self.execution_view.border_title = "Execution"
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
         self.log_pane.border_title = "Log"
@@ -384,7 +382,9 @@ class MainScreen(SelectedExecutionScreen):
     def _show_workflow(self, workflow: WorkflowFile | None) -> None:
         self._detail_mode = "workflow"
         preview = self.preview
-        self.execution_view.display, preview.display = False, True
+        if self._execution_view is not None:
+            self._execution_view.display = False
+        preview.display = True
         if workflow is None or workflow.error:
             preview.show(workflow, None)
             return
@@ -648,6 +648,7 @@ class MainScreen(SelectedExecutionScreen):
         if runtime is None:
             return
         from ...runtime.outputs import safe_output_path, save_outputs  # loaded on first use: faster start-up
+        from ..widgets.execution_view import output_key
 
         execution_id = execution.id
         written = 0

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 
 from ... import paths
 from ..state import KEEP_DETAIL, ExecutionEntry, ExecutionSummary, SessionEntry, SessionState
-from ..widgets import ExecutionView, TaskTree
-from ..widgets.execution_view import OutputKey
+from ..widgets import TaskTree
 from .edit_inputs import EditInputsScreen
 
 if TYPE_CHECKING:
     from ...runtime.models import WorkflowExecution
+    from ..images import ImageSupport
+    from ..widgets.execution_filter import ExecutionFilter
+    from ..widgets.execution_view import ExecutionView, OutputKey
 
 
 class SelectedExecutionScreen(EditInputsScreen):
@@ -27,11 +29,13 @@ class SelectedExecutionScreen(EditInputsScreen):
 
     session: SessionState
     task_tree: TaskTree
-    execution_view: ExecutionView
     output_sizes: dict[OutputKey, int]
     saved_paths: dict[OutputKey, Path]
     _selected_execution: str | None
     _select_on_arrival: str | None
+    _execution_view: ExecutionView | None
+    _tasks_filter: ExecutionFilter | None
+    images: ImageSupport | None
     keep_detail = KEEP_DETAIL
     """Finished executions kept whole (the newest or last looked at); the rest are summaries."""
 
@@ -42,6 +46,26 @@ class SelectedExecutionScreen(EditInputsScreen):
         def _show_execution(self, execution_id: str) -> None: ...
 
         async def save_execution_outputs(self, execution: WorkflowExecution, folder: Path) -> None: ...
+
+    @property
+    def execution_view(self) -> ExecutionView:
+        """Built (and its modules loaded) when first needed: a first frame in a terminal has no use for it."""
+        if self._execution_view is None:
+            from ..widgets.execution_view import ExecutionView
+
+            view = self._execution_view = ExecutionView(id="execution", images=self.images)
+            view.display = False  # the detail panes swap by display, not a class (no restyle)
+            view.border_title = "Execution"
+        return self._execution_view
+
+    @property
+    def tasks_filter(self) -> ExecutionFilter:
+        """The Executions filter, built (and mounted) by its first /."""
+        if self._tasks_filter is None:
+            from ..widgets.execution_filter import ExecutionFilter
+
+            self._tasks_filter = ExecutionFilter(self.task_tree, id="tasks-filter")
+        return self._tasks_filter
 
     # ------------------------------------------------------------- compaction
     def compact_session(self) -> None:

@@ -166,8 +166,10 @@ server; its children are the prompt's nodes.
         # A Text, not a str: a str root label is parsed as markup, which loads Rich's markup and
         # emoji tables (about 3 ms) before the first frame for a label that is never shown.
         super().__init__(Text("executions"), id=id)
-        self.show_root = False
-        self.guide_depth = 2
+        # Set without their watchers (nor the mount's first call of them): a tree not yet mounted has no
+        # lines to rebuild, and each watcher's first call inspects its signature, before the first frame.
+        self.set_reactive(TaskTree.show_root, False)
+        self.set_reactive(TaskTree.guide_depth, 2)
         self._line_cache = LRUCache(DRAWN_LINES_CACHED)
         self._branches: dict[str, TreeNode[TreeRef]] = {}
         self._leaves: dict[str, TreeNode[TreeRef]] = {}

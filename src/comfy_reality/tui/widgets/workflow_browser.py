@@ -17,7 +17,6 @@ from textual.widgets.option_list import Option
 
 from ...safe_text import safe_line
 from ...safe_text import safe_str as plain
-from ...workflows.formats import WorkflowFormat
 from ..format import fuzzy_positions, highlighted
 from .kept_lines import KeptLines
 from .pane_focus import PaneLitByScreen
@@ -107,6 +106,8 @@ def option_prompt(workflow: WorkflowFile, query: str = "") -> Text:
     if workflow.missing_node_types:
         text.append("! ", style="bold yellow")
     text.append_text(highlighted(name, positions))
+    from ...workflows.formats import WorkflowFormat  # with the first listed workflow, not the first frame
+
     fmt_label = "API" if workflow.format is WorkflowFormat.API else "UI"
     text.append(f"  {workflow.node_count} nodes · {fmt_label}", style="dim")
     return text
