@@ -169,7 +169,7 @@ class MainScreen(SelectedExecutionScreen):
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
         self.log_pane.border_title = "Log"
-        self._pane_light = PaneLight(self.browser, self.preview, self.execution_view)
+        self._pane_light = PaneLight(self.browser, self.preview)  # and the execution view once mounted
         yield self.status_bar
         with Horizontal(id="main"):
             with Vertical(id="left"):
@@ -179,7 +179,7 @@ class MainScreen(SelectedExecutionScreen):
             with Vertical(id="detail") as self._detail:
                 yield self.preview
                 if self._execution_view_mounted:
-                    yield self.execution_view
+                    yield self._pane_light.add(self.execution_view)
         yield self.log_pane
         yield SteadyFooter(show_command_palette=False)
         if notice is not None:
@@ -210,7 +210,7 @@ class MainScreen(SelectedExecutionScreen):
         (its batches, previews and the tick are shown there)."""
         if self._execution_view_mounted:
             return
-        await self._detail.mount(self.execution_view)
+        await self._detail.mount(self._pane_light.add(self.execution_view))
         self._execution_view_mounted = True
         if self._detail_mode == "execution" and self._selected_execution is not None:
             self._show_execution(self._selected_execution)

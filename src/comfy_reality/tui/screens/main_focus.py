@@ -12,7 +12,11 @@ Tab's first. Here every restyle happens as the focus moves, so a Tab draws one f
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from textual.widget import Widget
+
+PaneT = TypeVar("PaneT", bound=Widget)
 
 FOCUS_WITHIN = "-focus-within"
 """The class app.tcss lights a pane's border by, in place of ``:focus`` and ``:focus-within``."""
@@ -25,9 +29,14 @@ class PaneLight:
     """
 
     def __init__(self, *panes: Widget) -> None:
-        self.panes = panes
+        self.panes: tuple[Widget, ...] = panes
         self._lit: Widget | None = None
         self._focused: Widget | None = None
+
+    def add(self, pane: PaneT) -> PaneT:
+        """Light ``pane`` too: a pane mounted after the first frame is added as it mounts, not built before."""
+        self.panes = (*self.panes, pane)
+        return pane
 
     def follow(self, focused: Widget | None) -> None:
         """Called as the screen's focus moves (before the widgets get their Focus and Blur events)."""
