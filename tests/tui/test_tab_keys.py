@@ -16,6 +16,7 @@ from textual.color import Color
 from textual.widget import Widget
 
 from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.widgets.node_progress import NodeProgressList
 from tests.tui.scenes import scene_app
 
 from .helpers import WORKFLOWS, screen_text
@@ -139,9 +140,10 @@ async def test_a_tab_draws_the_panes_it_moves_between_in_one_frame() -> None:
         await listed(pilot)
         screen = app.main_screen
         view, tree, log = screen.execution_view, screen.task_tree, screen.log_pane
-        assert view.show_vertical_scrollbar and tree.show_vertical_scrollbar
+        rows = view.query_one(NodeProgressList)  # 500 node rows scroll themselves, inside the view
+        assert rows.show_vertical_scrollbar and tree.show_vertical_scrollbar
         panes: set[Widget] = {view, *view.walk_children(Widget), tree, log}
-        panes |= {pane.vertical_scrollbar for pane in (view, tree, log) if pane.show_vertical_scrollbar}
+        panes |= {pane.vertical_scrollbar for pane in (view, rows, tree, log) if pane.show_vertical_scrollbar}
         for _ in (
             PANES
         ):  # once round first: the view's new scrollbar is styled (and laid out) by its first restyle
