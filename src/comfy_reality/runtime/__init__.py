@@ -3,8 +3,9 @@
 The errors it raises are defined in :mod:`comfy_reality.errors` and re-exported here.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from comfy_reality.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from ..errors import (
@@ -157,13 +158,7 @@ _MODULE_OF: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _MODULE_OF, globals())
 
 
 __all__ = [
