@@ -145,42 +145,6 @@ async def test_a_row_that_changed_off_screen_shows_its_new_state_when_scrolled_t
         assert "pending" not in last and "✓" in last
 
 
-def test_full_collections_wait_for_a_quiet_moment() -> None:
-    from comfy_reality.tui.gc_tuning import QuietCollector, thaw
-
-    now = [100.0]
-    full: list[int] = []
-
-    def seen(phase: str, info: dict[str, int]) -> None:
-        if phase == "stop" and info["generation"] == 2:
-            full.append(1)
-
-    before = gc.get_threshold()
-    collector = QuietCollector(quiet=1.0, longest=60.0, clock=lambda: now[0], backlog=1 << 30)
-    gc.callbacks.append(seen)
-    try:
-        collector.start()
-        assert gc.get_threshold()[2] > 1_000_000  # CPython starts none by itself
-        collector._due_after = 0  # one is due
-        collector.frame_drawn()
-        now[0] += 0.5
-        assert not collector.check() and not full  # a frame half a second ago: not now
-        now[0] += 0.6
-        assert collector.check() and len(full) == 1  # quiet for over a second
-        for _ in range(130):  # drawing all the time (a long run): it waits at most `longest`
-            now[0] += 0.5
-            collector.frame_drawn()
-            collector.check()
-        assert len(full) == 2
-        collector._due_after = 1 << 40  # none due: none runs, however quiet
-        now[0] += 10
-        assert not collector.check()
-    finally:
-        gc.callbacks.remove(seen)
-        thaw()
-    assert gc.get_threshold() == before
-
-
 async def test_the_second_tick_redraws_only_the_rows_that_show_a_clock() -> None:
     from textual.app import App, ComposeResult
 
