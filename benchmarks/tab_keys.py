@@ -185,14 +185,18 @@ async def timed_presses(
 
 
 def pane_whole(app: Any) -> bool:
-    """The detail pane shows the cursor's execution, laid out: its rows sized, its scrollbar decided."""
+    """The detail pane shows the cursor's execution, laid out: its rows sized, its scrollbars decided."""
     screen = app.main_screen
     view = screen.execution_view
     entry = view.entry
     if entry is None or entry.id != screen.task_tree.selected_execution_id:
         return False
+    nodes = view.nodes  # the rows scroll themselves, at most the pane's height: sized to min(rows, room)
+    if nodes.virtual_size.height != nodes._lines or not nodes.size.height:
+        return False
+    rows_need_bar = nodes._lines > nodes.size.height
     needs_bar = view.virtual_size.height > view.container_size.height
-    return bool(view.nodes.size.height == view.nodes._lines and view.show_vertical_scrollbar == needs_bar)
+    return bool(nodes.show_vertical_scrollbar == rows_need_bar and view.show_vertical_scrollbar == needs_bar)
 
 
 async def tree_rounds(
