@@ -25,6 +25,7 @@ from ..config_sources import PendingSettings
 from ..errors import ConfigError
 from . import format as fmt
 from .backend import FRAME_INTERVAL, STATS_INTERVAL, AppRuntime, Backend, RuntimeFactory, load_off_loop
+from .burst_keys import BurstKeysApp
 from .gc_tuning import FREEZE_AFTER, freeze_long_lived, thaw
 from .images import ImageSupport, resolve_renderer
 from .library import WorkflowLibrary
@@ -61,7 +62,7 @@ def _comfy_commands() -> type[Provider]:
     return ComfyCommands
 
 
-class ComfyRealityApp(SafeTextApp[None]):
+class ComfyRealityApp(BurstKeysApp[None], SafeTextApp[None]):
     """Queue, watch, cancel and retry ComfyUI workflows."""
 
     CSS_PATH = "app.tcss"

@@ -36,6 +36,7 @@ from ...safe_text import safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
 from .. import gc_tuning
+from ..burst_keys import focus_at_once, opens_field
 from ..image_actions import GalleryActions
 from ..messages import RerunRequested
 from ..widgets.history_table import HistoryTable
@@ -669,8 +670,9 @@ Every run the journal recorded, newest first; the details follow the cursor.
             return
         self.dismiss(None)
 
+    @opens_field
     def action_focus_filter(self) -> None:
-        self.query_one("#history-filter", Input).focus()
+        focus_at_once(self.query_one("#history-filter", Input))
 
     def action_cycle_status(self) -> None:
         """Next status filter (then back to any): quicker than opening the list."""

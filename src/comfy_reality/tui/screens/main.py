@@ -28,6 +28,7 @@ from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.kinds import ConnectionState, TaskStatus
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
+from ..burst_keys import opens_field
 from ..dirty_lines import DirtyLinesCompositor
 from ..gc_tuning import collect_when_quiet, freeze_long_lived
 from ..images import ImageSupport
@@ -685,13 +686,12 @@ class MainScreen(SelectedExecutionScreen):
         if pane.has_class("hidden") and pane.has_focus:
             self.browser.option_list.focus()
 
-    def action_filter(self) -> None:
+    @opens_field
+    async def action_filter(self) -> None:
         if self._focused_pane() == "tasks":
-            if self.tasks_filter.parent is None:  # mounted by the first / on the Executions pane
-                self._tasks_box.mount(self.tasks_filter, before=self.task_tree)
-            self.tasks_filter.open()
+            await self.tasks_filter.open(self._tasks_box)
         else:
-            self.browser.start_filter()
+            await self.browser.start_filter()
 
     def action_reconnect(self) -> None:
         self.scan_local()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from textual import events
+from textual.widget import Widget
 from textual.widgets import Input
 
+from ..burst_keys import focus_at_once
 from .steady_input import SteadyInput
 from .task_tree import TaskTree
 
@@ -27,9 +29,13 @@ class ExecutionFilter(SteadyInput):
         super().__init__(placeholder="filter executions…", id=id, classes="hidden")
         self.task_tree = tree
 
-    def open(self) -> None:
+    async def open(self, box: Widget) -> None:
+        """Show the field (mounted in ``box`` above the tree by the first /) and focus it before returning:
+        the rest of a burst of keys is typed there."""
+        if self.parent is None:
+            await box.mount(self, before=self.task_tree)
         self.remove_class("hidden")
-        self.focus()
+        focus_at_once(self)
 
     def _watch_value(self, value: str) -> None:
         # The rows follow the keystroke at once, not on the Changed message that follows it:

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from ...safe_text import safe_line
 from ...safe_text import safe_str as plain
+from ..burst_keys import focus_at_once
 from ..format import fuzzy_positions, highlighted
 from .kept_lines import KeptLines
 from .pane_focus import PaneLitByScreen
@@ -221,11 +222,12 @@ server. Broken files are listed with their error.
         self.server_note = server_note
         self._rebuild(keep=current.path if current else None)
 
-    def start_filter(self) -> None:
+    async def start_filter(self) -> None:
+        """Show the filter and focus it before returning: the rest of a burst of keys is typed there."""
         if self.filter_input.parent is None:
-            self.mount(self.filter_input, before=self.option_list)
+            await self.mount(self.filter_input, before=self.option_list)
         self.filter_input.remove_class("hidden")
-        self.filter_input.focus()
+        focus_at_once(self.filter_input)
 
     def action_clear_filter(self) -> None:
         if self.filter_input.parent is not None:
