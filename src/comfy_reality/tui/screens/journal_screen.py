@@ -36,12 +36,12 @@ from ...safe_text import safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
 from .. import gc_tuning
-from ..burst_keys import focus_at_once, opens_field
+from ..burst_keys import focus_at_once, moves_focus
 from ..image_actions import GalleryActions
 from ..messages import RerunRequested
+from ..widgets.filter_field import FilterField
 from ..widgets.history_table import HistoryTable
 from ..widgets.steady_footer import SteadyFooter
-from ..widgets.steady_input import SteadyInput
 from .breakpoints import apply_breakpoints
 from .history_details import ago, describe, duration_text, status_text
 
@@ -259,8 +259,13 @@ Every run the journal recorded, newest first; the details follow the cursor.
         apply_breakpoints(self, self.app.size.width)  # the first frame split or stacked as it stays
         with Horizontal(id="history-bar"):
             yield Static("History · ? keys", id="history-title")
-            yield SteadyInput(
-                placeholder="/ to filter: name, id or error text", id="history-filter", compact=True
+            yield FilterField(
+                lambda: self.query_one(HistoryTable),
+                hides=False,
+                clears=False,
+                placeholder="/ to filter: name, id or error text",
+                id="history-filter",
+                compact=True,
             )
             yield Select(
                 [(label, value) for value, label in STATUS_CHOICES],
@@ -654,10 +659,6 @@ Every run the journal recorded, newest first; the details follow the cursor.
     def _filter_changed(self) -> None:
         self.reload()
 
-    @on(Input.Submitted, "#history-filter")
-    def _filter_submitted(self) -> None:
-        self.query_one(HistoryTable).focus()
-
     @on(Select.Changed, "#history-status")
     def _status_changed(self) -> None:
         self.reload()
@@ -670,7 +671,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             return
         self.dismiss(None)
 
-    @opens_field
+    @moves_focus
     def action_focus_filter(self) -> None:
         focus_at_once(self.query_one("#history-filter", Input))
 

@@ -28,7 +28,7 @@ from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.kinds import ConnectionState, TaskStatus
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
-from ..burst_keys import opens_field
+from ..burst_keys import moves_focus
 from ..dirty_lines import DirtyLinesCompositor
 from ..gc_tuning import collect_when_quiet, freeze_long_lived
 from ..images import ImageSupport
@@ -686,7 +686,7 @@ class MainScreen(SelectedExecutionScreen):
         if pane.has_class("hidden") and pane.has_focus:
             self.browser.option_list.focus()
 
-    @opens_field
+    @moves_focus
     async def action_filter(self) -> None:
         if self._focused_pane() == "tasks":
             await self.tasks_filter.open(self._tasks_box)

@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from ...errors import ComfyError
+from ..burst_keys import focus_at_once, moves_focus
 
 if TYPE_CHECKING:
     from .main import MainScreen
@@ -193,10 +194,11 @@ class ServersScreen(ModalScreen[None]):
     def action_toggle_pin(self) -> None:
         self._act(self._toggle_pin, "pin")
 
+    @moves_focus
     def action_add(self) -> None:
         field = self.query_one("#servers-add", Input)
         field.display = True
-        field.focus()
+        focus_at_once(field)  # a URL pasted right after "a" goes into the field
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         url = event.value.strip()

@@ -17,8 +17,9 @@ from textual.widgets.option_list import Option
 
 from ...safe_text import safe_line
 from ...safe_text import safe_str as plain
-from ..burst_keys import focus_at_once
+from ..burst_keys import focus_at_once, moves_focus
 from ..format import fuzzy_positions, highlighted
+from .filter_field import FilterField
 from .kept_lines import KeptLines
 from .pane_focus import PaneLitByScreen
 
@@ -183,7 +184,14 @@ server. Broken files are listed with their error.
         self.files: list[WorkflowFile] = []
         self.server_note: str | None = None
         self._shown: list[WorkflowFile] = []
-        self.filter_input = Input(placeholder="filter workflows…", id="workflow-filter")
+        self.filter_input = FilterField(
+            lambda: self.option_list,
+            hides=True,
+            clears=True,
+            placeholder="filter workflows…",
+            id="workflow-filter",
+            follow=self._follow_filter,
+        )
         """Mounted by the first / (an Input costs the first frame its styling and a restyle after it)."""
 
     def compose(self) -> ComposeResult:
@@ -229,33 +237,21 @@ server. Broken files are listed with their error.
         self.filter_input.remove_class("hidden")
         focus_at_once(self.filter_input)
 
+    @moves_focus
     def action_clear_filter(self) -> None:
         if self.filter_input.parent is not None:
             self.filter_input.value = ""
             self.filter_input.add_class("hidden")
-        self.option_list.focus()
+        focus_at_once(self.option_list)
 
     @on(Input.Changed, "#workflow-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        event.stop()
+        event.stop()  # the rows followed the value as it changed (_follow_filter)
+
+    def _follow_filter(self, value: str) -> None:
         # Typing goes to the best match; clearing (esc) keeps the workflow the person chose.
         current = self.highlighted
-        self._rebuild(keep=current.path if current is not None and not event.value else None)
-
-    @on(Input.Submitted, "#workflow-filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if not event.value:
-            self.filter_input.add_class("hidden")
-        self.option_list.focus()
-
-    def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.filter_input.has_focus:
-            event.stop()
-            self.action_clear_filter()
-        elif event.key == "down" and self.filter_input.has_focus:
-            event.stop()
-            self.option_list.focus()
+        self._rebuild(keep=current.path if current is not None and not value else None)
 
     def _rebuild(self, keep: Any) -> None:
         query = self.filter_input.value.strip()
