@@ -46,5 +46,4 @@ class ExecutionFilter(FilterField):
         focus_at_once(self)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.task_tree.set_filter(event.value)  # already done as the value changed: nothing to do
+        event.stop()  # the tree followed the value as it changed (``follow``)
