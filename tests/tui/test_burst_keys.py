@@ -136,6 +136,14 @@ async def test_a_burst_after_slash_is_typed_into_the_history_filter(tmp_path: Pa
         assert app.screen is screen
         assert app.focused is field
 
+        # esc to the table, esc out of History, then / : the / is taken where the focus is by its
+        # turn, on the main screen's Workflows list, and the letters after it go into that filter.
+        send_burst(app, "\x1b\x1b/ab")
+        browser = app.main_screen.browser
+        await wait_for(pilot, lambda: browser.filter_input.value == "ab", what="the workflow filter typed")
+        assert app.screen is app.main_screen
+        assert app.focused is browser.filter_input
+
 
 async def test_a_burst_after_ctrl_p_is_the_palette_search() -> None:
     app = scene_app(WORKFLOWS)
