@@ -202,3 +202,37 @@ async def test_the_users_journal_forgets_finished_runs_older_than_journal_keep_d
             ),
             what="the log line",
         )
+
+
+async def test_a_run_retried_from_history_is_listed_there_at_once(tmp_path: Path) -> None:
+    """Found by hand: t (or r) in History queued the run, but the list showed it only after F5
+    (it follows the unfinished runs it lists, and a retried failure is already over)."""
+    journal_path = tmp_path / "journal.sqlite3"
+    async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50)) as server:
+        app = _app(server, journal_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(
+                pilot,
+                lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
+            )
+            await wait_for(pilot, lambda: bool(app.workflow_files))
+            app.browser.option_list.focus()
+            app.browser.highlight("fail")
+            await pilot.press("r")
+            await wait_for(
+                pilot,
+                lambda: any(e.execution.is_final for e in app.session.entries.values()),
+                what="the run to fail",
+            )
+            await pilot.press("h")
+            await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen), what="history screen")
+            screen = app.screen
+            assert isinstance(screen, JournalScreen)
+            await wait_for(pilot, lambda: [e.name for e in screen.entries] == ["fail"], what="the failed run")
+            await pilot.press("t")
+            await wait_for(
+                pilot,
+                lambda: [e.name for e in screen.entries] == ["fail", "fail"],
+                what="the retried run listed",
+            )
+            await wait_for_text(pilot, "Executions: 2")

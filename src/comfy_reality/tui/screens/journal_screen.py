@@ -703,11 +703,16 @@ Every run the journal recorded, newest first; the details follow the cursor.
         from . import history_actions
 
         if what in ("retry", "rerun"):
-            history_actions.run_again(self.app, entry, retry=what == "retry")
+            # The new run is listed at once: the list follows only the unfinished runs it shows.
+            history_actions.run_again(self.app, entry, retry=what == "retry", queued=self._new_run_queued)
         elif what == "save":
             history_actions.save_outputs(self.app, entry)
         else:
             history_actions.open_error(self.app, entry)
+
+    def _new_run_queued(self) -> None:
+        if self.is_attached:
+            self.reload(keep_extent=True)
 
     @classmethod
     def key_rows(cls, app: App[object]) -> list[tuple[str, str, str]]:
