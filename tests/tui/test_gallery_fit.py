@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from comfy_reality.runtime.models import OutputFile
+from comfy_reality.tui.screens.image_viewer import ImageViewerScreen
 from comfy_reality.tui.widgets.gallery import Gallery
 
 from .helpers import WORKFLOWS
@@ -59,3 +60,20 @@ async def test_tab_stops_once_in_the_gallery_and_arrows_pick() -> None:
         assert app.focused is gallery
         await pilot.press("right")
         assert gallery.selected == 1 and gallery.thumbnails[1].has_class("-selected")
+
+
+async def test_v_without_a_display_names_a_key_that_works_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by hand in the full-screen picture: "o saves the outputs", but o does nothing there."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    app = picture_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_picture_scene(pilot, "completed")
+        app.query_one(Gallery).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImageViewerScreen), what="the picture")
+        await pilot.press("v")
+        await wait_for(pilot, lambda: "No display here" in screen_text(app), what="the notice")
+        assert "y copies the picture's path" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "Copied output/ComfyUI_00042_.png" in screen_text(app), what="copied")
