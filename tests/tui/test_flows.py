@@ -25,6 +25,7 @@ from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.confirm_quit import ConfirmQuitScreen
 from comfy_reality.tui.screens.help import HelpScreen
 from comfy_reality.tui.screens.input_form import InputField, InputFormScreen
+from comfy_reality.tui.screens.name_prompt import NamePromptScreen
 from comfy_reality.tui.screens.save_outputs import SaveOutputsScreen
 from comfy_reality.tui.state import ExecutionEntry
 from comfy_reality.tui.widgets import TaskTree, WorkflowBrowser
@@ -385,6 +386,31 @@ async def test_form_saves_a_new_local_workflow(server: EmbeddedServer) -> None:
         )
         saved = json.loads((paths.user_workflows_dir() / "progress-edited.json").read_text())
         assert saved["2"]["inputs"]["steps"] == 4
+
+
+async def test_esc_in_the_save_dialog_goes_back_to_the_form_with_its_edits(server: EmbeddedServer) -> None:
+    """Found by hand: ctrl+s then esc (a second thought about the name) closed the form too, and
+    every value typed into it was lost."""
+    app = make_app(server.url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await connected(pilot, app, catalogue=True)
+        app.query_one(WorkflowBrowser).highlight("progress")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen))
+        steps = _field(app, "2.steps").editor
+        assert isinstance(steps, Input)
+        steps.value = "4"
+        for save_key in ("ctrl+s", "ctrl+t"):
+            await pilot.press(save_key)
+            await wait_for(pilot, lambda: isinstance(app.screen, NamePromptScreen), what="the name dialog")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="back to the form")
+            await wait_for_text(pilot, "Edit inputs · progress")
+            assert _field(app, "2.steps").raw_value() == "4"
+        await pilot.press("ctrl+r")
+        await wait_for(
+            pilot, lambda: any(e.title == "progress (edited)" for e in app.session.entries.values())
+        )
 
 
 async def test_server_saved_workflows_are_listed_opened_and_run(server: EmbeddedServer) -> None:

@@ -12,6 +12,7 @@ from comfy_reality.runtime import ComfyUIAsyncRuntime
 from comfy_reality.runtime.models import ConnectionState, TaskStatus, WorkflowExecution
 from comfy_reality.server import EmbeddedServer, ServerConfig
 from comfy_reality.tui.app import ComfyRealityApp
+from comfy_reality.tui.screens.input_form import InputFormScreen
 from comfy_reality.tui.screens.journal_screen import JournalScreen
 
 from .helpers import WORKFLOWS, screen_text, wait_for, wait_for_text
@@ -202,3 +203,52 @@ async def test_the_users_journal_forgets_finished_runs_older_than_journal_keep_d
             ),
             what="the log line",
         )
+
+
+async def test_a_run_retried_from_history_is_listed_there_at_once(tmp_path: Path) -> None:
+    """Found by hand: t, r or e in History queued the run, but the list showed it only after F5
+    (it follows the unfinished runs it lists, and a retried failure is already over)."""
+    journal_path = tmp_path / "journal.sqlite3"
+    async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50)) as server:
+        app = _app(server, journal_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(
+                pilot,
+                lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
+            )
+            await wait_for(pilot, lambda: bool(app.workflow_files))
+            app.browser.option_list.focus()
+            app.browser.highlight("fail")
+            await pilot.press("r")
+            await wait_for(
+                pilot,
+                lambda: any(e.execution.is_final for e in app.session.entries.values()),
+                what="the run to fail",
+            )
+            await pilot.press("h")
+            await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen), what="history screen")
+            screen = app.screen
+            assert isinstance(screen, JournalScreen)
+            await wait_for(pilot, lambda: [e.name for e in screen.entries] == ["fail"], what="the failed run")
+            await pilot.press("t")
+            await wait_for(
+                pilot,
+                lambda: [e.name for e in screen.entries] == ["fail", "fail"],
+                what="the retried run listed",
+            )
+            await wait_for_text(pilot, "Executions: 2")
+            await wait_for(
+                pilot, lambda: all(e.is_final for e in screen.entries), 15, what="both listed as over"
+            )
+            # e: through the form; History lists the run once the session has it (at its next tick).
+            await wait_for(pilot, lambda: app.main_screen.library.object_info is not None, what="catalogue")
+            await pilot.press("e")
+            await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: app.screen is screen, what="back in History")
+            await wait_for(
+                pilot,
+                lambda: [e.name for e in screen.entries] == ["fail (edited)", "fail", "fail"],
+                15,
+                what="the re-run listed",
+            )

@@ -144,3 +144,40 @@ async def test_a_bad_sweep_in_the_form_is_refused_with_the_reason(extra_server: 
         await pilot.press("ctrl+r")
         await wait_for_text(pilot, "Batch: '3.seed' is not NODE.INPUT=V1,V2")
         assert isinstance(app.screen, InputFormScreen)
+
+
+async def test_a_server_added_on_the_servers_screen_says_why_it_is_down() -> None:
+    """Found by hand: a server added here that cannot be reached read "down" and nothing more (its
+    reason was in no row and no line), and it never joined the Capabilities list."""
+    app = ComfyRealityApp(
+        Settings(), bundled_dir=WORKFLOWS, frame_interval=0.005, demo=True, demo_servers=2, use_journal=False
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.runtime, PoolRuntime), what="the pool")
+        pool = pool_of(app)
+        await wait_for(pilot, lambda: all(m.connected for m in pool.pool.members), what="servers")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServersScreen), what="the Servers screen")
+        await wait_for_text(pilot, "demo2: ComfyUI")
+        await pilot.press("a")
+        app.screen.query_one("#servers-add", Input).value = "http://alice:hunter2@127.0.0.1:9"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(pool.pool.members) == 3, what="the added server")
+        await wait_for_text(pilot, "down: [Errno 111] Connect call failed")
+        await wait_for_text(pilot, "127.0.0.1:9: unknown (Cannot reach ComfyUI at http://127.0.0.1:9")
+        assert "hunter2" not in screen_text(app) and "alice" not in screen_text(app)
+
+
+async def test_the_palette_opens_the_servers_screen() -> None:
+    """`s` is in no footer; the palette listed every other screen but not this one."""
+    app = ComfyRealityApp(
+        Settings(), bundled_dir=WORKFLOWS, frame_interval=0.005, demo=True, demo_servers=2, use_journal=False
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.runtime, PoolRuntime), what="the pool")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"servers")
+        await wait_for_text(pilot, "Each server of the pool")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServersScreen), what="the Servers screen")
+        await wait_for_text(pilot, "Servers of the pool")

@@ -319,3 +319,44 @@ async def test_queue_screen_over_a_pool_names_each_server_and_moves_to_another(
             await http(other, "POST", "/queue", json={"clear": True})
             await http(other, "POST", "/interrupt", json={"prompt_id": blocker_b})
             await wait_for(pilot, lambda: table_ids(screen) == [], what="queues empty")
+
+
+async def test_queue_and_server_history_footers_name_the_palette_once(server: EmbeddedServer) -> None:
+    """Found by hand at 200 columns: "^p Palette" twice, the second docked at the right edge
+    (at 80 columns it covered the screen's own keys)."""
+    app = make_app(server.url)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await connected(pilot, app)
+        for key, screen_type in (("q", QueueScreen), ("H", ServerHistoryScreen)):
+            await pilot.press(key)
+            await wait_for(
+                pilot, lambda kind=screen_type: isinstance(app.screen, kind), what=screen_type.__name__
+            )
+            await wait_for_text(pilot, "esc Back")
+            footer_line = screen_text(app).splitlines()[-1]
+            assert footer_line.count("Palette") == 1, footer_line
+            await pilot.press("escape")
+            await wait_for(pilot, lambda kind=screen_type: not isinstance(app.screen, kind), what="back")
+
+
+async def test_server_history_names_this_apps_own_prompts(server: EmbeddedServer) -> None:
+    """Found by hand: the Queue screen named this app's prompts, Server history showed "—" for them
+    (their extra_data carries no name), and a re-run of one was called "server 1a2b3c4d"."""
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        app.browser.option_list.focus()
+        assert app.browser.highlight("progress") is not None
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any(e.execution.is_final for e in app.session.entries.values()))
+        (entry,) = app.session.entries.values()
+        prompt_id = entry.execution.prompt_id
+        assert prompt_id is not None
+        await wait_for_history(server, prompt_id)
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen), what="Server History")
+        screen = app.screen
+        assert isinstance(screen, ServerHistoryScreen)
+        await wait_for(pilot, lambda: table_ids(screen) == [prompt_id], what="this app's prompt")
+        row = next(line for line in screen_text(app).splitlines() if "✓ success" in line)
+        assert "this app" in row and "progress" in row

@@ -84,9 +84,16 @@ class ServerWide:
         from .server_history import history_items
 
         entries = await self.client.get_history(max_items=max_items)
-        return history_items(
+        items = history_items(
             entries, own_client_id=self.client_id, app_client_ids=self.server_queue.app_client_ids
         )
+        # This runtime's own prompts carry no name in their extra_data: named as the Queue screen names them.
+        return [
+            item.model_copy(update={"workflow_name": name})
+            if item.workflow_name is None and (name := self._name_of(item.prompt_id)) is not None
+            else item
+            for item in items
+        ]
 
     async def delete_server_history(self, prompt_ids: Iterable[str]) -> None:
         await self.client.delete_history(list(prompt_ids))
@@ -98,7 +105,10 @@ class ServerWide:
         """A prompt as it ran (from /history, or /queue if not finished): for a re-run or a file."""
         from .server_history import history_prompt
 
-        return await history_prompt(self.client, prompt_id)
+        found = await history_prompt(self.client, prompt_id)
+        if found.workflow_name is None and (name := self._name_of(prompt_id)) is not None:
+            found.workflow_name = name
+        return found
 
     # ------------------------------------------------------------ server reads
     # Thin public calls for front ends (the TUI makes no HTTP calls of its own); errors are the

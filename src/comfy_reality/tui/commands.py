@@ -36,6 +36,11 @@ APP_COMMANDS: list[tuple[str, str, str]] = [
         "The server's finished prompts of every client: re-run, save, delete, clear",
         "screen.server_history",
     ),
+    (
+        "Servers",
+        "Each server of the pool: capabilities, why one is down; add, disable, drain, pin (s)",
+        "screen.servers",
+    ),
     ("Reconnect / refresh", "Retry the server now and rescan workflows", "screen.reconnect"),
     ("Help", "Keys and what the focused pane does", "screen.help"),
     ("Copy prompt id", "The selected execution's prompt id, to the clipboard (y)", "screen.copy_prompt_id"),

@@ -87,7 +87,8 @@ async def open_externally(
 ) -> None:
     """Fetch the picture and show it in the desktop's viewer; problems become a notification."""
     if viewer_command() is None and sys.platform != "win32":
-        app.notify("No display here to open a viewer on; o saves the outputs.", severity="warning")
+        # y works wherever v does (gallery, full screen, either history); o does not.
+        app.notify("No display here to open a viewer on; y copies the picture's path.", severity="warning")
         return
     if images.fetch_output is None:
         return

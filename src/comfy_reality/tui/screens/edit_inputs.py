@@ -75,7 +75,14 @@ class EditInputsScreen(Screen[None]):
             self.notify(f"Cannot open {workflow.name}: {exc}", severity="error", timeout=10)
             return
 
+        self._push_form(workflow, prompt)
+
+    def _push_form(self, workflow: WorkflowFile, prompt: dict[str, Any]) -> None:
         from .input_form import InputFormScreen  # loaded on first use: faster start-up
+
+        object_info = self.library.object_info
+        if object_info is None:
+            return
 
         def done(result: FormResult | None) -> None:
             if result is not None:
@@ -83,7 +90,13 @@ class EditInputsScreen(Screen[None]):
 
         self.app.push_screen(InputFormScreen(workflow, prompt, object_info), done)
 
-    def _form_done(self, workflow: WorkflowFile, result: FormResult) -> None:
+    def _form_done(self, workflow: WorkflowFile, result: FormResult, *, from_form: bool = True) -> None:
+        """``from_form``: esc in the name dialog goes back to the form, its edits kept."""
+
+        def back_to_form() -> None:
+            if from_form:
+                self._push_form(workflow, result.prompt)
+
         if result.action == "run":
             if self.backend.connected_runtime() is not None:
                 self.backend.run_job(
@@ -101,10 +114,12 @@ class EditInputsScreen(Screen[None]):
                 return None
 
             def save_local(name: str | None) -> None:
-                if name:
-                    self.backend.run_job(
-                        partial(self._save_local, result.prompt, name), name="_save_local", group="actions"
-                    )
+                if not name:
+                    back_to_form()
+                    return
+                self.backend.run_job(
+                    partial(self._save_local, result.prompt, name), name="_save_local", group="actions"
+                )
 
             from .name_prompt import NamePromptScreen  # loaded on first use: faster start-up
 
@@ -126,10 +141,12 @@ class EditInputsScreen(Screen[None]):
             return None
 
         def save_server(name: str | None) -> None:
-            if name:
-                self.backend.run_job(
-                    partial(self._save_server, result.prompt, name), name="_save_server", group="actions"
-                )
+            if not name:
+                back_to_form()
+                return
+            self.backend.run_job(
+                partial(self._save_server, result.prompt, name), name="_save_server", group="actions"
+            )
 
         from .name_prompt import NamePromptScreen
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import ScrollableContainer, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ...safe_text import safe_str
+
+
+def split_traceback(error: str) -> tuple[str, str]:
+    """(the message, wrapped to the dialog; the traceback from its first ``File "…"`` line on)."""
+    lines = error.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith('File "')), len(lines))
+    return "\n".join(lines[:start]), "\n".join(lines[start:])
 
 
 class ErrorScreen(ModalScreen[None]):
@@ -33,6 +40,12 @@ class ErrorScreen(ModalScreen[None]):
     #error-body {
         padding: 0 1;
     }
+    #error-message {
+        width: 100%;
+    }
+    #error-traceback {
+        width: auto;
+    }
     """
 
     BINDINGS = [
@@ -50,8 +63,11 @@ class ErrorScreen(ModalScreen[None]):
             yield Static(
                 Text(f"{safe_str(self.title_text, one_line=True)} · esc closes · y copies"), id="error-title"
             )
-            with VerticalScroll(id="error-body"):
-                yield Static(Text(safe_str(self.error)))
+            message, traceback = split_traceback(safe_str(self.error))
+            with ScrollableContainer(id="error-body"):
+                yield Static(Text(message), id="error-message")
+                # Code lines and the carets under them only read right unwrapped: they scroll sideways.
+                yield Static(Text(traceback, no_wrap=True), id="error-traceback")
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.error)

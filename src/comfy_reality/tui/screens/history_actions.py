@@ -6,6 +6,7 @@ Executions pane like any other; History itself only reads the journal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -28,8 +29,12 @@ def _main(app: App[object]) -> MainScreen | None:
     return main
 
 
-def run_again(app: App[object], entry: JournalEntry, *, retry: bool) -> None:
-    """Queue the recorded prompt again on the server the app is connected to (same inputs)."""
+def run_again(
+    app: App[object], entry: JournalEntry, *, retry: bool, queued: Callable[[], object] | None = None
+) -> None:
+    """Queue the recorded prompt again on the server the app is connected to (same inputs).
+
+    ``queued`` is called once the new run's journal row is written (History lists it then)."""
     name = entry.name or entry.workflow_id or "run"
     retriable = entry.lost or entry.display_status == "interrupted"
     if retry and not (retriable or entry.status in (TaskStatus.FAILED, TaskStatus.CANCELLED)):
@@ -45,11 +50,14 @@ def run_again(app: App[object], entry: JournalEntry, *, retry: bool) -> None:
     main = _main(app)
     if main is None or main.backend.connected_runtime() is None:
         return
-    main.backend.run_job(
-        partial(main.submit_prompt, dict(entry.prompt), name=name, workflow_id=entry.workflow_id or name),
-        name="_history_rerun",
-        group="actions",
-    )
+    submit = partial(main.submit_prompt, dict(entry.prompt), name=name, workflow_id=entry.workflow_id or name)
+
+    async def submit_then_tell() -> None:
+        await submit()
+        if queued is not None:
+            queued()
+
+    main.backend.run_job(submit_then_tell, name="_history_rerun", group="actions")
 
 
 def save_outputs(app: App[object], entry: JournalEntry) -> None:

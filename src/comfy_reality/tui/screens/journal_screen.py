@@ -248,6 +248,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
         self.selected: JournalEntry | None = None
         self.columns: list[Column] = fit_columns(80)
         self.loaded = 0  # reloads finished: tests wait on it instead of guessing times
+        self._newest_seen: str | None = None
         self._cells: dict[str, dict[str, Any]] = {}  # what each row shows, to update only what changed
         self._kept_cells: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # by entry id
         self._loading: tuple[str, str] | None = None  # the page being read: where, and next to which row
@@ -297,6 +298,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
     def on_mount(self) -> None:
         self._set_columns(self.columns)
         self.query_one(HistoryTable).focus()
+        self._newest_seen = self._newest_in_session()  # the session's newest run at the last tick
         self.set_interval(TICK_SECONDS, self._tick)
         self.reload()
 
@@ -544,9 +546,21 @@ Every run the journal recorded, newest first; the details follow the cursor.
                     table.update_cell(key, column, value)
         self._cells = cells
 
+    def _newest_in_session(self) -> str | None:
+        """The id of the run this app queued last (the session's entries are in the order queued)."""
+        session = getattr(self.app, "session", None)
+        return next(reversed(session.entries), None) if session is not None else None
+
     def _tick(self) -> None:
-        """Relative times age; queued and running executions may have moved on in the journal."""
-        if self.at_head and any(not e.is_final and not e.lost and not e.interrupted for e in self.entries):
+        """Relative times age; queued and running executions may have moved on in the journal,
+        and a run queued meanwhile (e: re-run through the form) is new to the list."""
+        newest = self._newest_in_session()
+        if any(entry.id == newest for entry in self.entries):
+            self._newest_seen = newest  # listed (until then each tick reads again: its row may be late)
+        queued_meanwhile = newest != self._newest_seen
+        if self.at_head and (
+            queued_meanwhile or any(not e.is_final and not e.lost and not e.interrupted for e in self.entries)
+        ):
             self.reload(keep_extent=True)
             return
         self._update_cells({entry.id: self._cells_of(entry) for entry in self.entries})
@@ -706,11 +720,16 @@ Every run the journal recorded, newest first; the details follow the cursor.
         from . import history_actions
 
         if what in ("retry", "rerun"):
-            history_actions.run_again(self.app, entry, retry=what == "retry")
+            # The new run is listed at once: the list follows only the unfinished runs it shows.
+            history_actions.run_again(self.app, entry, retry=what == "retry", queued=self._new_run_queued)
         elif what == "save":
             history_actions.save_outputs(self.app, entry)
         else:
             history_actions.open_error(self.app, entry)
+
+    def _new_run_queued(self) -> None:
+        if self.is_attached:
+            self.reload(keep_extent=True)
 
     @classmethod
     def key_rows(cls, app: App[object]) -> list[tuple[str, str, str]]:

@@ -756,7 +756,7 @@ class MainScreen(SelectedExecutionScreen):
             node_count=len(prompt),
         )
         if save:
-            self._form_done(workflow, FormResult("save_local", prompt, name))
+            self._form_done(workflow, FormResult("save_local", prompt, name), from_form=False)
             return
         object_info = self.library.object_info
         if object_info is None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+
+from ...safe_text import safe_str
+
+
+def _folder_of(value: str) -> tuple[Path, bool]:
+    """The typed folder, and whether that path is a file (the file system is read off the loop)."""
+    folder = Path(value).expanduser()
+    return folder, folder.exists() and not folder.is_dir()
 
 
 class SaveOutputsScreen(ModalScreen[Path | None]):
@@ -56,12 +66,21 @@ class SaveOutputsScreen(ModalScreen[Path | None]):
                 id="save-note",
             )
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
         if not value:
             self.query_one("#save-note", Static).update("Type a folder path first.")
             return
-        self.dismiss(Path(value).expanduser())
+        folder, is_a_file = await asyncio.to_thread(_folder_of, value)
+        if is_a_file:
+            # Said here, where it can be fixed: past this dialog it was "[Errno 17] File exists".
+            self.query_one("#save-note", Static).update(
+                Text(
+                    f"{safe_str(folder.name, one_line=True)} is a file, not a folder: type a folder (a new one is made)."
+                )
+            )
+            return
+        self.dismiss(folder)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

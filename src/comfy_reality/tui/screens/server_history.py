@@ -94,7 +94,7 @@ class ServerHistoryScreen(Screen[None], GalleryActions):
                 gallery = Gallery(self.images, id="server-history-gallery")
                 gallery.display = False
                 yield gallery
-        yield Footer()
+        yield Footer(show_command_palette=False)  # the app's own ^p Palette key is already listed
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

@@ -215,7 +215,7 @@ class QueueScreen(Screen[None]):
         table.border_title = "Running and pending prompts of every client"
         yield table
         yield Static(Text(FOREIGN_NOTE), id="queue-note")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # the app's own ^p Palette key is already listed
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

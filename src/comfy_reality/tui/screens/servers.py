@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from ...errors import ComfyError
+from ...url_secrets import redact_url
 from ..burst_keys import focus_at_once, moves_focus
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class ServersScreen(ModalScreen[None]):
         toggle_drain: Callable[[str], object],
         toggle_pin: Callable[[str], object],
         add_server: Callable[[str], Awaitable[object]],
+        read_capabilities: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
         super().__init__()
         self.rows = rows
@@ -108,6 +110,8 @@ class ServersScreen(ModalScreen[None]):
         self._toggle_drain = toggle_drain
         self._toggle_pin = toggle_pin
         self._add_server = add_server
+        self._read_capabilities = read_capabilities
+        self._asked: set[str] = set()
         self.capabilities: dict[str, dict[str, Any] | str] = {}
         """Each server's capability summary by name, or why it could not be read."""
 
@@ -154,10 +158,34 @@ class ServersScreen(ModalScreen[None]):
             )
         if rows:
             table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
+        self._ask_new_servers()
+        self._show_details()
+
+    def _ask_new_servers(self) -> None:
+        """Each server's capabilities, asked once, in the background: one added here is asked too."""
+        if self._read_capabilities is None:
+            return
+        for row in self.rows:
+            name = str(row.get("name"))
+            if name not in self._asked:
+                self._asked.add(name)
+                self.run_worker(self._ask(name), group="capabilities", exit_on_error=False)
+
+    async def _ask(self, name: str) -> None:
+        assert self._read_capabilities is not None
+        try:
+            found: dict[str, Any] | str = await self._read_capabilities(name)
+        except ComfyError as exc:
+            found = f"unknown ({exc})"
+        self.show_capabilities(name, found)
 
     def show_capabilities(self, name: str, found: dict[str, Any] | str) -> None:
-        """A server's capabilities (or why they are unknown), from the backend's job."""
+        """A server's capabilities (or why they are unknown)."""
         self.capabilities[name] = found
+        self._show_details()
+
+    def _show_details(self) -> None:
+        """Capabilities, and why a server is down or disabled: the table has no room for the reason."""
         lines = Text("Capabilities\n", style="bold")
         for row in self.rows:
             row_name = str(row.get("name"))
@@ -166,9 +194,15 @@ class ServersScreen(ModalScreen[None]):
                 lines.append_text(capability_line(row_name, value))
             else:
                 lines.append(f"{strip_control_codes(row_name)}: {strip_control_codes(value or 'asking…')}")
+            reason = row.get("reason")
+            if reason and row.get("state") != "connected":
+                lines.append(
+                    f"\n  {row.get('state')}: {strip_control_codes(redact_url(str(reason)))}", style="yellow"
+                )
             lines.append("\n")
         lines.rstrip()
-        self.query_one("#servers-details", Static).update(lines)
+        if self.is_mounted:
+            self.query_one("#servers-details", Static).update(lines)
 
     def selected(self) -> str | None:
         table: DataTable[Text] = self.query_one("#servers-table", DataTable)
@@ -249,16 +283,6 @@ def open_servers(main: MainScreen) -> None:
         toggle_drain=runtime.toggle_drain,
         toggle_pin=runtime.toggle_pin,
         add_server=runtime.add_server,
+        read_capabilities=runtime.member_capabilities,
     )
     main.app.push_screen(screen)
-    pool = runtime
-
-    async def read_capabilities() -> None:
-        for row in pool.rows():
-            name = str(row.get("name"))
-            try:
-                screen.show_capabilities(name, await pool.member_capabilities(name))
-            except ComfyError as exc:
-                screen.show_capabilities(name, f"unknown ({exc})")
-
-    main.backend.run_job(read_capabilities, name="_server_capabilities", group="actions")

@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...runtime.models import OutputFile
+from ...safe_text import safe_str
 from ..images import ImageSupport, image_widget, show_picture
 from .live_text import LiveText
 
@@ -27,6 +28,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 
 def is_image(file: OutputFile) -> bool:
     return file.kind == "images" and file.filename.lower().endswith(IMAGE_SUFFIXES)
+
+
+def short_name(filename: str, width: int = THUMB_COLUMNS) -> str:
+    """A file name cut in the middle to ``width``: its end (counter, extension) tells outputs apart."""
+    name = safe_str(filename, one_line=True)
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return f"{name[:head]}…{name[head + 1 - width :]}"
 
 
 def output_cache_key(prompt_id: str | None, file: OutputFile) -> tuple[str, ...]:
@@ -65,9 +75,7 @@ class Thumbnail(Vertical):
     def compose(self) -> ComposeResult:
         self.picture = image_widget(self.images.renderer, classes="thumb-image")
         yield self.picture
-        yield LiveText(
-            Text(self.file.filename, no_wrap=True, overflow="ellipsis", style="dim"), classes="thumb-name"
-        )
+        yield LiveText(Text(short_name(self.file.filename), no_wrap=True, style="dim"), classes="thumb-name")
 
     def on_click(self, event: events.Click) -> None:
         gallery = next((a for a in self.ancestors if isinstance(a, Gallery)), None)
@@ -95,7 +103,7 @@ class Gallery(Widget, can_focus=True):
         margin-top: 1;
     }
     Gallery > .gallery-title {
-        height: 1;
+        height: auto;  /* the keys wrap onto a second line in a narrow pane rather than lose their end */
     }
     Gallery > HorizontalScroll {
         height: auto;
@@ -139,7 +147,8 @@ class Gallery(Widget, can_focus=True):
     def compose(self) -> ComposeResult:
         self.title = LiveText(classes="gallery-title")
         yield self.title
-        self.strip = HorizontalScroll()
+        # Not a Tab stop of its own: the gallery takes the keys (its ←/→ would scroll, not pick).
+        self.strip = HorizontalScroll(can_focus=False)
         yield self.strip
 
     def show_outputs(self, prompt_id: str | None, files: list[OutputFile]) -> None:
@@ -185,7 +194,7 @@ class Gallery(Widget, can_focus=True):
             )
         except Exception as exc:  # unreachable server, not an image: the name stays, marked
             thumb.query_one(".thumb-name", LiveText).set(
-                Text(f"{file.filename} ({type(exc).__name__})", style="yellow", no_wrap=True)
+                Text(short_name(f"{file.filename} ({type(exc).__name__})"), style="yellow", no_wrap=True)
             )
             return
         if thumb.is_attached:
