@@ -1,9 +1,12 @@
-"""The execution header redraws only the line that changed, and draws it as Textual would."""
+"""The execution header redraws only the line that changed, draws it as Textual would, and its
+deferred update does not keep a timer going once a batch has drawn it."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -11,8 +14,10 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.strip import Strip
 
+from comfy_reality.runtime import TaskStatus
 from comfy_reality.tui import format as fmt
 from comfy_reality.tui.widgets import ExecutionView, TaskTree
+from comfy_reality.tui.widgets import execution_view as execution_view_module
 from comfy_reality.tui.widgets.live_text import LiveText
 from tests.tui.chains import running_chain_spec
 from tests.tui.scenes import batch, scene_app
@@ -73,6 +78,43 @@ async def test_a_node_finishing_redraws_the_headers_count_line_alone() -> None:
         # Textual redrew all three lines (two of text, the padding) for each: 9.
         assert sum(drawn) == 3
         assert f"4/{NODES} nodes" in screen_text(app)
+
+
+async def test_a_batch_that_draws_the_header_leaves_no_timer_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    fmt.freeze_clock(fmt.now())
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(app.workflow_files))
+        await show_running(pilot, 2)
+        view = app.query_one(ExecutionView)
+        entry = view.entry
+        assert entry is not None
+        clock = [1000.0]
+        monkeypatch.setattr(execution_view_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+        timers: list[float] = []
+        monkeypatch.setattr(view, "set_timer", lambda delay, callback: timers.append(delay))
+        view._header_key, view._header_due = None, False
+        interval = execution_view_module.HEADER_INTERVAL
+
+        view._update_header(entry)  # drawn
+        clock[0] += interval / 4
+        view._update_header(entry)  # too soon: a timer will draw it
+        assert len(timers) == 1
+        clock[0] += interval  # a batch draws it first
+        view._update_header(entry)
+        clock[0] += interval / 2
+        view._header_timer()  # nothing left to draw: no new timer
+        assert len(timers) == 1
+
+        clock[0] += interval / 4
+        view._update_header(entry)  # too soon again: the timer draws it
+        assert len(timers) == 2
+        done = entry.nodes["node_hdr_2"]
+        monkeypatch.setattr(done, "status", TaskStatus.COMPLETED)
+        clock[0] += interval
+        view._header_timer()
+        assert f"2/{NODES} nodes" in header_plain(app)
+        assert len(timers) == 2
 
 
 TEXTS = [
