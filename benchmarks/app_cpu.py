@@ -218,6 +218,29 @@ class LinesDrawn:
         DirtyLinesCompositor._get_renders = self._original  # type: ignore[method-assign]
 
 
+class HeaderLines:
+    """Lines the screen takes from the execution header (its clock and node count move while a run
+    runs): what a redraw of it costs, counted on the widget."""
+
+    def __init__(self, app: ComfyRealityApp) -> None:
+        self.lines = 0
+        self._header: Any = app.main_screen.execution_view.header
+
+    def __enter__(self) -> HeaderLines:
+        render_lines = self._header.render_lines
+
+        def counted(crop: Region) -> list[Strip]:
+            lines: list[Strip] = render_lines(crop)
+            self.lines += len(lines)
+            return lines
+
+        self._header.render_lines = counted
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self._header.render_lines
+
+
 async def scenario(
     server: ServerHandle,
     workflows: Path,
@@ -264,6 +287,7 @@ async def scenario_in_app(
             Counted(Screen, "_compositor_refresh") as composes,
             Counted(NodeProgressList, "render_line") as rows,
             LinesDrawn() as drawn,
+            HeaderLines(app) as header,
             SnapshotsSeen(app) as snapshots,
         ):
             frames_before = frames.count
@@ -299,6 +323,7 @@ async def scenario_in_app(
                 "compose_share": composes.seconds / wall * 100,
                 "lines_per_frame": drawn.lines / max(1, composes.calls),
                 "lines_per_s": drawn.lines / wall,
+                "header_lines_per_s": header.lines / wall,
                 "cpu_per_frame": cpu * 10_000 / max(1e-9, socket["frames"] / wall),
                 "batch_share": batches.seconds / wall * 100,
                 "rows_share": rows.seconds / wall * 100,
@@ -336,6 +361,7 @@ RUNNING_ROWS = (
     ("compose_ms", "CPU ms per compositor refresh"),
     ("lines_per_frame", "  widget lines rendered per frame"),
     ("lines_per_s", "  widget lines rendered /s"),
+    ("header_lines_per_s", "  of which the execution header's"),
     ("compose_share", "  % of a core composing frames"),
     ("rows_share", "  % of a core drawing node rows"),
     ("batches_per_s", "task batches folded /s"),

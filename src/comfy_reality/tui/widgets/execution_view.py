@@ -230,7 +230,8 @@ what went wrong, and what it produced.
         self._frames: OrderedDict[str, PreviewFrame] = OrderedDict()
         self._header_key: tuple[str, str] | None = None  # (execution, state) the header shows
         self._header_at = 0.0
-        self._header_due = False
+        self._header_due = False  # a timer will draw a skipped update
+        self._header_skipped = False  # an update was not drawn yet (the timer draws it, no other)
         # Follow the running node down a long graph until the user scrolls the pane themselves.
         self._following: str | None = None  # the execution followed; None: the user took over
         self._execution_shown: str | None = None
@@ -460,15 +461,17 @@ what went wrong, and what it produced.
         key = (entry.id, entry.state_key)
         now = time.monotonic()
         if key != self._header_key or now - self._header_at >= HEADER_INTERVAL:
-            self._header_key, self._header_at = key, now
+            self._header_key, self._header_at, self._header_skipped = key, now, False
             self.header.set(header_text(entry))
-        elif not self._header_due:
+            return
+        self._header_skipped = True
+        if not self._header_due:
             self._header_due = True
             self.set_timer(self._header_at + HEADER_INTERVAL + HEADER_LATE - now, self._header_timer)
 
     def _header_timer(self) -> None:
         self._header_due = False
-        if self.entry is not None:
+        if self._header_skipped and self.entry is not None:
             self._update_header(self.entry)
 
     def tick(self) -> None:

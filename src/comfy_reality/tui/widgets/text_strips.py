@@ -37,7 +37,7 @@ class TextStrips:
         self._get_widget_style = widget._get_style  # how Content parses a string style of its own
         self._ansi_theme = app.ansi_theme
         self._parsed: dict[tuple[bool, str], Style] = {}
-        self._styles: dict[tuple[str, str, int], RichStyle] = {}
+        self._styles: dict[tuple[str, str, int, int], RichStyle] = {}
 
     def _parse(self, style: str, *, whole: bool) -> Style:
         key = (whole, style)
@@ -50,9 +50,9 @@ class TextStrips:
             self._parsed[key] = parsed
         return parsed
 
-    def _style(self, whole: str, span_style: str, x: int) -> RichStyle:
-        """What Content.render and Line.to_strip make of a piece at offset ``x`` (see Textual)."""
-        key = (whole, span_style, x)
+    def _style(self, whole: str, span_style: str, x: int, y: int = 0) -> RichStyle:
+        """What Content.render and Line.to_strip make of a piece at offset ``x`` of line ``y`` (see Textual)."""
+        key = (whole, span_style, x, y)
         style = self._styles.get(key)
         if style is None:
             base = self.base
@@ -63,15 +63,17 @@ class TextStrips:
                 styles.append(self._parse(span_style, whole=False))
             if len(self._styles) >= KEPT_STYLES:
                 self._styles.clear()
-            style = self._styles[key] = (base + Style.combine(styles)).rich_style_with_offset(x, 0)
+            style = self._styles[key] = (base + Style.combine(styles)).rich_style_with_offset(x, y)
         return style
 
-    def strip(self, text: Text) -> Strip | None:
-        """The line's Strip; None when the text is not a plain case (draw it through Textual)."""
+    def strip(self, text: Text, y: int = 0) -> Strip | None:
+        """The Strip of line ``y`` of a text; None when the line is not a plain case (draw it through Textual)."""
         plain = text.plain
         whole = text.style
-        if not isinstance(whole, str) or not plain or "\n" in plain or "\t" in plain:
+        if not isinstance(whole, str) or "\n" in plain or "\t" in plain:
             return None
+        if not plain:  # an empty line is one empty segment in the text's style
+            return Strip([Segment("", self._style(whole, "", 0, y))], 0)
         segments: list[Segment] = []
         add = segments.append
         x = 0
@@ -79,11 +81,11 @@ class TextStrips:
             if start < x or end <= start or end > len(plain) or not isinstance(span_style, str):
                 return None  # overlapping, out of order, empty, or a Style object
             if start > x:
-                add(Segment(plain[x:start], self._style(whole, "", x)))
-            add(Segment(plain[start:end], self._style(whole, span_style, start)))
+                add(Segment(plain[x:start], self._style(whole, "", x, y)))
+            add(Segment(plain[start:end], self._style(whole, span_style, start, y)))
             x = end
         if x < len(plain):
-            add(Segment(plain[x:], self._style(whole, "", x)))
+            add(Segment(plain[x:], self._style(whole, "", x, y)))
         return Strip(segments, text.cell_len)
 
     def pieces_strip(self, whole: str, pieces: list[tuple[str, str]]) -> Strip:
