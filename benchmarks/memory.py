@@ -24,9 +24,9 @@ CLI does. Memory per listed execution under 20 KiB. Each child runs with bytecod
 ``benchmarks.runtime``).
 
 ``python -m benchmarks.memory [--quick] [--only cli|app|app-as-run|held|growers ...] [--app-executions N]`` (2,000 shows the
-app's bounded stores full: its curve levels off). ``growers`` (asked for alone: tracing 8 frames
+app's bounded stores full: its curve levels off). ``growers`` (asked for alone: tracing
 is slow) diffs two tracemalloc snapshots, after gc, at 300 executions and at the end: what is
-still growing, by where it was allocated.
+still growing, by the line that allocated it.
 """
 
 from __future__ import annotations
@@ -250,10 +250,8 @@ async def run(url, prompts, step, traced, frozen, growers=False):
 
 traced = sys.argv[5] == "traced"
 growers = sys.argv[5] == "growers"
-if traced:
-    tracemalloc.start(1)
-elif growers:
-    tracemalloc.start(8)
+if traced or growers:
+    tracemalloc.start(1)  # growers with 8 frames: over 30 min for 1,000 runs on a loaded machine
 asyncio.run(
     run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), traced, sys.argv[5] == "frozen", growers)
 )
@@ -342,8 +340,8 @@ def held_execution_kib(url: str, env: dict[str, str]) -> tuple[float, list[tuple
 def top_growers(
     url: str, prompts: int, env: dict[str, str], growers_from: int = 300
 ) -> list[tuple[str, int, int]]:
-    """What grew from ``growers_from`` executions to ``prompts`` (tracemalloc, 8 frames, after gc), by where it
-    was allocated (our innermost frame > the innermost one): (where, bytes, blocks), largest first."""
+    """What grew from ``growers_from`` executions to ``prompts`` (tracemalloc, after gc), by the line
+    that allocated it: (where, bytes, blocks), largest first."""
     return [
         (where, int(size), int(count))
         for where, size, count in app_child(url, prompts, env, "growers", growers_from)
