@@ -23,8 +23,10 @@ quiet machine): a client that keeps nothing per prompt but bounded caches still 
 CLI does. Memory per listed execution under 20 KiB. Each child runs with bytecode present (see
 ``benchmarks.runtime``).
 
-``python -m benchmarks.memory [--quick] [--only cli|app|app-as-run|held ...] [--app-executions N]`` (2,000 shows the
-app's bounded stores full: its curve levels off)
+``python -m benchmarks.memory [--quick] [--only cli|app|app-as-run|held|growers ...] [--app-executions N]`` (2,000 shows the
+app's bounded stores full: its curve levels off). ``growers`` (asked for alone: tracing
+is slow) diffs two tracemalloc snapshots, after gc, at 300 executions and at the end: what is
+still growing, by the line that allocated it.
 """
 
 from __future__ import annotations
@@ -194,7 +196,26 @@ def sqlite_mb():
     except (OSError, AttributeError, TypeError):
         return -1.0
 
-async def run(url, prompts, step, traced, frozen):
+GROWERS_FROM = int(sys.argv[6]) if len(sys.argv) > 6 else 300
+
+def print_growers(first, last):
+    # Net growth between two snapshots, grouped by where it was allocated: the innermost frame of
+    # ours (or the innermost at all), then the innermost, so a library's allocation names its caller.
+    ours = lambda frame: "comfy_reality" in frame.filename
+    grown = {}
+    for stat in last.compare_to(first, "traceback"):
+        frames = list(stat.traceback)  # most recent call last
+        mine = next((f for f in reversed(frames) if ours(f)), None)
+        where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}"
+        if mine is not None and mine is not frames[-1]:
+            where = f"{Path(mine.filename).name}:{mine.lineno} > {where}"
+        size, count = grown.get(where, (0, 0))
+        grown[where] = (size + stat.size_diff, count + stat.count_diff)
+    for where, (size, count) in sorted(grown.items(), key=lambda kv: -kv[1][0])[:25]:
+        print("GROW", size, count, where, flush=True)
+
+async def run(url, prompts, step, traced, frozen, growers=False):
+    first = None
     configure_logging(level="info")
     app = ComfyRealityApp(Settings(server_url=url), bundled_dir=Path(sys.argv[4]), freeze_long_lived=frozen)
     seed = int(time.time()) % 1_000 * 10_000
@@ -213,21 +234,33 @@ async def run(url, prompts, step, traced, frozen):
                 await pilot.pause()
                 await asyncio.sleep(0.2)  # the last batch drawn, the journal written
                 await pilot.pause()
-                if traced:
+                if growers:
+                    gc.collect()
+                    if i + 1 == GROWERS_FROM:
+                        first = tracemalloc.take_snapshot()
+                    elif i + 1 == prompts and first is not None:
+                        print_growers(first, tracemalloc.take_snapshot())
+                elif traced:
                     gc.collect()
                     print("TRACED", i + 1, tracemalloc.get_traced_memory()[0], flush=True)
                 else:
                     print("RSS", i + 1, rss(), flush=True)
                     print("SQLITE", i + 1, sqlite_mb(), flush=True)
+                    print("BLOCKS", i + 1, sys.getallocatedblocks(), flush=True)
 
 traced = sys.argv[5] == "traced"
-if traced:
-    tracemalloc.start(1)
-asyncio.run(run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), traced, sys.argv[5] == "frozen"))
+growers = sys.argv[5] == "growers"
+if traced or growers:
+    tracemalloc.start(1)  # growers with 8 frames: over 30 min for 1,000 runs on a loaded machine
+asyncio.run(
+    run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), traced, sys.argv[5] == "frozen", growers)
+)
 """
 
 
-def app_child(url: str, prompts: int, env: dict[str, str], mode: str) -> list[tuple[str, int, float]]:
+def app_child(
+    url: str, prompts: int, env: dict[str, str], mode: str, growers_from: int = 300
+) -> list[tuple[str, int, float]]:
     """Run the headless app over ``prompts`` executions; its samples (kind, done, value)."""
     from comfy_reality.paths import bundled_workflows_dir
 
@@ -242,6 +275,7 @@ def app_child(url: str, prompts: int, env: dict[str, str], mode: str) -> list[tu
                 str(STEP),
                 str(bundled_workflows_dir()),
                 mode,
+                str(growers_from),
             ],
             env={**env, "COMFY_REALITY_HOME": home},
             capture_output=True,
@@ -251,23 +285,38 @@ def app_child(url: str, prompts: int, env: dict[str, str], mode: str) -> list[tu
         )
     if out.returncode != 0:
         raise RuntimeError(f"app child exited {out.returncode}: {out.stderr.strip()[-400:]}")
+    if mode == "growers":
+        return [
+            (parts[3], int(parts[1]), float(parts[2]))
+            for parts in (line.split(maxsplit=3) for line in out.stdout.splitlines())
+            if len(parts) == 4 and parts[0] == "GROW"
+        ]
     return [
         (parts[0], int(parts[1]), float(parts[2]))
         for parts in (line.split() for line in out.stdout.splitlines())
-        if len(parts) == 3 and parts[0] in ("RSS", "TRACED", "SQLITE")
+        if len(parts) == 3 and parts[0] in ("RSS", "TRACED", "SQLITE", "BLOCKS")
     ]
 
 
 def app_curve(
     url: str, prompts: int, env: dict[str, str], frozen: bool = False
-) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """RSS of the headless app after every STEP executions, and SQLite's own heap beside it.
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
+    """RSS of the headless app after every STEP executions, SQLite's own heap and Python's
+    allocated blocks (thousands, see :func:`app_blocks`) beside it.
 
     ``frozen``: garbage collected as ``comfy-reality-tui`` has it (long-lived objects frozen after
     start-up, full collections at quiet moments: see ``tui.gc_tuning``), not CPython's defaults."""
     samples = app_child(url, prompts, env, "frozen" if frozen else "rss")
     rss = [(done, mb) for kind, done, mb in samples if kind == "RSS"]
-    return rss, [(done, mb) for kind, done, mb in samples if kind == "SQLITE" and mb >= 0]
+    sqlite = [(done, mb) for kind, done, mb in samples if kind == "SQLITE" and mb >= 0]
+    return rss, sqlite, app_blocks(samples)
+
+
+def app_blocks(samples: list[tuple[str, int, float]]) -> list[tuple[int, float]]:
+    """Python's allocated blocks (``sys.getallocatedblocks``, garbage not yet collected included) per
+    sample, in thousands: RSS that grows while these do not is garbage's high-water mark and arenas
+    it left part-used, not objects kept."""
+    return [(done, count / 1000) for kind, done, count in samples if kind == "BLOCKS"]
 
 
 def held_execution_kib(url: str, env: dict[str, str]) -> tuple[float, list[tuple[int, float]]]:
@@ -288,7 +337,20 @@ def held_execution_kib(url: str, env: dict[str, str]) -> tuple[float, list[tuple
     return per, windows
 
 
+def top_growers(
+    url: str, prompts: int, env: dict[str, str], growers_from: int = 300
+) -> list[tuple[str, int, int]]:
+    """What grew from ``growers_from`` executions to ``prompts`` (tracemalloc, after gc), by the line
+    that allocated it: (where, bytes, blocks), largest first."""
+    return [
+        (where, int(size), int(count))
+        for where, size, count in app_child(url, prompts, env, "growers", growers_from)
+    ]
+
+
 ALL = ("cli", "app", "app-as-run", "held")
+CHOICES = (*ALL, "growers")
+""" "growers" (tracemalloc snapshots diffed, slow) only when asked for."""
 
 
 def run_benchmark(
@@ -326,7 +388,7 @@ def run_benchmark(
             continue
         as_run = part == "app-as-run"
         try:
-            rss, sqlite = app_curve(url, executions, env, frozen=as_run)
+            rss, sqlite, blocks = app_curve(url, executions, env, frozen=as_run)
             of_sqlite = (
                 f"; of it SQLite's heap (mostly the journal's page cache, bounded by its cache_size) "
                 f"{sqlite[-1][1] - sqlite[0][1]:+.1f} MB, {curve_text(sqlite)}"
@@ -344,7 +406,8 @@ def run_benchmark(
                     + (", as comfy-reality-tui runs" if as_run else ""),
                     rss,
                     f"headless TUI, prompts queued through the main screen one after another; {how}"
-                    + of_sqlite,
+                    + of_sqlite
+                    + f"; Python's allocated blocks (thousands) {curve_text(blocks)}",
                 )
             )
         except Exception as exc:
@@ -371,6 +434,24 @@ def run_benchmark(
                     "memory", "held execution", None, "KiB", note=f"failed: {type(exc).__name__}: {exc}"[:300]
                 )
             )
+    if "growers" in only:
+        try:
+            growers = top_growers(url, executions, env)
+            rows.append(
+                Row(
+                    "memory",
+                    f"app growth 300 -> {executions:,} executions, top allocation sites (tracemalloc)",
+                    round(sum(size for _, size, _ in growers) / 1024, 1),
+                    "KiB (top 25)",
+                    note="; ".join(
+                        f"{where} {size / 1024:+.1f} KiB {count:+d}" for where, size, count in growers
+                    ),
+                )
+            )
+        except Exception as exc:
+            rows.append(
+                Row("memory", "growers", None, "KiB", note=f"failed: {type(exc).__name__}: {exc}"[:300])
+            )
     return rows
 
 
@@ -380,7 +461,9 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="300 prompts instead of 1,000")
-    parser.add_argument("--only", action="append", choices=ALL, help="one figure (repeatable); default all")
+    parser.add_argument(
+        "--only", action="append", choices=CHOICES, help="one figure (repeatable); default all but growers"
+    )
     parser.add_argument(
         "--app-executions", type=int, default=None, help="the app's curve this long (default: as the batch)"
     )

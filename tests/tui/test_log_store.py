@@ -42,7 +42,35 @@ def test_a_stored_line_draws_as_the_strip_it_was_made_from() -> None:
 def test_lines_of_the_same_look_share_one_style_sequence() -> None:
     stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     first, second = (StoredLine(rendered(LogLine(stamp, "info", f"run {i} done"))[0]) for i in range(2))
-    assert first._styles is second._styles
+    assert first._look is second._look
+
+
+def test_a_stored_line_costs_its_text_and_about_a_hundred_bytes() -> None:
+    """Up to 5,000 lines a session, three per run: with the run lengths and the width kept per
+    line it was 157 bytes beside the text; the look (run lengths and styles) is now shared."""
+    import gc
+    import tracemalloc
+
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    strips = [
+        strip
+        for i in range(1000)
+        for strip in rendered(LogLine(stamp, "info", f"execution {i:08x} completed in 0.2s"), width=100)
+    ]
+    for strip in strips:
+        strip.cell_length  # noqa: B018 - the strip's own cache, not the stored line's cost
+    text = sum(len(strip.text) for strip in strips)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        stored = [StoredLine(strip) for strip in strips]
+        gc.collect()
+        beside_text = (tracemalloc.get_traced_memory()[0] - before - text) / len(stored)
+    finally:
+        tracemalloc.stop()
+    assert stored[7].text == strips[7].text
+    assert beside_text < 120, beside_text
 
 
 async def test_a_long_log_keeps_rich_cell_width_cache_from_filling() -> None:

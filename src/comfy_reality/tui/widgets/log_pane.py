@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar, cast
 
-from rich.cells import cached_cell_len
+from rich.cells import cached_cell_len, cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -49,46 +49,55 @@ def render_line(line: LogLine, tz: tzinfo | None = None) -> Text:
     return text
 
 
+Look = tuple[tuple[int, ...], tuple[Style | None, ...]]
+"""A line's look: where its runs end but the last (that one ends with the text) and their styles."""
+
+
 class StoredLine:
-    """A written line kept as its text, its run lengths and its styles; drawn as a Strip when shown.
+    """A written line kept as its text and its look (shared); drawn as a Strip when shown.
 
     A Strip carries seven caches of its own (twelve slots, about 150 bytes empty), and a Segment
     (a tuple) per run with its own string: about 630 bytes for a typical line, for up to
     MAX_LINES lines a session. RichLog only ever crops its stored lines to draw them (keeping
     the drawn results in its own bounded cache), so a stored line is not a Strip: it holds one
-    string, the cut points (bytes while every run is under 256 characters) and the styles (one
-    tuple shared by every line of the same look): about 200 bytes.
+    string and its look, one tuple shared by every line of the same look (a log line's clock,
+    level and text runs are the same lengths but the last): 195 bytes for an 88-character line,
+    of which 137 are the string (it was 247 with a run-length string and the width of its own).
     """
 
-    __slots__ = ("_cell_length", "_cuts", "_styles", "_text")
+    __slots__ = ("_look", "_text")
 
-    _LOOKS: ClassVar[dict[tuple[Style | None, ...], tuple[Style | None, ...]]] = {}
-    """The style sequences of lines (a handful: one per log level and shape), shared."""
+    _LOOKS: ClassVar[dict[Look, Look]] = {}
+    """The looks of lines (a handful: one per log level and shape), shared."""
 
     def __init__(self, strip: Strip) -> None:
         segments = list(strip)
-        self._cell_length = strip.cell_length
         self._text = "".join(segment.text for segment in segments)
-        cuts = [len(segment.text) for segment in segments]
-        self._cuts: bytes | tuple[int, ...] = bytes(cuts) if max(cuts, default=0) < 256 else tuple(cuts)
-        styles = tuple(segment.style for segment in segments)
+        look: Look = (
+            tuple(len(segment.text) for segment in segments[:-1]),
+            tuple(segment.style for segment in segments),
+        )
         looks = StoredLine._LOOKS
         if len(looks) < 1024:  # bounded: a hostile stream of distinct styles is kept per line instead
-            styles = looks.setdefault(styles, styles)
-        self._styles = styles
+            look = looks.setdefault(look, look)
+        self._look = look
 
     def _rebuilt(self) -> list[Segment]:
-        segments, start, text = [], 0, self._text
-        for cut, style in zip(self._cuts, self._styles, strict=True):
+        cuts, styles = self._look
+        text = self._text
+        segments, start = [], 0
+        for cut, style in zip(cuts, styles, strict=False):
             segments.append(Segment(text[start : start + cut], style))
             start += cut
+        if styles:
+            segments.append(Segment(text[start:], styles[-1]))
         return segments
 
     def __iter__(self) -> Iterator[Segment]:
         return iter(self._rebuilt())
 
     def __len__(self) -> int:
-        return len(self._cuts)
+        return len(self._look[1])
 
     @property
     def text(self) -> str:
@@ -96,13 +105,13 @@ class StoredLine:
 
     @property
     def cell_length(self) -> int:
-        return self._cell_length
+        return cell_len(self._text)
 
     def crop_extend(self, start: int, end: int, style: Style | None) -> Strip:
         """As Strip's, without its cache: the Strip made here is used once, and when the crop is
         the whole line Strip's cache holds the strip itself, a reference cycle (a strip and its
         seven caches, about 1.5 KB) left for a full collection for every line drawn."""
-        return Strip(self._rebuilt(), self._cell_length).extend_cell_length(end, style).crop(start, end)
+        return Strip(self._rebuilt()).extend_cell_length(end, style).crop(start, end)
 
 
 class LogPane(RichLog):

@@ -205,10 +205,10 @@ server; its children are the prompt's nodes.
                     allow_expand=entry.node_count > 0,
                 )
                 self._branches[entry.id] = branch
-                self._branch_keys[entry.id] = branch_key(entry)
+                self._keep_branch_key(entry, branch_key(entry))
                 added = True
             elif self._branch_keys.get(entry.id) != (key := branch_key(entry)):
-                self._branch_keys[entry.id] = key
+                self._keep_branch_key(entry, key)
                 _relabel(branch, execution_label(entry))
             if entry.node_count:
                 branch.allow_expand = True
@@ -232,6 +232,14 @@ server; its children are the prompt's nodes.
             # New branches go on top; keep the cursor on the node it was on, not on its old line.
             self._tree_lines  # noqa: B018 - rebuilds the line index so the node knows its line
             self.move_cursor(cursor)
+
+    def _keep_branch_key(self, entry: SessionEntry, key: tuple[object, ...]) -> None:
+        """Kept while the execution runs (its clock ticks); a finished one's line no longer changes
+        by itself, so it keeps none (hundreds are listed) and news of it is compared as text."""
+        if entry.status.is_final:
+            self._branch_keys.pop(entry.id, None)
+        else:
+            self._branch_keys[entry.id] = key
 
     def set_filter(self, query: str) -> None:
         """Keep only the executions whose name matches ``query``; the rows are rebuilt newest first."""
