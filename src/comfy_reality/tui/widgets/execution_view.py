@@ -23,6 +23,7 @@ from .live_text import LiveText
 from .node_progress import NodeProgressList
 from .one_layout import SizedInOneLayout
 from .pane_focus import PaneLitByScreen
+from .scrollbar_frame import ScrollbarsInLayoutFrame
 
 if TYPE_CHECKING:
     from ...runtime import PreviewFrame
@@ -183,7 +184,9 @@ def _node_names(entry: ExecutionEntry) -> dict[str, str]:
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
 
 
-class ExecutionView(VerticalScroll, PaneLitByScreen, SizedInOneLayout, GalleryActions):
+class ExecutionView(
+    ScrollbarsInLayoutFrame, VerticalScroll, PaneLitByScreen, SizedInOneLayout, GalleryActions
+):
     """Shows the execution the task tree's cursor is on."""
 
     DEFAULT_CSS = """

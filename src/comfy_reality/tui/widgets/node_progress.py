@@ -19,6 +19,7 @@ from textual.widget import Widget
 from ...runtime.kinds import TaskStatus
 from ...safe_text import finite_number
 from .. import format as fmt
+from .scrollbar_frame import ScrollbarsInLayoutFrame
 from .text_strips import TextStrips
 
 if TYPE_CHECKING:
@@ -280,7 +281,7 @@ def _extra_line(task: Task, state: str) -> Text | None:
     return None
 
 
-class NodeProgressList(ScrollView, can_focus=False):
+class NodeProgressList(ScrollbarsInLayoutFrame, ScrollView, can_focus=False):
     """One line (two when it failed) per node task in graph order, drawn only where visible.
 
     A line-based widget, not a widget per node: with 500 nodes a layout arranges one widget, a
