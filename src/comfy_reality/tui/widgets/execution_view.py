@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 
 from ...runtime.kinds import TaskStatus
 from .. import format as fmt
@@ -44,6 +45,9 @@ a frame of its own four times a second while batches came thirty times a second;
 one about three times a second while a flood's batches came 0.2 s apart)."""
 FOLLOW_CONTEXT = 3  # finished rows kept in view above the running node
 HEADER_GAP = 1  # the header's padding-bottom (DEFAULT_CSS)
+ROWS_ALONE = "-alone"
+"""The node rows' class (theirs by default) while they are all the pane shows below the header:
+then they scroll themselves."""
 
 OutputKey = tuple[str, str, str, str]
 
@@ -179,6 +183,13 @@ def outputs_renderable(files: list[OutputFile], sizes: dict[OutputKey, int]) -> 
 
 def _node_names(entry: ExecutionEntry) -> dict[str, str]:
     return {t.node_id: t.class_type or t.name for t in entry.nodes.values() if t.node_id is not None}
+
+
+def _show_scrollbar(widget: Widget, shown: bool) -> None:
+    """Show or hide a widget's vertical scrollbar before the layout would decide it, a frame late."""
+    if widget.show_vertical_scrollbar != shown:
+        widget.show_vertical_scrollbar = shown
+        widget.vertical_scrollbar.display = shown
 
 
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
@@ -332,18 +343,36 @@ what went wrong, and what it produced.
         shown_before = self._execution_shown
         self.nodes.show(entry.id, list(entry.nodes.values()))
         self._show_pictures(entry)
+        rows_alone = self._bound_rows()
         self._follow_running(entry)
-        if entry.id != shown_before:
+        if entry.id != shown_before or rows_alone is not None:
             self._expect_scrollbar(entry)
 
-    def _expect_scrollbar(self, entry: ExecutionEntry) -> None:
-        """Another execution: show or hide the scrollbar before the layout, when it is sure.
+    def _bound_rows(self) -> bool | None:
+        """The node rows scroll themselves only when nothing else shares the pane with them.
 
-        Textual decides it after laying the pane out, then lays the screen out again at the new
+        Alone below the header they are at most the pane's height, so following the running node
+        moves their own offset (no layout). With an error box, outputs or pictures, the pane
+        scrolls everything (one scrollbar, every line reachable) and the rows are as tall as they
+        are. Returns the new state when it changed, None otherwise.
+        """
+        alone = not (self.error_box.display or self.outputs.display or self._pictures_shown())
+        if self.nodes.has_class(ROWS_ALONE) == alone:
+            return None
+        self.nodes.set_class(alone, ROWS_ALONE)
+        if not alone:
+            self.nodes.scroll_home(animate=False)  # their offset is the pane's to keep now
+        return alone
+
+    def _expect_scrollbar(self, entry: ExecutionEntry) -> None:
+        """Another execution, or the rows alone or not any more: show or hide the scrollbars
+        before the layout, when it is sure.
+
+        Textual decides them after laying the pane out, then lays the screen out again at the new
         width, a frame later. Between a 500-node execution and a 6-node one that was a second
         layout and frame for every cursor key; when unsure (errors, outputs, pictures), it still does.
-        The node rows are at most the pane's height below the header: past it they scroll
-        themselves, with their own scrollbar.
+        Alone, the node rows are at most the pane's height below the header: past it they scroll
+        themselves, with their own scrollbar; otherwise only the pane's scrollbar shows.
         """
         height = self.container_size.height
         nodes = self.nodes
@@ -352,15 +381,17 @@ what went wrong, and what it produced.
             return
         rows = nodes.get_content_height(self.container_size, self.size, width)
         header = sum(max(1, -(-cell_len(line) // width)) for line in header_text(entry).plain.split("\n"))
-        room = height - header - HEADER_GAP  # the rows' most: below it they scroll themselves
-        if rows != room and nodes.show_vertical_scrollbar != (rows > room):
-            nodes.show_vertical_scrollbar = rows > room
-            nodes.vertical_scrollbar.display = rows > room
-        if self.error_box.display or self.outputs.display or self._pictures_shown():
-            return  # their heights are only known after the layout
-        if self.show_vertical_scrollbar:  # the header and the rows fit: the pane does not scroll
-            self.show_vertical_scrollbar = False
-            self.vertical_scrollbar.display = False
+        room = height - header - HEADER_GAP  # the rows' most when alone: below it they scroll themselves
+        if not nodes.has_class(ROWS_ALONE):
+            # The pane scrolls the rows with the rest: theirs never shows; the pane's surely does
+            # when the rows alone overflow it (the other parts' heights are known after the layout).
+            _show_scrollbar(nodes, False)
+            if rows > room:
+                _show_scrollbar(self, True)
+            return
+        if rows != room:
+            _show_scrollbar(nodes, rows > room)
+        _show_scrollbar(self, False)  # the header and the rows fit: the pane does not scroll
 
     def _pictures_shown(self) -> bool:
         return bool(

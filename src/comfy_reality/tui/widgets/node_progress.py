@@ -288,21 +288,26 @@ class NodeProgressList(ScrollbarsInLayoutFrame, ScrollView, can_focus=False):
     batch repaints only the lines of the nodes whose snapshot changed, and scrolling renders only
     the rows on screen (each row's lines are kept until its snapshot or the width changes).
 
-    It is at most as tall as its pane and scrolls its own rows: following the running node down
-    a long graph moves its own offset and repaints its lines, where scrolling the pane laid the
-    whole screen out (5-10 ms, once a second at 500 nodes).
+    When the rows are all its pane shows (class ``-alone``, until the pane says otherwise), it is
+    at most as tall as the pane and scrolls its own rows: following the running node down a long
+    graph moves its own offset and repaints its lines, where scrolling the pane laid the whole
+    screen out (5-10 ms, once a second at 500 nodes). Otherwise it is as tall as its rows and the
+    pane scrolls it with the rest.
     """
 
     DEFAULT_CSS = """
     NodeProgressList {
         height: auto;
-        max-height: 100%;
         overflow-x: hidden;
         scrollbar-size-vertical: 1;
+        &.-alone {
+            /* All the pane shows below its header: the rows scroll themselves (see ExecutionView). */
+            max-height: 100%;
+        }
     }
     """
 
-    DEFAULT_CLASSES = "node-progress-list"
+    DEFAULT_CLASSES = "node-progress-list -alone"
 
     class UserScrolled(Message):
         """The user scrolled the rows with the mouse wheel: following stops."""
