@@ -45,9 +45,6 @@ a frame of its own four times a second while batches came thirty times a second;
 one about three times a second while a flood's batches came 0.2 s apart)."""
 FOLLOW_CONTEXT = 3  # finished rows kept in view above the running node
 HEADER_GAP = 1  # the header's padding-bottom (DEFAULT_CSS)
-ROWS_ALONE = "-alone"
-"""The node rows' class (theirs by default) while they are all the pane shows below the header:
-then they scroll themselves."""
 
 OutputKey = tuple[str, str, str, str]
 
@@ -357,9 +354,8 @@ what went wrong, and what it produced.
         are. Returns the new state when it changed, None otherwise.
         """
         alone = not (self.error_box.display or self.outputs.display or self._pictures_shown())
-        if self.nodes.has_class(ROWS_ALONE) == alone:
+        if not self.nodes.bound(alone):
             return None
-        self.nodes.set_class(alone, ROWS_ALONE)
         if not alone:
             self.nodes.scroll_home(animate=False)  # their offset is the pane's to keep now
         return alone
@@ -382,7 +378,7 @@ what went wrong, and what it produced.
         rows = nodes.get_content_height(self.container_size, self.size, width)
         header = sum(max(1, -(-cell_len(line) // width)) for line in header_text(entry).plain.split("\n"))
         room = height - header - HEADER_GAP  # the rows' most when alone: below it they scroll themselves
-        if not nodes.has_class(ROWS_ALONE):
+        if not nodes.bounded:
             # The pane scrolls the rows with the rest: theirs never shows; the pane's surely does
             # when the rows alone overflow it (the other parts' heights are known after the layout).
             _show_scrollbar(nodes, False)

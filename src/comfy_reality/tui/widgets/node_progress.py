@@ -288,11 +288,10 @@ class NodeProgressList(ScrollbarsInLayoutFrame, ScrollView, can_focus=False):
     batch repaints only the lines of the nodes whose snapshot changed, and scrolling renders only
     the rows on screen (each row's lines are kept until its snapshot or the width changes).
 
-    When the rows are all its pane shows (class ``-alone``, until the pane says otherwise), it is
-    at most as tall as the pane and scrolls its own rows: following the running node down a long
-    graph moves its own offset and repaints its lines, where scrolling the pane laid the whole
-    screen out (5-10 ms, once a second at 500 nodes). Otherwise it is as tall as its rows and the
-    pane scrolls it with the rest.
+    Bounded (the default; see :meth:`bound`), it is at most as tall as its pane and scrolls its own
+    rows: following the running node down a long graph moves its own offset and repaints its
+    lines, where scrolling the pane laid the whole screen out (5-10 ms, once a second at 500
+    nodes). Unbounded, it is as tall as its rows and the pane scrolls it with the rest.
     """
 
     DEFAULT_CSS = """
@@ -300,14 +299,10 @@ class NodeProgressList(ScrollbarsInLayoutFrame, ScrollView, can_focus=False):
         height: auto;
         overflow-x: hidden;
         scrollbar-size-vertical: 1;
-        &.-alone {
-            /* All the pane shows below its header: the rows scroll themselves (see ExecutionView). */
-            max-height: 100%;
-        }
     }
     """
 
-    DEFAULT_CLASSES = "node-progress-list -alone"
+    DEFAULT_CLASSES = "node-progress-list"
 
     class UserScrolled(Message):
         """The user scrolled the rows with the mouse wheel: following stops."""
@@ -325,6 +320,20 @@ class NodeProgressList(ScrollbarsInLayoutFrame, ScrollView, can_focus=False):
         self._other: tuple[object, dict[int, tuple[Task, int, list[Strip]]]] | None = None
         """The lines kept for the previous visual style: the pane's focus toggles between two."""
         self._text_strips: TextStrips | None = None
+        self.bounded = False
+        self.bound(True)
+
+    def bound(self, bounded: bool) -> bool:
+        """At most the pane's height (scrolling its own rows), or as tall as the rows; True if it changed.
+
+        An inline style, not a class: a class restyles the widget through the stylesheet, about
+        a millisecond on a cursor key between executions that bound and do not bound their rows.
+        """
+        if bounded == self.bounded:
+            return False
+        self.bounded = bounded
+        self.styles.max_height = "100%" if bounded else None
+        return True
 
     @property
     def snapshots(self) -> dict[str, Task]:
