@@ -154,20 +154,49 @@ SETTLE_QUIET = 0.12
 """A key's frames are over once none came for this long (idle only: a run draws all the time)."""
 
 
+class StatusOnly:
+    """Whether the frame just drawn redrew the status bar and nothing else.
+
+    The status bar draws on its own (the server's stats every few seconds, a retry countdown
+    every second while disconnected): such a frame in a key's quiet window is not the key's.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.status_bar = app.main_screen.status_bar
+        self.asked: set[Any] = set()
+        compositor = app.main_screen._compositor
+        update_widgets = compositor.update_widgets
+
+        def counting(widgets: set[Any]) -> None:
+            self.asked.update(widgets)
+            update_widgets(widgets)
+
+        compositor.update_widgets = counting
+
+    def __call__(self) -> bool:
+        """For the frame just drawn (then forgets what it drew)."""
+        only = self.asked == {self.status_bar}
+        self.asked.clear()
+        return only
+
+
 async def timed_presses(
     app: Any, frames: Frames, keys: list[str], effect: Any, settle: bool
 ) -> dict[str, list[float]]:
     """Press each key: ms to the first frame where ``effect(before)`` holds (``before`` is what
-    ``effect(None)`` returned before the key), and, idle, ms to the key's last frame."""
+    ``effect(None)`` returned before the key), and, idle, ms to the key's last frame (frames that
+    only redraw the status bar are not the key's)."""
     first: list[float] = []
     settled: list[float] = []
+    status_only = StatusOnly(app)
     for key in keys:
         await asyncio.sleep(0.03)
         before = effect(None)
         stamps: list[float] = []
 
         def stamp(now: float, stamps: list[float] = stamps) -> None:
-            stamps.append(now)
+            if not status_only():
+                stamps.append(now)
 
         frames.watchers.append(stamp)
         sent = time.perf_counter()
@@ -181,6 +210,7 @@ async def timed_presses(
                     break
             settled.append((stamps[-1] - sent) * 1000 if stamps else float("nan"))
         frames.watchers.remove(stamp)
+    del app.main_screen._compositor.update_widgets  # the class's own again
     return {"first": first, "settled": settled}
 
 

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 
 from ...runtime.kinds import TaskStatus
 from .. import format as fmt
@@ -23,6 +24,7 @@ from .live_text import LiveText
 from .node_progress import NodeProgressList
 from .one_layout import SizedInOneLayout
 from .pane_focus import PaneLitByScreen
+from .scrollbar_frame import ScrollbarsInLayoutFrame
 
 if TYPE_CHECKING:
     from ...runtime import PreviewFrame
@@ -180,10 +182,19 @@ def _node_names(entry: ExecutionEntry) -> dict[str, str]:
     return {t.node_id: t.class_type or t.name for t in entry.nodes.values() if t.node_id is not None}
 
 
+def _show_scrollbar(widget: Widget, shown: bool) -> None:
+    """Show or hide a widget's vertical scrollbar before the layout would decide it, a frame late."""
+    if widget.show_vertical_scrollbar != shown:
+        widget.show_vertical_scrollbar = shown
+        widget.vertical_scrollbar.display = shown
+
+
 EMPTY = Text("No execution selected. Pick a workflow and press r to run it.", style="dim")
 
 
-class ExecutionView(VerticalScroll, PaneLitByScreen, SizedInOneLayout, GalleryActions):
+class ExecutionView(
+    ScrollbarsInLayoutFrame, VerticalScroll, PaneLitByScreen, SizedInOneLayout, GalleryActions
+):
     """Shows the execution the task tree's cursor is on."""
 
     DEFAULT_CSS = """
@@ -330,18 +341,35 @@ what went wrong, and what it produced.
         shown_before = self._execution_shown
         self.nodes.show(entry.id, list(entry.nodes.values()))
         self._show_pictures(entry)
+        rows_alone = self._bound_rows()
         self._follow_running(entry)
-        if entry.id != shown_before:
+        if entry.id != shown_before or rows_alone is not None:
             self._expect_scrollbar(entry)
 
-    def _expect_scrollbar(self, entry: ExecutionEntry) -> None:
-        """Another execution: show or hide the scrollbar before the layout, when it is sure.
+    def _bound_rows(self) -> bool | None:
+        """The node rows scroll themselves only when nothing else shares the pane with them.
 
-        Textual decides it after laying the pane out, then lays the screen out again at the new
+        Alone below the header they are at most the pane's height, so following the running node
+        moves their own offset (no layout). With an error box, outputs or pictures, the pane
+        scrolls everything (one scrollbar, every line reachable) and the rows are as tall as they
+        are. Returns the new state when it changed, None otherwise.
+        """
+        alone = not (self.error_box.display or self.outputs.display or self._pictures_shown())
+        if not self.nodes.bound(alone):
+            return None
+        if not alone:
+            self.nodes.scroll_home(animate=False)  # their offset is the pane's to keep now
+        return alone
+
+    def _expect_scrollbar(self, entry: ExecutionEntry) -> None:
+        """Another execution, or the rows alone or not any more: show or hide the scrollbars
+        before the layout, when it is sure.
+
+        Textual decides them after laying the pane out, then lays the screen out again at the new
         width, a frame later. Between a 500-node execution and a 6-node one that was a second
         layout and frame for every cursor key; when unsure (errors, outputs, pictures), it still does.
-        The node rows are at most the pane's height below the header: past it they scroll
-        themselves, with their own scrollbar.
+        Alone, the node rows are at most the pane's height below the header: past it they scroll
+        themselves, with their own scrollbar; otherwise only the pane's scrollbar shows.
         """
         height = self.container_size.height
         nodes = self.nodes
@@ -350,15 +378,17 @@ what went wrong, and what it produced.
             return
         rows = nodes.get_content_height(self.container_size, self.size, width)
         header = sum(max(1, -(-cell_len(line) // width)) for line in header_text(entry).plain.split("\n"))
-        room = height - header - HEADER_GAP  # the rows' most: below it they scroll themselves
-        if rows != room and nodes.show_vertical_scrollbar != (rows > room):
-            nodes.show_vertical_scrollbar = rows > room
-            nodes.vertical_scrollbar.display = rows > room
-        if self.error_box.display or self.outputs.display or self._pictures_shown():
-            return  # their heights are only known after the layout
-        if self.show_vertical_scrollbar:  # the header and the rows fit: the pane does not scroll
-            self.show_vertical_scrollbar = False
-            self.vertical_scrollbar.display = False
+        room = height - header - HEADER_GAP  # the rows' most when alone: below it they scroll themselves
+        if not nodes.bounded:
+            # The pane scrolls the rows with the rest: theirs never shows; the pane's surely does
+            # when the rows alone overflow it (the other parts' heights are known after the layout).
+            _show_scrollbar(nodes, False)
+            if rows > room:
+                _show_scrollbar(self, True)
+            return
+        if rows != room:
+            _show_scrollbar(nodes, rows > room)
+        _show_scrollbar(self, False)  # the header and the rows fit: the pane does not scroll
 
     def _pictures_shown(self) -> bool:
         return bool(

@@ -19,6 +19,7 @@ from textual.widgets import RichLog
 from ...safe_text import safe_str
 from ...url_secrets import redact_url
 from ..messages import LogLine
+from .scrollbar_frame import ScrollbarsInLayoutFrame
 
 LEVEL_STYLE: dict[str, str] = {
     "debug": "dim",
@@ -114,7 +115,7 @@ class StoredLine:
         return Strip(self._rebuilt()).extend_cell_length(end, style).crop(start, end)
 
 
-class LogPane(RichLog):
+class LogPane(ScrollbarsInLayoutFrame, RichLog):
     HELP = """\
 ## Log
 

@@ -19,6 +19,7 @@ from textual.widget import Widget
 from ...runtime.kinds import TaskStatus
 from ...safe_text import finite_number
 from .. import format as fmt
+from .scrollbar_frame import ScrollbarsInLayoutFrame
 from .text_strips import TextStrips
 
 if TYPE_CHECKING:
@@ -280,22 +281,22 @@ def _extra_line(task: Task, state: str) -> Text | None:
     return None
 
 
-class NodeProgressList(ScrollView, can_focus=False):
+class NodeProgressList(ScrollbarsInLayoutFrame, ScrollView, can_focus=False):
     """One line (two when it failed) per node task in graph order, drawn only where visible.
 
     A line-based widget, not a widget per node: with 500 nodes a layout arranges one widget, a
     batch repaints only the lines of the nodes whose snapshot changed, and scrolling renders only
     the rows on screen (each row's lines are kept until its snapshot or the width changes).
 
-    It is at most as tall as its pane and scrolls its own rows: following the running node down
-    a long graph moves its own offset and repaints its lines, where scrolling the pane laid the
-    whole screen out (5-10 ms, once a second at 500 nodes).
+    Bounded (the default; see :meth:`bound`), it is at most as tall as its pane and scrolls its own
+    rows: following the running node down a long graph moves its own offset and repaints its
+    lines, where scrolling the pane laid the whole screen out (5-10 ms, once a second at 500
+    nodes). Unbounded, it is as tall as its rows and the pane scrolls it with the rest.
     """
 
     DEFAULT_CSS = """
     NodeProgressList {
         height: auto;
-        max-height: 100%;
         overflow-x: hidden;
         scrollbar-size-vertical: 1;
     }
@@ -319,6 +320,20 @@ class NodeProgressList(ScrollView, can_focus=False):
         self._other: tuple[object, dict[int, tuple[Task, int, list[Strip]]]] | None = None
         """The lines kept for the previous visual style: the pane's focus toggles between two."""
         self._text_strips: TextStrips | None = None
+        self.bounded = False
+        self.bound(True)
+
+    def bound(self, bounded: bool) -> bool:
+        """At most the pane's height (scrolling its own rows), or as tall as the rows; True if it changed.
+
+        An inline style, not a class: a class restyles the widget through the stylesheet, about
+        a millisecond on a cursor key between executions that bound and do not bound their rows.
+        """
+        if bounded == self.bounded:
+            return False
+        self.bounded = bounded
+        self.styles.max_height = "100%" if bounded else None
+        return True
 
     @property
     def snapshots(self) -> dict[str, Task]:
