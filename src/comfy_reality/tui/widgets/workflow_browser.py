@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -15,12 +14,12 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from ...safe_text import safe_line
 from ...safe_text import safe_str as plain
 from ..burst_keys import focus_at_once, moves_focus
 from ..format import fuzzy_positions, highlighted
 from .filter_field import FilterField
 from .kept_lines import KeptLines
+from .node_table import NodeTable
 from .pane_focus import PaneLitByScreen
 
 if TYPE_CHECKING:
@@ -366,16 +365,4 @@ The highlighted workflow's file, format, description and nodes.
         if nodes is None:
             body.update(text)
             return
-        titled = any(title and title != class_type for _, class_type, title in nodes)
-        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
-        table.add_column("id", no_wrap=True, style="dim", width=5)
-        table.add_column("node", no_wrap=True, overflow="ellipsis", ratio=2)
-        if titled:
-            table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1, style="dim")
-        for node_id, class_type, title in nodes:
-            # Text cells: a node titled "[/]" is a title, not markup.
-            row = [safe_line(node_id), safe_line(class_type)]
-            if titled:
-                row.append(safe_line(title if title and title != class_type else ""))
-            table.add_row(*row)
-        body.update(Group(text, Text(""), table))
+        body.update(Group(text, Text(""), NodeTable(nodes)))

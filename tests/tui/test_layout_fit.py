@@ -1,0 +1,49 @@
+"""The main screen's layout as a user meets it at 80x24, 120x40 and 200x60 (found by hand in tmux).
+
+The preview's node column took twice the title's width whatever its content ("Convert Image to
+M…" beside twenty empty cells); the log was hidden only when the app started under 40 rows, not
+when resized there; the footer cut its last key mid-word ("^p Pal") or left the palette off, and
+with the gallery focused listed two keys named "Copy path".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from comfy_reality.tui.widgets.node_table import node_column_width
+
+from .pilot import screen_text, wait_for
+from .scenes import scene_app
+
+BUNDLED = Path(__file__).parents[2] / "workflows"
+
+
+@pytest.mark.parametrize(
+    ("size", "titles"),
+    [
+        ((80, 24), ["Empty Image (RGB)", "Convert Image to Mask (…"]),
+        ((120, 40), ["Empty Image (RGB)", "Convert Image to Mask (alpha)", "Convert Mask to Image"]),
+    ],
+)
+async def test_the_preview_gives_titles_the_width_the_node_column_does_not_need(
+    size: tuple[int, int], titles: list[str]
+) -> None:
+    app = scene_app(BUNDLED)
+    async with app.run_test(size=size) as pilot:
+        browser = app.main_screen.browser
+        await wait_for(pilot, lambda: browser.highlight("failing-node") is not None, what="the workflows")
+        await wait_for(pilot, lambda: "ImageToMask" in screen_text(app), what="the node table")
+        lines = screen_text(app).splitlines()
+        for title in titles:
+            assert any(title in line for line in lines), title
+        # The node column is as wide as its longest name ("ImageToMask", "MaskToImage"), two cells apart.
+        assert any("ImageToMask  Convert" in line for line in lines)
+
+
+def test_a_long_node_name_keeps_half_the_width_when_both_cannot_fit() -> None:
+    assert node_column_width(60, 11, 29) == 11  # both fit: the node column as wide as its names
+    assert node_column_width(40, 11, 29) == 11
+    assert node_column_width(40, 35, 30) == 20  # neither fits: half each
+    assert node_column_width(40, 35, 8) == 32  # short titles: the node column takes what they leave
