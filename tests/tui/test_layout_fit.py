@@ -15,7 +15,7 @@ import pytest
 from comfy_reality.tui.widgets.node_table import node_column_width
 
 from .pilot import screen_text, wait_for
-from .scenes import scene_app
+from .scenes import apply_scene, scene_app
 
 BUNDLED = Path(__file__).parents[2] / "workflows"
 
@@ -47,3 +47,29 @@ def test_a_long_node_name_keeps_half_the_width_when_both_cannot_fit() -> None:
     assert node_column_width(40, 11, 29) == 11
     assert node_column_width(40, 35, 30) == 20  # neither fits: half each
     assert node_column_width(40, 35, 8) == 32  # short titles: the node column takes what they leave
+
+
+async def test_the_log_follows_the_height_whether_started_or_resized_there_until_l() -> None:
+    app = scene_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await apply_scene(pilot, "running")
+        log = app.main_screen.log_pane
+        assert log.display and log.region.height > 0
+        log.focus()
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: app.size == (80, 24), what="the resize")
+        await pilot.pause()
+        assert not log.display and log.region.height == 0  # as when started at 80x24
+        assert app.focused is app.main_screen.browser.option_list  # not lost with the hidden log
+        await pilot.resize_terminal(120, 40)
+        await wait_for(pilot, lambda: log.region.height > 0, what="the log back at 40 rows")
+        await pilot.press("l")  # the user hides it: that holds at any size
+        await pilot.resize_terminal(200, 60)
+        await wait_for(pilot, lambda: app.size == (200, 60), what="the resize")
+        await pilot.pause()
+        assert not log.display
+        await pilot.press("l")
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: app.size == (80, 24), what="the resize")
+        await pilot.pause()
+        assert log.display and log.region.height > 0

@@ -42,7 +42,7 @@ from ..widgets.workflow_browser import workflow_nodes
 from . import main_keys
 from .first_resume import resume_without_restyle
 from .main_focus import PaneLight
-from .main_size import fit_to_size
+from .main_size import LogFit, fit_to_size
 from .selected_execution import SelectedExecutionScreen
 
 if TYPE_CHECKING:
@@ -170,6 +170,7 @@ class MainScreen(SelectedExecutionScreen):
         self.log_pane = LogPane(id="log")
         self.log_pane.tz = self.log_timezone
         self.log_pane.border_title = "Log"
+        self.log_fit = LogFit(self.log_pane, self.app.size.height, lambda: self.browser.option_list.focus())
         self._pane_light = PaneLight(self.browser, self.preview)  # and the execution view once mounted
         yield self.status_bar
         with Horizontal(id="main"):
@@ -196,6 +197,7 @@ class MainScreen(SelectedExecutionScreen):
 
     def on_resize(self, event: events.Resize) -> None:
         notice = fit_to_size(self, event.size)
+        self.log_fit.fit(event.size.height)
         if notice is not None and self.too_small is None:
             self.mount(self._too_small_notice(notice))
         elif notice is not None:
@@ -222,7 +224,6 @@ class MainScreen(SelectedExecutionScreen):
             resume_without_restyle(self, event)
 
     def on_mount(self) -> None:
-        self.log_pane.set_class(self.app.size.height < 40, "hidden")
         self.browser.option_list.focus()
         self.watch(self.task_tree, "cursor_line", self._tree_cursor_moved, init=False)
         self.set_interval(1.0, self._tick)
@@ -681,10 +682,7 @@ class MainScreen(SelectedExecutionScreen):
 
     # ------------------------------------------------------------ panes, server
     def action_toggle_log(self) -> None:
-        pane = self.log_pane
-        pane.toggle_class("hidden")
-        if pane.has_class("hidden") and pane.has_focus:
-            self.browser.option_list.focus()
+        self.log_fit.toggle()
 
     @moves_focus
     async def action_filter(self) -> None:
