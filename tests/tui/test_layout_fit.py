@@ -12,12 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from comfy_reality.tui.widgets.gallery import Gallery
 from comfy_reality.tui.widgets.node_table import node_column_width
+from comfy_reality.tui.widgets.steady_footer import footer_entries
 
+from .picture_scenes import apply_picture_scene, picture_app
 from .pilot import screen_text, wait_for
 from .scenes import apply_scene, scene_app
 
 BUNDLED = Path(__file__).parents[2] / "workflows"
+
+
+def _footer_keys(text: str) -> list[str]:
+    """The footer's keys as shown, each "key description" (the line puts two spaces between keys)."""
+    return [key.strip() for key in text.splitlines()[-1].strip().split("  ") if key.strip()]
 
 
 @pytest.mark.parametrize(
@@ -73,3 +81,25 @@ async def test_the_log_follows_the_height_whether_started_or_resized_there_until
         await wait_for(pilot, lambda: app.size == (80, 24), what="the resize")
         await pilot.pause()
         assert log.display and log.region.height > 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_the_footer_shows_help_and_palette_first_and_only_whole_keys(size: tuple[int, int]) -> None:
+    app = picture_app(BUNDLED)
+    async with app.run_test(size=size) as pilot:
+        await apply_picture_scene(pilot, "completed")
+        screen = app.main_screen
+        for pane in (screen.browser.option_list, screen.task_tree, app.query_one(Gallery), screen.log_pane):
+            screen.log_pane.display = True
+            pane.focus()
+            await pilot.pause()
+            shown = _footer_keys(screen_text(app))
+            every = [f"{entry.display} {entry.description}" for entry in footer_entries(app.screen)]
+            assert shown[:2] == ["? Help", "^p Palette"], (type(pane).__name__, shown)
+            assert shown == every[: len(shown)], (type(pane).__name__, shown)  # whole keys, none cut
+            if size[0] >= 120:
+                assert shown == every, type(pane).__name__
+        app.query_one(Gallery).focus()
+        await pilot.pause()
+        shown = _footer_keys(screen_text(app))
+        assert "y Copy path" in shown and "p Copy path" not in shown

@@ -1,7 +1,8 @@
 """Which of the main screen's keys the footer shows for the focused pane, and what the help lists.
 
-Every key works wherever it makes sense; the footer shows ``?`` first, then the keys of the pane
-in use, then History and Quit, so at 80 columns the keys that matter are never the ones cut off.
+Every key works wherever it makes sense; the footer shows ``?`` and ``^p`` first, then the keys of
+the pane in use, then History and Quit, so at 80 columns the keys that matter are never the ones
+left off (the footer drops whole keys from its end, see :class:`..widgets.steady_footer.KeyLine`).
 The help lists this app's own keys (by binding id), never Textual's internal ones.
 """
 
@@ -32,6 +33,11 @@ PANE_KEYS: dict[str, tuple[str, ...]] = {
 }
 """The footer's keys per focused pane (by pane id), after ``?`` and before History and Quit."""
 FOOTER_ALWAYS = ("history", "quit")
+FOOTER_FIRST = ("help", "command_palette")
+"""Always first: the two ways to find every other key (the line drops whole keys from its end)."""
+SHADOWED_BY: dict[str, str] = {"gallery_copy_path": "copy.output_path"}
+"""A key listed, the key it makes redundant: with the gallery focused, ``y`` copies the picked
+thumbnail's path, so ``p`` (the first output's path, same label) is not listed (it still works)."""
 
 KeyRow = tuple[str, str, str]
 
@@ -52,8 +58,12 @@ def footer_order(
     bindings: dict[str, ActiveBinding], pane: str | None, app: App[object]
 ) -> dict[str, ActiveBinding]:
     """``bindings`` reordered for the footer; the screen's keys of other panes hidden (they still work)."""
-    wanted = ("help", *PANE_KEYS.get(pane or "", ()), *FOOTER_ALWAYS)
+    wanted = (*FOOTER_FIRST, *PANE_KEYS.get(pane or "", ()), *FOOTER_ALWAYS)
     rank = {ident: index for index, ident in enumerate(wanted)}
+    listed = {active.binding.id for active in bindings.values()}
+    for shadow, redundant in SHADOWED_BY.items():
+        if shadow in listed:
+            rank.pop(redundant, None)
     shown: list[tuple[int, str, ActiveBinding]] = []
     hidden: dict[str, ActiveBinding] = {}
     for key, active in bindings.items():

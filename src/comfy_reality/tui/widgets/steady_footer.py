@@ -9,7 +9,8 @@ Here the footer holds a single :class:`KeyLine` as wide as the footer. It draws 
 with the same text, styles and order as Textual's FooterKeys (same component classes and CSS
 variables), so the screen looks the same; new keys are a repaint of that line, never a layout.
 Clicking a key presses it, hovering highlights it (and shows its tooltip) and the mouse wheel
-scrolls keys that do not fit, as in Textual's Footer. Key groups are not drawn as groups (the
+scrolls keys that do not fit, as in Textual's Footer. Unlike it, a key that does not fit whole is
+left off rather than cut ("^p Pal"): the wheel scrolls by whole keys. Key groups are not drawn as groups (the
 app's screens define none).
 """
 
@@ -81,8 +82,8 @@ class KeyLine(Widget):
         super().__init__()
         self.entries = entries
         self._hovered: int | None = None
-        self._scrolled = 0
-        self._spans: list[tuple[int, int]] = []  # each key's cells, from the line's start
+        self._scrolled = 0  # keys scrolled off the left by the mouse wheel
+        self._spans: list[tuple[int, int]] = []  # each shown key's cells, from the line's start
 
     def show(self, entries: tuple[FooterEntry, ...]) -> None:
         """Draw these keys instead (a repaint of the line)."""
@@ -102,22 +103,25 @@ class KeyLine(Widget):
         base = self.rich_style
         line = Text(no_wrap=True, overflow="crop", end="")
         spans: list[tuple[int, int]] = []
-        for index, entry in enumerate(self.entries):
+        width = self.size.width
+        for index in range(self._scrolled, len(self.entries)):
             start = line.cell_len
             styles = (base, key_style, description_style)
             if index == self._hovered:
                 styles = _hovered(styles, self.get_component_rich_style("key-line--hover"))
-            key_text = _entry_text(entry, styles, key_padding.left, key_padding.right, description_padding)
+            key_text = _entry_text(
+                self.entries[index], styles, key_padding.left, key_padding.right, description_padding
+            )
+            if start + key_text.cell_len > width:
+                break  # whole keys only: "^p Pal" would name nothing
             line.append_text(key_text)
             spans.append((start, line.cell_len))
         self._spans = spans
-        if self._scrolled:
-            line = line[self._scrolled :]
         return line
 
     def _entry_at(self, x: int) -> int | None:
-        cell = x + self._scrolled
-        return next((index for index, (start, end) in enumerate(self._spans) if start <= cell < end), None)
+        found = next((index for index, (start, end) in enumerate(self._spans) if start <= x < end), None)
+        return None if found is None else found + self._scrolled
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         hovered = self._entry_at(event.x)
@@ -142,9 +146,10 @@ class KeyLine(Widget):
         else:
             self.app.bell()
 
-    def _scroll_keys(self, cells: int) -> bool:
-        overflow = max(0, (self._spans[-1][1] if self._spans else 0) - self.size.width)
-        scrolled = min(overflow, max(0, self._scrolled + cells))
+    def _scroll_keys(self, keys: int) -> bool:
+        """Scroll by whole keys, as far as the last key coming into view."""
+        left_off = len(self.entries) - self._scrolled - len(self._spans)
+        scrolled = max(0, self._scrolled + min(keys, left_off))
         if scrolled == self._scrolled:
             return False
         self._scrolled = scrolled
@@ -152,11 +157,11 @@ class KeyLine(Widget):
         return True
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        if self._scroll_keys(2):
+        if self._scroll_keys(1):
             event.stop()
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        if self._scroll_keys(-2):
+        if self._scroll_keys(-1):
             event.stop()
 
 
