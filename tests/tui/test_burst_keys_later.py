@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.input_form import InputFormScreen
 from tests.tui.scenes import demo_object_info, scene_app
 
 from .helpers import WORKFLOWS, wait_for
-from .test_burst_keys import send_burst, settle
+from .test_burst_keys import ServersHost, send_burst, settle
 
 
 def record_submissions(app: ComfyRealityApp) -> list[str]:
@@ -45,3 +45,18 @@ async def test_keys_after_e_go_into_the_form_and_run_nothing() -> None:
         assert isinstance(field, Input) and field.screen is form
         assert field.value == "645"
         assert app.log_pane.display == log_shown
+
+
+async def test_keys_after_enter_in_the_servers_add_field_act_on_the_table() -> None:
+    app = ServersHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.focused, DataTable), what="the Servers table")
+        table = app.focused
+        # After enter the field is hidden: p pins the highlighted server instead of being typed there.
+        send_burst(app, "ahttp://127.0.0.2:8188\rp")
+        await wait_for(pilot, lambda: len(app.calls) == 2, what="the add and the pin")
+        await settle(pilot)
+        assert sorted(app.calls) == [("add", "http://127.0.0.2:8188"), ("pin", "demo1")]
+        field = app.screen.query_one("#servers-add", Input)
+        assert not field.display and not field.value
+        assert app.focused is table
