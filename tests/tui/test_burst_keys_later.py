@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from textual.widgets import DataTable, Input
 
+from comfy_reality.errors import ComfyError
+from comfy_reality.tui import burst_keys
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.input_form import InputFormScreen
+from comfy_reality.workflows import WorkflowFile
 from tests.tui.scenes import demo_object_info, scene_app
 
-from .helpers import WORKFLOWS, wait_for
+from .helpers import WORKFLOWS, screen_text, wait_for
 from .test_burst_keys import ServersHost, send_burst, settle
 
 
@@ -60,3 +65,70 @@ async def test_keys_after_enter_in_the_servers_add_field_act_on_the_table() -> N
         field = app.screen.query_one("#servers-add", Input)
         assert not field.display and not field.value
         assert app.focused is table
+
+
+def next_name(app: ComfyRealityApp, name: str) -> str:
+    names = [wf.name for wf in app.browser._shown]
+    return names[names.index(name) + 1]
+
+
+async def opened_on_progress(pilot: Any, app: ComfyRealityApp, read: Any) -> None:
+    """The app with a catalogue, "progress" highlighted and its workflow read by ``read``."""
+    await wait_for(pilot, lambda: bool(app.workflow_files), what="the workflows")
+    app.object_info = demo_object_info()
+    app.library.read = read  # type: ignore[method-assign]
+    assert app.browser.highlight("progress") is not None
+    app.browser.option_list.focus()
+    await wait_for(pilot, lambda: app.focused is app.browser.option_list, what="the Workflows list")
+
+
+async def test_keys_after_e_go_on_when_the_workflow_cannot_be_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(burst_keys, "HOLD_LIMIT", 60.0)  # released by the job's end, not by the limit
+
+    async def unreadable(workflow: WorkflowFile) -> Any:
+        await asyncio.sleep(0)
+        raise ComfyError("the server closed the connection")
+
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await opened_on_progress(pilot, app, unreadable)
+        after = next_name(app, "progress")
+        send_burst(app, "ej")  # the form does not open: j moves down the list all the same
+        await wait_for(pilot, lambda: app.browser.highlighted.name == after, what="j on the list")  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: "Cannot open progress" in screen_text(app), what="the notice")
+        assert app.screen is app.main_screen
+
+
+async def test_esc_while_the_form_is_opening_cancels_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    reading = asyncio.Event()
+
+    async def never_answers(workflow: WorkflowFile) -> Any:
+        reading.set()
+        await asyncio.Event().wait()
+
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await opened_on_progress(pilot, app, never_answers)
+        after = next_name(app, "progress")
+        send_burst(app, "e")
+        await wait_for(pilot, reading.is_set, what="the workflow read")
+        # Typed while the form opens: x (for the form) goes with the esc that cancels it; j goes on.
+        send_burst(app, "x\x1bj")
+        await wait_for(pilot, lambda: app.browser.highlighted.name == after, what="j on the list")  # type: ignore[union-attr]
+        await settle(pilot)
+        assert not [w for w in app.workers if w.name == "_open_form" and not w.is_finished]
+        assert app.screen is app.main_screen
+
+
+async def test_keys_wait_for_a_slow_form_no_longer_than_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def never_answers(workflow: WorkflowFile) -> Any:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(burst_keys, "HOLD_LIMIT", 0.2)
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await opened_on_progress(pilot, app, never_answers)
+        after = next_name(app, "progress")
+        send_burst(app, "ej")
+        await wait_for(pilot, lambda: app.browser.highlighted.name == after, what="j on the list")  # type: ignore[union-attr]
+        assert [w for w in app.workers if w.name == "_open_form" and not w.is_finished]  # still opening
