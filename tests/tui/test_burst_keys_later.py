@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.widgets import DataTable, Input
 
 from comfy_reality.errors import ComfyError
+from comfy_reality.server import EmbeddedServer
 from comfy_reality.tui import burst_keys
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.input_form import InputFormScreen
+from comfy_reality.tui.screens.journal_screen import JournalScreen
+from comfy_reality.tui.screens.server_history import ServerHistoryScreen
 from comfy_reality.workflows import WorkflowFile
-from tests.tui.scenes import demo_object_info, scene_app
+from tests.tui.scenes import demo_object_info, fill_history_journal, open_history, scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for
 from .test_burst_keys import ServersHost, send_burst, settle
+from .test_flows import connected, make_app
+from .test_server_screens import SIZE, graph, http, server, table_ids, wait_for_history, web_ui_post
+
+__all__ = ["server"]  # the embedded server fixture, for the Server history test
 
 
 def record_submissions(app: ComfyRealityApp) -> list[str]:
@@ -132,3 +141,49 @@ async def test_keys_wait_for_a_slow_form_no_longer_than_the_limit(monkeypatch: p
         send_burst(app, "ej")
         await wait_for(pilot, lambda: app.browser.highlighted.name == after, what="j on the list")  # type: ignore[union-attr]
         assert [w for w in app.workers if w.name == "_open_form" and not w.is_finished]  # still opening
+
+
+async def test_keys_after_e_in_history_go_into_the_form(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    fill_history_journal(journal)
+    app = scene_app(WORKFLOWS, journal_path=journal)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_history(pilot)
+        history = app.screen
+        assert isinstance(history, JournalScreen)
+        app.object_info = demo_object_info()
+        submitted = record_submissions(app)
+        assert history.selected is not None
+        # The scene's journal keeps no prompts: this run kept the one of "progress" (its width first).
+        history.selected.prompt = json.loads((WORKFLOWS / "progress.json").read_text())
+        # r in History runs the selected execution again as it was: here it is the form's.
+        send_burst(app, "e5r")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
+        form = app.screen
+        await settle(pilot)
+        assert submitted == []
+        field = app.focused
+        assert isinstance(field, Input) and field.screen is form
+        assert field.value == "645"
+
+
+async def test_keys_after_e_in_server_history_go_into_the_form(server: EmbeddedServer) -> None:
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app, catalogue=True)
+        original = await web_ui_post(server, graph(21))
+        await wait_for_history(server, original)
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen), what="Server History")
+        screen = app.screen
+        assert isinstance(screen, ServerHistoryScreen)
+        await wait_for(pilot, lambda: table_ids(screen) == [original], what="the web UI's prompt")
+        # The prompt is read from the server before the form opens; d would delete the entry.
+        send_burst(app, "e5d")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
+        form = app.screen
+        await settle(pilot)
+        field = app.focused
+        assert isinstance(field, Input) and field.screen is form
+        assert field.value == "85"  # the width, 8, then the 5 typed after e
+        assert original in await http(server, "GET", "/history")  # not deleted
