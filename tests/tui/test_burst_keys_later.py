@@ -16,9 +16,10 @@ from comfy_reality.tui import burst_keys
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.input_form import InputFormScreen
 from comfy_reality.tui.screens.journal_screen import JournalScreen
+from comfy_reality.tui.screens.save_outputs import SaveOutputsScreen
 from comfy_reality.tui.screens.server_history import ServerHistoryScreen
 from comfy_reality.workflows import WorkflowFile
-from tests.tui.scenes import demo_object_info, fill_history_journal, open_history, scene_app
+from tests.tui.scenes import apply_scene, demo_object_info, fill_history_journal, open_history, scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for
 from .test_burst_keys import ServersHost, send_burst, settle
@@ -187,3 +188,19 @@ async def test_keys_after_e_in_server_history_go_into_the_form(server: EmbeddedS
         assert isinstance(field, Input) and field.screen is form
         assert field.value == "85"  # the width, 8, then the 5 typed after e
         assert original in await http(server, "GET", "/history")  # not deleted
+
+
+async def test_keys_after_o_go_into_the_folder_prompt() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await apply_scene(pilot, "completed")
+        assert app.focused is app.task_tree
+        line = app.task_tree.cursor_line
+        # In the tree, j moves down and l toggles the log: here they end the typed folder's name.
+        send_burst(app, "ojl")
+        await wait_for(pilot, lambda: isinstance(app.screen, SaveOutputsScreen), what="the folder prompt")
+        prompt = app.screen
+        field = prompt.query_one(Input)
+        await wait_for(pilot, lambda: field.value.endswith("jl"), what="the folder typed")
+        assert app.focused is field
+        assert app.task_tree.cursor_line == line
