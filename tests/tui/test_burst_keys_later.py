@@ -16,6 +16,7 @@ from comfy_reality.tui import burst_keys
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.input_form import InputFormScreen
 from comfy_reality.tui.screens.journal_screen import JournalScreen
+from comfy_reality.tui.screens.name_prompt import NamePromptScreen
 from comfy_reality.tui.screens.save_outputs import SaveOutputsScreen
 from comfy_reality.tui.screens.server_history import ServerHistoryScreen
 from comfy_reality.workflows import WorkflowFile
@@ -204,3 +205,17 @@ async def test_keys_after_o_go_into_the_folder_prompt() -> None:
         await wait_for(pilot, lambda: field.value.endswith("jl"), what="the folder typed")
         assert app.focused is field
         assert app.task_tree.cursor_line == line
+
+
+async def test_keys_after_ctrl_s_in_the_form_go_into_the_name_prompt() -> None:
+    app = scene_app(WORKFLOWS)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await opened_on_progress(pilot, app, app.library.read)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
+        # ctrl+s closes the form and its callback opens the name prompt: "-v2" replaces the proposed name (selected, as when typed by hand).
+        send_burst(app, "\x13-v2")
+        await wait_for(pilot, lambda: isinstance(app.screen, NamePromptScreen), what="the name prompt")
+        field = app.screen.query_one(Input)
+        await wait_for(pilot, lambda: field.value == "-v2", what="the name typed")
+        assert app.focused is field
