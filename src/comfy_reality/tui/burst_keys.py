@@ -56,7 +56,8 @@ def moves_focus(action: Action) -> Action:
     """Mark an action that moves the focus (into a field, or out of it back to a list).
 
     The action must move it before it returns (awaiting a mount if it has to), with
-    :func:`focus_at_once`: ``Widget.focus`` only asks for the focus on a later turn.
+    :func:`focus_at_once`: ``Widget.focus`` only asks for the focus on a later turn; or open a
+    screen; or hand its turn to what opens one later (:func:`turn_waits_for_job`, :func:`post_in_turn`).
     """
     setattr(action, _MARK, True)
     return action
