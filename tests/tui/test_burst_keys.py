@@ -20,7 +20,15 @@ from tests.tui.scenes import apply_scene, fill_history_journal, open_history, sc
 
 from .helpers import WORKFLOWS, wait_for
 
-NAMES = {"/": "slash", " ": "space", "\r": "enter", "\x1b": "escape", "-": "minus", "\x10": "ctrl+p"}
+NAMES = {
+    "/": "slash",
+    " ": "space",
+    "\r": "enter",
+    "\x1b": "escape",
+    "-": "minus",
+    "\x10": "ctrl+p",
+    "\x13": "ctrl+s",
+}
 
 
 def send_burst(app: App[Any], text: str) -> None:

@@ -17,6 +17,7 @@ from ... import workflows as wf  # its modules load on first use, not with the f
 from ...errors import ComfyError, InvalidWorkflowError
 from ...safe_text import safe_json
 from ..backend import AppRuntime, Backend
+from ..burst_keys import moves_focus, turn_waits_for_job
 from ..library import WorkflowLibrary
 from ..widgets import WorkflowBrowser
 
@@ -47,7 +48,9 @@ class EditInputsScreen(Screen[None]):
         async def _fetch_server_workflows(self, runtime: AppRuntime) -> None: ...
 
     # ------------------------------------------------------------- edit inputs
+    @moves_focus
     def action_edit(self) -> None:
+        """The form opens once the workflow is read: keys typed after ``e`` in a burst wait for it."""
         workflow = self.browser.highlighted
         if workflow is None:
             self.notify("No workflow highlighted.", severity="warning")
@@ -61,7 +64,9 @@ class EditInputsScreen(Screen[None]):
                 severity="warning",
             )
             return
-        self.backend.run_job(partial(self._open_form, workflow), name="_open_form", group="actions")
+        turn_waits_for_job(
+            self.backend.run_job(partial(self._open_form, workflow), name="_open_form", group="actions")
+        )
 
     async def _open_form(self, workflow: WorkflowFile) -> None:
         object_info = self.library.object_info

@@ -26,6 +26,7 @@ from ...errors import InvalidWorkflowError
 from ...safe_text import safe_line, safe_str, safe_text
 from ...workflows import EditableInput, ObjectInfo, WorkflowFile, apply_overrides, editable_inputs
 from ...workflows.batch import Variant, variants
+from ..burst_keys import focus_at_once, moves_focus
 
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
 
@@ -367,7 +368,7 @@ step, choices); a refused value shows its reason under the field.
             self._refused_shown = True
             status.update(safe_text(f"{len(problems)} value(s) refused: {problems[0]}", "bold red"))
             first_bad = next(f for f in self.fields() if f.problem)
-            first_bad.editor.focus()
+            focus_at_once(first_bad.editor)  # the keys after ctrl+r in a burst go to it
             return None
         overrides = {f.item.key: f.raw_value() for f in self.fields() if f.changed()}
         try:
@@ -389,6 +390,7 @@ step, choices); a refused value shows its reason under the field.
             return None
         return found if len(found) > 1 or sweeps else []
 
+    @moves_focus  # the form closes (save: its callback opens the name prompt), or a bad field takes the focus
     def action_submit(self, action: str) -> None:
         prompt = self.edited_prompt()
         if prompt is None:
@@ -397,5 +399,6 @@ step, choices); a refused value shows its reason under the field.
         if batch is not None:
             self.dismiss(FormResult(action, prompt, self.workflow.name, batch))
 
+    @moves_focus
     def action_back(self) -> None:
         self.dismiss(None)

@@ -36,7 +36,7 @@ from ...safe_text import safe_str, safe_text
 from ...url_secrets import redact_url
 from .. import format as fmt
 from .. import gc_tuning
-from ..burst_keys import focus_at_once, moves_focus
+from ..burst_keys import focus_at_once, moves_focus, post_in_turn
 from ..image_actions import GalleryActions
 from ..messages import RerunRequested
 from ..widgets.filter_field import FilterField
@@ -712,6 +712,7 @@ Every run the journal recorded, newest first; the details follow the cursor.
             self.show_details(key)
         self.query_one("#history-detail", VerticalScroll).scroll_home(animate=False)
 
+    @moves_focus  # o and E open a screen: the keys after them in a burst wait for it
     def action_act(self, what: str) -> None:
         entry = self.selected
         if entry is None:
@@ -774,13 +775,16 @@ Every run the journal recorded, newest first; the details follow the cursor.
         else:
             (table.action_cursor_down if where == "down" else table.action_cursor_up)()
 
+    @moves_focus
     def action_rerun(self) -> None:
-        """The selected execution's prompt (values as sent) into the input form, to edit and queue."""
+        """The selected execution's prompt (values as sent) into the input form, to edit and queue.
+
+        The app opens the form: keys typed after ``e`` in a burst wait for it."""
         entry = self.selected
         if entry is None or not entry.prompt:
             self.notify("Pick an execution whose prompt the journal kept.", severity="warning")
             return
-        self.post_message(RerunRequested(entry.prompt, entry.name or entry.workflow_id or "journal entry"))
+        post_in_turn(self, RerunRequested(entry.prompt, entry.name or entry.workflow_id or "journal entry"))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Letters belong to the filter box while typing there.

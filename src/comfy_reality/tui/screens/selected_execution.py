@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ... import paths
+from ..burst_keys import moves_focus, turn_waits_for_job
 from ..state import KEEP_DETAIL, ExecutionEntry, ExecutionSummary, SessionEntry, SessionState
 from ..widgets import TaskTree
 from .edit_inputs import EditInputsScreen
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
     from ...runtime.models import WorkflowExecution
     from ..images import ImageSupport
     from ..widgets.execution_filter import ExecutionFilter
@@ -120,21 +123,22 @@ class SelectedExecutionScreen(EditInputsScreen):
             self.task_tree.update_entries([whole])
         return whole
 
-    def with_whole_selected(self, then: Callable[[ExecutionEntry], None]) -> None:
-        """Run a key's action on the selected execution, whole (read back first if compacted)."""
+    def with_whole_selected(self, then: Callable[[ExecutionEntry], None]) -> Worker[None] | None:
+        """Run a key's action on the selected execution, whole (read back first if compacted:
+        the job that does is returned)."""
         entry = self._selected_entry()
         if entry is None:
-            return
+            return None
         if isinstance(entry, ExecutionEntry):
             then(entry)
-            return
+            return None
 
         async def read_then() -> None:
             whole = await self.whole_entry(entry)
             if whole is not None:
                 then(whole)
 
-        self.backend.run_job(read_then, name="_read_detail_for_key", group="actions")
+        return self.backend.run_job(read_then, name="_read_detail_for_key", group="actions")
 
     # ---------------------------------------------------------------- clipboard
     def _copy(self, text: str | None, what: str, missing: str) -> None:
@@ -173,8 +177,13 @@ class SelectedExecutionScreen(EditInputsScreen):
         )
 
     # ---------------------------------------------------------------- outputs
+    @moves_focus
     def action_save_outputs(self) -> None:
-        self.with_whole_selected(self._ask_where_to_save)
+        """The folder prompt opens now, or after a compacted execution is read back: keys typed
+        after ``o`` in a burst go into it."""
+        job = self.with_whole_selected(self._ask_where_to_save)
+        if job is not None:
+            turn_waits_for_job(job)
 
     def _ask_where_to_save(self, entry: ExecutionEntry) -> None:
         files = entry.execution.output_files

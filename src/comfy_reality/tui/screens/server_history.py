@@ -22,6 +22,7 @@ from ...errors import ComfyError
 from ...runtime.server_history import HistoryPrompt, ServerHistoryItem
 from ...url_secrets import redact_url
 from .. import format as fmt
+from ..burst_keys import moves_focus, turn_waits_for_job
 from ..image_actions import GalleryActions
 from ..messages import RerunRequested
 from .server_queue import OWNER_LABEL, OWNER_STYLE, ConfirmScreen, cursor_key, data_text
@@ -236,11 +237,14 @@ class ServerHistoryScreen(Screen[None], GalleryActions):
         self.notify("Cleared the server's history", timeout=3)
         self.reload()
 
+    @moves_focus
     def action_rerun(self) -> None:
-        self._fetch_prompt("rerun")
+        """The prompt is read from the server first: keys typed after ``e`` in a burst wait for the form."""
+        turn_waits_for_job(self._fetch_prompt("rerun"))
 
+    @moves_focus
     def action_save(self) -> None:
-        self._fetch_prompt("save")
+        turn_waits_for_job(self._fetch_prompt("save"))
 
     @work(group="server-history-action")
     async def _fetch_prompt(self, purpose: str) -> None:

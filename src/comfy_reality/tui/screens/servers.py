@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
 from ...errors import ComfyError
@@ -45,6 +45,22 @@ def capability_line(name: str, found: dict[str, Any]) -> Text:
 
 def _cell(value: Any) -> Text:
     return Text(strip_control_codes("" if value is None else str(value)), no_wrap=True)
+
+
+class AddServerField(Input):
+    """The URL field: enter hands the focus back to the table in its turn, so the keys after it
+    in a burst act on the table instead of being typed into the hidden field."""
+
+    @moves_focus
+    async def action_submit(self) -> None:
+        hide_add_field(self.screen)
+        await super().action_submit()
+
+
+def hide_add_field(screen: Screen[Any]) -> None:
+    """The add field hidden, the focus on the table at once (the next key of a burst is the table's)."""
+    screen.query_one("#servers-add", Input).display = False
+    focus_at_once(screen.query_one("#servers-table", DataTable))
 
 
 class ServersScreen(ModalScreen[None]):
@@ -122,7 +138,7 @@ class ServersScreen(ModalScreen[None]):
             table.add_columns(*COLUMNS)
             yield table
             yield Static("Capabilities: asking each server…", id="servers-details")
-            yield Input(
+            yield AddServerField(
                 placeholder="http://host:8188 (enter adds it for this session, esc closes)", id="servers-add"
             )
             yield Static(
@@ -236,9 +252,7 @@ class ServersScreen(ModalScreen[None]):
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         url = event.value.strip()
-        event.input.value = ""
-        event.input.display = False
-        self.query_one("#servers-table", DataTable).focus()
+        event.input.value = ""  # the field has handed the focus back to the table already
         if not url:
             return
         try:
@@ -248,11 +262,10 @@ class ServersScreen(ModalScreen[None]):
         else:
             self.notify(f"Added {strip_control_codes(url)} for this session.")
 
+    @moves_focus
     def action_close(self) -> None:
-        field = self.query_one("#servers-add", Input)
-        if field.display:
-            field.display = False
-            self.query_one("#servers-table", DataTable).focus()
+        if self.query_one("#servers-add", Input).display:
+            hide_add_field(self)
             return
         self.dismiss(None)
 
