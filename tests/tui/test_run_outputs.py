@@ -137,3 +137,24 @@ async def test_servers_screen_shows_version_and_capabilities(server: EmbeddedSer
                 "jobs API no" in older and "targeted cancel no" in older and "partial execution yes" in older
             )
             assert "jobs API yes" in newer_line and "targeted cancel yes" in newer_line
+
+
+async def test_keys_typed_after_r_in_one_burst_go_to_the_picker(
+    server: EmbeddedServer, workflows: Path
+) -> None:
+    """The picker opens from a job (the server's capabilities first): a space typed right after R
+    checks its first output instead of reaching the Workflows list."""
+    from .test_burst_keys import send_burst
+
+    app = ComfyRealityApp(
+        Settings(server_url=server.url), bundled_dir=workflows, frame_interval=0.005, use_journal=False
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.object_info is not None, what="object_info")
+        browser = app.query_one(WorkflowBrowser)
+        browser.option_list.focus()
+        await wait_for(pilot, lambda: browser.highlight("two-outputs") is not None, what="two-outputs listed")
+        send_burst(app, "R ")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunOutputsScreen), what="the picker")
+        options = app.screen.query_one(SelectionList)
+        await wait_for(pilot, lambda: list(options.selected) == ["3"], what="the first output checked")

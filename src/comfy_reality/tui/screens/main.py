@@ -28,7 +28,7 @@ from ...errors import ComfyError, PromptValidationError, UnsafeOutputPathError
 from ...runtime.kinds import ConnectionState, TaskStatus
 from .. import format as fmt
 from ..backend import AppRuntime, Backend, event_log_line
-from ..burst_keys import moves_focus
+from ..burst_keys import moves_focus, turn_waits_for_job
 from ..dirty_lines import DirtyLinesCompositor
 from ..gc_tuning import collect_when_quiet, freeze_long_lived
 from ..images import ImageSupport
@@ -465,6 +465,7 @@ class MainScreen(SelectedExecutionScreen):
             partial(self._submit_workflow, workflow), name="_submit_workflow", group="actions"
         )
 
+    @moves_focus  # the picker opens from a job: keys typed after R in a burst wait for it
     def action_run_outputs(self) -> None:
         """Run only some output nodes of the highlighted workflow: see :mod:`.run_outputs`."""
         from .run_outputs import pick_outputs
@@ -473,7 +474,8 @@ class MainScreen(SelectedExecutionScreen):
         if workflow is None or workflow.error:
             self.action_run()  # says why it cannot
         elif self.backend.connected_runtime() is not None:
-            self.backend.run_job(partial(pick_outputs, self, workflow), name="_pick_outputs", group="actions")
+            pick = partial(pick_outputs, self, workflow)
+            turn_waits_for_job(self.backend.run_job(pick, name="_pick_outputs", group="actions"))
 
     async def _submit_workflow(self, workflow: WorkflowFile) -> None:
         prompt = await self._prepare_prompt(workflow)
