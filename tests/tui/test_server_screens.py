@@ -433,3 +433,20 @@ async def test_queue_age_of_this_apps_prompts_is_their_queue_time(server: Embedd
         await wait_for(pilot, lambda: table_ids(screen) == [], what="queue empty")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main_screen)
+
+
+async def test_the_app_closes_cleanly_on_the_queue_screen_while_the_queue_changes(
+    server: EmbeddedServer,
+) -> None:
+    """A snapshot that arrived after the screen's widgets were gone raised NoMatches as the app closed."""
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        blocker = await web_ui_post(server, graph(41, steps=5000, delay=1.0))
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="Queue screen")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker], what="the running prompt")
+        await http(server, "POST", "/interrupt", json={"prompt_id": blocker})
+    assert app.return_code in (0, None)
