@@ -115,6 +115,11 @@ async def test_foreign_prompts_are_listed_in_order_with_their_owner(
     assert by_id[theirs].workflow_name == "workflow 00000103" and by_id[theirs].node_count == 3
     assert by_id[sibling].owner is Owner.OTHER_INSTANCE
     assert all(e.age() >= 0 for e in snapshot.entries)
+    # This app knows when it queued its own prompts; the server (API 0.3.64) gives no create_time.
+    assert by_id[ours.prompt_id].queued_at == ours.created_at
+    assert by_id[block.prompt_id].queued_at == block.created_at
+    assert by_id[theirs].queued_at is None and not by_id[theirs].queue_time_known
+    assert by_id[sibling].queued_at is None
     await runtime.cancel(block)
 
 

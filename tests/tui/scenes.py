@@ -692,7 +692,8 @@ def _queue_entry(position: int, prompt_id: str, owner: Any, name: str | None, no
         owner=owner,
         workflow_name=name,
         node_count=nodes,
-        queued_at=None,
+        # The runtime knows when this app queued its own prompts; others' were only seen.
+        queued_at=NOW - timedelta(seconds=age) if owner is Owner.THIS_APP else None,
         first_seen=NOW - timedelta(seconds=age),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 from click.testing import CliRunner
 
@@ -147,6 +148,35 @@ def test_cli_refuses_a_config_file_that_does_not_exist(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(missing)])
     assert result.exit_code == 2
     assert f"--config {missing}: no such file" in result.output
+
+
+def _app_must_not_start(*_args: Any, **_kwargs: Any) -> None:
+    raise AssertionError("the app started despite options that cannot go together")
+
+
+@pytest.mark.parametrize("demo_flag", ["--fresh-demo", "--demo"])
+def test_cli_refuses_a_server_beside_a_demo_and_never_shows_its_password(
+    demo_flag: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo is its own server: a --server beside it used to be dropped without a word."""
+    monkeypatch.setattr(ComfyRealityApp, "run", _app_must_not_start)
+    url = "http://user:s3cret@127.0.0.1:9"
+    result = CliRunner().invoke(main, [demo_flag, "--server", url])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert f"{demo_flag} starts its own server on 127.0.0.1, so --server cannot go with it" in text
+    assert f"drop --server to try the demo, or drop {demo_flag} to connect to your server" in text
+    assert "s3cret" not in result.output
+    assert "user" not in result.output
+
+
+def test_cli_refuses_several_demo_servers_without_a_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ComfyRealityApp, "run", _app_must_not_start)
+    result = CliRunner().invoke(main, ["--servers", "3", "--server", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "--servers 3 starts that many demo servers and needs --demo or --fresh-demo" in text
+    assert "repeat --server URL instead" in text
 
 
 class _StubRuntime:

@@ -7,7 +7,9 @@ moves/deletes/clears them, and re-runs a finished one through the input form.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +362,91 @@ async def test_server_history_names_this_apps_own_prompts(server: EmbeddedServer
         await wait_for(pilot, lambda: table_ids(screen) == [prompt_id], what="this app's prompt")
         row = next(line for line in screen_text(app).splitlines() if "✓ success" in line)
         assert "this app" in row and "progress" in row
+
+
+async def test_an_empty_queue_says_so_and_what_to_do(server: EmbeddedServer) -> None:
+    """Found by hand: an empty queue was a blank table with no sentence."""
+    app = make_app(server.url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot, app)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="Queue screen")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        await wait_for_text(pilot, "The server's queue is empty")
+        text = " ".join(screen_text(app).replace("│", " ").split())
+        assert "0 running, 0 pending" in text
+        assert "esc goes back to the main screen, where r runs the highlighted workflow" in text
+        blocker = await web_ui_post(server, graph(21, steps=5000, delay=1.0))
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker], what="the running prompt")
+        await wait_for(pilot, lambda: "queue is empty" not in screen_text(app), what="the sentence gone")
+        assert screen.query_one(DataTable).has_focus
+        await http(server, "POST", "/interrupt", json={"prompt_id": blocker})
+        await wait_for_text(pilot, "The server's queue is empty")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
+
+
+async def test_queue_age_of_this_apps_prompts_is_their_queue_time(server: EmbeddedServer) -> None:
+    """Found by hand: Age was when the screen first saw a prompt, so prompts queued apart all read
+    the same. This app's prompts are aged from when it queued them; another client's (the server
+    gives no queue time) read "≥" the time since they were first seen."""
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        blocker = await web_ui_post(server, graph(31, steps=5000, delay=1.0))
+        app.browser.option_list.focus()
+        assert app.browser.highlight("progress") is not None
+        for count in (1, 2, 3):
+            await pilot.press("r")
+            await wait_for(
+                pilot,
+                lambda n=count: sum(1 for e in app.session.entries.values() if e.execution.prompt_id) == n,
+                what=f"run {count} queued",
+            )
+        assert app.runtime is not None
+        ours = sorted((e for e in app.runtime.executions.values() if e.prompt_id), key=lambda e: e.created_at)
+        assert len(ours) == 3
+        # As if queued 40, 30 and 20 seconds ago (the runtime's record is what the screen reads).
+        for execution, ago in zip(ours, (40, 30, 20), strict=True):
+            execution.created_at = execution.created_at - timedelta(seconds=ago)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="Queue screen")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        want = [blocker, *(e.prompt_id for e in ours)]
+        await wait_for(pilot, lambda: table_ids(screen) == want, what="all four prompts")
+        rows = {
+            prompt_id: line
+            for line in screen_text(app).splitlines()
+            for prompt_id in want
+            if prompt_id[:8] in line
+        }
+        for execution, ago in zip(ours, (40, 30, 20), strict=True):
+            assert execution.prompt_id is not None
+            assert re.search(rf" {ago}\.\ds ", rows[execution.prompt_id]), rows[execution.prompt_id]
+            assert "≥" not in rows[execution.prompt_id]
+        assert re.search(r" ≥\d+\.\ds ", rows[blocker]), rows[blocker]  # another client's: only seen
+        assert "Age ≥…: first seen here that long ago; the server gave no queue time." in screen_text(app)
+        await http(server, "POST", "/queue", json={"clear": True})
+        await http(server, "POST", "/interrupt", json={"prompt_id": blocker})
+        await wait_for(pilot, lambda: table_ids(screen) == [], what="queue empty")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
+
+
+async def test_the_app_closes_cleanly_on_the_queue_screen_while_the_queue_changes(
+    server: EmbeddedServer,
+) -> None:
+    """A snapshot that arrived after the screen's widgets were gone raised NoMatches as the app closed."""
+    app = make_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        blocker = await web_ui_post(server, graph(41, steps=5000, delay=1.0))
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="Queue screen")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        await wait_for(pilot, lambda: table_ids(screen) == [blocker], what="the running prompt")
+        await http(server, "POST", "/interrupt", json={"prompt_id": blocker})
+    assert app.return_code in (0, None)

@@ -580,12 +580,8 @@ class ComfyUIAsyncRuntime(ServerWide):
                 nodes=sorted(answer.node_errors),
                 message="only the outputs that validated will run",
             )
-        self._register(tracker)
-        if found is not None:  # the answer was lost; the server had it: where is it now?
-            if found.where == "finished":
-                tracker.finish(found.history)
-            elif found.where == "running":
-                tracker.mark_running()
+        # Logged before the replay of messages that beat this answer (start, a fast failure): a log
+        # read in time order says it was queued before what it then did.
         log.info(
             "prompt_queued",
             execution_id=execution.id,
@@ -593,6 +589,12 @@ class ComfyUIAsyncRuntime(ServerWide):
             number=answer.number,
             name=execution.name,
         )
+        self._register(tracker)
+        if found is not None:  # the answer was lost; the server had it: where is it now?
+            if found.where == "finished":
+                tracker.finish(found.history)
+            elif found.where == "running":
+                tracker.mark_running()
         return execution
 
     async def wait(self, execution: WorkflowExecution, timeout: float | None = None) -> WorkflowExecution:

@@ -115,8 +115,15 @@ class QueueEntry(BaseModel):
     owner: Owner
     workflow_name: str | None
     node_count: int
-    queued_at: datetime | None  # from the server (newer ComfyUI puts create_time in extra_data)
+    # When it was queued: from the server (newer ComfyUI puts create_time in extra_data), else
+    # this app's own record of the prompts it queued; None for another client's on an older server.
+    queued_at: datetime | None
     first_seen: datetime  # when this app first saw it queued: the age when the server gives none
+
+    @property
+    def queue_time_known(self) -> bool:
+        """False: :meth:`age` only says how long ago this app first saw it (at least that old)."""
+        return self.queued_at is not None
 
     def age(self, now: datetime | None = None) -> float:
         """Seconds since it was queued (or, when the server does not say, first seen here)."""
@@ -180,7 +187,8 @@ class ServerQueue:
     """Read and steer the whole queue of one server over HTTP (see the module docstring).
 
     ``own_client_id`` is this app instance's id; ``app_client_ids`` the ids of its other
-    instances (from the journal); ``name_of(prompt_id)`` names this app's own prompts."""
+    instances (from the journal); ``name_of(prompt_id)`` names this app's own prompts and
+    ``queued_at_of(prompt_id)`` says when this app queued them (the server may not say)."""
 
     def __init__(
         self,
@@ -189,11 +197,13 @@ class ServerQueue:
         own_client_id: str | None = None,
         app_client_ids: Iterable[str] = (),
         name_of: Callable[[str], str | None] | None = None,
+        queued_at_of: Callable[[str], datetime | None] | None = None,
     ) -> None:
         self.client = client
         self.own_client_id = own_client_id
         self.app_client_ids: set[str] = set(app_client_ids)
         self.name_of = name_of
+        self.queued_at_of = queued_at_of
         self._first_seen: dict[str, datetime] = {}
 
     @property
@@ -210,6 +220,12 @@ class ServerQueue:
         name = workflow_name_of(item.extra_data)
         if name is None and self.name_of is not None:
             name = self.name_of(item.prompt_id)
+        owner = self.owner(item.client_id)
+        queued_at = _ms(item.extra_data.get("create_time"))
+        if queued_at is None and owner.is_app and self.queued_at_of is not None:
+            # Only this app's own: another client's prompt this app follows was "created" here
+            # when it was first followed, not when it was queued.
+            queued_at = self.queued_at_of(item.prompt_id)
         return QueueEntry(
             server_url=self.server_url,
             state=state,
@@ -217,10 +233,10 @@ class ServerQueue:
             prompt_id=item.prompt_id,
             number=item.number,
             client_id=item.client_id,
-            owner=self.owner(item.client_id),
+            owner=owner,
             workflow_name=name,
             node_count=len(item.prompt),
-            queued_at=_ms(item.extra_data.get("create_time")),
+            queued_at=queued_at,
             first_seen=first_seen,
         )
 

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .client import ComfyUIClient, HistoryEntry, QueueState
     from .manager import Unsubscribe
     from .models import WorkflowExecution
@@ -40,6 +42,11 @@ class ServerWide:
         found = next((e.name for e in self.executions.values() if e.prompt_id == prompt_id), None)
         return found if found is not None else (self._past_names or {}).get(prompt_id)
 
+    def _queued_at_of(self, prompt_id: str) -> datetime | None:
+        """When this app queued a prompt: its execution's creation, just before the POST (a run
+        re-attached from the journal carries its recorded time)."""
+        return next((e.created_at for e in self.executions.values() if e.prompt_id == prompt_id), None)
+
     def _remember_name(self, execution: WorkflowExecution) -> None:
         """The runtime lets an old finished execution go: its name (a few bytes) stays for the screens."""
         if execution.prompt_id is None or execution.name is None:
@@ -56,7 +63,12 @@ class ServerWide:
         if self._server_queue is None:
             from .server_queue import ServerQueue
 
-            self._server_queue = ServerQueue(self.client, own_client_id=self.client_id, name_of=self._name_of)
+            self._server_queue = ServerQueue(
+                self.client,
+                own_client_id=self.client_id,
+                name_of=self._name_of,
+                queued_at_of=self._queued_at_of,
+            )
         return self._server_queue
 
     def set_app_client_ids(self, client_ids: Iterable[str]) -> None:

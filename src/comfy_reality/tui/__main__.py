@@ -110,6 +110,25 @@ def main(
         release_collections()
 
 
+def _option_clash(
+    server_urls: tuple[str, ...], demo: bool, fresh_demo: bool, demo_servers: int
+) -> str | None:
+    """Why these options cannot go together (None when they can): a demo is its own server, so a
+    --server beside it would be silently dropped. The URL is not repeated (it may hold a password)."""
+    if server_urls and (demo or fresh_demo):
+        flag = "--fresh-demo" if fresh_demo else "--demo"
+        return (
+            f"{flag} starts its own server on 127.0.0.1, so --server cannot go with it: "
+            f"drop --server to try the demo, or drop {flag} to connect to your server."
+        )
+    if demo_servers > 1 and not (demo or fresh_demo):
+        return (
+            f"--servers {demo_servers} starts that many demo servers and needs --demo or --fresh-demo; "
+            "to pool servers you run, repeat --server URL instead."
+        )
+    return None
+
+
 def _open_app(
     server_urls: tuple[str, ...],
     token: str | None,
@@ -123,6 +142,10 @@ def _open_app(
 ) -> None:
     from .. import startup
 
+    clash = _option_clash(server_urls, demo, fresh_demo, demo_servers)
+    if clash is not None:
+        click.echo(f"comfy-reality-tui: {clash}", err=True)
+        sys.exit(2)
     if config_path is not None and not config_path.is_file():
         # Named on purpose: running on defaults instead would hide the typo.
         click.echo(f"comfy-reality-tui: --config {safe_str(config_path)}: no such file", err=True)

@@ -27,6 +27,12 @@ from ...url_secrets import redact_url
 from .. import format as fmt
 
 FOREIGN_NOTE = "Other clients' prompts: place, start and end only. Moves keep the prompt id."
+SEEN_NOTE = "Age ≥…: first seen here that long ago; the server gave no queue time."
+EMPTY_QUEUE = (
+    "The server's queue is empty: nothing is running or waiting.\n\n"
+    "Prompts that any client queues show up here by themselves. "
+    "esc goes back to the main screen, where r runs the highlighted workflow."
+)
 OWNER_LABEL = {
     Owner.THIS_APP: "this app",
     Owner.OTHER_INSTANCE: "this app (other)",
@@ -175,6 +181,7 @@ class QueueScreen(Screen[None]):
     #queue-title { dock: top; height: 1; background: $panel; padding: 0 1; text-style: bold; }
     #queue-table { height: 1fr; border: round $accent; border-title-style: bold; background: $surface; }
     #queue-note { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
+    #queue-empty { height: 1fr; border: round $accent; padding: 1 2; display: none; }
     """
     BINDINGS = [
         Binding("escape", "close", "Back", id="queue.close"),
@@ -214,6 +221,9 @@ class QueueScreen(Screen[None]):
             table.add_columns("#", "State", "Owner", "Workflow", "Nodes", "Age", "Prompt")
         table.border_title = "Running and pending prompts of every client"
         yield table
+        empty = Static(Text(EMPTY_QUEUE), id="queue-empty")
+        empty.border_title = table.border_title
+        yield empty
         yield Static(Text(FOREIGN_NOTE), id="queue-note")
         yield Footer(show_command_palette=False)  # the app's own ^p Palette key is already listed
 
@@ -233,6 +243,8 @@ class QueueScreen(Screen[None]):
 
     # ------------------------------------------------------------------ drawing
     def show(self, snapshot: QueueSnapshot) -> None:
+        if not self.query("#queue-table"):
+            return  # the app is closing: a snapshot can arrive after the screen's widgets went
         if snapshot.error is not None and self.snapshot is not None:
             snapshot = self.snapshot.model_copy(update={"error": snapshot.error})
         self.snapshot = snapshot
@@ -247,6 +259,7 @@ class QueueScreen(Screen[None]):
             table.add_row(*self._cells(entry, now), key=entry.prompt_id)
         if keep in present:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
+        self._show_empty(not snapshot.entries and snapshot.error is None)
         title = Text(f"Queue of {data_text(self.server_url)} · ", style="bold")
         title.append(f"{len(snapshot.running)} running, {len(snapshot.pending)} pending")
         if snapshot.error:
@@ -255,6 +268,16 @@ class QueueScreen(Screen[None]):
             title.append(" · live", style="green")
         self.query_one("#queue-title", Static).update(title)
         self.query_one("#queue-note", Static).update(self._note(snapshot))
+
+    def _show_empty(self, empty: bool) -> None:
+        """An empty queue is a sentence saying so, not a blank table."""
+        table = self.query_one(DataTable)
+        if table.display == (not empty):
+            return
+        table.display = not empty
+        self.query_one("#queue-empty", Static).display = empty
+        if not empty:
+            table.focus()
 
     def _cells(self, entry: QueueEntry, now: Any) -> list[Any]:
         mark = "▶ " if entry.prompt_id in self.marked else ""
@@ -273,9 +296,18 @@ class QueueScreen(Screen[None]):
             Text(owner, style=OWNER_STYLE[entry.owner]),
             Text(data_text(entry.workflow_name or "—", 28)),
             Text(str(entry.node_count), justify="right"),
-            Text(fmt.duration(entry.age(now)), justify="right"),
+            self._age_cell(entry, now),
             Text(fmt.short_id(entry.prompt_id)),
         ]
+
+    @staticmethod
+    def _age_cell(entry: QueueEntry, now: Any) -> Text:
+        """How long ago it was queued; for a prompt whose queue time nobody told this app (another
+        client's, on a server that does not say), how long ago this app first saw it, marked so."""
+        age = fmt.duration(entry.age(now))
+        if entry.queue_time_known:
+            return Text(age, justify="right")
+        return Text(f"≥{age}", style="dim", justify="right")
 
     def _note(self, snapshot: QueueSnapshot) -> Text:
         note = Text()
@@ -286,6 +318,8 @@ class QueueScreen(Screen[None]):
         elif running is not None:
             note.append("● Running: this app's prompt; its progress is on the main screen.\n")
         note.append(FOREIGN_NOTE, style="dim")
+        if any(not entry.queue_time_known for entry in snapshot.entries):
+            note.append("\n" + SEEN_NOTE, style="dim")
         return note
 
     # ------------------------------------------------------------------ actions
