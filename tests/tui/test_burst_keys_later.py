@@ -18,14 +18,13 @@ from comfy_reality.tui.screens.input_form import InputFormScreen
 from comfy_reality.tui.screens.journal_screen import JournalScreen
 from comfy_reality.tui.screens.name_prompt import NamePromptScreen
 from comfy_reality.tui.screens.save_outputs import SaveOutputsScreen
-from comfy_reality.tui.screens.server_history import ServerHistoryScreen
 from comfy_reality.workflows import WorkflowFile
 from tests.tui.scenes import apply_scene, demo_object_info, fill_history_journal, open_history, scene_app
 
 from .helpers import WORKFLOWS, screen_text, wait_for
 from .test_burst_keys import ServersHost, send_burst, settle
-from .test_flows import connected, make_app
-from .test_server_screens import SIZE, graph, http, server, table_ids, wait_for_history, web_ui_post
+from .test_flows import make_app
+from .test_server_screens import SIZE, http, server, server_history_of_one_web_ui_prompt
 
 __all__ = ["server"]  # the embedded server fixture, for the Server history test
 
@@ -42,6 +41,17 @@ def record_submissions(app: ComfyRealityApp) -> list[str]:
     return submitted
 
 
+async def burst_into_the_form(pilot: Any, app: ComfyRealityApp, keys: str) -> Input:
+    """Send the burst, wait for the form and its focus: the field the keys after the opening key went to."""
+    send_burst(app, keys)
+    await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
+    form = app.screen
+    await settle(pilot)
+    field = app.focused
+    assert isinstance(field, Input) and field.screen is form
+    return field
+
+
 async def test_keys_after_e_go_into_the_form_and_run_nothing() -> None:
     app = scene_app(WORKFLOWS)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -52,13 +62,8 @@ async def test_keys_after_e_go_into_the_form_and_run_nothing() -> None:
         log_shown = app.log_pane.display
         # The first field is a number: 5 is typed into it; r (run unedited on the main screen)
         # is refused by it, l (the log on the main screen) too.
-        send_burst(app, "e5rl")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
-        form = app.screen
-        await settle(pilot)
+        field = await burst_into_the_form(pilot, app, "e5rl")
         assert submitted == []
-        field = app.focused
-        assert isinstance(field, Input) and field.screen is form
         assert field.value == "645"
         assert app.log_pane.display == log_shown
 
@@ -159,34 +164,17 @@ async def test_keys_after_e_in_history_go_into_the_form(tmp_path: Path) -> None:
         # The scene's journal keeps no prompts: this run kept the one of "progress" (its width first).
         history.selected.prompt = json.loads((WORKFLOWS / "progress.json").read_text())
         # r in History runs the selected execution again as it was: here it is the form's.
-        send_burst(app, "e5r")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
-        form = app.screen
-        await settle(pilot)
+        field = await burst_into_the_form(pilot, app, "e5r")
         assert submitted == []
-        field = app.focused
-        assert isinstance(field, Input) and field.screen is form
         assert field.value == "645"
 
 
 async def test_keys_after_e_in_server_history_go_into_the_form(server: EmbeddedServer) -> None:
     app = make_app(server.url)
     async with app.run_test(size=SIZE) as pilot:
-        await connected(pilot, app, catalogue=True)
-        original = await web_ui_post(server, graph(21))
-        await wait_for_history(server, original)
-        await pilot.press("H")
-        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen), what="Server History")
-        screen = app.screen
-        assert isinstance(screen, ServerHistoryScreen)
-        await wait_for(pilot, lambda: table_ids(screen) == [original], what="the web UI's prompt")
+        original, _ = await server_history_of_one_web_ui_prompt(pilot, app, server)
         # The prompt is read from the server before the form opens; d would delete the entry.
-        send_burst(app, "e5d")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
-        form = app.screen
-        await settle(pilot)
-        field = app.focused
-        assert isinstance(field, Input) and field.screen is form
+        field = await burst_into_the_form(pilot, app, "e5d")
         assert field.value == "85"  # the width, 8, then the 5 typed after e
         assert original in await http(server, "GET", "/history")  # not deleted
 

@@ -366,16 +366,21 @@ async def test_ui_workflow_form_edits_seed_and_text_and_the_server_gets_them(ser
         assert received["3"]["class_type"] == "KSampler"  # converted from the UI format
 
 
+async def form_of_progress_with_steps(pilot: Any, app: ComfyRealityApp, steps: str) -> None:
+    """Connected with the catalogue, the form of "progress" open and its steps field set."""
+    await connected(pilot, app, catalogue=True)
+    app.query_one(WorkflowBrowser).highlight("progress")
+    await pilot.press("e")
+    await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen))
+    field = _field(app, "2.steps").editor
+    assert isinstance(field, Input)
+    field.value = steps
+
+
 async def test_form_saves_a_new_local_workflow(server: EmbeddedServer) -> None:
     app = make_app(server.url)
     async with app.run_test(size=(120, 40)) as pilot:
-        await connected(pilot, app, catalogue=True)
-        app.query_one(WorkflowBrowser).highlight("progress")
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen))
-        steps = _field(app, "2.steps").editor
-        assert isinstance(steps, Input)
-        steps.value = "4"
+        await form_of_progress_with_steps(pilot, app, "4")
         await pilot.press("ctrl+s")
         await wait_for_text(pilot, "Save as a new workflow")
         await pilot.press("enter")
@@ -393,13 +398,7 @@ async def test_esc_in_the_save_dialog_goes_back_to_the_form_with_its_edits(serve
     every value typed into it was lost."""
     app = make_app(server.url)
     async with app.run_test(size=(120, 40)) as pilot:
-        await connected(pilot, app, catalogue=True)
-        app.query_one(WorkflowBrowser).highlight("progress")
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen))
-        steps = _field(app, "2.steps").editor
-        assert isinstance(steps, Input)
-        steps.value = "4"
+        await form_of_progress_with_steps(pilot, app, "4")
         for save_key in ("ctrl+s", "ctrl+t"):
             await pilot.press(save_key)
             await wait_for(pilot, lambda: isinstance(app.screen, NamePromptScreen), what="the name dialog")

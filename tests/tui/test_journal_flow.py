@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from comfy_reality.config import Settings
 from comfy_reality.journal import Journal
@@ -53,6 +54,23 @@ def _app(server: EmbeddedServer, journal_path: Path) -> ComfyRealityApp:
         bundled_dir=WORKFLOWS,
         frame_interval=0.005,
         journal_path=journal_path,
+    )
+
+
+async def run_to_its_end(pilot: Any, app: ComfyRealityApp, workflow: str) -> None:
+    """Connected and the workflows listed, run one with r and wait until it is over."""
+    await wait_for(
+        pilot,
+        lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
+    )
+    await wait_for(pilot, lambda: bool(app.workflow_files))
+    app.browser.option_list.focus()
+    app.browser.highlight(workflow)
+    await pilot.press("r")
+    await wait_for(
+        pilot,
+        lambda: any(e.execution.is_final for e in app.session.entries.values()),
+        what=f"{workflow} to end",
     )
 
 
@@ -123,19 +141,7 @@ async def test_runs_are_recorded_and_history_opens_from_the_palette(tmp_path: Pa
     async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50)) as server:
         app = _app(server, journal_path)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(
-                pilot,
-                lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
-            )
-            await wait_for(pilot, lambda: bool(app.workflow_files))
-            app.browser.option_list.focus()
-            app.browser.highlight("progress")
-            await pilot.press("r")
-            await wait_for(
-                pilot,
-                lambda: any(e.execution.is_final for e in app.session.entries.values()),
-                what="the run to finish",
-            )
+            await run_to_its_end(pilot, app, "progress")
             await pilot.press("ctrl+p")
             await pilot.press(*"history")
             await wait_for_text(pilot, "Past executions from the journal")
@@ -212,19 +218,7 @@ async def test_a_run_retried_from_history_is_listed_there_at_once(tmp_path: Path
     async with EmbeddedServer(ServerConfig(host="127.0.0.1", port=0, speed=50)) as server:
         app = _app(server, journal_path)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(
-                pilot,
-                lambda: app.runtime is not None and app.runtime.status.state is ConnectionState.CONNECTED,
-            )
-            await wait_for(pilot, lambda: bool(app.workflow_files))
-            app.browser.option_list.focus()
-            app.browser.highlight("fail")
-            await pilot.press("r")
-            await wait_for(
-                pilot,
-                lambda: any(e.execution.is_final for e in app.session.entries.values()),
-                what="the run to fail",
-            )
+            await run_to_its_end(pilot, app, "fail")
             await pilot.press("h")
             await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen), what="history screen")
             screen = app.screen

@@ -186,17 +186,25 @@ async def test_queue_screen_moves_before_and_after_a_picked_row(server: Embedded
         await wait_for(pilot, lambda: app.screen is app.main_screen)
 
 
+async def server_history_of_one_web_ui_prompt(
+    pilot: Any, app: ComfyRealityApp, server: EmbeddedServer
+) -> tuple[str, ServerHistoryScreen]:
+    """Connected, one prompt run by the web UI, and the Server History screen open on it."""
+    await connected(pilot, app, catalogue=True)
+    original = await web_ui_post(server, graph(21))
+    await wait_for_history(server, original)
+    await pilot.press("H")
+    await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen), what="Server History")
+    screen = app.screen
+    assert isinstance(screen, ServerHistoryScreen)
+    await wait_for(pilot, lambda: table_ids(screen) == [original], what="the web UI's prompt")
+    return original, screen
+
+
 async def test_server_history_reruns_through_the_form_and_saves_a_workflow(server: EmbeddedServer) -> None:
     app = make_app(server.url)
     async with app.run_test(size=SIZE) as pilot:
-        await connected(pilot, app, catalogue=True)
-        original = await web_ui_post(server, graph(21))
-        await wait_for_history(server, original)
-        await pilot.press("H")
-        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen), what="Server History")
-        screen = app.screen
-        assert isinstance(screen, ServerHistoryScreen)
-        await wait_for(pilot, lambda: table_ids(screen) == [original], what="the web UI's prompt")
+        original, screen = await server_history_of_one_web_ui_prompt(pilot, app, server)
         await wait_for_text(pilot, "✓ success")
         assert f"queued by other ({WEB_UI})" in screen_text(app)
 
