@@ -42,12 +42,15 @@ async def test_the_preview_gives_titles_the_width_the_node_column_does_not_need(
     async with app.run_test(size=size) as pilot:
         browser = app.main_screen.browser
         await wait_for(pilot, lambda: browser.highlight("failing-node") is not None, what="the workflows")
-        await wait_for(pilot, lambda: "ImageToMask" in screen_text(app), what="the node table")
-        lines = screen_text(app).splitlines()
-        for title in titles:
-            assert any(title in line for line in lines), title
-        # The node column is as wide as its longest name ("ImageToMask", "MaskToImage"), two cells apart.
-        assert any("ImageToMask  Convert" in line for line in lines)
+
+        def titles_whole() -> bool:
+            # The node column is as wide as its longest name ("ImageToMask", "MaskToImage"), two cells apart.
+            lines = screen_text(app).splitlines()
+            shown = [title for title in titles if any(title in line for line in lines)]
+            return shown == titles and any("ImageToMask  Convert" in line for line in lines)
+
+        # Waited for whole: the table is drawn once before the preview pane has its final width.
+        await wait_for(pilot, titles_whole, what="the titles beside a node column as wide as its names")
 
 
 def test_a_long_node_name_keeps_half_the_width_when_both_cannot_fit() -> None:

@@ -20,13 +20,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Select, Static, Switch, TextArea
+from textual.widgets import Input, Select, Static, Switch, TextArea
 
 from ...errors import InvalidWorkflowError
 from ...safe_text import safe_line, safe_str, safe_text
 from ...workflows import EditableInput, ObjectInfo, WorkflowFile, apply_overrides, editable_inputs
 from ...workflows.batch import Variant, variants
 from ..burst_keys import focus_at_once, moves_focus
+from ..widgets.steady_footer import SteadyFooter
 
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
 
@@ -314,7 +315,7 @@ step, choices); a refused value shows its reason under the field.
                 yield Input(placeholder="3.seed=random; 3.cfg=6,8", id="batch-sweep", classes="batch-editor")
                 yield Static(Text("NODE.INPUT=V1,V2; … (product)", style="dim"), classes="field-hint")
         yield Static("", id="form-status")
-        yield Footer(show_command_palette=False)
+        yield SteadyFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         first = self.query(".field-editor").first() if self.items else None

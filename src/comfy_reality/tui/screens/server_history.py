@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ...errors import ComfyError
 from ...runtime.server_history import HistoryPrompt, ServerHistoryItem
@@ -25,6 +25,7 @@ from .. import format as fmt
 from ..burst_keys import moves_focus, turn_waits_for_job
 from ..image_actions import GalleryActions
 from ..messages import RerunRequested
+from ..widgets.steady_footer import SteadyFooter
 from .server_queue import OWNER_LABEL, OWNER_STYLE, ConfirmScreen, cursor_key, data_text
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ class ServerHistoryScreen(Screen[None], GalleryActions):
                 gallery = Gallery(self.images, id="server-history-gallery")
                 gallery.display = False
                 yield gallery
-        yield Footer(show_command_palette=False)  # the app's own ^p Palette key is already listed
+        yield SteadyFooter(show_command_palette=False)  # the app's own ^p Palette key is already listed
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

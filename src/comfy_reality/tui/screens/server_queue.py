@@ -19,12 +19,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, OptionList, Static
+from textual.widgets import Button, DataTable, OptionList, Static
 
 from ...errors import ComfyError
 from ...runtime.server_queue import DeleteReport, MoveReport, MoveTo, Owner, QueueEntry, QueueSnapshot
 from ...url_secrets import redact_url
 from .. import format as fmt
+from ..widgets.steady_footer import SteadyFooter
 
 FOREIGN_NOTE = "Other clients' prompts: place, start and end only. Moves keep the prompt id."
 SEEN_NOTE = "Age ≥…: first seen here that long ago; the server gave no queue time."
@@ -225,7 +226,7 @@ class QueueScreen(Screen[None]):
         empty.border_title = table.border_title
         yield empty
         yield Static(Text(FOREIGN_NOTE), id="queue-note")
-        yield Footer(show_command_palette=False)  # the app's own ^p Palette key is already listed
+        yield SteadyFooter(show_command_palette=False)  # the app's own ^p Palette key is already listed
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
