@@ -303,7 +303,9 @@ def _entry_record(entry: QueueEntry) -> dict[str, Any]:
         "outputs": [],
         "created_at": entry.queued_at.isoformat() if entry.queued_at else None,
         "workflow_id": None,
-        "age": round(entry.age(), 3),
+        # Unknown when the server gives no queue time (ComfyUI before its jobs API): a fresh CLI has only
+        # just seen the prompt, so "seconds since first seen" would read 0 for every entry.
+        "age": round(entry.age(), 3) if entry.queue_time_known else None,
     }
 
 
