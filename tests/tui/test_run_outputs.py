@@ -155,6 +155,11 @@ async def test_keys_typed_after_r_in_one_burst_go_to_the_picker(
         browser.option_list.focus()
         await wait_for(pilot, lambda: browser.highlight("two-outputs") is not None, what="two-outputs listed")
         send_burst(app, "R ")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunOutputsScreen), what="the picker")
-        options = app.screen.query_one(SelectionList)
-        await wait_for(pilot, lambda: list(options.selected) == ["3"], what="the first output checked")
+
+        def first_output_checked() -> bool:
+            # The picker's list is mounted a moment after its screen is pushed.
+            if not isinstance(app.screen, RunOutputsScreen) or not (found := app.screen.query(SelectionList)):
+                return False
+            return list(found.first().selected) == ["3"]
+
+        await wait_for(pilot, first_output_checked, what="the picker, its first output checked")
