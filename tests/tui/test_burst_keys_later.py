@@ -187,9 +187,13 @@ async def test_keys_after_o_go_into_the_folder_prompt() -> None:
         line = app.task_tree.cursor_line
         # In the tree, j moves down and l toggles the log: here they end the typed folder's name.
         send_burst(app, "ojl")
-        await wait_for(pilot, lambda: isinstance(app.screen, SaveOutputsScreen), what="the folder prompt")
-        prompt = app.screen
-        field = prompt.query_one(Input)
+        # Its field is mounted a moment after the screen is pushed.
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, SaveOutputsScreen) and bool(app.screen.query(Input)),
+            what="the folder prompt",
+        )
+        field = app.screen.query_one(Input)
         await wait_for(pilot, lambda: field.value.endswith("jl"), what="the folder typed")
         assert app.focused is field
         assert app.task_tree.cursor_line == line
@@ -203,7 +207,11 @@ async def test_keys_after_ctrl_s_in_the_form_go_into_the_name_prompt() -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
         # ctrl+s closes the form and its callback opens the name prompt: "-v2" replaces the proposed name (selected, as when typed by hand).
         send_burst(app, "\x13-v2")
-        await wait_for(pilot, lambda: isinstance(app.screen, NamePromptScreen), what="the name prompt")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, NamePromptScreen) and bool(app.screen.query(Input)),
+            what="the name prompt",
+        )
         field = app.screen.query_one(Input)
         await wait_for(pilot, lambda: field.value == "-v2", what="the name typed")
         assert app.focused is field
