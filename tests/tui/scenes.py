@@ -548,7 +548,7 @@ def _history(app: App[Any]) -> JournalScreen | None:
     return screen if isinstance(screen, JournalScreen) and screen.loaded > 0 else None
 
 
-async def open_history(pilot: Pilot[None]) -> None:
+async def open_history(pilot: Pilot[None]) -> JournalScreen:
     """Open History with ``h`` over the app's journal and move down to the failed run, as a user would."""
     app = pilot.app
     if not isinstance(app, ComfyRealityApp):
@@ -575,6 +575,9 @@ async def open_history(pilot: Pilot[None]) -> None:
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
+    history = _history(app)
+    assert history is not None
+    return history
 
 
 # --------------------------------------------------------------- the scenes on a running app

@@ -11,7 +11,6 @@ from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
 
 from comfy_reality.tui.burst_keys import BurstKeysApp
-from comfy_reality.tui.screens.journal_screen import JournalScreen
 from comfy_reality.tui.screens.servers import ServersScreen
 from comfy_reality.tui.widgets import WorkflowBrowser
 from comfy_reality.tui.widgets.execution_filter import ExecutionFilter
@@ -125,9 +124,7 @@ async def test_a_burst_after_slash_is_typed_into_the_history_filter(tmp_path: Pa
     fill_history_journal(journal)
     app = scene_app(WORKFLOWS, journal_path=journal)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_history(pilot)
-        screen = app.screen
-        assert isinstance(screen, JournalScreen)
+        screen = await open_history(pilot)
         table = screen.query_one(HistoryTable)
         row = table.cursor_row
         # Into the filter and out again (esc) in one burst: the j after esc moves down the table.

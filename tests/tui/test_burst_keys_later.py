@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.screen import Screen
 from textual.widgets import DataTable, Input
 
 from comfy_reality.errors import ComfyError
@@ -15,7 +16,6 @@ from comfy_reality.server import EmbeddedServer
 from comfy_reality.tui import burst_keys
 from comfy_reality.tui.app import ComfyRealityApp
 from comfy_reality.tui.screens.input_form import InputFormScreen
-from comfy_reality.tui.screens.journal_screen import JournalScreen
 from comfy_reality.tui.screens.name_prompt import NamePromptScreen
 from comfy_reality.tui.screens.save_outputs import SaveOutputsScreen
 from comfy_reality.workflows import WorkflowFile
@@ -81,6 +81,14 @@ async def test_keys_after_enter_in_the_servers_add_field_act_on_the_table() -> N
         field = app.screen.query_one("#servers-add", Input)
         assert not field.display and not field.value
         assert app.focused is table
+
+
+async def field_of(pilot: Any, app: ComfyRealityApp, screen_type: type[Screen[Any]], what: str) -> Input:
+    """The field of the prompt screen the burst opened (mounted a moment after the screen is pushed)."""
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, screen_type) and bool(app.screen.query(Input)), what=what
+    )
+    return app.screen.query_one(Input)
 
 
 def next_name(app: ComfyRealityApp, name: str) -> str:
@@ -155,9 +163,7 @@ async def test_keys_after_e_in_history_go_into_the_form(tmp_path: Path) -> None:
     fill_history_journal(journal)
     app = scene_app(WORKFLOWS, journal_path=journal)
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_history(pilot)
-        history = app.screen
-        assert isinstance(history, JournalScreen)
+        history = await open_history(pilot)
         app.object_info = demo_object_info()
         submitted = record_submissions(app)
         assert history.selected is not None
@@ -187,13 +193,7 @@ async def test_keys_after_o_go_into_the_folder_prompt() -> None:
         line = app.task_tree.cursor_line
         # In the tree, j moves down and l toggles the log: here they end the typed folder's name.
         send_burst(app, "ojl")
-        # Its field is mounted a moment after the screen is pushed.
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, SaveOutputsScreen) and bool(app.screen.query(Input)),
-            what="the folder prompt",
-        )
-        field = app.screen.query_one(Input)
+        field = await field_of(pilot, app, SaveOutputsScreen, "the folder prompt")
         await wait_for(pilot, lambda: field.value.endswith("jl"), what="the folder typed")
         assert app.focused is field
         assert app.task_tree.cursor_line == line
@@ -207,11 +207,6 @@ async def test_keys_after_ctrl_s_in_the_form_go_into_the_name_prompt() -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, InputFormScreen), what="the form")
         # ctrl+s closes the form and its callback opens the name prompt: "-v2" replaces the proposed name (selected, as when typed by hand).
         send_burst(app, "\x13-v2")
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, NamePromptScreen) and bool(app.screen.query(Input)),
-            what="the name prompt",
-        )
-        field = app.screen.query_one(Input)
+        field = await field_of(pilot, app, NamePromptScreen, "the name prompt")
         await wait_for(pilot, lambda: field.value == "-v2", what="the name typed")
         assert app.focused is field

@@ -38,14 +38,19 @@ class ServerWide:
     _past_names: dict[str, str] | None = None
     """Names of prompts whose executions the runtime let go (newest PAST_NAMES), for these screens."""
 
+    def _execution_of(self, prompt_id: str) -> WorkflowExecution | None:
+        return next((e for e in self.executions.values() if e.prompt_id == prompt_id), None)
+
     def _name_of(self, prompt_id: str) -> str | None:
-        found = next((e.name for e in self.executions.values() if e.prompt_id == prompt_id), None)
-        return found if found is not None else (self._past_names or {}).get(prompt_id)
+        found = self._execution_of(prompt_id)
+        name = found.name if found is not None else None
+        return name if name is not None else (self._past_names or {}).get(prompt_id)
 
     def _queued_at_of(self, prompt_id: str) -> datetime | None:
         """When this app queued a prompt: its execution's creation, just before the POST (a run
         re-attached from the journal carries its recorded time)."""
-        return next((e.created_at for e in self.executions.values() if e.prompt_id == prompt_id), None)
+        found = self._execution_of(prompt_id)
+        return found.created_at if found is not None else None
 
     def _remember_name(self, execution: WorkflowExecution) -> None:
         """The runtime lets an old finished execution go: its name (a few bytes) stays for the screens."""
